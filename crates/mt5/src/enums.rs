@@ -1,0 +1,490 @@
+//! MT5 enumerations with their numeric values.
+//!
+//! JSON form, one rule everywhere: the lower-case MT5 constant name without its prefix
+//! (`ORDER_TYPE_BUY_LIMIT` → `"buy_limit"`, `DEAL_ENTRY_OUT_BY` → `"out_by"`). Parsing from a name is
+//! case-insensitive. [`numeric`] serializes the MT5 number instead, for the terminal-agent protocol.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// Common behaviour of every MT5 enum: its MT5 number and its JSON name.
+pub trait Mt5Enum: Sized + Copy + 'static {
+    /// The enum's MT5 type name, for error messages (e.g. `ORDER_TYPE`).
+    const TYPE_NAME: &'static str;
+    /// Every variant, in MT5 numeric order.
+    fn all() -> &'static [Self];
+    fn code(self) -> i64;
+    fn from_code(code: i64) -> Option<Self>;
+    fn name(self) -> &'static str;
+    fn from_name(name: &str) -> Option<Self> {
+        Self::all()
+            .iter()
+            .copied()
+            .find(|v| v.name().eq_ignore_ascii_case(name))
+    }
+    /// The accepted names, for validation messages.
+    fn names() -> Vec<&'static str> {
+        Self::all().iter().map(|v| v.name()).collect()
+    }
+}
+
+macro_rules! mt5_enum {
+    ($(#[$meta:meta])* $name:ident = $type_name:literal { $($(#[$vmeta:meta])* $variant:ident = $code:literal => $json:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl Mt5Enum for $name {
+            const TYPE_NAME: &'static str = $type_name;
+            fn all() -> &'static [Self] { &[$($name::$variant),+] }
+            fn code(self) -> i64 { match self { $($name::$variant => $code),+ } }
+            fn from_code(code: i64) -> Option<Self> { match code { $($code => Some($name::$variant),)+ _ => None } }
+            fn name(self) -> &'static str { match self { $($name::$variant => $json),+ } }
+        }
+
+        impl Default for $name {
+            /// The variant with MT5's lowest value (what an omitted request field means).
+            fn default() -> Self { <$name as Mt5Enum>::all()[0] }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.name()) }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = UnknownVariant;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                <$name as Mt5Enum>::from_name(s).ok_or_else(|| UnknownVariant::new::<$name>(s))
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> { s.serialize_str(self.name()) }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+/// A name that is not one of an enum's variants.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {type_name} '{value}', expected one of: {expected}")]
+pub struct UnknownVariant {
+    pub type_name: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+impl UnknownVariant {
+    pub fn new<E: Mt5Enum>(value: &str) -> Self {
+        UnknownVariant {
+            type_name: E::TYPE_NAME,
+            value: value.chars().take(64).collect(),
+            expected: E::names().join(", "),
+        }
+    }
+}
+
+mt5_enum!(
+    /// ORDER_TYPE_*
+    OrderType = "ORDER_TYPE" {
+    Buy = 0 => "buy", Sell = 1 => "sell", BuyLimit = 2 => "buy_limit", SellLimit = 3 => "sell_limit",
+    BuyStop = 4 => "buy_stop", SellStop = 5 => "sell_stop", BuyStopLimit = 6 => "buy_stop_limit",
+    SellStopLimit = 7 => "sell_stop_limit", CloseBy = 8 => "close_by",
+});
+
+impl OrderType {
+    /// Buy side (buy, buy_limit, buy_stop, buy_stop_limit).
+    pub fn is_buy(self) -> bool {
+        matches!(
+            self,
+            OrderType::Buy | OrderType::BuyLimit | OrderType::BuyStop | OrderType::BuyStopLimit
+        )
+    }
+    pub fn is_market(self) -> bool {
+        matches!(self, OrderType::Buy | OrderType::Sell)
+    }
+    pub fn is_pending(self) -> bool {
+        !self.is_market() && self != OrderType::CloseBy
+    }
+    pub fn is_limit(self) -> bool {
+        matches!(self, OrderType::BuyLimit | OrderType::SellLimit)
+    }
+    pub fn is_stop(self) -> bool {
+        matches!(self, OrderType::BuyStop | OrderType::SellStop)
+    }
+    pub fn is_stop_limit(self) -> bool {
+        matches!(self, OrderType::BuyStopLimit | OrderType::SellStopLimit)
+    }
+    /// The market side this order trades on: buy or sell.
+    pub fn side(self) -> PositionType {
+        if self.is_buy() {
+            PositionType::Buy
+        } else {
+            PositionType::Sell
+        }
+    }
+    /// The SYMBOL_ORDER_* bit that must be set in `order_mode` for this type.
+    pub fn order_mode_bit(self) -> u32 {
+        match self {
+            OrderType::Buy | OrderType::Sell => order_mode::MARKET,
+            OrderType::BuyLimit | OrderType::SellLimit => order_mode::LIMIT,
+            OrderType::BuyStop | OrderType::SellStop => order_mode::STOP,
+            OrderType::BuyStopLimit | OrderType::SellStopLimit => order_mode::STOP_LIMIT,
+            OrderType::CloseBy => order_mode::CLOSEBY,
+        }
+    }
+}
+
+mt5_enum!(
+    /// ORDER_STATE_*
+    OrderState = "ORDER_STATE" {
+    Started = 0 => "started", Placed = 1 => "placed", Canceled = 2 => "canceled", Partial = 3 => "partial",
+    Filled = 4 => "filled", Rejected = 5 => "rejected", Expired = 6 => "expired", RequestAdd = 7 => "request_add",
+    RequestModify = 8 => "request_modify", RequestCancel = 9 => "request_cancel",
+});
+
+mt5_enum!(
+    /// ORDER_FILLING_*
+    OrderFilling = "ORDER_FILLING" {
+    Fok = 0 => "fok", Ioc = 1 => "ioc", Return = 2 => "return", Boc = 3 => "boc",
+});
+
+mt5_enum!(
+    /// ORDER_TIME_*
+    OrderTime = "ORDER_TIME" {
+    Gtc = 0 => "gtc", Day = 1 => "day", Specified = 2 => "specified", SpecifiedDay = 3 => "specified_day",
+});
+
+mt5_enum!(
+    /// ORDER_REASON_*
+    OrderReason = "ORDER_REASON" {
+    Client = 0 => "client", Mobile = 1 => "mobile", Web = 2 => "web", Expert = 3 => "expert",
+    Sl = 4 => "sl", Tp = 5 => "tp", So = 6 => "so",
+});
+
+mt5_enum!(
+    /// TRADE_ACTION_*
+    TradeAction = "TRADE_ACTION" {
+    Deal = 1 => "deal", Pending = 5 => "pending", Sltp = 6 => "sltp", Modify = 7 => "modify",
+    Remove = 8 => "remove", CloseBy = 10 => "close_by",
+});
+
+mt5_enum!(
+    /// POSITION_TYPE_*
+    PositionType = "POSITION_TYPE" { Buy = 0 => "buy", Sell = 1 => "sell" });
+
+impl PositionType {
+    pub fn opposite(self) -> PositionType {
+        match self {
+            PositionType::Buy => PositionType::Sell,
+            PositionType::Sell => PositionType::Buy,
+        }
+    }
+    /// +1 for buy, -1 for sell.
+    pub fn sign(self) -> f64 {
+        match self {
+            PositionType::Buy => 1.0,
+            PositionType::Sell => -1.0,
+        }
+    }
+}
+
+mt5_enum!(
+    /// POSITION_REASON_*
+    PositionReason = "POSITION_REASON" {
+    Client = 0 => "client", Mobile = 1 => "mobile", Web = 2 => "web", Expert = 3 => "expert",
+});
+
+mt5_enum!(
+    /// DEAL_TYPE_* (and DEAL_DIVIDEND, DEAL_DIVIDEND_FRANKED, DEAL_TAX, which have no TYPE_ in their name).
+    DealType = "DEAL_TYPE" {
+    Buy = 0 => "buy", Sell = 1 => "sell", Balance = 2 => "balance", Credit = 3 => "credit", Charge = 4 => "charge",
+    Correction = 5 => "correction", Bonus = 6 => "bonus", Commission = 7 => "commission",
+    CommissionDaily = 8 => "commission_daily", CommissionMonthly = 9 => "commission_monthly",
+    CommissionAgentDaily = 10 => "commission_agent_daily", CommissionAgentMonthly = 11 => "commission_agent_monthly",
+    Interest = 12 => "interest", BuyCanceled = 13 => "buy_canceled", SellCanceled = 14 => "sell_canceled",
+    Dividend = 15 => "dividend", DividendFranked = 16 => "dividend_franked", Tax = 17 => "tax",
+});
+
+mt5_enum!(
+    /// DEAL_ENTRY_*
+    DealEntry = "DEAL_ENTRY" { In = 0 => "in", Out = 1 => "out", InOut = 2 => "inout", OutBy = 3 => "out_by" });
+
+mt5_enum!(
+    /// DEAL_REASON_*
+    DealReason = "DEAL_REASON" {
+    Client = 0 => "client", Mobile = 1 => "mobile", Web = 2 => "web", Expert = 3 => "expert", Sl = 4 => "sl",
+    Tp = 5 => "tp", So = 6 => "so", Rollover = 7 => "rollover", Vmargin = 8 => "vmargin", Split = 9 => "split",
+});
+
+mt5_enum!(
+    /// ACCOUNT_TRADE_MODE_*
+    AccountTradeMode = "ACCOUNT_TRADE_MODE" { Demo = 0 => "demo", Contest = 1 => "contest", Real = 2 => "real" });
+
+mt5_enum!(
+    /// ACCOUNT_STOPOUT_MODE_*
+    AccountStopoutMode = "ACCOUNT_STOPOUT_MODE" { Percent = 0 => "percent", Money = 1 => "money" });
+
+mt5_enum!(
+    /// ACCOUNT_MARGIN_MODE_*
+    AccountMarginMode = "ACCOUNT_MARGIN_MODE" {
+    RetailNetting = 0 => "retail_netting", Exchange = 1 => "exchange", RetailHedging = 2 => "retail_hedging",
+});
+
+impl AccountMarginMode {
+    pub fn is_hedging(self) -> bool {
+        self == AccountMarginMode::RetailHedging
+    }
+}
+
+mt5_enum!(
+    /// SYMBOL_CHART_MODE_*
+    SymbolChartMode = "SYMBOL_CHART_MODE" { Bid = 0 => "bid", Last = 1 => "last" });
+
+mt5_enum!(
+    /// SYMBOL_CALC_MODE_*
+    SymbolCalcMode = "SYMBOL_CALC_MODE" {
+    Forex = 0 => "forex", Futures = 1 => "futures", Cfd = 2 => "cfd", CfdIndex = 3 => "cfdindex",
+    CfdLeverage = 4 => "cfdleverage", ForexNoLeverage = 5 => "forex_no_leverage", ExchStocks = 32 => "exch_stocks",
+    ExchFutures = 33 => "exch_futures", ExchOptions = 34 => "exch_options", ExchOptionsMargin = 36 => "exch_options_margin",
+    ExchBonds = 37 => "exch_bonds", ExchStocksMoex = 38 => "exch_stocks_moex", ExchBondsMoex = 39 => "exch_bonds_moex",
+    ServCollateral = 64 => "serv_collateral",
+});
+
+mt5_enum!(
+    /// SYMBOL_TRADE_MODE_*
+    SymbolTradeMode = "SYMBOL_TRADE_MODE" {
+    Disabled = 0 => "disabled", LongOnly = 1 => "longonly", ShortOnly = 2 => "shortonly",
+    CloseOnly = 3 => "closeonly", Full = 4 => "full",
+});
+
+mt5_enum!(
+    /// SYMBOL_TRADE_EXECUTION_*
+    SymbolTradeExecution = "SYMBOL_TRADE_EXECUTION" {
+    Request = 0 => "request", Instant = 1 => "instant", Market = 2 => "market", Exchange = 3 => "exchange",
+});
+
+mt5_enum!(
+    /// SYMBOL_SWAP_MODE_*
+    SymbolSwapMode = "SYMBOL_SWAP_MODE" {
+    Disabled = 0 => "disabled", Points = 1 => "points", CurrencySymbol = 2 => "currency_symbol",
+    CurrencyMargin = 3 => "currency_margin", CurrencyDeposit = 4 => "currency_deposit",
+    InterestCurrent = 5 => "interest_current", InterestOpen = 6 => "interest_open",
+    ReopenCurrent = 7 => "reopen_current", ReopenBid = 8 => "reopen_bid",
+});
+
+mt5_enum!(
+    /// DAY_OF_WEEK_*
+    DayOfWeek = "DAY_OF_WEEK" {
+    Sunday = 0 => "sunday", Monday = 1 => "monday", Tuesday = 2 => "tuesday", Wednesday = 3 => "wednesday",
+    Thursday = 4 => "thursday", Friday = 5 => "friday", Saturday = 6 => "saturday",
+});
+
+mt5_enum!(
+    /// SYMBOL_ORDERS_* (the GTC mode of a symbol)
+    SymbolOrdersGtc = "SYMBOL_ORDERS" { Gtc = 0 => "gtc", Daily = 1 => "daily", DailyNoStops = 2 => "daily_no_stops" });
+
+mt5_enum!(
+    /// SYMBOL_OPTION_RIGHT_*
+    SymbolOptionRight = "SYMBOL_OPTION_RIGHT" { Call = 0 => "call", Put = 1 => "put" });
+
+mt5_enum!(
+    /// SYMBOL_OPTION_MODE_*
+    SymbolOptionMode = "SYMBOL_OPTION_MODE" { European = 0 => "european", American = 1 => "american" });
+
+mt5_enum!(
+    /// BOOK_TYPE_*
+    BookType = "BOOK_TYPE" { Sell = 1 => "sell", Buy = 2 => "buy", SellMarket = 3 => "sell_market", BuyMarket = 4 => "buy_market" });
+
+mt5_enum!(
+    /// TIMEFRAME_*. Names parse case-insensitively, so `M1`, `h4` and `MN1` are all accepted.
+    Timeframe = "TIMEFRAME" {
+    M1 = 1 => "m1", M2 = 2 => "m2", M3 = 3 => "m3", M4 = 4 => "m4", M5 = 5 => "m5", M6 = 6 => "m6",
+    M10 = 10 => "m10", M12 = 12 => "m12", M15 = 15 => "m15", M20 = 20 => "m20", M30 = 30 => "m30",
+    H1 = 16385 => "h1", H2 = 16386 => "h2", H3 = 16387 => "h3", H4 = 16388 => "h4", H6 = 16390 => "h6",
+    H8 = 16392 => "h8", H12 = 16396 => "h12", D1 = 16408 => "d1", W1 = 32769 => "w1", MN1 = 49153 => "mn1",
+});
+
+impl Timeframe {
+    /// Bar length in seconds; months are calendar months, so `None` for MN1.
+    pub fn seconds(self) -> Option<i64> {
+        let code = self.code();
+        match code & 0xC000 {
+            0 => Some(code * 60),
+            0x4000 => Some((code & 0x3FFF) * 3600),
+            0x8000 => Some((code & 0x3FFF) * 7 * 86400),
+            _ => None,
+        }
+    }
+}
+
+/// SYMBOL_FILLING_* bits of `SymbolInfo::filling_mode` (not exported by the Python package).
+pub mod filling_mode {
+    pub const FOK: u32 = 1;
+    pub const IOC: u32 = 2;
+    pub const BOC: u32 = 4;
+}
+
+/// SYMBOL_EXPIRATION_* bits of `SymbolInfo::expiration_mode`.
+pub mod expiration_mode {
+    pub const GTC: u32 = 1;
+    pub const DAY: u32 = 2;
+    pub const SPECIFIED: u32 = 4;
+    pub const SPECIFIED_DAY: u32 = 8;
+}
+
+/// SYMBOL_ORDER_* bits of `SymbolInfo::order_mode`.
+pub mod order_mode {
+    pub const MARKET: u32 = 1;
+    pub const LIMIT: u32 = 2;
+    pub const STOP: u32 = 4;
+    pub const STOP_LIMIT: u32 = 8;
+    pub const SL: u32 = 16;
+    pub const TP: u32 = 32;
+    pub const CLOSEBY: u32 = 64;
+    pub const ALL: u32 = 127;
+}
+
+/// TICK_FLAG_* bits of `Tick::flags`.
+pub mod tick_flag {
+    pub const BID: u32 = 0x02;
+    pub const ASK: u32 = 0x04;
+    pub const LAST: u32 = 0x08;
+    pub const VOLUME: u32 = 0x10;
+    pub const BUY: u32 = 0x20;
+    pub const SELL: u32 = 0x40;
+}
+
+/// Serde helpers for the numeric (MT5 integer) form, used by the terminal-agent protocol:
+/// `#[serde(with = "mt5::enums::numeric")]`.
+pub mod numeric {
+    use super::Mt5Enum;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<E: Mt5Enum, S: Serializer>(v: &E, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(v.code())
+    }
+
+    pub fn deserialize<'de, E: Mt5Enum, D: Deserializer<'de>>(d: D) -> Result<E, D::Error> {
+        let code = i64::deserialize(d)?;
+        E::from_code(code).ok_or_else(|| {
+            serde::de::Error::custom(format!("unknown {} value {code}", E::TYPE_NAME))
+        })
+    }
+}
+
+/// A table of every enum for docs and tests: (MT5 type, JSON name, MT5 value).
+pub fn enum_table() -> Vec<(&'static str, &'static str, i64)> {
+    fn rows<E: Mt5Enum>(out: &mut Vec<(&'static str, &'static str, i64)>) {
+        out.extend(E::all().iter().map(|v| (E::TYPE_NAME, v.name(), v.code())));
+    }
+    let mut out = Vec::new();
+    rows::<OrderType>(&mut out);
+    rows::<OrderState>(&mut out);
+    rows::<OrderFilling>(&mut out);
+    rows::<OrderTime>(&mut out);
+    rows::<OrderReason>(&mut out);
+    rows::<TradeAction>(&mut out);
+    rows::<PositionType>(&mut out);
+    rows::<PositionReason>(&mut out);
+    rows::<DealType>(&mut out);
+    rows::<DealEntry>(&mut out);
+    rows::<DealReason>(&mut out);
+    rows::<AccountTradeMode>(&mut out);
+    rows::<AccountStopoutMode>(&mut out);
+    rows::<AccountMarginMode>(&mut out);
+    rows::<SymbolChartMode>(&mut out);
+    rows::<SymbolCalcMode>(&mut out);
+    rows::<SymbolTradeMode>(&mut out);
+    rows::<SymbolTradeExecution>(&mut out);
+    rows::<SymbolSwapMode>(&mut out);
+    rows::<DayOfWeek>(&mut out);
+    rows::<SymbolOrdersGtc>(&mut out);
+    rows::<SymbolOptionRight>(&mut out);
+    rows::<SymbolOptionMode>(&mut out);
+    rows::<BookType>(&mut out);
+    rows::<Timeframe>(&mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_names_follow_the_rule() {
+        assert_eq!(
+            serde_json::to_string(&OrderType::BuyLimit).unwrap(),
+            "\"buy_limit\""
+        );
+        assert_eq!(
+            serde_json::to_string(&DealEntry::OutBy).unwrap(),
+            "\"out_by\""
+        );
+        assert_eq!(
+            serde_json::to_string(&AccountMarginMode::RetailHedging).unwrap(),
+            "\"retail_hedging\""
+        );
+        assert_eq!(
+            serde_json::to_string(&AccountTradeMode::Demo).unwrap(),
+            "\"demo\""
+        );
+        assert_eq!(
+            serde_json::from_str::<OrderType>("\"SELL_STOP\"").unwrap(),
+            OrderType::SellStop
+        );
+        let err = serde_json::from_str::<OrderType>("\"market\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("buy_limit"), "{err}");
+    }
+
+    #[test]
+    fn numeric_values_are_mt5s() {
+        assert_eq!(Timeframe::H4.code(), 16388);
+        assert_eq!(Timeframe::W1.code(), 32769);
+        assert_eq!(Timeframe::MN1.code(), 49153);
+        assert_eq!(Timeframe::H4.seconds(), Some(4 * 3600));
+        assert_eq!(Timeframe::M15.seconds(), Some(900));
+        assert_eq!(Timeframe::W1.seconds(), Some(7 * 86400));
+        assert_eq!(Timeframe::MN1.seconds(), None);
+        assert_eq!(TradeAction::CloseBy.code(), 10);
+        assert_eq!(DealType::Tax.code(), 17);
+        assert_eq!(SymbolCalcMode::ExchStocks.code(), 32);
+        assert_eq!(Timeframe::from_code(16408), Some(Timeframe::D1));
+    }
+
+    #[test]
+    fn every_enum_round_trips_by_name_and_code() {
+        for (ty, name, code) in enum_table() {
+            assert_eq!(name, name.to_lowercase(), "{ty}");
+            assert!(!name.is_empty());
+            let _ = code;
+        }
+        for v in OrderType::all() {
+            assert_eq!(OrderType::from_code(v.code()), Some(*v));
+            assert_eq!(OrderType::from_name(v.name()), Some(*v));
+        }
+    }
+
+    #[test]
+    fn numeric_form() {
+        #[derive(Serialize, Deserialize)]
+        struct W {
+            #[serde(with = "numeric")]
+            t: OrderType,
+        }
+        let s = serde_json::to_string(&W {
+            t: OrderType::SellStopLimit,
+        })
+        .unwrap();
+        assert_eq!(s, r#"{"t":7}"#);
+        assert!(serde_json::from_str::<W>(r#"{"t":99}"#).is_err());
+    }
+}

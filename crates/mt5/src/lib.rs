@@ -1,0 +1,26 @@
+//! The MetaTrader 5 domain: everything above the terminal speaks this vocabulary.
+//!
+//! Names follow the official `MetaTrader5` Python package so that anyone who knows MT5 recognises every
+//! field. Enums carry MT5's numeric values and serialize, everywhere in JSON, as the lower-case MT5
+//! constant name without its prefix (`ORDER_TYPE_BUY_LIMIT` → `"buy_limit"`); the numeric form is
+//! available through [`enums::numeric`] for the terminal-agent protocol.
+//!
+//! - [`enums`]: the MT5 enumerations and bit flags.
+//! - [`types`]: AccountInfo, SymbolInfo, Tick, Rate, TradeRequest, OrderCheckResult, OrderSendResult,
+//!   TradePosition, TradeOrder, TradeDeal.
+//! - [`retcode`]: trade server return codes with names and meanings.
+//! - [`error`]: terminal error codes (`last_error`) and [`TerminalError`].
+//! - [`terminal`]: the async [`Terminal`] trait every backend (simulator, agent) implements.
+//! - [`util`]: symbol group masks and volume-step arithmetic in integer units.
+
+pub mod enums;
+pub mod error;
+pub mod retcode;
+pub mod terminal;
+pub mod types;
+pub mod util;
+
+pub use enums::*;
+pub use error::{last_error, TerminalError};
+pub use terminal::{AccountKey, Expected, HistorySelect, PositionFilter, RatesRange, Terminal};
+pub use types::*;

@@ -1,0 +1,195 @@
+//! The `Terminal` trait: one MT5 terminal, logged in to at most one account at a time.
+//!
+//! Every operation but `login`, `logout` and `current` names the account the caller expects the
+//! terminal to be logged in to ([`Expected`]). A backend checks it and performs the operation
+//! atomically (no login can slip in between), and refuses with [`TerminalError::WrongAccount`]
+//! without executing anything on a mismatch. This is the last line of the "no order on the wrong
+//! account" invariant; the terminal pool's lease is the first.
+
+use crate::error::TerminalError;
+use crate::types::*;
+use crate::{OrderType, Timeframe};
+use async_trait::async_trait;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// An MT5 account as a terminal knows it: login number and trade server name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+pub struct AccountKey {
+    pub login: u64,
+    pub server: String,
+}
+
+impl AccountKey {
+    pub fn new(login: u64, server: impl Into<String>) -> Self {
+        AccountKey {
+            login,
+            server: server.into(),
+        }
+    }
+}
+
+impl fmt::Display for AccountKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.login, self.server)
+    }
+}
+
+/// The account an operation must run on, and the lease it runs under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expected {
+    pub account: AccountKey,
+    /// Fencing token of the lease that holds the terminal (checked once replicas share terminals).
+    pub lease: Option<u64>,
+}
+
+impl Expected {
+    pub fn new(account: AccountKey) -> Self {
+        Expected {
+            account,
+            lease: None,
+        }
+    }
+}
+
+/// Which bars `copy_rates` returns; always oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum RatesRange {
+    /// `copy_rates_from_pos`: `start` = 0 is the current (forming) bar, counting into the past.
+    FromPos { start: u32, count: u32 },
+    /// `copy_rates_from`: `count` bars whose open time is at or before `date` (server time).
+    From { date: i64, count: u32 },
+    /// `copy_rates_range`: bars with `from` ≤ open time ≤ `to` (server time).
+    Range { from: i64, to: i64 },
+}
+
+/// Filter of `positions_get` / `orders_get`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "by", content = "value", rename_all = "snake_case")]
+pub enum PositionFilter {
+    #[default]
+    All,
+    Symbol(String),
+    Group(String),
+    Ticket(u64),
+}
+
+/// Selection of `history_deals_get` / `history_orders_get`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum HistorySelect {
+    /// By time (server clock, inclusive), optionally by symbol group.
+    Range {
+        from: i64,
+        to: i64,
+        group: Option<String>,
+    },
+    /// Orders: that order; deals: the deals of that order.
+    Ticket { ticket: u64 },
+    /// All orders or deals of a position.
+    Position { position: u64 },
+}
+
+/// One MT5 terminal. Implemented by the simulator and by the terminal-agent client.
+#[async_trait]
+pub trait Terminal: Send + Sync + 'static {
+    /// A stable name for logs and metrics (`sim-0`, `agent:http://…`).
+    fn id(&self) -> &str;
+
+    /// Logs the terminal in to `account`, switching away from any other. Returns once the account
+    /// is usable, with its account info. Fails with MT5's code (-6 for refused credentials).
+    async fn login(
+        &self,
+        account: &AccountKey,
+        password: &SecretString,
+        timeout: Duration,
+    ) -> Result<AccountInfo, TerminalError>;
+
+    async fn logout(&self) -> Result<(), TerminalError>;
+
+    /// The account the terminal is logged in to now, if any.
+    async fn current(&self) -> Result<Option<AccountKey>, TerminalError>;
+
+    async fn account_info(&self, at: &Expected) -> Result<AccountInfo, TerminalError>;
+
+    /// `symbols_get(group)`; `None` = all symbols.
+    async fn symbols(
+        &self,
+        at: &Expected,
+        group: Option<&str>,
+    ) -> Result<Vec<SymbolInfo>, TerminalError>;
+
+    /// Unknown symbol: `Mt5 { code: -4 }`.
+    async fn symbol_info(&self, at: &Expected, symbol: &str) -> Result<SymbolInfo, TerminalError>;
+
+    async fn symbol_info_tick(&self, at: &Expected, symbol: &str) -> Result<Tick, TerminalError>;
+
+    async fn copy_rates(
+        &self,
+        at: &Expected,
+        symbol: &str,
+        timeframe: Timeframe,
+        range: RatesRange,
+    ) -> Result<Vec<Rate>, TerminalError>;
+
+    async fn positions(
+        &self,
+        at: &Expected,
+        filter: &PositionFilter,
+    ) -> Result<Vec<TradePosition>, TerminalError>;
+
+    async fn orders(
+        &self,
+        at: &Expected,
+        filter: &PositionFilter,
+    ) -> Result<Vec<TradeOrder>, TerminalError>;
+
+    /// Margin in the account currency; `action` is `buy` or `sell`.
+    async fn order_calc_margin(
+        &self,
+        at: &Expected,
+        action: OrderType,
+        symbol: &str,
+        volume: f64,
+        price: f64,
+    ) -> Result<f64, TerminalError>;
+
+    /// Profit in the account currency; `action` is `buy` or `sell`.
+    async fn order_calc_profit(
+        &self,
+        at: &Expected,
+        action: OrderType,
+        symbol: &str,
+        volume: f64,
+        price_open: f64,
+        price_close: f64,
+    ) -> Result<f64, TerminalError>;
+
+    async fn order_check(
+        &self,
+        at: &Expected,
+        request: &TradeRequest,
+    ) -> Result<OrderCheckResult, TerminalError>;
+
+    /// A server rejection is `Ok` with its retcode; `Err` only when the request never reached it.
+    async fn order_send(
+        &self,
+        at: &Expected,
+        request: &TradeRequest,
+    ) -> Result<OrderSendResult, TerminalError>;
+
+    async fn history_deals(
+        &self,
+        at: &Expected,
+        select: &HistorySelect,
+    ) -> Result<Vec<TradeDeal>, TerminalError>;
+
+    async fn history_orders(
+        &self,
+        at: &Expected,
+        select: &HistorySelect,
+    ) -> Result<Vec<TradeOrder>, TerminalError>;
+}
