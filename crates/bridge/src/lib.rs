@@ -1,1 +1,7 @@
-//! placeholder
+//! mt5-bridge: one HTTP API for many users trading on their own MetaTrader 5 accounts.
+//!
+//! - [`store`]: the account store (Postgres with RLS, or SQLite) and its migrations.
+//! - [`vault`]: credential encryption (AES-256-GCM envelopes bound to their row).
+
+pub mod store;
+pub mod vault;
