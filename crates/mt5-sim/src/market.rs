@@ -57,7 +57,14 @@ pub trait Market: Send + Sync {
     fn is_open(&self, symbol: &str, utc_ms: i64) -> bool;
     /// Converts an amount between currencies through the symbols' quotes (direct, inverse, or via
     /// USD), at the side given by `favour`. Same currency: the amount unchanged.
-    fn convert(&self, amount: f64, from: &str, to: &str, utc_ms: i64, favour: Favour) -> Option<f64>;
+    fn convert(
+        &self,
+        amount: f64,
+        from: &str,
+        to: &str,
+        utc_ms: i64,
+        favour: Favour,
+    ) -> Option<f64>;
 }
 
 /// UTC time for the simulator; tests set and move it.
