@@ -488,3 +488,56 @@ mod tests {
         assert!(serde_json::from_str::<W>(r#"{"t":99}"#).is_err());
     }
 }
+
+/// The enum table as docs/enums.md shows it.
+pub fn enum_table_markdown() -> String {
+    let mut out = String::from(
+        "# MT5 enums in JSON\n\n\
+         One rule everywhere: an enum is written as the lower-case MT5 constant name without its prefix\n\
+         (`ORDER_TYPE_BUY_LIMIT` → `\"buy_limit\"`). Names are accepted in any case on input. The terminal-agent\n\
+         protocol uses the numeric value instead.\n\n\
+         This file is checked by a test (`cargo test -p mt5 enum_doc`); regenerate it with\n\
+         `UPDATE_DOCS=1 cargo test -p mt5 enum_doc`.\n",
+    );
+    let mut current = "";
+    for (ty, name, code) in enum_table() {
+        if ty != current {
+            out.push_str(&format!("\n## {ty}_*\n\n| JSON | MT5 value |\n|---|---|\n"));
+            current = ty;
+        }
+        out.push_str(&format!("| `{name}` | {code} |\n"));
+    }
+    out.push_str(
+        "\n## Trade return codes (`retcode`)\n\n| code | name | meaning |\n|---|---|---|\n",
+    );
+    for r in crate::retcode::all() {
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            r.code, r.name, r.description
+        ));
+    }
+    out.push_str(
+        "\n## Terminal error codes (`last_error`)\n\n| code | name | message |\n|---|---|---|\n",
+    );
+    for (code, name, msg) in crate::error::last_error::TABLE {
+        out.push_str(&format!("| {code} | {name} | {msg} |\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod doc_tests {
+    #[test]
+    fn enum_doc_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/enums.md");
+        let want = super::enum_table_markdown();
+        if std::env::var("UPDATE_DOCS").is_ok() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/enums.md is stale: run UPDATE_DOCS=1 cargo test -p mt5 enum_doc"
+        );
+    }
+}
