@@ -16,6 +16,7 @@
 //! - [`terminal`]: a simulated terminal implementing [`mt5::Terminal`], with latency and faults.
 
 pub mod config;
+pub mod engine;
 pub mod market;
 pub mod prices;
 pub mod symbols;

@@ -1,0 +1,548 @@
+//! Trading rules on one account: validation with MT5's return codes, execution, netting and
+//! hedging bookkeeping, SL/TP and pending-order triggers, expirations, stop-out, margin and profit.
+//!
+//! The engine is pure: no I/O, no async, no clock of its own. An [`Engine`] is built for one moment
+//! (`now_utc_ms`), reads quotes through a [`Market`] and takes tickets from an allocator the caller
+//! owns (tickets are unique across the whole trade server). The account's state ([`AccountState`])
+//! is small and serializable; history (deals, finished orders) is not kept in it: every operation
+//! adds the new deals and history orders to the engine, and the caller stores them
+//! ([`Engine::into_history`]). Every operation first brings the account up to `now`
+//! ([`Engine::advance`]), so triggers that fired in between are applied before the request.
+//!
+//! Times in the state are UTC milliseconds; everything reported (positions, orders, deals,
+//! `expiration` in requests) is on the trade server's clock, UTC plus the configured offset.
+//!
+//! Choices where MT5 leaves room (documented here, tested in `tests/engine.rs`):
+//! - Stops and pending-price distances use `≥ trade_stops_level` points (MT5's textual rule);
+//!   [`Engine::strict_levels`] switches to MetaQuotes' sample code's strict `>`. A level on the
+//!   wrong side of the market, or exactly at it, is always invalid.
+//! - A position or order ticket the account does not have is 10013 (invalid request); a position
+//!   the account closed recently is 10036 (position closed).
+//! - `deviation` applies to Request and Instant execution only, as in MT5: a non-zero `price` further
+//!   than `deviation` points from the market answers 10004 (requote) with the current bid/ask.
+//!   Market and Exchange execution fill at the market and ignore `price`.
+//! - CLOSE_BY on a netting account, or on a symbol without SYMBOL_ORDER_CLOSEBY, is 10035.
+//! - On a netting reversal the position keeps its ticket and identifier.
+//! - Pending orders hold no margin; placing one checks that the account could afford it if it
+//!   filled at its price (10019), and an activation the account cannot afford is rejected
+//!   (history state `rejected`).
+//! - Triggers fill at the quote that triggered them (a stop or SL can slip past its level).
+
+mod calc;
+mod exec;
+mod triggers;
+mod validate;
+
+pub use calc::Metrics;
+
+use crate::market::Market;
+use mt5::{
+    AccountInfo, AccountMarginMode, AccountStopoutMode, AccountTradeMode, DealEntry, DealReason,
+    DealType, OrderCheckResult, OrderFilling, OrderSendResult, OrderState, OrderTime, OrderType,
+    PositionFilter, PositionReason, PositionType, TerminalError, TradeDeal, TradeOrder,
+    TradePosition, TradeRequest,
+};
+use serde::{Deserialize, Serialize};
+
+/// Longest comment the server keeps (ASCII characters).
+pub const MAX_COMMENT: usize = 31;
+/// How many recently closed position ids an account remembers, to answer 10036.
+const CLOSED_MEMORY: usize = 256;
+/// Most quote samples one [`Engine::advance`] takes; longer gaps are sampled more coarsely.
+pub const MAX_SAMPLES: i64 = 3600;
+/// Sampling step of [`Engine::advance`] for short gaps.
+pub const SAMPLE_STEP_MS: i64 = 1000;
+
+/// An account's settings, as configured (no password: the state never holds it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountSettings {
+    pub login: u64,
+    pub server: String,
+    pub name: String,
+    pub currency: String,
+    pub company: String,
+    pub leverage: u32,
+    pub margin_mode: AccountMarginMode,
+    pub trade_mode: AccountTradeMode,
+    /// Maximum active pending orders; 0 = no limit.
+    pub limit_orders: u32,
+    /// Maximum open positions (hedging: positions plus pending orders); 0 = no limit.
+    pub limit_positions: u32,
+    /// Percent.
+    pub margin_so_call: f64,
+    /// Percent.
+    pub margin_so_so: f64,
+    pub trade_allowed: bool,
+}
+
+/// An open position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    /// Ticket and identifier (the opening order's ticket).
+    pub ticket: u64,
+    pub symbol: String,
+    pub side: PositionType,
+    pub volume: f64,
+    pub price_open: f64,
+    pub sl: f64,
+    pub tp: f64,
+    pub magic: u64,
+    pub comment: String,
+    pub reason: PositionReason,
+    /// UTC ms.
+    pub time_msc: i64,
+    /// UTC ms.
+    pub time_update_msc: i64,
+    pub swap: f64,
+    pub commission: f64,
+}
+
+/// An active pending order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingOrder {
+    pub ticket: u64,
+    pub symbol: String,
+    pub r#type: OrderType,
+    pub volume: f64,
+    pub price: f64,
+    pub stoplimit: f64,
+    pub sl: f64,
+    pub tp: f64,
+    pub type_time: OrderTime,
+    pub type_filling: OrderFilling,
+    /// As requested: server-clock epoch seconds, 0 for GTC and DAY.
+    pub expiration: i64,
+    /// When the order expires, UTC ms; 0 = never.
+    pub expire_at_ms: i64,
+    pub magic: u64,
+    pub comment: String,
+    pub reason: mt5::OrderReason,
+    /// UTC ms.
+    pub time_setup_msc: i64,
+}
+
+/// Everything the trade server keeps about one account between operations (history aside).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub settings: AccountSettings,
+    pub balance: f64,
+    pub credit: f64,
+    pub positions: Vec<Position>,
+    pub orders: Vec<PendingOrder>,
+    /// UTC ms up to which triggers, expirations and stop-out have been applied.
+    pub evaluated_ms: i64,
+    /// Recently closed position ids, newest last.
+    #[serde(default)]
+    pub closed: Vec<u64>,
+}
+
+impl AccountState {
+    /// A new account with its initial deposit, and the balance deal that records it.
+    pub fn open(
+        settings: AccountSettings,
+        balance: f64,
+        server_offset_s: i64,
+        now_utc_ms: i64,
+        tickets: &mut dyn FnMut() -> u64,
+    ) -> (AccountState, TradeDeal) {
+        let balance = calc::money(balance);
+        let server_ms = now_utc_ms + server_offset_s * 1000;
+        let deal = TradeDeal {
+            ticket: tickets(),
+            order: 0,
+            time: server_ms.div_euclid(1000),
+            time_msc: server_ms,
+            r#type: DealType::Balance,
+            entry: DealEntry::In,
+            magic: 0,
+            position_id: 0,
+            reason: DealReason::Client,
+            volume: 0.0,
+            price: 0.0,
+            commission: 0.0,
+            swap: 0.0,
+            profit: balance,
+            fee: 0.0,
+            symbol: String::new(),
+            comment: "Initial deposit".into(),
+            external_id: String::new(),
+        };
+        let state = AccountState {
+            settings,
+            balance,
+            credit: 0.0,
+            positions: Vec::new(),
+            orders: Vec::new(),
+            evaluated_ms: now_utc_ms,
+            closed: Vec::new(),
+        };
+        (state, deal)
+    }
+
+    pub fn position(&self, ticket: u64) -> Option<&Position> {
+        self.positions.iter().find(|p| p.ticket == ticket)
+    }
+
+    pub fn order(&self, ticket: u64) -> Option<&PendingOrder> {
+        self.orders.iter().find(|o| o.ticket == ticket)
+    }
+
+    fn is_hedging(&self) -> bool {
+        self.settings.margin_mode.is_hedging()
+    }
+
+    fn remember_closed(&mut self, id: u64) {
+        self.closed.push(id);
+        if self.closed.len() > CLOSED_MEMORY {
+            let extra = self.closed.len() - CLOSED_MEMORY;
+            self.closed.drain(..extra);
+        }
+    }
+}
+
+/// The fixed part of an operation: market, clock offset, moment and rule switches.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    pub market: &'a dyn Market,
+    pub offset_ms: i64,
+    pub now_ms: i64,
+    pub strict: bool,
+}
+
+impl Ctx<'_> {
+    /// UTC ms → server-clock ms.
+    fn server_ms(&self, utc_ms: i64) -> i64 {
+        utc_ms + self.offset_ms
+    }
+}
+
+/// What an operation produces besides its answer: tickets taken, deals and history orders.
+pub(crate) struct Book<'t> {
+    pub tickets: &'t mut dyn FnMut() -> u64,
+    pub deals: Vec<TradeDeal>,
+    pub orders: Vec<TradeOrder>,
+}
+
+/// The trading engine at one moment. See the module documentation.
+pub struct Engine<'a> {
+    cx: Ctx<'a>,
+    book: Book<'a>,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(
+        market: &'a dyn Market,
+        server_offset_s: i64,
+        now_utc_ms: i64,
+        tickets: &'a mut dyn FnMut() -> u64,
+    ) -> Self {
+        Engine {
+            cx: Ctx {
+                market,
+                offset_ms: server_offset_s * 1000,
+                now_ms: now_utc_ms,
+                strict: false,
+            },
+            book: Book {
+                tickets,
+                deals: Vec::new(),
+                orders: Vec::new(),
+            },
+        }
+    }
+
+    /// Use strict `>` instead of `≥` for stops-level distances.
+    pub fn strict_levels(mut self, strict: bool) -> Self {
+        self.cx.strict = strict;
+        self
+    }
+
+    pub fn now_utc_ms(&self) -> i64 {
+        self.cx.now_ms
+    }
+
+    /// The deals and history orders produced so far, for the store to append.
+    pub fn into_history(self) -> (Vec<TradeDeal>, Vec<TradeOrder>) {
+        (self.book.deals, self.book.orders)
+    }
+
+    /// Applies, in time order from the account's last evaluated moment up to `to_utc_ms`,
+    /// expirations, pending activations, SL/TP triggers and stop-out. Quotes are sampled every
+    /// second; a gap longer than [`MAX_SAMPLES`] seconds is sampled in [`MAX_SAMPLES`] even steps.
+    pub fn advance(&mut self, st: &mut AccountState, to_utc_ms: i64) {
+        triggers::advance(&self.cx, &mut self.book, st, to_utc_ms);
+    }
+
+    /// `order_check`: the same validations as `order_send`; success is retcode 0 "Done" with the
+    /// account's values after the hypothetical operation.
+    pub fn order_check(&mut self, st: &mut AccountState, req: &TradeRequest) -> OrderCheckResult {
+        self.advance(st, self.cx.now_ms);
+        let cx = self.cx;
+        match validate::check(&cx, st, req) {
+            Ok((_, m)) => OrderCheckResult {
+                retcode: mt5::retcode::CHECK_OK,
+                balance: m.balance,
+                equity: m.equity,
+                profit: m.profit,
+                margin: m.margin,
+                margin_free: m.margin_free,
+                margin_level: m.margin_level,
+                comment: mt5::retcode::comment(mt5::retcode::CHECK_OK).into(),
+                request: req.clone(),
+            },
+            Err(code) => {
+                let m = calc::metrics(&cx, st, cx.now_ms);
+                OrderCheckResult {
+                    retcode: code,
+                    balance: m.balance,
+                    equity: m.equity,
+                    profit: m.profit,
+                    margin: m.margin,
+                    margin_free: m.margin_free,
+                    margin_level: m.margin_level,
+                    comment: mt5::retcode::comment(code).into(),
+                    request: req.clone(),
+                }
+            }
+        }
+    }
+
+    /// `order_send`: validates and executes. A rejection is a result with its retcode.
+    pub fn order_send(&mut self, st: &mut AccountState, req: &TradeRequest) -> OrderSendResult {
+        self.advance(st, self.cx.now_ms);
+        let cx = self.cx;
+        match validate::check(&cx, st, req) {
+            Ok((plan, _)) => match exec::execute(&cx, &mut self.book, st, req, &plan) {
+                Ok(res) => res,
+                Err(code) => rejection(&cx, req, code),
+            },
+            Err(code) => rejection(&cx, req, code),
+        }
+    }
+
+    pub fn account_info(&mut self, st: &mut AccountState) -> AccountInfo {
+        self.advance(st, self.cx.now_ms);
+        let m = calc::metrics(&self.cx, st, self.cx.now_ms);
+        let s = &st.settings;
+        AccountInfo {
+            login: s.login,
+            trade_mode: s.trade_mode,
+            leverage: s.leverage,
+            limit_orders: s.limit_orders,
+            margin_so_mode: AccountStopoutMode::Percent,
+            trade_allowed: s.trade_allowed,
+            trade_expert: true,
+            margin_mode: s.margin_mode,
+            currency_digits: 2,
+            fifo_close: false,
+            balance: m.balance,
+            credit: m.credit,
+            profit: m.profit,
+            equity: m.equity,
+            margin: m.margin,
+            margin_free: m.margin_free,
+            margin_level: m.margin_level,
+            margin_so_call: s.margin_so_call,
+            margin_so_so: s.margin_so_so,
+            margin_initial: 0.0,
+            margin_maintenance: 0.0,
+            assets: 0.0,
+            liabilities: 0.0,
+            commission_blocked: 0.0,
+            name: s.name.clone(),
+            server: s.server.clone(),
+            currency: s.currency.clone(),
+            company: s.company.clone(),
+        }
+    }
+
+    /// The account's metrics now (balance, equity, margin...), unrounded inputs aside.
+    pub fn metrics(&mut self, st: &mut AccountState) -> Metrics {
+        self.advance(st, self.cx.now_ms);
+        calc::metrics(&self.cx, st, self.cx.now_ms)
+    }
+
+    /// `positions_get`: with `Symbol`, tickets are not looked at (as in MT5).
+    pub fn positions(
+        &mut self,
+        st: &mut AccountState,
+        filter: &PositionFilter,
+    ) -> Vec<TradePosition> {
+        self.advance(st, self.cx.now_ms);
+        st.positions
+            .iter()
+            .filter(|p| filter_matches(filter, &p.symbol, p.ticket))
+            .map(|p| calc::report_position(&self.cx, st, p))
+            .collect()
+    }
+
+    /// `orders_get`.
+    pub fn orders(&mut self, st: &mut AccountState, filter: &PositionFilter) -> Vec<TradeOrder> {
+        self.advance(st, self.cx.now_ms);
+        st.orders
+            .iter()
+            .filter(|o| filter_matches(filter, &o.symbol, o.ticket))
+            .map(|o| calc::report_order(&self.cx, o))
+            .collect()
+    }
+
+    /// `order_calc_margin`: margin in the account currency, ignoring open positions and orders.
+    pub fn calc_margin(
+        &mut self,
+        st: &mut AccountState,
+        action: OrderType,
+        symbol: &str,
+        volume: f64,
+        price: f64,
+    ) -> Result<f64, TerminalError> {
+        self.advance(st, self.cx.now_ms);
+        if !action.is_market() {
+            return Err(TerminalError::invalid_argument("action"));
+        }
+        if !(volume.is_finite() && volume >= 0.0) {
+            return Err(TerminalError::invalid_argument("volume"));
+        }
+        if !(price.is_finite() && price >= 0.0) {
+            return Err(TerminalError::invalid_argument("price"));
+        }
+        let info = self
+            .cx
+            .market
+            .spec(symbol)
+            .map(|s| &s.info)
+            .ok_or_else(TerminalError::not_found)?;
+        calc::margin(
+            &self.cx,
+            &st.settings,
+            info,
+            volume,
+            price,
+            info.trade_contract_size,
+            self.cx.now_ms,
+        )
+        .map(calc::money)
+        .ok_or_else(TerminalError::call_failed)
+    }
+
+    /// `order_calc_profit`: profit in the account currency.
+    #[allow(clippy::too_many_arguments)] // mirrors MT5's order_calc_profit plus the state
+    pub fn calc_profit(
+        &mut self,
+        st: &mut AccountState,
+        action: OrderType,
+        symbol: &str,
+        volume: f64,
+        price_open: f64,
+        price_close: f64,
+    ) -> Result<f64, TerminalError> {
+        self.advance(st, self.cx.now_ms);
+        if !action.is_market() {
+            return Err(TerminalError::invalid_argument("action"));
+        }
+        if ![volume, price_open, price_close]
+            .iter()
+            .all(|v| v.is_finite() && *v >= 0.0)
+        {
+            return Err(TerminalError::invalid_argument("volume"));
+        }
+        let info = self
+            .cx
+            .market
+            .spec(symbol)
+            .map(|s| &s.info)
+            .ok_or_else(TerminalError::not_found)?;
+        calc::profit(
+            &self.cx,
+            &st.settings,
+            info,
+            action.side(),
+            volume,
+            price_open,
+            price_close,
+            self.cx.now_ms,
+        )
+        .map(calc::money)
+        .ok_or_else(TerminalError::call_failed)
+    }
+}
+
+fn filter_matches(filter: &PositionFilter, symbol: &str, ticket: u64) -> bool {
+    match filter {
+        PositionFilter::All => true,
+        PositionFilter::Symbol(s) => s == symbol,
+        PositionFilter::Group(g) => mt5::util::group_matches(g, symbol),
+        PositionFilter::Ticket(t) => *t == ticket,
+    }
+}
+
+fn rejection(cx: &Ctx<'_>, req: &TradeRequest, code: u32) -> OrderSendResult {
+    // A requote tells the client the prices it would get now; other rejections carry zeros.
+    let (bid, ask) = if code == mt5::retcode::REQUOTE {
+        cx.market
+            .quote(&req.symbol, cx.now_ms)
+            .map(|q| (q.bid, q.ask))
+            .unwrap_or((0.0, 0.0))
+    } else {
+        (0.0, 0.0)
+    };
+    OrderSendResult {
+        retcode: code,
+        bid,
+        ask,
+        comment: mt5::retcode::comment(code).into(),
+        request: req.clone(),
+        ..Default::default()
+    }
+}
+
+/// The comment as the server keeps it: printable ASCII, at most [`MAX_COMMENT`] characters.
+pub fn server_comment(comment: &str) -> String {
+    comment
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .take(MAX_COMMENT)
+        .collect()
+}
+
+/// History order state of an order that left the active list.
+pub(crate) fn history_order(
+    cx: &Ctx<'_>,
+    o: &PendingOrder,
+    state: OrderState,
+    done_ms: i64,
+    price_current: f64,
+    position_id: u64,
+) -> TradeOrder {
+    let setup = cx.server_ms(o.time_setup_msc);
+    let done = cx.server_ms(done_ms);
+    TradeOrder {
+        ticket: o.ticket,
+        time_setup: setup.div_euclid(1000),
+        time_setup_msc: setup,
+        time_done: done.div_euclid(1000),
+        time_done_msc: done,
+        time_expiration: o.expiration,
+        r#type: o.r#type,
+        type_time: o.type_time,
+        type_filling: o.type_filling,
+        state,
+        magic: o.magic,
+        position_id,
+        position_by_id: 0,
+        reason: o.reason,
+        volume_initial: o.volume,
+        volume_current: if state == OrderState::Filled {
+            0.0
+        } else {
+            o.volume
+        },
+        price_open: o.price,
+        sl: o.sl,
+        tp: o.tp,
+        price_current,
+        price_stoplimit: o.stoplimit,
+        symbol: o.symbol.clone(),
+        comment: o.comment.clone(),
+        external_id: String::new(),
+    }
+}

@@ -1,0 +1,226 @@
+//! What the trade server does between requests: expirations, pending activations, SL/TP and
+//! stop-out, applied in time order on sampled quotes.
+
+use super::calc;
+use super::exec::{self, Fill};
+use super::{history_order, AccountState, Book, Ctx, PendingOrder, MAX_SAMPLES, SAMPLE_STEP_MS};
+use mt5::{DealReason, OrderFilling, OrderState, OrderType, PositionType};
+
+pub(crate) fn advance(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, to_ms: i64) {
+    let from = st.evaluated_ms;
+    if to_ms <= from {
+        return;
+    }
+    let gap = to_ms - from;
+    let step = SAMPLE_STEP_MS.max((gap + MAX_SAMPLES - 1) / MAX_SAMPLES);
+    let mut t = from;
+    while t < to_ms && !(st.positions.is_empty() && st.orders.is_empty()) {
+        t = (t + step).min(to_ms);
+        evaluate_at(cx, book, st, t);
+    }
+    st.evaluated_ms = to_ms;
+}
+
+/// One sample: expirations up to `t`, then activations, then SL/TP, then stop-out.
+fn evaluate_at(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
+    expire(cx, book, st, t);
+    activate(cx, book, st, t);
+    sl_tp(cx, book, st, t);
+    stop_out(cx, book, st, t);
+}
+
+fn expire(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
+    let (gone, kept): (Vec<PendingOrder>, Vec<PendingOrder>) = std::mem::take(&mut st.orders)
+        .into_iter()
+        .partition(|o| o.expire_at_ms > 0 && o.expire_at_ms <= t);
+    st.orders = kept;
+    for o in gone {
+        let current = cx
+            .market
+            .quote(&o.symbol, o.expire_at_ms)
+            .map(|q| if o.r#type.is_buy() { q.ask } else { q.bid })
+            .unwrap_or(0.0);
+        book.orders.push(history_order(
+            cx,
+            &o,
+            OrderState::Expired,
+            o.expire_at_ms,
+            current,
+            0,
+        ));
+    }
+}
+
+fn triggered(o: &PendingOrder, bid: f64, ask: f64) -> bool {
+    match o.r#type {
+        OrderType::BuyLimit => ask <= o.price,
+        OrderType::BuyStop | OrderType::BuyStopLimit => ask >= o.price,
+        OrderType::SellLimit => bid >= o.price,
+        OrderType::SellStop | OrderType::SellStopLimit => bid <= o.price,
+        _ => false,
+    }
+}
+
+fn activate(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
+    // Orders placed by this pass (stop-limit → limit) wait for the next sample.
+    let tickets: Vec<u64> = st.orders.iter().map(|o| o.ticket).collect();
+    for ticket in tickets {
+        let Some(o) = st.order(ticket).cloned() else {
+            continue;
+        };
+        if !cx.market.is_open(&o.symbol, t) {
+            continue;
+        }
+        let Some(q) = cx.market.quote(&o.symbol, t) else {
+            continue;
+        };
+        if !triggered(&o, q.bid, q.ask) {
+            continue;
+        }
+        st.orders.retain(|x| x.ticket != ticket);
+        let market = if o.r#type.is_buy() { q.ask } else { q.bid };
+        if o.r#type.is_stop_limit() {
+            let limit = PendingOrder {
+                ticket: (book.tickets)(),
+                r#type: if o.r#type.is_buy() {
+                    OrderType::BuyLimit
+                } else {
+                    OrderType::SellLimit
+                },
+                price: o.stoplimit,
+                stoplimit: 0.0,
+                type_filling: OrderFilling::Return,
+                time_setup_msc: t,
+                ..o.clone()
+            };
+            st.orders.push(limit);
+            book.orders
+                .push(history_order(cx, &o, OrderState::Filled, t, market, 0));
+            continue;
+        }
+        let Some(info) = cx.market.spec(&o.symbol).map(|s| &s.info) else {
+            continue;
+        };
+        let fill = |order_comment: String| Fill {
+            info,
+            side: o.r#type.side(),
+            volume: o.volume,
+            price: market,
+            close: None,
+            order: o.ticket,
+            magic: o.magic,
+            comment: order_comment,
+            reason: DealReason::Expert,
+            sl: o.sl,
+            tp: o.tp,
+            t_ms: t,
+        };
+        if !affordable(cx, st, fill(String::new()), t) {
+            book.orders
+                .push(history_order(cx, &o, OrderState::Rejected, t, market, 0));
+            continue;
+        }
+        match exec::fill(cx, book, st, fill(o.comment.clone())) {
+            Ok(deal) => book.orders.push(history_order(
+                cx,
+                &o,
+                OrderState::Filled,
+                t,
+                market,
+                deal.position_id,
+            )),
+            Err(_) => book
+                .orders
+                .push(history_order(cx, &o, OrderState::Rejected, t, market, 0)),
+        }
+    }
+}
+
+/// Whether the account can take the fill without its margin exceeding equity.
+fn affordable(cx: &Ctx<'_>, st: &AccountState, f: Fill<'_>, t: i64) -> bool {
+    let before = calc::metrics(cx, st, t);
+    let mut probe = st.clone();
+    let mut next = u64::MAX / 2;
+    let mut alloc = || {
+        next += 1;
+        next
+    };
+    let mut scratch = Book {
+        tickets: &mut alloc,
+        deals: Vec::new(),
+        orders: Vec::new(),
+    };
+    if exec::fill(cx, &mut scratch, &mut probe, f).is_err() {
+        return false;
+    }
+    let after = calc::metrics(cx, &probe, t);
+    !(after.margin > after.equity && after.margin > before.margin)
+}
+
+fn sl_tp(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
+    let tickets: Vec<u64> = st.positions.iter().map(|p| p.ticket).collect();
+    for ticket in tickets {
+        let Some(p) = st.position(ticket).cloned() else {
+            continue;
+        };
+        if p.sl == 0.0 && p.tp == 0.0 {
+            continue;
+        }
+        if !cx.market.is_open(&p.symbol, t) {
+            continue;
+        }
+        let Some(q) = cx.market.quote(&p.symbol, t) else {
+            continue;
+        };
+        let digits = cx
+            .market
+            .spec(&p.symbol)
+            .map(|s| s.info.digits as usize)
+            .unwrap_or(5);
+        let (price, hit_tp, hit_sl) = match p.side {
+            PositionType::Buy => (q.bid, p.tp > 0.0 && q.bid >= p.tp, p.sl > 0.0 && q.bid <= p.sl),
+            PositionType::Sell => (q.ask, p.tp > 0.0 && q.ask <= p.tp, p.sl > 0.0 && q.ask >= p.sl),
+        };
+        let (reason, comment) = if hit_tp {
+            (DealReason::Tp, format!("[tp {:.*}]", digits, p.tp))
+        } else if hit_sl {
+            (DealReason::Sl, format!("[sl {:.*}]", digits, p.sl))
+        } else {
+            continue;
+        };
+        // A failed close (no conversion rate) leaves the position for the next sample.
+        let _ = exec::close_position(cx, book, st, ticket, price, reason, comment, t);
+    }
+}
+
+fn stop_out(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
+    let so = st.settings.margin_so_so;
+    if so <= 0.0 {
+        return;
+    }
+    // Each pass closes one position, so the loop ends.
+    for _ in 0..st.positions.len() {
+        let m = calc::metrics(cx, st, t);
+        if !(m.margin > 0.0 && m.margin_level <= so) {
+            return;
+        }
+        let worst = st
+            .positions
+            .iter()
+            .map(|p| (p.ticket, calc::position_profit(cx, st, p, t)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        let Some((ticket, _)) = worst else {
+            return;
+        };
+        let Some(p) = st.position(ticket).cloned() else {
+            return;
+        };
+        let Some(price) = calc::close_price(cx, &p, t) else {
+            return;
+        };
+        let comment = format!("[so {:.2}%]", m.margin_level);
+        if exec::close_position(cx, book, st, ticket, price, DealReason::So, comment, t).is_err() {
+            return;
+        }
+    }
+}
