@@ -4,6 +4,8 @@
 //! that user's JWT claims set (as PostgREST does), so Row Level Security enforces isolation as well
 //! as the `user_id` filters in the code. SQLite has no RLS; the same filters are the only guard.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -105,6 +107,26 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+pub mod postgres;
+pub mod sqlite;
+
+/// Opens the store named by `database_url` (`postgres://`/`postgresql://` or `sqlite:`), without
+/// migrating: call [`AccountStore::migrate`] once at startup.
+pub async fn open(database_url: &str) -> StoreResult<Arc<dyn AccountStore>> {
+    let scheme = database_url
+        .split_once(':')
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    match scheme.as_str() {
+        "postgres" | "postgresql" => Ok(Arc::new(postgres::PgStore::connect(database_url).await?)),
+        "sqlite" => Ok(Arc::new(sqlite::SqliteStore::connect(database_url).await?)),
+        // The URL itself may hold a password, so only its scheme is reported.
+        _ => Err(StoreError::Database(format!(
+            "unsupported database URL scheme {scheme:?}: expected postgres://, postgresql:// or sqlite:"
+        ))),
+    }
+}
+
 /// The repository interface. Every user-facing method filters by `user.user_id` and, on Postgres,
 /// runs under RLS as that user. Methods that change which account is the default do it in one
 /// transaction so a user never has two defaults.
@@ -112,6 +134,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait AccountStore: Send + Sync + 'static {
     /// `"postgres"` or `"sqlite"`.
     fn backend(&self) -> &'static str;
+
+    /// Applies the embedded migrations of this backend. Idempotent; safe to run concurrently.
+    async fn migrate(&self) -> StoreResult<()>;
 
     /// Creates the user in the store's `auth.users` if the store owns it (plain Postgres, SQLite)
     /// and the user is not there yet. Idempotent; callers cache that it was done.
