@@ -1,1 +1,1039 @@
-//! (being written)
+//! Simulator settings: the accounts its broker knows, where broker state lives, the price seed,
+//! latencies and injected faults.
+//!
+//! Settings come from `MT5_SIM_*` environment variables and an accounts TOML file. Every bad value is
+//! collected and reported at once, each with where it came from (the variable, or the file and
+//! line), so one start tells the operator everything to fix. Passwords never appear in any message.
+
+use mt5::{AccountKey, AccountMarginMode, AccountTradeMode};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// One account of the simulated broker.
+#[derive(Debug, Clone)]
+pub struct AccountSpec {
+    pub login: u64,
+    /// Redacted in `Debug`.
+    pub password: SecretString,
+    pub server: String,
+    pub name: String,
+    pub balance: f64,
+    pub currency: String,
+    pub leverage: u32,
+    pub margin_mode: AccountMarginMode,
+    pub trade_mode: AccountTradeMode,
+    pub company: String,
+    /// Maximum number of pending orders; 0 = no limit.
+    pub limit_orders: u32,
+    /// Maximum number of open positions; 0 = no limit.
+    pub limit_positions: u32,
+    /// Margin call level, percent.
+    pub margin_so_call: f64,
+    /// Stop-out level, percent.
+    pub margin_so_so: f64,
+    /// Whether the broker allows trading on this account at all.
+    pub trade_allowed: bool,
+}
+
+/// Defaults of the optional account keys.
+pub const DEFAULT_LIMIT_ORDERS: u32 = 200;
+pub const DEFAULT_MARGIN_SO_CALL: f64 = 50.0;
+pub const DEFAULT_MARGIN_SO_SO: f64 = 30.0;
+/// Company of accounts whose file entry names none, and of the built-in `Sim-*` servers.
+pub const SIM_COMPANY: &str = "Sim Broker Ltd.";
+
+impl AccountSpec {
+    /// The account's login and server.
+    pub fn key(&self) -> AccountKey {
+        AccountKey::new(self.login, self.server.clone())
+    }
+
+    #[allow(clippy::too_many_arguments)] // reason: mirrors the required keys of the accounts file
+    fn with_defaults(
+        login: u64,
+        password: &str,
+        server: &str,
+        name: &str,
+        balance: f64,
+        currency: &str,
+        leverage: u32,
+        margin_mode: AccountMarginMode,
+        trade_mode: AccountTradeMode,
+        company: &str,
+    ) -> AccountSpec {
+        AccountSpec {
+            login,
+            password: SecretString::from(password),
+            server: server.to_string(),
+            name: name.to_string(),
+            balance,
+            currency: currency.to_string(),
+            leverage,
+            margin_mode,
+            trade_mode,
+            company: company.to_string(),
+            limit_orders: DEFAULT_LIMIT_ORDERS,
+            limit_positions: 0,
+            margin_so_call: DEFAULT_MARGIN_SO_CALL,
+            margin_so_so: DEFAULT_MARGIN_SO_SO,
+            trade_allowed: true,
+        }
+    }
+}
+
+/// The built-in accounts: the MetaQuotes-Demo account of the original service, and test accounts on
+/// `Sim-Demo` (hedging USD, netting USD, hedging EUR) and `Sim-Live` (a real-mode account).
+pub fn default_accounts() -> Vec<AccountSpec> {
+    use AccountMarginMode::{RetailHedging, RetailNetting};
+    use AccountTradeMode::{Demo, Real};
+    vec![
+        AccountSpec::with_defaults(
+            5042856355,
+            "V!QzRxQ7",
+            "MetaQuotes-Demo",
+            "Demo",
+            100_000.0,
+            "USD",
+            100,
+            RetailHedging,
+            Demo,
+            "MetaQuotes Ltd.",
+        ),
+        AccountSpec::with_defaults(
+            10001,
+            "Sim-10001!",
+            "Sim-Demo",
+            "Sim Hedging USD",
+            10_000.0,
+            "USD",
+            100,
+            RetailHedging,
+            Demo,
+            SIM_COMPANY,
+        ),
+        AccountSpec::with_defaults(
+            10002,
+            "Sim-10002!",
+            "Sim-Demo",
+            "Sim Netting USD",
+            10_000.0,
+            "USD",
+            100,
+            RetailNetting,
+            Demo,
+            SIM_COMPANY,
+        ),
+        AccountSpec::with_defaults(
+            10003,
+            "Sim-10003!",
+            "Sim-Demo",
+            "Sim Hedging EUR",
+            10_000.0,
+            "EUR",
+            30,
+            RetailHedging,
+            Demo,
+            SIM_COMPANY,
+        ),
+        AccountSpec::with_defaults(
+            20001,
+            "Live-20001!",
+            "Sim-Live",
+            "Sim Live USD",
+            5_000.0,
+            "USD",
+            100,
+            RetailHedging,
+            Real,
+            SIM_COMPANY,
+        ),
+    ]
+}
+
+/// One bad setting: where it came from and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// A file path or an environment variable name.
+    pub origin: String,
+    /// 1-based line in the file, when the problem has one.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}, line {}: {}", self.origin, line, self.message),
+            None => write!(f, "{}: {}", self.origin, self.message),
+        }
+    }
+}
+
+/// Every problem found in the simulator's settings. Never contains a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl ConfigError {
+    fn one(origin: &str, line: Option<usize>, message: impl Into<String>) -> Self {
+        ConfigError {
+            problems: vec![ConfigProblem {
+                origin: origin.to_string(),
+                line,
+                message: message.into(),
+            }],
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid simulator configuration: ")?;
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads and parses an accounts file.
+pub fn load_accounts_file(path: &Path) -> Result<Vec<AccountSpec>, ConfigError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::one(&origin, None, format!("cannot read the file: {e}")))?;
+    parse_accounts(&text, &origin)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    accounts: Vec<Spanned<RawAccount>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    login: Spanned<i64>,
+    // A `Value`, not a string: a serde type error would quote the value, and this one is secret.
+    password: Spanned<toml::Value>,
+    server: Spanned<String>,
+    name: Spanned<String>,
+    balance: Spanned<f64>,
+    currency: Spanned<String>,
+    leverage: Spanned<i64>,
+    margin_mode: Spanned<String>,
+    trade_mode: Spanned<String>,
+    company: Option<Spanned<String>>,
+    limit_orders: Option<Spanned<i64>>,
+    limit_positions: Option<Spanned<i64>>,
+    margin_so_call: Option<Spanned<f64>>,
+    margin_so_so: Option<Spanned<f64>>,
+    trade_allowed: Option<bool>,
+}
+
+/// Collects problems of one file with their lines.
+struct Problems<'a> {
+    text: &'a str,
+    origin: &'a str,
+    list: Vec<ConfigProblem>,
+}
+
+impl Problems<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn at<T>(&mut self, spanned: &Spanned<T>, message: impl Into<String>) {
+        let line = self.line_of(spanned.span().start);
+        self.list.push(ConfigProblem {
+            origin: self.origin.to_string(),
+            line: Some(line),
+            message: message.into(),
+        });
+    }
+}
+
+fn parse_margin_mode(s: &str) -> Option<AccountMarginMode> {
+    match s.to_ascii_lowercase().as_str() {
+        "hedging" | "retail_hedging" => Some(AccountMarginMode::RetailHedging),
+        "netting" | "retail_netting" => Some(AccountMarginMode::RetailNetting),
+        "exchange" => Some(AccountMarginMode::Exchange),
+        _ => None,
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+fn u32_field(p: &mut Problems<'_>, v: &Spanned<i64>, key: &str, min: i64) -> u32 {
+    let n = *v.get_ref();
+    if n < min || n > i64::from(u32::MAX) {
+        p.at(v, format!("{key} must be between {min} and {}", u32::MAX));
+        0
+    } else {
+        n as u32
+    }
+}
+
+/// Parses the accounts TOML; `origin` (the file name) starts every error message.
+pub fn parse_accounts(text: &str, origin: &str) -> Result<Vec<AccountSpec>, ConfigError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let mut p = Problems {
+            text,
+            origin,
+            list: Vec::new(),
+        };
+        // The parser's own Display quotes the offending source line, which may be a password line:
+        // only its message and position are used.
+        let line = e.span().map(|s| p.line_of(s.start));
+        p.list.push(ConfigProblem {
+            origin: origin.to_string(),
+            line,
+            message: e.message().trim().to_string(),
+        });
+        ConfigError { problems: p.list }
+    })?;
+
+    let mut p = Problems {
+        text,
+        origin,
+        list: Vec::new(),
+    };
+    if raw.accounts.is_empty() {
+        p.list.push(ConfigProblem {
+            origin: origin.to_string(),
+            line: None,
+            message: "no [[accounts]] defined".into(),
+        });
+    }
+    let mut out: Vec<AccountSpec> = Vec::with_capacity(raw.accounts.len());
+    for entry in &raw.accounts {
+        let a = entry.get_ref();
+        let before = p.list.len();
+
+        let login = *a.login.get_ref();
+        if login <= 0 {
+            p.at(&a.login, "login must be a positive integer");
+        }
+        let password = match a.password.get_ref() {
+            toml::Value::String(s) if !s.is_empty() => SecretString::from(s.as_str()),
+            toml::Value::String(_) => {
+                p.at(&a.password, "password must not be empty");
+                SecretString::from("")
+            }
+            other => {
+                p.at(
+                    &a.password,
+                    format!("password must be a string, not {}", other.type_str()),
+                );
+                SecretString::from("")
+            }
+        };
+        let server = a.server.get_ref().trim().to_string();
+        if server.is_empty() {
+            p.at(&a.server, "server must not be empty");
+        }
+        let balance = *a.balance.get_ref();
+        if !balance.is_finite() || balance < 0.0 {
+            p.at(&a.balance, "balance must be a finite number, 0 or more");
+        }
+        let currency = a.currency.get_ref().trim().to_ascii_uppercase();
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+            p.at(
+                &a.currency,
+                format!(
+                    "currency must be a 3-letter code such as USD, got '{}'",
+                    short(a.currency.get_ref())
+                ),
+            );
+        }
+        let leverage = u32_field(&mut p, &a.leverage, "leverage", 1);
+        let margin_mode = parse_margin_mode(a.margin_mode.get_ref()).unwrap_or_else(|| {
+            p.at(
+                &a.margin_mode,
+                format!(
+                    "unknown margin_mode '{}', expected hedging, netting or exchange",
+                    short(a.margin_mode.get_ref())
+                ),
+            );
+            AccountMarginMode::RetailHedging
+        });
+        let trade_mode = a
+            .trade_mode
+            .get_ref()
+            .parse::<AccountTradeMode>()
+            .unwrap_or_else(|_| {
+                p.at(
+                    &a.trade_mode,
+                    format!(
+                        "unknown trade_mode '{}', expected demo, contest or real",
+                        short(a.trade_mode.get_ref())
+                    ),
+                );
+                AccountTradeMode::Demo
+            });
+        let limit_orders = match &a.limit_orders {
+            Some(v) => u32_field(&mut p, v, "limit_orders", 0),
+            None => DEFAULT_LIMIT_ORDERS,
+        };
+        let limit_positions = match &a.limit_positions {
+            Some(v) => u32_field(&mut p, v, "limit_positions", 0),
+            None => 0,
+        };
+        let mut level = |v: &Option<Spanned<f64>>, key: &str, default: f64| match v {
+            Some(s) if !s.get_ref().is_finite() || *s.get_ref() < 0.0 => {
+                p.at(s, format!("{key} must be a percentage, 0 or more"));
+                default
+            }
+            Some(s) => *s.get_ref(),
+            None => default,
+        };
+        let margin_so_call = level(&a.margin_so_call, "margin_so_call", DEFAULT_MARGIN_SO_CALL);
+        let margin_so_so = level(&a.margin_so_so, "margin_so_so", DEFAULT_MARGIN_SO_SO);
+        if margin_so_so > margin_so_call {
+            let at = a.margin_so_so.as_ref().or(a.margin_so_call.as_ref());
+            if let Some(s) = at {
+                p.at(s, "margin_so_so must not exceed margin_so_call");
+            }
+        }
+        if out
+            .iter()
+            .any(|o| o.login as i64 == login && o.server == server)
+        {
+            p.at(
+                &a.login,
+                format!("duplicate account {login} on server '{}'", short(&server)),
+            );
+        }
+        if p.list.len() == before {
+            out.push(AccountSpec {
+                login: login as u64,
+                password,
+                server,
+                name: a.name.get_ref().clone(),
+                balance,
+                currency,
+                leverage,
+                margin_mode,
+                trade_mode,
+                company: a
+                    .company
+                    .as_ref()
+                    .map(|c| c.get_ref().clone())
+                    .unwrap_or_else(|| SIM_COMPANY.to_string()),
+                limit_orders,
+                limit_positions,
+                margin_so_call,
+                margin_so_so,
+                trade_allowed: a.trade_allowed.unwrap_or(true),
+            });
+        }
+    }
+    if p.list.is_empty() {
+        Ok(out)
+    } else {
+        Err(ConfigError { problems: p.list })
+    }
+}
+
+/// Probabilities of injected faults, each in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FaultConfig {
+    /// A login is refused as if the server were unreachable.
+    pub login_fail: f64,
+    /// A call finds the terminal disconnected.
+    pub disconnect: f64,
+    /// A call times out.
+    pub timeout: f64,
+}
+
+impl FaultConfig {
+    /// No faults.
+    pub fn none() -> Self {
+        FaultConfig::default()
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.login_fail == 0.0 && self.disconnect == 0.0 && self.timeout == 0.0
+    }
+
+    /// Parses `login_fail=0.1,disconnect=0.01,timeout=0.01`; any key may be left out, and an empty
+    /// string or `none` means no faults. All problems are reported in one message.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut out = FaultConfig::none();
+        let trimmed = s.trim();
+        if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("none") {
+            return Ok(out);
+        }
+        let mut errors = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for part in trimmed.split(',') {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let Some((key, value)) = part.split_once('=') else {
+                errors.push(format!("'{}' is not key=probability", short(part)));
+                continue;
+            };
+            let key = key.trim();
+            let slot = match key {
+                "login_fail" => &mut out.login_fail,
+                "disconnect" => &mut out.disconnect,
+                "timeout" => &mut out.timeout,
+                _ => {
+                    errors.push(format!(
+                        "unknown fault '{}', expected login_fail, disconnect or timeout",
+                        short(key)
+                    ));
+                    continue;
+                }
+            };
+            if seen.contains(&key) {
+                errors.push(format!("fault '{key}' given twice"));
+                continue;
+            }
+            seen.push(key);
+            match value.trim().parse::<f64>() {
+                Ok(p) if (0.0..=1.0).contains(&p) => *slot = p,
+                _ => errors.push(format!(
+                    "{key} must be a probability between 0 and 1, got '{}'",
+                    short(value.trim())
+                )),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
+/// Where the broker's state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    /// In this process only; lost when it exits.
+    Memory,
+    /// A SQLite file, shared by every process that names it and kept across restarts.
+    Sqlite(PathBuf),
+}
+
+/// All simulator settings.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub accounts: Vec<AccountSpec>,
+    pub state: StateLocation,
+    /// Seed of the price feed: the same seed gives the same prices in every process.
+    pub seed: u64,
+    pub login_latency_ms: u64,
+    pub call_latency_ms: u64,
+    /// Server clock minus UTC, in seconds (MT5 servers commonly run at UTC+2 or UTC+3).
+    pub server_time_offset_s: i64,
+    pub faults: FaultConfig,
+}
+
+pub const DEFAULT_SEED: u64 = 42;
+/// Server time offsets beyond a day are certainly mistakes.
+const MAX_OFFSET_S: i64 = 86_400;
+
+impl SimConfig {
+    /// Settings with the defaults: built-in accounts, seed 42, no latency, no offset, no faults.
+    pub fn defaults(state: StateLocation) -> Self {
+        SimConfig {
+            accounts: default_accounts(),
+            state,
+            seed: DEFAULT_SEED,
+            login_latency_ms: 0,
+            call_latency_ms: 0,
+            server_time_offset_s: 0,
+            faults: FaultConfig::none(),
+        }
+    }
+
+    /// Reads MT5_SIM_ACCOUNTS (path to the TOML file; absent = [`default_accounts`]), MT5_SIM_STATE
+    /// (SQLite path, or `memory`; absent = `default_state`), MT5_SIM_SEED (u64, default 42),
+    /// MT5_SIM_LOGIN_LATENCY_MS (default 0), MT5_SIM_CALL_LATENCY_MS (default 0),
+    /// MT5_SIM_SERVER_TIME_OFFSET_S (i64, default 0), MT5_SIM_FAULTS (default none).
+    /// Every bad value is reported at once.
+    pub fn from_env(default_state: StateLocation) -> Result<Self, ConfigError> {
+        Self::from_lookup(
+            |key| {
+                std::env::var_os(key).map(|v| match v.into_string() {
+                    Ok(s) => s,
+                    // Not valid UTF-8: keep it visible so parsing reports it instead of ignoring it.
+                    Err(os) => os.to_string_lossy().into_owned(),
+                })
+            },
+            default_state,
+        )
+    }
+
+    /// As [`SimConfig::from_env`], reading variables through `lookup` (for tests).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        default_state: StateLocation,
+    ) -> Result<Self, ConfigError> {
+        let mut cfg = SimConfig::defaults(default_state);
+        let mut problems: Vec<ConfigProblem> = Vec::new();
+        let mut bad = |var: &str, message: String| {
+            problems.push(ConfigProblem {
+                origin: var.to_string(),
+                line: None,
+                message,
+            })
+        };
+
+        if let Some(path) = lookup("MT5_SIM_ACCOUNTS") {
+            if path.trim().is_empty() {
+                bad("MT5_SIM_ACCOUNTS", "must be the path of a TOML file".into());
+            } else {
+                match load_accounts_file(Path::new(path.trim())) {
+                    Ok(accounts) => cfg.accounts = accounts,
+                    Err(e) => e.problems.into_iter().for_each(|p| {
+                        bad(
+                            "MT5_SIM_ACCOUNTS",
+                            match p.line {
+                                Some(l) => format!("{}, line {}: {}", p.origin, l, p.message),
+                                None => format!("{}: {}", p.origin, p.message),
+                            },
+                        )
+                    }),
+                }
+            }
+        }
+        if let Some(state) = lookup("MT5_SIM_STATE") {
+            let state = state.trim();
+            if state.is_empty() {
+                bad(
+                    "MT5_SIM_STATE",
+                    "must be the path of a SQLite file, or 'memory'".into(),
+                );
+            } else if state.eq_ignore_ascii_case("memory") {
+                cfg.state = StateLocation::Memory;
+            } else {
+                cfg.state = StateLocation::Sqlite(PathBuf::from(state));
+            }
+        }
+        if let Some(v) = lookup("MT5_SIM_SEED") {
+            match v.trim().parse::<u64>() {
+                Ok(n) => cfg.seed = n,
+                Err(_) => bad(
+                    "MT5_SIM_SEED",
+                    format!("expected an unsigned integer, got '{}'", short(&v)),
+                ),
+            }
+        }
+        for (var, slot) in [
+            ("MT5_SIM_LOGIN_LATENCY_MS", &mut cfg.login_latency_ms),
+            ("MT5_SIM_CALL_LATENCY_MS", &mut cfg.call_latency_ms),
+        ] {
+            if let Some(v) = lookup(var) {
+                match v.trim().parse::<u64>() {
+                    Ok(n) => *slot = n,
+                    Err(_) => bad(
+                        var,
+                        format!(
+                            "expected a whole number of milliseconds, got '{}'",
+                            short(&v)
+                        ),
+                    ),
+                }
+            }
+        }
+        if let Some(v) = lookup("MT5_SIM_SERVER_TIME_OFFSET_S") {
+            match v.trim().parse::<i64>() {
+                Ok(n) if n.abs() <= MAX_OFFSET_S => cfg.server_time_offset_s = n,
+                _ => bad(
+                    "MT5_SIM_SERVER_TIME_OFFSET_S",
+                    format!(
+                        "expected seconds between -{MAX_OFFSET_S} and {MAX_OFFSET_S} (e.g. 7200 for UTC+2), got '{}'",
+                        short(&v)
+                    ),
+                ),
+            }
+        }
+        if let Some(v) = lookup("MT5_SIM_FAULTS") {
+            match FaultConfig::parse(&v) {
+                Ok(f) => cfg.faults = f,
+                Err(e) => bad("MT5_SIM_FAULTS", e),
+            }
+        }
+
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+
+    const GOOD: &str = r#"
+[[accounts]]
+login = 5042856355
+password = "V!QzRxQ7"
+server = "MetaQuotes-Demo"
+name = "Demo"
+balance = 100000.0
+currency = "USD"
+leverage = 100
+margin_mode = "hedging"   # or "netting"
+trade_mode = "demo"
+
+[[accounts]]
+login = 7
+password = "Pw-seven"
+server = "Other"
+name = "Netting EUR"
+balance = 2500
+currency = "eur"
+leverage = 30
+margin_mode = "netting"
+trade_mode = "real"
+company = "Acme"
+limit_orders = 0
+limit_positions = 5
+margin_so_call = 100
+margin_so_so = 50
+trade_allowed = false
+"#;
+
+    #[test]
+    fn parses_a_good_file() {
+        let accts = parse_accounts(GOOD, "accounts.toml").unwrap();
+        assert_eq!(accts.len(), 2);
+        let a = &accts[0];
+        assert_eq!(a.login, 5042856355);
+        assert_eq!(a.password.expose_secret(), "V!QzRxQ7");
+        assert_eq!(a.server, "MetaQuotes-Demo");
+        assert_eq!(a.balance, 100000.0);
+        assert_eq!(a.leverage, 100);
+        assert_eq!(a.margin_mode, AccountMarginMode::RetailHedging);
+        assert_eq!(a.trade_mode, AccountTradeMode::Demo);
+        assert_eq!(a.limit_orders, 200);
+        assert_eq!(a.limit_positions, 0);
+        assert_eq!((a.margin_so_call, a.margin_so_so), (50.0, 30.0));
+        assert!(a.trade_allowed);
+        assert_eq!(a.company, SIM_COMPANY);
+        let b = &accts[1];
+        assert_eq!(b.currency, "EUR");
+        assert_eq!(b.balance, 2500.0);
+        assert_eq!(b.margin_mode, AccountMarginMode::RetailNetting);
+        assert_eq!(b.trade_mode, AccountTradeMode::Real);
+        assert_eq!(b.company, "Acme");
+        assert_eq!((b.limit_orders, b.limit_positions), (0, 5));
+        assert_eq!((b.margin_so_call, b.margin_so_so), (100.0, 50.0));
+        assert!(!b.trade_allowed);
+        assert_eq!(b.key(), AccountKey::new(7, "Other"));
+    }
+
+    #[test]
+    fn exchange_is_accepted_as_a_margin_mode() {
+        let text = GOOD.replacen("\"hedging\"", "\"exchange\"", 1);
+        let accts = parse_accounts(&text, "a.toml").unwrap();
+        assert_eq!(accts[0].margin_mode, AccountMarginMode::Exchange);
+    }
+
+    fn single_problem(text: &str) -> ConfigProblem {
+        let err = parse_accounts(text, "conf/accounts.toml").unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        err.problems[0].clone()
+    }
+
+    #[test]
+    fn syntax_error_names_file_and_line() {
+        let text = GOOD.replacen("leverage = 100", "leverage = = 100", 1);
+        let p = single_problem(&text);
+        assert_eq!(p.origin, "conf/accounts.toml");
+        assert_eq!(p.line, Some(9));
+        let shown = ConfigError {
+            problems: vec![p.clone()],
+        }
+        .to_string();
+        assert!(shown.contains("conf/accounts.toml, line 9"), "{shown}");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_its_line() {
+        let text = GOOD.replacen("name = \"Demo\"", "name = \"Demo\"\nnickname = \"x\"", 1);
+        let p = single_problem(&text);
+        assert_eq!(p.line, Some(7));
+        assert!(p.message.contains("nickname"), "{}", p.message);
+    }
+
+    #[test]
+    fn wrong_type_and_missing_key_are_errors() {
+        let p = single_problem(&GOOD.replacen("leverage = 100", "leverage = \"high\"", 1));
+        assert_eq!(p.line, Some(9));
+        let p = single_problem(&GOOD.replacen("currency = \"USD\"\n", "", 1));
+        assert!(p.message.contains("currency"), "{}", p.message);
+        assert!(p.line.is_some());
+    }
+
+    #[test]
+    fn semantic_errors_are_all_reported_with_lines() {
+        let text = GOOD
+            .replacen("leverage = 100", "leverage = 0", 1)
+            .replacen("balance = 2500", "balance = -1", 1)
+            .replacen("margin_mode = \"netting\"", "margin_mode = \"both\"", 1)
+            .replacen("trade_mode = \"real\"", "trade_mode = \"paper\"", 1);
+        let err = parse_accounts(&text, "a.toml").unwrap_err();
+        let lines: Vec<_> = err.problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, vec![Some(9), Some(18), Some(21), Some(22)], "{err}");
+        let shown = err.to_string();
+        assert!(shown.contains("a.toml, line 9: leverage"), "{shown}");
+        assert!(shown.contains("line 18: balance"), "{shown}");
+        assert!(shown.contains("unknown margin_mode 'both'"), "{shown}");
+        assert!(shown.contains("unknown trade_mode 'paper'"), "{shown}");
+    }
+
+    #[test]
+    fn duplicate_login_and_server_is_an_error_at_the_second() {
+        let text = format!(
+            "{GOOD}\n{}",
+            &GOOD[..GOOD.find("\n\n[[accounts]]").unwrap()]
+        );
+        let err = parse_accounts(&text, "a.toml").unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert_eq!(err.problems[0].line, Some(32));
+        assert!(err.problems[0].message.contains("duplicate"));
+        // Same login on another server is a different account.
+        let other = text.replacen("login = 5042856355", "login = 99", 1);
+        assert_eq!(parse_accounts(&other, "a.toml").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let accts = parse_accounts(GOOD, "a.toml").unwrap();
+        let dbg = format!("{accts:?}");
+        assert!(
+            !dbg.contains("V!QzRxQ7") && !dbg.contains("Pw-seven"),
+            "{dbg}"
+        );
+        let cfg = SimConfig::defaults(StateLocation::Memory);
+        let dbg = format!("{cfg:?}");
+        for a in &cfg.accounts {
+            assert!(!dbg.contains(a.password.expose_secret()), "{dbg}");
+        }
+        // A password of the wrong type, or next to a syntax error, is not quoted in the error.
+        let text = GOOD.replacen("\"V!QzRxQ7\"", "918273645", 1);
+        let err = parse_accounts(&text, "a.toml").unwrap_err().to_string();
+        assert!(err.contains("line 4") && err.contains("password"), "{err}");
+        assert!(!err.contains("918273645"), "{err}");
+        let text = GOOD.replacen("password = \"V!QzRxQ7\"", "password = \"V!QzRxQ7\" x", 1);
+        let err = parse_accounts(&text, "a.toml").unwrap_err().to_string();
+        assert!(err.contains("line 4"), "{err}");
+        assert!(!err.contains("V!QzRxQ7"), "{err}");
+    }
+
+    #[test]
+    fn empty_file_is_an_error() {
+        let err = parse_accounts("# nothing\n", "a.toml").unwrap_err();
+        assert!(err.to_string().contains("no [[accounts]]"), "{err}");
+    }
+
+    #[test]
+    fn default_accounts_contents() {
+        let accts = default_accounts();
+        let find = |login: u64| accts.iter().find(|a| a.login == login).unwrap();
+        let demo = find(5042856355);
+        assert_eq!(demo.password.expose_secret(), "V!QzRxQ7");
+        assert_eq!(
+            (demo.server.as_str(), demo.name.as_str()),
+            ("MetaQuotes-Demo", "Demo")
+        );
+        assert_eq!(
+            (demo.balance, demo.currency.as_str(), demo.leverage),
+            (100_000.0, "USD", 100)
+        );
+        assert_eq!(demo.margin_mode, AccountMarginMode::RetailHedging);
+        assert_eq!(demo.trade_mode, AccountTradeMode::Demo);
+        assert_eq!(demo.company, "MetaQuotes Ltd.");
+        let expect = [
+            (
+                10001,
+                "Sim-10001!",
+                "Sim-Demo",
+                AccountMarginMode::RetailHedging,
+                "USD",
+                100,
+                10_000.0,
+                AccountTradeMode::Demo,
+            ),
+            (
+                10002,
+                "Sim-10002!",
+                "Sim-Demo",
+                AccountMarginMode::RetailNetting,
+                "USD",
+                100,
+                10_000.0,
+                AccountTradeMode::Demo,
+            ),
+            (
+                10003,
+                "Sim-10003!",
+                "Sim-Demo",
+                AccountMarginMode::RetailHedging,
+                "EUR",
+                30,
+                10_000.0,
+                AccountTradeMode::Demo,
+            ),
+            (
+                20001,
+                "Live-20001!",
+                "Sim-Live",
+                AccountMarginMode::RetailHedging,
+                "USD",
+                100,
+                5_000.0,
+                AccountTradeMode::Real,
+            ),
+        ];
+        for (login, pw, server, mm, cur, lev, bal, tm) in expect {
+            let a = find(login);
+            assert_eq!(a.password.expose_secret(), pw);
+            assert_eq!(a.server, server);
+            assert_eq!(a.margin_mode, mm);
+            assert_eq!(a.currency, cur);
+            assert_eq!(a.leverage, lev);
+            assert_eq!(a.balance, bal);
+            assert_eq!(a.trade_mode, tm);
+            assert_eq!(a.company, SIM_COMPANY);
+            assert_eq!(a.limit_orders, 200);
+        }
+    }
+
+    #[test]
+    fn fault_config_parsing() {
+        let f = FaultConfig::parse("login_fail=0.1, disconnect=0.01,timeout=0.02").unwrap();
+        assert_eq!((f.login_fail, f.disconnect, f.timeout), (0.1, 0.01, 0.02));
+        assert_eq!(FaultConfig::parse("").unwrap(), FaultConfig::none());
+        assert_eq!(FaultConfig::parse("none").unwrap(), FaultConfig::none());
+        assert!(FaultConfig::none().is_none());
+        assert_eq!(FaultConfig::parse("timeout=1").unwrap().timeout, 1.0);
+        let err = FaultConfig::parse("login_fail=1.5,crash=0.1,timeout").unwrap_err();
+        assert!(err.contains("login_fail must be a probability"), "{err}");
+        assert!(err.contains("unknown fault 'crash'"), "{err}");
+        assert!(err.contains("'timeout' is not key=probability"), "{err}");
+        assert!(FaultConfig::parse("timeout=0.1,timeout=0.2").is_err());
+        assert!(FaultConfig::parse("timeout=-0.1").is_err());
+        assert!(FaultConfig::parse("timeout=NaN").is_err());
+    }
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn from_lookup_defaults() {
+        let cfg = SimConfig::from_lookup(lookup(&[]), StateLocation::Memory).unwrap();
+        assert_eq!(cfg.seed, 42);
+        assert_eq!(cfg.state, StateLocation::Memory);
+        assert_eq!((cfg.login_latency_ms, cfg.call_latency_ms), (0, 0));
+        assert_eq!(cfg.server_time_offset_s, 0);
+        assert!(cfg.faults.is_none());
+        assert_eq!(cfg.accounts.len(), default_accounts().len());
+    }
+
+    #[test]
+    fn from_lookup_reads_every_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accounts.toml");
+        std::fs::write(&file, GOOD).unwrap();
+        let cfg = SimConfig::from_lookup(
+            lookup(&[
+                ("MT5_SIM_ACCOUNTS", file.to_str().unwrap()),
+                ("MT5_SIM_STATE", "/tmp/sim.db"),
+                ("MT5_SIM_SEED", "7"),
+                ("MT5_SIM_LOGIN_LATENCY_MS", "1500"),
+                ("MT5_SIM_CALL_LATENCY_MS", "20"),
+                ("MT5_SIM_SERVER_TIME_OFFSET_S", "-3600"),
+                ("MT5_SIM_FAULTS", "disconnect=0.5"),
+            ]),
+            StateLocation::Memory,
+        )
+        .unwrap();
+        assert_eq!(cfg.accounts.len(), 2);
+        assert_eq!(
+            cfg.state,
+            StateLocation::Sqlite(PathBuf::from("/tmp/sim.db"))
+        );
+        assert_eq!(cfg.seed, 7);
+        assert_eq!((cfg.login_latency_ms, cfg.call_latency_ms), (1500, 20));
+        assert_eq!(cfg.server_time_offset_s, -3600);
+        assert_eq!(cfg.faults.disconnect, 0.5);
+        let mem = SimConfig::from_lookup(
+            lookup(&[("MT5_SIM_STATE", "memory")]),
+            StateLocation::Sqlite("x.db".into()),
+        )
+        .unwrap();
+        assert_eq!(mem.state, StateLocation::Memory);
+    }
+
+    #[test]
+    fn from_lookup_reports_every_bad_value_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, GOOD.replacen("leverage = 100", "leverage = 0", 1)).unwrap();
+        let err = SimConfig::from_lookup(
+            lookup(&[
+                ("MT5_SIM_ACCOUNTS", file.to_str().unwrap()),
+                ("MT5_SIM_SEED", "-1"),
+                ("MT5_SIM_LOGIN_LATENCY_MS", "fast"),
+                ("MT5_SIM_CALL_LATENCY_MS", "10"),
+                ("MT5_SIM_SERVER_TIME_OFFSET_S", "999999"),
+                ("MT5_SIM_FAULTS", "timeout=2"),
+            ]),
+            StateLocation::Memory,
+        )
+        .unwrap_err();
+        let origins: Vec<_> = err.problems.iter().map(|p| p.origin.as_str()).collect();
+        assert_eq!(
+            origins,
+            vec![
+                "MT5_SIM_ACCOUNTS",
+                "MT5_SIM_SEED",
+                "MT5_SIM_LOGIN_LATENCY_MS",
+                "MT5_SIM_SERVER_TIME_OFFSET_S",
+                "MT5_SIM_FAULTS"
+            ]
+        );
+        let shown = err.to_string();
+        assert!(shown.contains("bad.toml, line 9: leverage"), "{shown}");
+        assert!(!shown.contains("V!QzRxQ7"), "{shown}");
+        let missing = SimConfig::from_lookup(
+            lookup(&[("MT5_SIM_ACCOUNTS", "/nonexistent/accounts.toml")]),
+            StateLocation::Memory,
+        )
+        .unwrap_err();
+        assert!(missing.to_string().contains("/nonexistent/accounts.toml"));
+    }
+}
