@@ -8,9 +8,7 @@
 use super::{AccountSettings, AccountState, Ctx, PendingOrder, Position};
 use crate::market::Favour;
 use mt5::util::normalize;
-use mt5::{
-    OrderState, PositionType, SymbolCalcMode, SymbolInfo, TradeOrder, TradePosition,
-};
+use mt5::{OrderState, PositionType, SymbolCalcMode, SymbolInfo, TradeOrder, TradePosition};
 use serde::{Deserialize, Serialize};
 
 /// An account's money at one moment.

@@ -178,8 +178,16 @@ fn sl_tp(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
             .map(|s| s.info.digits as usize)
             .unwrap_or(5);
         let (price, hit_tp, hit_sl) = match p.side {
-            PositionType::Buy => (q.bid, p.tp > 0.0 && q.bid >= p.tp, p.sl > 0.0 && q.bid <= p.sl),
-            PositionType::Sell => (q.ask, p.tp > 0.0 && q.ask <= p.tp, p.sl > 0.0 && q.ask >= p.sl),
+            PositionType::Buy => (
+                q.bid,
+                p.tp > 0.0 && q.bid >= p.tp,
+                p.sl > 0.0 && q.bid <= p.sl,
+            ),
+            PositionType::Sell => (
+                q.ask,
+                p.tp > 0.0 && q.ask <= p.tp,
+                p.sl > 0.0 && q.ask >= p.sl,
+            ),
         };
         let (reason, comment) = if hit_tp {
             (DealReason::Tp, format!("[tp {:.*}]", digits, p.tp))

@@ -165,8 +165,7 @@ fn volume_limit(
         .filter(|p| p.symbol == info.name && p.side == side)
         .map(|p| units(p.volume, step))
         .sum::<i64>()
-        + st
-            .orders
+        + st.orders
             .iter()
             .filter(|o| o.symbol == info.name && o.r#type.side() == side)
             .map(|o| units(o.volume, step))
@@ -280,7 +279,12 @@ fn points(info: &mt5::SymbolInfo, a: f64, b: f64) -> i64 {
 /// A level on the right side and at least the stops level away (strictly further when strict).
 fn far_enough(cx: &Ctx<'_>, info: &mt5::SymbolInfo, dist_points: i64) -> bool {
     let level = i64::from(info.trade_stops_level);
-    dist_points > 0 && if cx.strict { dist_points > level } else { dist_points >= level }
+    dist_points > 0
+        && if cx.strict {
+            dist_points > level
+        } else {
+            dist_points >= level
+        }
 }
 
 /// SL/TP for a position or order on `side` whose reference price is `reference` (Bid for buy
@@ -593,9 +597,7 @@ fn check_sltp<'m>(
     if frozen(info, p.sl, reference) || frozen(info, p.tp, reference) {
         return Err(FROZEN);
     }
-    let plan = Plan::Sltp {
-        position: p.ticket,
-    };
+    let plan = Plan::Sltp { position: p.ticket };
     Ok((plan, calc::metrics(cx, st, cx.now_ms)))
 }
 
