@@ -19,4 +19,5 @@ pub mod config;
 pub mod engine;
 pub mod market;
 pub mod prices;
+pub mod state;
 pub mod symbols;
