@@ -15,9 +15,11 @@
 //! - [`broker`]: the trade server: accounts, logins, the audit trail.
 //! - [`terminal`]: a simulated terminal implementing [`mt5::Terminal`], with latency and faults.
 
+pub mod broker;
 pub mod config;
 pub mod engine;
 pub mod market;
 pub mod prices;
 pub mod state;
 pub mod symbols;
+pub mod terminal;

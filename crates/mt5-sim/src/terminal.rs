@@ -1,0 +1,353 @@
+//! A simulated MT5 terminal: a client of the [`Broker`] that holds at most one login, with
+//! configurable latencies and seeded faults.
+//!
+//! Every operation takes the terminal's own lock for the whole call, checks that the current login
+//! is the account the caller expects, and only then acts; on a mismatch it answers
+//! [`TerminalError::WrongAccount`] and executes nothing. A login that fails leaves the terminal
+//! logged out, as a real terminal is left disconnected.
+//!
+//! Faults come from a RNG seeded per terminal, so a run is reproducible: `login_fail` refuses a
+//! login; `disconnect` drops the login and fails the call with "No IPC connection" before anything
+//! runs; `timeout` fails the call with [`TerminalError::Timeout`] *after* the broker executed it —
+//! for `order_send` the order exists and only the answer is lost, the case a journal must recover.
+
+use crate::broker::Broker;
+use crate::config::{FaultConfig, SimConfig};
+use async_trait::async_trait;
+use mt5::{
+    AccountInfo, AccountKey, Expected, HistorySelect, OrderCheckResult, OrderSendResult, OrderType,
+    PositionFilter, Rate, RatesRange, SymbolInfo, Terminal, TerminalError, Tick, Timeframe,
+    TradeDeal, TradeOrder, TradePosition, TradeRequest,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use secrecy::SecretString;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// Latency and faults of a simulated terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TerminalOptions {
+    pub login_latency: Duration,
+    pub call_latency: Duration,
+    pub faults: FaultConfig,
+    pub fault_seed: u64,
+}
+
+impl TerminalOptions {
+    /// The latencies and faults of a simulator configuration; faults seeded from its seed.
+    pub fn from_config(cfg: &SimConfig) -> Self {
+        TerminalOptions {
+            login_latency: Duration::from_millis(cfg.login_latency_ms),
+            call_latency: Duration::from_millis(cfg.call_latency_ms),
+            faults: cfg.faults,
+            fault_seed: cfg.seed,
+        }
+    }
+}
+
+/// What the fault dice decided for one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    Disconnect,
+    Timeout,
+}
+
+struct Inner {
+    login: Option<AccountKey>,
+    rng: StdRng,
+    request_id: u64,
+}
+
+/// A simulated terminal. See the module documentation.
+pub struct SimTerminal {
+    id: String,
+    broker: Arc<Broker>,
+    opts: TerminalOptions,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for SimTerminal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimTerminal")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `n` terminals on one broker, named `sim-0` … `sim-{n-1}`, each with its own fault seed
+/// (`opts.fault_seed + i`).
+pub fn sim_terminals(
+    n: usize,
+    broker: Arc<Broker>,
+    opts: TerminalOptions,
+) -> Vec<Arc<SimTerminal>> {
+    (0..n)
+        .map(|i| {
+            let o = TerminalOptions {
+                fault_seed: opts.fault_seed.wrapping_add(i as u64),
+                ..opts
+            };
+            Arc::new(SimTerminal::new(format!("sim-{i}"), broker.clone(), o))
+        })
+        .collect()
+}
+
+impl SimTerminal {
+    pub fn new(id: String, broker: Arc<Broker>, opts: TerminalOptions) -> Self {
+        SimTerminal {
+            id,
+            broker,
+            inner: Mutex::new(Inner {
+                login: None,
+                rng: StdRng::seed_from_u64(opts.fault_seed),
+                request_id: 0,
+            }),
+            opts,
+        }
+    }
+
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    fn roll(&self, inner: &mut Inner) -> Fault {
+        let f = self.opts.faults;
+        if f.disconnect <= 0.0 && f.timeout <= 0.0 {
+            return Fault::None;
+        }
+        let u: f64 = inner.rng.gen();
+        if u < f.disconnect {
+            Fault::Disconnect
+        } else if u < f.disconnect + f.timeout {
+            Fault::Timeout
+        } else {
+            Fault::None
+        }
+    }
+
+    /// The guard, the latency and the fault dice of one call; then `op` on the broker for the
+    /// verified account. The terminal's lock is held throughout, so no login can slip in between.
+    async fn call<R, F, Fut>(&self, at: &Expected, op: F) -> Result<R, TerminalError>
+    where
+        F: FnOnce(u64) -> Fut + Send,
+        Fut: std::future::Future<Output = Result<R, TerminalError>> + Send,
+        R: Send,
+    {
+        let mut inner = self.inner.lock().await;
+        if inner.login.as_ref() != Some(&at.account) {
+            return Err(TerminalError::WrongAccount {
+                expected: at.account.clone(),
+                actual: inner.login.clone(),
+            });
+        }
+        if !self.opts.call_latency.is_zero() {
+            tokio::time::sleep(self.opts.call_latency).await;
+        }
+        let fault = self.roll(&mut inner);
+        if fault == Fault::Disconnect {
+            inner.login = None;
+            return Err(TerminalError::no_ipc());
+        }
+        inner.request_id += 1;
+        let result = op(inner.request_id).await;
+        if fault == Fault::Timeout {
+            // The server did its part; the answer never arrives.
+            return Err(TerminalError::Timeout);
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Terminal for SimTerminal {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    async fn login(
+        &self,
+        account: &AccountKey,
+        password: &SecretString,
+        timeout: Duration,
+    ) -> Result<AccountInfo, TerminalError> {
+        let mut inner = self.inner.lock().await;
+        // Switching starts by leaving the current account, whatever happens next.
+        inner.login = None;
+        if self.opts.login_latency > timeout {
+            tokio::time::sleep(timeout).await;
+            return Err(TerminalError::Timeout);
+        }
+        if !self.opts.login_latency.is_zero() {
+            tokio::time::sleep(self.opts.login_latency).await;
+        }
+        if self.opts.faults.login_fail > 0.0 && inner.rng.gen::<f64>() < self.opts.faults.login_fail
+        {
+            return Err(TerminalError::auth_failed());
+        }
+        let info = self
+            .broker
+            .authenticate(&self.id, account, password)
+            .await?;
+        inner.login = Some(account.clone());
+        Ok(info)
+    }
+
+    async fn logout(&self) -> Result<(), TerminalError> {
+        self.inner.lock().await.login = None;
+        Ok(())
+    }
+
+    async fn current(&self) -> Result<Option<AccountKey>, TerminalError> {
+        Ok(self.inner.lock().await.login.clone())
+    }
+
+    async fn account_info(&self, at: &Expected) -> Result<AccountInfo, TerminalError> {
+        self.call(at, |_| self.broker.account_info(&self.id, &at.account))
+            .await
+    }
+
+    async fn symbols(
+        &self,
+        at: &Expected,
+        group: Option<&str>,
+    ) -> Result<Vec<SymbolInfo>, TerminalError> {
+        self.call(at, |_| self.broker.symbols(&self.id, &at.account, group))
+            .await
+    }
+
+    async fn symbol_info(&self, at: &Expected, symbol: &str) -> Result<SymbolInfo, TerminalError> {
+        self.call(at, |_| {
+            self.broker.symbol_info(&self.id, &at.account, symbol)
+        })
+        .await
+    }
+
+    async fn symbol_info_tick(&self, at: &Expected, symbol: &str) -> Result<Tick, TerminalError> {
+        self.call(at, |_| {
+            self.broker.symbol_info_tick(&self.id, &at.account, symbol)
+        })
+        .await
+    }
+
+    async fn copy_rates(
+        &self,
+        at: &Expected,
+        symbol: &str,
+        timeframe: Timeframe,
+        range: RatesRange,
+    ) -> Result<Vec<Rate>, TerminalError> {
+        self.call(at, |_| {
+            self.broker
+                .copy_rates(&self.id, &at.account, symbol, timeframe, range)
+        })
+        .await
+    }
+
+    async fn positions(
+        &self,
+        at: &Expected,
+        filter: &PositionFilter,
+    ) -> Result<Vec<TradePosition>, TerminalError> {
+        self.call(at, |_| self.broker.positions(&self.id, &at.account, filter))
+            .await
+    }
+
+    async fn orders(
+        &self,
+        at: &Expected,
+        filter: &PositionFilter,
+    ) -> Result<Vec<TradeOrder>, TerminalError> {
+        self.call(at, |_| self.broker.orders(&self.id, &at.account, filter))
+            .await
+    }
+
+    async fn order_calc_margin(
+        &self,
+        at: &Expected,
+        action: OrderType,
+        symbol: &str,
+        volume: f64,
+        price: f64,
+    ) -> Result<f64, TerminalError> {
+        self.call(at, |_| {
+            self.broker
+                .order_calc_margin(&self.id, &at.account, action, symbol, volume, price)
+        })
+        .await
+    }
+
+    async fn order_calc_profit(
+        &self,
+        at: &Expected,
+        action: OrderType,
+        symbol: &str,
+        volume: f64,
+        price_open: f64,
+        price_close: f64,
+    ) -> Result<f64, TerminalError> {
+        self.call(at, |_| {
+            self.broker.order_calc_profit(
+                &self.id,
+                &at.account,
+                action,
+                symbol,
+                volume,
+                price_open,
+                price_close,
+            )
+        })
+        .await
+    }
+
+    async fn order_check(
+        &self,
+        at: &Expected,
+        request: &TradeRequest,
+    ) -> Result<OrderCheckResult, TerminalError> {
+        self.call(at, |_| {
+            self.broker.order_check(&self.id, &at.account, request)
+        })
+        .await
+    }
+
+    async fn order_send(
+        &self,
+        at: &Expected,
+        request: &TradeRequest,
+    ) -> Result<OrderSendResult, TerminalError> {
+        self.call(at, |request_id| async move {
+            let mut r = self
+                .broker
+                .order_send(&self.id, &at.account, request)
+                .await?;
+            r.request_id = request_id;
+            Ok(r)
+        })
+        .await
+    }
+
+    async fn history_deals(
+        &self,
+        at: &Expected,
+        select: &HistorySelect,
+    ) -> Result<Vec<TradeDeal>, TerminalError> {
+        self.call(at, |_| {
+            self.broker.history_deals(&self.id, &at.account, select)
+        })
+        .await
+    }
+
+    async fn history_orders(
+        &self,
+        at: &Expected,
+        select: &HistorySelect,
+    ) -> Result<Vec<TradeOrder>, TerminalError> {
+        self.call(at, |_| {
+            self.broker.history_orders(&self.id, &at.account, select)
+        })
+        .await
+    }
+}
