@@ -276,3 +276,66 @@ pub fn sltp(position: u64, sl: f64, tp: f64) -> TradeRequest {
 pub fn approx(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-6
 }
+
+// ---------------------------------------------------------------- broker helpers
+
+use mt5::AccountKey;
+use mt5_sim::broker::{Broker, BrokerConfig, QuotesOnly};
+use mt5_sim::config::{AccountSpec, StateLocation};
+use mt5_sim::market::Clock;
+use secrecy::SecretString;
+use std::sync::Arc;
+
+pub const SERVER: &str = "Sim-Test";
+
+pub fn spec(login: u64, mode: AccountMarginMode) -> AccountSpec {
+    AccountSpec {
+        login,
+        password: SecretString::from(format!("pw-{login}")),
+        server: SERVER.into(),
+        name: format!("Account {login}"),
+        balance: 10_000.0,
+        currency: "USD".into(),
+        leverage: 100,
+        margin_mode: mode,
+        trade_mode: AccountTradeMode::Demo,
+        company: "Sim".into(),
+        limit_orders: 0,
+        limit_positions: 0,
+        margin_so_call: 50.0,
+        margin_so_so: 30.0,
+        trade_allowed: true,
+    }
+}
+
+pub fn key(login: u64) -> AccountKey {
+    AccountKey::new(login, SERVER)
+}
+
+pub fn password(login: u64) -> SecretString {
+    SecretString::from(format!("pw-{login}"))
+}
+
+/// Accounts 1 (hedging) and 2 (netting), and 3 (hedging).
+pub fn test_accounts() -> Vec<AccountSpec> {
+    vec![
+        spec(1, AccountMarginMode::RetailHedging),
+        spec(2, AccountMarginMode::RetailNetting),
+        spec(3, AccountMarginMode::RetailHedging),
+    ]
+}
+
+pub async fn broker_on(state: StateLocation, clock: Arc<dyn Clock>) -> Arc<Broker> {
+    Broker::open(BrokerConfig {
+        accounts: test_accounts(),
+        state,
+        data: Arc::new(QuotesOnly {
+            market: FixedMarket::new(),
+            server_time_offset_s: OFFSET_S,
+        }),
+        clock,
+        server_time_offset_s: OFFSET_S,
+    })
+    .await
+    .unwrap()
+}
