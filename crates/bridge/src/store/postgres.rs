@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Executor, PgPool, Postgres, QueryBuilder, Transaction};
+use sqlx::{ConnectOptions, Connection, Executor, PgPool, Postgres, QueryBuilder, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -45,6 +45,10 @@ impl PgStore {
         let options: PgConnectOptions = database_url
             .parse()
             .map_err(|e: sqlx::Error| StoreError::Database(format!("invalid database URL: {e}")))?;
+        // One direct connection first, so an unreachable server or a refused login fails at once
+        // with its real cause (the pool would retry until its timeout and report only that).
+        let probe = options.connect().await?;
+        probe.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(10))
