@@ -1023,6 +1023,93 @@ async fn postgres_schema_has_rls_policies_indexes_and_grants() {
     .await
 }
 
+/// The schema exactly as the specification gives it, as someone may have created it by hand.
+const SPEC_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS mt5_accounts (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id UUID REFERENCES auth.users(id) ON DELETE CASCADE,
+    account_name VARCHAR(255) NOT NULL,
+    login VARCHAR(50) NOT NULL,
+    server VARCHAR(255) NOT NULL,
+    encrypted_password TEXT NOT NULL,
+    is_active BOOLEAN DEFAULT true,
+    is_default BOOLEAN DEFAULT false,
+    broker_name VARCHAR(100),
+    account_type VARCHAR(20),
+    risk_limits JSONB,
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+    UNIQUE(user_id, login, server)
+);
+CREATE INDEX idx_mt5_accounts_user_id ON mt5_accounts(user_id);
+CREATE INDEX idx_mt5_accounts_active ON mt5_accounts(user_id, is_active) WHERE is_active = true;
+ALTER TABLE mt5_accounts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Users can view own accounts" ON mt5_accounts FOR SELECT USING (auth.uid() = user_id);
+CREATE POLICY "Users can insert own accounts" ON mt5_accounts FOR INSERT WITH CHECK (auth.uid() = user_id);
+CREATE POLICY "Users can update own accounts" ON mt5_accounts FOR UPDATE USING (auth.uid() = user_id);
+CREATE POLICY "Users can delete own accounts" ON mt5_accounts FOR DELETE USING (auth.uid() = user_id);
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migration_adopts_a_table_made_from_the_spec() {
+    let Some(admin) = admin_url() else { return };
+    let db = fresh_postgres_database(&admin).await.unwrap();
+    let url = db.url.clone();
+    let result = tokio::spawn(async move {
+        let mut conn = raw_connection(&url).await;
+        conn.execute(include_str!(
+            "../migrations/postgres/20240101000001_auth_shim.sql"
+        ))
+        .await
+        .unwrap();
+        conn.execute(SPEC_SCHEMA).await.unwrap();
+        let user = user_ctx();
+        sqlx::query("insert into auth.users (id) values ($1)")
+            .bind(user.user_id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(
+            "insert into mt5_accounts (user_id, account_name, login, server, encrypted_password, \
+             is_default) values ($1, 'Old', '1', 'S', 'c', true)",
+        )
+        .bind(user.user_id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+        let store = store::open(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let rows = store.list_accounts(&user, false).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].account_name, "Old");
+        assert!(rows[0].is_default);
+        let (policies,): (i64,) =
+            sqlx::query_as("select count(*) from pg_policies where tablename = 'mt5_accounts'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(policies, 4);
+        // The trigger was added, so updates now move updated_at.
+        tick().await;
+        let patch = AccountPatch {
+            account_name: Some("New".into()),
+            ..Default::default()
+        };
+        let updated = store
+            .update_account(&user, rows[0].id, patch)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(updated.updated_at > rows[0].updated_at);
+    })
+    .await;
+    drop_best_effort(db).await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_databases_migrate_concurrently() {
     let Some(admin) = admin_url() else { return };
@@ -1065,6 +1152,18 @@ async fn postgres_unreachable_server_is_an_error() {
         .err()
         .expect("no server listens on port 1");
     assert!(matches!(err, StoreError::Database(_)));
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_url_works() {
+    let store = store::open("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    let user = new_user(&store).await;
+    let row = store
+        .insert_account(&user, account("1", "S"), false)
+        .await
+        .unwrap();
+    assert_eq!(store.get_account(&user, row.id).await.unwrap(), Some(row));
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
 -- The `mt5_accounts` table, its indexes and Row Level Security policies exactly as specified, so
--- this migration applies unchanged on Supabase and on plain PostgreSQL with the auth shim.
+-- this migration applies unchanged on Supabase and on plain PostgreSQL with the auth shim. It also
+-- adopts a table created earlier from the same specification (indexes, policies and the trigger are
+-- created only if missing or re-created identically).
 
 CREATE TABLE IF NOT EXISTS mt5_accounts (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -20,21 +22,25 @@ CREATE TABLE IF NOT EXISTS mt5_accounts (
 );
 
 -- Indexes
-CREATE INDEX idx_mt5_accounts_user_id ON mt5_accounts(user_id);
-CREATE INDEX idx_mt5_accounts_active ON mt5_accounts(user_id, is_active) WHERE is_active = true;
+CREATE INDEX IF NOT EXISTS idx_mt5_accounts_user_id ON mt5_accounts(user_id);
+CREATE INDEX IF NOT EXISTS idx_mt5_accounts_active ON mt5_accounts(user_id, is_active) WHERE is_active = true;
 
 -- Row Level Security
 ALTER TABLE mt5_accounts ENABLE ROW LEVEL SECURITY;
 
+DROP POLICY IF EXISTS "Users can view own accounts" ON mt5_accounts;
 CREATE POLICY "Users can view own accounts" ON mt5_accounts
     FOR SELECT USING (auth.uid() = user_id);
 
+DROP POLICY IF EXISTS "Users can insert own accounts" ON mt5_accounts;
 CREATE POLICY "Users can insert own accounts" ON mt5_accounts
     FOR INSERT WITH CHECK (auth.uid() = user_id);
 
+DROP POLICY IF EXISTS "Users can update own accounts" ON mt5_accounts;
 CREATE POLICY "Users can update own accounts" ON mt5_accounts
     FOR UPDATE USING (auth.uid() = user_id);
 
+DROP POLICY IF EXISTS "Users can delete own accounts" ON mt5_accounts;
 CREATE POLICY "Users can delete own accounts" ON mt5_accounts
     FOR DELETE USING (auth.uid() = user_id);
 
@@ -53,6 +59,7 @@ BEGIN
 END
 $$;
 
+DROP TRIGGER IF EXISTS mt5_accounts_set_updated_at ON public.mt5_accounts;
 CREATE TRIGGER mt5_accounts_set_updated_at
     BEFORE UPDATE ON public.mt5_accounts
     FOR EACH ROW EXECUTE FUNCTION public.mt5_accounts_set_updated_at();
