@@ -476,6 +476,15 @@ fn expirations_are_checked() {
     req.type_time = OrderTime::Specified;
     req.expiration = now_server - 1;
     assert_eq!(code(&mut a, &m, &req), INVALID_EXPIRATION);
+    req.expiration = i64::MAX;
+    assert_eq!(code(&mut a, &m, &req), INVALID_EXPIRATION);
+    req.type_time = OrderTime::SpecifiedDay;
+    assert_eq!(code(&mut a, &m, &req), INVALID_EXPIRATION);
+    req.expiration = now_server - 86_400;
+    assert_eq!(code(&mut a, &m, &req), INVALID_EXPIRATION);
+    req.expiration = now_server - 60; // earlier today: the order lives until midnight
+    assert_eq!(code(&mut a, &m, &req), DONE);
+    req.type_time = OrderTime::Specified;
     req.expiration = now_server + 60;
     assert_eq!(code(&mut a, &m, &req), DONE);
     let mut day = pending("USDCHF", OrderType::BuyLimit, 0.1, 0.9000);

@@ -221,6 +221,8 @@ fn filling(info: &mt5::SymbolInfo, t: OrderType, f: OrderFilling) -> Check<()> {
 }
 
 const DAY_MS: i64 = 86_400_000;
+/// 3000-01-01 00:00:00.
+const MAX_EXPIRATION_S: i64 = 32_503_680_000;
 
 /// End of the server day that contains `server_ms`, in server ms.
 fn day_end(server_ms: i64) -> i64 {
@@ -236,21 +238,26 @@ pub(crate) fn expiry(
 ) -> Check<i64> {
     let modes = info.expiration_mode;
     let now_server = cx.server_ms(cx.now_ms);
+    // Beyond the year 3000 (or before 1970) an expiration is a client bug, not a date.
+    if matches!(type_time, OrderTime::Specified | OrderTime::SpecifiedDay)
+        && !(1..=MAX_EXPIRATION_S).contains(&expiration)
+    {
+        return Err(INVALID_EXPIRATION);
+    }
     let allowed = |bit: u32| modes & bit != 0;
     match type_time {
         OrderTime::Gtc if modes == 0 || allowed(expiration_mode::GTC) => Ok(0),
         OrderTime::Day if allowed(expiration_mode::DAY) => Ok(day_end(now_server) - cx.offset_ms),
         OrderTime::Specified if allowed(expiration_mode::SPECIFIED) => {
-            let at = expiration.checked_mul(1000).ok_or(INVALID_EXPIRATION)?;
+            let at = expiration * 1000;
             if at <= now_server {
                 return Err(INVALID_EXPIRATION);
             }
             Ok(at - cx.offset_ms)
         }
         OrderTime::SpecifiedDay if allowed(expiration_mode::SPECIFIED_DAY) => {
-            let at = expiration.checked_mul(1000).ok_or(INVALID_EXPIRATION)?;
-            let end = day_end(at);
-            if at <= 0 || end <= now_server {
+            let end = day_end(expiration * 1000);
+            if end <= now_server {
                 return Err(INVALID_EXPIRATION);
             }
             Ok(end - cx.offset_ms)
