@@ -663,7 +663,17 @@ impl Jwks {
             }
         }
 
-        let mut state = self.fetch.lock().await;
+        let mut state = match self.fetch.try_lock() {
+            Ok(state) => state,
+            Err(_) => {
+                // A fetch is in flight: a key already known, even one past its TTL, need not
+                // wait up to the fetch timeout for it.
+                if let Ok(k) = self.lookup_stale(self.snapshot().as_ref(), kid, clock.now_ms()) {
+                    return Ok(k);
+                }
+                self.fetch.lock().await
+            }
+        };
         // Another task may have fetched while this one waited.
         let now = clock.now_ms();
         let current = self.snapshot();

@@ -43,6 +43,9 @@ struct KeyServer {
     keys: Mutex<Vec<Value>>,
     hits: AtomicUsize,
     failing: AtomicBool,
+    /// When set, each request waits for a permit before answering.
+    gated: AtomicBool,
+    gate: tokio::sync::Semaphore,
 }
 
 impl KeyServer {
@@ -53,6 +56,9 @@ impl KeyServer {
 
 async fn jwks_handler(State(s): State<Arc<KeyServer>>) -> Result<Json<Value>, StatusCode> {
     s.hits.fetch_add(1, Ordering::SeqCst);
+    if s.gated.load(Ordering::SeqCst) {
+        s.gate.acquire().await.unwrap().forget();
+    }
     if s.failing.load(Ordering::SeqCst) {
         return Err(StatusCode::INTERNAL_SERVER_ERROR);
     }
@@ -65,6 +71,8 @@ async fn serve_keys(keys: Vec<Value>) -> (Arc<KeyServer>, String) {
         keys: Mutex::new(keys),
         hits: AtomicUsize::new(0),
         failing: AtomicBool::new(false),
+        gated: AtomicBool::new(false),
+        gate: tokio::sync::Semaphore::new(0),
     });
     let app = Router::new()
         .route("/auth/v1/.well-known/jwks.json", get(jwks_handler))
@@ -620,6 +628,40 @@ async fn stale_keys_serve_through_a_short_outage_only() {
     assert_eq!(server.hits(), 2, "the stale cache was refreshed first");
     clock.advance_ms(10 * 60_000);
     assert_eq!(auth.verify(&token).await, Err(AuthError::KeysUnavailable));
+}
+
+#[tokio::test]
+async fn known_keys_do_not_wait_for_a_slow_refresh() {
+    let (server, url) = serve_keys(vec![public_jwk("ec_a")]).await;
+    let clock = clock_at_now();
+    let auth = jwks_auth(&url, &clock);
+    let token = es("ec-a", &claims(json!({})));
+    assert!(auth.verify(&token).await.is_ok());
+
+    server.gated.store(true, Ordering::SeqCst);
+    clock.advance_ms(11 * 60_000);
+    let refresher = {
+        let (auth, token) = (auth.clone(), token.clone());
+        tokio::spawn(async move { auth.verify(&token).await })
+    };
+    while server.hits() < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The refresh is stuck at the endpoint; a token under a cached key is still answered.
+    let quick = tokio::time::timeout(Duration::from_secs(3), auth.verify(&token)).await;
+    assert!(matches!(quick, Ok(Ok(_))), "{quick:?}");
+    // An unknown kid waits for the fetch in flight rather than starting another.
+    let unknown = {
+        let auth = auth.clone();
+        let token = es("ec-new", &claims(json!({})));
+        tokio::spawn(async move { auth.verify(&token).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!unknown.is_finished());
+    server.gate.add_permits(1);
+    assert!(refresher.await.unwrap().is_ok());
+    assert_eq!(unknown.await.unwrap(), Err(AuthError::UnknownKeyId));
+    assert_eq!(server.hits(), 2);
 }
 
 #[tokio::test]
