@@ -1,9 +1,25 @@
 //! mt5-bridge: one HTTP API for many users trading on their own MetaTrader 5 accounts.
 //!
+//! - [`config`]: flags and environment, validated at startup; the embedded default's generated keys.
+//! - [`app`]: builds the application (store, vault, auth, terminals, router); used by `main` and tests.
+//! - [`cli`]: the commands `serve`, `migrate`, `token`, `rotate-key`.
+//! - [`http`]: router, middleware, extractors, validation and the endpoint handlers.
+//! - [`error`]: `ApiError`, the one table from failure to status and stable code.
 //! - [`auth`]: access-token (JWT) verification, Supabase-compatible, and local token minting.
 //! - [`store`]: the account store (Postgres with RLS, or SQLite) and its migrations.
 //! - [`vault`]: credential encryption (AES-256-GCM envelopes bound to their row).
+//! - [`pool`]: the terminal pool: leases on terminals logged in to an account, with the guard.
+//! - [`context`]: each user's current account.
+//! - [`risk`]: account risk limits and their validation.
 
+pub mod app;
 pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod http;
+pub mod pool;
+pub mod risk;
 pub mod store;
 pub mod vault;

@@ -1,0 +1,184 @@
+//! Building the application: state, terminals, router, listener. `main` and the integration tests
+//! both call [`Application::build`]; tests bind port 0 and read the port it got.
+
+use crate::auth::Authenticator;
+use crate::config::{ServeSettings, Settings};
+use crate::context::{MemorySessions, SessionStore};
+use crate::pool::TerminalPool;
+use crate::store::AccountStore;
+use crate::vault::Vault;
+use mt5::Terminal;
+use mt5_sim::broker::Broker;
+use mt5_sim::config::{SimConfig, StateLocation};
+use mt5_sim::terminal::{SimTerminal, TerminalOptions};
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+/// Everything a handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn AccountStore>,
+    pub vault: Arc<Vault>,
+    pub auth: Arc<Authenticator>,
+    pub pool: Arc<TerminalPool>,
+    pub sessions: Arc<dyn SessionStore>,
+    /// Users already ensured in the store by this process (one write per user, not per request).
+    pub known_users: Arc<Mutex<HashSet<Uuid>>>,
+}
+
+/// What tests (and embedders) may supply instead of building from the environment.
+#[derive(Default)]
+pub struct Overrides {
+    /// The simulator's settings; default: `SimConfig::from_env` with state in the data dir.
+    pub sim: Option<SimConfig>,
+    /// A broker to attach the simulated terminals to (tests share it to read the audit trail).
+    pub broker: Option<Arc<Broker>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Store(String),
+    #[error("simulator: {0}")]
+    Sim(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Auth(String),
+}
+
+/// Opens the store named by the settings and applies pending migrations.
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn AccountStore>, StartupError> {
+    if settings.database_kind == crate::config::DatabaseKind::Sqlite {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            StartupError::Config(format!(
+                "cannot create data dir {}: {e}",
+                settings.data_dir.display()
+            ))
+        })?;
+    }
+    let store = crate::store::open(&settings.database_url)
+        .await
+        .map_err(|e| StartupError::Store(e.to_string()))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| StartupError::Store(e.to_string()))?;
+    Ok(store)
+}
+
+async fn build_terminals(
+    settings: &ServeSettings,
+    overrides: &mut Overrides,
+) -> Result<Vec<Arc<dyn Terminal>>, StartupError> {
+    let sim = match overrides.sim.take() {
+        Some(s) => s,
+        None => SimConfig::from_env(StateLocation::Sqlite(
+            settings.base.data_dir.join("sim-broker.db"),
+        ))
+        .map_err(|e| StartupError::Sim(e.to_string()))?,
+    };
+    let broker = match overrides.broker.take() {
+        Some(b) => b,
+        None => {
+            if let StateLocation::Sqlite(path) = &sim.state {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| StartupError::Sim(e.to_string()))?;
+                }
+            }
+            mt5_sim::broker::open_from_config(&sim)
+                .await
+                .map_err(|e| StartupError::Sim(e.to_string()))?
+                .0
+        }
+    };
+    let opts = TerminalOptions {
+        login_latency: Duration::from_millis(sim.login_latency_ms),
+        call_latency: Duration::from_millis(sim.call_latency_ms),
+        faults: sim.faults,
+        fault_seed: sim.seed,
+    };
+    Ok((0..settings.terminals.sim)
+        .map(|i| {
+            let mut o = opts;
+            o.fault_seed = opts.fault_seed.wrapping_add(i as u64);
+            Arc::new(SimTerminal::new(format!("sim-{i}"), broker.clone(), o)) as Arc<dyn Terminal>
+        })
+        .collect())
+}
+
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    router: axum::Router,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(
+        settings: ServeSettings,
+        mut overrides: Overrides,
+    ) -> Result<Application, StartupError> {
+        let store = open_store(&settings.base).await?;
+        let vault = settings.base.vault.clone();
+        let auth = Arc::new(
+            Authenticator::new(settings.base.auth.clone())
+                .map_err(|e| StartupError::Auth(e.to_string()))?,
+        );
+        let terminals = build_terminals(&settings, &mut overrides).await?;
+        let pool = Arc::new(TerminalPool::new(terminals, settings.pool.clone()));
+        let state = AppState {
+            store,
+            vault,
+            auth,
+            pool,
+            sessions: Arc::new(MemorySessions::new(settings.session_ttl)),
+            known_users: Arc::new(Mutex::new(HashSet::new())),
+        };
+        let router = crate::http::router(state.clone(), &settings.cors_origins);
+        let listener =
+            TcpListener::bind(settings.bind)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: settings.bind.to_string(),
+                    source,
+                })?;
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(settings.bind.port());
+        Ok(Application {
+            listener,
+            port,
+            router,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -1,0 +1,188 @@
+//! The commands behind `main`: serve, migrate, token, rotate-key.
+
+use crate::app::{open_store, Application, Overrides};
+use crate::config::{parse_ttl, Command, CommonArgs, ServeSettings, Settings, TokenArgs};
+use std::process::ExitCode;
+
+fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Sets up logging: human-readable text by default, JSON lines with LOG_FORMAT=json.
+pub fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests) is harmless; ignore it.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn log_format_is_json(args: &CommonArgs) -> bool {
+    args.log_format == "json"
+}
+
+pub async fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Serve(args) => {
+            init_tracing(log_format_is_json(&args.common));
+            let settings = match ServeSettings::load(&args, &env_lookup) {
+                Ok(s) => s,
+                Err(e) => return config_failure(e),
+            };
+            for note in &settings.base.notes {
+                tracing::warn!("{note}");
+            }
+            let app = match Application::build(settings, Overrides::default()).await {
+                Ok(app) => app,
+                Err(e) => {
+                    tracing::error!("startup failed: {e}");
+                    eprintln!("mt5-bridge: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            tracing::info!(port = app.port(), "mt5-bridge listening");
+            match app.run_until_stopped(shutdown_signal()).await {
+                Ok(()) => {
+                    tracing::info!("stopped");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    tracing::error!("server error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Migrate(args) => {
+            init_tracing(log_format_is_json(&args));
+            let settings = match Settings::load(&args, &env_lookup) {
+                Ok(s) => s,
+                Err(e) => return config_failure(e),
+            };
+            match open_store(&settings).await {
+                Ok(_) => {
+                    eprintln!("migrations applied");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("mt5-bridge: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Token(args) => token(args),
+        Command::RotateKey(args) => {
+            init_tracing(log_format_is_json(&args));
+            let settings = match Settings::load(&args, &env_lookup) {
+                Ok(s) => s,
+                Err(e) => return config_failure(e),
+            };
+            let store = match open_store(&settings).await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("mt5-bridge: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let vault = settings.vault.clone();
+            match crate::vault::rotate_all(store.as_ref(), &vault).await {
+                Ok(r) => {
+                    println!(
+                        "key {}: re-encrypted {}, already current {}, deleted skipped {}, failed {}",
+                        vault.current_key_id(),
+                        r.rotated,
+                        r.already_current,
+                        r.skipped_deleted,
+                        r.failed
+                    );
+                    if r.failed > 0 {
+                        eprintln!("some credentials could not be decrypted: is CREDENTIALS_OLD_KEYS complete?");
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => {
+                    eprintln!("mt5-bridge: rotation failed: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn token(args: TokenArgs) -> ExitCode {
+    let settings = match Settings::load(&args.common, &env_lookup) {
+        Ok(s) => s,
+        Err(e) => return config_failure(e),
+    };
+    let user = match uuid::Uuid::parse_str(args.user.trim()) {
+        Ok(u) => u,
+        Err(_) => {
+            eprintln!("mt5-bridge: --user must be a UUID");
+            return ExitCode::from(2);
+        }
+    };
+    let ttl = match parse_ttl(&args.ttl) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("mt5-bridge: --ttl: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(secret) = settings.jwt_secret.as_ref() else {
+        eprintln!("mt5-bridge: `token` signs with JWT_SECRET; with only JWT_JWKS_URL set, tokens come from Supabase");
+        return ExitCode::from(2);
+    };
+    match crate::auth::mint_token(
+        secret,
+        user,
+        args.email.as_deref(),
+        ttl,
+        &settings.auth.audience,
+        settings.auth.issuer.as_deref(),
+    ) {
+        Ok(t) => {
+            println!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mt5-bridge: cannot sign token: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn config_failure(e: crate::config::ConfigErrors) -> ExitCode {
+    eprint!("mt5-bridge: {e}");
+    ExitCode::from(2)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,536 @@
+//! Configuration: command-line flags with environment variables, validated at startup with every
+//! bad value reported at once, and the embedded default's generated keys.
+//!
+//! Secrets (`JWT_SECRET`, `CREDENTIALS_KEY`, `CREDENTIALS_OLD_KEYS`) are read from the environment
+//! only, never from flags, so they do not show in process listings.
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::auth::AuthConfig;
+use crate::vault::{parse_old_keys, CredentialKey, Vault};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mt5-bridge",
+    version,
+    about = "One HTTP API for many users trading on their own MetaTrader 5 accounts"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(CommonArgs),
+    /// Print a JWT for a user, signed with the secret `serve` uses (for the embedded default and tests).
+    Token(TokenArgs),
+    /// Re-encrypt every stored credential under the current CREDENTIALS_KEY.
+    RotateKey(CommonArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Where the embedded default keeps its SQLite database, generated keys and simulator state.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; default: a SQLite file in the data dir.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// `text` or `json`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Comma-separated browser origins allowed by CORS (e.g. `https://app.example.com`).
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]
+    pub cors_allowed_origins: String,
+    /// Terminals to drive: `sim:N` (simulated terminals on the built-in broker).
+    #[arg(long, env = "TERMINALS", default_value = "sim:2")]
+    pub terminals: String,
+    /// How long a user's current-account choice lives without use, in seconds.
+    #[arg(long, env = "SESSION_TTL_S", default_value_t = 86_400)]
+    pub session_ttl_s: u64,
+    /// Deadline for one terminal operation, queueing included, in milliseconds.
+    #[arg(long, env = "TERMINAL_TIMEOUT_MS", default_value_t = 30_000)]
+    pub terminal_timeout_ms: u64,
+    /// `pool` (affinity, batching, fairness) or `naive` (one terminal, a login per request).
+    #[arg(long, env = "POOL_POLICY", default_value = "pool")]
+    pub pool_policy: String,
+    /// Most requests waiting for a terminal at once; more get 503.
+    #[arg(long, env = "POOL_QUEUE_LIMIT", default_value_t = 1024)]
+    pub pool_queue_limit: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The user id (UUID) to put in `sub`.
+    #[arg(long)]
+    pub user: String,
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Lifetime, e.g. `30m`, `1h`, `7d`.
+    #[arg(long, default_value = "1h")]
+    pub ttl: String,
+}
+
+/// Which database the store uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+/// Terminal backends to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalsSpec {
+    pub sim: usize,
+}
+
+/// Validated settings shared by every command.
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub database_kind: DatabaseKind,
+    pub auth: AuthConfig,
+    /// The HS256 secret used by `token` (same as auth.hs256_secret).
+    pub jwt_secret: Option<SecretString>,
+    /// The credential vault built from CREDENTIALS_KEY (+ old keys).
+    pub vault: std::sync::Arc<Vault>,
+    pub log_json: bool,
+    /// Things done while loading (keys generated), to log once tracing is up.
+    pub notes: Vec<String>,
+}
+
+/// Settings of `serve` on top of [`Settings`].
+pub struct ServeSettings {
+    pub base: Settings,
+    pub bind: SocketAddr,
+    pub cors_origins: Vec<String>,
+    pub terminals: TerminalsSpec,
+    pub session_ttl: Duration,
+    pub pool: crate::pool::PoolOptions,
+}
+
+/// Every configuration problem found, reported together.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+const GENERATED_KEY_ID: &str = "local-1";
+const JWT_SECRET_FILE: &str = "jwt_secret";
+const CREDENTIALS_KEY_FILE: &str = "credentials_key";
+
+impl Settings {
+    /// Loads settings from the flags and the environment (`lookup` reads a variable).
+    pub fn load(
+        args: &CommonArgs,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut notes = Vec::new();
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let data_dir = args.data_dir.clone();
+        let (database_url, database_kind) = match &args.database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                (url.clone(), DatabaseKind::Postgres)
+            }
+            Some(url) if url.starts_with("sqlite:") => (url.clone(), DatabaseKind::Sqlite),
+            Some(_) => {
+                errors.push(
+                    "DATABASE_URL must start with postgres://, postgresql:// or sqlite:"
+                        .to_string(),
+                );
+                (String::new(), DatabaseKind::Sqlite)
+            }
+            None => {
+                let path = absolute(&data_dir.join("mt5-bridge.db"));
+                (
+                    format!("sqlite://{}?mode=rwc", path.display()),
+                    DatabaseKind::Sqlite,
+                )
+            }
+        };
+        let embedded = database_kind == DatabaseKind::Sqlite;
+
+        let log_json = match args.log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            _ => {
+                errors.push("LOG_FORMAT must be `text` or `json`".to_string());
+                false
+            }
+        };
+
+        // JWT verification keys.
+        let jwks_url = get("JWT_JWKS_URL");
+        if let Some(u) = &jwks_url {
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                errors.push("JWT_JWKS_URL must be an http(s) URL".to_string());
+            }
+        }
+        let mut jwt_secret = get("JWT_SECRET").map(SecretString::from);
+        if jwt_secret.is_none() && jwks_url.is_none() {
+            if embedded {
+                match read_or_generate(&data_dir, JWT_SECRET_FILE, generate_jwt_secret) {
+                    Ok((s, generated)) => {
+                        if generated {
+                            notes.push(format!(
+                                "generated a JWT secret in {} (set JWT_SECRET or JWT_JWKS_URL in production)",
+                                data_dir.join(JWT_SECRET_FILE).display()
+                            ));
+                        }
+                        jwt_secret = Some(s);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            } else {
+                errors.push(
+                    "set JWT_SECRET (Supabase's JWT secret) or JWT_JWKS_URL (its JWKS endpoint)"
+                        .to_string(),
+                );
+            }
+        }
+        let audience = get("JWT_AUDIENCE").unwrap_or_else(|| "authenticated".to_string());
+        let issuer = get("JWT_ISSUER");
+
+        // Credential encryption key.
+        let key_id = get("CREDENTIALS_KEY_ID");
+        let credentials_key = match get("CREDENTIALS_KEY") {
+            Some(b64) => {
+                let id = key_id.clone().unwrap_or_else(|| "k1".to_string());
+                match CredentialKey::from_base64(&id, b64.trim()) {
+                    Ok(k) => Some(k),
+                    Err(_) => {
+                        errors.push(
+                            "CREDENTIALS_KEY must be the base64 encoding of exactly 32 bytes"
+                                .to_string(),
+                        );
+                        None
+                    }
+                }
+            }
+            None if embedded => {
+                let generated = read_or_generate(&data_dir, CREDENTIALS_KEY_FILE, || {
+                    CredentialKey::generate(GENERATED_KEY_ID).to_base64()
+                });
+                match generated {
+                    Ok((b64, generated)) => {
+                        if generated {
+                            notes.push(format!(
+                                "generated a credentials key in {} (set CREDENTIALS_KEY in production)",
+                                data_dir.join(CREDENTIALS_KEY_FILE).display()
+                            ));
+                        }
+                        let id = key_id
+                            .clone()
+                            .unwrap_or_else(|| GENERATED_KEY_ID.to_string());
+                        match CredentialKey::from_base64(&id, b64.expose_secret().trim()) {
+                            Ok(k) => Some(k),
+                            Err(_) => {
+                                errors.push(format!(
+                                    "{} is not a valid key file",
+                                    data_dir.join(CREDENTIALS_KEY_FILE).display()
+                                ));
+                                None
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        errors.push(e);
+                        None
+                    }
+                }
+            }
+            None => {
+                errors.push("set CREDENTIALS_KEY (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)".to_string());
+                None
+            }
+        };
+        let old_credentials_keys = match get("CREDENTIALS_OLD_KEYS") {
+            Some(s) => match parse_old_keys(&s) {
+                Ok(keys) => keys,
+                Err(_) => {
+                    errors.push(
+                        "CREDENTIALS_OLD_KEYS must be `id:base64,id:base64` with 32-byte keys"
+                            .to_string(),
+                    );
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+
+        match (errors.is_empty(), credentials_key) {
+            (true, Some(credentials_key)) => Ok(Settings {
+                data_dir,
+                database_url,
+                database_kind,
+                auth: AuthConfig {
+                    hs256_secret: jwt_secret.clone(),
+                    jwks_url,
+                    audience,
+                    issuer,
+                    jwks_cache_ttl: Duration::from_secs(600),
+                    leeway_s: 30,
+                },
+                jwt_secret,
+                vault: std::sync::Arc::new(Vault::new(credentials_key, old_credentials_keys)),
+                log_json,
+                notes,
+            }),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+}
+
+impl ServeSettings {
+    pub fn load(
+        args: &ServeArgs,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ServeSettings, ConfigErrors> {
+        let mut errors = Vec::new();
+        let base = Settings::load(&args.common, lookup);
+        let bind = match args.bind.parse::<SocketAddr>() {
+            Ok(b) => Some(b),
+            Err(_) => {
+                errors.push(format!(
+                    "BIND must be an address like 127.0.0.1:8080 (got {:?})",
+                    args.bind
+                ));
+                None
+            }
+        };
+        let cors_origins: Vec<String> = args
+            .cors_allowed_origins
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for o in &cors_origins {
+            if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) {
+                errors.push(format!("CORS_ALLOWED_ORIGINS entries must be origins like https://app.example.com (got {o:?})"));
+            }
+        }
+        let terminals = match parse_terminals(&args.terminals) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+        if args.session_ttl_s == 0 {
+            errors.push("SESSION_TTL_S must be positive".to_string());
+        }
+        if args.terminal_timeout_ms == 0 {
+            errors.push("TERMINAL_TIMEOUT_MS must be positive".to_string());
+        }
+        let policy = match args.pool_policy.parse::<crate::pool::Policy>() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+        if args.pool_queue_limit == 0 {
+            errors.push("POOL_QUEUE_LIMIT must be positive".to_string());
+        }
+        let base = match base {
+            Ok(b) => Some(b),
+            Err(ConfigErrors(mut e)) => {
+                e.append(&mut errors);
+                errors = e;
+                None
+            }
+        };
+        match (base, bind, terminals, policy) {
+            (Some(base), Some(bind), Some(terminals), Some(policy)) if errors.is_empty() => {
+                Ok(ServeSettings {
+                    base,
+                    bind,
+                    cors_origins,
+                    terminals,
+                    session_ttl: Duration::from_secs(args.session_ttl_s),
+                    pool: crate::pool::PoolOptions {
+                        policy,
+                        queue_limit: args.pool_queue_limit,
+                        timeout: Duration::from_millis(args.terminal_timeout_ms),
+                        ..Default::default()
+                    },
+                })
+            }
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+}
+
+/// `sim:N` (N ≥ 1). Several entries are comma-separated.
+pub fn parse_terminals(spec: &str) -> Result<TerminalsSpec, String> {
+    let mut sim = 0usize;
+    for part in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match part.split_once(':') {
+            Some(("sim", n)) => match n.parse::<usize>() {
+                Ok(n) if (1..=256).contains(&n) => sim += n,
+                _ => {
+                    return Err(format!(
+                        "TERMINALS: `{part}` must be sim:N with N from 1 to 256"
+                    ))
+                }
+            },
+            _ => {
+                return Err(format!(
+                    "TERMINALS: unknown terminal `{part}` (expected sim:N)"
+                ))
+            }
+        }
+    }
+    if sim == 0 {
+        return Err("TERMINALS must name at least one terminal, e.g. sim:2".to_string());
+    }
+    Ok(TerminalsSpec { sim })
+}
+
+/// Parses `30s`, `15m`, `1h`, `7d` (or plain seconds).
+pub fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (use e.g. 30m, 1h, 7d)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("invalid duration unit in {s:?} (use s, m, h or d)")),
+    };
+    if secs == 0 {
+        return Err("duration must be positive".to_string());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+fn generate_jwt_secret() -> SecretString {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 48];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let s = base64::engine::general_purpose::STANDARD.encode(bytes);
+    zeroize::Zeroize::zeroize(&mut bytes);
+    SecretString::from(s)
+}
+
+/// Reads a key file from the data dir, or creates it (mode 0600) with `make`. Returns whether it
+/// was generated now.
+fn read_or_generate(
+    dir: &Path,
+    name: &str,
+    make: impl FnOnce() -> SecretString,
+) -> Result<(SecretString, bool), String> {
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => {
+            return Ok((SecretString::from(s.trim().to_string()), false))
+        }
+        Ok(_) => {
+            return Err(format!(
+                "{} is empty: delete it to regenerate",
+                path.display()
+            ))
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("cannot read {}: {e}", path.display()));
+        }
+        Err(_) => {}
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
+    let secret = make();
+    write_private(&path, secret.expose_secret())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok((secret, true))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    // create_new: two processes starting at once must not overwrite each other's key.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.write_all(b"\n")
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, format!("{content}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminals_spec() {
+        assert_eq!(parse_terminals("sim:4").unwrap(), TerminalsSpec { sim: 4 });
+        assert_eq!(
+            parse_terminals("sim:1,sim:2").unwrap(),
+            TerminalsSpec { sim: 3 }
+        );
+        assert!(parse_terminals("sim:0").is_err());
+        assert!(parse_terminals("ftp:1").is_err());
+        assert!(parse_terminals("").is_err());
+    }
+
+    #[test]
+    fn ttls() {
+        assert_eq!(parse_ttl("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_ttl("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_ttl("90").unwrap(), Duration::from_secs(90));
+        assert!(parse_ttl("1y").is_err());
+        assert!(parse_ttl("0s").is_err());
+        assert!(parse_ttl("h").is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! Per-user context: each user's current account, resolved per request.
+//!
+//! In memory with a sliding TTL by default, behind [`SessionStore`] so a shared store (Redis) can
+//! take its place when several replicas serve the same users.
+
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// The user's current account id, if set and not expired (refreshes the TTL).
+    async fn current(&self, user: Uuid) -> Option<Uuid>;
+    async fn set(&self, user: Uuid, account: Uuid);
+    /// Forgets the current account if it is `account` (after a delete).
+    async fn clear_if(&self, user: Uuid, account: Uuid);
+}
+
+pub struct MemorySessions {
+    ttl: Duration,
+    map: Mutex<HashMap<Uuid, (Uuid, Instant)>>,
+}
+
+impl MemorySessions {
+    pub fn new(ttl: Duration) -> Self {
+        MemorySessions {
+            ttl,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (Uuid, Instant)>> {
+        // A poisoned map only means another request panicked mid-update; the data is still usable.
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemorySessions {
+    async fn current(&self, user: Uuid) -> Option<Uuid> {
+        let mut map = self.lock();
+        let now = Instant::now();
+        match map.get_mut(&user) {
+            Some((account, seen)) if now.duration_since(*seen) < self.ttl => {
+                *seen = now;
+                Some(*account)
+            }
+            Some(_) => {
+                map.remove(&user);
+                None
+            }
+            None => None,
+        }
+    }
+
+    async fn set(&self, user: Uuid, account: Uuid) {
+        self.lock().insert(user, (account, Instant::now()));
+    }
+
+    async fn clear_if(&self, user: Uuid, account: Uuid) {
+        let mut map = self.lock();
+        if map.get(&user).map(|(a, _)| *a) == Some(account) {
+            map.remove(&user);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn ttl_and_clear() {
+        let s = MemorySessions::new(Duration::from_millis(50));
+        let (u, a, b) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(s.current(u).await, None);
+        s.set(u, a).await;
+        assert_eq!(s.current(u).await, Some(a));
+        s.clear_if(u, b).await;
+        assert_eq!(s.current(u).await, Some(a));
+        s.clear_if(u, a).await;
+        assert_eq!(s.current(u).await, None);
+        s.set(u, b).await;
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(s.current(u).await, None);
+    }
+}

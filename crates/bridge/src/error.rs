@@ -1,0 +1,176 @@
+//! The HTTP error type: every failure a client can see, with its stable code and status, in one
+//! table (docs/errors.md mirrors it). Bodies are `{"success": false, "error": {code, message, details}}`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mt5::TerminalError;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// One field at fault in a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("anonymous users may not store MT5 credentials")]
+    AnonymousNotAllowed,
+    #[error("account not found")]
+    AccountNotFound,
+    #[error("no MT5 account: connect one first")]
+    NoAccount,
+    #[error("route not found")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("this MT5 login and server are already connected")]
+    AccountExists,
+    #[error("request body is larger than 64 KiB")]
+    PayloadTooLarge,
+    #[error("request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("request validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("MT5 refused the login: {message}")]
+    Mt5LoginFailed { code: i32, message: String },
+    #[error("the account type does not match what the terminal reports")]
+    AccountTypeMismatch { declared: String, reported: String },
+    #[error("no terminal is available: {0}")]
+    TerminalUnavailable(String),
+    #[error("the terminal did not answer in time")]
+    TerminalTimeout,
+    /// Unexpected failure (store down, bug). Logged once by middleware; the client sees no detail.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// (status, stable code): the whole error table in one place.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use ApiError::*;
+        match self {
+            Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AnonymousNotAllowed => (StatusCode::FORBIDDEN, "anonymous_not_allowed"),
+            AccountNotFound => (StatusCode::NOT_FOUND, "account_not_found"),
+            NoAccount => (StatusCode::NOT_FOUND, "no_account"),
+            RouteNotFound => (StatusCode::NOT_FOUND, "not_found"),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            AccountExists => (StatusCode::CONFLICT, "account_exists"),
+            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Mt5LoginFailed { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "mt5_login_failed"),
+            AccountTypeMismatch { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "account_type_mismatch")
+            }
+            TerminalUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "terminal_unavailable"),
+            TerminalTimeout => (StatusCode::GATEWAY_TIMEOUT, "terminal_timeout"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            ApiError::Validation(fields) => json!({ "fields": fields }),
+            ApiError::Mt5LoginFailed { code, message } => json!({
+                "mt5_error_code": code,
+                "mt5_error_name": mt5::error::last_error::name(*code),
+                "mt5_error_message": message,
+            }),
+            ApiError::AccountTypeMismatch { declared, reported } => {
+                json!({ "account_type": declared, "terminal_account_type": reported })
+            }
+            _ => Value::Null,
+        }
+    }
+
+    /// The message the client sees: internal details stay in the log.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => "internal error".to_string(),
+            ApiError::TerminalUnavailable(_) => {
+                "no terminal is available, try again later".to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Maps a terminal failure met while logging in to verify credentials.
+    pub fn from_login_error(e: TerminalError) -> Self {
+        if e.is_auth_failure() {
+            let (code, message) = e.last_error();
+            return ApiError::Mt5LoginFailed { code, message };
+        }
+        ApiError::from(e)
+    }
+}
+
+impl From<TerminalError> for ApiError {
+    fn from(e: TerminalError) -> Self {
+        if e.is_timeout() {
+            return ApiError::TerminalTimeout;
+        }
+        match e {
+            TerminalError::Mt5 { code, message } if code == mt5::error::last_error::AUTH_FAILED => {
+                ApiError::Mt5LoginFailed { code, message }
+            }
+            TerminalError::WrongAccount { .. } => {
+                ApiError::TerminalUnavailable("terminal guard mismatch".into())
+            }
+            other => ApiError::TerminalUnavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Conflict(_) => ApiError::AccountExists,
+            crate::store::StoreError::Database(msg) => ApiError::Internal(format!("store: {msg}")),
+        }
+    }
+}
+
+/// Carried in response extensions so the logging middleware can log internal errors once, with
+/// the request id, without the handler logging them too.
+#[derive(Debug, Clone)]
+pub struct InternalErrorNote(pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let body = json!({
+            "success": false,
+            "error": { "code": code, "message": self.public_message(), "details": self.details() },
+        });
+        let mut resp = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::Internal(msg) | ApiError::TerminalUnavailable(msg) = &self {
+            resp.extensions_mut().insert(InternalErrorNote(msg.clone()));
+        }
+        resp
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

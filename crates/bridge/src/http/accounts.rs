@@ -1,0 +1,474 @@
+//! `/api/v1/accounts`: connect, list, get, switch, current, update, delete — the seed's endpoints
+//! with its request and response bodies.
+
+use super::extract::{path_uuid, AuthUser, JsonBody};
+use super::validate::{Fields, Opt};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{AccountPatch, AccountRow, NewAccount};
+use crate::vault::{Binding, TOMBSTONE};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use mt5::{AccountInfo, AccountKey, AccountTradeMode};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+const NAME_MAX: usize = 255;
+const SERVER_MAX: usize = 255;
+const BROKER_MAX: usize = 100;
+const PASSWORD_MAX: usize = 128;
+const ACCOUNT_TYPES: &[&str] = &["demo", "live"];
+
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `login` is a JSON number in responses, as the seed shows.
+fn login_json(login: &str) -> Value {
+    login
+        .parse::<u64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::from(login))
+}
+
+fn summary(row: &AccountRow) -> Value {
+    json!({
+        "id": row.id,
+        "account_name": row.account_name,
+        "login": login_json(&row.login),
+        "server": row.server,
+        "broker_name": row.broker_name,
+        "account_type": row.account_type,
+        "is_active": row.is_active,
+        "is_default": row.is_default,
+        "created_at": rfc3339(row.created_at),
+    })
+}
+
+fn detail(row: &AccountRow) -> Value {
+    let mut v = summary(row);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "risk_limits".into(),
+            row.risk_limits.clone().unwrap_or(Value::Null),
+        );
+        obj.insert("updated_at".into(), Value::String(rfc3339(row.updated_at)));
+    }
+    v
+}
+
+fn key_of(row: &AccountRow) -> ApiResult<AccountKey> {
+    let login = row
+        .login
+        .parse::<u64>()
+        .map_err(|_| ApiError::Internal(format!("account {} has a non-numeric login", row.id)))?;
+    Ok(AccountKey::new(login, row.server.clone()))
+}
+
+/// The account type a terminal reports, in the seed's vocabulary.
+fn reported_type(info: &AccountInfo) -> &'static str {
+    match info.trade_mode {
+        AccountTradeMode::Real => "live",
+        AccountTradeMode::Demo | AccountTradeMode::Contest => "demo",
+    }
+}
+
+fn check_type(declared: Option<&str>, info: &AccountInfo) -> ApiResult<()> {
+    match declared {
+        Some(d) if d != reported_type(info) => Err(ApiError::AccountTypeMismatch {
+            declared: d.to_string(),
+            reported: reported_type(info).to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Runs `account_info` on a terminal logged in to the stored account.
+pub async fn live_info(
+    state: &AppState,
+    user: &AuthUser,
+    row: &AccountRow,
+) -> ApiResult<AccountInfo> {
+    let key = key_of(row)?;
+    let vault = state.vault.clone();
+    let (id, envelope, login, server) = (
+        row.id,
+        row.encrypted_password.clone(),
+        row.login.clone(),
+        row.server.clone(),
+    );
+    let user_id = user.id();
+    let password = move || -> ApiResult<SecretString> {
+        vault
+            .decrypt(
+                &envelope,
+                &Binding {
+                    account_id: id,
+                    user_id,
+                    login: &login,
+                    server: &server,
+                },
+            )
+            .map_err(|e| {
+                ApiError::Internal(format!(
+                    "credential of account {id} cannot be decrypted: {e}"
+                ))
+            })
+    };
+    state
+        .pool
+        .run(&key, &password, |t, at| {
+            Box::pin(async move { t.account_info(&at).await })
+        })
+        .await
+}
+
+async fn find(state: &AppState, user: &AuthUser, raw_id: &str) -> ApiResult<AccountRow> {
+    let id = path_uuid("account_id", raw_id)?;
+    state
+        .store
+        .get_account(&user.ctx, id)
+        .await?
+        .ok_or(ApiError::AccountNotFound)
+}
+
+/// The user's current account: the session's, else the default; `no_account` when none.
+pub async fn resolve_current(state: &AppState, user: &AuthUser) -> ApiResult<AccountRow> {
+    if let Some(id) = state.sessions.current(user.id()).await {
+        if let Some(row) = state.store.get_account(&user.ctx, id).await? {
+            return Ok(row);
+        }
+    }
+    state
+        .store
+        .default_account(&user.ctx)
+        .await?
+        .ok_or(ApiError::NoAccount)
+}
+
+struct ConnectRequest {
+    account_name: String,
+    login: u64,
+    password: SecretString,
+    server: String,
+    broker_name: Option<String>,
+    account_type: Option<String>,
+    set_as_default: bool,
+    risk_limits: Option<Value>,
+}
+
+fn parse_connect(body: &Value) -> ApiResult<ConnectRequest> {
+    let mut f = Fields::new(body)?;
+    let account_name = f.required_string("account_name", NAME_MAX);
+    let login = f.login("login");
+    let password = f.required_string("password", PASSWORD_MAX);
+    let server = f.required_string("server", SERVER_MAX);
+    let broker_name = f.string("broker_name", BROKER_MAX).value();
+    let account_type = f.one_of("account_type", ACCOUNT_TYPES).value();
+    let set_as_default = f.boolean("set_as_default").value().unwrap_or(false);
+    let risk_limits = parse_risk_limits(&mut f);
+    f.finish()?;
+    match (account_name, login, password, server) {
+        (Some(account_name), Some(login), Some(password), Some(server)) => Ok(ConnectRequest {
+            account_name,
+            login,
+            password: SecretString::from(password),
+            server,
+            broker_name,
+            account_type,
+            set_as_default,
+            risk_limits: risk_limits.value().flatten(),
+        }),
+        _ => Err(ApiError::Internal(
+            "validation passed without required fields".into(),
+        )),
+    }
+}
+
+/// `risk_limits`: absent, null (clear), or a valid object (stored normalized).
+fn parse_risk_limits(f: &mut Fields<'_>) -> Opt<Option<Value>> {
+    match f.value("risk_limits") {
+        Opt::Absent => Opt::Absent,
+        Opt::Null => Opt::Value(None),
+        Opt::Value(v) => match crate::risk::parse(v) {
+            Ok(limits) => Opt::Value(Some(serde_json::to_value(limits).unwrap_or(Value::Null))),
+            Err(errors) => {
+                f.extend(errors);
+                Opt::Absent
+            }
+        },
+    }
+}
+
+/// POST /accounts/connect
+pub async fn connect(
+    State(state): State<AppState>,
+    user: AuthUser,
+    JsonBody(body): JsonBody,
+) -> ApiResult<impl IntoResponse> {
+    user.require_not_anonymous()?;
+    let req = parse_connect(&body)?;
+    let login = req.login.to_string();
+    let existing = state
+        .store
+        .find_by_login(&user.ctx, &login, &req.server)
+        .await?;
+    if existing.as_ref().is_some_and(|r| r.is_active) {
+        return Err(ApiError::AccountExists);
+    }
+    let key = AccountKey::new(req.login, req.server.clone());
+    let info = state.pool.verify_login(&key, &req.password).await?;
+    check_type(req.account_type.as_deref(), &info)?;
+
+    let id = existing.as_ref().map(|r| r.id).unwrap_or_else(Uuid::new_v4);
+    let envelope = state
+        .vault
+        .encrypt(
+            &req.password,
+            &Binding {
+                account_id: id,
+                user_id: user.id(),
+                login: &login,
+                server: &req.server,
+            },
+        )
+        .map_err(|e| ApiError::Internal(format!("encryption failed: {e}")))?;
+    let new = NewAccount {
+        id,
+        account_name: req.account_name,
+        login,
+        server: req.server,
+        encrypted_password: envelope,
+        // Unstated labels are filled from what the terminal reports.
+        broker_name: req
+            .broker_name
+            .or_else(|| Some(info.company.clone()).filter(|c| !c.is_empty())),
+        account_type: req
+            .account_type
+            .or_else(|| Some(reported_type(&info).to_string())),
+        risk_limits: req.risk_limits,
+    };
+    let row = match existing {
+        Some(_) => state
+            .store
+            .reactivate(&user.ctx, id, new, req.set_as_default)
+            .await?
+            .ok_or(ApiError::AccountExists)?,
+        None => {
+            state
+                .store
+                .insert_account(&user.ctx, new, req.set_as_default)
+                .await?
+        }
+    };
+    tracing::info!(user_id = %user.id(), account_id = %row.id, login = %row.login, server = %row.server, "account connected");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "success": true,
+            "account_id": row.id,
+            "account": {
+                "login": login_json(&row.login),
+                "server": row.server,
+                "balance": info.balance,
+                "equity": info.equity,
+            },
+        })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    include_inactive: Option<String>,
+}
+
+/// GET /accounts
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let include_inactive = match q.include_inactive.as_deref() {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(_) => {
+            return Err(ApiError::validation(
+                "include_inactive",
+                "must be true or false",
+            ))
+        }
+    };
+    let rows = state
+        .store
+        .list_accounts(&user.ctx, include_inactive)
+        .await?;
+    Ok(Json(
+        json!({ "accounts": rows.iter().map(summary).collect::<Vec<_>>() }),
+    ))
+}
+
+/// GET /accounts/{id}
+pub async fn get_one(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let row = find(&state, &user, &raw).await?;
+    Ok(Json(json!({ "account": detail(&row) })))
+}
+
+/// POST /accounts/{id}/switch
+pub async fn switch(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let row = find(&state, &user, &raw).await?;
+    let info = live_info(&state, &user, &row).await?;
+    state.sessions.set(user.id(), row.id).await;
+    tracing::info!(user_id = %user.id(), account_id = %row.id, "switched account");
+    Ok(Json(json!({
+        "success": true,
+        "account": { "login": login_json(&row.login), "server": row.server, "balance": info.balance },
+    })))
+}
+
+/// GET /accounts/current
+pub async fn current(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
+    let row = resolve_current(&state, &user).await?;
+    let info = live_info(&state, &user, &row).await?;
+    Ok(Json(json!({
+        "account": {
+            "id": row.id,
+            "login": login_json(&row.login),
+            "server": row.server,
+            "balance": info.balance,
+            "equity": info.equity,
+        },
+    })))
+}
+
+/// PUT /accounts/{id}: a partial update; absent fields stay as they are.
+pub async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let id = path_uuid("account_id", &raw)?;
+    let mut f = Fields::new(&body)?;
+    let account_name = f.string("account_name", NAME_MAX);
+    let risk_limits = parse_risk_limits(&mut f);
+    let is_default = f.boolean("is_default");
+    let password = f.string("password", PASSWORD_MAX);
+    let broker_name = f.string("broker_name", BROKER_MAX);
+    let account_type = f.one_of("account_type", ACCOUNT_TYPES);
+    if matches!(account_name, Opt::Null) {
+        f.error("account_name", "must not be null");
+    }
+    if matches!(password, Opt::Null) {
+        f.error("password", "must not be null");
+    }
+    if matches!(is_default, Opt::Null) {
+        f.error("is_default", "must not be null");
+    }
+    f.finish()?;
+
+    let row = state
+        .store
+        .get_account(&user.ctx, id)
+        .await?
+        .ok_or(ApiError::AccountNotFound)?;
+    if is_default == Opt::Value(false) && row.is_default {
+        return Err(ApiError::validation(
+            "is_default",
+            "the default account changes by setting is_default on another account",
+        ));
+    }
+    let mut patch = AccountPatch {
+        account_name: account_name.value(),
+        ..Default::default()
+    };
+    if let Opt::Value(v) = risk_limits {
+        patch.risk_limits = Some(v);
+    }
+    match broker_name {
+        Opt::Value(b) => patch.broker_name = Some(Some(b)),
+        Opt::Null => patch.broker_name = Some(None),
+        Opt::Absent => {}
+    }
+    let new_type = match account_type {
+        Opt::Value(t) => Some(Some(t)),
+        Opt::Null => Some(None),
+        Opt::Absent => None,
+    };
+
+    // A new password is verified by a login before it is stored; a new account type is checked
+    // against what the terminal reports.
+    let key = key_of(&row)?;
+    if let Opt::Value(pw) = password {
+        user.require_not_anonymous()?;
+        let pw = SecretString::from(pw);
+        let info = state.pool.verify_login(&key, &pw).await?;
+        if let Some(Some(t)) = &new_type {
+            check_type(Some(t), &info)?;
+        }
+        let envelope = state
+            .vault
+            .encrypt(
+                &pw,
+                &Binding {
+                    account_id: row.id,
+                    user_id: user.id(),
+                    login: &row.login,
+                    server: &row.server,
+                },
+            )
+            .map_err(|e| ApiError::Internal(format!("encryption failed: {e}")))?;
+        patch.encrypted_password = Some(envelope);
+        tracing::info!(user_id = %user.id(), account_id = %row.id, "account password changed");
+    } else if let Some(Some(t)) = &new_type {
+        let info = live_info(&state, &user, &row).await?;
+        check_type(Some(t), &info)?;
+    }
+    patch.account_type = new_type;
+
+    let mut updated = state
+        .store
+        .update_account(&user.ctx, id, patch)
+        .await?
+        .ok_or(ApiError::AccountNotFound)?;
+    if is_default == Opt::Value(true) && !updated.is_default {
+        state.store.set_default(&user.ctx, id).await?;
+        updated = state
+            .store
+            .get_account(&user.ctx, id)
+            .await?
+            .ok_or(ApiError::AccountNotFound)?;
+    }
+    Ok(Json(
+        json!({ "success": true, "account": detail(&updated) }),
+    ))
+}
+
+/// DELETE /accounts/{id}: soft delete; the stored ciphertext is overwritten.
+pub async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = path_uuid("account_id", &raw)?;
+    if !state.store.soft_delete(&user.ctx, id, TOMBSTONE).await? {
+        return Err(ApiError::AccountNotFound);
+    }
+    state.sessions.clear_if(user.id(), id).await;
+    tracing::info!(user_id = %user.id(), account_id = %id, "account deleted");
+    Ok(Json(json!({ "success": true })))
+}

@@ -1,0 +1,117 @@
+//! Extractors: the authenticated user, JSON bodies with our error codes, UUID path parameters.
+
+use crate::app::AppState;
+use crate::auth::Claims;
+use crate::error::ApiError;
+use crate::store::UserCtx;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The verified user of a request.
+pub struct AuthUser {
+    pub claims: Claims,
+    pub ctx: UserCtx,
+}
+
+impl AuthUser {
+    pub fn id(&self) -> Uuid {
+        self.claims.sub
+    }
+
+    /// Anonymous sign-ins may read but not store credentials.
+    pub fn require_not_anonymous(&self) -> Result<(), ApiError> {
+        if self.claims.is_anonymous {
+            Err(ApiError::AnonymousNotAllowed)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = match header {
+            None => {
+                return Err(ApiError::Unauthorized(
+                    "missing Authorization: Bearer token".into(),
+                ))
+            }
+            Some(h) => match h.split_once(' ') {
+                Some((scheme, token))
+                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+                {
+                    token.trim()
+                }
+                _ => {
+                    return Err(ApiError::Unauthorized(
+                        "Authorization must be `Bearer <jwt>`".into(),
+                    ))
+                }
+            },
+        };
+        let claims = state
+            .auth
+            .verify(token)
+            .await
+            .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
+        let ctx = UserCtx {
+            user_id: claims.sub,
+            email: claims.email.clone(),
+            claims: claims.raw.clone(),
+        };
+        let known = state
+            .known_users
+            .lock()
+            .map(|set| set.contains(&ctx.user_id))
+            .unwrap_or(false);
+        if !known {
+            state.store.ensure_user(&ctx).await?;
+            if let Ok(mut set) = state.known_users.lock() {
+                set.insert(ctx.user_id);
+            }
+        }
+        Ok(AuthUser { claims, ctx })
+    }
+}
+
+/// A JSON body parsed to a value; validation happens field by field in the handler.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::InvalidJson("cannot read the request body".into())
+            }
+        })?;
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Err(ApiError::validation("body", "a JSON object is required"));
+        }
+        // serde_json's syntax errors name a line and column, never the content.
+        serde_json::from_slice::<Value>(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::InvalidJson(format!("line {} column {}", e.line(), e.column())))
+    }
+}
+
+/// Parses a UUID path segment, naming the parameter when it is malformed.
+pub fn path_uuid(field: &str, raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::validation(field, "must be a UUID"))
+}

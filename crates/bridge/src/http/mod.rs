@@ -1,0 +1,117 @@
+//! The HTTP layer: the router, middleware (request ids, logging, CORS, body limit), extractors and
+//! handlers. Every error leaves as `{"success": false, "error": {...}}` through [`ApiError`].
+
+pub mod accounts;
+pub mod extract;
+pub mod validate;
+
+use crate::app::AppState;
+use crate::error::{ApiError, InternalErrorNote};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::time::Instant;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+
+/// Request bodies above this are refused with 413 `payload_too_large`.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState, cors_origins: &[String]) -> Router {
+    let api = Router::new()
+        .route("/accounts", get(accounts::list))
+        .route("/accounts/connect", post(accounts::connect))
+        .route("/accounts/current", get(accounts::current))
+        .route(
+            "/accounts/{account_id}",
+            get(accounts::get_one)
+                .put(accounts::update)
+                .delete(accounts::delete),
+        )
+        .route("/accounts/{account_id}/switch", post(accounts::switch));
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(log_requests))
+        .layer(cors(cors_origins))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-account-id"),
+        ])
+        .expose_headers([REQUEST_ID.clone(), header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// One log line per request: method, route path, status, latency, request id. Never bodies or
+/// headers (they can hold passwords and tokens). Internal errors are logged here, once.
+async fn log_requests(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-")
+        .to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    if let Some(InternalErrorNote(msg)) = resp.extensions().get::<InternalErrorNote>() {
+        tracing::error!(%method, %path, status, latency_ms, request_id, error = %msg, "request failed");
+    } else {
+        tracing::info!(%method, %path, status, latency_ms, request_id, "request");
+    }
+    resp
+}
+
+/// Turns a panic in a handler into a 500 with the usual body instead of a dropped connection.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal("handler panicked".into()).into_response()
+}

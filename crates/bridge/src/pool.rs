@@ -1,0 +1,530 @@
+//! The terminal pool: hands out short, exclusive leases on terminals logged in to a given account.
+//!
+//! Terminals are cache slots and logins are misses. A lease goes to a terminal already logged in to
+//! the account when there is one (affinity); otherwise the least recently used idle terminal whose
+//! account nobody is waiting for switches. Requests queue per account, and once a terminal is logged
+//! in to an account the requests queued for it are served on it one after another (a batch) before
+//! it switches away, so N queued requests cost one login, not N. A batch yields after
+//! `max_batch` operations or `max_turn` when other accounts wait with no terminal (fairness).
+//! The queue is bounded (`queue_limit`, then 503) and every operation has a deadline (then 504).
+//!
+//! Under the lease every operation names the account it expects ([`Expected`]) and the terminal
+//! refuses to act for any other (the guard): a mismatch never executes, is logged and counted,
+//! and the operation is retried once on a fresh lease.
+//!
+//! `Policy::Naive` is the seed's literal design, kept as the benchmarks' baseline: one terminal,
+//! one global queue, a fresh login for every request.
+
+use crate::error::ApiError;
+use mt5::{AccountInfo, AccountKey, Expected, Terminal, TerminalError};
+use secrecy::SecretString;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Where the password comes from when a terminal must log in: decrypted only then.
+pub type PasswordSource<'a> = &'a (dyn Fn() -> Result<SecretString, ApiError> + Sync);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Affinity, LRU switching, per-account batching, fairness.
+    Pool,
+    /// One terminal, one global lock, log in for every request.
+    Naive,
+}
+
+impl std::str::FromStr for Policy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pool" => Ok(Policy::Pool),
+            "naive" => Ok(Policy::Naive),
+            other => Err(format!(
+                "POOL_POLICY must be `pool` or `naive` (got {other:?})"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub policy: Policy,
+    /// Most requests waiting at once; more are refused with 503.
+    pub queue_limit: usize,
+    /// Deadline of one operation, waiting included (504 after it).
+    pub timeout: Duration,
+    /// Operations a terminal serves for one account in a row while other accounts wait.
+    pub max_batch: u32,
+    /// Time a terminal stays on one account while other accounts wait.
+    pub max_turn: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            policy: Policy::Pool,
+            queue_limit: 1024,
+            timeout: Duration::from_secs(30),
+            max_batch: 32,
+            max_turn: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Counters the pool keeps (read by tests, benchmarks and metrics).
+#[derive(Debug, Default)]
+pub struct PoolStats {
+    pub logins: AtomicU64,
+    pub failed_logins: AtomicU64,
+    pub guard_mismatches: AtomicU64,
+    pub leases: AtomicU64,
+    pub queue_rejections: AtomicU64,
+    pub timeouts: AtomicU64,
+    /// Total time requests spent waiting for a lease, in microseconds.
+    pub wait_us: AtomicU64,
+}
+
+struct SlotInfo {
+    /// What the pool believes the terminal is logged in to; `None` when unknown.
+    logged_in: Option<AccountKey>,
+    busy: bool,
+    last_used: Instant,
+    turn_account: Option<AccountKey>,
+    turn_ops: u32,
+    turn_start: Instant,
+}
+
+struct Waiter {
+    tx: oneshot::Sender<Grant>,
+}
+
+#[derive(Default)]
+struct State {
+    slots: Vec<SlotInfo>,
+    queues: HashMap<AccountKey, VecDeque<Waiter>>,
+    /// Accounts with waiters, in the order their oldest waiter arrived.
+    arrival: VecDeque<AccountKey>,
+    queued: usize,
+}
+
+struct Inner {
+    terminals: Vec<Arc<dyn Terminal>>,
+    state: Mutex<State>,
+    opts: PoolOptions,
+    stats: PoolStats,
+    lease_seq: AtomicU64,
+}
+
+/// A slot handed to a waiter. Dropping it (even unreceived, when the waiter gave up) frees the slot.
+struct Grant {
+    inner: Arc<Inner>,
+    slot: usize,
+    token: u64,
+    /// False for a grant that never left the dispatcher (its slot is handled there).
+    armed: bool,
+}
+
+impl Drop for Grant {
+    fn drop(&mut self) {
+        if self.armed {
+            self.inner.release(self.slot);
+        }
+    }
+}
+
+/// A request waiting for a grant. If it is abandoned (deadline), it leaves the queue.
+struct Waiting {
+    inner: Arc<Inner>,
+    account: AccountKey,
+    rx: Option<oneshot::Receiver<Grant>>,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(rx) = self.rx.take() {
+            // Dropping the receiver first frees a grant that may already sit in it (that takes
+            // the lock itself), then the closed waiter is pruned.
+            drop(rx);
+            let mut st = self.inner.lock();
+            if let Some(q) = st.queues.get_mut(&self.account) {
+                let before = q.len();
+                q.retain(|w| !w.tx.is_closed());
+                let removed = before - q.len();
+                st.queued = st.queued.saturating_sub(removed);
+            }
+            self.inner.forget_if_empty(&mut st, &self.account);
+        }
+    }
+}
+
+pub struct TerminalPool {
+    inner: Arc<Inner>,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is only ever left consistent between statements; a poisoned lock is usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn release(self: &Arc<Self>, slot: usize) {
+        let mut st = self.lock();
+        if let Some(s) = st.slots.get_mut(slot) {
+            s.busy = false;
+            s.last_used = Instant::now();
+        }
+        self.dispatch(&mut st);
+    }
+
+    fn set_logged_in(&self, slot: usize, account: Option<AccountKey>) {
+        if let Some(s) = self.lock().slots.get_mut(slot) {
+            s.logged_in = account;
+        }
+    }
+
+    fn logged_in(&self, slot: usize) -> Option<AccountKey> {
+        self.lock()
+            .slots
+            .get(slot)
+            .and_then(|s| s.logged_in.clone())
+    }
+
+    fn grant_to(self: &Arc<Self>, st: &mut State, slot: usize, account: &AccountKey) -> bool {
+        let now = Instant::now();
+        loop {
+            let Some(waiter) = st.queues.get_mut(account).and_then(|q| q.pop_front()) else {
+                break;
+            };
+            st.queued = st.queued.saturating_sub(1);
+            if waiter.tx.is_closed() {
+                continue; // the waiter gave up (deadline); try the next one
+            }
+            let s = &mut st.slots[slot];
+            s.busy = true;
+            if s.turn_account.as_ref() == Some(account) {
+                s.turn_ops += 1;
+            } else {
+                s.turn_account = Some(account.clone());
+                s.turn_ops = 1;
+                s.turn_start = now;
+            }
+            if s.logged_in.as_ref() != Some(account) {
+                // It is about to switch: until the new login succeeds it holds nothing we know of.
+                s.logged_in = None;
+            }
+            let token = self.lease_seq.fetch_add(1, Ordering::Relaxed) + 1;
+            let grant = Grant {
+                inner: self.clone(),
+                slot,
+                token,
+                armed: true,
+            };
+            match waiter.tx.send(grant) {
+                Ok(()) => {
+                    self.forget_if_empty(st, account);
+                    return true;
+                }
+                Err(mut grant) => {
+                    // The receiver vanished between the check and the send: we hold the lock,
+                    // so free the slot here rather than through the grant's Drop.
+                    grant.armed = false;
+                    st.slots[slot].busy = false;
+                }
+            }
+        }
+        self.forget_if_empty(st, account);
+        false
+    }
+
+    fn forget_if_empty(&self, st: &mut State, account: &AccountKey) {
+        if st.queues.get(account).is_none_or(|q| q.is_empty()) {
+            st.queues.remove(account);
+            st.arrival.retain(|a| a != account);
+        }
+    }
+
+    fn turn_over(&self, s: &SlotInfo, now: Instant) -> bool {
+        s.turn_ops >= self.opts.max_batch || now.duration_since(s.turn_start) >= self.opts.max_turn
+    }
+
+    /// Hands idle terminals to waiters until nothing more can be granted.
+    fn dispatch(self: &Arc<Self>, st: &mut State) {
+        loop {
+            let now = Instant::now();
+            // Accounts waiting with no terminal logged in to them (idle or busy).
+            let starving: Vec<AccountKey> = st
+                .arrival
+                .iter()
+                .filter(|a| {
+                    !st.slots.iter().any(|s| {
+                        s.logged_in.as_ref() == Some(*a)
+                            || (s.busy && s.turn_account.as_ref() == Some(*a))
+                    })
+                })
+                .cloned()
+                .collect();
+            let mut progressed = false;
+
+            // 1. Batching: an idle terminal logged in to an account with waiters serves them,
+            //    unless its turn is over and other accounts starve.
+            for i in 0..st.slots.len() {
+                let s = &st.slots[i];
+                if s.busy {
+                    continue;
+                }
+                let Some(acc) = s.logged_in.clone() else {
+                    continue;
+                };
+                if !st.queues.contains_key(&acc) {
+                    continue;
+                }
+                if s.turn_account.as_ref() == Some(&acc)
+                    && self.turn_over(s, now)
+                    && !starving.is_empty()
+                {
+                    continue;
+                }
+                if self.grant_to(st, i, &acc) {
+                    progressed = true;
+                }
+            }
+
+            // 2. Switching: the oldest starving account gets the least recently used idle
+            //    terminal, preferring one whose account nobody waits for.
+            if let Some(acc) = starving.first() {
+                let victim = (0..st.slots.len())
+                    .filter(|&i| !st.slots[i].busy)
+                    .min_by_key(|&i| {
+                        let s = &st.slots[i];
+                        let wanted = s
+                            .logged_in
+                            .as_ref()
+                            .is_some_and(|a| st.queues.contains_key(a));
+                        (wanted, s.last_used)
+                    });
+                if let Some(i) = victim {
+                    if self.grant_to(st, i, acc) {
+                        progressed = true;
+                    }
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+}
+
+/// An exclusive hold on one terminal, for one account.
+struct Lease {
+    grant: Grant,
+    terminal: Arc<dyn Terminal>,
+}
+
+impl TerminalPool {
+    pub fn new(terminals: Vec<Arc<dyn Terminal>>, opts: PoolOptions) -> Self {
+        let terminals: Vec<Arc<dyn Terminal>> = match opts.policy {
+            Policy::Naive => terminals.into_iter().take(1).collect(),
+            Policy::Pool => terminals,
+        };
+        let now = Instant::now();
+        let slots = terminals
+            .iter()
+            .map(|_| SlotInfo {
+                logged_in: None,
+                busy: false,
+                last_used: now,
+                turn_account: None,
+                turn_ops: 0,
+                turn_start: now,
+            })
+            .collect();
+        TerminalPool {
+            inner: Arc::new(Inner {
+                terminals,
+                state: Mutex::new(State {
+                    slots,
+                    ..Default::default()
+                }),
+                opts,
+                stats: PoolStats::default(),
+                lease_seq: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        self.inner.terminals.len()
+    }
+
+    pub fn stats(&self) -> &PoolStats {
+        &self.inner.stats
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.inner.opts.policy
+    }
+
+    /// Requests waiting for a terminal now.
+    pub fn queue_depth(&self) -> usize {
+        self.inner.lock().queued
+    }
+
+    async fn acquire(&self, account: &AccountKey) -> Result<Lease, ApiError> {
+        let started = Instant::now();
+        let mut waiting = {
+            let mut st = self.inner.lock();
+            st.queued += 1;
+            if st.queued > self.inner.opts.queue_limit {
+                st.queued -= 1;
+                self.inner
+                    .stats
+                    .queue_rejections
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(ApiError::TerminalUnavailable(
+                    "terminal queue is full".into(),
+                ));
+            }
+            let (tx, rx) = oneshot::channel();
+            st.queues
+                .entry(account.clone())
+                .or_default()
+                .push_back(Waiter { tx });
+            if !st.arrival.contains(account) {
+                st.arrival.push_back(account.clone());
+            }
+            self.inner.dispatch(&mut st);
+            Waiting {
+                inner: self.inner.clone(),
+                account: account.clone(),
+                rx: Some(rx),
+            }
+        };
+        let received = match waiting.rx.as_mut() {
+            Some(rx) => rx.await,
+            None => return Err(ApiError::TerminalUnavailable("terminal pool closed".into())),
+        };
+        waiting.rx = None;
+        let grant =
+            received.map_err(|_| ApiError::TerminalUnavailable("terminal pool closed".into()))?;
+        let stats = &self.inner.stats;
+        stats.leases.fetch_add(1, Ordering::Relaxed);
+        stats
+            .wait_us
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let terminal = self.inner.terminals[grant.slot].clone();
+        Ok(Lease { grant, terminal })
+    }
+
+    async fn login(
+        &self,
+        lease: &Lease,
+        account: &AccountKey,
+        password: &SecretString,
+    ) -> Result<AccountInfo, ApiError> {
+        self.inner.set_logged_in(lease.grant.slot, None);
+        self.inner.stats.logins.fetch_add(1, Ordering::Relaxed);
+        match lease
+            .terminal
+            .login(account, password, self.inner.opts.timeout)
+            .await
+        {
+            Ok(info) => {
+                self.inner
+                    .set_logged_in(lease.grant.slot, Some(account.clone()));
+                Ok(info)
+            }
+            Err(e) => {
+                self.inner
+                    .stats
+                    .failed_logins
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(ApiError::from_login_error(e))
+            }
+        }
+    }
+
+    /// Runs `op` on a terminal logged in to `account`, within the pool's deadline.
+    pub async fn run<R, F>(
+        &self,
+        account: &AccountKey,
+        password: PasswordSource<'_>,
+        op: F,
+    ) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: Fn(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>> + Send + Sync,
+    {
+        let work = async {
+            for attempt in 0..2 {
+                let lease = self.acquire(account).await?;
+                let fresh = self.inner.opts.policy == Policy::Naive;
+                if fresh || self.inner.logged_in(lease.grant.slot).as_ref() != Some(account) {
+                    let pw = password()?;
+                    self.login(&lease, account, &pw).await?;
+                }
+                let expected = Expected {
+                    account: account.clone(),
+                    lease: Some(lease.grant.token),
+                };
+                match op(lease.terminal.clone(), expected).await {
+                    Err(TerminalError::WrongAccount { expected, actual }) => {
+                        self.inner
+                            .stats
+                            .guard_mismatches
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(
+                            terminal = lease.terminal.id(),
+                            expected = %expected,
+                            actual = ?actual.map(|a| a.to_string()),
+                            attempt,
+                            "terminal guard mismatch: operation not executed"
+                        );
+                        // Nothing ran; forget what we believed the terminal held and try afresh.
+                        self.inner.set_logged_in(lease.grant.slot, None);
+                    }
+                    Err(e) if e.is_connection() => {
+                        self.inner.set_logged_in(lease.grant.slot, None);
+                        return Err(ApiError::from(e));
+                    }
+                    other => return other.map_err(ApiError::from),
+                }
+            }
+            Err(ApiError::TerminalUnavailable(
+                "terminal guard mismatch twice".into(),
+            ))
+        };
+        match tokio::time::timeout(self.inner.opts.timeout, work).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.inner.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                Err(ApiError::TerminalTimeout)
+            }
+        }
+    }
+
+    /// Logs a terminal in with credentials that are not stored yet, to verify them.
+    pub async fn verify_login(
+        &self,
+        account: &AccountKey,
+        password: &SecretString,
+    ) -> Result<AccountInfo, ApiError> {
+        let work = async {
+            let lease = self.acquire(account).await?;
+            self.login(&lease, account, password).await
+        };
+        match tokio::time::timeout(self.inner.opts.timeout, work).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.inner.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                Err(ApiError::TerminalTimeout)
+            }
+        }
+    }
+}

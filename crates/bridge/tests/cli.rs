@@ -1,0 +1,240 @@
+//! The binary as a new user runs it: `token`, `migrate`, `serve` on the embedded default (SQLite,
+//! generated keys in the data dir, simulated terminals), then the seed's connect request.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
+
+use serde_json::{json, Value};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mt5-bridge");
+
+fn clean_env(cmd: &mut Command) -> &mut Command {
+    for k in [
+        "DATABASE_URL",
+        "JWT_SECRET",
+        "JWT_JWKS_URL",
+        "CREDENTIALS_KEY",
+        "CREDENTIALS_KEY_ID",
+        "CREDENTIALS_OLD_KEYS",
+        "BIND",
+        "DATA_DIR",
+        "MT5_SIM_STATE",
+        "MT5_SIM_ACCOUNTS",
+        "MT5_SIM_FAULTS",
+        "MT5_SIM_LOGIN_LATENCY_MS",
+        "TERMINALS",
+    ] {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
+fn token(data_dir: &std::path::Path, user: &str) -> String {
+    let out = clean_env(&mut Command::new(BIN))
+        .args([
+            "token",
+            "--user",
+            user,
+            "--email",
+            "a@example.com",
+            "--ttl",
+            "1h",
+        ])
+        .env("DATA_DIR", data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(t.lines().count(), 1, "one line");
+    t.trim().to_string()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[cfg(unix)]
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn embedded_default_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = uuid::Uuid::new_v4().to_string();
+    let t = token(dir.path(), &user);
+    // The token carries Supabase's claims.
+    let payload = t.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], user.as_str());
+    assert_eq!(claims["role"], "authenticated");
+    assert_eq!(claims["aud"], "authenticated");
+    assert_eq!(claims["email"], "a@example.com");
+    assert_eq!(claims["is_anonymous"], false);
+    assert!(claims["session_id"].is_string());
+    let ttl = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(ttl, 3600);
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&dir.path().join("jwt_secret")), 0o600);
+        assert_eq!(mode(&dir.path().join("credentials_key")), 0o600);
+    }
+    // A second token uses the same secret (the file is not regenerated).
+    let secret_before = std::fs::read(dir.path().join("jwt_secret")).unwrap();
+    let _ = token(dir.path(), &user);
+    assert_eq!(
+        secret_before,
+        std::fs::read(dir.path().join("jwt_secret")).unwrap()
+    );
+
+    let out = clean_env(&mut Command::new(BIN))
+        .arg("migrate")
+        .env("DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let port = free_port();
+    let log_path = dir.path().join("serve.log");
+    let mut child = clean_env(&mut Command::new(BIN))
+        .arg("serve")
+        .env("DATA_DIR", dir.path())
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not come up: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let resp = client
+        .post(format!("{base}/api/v1/accounts/connect"))
+        .bearer_auth(&t)
+        .json(&json!({
+            "account_name": "My Demo Account", "login": "5042856355", "password": "V!QzRxQ7",
+            "server": "MetaQuotes-Demo", "broker_name": "MetaQuotes", "account_type": "demo", "set_as_default": true
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["account"]["login"], 5042856355u64);
+    assert!(resp_has_request_id(&client, &base, &t).await);
+
+    // Graceful shutdown on SIGTERM.
+    #[cfg(unix)]
+    {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "exit status {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = child.kill();
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("account connected"), "{log}");
+    assert!(!log.contains("V!QzRxQ7"), "the password is in the log");
+    // Nothing in the data dir holds the password in plaintext.
+    for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        let bytes = std::fs::read(entry.path()).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("V!QzRxQ7"),
+            "{} holds the password",
+            entry.path().display()
+        );
+    }
+}
+
+async fn resp_has_request_id(client: &reqwest::Client, base: &str, t: &str) -> bool {
+    let r = client
+        .get(format!("{base}/api/v1/accounts"))
+        .bearer_auth(t)
+        .send()
+        .await
+        .unwrap();
+    r.headers().contains_key("x-request-id")
+}
+
+#[test]
+fn bad_configuration_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = clean_env(&mut Command::new(BIN))
+        .arg("serve")
+        .env("DATA_DIR", dir.path())
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .env("BIND", "not-an-address")
+        .env("TERMINALS", "sim:0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in ["BIND", "TERMINALS", "JWT_SECRET", "CREDENTIALS_KEY"] {
+        assert!(err.contains(needle), "missing {needle} in: {err}");
+    }
+}
+
+#[test]
+fn token_rejects_bad_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = clean_env(&mut Command::new(BIN))
+        .args(["token", "--user", "nope"])
+        .env("DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = clean_env(&mut Command::new(BIN))
+        .args([
+            "token",
+            "--user",
+            &uuid::Uuid::new_v4().to_string(),
+            "--ttl",
+            "1y",
+        ])
+        .env("DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,280 @@
+//! Test harness: the real server on port 0 with its own database (a fresh SQLite file, or a fresh
+//! Postgres database when TEST_DATABASE_URL is set) and its own in-memory simulated broker.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
+
+use mt5_bridge::app::{AppState, Application, Overrides};
+use mt5_bridge::config::{CommonArgs, ServeArgs, ServeSettings};
+use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
+use mt5_sim::broker::Broker;
+use mt5_sim::config::{default_accounts, FaultConfig, SimConfig, StateLocation};
+use reqwest::Method;
+use secrecy::SecretString;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub const JWT_SECRET: &str = "test-secret-with-at-least-32-characters-long!!";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub broker: Arc<Broker>,
+    pub state: AppState,
+    pub data_dir: tempfile::TempDir,
+    pub database_url: String,
+    pub pg: Option<TestDatabase>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+pub fn sim_config() -> SimConfig {
+    SimConfig {
+        accounts: default_accounts(),
+        state: StateLocation::Memory,
+        seed: 7,
+        login_latency_ms: 0,
+        call_latency_ms: 0,
+        server_time_offset_s: 0,
+        faults: FaultConfig::none(),
+    }
+}
+
+/// The Postgres admin URL, or None (SQLite only) when TEST_DATABASE_URL is unset.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+pub async fn spawn(db: Db) -> TestApp {
+    spawn_with(db, sim_config(), |_| {}).await
+}
+
+pub async fn spawn_with(
+    db: Db,
+    sim: SimConfig,
+    tweak: impl FnOnce(&mut HashMap<&'static str, String>),
+) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let pg = match db {
+        Db::Sqlite => None,
+        Db::Postgres => {
+            let admin = postgres_url().expect("TEST_DATABASE_URL");
+            Some(
+                fresh_postgres_database(&admin)
+                    .await
+                    .expect("a fresh Postgres database"),
+            )
+        }
+    };
+    let database_url = match &pg {
+        Some(t) => t.url.clone(),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.path().join("bridge.db").display()
+        ),
+    };
+    let mut env: HashMap<&'static str, String> = HashMap::new();
+    env.insert("JWT_SECRET", JWT_SECRET.to_string());
+    env.insert(
+        "CREDENTIALS_KEY",
+        secrecy::ExposeSecret::expose_secret(
+            &mt5_bridge::vault::CredentialKey::generate("t1").to_base64(),
+        )
+        .to_string(),
+    );
+    env.insert("CREDENTIALS_KEY_ID", "t1".to_string());
+    tweak(&mut env);
+    let args = ServeArgs {
+        common: CommonArgs {
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: Some(database_url.clone()),
+            log_format: "text".into(),
+        },
+        bind: "127.0.0.1:0".into(),
+        cors_allowed_origins: env.get("CORS_ALLOWED_ORIGINS").cloned().unwrap_or_default(),
+        terminals: env
+            .get("TERMINALS")
+            .cloned()
+            .unwrap_or_else(|| "sim:2".into()),
+        session_ttl_s: 3600,
+        terminal_timeout_ms: env
+            .get("TERMINAL_TIMEOUT_MS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000),
+        pool_policy: env
+            .get("POOL_POLICY")
+            .cloned()
+            .unwrap_or_else(|| "pool".into()),
+        pool_queue_limit: env
+            .get("POOL_QUEUE_LIMIT")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1024),
+    };
+    let lookup = |k: &str| env.get(k).cloned();
+    let settings = ServeSettings::load(&args, &lookup).expect("settings");
+    let (broker, _feed) = mt5_sim::broker::open_from_config(&sim)
+        .await
+        .expect("sim broker");
+    let app = Application::build(
+        settings,
+        Overrides {
+            sim: Some(sim),
+            broker: Some(broker.clone()),
+        },
+    )
+    .await
+    .expect("application builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    let server = tokio::spawn(async move {
+        let _ = app.run_until_stopped(std::future::pending()).await;
+    });
+    TestApp {
+        base,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        broker,
+        state,
+        data_dir,
+        database_url,
+        pg,
+        server,
+    }
+}
+
+impl TestApp {
+    pub fn token(&self, user: Uuid) -> String {
+        mint(user, Duration::from_secs(3600))
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let (status, _, v) = self.call_full(method, path, token, body).await;
+        (status, v)
+    }
+
+    pub async fn call_full(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut rb = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, headers, v)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Connects one of the simulator's default accounts; returns its id.
+    pub async fn connect(
+        &self,
+        token: &str,
+        login: u64,
+        password: &str,
+        server: &str,
+        name: &str,
+    ) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/accounts/connect",
+                token,
+                serde_json::json!({ "account_name": name, "login": login.to_string(), "password": password, "server": server }),
+            )
+            .await;
+        assert_eq!(status, 201, "connect {login}: {body}");
+        body["account_id"].as_str().expect("account_id").to_string()
+    }
+
+    pub async fn shutdown(self) {
+        self.server.abort();
+        if let Some(pg) = self.pg {
+            let _ = pg.drop().await;
+        }
+    }
+}
+
+pub fn mint(user: Uuid, ttl: Duration) -> String {
+    mt5_bridge::auth::mint_token(
+        &SecretString::from(JWT_SECRET),
+        user,
+        Some("user@example.com"),
+        ttl,
+        "authenticated",
+        None,
+    )
+    .expect("token")
+}
+
+/// Runs a scenario on SQLite, or on Postgres when TEST_DATABASE_URL is set (else prints a skip).
+pub async fn run_on<F, Fut>(db: Db, scenario: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: std::future::Future<Output = TestApp>,
+{
+    if db == Db::Postgres && postgres_url().is_none() {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    }
+    let app = spawn(db).await;
+    let app = scenario(app).await;
+    app.shutdown().await;
+}
+
+/// Declares a scenario test on both databases.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $scenario:path) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                common::run_on(common::Db::Sqlite, $scenario).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                common::run_on(common::Db::Postgres, $scenario).await;
+            }
+        }
+    };
+}
