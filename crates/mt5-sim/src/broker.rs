@@ -10,11 +10,13 @@
 //! money, positions, orders and history come from the state store, so a restart keeps them.
 //! Times reported to clients are the server's clock: UTC plus the configured offset.
 
-use crate::config::{AccountSpec, StateLocation};
+use crate::config::{AccountSpec, SimConfig, StateLocation};
 use crate::engine::{AccountSettings, AccountState, Engine};
-use crate::market::{Clock, Favour, Market};
+use crate::market::{Clock, Favour, Market, SystemClock};
+use crate::prices::PriceFeed;
 use crate::state::{open_state, Applied, StateStore};
 pub use crate::state::{AuditRecord, SimError};
+use crate::symbols::builtin_symbols;
 use mt5::{
     AccountInfo, AccountKey, HistorySelect, OrderCheckResult, OrderSendResult, OrderType,
     PositionFilter, Rate, RatesRange, SymbolInfo, TerminalError, Tick, Timeframe, TradeDeal,
@@ -103,6 +105,56 @@ impl<M: Market> MarketData for QuotesOnly<M> {
         info.trade_tick_value = info.trade_tick_value_profit;
         Some(info)
     }
+}
+
+impl MarketData for PriceFeed {
+    fn market(&self) -> &dyn Market {
+        self
+    }
+
+    fn tick(&self, symbol: &str, utc_ms: i64) -> Option<Tick> {
+        PriceFeed::tick(self, symbol, utc_ms)
+    }
+
+    fn rates(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        range: RatesRange,
+        now_utc_ms: i64,
+    ) -> Result<Vec<Rate>, TerminalError> {
+        PriceFeed::rates(self, symbol, timeframe, range, now_utc_ms)
+    }
+
+    fn symbol_info(&self, symbol: &str, utc_ms: i64, account_currency: &str) -> Option<SymbolInfo> {
+        PriceFeed::symbol_info(self, symbol, utc_ms, account_currency)
+    }
+}
+
+/// The broker and price feed a [`SimConfig`] describes, on the machine's clock.
+pub async fn open_from_config(cfg: &SimConfig) -> Result<(Arc<Broker>, Arc<PriceFeed>), SimError> {
+    open_from_config_with_clock(cfg, Arc::new(SystemClock)).await
+}
+
+/// As [`open_from_config`], on a given clock (tests move a [`crate::market::ManualClock`]).
+pub async fn open_from_config_with_clock(
+    cfg: &SimConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<(Arc<Broker>, Arc<PriceFeed>), SimError> {
+    let feed = Arc::new(PriceFeed::new(
+        cfg.seed,
+        builtin_symbols(),
+        cfg.server_time_offset_s,
+    ));
+    let broker = Broker::open(BrokerConfig {
+        accounts: cfg.accounts.clone(),
+        state: cfg.state.clone(),
+        data: feed.clone(),
+        clock,
+        server_time_offset_s: cfg.server_time_offset_s,
+    })
+    .await?;
+    Ok((broker, feed))
 }
 
 /// How to build a [`Broker`].
