@@ -265,3 +265,95 @@ proptest! {
         prop_assert_eq!(run(), run());
     }
 }
+
+// ---------------------------------------------------------------- on the simulated price feed
+
+#[derive(Debug, Clone)]
+enum FeedOp {
+    Open {
+        sym: usize,
+        buy: bool,
+        units: i64,
+        sl: i64,
+        tp: i64,
+    },
+    Wait {
+        secs: i64,
+    },
+}
+
+fn feed_op() -> impl Strategy<Value = FeedOp> {
+    prop_oneof![
+        2 => (0..4usize, any::<bool>(), 1..50i64, 0..300i64, 0..300i64)
+            .prop_map(|(sym, buy, units, sl, tp)| FeedOp::Open { sym, buy, units, sl, tp }),
+        3 => (1..900i64).prop_map(|secs| FeedOp::Wait { secs }),
+    ]
+}
+
+/// The level in a server-side close's comment: `[sl 1.10500]` → 1.105.
+fn level_of(comment: &str) -> Option<f64> {
+    comment
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(' ')
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn feed_triggers_fire_on_the_right_side_and_accounts_add_up(
+        seed in 0..1000u64,
+        hedging in any::<bool>(),
+        ops in proptest::collection::vec(feed_op(), 1..30),
+    ) {
+        let feed = mt5_sim::prices::PriceFeed::new(seed, mt5_sim::symbols::builtin_symbols(), OFFSET_S);
+        let mode = if hedging { AccountMarginMode::RetailHedging } else { AccountMarginMode::RetailNetting };
+        let initial = 100_000.0;
+        let mut a = Acct::new(mode, initial);
+        for op in &ops {
+            match *op {
+                FeedOp::Open { sym, buy, units, sl, tp } => {
+                    let s = SYMBOLS[sym];
+                    let i = feed.spec(s).unwrap().info.clone();
+                    let q = feed.quote(s, a.now).unwrap();
+                    let t = if buy { OrderType::Buy } else { OrderType::Sell };
+                    let mut req = market(s, t, units as f64 * i.volume_step);
+                    let sign = if buy { 1.0 } else { -1.0 };
+                    let reference = if buy { q.bid } else { q.ask };
+                    if sl > 0 {
+                        req.sl = mt5::util::normalize(reference - sign * (sl + 60) as f64 * i.point, i.digits);
+                    }
+                    if tp > 0 {
+                        req.tp = mt5::util::normalize(reference + sign * (tp + 60) as f64 * i.point, i.digits);
+                    }
+                    let r = a.send(&feed, &req);
+                    prop_assert!(r.retcode == mt5::retcode::DONE || r.retcode == mt5::retcode::NO_MONEY, "{:?}", r);
+                }
+                FeedOp::Wait { secs } => a.tick(secs * 1000),
+            }
+            let m = a.metrics(&feed);
+            let positions = a.positions(&feed);
+            let floating: f64 = positions.iter().map(|p| p.profit + p.swap).sum();
+            prop_assert!((m.equity - (m.balance + floating)).abs() < 1e-6);
+            let realised: f64 = a.deals.iter().skip(1).map(|d| d.profit).sum();
+            prop_assert!((m.balance - (initial + realised)).abs() < 1e-6);
+        }
+        for d in &a.deals {
+            let Some(level) = level_of(&d.comment) else { continue };
+            // A sell deal closes a buy (checked against the bid), a buy deal closes a sell (ask).
+            match (d.reason, d.r#type) {
+                (mt5::DealReason::Tp, DealType::Sell) | (mt5::DealReason::Sl, DealType::Buy) => {
+                    prop_assert!(d.price >= level - 1e-9, "{:?}", d)
+                }
+                (mt5::DealReason::Tp, DealType::Buy) | (mt5::DealReason::Sl, DealType::Sell) => {
+                    prop_assert!(d.price <= level + 1e-9, "{:?}", d)
+                }
+                _ => {}
+            }
+        }
+    }
+}
