@@ -8,6 +8,15 @@
 //! `max_batch` operations or `max_turn` when other accounts wait with no terminal (fairness).
 //! The queue is bounded (`queue_limit`, then 503) and every operation has a deadline (then 504).
 //!
+//! Invariants, kept under the state lock:
+//! - a slot is `busy` exactly while one [`Grant`] for it is alive, and the grant's drop frees it, so
+//!   a lease abandoned at any point (deadline, cancelled request) gives its terminal back;
+//! - `queued` is the number of waiters in `queues`, and an account is in `arrival` exactly while
+//!   it has waiters; an abandoned request removes its own waiter;
+//! - after every dispatch either no terminal is idle, or no account waits without a terminal and
+//!   no idle terminal's account has waiters. Removing a waiter cannot break this, so only a new
+//!   request and a released slot need to dispatch.
+//!
 //! Under the lease every operation names the account it expects ([`Expected`]) and the terminal
 //! refuses to act for any other (the guard): a mismatch never executes, is logged and counted,
 //! and the operation is retried once on a fresh lease.
@@ -102,6 +111,8 @@ struct SlotInfo {
 
 struct Waiter {
     tx: oneshot::Sender<Grant>,
+    /// Arrival number over all accounts (the naive policy serves strictly in this order).
+    seq: u64,
 }
 
 #[derive(Default)]
@@ -111,6 +122,7 @@ struct State {
     /// Accounts with waiters, in the order their oldest waiter arrived.
     arrival: VecDeque<AccountKey>,
     queued: usize,
+    next_seq: u64,
 }
 
 struct Inner {
@@ -184,6 +196,10 @@ impl Inner {
 
     fn set_logged_in(&self, slot: usize, account: Option<AccountKey>) {
         if let Some(s) = self.lock().slots.get_mut(slot) {
+            if account.is_some() {
+                // The turn counts from when the account is usable: a slow login must not use it up.
+                s.turn_start = Instant::now();
+            }
             s.logged_in = account;
         }
     }
@@ -195,7 +211,8 @@ impl Inner {
             .and_then(|s| s.logged_in.clone())
     }
 
-    fn grant_to(self: &Arc<Self>, st: &mut State, slot: usize, account: &AccountKey) -> bool {
+    /// Grants `slot` to the first live waiter of `account`; when none is left, forgets the account.
+    fn grant_to(self: &Arc<Self>, st: &mut State, slot: usize, account: &AccountKey) {
         let now = Instant::now();
         loop {
             let Some(waiter) = st.queues.get_mut(account).and_then(|q| q.pop_front()) else {
@@ -228,7 +245,7 @@ impl Inner {
             match waiter.tx.send(grant) {
                 Ok(()) => {
                     self.forget_if_empty(st, account);
-                    return true;
+                    return;
                 }
                 Err(mut grant) => {
                     // The receiver vanished between the check and the send: we hold the lock,
@@ -239,7 +256,6 @@ impl Inner {
             }
         }
         self.forget_if_empty(st, account);
-        false
     }
 
     fn forget_if_empty(&self, st: &mut State, account: &AccountKey) {
@@ -255,6 +271,35 @@ impl Inner {
 
     /// Hands idle terminals to waiters until nothing more can be granted.
     fn dispatch(self: &Arc<Self>, st: &mut State) {
+        match self.opts.policy {
+            Policy::Pool => self.dispatch_pool(st),
+            Policy::Naive => self.dispatch_fifo(st),
+        }
+    }
+
+    /// The naive policy: the oldest waiter of all gets the idle terminal, whatever its account.
+    fn dispatch_fifo(self: &Arc<Self>, st: &mut State) {
+        loop {
+            let Some(slot) = st.slots.iter().position(|s| !s.busy) else {
+                return;
+            };
+            let oldest = st
+                .queues
+                .iter()
+                .filter_map(|(a, q)| q.front().map(|w| (w.seq, a)))
+                .min_by_key(|(seq, _)| *seq)
+                .map(|(_, a)| a.clone());
+            let Some(account) = oldest else {
+                return;
+            };
+            // Either the slot is granted or the account's (abandoned) waiters are gone: progress.
+            self.grant_to(st, slot, &account);
+        }
+    }
+
+    fn dispatch_pool(self: &Arc<Self>, st: &mut State) {
+        // Every pass either grants a slot or drops an account whose waiters all gave up, so the
+        // loop ends; `progressed` counts both, since either can change who is starving.
         loop {
             let now = Instant::now();
             // Accounts waiting with no terminal logged in to them (idle or busy).
@@ -290,9 +335,8 @@ impl Inner {
                 {
                     continue;
                 }
-                if self.grant_to(st, i, &acc) {
-                    progressed = true;
-                }
+                self.grant_to(st, i, &acc);
+                progressed = true;
             }
 
             // 2. Switching: the oldest starving account gets the least recently used idle
@@ -309,9 +353,8 @@ impl Inner {
                         (wanted, s.last_used)
                     });
                 if let Some(i) = victim {
-                    if self.grant_to(st, i, acc) {
-                        progressed = true;
-                    }
+                    self.grant_to(st, i, acc);
+                    progressed = true;
                 }
             }
             if !progressed {
@@ -377,12 +420,38 @@ impl TerminalPool {
     }
 
     async fn acquire(&self, account: &AccountKey) -> Result<Lease, ApiError> {
+        if self.inner.terminals.is_empty() {
+            return Err(ApiError::TerminalUnavailable(
+                "no terminal is configured".into(),
+            ));
+        }
         let started = Instant::now();
         let mut waiting = {
             let mut st = self.inner.lock();
+            let (tx, rx) = oneshot::channel();
+            let seq = st.next_seq;
+            st.next_seq += 1;
             st.queued += 1;
-            if st.queued > self.inner.opts.queue_limit {
-                st.queued -= 1;
+            st.queues
+                .entry(account.clone())
+                .or_default()
+                .push_back(Waiter { tx, seq });
+            if !st.arrival.contains(account) {
+                st.arrival.push_back(account.clone());
+            }
+            self.inner.dispatch(&mut st);
+            // Only a request that must wait counts against the limit: one that an idle terminal
+            // could take at once is served even when the queue is full of other accounts.
+            let still_waiting = st
+                .queues
+                .get(account)
+                .is_some_and(|q| q.iter().any(|w| w.seq == seq));
+            if still_waiting && st.queued > self.inner.opts.queue_limit {
+                if let Some(q) = st.queues.get_mut(account) {
+                    q.retain(|w| w.seq != seq);
+                }
+                st.queued = st.queued.saturating_sub(1);
+                self.inner.forget_if_empty(&mut st, account);
                 self.inner
                     .stats
                     .queue_rejections
@@ -391,15 +460,6 @@ impl TerminalPool {
                     "terminal queue is full".into(),
                 ));
             }
-            let (tx, rx) = oneshot::channel();
-            st.queues
-                .entry(account.clone())
-                .or_default()
-                .push_back(Waiter { tx });
-            if !st.arrival.contains(account) {
-                st.arrival.push_back(account.clone());
-            }
-            self.inner.dispatch(&mut st);
             Waiting {
                 inner: self.inner.clone(),
                 account: account.clone(),
@@ -461,6 +521,22 @@ impl TerminalPool {
         R: Send + 'static,
         F: Fn(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>> + Send + Sync,
     {
+        self.run_with_timeout(account, password, self.inner.opts.timeout, op)
+            .await
+    }
+
+    /// As [`TerminalPool::run`], with its own deadline (waiting, login and operation included).
+    pub async fn run_with_timeout<R, F>(
+        &self,
+        account: &AccountKey,
+        password: PasswordSource<'_>,
+        timeout: Duration,
+        op: F,
+    ) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: Fn(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>> + Send + Sync,
+    {
         let work = async {
             for attempt in 0..2 {
                 let lease = self.acquire(account).await?;
@@ -500,7 +576,7 @@ impl TerminalPool {
                 "terminal guard mismatch twice".into(),
             ))
         };
-        match tokio::time::timeout(self.inner.opts.timeout, work).await {
+        match tokio::time::timeout(timeout, work).await {
             Ok(r) => r,
             Err(_) => {
                 self.inner.stats.timeouts.fetch_add(1, Ordering::Relaxed);

@@ -1,0 +1,829 @@
+//! Terminal pool behaviour on real simulated terminals sharing one in-memory broker: affinity, LRU
+//! switching, batching, fairness, the bounded queue, deadlines, cancellation, the naive baseline,
+//! the account guard, and a concurrent soak checked against the broker's audit trail.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
+
+use mt5::{AccountInfo, AccountKey, Expected, PositionFilter, Terminal, TerminalError};
+use mt5_bridge::error::ApiError;
+use mt5_bridge::pool::{BoxFuture, Policy, PoolOptions, TerminalPool};
+use mt5_sim::broker::{AuditRecord, Broker};
+use mt5_sim::config::{default_accounts, AccountSpec, FaultConfig, SimConfig, StateLocation};
+use mt5_sim::terminal::{SimTerminal, TerminalOptions};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{watch, Notify};
+
+const LOGIN_MS: u64 = 200;
+/// First login number of the test accounts; account `i` is `BASE_LOGIN + i`.
+const BASE_LOGIN: u64 = 70_000;
+
+fn key(i: usize) -> AccountKey {
+    AccountKey::new(BASE_LOGIN + i as u64, "Sim-Demo")
+}
+
+fn password(i: usize) -> SecretString {
+    SecretString::from(format!("pw-{}", BASE_LOGIN + i as u64))
+}
+
+fn accounts(n: usize) -> Vec<AccountSpec> {
+    let template = default_accounts()
+        .into_iter()
+        .find(|a| a.server == "Sim-Demo")
+        .unwrap();
+    (0..n)
+        .map(|i| AccountSpec {
+            login: BASE_LOGIN + i as u64,
+            password: password(i),
+            name: format!("Pool test {i}"),
+            ..template.clone()
+        })
+        .collect()
+}
+
+struct Rig {
+    broker: Arc<Broker>,
+    terminals: Vec<Arc<SimTerminal>>,
+    pool: Arc<TerminalPool>,
+}
+
+async fn rig(
+    terminals: usize,
+    n_accounts: usize,
+    login_ms: u64,
+    call_ms: u64,
+    opts: PoolOptions,
+) -> Rig {
+    let cfg = SimConfig {
+        accounts: accounts(n_accounts),
+        state: StateLocation::Memory,
+        seed: 7,
+        login_latency_ms: login_ms,
+        call_latency_ms: call_ms,
+        server_time_offset_s: 0,
+        faults: FaultConfig::none(),
+    };
+    let broker = mt5_sim::broker::open_from_config(&cfg).await.unwrap().0;
+    let topts = TerminalOptions::from_config(&cfg);
+    let terminals: Vec<Arc<SimTerminal>> = (0..terminals)
+        .map(|i| Arc::new(SimTerminal::new(format!("sim-{i}"), broker.clone(), topts)))
+        .collect();
+    let dyns = terminals
+        .iter()
+        .map(|t| t.clone() as Arc<dyn Terminal>)
+        .collect();
+    Rig {
+        broker,
+        terminals,
+        pool: Arc::new(TerminalPool::new(dyns, opts)),
+    }
+}
+
+fn opts() -> PoolOptions {
+    PoolOptions::default()
+}
+
+fn logins(pool: &TerminalPool) -> u64 {
+    pool.stats().logins.load(Ordering::SeqCst)
+}
+
+type Op<R> =
+    Box<dyn Fn(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>> + Send + Sync>;
+
+fn info_op() -> Op<AccountInfo> {
+    Box::new(|t, at| Box::pin(async move { t.account_info(&at).await }))
+}
+
+/// Reads the positions, then reports the account the guard accepted (the one the op ran for).
+fn positions_op() -> Op<u64> {
+    Box::new(|t, at| {
+        Box::pin(async move {
+            t.positions(&at, &PositionFilter::All).await?;
+            Ok(at.account.login)
+        })
+    })
+}
+
+/// `account_info`, then keeps the lease `hold` longer.
+fn slow_info_op(hold: Duration) -> Op<AccountInfo> {
+    Box::new(move |t, at| {
+        Box::pin(async move {
+            let info = t.account_info(&at).await?;
+            tokio::time::sleep(hold).await;
+            Ok(info)
+        })
+    })
+}
+
+/// `account_info`, then signals `started` and keeps the lease until `gate` opens.
+fn gated_op(started: Arc<Notify>, gate: watch::Receiver<bool>) -> Op<AccountInfo> {
+    Box::new(move |t, at| {
+        let started = started.clone();
+        let mut gate = gate.clone();
+        Box::pin(async move {
+            let info = t.account_info(&at).await?;
+            started.notify_one();
+            let _ = gate.wait_for(|open| *open).await;
+            Ok(info)
+        })
+    })
+}
+
+async fn run<R: Send + 'static>(pool: &TerminalPool, i: usize, op: Op<R>) -> Result<R, ApiError> {
+    let pw = move || Ok(password(i));
+    pool.run(&key(i), &pw, op).await
+}
+
+/// Holds the pool's (only free) terminal for account `i` until the returned sender opens the gate.
+async fn hold(
+    pool: &Arc<TerminalPool>,
+    i: usize,
+) -> (
+    watch::Sender<bool>,
+    tokio::task::JoinHandle<Result<AccountInfo, ApiError>>,
+) {
+    let started = Arc::new(Notify::new());
+    let (open, gate) = watch::channel(false);
+    let p = pool.clone();
+    let op = gated_op(started.clone(), gate);
+    let holder = tokio::spawn(async move { run(&p, i, op).await });
+    tokio::time::timeout(Duration::from_secs(10), started.notified())
+        .await
+        .expect("the holder got its lease");
+    (open, holder)
+}
+
+async fn wait_for_depth(pool: &TerminalPool, depth: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pool.queue_depth() != depth {
+        assert!(
+            Instant::now() < deadline,
+            "queue depth never reached {depth} (is {})",
+            pool.queue_depth()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn audit(broker: &Broker) -> Vec<AuditRecord> {
+    broker.audit().await.unwrap()
+}
+
+fn is_login(r: &AuditRecord) -> bool {
+    r.operation == "login"
+}
+
+/// Every operation of `terminal_id`'s audit, split into runs: (account logged in, ops until the next login).
+fn runs(records: &[AuditRecord], terminal_id: &str) -> Vec<(u64, Vec<u64>)> {
+    let mut out: Vec<(u64, Vec<u64>)> = Vec::new();
+    for r in records.iter().filter(|r| r.terminal_id == terminal_id) {
+        if is_login(r) {
+            out.push((r.login, Vec::new()));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push(r.login);
+        } else {
+            panic!("operation before any login on {terminal_id}: {r:?}");
+        }
+    }
+    out
+}
+
+/// Replays the audit per terminal: every operation ran under the login the terminal last made.
+fn assert_ops_ran_under_current_login(records: &[AuditRecord]) {
+    let mut current: HashMap<&str, (u64, &str)> = HashMap::new();
+    for r in records {
+        if is_login(r) {
+            current.insert(&r.terminal_id, (r.login, &r.server));
+        } else {
+            assert_eq!(
+                current.get(r.terminal_id.as_str()),
+                Some(&(r.login, r.server.as_str())),
+                "operation {} (seq {}) ran under another login than its terminal held",
+                r.operation,
+                r.seq
+            );
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn affinity_keeps_each_account_on_its_terminal() {
+    let r = rig(2, 2, LOGIN_MS, 0, opts()).await;
+    for n in 0..50 {
+        let i = n % 2;
+        let info = run(&r.pool, i, info_op()).await.unwrap();
+        assert_eq!(info.login, key(i).login);
+    }
+    assert_eq!(logins(&r.pool), 2, "only the two warm-up logins");
+
+    // Concurrently too: each account waits for its own terminal rather than switching the other.
+    let tasks: Vec<_> = (0..2)
+        .map(|i| {
+            let p = r.pool.clone();
+            tokio::spawn(async move {
+                for _ in 0..25 {
+                    assert_eq!(run(&p, i, info_op()).await.unwrap().login, key(i).login);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(logins(&r.pool), 2);
+
+    let records = audit(&r.broker).await;
+    let login_terminals: Vec<&str> = records
+        .iter()
+        .filter(|r| is_login(r))
+        .map(|r| r.terminal_id.as_str())
+        .collect();
+    assert_eq!(login_terminals, ["sim-0", "sim-1"]);
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.operation == "account_info")
+            .count(),
+        100
+    );
+    assert_ops_ran_under_current_login(&records);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_least_recently_used_terminal_switches() {
+    let r = rig(2, 3, LOGIN_MS, 0, opts()).await;
+    let (a, b, c) = (0, 1, 2);
+    for i in [a, b, a, c] {
+        assert_eq!(
+            run(&r.pool, i, info_op()).await.unwrap().login,
+            key(i).login
+        );
+    }
+    assert_eq!(logins(&r.pool), 3, "A, B, C each logged in once");
+
+    let records = audit(&r.broker).await;
+    let login_on = |login: u64| -> Vec<String> {
+        records
+            .iter()
+            .filter(|r| is_login(r) && r.login == login)
+            .map(|r| r.terminal_id.clone())
+            .collect()
+    };
+    assert_eq!(login_on(key(b).login).len(), 1);
+    assert_eq!(
+        login_on(key(c).login),
+        login_on(key(b).login),
+        "C evicted B, not A"
+    );
+
+    // A was used more recently than B, so it is still logged in.
+    run(&r.pool, a, info_op()).await.unwrap();
+    assert_eq!(logins(&r.pool), 3, "A needed no login");
+    run(&r.pool, b, info_op()).await.unwrap();
+    assert_eq!(logins(&r.pool), 4, "B was evicted and logs in again");
+    assert_ops_ran_under_current_login(&audit(&r.broker).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_operations_for_one_account_run_in_one_batch() {
+    let r = rig(1, 2, LOGIN_MS, 0, opts()).await;
+    let (a, b) = (0, 1);
+    let (open, holder) = hold(&r.pool, a).await;
+
+    let waiters: Vec<_> = (0..10)
+        .map(|_| {
+            let p = r.pool.clone();
+            tokio::spawn(async move { run(&p, b, positions_op()).await })
+        })
+        .collect();
+    wait_for_depth(&r.pool, 10).await;
+    open.send(true).unwrap();
+    assert_eq!(holder.await.unwrap().unwrap().login, key(a).login);
+    for w in waiters {
+        assert_eq!(w.await.unwrap().unwrap(), key(b).login);
+    }
+
+    assert_eq!(logins(&r.pool), 2, "one login for A, one for all ten of B");
+    let ops: Vec<(String, u64)> = audit(&r.broker)
+        .await
+        .into_iter()
+        .map(|r| (r.operation, r.login))
+        .collect();
+    let mut expected = vec![
+        ("login".to_string(), key(a).login),
+        ("account_info".to_string(), key(a).login),
+        ("login".to_string(), key(b).login),
+    ];
+    expected.extend((0..10).map(|_| ("positions".to_string(), key(b).login)));
+    assert_eq!(ops, expected);
+    assert_eq!(r.pool.queue_depth(), 0);
+}
+
+/// Runs `loops` concurrent loops of `op` for account `i` until `until`; returns how many ran.
+fn flood(
+    pool: &Arc<TerminalPool>,
+    i: usize,
+    loops: usize,
+    until: Instant,
+    op: fn() -> Op<AccountInfo>,
+) -> Vec<tokio::task::JoinHandle<usize>> {
+    (0..loops)
+        .map(|_| {
+            let p = pool.clone();
+            tokio::spawn(async move {
+                let mut n = 0;
+                while Instant::now() < until {
+                    assert_eq!(run(&p, i, op()).await.unwrap().login, key(i).login);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_for_one_account_does_not_starve_another() {
+    let max_batch = 4;
+    let o = PoolOptions {
+        max_batch,
+        max_turn: Duration::from_secs(30),
+        ..opts()
+    };
+    let r = rig(1, 2, LOGIN_MS, 2, o).await;
+    let (a, b) = (0, 1);
+    let flood_for = Duration::from_secs(4);
+    let until = Instant::now() + flood_for;
+    let loops = flood(&r.pool, a, 3, until, info_op);
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let arrived_ms = now_ms();
+    let started = Instant::now();
+    assert_eq!(run(&r.pool, b, positions_op()).await.unwrap(), key(b).login);
+    let latency = started.elapsed();
+    assert!(
+        latency < flood_for / 2,
+        "B waited {latency:?} behind a {flood_for:?} flood"
+    );
+    let mut a_ops = 0;
+    for l in loops {
+        a_ops += l.await.unwrap();
+    }
+    assert!(a_ops > 20, "the flood ran ({a_ops} ops)");
+
+    let records = audit(&r.broker).await;
+    let b_login = records
+        .iter()
+        .find(|r| is_login(r) && r.login == key(b).login)
+        .unwrap()
+        .seq;
+    let a_ops_while_b_waited = records
+        .iter()
+        .filter(|r| r.operation == "account_info" && r.utc_ms >= arrived_ms && r.seq < b_login)
+        .count();
+    assert!(
+        a_ops_while_b_waited <= max_batch as usize,
+        "{a_ops_while_b_waited} operations for A ran while B waited"
+    );
+    assert_ops_ran_under_current_login(&records);
+}
+
+/// Lengths of the runs between logins on `sim-0`, without the first and last (partial) runs.
+fn middle_run_lengths(records: &[AuditRecord]) -> Vec<usize> {
+    let all = runs(records, "sim-0");
+    assert!(
+        all.len() >= 5,
+        "the accounts took turns ({} runs)",
+        all.len()
+    );
+    for (login, ops) in &all {
+        assert!(ops.iter().all(|l| l == login), "a run mixed accounts");
+    }
+    all[1..all.len() - 1]
+        .iter()
+        .map(|(_, ops)| ops.len())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_floods_take_turns_of_at_most_max_batch() {
+    let max_batch = 3;
+    let o = PoolOptions {
+        max_batch,
+        max_turn: Duration::from_secs(30),
+        ..opts()
+    };
+    let r = rig(1, 2, LOGIN_MS, 2, o).await;
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut loops = flood(&r.pool, 0, 2, until, info_op);
+    loops.extend(flood(&r.pool, 1, 2, until, info_op));
+    for l in loops {
+        l.await.unwrap();
+    }
+    let lengths = middle_run_lengths(&audit(&r.broker).await);
+    assert!(
+        lengths
+            .iter()
+            .all(|&n| (1..=max_batch as usize).contains(&n)),
+        "turn lengths {lengths:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_floods_take_turns_of_at_most_max_turn() {
+    // Each op holds the lease 10 ms; a turn of 150 ms allows about 15 of them, counted from the
+    // end of the (200 ms) login, so a turn is neither one op long nor unbounded.
+    let o = PoolOptions {
+        max_batch: 10_000,
+        max_turn: Duration::from_millis(150),
+        ..opts()
+    };
+    let r = rig(1, 2, LOGIN_MS, 0, o).await;
+    let until = Instant::now() + Duration::from_secs(4);
+    let slow = || slow_info_op(Duration::from_millis(10));
+    let mut loops = flood(&r.pool, 0, 2, until, slow);
+    loops.extend(flood(&r.pool, 1, 2, until, slow));
+    for l in loops {
+        l.await.unwrap();
+    }
+    let lengths = middle_run_lengths(&audit(&r.broker).await);
+    let mean = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
+    assert!(lengths.iter().all(|&n| n <= 60), "turn lengths {lengths:?}");
+    assert!(mean >= 2.0, "turns end right after the login: {lengths:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_refuses_at_once() {
+    let o = PoolOptions {
+        queue_limit: 3,
+        ..opts()
+    };
+    let r = rig(1, 4, 20, 0, o).await;
+    let (open, holder) = hold(&r.pool, 0).await;
+    let waiters: Vec<_> = (1..4)
+        .map(|i| {
+            let p = r.pool.clone();
+            tokio::spawn(async move { run(&p, i, info_op()).await })
+        })
+        .collect();
+    wait_for_depth(&r.pool, 3).await;
+
+    let refused = tokio::time::timeout(Duration::from_secs(1), run(&r.pool, 1, info_op()))
+        .await
+        .expect("refused without waiting");
+    assert!(
+        matches!(refused, Err(ApiError::TerminalUnavailable(_))),
+        "{refused:?}"
+    );
+    let (status, code) = refused.unwrap_err().status_and_code();
+    assert_eq!((status.as_u16(), code), (503, "terminal_unavailable"));
+    assert_eq!(r.pool.stats().queue_rejections.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        r.pool.queue_depth(),
+        3,
+        "the refused request left no waiter behind"
+    );
+
+    open.send(true).unwrap();
+    holder.await.unwrap().unwrap();
+    for (w, i) in waiters.into_iter().zip(1..) {
+        assert_eq!(w.await.unwrap().unwrap().login, key(i).login);
+    }
+    assert_eq!(r.pool.queue_depth(), 0);
+    assert_eq!(r.pool.stats().queue_rejections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_its_deadline_times_out_and_leaks_nothing() {
+    let o = PoolOptions {
+        timeout: Duration::from_millis(300),
+        ..opts()
+    };
+    let r = rig(1, 2, 50, 0, o).await;
+    let (a, b) = (0, 1);
+    let started = Arc::new(Notify::new());
+    let p = r.pool.clone();
+    let s = started.clone();
+    let holder = tokio::spawn(async move {
+        let pw = move || Ok(password(a));
+        let op = slow_info_op(Duration::from_secs(2));
+        let o2: Op<AccountInfo> = Box::new(move |t, at| {
+            s.notify_one();
+            op(t, at)
+        });
+        p.run_with_timeout(&key(a), &pw, Duration::from_secs(10), o2)
+            .await
+    });
+    tokio::time::timeout(Duration::from_secs(5), started.notified())
+        .await
+        .unwrap();
+
+    let t0 = Instant::now();
+    let late = run(&r.pool, b, info_op()).await;
+    assert!(matches!(late, Err(ApiError::TerminalTimeout)), "{late:?}");
+    assert_eq!(late.unwrap_err().status_and_code().0.as_u16(), 504);
+    assert!(
+        t0.elapsed() < Duration::from_millis(1500),
+        "gave up at its deadline, not the holder's"
+    );
+    assert_eq!(r.pool.stats().timeouts.load(Ordering::SeqCst), 1);
+    assert_eq!(r.pool.queue_depth(), 0);
+
+    holder.await.unwrap().unwrap();
+    assert_eq!(
+        run(&r.pool, b, info_op()).await.unwrap().login,
+        key(b).login
+    );
+    assert_eq!(r.pool.queue_depth(), 0);
+    assert_eq!(
+        r.pool.stats().leases.load(Ordering::SeqCst),
+        2,
+        "the timed-out request never got a lease"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_waiter_leaves_no_slot_or_queue_entry() {
+    let r = rig(1, 3, 20, 0, opts()).await;
+    let (open, holder) = hold(&r.pool, 0).await;
+    for i in [1, 2, 1] {
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(100), run(&r.pool, i, info_op())).await;
+        assert!(
+            gave_up.is_err(),
+            "the waiter was still waiting when dropped"
+        );
+    }
+    assert_eq!(r.pool.queue_depth(), 0);
+    open.send(true).unwrap();
+    holder.await.unwrap().unwrap();
+    let ok = tokio::time::timeout(Duration::from_secs(5), run(&r.pool, 2, info_op())).await;
+    assert_eq!(
+        ok.expect("the terminal is free again").unwrap().login,
+        key(2).login
+    );
+    assert_eq!(r.pool.stats().leases.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        r.pool.stats().timeouts.load(Ordering::SeqCst),
+        0,
+        "dropped, not timed out"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_dropped_at_random_moments_leak_nothing() {
+    // Requests give up at random moments, some while their grant is on its way to them.
+    let r = rig(1, 3, 5, 1, opts()).await;
+    let tasks: Vec<_> = (0..60u64)
+        .map(|n| {
+            let p = r.pool.clone();
+            tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(n);
+                let i = rng.gen_range(0..3);
+                let patience = Duration::from_millis(rng.gen_range(0..40));
+                let _ = tokio::time::timeout(patience, run(&p, i, info_op())).await;
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(r.pool.queue_depth(), 0);
+    for i in 0..3 {
+        let ok = tokio::time::timeout(Duration::from_secs(5), run(&r.pool, i, info_op())).await;
+        assert_eq!(ok.expect("no slot leaked").unwrap().login, key(i).login);
+    }
+    assert_ops_ran_under_current_login(&audit(&r.broker).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn naive_policy_logs_in_for_every_request_on_one_terminal() {
+    let o = PoolOptions {
+        policy: Policy::Naive,
+        ..opts()
+    };
+    let r = rig(3, 3, 20, 0, o).await;
+    assert_eq!((r.pool.size(), r.pool.policy()), (1, Policy::Naive));
+    let sequence = [0, 0, 1, 1, 0, 2];
+    for &i in &sequence {
+        assert_eq!(
+            run(&r.pool, i, info_op()).await.unwrap().login,
+            key(i).login
+        );
+    }
+    assert_eq!(logins(&r.pool), sequence.len() as u64);
+
+    // One global queue: waiters are served in arrival order, not batched by account.
+    let (open, holder) = hold(&r.pool, 0).await;
+    let mut waiters = Vec::new();
+    for (n, i) in [1, 2, 1].into_iter().enumerate() {
+        let p = r.pool.clone();
+        waiters.push(tokio::spawn(
+            async move { run(&p, i, positions_op()).await },
+        ));
+        wait_for_depth(&r.pool, n + 1).await;
+    }
+    open.send(true).unwrap();
+    holder.await.unwrap().unwrap();
+    for w in waiters {
+        w.await.unwrap().unwrap();
+    }
+    assert_eq!(logins(&r.pool), sequence.len() as u64 + 4);
+
+    let records = audit(&r.broker).await;
+    assert!(records.iter().all(|r| r.terminal_id == "sim-0"));
+    let tail: Vec<(String, u64)> = records[records.len() - 6..]
+        .iter()
+        .map(|r| (r.operation.clone(), r.login - BASE_LOGIN))
+        .collect();
+    let expected: Vec<(String, u64)> = [
+        ("login", 1),
+        ("positions", 1),
+        ("login", 2),
+        ("positions", 2),
+        ("login", 1),
+        ("positions", 1),
+    ]
+    .iter()
+    .map(|(o, l)| (o.to_string(), *l))
+    .collect();
+    assert_eq!(tail, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_switched_behind_the_pools_back_is_caught_by_the_guard() {
+    let r = rig(1, 2, 20, 0, opts()).await;
+    let (a, other) = (0, 1);
+    run(&r.pool, a, info_op()).await.unwrap();
+    r.terminals[0]
+        .login(&key(other), &password(other), Duration::from_secs(5))
+        .await
+        .unwrap();
+
+    let info = run(&r.pool, a, info_op()).await.unwrap();
+    assert_eq!(info.login, key(a).login);
+    assert_eq!(r.pool.stats().guard_mismatches.load(Ordering::SeqCst), 1);
+    assert_eq!(logins(&r.pool), 2, "the retry logged in again");
+
+    let records = audit(&r.broker).await;
+    let ops: Vec<(&str, u64)> = records
+        .iter()
+        .map(|r| (r.operation.as_str(), r.login - BASE_LOGIN))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("login", 0),
+            ("account_info", 0),
+            ("login", 1), // behind the pool's back
+            ("login", 0), // the retry
+            ("account_info", 0),
+        ]
+    );
+    assert_ops_ran_under_current_login(&records);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_mismatch_on_the_retry_too_fails_with_503_and_executes_nothing() {
+    let r = rig(1, 2, 5, 0, opts()).await;
+    let (a, other) = (0, 1);
+    // An operation that switches its own terminal away just before acting: always refused.
+    let sabotage: Op<AccountInfo> = Box::new(move |t, at| {
+        Box::pin(async move {
+            t.login(&key(other), &password(other), Duration::from_secs(5))
+                .await?;
+            t.account_info(&at).await
+        })
+    });
+    let err = run(&r.pool, a, sabotage).await.unwrap_err();
+    assert!(matches!(err, ApiError::TerminalUnavailable(_)), "{err:?}");
+    assert_eq!(err.status_and_code().1, "terminal_unavailable");
+    assert_eq!(r.pool.stats().guard_mismatches.load(Ordering::SeqCst), 2);
+    let records = audit(&r.broker).await;
+    assert!(
+        !records.iter().any(|r| r.operation == "account_info"),
+        "{records:?}"
+    );
+
+    // The pool recovers: it no longer trusts the terminal's login and logs in again.
+    assert_eq!(
+        run(&r.pool, a, info_op()).await.unwrap().login,
+        key(a).login
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_login_refuses_bad_credentials_and_keeps_the_terminal_usable() {
+    let r = rig(1, 2, 5, 0, opts()).await;
+    let bad = r
+        .pool
+        .verify_login(&key(0), &SecretString::from("wrong".to_string()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(bad, ApiError::Mt5LoginFailed { code: -6, .. }),
+        "{bad:?}"
+    );
+    assert_eq!(r.pool.stats().failed_logins.load(Ordering::SeqCst), 1);
+    let info = r.pool.verify_login(&key(1), &password(1)).await.unwrap();
+    assert_eq!(info.login, key(1).login);
+    // The verified login is reused by the next operation.
+    run(&r.pool, 1, info_op()).await.unwrap();
+    assert_eq!(logins(&r.pool), 2);
+}
+
+#[tokio::test]
+async fn a_pool_without_terminals_refuses_at_once() {
+    let pool = TerminalPool::new(Vec::new(), opts());
+    let r = tokio::time::timeout(Duration::from_secs(1), run(&pool, 0, info_op()))
+        .await
+        .expect("no wait for a terminal that does not exist");
+    assert!(matches!(r, Err(ApiError::TerminalUnavailable(_))), "{r:?}");
+    assert_eq!(pool.queue_depth(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_soak_every_operation_runs_on_its_own_account() {
+    const ACCOUNTS: usize = 8;
+    const WORKERS: u64 = 16;
+    const OPS_PER_WORKER: usize = 25;
+    let o = PoolOptions {
+        max_batch: 8,
+        max_turn: Duration::from_millis(100),
+        ..opts()
+    };
+    let r = rig(3, ACCOUNTS, 20, 1, o).await;
+    let tasks: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let p = r.pool.clone();
+            tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(1000 + w);
+                let mut done: Vec<(usize, &'static str)> = Vec::new();
+                for _ in 0..OPS_PER_WORKER {
+                    let i = rng.gen_range(0..ACCOUNTS);
+                    if rng.gen_bool(0.5) {
+                        let info = run(&p, i, info_op()).await.unwrap();
+                        assert_eq!(
+                            (info.login, info.server.as_str()),
+                            (key(i).login, "Sim-Demo")
+                        );
+                        done.push((i, "account_info"));
+                    } else {
+                        assert_eq!(run(&p, i, positions_op()).await.unwrap(), key(i).login);
+                        done.push((i, "positions"));
+                    }
+                    if rng.gen_bool(0.3) {
+                        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..5))).await;
+                    }
+                }
+                done
+            })
+        })
+        .collect();
+    let mut expected: HashMap<(u64, String), usize> = HashMap::new();
+    for t in tasks {
+        for (i, op) in t.await.unwrap() {
+            *expected.entry((key(i).login, op.to_string())).or_default() += 1;
+        }
+    }
+    let total = WORKERS as usize * OPS_PER_WORKER;
+    assert_eq!(expected.values().sum::<usize>(), total);
+
+    let stats = r.pool.stats();
+    let logins = stats.logins.load(Ordering::SeqCst);
+    assert!(
+        logins >= ACCOUNTS as u64 && logins <= total as u64,
+        "{logins} logins"
+    );
+    assert_eq!(stats.guard_mismatches.load(Ordering::SeqCst), 0);
+    assert_eq!(stats.leases.load(Ordering::SeqCst), total as u64);
+    assert_eq!(r.pool.queue_depth(), 0);
+
+    let records = audit(&r.broker).await;
+    assert_ops_ran_under_current_login(&records);
+    assert_eq!(
+        records.iter().filter(|r| is_login(r)).count() as u64,
+        logins
+    );
+    let mut executed: HashMap<(u64, String), usize> = HashMap::new();
+    for rec in records.iter().filter(|r| !is_login(r)) {
+        *executed
+            .entry((rec.login, rec.operation.clone()))
+            .or_default() += 1;
+    }
+    assert_eq!(
+        executed, expected,
+        "each operation ran exactly once, on its own account"
+    );
+}
