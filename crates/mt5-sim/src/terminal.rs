@@ -350,4 +350,9 @@ impl Terminal for SimTerminal {
         })
         .await
     }
+
+    async fn server_time_offset_s(&self, _at: &Expected) -> Result<i64, TerminalError> {
+        // The simulated server knows its own clock exactly; no call to the broker is needed.
+        Ok(self.broker.server_time_offset_s())
+    }
 }

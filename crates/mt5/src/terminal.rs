@@ -192,4 +192,11 @@ pub trait Terminal: Send + Sync + 'static {
         at: &Expected,
         select: &HistorySelect,
     ) -> Result<Vec<TradeOrder>, TerminalError>;
+
+    /// The trade server's clock minus UTC, in seconds: MT5 reports every time on the server's
+    /// wall clock. A backend that cannot know it exactly estimates it (e.g. from a fresh tick).
+    async fn server_time_offset_s(&self, at: &Expected) -> Result<i64, TerminalError> {
+        let _ = at;
+        Ok(0)
+    }
 }
