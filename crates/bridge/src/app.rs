@@ -5,7 +5,7 @@ use crate::auth::Authenticator;
 use crate::config::{ServeSettings, Settings};
 use crate::context::{MemorySessions, SessionStore};
 use crate::pool::TerminalPool;
-use crate::store::AccountStore;
+use crate::store::Store;
 use crate::vault::Vault;
 use mt5::Terminal;
 use mt5_sim::broker::Broker;
@@ -21,7 +21,7 @@ use uuid::Uuid;
 /// Everything a handler needs, cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn AccountStore>,
+    pub store: Arc<dyn Store>,
     pub vault: Arc<Vault>,
     pub auth: Arc<Authenticator>,
     pub pool: Arc<TerminalPool>,
@@ -57,7 +57,7 @@ pub enum StartupError {
 }
 
 /// Opens the store named by the settings and applies pending migrations.
-pub async fn open_store(settings: &Settings) -> Result<Arc<dyn AccountStore>, StartupError> {
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
     if settings.database_kind == crate::config::DatabaseKind::Sqlite {
         std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
             StartupError::Config(format!(

@@ -1156,7 +1156,7 @@ async fn postgres_unreachable_server_is_an_error() {
 
 #[tokio::test]
 async fn sqlite_in_memory_url_works() {
-    let store = store::open("sqlite::memory:").await.unwrap();
+    let store: Store = store::open("sqlite::memory:").await.unwrap();
     store.migrate().await.unwrap();
     let user = new_user(&store).await;
     let row = store

@@ -2,7 +2,7 @@
 //! with its result after; also the record behind `Idempotency-Key` (a repeated key returns the
 //! stored first response) and what startup reconciliation reads.
 
-use super::{StoreResult, UserCtx};
+use super::{StoreError, StoreResult, UserCtx};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -126,26 +126,80 @@ pub struct JournalFilter {
     pub limit: u32,
 }
 
+/// The largest page `list_entries` returns.
+pub const MAX_PAGE: u32 = 500;
+
+impl JournalFilter {
+    /// The page size actually used: `limit` clamped to 1..=[`MAX_PAGE`].
+    pub fn page_size(&self) -> u32 {
+        self.limit.clamp(1, MAX_PAGE)
+    }
+}
+
+/// `retcode` is an INTEGER column on Postgres; both backends refuse the same out-of-range values.
+pub(super) fn retcode_column(retcode: Option<i64>) -> StoreResult<Option<i32>> {
+    retcode
+        .map(i32::try_from)
+        .transpose()
+        .map_err(|_| StoreError::Database("retcode is out of range".into()))
+}
+
+/// A JSON `null` response is stored as SQL NULL so "no response" has one representation.
+pub(super) fn response_column(response: Option<Value>) -> Option<Value> {
+    response.filter(|v| !v.is_null())
+}
+
+pub(super) fn parse_status(s: &str) -> StoreResult<JournalStatus> {
+    JournalStatus::parse(s).ok_or_else(|| StoreError::Database(format!("bad stored status {s:?}")))
+}
+
+/// Why `begin` wrote nothing and found no holder of the key.
+pub(super) fn not_written(new: &NewJournalEntry, account_owned: bool) -> StoreError {
+    if account_owned {
+        StoreError::Database(format!(
+            "journal entry {} not written: its idempotency key kept changing hands",
+            new.id
+        ))
+    } else {
+        StoreError::Database(format!(
+            "journal entry {} not written: account {} is not one of the user's accounts",
+            new.id, new.account_id
+        ))
+    }
+}
+
 #[async_trait]
 pub trait JournalStore: Send + Sync + 'static {
     /// Writes a new entry, unless the user already has an entry with the same idempotency key
     /// created within `idempotency_ttl_s` (then returns it). An older entry with that key gives
     /// the key up (its key is cleared) and a new entry is written. Atomic under concurrency: two
     /// concurrent begins with one key yield one Created and one Existing.
-    async fn begin(&self, user: &UserCtx, new: NewJournalEntry, idempotency_ttl_s: i64) -> StoreResult<Begin>;
+    async fn begin(
+        &self,
+        user: &UserCtx,
+        new: NewJournalEntry,
+        idempotency_ttl_s: i64,
+    ) -> StoreResult<Begin>;
 
-    /// Completes the user's entry (status, result fields, response, completed_at = now).
+    /// Completes the user's entry (status, result fields, response, completed_at = now). A field
+    /// given as `None` keeps its stored value, so attaching the response to an entry written
+    /// complete (a refusal) keeps its error. Another user's or a missing entry is left alone.
     async fn complete(&self, user: &UserCtx, id: Uuid, completion: Completion) -> StoreResult<()>;
 
     /// One entry of the user's.
     async fn get_entry(&self, user: &UserCtx, id: Uuid) -> StoreResult<Option<JournalEntry>>;
 
     /// The user's entries, newest first (created_at desc, id desc), optionally of one account.
-    async fn list_entries(&self, user: &UserCtx, filter: JournalFilter) -> StoreResult<Vec<JournalEntry>>;
+    async fn list_entries(
+        &self,
+        user: &UserCtx,
+        filter: JournalFilter,
+    ) -> StoreResult<Vec<JournalEntry>>;
 
     /// Service path (no user): every entry still pending, oldest first, for reconciliation.
     async fn pending_entries(&self) -> StoreResult<Vec<JournalEntry>>;
 
-    /// Service path: completes an entry found pending at startup.
+    /// Service path: completes an entry found pending at startup, as `complete` does, but only
+    /// while it is still pending (a result written meanwhile by the request itself wins).
     async fn complete_pending(&self, id: Uuid, completion: Completion) -> StoreResult<()>;
 }

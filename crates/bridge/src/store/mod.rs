@@ -1,4 +1,5 @@
-//! The account store: one repository interface, a Postgres and a SQLite implementation.
+//! The store: the account repository and the trade journal ([`journal`]), each with a Postgres
+//! and a SQLite implementation, together behind [`Store`].
 //!
 //! Postgres runs every query made for a user inside a transaction as role `authenticated` with
 //! that user's JWT claims set (as PostgREST does), so Row Level Security enforces isolation as well
@@ -107,12 +108,19 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+pub mod journal;
 pub mod postgres;
+mod postgres_journal;
 pub mod sqlite;
+mod sqlite_journal;
+
+/// Everything the service stores, behind one object.
+pub trait Store: AccountStore + journal::JournalStore {}
+impl<T: AccountStore + journal::JournalStore> Store for T {}
 
 /// Opens the store named by `database_url` (`postgres://`/`postgresql://` or `sqlite:`), without
 /// migrating: call [`AccountStore::migrate`] once at startup.
-pub async fn open(database_url: &str) -> StoreResult<Arc<dyn AccountStore>> {
+pub async fn open(database_url: &str) -> StoreResult<Arc<dyn Store>> {
     let scheme = database_url
         .split_once(':')
         .map(|(s, _)| s.to_ascii_lowercase())

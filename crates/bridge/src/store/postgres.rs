@@ -69,7 +69,10 @@ impl PgStore {
     }
 
     /// Opens a transaction as `authenticated` with the user's claims, the way PostgREST does.
-    async fn user_tx(&self, user: &UserCtx) -> StoreResult<Transaction<'static, Postgres>> {
+    pub(super) async fn user_tx(
+        &self,
+        user: &UserCtx,
+    ) -> StoreResult<Transaction<'static, Postgres>> {
         let claims = claims_json(user)?;
         let mut tx = self.pool.begin().await?;
         // The role is a constant, never read from the token.

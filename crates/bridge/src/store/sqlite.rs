@@ -68,30 +68,30 @@ impl SqliteStore {
         &self.pool
     }
 
-    async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+    pub(super) async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
 /// Now, truncated to the microsecond so what is written reads back equal.
-fn now() -> OffsetDateTime {
+pub(super) fn now() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     now - time::Duration::nanoseconds(i64::from(now.nanosecond() % 1_000))
 }
 
-fn fmt_ts(t: OffsetDateTime) -> StoreResult<String> {
+pub(super) fn fmt_ts(t: OffsetDateTime) -> StoreResult<String> {
     t.to_offset(UtcOffset::UTC)
         .format(TIMESTAMP)
         .map_err(|e| StoreError::Database(format!("timestamp: {e}")))
 }
 
-fn parse_ts(s: &str) -> StoreResult<OffsetDateTime> {
+pub(super) fn parse_ts(s: &str) -> StoreResult<OffsetDateTime> {
     PrimitiveDateTime::parse(s, TIMESTAMP)
         .map(PrimitiveDateTime::assume_utc)
         .map_err(|e| StoreError::Database(format!("bad stored timestamp {s:?}: {e}")))
 }
 
-fn parse_uuid(s: &str) -> StoreResult<Uuid> {
+pub(super) fn parse_uuid(s: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(s).map_err(|e| StoreError::Database(format!("bad stored uuid {s:?}: {e}")))
 }
 
