@@ -419,6 +419,30 @@ impl TerminalPool {
         self.inner.lock().queued
     }
 
+    /// Logins attempted so far (failed ones included).
+    pub fn logins(&self) -> u64 {
+        self.inner.stats.logins.load(Ordering::Relaxed)
+    }
+
+    /// Whether some terminal is known to be logged in to `account` now (not while it switches).
+    pub fn is_logged_in(&self, account: &AccountKey) -> bool {
+        self.inner
+            .lock()
+            .slots
+            .iter()
+            .any(|s| s.logged_in.as_ref() == Some(account))
+    }
+
+    /// What each terminal is known to be logged in to now, in terminal order.
+    pub fn logged_in_accounts(&self) -> Vec<Option<AccountKey>> {
+        self.inner
+            .lock()
+            .slots
+            .iter()
+            .map(|s| s.logged_in.clone())
+            .collect()
+    }
+
     async fn acquire(&self, account: &AccountKey) -> Result<Lease, ApiError> {
         if self.inner.terminals.is_empty() {
             return Err(ApiError::TerminalUnavailable(

@@ -1,0 +1,906 @@
+//! The switching benchmark: the terminal pool against the naive design (one terminal, a login per
+//! request) under an open-loop workload of many users on few terminals.
+//!
+//! Each (terminals, policy) run starts the real service in-process on port 0, with a fresh SQLite
+//! database in a temporary directory and an in-memory simulated broker whose logins take
+//! `--login-latency-ms`. The users' accounts are connected before the measured window, then one
+//! precomputed arrival schedule (the same for every run) is fired at its times whatever the service
+//! answers: users drawn by Zipf popularity (user k with weight 1/k), 45 % `GET /account`, 45 %
+//! `GET /positions`, 10 % market orders. Latency counts from the scheduled arrival, so a slow service
+//! cannot hide its queue. After the window the broker's audit trail is checked: every order answered
+//! with a ticket ran under the login of the account that sent it.
+//!
+//! Run: `cargo run --release -p mt5-bridge --example bench_switching` (see docs/BENCHMARKS.md).
+
+use clap::Parser;
+use mt5::{AccountKey, AccountMarginMode, AccountTradeMode};
+use mt5_bridge::app::{Application, Overrides};
+use mt5_bridge::config::{Cli, Command, ServeSettings};
+use mt5_bridge::pool::TerminalPool;
+use mt5_sim::broker::Broker;
+use mt5_sim::config::{AccountSpec, FaultConfig, SimConfig, StateLocation, SIM_COMPANY};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+const SERVER: &str = "Sim-Bench";
+const FIRST_LOGIN: u64 = 40001;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench_switching",
+    about = "Terminal pool vs naive switching, open loop"
+)]
+struct Args {
+    /// Length of the measured window of each run, in seconds.
+    #[arg(long, default_value_t = 120.0)]
+    seconds: f64,
+    /// Arrivals per second, all users together.
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// Terminal counts to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+    terminals: Vec<usize>,
+    /// Policies to run, comma-separated: `naive`, `pool`.
+    #[arg(long, value_delimiter = ',', default_value = "naive,pool")]
+    policies: Vec<String>,
+    /// Seed of the arrival schedule.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Users, one account each.
+    #[arg(long, default_value_t = 20)]
+    users: usize,
+    /// How long a simulated login takes, in milliseconds.
+    #[arg(long, default_value_t = 1500)]
+    login_latency_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Account,
+    Positions,
+    Order,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Account => "GET /account",
+            Kind::Positions => "GET /positions",
+            Kind::Order => "POST /orders",
+        }
+    }
+
+    fn is_read(self) -> bool {
+        self != Kind::Order
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    /// Offset from the start of the window.
+    at: Duration,
+    /// 0-based popularity rank: user 0 is the most popular.
+    user: usize,
+    kind: Kind,
+}
+
+/// Poisson arrivals at `rate`/s over `seconds`, users by Zipf 1/k, kinds 45/45/10.
+fn schedule(args: &Args) -> Vec<Arrival> {
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let weights: Vec<f64> = (1..=args.users).map(|k| 1.0 / k as f64).collect();
+    let total: f64 = weights.iter().sum();
+    let mut out = Vec::new();
+    let mut t = 0.0f64;
+    loop {
+        // 1 - u lies in (0, 1], so the logarithm is finite.
+        let u: f64 = rng.gen();
+        t += -(1.0 - u).ln() / args.rate;
+        if t >= args.seconds {
+            return out;
+        }
+        let mut pick = rng.gen::<f64>() * total;
+        let mut user = args.users - 1;
+        for (i, w) in weights.iter().enumerate() {
+            if pick < *w {
+                user = i;
+                break;
+            }
+            pick -= w;
+        }
+        let k: f64 = rng.gen();
+        let kind = if k < 0.45 {
+            Kind::Account
+        } else if k < 0.90 {
+            Kind::Positions
+        } else {
+            Kind::Order
+        };
+        out.push(Arrival {
+            at: Duration::from_secs_f64(t),
+            user,
+            kind,
+        });
+    }
+}
+
+/// The fewest logins any schedule serving `seq` in order on `slots` terminals needs: Belady's
+/// furthest-in-future eviction, starting with `initial` held.
+fn belady_misses(seq: &[usize], slots: usize, initial: &[usize]) -> u64 {
+    if slots == 0 {
+        return seq.len() as u64;
+    }
+    let mut next_use = vec![usize::MAX; seq.len()];
+    let mut first_use: HashMap<usize, usize> = HashMap::new();
+    for i in (0..seq.len()).rev() {
+        if let Some(&j) = first_use.get(&seq[i]) {
+            next_use[i] = j;
+        }
+        first_use.insert(seq[i], i);
+    }
+    // (account, index of its next use)
+    let mut held: Vec<(usize, usize)> = Vec::new();
+    for &a in initial.iter().take(slots) {
+        if !held.iter().any(|h| h.0 == a) {
+            held.push((a, first_use.get(&a).copied().unwrap_or(usize::MAX)));
+        }
+    }
+    let mut misses = 0;
+    for (i, &a) in seq.iter().enumerate() {
+        if let Some(h) = held.iter_mut().find(|h| h.0 == a) {
+            h.1 = next_use[i];
+            continue;
+        }
+        misses += 1;
+        if held.len() < slots {
+            held.push((a, next_use[i]));
+        } else if let Some(victim) = held.iter_mut().max_by_key(|h| h.1) {
+            *victim = (a, next_use[i]);
+        }
+    }
+    misses
+}
+
+fn bench_accounts(users: usize) -> Vec<AccountSpec> {
+    (0..users as u64)
+        .map(|i| AccountSpec {
+            login: FIRST_LOGIN + i,
+            password: SecretString::from(format!("Bench-{}!", FIRST_LOGIN + i)),
+            server: SERVER.to_string(),
+            name: format!("Bench user {}", i + 1),
+            balance: 100_000.0,
+            currency: "USD".to_string(),
+            leverage: 100,
+            margin_mode: AccountMarginMode::RetailHedging,
+            trade_mode: AccountTradeMode::Demo,
+            company: SIM_COMPANY.to_string(),
+            limit_orders: 0,
+            limit_positions: 0,
+            margin_so_call: 50.0,
+            margin_so_so: 30.0,
+            trade_allowed: true,
+        })
+        .collect()
+}
+
+/// Settings as `mt5-bridge serve` would parse them, so new flags keep their defaults here too.
+fn settings(
+    dir: &Path,
+    terminals: usize,
+    policy: &str,
+    jwt_secret: &SecretString,
+) -> Result<ServeSettings, String> {
+    let db = format!("sqlite://{}?mode=rwc", dir.join("bridge.db").display());
+    let argv: Vec<String> = [
+        "mt5-bridge",
+        "serve",
+        "--data-dir",
+        &dir.display().to_string(),
+        "--database-url",
+        &db,
+        "--log-format",
+        "text",
+        "--bind",
+        "127.0.0.1:0",
+        "--terminals",
+        &format!("sim:{terminals}"),
+        "--pool-policy",
+        policy,
+        // Nothing may time out or be refused inside the window: the backlog is what we measure.
+        "--terminal-timeout-ms",
+        "600000",
+        "--pool-queue-limit",
+        "1000000",
+        "--switch-limit-per-hour",
+        "1000000",
+        "--trade-limit-per-hour",
+        "1000000",
+        "--connect-fail-limit",
+        "1000000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let cli = Cli::try_parse_from(argv).map_err(|e| format!("serve flags: {e}"))?;
+    let Command::Serve(args) = cli.command else {
+        return Err("serve flags did not parse as `serve`".into());
+    };
+    let key = mt5_bridge::vault::CredentialKey::generate("bench1").to_base64();
+    let secret = jwt_secret.expose_secret().to_string();
+    let lookup = move |name: &str| match name {
+        "JWT_SECRET" => Some(secret.clone()),
+        "CREDENTIALS_KEY" => Some(key.expose_secret().to_string()),
+        "CREDENTIALS_KEY_ID" => Some("bench1".to_string()),
+        _ => None,
+    };
+    ServeSettings::load(&args, &lookup).map_err(|e| e.to_string())
+}
+
+/// One finished request.
+struct Done {
+    index: usize,
+    status: u16,
+    finished: Instant,
+    ticket: Option<u64>,
+}
+
+/// What one (terminals, policy) run measured.
+struct RunResult {
+    terminals: usize,
+    policy: String,
+    seconds: f64,
+    arrivals: usize,
+    /// Latency of each arrival that completed (2xx) within the window.
+    latency: Vec<Option<Duration>>,
+    logged_in_at_arrival: Vec<bool>,
+    non_2xx: usize,
+    logins: u64,
+    initial_held: usize,
+    belady: u64,
+    orders_checked: usize,
+    cross_account: usize,
+    orders_without_audit: usize,
+    unmatched_order_sends: usize,
+    guard_mismatches: u64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+fn ms(d: Option<Duration>) -> String {
+    match d {
+        Some(d) => format!("{:.1}", d.as_secs_f64() * 1000.0),
+        None => "–".to_string(),
+    }
+}
+
+struct Cell {
+    arrivals: usize,
+    completed: usize,
+    p50: Option<Duration>,
+    p99: Option<Duration>,
+}
+
+impl RunResult {
+    fn cell(&self, arrivals: &[Arrival], select: impl Fn(usize, &Arrival) -> bool) -> Cell {
+        let mut n = 0;
+        let mut done: Vec<Duration> = Vec::new();
+        for (i, a) in arrivals.iter().enumerate() {
+            if select(i, a) {
+                n += 1;
+                if let Some(d) = self.latency[i] {
+                    done.push(d);
+                }
+            }
+        }
+        done.sort();
+        Cell {
+            arrivals: n,
+            completed: done.len(),
+            p50: percentile(&done, 0.50),
+            p99: percentile(&done, 0.99),
+        }
+    }
+
+    fn completed(&self) -> usize {
+        self.latency.iter().filter(|l| l.is_some()).count()
+    }
+
+    fn throughput(&self) -> f64 {
+        self.completed() as f64 / self.seconds
+    }
+
+    fn per_1000(&self, n: u64) -> f64 {
+        n as f64 * 1000.0 / self.arrivals.max(1) as f64
+    }
+
+    fn warm_read(&self, arrivals: &[Arrival]) -> Cell {
+        self.cell(arrivals, |i, a| {
+            a.kind.is_read() && self.logged_in_at_arrival[i]
+        })
+    }
+
+    fn markdown(&self, arrivals: &[Arrival]) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "### T = {}, policy `{}`\n", self.terminals, self.policy);
+        let _ = writeln!(
+            s,
+            "| requests | arrived | completed | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|"
+        );
+        let rows: Vec<(String, Cell)> = vec![
+            (
+                Kind::Account.label().into(),
+                self.cell(arrivals, |_, a| a.kind == Kind::Account),
+            ),
+            (
+                Kind::Positions.label().into(),
+                self.cell(arrivals, |_, a| a.kind == Kind::Positions),
+            ),
+            (
+                Kind::Order.label().into(),
+                self.cell(arrivals, |_, a| a.kind == Kind::Order),
+            ),
+            (
+                "reads, account logged in at arrival".into(),
+                self.warm_read(arrivals),
+            ),
+            (
+                "reads, account not logged in at arrival".into(),
+                self.cell(arrivals, |i, a| {
+                    a.kind.is_read() && !self.logged_in_at_arrival[i]
+                }),
+            ),
+            ("all".into(), self.cell(arrivals, |_, _| true)),
+        ];
+        for (label, c) in rows {
+            let _ = writeln!(
+                s,
+                "| {label} | {} | {} | {} | {} |",
+                c.arrivals,
+                c.completed,
+                ms(c.p50),
+                ms(c.p99)
+            );
+        }
+        let completed = self.completed();
+        let _ = writeln!(
+            s,
+            "\nCompleted {completed} of {} arrivals in {:.0} s: **{:.2} requests/s**. \
+             Logins in the window: {} = **{:.1} per 1000 arrivals** ({:.1} per 1000 completed); \
+             Belady bound on {} terminals: {} = **{:.1} per 1000 arrivals** (initial slots: the {} \
+             account(s) logged in when the window opened). Non-2xx answers: {}. Unfinished at the \
+             end of the window: {}. Cross-account executions: **{}** ({} orders checked against the \
+             broker's audit, {} without an audit record, {} audited sends still in flight at the end, \
+             guard mismatches {}).\n",
+            self.arrivals,
+            self.seconds,
+            self.throughput(),
+            self.logins,
+            self.per_1000(self.logins),
+            self.logins as f64 * 1000.0 / completed.max(1) as f64,
+            self.terminals,
+            self.belady,
+            self.per_1000(self.belady),
+            self.initial_held,
+            self.non_2xx,
+            self.arrivals - completed - self.non_2xx,
+            self.cross_account,
+            self.orders_checked,
+            self.orders_without_audit,
+            self.unmatched_order_sends,
+            self.guard_mismatches,
+        );
+        s
+    }
+}
+
+/// The order ticket in an order response.
+fn ticket_of(body: &Value) -> Option<u64> {
+    body.get("order")
+        .or_else(|| body.pointer("/result/order"))
+        .and_then(Value::as_u64)
+        .filter(|t| *t != 0)
+}
+
+struct User {
+    account_id: String,
+    token: String,
+    key: AccountKey,
+}
+
+async fn connect_all(
+    client: &reqwest::Client,
+    base: &str,
+    accounts: &[AccountSpec],
+    jwt_secret: &SecretString,
+) -> Result<Vec<User>, String> {
+    let mut tasks = Vec::new();
+    for spec in accounts {
+        let user = Uuid::new_v4();
+        let token = mt5_bridge::auth::mint_token(
+            jwt_secret,
+            user,
+            Some("bench@example.com"),
+            Duration::from_secs(6 * 3600),
+            "authenticated",
+            None,
+        )
+        .map_err(|e| format!("token: {e}"))?;
+        let body = json!({
+            "account_name": spec.name,
+            "login": spec.login.to_string(),
+            "password": spec.password.expose_secret(),
+            "server": spec.server,
+        });
+        let req = client
+            .post(format!("{base}/api/v1/accounts/connect"))
+            .bearer_auth(&token)
+            .json(&body);
+        let key = spec.key();
+        tasks.push(tokio::spawn(async move {
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| format!("connect {}: {e}", key.login))?;
+            let status = resp.status().as_u16();
+            let v: Value = resp.json().await.unwrap_or(Value::Null);
+            match v.get("account_id").and_then(Value::as_str) {
+                Some(id) if status == 201 => Ok(User {
+                    account_id: id.to_string(),
+                    token,
+                    key,
+                }),
+                _ => Err(format!(
+                    "connect {} answered {status}: {}",
+                    key.login,
+                    v.get("error").cloned().unwrap_or(Value::Null)
+                )),
+            }
+        }));
+    }
+    let mut users = Vec::new();
+    for t in tasks {
+        users.push(t.await.map_err(|e| format!("connect task: {e}"))??);
+    }
+    Ok(users)
+}
+
+/// Checks every answered order against the broker's audit trail.
+struct AuditCheck {
+    checked: usize,
+    cross_account: usize,
+    missing: usize,
+    unmatched: usize,
+}
+
+async fn check_audit(
+    broker: &Broker,
+    orders: &[(u64, AccountKey)],
+    window_start_ms: i64,
+) -> Result<AuditCheck, String> {
+    let audit = broker.audit().await.map_err(|e| format!("audit: {e}"))?;
+    let sends: HashMap<u64, &mt5_sim::state::AuditRecord> = audit
+        .iter()
+        .filter(|r| r.operation == "order_send" && r.order != 0)
+        .map(|r| (r.order, r))
+        .collect();
+    let mut check = AuditCheck {
+        checked: 0,
+        cross_account: 0,
+        missing: 0,
+        unmatched: 0,
+    };
+    for (ticket, key) in orders {
+        match sends.get(ticket) {
+            Some(r) => {
+                check.checked += 1;
+                if r.login != key.login || r.server != key.server {
+                    check.cross_account += 1;
+                }
+            }
+            None => check.missing += 1,
+        }
+    }
+    let answered: std::collections::HashSet<u64> = orders.iter().map(|(t, _)| *t).collect();
+    check.unmatched = sends
+        .values()
+        .filter(|r| r.utc_ms >= window_start_ms && !answered.contains(&r.order))
+        .count();
+    Ok(check)
+}
+
+fn now_utc_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+async fn run_once(
+    args: &Args,
+    arrivals: &[Arrival],
+    terminals: usize,
+    policy: &str,
+    dir: &Path,
+) -> Result<RunResult, String> {
+    let mut secret_bytes = [0u8; 32];
+    rand::rngs::OsRng.fill(&mut secret_bytes);
+    let jwt_secret = SecretString::from(
+        secret_bytes
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    );
+    let accounts = bench_accounts(args.users);
+    let sim = SimConfig {
+        accounts: accounts.clone(),
+        state: StateLocation::Memory,
+        seed: args.seed,
+        login_latency_ms: args.login_latency_ms,
+        call_latency_ms: 0,
+        server_time_offset_s: 0,
+        faults: FaultConfig::none(),
+    };
+    let (broker, _feed) = mt5_sim::broker::open_from_config(&sim)
+        .await
+        .map_err(|e| format!("sim broker: {e}"))?;
+    let app = Application::build(
+        settings(dir, terminals, policy, &jwt_secret)?,
+        Overrides {
+            sim: Some(sim),
+            broker: Some(broker.clone()),
+            clock: None,
+        },
+    )
+    .await
+    .map_err(|e| format!("application: {e}"))?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let pool: Arc<TerminalPool> = app.state().pool.clone();
+    tokio::spawn(async move {
+        let _ = app.run_until_stopped(std::future::pending()).await;
+    });
+    let client = reqwest::Client::builder()
+        .build()
+        .map_err(|e| format!("http client: {e}"))?;
+
+    eprintln!(
+        "  connecting {} accounts (logins of {} ms)...",
+        accounts.len(),
+        args.login_latency_ms
+    );
+    let users = Arc::new(connect_all(&client, &base, &accounts, &jwt_secret).await?);
+    let index_of: HashMap<AccountKey, usize> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.key.clone(), i))
+        .collect();
+    let held: Vec<usize> = pool
+        .logged_in_accounts()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| index_of.get(&k).copied())
+        .collect();
+    let logins_before = pool.logins();
+    let guard_before = pool
+        .stats()
+        .guard_mismatches
+        .load(std::sync::atomic::Ordering::Relaxed);
+
+    eprintln!("  window of {:.0} s...", args.seconds);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
+    let window_start_ms = now_utc_ms();
+    let t0 = tokio::time::Instant::now();
+    let deadline = t0 + Duration::from_secs_f64(args.seconds);
+    let mut logged_in_at_arrival = vec![false; arrivals.len()];
+    let mut handles = Vec::with_capacity(arrivals.len());
+    for (index, a) in arrivals.iter().enumerate() {
+        tokio::time::sleep_until(t0 + a.at).await;
+        let user = users.get(a.user).ok_or("arrival names an unknown user")?;
+        logged_in_at_arrival[index] = pool.is_logged_in(&user.key);
+        let rb = match a.kind {
+            Kind::Account => client.get(format!("{base}/api/v1/account")),
+            Kind::Positions => client.get(format!("{base}/api/v1/positions")),
+            Kind::Order => client
+                .post(format!("{base}/api/v1/orders"))
+                .json(&json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01})),
+        }
+        .bearer_auth(&user.token)
+        .header("X-Account-Id", &user.account_id);
+        let tx = tx.clone();
+        handles.push(tokio::spawn(async move {
+            let (status, ticket) = match rb.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let body: Value = resp.json().await.unwrap_or(Value::Null);
+                    (status, ticket_of(&body))
+                }
+                Err(_) => (0, None),
+            };
+            let _ = tx.send(Done {
+                index,
+                status,
+                finished: Instant::now(),
+                ticket,
+            });
+        }));
+    }
+    tokio::time::sleep_until(deadline).await;
+    let logins = pool.logins().saturating_sub(logins_before);
+    // A request that finished just before the deadline may still be sending its report.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for h in &handles {
+        h.abort();
+    }
+    drop(tx);
+    let deadline_std = deadline.into_std();
+    let t0_std = t0.into_std();
+    let mut latency = vec![None; arrivals.len()];
+    let mut non_2xx = 0;
+    let mut orders: Vec<(u64, AccountKey)> = Vec::new();
+    while let Ok(d) = rx.try_recv() {
+        if d.finished > deadline_std {
+            continue;
+        }
+        let Some(a) = arrivals.get(d.index) else {
+            continue;
+        };
+        if (200..300).contains(&d.status) {
+            latency[d.index] = Some(d.finished.saturating_duration_since(t0_std + a.at));
+            if let (Some(t), Some(u)) = (d.ticket, users.get(a.user)) {
+                orders.push((t, u.key.clone()));
+            }
+        } else {
+            non_2xx += 1;
+        }
+    }
+    let audit = check_audit(&broker, &orders, window_start_ms).await?;
+    let guard_mismatches = pool
+        .stats()
+        .guard_mismatches
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(guard_before);
+    let seq: Vec<usize> = arrivals.iter().map(|a| a.user).collect();
+    Ok(RunResult {
+        terminals,
+        policy: policy.to_string(),
+        seconds: args.seconds,
+        arrivals: arrivals.len(),
+        latency,
+        logged_in_at_arrival,
+        non_2xx,
+        logins,
+        initial_held: held.len(),
+        belady: belady_misses(&seq, terminals, &held),
+        orders_checked: audit.checked,
+        cross_account: audit.cross_account,
+        orders_without_audit: audit.missing,
+        unmatched_order_sends: audit.unmatched,
+        guard_mismatches,
+    })
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "unknown".into());
+    format!("CPU {cpu}, {cores} cores available, {mem} memory")
+}
+
+fn summary(results: &[RunResult], arrivals: &[Arrival]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| T | policy | completed/s | read p50 ms | read p99 ms | logged-in read p50 ms | \
+         logged-in read p99 ms | order p50 ms | order p99 ms | logins /1000 | Belady bound /1000 | \
+         cross-account |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in results {
+        let reads = r.cell(arrivals, |_, a| a.kind.is_read());
+        let warm = r.warm_read(arrivals);
+        let orders = r.cell(arrivals, |_, a| a.kind == Kind::Order);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |",
+            r.terminals,
+            r.policy,
+            r.throughput(),
+            ms(reads.p50),
+            ms(reads.p99),
+            ms(warm.p50),
+            ms(warm.p99),
+            ms(orders.p50),
+            ms(orders.p99),
+            r.per_1000(r.logins),
+            r.per_1000(r.belady),
+            r.cross_account,
+        );
+    }
+    let find = |p: &str| results.iter().find(|r| r.terminals == 2 && r.policy == p);
+    if let (Some(pool), Some(naive)) = (find("pool"), find("naive")) {
+        let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+        let ratio = pool.throughput() / naive.throughput().max(f64::MIN_POSITIVE);
+        let warm = pool.warm_read(arrivals).p99;
+        let cross: usize = results.iter().map(|r| r.cross_account).sum();
+        let _ = writeln!(s, "\nTargets at T = 2:\n");
+        let _ = writeln!(
+            s,
+            "- throughput of the pool ≥ 10 × naive: {:.2} / {:.2} = {ratio:.1} × — {}",
+            pool.throughput(),
+            naive.throughput(),
+            verdict(ratio >= 10.0)
+        );
+        let _ = writeln!(
+            s,
+            "- pool logins ≤ Belady bound: {} ≤ {} — {}",
+            pool.logins,
+            pool.belady,
+            verdict(pool.logins <= pool.belady)
+        );
+        let _ = writeln!(
+            s,
+            "- p99 of reads of an account logged in at arrival < 50 ms: {} ms — {}",
+            ms(warm),
+            verdict(warm.is_some_and(|d| d < Duration::from_millis(50)))
+        );
+        let _ = writeln!(
+            s,
+            "- zero cross-account executions (all runs): {cross} — {}",
+            verdict(cross == 0)
+        );
+    }
+    s
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if !(args.seconds > 0.0 && args.rate > 0.0 && args.users > 0) {
+        eprintln!("--seconds, --rate and --users must be positive");
+        return ExitCode::FAILURE;
+    }
+    if let Some(p) = args.policies.iter().find(|p| *p != "naive" && *p != "pool") {
+        eprintln!("unknown policy {p:?}: expected naive or pool");
+        return ExitCode::FAILURE;
+    }
+    if args.terminals.contains(&0) {
+        eprintln!("--terminals must be positive");
+        return ExitCode::FAILURE;
+    }
+    let arrivals = schedule(&args);
+    let command = format!(
+        "cargo run --release -p mt5-bridge --example bench_switching -- --seconds {} --rate {} \
+         --terminals {} --policies {} --seed {} --users {} --login-latency-ms {}",
+        args.seconds,
+        args.rate,
+        args.terminals
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        args.policies.join(","),
+        args.seed,
+        args.users,
+        args.login_latency_ms
+    );
+    let mut report = String::new();
+    let _ = writeln!(report, "## Switching benchmark\n");
+    let _ = writeln!(
+        report,
+        "- Date: {}",
+        time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    );
+    let _ = writeln!(report, "- Machine: {}", machine());
+    let _ = writeln!(report, "- Command: `{command}`");
+    let _ = writeln!(
+        report,
+        "- Workload: {} users with one account each, {} arrivals (Poisson, {}/s, seed {}), Zipf \
+         1/k users, 45 % GET /account, 45 % GET /positions, 10 % market orders; logins take {} ms; \
+         window {} s per run.\n",
+        args.users,
+        arrivals.len(),
+        args.rate,
+        args.seed,
+        args.login_latency_ms,
+        args.seconds
+    );
+    println!("{report}");
+
+    let mut results = Vec::new();
+    for &t in &args.terminals {
+        for policy in &args.policies {
+            eprintln!("run: T = {t}, policy {policy}");
+            let dir = match tempfile::tempdir() {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("temp dir: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            // A runtime per run: dropping it ends everything the run left behind (the backlog of
+            // requests still queued in the service), so runs do not disturb each other.
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let outcome = rt.block_on(run_once(&args, &arrivals, t, policy, dir.path()));
+            rt.shutdown_timeout(Duration::from_secs(5));
+            drop(dir);
+            match outcome {
+                Ok(r) => {
+                    let table = r.markdown(&arrivals);
+                    println!("{table}");
+                    report.push_str(&table);
+                    report.push('\n');
+                    results.push(r);
+                }
+                Err(e) => {
+                    eprintln!("run T = {t}, policy {policy} failed: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    let s = summary(&results, &arrivals);
+    println!("### Summary\n\n{s}");
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn belady_counts_furthest_in_future_misses() {
+        // 2 slots, a b c a b: a, b and c miss, c evicts b (a comes back sooner), a hits, b misses.
+        assert_eq!(belady_misses(&[0, 1, 2, 0, 1], 2, &[]), 4);
+        assert_eq!(belady_misses(&[0, 0, 0], 1, &[]), 1);
+        assert_eq!(belady_misses(&[0, 1, 0, 1], 2, &[0, 1]), 0);
+        assert_eq!(belady_misses(&[0, 1, 0, 1], 1, &[]), 4);
+        assert_eq!(belady_misses(&[0, 1, 2], 0, &[]), 3);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&v, 0.5), Some(Duration::from_millis(50)));
+        assert_eq!(percentile(&v, 0.99), Some(Duration::from_millis(99)));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+}
