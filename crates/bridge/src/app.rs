@@ -4,12 +4,14 @@
 use crate::auth::Authenticator;
 use crate::config::{ServeSettings, Settings};
 use crate::context::{MemorySessions, SessionStore};
+use crate::limits::{Limits, MemoryRateLimiter, RateLimiter};
 use crate::pool::TerminalPool;
 use crate::store::Store;
 use crate::vault::Vault;
 use mt5::Terminal;
 use mt5_sim::broker::Broker;
 use mt5_sim::config::{SimConfig, StateLocation};
+use mt5_sim::market::{Clock, SystemClock};
 use mt5_sim::terminal::{SimTerminal, TerminalOptions};
 use std::collections::HashSet;
 use std::future::Future;
@@ -28,6 +30,9 @@ pub struct AppState {
     pub sessions: Arc<dyn SessionStore>,
     /// Users already ensured in the store by this process (one write per user, not per request).
     pub known_users: Arc<Mutex<HashSet<Uuid>>>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub limits: Limits,
+    pub idempotency_ttl_s: i64,
 }
 
 /// What tests (and embedders) may supply instead of building from the environment.
@@ -37,6 +42,8 @@ pub struct Overrides {
     pub sim: Option<SimConfig>,
     /// A broker to attach the simulated terminals to (tests share it to read the audit trail).
     pub broker: Option<Arc<Broker>>,
+    /// The clock of rate limits (tests move it); default: the system clock.
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +150,22 @@ impl Application {
             pool,
             sessions: Arc::new(MemorySessions::new(settings.session_ttl)),
             known_users: Arc::new(Mutex::new(HashSet::new())),
+            limiter: Arc::new(MemoryRateLimiter::new(
+                overrides
+                    .clock
+                    .take()
+                    .unwrap_or_else(|| Arc::new(SystemClock)),
+            )),
+            limits: settings.limits,
+            idempotency_ttl_s: settings.idempotency_ttl_s,
         };
+        // Intents left pending by a previous run are settled against the broker's history.
+        let reconcile_state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::trading::reconcile_pending(&reconcile_state).await {
+                tracing::error!(error = %e, "journal reconciliation failed");
+            }
+        });
         let router = crate::http::router(state.clone(), &settings.cors_origins);
         let listener =
             TcpListener::bind(settings.bind)

@@ -74,6 +74,18 @@ pub struct ServeArgs {
     /// Most requests waiting for a terminal at once; more get 503.
     #[arg(long, env = "POOL_QUEUE_LIMIT", default_value_t = 1024)]
     pub pool_queue_limit: usize,
+    /// Switches of the current account per user per hour.
+    #[arg(long, env = "SWITCH_LIMIT_PER_HOUR", default_value_t = 10)]
+    pub switch_limit_per_hour: u32,
+    /// Orders sent to the broker per account per hour.
+    #[arg(long, env = "TRADE_LIMIT_PER_HOUR", default_value_t = 100)]
+    pub trade_limit_per_hour: u32,
+    /// Failed connects (MT5 refused the login) per user per 15 minutes.
+    #[arg(long, env = "CONNECT_FAIL_LIMIT", default_value_t = 5)]
+    pub connect_fail_limit: u32,
+    /// How long an Idempotency-Key is remembered, in seconds.
+    #[arg(long, env = "IDEMPOTENCY_TTL_S", default_value_t = 86_400)]
+    pub idempotency_ttl_s: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -126,6 +138,8 @@ pub struct ServeSettings {
     pub terminals: TerminalsSpec,
     pub session_ttl: Duration,
     pub pool: crate::pool::PoolOptions,
+    pub limits: crate::limits::Limits,
+    pub idempotency_ttl_s: i64,
 }
 
 /// Every configuration problem found, reported together.
@@ -363,6 +377,18 @@ impl ServeSettings {
         if args.pool_queue_limit == 0 {
             errors.push("POOL_QUEUE_LIMIT must be positive".to_string());
         }
+        for (name, v) in [
+            ("SWITCH_LIMIT_PER_HOUR", args.switch_limit_per_hour),
+            ("TRADE_LIMIT_PER_HOUR", args.trade_limit_per_hour),
+            ("CONNECT_FAIL_LIMIT", args.connect_fail_limit),
+        ] {
+            if v == 0 {
+                errors.push(format!("{name} must be positive"));
+            }
+        }
+        if args.idempotency_ttl_s == 0 {
+            errors.push("IDEMPOTENCY_TTL_S must be positive".to_string());
+        }
         let base = match base {
             Ok(b) => Some(b),
             Err(ConfigErrors(mut e)) => {
@@ -385,6 +411,21 @@ impl ServeSettings {
                         timeout: Duration::from_millis(args.terminal_timeout_ms),
                         ..Default::default()
                     },
+                    limits: crate::limits::Limits {
+                        switch_per_user: crate::limits::Limit {
+                            max: args.switch_limit_per_hour,
+                            window: Duration::from_secs(3600),
+                        },
+                        trade_per_account: crate::limits::Limit {
+                            max: args.trade_limit_per_hour,
+                            window: Duration::from_secs(3600),
+                        },
+                        connect_failures_per_user: crate::limits::Limit {
+                            max: args.connect_fail_limit,
+                            window: Duration::from_secs(900),
+                        },
+                    },
+                    idempotency_ttl_s: args.idempotency_ttl_s.min(i64::MAX as u64) as i64,
                 })
             }
             _ => Err(ConfigErrors(errors)),

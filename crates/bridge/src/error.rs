@@ -53,6 +53,27 @@ pub enum ApiError {
     TerminalUnavailable(String),
     #[error("the terminal did not answer in time")]
     TerminalTimeout,
+    #[error("too many requests: limit of {limit} per {window_s} s for {scope}")]
+    RateLimited {
+        scope: &'static str,
+        limit: u32,
+        window_s: u64,
+        retry_after_s: u64,
+    },
+    #[error("symbol not found")]
+    SymbolNotFound,
+    #[error("position not found")]
+    PositionNotFound,
+    #[error("order not found")]
+    OrderNotFound,
+    #[error("the broker rejected the request: {comment}")]
+    TradeRejected { retcode: u32, comment: String },
+    #[error("trading is disabled on this account (risk_limits.trading_enabled is false)")]
+    TradingDisabled,
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still in progress")]
+    RequestInProgress,
     /// Unexpected failure (store down, bug). Logged once by middleware; the client sees no detail.
     #[error("internal error")]
     Internal(String),
@@ -83,11 +104,19 @@ impl ApiError {
             }
             TerminalUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "terminal_unavailable"),
             TerminalTimeout => (StatusCode::GATEWAY_TIMEOUT, "terminal_timeout"),
+            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            SymbolNotFound => (StatusCode::NOT_FOUND, "symbol_not_found"),
+            PositionNotFound => (StatusCode::NOT_FOUND, "position_not_found"),
+            OrderNotFound => (StatusCode::NOT_FOUND, "order_not_found"),
+            TradeRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "trade_rejected"),
+            TradingDisabled => (StatusCode::FORBIDDEN, "trading_disabled"),
+            IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
+            RequestInProgress => (StatusCode::CONFLICT, "request_in_progress"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
 
-    fn details(&self) -> Value {
+    pub fn details(&self) -> Value {
         match self {
             ApiError::Validation(fields) => json!({ "fields": fields }),
             ApiError::Mt5LoginFailed { code, message } => json!({
@@ -98,12 +127,23 @@ impl ApiError {
             ApiError::AccountTypeMismatch { declared, reported } => {
                 json!({ "account_type": declared, "terminal_account_type": reported })
             }
+            ApiError::RateLimited {
+                scope,
+                limit,
+                window_s,
+                retry_after_s,
+            } => json!({
+                "scope": scope, "limit": limit, "window_seconds": window_s, "retry_after_seconds": retry_after_s,
+            }),
+            ApiError::TradeRejected { retcode, comment } => json!({
+                "retcode": retcode, "retcode_name": mt5::retcode::name(*retcode), "comment": comment,
+            }),
             _ => Value::Null,
         }
     }
 
     /// The message the client sees: internal details stay in the log.
-    fn public_message(&self) -> String {
+    pub fn public_message(&self) -> String {
         match self {
             ApiError::Internal(_) => "internal error".to_string(),
             ApiError::TerminalUnavailable(_) => {
@@ -131,6 +171,10 @@ impl From<TerminalError> for ApiError {
         match e {
             TerminalError::Mt5 { code, message } if code == mt5::error::last_error::AUTH_FAILED => {
                 ApiError::Mt5LoginFailed { code, message }
+            }
+            // Terminal calls name a symbol when MT5 can answer "not found" (-4).
+            TerminalError::Mt5 { code, .. } if code == mt5::error::last_error::NOT_FOUND => {
+                ApiError::SymbolNotFound
             }
             TerminalError::WrongAccount { .. } => {
                 ApiError::TerminalUnavailable("terminal guard mismatch".into())
@@ -162,6 +206,11 @@ impl IntoResponse for ApiError {
             "error": { "code": code, "message": self.public_message(), "details": self.details() },
         });
         let mut resp = (status, axum::Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after_s, .. } = &self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -11,6 +11,9 @@
 //! - [`pool`]: the terminal pool: leases on terminals logged in to an account, with the guard.
 //! - [`context`]: each user's current account.
 //! - [`risk`]: account risk limits and their validation.
+//! - [`trading`]: the order pipeline: kill switch, rate limit, idempotency, journal, send, reconcile.
+//! - [`limits`]: rate limits (switches, trades, failed connects).
+//! - [`times`]: MT5 server times to RFC 3339 UTC and back.
 
 pub mod app;
 pub mod auth;
@@ -19,7 +22,10 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod pool;
 pub mod risk;
 pub mod store;
+pub mod times;
+pub mod trading;
 pub mod vault;

@@ -224,7 +224,23 @@ pub async fn connect(
         return Err(ApiError::AccountExists);
     }
     let key = AccountKey::new(req.login, req.server.clone());
-    let info = state.pool.verify_login(&key, &req.password).await?;
+    // Failed logins are limited per user, so stored credentials cannot be guessed by connecting.
+    let fail_limit = state.limits.connect_failures_per_user;
+    let fail_key = format!("connect_fail:{}", user.id());
+    state
+        .limiter
+        .check(&fail_key, fail_limit)
+        .await
+        .map_err(|e| crate::limits::refused("failed_connects_per_user", fail_limit, e))?;
+    let info = match state.pool.verify_login(&key, &req.password).await {
+        Ok(info) => info,
+        Err(e @ ApiError::Mt5LoginFailed { .. }) => {
+            state.limiter.record(&fail_key, fail_limit).await;
+            tracing::warn!(user_id = %user.id(), login = %req.login, server = %req.server, "connect refused by MT5");
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     check_type(req.account_type.as_deref(), &info)?;
 
     let id = existing.as_ref().map(|r| r.id).unwrap_or_else(Uuid::new_v4);
@@ -331,7 +347,31 @@ pub async fn switch(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let row = find(&state, &user, &raw).await?;
-    let info = live_info(&state, &user, &row).await?;
+    // Only a switch that changes the current account counts against the limit.
+    let current = match resolve_current(&state, &user).await {
+        Ok(r) => Some(r.id),
+        Err(ApiError::NoAccount) => None,
+        Err(e) => return Err(e),
+    };
+    let changes = current != Some(row.id);
+    let limit = state.limits.switch_per_user;
+    let limit_key = format!("switch:{}", user.id());
+    if changes {
+        state
+            .limiter
+            .acquire(&limit_key, limit)
+            .await
+            .map_err(|e| crate::limits::refused("switches_per_user", limit, e))?;
+    }
+    let info = match live_info(&state, &user, &row).await {
+        Ok(info) => info,
+        Err(e) => {
+            if changes {
+                state.limiter.release(&limit_key, limit).await;
+            }
+            return Err(e);
+        }
+    };
     state.sessions.set(user.id(), row.id).await;
     tracing::info!(user_id = %user.id(), account_id = %row.id, "switched account");
     Ok(Json(json!({

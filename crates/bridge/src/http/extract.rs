@@ -90,24 +90,42 @@ impl FromRequestParts<AppState> for AuthUser {
 /// A JSON body parsed to a value; validation happens field by field in the handler.
 pub struct JsonBody(pub Value);
 
+/// A JSON body that may be absent (an empty body is `None`).
+pub struct MaybeJsonBody(pub Option<Value>);
+
+async fn read_json<S: Send + Sync>(req: Request, state: &S) -> Result<Option<Value>, ApiError> {
+    let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::InvalidJson("cannot read the request body".into())
+        }
+    })?;
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(None);
+    }
+    // serde_json's syntax errors name a line and column, never the content.
+    serde_json::from_slice::<Value>(&bytes)
+        .map(Some)
+        .map_err(|e| ApiError::InvalidJson(format!("line {} column {}", e.line(), e.column())))
+}
+
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
-            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::InvalidJson("cannot read the request body".into())
-            }
-        })?;
-        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-            return Err(ApiError::validation("body", "a JSON object is required"));
-        }
-        // serde_json's syntax errors name a line and column, never the content.
-        serde_json::from_slice::<Value>(&bytes)
+        read_json(req, state)
+            .await?
             .map(JsonBody)
-            .map_err(|e| ApiError::InvalidJson(format!("line {} column {}", e.line(), e.column())))
+            .ok_or_else(|| ApiError::validation("body", "a JSON object is required"))
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for MaybeJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read_json(req, state).await.map(MaybeJsonBody)
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod extract;
+pub mod trading;
 pub mod validate;
 
 use crate::app::AppState;
@@ -11,7 +12,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 use std::time::Instant;
@@ -36,7 +37,24 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
                 .put(accounts::update)
                 .delete(accounts::delete),
         )
-        .route("/accounts/{account_id}/switch", post(accounts::switch));
+        .route("/accounts/{account_id}/switch", post(accounts::switch))
+        .route("/account", get(trading::account))
+        .route("/symbols", get(trading::symbols))
+        .route("/symbols/{symbol}", get(trading::symbol))
+        .route("/symbols/{symbol}/tick", get(trading::tick))
+        .route("/symbols/{symbol}/rates", get(trading::rates))
+        .route("/positions", get(trading::positions))
+        .route("/positions/{ticket}", put(trading::modify_position))
+        .route("/positions/{ticket}/close", post(trading::close_position))
+        .route("/orders", get(trading::orders).post(trading::place_order))
+        .route("/orders/check", post(trading::check_order))
+        .route(
+            "/orders/{ticket}",
+            put(trading::modify_order).delete(trading::cancel_order),
+        )
+        .route("/history/deals", get(trading::history_deals))
+        .route("/history/orders", get(trading::history_orders))
+        .route("/journal", get(trading::journal));
 
     Router::new()
         .route("/healthz", get(healthz))

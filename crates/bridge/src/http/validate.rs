@@ -147,6 +147,84 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A finite number; `positive` also requires > 0 (else ≥ 0).
+    pub fn number(&mut self, name: &'static str, positive: bool) -> Opt<f64> {
+        match self.raw(name) {
+            None => Opt::Absent,
+            Some(Value::Null) => Opt::Null,
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(x) if x.is_finite() && (x > 0.0 || (!positive && x == 0.0)) => Opt::Value(x),
+                _ => {
+                    self.error(
+                        name,
+                        if positive {
+                            "must be a finite positive number"
+                        } else {
+                            "must be a finite number ≥ 0"
+                        },
+                    );
+                    Opt::Absent
+                }
+            },
+            Some(_) => {
+                self.error(name, "must be a number");
+                Opt::Absent
+            }
+        }
+    }
+
+    /// A non-negative integer.
+    pub fn uint(&mut self, name: &'static str) -> Opt<u64> {
+        match self.raw(name) {
+            None => Opt::Absent,
+            Some(Value::Null) => Opt::Null,
+            Some(Value::Number(n)) if n.as_u64().is_some() => Opt::Value(n.as_u64().unwrap_or(0)),
+            Some(_) => {
+                self.error(name, "must be a non-negative integer");
+                Opt::Absent
+            }
+        }
+    }
+
+    /// A time: RFC 3339 or epoch seconds (UTC); returns UTC epoch seconds.
+    pub fn time(&mut self, name: &'static str) -> Opt<i64> {
+        match self.raw(name) {
+            None => Opt::Absent,
+            Some(Value::Null) => Opt::Null,
+            Some(v) => match crate::times::parse_input_time(v) {
+                Some(t) => Opt::Value(t),
+                None => {
+                    self.error(name, "must be an RFC 3339 time or epoch seconds");
+                    Opt::Absent
+                }
+            },
+        }
+    }
+
+    /// An MT5 enum by its JSON name (e.g. an order type).
+    pub fn mt5_enum<E: mt5::enums::Mt5Enum + PartialEq>(
+        &mut self,
+        name: &'static str,
+        allowed: &[E],
+    ) -> Opt<E> {
+        match self.raw(name) {
+            None => Opt::Absent,
+            Some(Value::Null) => Opt::Null,
+            Some(Value::String(s)) => match E::from_name(s).filter(|e| allowed.contains(e)) {
+                Some(e) => Opt::Value(e),
+                None => {
+                    let names: Vec<&str> = allowed.iter().map(|e| e.name()).collect();
+                    self.error(name, format!("must be one of: {}", names.join(", ")));
+                    Opt::Absent
+                }
+            },
+            Some(_) => {
+                self.error(name, "must be a string");
+                Opt::Absent
+            }
+        }
+    }
+
     /// A raw value for fields with their own validation (e.g. risk_limits).
     pub fn value(&mut self, name: &'static str) -> Opt<&'a Value> {
         match self.raw(name) {

@@ -32,6 +32,9 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     pub database_url: String,
     pub pg: Option<TestDatabase>,
+    /// The environment it was built with (keys included), to start it again on the same data.
+    pub env: HashMap<&'static str, String>,
+    pub sim: SimConfig,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -93,6 +96,22 @@ pub async fn spawn_with(
     );
     env.insert("CREDENTIALS_KEY_ID", "t1".to_string());
     tweak(&mut env);
+    let (broker, _feed) = mt5_sim::broker::open_from_config(&sim)
+        .await
+        .expect("sim broker");
+    launch(data_dir, database_url, pg, env, sim, broker).await
+}
+
+async fn launch(
+    data_dir: tempfile::TempDir,
+    database_url: String,
+    pg: Option<TestDatabase>,
+    env: HashMap<&'static str, String>,
+    sim: SimConfig,
+    broker: Arc<Broker>,
+) -> TestApp {
+    let num = |k: &str, default: u64| env.get(k).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let text = |k: &str, default: &str| env.get(k).cloned().unwrap_or_else(|| default.to_string());
     let args = ServeArgs {
         common: CommonArgs {
             data_dir: data_dir.path().to_path_buf(),
@@ -100,35 +119,25 @@ pub async fn spawn_with(
             log_format: "text".into(),
         },
         bind: "127.0.0.1:0".into(),
-        cors_allowed_origins: env.get("CORS_ALLOWED_ORIGINS").cloned().unwrap_or_default(),
-        terminals: env
-            .get("TERMINALS")
-            .cloned()
-            .unwrap_or_else(|| "sim:2".into()),
+        cors_allowed_origins: text("CORS_ALLOWED_ORIGINS", ""),
+        terminals: text("TERMINALS", "sim:2"),
         session_ttl_s: 3600,
-        terminal_timeout_ms: env
-            .get("TERMINAL_TIMEOUT_MS")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(10_000),
-        pool_policy: env
-            .get("POOL_POLICY")
-            .cloned()
-            .unwrap_or_else(|| "pool".into()),
-        pool_queue_limit: env
-            .get("POOL_QUEUE_LIMIT")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1024),
+        terminal_timeout_ms: num("TERMINAL_TIMEOUT_MS", 10_000),
+        pool_policy: text("POOL_POLICY", "pool"),
+        pool_queue_limit: num("POOL_QUEUE_LIMIT", 1024) as usize,
+        switch_limit_per_hour: num("SWITCH_LIMIT_PER_HOUR", 1000) as u32,
+        trade_limit_per_hour: num("TRADE_LIMIT_PER_HOUR", 10_000) as u32,
+        connect_fail_limit: num("CONNECT_FAIL_LIMIT", 1000) as u32,
+        idempotency_ttl_s: num("IDEMPOTENCY_TTL_S", 86_400),
     };
     let lookup = |k: &str| env.get(k).cloned();
     let settings = ServeSettings::load(&args, &lookup).expect("settings");
-    let (broker, _feed) = mt5_sim::broker::open_from_config(&sim)
-        .await
-        .expect("sim broker");
     let app = Application::build(
         settings,
         Overrides {
-            sim: Some(sim),
+            sim: Some(sim.clone()),
             broker: Some(broker.clone()),
+            clock: None,
         },
     )
     .await
@@ -149,6 +158,8 @@ pub async fn spawn_with(
         data_dir,
         database_url,
         pg,
+        env,
+        sim,
         server,
     }
 }
@@ -224,6 +235,25 @@ impl TestApp {
             .await;
         assert_eq!(status, 201, "connect {login}: {body}");
         body["account_id"].as_str().expect("account_id").to_string()
+    }
+
+    /// Stops serving, as a crash would: nothing is completed or flushed.
+    pub fn kill(&self) {
+        self.server.abort();
+    }
+
+    /// A new service process on the same database, keys and broker (a restart).
+    pub async fn relaunch(&self) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        launch(
+            data_dir,
+            self.database_url.clone(),
+            None,
+            self.env.clone(),
+            self.sim.clone(),
+            self.broker.clone(),
+        )
+        .await
     }
 
     pub async fn shutdown(self) {

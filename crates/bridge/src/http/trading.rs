@@ -1,0 +1,960 @@
+//! Trading endpoints on the resolved account: account info, symbols, ticks, rates, positions,
+//! orders (place, check, modify, cancel), position SL/TP and close, history, and the journal.
+//!
+//! The account is the `X-Account-Id` header's (ownership checked), else the user's current
+//! account, else the default. Fields are MT5's names; times are RFC 3339 UTC.
+
+use super::extract::{path_uuid, AuthUser, JsonBody, MaybeJsonBody};
+use super::validate::{Fields, Opt};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::store::journal::JournalFilter;
+use crate::store::AccountRow;
+use crate::times::{convert_times, to_json};
+use crate::trading::{order_comment, read, submit, Intent, Outcome, Source};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use mt5::enums::Mt5Enum;
+use mt5::{
+    filling_mode, HistorySelect, OrderFilling, OrderTime, OrderType, PositionFilter, PositionType,
+    SymbolInfo, SymbolTradeExecution, Timeframe, TradeAction, TradeRequest,
+};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+const SYMBOL_MAX: usize = 32;
+const PLACE_TYPES: &[OrderType] = &[
+    OrderType::Buy,
+    OrderType::Sell,
+    OrderType::BuyLimit,
+    OrderType::SellLimit,
+    OrderType::BuyStop,
+    OrderType::SellStop,
+    OrderType::BuyStopLimit,
+    OrderType::SellStopLimit,
+];
+
+impl IntoResponse for Outcome {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+/// The account a trading request acts on.
+pub async fn resolve_account(
+    state: &AppState,
+    user: &AuthUser,
+    headers: &HeaderMap,
+) -> ApiResult<AccountRow> {
+    if let Some(raw) = headers.get("x-account-id") {
+        let raw = raw
+            .to_str()
+            .map_err(|_| ApiError::validation("X-Account-Id", "must be a UUID"))?;
+        let id = Uuid::parse_str(raw.trim())
+            .map_err(|_| ApiError::validation("X-Account-Id", "must be a UUID"))?;
+        return state
+            .store
+            .get_account(&user.ctx, id)
+            .await?
+            .ok_or(ApiError::AccountNotFound);
+    }
+    super::accounts::resolve_current(state, user).await
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let s = v
+                .to_str()
+                .map_err(|_| ApiError::validation("Idempotency-Key", "must be visible ASCII"))?
+                .trim();
+            if s.is_empty() || s.len() > 255 {
+                return Err(ApiError::validation(
+                    "Idempotency-Key",
+                    "must be 1 to 255 characters",
+                ));
+            }
+            Ok(Some(s.to_string()))
+        }
+    }
+}
+
+fn query_keys(q: &HashMap<String, String>, allowed: &[&str]) -> ApiResult<()> {
+    let unknown: Vec<crate::error::FieldError> = q
+        .keys()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .map(|k| {
+            crate::error::FieldError::new(
+                k.chars().take(64).collect::<String>(),
+                "unknown query parameter",
+            )
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(unknown))
+    }
+}
+
+fn parse_ticket(raw: &str) -> ApiResult<u64> {
+    raw.parse::<u64>()
+        .ok()
+        .filter(|t| *t > 0)
+        .ok_or_else(|| ApiError::validation("ticket", "must be a positive integer"))
+}
+
+fn check_symbol(symbol: &str) -> ApiResult<()> {
+    if symbol.is_empty()
+        || symbol.len() > SYMBOL_MAX
+        || symbol.chars().any(|c| c.is_control() || c == '/')
+    {
+        return Err(ApiError::validation("symbol", "must be 1 to 32 characters"));
+    }
+    Ok(())
+}
+
+/// GET /account: the live AccountInfo plus the bridge's account id.
+pub async fn account(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let row = resolve_account(&state, &user, &headers).await?;
+    let info = read(&state, &row, |t, at| {
+        Box::pin(async move { t.account_info(&at).await })
+    })
+    .await?;
+    let mut v = serde_json::to_value(&info).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("account_id".into(), json!(row.id));
+    }
+    Ok(Json(v))
+}
+
+/// GET /symbols?group=
+pub async fn symbols(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    query_keys(&q, &["group"])?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let group = q.get("group").cloned();
+    let (list, offset) = read(&state, &row, move |t, at| {
+        let group = group.clone();
+        Box::pin(async move {
+            let list = t.symbols(&at, group.as_deref()).await?;
+            Ok((list, t.server_time_offset_s(&at).await?))
+        })
+    })
+    .await?;
+    Ok(Json(json!({ "symbols": to_json(&list, offset) })))
+}
+
+async fn symbol_info(
+    state: &AppState,
+    row: &AccountRow,
+    symbol: &str,
+) -> ApiResult<(SymbolInfo, i64)> {
+    let sym = symbol.to_string();
+    read(state, row, move |t, at| {
+        let sym = sym.clone();
+        Box::pin(async move {
+            Ok((
+                t.symbol_info(&at, &sym).await?,
+                t.server_time_offset_s(&at).await?,
+            ))
+        })
+    })
+    .await
+}
+
+/// GET /symbols/{symbol}
+pub async fn symbol(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(symbol): Path<String>,
+) -> ApiResult<Json<Value>> {
+    check_symbol(&symbol)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let (info, offset) = symbol_info(&state, &row, &symbol).await?;
+    Ok(Json(to_json(&info, offset)))
+}
+
+/// GET /symbols/{symbol}/tick
+pub async fn tick(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(symbol): Path<String>,
+) -> ApiResult<Json<Value>> {
+    check_symbol(&symbol)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let (tick, offset) = read(&state, &row, move |t, at| {
+        let sym = symbol.clone();
+        Box::pin(async move {
+            Ok((
+                t.symbol_info_tick(&at, &sym).await?,
+                t.server_time_offset_s(&at).await?,
+            ))
+        })
+    })
+    .await?;
+    Ok(Json(to_json(&tick, offset)))
+}
+
+/// GET /symbols/{symbol}/rates?timeframe=H1&count=100 or &from=&to=
+pub async fn rates(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(symbol): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    check_symbol(&symbol)?;
+    query_keys(&q, &["timeframe", "count", "from", "to"])?;
+    let mut errors = Vec::new();
+    let timeframe = match q.get("timeframe") {
+        None => Some(Timeframe::H1),
+        Some(s) => Timeframe::from_name(s).or_else(|| {
+            errors.push(crate::error::FieldError::new("timeframe", "must be one of M1, M2, M3, M4, M5, M6, M10, M12, M15, M20, M30, H1, H2, H3, H4, H6, H8, H12, D1, W1, MN1"));
+            None
+        }),
+    };
+    let time_param =
+        |name: &'static str, errors: &mut Vec<crate::error::FieldError>| -> Option<i64> {
+            q.get(name).and_then(|s| {
+                let t = crate::times::parse_input_time(&Value::String(s.clone()));
+                if t.is_none() {
+                    errors.push(crate::error::FieldError::new(
+                        name,
+                        "must be an RFC 3339 time or epoch seconds",
+                    ));
+                }
+                t
+            })
+        };
+    let from = time_param("from", &mut errors);
+    let to = time_param("to", &mut errors);
+    let count = match q.get("count") {
+        None => None,
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=10_000).contains(&n) => Some(n),
+            _ => {
+                errors.push(crate::error::FieldError::new(
+                    "count",
+                    "must be an integer from 1 to 10000",
+                ));
+                None
+            }
+        },
+    };
+    if count.is_some() && (q.contains_key("from") || q.contains_key("to")) {
+        errors.push(crate::error::FieldError::new(
+            "count",
+            "use either count or from/to",
+        ));
+    }
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            errors.push(crate::error::FieldError::new(
+                "from",
+                "must not be after to",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let Some(tf) = timeframe else {
+        return Err(ApiError::validation("timeframe", "is invalid"));
+    };
+    let row = resolve_account(&state, &user, &headers).await?;
+    let ranged = from.is_some() || to.is_some();
+    let (bars, offset) = read(&state, &row, move |t, at| {
+        let sym = symbol.clone();
+        Box::pin(async move {
+            let offset = t.server_time_offset_s(&at).await?;
+            let range = if ranged {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                mt5::RatesRange::Range {
+                    from: from.unwrap_or(0) + offset,
+                    to: to.unwrap_or(now) + offset,
+                }
+            } else {
+                mt5::RatesRange::FromPos {
+                    start: 0,
+                    count: count.unwrap_or(100),
+                }
+            };
+            Ok((t.copy_rates(&at, &sym, tf, range).await?, offset))
+        })
+    })
+    .await?;
+    Ok(Json(json!({ "rates": to_json(&bars, offset) })))
+}
+
+/// GET /positions?symbol=
+pub async fn positions(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    query_keys(&q, &["symbol"])?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let filter = q
+        .get("symbol")
+        .map(|s| PositionFilter::Symbol(s.clone()))
+        .unwrap_or_default();
+    let (list, offset) = read(&state, &row, move |t, at| {
+        let filter = filter.clone();
+        Box::pin(async move {
+            Ok((
+                t.positions(&at, &filter).await?,
+                t.server_time_offset_s(&at).await?,
+            ))
+        })
+    })
+    .await?;
+    Ok(Json(json!({ "positions": to_json(&list, offset) })))
+}
+
+/// GET /orders?symbol=: active pending orders.
+pub async fn orders(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    query_keys(&q, &["symbol"])?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let filter = q
+        .get("symbol")
+        .map(|s| PositionFilter::Symbol(s.clone()))
+        .unwrap_or_default();
+    let (list, offset) = read(&state, &row, move |t, at| {
+        let filter = filter.clone();
+        Box::pin(async move {
+            Ok((
+                t.orders(&at, &filter).await?,
+                t.server_time_offset_s(&at).await?,
+            ))
+        })
+    })
+    .await?;
+    Ok(Json(json!({ "orders": to_json(&list, offset) })))
+}
+
+/// A validated POST /orders body.
+#[derive(Debug, Clone)]
+struct PlaceOrder {
+    symbol: String,
+    r#type: OrderType,
+    volume: f64,
+    price: Option<f64>,
+    stoplimit: Option<f64>,
+    sl: f64,
+    tp: f64,
+    deviation: u64,
+    type_filling: Option<OrderFilling>,
+    type_time: OrderTime,
+    expiration_utc: Option<i64>,
+    comment: Option<String>,
+    magic: u64,
+}
+
+fn parse_place(body: &Value) -> ApiResult<(PlaceOrder, Value)> {
+    let mut f = Fields::new(body)?;
+    let symbol = f.required_string("symbol", SYMBOL_MAX);
+    let r#type = f.mt5_enum("type", PLACE_TYPES);
+    if body.get("type").is_none_or(Value::is_null) {
+        f.error("type", "is required");
+    }
+    let volume = f.number("volume", true);
+    if body.get("volume").is_none_or(Value::is_null) {
+        f.error("volume", "is required");
+    }
+    let price = f.number("price", true).value();
+    let stoplimit = f.number("stoplimit", true).value();
+    let sl = f.number("sl", false).value().unwrap_or(0.0);
+    let tp = f.number("tp", false).value().unwrap_or(0.0);
+    let deviation = f.uint("deviation").value().unwrap_or(20);
+    let type_filling = f.mt5_enum("type_filling", OrderFilling::all()).value();
+    let type_time = f
+        .mt5_enum("type_time", OrderTime::all())
+        .value()
+        .unwrap_or(OrderTime::Gtc);
+    let expiration = f.time("expiration").value();
+    let comment = f.string("comment", 64).value();
+    let magic = f.uint("magic").value().unwrap_or(0);
+    if let Opt::Value(t) = &r#type {
+        if t.is_pending() && price.is_none() {
+            f.error("price", "is required for pending orders");
+        }
+        if t.is_stop_limit() && stoplimit.is_none() {
+            f.error("stoplimit", "is required for stop-limit orders");
+        }
+    }
+    if matches!(type_time, OrderTime::Specified | OrderTime::SpecifiedDay) && expiration.is_none() {
+        f.error(
+            "expiration",
+            "is required when type_time is specified or specified_day",
+        );
+    }
+    f.finish()?;
+    let (Some(symbol), Opt::Value(r#type), Opt::Value(volume)) = (symbol, r#type, volume) else {
+        return Err(ApiError::validation(
+            "body",
+            "symbol, type and volume are required",
+        ));
+    };
+    let o = PlaceOrder {
+        symbol,
+        r#type,
+        volume,
+        price,
+        stoplimit,
+        sl,
+        tp,
+        deviation,
+        type_filling,
+        type_time,
+        expiration_utc: expiration,
+        comment,
+        magic,
+    };
+    let normalized = json!({
+        "symbol": o.symbol, "type": o.r#type, "volume": o.volume, "price": o.price, "stoplimit": o.stoplimit,
+        "sl": o.sl, "tp": o.tp, "deviation": o.deviation, "type_filling": o.type_filling, "type_time": o.type_time,
+        "expiration": o.expiration_utc, "comment": o.comment, "magic": o.magic,
+    });
+    Ok((o, normalized))
+}
+
+/// The filling policy MT5 will accept for this symbol: IOC, else FOK, else RETURN; pending: RETURN.
+fn default_filling(info: &SymbolInfo, order_type: OrderType) -> OrderFilling {
+    if order_type.is_pending() {
+        return OrderFilling::Return;
+    }
+    if matches!(
+        info.trade_exemode,
+        SymbolTradeExecution::Request | SymbolTradeExecution::Instant
+    ) {
+        return OrderFilling::Fok;
+    }
+    if info.filling_mode & filling_mode::IOC != 0 {
+        OrderFilling::Ioc
+    } else if info.filling_mode & filling_mode::FOK != 0 {
+        OrderFilling::Fok
+    } else {
+        OrderFilling::Return
+    }
+}
+
+/// Builds the MT5 request for a new order at the current quote, in the terminal.
+async fn build_place(
+    t: &dyn mt5::Terminal,
+    at: &mt5::Expected,
+    o: &PlaceOrder,
+    comment: String,
+) -> Result<(TradeRequest, i64), mt5::TerminalError> {
+    let info = t.symbol_info(at, &o.symbol).await?;
+    let offset = t.server_time_offset_s(at).await?;
+    let price = match o.price {
+        Some(p) => p,
+        None => {
+            let tick = t.symbol_info_tick(at, &o.symbol).await?;
+            if o.r#type.is_buy() {
+                tick.ask
+            } else {
+                tick.bid
+            }
+        }
+    };
+    let req = TradeRequest {
+        action: if o.r#type.is_market() {
+            TradeAction::Deal
+        } else {
+            TradeAction::Pending
+        },
+        magic: o.magic,
+        symbol: o.symbol.clone(),
+        volume: o.volume,
+        price,
+        stoplimit: o.stoplimit.unwrap_or(0.0),
+        sl: o.sl,
+        tp: o.tp,
+        deviation: o.deviation,
+        r#type: o.r#type,
+        type_filling: o
+            .type_filling
+            .unwrap_or_else(|| default_filling(&info, o.r#type)),
+        type_time: o.type_time,
+        expiration: o.expiration_utc.map(|e| e + offset).unwrap_or(0),
+        comment,
+        ..Default::default()
+    };
+    Ok((req, offset))
+}
+
+/// POST /orders: place a market or pending order.
+pub async fn place_order(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Outcome> {
+    let (order, normalized) = parse_place(&body)?;
+    let key = idempotency_key(&headers)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let intent = Intent {
+        action: "place",
+        request: normalized,
+        idempotency_key: key,
+        source: Source::Api,
+    };
+    submit(&state, &user, &row, intent, move |t, at, client_id| {
+        let o = order.clone();
+        Box::pin(async move {
+            let (req, offset) = build_place(
+                t.as_ref(),
+                &at,
+                &o,
+                order_comment(&client_id, o.comment.as_deref()),
+            )
+            .await?;
+            Ok((t.order_send(&at, &req).await?, offset))
+        })
+    })
+    .await
+}
+
+/// POST /orders/check: MT5's order_check for the same body; nothing is sent or journaled.
+pub async fn check_order(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let (order, _) = parse_place(&body)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let (result, offset) = read(&state, &row, move |t, at| {
+        let o = order.clone();
+        Box::pin(async move {
+            let (req, offset) = build_place(
+                t.as_ref(),
+                &at,
+                &o,
+                order_comment("check", o.comment.as_deref()),
+            )
+            .await?;
+            Ok((t.order_check(&at, &req).await?, offset))
+        })
+    })
+    .await?;
+    Ok(Json(to_json(&result, offset)))
+}
+
+async fn find_order(state: &AppState, row: &AccountRow, ticket: u64) -> ApiResult<mt5::TradeOrder> {
+    let list = read(state, row, move |t, at| {
+        Box::pin(async move { t.orders(&at, &PositionFilter::Ticket(ticket)).await })
+    })
+    .await?;
+    list.into_iter()
+        .find(|o| o.ticket == ticket)
+        .ok_or(ApiError::OrderNotFound)
+}
+
+async fn find_position(
+    state: &AppState,
+    row: &AccountRow,
+    ticket: u64,
+) -> ApiResult<mt5::TradePosition> {
+    let list = read(state, row, move |t, at| {
+        Box::pin(async move { t.positions(&at, &PositionFilter::Ticket(ticket)).await })
+    })
+    .await?;
+    list.into_iter()
+        .find(|p| p.ticket == ticket)
+        .ok_or(ApiError::PositionNotFound)
+}
+
+/// PUT /orders/{ticket}: modify a pending order's price, sl, tp, stoplimit or expiration.
+pub async fn modify_order(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Outcome> {
+    let ticket = parse_ticket(&raw)?;
+    let mut f = Fields::new(&body)?;
+    let price = f.number("price", true);
+    let sl = f.number("sl", false);
+    let tp = f.number("tp", false);
+    let stoplimit = f.number("stoplimit", true);
+    let expiration = f.time("expiration");
+    f.finish()?;
+    let key = idempotency_key(&headers)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let existing = find_order(&state, &row, ticket).await?;
+    let normalized = json!({
+        "ticket": ticket, "price": price.clone().value(), "sl": sl.clone().value(), "tp": tp.clone().value(),
+        "stoplimit": stoplimit.clone().value(), "expiration": expiration.clone().value(),
+    });
+    let intent = Intent {
+        action: "modify_order",
+        request: normalized,
+        idempotency_key: key,
+        source: Source::Api,
+    };
+    // MT5's MODIFY resends every level: absent fields keep the order's own; null removes sl/tp.
+    let keep = |o: Opt<f64>, current: f64| match o {
+        Opt::Absent => current,
+        Opt::Null => 0.0,
+        Opt::Value(v) => v,
+    };
+    let new_price = keep(price, existing.price_open);
+    let new_sl = keep(sl, existing.sl);
+    let new_tp = keep(tp, existing.tp);
+    let new_stoplimit = keep(stoplimit, existing.price_stoplimit);
+    submit(&state, &user, &row, intent, move |t, at, _client_id| {
+        let existing = existing.clone();
+        let expiration = expiration.clone();
+        Box::pin(async move {
+            let offset = t.server_time_offset_s(&at).await?;
+            let (type_time, exp) = match expiration {
+                Opt::Value(e) => (OrderTime::Specified, e + offset),
+                Opt::Null => (OrderTime::Gtc, 0),
+                Opt::Absent => (existing.type_time, existing.time_expiration),
+            };
+            let req = TradeRequest {
+                action: TradeAction::Modify,
+                order: existing.ticket,
+                symbol: existing.symbol.clone(),
+                price: new_price,
+                sl: new_sl,
+                tp: new_tp,
+                stoplimit: new_stoplimit,
+                type_time,
+                expiration: exp,
+                ..Default::default()
+            };
+            Ok((t.order_send(&at, &req).await?, offset))
+        })
+    })
+    .await
+}
+
+/// DELETE /orders/{ticket}: cancel a pending order.
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> ApiResult<Outcome> {
+    let ticket = parse_ticket(&raw)?;
+    let key = idempotency_key(&headers)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    find_order(&state, &row, ticket).await?;
+    let intent = Intent {
+        action: "cancel_order",
+        request: json!({ "ticket": ticket }),
+        idempotency_key: key,
+        source: Source::Api,
+    };
+    submit(&state, &user, &row, intent, move |t, at, _| {
+        Box::pin(async move {
+            let req = TradeRequest {
+                action: TradeAction::Remove,
+                order: ticket,
+                ..Default::default()
+            };
+            Ok((
+                t.order_send(&at, &req).await?,
+                t.server_time_offset_s(&at).await?,
+            ))
+        })
+    })
+    .await
+}
+
+/// PUT /positions/{ticket}: change SL and/or TP; an absent one is kept, null removes it.
+pub async fn modify_position(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Outcome> {
+    let ticket = parse_ticket(&raw)?;
+    let mut f = Fields::new(&body)?;
+    let sl = f.number("sl", false);
+    let tp = f.number("tp", false);
+    if sl.is_absent() && tp.is_absent() && body.get("sl").is_none() && body.get("tp").is_none() {
+        f.error("sl", "give sl and/or tp");
+    }
+    f.finish()?;
+    let key = idempotency_key(&headers)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let pos = find_position(&state, &row, ticket).await?;
+    let level = |o: &Opt<f64>, current: f64| match o {
+        Opt::Absent => current,
+        Opt::Null => 0.0,
+        Opt::Value(v) => *v,
+    };
+    let (new_sl, new_tp) = (level(&sl, pos.sl), level(&tp, pos.tp));
+    let normalized = json!({ "ticket": ticket, "sl": new_sl, "tp": new_tp });
+    let intent = Intent {
+        action: "modify_position",
+        request: normalized,
+        idempotency_key: key,
+        source: Source::Api,
+    };
+    submit(&state, &user, &row, intent, move |t, at, _| {
+        let symbol = pos.symbol.clone();
+        Box::pin(async move {
+            let req = TradeRequest {
+                action: TradeAction::Sltp,
+                position: ticket,
+                symbol,
+                sl: new_sl,
+                tp: new_tp,
+                ..Default::default()
+            };
+            Ok((
+                t.order_send(&at, &req).await?,
+                t.server_time_offset_s(&at).await?,
+            ))
+        })
+    })
+    .await
+}
+
+/// POST /positions/{ticket}/close: close it, or part of it with `volume`.
+pub async fn close_position(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    MaybeJsonBody(body): MaybeJsonBody,
+) -> ApiResult<Outcome> {
+    let ticket = parse_ticket(&raw)?;
+    let body = body.unwrap_or_else(|| json!({}));
+    let mut f = Fields::new(&body)?;
+    let volume = f.number("volume", true).value();
+    let deviation = f.uint("deviation").value().unwrap_or(20);
+    let comment = f.string("comment", 64).value();
+    f.finish()?;
+    let key = idempotency_key(&headers)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let pos = find_position(&state, &row, ticket).await?;
+    let volume = volume.unwrap_or(pos.volume);
+    let intent = Intent {
+        action: "close_position",
+        request: json!({ "ticket": ticket, "volume": volume }),
+        idempotency_key: key,
+        source: Source::Api,
+    };
+    submit(&state, &user, &row, intent, move |t, at, client_id| {
+        let pos = pos.clone();
+        let comment = order_comment(&client_id, comment.as_deref());
+        Box::pin(async move {
+            let info = t.symbol_info(&at, &pos.symbol).await?;
+            let tick = t.symbol_info_tick(&at, &pos.symbol).await?;
+            let (r#type, price) = match pos.r#type {
+                PositionType::Buy => (OrderType::Sell, tick.bid),
+                PositionType::Sell => (OrderType::Buy, tick.ask),
+            };
+            let req = TradeRequest {
+                action: TradeAction::Deal,
+                position: pos.ticket,
+                symbol: pos.symbol.clone(),
+                volume,
+                price,
+                deviation,
+                r#type,
+                type_filling: default_filling(&info, r#type),
+                magic: pos.magic,
+                comment,
+                ..Default::default()
+            };
+            Ok((
+                t.order_send(&at, &req).await?,
+                t.server_time_offset_s(&at).await?,
+            ))
+        })
+    })
+    .await
+}
+
+fn page_params(
+    q: &HashMap<String, String>,
+    default_limit: u32,
+    max: u32,
+) -> ApiResult<(u32, Option<String>)> {
+    let limit = match q.get("limit") {
+        None => default_limit,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation("limit", format!("must be an integer from 1 to {max}"))
+            })?,
+    };
+    Ok((limit, q.get("cursor").cloned()))
+}
+
+async fn history(
+    state: AppState,
+    user: AuthUser,
+    headers: HeaderMap,
+    q: HashMap<String, String>,
+    deals: bool,
+) -> ApiResult<Json<Value>> {
+    query_keys(&q, &["from", "to", "limit", "cursor"])?;
+    let (limit, cursor) = page_params(&q, 100, 1000)?;
+    let offset_in_list = match cursor {
+        None => 0usize,
+        Some(c) => c
+            .parse::<usize>()
+            .map_err(|_| ApiError::validation("cursor", "is not a cursor from this endpoint"))?,
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let parse = |name: &'static str| -> ApiResult<Option<i64>> {
+        match q.get(name) {
+            None => Ok(None),
+            Some(s) => crate::times::parse_input_time(&Value::String(s.clone()))
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::validation(name, "must be an RFC 3339 time or epoch seconds")
+                }),
+        }
+    };
+    let to = parse("to")?.unwrap_or(now);
+    let from = parse("from")?.unwrap_or(to - 86_400);
+    if from > to {
+        return Err(ApiError::validation("from", "must not be after to"));
+    }
+    let row = resolve_account(&state, &user, &headers).await?;
+    let (items, offset) = read(&state, &row, move |t, at| {
+        Box::pin(async move {
+            let offset = t.server_time_offset_s(&at).await?;
+            let select = HistorySelect::Range {
+                from: from + offset,
+                to: to + offset,
+                group: None,
+            };
+            let items = if deals {
+                serde_json::to_value(t.history_deals(&at, &select).await?).unwrap_or(Value::Null)
+            } else {
+                serde_json::to_value(t.history_orders(&at, &select).await?).unwrap_or(Value::Null)
+            };
+            Ok((items, offset))
+        })
+    })
+    .await?;
+    let all = items.as_array().cloned().unwrap_or_default();
+    let end = (offset_in_list + limit as usize).min(all.len());
+    let mut page = Value::Array(
+        all.get(offset_in_list.min(all.len())..end)
+            .map(<[Value]>::to_vec)
+            .unwrap_or_default(),
+    );
+    convert_times(&mut page, offset);
+    let next = if end < all.len() {
+        json!(end.to_string())
+    } else {
+        Value::Null
+    };
+    let name = if deals { "deals" } else { "orders" };
+    Ok(Json(json!({ name: page, "next_cursor": next })))
+}
+
+/// GET /history/deals?from=&to=&limit=&cursor=
+pub async fn history_deals(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    history(state, user, headers, q, true).await
+}
+
+/// GET /history/orders?from=&to=&limit=&cursor=
+pub async fn history_orders(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    history(state, user, headers, q, false).await
+}
+
+fn journal_json(e: &crate::store::journal::JournalEntry) -> Value {
+    json!({
+        "id": e.id, "account_id": e.account_id, "client_id": e.client_id, "idempotency_key": e.idempotency_key,
+        "source": e.source, "algorithm_id": e.algorithm_id, "run_id": e.run_id, "action": e.action,
+        "request": e.request, "status": e.status, "retcode": e.retcode, "order": e.order, "deal": e.deal,
+        "volume": e.volume, "price": e.price, "error": e.error,
+        "created_at": crate::http::accounts::rfc3339(e.created_at),
+        "completed_at": e.completed_at.map(crate::http::accounts::rfc3339),
+    })
+}
+
+/// GET /journal?account_id=&limit=&cursor=: the user's journal, newest first.
+pub async fn journal(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    query_keys(&q, &["account_id", "limit", "cursor"])?;
+    let (limit, cursor) = page_params(&q, 50, 500)?;
+    let account_id = match q.get("account_id") {
+        None => None,
+        Some(s) => Some(path_uuid("account_id", s)?),
+    };
+    let before = match cursor {
+        None => None,
+        Some(c) => {
+            let bad = || ApiError::validation("cursor", "is not a cursor from this endpoint");
+            let (t, id) = c.split_once('_').ok_or_else(bad)?;
+            let t = time::OffsetDateTime::parse(t, &Rfc3339).map_err(|_| bad())?;
+            Some((t, Uuid::parse_str(id).map_err(|_| bad())?))
+        }
+    };
+    let entries = state
+        .store
+        .list_entries(
+            &user.ctx,
+            JournalFilter {
+                account_id,
+                before,
+                limit: limit + 1,
+            },
+        )
+        .await?;
+    let more = entries.len() > limit as usize;
+    let page: Vec<_> = entries.into_iter().take(limit as usize).collect();
+    let next = match (more, page.last()) {
+        (true, Some(last)) => json!(format!(
+            "{}_{}",
+            crate::http::accounts::rfc3339(last.created_at),
+            last.id
+        )),
+        _ => Value::Null,
+    };
+    Ok(Json(
+        json!({ "entries": page.iter().map(journal_json).collect::<Vec<_>>(), "next_cursor": next }),
+    ))
+}

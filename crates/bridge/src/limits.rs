@@ -1,0 +1,176 @@
+//! Rate limits: switches per user, trades per account, failed connects per user.
+//!
+//! Sliding-window counters behind [`RateLimiter`], in memory by default (a shared store such as
+//! Redis implements the same interface for several replicas). Time comes from a clock tests move.
+
+use async_trait::async_trait;
+use mt5_sim::market::Clock;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A limit: at most `max` events per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max: u32,
+    pub window: Duration,
+}
+
+/// Refused: when the next event would be allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exceeded {
+    pub retry_after: Duration,
+}
+
+#[async_trait]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Records an event under `key` if the limit allows it; otherwise records nothing.
+    async fn acquire(&self, key: &str, limit: Limit) -> Result<(), Exceeded>;
+    /// Whether an event would be allowed now, recording nothing.
+    async fn check(&self, key: &str, limit: Limit) -> Result<(), Exceeded>;
+    /// Records an event regardless of the limit (an outcome counted after the fact).
+    async fn record(&self, key: &str, limit: Limit);
+    /// Takes back the newest event (an acquired slot that turned out not to be used).
+    async fn release(&self, key: &str, limit: Limit);
+}
+
+pub struct MemoryRateLimiter {
+    clock: Arc<dyn Clock>,
+    events: Mutex<HashMap<String, VecDeque<i64>>>,
+}
+
+impl MemoryRateLimiter {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        MemoryRateLimiter {
+            clock,
+            events: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn with_window<R>(
+        &self,
+        key: &str,
+        limit: Limit,
+        f: impl FnOnce(&mut VecDeque<i64>, i64) -> R,
+    ) -> R {
+        let now = self.clock.now_ms();
+        let window_ms = limit.window.as_millis() as i64;
+        let mut map = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let q = map.entry(key.to_string()).or_default();
+        while q.front().is_some_and(|t| *t <= now - window_ms) {
+            q.pop_front();
+        }
+        let r = f(q, now);
+        if q.is_empty() {
+            map.remove(key);
+        }
+        r
+    }
+
+    fn verdict(q: &VecDeque<i64>, now: i64, limit: Limit) -> Result<(), Exceeded> {
+        if (q.len() as u32) < limit.max {
+            return Ok(());
+        }
+        // The oldest event in the window leaves it first.
+        let oldest = q.front().copied().unwrap_or(now);
+        let wait_ms = (oldest + limit.window.as_millis() as i64 - now).max(1);
+        Err(Exceeded {
+            retry_after: Duration::from_millis(wait_ms as u64),
+        })
+    }
+}
+
+#[async_trait]
+impl RateLimiter for MemoryRateLimiter {
+    async fn acquire(&self, key: &str, limit: Limit) -> Result<(), Exceeded> {
+        self.with_window(key, limit, |q, now| {
+            Self::verdict(q, now, limit)?;
+            q.push_back(now);
+            Ok(())
+        })
+    }
+
+    async fn check(&self, key: &str, limit: Limit) -> Result<(), Exceeded> {
+        self.with_window(key, limit, |q, now| Self::verdict(q, now, limit))
+    }
+
+    async fn record(&self, key: &str, limit: Limit) {
+        self.with_window(key, limit, |q, now| q.push_back(now));
+    }
+
+    async fn release(&self, key: &str, limit: Limit) {
+        self.with_window(key, limit, |q, _| {
+            q.pop_back();
+        });
+    }
+}
+
+/// Turns a refusal into the HTTP error, naming the limit.
+pub fn refused(scope: &'static str, limit: Limit, e: Exceeded) -> crate::error::ApiError {
+    crate::error::ApiError::RateLimited {
+        scope,
+        limit: limit.max,
+        window_s: limit.window.as_secs(),
+        retry_after_s: e.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+    }
+}
+
+/// The configured limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub switch_per_user: Limit,
+    pub trade_per_account: Limit,
+    pub connect_failures_per_user: Limit,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            switch_per_user: Limit {
+                max: 10,
+                window: Duration::from_secs(3600),
+            },
+            trade_per_account: Limit {
+                max: 100,
+                window: Duration::from_secs(3600),
+            },
+            connect_failures_per_user: Limit {
+                max: 5,
+                window: Duration::from_secs(900),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mt5_sim::market::ManualClock;
+
+    #[tokio::test]
+    async fn sliding_window() {
+        let clock = ManualClock::new(1_000_000);
+        let rl = MemoryRateLimiter::new(Arc::new(clock.clone()));
+        let limit = Limit {
+            max: 2,
+            window: Duration::from_secs(60),
+        };
+        rl.acquire("k", limit).await.unwrap();
+        clock.advance_ms(10_000);
+        rl.acquire("k", limit).await.unwrap();
+        let e = rl.acquire("k", limit).await.unwrap_err();
+        assert_eq!(e.retry_after, Duration::from_secs(50));
+        assert!(
+            rl.acquire("other", limit).await.is_ok(),
+            "keys are separate"
+        );
+        clock.advance_ms(50_000);
+        rl.acquire("k", limit).await.unwrap();
+        assert!(rl.check("k", limit).await.is_err());
+        clock.advance_ms(10_000);
+        assert!(rl.check("k", limit).await.is_ok());
+        rl.record("k", limit).await;
+        rl.record("k", limit).await;
+        assert!(rl.check("k", limit).await.is_err());
+    }
+}

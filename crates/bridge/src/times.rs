@@ -1,0 +1,131 @@
+//! Times at the API boundary: MT5 reports the trade server's wall clock as epoch seconds; clients
+//! see RFC 3339 UTC. Inputs (`from`, `to`, `expiration`) accept RFC 3339 or epoch seconds (UTC).
+
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Fields holding server-clock epoch seconds, and those holding milliseconds.
+const SECONDS_FIELDS: &[&str] = &[
+    "time",
+    "time_setup",
+    "time_done",
+    "time_expiration",
+    "time_update",
+    "start_time",
+    "expiration_time",
+];
+const MILLIS_FIELDS: &[&str] = &[
+    "time_msc",
+    "time_setup_msc",
+    "time_done_msc",
+    "time_update_msc",
+];
+
+/// RFC 3339 UTC of a server-clock epoch-seconds value; 0 (MT5's "none") is null.
+pub fn server_secs_to_rfc3339(server_s: i64, offset_s: i64) -> Value {
+    if server_s == 0 {
+        return Value::Null;
+    }
+    OffsetDateTime::from_unix_timestamp(server_s - offset_s)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .map(Value::String)
+        .unwrap_or(Value::Null)
+}
+
+fn server_millis_to_rfc3339(server_ms: i64, offset_s: i64) -> Value {
+    if server_ms == 0 {
+        return Value::Null;
+    }
+    let utc_ms = server_ms - offset_s * 1000;
+    OffsetDateTime::from_unix_timestamp_nanos(utc_ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .map(Value::String)
+        .unwrap_or(Value::Null)
+}
+
+/// Converts every MT5 time field of a serialized structure (or list of them) to RFC 3339 UTC.
+pub fn convert_times(v: &mut Value, offset_s: i64) {
+    match v {
+        Value::Array(items) => items.iter_mut().for_each(|i| convert_times(i, offset_s)),
+        Value::Object(obj) => {
+            for (k, val) in obj.iter_mut() {
+                if let Some(n) = val.as_i64() {
+                    if SECONDS_FIELDS.contains(&k.as_str()) {
+                        *val = server_secs_to_rfc3339(n, offset_s);
+                    } else if MILLIS_FIELDS.contains(&k.as_str()) {
+                        *val = server_millis_to_rfc3339(n, offset_s);
+                    }
+                } else if k == "request" {
+                    if let Some(exp) = val.get_mut("expiration") {
+                        if let Some(n) = exp.as_i64() {
+                            *exp = server_secs_to_rfc3339(n, offset_s);
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Serializes an MT5 structure with its times in RFC 3339 UTC.
+pub fn to_json<T: serde::Serialize>(value: &T, offset_s: i64) -> Value {
+    let mut v = serde_json::to_value(value).unwrap_or(Value::Null);
+    convert_times(&mut v, offset_s);
+    v
+}
+
+/// Parses an input time: RFC 3339 (any offset) or epoch seconds (UTC), as a string or a number.
+/// Returns UTC epoch seconds.
+pub fn parse_input_time(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().filter(|s| *s >= 0),
+        Value::String(s) => {
+            let s = s.trim();
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+                return s.parse().ok();
+            }
+            OffsetDateTime::parse(s, &Rfc3339)
+                .ok()
+                .map(|t| t.unix_timestamp())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn conversions() {
+        assert_eq!(
+            server_secs_to_rfc3339(1_700_000_000 + 7200, 7200),
+            json!("2023-11-14T22:13:20Z")
+        );
+        assert_eq!(server_secs_to_rfc3339(0, 7200), Value::Null);
+        let mut v =
+            json!([{"time": 1_700_007_200i64, "time_msc": 1_700_007_200_123i64, "volume": 5}]);
+        convert_times(&mut v, 7200);
+        assert_eq!(
+            v,
+            json!([{"time": "2023-11-14T22:13:20Z", "time_msc": "2023-11-14T22:13:20.123Z", "volume": 5}])
+        );
+        assert_eq!(
+            parse_input_time(&json!("2023-11-14T22:13:20Z")),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            parse_input_time(&json!("2023-11-15T00:13:20+02:00")),
+            Some(1_700_000_000)
+        );
+        assert_eq!(parse_input_time(&json!(1_700_000_000)), Some(1_700_000_000));
+        assert_eq!(parse_input_time(&json!("1700000000")), Some(1_700_000_000));
+        assert_eq!(parse_input_time(&json!("yesterday")), None);
+        assert_eq!(parse_input_time(&json!(-5)), None);
+    }
+}

@@ -1,0 +1,511 @@
+//! The order pipeline shared by the trading endpoints (and, later, algorithms): kill switch, rate
+//! limit, idempotency, journal-before-send, send under a lease, journal completion, and
+//! reconciliation of intents whose outcome was lost.
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::AuthUser;
+use crate::limits::refused;
+use crate::store::journal::{Begin, Completion, JournalEntry, JournalStatus, NewJournalEntry};
+use crate::store::{AccountRow, UserCtx};
+use crate::vault::Binding;
+use axum::http::StatusCode;
+use mt5::{
+    AccountKey, Expected, HistorySelect, OrderSendResult, PositionFilter, Terminal, TerminalError,
+    TradeDeal, TradeOrder,
+};
+use rand::Rng;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// MT5 keeps about 27 ASCII characters of a comment; the client id takes the first 12.
+pub const COMMENT_MAX: usize = 27;
+const CLIENT_ID_LEN: usize = 12;
+
+/// A fresh client id: `mb` + 10 base-32 characters, unique enough to find an order in history.
+pub fn new_client_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::thread_rng();
+    let mut s = String::from("mb");
+    while s.len() < CLIENT_ID_LEN {
+        s.push(ALPHABET[rng.gen_range(0..ALPHABET.len())] as char);
+    }
+    s
+}
+
+/// The MT5 comment: the client id, then as much of the user's comment as fits (ASCII only).
+pub fn order_comment(client_id: &str, user_comment: Option<&str>) -> String {
+    let mut c = client_id.to_string();
+    if let Some(u) = user_comment {
+        let clean: String = u
+            .chars()
+            .filter(|ch| ch.is_ascii_alphanumeric() || " _-.".contains(*ch))
+            .collect();
+        let clean = clean.trim();
+        if !clean.is_empty() {
+            c.push(' ');
+            c.push_str(clean);
+        }
+    }
+    c.chars().take(COMMENT_MAX).collect()
+}
+
+/// FNV-1a of the canonical request, to tell a retry from a reused Idempotency-Key.
+pub fn request_hash(v: &Value) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in v.to_string().bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016x}")
+}
+
+pub fn account_key(row: &AccountRow) -> ApiResult<AccountKey> {
+    let login = row
+        .login
+        .parse::<u64>()
+        .map_err(|_| ApiError::Internal(format!("account {} has a non-numeric login", row.id)))?;
+    Ok(AccountKey::new(login, row.server.clone()))
+}
+
+/// Decrypts the account's password when (and only when) a terminal must log in.
+pub fn password_source(
+    state: &AppState,
+    row: &AccountRow,
+) -> impl Fn() -> ApiResult<SecretString> + Sync + Send + 'static {
+    let vault = state.vault.clone();
+    let (id, user_id, envelope, login, server) = (
+        row.id,
+        row.user_id,
+        row.encrypted_password.clone(),
+        row.login.clone(),
+        row.server.clone(),
+    );
+    move || {
+        vault
+            .decrypt(
+                &envelope,
+                &Binding {
+                    account_id: id,
+                    user_id,
+                    login: &login,
+                    server: &server,
+                },
+            )
+            .map_err(|e| {
+                ApiError::Internal(format!(
+                    "credential of account {id} cannot be decrypted: {e}"
+                ))
+            })
+    }
+}
+
+/// Runs a read on the account's terminal.
+pub async fn read<R, F>(state: &AppState, row: &AccountRow, op: F) -> ApiResult<R>
+where
+    R: Send + 'static,
+    F: Fn(Arc<dyn Terminal>, Expected) -> crate::pool::BoxFuture<Result<R, TerminalError>>
+        + Send
+        + Sync,
+{
+    let key = account_key(row)?;
+    let pw = password_source(state, row);
+    state.pool.run(&key, &pw, op).await
+}
+
+/// Where an intent comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Api,
+    Algorithm { algorithm_id: String, run_id: Uuid },
+}
+
+/// An order intent to journal and send.
+pub struct Intent {
+    pub action: &'static str,
+    /// The request as the client sent it (normalized); journaled, hashed for idempotency.
+    pub request: Value,
+    pub idempotency_key: Option<String>,
+    pub source: Source,
+}
+
+/// An HTTP outcome that can be stored and replayed.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+fn stored_response(o: &Outcome) -> Value {
+    json!({ "status": o.status.as_u16(), "body": o.body })
+}
+
+fn replay(entry: &JournalEntry) -> Option<Outcome> {
+    let r = entry.response.as_ref()?;
+    let status = StatusCode::from_u16(r.get("status")?.as_u64()? as u16).ok()?;
+    Some(Outcome {
+        status,
+        body: r.get("body")?.clone(),
+    })
+}
+
+/// The error body as the client saw it, to store for replays.
+fn error_outcome(e: &ApiError) -> Outcome {
+    let (status, code) = e.status_and_code();
+    Outcome {
+        status,
+        body: json!({"success": false, "error": {"code": code, "message": e.public_message(), "details": e.details()}}),
+    }
+}
+
+fn trading_enabled(row: &AccountRow) -> bool {
+    row.risk_limits
+        .as_ref()
+        .and_then(|l| l.get("trading_enabled"))
+        .and_then(Value::as_bool)
+        .unwrap_or(true)
+}
+
+/// The result of sending, as the journal records it.
+fn completion_for(result: &OrderSendResult, outcome: &Outcome) -> Completion {
+    let ok = mt5::retcode::is_success(result.retcode);
+    Completion {
+        status: Some(if ok {
+            JournalStatus::Done
+        } else {
+            JournalStatus::Rejected
+        }),
+        retcode: Some(result.retcode as i64),
+        order: Some(result.order as i64).filter(|o| *o != 0),
+        deal: Some(result.deal as i64).filter(|d| *d != 0),
+        volume: Some(result.volume),
+        price: Some(result.price),
+        error: if ok {
+            None
+        } else {
+            Some(result.comment.clone())
+        },
+        response: Some(stored_response(outcome)),
+    }
+}
+
+pub fn send_outcome(result: &OrderSendResult, offset_s: i64) -> Result<Outcome, ApiError> {
+    if mt5::retcode::is_success(result.retcode) {
+        Ok(Outcome {
+            status: StatusCode::OK,
+            body: crate::times::to_json(result, offset_s),
+        })
+    } else {
+        Err(ApiError::TradeRejected {
+            retcode: result.retcode,
+            comment: result.comment.clone(),
+        })
+    }
+}
+
+/// Waits for an earlier request with the same key to finish, then replays its response.
+async fn await_first(state: &AppState, user: &UserCtx, entry: JournalEntry) -> ApiResult<Outcome> {
+    let mut entry = entry;
+    for _ in 0..100 {
+        if entry.status != JournalStatus::Pending {
+            return replay(&entry).ok_or(ApiError::RequestInProgress);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        entry = match state.store.get_entry(user, entry.id).await? {
+            Some(e) => e,
+            None => return Err(ApiError::RequestInProgress),
+        };
+    }
+    Err(ApiError::RequestInProgress)
+}
+
+/// Journals an intent, sends it with `send` (which gets the client id to put in the comment),
+/// completes the journal and returns the response to give (also stored for replays).
+pub async fn submit<F>(
+    state: &AppState,
+    user: &AuthUser,
+    row: &AccountRow,
+    intent: Intent,
+    send: F,
+) -> ApiResult<Outcome>
+where
+    F: Fn(
+            Arc<dyn Terminal>,
+            Expected,
+            String,
+        ) -> crate::pool::BoxFuture<Result<(OrderSendResult, i64), TerminalError>>
+        + Send
+        + Sync,
+{
+    let hash = request_hash(&intent.request);
+    let (algorithm_id, run_id, source) = match &intent.source {
+        Source::Api => (None, None, "api"),
+        Source::Algorithm {
+            algorithm_id,
+            run_id,
+        } => (Some(algorithm_id.clone()), Some(*run_id), "algorithm"),
+    };
+    let client_id = new_client_id();
+    let mut new = NewJournalEntry {
+        id: Uuid::new_v4(),
+        account_id: row.id,
+        client_id: client_id.clone(),
+        idempotency_key: intent.idempotency_key.clone(),
+        request_hash: Some(hash.clone()),
+        source: source.to_string(),
+        algorithm_id,
+        run_id,
+        action: intent.action.to_string(),
+        request: intent.request.clone(),
+        status: JournalStatus::Pending,
+        error: None,
+    };
+
+    // The kill switch refuses before anything is sent; the refusal is journaled.
+    if !trading_enabled(row) {
+        new.status = JournalStatus::Refused;
+        new.error = Some("trading_disabled".into());
+        if let Begin::Existing(e) = state
+            .store
+            .begin(&user.ctx, new, state.idempotency_ttl_s)
+            .await?
+        {
+            return idempotent_replay(state, user, e, &hash).await;
+        }
+        return Err(ApiError::TradingDisabled);
+    }
+
+    let limit = state.limits.trade_per_account;
+    let limit_key = format!("trade:{}", row.id);
+    state
+        .limiter
+        .acquire(&limit_key, limit)
+        .await
+        .map_err(|e| refused("trades_per_account", limit, e))?;
+    let entry = match state
+        .store
+        .begin(&user.ctx, new, state.idempotency_ttl_s)
+        .await
+    {
+        Ok(Begin::Created(e)) => e,
+        Ok(Begin::Existing(e)) => {
+            // Nothing is sent for a repeated key: the slot taken above is given back.
+            state.limiter.release(&limit_key, limit).await;
+            return idempotent_replay(state, user, e, &hash).await;
+        }
+        Err(e) => {
+            state.limiter.release(&limit_key, limit).await;
+            return Err(e.into());
+        }
+    };
+
+    let key = account_key(row)?;
+    let pw = password_source(state, row);
+    let cid = client_id.clone();
+    let sent = state
+        .pool
+        .run(&key, &pw, |t, at| send(t, at, cid.clone()))
+        .await;
+    match sent {
+        Ok((result, offset_s)) => {
+            let outcome = send_outcome(&result, offset_s);
+            let stored = match &outcome {
+                Ok(o) => o.clone(),
+                Err(e) => error_outcome(e),
+            };
+            state
+                .store
+                .complete(&user.ctx, entry.id, completion_for(&result, &stored))
+                .await?;
+            outcome
+        }
+        Err(err) => {
+            // The request may have reached the broker before the failure: look for it.
+            let found = match err {
+                ApiError::TerminalTimeout | ApiError::TerminalUnavailable(_) => {
+                    find_by_client_id(state, row, &client_id)
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                _ => None,
+            };
+            match found {
+                Some((order, deal, offset_s)) => {
+                    let result = result_from_history(&order, deal.as_ref());
+                    let outcome = send_outcome(&result, offset_s)?;
+                    state
+                        .store
+                        .complete(&user.ctx, entry.id, completion_for(&result, &outcome))
+                        .await?;
+                    Ok(outcome)
+                }
+                None => {
+                    let stored = error_outcome(&err);
+                    let completion = Completion {
+                        status: Some(JournalStatus::Failed),
+                        error: Some(err.status_and_code().1.to_string()),
+                        response: Some(stored_response(&stored)),
+                        ..Default::default()
+                    };
+                    state
+                        .store
+                        .complete(&user.ctx, entry.id, completion)
+                        .await?;
+                    Err(err)
+                }
+            }
+        }
+    }
+}
+
+async fn idempotent_replay(
+    state: &AppState,
+    user: &AuthUser,
+    entry: JournalEntry,
+    hash: &str,
+) -> ApiResult<Outcome> {
+    if entry.request_hash.as_deref() != Some(hash) {
+        return Err(ApiError::IdempotencyKeyReused);
+    }
+    if entry.status == JournalStatus::Refused && entry.response.is_none() {
+        return Err(ApiError::TradingDisabled);
+    }
+    await_first(state, &user.ctx, entry).await
+}
+
+/// Rebuilds what order_send would have answered from the broker's history.
+pub fn result_from_history(order: &TradeOrder, deal: Option<&TradeDeal>) -> OrderSendResult {
+    OrderSendResult {
+        retcode: if deal.is_some() || order.state == mt5::OrderState::Filled {
+            mt5::retcode::DONE
+        } else {
+            mt5::retcode::PLACED
+        },
+        deal: deal.map(|d| d.ticket).unwrap_or(0),
+        order: order.ticket,
+        volume: deal.map(|d| d.volume).unwrap_or(order.volume_initial),
+        price: deal.map(|d| d.price).unwrap_or(order.price_open),
+        comment: "Request executed (reconciled)".into(),
+        ..Default::default()
+    }
+}
+
+/// Finds the order that carries `client_id` in its comment, among active orders and the last
+/// week of history, with its deal; also returns the server-time offset.
+pub async fn find_by_client_id(
+    state: &AppState,
+    row: &AccountRow,
+    client_id: &str,
+) -> ApiResult<Option<(TradeOrder, Option<TradeDeal>, i64)>> {
+    let cid = client_id.to_string();
+    read(state, row, move |t, at| {
+        let cid = cid.clone();
+        Box::pin(async move {
+            let offset = t.server_time_offset_s(&at).await?;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp() + offset;
+            let select = HistorySelect::Range {
+                from: now - 7 * 86400,
+                to: now + 86400,
+                group: None,
+            };
+            let mut candidates = t.history_orders(&at, &select).await?;
+            candidates.extend(t.orders(&at, &PositionFilter::All).await?);
+            let Some(order) = candidates.into_iter().find(|o| o.comment.starts_with(&cid)) else {
+                return Ok(None);
+            };
+            let deals = t
+                .history_deals(
+                    &at,
+                    &HistorySelect::Ticket {
+                        ticket: order.ticket,
+                    },
+                )
+                .await?;
+            Ok(Some((order, deals.into_iter().next(), offset)))
+        })
+    })
+    .await
+}
+
+/// At startup: every journal entry left pending (the service stopped between send and
+/// completion) is looked up in the broker's history by its client id and completed.
+pub async fn reconcile_pending(state: &AppState) -> ApiResult<(usize, usize)> {
+    let pending = state.store.pending_entries().await?;
+    if pending.is_empty() {
+        return Ok((0, 0));
+    }
+    let accounts = state.store.all_credentials().await?;
+    let (mut done, mut failed) = (0, 0);
+    for entry in pending {
+        let Some(row) = accounts
+            .iter()
+            .find(|a| a.id == entry.account_id && a.is_active)
+        else {
+            state
+                .store
+                .complete_pending(
+                    entry.id,
+                    Completion {
+                        status: Some(JournalStatus::Failed),
+                        error: Some("account no longer active".into()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            failed += 1;
+            continue;
+        };
+        let completion = match find_by_client_id(state, row, &entry.client_id).await {
+            Ok(Some((order, deal, offset_s))) => {
+                let result = result_from_history(&order, deal.as_ref());
+                match send_outcome(&result, offset_s) {
+                    Ok(outcome) => completion_for(&result, &outcome),
+                    Err(e) => completion_for(&result, &error_outcome(&e)),
+                }
+            }
+            Ok(None) => Completion {
+                status: Some(JournalStatus::Failed),
+                error: Some("not found in the broker's history at reconciliation".into()),
+                ..Default::default()
+            },
+            Err(e) => {
+                tracing::warn!(entry = %entry.id, error = %e, "reconciliation deferred: terminal unavailable");
+                continue;
+            }
+        };
+        let is_done = completion.status == Some(JournalStatus::Done);
+        state.store.complete_pending(entry.id, completion).await?;
+        if is_done {
+            done += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    tracing::info!(done, failed, "journal reconciliation finished");
+    Ok((done, failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_fit_mt5() {
+        let id = new_client_id();
+        assert_eq!(id.len(), 12);
+        assert!(id.starts_with("mb"));
+        let c = order_comment(&id, Some("my strategy: v2 ✓ extra words here"));
+        assert!(c.len() <= COMMENT_MAX, "{c}");
+        assert!(c.starts_with(&id));
+        assert!(c.is_ascii());
+        assert_eq!(order_comment("mbabc", None), "mbabc");
+        assert_ne!(
+            request_hash(&json!({"a": 1})),
+            request_hash(&json!({"a": 2}))
+        );
+    }
+}

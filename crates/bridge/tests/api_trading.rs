@@ -1,0 +1,588 @@
+//! Trading on the resolved account through the real server and the simulated broker: every
+//! endpoint, the journal, idempotency, limits, the kill switch and recovery after a crash.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
+
+mod common;
+
+use common::TestApp;
+use reqwest::Method;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn code(b: &Value) -> &str {
+    b["error"]["code"].as_str().unwrap_or("<none>")
+}
+
+async fn user_with_account(app: &TestApp, login: u64, password: &str) -> (String, String) {
+    let t = app.token(Uuid::new_v4());
+    let id = app
+        .connect(&t, login, password, "Sim-Demo", "trading")
+        .await;
+    (t, id)
+}
+
+async fn every_endpoint(app: TestApp) -> TestApp {
+    let (t, account_id) = user_with_account(&app, 10001, "Sim-10001!").await;
+
+    let (s, b) = app.get("/api/v1/account", &t).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["login"], 10001);
+    assert_eq!(b["account_id"], account_id.as_str());
+    assert_eq!(b["balance"], 10000.0);
+    assert_eq!(b["margin_mode"], "retail_hedging");
+    assert_eq!(b["trade_mode"], "demo");
+    assert_eq!(b["currency"], "USD");
+
+    let (s, b) = app.get("/api/v1/symbols", &t).await;
+    assert_eq!(s, 200);
+    let names: Vec<&str> = b["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for sym in ["EURUSD", "GBPUSD", "USDJPY", "EURJPY", "XAUUSD"] {
+        assert!(names.contains(&sym), "{sym} in {names:?}");
+    }
+    let (s, b) = app.get("/api/v1/symbols/EURUSD", &t).await;
+    assert_eq!(s, 200);
+    assert_eq!(b["digits"], 5);
+    assert_eq!(b["trade_contract_size"], 100000.0);
+    assert_eq!(b["trade_calc_mode"], "forex");
+    assert!(
+        b["time"].as_str().unwrap().ends_with('Z'),
+        "times are RFC 3339 UTC: {}",
+        b["time"]
+    );
+    let (s, b) = app.get("/api/v1/symbols/NOPE", &t).await;
+    assert_eq!((s, code(&b)), (404, "symbol_not_found"));
+
+    let (s, tick) = app.get("/api/v1/symbols/EURUSD/tick", &t).await;
+    assert_eq!(s, 200);
+    assert!(tick["ask"].as_f64().unwrap() > tick["bid"].as_f64().unwrap());
+
+    let (s, b) = app
+        .get("/api/v1/symbols/EURUSD/rates?timeframe=M1&count=10", &t)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let bars = b["rates"].as_array().unwrap();
+    assert_eq!(bars.len(), 10);
+    for bar in bars {
+        assert!(bar["low"].as_f64().unwrap() <= bar["high"].as_f64().unwrap());
+        assert!(bar["time"].as_str().unwrap().ends_with('Z'));
+    }
+    let (s, b) = app.get("/api/v1/symbols/EURUSD/rates?timeframe=H1&from=2026-01-05T00:00:00Z&to=2026-01-05T05:00:00Z", &t).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["rates"].as_array().unwrap().len(), 6);
+    assert_eq!(b["rates"][0]["time"], "2026-01-05T00:00:00Z");
+    for bad in [
+        "timeframe=X1",
+        "count=0",
+        "count=10001",
+        "from=yesterday",
+        "bogus=1",
+    ] {
+        let (s, b) = app
+            .get(&format!("/api/v1/symbols/EURUSD/rates?{bad}"), &t)
+            .await;
+        assert_eq!((s, code(&b)), (422, "validation_failed"), "{bad}");
+    }
+
+    // Market order, check, pending lifecycle, SL/TP, partial and full close.
+    let (s, b) = app
+        .post(
+            "/api/v1/orders/check",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["retcode"], 0);
+    assert!(b["margin"].as_f64().unwrap() > 0.0);
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1, "comment": "first"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["retcode"], 10009);
+    let ticket = b["order"].as_u64().unwrap();
+    assert!(b["deal"].as_u64().unwrap() > 0);
+    assert_eq!(b["volume"], 0.1);
+    let fill = b["price"].as_f64().unwrap();
+
+    let (s, b) = app.get("/api/v1/positions", &t).await;
+    assert_eq!(s, 200);
+    let pos = &b["positions"][0];
+    assert_eq!(pos["ticket"], ticket);
+    assert_eq!(pos["type"], "buy");
+    assert_eq!(pos["volume"], 0.1);
+    assert_eq!(pos["price_open"], fill);
+    assert!(
+        pos["comment"].as_str().unwrap().ends_with("first"),
+        "{}",
+        pos["comment"]
+    );
+
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/positions/{ticket}"),
+            &t,
+            json!({"sl": ((fill - 0.0100) * 1e5).round() / 1e5}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, b) = app.get("/api/v1/positions", &t).await;
+    assert!(b["positions"][0]["sl"].as_f64().unwrap() > 0.0);
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/positions/{ticket}"),
+            &t,
+            json!({"sl": null}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, b) = app.get("/api/v1/positions", &t).await;
+    assert_eq!(b["positions"][0]["sl"], 0.0);
+
+    let limit_price = ((tick["bid"].as_f64().unwrap() - 0.0200) * 1e5).round() / 1e5;
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy_limit", "volume": 0.2, "price": limit_price}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!([10008, 10009].contains(&b["retcode"].as_u64().unwrap()));
+    let pending = b["order"].as_u64().unwrap();
+    let (_, b) = app.get("/api/v1/orders", &t).await;
+    assert_eq!(b["orders"][0]["ticket"], pending);
+    assert_eq!(b["orders"][0]["type"], "buy_limit");
+    let new_price = ((limit_price - 0.0010) * 1e5).round() / 1e5;
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/orders/{pending}"),
+            &t,
+            json!({"price": new_price}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, b) = app.get("/api/v1/orders", &t).await;
+    assert_eq!(b["orders"][0]["price_open"], new_price);
+    let (s, b) = app.delete(&format!("/api/v1/orders/{pending}"), &t).await;
+    assert_eq!(s, 200, "{b}");
+    let (_, b) = app.get("/api/v1/orders", &t).await;
+    assert_eq!(b["orders"], json!([]));
+
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/positions/{ticket}/close"),
+            &t,
+            json!({"volume": 0.04}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, b) = app.get("/api/v1/positions", &t).await;
+    assert_eq!(b["positions"][0]["volume"], 0.06);
+    let (s, b) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/positions/{ticket}/close"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, b) = app.get("/api/v1/positions", &t).await;
+    assert_eq!(b["positions"], json!([]));
+
+    let (s, b) = app.get("/api/v1/history/deals", &t).await;
+    assert_eq!(s, 200, "{b}");
+    let deals = b["deals"].as_array().unwrap();
+    let entries: Vec<&str> = deals
+        .iter()
+        .filter(|d| d["position_id"] == ticket)
+        .map(|d| d["entry"].as_str().unwrap())
+        .collect();
+    assert_eq!(entries, ["in", "out", "out"], "{deals:?}");
+    let (s, b) = app.get("/api/v1/history/deals?limit=1", &t).await;
+    assert_eq!(s, 200);
+    assert_eq!(b["deals"].as_array().unwrap().len(), 1);
+    let cursor = b["next_cursor"].as_str().unwrap().to_string();
+    let (_, b2) = app
+        .get(
+            &format!("/api/v1/history/deals?limit=1&cursor={cursor}"),
+            &t,
+        )
+        .await;
+    assert_ne!(b["deals"][0]["ticket"], b2["deals"][0]["ticket"]);
+    let (s, b) = app.get("/api/v1/history/orders", &t).await;
+    assert_eq!(s, 200);
+    assert!(
+        b["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["ticket"] == pending && o["state"] == "canceled"),
+        "{b}"
+    );
+
+    let (s, b) = app.get("/api/v1/journal", &t).await;
+    assert_eq!(s, 200);
+    let actions: Vec<&str> = b["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "close_position",
+            "close_position",
+            "cancel_order",
+            "modify_order",
+            "place",
+            "modify_position",
+            "modify_position",
+            "place"
+        ]
+    );
+    assert!(
+        b["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"] == "done"),
+        "{b}"
+    );
+    let (_, page) = app.get("/api/v1/journal?limit=3", &t).await;
+    assert_eq!(page["entries"].as_array().unwrap().len(), 3);
+    let next = page["next_cursor"].as_str().unwrap().to_string();
+    let (_, page2) = app
+        .get(&format!("/api/v1/journal?limit=3&cursor={next}"), &t)
+        .await;
+    assert_eq!(page2["entries"][0]["action"], "modify_order");
+
+    // Broker rejections keep MT5's numbers; bad input is a validation error.
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.015}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "trade_rejected"), "{b}");
+    assert_eq!(b["error"]["details"]["retcode"], 10014);
+    assert_eq!(b["error"]["details"]["retcode_name"], "INVALID_VOLUME");
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "market", "volume": -1}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "validation_failed"));
+    let mut fields: Vec<&str> = b["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["type", "volume"]);
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy_limit", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&b)),
+        (422, "validation_failed"),
+        "price required for pending"
+    );
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "NOPE", "type": "buy", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (404, "symbol_not_found"), "{b}");
+    let (s, b) = app
+        .put("/api/v1/positions/999", &t, json!({"sl": 1.0}))
+        .await;
+    assert_eq!((s, code(&b)), (404, "position_not_found"));
+    let (s, b) = app.delete("/api/v1/orders/999", &t).await;
+    assert_eq!((s, code(&b)), (404, "order_not_found"));
+    let (s, b) = app.delete("/api/v1/orders/abc", &t).await;
+    assert_eq!((s, code(&b)), (422, "validation_failed"));
+    app
+}
+both_backends!(every_trading_endpoint, every_endpoint);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_resolution_and_isolation() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let (ta, first) = user_with_account(&app, 10001, "Sim-10001!").await;
+    let second = app
+        .connect(&ta, 10002, "Sim-10002!", "Sim-Demo", "second")
+        .await;
+    let (tb, b_account) = user_with_account(&app, 10003, "Sim-10003!").await;
+
+    // Default, then the current account after a switch, then the header.
+    let (_, b) = app.get("/api/v1/account", &ta).await;
+    assert_eq!(b["account_id"], first.as_str());
+    app.post(&format!("/api/v1/accounts/{second}/switch"), &ta, json!({}))
+        .await;
+    let (_, b) = app.get("/api/v1/account", &ta).await;
+    assert_eq!(b["login"], 10002);
+    let resp = app
+        .client
+        .get(format!("{}/api/v1/account", app.base))
+        .bearer_auth(&ta)
+        .header("x-account-id", &first)
+        .send()
+        .await
+        .unwrap();
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!(b["login"], 10001);
+
+    // Another user's account in the header is 404; a malformed one 422.
+    for (hdr, want) in [
+        (b_account.as_str(), (404, "account_not_found")),
+        ("nope", (422, "validation_failed")),
+    ] {
+        let resp = app
+            .client
+            .post(format!("{}/api/v1/orders", app.base))
+            .bearer_auth(&ta)
+            .header("x-account-id", hdr)
+            .json(&json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let b: Value = resp.json().await.unwrap();
+        assert_eq!((status, code(&b)), want);
+    }
+    // B's orders are only B's.
+    let (s, _) = app
+        .post(
+            "/api/v1/orders",
+            &tb,
+            json!({"symbol": "EURUSD", "type": "sell", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, b) = app.get("/api/v1/positions", &ta).await;
+    assert_eq!(b["positions"], json!([]));
+    let (_, b) = app.get("/api/v1/journal", &ta).await;
+    assert_eq!(b["entries"], json!([]));
+    let (_, b) = app.get("/api/v1/journal", &tb).await;
+    assert_eq!(b["entries"].as_array().unwrap().len(), 1);
+    // A user with no account.
+    let t0 = app.token(Uuid::new_v4());
+    let (s, b) = app.get("/api/v1/positions", &t0).await;
+    assert_eq!((s, code(&b)), (404, "no_account"));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_switch_refuses_and_journals() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let (t, id) = user_with_account(&app, 10001, "Sim-10001!").await;
+    let (s, _) = app
+        .put(
+            &format!("/api/v1/accounts/{id}"),
+            &t,
+            json!({"risk_limits": {"trading_enabled": false}}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (403, "trading_disabled"));
+    let (_, b) = app.get("/api/v1/positions", &t).await;
+    assert_eq!(b["positions"], json!([]));
+    let (_, b) = app.get("/api/v1/journal", &t).await;
+    assert_eq!(b["entries"][0]["status"], "refused");
+    // Reads still work; re-enabling trading lets orders through.
+    let (s, _) = app.get("/api/v1/account", &t).await;
+    assert_eq!(s, 200);
+    app.put(
+        &format!("/api/v1/accounts/{id}"),
+        &t,
+        json!({"risk_limits": {"trading_enabled": true}}),
+    )
+    .await;
+    let (s, _) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits() {
+    let app = common::spawn_with(common::Db::Sqlite, common::sim_config(), |env| {
+        env.insert("TRADE_LIMIT_PER_HOUR", "2".into());
+        env.insert("SWITCH_LIMIT_PER_HOUR", "2".into());
+        env.insert("CONNECT_FAIL_LIMIT", "2".into());
+    })
+    .await;
+    let (t, a) = user_with_account(&app, 10001, "Sim-10001!").await;
+    let b_id = app.connect(&t, 10002, "Sim-10002!", "Sim-Demo", "b").await;
+
+    // Trades per account: place and close count; order_check does not.
+    let (s, b) = app
+        .post(
+            "/api/v1/orders/check",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let ticket = b["order"].as_u64().unwrap();
+    let (s, _) = app
+        .post(&format!("/api/v1/positions/{ticket}/close"), &t, json!({}))
+        .await;
+    assert_eq!(s, 200);
+    let (s, h, b) = app
+        .call_full(
+            Method::POST,
+            "/api/v1/orders",
+            Some(&t),
+            Some(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1})),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (429, "rate_limited"), "{b}");
+    assert_eq!(b["error"]["details"]["limit"], 2);
+    assert_eq!(b["error"]["details"]["scope"], "trades_per_account");
+    let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry > 3000 && retry <= 3600, "{retry}");
+    // The limit is per account: the other account still trades.
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/orders", app.base))
+        .bearer_auth(&t)
+        .header("x-account-id", &b_id)
+        .json(&json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+
+    // Switches that change the current account: a → b, b → a, then refused; a → a is free.
+    let (s, _) = app
+        .post(&format!("/api/v1/accounts/{b_id}/switch"), &t, json!({}))
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = app
+        .post(&format!("/api/v1/accounts/{a}/switch"), &t, json!({}))
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = app
+        .post(&format!("/api/v1/accounts/{a}/switch"), &t, json!({}))
+        .await;
+    assert_eq!(s, 200, "switching to the current account does not count");
+    let (s, b) = app
+        .post(&format!("/api/v1/accounts/{b_id}/switch"), &t, json!({}))
+        .await;
+    assert_eq!((s, code(&b)), (429, "rate_limited"));
+    assert_eq!(b["error"]["details"]["scope"], "switches_per_user");
+
+    // Failed connects: two refusals, then even the right password waits.
+    for _ in 0..2 {
+        let (s, b) = app.post("/api/v1/accounts/connect", &t, json!({"account_name": "x", "login": 10003, "password": "bad", "server": "Sim-Demo"})).await;
+        assert_eq!((s, code(&b)), (422, "mt5_login_failed"));
+    }
+    let (s, b) = app.post("/api/v1/accounts/connect", &t, json!({"account_name": "x", "login": 10003, "password": "Sim-10003!", "server": "Sim-Demo"})).await;
+    assert_eq!((s, code(&b)), (429, "rate_limited"));
+    assert_eq!(b["error"]["details"]["scope"], "failed_connects_per_user");
+    // Another user is not affected.
+    let t2 = app.token(Uuid::new_v4());
+    let (s, _) = app.post("/api/v1/accounts/connect", &t2, json!({"account_name": "x", "login": 10003, "password": "Sim-10003!", "server": "Sim-Demo"})).await;
+    assert_eq!(s, 201);
+    app.shutdown().await;
+}
+
+async fn idempotency(app: TestApp) -> TestApp {
+    let (t, _) = user_with_account(&app, 10002, "Sim-10002!").await;
+    let send = |key: &str, volume: f64| {
+        app.client
+            .post(format!("{}/api/v1/orders", app.base))
+            .bearer_auth(&t)
+            .header("idempotency-key", key)
+            .json(&json!({"symbol": "USDJPY", "type": "buy", "volume": volume}))
+            .send()
+    };
+    let first: Value = send("k-1", 0.1).await.unwrap().json().await.unwrap();
+    let again: Value = send("k-1", 0.1).await.unwrap().json().await.unwrap();
+    assert_eq!(first, again, "a repeated key returns the first response");
+    let resp = send("k-1", 0.2).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!(code(&b), "idempotency_key_reused");
+
+    // Concurrent retries of one key: one order, every answer the same.
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let req = app
+                .client
+                .post(format!("{}/api/v1/orders", app.base))
+                .bearer_auth(&t)
+                .header("idempotency-key", "k-2")
+                .json(&json!({"symbol": "USDJPY", "type": "buy", "volume": 0.3}));
+            tokio::spawn(async move { req.send().await })
+        })
+        .collect();
+    let mut orders = Vec::new();
+    for h in handles {
+        let r = h.await.unwrap().unwrap();
+        let status = r.status().as_u16();
+        let b: Value = r.json().await.unwrap();
+        if status == 200 {
+            orders.push(b["order"].as_u64().unwrap());
+        } else {
+            assert_eq!((status, code(&b)), (409, "request_in_progress"));
+        }
+    }
+    assert!(!orders.is_empty());
+    orders.dedup();
+    assert_eq!(orders.len(), 1, "one order for one key");
+    // The netting account holds exactly 0.1 + 0.3 lots: nothing was sent twice.
+    let (_, b) = app.get("/api/v1/positions", &t).await;
+    assert_eq!(b["positions"].as_array().unwrap().len(), 1);
+    assert!(
+        (b["positions"][0]["volume"].as_f64().unwrap() - 0.4).abs() < 1e-9,
+        "{b}"
+    );
+    let (_, b) = app.get("/api/v1/journal", &t).await;
+    assert_eq!(b["entries"].as_array().unwrap().len(), 2);
+    app
+}
+both_backends!(idempotency_keys, idempotency);
