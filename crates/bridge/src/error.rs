@@ -70,6 +70,12 @@ pub enum ApiError {
     TradeRejected { retcode: u32, comment: String },
     #[error("trading is disabled on this account (risk_limits.trading_enabled is false)")]
     TradingDisabled,
+    #[error("{message}")]
+    RiskLimitExceeded {
+        limit: &'static str,
+        message: String,
+        details: Value,
+    },
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still in progress")]
@@ -110,6 +116,7 @@ impl ApiError {
             OrderNotFound => (StatusCode::NOT_FOUND, "order_not_found"),
             TradeRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "trade_rejected"),
             TradingDisabled => (StatusCode::FORBIDDEN, "trading_disabled"),
+            RiskLimitExceeded { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "risk_limit_exceeded"),
             IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             RequestInProgress => (StatusCode::CONFLICT, "request_in_progress"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
@@ -138,6 +145,7 @@ impl ApiError {
             ApiError::TradeRejected { retcode, comment } => json!({
                 "retcode": retcode, "retcode_name": mt5::retcode::name(*retcode), "comment": comment,
             }),
+            ApiError::RiskLimitExceeded { details, .. } => details.clone(),
             _ => Value::Null,
         }
     }

@@ -143,3 +143,160 @@ mod tests {
         );
     }
 }
+
+/// Why the risk checks refused an order: the limit and the numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskRefusal {
+    /// `max_daily_loss`, `max_risk_per_trade`, `max_positions`, `max_volume_per_trade`.
+    pub limit: &'static str,
+    pub message: String,
+    pub details: serde_json::Value,
+}
+
+impl RiskLimits {
+    /// The account's stored limits; anything unreadable counts as no limit (it was validated on write).
+    pub fn of(value: Option<&Value>) -> RiskLimits {
+        value
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.max_daily_loss.is_none()
+            && self.max_risk_per_trade.is_none()
+            && self.max_positions.is_none()
+            && self.max_volume_per_trade.is_none()
+    }
+}
+
+/// Money lost if an order of `volume` opened at `entry` is closed at `sl`, in the account currency,
+/// from MT5's loss-side tick value.
+pub fn loss_at_sl(volume: f64, entry: f64, sl: f64, symbol: &mt5::SymbolInfo) -> f64 {
+    if symbol.trade_tick_size <= 0.0 || !(entry.is_finite() && sl.is_finite() && volume.is_finite())
+    {
+        return f64::INFINITY;
+    }
+    let tick_value = if symbol.trade_tick_value_loss > 0.0 {
+        symbol.trade_tick_value_loss
+    } else {
+        symbol.trade_tick_value
+    };
+    (entry - sl).abs() / symbol.trade_tick_size * tick_value * volume
+}
+
+fn refusal(limit: &'static str, message: String, details: Value) -> Option<RiskRefusal> {
+    Some(RiskRefusal {
+        limit,
+        message,
+        details,
+    })
+}
+
+/// Applies the account's risk limits (and a request's own `max_positions`) to a new order, on the
+/// terminal under the same lease as the send, so the numbers are the ones the order meets.
+/// `max_daily_loss` counts the broker day's realised loss (deals since server midnight) and the open
+/// floating loss, against the equity at the day's start (balance minus the day's realised result),
+/// plus this order's loss at its SL when it has one.
+pub async fn check_new_order(
+    t: &dyn mt5::Terminal,
+    at: &mt5::Expected,
+    limits: &RiskLimits,
+    req: &mt5::TradeRequest,
+    request_max_positions: Option<u64>,
+) -> Result<Option<RiskRefusal>, mt5::TerminalError> {
+    if limits.is_empty() && request_max_positions.is_none() {
+        return Ok(None);
+    }
+    if let Some(max) = limits.max_volume_per_trade {
+        if req.volume > max + 1e-12 {
+            return Ok(refusal(
+                "max_volume_per_trade",
+                format!(
+                    "volume {} is above the account's max_volume_per_trade {max}",
+                    req.volume
+                ),
+                serde_json::json!({"limit": "max_volume_per_trade", "max": max, "volume": req.volume}),
+            ));
+        }
+    }
+    let positions = t.positions(at, &mt5::PositionFilter::All).await?;
+    for (name, max) in [
+        ("max_positions", limits.max_positions),
+        ("request max_positions", request_max_positions),
+    ] {
+        if let Some(max) = max {
+            if positions.len() as u64 >= max {
+                return Ok(refusal(
+                    "max_positions",
+                    format!(
+                        "{} open positions reach the {name} of {max}",
+                        positions.len()
+                    ),
+                    serde_json::json!({"limit": "max_positions", "source": if name == "max_positions" { "account" } else { "request" }, "max": max, "open_positions": positions.len()}),
+                ));
+            }
+        }
+    }
+    if limits.max_risk_per_trade.is_none() && limits.max_daily_loss.is_none() {
+        return Ok(None);
+    }
+    let info = t.account_info(at).await?;
+    let symbol = t.symbol_info(at, &req.symbol).await?;
+    let loss = if req.sl > 0.0 {
+        Some(loss_at_sl(req.volume, req.price, req.sl, &symbol))
+    } else {
+        None
+    };
+    if let Some(max) = limits.max_risk_per_trade {
+        let Some(loss) = loss else {
+            return Ok(refusal(
+                "max_risk_per_trade",
+                "an order without a stop loss is refused while max_risk_per_trade is set".into(),
+                serde_json::json!({"limit": "max_risk_per_trade", "max": max, "sl": null}),
+            ));
+        };
+        let allowed = max * info.equity;
+        if loss > allowed + 1e-9 {
+            return Ok(refusal(
+                "max_risk_per_trade",
+                format!(
+                    "the loss at SL, {loss:.2} {}, is above {allowed:.2} ({max} of equity)",
+                    info.currency
+                ),
+                serde_json::json!({"limit": "max_risk_per_trade", "max": max, "equity": info.equity, "loss_at_sl": loss, "allowed_loss": allowed}),
+            ));
+        }
+    }
+    if let Some(max) = limits.max_daily_loss {
+        let offset = t.server_time_offset_s(at).await?;
+        let server_now = time::OffsetDateTime::now_utc().unix_timestamp() + offset;
+        let day_start = server_now - server_now.rem_euclid(86_400);
+        let deals = t
+            .history_deals(
+                at,
+                &mt5::HistorySelect::Range {
+                    from: day_start,
+                    to: server_now + 1,
+                    group: None,
+                },
+            )
+            .await?;
+        let realised: f64 = deals
+            .iter()
+            .filter(|d| matches!(d.r#type, mt5::DealType::Buy | mt5::DealType::Sell))
+            .map(|d| d.profit + d.swap + d.commission + d.fee)
+            .sum();
+        let start_equity = info.balance - realised;
+        let day_loss = (-(realised + info.profit)).max(0.0);
+        let projected = day_loss + loss.unwrap_or(0.0);
+        let allowed = max * start_equity;
+        if day_loss >= allowed || projected > allowed + 1e-9 {
+            return Ok(refusal(
+                "max_daily_loss",
+                format!("the day's loss would reach {projected:.2} {} of the {allowed:.2} allowed ({max} of the day's starting equity)", info.currency),
+                serde_json::json!({"limit": "max_daily_loss", "max": max, "day_start_equity": start_equity, "realised_today": realised, "floating": info.profit, "loss_at_sl": loss, "allowed_loss": allowed}),
+            ));
+        }
+    }
+    Ok(None)
+}

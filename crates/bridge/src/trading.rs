@@ -116,6 +116,13 @@ where
     state.pool.run(&key, &pw, op).await
 }
 
+/// What the send step did: sent the request (with the server-time offset), or refused it first.
+#[derive(Debug, Clone)]
+pub enum Sent {
+    Done(OrderSendResult, i64),
+    Refused(crate::risk::RiskRefusal),
+}
+
 /// Where an intent comes from.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -236,7 +243,7 @@ where
             Arc<dyn Terminal>,
             Expected,
             String,
-        ) -> crate::pool::BoxFuture<Result<(OrderSendResult, i64), TerminalError>>
+        ) -> crate::pool::BoxFuture<Result<Sent, TerminalError>>
         + Send
         + Sync,
 {
@@ -310,7 +317,28 @@ where
         .run(&key, &pw, |t, at| send(t, at, cid.clone()))
         .await;
     match sent {
-        Ok((result, offset_s)) => {
+        Ok(Sent::Refused(r)) => {
+            // Refused before sending: nothing reached the broker, so it does not count as a trade.
+            state.limiter.release(&limit_key, limit).await;
+            let err = ApiError::RiskLimitExceeded {
+                limit: r.limit,
+                message: r.message,
+                details: r.details,
+            };
+            let stored = error_outcome(&err);
+            let completion = Completion {
+                status: Some(JournalStatus::Refused),
+                error: Some(format!("risk_limit_exceeded: {}", r.limit)),
+                response: Some(stored_response(&stored)),
+                ..Default::default()
+            };
+            state
+                .store
+                .complete(&user.ctx, entry.id, completion)
+                .await?;
+            Err(err)
+        }
+        Ok(Sent::Done(result, offset_s)) => {
             let outcome = send_outcome(&result, offset_s);
             let stored = match &outcome {
                 Ok(o) => o.clone(),

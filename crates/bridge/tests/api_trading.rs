@@ -586,3 +586,107 @@ async fn idempotency(app: TestApp) -> TestApp {
     app
 }
 both_backends!(idempotency_keys, idempotency);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn risk_limits_refuse_exactly_what_they_should() {
+    let app = common::spawn_with(common::Db::Sqlite, common::sim_config(), |env| {
+        env.insert("TRADE_LIMIT_PER_HOUR", "100".into());
+    })
+    .await;
+    let (t, id) = user_with_account(&app, 10001, "Sim-10001!").await;
+    let set = |limits: Value| {
+        let app = &app;
+        let t = t.clone();
+        let id = id.clone();
+        async move {
+            let (s, b) = app
+                .put(
+                    &format!("/api/v1/accounts/{id}"),
+                    &t,
+                    json!({ "risk_limits": limits }),
+                )
+                .await;
+            assert_eq!(s, 200, "{b}");
+        }
+    };
+    let order = |body: Value| {
+        let app = &app;
+        let t = t.clone();
+        async move { app.post("/api/v1/orders", &t, body).await }
+    };
+    let refused = |b: &Value, limit: &str| {
+        assert_eq!(code(b), "risk_limit_exceeded", "{b}");
+        assert_eq!(b["error"]["details"]["limit"], limit, "{b}");
+    };
+    let (_, tick) = app.get("/api/v1/symbols/EURUSD/tick", &t).await;
+    let ask = tick["ask"].as_f64().unwrap();
+    let sl_200 = ((ask - 0.00200) * 1e5).round() / 1e5;
+
+    // max_volume_per_trade
+    set(json!({"max_volume_per_trade": 0.5})).await;
+    let (s, b) = order(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.6})).await;
+    assert_eq!(s, 422);
+    refused(&b, "max_volume_per_trade");
+    assert_eq!(b["error"]["details"]["max"], 0.5);
+    let (s, b) = order(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.5})).await;
+    assert_eq!(s, 200, "{b}");
+    let first = b["order"].as_u64().unwrap();
+
+    // max_positions: one is open already.
+    set(json!({"max_positions": 1})).await;
+    let (s, b) = order(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1})).await;
+    assert_eq!(s, 422);
+    refused(&b, "max_positions");
+    assert_eq!(b["error"]["details"]["open_positions"], 1);
+    let (s, _) = app
+        .post(&format!("/api/v1/positions/{first}/close"), &t, json!({}))
+        .await;
+    assert_eq!(s, 200);
+    let (s, b) = order(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1})).await;
+    assert_eq!(s, 200, "{b}");
+    let second = b["order"].as_u64().unwrap();
+    app.post(&format!("/api/v1/positions/{second}/close"), &t, json!({}))
+        .await;
+
+    // max_risk_per_trade: 1 % of 10000 USD equity (minus the spreads paid) ≈ 99.9 USD.
+    set(json!({"max_risk_per_trade": 0.01})).await;
+    let (s, b) = order(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1})).await;
+    assert_eq!(s, 422);
+    refused(&b, "max_risk_per_trade");
+    assert_eq!(b["error"]["details"]["sl"], Value::Null);
+    // 1 lot with SL 200 points away loses 200 USD at SL: refused; 0.1 lot loses 20 USD: allowed.
+    let (s, b) =
+        order(json!({"symbol": "EURUSD", "type": "buy", "volume": 1.0, "sl": sl_200})).await;
+    assert_eq!(s, 422, "{b}");
+    refused(&b, "max_risk_per_trade");
+    let loss = b["error"]["details"]["loss_at_sl"].as_f64().unwrap();
+    assert!((loss - 200.0).abs() < 5.0, "loss at SL {loss}");
+    let (s, b) =
+        order(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1, "sl": sl_200})).await;
+    assert_eq!(s, 200, "{b}");
+
+    // max_daily_loss: the open position's floating loss (the spread) already exceeds 0.01 % of the day's equity.
+    set(json!({"max_daily_loss": 0.0001})).await;
+    let (s, b) =
+        order(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01, "sl": sl_200})).await;
+    assert_eq!(s, 422, "{b}");
+    refused(&b, "max_daily_loss");
+    assert!(
+        b["error"]["details"]["floating"].as_f64().unwrap() < 0.0,
+        "{b}"
+    );
+
+    // Without limits, the same order goes through; refusals are journaled as refused.
+    set(Value::Null).await;
+    let (s, _) = order(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.6})).await;
+    assert_eq!(s, 200);
+    let (_, b) = app.get("/api/v1/journal?limit=500", &t).await;
+    let refused_entries = b["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"] == "refused")
+        .count();
+    assert_eq!(refused_entries, 5);
+    app.shutdown().await;
+}

@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::journal::JournalFilter;
 use crate::store::AccountRow;
 use crate::times::{convert_times, to_json};
-use crate::trading::{order_comment, read, submit, Intent, Outcome, Source};
+use crate::trading::{order_comment, read, submit, Intent, Outcome, Sent, Source};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -522,8 +522,10 @@ pub async fn place_order(
         idempotency_key: key,
         source: Source::Api,
     };
+    let limits = crate::risk::RiskLimits::of(row.risk_limits.as_ref());
     submit(&state, &user, &row, intent, move |t, at, client_id| {
         let o = order.clone();
+        let limits = limits.clone();
         Box::pin(async move {
             let (req, offset) = build_place(
                 t.as_ref(),
@@ -532,7 +534,12 @@ pub async fn place_order(
                 order_comment(&client_id, o.comment.as_deref()),
             )
             .await?;
-            Ok((t.order_send(&at, &req).await?, offset))
+            if let Some(refusal) =
+                crate::risk::check_new_order(t.as_ref(), &at, &limits, &req, None).await?
+            {
+                return Ok(Sent::Refused(refusal));
+            }
+            Ok(Sent::Done(t.order_send(&at, &req).await?, offset))
         })
     })
     .await
@@ -649,7 +656,7 @@ pub async fn modify_order(
                 expiration: exp,
                 ..Default::default()
             };
-            Ok((t.order_send(&at, &req).await?, offset))
+            Ok(Sent::Done(t.order_send(&at, &req).await?, offset))
         })
     })
     .await
@@ -679,7 +686,7 @@ pub async fn cancel_order(
                 order: ticket,
                 ..Default::default()
             };
-            Ok((
+            Ok(Sent::Done(
                 t.order_send(&at, &req).await?,
                 t.server_time_offset_s(&at).await?,
             ))
@@ -731,7 +738,7 @@ pub async fn modify_position(
                 tp: new_tp,
                 ..Default::default()
             };
-            Ok((
+            Ok(Sent::Done(
                 t.order_send(&at, &req).await?,
                 t.server_time_offset_s(&at).await?,
             ))
@@ -788,7 +795,7 @@ pub async fn close_position(
                 comment,
                 ..Default::default()
             };
-            Ok((
+            Ok(Sent::Done(
                 t.order_send(&at, &req).await?,
                 t.server_time_offset_s(&at).await?,
             ))
