@@ -505,6 +505,32 @@ async fn a_full_queue_refuses_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_terminal_serves_a_request_even_when_the_queue_is_full() {
+    let o = PoolOptions {
+        queue_limit: 1,
+        ..opts()
+    };
+    let r = rig(2, 2, 20, 0, o).await;
+    let (a, b) = (0, 1);
+    let (open, holder) = hold(&r.pool, a).await;
+    // A second request for A waits for A's terminal (a login elsewhere costs more) and fills the queue.
+    let p = r.pool.clone();
+    let waiter = tokio::spawn(async move { run(&p, a, info_op()).await });
+    wait_for_depth(&r.pool, 1).await;
+
+    let served = tokio::time::timeout(Duration::from_secs(5), run(&r.pool, b, info_op()))
+        .await
+        .expect("served by the idle terminal");
+    assert_eq!(served.unwrap().login, key(b).login);
+    assert_eq!(r.pool.stats().queue_rejections.load(Ordering::SeqCst), 0);
+
+    open.send(true).unwrap();
+    holder.await.unwrap().unwrap();
+    assert_eq!(waiter.await.unwrap().unwrap().login, key(a).login);
+    assert_eq!(logins(&r.pool), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_past_its_deadline_times_out_and_leaks_nothing() {
     let o = PoolOptions {
         timeout: Duration::from_millis(300),
@@ -721,6 +747,32 @@ async fn a_guard_mismatch_on_the_retry_too_fails_with_503_and_executes_nothing()
         run(&r.pool, a, info_op()).await.unwrap().login,
         key(a).login
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_lost_connection_the_pool_logs_in_again() {
+    let r = rig(1, 1, 5, 0, opts()).await;
+    run(&r.pool, 0, info_op()).await.unwrap();
+    // The terminal drops its session and the call fails, as when the terminal's connection is lost.
+    let lost: Op<AccountInfo> = Box::new(|t, _| {
+        Box::pin(async move {
+            t.logout().await?;
+            Err(TerminalError::Unavailable("connection lost".into()))
+        })
+    });
+    let err = run(&r.pool, 0, lost).await.unwrap_err();
+    assert_eq!(err.status_and_code().1, "terminal_unavailable");
+
+    assert_eq!(
+        run(&r.pool, 0, info_op()).await.unwrap().login,
+        key(0).login
+    );
+    assert_eq!(
+        logins(&r.pool),
+        2,
+        "the pool stopped trusting the terminal's login"
+    );
+    assert_eq!(r.pool.stats().guard_mismatches.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
