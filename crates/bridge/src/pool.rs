@@ -2,10 +2,12 @@
 //!
 //! Terminals are cache slots and logins are misses. A lease goes to a terminal already logged in to
 //! the account when there is one (affinity); otherwise the least recently used idle terminal whose
-//! account nobody is waiting for switches. Requests queue per account, and once a terminal is logged
-//! in to an account the requests queued for it are served on it one after another (a batch) before
-//! it switches away, so N queued requests cost one login, not N. A batch yields after
-//! `max_batch` operations or `max_turn` when other accounts wait with no terminal (fairness).
+//! account nobody is waiting for switches. A request whose account has a terminal busy on it waits
+//! for that terminal rather than switching another, since a login costs far more than an operation.
+//! Requests queue per account, and once a terminal is logged in to an account the requests queued
+//! for it are served on it one after another (a batch) before it switches away, so N queued
+//! requests cost one login, not N. A batch yields after `max_batch` operations or `max_turn`
+//! (counted from the end of the login) when other accounts wait with no terminal (fairness).
 //! The queue is bounded (`queue_limit`, then 503) and every operation has a deadline (then 504).
 //!
 //! Invariants, kept under the state lock:
