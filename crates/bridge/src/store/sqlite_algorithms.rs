@@ -1,0 +1,255 @@
+//! The SQLite algorithm configurations and runs.
+//!
+//! The same contract as Postgres without RLS: every query filters by `user_id`. Each write is one
+//! statement, so it needs no explicit transaction; `create_run` checks the account's owner in the
+//! insert itself. Timestamps are written by the application in the store's fixed-width microsecond
+//! format, and `updated_at` is set here since SQLite has no trigger for it.
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::{QueryBuilder, Sqlite};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::algorithms::{
+    array_column, run_not_written, runs_page_size, AlgorithmConfig, AlgorithmConfigPatch,
+    AlgorithmRun, AlgorithmStore, NewAlgorithmConfig, NewAlgorithmRun, RunFinish,
+};
+use super::sqlite::{fmt_ts, now, parse_ts, parse_uuid, SqliteStore};
+use super::{StoreError, StoreResult, UserCtx};
+
+const CONFIG_COLUMNS: &str = "id, user_id, name, kind, parameters, created_at, updated_at";
+
+const RUN_COLUMNS: &str = "id, user_id, account_id, algorithm_id, algorithm_kind, parameters, \
+     dry_run, status, trades, skipped, error, started_at, finished_at";
+
+fn parse_json(s: &str, what: &str) -> StoreResult<Value> {
+    serde_json::from_str(s).map_err(|e| StoreError::Database(format!("bad stored {what}: {e}")))
+}
+
+fn json_text(v: &Value, what: &str) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Database(format!("{what}: {e}")))
+}
+
+#[derive(sqlx::FromRow)]
+struct LiteConfig {
+    id: String,
+    user_id: String,
+    name: String,
+    kind: String,
+    parameters: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl LiteConfig {
+    fn into_config(self) -> StoreResult<AlgorithmConfig> {
+        Ok(AlgorithmConfig {
+            id: parse_uuid(&self.id)?,
+            user_id: parse_uuid(&self.user_id)?,
+            name: self.name,
+            kind: self.kind,
+            parameters: parse_json(&self.parameters, "parameters")?,
+            created_at: parse_ts(&self.created_at)?,
+            updated_at: parse_ts(&self.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LiteRun {
+    id: String,
+    user_id: String,
+    account_id: String,
+    algorithm_id: String,
+    algorithm_kind: String,
+    parameters: String,
+    dry_run: bool,
+    status: String,
+    trades: String,
+    skipped: String,
+    error: Option<String>,
+    started_at: String,
+    finished_at: Option<String>,
+}
+
+impl LiteRun {
+    fn into_run(self) -> StoreResult<AlgorithmRun> {
+        Ok(AlgorithmRun {
+            id: parse_uuid(&self.id)?,
+            user_id: parse_uuid(&self.user_id)?,
+            account_id: parse_uuid(&self.account_id)?,
+            algorithm_id: self.algorithm_id,
+            algorithm_kind: self.algorithm_kind,
+            parameters: parse_json(&self.parameters, "parameters")?,
+            dry_run: self.dry_run,
+            status: self.status,
+            trades: parse_json(&self.trades, "trades")?,
+            skipped: parse_json(&self.skipped, "skipped")?,
+            error: self.error,
+            started_at: parse_ts(&self.started_at)?,
+            finished_at: self.finished_at.as_deref().map(parse_ts).transpose()?,
+        })
+    }
+}
+
+#[async_trait]
+impl AlgorithmStore for SqliteStore {
+    async fn create_config(
+        &self,
+        user: &UserCtx,
+        new: NewAlgorithmConfig,
+    ) -> StoreResult<AlgorithmConfig> {
+        let at = fmt_ts(now())?;
+        let row: LiteConfig = sqlx::query_as(&format!(
+            "insert into algorithm_configs (id, user_id, name, kind, parameters, created_at, \
+             updated_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?6) returning {CONFIG_COLUMNS}"
+        ))
+        .bind(new.id.to_string())
+        .bind(user.user_id.to_string())
+        .bind(&new.name)
+        .bind(&new.kind)
+        .bind(json_text(&new.parameters, "parameters")?)
+        .bind(at)
+        .fetch_one(self.pool())
+        .await?;
+        row.into_config()
+    }
+
+    async fn list_configs(&self, user: &UserCtx) -> StoreResult<Vec<AlgorithmConfig>> {
+        let found: Vec<LiteConfig> = sqlx::query_as(&format!(
+            "select {CONFIG_COLUMNS} from algorithm_configs where user_id = ?1 \
+             order by created_at, id"
+        ))
+        .bind(user.user_id.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        found.into_iter().map(LiteConfig::into_config).collect()
+    }
+
+    async fn get_config(&self, user: &UserCtx, id: Uuid) -> StoreResult<Option<AlgorithmConfig>> {
+        let found: Option<LiteConfig> = sqlx::query_as(&format!(
+            "select {CONFIG_COLUMNS} from algorithm_configs where id = ?1 and user_id = ?2"
+        ))
+        .bind(id.to_string())
+        .bind(user.user_id.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        found.map(LiteConfig::into_config).transpose()
+    }
+
+    async fn update_config(
+        &self,
+        user: &UserCtx,
+        id: Uuid,
+        patch: AlgorithmConfigPatch,
+    ) -> StoreResult<Option<AlgorithmConfig>> {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("update algorithm_configs set updated_at = ");
+        qb.push_bind(fmt_ts(now())?);
+        if let Some(v) = patch.name {
+            qb.push(", name = ").push_bind(v);
+        }
+        if let Some(v) = patch.kind {
+            qb.push(", kind = ").push_bind(v);
+        }
+        if let Some(v) = patch.parameters {
+            qb.push(", parameters = ")
+                .push_bind(json_text(&v, "parameters")?);
+        }
+        qb.push(" where id = ")
+            .push_bind(id.to_string())
+            .push(" and user_id = ")
+            .push_bind(user.user_id.to_string())
+            .push(" returning ")
+            .push(CONFIG_COLUMNS);
+        let found: Option<LiteConfig> = qb.build_query_as().fetch_optional(self.pool()).await?;
+        found.map(LiteConfig::into_config).transpose()
+    }
+
+    async fn delete_config(&self, user: &UserCtx, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query("delete from algorithm_configs where id = ?1 and user_id = ?2")
+            .bind(id.to_string())
+            .bind(user.user_id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_run(&self, user: &UserCtx, new: NewAlgorithmRun) -> StoreResult<AlgorithmRun> {
+        // The account check keeps a user's runs to the user's own accounts.
+        let row: Option<LiteRun> = sqlx::query_as(&format!(
+            "insert into algorithm_runs (id, user_id, account_id, algorithm_id, algorithm_kind, \
+             parameters, dry_run, status, started_at) \
+             select ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8 \
+             where exists (select 1 from mt5_accounts where id = ?3 and user_id = ?2) \
+             returning {RUN_COLUMNS}"
+        ))
+        .bind(new.id.to_string())
+        .bind(user.user_id.to_string())
+        .bind(new.account_id.to_string())
+        .bind(&new.algorithm_id)
+        .bind(&new.algorithm_kind)
+        .bind(json_text(&new.parameters, "parameters")?)
+        .bind(new.dry_run)
+        .bind(fmt_ts(now())?)
+        .fetch_optional(self.pool())
+        .await?;
+        match row {
+            Some(row) => row.into_run(),
+            None => Err(run_not_written(&new)),
+        }
+    }
+
+    async fn finish_run(&self, user: &UserCtx, id: Uuid, finish: RunFinish) -> StoreResult<()> {
+        sqlx::query(
+            "update algorithm_runs set status = ?3, trades = ?4, skipped = ?5, error = ?6, \
+             finished_at = ?7 where id = ?1 and user_id = ?2",
+        )
+        .bind(id.to_string())
+        .bind(user.user_id.to_string())
+        .bind(&finish.status)
+        .bind(json_text(&array_column(finish.trades), "trades")?)
+        .bind(json_text(&array_column(finish.skipped), "skipped")?)
+        .bind(finish.error.as_deref())
+        .bind(fmt_ts(now())?)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn get_run(&self, user: &UserCtx, id: Uuid) -> StoreResult<Option<AlgorithmRun>> {
+        let found: Option<LiteRun> = sqlx::query_as(&format!(
+            "select {RUN_COLUMNS} from algorithm_runs where id = ?1 and user_id = ?2"
+        ))
+        .bind(id.to_string())
+        .bind(user.user_id.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        found.map(LiteRun::into_run).transpose()
+    }
+
+    async fn list_runs(
+        &self,
+        user: &UserCtx,
+        before: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> StoreResult<Vec<AlgorithmRun>> {
+        let (before_at, before_id) = match before {
+            Some((at, id)) => (Some(fmt_ts(at)?), Some(id.to_string())),
+            None => (None, None),
+        };
+        let found: Vec<LiteRun> = sqlx::query_as(&format!(
+            "select {RUN_COLUMNS} from algorithm_runs where user_id = ?1 \
+             and (?2 is null or (started_at, id) < (?2, ?3)) \
+             order by started_at desc, id desc limit ?4"
+        ))
+        .bind(user.user_id.to_string())
+        .bind(before_at)
+        .bind(before_id)
+        .bind(i64::from(runs_page_size(limit)))
+        .fetch_all(self.pool())
+        .await?;
+        found.into_iter().map(LiteRun::into_run).collect()
+    }
+}
