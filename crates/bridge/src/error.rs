@@ -76,6 +76,12 @@ pub enum ApiError {
         message: String,
         details: Value,
     },
+    #[error("algorithm not found")]
+    AlgorithmNotFound,
+    #[error("algorithm run not found")]
+    RunNotFound,
+    #[error("this is a live account: send \"confirm_live\": true to run an algorithm on it")]
+    LiveConfirmationRequired,
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still in progress")]
@@ -116,6 +122,9 @@ impl ApiError {
             OrderNotFound => (StatusCode::NOT_FOUND, "order_not_found"),
             TradeRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "trade_rejected"),
             TradingDisabled => (StatusCode::FORBIDDEN, "trading_disabled"),
+            AlgorithmNotFound => (StatusCode::NOT_FOUND, "algorithm_not_found"),
+            RunNotFound => (StatusCode::NOT_FOUND, "run_not_found"),
+            LiveConfirmationRequired => (StatusCode::UNPROCESSABLE_ENTITY, "live_confirmation_required"),
             RiskLimitExceeded { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "risk_limit_exceeded"),
             IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             RequestInProgress => (StatusCode::CONFLICT, "request_in_progress"),

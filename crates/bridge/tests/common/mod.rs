@@ -66,6 +66,22 @@ pub async fn spawn_with(
     sim: SimConfig,
     tweak: impl FnOnce(&mut HashMap<&'static str, String>),
 ) -> TestApp {
+    let (data_dir, database_url, pg, env) = prepare(db, tweak).await;
+    let (broker, _feed) = mt5_sim::broker::open_from_config(&sim)
+        .await
+        .expect("sim broker");
+    launch(data_dir, database_url, pg, env, sim, broker).await
+}
+
+/// Like `spawn_with`, on a broker the test built (e.g. with a clock it controls).
+pub async fn spawn_on_broker(db: Db, sim: SimConfig, broker: Arc<Broker>) -> TestApp {
+    let (data_dir, database_url, pg, env) = prepare(db, |_| {}).await;
+    launch(data_dir, database_url, pg, env, sim, broker).await
+}
+
+type Prepared = (tempfile::TempDir, String, Option<TestDatabase>, HashMap<&'static str, String>);
+
+async fn prepare(db: Db, tweak: impl FnOnce(&mut HashMap<&'static str, String>)) -> Prepared {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let pg = match db {
         Db::Sqlite => None,
@@ -96,10 +112,7 @@ pub async fn spawn_with(
     );
     env.insert("CREDENTIALS_KEY_ID", "t1".to_string());
     tweak(&mut env);
-    let (broker, _feed) = mt5_sim::broker::open_from_config(&sim)
-        .await
-        .expect("sim broker");
-    launch(data_dir, database_url, pg, env, sim, broker).await
+    (data_dir, database_url, pg, env)
 }
 
 async fn launch(
