@@ -15,6 +15,7 @@
 //! - [`limits`]: rate limits (switches, trades, failed connects).
 //! - [`times`]: MT5 server times to RFC 3339 UTC and back.
 
+pub mod algorithms;
 pub mod app;
 pub mod auth;
 pub mod cli;

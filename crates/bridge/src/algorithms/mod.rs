@@ -1,0 +1,2 @@
+pub mod sizing;
+pub mod strategies;
