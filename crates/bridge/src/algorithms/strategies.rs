@@ -1365,7 +1365,7 @@ mod tests {
         let b = bars(&[100.0, 101.0, 102.0, 103.0, 102.0], 2.0);
         let out = RsiReversion.evaluate(&rsi(json!({})), &b, &[], 2);
         assert_eq!(the_entry(&out), (PositionType::Sell, 110.0, Some(90.0)));
-        // The open long is not closed at 66.67 ≥ 50? It is: longs exit at RSI ≥ 50.
+        // An open long closes on the same bar (66.67 ≥ 50) and its slot goes to the short.
         let out = RsiReversion.evaluate(&rsi(json!({})), &b, &[position(3, PositionType::Buy)], 2);
         assert_eq!(exits(&out), vec![3]);
         assert_eq!(the_entry(&out).0, PositionType::Sell);
