@@ -124,7 +124,10 @@ impl ApiError {
             TradingDisabled => (StatusCode::FORBIDDEN, "trading_disabled"),
             AlgorithmNotFound => (StatusCode::NOT_FOUND, "algorithm_not_found"),
             RunNotFound => (StatusCode::NOT_FOUND, "run_not_found"),
-            LiveConfirmationRequired => (StatusCode::UNPROCESSABLE_ENTITY, "live_confirmation_required"),
+            LiveConfirmationRequired => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "live_confirmation_required",
+            ),
             RiskLimitExceeded { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "risk_limit_exceeded"),
             IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             RequestInProgress => (StatusCode::CONFLICT, "request_in_progress"),

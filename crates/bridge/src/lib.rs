@@ -10,7 +10,8 @@
 //! - [`vault`]: credential encryption (AES-256-GCM envelopes bound to their row).
 //! - [`pool`]: the terminal pool: leases on terminals logged in to an account, with the guard.
 //! - [`context`]: each user's current account.
-//! - [`risk`]: account risk limits and their validation.
+//! - [`risk`]: account risk limits, their validation and the checks on every new order.
+//! - [`algorithms`]: strategies, risk sizing and the executor of algorithm runs.
 //! - [`trading`]: the order pipeline: kill switch, rate limit, idempotency, journal, send, reconcile.
 //! - [`limits`]: rate limits (switches, trades, failed connects).
 //! - [`times`]: MT5 server times to RFC 3339 UTC and back.

@@ -1,2 +1,10 @@
+//! Trading algorithms: built-in strategies (pure: bars and positions in, intents out), risk sizing,
+//! and the executor that runs one pass of a strategy on an account through the order pipeline.
+//!
+//! - [`strategies`]: `ma_crossover`, `rsi_reversion`, `donchian_breakout`, their parameters and schemas.
+//! - [`sizing`]: volume from risk: a fraction of equity lost at the SL, rounded down to the step.
+//! - [`executor`]: reads bars and positions, evaluates, sizes, checks risk, sends, records the run.
+
+pub mod executor;
 pub mod sizing;
 pub mod strategies;

@@ -2,6 +2,7 @@
 //! handlers. Every error leaves as `{"success": false, "error": {...}}` through [`ApiError`].
 
 pub mod accounts;
+pub mod algorithms;
 pub mod extract;
 pub mod trading;
 pub mod validate;
@@ -54,7 +55,20 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         )
         .route("/history/deals", get(trading::history_deals))
         .route("/history/orders", get(trading::history_orders))
-        .route("/journal", get(trading::journal));
+        .route("/journal", get(trading::journal))
+        .route(
+            "/algorithms",
+            get(algorithms::list).post(algorithms::create),
+        )
+        .route("/algorithms/execute", post(algorithms::execute))
+        .route("/algorithms/runs", get(algorithms::runs))
+        .route("/algorithms/runs/{run_id}", get(algorithms::run))
+        .route(
+            "/algorithms/{algorithm_id}",
+            get(algorithms::get_one)
+                .put(algorithms::update)
+                .delete(algorithms::delete),
+        );
 
     Router::new()
         .route("/healthz", get(healthz))

@@ -79,7 +79,12 @@ pub async fn spawn_on_broker(db: Db, sim: SimConfig, broker: Arc<Broker>) -> Tes
     launch(data_dir, database_url, pg, env, sim, broker).await
 }
 
-type Prepared = (tempfile::TempDir, String, Option<TestDatabase>, HashMap<&'static str, String>);
+type Prepared = (
+    tempfile::TempDir,
+    String,
+    Option<TestDatabase>,
+    HashMap<&'static str, String>,
+);
 
 async fn prepare(db: Db, tweak: impl FnOnce(&mut HashMap<&'static str, String>)) -> Prepared {
     let data_dir = tempfile::tempdir().expect("temp dir");

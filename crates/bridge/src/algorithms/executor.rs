@@ -1,0 +1,351 @@
+//! One execution of an algorithm on an account: read the latest closed bars and the strategy's
+//! positions, evaluate the strategy, size each entry by risk, apply the risk checks, and send each
+//! order through the same pipeline as `POST /orders` (journaled with the algorithm and run ids,
+//! counted against the trade limit). `dry_run` plans the same trades and sends nothing.
+
+use super::sizing::{size_by_risk, Sized};
+use super::strategies::{Intent as StrategyIntent, Params, Strategy};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::AuthUser;
+use crate::risk::{check_new_order, RiskLimits};
+use crate::store::algorithms::{NewAlgorithmRun, RunFinish, RUN_DONE, RUN_FAILED};
+use crate::store::AccountRow;
+use crate::trading::{order_comment, read, request_hash, submit, Intent, Sent, Source};
+use mt5::{
+    OrderFilling, OrderType, PositionFilter, PositionType, RatesRange, SymbolInfo, TradeAction,
+    TradePosition, TradeRequest,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// The magic number an algorithm's orders carry, so its positions can be told from the others.
+pub fn magic_for(algorithm_id: &str) -> u64 {
+    let h = u64::from_str_radix(&request_hash(&json!(algorithm_id)), 16).unwrap_or(0);
+    1_000_000_000 + h % 1_000_000_000
+}
+
+/// What the strategy sees: closed bars, its own positions on the symbol, the symbol, equity.
+struct View {
+    symbol: SymbolInfo,
+    bars: Vec<mt5::Rate>,
+    own: Vec<TradePosition>,
+    equity: f64,
+}
+
+async fn view(
+    state: &AppState,
+    row: &AccountRow,
+    strategy: &dyn Strategy,
+    p: &Params,
+    magic: u64,
+) -> ApiResult<View> {
+    let symbol = p.symbol.clone();
+    let timeframe = p.timeframe;
+    // One more bar than needed: the last one returned is still forming and is dropped.
+    let count = strategy.bars_needed(p).saturating_add(1);
+    read(state, row, move |t, at| {
+        let symbol = symbol.clone();
+        Box::pin(async move {
+            let info = t.symbol_info(&at, &symbol).await?;
+            let mut bars = t
+                .copy_rates(
+                    &at,
+                    &symbol,
+                    timeframe,
+                    RatesRange::FromPos { start: 0, count },
+                )
+                .await?;
+            bars.pop();
+            let own = t
+                .positions(&at, &PositionFilter::Symbol(symbol.clone()))
+                .await?
+                .into_iter()
+                .filter(|p| p.magic == magic)
+                .collect();
+            let equity = t.account_info(&at).await?.equity;
+            Ok(View {
+                symbol: info,
+                bars,
+                own,
+                equity,
+            })
+        })
+    })
+    .await
+}
+
+fn side_name(side: PositionType) -> &'static str {
+    match side {
+        PositionType::Buy => "buy",
+        PositionType::Sell => "sell",
+    }
+}
+
+fn default_filling(info: &SymbolInfo) -> OrderFilling {
+    if info.filling_mode & mt5::filling_mode::IOC != 0 {
+        OrderFilling::Ioc
+    } else if info.filling_mode & mt5::filling_mode::FOK != 0 {
+        OrderFilling::Fok
+    } else {
+        OrderFilling::Return
+    }
+}
+
+fn skip(intent: Value, reason: impl Into<String>) -> Value {
+    json!({ "intent": intent, "reason": reason.into() })
+}
+
+fn error_reason(e: &ApiError) -> String {
+    let (_, code) = e.status_and_code();
+    match e {
+        ApiError::TradeRejected { retcode, comment } => format!(
+            "{code}: {retcode} {} ({comment})",
+            mt5::retcode::name(*retcode)
+        ),
+        other => format!("{code}: {}", other.public_message()),
+    }
+}
+
+pub struct Execution<'a> {
+    pub account: &'a AccountRow,
+    pub algorithm_id: String,
+    pub strategy: &'a dyn Strategy,
+    pub params: Params,
+    pub raw_parameters: Value,
+    pub dry_run: bool,
+}
+
+/// Runs one pass; returns the response body.
+pub async fn execute(state: &AppState, user: &AuthUser, ex: Execution<'_>) -> ApiResult<Value> {
+    let run = state
+        .store
+        .create_run(
+            &user.ctx,
+            NewAlgorithmRun {
+                id: Uuid::new_v4(),
+                account_id: ex.account.id,
+                algorithm_id: ex.algorithm_id.clone(),
+                algorithm_kind: ex.strategy.name().to_string(),
+                parameters: ex.raw_parameters.clone(),
+                dry_run: ex.dry_run,
+            },
+        )
+        .await?;
+    let result = pass(state, user, &ex, run.id).await;
+    let finish = match &result {
+        Ok((trades, skipped)) => RunFinish {
+            status: RUN_DONE.into(),
+            trades: json!(trades),
+            skipped: json!(skipped),
+            error: None,
+        },
+        Err(e) => RunFinish {
+            status: RUN_FAILED.into(),
+            trades: json!([]),
+            skipped: json!([]),
+            error: Some(error_reason(e)),
+        },
+    };
+    state.store.finish_run(&user.ctx, run.id, finish).await?;
+    let (trades, skipped) = result?;
+    Ok(json!({
+        "success": true,
+        "trades_executed": trades.len(),
+        "trades": trades,
+        "skipped": skipped,
+        "run_id": run.id,
+        "dry_run": ex.dry_run,
+    }))
+}
+
+async fn pass(
+    state: &AppState,
+    user: &AuthUser,
+    ex: &Execution<'_>,
+    run_id: Uuid,
+) -> ApiResult<(Vec<Value>, Vec<Value>)> {
+    let magic = magic_for(&ex.algorithm_id);
+    let v = view(state, ex.account, ex.strategy, &ex.params, magic).await?;
+    let intents = ex
+        .strategy
+        .evaluate(&ex.params, &v.bars, &v.own, v.symbol.digits);
+    let limits = RiskLimits::of(ex.account.risk_limits.as_ref());
+    let (mut trades, mut skipped) = (Vec::new(), Vec::new());
+    let mut own_open = v.own.len() as u64;
+    let max_positions = u64::from(ex.params.max_positions);
+
+    for intent in intents {
+        match intent {
+            StrategyIntent::Entry {
+                side,
+                sl,
+                tp,
+                reason,
+            } => {
+                let r#type = if side == PositionType::Buy {
+                    OrderType::Buy
+                } else {
+                    OrderType::Sell
+                };
+                let entry = if side == PositionType::Buy {
+                    v.symbol.ask
+                } else {
+                    v.symbol.bid
+                };
+                let described = json!({"action": "open", "symbol": ex.params.symbol, "type": side_name(side), "sl": sl, "tp": tp, "reason": reason});
+                if own_open >= max_positions {
+                    skipped.push(skip(
+                        described,
+                        format!("max_positions ({max_positions}) of the request reached"),
+                    ));
+                    continue;
+                }
+                let volume =
+                    match size_by_risk(v.equity, ex.params.risk_per_trade, entry, sl, &v.symbol) {
+                        Sized::Volume(vol) => vol,
+                        Sized::Skip(why) => {
+                            skipped.push(skip(described, why));
+                            continue;
+                        }
+                    };
+                let req = TradeRequest {
+                    action: TradeAction::Deal,
+                    magic,
+                    symbol: ex.params.symbol.clone(),
+                    volume,
+                    price: entry,
+                    sl,
+                    tp: tp.unwrap_or(0.0),
+                    deviation: 20,
+                    r#type,
+                    type_filling: default_filling(&v.symbol),
+                    ..Default::default()
+                };
+                if ex.dry_run {
+                    let check_req = req.clone();
+                    let l = limits.clone();
+                    let refusal = read(state, ex.account, move |t, at| {
+                        let (req, l) = (check_req.clone(), l.clone());
+                        Box::pin(
+                            async move { check_new_order(t.as_ref(), &at, &l, &req, None).await },
+                        )
+                    })
+                    .await?;
+                    match refusal {
+                        Some(r) => skipped.push(skip(
+                            described,
+                            format!("risk_limit_exceeded: {}", r.message),
+                        )),
+                        None => {
+                            own_open += 1;
+                            trades.push(json!({"ticket": null, "symbol": req.symbol, "type": side_name(side), "volume": volume, "price": entry, "sl": sl, "tp": tp}));
+                        }
+                    }
+                    continue;
+                }
+                let intent = Intent {
+                    action: "place",
+                    request: json!({"symbol": req.symbol, "type": side_name(side), "volume": volume, "sl": sl, "tp": tp, "magic": magic}),
+                    idempotency_key: None,
+                    source: Source::Algorithm {
+                        algorithm_id: ex.algorithm_id.clone(),
+                        run_id,
+                    },
+                };
+                let (l, base) = (limits.clone(), req.clone());
+                let sent = submit(state, user, ex.account, intent, move |t, at, client_id| {
+                    let (l, mut req) = (l.clone(), base.clone());
+                    Box::pin(async move {
+                        // Fill at the quote of the moment, not the one the strategy saw.
+                        let tick = t.symbol_info_tick(&at, &req.symbol).await?;
+                        req.price = if req.r#type == OrderType::Buy {
+                            tick.ask
+                        } else {
+                            tick.bid
+                        };
+                        req.comment = order_comment(&client_id, Some("algo"));
+                        if let Some(r) = check_new_order(t.as_ref(), &at, &l, &req, None).await? {
+                            return Ok(Sent::Refused(r));
+                        }
+                        let offset = t.server_time_offset_s(&at).await?;
+                        Ok(Sent::Done(t.order_send(&at, &req).await?, offset))
+                    })
+                })
+                .await;
+                match sent {
+                    Ok(outcome) => {
+                        own_open += 1;
+                        let b = outcome.body;
+                        trades.push(json!({"ticket": b["order"], "symbol": ex.params.symbol, "type": side_name(side), "volume": b["volume"], "price": b["price"], "sl": sl, "tp": tp}));
+                    }
+                    Err(e) => skipped.push(skip(described, error_reason(&e))),
+                }
+            }
+            StrategyIntent::Exit { ticket, reason } => {
+                let Some(pos) = v.own.iter().find(|p| p.ticket == ticket).cloned() else {
+                    continue;
+                };
+                let close_type = if pos.r#type == PositionType::Buy {
+                    OrderType::Sell
+                } else {
+                    OrderType::Buy
+                };
+                let described = json!({"action": "close", "ticket": ticket, "symbol": pos.symbol, "reason": reason});
+                if ex.dry_run {
+                    let price = if close_type == OrderType::Buy {
+                        v.symbol.ask
+                    } else {
+                        v.symbol.bid
+                    };
+                    trades.push(json!({"ticket": null, "position": ticket, "symbol": pos.symbol, "type": side_name(close_type.side()), "volume": pos.volume, "price": price}));
+                    continue;
+                }
+                let intent = Intent {
+                    action: "close_position",
+                    request: json!({"ticket": ticket, "volume": pos.volume}),
+                    idempotency_key: None,
+                    source: Source::Algorithm {
+                        algorithm_id: ex.algorithm_id.clone(),
+                        run_id,
+                    },
+                };
+                let filling = default_filling(&v.symbol);
+                let sent = submit(state, user, ex.account, intent, move |t, at, client_id| {
+                    let pos = pos.clone();
+                    Box::pin(async move {
+                        let tick = t.symbol_info_tick(&at, &pos.symbol).await?;
+                        let req = TradeRequest {
+                            action: TradeAction::Deal,
+                            position: pos.ticket,
+                            symbol: pos.symbol.clone(),
+                            volume: pos.volume,
+                            price: if close_type == OrderType::Buy {
+                                tick.ask
+                            } else {
+                                tick.bid
+                            },
+                            deviation: 20,
+                            r#type: close_type,
+                            type_filling: filling,
+                            magic: pos.magic,
+                            comment: order_comment(&client_id, Some("algo exit")),
+                            ..Default::default()
+                        };
+                        let offset = t.server_time_offset_s(&at).await?;
+                        Ok(Sent::Done(t.order_send(&at, &req).await?, offset))
+                    })
+                })
+                .await;
+                match sent {
+                    Ok(outcome) => {
+                        let b = outcome.body;
+                        trades.push(json!({"ticket": b["order"], "position": ticket, "symbol": ex.params.symbol, "type": side_name(close_type.side()), "volume": b["volume"], "price": b["price"]}));
+                    }
+                    Err(e) => skipped.push(skip(described, error_reason(&e))),
+                }
+            }
+        }
+    }
+    Ok((trades, skipped))
+}

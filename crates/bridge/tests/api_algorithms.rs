@@ -1,0 +1,331 @@
+//! Algorithms end to end on the simulated broker: the seed's request, risk sizing, the journal and
+//! runs, dry runs, live confirmation, saved configurations and isolation.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
+
+mod common;
+
+use mt5_bridge::algorithms::strategies::{find, Intent};
+use mt5_sim::market::ManualClock;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use uuid::Uuid;
+
+fn code(b: &Value) -> &str {
+    b["error"]["code"].as_str().unwrap_or("<none>")
+}
+
+/// A moment (UTC ms, a minute into an hour) at which `ma_crossover` on EURUSD H1 signals an entry
+/// on the simulator's deterministic prices, found by scanning back from now.
+fn signal_time(sim: &mt5_sim::config::SimConfig, params: &Value) -> i64 {
+    let feed = mt5_sim::prices::PriceFeed::new(
+        sim.seed,
+        mt5_sim::symbols::builtin_symbols(),
+        sim.server_time_offset_s,
+    );
+    let strategy = find("ma_crossover").unwrap();
+    let p = strategy.validate(params).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let hour = 3_600_000;
+    let mut t = now - now % hour + 60_000;
+    for _ in 0..2000 {
+        t -= hour;
+        let count = strategy.bars_needed(&p) + 1;
+        let mut bars = feed
+            .rates(
+                "EURUSD",
+                p.timeframe,
+                mt5::RatesRange::FromPos { start: 0, count },
+                t,
+            )
+            .unwrap();
+        bars.pop();
+        if strategy
+            .evaluate(&p, &bars, &[], 5)
+            .iter()
+            .any(|i| matches!(i, Intent::Entry { .. }))
+        {
+            return t;
+        }
+    }
+    panic!("no ma_crossover signal in 2000 hours of simulated prices");
+}
+
+async fn app_at_signal() -> (common::TestApp, ManualClock) {
+    let sim = common::sim_config();
+    let params = json!({"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3});
+    let clock = ManualClock::new(signal_time(&sim, &params));
+    let (broker, _feed) =
+        mt5_sim::broker::open_from_config_with_clock(&sim, Arc::new(clock.clone()))
+            .await
+            .unwrap();
+    (
+        common::spawn_on_broker(common::Db::Sqlite, sim, broker).await,
+        clock,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_request_runs_risk_sized_and_journaled() {
+    let (app, _clock) = app_at_signal().await;
+    let t = app.token(Uuid::new_v4());
+    let account_id = app
+        .connect(&t, 5042856355, "V!QzRxQ7", "MetaQuotes-Demo", "demo")
+        .await;
+
+    // The seed's request, with a built-in algorithm id.
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms/execute",
+            &t,
+            json!({"account_id": account_id, "algorithm_id": "ma_crossover",
+                   "parameters": {"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["success"], true);
+    let trades = b["trades"].as_array().unwrap();
+    assert_eq!(b["trades_executed"], trades.len());
+    assert!(!trades.is_empty(), "the signal produced a trade: {b}");
+    let run_id = b["run_id"].as_str().unwrap().to_string();
+    let trade = &trades[0];
+    assert_eq!(trade["symbol"], "EURUSD");
+    assert!(["buy", "sell"].contains(&trade["type"].as_str().unwrap()));
+    let ticket = trade["ticket"].as_u64().unwrap();
+
+    // Sized by risk: 1 % of 100000 USD lost at the SL, rounded down to the volume step.
+    let (_, p) = app.get("/api/v1/positions", &t).await;
+    let pos = p["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ticket"] == ticket)
+        .unwrap()
+        .clone();
+    let sl_distance = (pos["price_open"].as_f64().unwrap() - pos["sl"].as_f64().unwrap()).abs();
+    let expected = (1000.0 / (sl_distance / 0.00001 * 1.0) / 0.01 + 1e-9).floor() * 0.01;
+    let volume = pos["volume"].as_f64().unwrap();
+    assert!(
+        (volume - expected).abs() < 0.0101,
+        "volume {volume} vs risk-sized {expected}"
+    );
+    assert_eq!(trade["volume"], pos["volume"]);
+
+    // Journaled with the algorithm and the run; the run is listed.
+    let (_, j) = app.get("/api/v1/journal", &t).await;
+    let e = &j["entries"][0];
+    assert_eq!(e["source"], "algorithm");
+    assert_eq!(e["algorithm_id"], "ma_crossover");
+    assert_eq!(e["run_id"], run_id.as_str());
+    assert_eq!(e["status"], "done");
+    let (_, r) = app.get("/api/v1/algorithms/runs", &t).await;
+    assert_eq!(r["runs"][0]["id"], run_id.as_str());
+    assert_eq!(r["runs"][0]["status"], "done");
+    assert_eq!(r["runs"][0]["trades_executed"], trades.len());
+    let (s, r) = app
+        .get(&format!("/api/v1/algorithms/runs/{run_id}"), &t)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(r["run"]["account_id"], account_id.as_str());
+
+    // Executing did not change the current account (it is still the default).
+    let (_, c) = app.get("/api/v1/accounts/current", &t).await;
+    assert_eq!(c["account"]["id"], account_id.as_str());
+
+    // A dry run plans the same kind of trade and sends nothing.
+    let before = p["positions"].as_array().unwrap().len();
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms/execute",
+            &t,
+            json!({"account_id": account_id, "algorithm_id": "ma_crossover", "dry_run": true,
+            "parameters": {"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(
+        b["trades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["ticket"].is_null()),
+        "{b}"
+    );
+    let (_, p) = app.get("/api/v1/positions", &t).await;
+    assert_eq!(p["positions"].as_array().unwrap().len(), before);
+
+    // Risk limits apply to algorithm orders: refused entries land in skipped.
+    let (s, _) = app
+        .put(
+            &format!("/api/v1/accounts/{account_id}"),
+            &t,
+            json!({"risk_limits": {"max_risk_per_trade": 0.0001}}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms/execute",
+            &t,
+            json!({"account_id": account_id, "algorithm_id": "ma_crossover",
+            "parameters": {"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["trades_executed"], 0);
+    let reasons: Vec<&str> = b["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        !reasons.is_empty() && reasons.iter().all(|r| r.contains("risk_limit_exceeded")),
+        "{b}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_saved_configurations() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let (ta, tb) = (app.token(Uuid::new_v4()), app.token(Uuid::new_v4()));
+    let a_account = app.connect(&ta, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    let live = {
+        let (s, b) = app
+            .post("/api/v1/accounts/connect", &ta, json!({"account_name": "live", "login": 20001, "password": "Live-20001!", "server": "Sim-Live", "account_type": "live"}))
+            .await;
+        assert_eq!(s, 201, "{b}");
+        b["account_id"].as_str().unwrap().to_string()
+    };
+    let body = |account: &str, algo: &str| json!({"account_id": account, "algorithm_id": algo, "parameters": {"symbol": "EURUSD"}});
+
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms/execute",
+            &ta,
+            body(&live, "ma_crossover"),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "live_confirmation_required"));
+    let mut confirmed = body(&live, "ma_crossover");
+    confirmed["confirm_live"] = json!(true);
+    confirmed["dry_run"] = json!(true);
+    let (s, b) = app.post("/api/v1/algorithms/execute", &ta, confirmed).await;
+    assert_eq!(s, 200, "{b}");
+
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms/execute",
+            &tb,
+            body(&a_account, "ma_crossover"),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&b)),
+        (404, "account_not_found"),
+        "another user's account"
+    );
+    for algo in ["nope", &Uuid::new_v4().to_string()] {
+        let (s, b) = app
+            .post("/api/v1/algorithms/execute", &ta, body(&a_account, algo))
+            .await;
+        assert_eq!((s, code(&b)), (404, "algorithm_not_found"), "{algo}");
+    }
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms/execute",
+            &ta,
+            json!({"account_id": a_account, "algorithm_id": "rsi_reversion",
+            "parameters": {"symbol": "EURUSD", "risk_per_trade": 2, "colour": "red"}}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "validation_failed"), "{b}");
+    let fields: Vec<&str> = b["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"parameters.risk_per_trade") && fields.contains(&"parameters.colour"),
+        "{fields:?}"
+    );
+
+    // The catalogue and saved configurations.
+    let (s, b) = app.get("/api/v1/algorithms", &ta).await;
+    assert_eq!(s, 200);
+    let names: Vec<&str> = b["builtin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for n in ["ma_crossover", "rsi_reversion", "donchian_breakout"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    assert!(b["builtin"][0]["parameters"].is_object() || b["builtin"][0]["parameters"].is_array());
+    assert_eq!(b["saved"], json!([]));
+    let (s, b) = app
+        .post("/api/v1/algorithms", &ta, json!({"name": "my breakout", "kind": "donchian_breakout", "parameters": {"symbol": "GBPUSD", "channel_period": 30}}))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let config_id = b["algorithm"]["id"].as_str().unwrap().to_string();
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms",
+            &ta,
+            json!({"name": "bad", "kind": "martingale", "parameters": {"symbol": "X"}}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "validation_failed"));
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/algorithms/{config_id}"),
+            &ta,
+            json!({"parameters": {"symbol": "GBPUSD", "channel_period": 40}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["algorithm"]["parameters"]["channel_period"], 40);
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms/execute",
+            &ta,
+            json!({"account_id": a_account, "algorithm_id": config_id, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "a saved configuration runs: {b}");
+    let (_, runs) = app.get("/api/v1/algorithms/runs", &ta).await;
+    assert_eq!(runs["runs"][0]["algorithm_id"], config_id.as_str());
+    assert_eq!(runs["runs"][0]["algorithm"], "donchian_breakout");
+
+    // Another user sees none of it.
+    for path in [
+        format!("/api/v1/algorithms/{config_id}"),
+        format!(
+            "/api/v1/algorithms/runs/{}",
+            runs["runs"][0]["id"].as_str().unwrap()
+        ),
+    ] {
+        let (s, b) = app.get(&path, &tb).await;
+        assert_eq!(s, 404, "{path}: {b}");
+    }
+    let (_, b) = app.get("/api/v1/algorithms", &tb).await;
+    assert_eq!(b["saved"], json!([]));
+    let (_, b) = app.get("/api/v1/algorithms/runs", &tb).await;
+    assert_eq!(b["runs"], json!([]));
+    let (s, b) = app
+        .delete(&format!("/api/v1/algorithms/{config_id}"), &tb)
+        .await;
+    assert_eq!((s, code(&b)), (404, "algorithm_not_found"));
+    let (s, _) = app
+        .delete(&format!("/api/v1/algorithms/{config_id}"), &ta)
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = app
+        .get(&format!("/api/v1/algorithms/{config_id}"), &ta)
+        .await;
+    assert_eq!(s, 404);
+    app.shutdown().await;
+}
