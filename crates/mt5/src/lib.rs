@@ -12,6 +12,7 @@
 //! - [`error`]: terminal error codes (`last_error`) and [`TerminalError`].
 //! - [`terminal`]: the async [`Terminal`] trait every backend (simulator, agent) implements.
 //! - [`util`]: symbol group masks and volume-step arithmetic in integer units.
+//! - [`wire`]: the structures in the terminal-agent protocol's form (enums as MT5 integers).
 
 pub mod enums;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod retcode;
 pub mod terminal;
 pub mod types;
 pub mod util;
+pub mod wire;
 
 pub use enums::*;
 pub use error::{last_error, TerminalError};

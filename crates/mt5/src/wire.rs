@@ -1,0 +1,394 @@
+//! The terminal-agent protocol's JSON form of the MT5 structures: the same field names, with every
+//! enum field as MT5's integer instead of its name.
+//!
+//! Domain structs serialize enums by name (see [`crate::enums`]); the agent protocol speaks the
+//! numbers the `MetaTrader5` package returns. Rather than a second set of structs, each structure has
+//! a table of which field holds which enum, and the conversion rewrites those fields in the JSON
+//! value. Arrays of a structure are converted element by element.
+
+use crate::enums::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The structures that cross the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    AccountInfo,
+    SymbolInfo,
+    Tick,
+    Rate,
+    TradeRequest,
+    OrderCheckResult,
+    OrderSendResult,
+    TradePosition,
+    TradeOrder,
+    TradeDeal,
+}
+
+/// One enum field: its name and the conversions of its enum.
+struct EnumField {
+    field: &'static str,
+    to_code: fn(&str) -> Option<i64>,
+    to_name: fn(i64) -> Option<&'static str>,
+}
+
+fn code_of<E: Mt5Enum>(name: &str) -> Option<i64> {
+    E::from_name(name).map(|e| e.code())
+}
+
+fn name_of<E: Mt5Enum>(code: i64) -> Option<&'static str> {
+    E::from_code(code).map(|e| e.name())
+}
+
+macro_rules! fields {
+    ($($field:literal => $ty:ty),* $(,)?) => {
+        &[$(EnumField { field: $field, to_code: code_of::<$ty>, to_name: name_of::<$ty> }),*]
+    };
+}
+
+const ACCOUNT_INFO: &[EnumField] = fields!(
+    "trade_mode" => AccountTradeMode,
+    "margin_so_mode" => AccountStopoutMode,
+    "margin_mode" => AccountMarginMode,
+);
+const SYMBOL_INFO: &[EnumField] = fields!(
+    "chart_mode" => SymbolChartMode,
+    "trade_calc_mode" => SymbolCalcMode,
+    "trade_mode" => SymbolTradeMode,
+    "trade_exemode" => SymbolTradeExecution,
+    "swap_mode" => SymbolSwapMode,
+    "swap_rollover3days" => DayOfWeek,
+    "order_gtc_mode" => SymbolOrdersGtc,
+    "option_mode" => SymbolOptionMode,
+    "option_right" => SymbolOptionRight,
+);
+const TRADE_REQUEST: &[EnumField] = fields!(
+    "action" => TradeAction,
+    "type" => OrderType,
+    "type_filling" => OrderFilling,
+    "type_time" => OrderTime,
+);
+const TRADE_POSITION: &[EnumField] = fields!(
+    "type" => PositionType,
+    "reason" => PositionReason,
+);
+const TRADE_ORDER: &[EnumField] = fields!(
+    "type" => OrderType,
+    "type_time" => OrderTime,
+    "type_filling" => OrderFilling,
+    "state" => OrderState,
+    "reason" => OrderReason,
+);
+const TRADE_DEAL: &[EnumField] = fields!(
+    "type" => DealType,
+    "entry" => DealEntry,
+    "reason" => DealReason,
+);
+
+impl Kind {
+    fn fields(self) -> &'static [EnumField] {
+        match self {
+            Kind::AccountInfo => ACCOUNT_INFO,
+            Kind::SymbolInfo => SYMBOL_INFO,
+            Kind::TradeRequest => TRADE_REQUEST,
+            Kind::TradePosition => TRADE_POSITION,
+            Kind::TradeOrder => TRADE_ORDER,
+            Kind::TradeDeal => TRADE_DEAL,
+            Kind::Tick | Kind::Rate | Kind::OrderCheckResult | Kind::OrderSendResult => &[],
+        }
+    }
+
+    /// Structures nested under a field (`request` of the trade results).
+    fn nested(self) -> Option<(&'static str, Kind)> {
+        match self {
+            Kind::OrderCheckResult | Kind::OrderSendResult => Some(("request", Kind::TradeRequest)),
+            _ => None,
+        }
+    }
+}
+
+/// Direction of a conversion.
+#[derive(Clone, Copy)]
+enum Dir {
+    ToCodes,
+    ToNames,
+}
+
+fn convert(kind: Kind, value: &mut Value, dir: Dir) -> Result<(), String> {
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                convert(kind, item, dir)?;
+            }
+            Ok(())
+        }
+        Value::Object(map) => {
+            for f in kind.fields() {
+                let Some(v) = map.get_mut(f.field) else {
+                    continue;
+                };
+                match dir {
+                    Dir::ToCodes => {
+                        if let Value::String(name) = v {
+                            let code = (f.to_code)(name).ok_or_else(|| {
+                                format!("{:?}.{}: unknown value '{name}'", kind, f.field)
+                            })?;
+                            *v = Value::from(code);
+                        }
+                    }
+                    Dir::ToNames => {
+                        // Python may hand an integral enum over as a float; accept 2.0 as 2.
+                        let code = match v.as_i64() {
+                            Some(c) => Some(c),
+                            None => v.as_f64().filter(|x| x.fract() == 0.0).map(|x| x as i64),
+                        };
+                        match code {
+                            Some(code) => {
+                                let name = (f.to_name)(code).ok_or_else(|| {
+                                    format!("{:?}.{}: unknown MT5 value {code}", kind, f.field)
+                                })?;
+                                *v = Value::from(name);
+                            }
+                            None if v.is_string() => {}
+                            None => {
+                                return Err(format!(
+                                    "{:?}.{}: expected an integer, got {v}",
+                                    kind, f.field
+                                ))
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some((field, nested)) = kind.nested() {
+                if let Some(v) = map.get_mut(field) {
+                    convert(nested, v, dir)?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A structure (or a slice of them) in the protocol's form: enum fields as MT5 integers.
+pub fn to_wire<T: Serialize + ?Sized>(kind: Kind, value: &T) -> Value {
+    // Domain structs always serialize, and every enum name they produce is known.
+    let mut v = serde_json::to_value(value).unwrap_or(Value::Null);
+    let _ = convert(kind, &mut v, Dir::ToCodes);
+    v
+}
+
+/// A structure (or a `Vec` of them) from the protocol's form. Fails on an unknown enum value or a
+/// missing or mistyped field.
+pub fn from_wire<T: DeserializeOwned>(kind: Kind, mut value: Value) -> Result<T, String> {
+    convert(kind, &mut value, Dir::ToNames)?;
+    serde_json::from_value(value).map_err(|e| format!("{kind:?}: {e}"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::types::*;
+    use std::fmt::Debug;
+
+    fn round_trip<T>(kind: Kind, v: T) -> Value
+    where
+        T: Serialize + DeserializeOwned + PartialEq + Debug,
+    {
+        let wire = to_wire(kind, &v);
+        let back: T = from_wire(kind, wire.clone()).unwrap();
+        assert_eq!(back, v);
+        // As a list too.
+        let list = to_wire(kind, &vec![&v, &v]);
+        let back: Vec<T> = from_wire(kind, list).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1], v);
+        wire
+    }
+
+    fn request() -> TradeRequest {
+        TradeRequest {
+            action: TradeAction::Pending,
+            magic: 7,
+            symbol: "EURUSD".into(),
+            volume: 0.1,
+            price: 1.05,
+            r#type: OrderType::SellStopLimit,
+            type_filling: OrderFilling::Return,
+            type_time: OrderTime::Specified,
+            expiration: 1_700_000_000,
+            comment: "c".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_structure_round_trips_with_numbers() {
+        let a = round_trip(
+            Kind::AccountInfo,
+            AccountInfo {
+                login: 5,
+                trade_mode: AccountTradeMode::Real,
+                margin_so_mode: AccountStopoutMode::Money,
+                margin_mode: AccountMarginMode::RetailHedging,
+                balance: 10.5,
+                ..Default::default()
+            },
+        );
+        assert_eq!(a["trade_mode"], 2);
+        assert_eq!(a["margin_so_mode"], 1);
+        assert_eq!(a["margin_mode"], 2);
+
+        let s = round_trip(
+            Kind::SymbolInfo,
+            SymbolInfo {
+                chart_mode: SymbolChartMode::Last,
+                trade_calc_mode: SymbolCalcMode::ExchStocks,
+                trade_mode: SymbolTradeMode::Full,
+                trade_exemode: SymbolTradeExecution::Market,
+                swap_mode: SymbolSwapMode::ReopenBid,
+                swap_rollover3days: DayOfWeek::Wednesday,
+                order_gtc_mode: SymbolOrdersGtc::DailyNoStops,
+                option_mode: SymbolOptionMode::American,
+                option_right: SymbolOptionRight::Put,
+                name: "EURUSD".into(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(s["trade_calc_mode"], 32);
+        assert_eq!(s["swap_rollover3days"], 3);
+        assert_eq!(s["trade_exemode"], 2);
+        assert_eq!(s["option_right"], 1);
+
+        let t = round_trip(
+            Kind::Tick,
+            Tick {
+                time: 1,
+                bid: 1.1,
+                ask: 1.2,
+                flags: 6,
+                ..Default::default()
+            },
+        );
+        assert_eq!(t["flags"], 6);
+        round_trip(
+            Kind::Rate,
+            Rate {
+                time: 60,
+                open: 1.0,
+                high: 2.0,
+                low: 0.5,
+                close: 1.5,
+                tick_volume: 3,
+                spread: 2,
+                real_volume: 0,
+            },
+        );
+
+        let r = round_trip(Kind::TradeRequest, request());
+        assert_eq!(r["action"], 5);
+        assert_eq!(r["type"], 7);
+        assert_eq!(r["type_filling"], 2);
+        assert_eq!(r["type_time"], 2);
+
+        let c = round_trip(
+            Kind::OrderCheckResult,
+            OrderCheckResult {
+                retcode: 0,
+                margin: 3.0,
+                request: request(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(c["request"]["type"], 7);
+        let o = round_trip(
+            Kind::OrderSendResult,
+            OrderSendResult {
+                retcode: 10009,
+                deal: 4,
+                order: 5,
+                request: request(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(o["request"]["action"], 5);
+        assert_eq!(o["retcode"], 10009);
+
+        let p = round_trip(
+            Kind::TradePosition,
+            TradePosition {
+                ticket: 9,
+                r#type: PositionType::Sell,
+                reason: PositionReason::Expert,
+                ..Default::default()
+            },
+        );
+        assert_eq!(p["type"], 1);
+        assert_eq!(p["reason"], 3);
+
+        let o = round_trip(
+            Kind::TradeOrder,
+            TradeOrder {
+                ticket: 9,
+                r#type: OrderType::BuyStop,
+                type_time: OrderTime::Day,
+                type_filling: OrderFilling::Ioc,
+                state: OrderState::Filled,
+                reason: OrderReason::Tp,
+                ..Default::default()
+            },
+        );
+        assert_eq!(o["type"], 4);
+        assert_eq!(o["state"], 4);
+        assert_eq!(o["reason"], 5);
+        assert_eq!(o["type_filling"], 1);
+
+        let d = round_trip(
+            Kind::TradeDeal,
+            TradeDeal {
+                ticket: 9,
+                r#type: DealType::Tax,
+                entry: DealEntry::OutBy,
+                reason: DealReason::Split,
+                ..Default::default()
+            },
+        );
+        assert_eq!(d["type"], 17);
+        assert_eq!(d["entry"], 3);
+        assert_eq!(d["reason"], 9);
+    }
+
+    #[test]
+    fn unknown_codes_and_wrong_types_are_refused() {
+        let mut p = to_wire(Kind::TradePosition, &TradePosition::default());
+        p["type"] = Value::from(5);
+        let err = from_wire::<TradePosition>(Kind::TradePosition, p.clone()).unwrap_err();
+        assert!(err.contains("type") && err.contains('5'), "{err}");
+        p["type"] = Value::Bool(true);
+        assert!(from_wire::<TradePosition>(Kind::TradePosition, p).is_err());
+        // A missing field of a full structure is an error, not a silent default.
+        let mut a = to_wire(Kind::AccountInfo, &AccountInfo::default());
+        a.as_object_mut().unwrap().remove("balance");
+        assert!(from_wire::<AccountInfo>(Kind::AccountInfo, a).is_err());
+    }
+
+    #[test]
+    fn floats_from_python_and_partial_requests_are_accepted() {
+        let mut d = to_wire(Kind::TradeDeal, &TradeDeal::default());
+        d["entry"] = Value::from(1.0);
+        let deal: TradeDeal = from_wire(Kind::TradeDeal, d).unwrap();
+        assert_eq!(deal.entry, DealEntry::Out);
+        // A request names only the fields it needs; the rest are MT5's zeros.
+        let r: TradeRequest = from_wire(
+            Kind::TradeRequest,
+            serde_json::json!({"action": 1, "symbol": "X", "type": 1, "volume": 0.5}),
+        )
+        .unwrap();
+        assert_eq!(r.action, TradeAction::Deal);
+        assert_eq!(r.r#type, OrderType::Sell);
+        assert_eq!(r.type_filling, OrderFilling::Fok);
+    }
+}
