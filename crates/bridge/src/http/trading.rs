@@ -302,12 +302,13 @@ pub async fn rates(
     Ok(Json(json!({ "rates": to_json(&bars, offset) })))
 }
 
-/// GET /positions?symbol=
-pub async fn positions(
-    State(state): State<AppState>,
+/// Open positions or active orders of the resolved account, optionally of one symbol.
+async fn open_items(
+    state: AppState,
     user: AuthUser,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    q: HashMap<String, String>,
+    positions: bool,
 ) -> ApiResult<Json<Value>> {
     query_keys(&q, &["symbol"])?;
     let row = resolve_account(&state, &user, &headers).await?;
@@ -318,14 +319,32 @@ pub async fn positions(
     let (list, offset) = read(&state, &row, move |t, at| {
         let filter = filter.clone();
         Box::pin(async move {
+            let list = if positions {
+                serde_json::to_value(t.positions(&at, &filter).await?)
+            } else {
+                serde_json::to_value(t.orders(&at, &filter).await?)
+            };
             Ok((
-                t.positions(&at, &filter).await?,
+                list.unwrap_or(Value::Null),
                 t.server_time_offset_s(&at).await?,
             ))
         })
     })
     .await?;
-    Ok(Json(json!({ "positions": to_json(&list, offset) })))
+    let mut list = list;
+    convert_times(&mut list, offset);
+    let name = if positions { "positions" } else { "orders" };
+    Ok(Json(json!({ name: list })))
+}
+
+/// GET /positions?symbol=
+pub async fn positions(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    open_items(state, user, headers, q, true).await
 }
 
 /// GET /orders?symbol=: active pending orders.
@@ -335,23 +354,7 @@ pub async fn orders(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    query_keys(&q, &["symbol"])?;
-    let row = resolve_account(&state, &user, &headers).await?;
-    let filter = q
-        .get("symbol")
-        .map(|s| PositionFilter::Symbol(s.clone()))
-        .unwrap_or_default();
-    let (list, offset) = read(&state, &row, move |t, at| {
-        let filter = filter.clone();
-        Box::pin(async move {
-            Ok((
-                t.orders(&at, &filter).await?,
-                t.server_time_offset_s(&at).await?,
-            ))
-        })
-    })
-    .await?;
-    Ok(Json(json!({ "orders": to_json(&list, offset) })))
+    open_items(state, user, headers, q, false).await
 }
 
 /// A validated POST /orders body.
