@@ -1,0 +1,699 @@
+"""The terminal agent: protocol v1 over HTTP/JSON in front of one MetaTrader 5 terminal.
+
+Every terminal call runs behind one lock because the MetaTrader5 package fails concurrent calls
+('Terminal: Call failed'); the expected-account check runs under the same lock as the call it guards,
+so no login can slip in between. Structures leave as JSON objects with MT5's field names, enums as ints.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PROTOCOL_VERSION = "1"
+LOG = logging.getLogger("mt5_agent")
+
+# The longest body accepted: requests are small, anything larger is a mistake or abuse.
+MAX_BODY_BYTES = 1 << 20
+# Polling period while waiting for an account to settle after login.
+LOGIN_POLL_S = 0.25
+DEFAULT_LOGIN_TIMEOUT_MS = 60_000
+# Terminals reject longer comments or odd characters before the order reaches the server.
+COMMENT_MAX = 27
+_COMMENT_DROP = re.compile(r"[^A-Za-z0-9 _\-]")
+# last_error codes that mean the IPC link to the terminal is gone (RES_E_INTERNAL_FAIL*).
+_IPC_TIMEOUT = -10005
+_IPC_LOST = {-10000, -10001, -10002, -10003, -10004}
+# Fields of the package's TradeRequest and the JSON type each must have.
+_REQUEST_INT = (
+    "action",
+    "magic",
+    "order",
+    "deviation",
+    "type",
+    "type_filling",
+    "type_time",
+    "expiration",
+    "position",
+    "position_by",
+)
+_REQUEST_FLOAT = ("volume", "price", "stoplimit", "sl", "tp")
+_REQUEST_STR = ("symbol", "comment")
+# How many Market Watch symbols to sample when estimating the server clock offset.
+_OFFSET_SAMPLE = 50
+_QUARTER_HOUR = 900
+
+
+class AgentError(Exception):
+    """A protocol error: HTTP status, error code and the optional MT5 details."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        last_error: tuple[int, str] | None = None,
+        actual: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.last_error = last_error
+        self.actual = actual
+
+    def body(self) -> dict[str, Any]:
+        last = [self.last_error[0], self.last_error[1]] if self.last_error else None
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "last_error": last,
+                "actual": self.actual,
+            }
+        }
+
+
+def bad_request(message: str) -> AgentError:
+    return AgentError(400, "bad_request", message)
+
+
+def truncate_comment(comment: str) -> str:
+    """Keeps the characters every terminal accepts, at most 27 of them."""
+    return _COMMENT_DROP.sub("", comment)[:COMMENT_MAX]
+
+
+def to_json(value: Any) -> Any:
+    """Converts MT5 results (namedtuples, numpy records and scalars, rpyc proxies) to plain JSON values."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    as_dict = getattr(value, "_asdict", None)
+    if callable(as_dict):
+        return {str(k): to_json(v) for k, v in dict(as_dict()).items()}
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    dtype = getattr(value, "dtype", None)
+    names = getattr(dtype, "names", None) if dtype is not None else None
+    if names:
+        # A numpy structured array (rates): one object per row, in MT5's column order.
+        return [{name: to_json(row[i]) for i, name in enumerate(names)} for row in value]
+    item = getattr(value, "item", None)
+    if callable(item):
+        return to_json(item())
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple)) or hasattr(value, "__iter__"):
+        return [to_json(v) for v in value]
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument parsing
+
+
+def _get(args: Mapping[str, Any], key: str, kind: str, required: bool) -> Any:
+    if key not in args or args[key] is None:
+        if required:
+            raise bad_request(f"missing argument {key!r}")
+        return None
+    value = args[key]
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad_request(f"argument {key!r} must be an integer")
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad_request(f"argument {key!r} must be a number")
+        return float(value)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise bad_request(f"argument {key!r} must be a string")
+        return value
+    raise bad_request(f"argument {key!r} has an unknown kind")
+
+
+def req_int(args: Mapping[str, Any], key: str) -> int:
+    return int(_get(args, key, "int", True))
+
+
+def req_float(args: Mapping[str, Any], key: str) -> float:
+    return float(_get(args, key, "float", True))
+
+
+def req_str(args: Mapping[str, Any], key: str) -> str:
+    return str(_get(args, key, "str", True))
+
+
+def opt_int(args: Mapping[str, Any], key: str) -> int | None:
+    value = _get(args, key, "int", False)
+    return None if value is None else int(value)
+
+
+def opt_str(args: Mapping[str, Any], key: str) -> str | None:
+    value = _get(args, key, "str", False)
+    return None if value is None else str(value)
+
+
+def parse_trade_request(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Validates a TradeRequest object and returns the dict to hand to MT5 (comment made safe)."""
+    raw = args.get("request")
+    if not isinstance(raw, dict):
+        raise bad_request("argument 'request' must be an object")
+    known = set(_REQUEST_INT) | set(_REQUEST_FLOAT) | set(_REQUEST_STR)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise bad_request(f"unknown request fields: {', '.join(unknown)}")
+    request: dict[str, Any] = {}
+    for key in _REQUEST_INT:
+        value = opt_int(raw, key)
+        if value is not None:
+            request[key] = value
+    for key in _REQUEST_FLOAT:
+        if raw.get(key) is not None:
+            request[key] = float(_get(raw, key, "float", True))
+    for key in _REQUEST_STR:
+        value = opt_str(raw, key)
+        if value is not None:
+            request[key] = value
+    if "action" not in request:
+        raise bad_request("request.action is required")
+    if "comment" in request:
+        request["comment"] = truncate_comment(request["comment"])
+    return request
+
+
+def _one_filter(args: Mapping[str, Any]) -> dict[str, Any]:
+    """The symbol/group/ticket filter of positions and orders: at most one of them."""
+    given: dict[str, Any] = {}
+    symbol = opt_str(args, "symbol")
+    group = opt_str(args, "group")
+    ticket = opt_int(args, "ticket")
+    if symbol is not None:
+        given["symbol"] = symbol
+    if group is not None:
+        given["group"] = group
+    if ticket is not None:
+        given["ticket"] = ticket
+    if len(given) > 1:
+        raise bad_request("give at most one of 'symbol', 'group', 'ticket'")
+    return given
+
+
+# ---------------------------------------------------------------------------------------------
+# The agent
+
+
+class Agent:
+    """One terminal behind one lock. `mt5` is the MetaTrader5 module or an object with its API."""
+
+    def __init__(
+        self,
+        mt5: Any,
+        token: str,
+        *,
+        terminal_path: str | None = None,
+        agent_name: str = "python",
+        lock_timeout_s: float = 120.0,
+    ) -> None:
+        if not token:
+            raise ValueError("the agent needs a non-empty token")
+        self._mt5 = mt5
+        self._token = token.encode("utf-8")
+        self._terminal_path = terminal_path
+        self._agent_name = agent_name
+        self._lock_timeout_s = lock_timeout_s
+        self._lock = threading.Lock()
+        self._initialized = False
+        self._operations: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+            "account_info": self._op_account_info,
+            "symbols": self._op_symbols,
+            "symbol_info": self._op_symbol_info,
+            "symbol_info_tick": self._op_symbol_info_tick,
+            "copy_rates": self._op_copy_rates,
+            "positions": self._op_positions,
+            "orders": self._op_orders,
+            "order_calc_margin": self._op_order_calc_margin,
+            "order_calc_profit": self._op_order_calc_profit,
+            "order_check": self._op_order_check,
+            "order_send": self._op_order_send,
+            "history_deals": self._op_history_deals,
+            "history_orders": self._op_history_orders,
+            "server_time_offset": self._op_server_time_offset,
+        }
+
+    def __repr__(self) -> str:
+        return f"Agent(agent={self._agent_name!r}, terminal_path={self._terminal_path!r})"
+
+    # -- auth ---------------------------------------------------------------------------------
+
+    def authorized(self, header: str | None) -> bool:
+        """Constant-time check of an `Authorization: Bearer <token>` header."""
+        if not header or not header.startswith("Bearer "):
+            return False
+        given = header[len("Bearer ") :].strip().encode("utf-8")
+        return hmac.compare_digest(given, self._token)
+
+    # -- terminal access ------------------------------------------------------------------------
+
+    def _acquire(self) -> None:
+        if not self._lock.acquire(timeout=self._lock_timeout_s):
+            raise AgentError(504, "timeout", "the terminal stayed busy past the deadline")
+
+    def _last_error(self) -> tuple[int, str]:
+        try:
+            code, message = self._mt5.last_error()
+            return int(code), str(message)
+        except Exception:  # a dead proxy must not hide the original failure
+            return (-10004, "No IPC connection")
+
+    def _failure(self, what: str) -> AgentError:
+        """Maps the terminal's last_error after a None/False answer to a protocol error."""
+        last = self._last_error()
+        if last[0] == _IPC_TIMEOUT:
+            self._initialized = False
+            return AgentError(504, "timeout", f"{what}: the terminal did not answer", last)
+        if last[0] in _IPC_LOST:
+            self._initialized = False
+            return AgentError(503, "not_connected", f"{what}: no connection to the terminal", last)
+        return AgentError(422, "mt5_error", f"{what} failed: {last[1]}", last)
+
+    def _ensure_initialized(self) -> None:
+        """(Re)attaches to the terminal; must hold the lock."""
+        if self._initialized:
+            return
+        try:
+            ok = (
+                self._mt5.initialize(self._terminal_path)
+                if self._terminal_path
+                else self._mt5.initialize()
+            )
+        except Exception as exc:  # e.g. the mt5linux server is down
+            raise AgentError(
+                503, "not_connected", f"cannot reach the terminal: {type(exc).__name__}"
+            ) from exc
+        if not ok:
+            last = self._last_error()
+            raise AgentError(503, "not_connected", "cannot attach to the terminal", last)
+        self._initialized = True
+
+    def _guarded(self, fn: Callable[[], Any]) -> Any:
+        """Runs fn under the terminal lock, attached; proxy failures become not_connected."""
+        self._acquire()
+        try:
+            self._ensure_initialized()
+            try:
+                return fn()
+            except AgentError:
+                raise
+            except (ConnectionError, EOFError, OSError) as exc:
+                self._initialized = False
+                raise AgentError(
+                    503, "not_connected", f"lost the terminal: {type(exc).__name__}"
+                ) from exc
+        finally:
+            self._lock.release()
+
+    def initialize(self) -> bool:
+        """Attaches to the terminal at start-up; False (logged) if it is not there yet."""
+        try:
+            self._guarded(lambda: None)
+            return True
+        except AgentError as err:
+            LOG.warning("terminal not available yet: %s %s", err.message, err.last_error)
+            return False
+
+    # -- protocol entry points ----------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "connected": False,
+            "login": None,
+            "server": None,
+            "agent": self._agent_name,
+            "version": PROTOCOL_VERSION,
+        }
+        # Health must answer while a long login holds the terminal: then it reports what it can't see.
+        if not self._lock.acquire(timeout=0.5):
+            body["connected"] = self._initialized
+            return body
+        try:
+            self._ensure_initialized()
+            info = self._mt5.account_info()
+            body["connected"] = True
+            if info is not None:
+                body["login"] = int(info.login)
+                body["server"] = str(info.server)
+        except AgentError:
+            pass
+        except (ConnectionError, EOFError, OSError):
+            self._initialized = False
+        finally:
+            self._lock.release()
+        return body
+
+    def login(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        login = req_int(args, "login")
+        password = req_str(args, "password")
+        server = req_str(args, "server")
+        timeout_ms = opt_int(args, "timeout_ms")
+        if timeout_ms is None:
+            timeout_ms = DEFAULT_LOGIN_TIMEOUT_MS
+        if timeout_ms <= 0:
+            raise bad_request("timeout_ms must be positive")
+        deadline = time.monotonic() + timeout_ms / 1000.0
+
+        def run() -> dict[str, Any]:
+            LOG.info("login %s on %s", login, server)
+            if not self._mt5.login(login, password=password, server=server, timeout=timeout_ms):
+                err = self._failure("login")
+                LOG.info("login %s on %s refused: %s", login, server, err.last_error)
+                raise err
+            info = self._wait_usable(login, deadline)
+            LOG.info("logged in %s on %s", login, server)
+            return {"account_info": to_json(info)}
+
+        return self._guarded(run)
+
+    def _wait_usable(self, login: int, deadline: float) -> Any:
+        """Polls until account_info shows the login and two reads of positions/orders counts agree."""
+        previous: tuple[int, int] | None = None
+        while True:
+            info = self._mt5.account_info()
+            if info is not None and int(info.login) == login:
+                positions = self._mt5.positions_get()
+                orders = self._mt5.orders_get()
+                if positions is not None and orders is not None:
+                    counts = (len(positions), len(orders))
+                    if counts == previous:
+                        return info
+                    previous = counts
+            if time.monotonic() + LOGIN_POLL_S > deadline:
+                raise AgentError(504, "timeout", f"account {login} did not settle in time")
+            time.sleep(LOGIN_POLL_S)
+
+    def logout(self) -> dict[str, Any]:
+        # MT5 has no log-out call; detaching stops the agent from acting on the account until
+        # the next login or call re-attaches.
+        def run() -> dict[str, Any]:
+            self._mt5.shutdown()
+            self._initialized = False
+            return {}
+
+        return self._guarded(run)
+
+    def call(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        handler = self._operations.get(operation)
+        if handler is None:
+            raise AgentError(404, "unknown_operation", f"unknown operation {operation!r}")
+        expected = body.get("expected")
+        if not isinstance(expected, dict):
+            raise bad_request("'expected' must be an object with login and server")
+        want_login = req_int(expected, "login")
+        want_server = req_str(expected, "server")
+        lease = body.get("lease")
+        if lease is not None and (isinstance(lease, bool) or not isinstance(lease, int)):
+            raise bad_request("'lease' must be an integer or null")
+        args = body.get("args", {})
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise bad_request("'args' must be an object")
+
+        def run() -> dict[str, Any]:
+            self._check_account(want_login, want_server)
+            return {"result": handler(args)}
+
+        return self._guarded(run)
+
+    def _check_account(self, login: int, server: str) -> None:
+        info = self._mt5.account_info()
+        if info is None:
+            last = self._last_error()
+            if last[0] in _IPC_LOST or last[0] == _IPC_TIMEOUT:
+                raise self._failure("account_info")
+            raise AgentError(
+                409, "wrong_account", "the terminal is not logged in", last_error=last
+            )
+        actual = {"login": int(info.login), "server": str(info.server)}
+        if actual["login"] != login or actual["server"] != server:
+            raise AgentError(
+                409,
+                "wrong_account",
+                f"the terminal is logged in to {actual['login']} on {actual['server']}",
+                actual=actual,
+            )
+
+    # -- operations (run under the lock, account checked) -------------------------------------
+
+    def _answer(self, value: Any, what: str) -> Any:
+        if value is None or value is False:
+            raise self._failure(what)
+        return to_json(value)
+
+    def _select(self, symbol: str) -> None:
+        # Ticks and bars need the symbol in Market Watch; this also reports unknown symbols (-4).
+        if not self._mt5.symbol_select(symbol, True):
+            raise self._failure(f"symbol_select {symbol}")
+
+    def _op_account_info(self, args: Mapping[str, Any]) -> Any:
+        return self._answer(self._mt5.account_info(), "account_info")
+
+    def _op_symbols(self, args: Mapping[str, Any]) -> Any:
+        group = opt_str(args, "group")
+        found = self._mt5.symbols_get(group=group) if group else self._mt5.symbols_get()
+        return self._answer(found, "symbols_get")
+
+    def _op_symbol_info(self, args: Mapping[str, Any]) -> Any:
+        symbol = req_str(args, "symbol")
+        return self._answer(self._mt5.symbol_info(symbol), f"symbol_info {symbol}")
+
+    def _op_symbol_info_tick(self, args: Mapping[str, Any]) -> Any:
+        symbol = req_str(args, "symbol")
+        self._select(symbol)
+        return self._answer(self._mt5.symbol_info_tick(symbol), f"symbol_info_tick {symbol}")
+
+    def _op_copy_rates(self, args: Mapping[str, Any]) -> Any:
+        symbol = req_str(args, "symbol")
+        timeframe = req_int(args, "timeframe")
+        mode = req_str(args, "mode")
+        if mode == "from_pos":
+            start, count = req_int(args, "start"), req_int(args, "count")
+            if start < 0 or count < 0:
+                raise bad_request("start and count must not be negative")
+            self._select(symbol)
+            rates = self._mt5.copy_rates_from_pos(symbol, timeframe, start, count)
+        elif mode == "from":
+            date_from, count = req_int(args, "date_from"), req_int(args, "count")
+            if count < 0:
+                raise bad_request("count must not be negative")
+            self._select(symbol)
+            rates = self._mt5.copy_rates_from(symbol, timeframe, date_from, count)
+        elif mode == "range":
+            date_from, date_to = req_int(args, "date_from"), req_int(args, "date_to")
+            self._select(symbol)
+            rates = self._mt5.copy_rates_range(symbol, timeframe, date_from, date_to)
+        else:
+            raise bad_request("mode must be 'from_pos', 'from' or 'range'")
+        return self._answer(rates, f"copy_rates {symbol}")
+
+    def _op_positions(self, args: Mapping[str, Any]) -> Any:
+        return self._answer(self._mt5.positions_get(**_one_filter(args)), "positions_get")
+
+    def _op_orders(self, args: Mapping[str, Any]) -> Any:
+        return self._answer(self._mt5.orders_get(**_one_filter(args)), "orders_get")
+
+    def _op_order_calc_margin(self, args: Mapping[str, Any]) -> Any:
+        action, symbol = req_int(args, "action"), req_str(args, "symbol")
+        volume, price = req_float(args, "volume"), req_float(args, "price")
+        return self._answer(
+            self._mt5.order_calc_margin(action, symbol, volume, price), "order_calc_margin"
+        )
+
+    def _op_order_calc_profit(self, args: Mapping[str, Any]) -> Any:
+        action, symbol = req_int(args, "action"), req_str(args, "symbol")
+        volume = req_float(args, "volume")
+        price_open, price_close = req_float(args, "price_open"), req_float(args, "price_close")
+        value = self._mt5.order_calc_profit(action, symbol, volume, price_open, price_close)
+        return self._answer(value, "order_calc_profit")
+
+    def _op_order_check(self, args: Mapping[str, Any]) -> Any:
+        request = parse_trade_request(args)
+        return self._answer(self._mt5.order_check(request), "order_check")
+
+    def _op_order_send(self, args: Mapping[str, Any]) -> Any:
+        request = parse_trade_request(args)
+        LOG.info(
+            "order_send action=%s type=%s symbol=%s volume=%s position=%s",
+            request.get("action"),
+            request.get("type"),
+            request.get("symbol"),
+            request.get("volume"),
+            request.get("position"),
+        )
+        return self._answer(self._mt5.order_send(request), "order_send")
+
+    def _history(self, fn: Callable[..., Any], what: str, args: Mapping[str, Any]) -> Any:
+        ticket, position = opt_int(args, "ticket"), opt_int(args, "position")
+        has_range = args.get("date_from") is not None or args.get("date_to") is not None
+        forms = sum((ticket is not None, position is not None, has_range))
+        if forms != 1:
+            raise bad_request("give exactly one of date_from+date_to, 'ticket' or 'position'")
+        if ticket is not None:
+            return self._answer(fn(ticket=ticket), what)
+        if position is not None:
+            return self._answer(fn(position=position), what)
+        date_from, date_to = req_int(args, "date_from"), req_int(args, "date_to")
+        group = opt_str(args, "group")
+        found = fn(date_from, date_to, group=group) if group else fn(date_from, date_to)
+        return self._answer(found, what)
+
+    def _op_history_deals(self, args: Mapping[str, Any]) -> Any:
+        return self._history(self._mt5.history_deals_get, "history_deals_get", args)
+
+    def _op_history_orders(self, args: Mapping[str, Any]) -> Any:
+        return self._history(self._mt5.history_orders_get, "history_orders_get", args)
+
+    def _op_server_time_offset(self, args: Mapping[str, Any]) -> Any:
+        """Server clock minus UTC, from the freshest Market Watch tick, rounded to 15 minutes."""
+        symbols = self._mt5.symbols_get()
+        if not symbols:
+            return 0
+        newest: int | None = None
+        for info in [s for s in symbols if getattr(s, "select", False)][:_OFFSET_SAMPLE]:
+            tick = self._mt5.symbol_info_tick(str(info.name))
+            if tick is not None and int(tick.time) > 0:
+                newest = int(tick.time) if newest is None else max(newest, int(tick.time))
+        if newest is None:
+            return 0
+        raw = newest - int(time.time())
+        rounded = round(raw / _QUARTER_HOUR) * _QUARTER_HOUR
+        # A stale tick (market closed) would produce a wrong offset: only trust ones near a quarter hour.
+        if abs(raw - rounded) > 300 or abs(rounded) > 14 * 3600:
+            return 0
+        return int(rounded)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP
+
+
+class _Handler(BaseHTTPRequestHandler):
+    agent: Agent
+    server_version = "mt5-agent/1"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        # Request lines carry no secrets, but keep them out of the default stderr stream.
+        LOG.debug("%s %s", self.address_string(), format % args)
+
+    def _send(self, status: int, body: Mapping[str, Any]) -> None:
+        data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _read_json(self) -> dict[str, Any]:
+        length_header = self.headers.get("Content-Length")
+        try:
+            length = int(length_header) if length_header else 0
+        except ValueError as exc:
+            raise bad_request("invalid Content-Length") from exc
+        if length < 0 or length > MAX_BODY_BYTES:
+            raise bad_request("body too large")
+        raw = self.rfile.read(length) if length else b""
+        if not raw.strip():
+            raise bad_request("a JSON object body is required")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise bad_request("malformed JSON") from exc
+        if not isinstance(body, dict):
+            raise bad_request("the body must be a JSON object")
+        return body
+
+    def _drain(self) -> None:
+        # Read an unread body so keep-alive connections stay in sync.
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        if 0 < length <= MAX_BODY_BYTES:
+            self.rfile.read(length)
+
+    def _handle(self, method: str) -> None:
+        if not self.agent.authorized(self.headers.get("Authorization")):
+            self._drain()
+            self._send(401, AgentError(401, "unauthorized", "missing or wrong token").body())
+            return
+        path = self.path.split("?", 1)[0]
+        try:
+            if method == "GET" and path == "/v1/health":
+                self._drain()
+                self._send(200, self.agent.health())
+            elif method == "POST" and path == "/v1/login":
+                self._send(200, self.agent.login(self._read_json()))
+            elif method == "POST" and path == "/v1/logout":
+                self._drain()
+                self._send(200, self.agent.logout())
+            elif method == "POST" and path.startswith("/v1/call/"):
+                operation = path[len("/v1/call/") :]
+                if operation not in self.agent._operations:
+                    self._drain()
+                    raise AgentError(404, "unknown_operation", f"unknown operation {operation!r}")
+                self._send(200, self.agent.call(operation, self._read_json()))
+            else:
+                self._drain()
+                raise AgentError(404, "unknown_operation", f"no such path: {method} {path}")
+        except AgentError as err:
+            self._send(err.status, err.body())
+        except Exception:
+            LOG.exception("internal error on %s %s", method, path)
+            self._send(
+                int(HTTPStatus.INTERNAL_SERVER_ERROR),
+                AgentError(500, "internal", "internal error").body(),
+            )
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._handle("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._handle("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._handle("DELETE")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._handle("PATCH")
+
+
+def make_server(agent: Agent, host: str, port: int) -> ThreadingHTTPServer:
+    """An HTTP server bound to host:port that serves `agent` (port 0 picks a free port)."""
+    handler = type("AgentHandler", (_Handler,), {"agent": agent})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def serve_in_thread(agent: Agent, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    """Starts a server in a daemon thread; stop it with `shutdown()` then `server_close()`."""
+    server = make_server(agent, host, port)
+    thread = threading.Thread(target=server.serve_forever, name="mt5-agent-http", daemon=True)
+    thread.start()
+    return server

@@ -1,0 +1,389 @@
+"""Conformance suite for the terminal-agent protocol v1, runnable against any agent.
+
+Every check is a function `check_x(target)` that talks HTTP to a running agent described by `Target`
+(base URL, bearer token and two accounts the terminal knows) and raises AssertionError on a deviation
+from the protocol. `CHECKS` lists them all; the order does not matter, each check logs in itself.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+RATE_FIELDS = ["time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume"]
+REQUEST_FIELDS = {
+    "action", "magic", "order", "symbol", "volume", "price", "stoplimit", "sl", "tp", "deviation",
+    "type", "type_filling", "type_time", "expiration", "comment", "position", "position_by",
+}
+SYMBOL = "EURUSD"
+HTTP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Account:
+    login: int
+    password: str
+    server: str
+
+    def expected(self) -> dict[str, Any]:
+        return {"login": self.login, "server": self.server}
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+    token: str
+    first: Account
+    second: Account
+    agent: str  # "python" or "sim", as /v1/health reports it
+
+    def request(
+        self, method: str, path: str, body: Any = None, token: str | None = None, raw: bytes | None = None
+    ) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token if token is None else token}"}
+        if token == "":
+            headers = {}
+        if raw is not None:
+            headers["Content-Type"] = "application/json"
+            return requests.request(method, self.base_url + path, data=raw, headers=headers, timeout=HTTP_TIMEOUT_S)
+        return requests.request(method, self.base_url + path, json=body, headers=headers, timeout=HTTP_TIMEOUT_S)
+
+    def login(self, account: Account) -> requests.Response:
+        body = {"login": account.login, "password": account.password, "server": account.server, "timeout_ms": 30_000}
+        return self.request("POST", "/v1/login", body)
+
+    def call(self, operation: str, args: dict[str, Any], account: Account | None = None) -> requests.Response:
+        acc = account or self.first
+        body = {"expected": acc.expected(), "lease": None, "args": args}
+        return self.request("POST", f"/v1/call/{operation}", body)
+
+    def result(self, operation: str, args: dict[str, Any], account: Account | None = None) -> Any:
+        resp = self.call(operation, args, account)
+        assert resp.status_code == 200, f"{operation}: {resp.status_code} {resp.text}"
+        body = resp.json()
+        assert set(body) == {"result"}, body
+        return body["result"]
+
+    def login_first(self) -> dict[str, Any]:
+        resp = self.login(self.first)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["account_info"]
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def assert_error(resp: requests.Response, status: int, code: str) -> dict[str, Any]:
+    """The documented error shape; returns the inner error object."""
+    assert resp.status_code == status, f"expected {status} {code}, got {resp.status_code} {resp.text}"
+    assert resp.headers.get("Content-Type", "").startswith("application/json"), resp.headers
+    body = resp.json()
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert err["code"] == code, err
+    assert isinstance(err["message"], str) and err["message"], err
+    if status != 401:
+        assert {"code", "message", "last_error", "actual"} <= set(err), err
+    last = err.get("last_error")
+    if last is not None:
+        assert isinstance(last, list) and len(last) == 2, last
+        assert is_int(last[0]) and isinstance(last[1], str), last
+    return err
+
+
+# ---- checks ------------------------------------------------------------------------------------
+
+
+def check_unauthorized_everywhere(t: Target) -> None:
+    paths = [
+        ("GET", "/v1/health"),
+        ("POST", "/v1/login"),
+        ("POST", "/v1/logout"),
+        ("POST", "/v1/call/account_info"),
+        ("POST", "/v1/call/no_such_operation"),
+        ("GET", "/no/such/path"),
+        ("DELETE", "/v1/health"),
+    ]
+    for method, path in paths:
+        for token in ("", "wrong-token", t.token + "x", t.token[:-1]):
+            resp = t.request(method, path, {"login": t.first.login}, token=token)
+            assert_error(resp, 401, "unauthorized")
+    # A non-Bearer scheme with the right secret is still refused.
+    resp = requests.get(t.base_url + "/v1/health", headers={"Authorization": f"Basic {t.token}"}, timeout=HTTP_TIMEOUT_S)
+    assert_error(resp, 401, "unauthorized")
+
+
+def check_health(t: Target) -> None:
+    resp = t.request("GET", "/v1/health")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["agent"] == t.agent, body
+    assert body["version"] == "1", body
+    assert isinstance(body["connected"], bool), body
+    assert body["login"] is None or is_int(body["login"]), body
+    assert body["server"] is None or isinstance(body["server"], str), body
+    t.login_first()
+    body = t.request("GET", "/v1/health").json()
+    assert body["connected"] is True, body
+    assert body["login"] == t.first.login and body["server"] == t.first.server, body
+
+
+def check_login_returns_account_info(t: Target) -> None:
+    for account in (t.second, t.first):
+        resp = t.login(account)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert set(body) == {"account_info"}, body
+        info = body["account_info"]
+        assert info["login"] == account.login, info
+        assert info["server"] == account.server, info
+        for key in ("trade_mode", "leverage", "margin_so_mode", "margin_mode", "currency_digits", "limit_orders"):
+            assert is_int(info[key]), (key, info[key])
+        for key in ("balance", "equity", "margin", "margin_free", "profit"):
+            assert is_number(info[key]), (key, info[key])
+        assert isinstance(info["trade_allowed"], bool), info
+        assert isinstance(info["currency"], str) and info["currency"], info
+        assert account.password not in resp.text
+        # The account is usable right away.
+        assert t.result("account_info", {}, account)["login"] == account.login
+
+
+def check_login_wrong_password(t: Target) -> None:
+    secret = "Not-The-Password-42"
+    body = {"login": t.first.login, "password": secret, "server": t.first.server, "timeout_ms": 10_000}
+    resp = t.request("POST", "/v1/login", body)
+    err = assert_error(resp, 422, "mt5_error")
+    assert err["last_error"][0] == -6, err
+    assert secret not in resp.text
+
+
+def check_login_bad_request(t: Target) -> None:
+    assert_error(t.request("POST", "/v1/login", {"login": "x", "password": "p", "server": "s"}), 400, "bad_request")
+    assert_error(t.request("POST", "/v1/login", {"password": "p", "server": "s"}), 400, "bad_request")
+    assert_error(t.request("POST", "/v1/login", raw=b"{not json"), 400, "bad_request")
+
+
+def check_wrong_account_executes_nothing(t: Target) -> None:
+    t.login_first()
+    before = t.result("positions", {"symbol": None, "group": None, "ticket": None})
+    request = market_request(t, 0, 0.01, "must not run")
+    resp = t.call("order_send", {"request": request}, t.second)
+    err = assert_error(resp, 409, "wrong_account")
+    assert err["actual"] == {"login": t.first.login, "server": t.first.server}, err
+    # A right login on the wrong server is also the wrong account.
+    wrong_server = Account(t.first.login, t.first.password, t.first.server + "-Other")
+    err = assert_error(t.call("positions", {}, wrong_server), 409, "wrong_account")
+    assert err["actual"] == {"login": t.first.login, "server": t.first.server}, err
+    after = t.result("positions", {"symbol": None, "group": None, "ticket": None})
+    assert sorted(p["ticket"] for p in after) == sorted(p["ticket"] for p in before)
+
+
+def check_market_data_shapes(t: Target) -> None:
+    t.login_first()
+    symbols = t.result("symbols", {"group": None})
+    assert isinstance(symbols, list) and symbols, symbols
+    names = {s["name"] for s in symbols}
+    assert SYMBOL in names, names
+    only = t.result("symbols", {"group": f"*,!{SYMBOL}"})
+    assert SYMBOL not in {s["name"] for s in only}
+    info = t.result("symbol_info", {"symbol": SYMBOL})
+    assert info["name"] == SYMBOL
+    for key in ("digits", "spread", "trade_mode", "filling_mode", "order_mode", "trade_calc_mode"):
+        assert is_int(info[key]), (key, info[key])
+    for key in ("point", "volume_min", "volume_step", "trade_contract_size", "bid", "ask"):
+        assert is_number(info[key]), (key, info[key])
+    assert isinstance(info["select"], bool), info["select"]
+    tick = t.result("symbol_info_tick", {"symbol": SYMBOL})
+    assert set(tick) >= {"time", "bid", "ask", "last", "volume", "time_msc", "flags", "volume_real"}, tick
+    assert is_int(tick["time"]) and is_int(tick["time_msc"]) and is_int(tick["flags"]), tick
+    assert 0 < tick["bid"] <= tick["ask"], tick
+    assert abs(tick["time_msc"] // 1000 - tick["time"]) <= 1, tick
+
+    m1 = 1
+    rates = t.result("copy_rates", {"symbol": SYMBOL, "timeframe": m1, "mode": "from_pos", "start": 0, "count": 10})
+    assert len(rates) == 10, rates
+    for bar in rates:
+        assert list(bar) == RATE_FIELDS, bar
+        assert is_int(bar["time"]) and is_int(bar["tick_volume"]) and is_int(bar["spread"]), bar
+        assert bar["low"] <= min(bar["open"], bar["close"]) and bar["high"] >= max(bar["open"], bar["close"]), bar
+    times = [b["time"] for b in rates]
+    assert times == sorted(times) and len(set(times)) == 10, times
+    assert all(b - a == 60 for a, b in zip(times, times[1:])), times
+    last = times[-1]
+    ranged = t.result(
+        "copy_rates", {"symbol": SYMBOL, "timeframe": m1, "mode": "range", "date_from": last - 240, "date_to": last}
+    )
+    assert [b["time"] for b in ranged] == times[-5:], ranged
+    before = t.result("copy_rates", {"symbol": SYMBOL, "timeframe": m1, "mode": "from", "date_from": last, "count": 3})
+    assert [b["time"] for b in before] == times[-3:], before
+    assert_error(
+        t.call("copy_rates", {"symbol": SYMBOL, "timeframe": m1, "mode": "sideways", "start": 0, "count": 1}),
+        400,
+        "bad_request",
+    )
+
+
+def check_unknown_symbol(t: Target) -> None:
+    t.login_first()
+    for operation in ("symbol_info", "symbol_info_tick"):
+        err = assert_error(t.call(operation, {"symbol": "NO_SUCH_SYMBOL"}), 422, "mt5_error")
+        assert err["last_error"][0] == -4, err
+
+
+def market_request(t: Target, order_type: int, volume: float, comment: str, position: int = 0) -> dict[str, Any]:
+    tick = t.result("symbol_info_tick", {"symbol": SYMBOL})
+    return {
+        "action": 1,
+        "magic": 4242,
+        "order": 0,
+        "symbol": SYMBOL,
+        "volume": volume,
+        "price": tick["ask"] if order_type == 0 else tick["bid"],
+        "stoplimit": 0.0,
+        "sl": 0.0,
+        "tp": 0.0,
+        "deviation": 20,
+        "type": order_type,
+        "type_filling": 1,
+        "type_time": 0,
+        "expiration": 0,
+        "comment": comment,
+        "position": position,
+        "position_by": 0,
+    }
+
+
+def check_trading_cycle(t: Target) -> None:
+    t.login_first()
+    started = t.result("symbol_info_tick", {"symbol": SYMBOL})["time"]
+    check = t.result("order_check", {"request": market_request(t, 0, 0.01, "conformance check")})
+    assert check["retcode"] == 0, check
+    assert set(check["request"]) == REQUEST_FIELDS, check
+    for key in ("balance", "equity", "margin", "margin_free"):
+        assert is_number(check[key]), (key, check)
+
+    long_comment = "conformance open with a comment far too long for MT5"
+    sent = t.result("order_send", {"request": market_request(t, 0, 0.01, long_comment)})
+    assert sent["retcode"] == 10009, sent
+    assert is_int(sent["order"]) and sent["order"] > 0, sent
+    assert is_int(sent["deal"]) and sent["deal"] > 0, sent
+    assert sent["volume"] == 0.01 and sent["price"] > 0, sent
+    assert set(sent["request"]) == REQUEST_FIELDS, sent
+    echoed = sent["request"]["comment"]
+    assert len(echoed) <= 27 and echoed.startswith("conformance"), echoed
+
+    positions = t.result("positions", {"symbol": SYMBOL})
+    mine = [p for p in positions if p["identifier"] == sent["order"] or p["ticket"] == sent["order"]]
+    assert len(mine) == 1, positions
+    position = mine[0]
+    assert position["type"] == 0 and position["volume"] == 0.01 and position["magic"] == 4242, position
+    assert is_int(position["ticket"]) and is_int(position["time"]), position
+    by_ticket = t.result("positions", {"ticket": position["ticket"]})
+    assert [p["ticket"] for p in by_ticket] == [position["ticket"]], by_ticket
+    assert_error(t.call("positions", {"symbol": SYMBOL, "ticket": position["ticket"]}), 400, "bad_request")
+
+    closed = t.result("order_send", {"request": market_request(t, 1, 0.01, "conformance close", position["ticket"])})
+    assert closed["retcode"] == 10009, closed
+    assert closed["deal"] > 0 and closed["deal"] != sent["deal"], closed
+    left = t.result("positions", {"ticket": position["ticket"]})
+    assert left == [], left
+
+    deals = t.result("history_deals", {"position": position["identifier"]})
+    tickets = {d["ticket"] for d in deals}
+    assert {sent["deal"], closed["deal"]} <= tickets, deals
+    entries = sorted(d["entry"] for d in deals if d["ticket"] in (sent["deal"], closed["deal"]))
+    assert entries == [0, 1], deals
+    ranged = t.result("history_deals", {"date_from": started - 3600, "date_to": started + 86_400, "group": None})
+    assert {sent["deal"], closed["deal"]} <= {d["ticket"] for d in ranged}, ranged
+    orders = t.result("history_orders", {"ticket": sent["order"]})
+    assert [o["ticket"] for o in orders] == [sent["order"]], orders
+    assert_error(t.call("history_deals", {"ticket": 1, "position": 2}), 400, "bad_request")
+
+
+def check_broker_rejection_is_200(t: Target) -> None:
+    t.login_first()
+    request = market_request(t, 0, 0.0, "zero volume")
+    sent = t.result("order_send", {"request": request})
+    assert is_int(sent["retcode"]) and sent["retcode"] not in (10008, 10009, 10010), sent
+    assert sent["deal"] == 0, sent
+
+
+def check_calculations(t: Target) -> None:
+    t.login_first()
+    tick = t.result("symbol_info_tick", {"symbol": SYMBOL})
+    margin = t.result("order_calc_margin", {"action": 0, "symbol": SYMBOL, "volume": 0.1, "price": tick["ask"]})
+    assert is_number(margin) and margin > 0, margin
+    profit = t.result(
+        "order_calc_profit",
+        {"action": 0, "symbol": SYMBOL, "volume": 1.0, "price_open": 1.1, "price_close": 1.1010},
+    )
+    assert is_number(profit) and abs(profit - 100.0) < 0.5, profit
+
+
+def check_server_time_offset(t: Target) -> None:
+    t.login_first()
+    offset = t.result("server_time_offset", {})
+    assert is_int(offset), offset
+    assert offset % 900 == 0 and abs(offset) <= 14 * 3600, offset
+
+
+def check_error_shapes(t: Target) -> None:
+    t.login_first()
+    assert_error(t.request("POST", "/v1/call/no_such_operation", {"expected": t.first.expected(), "args": {}}), 404, "unknown_operation")
+    assert_error(t.request("GET", "/v1/nothing/here"), 404, "unknown_operation")
+    assert_error(t.request("POST", "/v1/call/symbol_info", raw=b"[1, 2"), 400, "bad_request")
+    assert_error(t.request("POST", "/v1/call/symbol_info", {"args": {"symbol": SYMBOL}}), 400, "bad_request")
+    assert_error(t.call("symbol_info", {}), 400, "bad_request")
+    assert_error(t.call("symbol_info", {"symbol": 7}), 400, "bad_request")
+    err = assert_error(t.call("symbol_info", {"symbol": "NO_SUCH_SYMBOL"}), 422, "mt5_error")
+    assert err["actual"] is None, err
+
+
+def check_logout(t: Target) -> None:
+    t.login_first()
+    resp = t.request("POST", "/v1/logout", {})
+    assert resp.status_code == 200 and resp.json() == {}, resp.text
+    # Logging in again brings the terminal back.
+    t.login_first()
+    assert t.result("account_info", {})["login"] == t.first.login
+
+
+CHECKS = [
+    check_unauthorized_everywhere,
+    check_health,
+    check_login_returns_account_info,
+    check_login_wrong_password,
+    check_login_bad_request,
+    check_wrong_account_executes_nothing,
+    check_market_data_shapes,
+    check_unknown_symbol,
+    check_trading_cycle,
+    check_broker_rejection_is_200,
+    check_calculations,
+    check_server_time_offset,
+    check_error_shapes,
+    check_logout,
+]
+
+
+def wait_healthy(base_url: str, token: str, timeout_s: float = 30.0) -> None:
+    """Waits until the agent answers /v1/health (used after starting a process)."""
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            resp = requests.get(base_url + "/v1/health", headers={"Authorization": f"Bearer {token}"}, timeout=2)
+            if resp.status_code == 200:
+                return
+        except requests.RequestException as exc:
+            last = exc
+        time.sleep(0.1)
+    raise TimeoutError(f"agent at {base_url} not healthy after {timeout_s}s: {last}")

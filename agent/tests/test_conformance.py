@@ -1,0 +1,104 @@
+"""Runs the protocol conformance suite against the Python agent (on the fake package) and against
+`mt5-bridge sim-agent` when that binary is built."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import conformance
+from conformance import Account, Target
+from fake_mt5 import FakeMT5
+from mt5_agent import Agent, serve_in_thread
+
+REPO = Path(__file__).resolve().parents[2]
+FIRST = Account(10001, "Sim-10001!", "Sim-Demo")
+SECOND = Account(10002, "Sim-10002!", "Sim-Demo")
+
+
+def find_bridge_binary() -> Path | None:
+    explicit = os.environ.get("MT5_BRIDGE_BIN")
+    if explicit:
+        return Path(explicit) if Path(explicit).is_file() else None
+    candidates = []
+    if os.environ.get("CARGO_TARGET_DIR"):
+        candidates.append(Path(os.environ["CARGO_TARGET_DIR"]) / "debug" / "mt5-bridge")
+    candidates.append(REPO / "target" / "debug" / "mt5-bridge")
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def python_target() -> Iterator[Target]:
+    token = secrets.token_urlsafe(24)
+    fake = FakeMT5(server_offset_s=7200)
+    server = serve_in_thread(Agent(fake, token), "127.0.0.1", 0)
+    try:
+        yield Target(f"http://127.0.0.1:{server.server_address[1]}", token, FIRST, SECOND, "python")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert fake.concurrent_failures == 0
+
+
+@pytest.fixture(scope="module")
+def sim_target() -> Iterator[Target]:
+    binary = find_bridge_binary()
+    if binary is None:
+        pytest.skip(
+            "mt5-bridge binary not found (set MT5_BRIDGE_BIN or run `cargo build -p mt5-bridge`): "
+            "sim-agent conformance skipped"
+        )
+    help_text = subprocess.run([str(binary), "--help"], capture_output=True, text=True, timeout=30)
+    if "sim-agent" not in help_text.stdout + help_text.stderr:
+        pytest.skip(f"{binary} has no sim-agent command yet: sim-agent conformance skipped")
+    token = secrets.token_urlsafe(24)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="mt5-agent-conf-") as data_dir:
+        env = dict(os.environ, DATA_DIR=data_dir, MT5_SIM_STATE="memory")
+        log_path = Path(data_dir) / "sim-agent.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [str(binary), "sim-agent", "--bind", f"127.0.0.1:{port}", "--token", token],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                base = f"http://127.0.0.1:{port}"
+                try:
+                    conformance.wait_healthy(base, token)
+                except TimeoutError:
+                    proc.kill()
+                    proc.wait(timeout=10)
+                    pytest.fail(f"sim-agent did not start: {log_path.read_text(errors='replace')[-2000:]}")
+                yield Target(base, token, FIRST, SECOND, "sim")
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("check", conformance.CHECKS, ids=lambda c: c.__name__)
+def test_python_agent(python_target: Target, check) -> None:  # type: ignore[no-untyped-def]
+    check(python_target)
+
+
+@pytest.mark.parametrize("check", conformance.CHECKS, ids=lambda c: c.__name__)
+def test_sim_agent(sim_target: Target, check) -> None:  # type: ignore[no-untyped-def]
+    check(sim_target)
