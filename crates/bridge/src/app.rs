@@ -33,6 +33,7 @@ pub struct AppState {
     pub limiter: Arc<dyn RateLimiter>,
     pub limits: Limits,
     pub idempotency_ttl_s: i64,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What tests (and embedders) may supply instead of building from the environment.
@@ -114,13 +115,23 @@ async fn build_terminals(
         faults: sim.faults,
         fault_seed: sim.seed,
     };
-    Ok((0..settings.terminals.sim)
+    let mut terminals: Vec<Arc<dyn Terminal>> = (0..settings.terminals.sim)
         .map(|i| {
             let mut o = opts;
             o.fault_seed = opts.fault_seed.wrapping_add(i as u64);
             Arc::new(SimTerminal::new(format!("sim-{i}"), broker.clone(), o)) as Arc<dyn Terminal>
         })
-        .collect())
+        .collect();
+    for url in &settings.terminals.agents {
+        let token = settings.agent_token.clone().ok_or_else(|| {
+            StartupError::Config("TERMINALS names agents: set AGENT_TOKEN".into())
+        })?;
+        let agent = crate::agent::client::AgentTerminal::new(url, token)
+            .map_err(StartupError::Config)?
+            .with_call_timeout(settings.pool.timeout);
+        terminals.push(Arc::new(agent));
+    }
+    Ok(terminals)
 }
 
 pub struct Application {
@@ -158,6 +169,7 @@ impl Application {
             )),
             limits: settings.limits,
             idempotency_ttl_s: settings.idempotency_ttl_s,
+            metrics: Arc::new(crate::metrics::Metrics::new(settings.metrics_token.clone())),
         };
         // Intents left pending by a previous run are settled against the broker's history.
         let reconcile_state = state.clone();

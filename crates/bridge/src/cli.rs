@@ -1,4 +1,4 @@
-//! The commands behind `main`: serve, migrate, token, rotate-key.
+//! The commands behind `main`: serve, migrate, token, rotate-key, sim-agent.
 
 use crate::app::{open_store, Application, Overrides};
 use crate::config::{parse_ttl, Command, CommonArgs, ServeSettings, Settings, TokenArgs};
@@ -78,6 +78,7 @@ pub async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Token(args) => token(args),
+        Command::SimAgent(args) => sim_agent(args).await,
         Command::RotateKey(args) => {
             init_tracing(log_format_is_json(&args));
             let settings = match Settings::load(&args, &env_lookup) {
@@ -155,6 +156,31 @@ fn token(args: TokenArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("mt5-bridge: cannot sign token: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn sim_agent(args: crate::config::SimAgentArgs) -> ExitCode {
+    init_tracing(args.log_format == "json");
+    let Ok(bind) = args.bind.parse::<std::net::SocketAddr>() else {
+        eprintln!(
+            "mt5-bridge: AGENT_BIND must be an address like 127.0.0.1:9101 (got {:?})",
+            args.bind
+        );
+        return ExitCode::from(2);
+    };
+    if args.token.trim().is_empty() {
+        eprintln!("mt5-bridge: set AGENT_TOKEN (the bearer token the bridge sends)");
+        return ExitCode::from(2);
+    }
+    let token = secrecy::SecretString::from(args.token.trim().to_string());
+    match crate::agent::server::run_sim_agent(bind, token, &args.data_dir, shutdown_signal()).await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("sim-agent failed: {e}");
+            eprintln!("mt5-bridge: {e}");
             ExitCode::from(1)
         }
     }

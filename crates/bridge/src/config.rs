@@ -1,8 +1,8 @@
 //! Configuration: command-line flags with environment variables, validated at startup with every
 //! bad value reported at once, and the embedded default's generated keys.
 //!
-//! Secrets (`JWT_SECRET`, `CREDENTIALS_KEY`, `CREDENTIALS_OLD_KEYS`) are read from the environment
-//! only, never from flags, so they do not show in process listings.
+//! Secrets (`JWT_SECRET`, `CREDENTIALS_KEY`, `CREDENTIALS_OLD_KEYS`, `METRICS_TOKEN`) are read from
+//! the environment only, never from flags, so they do not show in process listings.
 
 use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
@@ -34,6 +34,36 @@ pub enum Command {
     Token(TokenArgs),
     /// Re-encrypt every stored credential under the current CREDENTIALS_KEY.
     RotateKey(CommonArgs),
+    /// Serve the terminal-agent protocol over one simulated terminal (broker state shared through
+    /// MT5_SIM_STATE, default <data dir>/sim-broker.db).
+    SimAgent(SimAgentArgs),
+}
+
+#[derive(Clone, Args)]
+pub struct SimAgentArgs {
+    /// Where the simulator's state lives by default (`sim-broker.db`).
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "AGENT_BIND", default_value = "127.0.0.1:9101")]
+    pub bind: String,
+    /// Bearer token every request must carry (prefer the AGENT_TOKEN variable).
+    #[arg(long, env = "AGENT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// `text` or `json`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl std::fmt::Debug for SimAgentArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token never shows.
+        f.debug_struct("SimAgentArgs")
+            .field("data_dir", &self.data_dir)
+            .field("bind", &self.bind)
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -59,7 +89,8 @@ pub struct ServeArgs {
     /// Comma-separated browser origins allowed by CORS (e.g. `https://app.example.com`).
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]
     pub cors_allowed_origins: String,
-    /// Terminals to drive: `sim:N` (simulated terminals on the built-in broker).
+    /// Terminals to drive, comma-separated: `sim:N` (simulated terminals on the built-in broker)
+    /// and `agent:http://host:port` (terminal agents; token from AGENT_TOKEN).
     #[arg(long, env = "TERMINALS", default_value = "sim:2")]
     pub terminals: String,
     /// How long a user's current-account choice lives without use, in seconds.
@@ -113,6 +144,8 @@ pub enum DatabaseKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TerminalsSpec {
     pub sim: usize,
+    /// Base URLs of terminal agents, in order.
+    pub agents: Vec<String>,
 }
 
 /// Validated settings shared by every command.
@@ -136,10 +169,14 @@ pub struct ServeSettings {
     pub bind: SocketAddr,
     pub cors_origins: Vec<String>,
     pub terminals: TerminalsSpec,
+    /// The bearer token of the terminal agents (AGENT_TOKEN), when TERMINALS names any.
+    pub agent_token: Option<SecretString>,
     pub session_ttl: Duration,
     pub pool: crate::pool::PoolOptions,
     pub limits: crate::limits::Limits,
     pub idempotency_ttl_s: i64,
+    /// Bearer token `/metrics` requires; open when unset.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// Every configuration problem found, reported together.
@@ -361,6 +398,13 @@ impl ServeSettings {
                 None
             }
         };
+        let agent_token = lookup("AGENT_TOKEN")
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| SecretString::from(v.trim().to_string()));
+        if agent_token.is_none() && terminals.as_ref().is_some_and(|t| !t.agents.is_empty()) {
+            errors
+                .push("TERMINALS names agents: set AGENT_TOKEN to their bearer token".to_string());
+        }
         if args.session_ttl_s == 0 {
             errors.push("SESSION_TTL_S must be positive".to_string());
         }
@@ -404,6 +448,7 @@ impl ServeSettings {
                     bind,
                     cors_origins,
                     terminals,
+                    agent_token,
                     session_ttl: Duration::from_secs(args.session_ttl_s),
                     pool: crate::pool::PoolOptions {
                         policy,
@@ -426,6 +471,9 @@ impl ServeSettings {
                         },
                     },
                     idempotency_ttl_s: args.idempotency_ttl_s.min(i64::MAX as u64) as i64,
+                    metrics_token: lookup("METRICS_TOKEN")
+                        .filter(|v| !v.trim().is_empty())
+                        .map(SecretString::from),
                 })
             }
             _ => Err(ConfigErrors(errors)),
@@ -433,11 +481,31 @@ impl ServeSettings {
     }
 }
 
-/// `sim:N` (N ≥ 1). Several entries are comma-separated.
+/// `sim:N` (N ≥ 1) and `agent:http://host:port`. Several entries are comma-separated.
 pub fn parse_terminals(spec: &str) -> Result<TerminalsSpec, String> {
     let mut sim = 0usize;
+    let mut agents = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match part.split_once(':') {
+            Some(("agent", url)) => {
+                let url = url.trim().trim_end_matches('/');
+                let rest = url
+                    .strip_prefix("http://")
+                    .or_else(|| url.strip_prefix("https://"));
+                match rest {
+                    Some(hostport) if !hostport.is_empty() && !hostport.contains('/') => {
+                        if agents.iter().any(|a| a == url) {
+                            return Err(format!("TERMINALS: `{part}` is named twice"));
+                        }
+                        agents.push(url.to_string())
+                    }
+                    _ => {
+                        return Err(format!(
+                            "TERMINALS: `{part}` must be agent:http://host:port"
+                        ))
+                    }
+                }
+            }
             Some(("sim", n)) => match n.parse::<usize>() {
                 Ok(n) if (1..=256).contains(&n) => sim += n,
                 _ => {
@@ -446,17 +514,15 @@ pub fn parse_terminals(spec: &str) -> Result<TerminalsSpec, String> {
                     ))
                 }
             },
-            _ => {
-                return Err(format!(
-                    "TERMINALS: unknown terminal `{part}` (expected sim:N)"
-                ))
-            }
+            _ => return Err(format!(
+                "TERMINALS: unknown terminal `{part}` (expected sim:N or agent:http://host:port)"
+            )),
         }
     }
-    if sim == 0 {
+    if sim == 0 && agents.is_empty() {
         return Err("TERMINALS must name at least one terminal, e.g. sim:2".to_string());
     }
-    Ok(TerminalsSpec { sim })
+    Ok(TerminalsSpec { sim, agents })
 }
 
 /// Parses `30s`, `15m`, `1h`, `7d` (or plain seconds).
@@ -555,11 +621,34 @@ mod tests {
 
     #[test]
     fn terminals_spec() {
-        assert_eq!(parse_terminals("sim:4").unwrap(), TerminalsSpec { sim: 4 });
+        assert_eq!(
+            parse_terminals("sim:4").unwrap(),
+            TerminalsSpec {
+                sim: 4,
+                agents: vec![]
+            }
+        );
         assert_eq!(
             parse_terminals("sim:1,sim:2").unwrap(),
-            TerminalsSpec { sim: 3 }
+            TerminalsSpec {
+                sim: 3,
+                agents: vec![]
+            }
         );
+        assert_eq!(
+            parse_terminals("agent:http://10.0.0.5:9101/, sim:1,agent:https://a.example:9102")
+                .unwrap(),
+            TerminalsSpec {
+                sim: 1,
+                agents: vec![
+                    "http://10.0.0.5:9101".to_string(),
+                    "https://a.example:9102".to_string()
+                ]
+            }
+        );
+        assert!(parse_terminals("agent:10.0.0.5:9101").is_err());
+        assert!(parse_terminals("agent:http://").is_err());
+        assert!(parse_terminals("agent:http://a:1,agent:http://a:1").is_err());
         assert!(parse_terminals("sim:0").is_err());
         assert!(parse_terminals("ftp:1").is_err());
         assert!(parse_terminals("").is_err());

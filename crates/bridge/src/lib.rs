@@ -14,8 +14,11 @@
 //! - [`algorithms`]: strategies, risk sizing and the executor of algorithm runs.
 //! - [`trading`]: the order pipeline: kill switch, rate limit, idempotency, journal, send, reconcile.
 //! - [`limits`]: rate limits (switches, trades, failed connects).
+//! - [`metrics`]: Prometheus metrics (`/metrics`): requests, terminals, pool, orders, limits.
 //! - [`times`]: MT5 server times to RFC 3339 UTC and back.
+//! - [`agent`]: the terminal-agent protocol: `sim-agent` (server) and `AgentTerminal` (client).
 
+pub mod agent;
 pub mod algorithms;
 pub mod app;
 pub mod auth;
@@ -25,6 +28,7 @@ pub mod context;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod pool;
 pub mod risk;
 pub mod store;

@@ -1,0 +1,517 @@
+//! [`AgentTerminal`]: an [`mt5::Terminal`] that drives one terminal agent over the protocol.
+//!
+//! One `reqwest::Client` per agent keeps its connections alive between calls. Every call has a
+//! deadline; protocol errors map back to [`TerminalError`] so the pool treats an agent exactly as
+//! it treats the simulator: a dead or restarted agent is a connection error, after which the pool
+//! logs in again.
+
+use super::{CallBody, ErrorBody, Health, WireAccount};
+use async_trait::async_trait;
+use mt5::error::last_error;
+use mt5::wire::{from_wire, to_wire, Kind};
+use mt5::{
+    AccountInfo, AccountKey, Expected, HistorySelect, Mt5Enum, OrderCheckResult, OrderSendResult,
+    OrderType, PositionFilter, Rate, RatesRange, SymbolInfo, Terminal, TerminalError, Tick,
+    Timeframe, TradeDeal, TradeOrder, TradePosition, TradeRequest,
+};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Default deadline of one call (not of a login, which names its own).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Extra time a login's HTTP request gets beyond the login's own bound, for the answer to arrive.
+const LOGIN_SLACK: Duration = Duration::from_secs(5);
+
+/// A terminal reached through its agent. See the module documentation.
+pub struct AgentTerminal {
+    id: String,
+    base: String,
+    token: SecretString,
+    http: reqwest::Client,
+    call_timeout: Duration,
+}
+
+impl std::fmt::Debug for AgentTerminal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentTerminal")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AgentTerminal {
+    /// An agent at `base_url` (`http://host:port`) answering to `token`.
+    pub fn new(base_url: &str, token: SecretString) -> Result<Self, String> {
+        let base = base_url.trim().trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 10 {
+            return Err(format!(
+                "agent address must be http(s)://host:port (got {:?})",
+                base.chars().take(100).collect::<String>()
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(AgentTerminal {
+            id: format!("agent:{base}"),
+            base,
+            token,
+            http,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+        })
+    }
+
+    /// Sets the deadline of one call.
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// `GET /v1/health`.
+    pub async fn health(&self) -> Result<Health, TerminalError> {
+        let resp = self
+            .http
+            .get(format!("{}/v1/health", self.base))
+            .bearer_auth(self.token.expose_secret())
+            .timeout(self.call_timeout)
+            .send()
+            .await
+            .map_err(transport)?;
+        let v = self.answer(resp, None).await?;
+        serde_json::from_value(v).map_err(|e| bad_answer(&e.to_string()))
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        timeout: Duration,
+        expected: Option<&AccountKey>,
+    ) -> Result<Value, TerminalError> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(self.token.expose_secret())
+            .json(body)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(transport)?;
+        self.answer(resp, expected).await
+    }
+
+    /// The JSON of a 2xx answer, or the protocol error as a [`TerminalError`].
+    async fn answer(
+        &self,
+        resp: reqwest::Response,
+        expected: Option<&AccountKey>,
+    ) -> Result<Value, TerminalError> {
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(transport)?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| bad_answer(&e.to_string()));
+        }
+        let detail = serde_json::from_slice::<ErrorBody>(&bytes)
+            .ok()
+            .map(|b| b.error);
+        let message = detail
+            .as_ref()
+            .map(|d| d.message.clone())
+            .unwrap_or_else(|| format!("agent answered HTTP {}", status.as_u16()));
+        let last = detail.as_ref().and_then(|d| d.last_error.clone());
+        Err(match status {
+            StatusCode::CONFLICT => TerminalError::WrongAccount {
+                expected: expected
+                    .cloned()
+                    .unwrap_or_else(|| AccountKey::new(0, String::new())),
+                actual: detail.and_then(|d| d.actual).map(AccountKey::from),
+            },
+            StatusCode::UNPROCESSABLE_ENTITY => match last {
+                Some((code, message)) => TerminalError::Mt5 { code, message },
+                None => TerminalError::mt5(last_error::FAIL, message),
+            },
+            StatusCode::SERVICE_UNAVAILABLE => match last {
+                // Keep MT5's IPC code when the agent gives one; it is a connection error too.
+                Some((code, message)) if code <= last_error::INTERNAL_FAIL => {
+                    TerminalError::Mt5 { code, message }
+                }
+                _ => TerminalError::Unavailable(message),
+            },
+            StatusCode::GATEWAY_TIMEOUT => TerminalError::Timeout,
+            StatusCode::BAD_REQUEST => TerminalError::mt5(last_error::INVALID_PARAMS, message),
+            StatusCode::UNAUTHORIZED => {
+                TerminalError::Unavailable("the agent refused the token (check AGENT_TOKEN)".into())
+            }
+            StatusCode::NOT_FOUND => TerminalError::mt5(
+                last_error::FAIL,
+                format!("the agent does not know this operation: {message}"),
+            ),
+            _ => TerminalError::Unavailable(message),
+        })
+    }
+
+    /// `POST /v1/call/<operation>`: the raw `result`.
+    async fn call(
+        &self,
+        at: &Expected,
+        operation: &str,
+        args: Value,
+    ) -> Result<Value, TerminalError> {
+        let body = CallBody {
+            expected: WireAccount::from(&at.account),
+            lease: at.lease,
+            args,
+        };
+        let body = serde_json::to_value(&body).map_err(|e| bad_answer(&e.to_string()))?;
+        let mut v = self
+            .post(
+                &format!("/v1/call/{operation}"),
+                &body,
+                self.call_timeout,
+                Some(&at.account),
+            )
+            .await?;
+        match v.get_mut("result") {
+            Some(r) => Ok(r.take()),
+            None => Err(bad_answer("no result")),
+        }
+    }
+
+    async fn call_as<T: DeserializeOwned>(
+        &self,
+        at: &Expected,
+        operation: &str,
+        kind: Option<Kind>,
+        args: Value,
+    ) -> Result<T, TerminalError> {
+        let v = self.call(at, operation, args).await?;
+        match kind {
+            Some(k) => from_wire(k, v).map_err(|e| bad_answer(&e)),
+            None => serde_json::from_value(v).map_err(|e| bad_answer(&e.to_string())),
+        }
+    }
+}
+
+/// A transport failure: deadline → `Timeout`, anything else → `Unavailable`.
+fn transport(e: reqwest::Error) -> TerminalError {
+    if e.is_timeout() {
+        TerminalError::Timeout
+    } else if e.is_connect() {
+        TerminalError::Unavailable("cannot connect to the agent".into())
+    } else {
+        TerminalError::Unavailable("connection to the agent lost".into())
+    }
+}
+
+/// The agent answered something that is not the protocol.
+fn bad_answer(why: &str) -> TerminalError {
+    TerminalError::mt5(
+        last_error::FAIL,
+        format!(
+            "malformed answer from the agent: {}",
+            why.chars().take(200).collect::<String>()
+        ),
+    )
+}
+
+fn filter_args(f: &PositionFilter) -> Value {
+    match f {
+        PositionFilter::All => json!({}),
+        PositionFilter::Symbol(s) => json!({ "symbol": s }),
+        PositionFilter::Group(g) => json!({ "group": g }),
+        PositionFilter::Ticket(t) => json!({ "ticket": t }),
+    }
+}
+
+fn history_args(h: &HistorySelect) -> Value {
+    match h {
+        HistorySelect::Range { from, to, group } => {
+            json!({ "date_from": from, "date_to": to, "group": group })
+        }
+        HistorySelect::Ticket { ticket } => json!({ "ticket": ticket }),
+        HistorySelect::Position { position } => json!({ "position": position }),
+    }
+}
+
+fn rates_args(symbol: &str, tf: Timeframe, range: RatesRange) -> Value {
+    let mut v = json!({ "symbol": symbol, "timeframe": tf.code() });
+    let extra = match range {
+        RatesRange::FromPos { start, count } => {
+            json!({ "mode": "from_pos", "start": start, "count": count })
+        }
+        RatesRange::From { date, count } => {
+            json!({ "mode": "from", "date_from": date, "count": count })
+        }
+        RatesRange::Range { from, to } => {
+            json!({ "mode": "range", "date_from": from, "date_to": to })
+        }
+    };
+    if let (Some(map), Value::Object(extra)) = (v.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    v
+}
+
+#[async_trait]
+impl Terminal for AgentTerminal {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    async fn login(
+        &self,
+        account: &AccountKey,
+        password: &SecretString,
+        timeout: Duration,
+    ) -> Result<AccountInfo, TerminalError> {
+        let body = json!({
+            "login": account.login,
+            "password": password.expose_secret(),
+            "server": account.server,
+            "timeout_ms": timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+        });
+        let v = self
+            .post("/v1/login", &body, timeout + LOGIN_SLACK, Some(account))
+            .await?;
+        let info = v
+            .get("account_info")
+            .cloned()
+            .ok_or_else(|| bad_answer("no account_info"))?;
+        from_wire(Kind::AccountInfo, info).map_err(|e| bad_answer(&e))
+    }
+
+    async fn logout(&self) -> Result<(), TerminalError> {
+        self.post("/v1/logout", &json!({}), self.call_timeout, None)
+            .await
+            .map(|_| ())
+    }
+
+    async fn current(&self) -> Result<Option<AccountKey>, TerminalError> {
+        let h = self.health().await?;
+        if !h.connected {
+            return Err(TerminalError::Unavailable(
+                "the agent's terminal is not connected".into(),
+            ));
+        }
+        Ok(match (h.login, h.server) {
+            (Some(login), Some(server)) => Some(AccountKey::new(login, server)),
+            _ => None,
+        })
+    }
+
+    async fn account_info(&self, at: &Expected) -> Result<AccountInfo, TerminalError> {
+        self.call_as(at, "account_info", Some(Kind::AccountInfo), json!({}))
+            .await
+    }
+
+    async fn symbols(
+        &self,
+        at: &Expected,
+        group: Option<&str>,
+    ) -> Result<Vec<SymbolInfo>, TerminalError> {
+        self.call_as(
+            at,
+            "symbols",
+            Some(Kind::SymbolInfo),
+            json!({ "group": group }),
+        )
+        .await
+    }
+
+    async fn symbol_info(&self, at: &Expected, symbol: &str) -> Result<SymbolInfo, TerminalError> {
+        self.call_as(
+            at,
+            "symbol_info",
+            Some(Kind::SymbolInfo),
+            json!({ "symbol": symbol }),
+        )
+        .await
+    }
+
+    async fn symbol_info_tick(&self, at: &Expected, symbol: &str) -> Result<Tick, TerminalError> {
+        self.call_as(
+            at,
+            "symbol_info_tick",
+            Some(Kind::Tick),
+            json!({ "symbol": symbol }),
+        )
+        .await
+    }
+
+    async fn copy_rates(
+        &self,
+        at: &Expected,
+        symbol: &str,
+        timeframe: Timeframe,
+        range: RatesRange,
+    ) -> Result<Vec<Rate>, TerminalError> {
+        self.call_as(
+            at,
+            "copy_rates",
+            Some(Kind::Rate),
+            rates_args(symbol, timeframe, range),
+        )
+        .await
+    }
+
+    async fn positions(
+        &self,
+        at: &Expected,
+        filter: &PositionFilter,
+    ) -> Result<Vec<TradePosition>, TerminalError> {
+        self.call_as(
+            at,
+            "positions",
+            Some(Kind::TradePosition),
+            filter_args(filter),
+        )
+        .await
+    }
+
+    async fn orders(
+        &self,
+        at: &Expected,
+        filter: &PositionFilter,
+    ) -> Result<Vec<TradeOrder>, TerminalError> {
+        self.call_as(at, "orders", Some(Kind::TradeOrder), filter_args(filter))
+            .await
+    }
+
+    async fn order_calc_margin(
+        &self,
+        at: &Expected,
+        action: OrderType,
+        symbol: &str,
+        volume: f64,
+        price: f64,
+    ) -> Result<f64, TerminalError> {
+        self.call_as(
+            at,
+            "order_calc_margin",
+            None,
+            json!({ "action": action.code(), "symbol": symbol, "volume": volume, "price": price }),
+        )
+        .await
+    }
+
+    async fn order_calc_profit(
+        &self,
+        at: &Expected,
+        action: OrderType,
+        symbol: &str,
+        volume: f64,
+        price_open: f64,
+        price_close: f64,
+    ) -> Result<f64, TerminalError> {
+        self.call_as(
+            at,
+            "order_calc_profit",
+            None,
+            json!({
+                "action": action.code(), "symbol": symbol, "volume": volume,
+                "price_open": price_open, "price_close": price_close,
+            }),
+        )
+        .await
+    }
+
+    async fn order_check(
+        &self,
+        at: &Expected,
+        request: &TradeRequest,
+    ) -> Result<OrderCheckResult, TerminalError> {
+        self.call_as(
+            at,
+            "order_check",
+            Some(Kind::OrderCheckResult),
+            json!({ "request": to_wire(Kind::TradeRequest, request) }),
+        )
+        .await
+    }
+
+    async fn order_send(
+        &self,
+        at: &Expected,
+        request: &TradeRequest,
+    ) -> Result<OrderSendResult, TerminalError> {
+        self.call_as(
+            at,
+            "order_send",
+            Some(Kind::OrderSendResult),
+            json!({ "request": to_wire(Kind::TradeRequest, request) }),
+        )
+        .await
+    }
+
+    async fn history_deals(
+        &self,
+        at: &Expected,
+        select: &HistorySelect,
+    ) -> Result<Vec<TradeDeal>, TerminalError> {
+        self.call_as(
+            at,
+            "history_deals",
+            Some(Kind::TradeDeal),
+            history_args(select),
+        )
+        .await
+    }
+
+    async fn history_orders(
+        &self,
+        at: &Expected,
+        select: &HistorySelect,
+    ) -> Result<Vec<TradeOrder>, TerminalError> {
+        self.call_as(
+            at,
+            "history_orders",
+            Some(Kind::TradeOrder),
+            history_args(select),
+        )
+        .await
+    }
+
+    async fn server_time_offset_s(&self, at: &Expected) -> Result<i64, TerminalError> {
+        self.call_as(at, "server_time_offset", None, json!({}))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_checked_and_the_token_stays_hidden() {
+        assert!(AgentTerminal::new("ftp://x", SecretString::from("t")).is_err());
+        assert!(AgentTerminal::new("", SecretString::from("t")).is_err());
+        let t = AgentTerminal::new("http://127.0.0.1:9101/", SecretString::from("s3cr3t-token"))
+            .unwrap();
+        assert_eq!(t.id(), "agent:http://127.0.0.1:9101");
+        assert!(!format!("{t:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn rates_arguments() {
+        let v = rates_args(
+            "EURUSD",
+            Timeframe::H1,
+            RatesRange::Range { from: 1, to: 2 },
+        );
+        assert_eq!(v["timeframe"], 16385);
+        assert_eq!(v["mode"], "range");
+        assert_eq!(v["date_to"], 2);
+        let v = rates_args(
+            "EURUSD",
+            Timeframe::M1,
+            RatesRange::FromPos { start: 0, count: 5 },
+        );
+        assert_eq!(v["mode"], "from_pos");
+        assert_eq!(v["count"], 5);
+    }
+}

@@ -1,0 +1,115 @@
+//! The terminal-agent protocol (v1): HTTP/JSON between the bridge and one agent next to one MT5
+//! terminal. See docs/agent-protocol.md.
+//!
+//! - [`server`]: `mt5-bridge sim-agent`, the protocol served over a simulated terminal.
+//! - [`client`]: [`client::AgentTerminal`], an [`mt5::Terminal`] that drives an agent.
+//!
+//! The message shapes both sides share live here; structures travel in [`mt5::wire`] form.
+
+pub mod client;
+pub mod server;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The protocol version both sides speak.
+pub const PROTOCOL_VERSION: &str = "1";
+
+/// An account as the protocol names it (`expected`, `actual`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireAccount {
+    pub login: u64,
+    pub server: String,
+}
+
+impl From<&mt5::AccountKey> for WireAccount {
+    fn from(k: &mt5::AccountKey) -> Self {
+        WireAccount {
+            login: k.login,
+            server: k.server.clone(),
+        }
+    }
+}
+
+impl From<WireAccount> for mt5::AccountKey {
+    fn from(w: WireAccount) -> Self {
+        mt5::AccountKey::new(w.login, w.server)
+    }
+}
+
+/// Body of `POST /v1/call/<operation>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CallBody {
+    pub expected: WireAccount,
+    #[serde(default)]
+    pub lease: Option<u64>,
+    #[serde(default = "empty_object")]
+    pub args: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub connected: bool,
+    pub login: Option<u64>,
+    pub server: Option<String>,
+    pub agent: String,
+    pub version: String,
+}
+
+/// The `error` object of every failure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub last_error: Option<(i32, String)>,
+    #[serde(default)]
+    pub actual: Option<WireAccount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// Compares two secrets in time that depends only on their lengths, not on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u64;
+    for (i, x) in a.iter().enumerate() {
+        // Indexing modulo keeps the loop length fixed when the lengths differ.
+        let y = if b.is_empty() { 0 } else { b[i % b.len()] };
+        diff |= u64::from(x ^ y);
+    }
+    diff == 0
+}
+
+/// Truncates a comment as the agent does before calling MT5: at most 27 ASCII characters.
+pub fn mt5_comment(comment: &str) -> String {
+    comment.chars().filter(char::is_ascii).take(27).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"abc", b""));
+        assert!(!constant_time_eq(b"", b"a"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn comments_are_cut_to_27_ascii_characters() {
+        assert_eq!(mt5_comment("é-short"), "-short");
+        assert_eq!(mt5_comment(&"x".repeat(40)).len(), 27);
+    }
+}

@@ -1,0 +1,557 @@
+//! The agent side of the protocol over any [`Terminal`]; `mt5-bridge sim-agent` serves it over one
+//! simulated terminal on the shared simulator broker.
+//!
+//! The bearer token is checked before routing, so an unknown path without it is 401, not 404.
+//! The account guard is the terminal's own ([`TerminalError::WrongAccount`]): it checks and acts
+//! under one lock, so a `409 wrong_account` means nothing ran.
+
+use super::{
+    constant_time_eq, mt5_comment, CallBody, ErrorBody, ErrorDetail, Health, WireAccount,
+    PROTOCOL_VERSION,
+};
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mt5::wire::{from_wire, to_wire, Kind};
+use mt5::{
+    AccountKey, Expected, HistorySelect, Mt5Enum, OrderType, PositionFilter, RatesRange, Terminal,
+    TerminalError, Timeframe, TradeRequest,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone)]
+struct AgentState {
+    terminal: Arc<dyn Terminal>,
+    token: Arc<SecretString>,
+    agent: &'static str,
+}
+
+/// Why a request failed, as the protocol reports it.
+#[derive(Debug)]
+pub enum AgentFailure {
+    BadRequest(String),
+    Unauthorized,
+    UnknownOperation(String),
+    Terminal(TerminalError),
+}
+
+impl From<TerminalError> for AgentFailure {
+    fn from(e: TerminalError) -> Self {
+        AgentFailure::Terminal(e)
+    }
+}
+
+fn error_response(status: StatusCode, detail: ErrorDetail) -> Response {
+    (status, Json(ErrorBody { error: detail })).into_response()
+}
+
+impl IntoResponse for AgentFailure {
+    fn into_response(self) -> Response {
+        let plain = |code: &str, message: String| ErrorDetail {
+            code: code.to_string(),
+            message,
+            last_error: None,
+            actual: None,
+        };
+        match self {
+            AgentFailure::BadRequest(m) => {
+                error_response(StatusCode::BAD_REQUEST, plain("bad_request", m))
+            }
+            AgentFailure::Unauthorized => error_response(
+                StatusCode::UNAUTHORIZED,
+                plain("unauthorized", "missing or wrong bearer token".into()),
+            ),
+            AgentFailure::UnknownOperation(p) => error_response(
+                StatusCode::NOT_FOUND,
+                plain("unknown_operation", format!("no such operation: {p}")),
+            ),
+            AgentFailure::Terminal(e) => {
+                let message = e.to_string();
+                let last = Some(e.last_error());
+                match e {
+                    TerminalError::WrongAccount { actual, .. } => error_response(
+                        StatusCode::CONFLICT,
+                        ErrorDetail {
+                            code: "wrong_account".into(),
+                            message,
+                            last_error: None,
+                            actual: actual.as_ref().map(WireAccount::from),
+                        },
+                    ),
+                    ref e if e.is_timeout() => error_response(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        ErrorDetail {
+                            last_error: last,
+                            ..plain("timeout", message)
+                        },
+                    ),
+                    ref e if e.is_connection() => error_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorDetail {
+                            last_error: last,
+                            ..plain("not_connected", message)
+                        },
+                    ),
+                    _ => error_response(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        ErrorDetail {
+                            last_error: last,
+                            ..plain("mt5_error", message)
+                        },
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// The protocol's router over `terminal`, answering only requests bearing `token`.
+pub fn router(terminal: Arc<dyn Terminal>, token: SecretString, agent: &'static str) -> Router {
+    let state = AgentState {
+        terminal,
+        token: Arc::new(token),
+        agent,
+    };
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/login", post(login))
+        .route("/v1/logout", post(logout))
+        .route("/v1/call/{operation}", post(call))
+        .fallback(unknown)
+        // `layer` (not `route_layer`) also covers the fallback: the token comes before routing.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ))
+        .with_state(state)
+}
+
+async fn require_token(State(st): State<AgentState>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if given.is_empty() || !constant_time_eq(given.as_bytes(), st.token.expose_secret().as_bytes())
+    {
+        return AgentFailure::Unauthorized.into_response();
+    }
+    next.run(req).await
+}
+
+async fn unknown(req: Request) -> Response {
+    AgentFailure::UnknownOperation(req.uri().path().chars().take(100).collect()).into_response()
+}
+
+async fn health(State(st): State<AgentState>) -> Response {
+    let (connected, current) = match st.terminal.current().await {
+        Ok(c) => (true, c),
+        Err(_) => (false, None),
+    };
+    Json(Health {
+        connected,
+        login: current.as_ref().map(|a| a.login),
+        server: current.map(|a| a.server),
+        agent: st.agent.to_string(),
+        version: PROTOCOL_VERSION.to_string(),
+    })
+    .into_response()
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AgentFailure> {
+    let body = if body.is_empty() { b"{}" } else { body };
+    serde_json::from_slice(body).map_err(|e| AgentFailure::BadRequest(format!("invalid JSON: {e}")))
+}
+
+fn args<T: DeserializeOwned>(v: Value) -> Result<T, AgentFailure> {
+    serde_json::from_value(v).map_err(|e| AgentFailure::BadRequest(format!("invalid args: {e}")))
+}
+
+/// The login body; the password is never logged or echoed (no Debug).
+#[derive(Deserialize)]
+struct LoginBody {
+    login: u64,
+    password: SecretString,
+    server: String,
+    timeout_ms: u64,
+}
+
+async fn login(State(st): State<AgentState>, body: Bytes) -> Response {
+    let b: LoginBody = match parse(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let account = AccountKey::new(b.login, b.server);
+    let timeout = Duration::from_millis(b.timeout_ms.clamp(1, 600_000));
+    let result = match tokio::time::timeout(
+        timeout,
+        st.terminal.login(&account, &b.password, timeout),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(TerminalError::Timeout),
+    };
+    match result {
+        Ok(info) => {
+            Json(json!({"account_info": to_wire(Kind::AccountInfo, &info)})).into_response()
+        }
+        Err(e) => {
+            tracing::info!(login = account.login, server = %account.server, error = %e, "login failed");
+            AgentFailure::Terminal(e).into_response()
+        }
+    }
+}
+
+async fn logout(State(st): State<AgentState>) -> Response {
+    match st.terminal.logout().await {
+        Ok(()) => Json(json!({})).into_response(),
+        Err(e) => AgentFailure::Terminal(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct GroupArgs {
+    #[serde(default)]
+    group: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SymbolArgs {
+    symbol: String,
+}
+
+#[derive(Deserialize)]
+struct RatesArgs {
+    symbol: String,
+    timeframe: i64,
+    mode: String,
+    start: Option<u32>,
+    count: Option<u32>,
+    date_from: Option<i64>,
+    date_to: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+struct FilterArgs {
+    symbol: Option<String>,
+    group: Option<String>,
+    ticket: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct MarginArgs {
+    action: i64,
+    symbol: String,
+    volume: f64,
+    price: f64,
+}
+
+#[derive(Deserialize)]
+struct ProfitArgs {
+    action: i64,
+    symbol: String,
+    volume: f64,
+    price_open: f64,
+    price_close: f64,
+}
+
+#[derive(Deserialize)]
+struct RequestArgs {
+    request: Value,
+}
+
+#[derive(Deserialize)]
+struct HistoryArgs {
+    date_from: Option<i64>,
+    date_to: Option<i64>,
+    group: Option<String>,
+    ticket: Option<u64>,
+    position: Option<u64>,
+}
+
+fn missing(field: &str) -> AgentFailure {
+    AgentFailure::BadRequest(format!("args.{field} is required"))
+}
+
+fn filter(a: FilterArgs) -> Result<PositionFilter, AgentFailure> {
+    match (a.symbol, a.group, a.ticket) {
+        (None, None, None) => Ok(PositionFilter::All),
+        (Some(s), None, None) => Ok(PositionFilter::Symbol(s)),
+        (None, Some(g), None) => Ok(PositionFilter::Group(g)),
+        (None, None, Some(t)) => Ok(PositionFilter::Ticket(t)),
+        _ => Err(AgentFailure::BadRequest(
+            "at most one of symbol, group, ticket".into(),
+        )),
+    }
+}
+
+fn history(a: HistoryArgs) -> Result<HistorySelect, AgentFailure> {
+    match (a.ticket, a.position, a.date_from, a.date_to) {
+        (Some(ticket), None, None, None) => Ok(HistorySelect::Ticket { ticket }),
+        (None, Some(position), None, None) => Ok(HistorySelect::Position { position }),
+        (None, None, Some(from), Some(to)) => Ok(HistorySelect::Range {
+            from,
+            to,
+            group: a.group,
+        }),
+        _ => Err(AgentFailure::BadRequest(
+            "give date_from and date_to, or ticket, or position".into(),
+        )),
+    }
+}
+
+fn rates(a: &RatesArgs) -> Result<RatesRange, AgentFailure> {
+    match a.mode.as_str() {
+        "from_pos" => Ok(RatesRange::FromPos {
+            start: a.start.ok_or_else(|| missing("start"))?,
+            count: a.count.ok_or_else(|| missing("count"))?,
+        }),
+        "from" => Ok(RatesRange::From {
+            date: a.date_from.ok_or_else(|| missing("date_from"))?,
+            count: a.count.ok_or_else(|| missing("count"))?,
+        }),
+        "range" => Ok(RatesRange::Range {
+            from: a.date_from.ok_or_else(|| missing("date_from"))?,
+            to: a.date_to.ok_or_else(|| missing("date_to"))?,
+        }),
+        other => Err(AgentFailure::BadRequest(format!(
+            "args.mode must be from_pos, from or range (got {:?})",
+            other.chars().take(20).collect::<String>()
+        ))),
+    }
+}
+
+fn order_type(code: i64) -> Result<OrderType, AgentFailure> {
+    OrderType::from_code(code)
+        .ok_or_else(|| AgentFailure::BadRequest(format!("args.action: unknown ORDER_TYPE {code}")))
+}
+
+fn trade_request(v: Value) -> Result<TradeRequest, AgentFailure> {
+    let mut r: TradeRequest = from_wire(Kind::TradeRequest, v)
+        .map_err(|e| AgentFailure::BadRequest(format!("args.request: {e}")))?;
+    r.comment = mt5_comment(&r.comment);
+    Ok(r)
+}
+
+async fn ok<T, F>(kind: Option<Kind>, fut: F) -> Result<Value, AgentFailure>
+where
+    T: serde::Serialize,
+    F: Future<Output = Result<T, TerminalError>>,
+{
+    let v = fut.await?;
+    Ok(match kind {
+        Some(k) => to_wire(k, &v),
+        None => serde_json::to_value(&v).unwrap_or(Value::Null),
+    })
+}
+
+async fn call(
+    State(st): State<AgentState>,
+    Path(operation): Path<String>,
+    body: Bytes,
+) -> Response {
+    match dispatch(&st, &operation, &body).await {
+        Ok(result) => Json(json!({ "result": result })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn dispatch(st: &AgentState, operation: &str, body: &[u8]) -> Result<Value, AgentFailure> {
+    const OPERATIONS: &[&str] = &[
+        "account_info",
+        "symbols",
+        "symbol_info",
+        "symbol_info_tick",
+        "copy_rates",
+        "positions",
+        "orders",
+        "order_calc_margin",
+        "order_calc_profit",
+        "order_check",
+        "order_send",
+        "history_deals",
+        "history_orders",
+        "server_time_offset",
+    ];
+    if !OPERATIONS.contains(&operation) {
+        return Err(AgentFailure::UnknownOperation(format!(
+            "/v1/call/{}",
+            operation.chars().take(60).collect::<String>()
+        )));
+    }
+    let b: CallBody = parse(body)?;
+    let at = Expected {
+        account: b.expected.into(),
+        lease: b.lease,
+    };
+    let t = st.terminal.as_ref();
+    let a = if b.args.is_null() { json!({}) } else { b.args };
+    match operation {
+        "account_info" => ok(Some(Kind::AccountInfo), t.account_info(&at)).await,
+        "symbols" => {
+            let g: GroupArgs = args(a)?;
+            ok(Some(Kind::SymbolInfo), t.symbols(&at, g.group.as_deref())).await
+        }
+        "symbol_info" => {
+            let s: SymbolArgs = args(a)?;
+            ok(Some(Kind::SymbolInfo), t.symbol_info(&at, &s.symbol)).await
+        }
+        "symbol_info_tick" => {
+            let s: SymbolArgs = args(a)?;
+            ok(Some(Kind::Tick), t.symbol_info_tick(&at, &s.symbol)).await
+        }
+        "copy_rates" => {
+            let r: RatesArgs = args(a)?;
+            let tf = Timeframe::from_code(r.timeframe).ok_or_else(|| {
+                AgentFailure::BadRequest(format!(
+                    "args.timeframe: unknown TIMEFRAME {}",
+                    r.timeframe
+                ))
+            })?;
+            let range = rates(&r)?;
+            ok(Some(Kind::Rate), t.copy_rates(&at, &r.symbol, tf, range)).await
+        }
+        "positions" => {
+            let f = filter(args(a)?)?;
+            ok(Some(Kind::TradePosition), t.positions(&at, &f)).await
+        }
+        "orders" => {
+            let f = filter(args(a)?)?;
+            ok(Some(Kind::TradeOrder), t.orders(&at, &f)).await
+        }
+        "order_calc_margin" => {
+            let m: MarginArgs = args(a)?;
+            let action = order_type(m.action)?;
+            ok(
+                None,
+                t.order_calc_margin(&at, action, &m.symbol, m.volume, m.price),
+            )
+            .await
+        }
+        "order_calc_profit" => {
+            let p: ProfitArgs = args(a)?;
+            let action = order_type(p.action)?;
+            ok(
+                None,
+                t.order_calc_profit(
+                    &at,
+                    action,
+                    &p.symbol,
+                    p.volume,
+                    p.price_open,
+                    p.price_close,
+                ),
+            )
+            .await
+        }
+        "order_check" => {
+            let r: RequestArgs = args(a)?;
+            let req = trade_request(r.request)?;
+            ok(Some(Kind::OrderCheckResult), t.order_check(&at, &req)).await
+        }
+        "order_send" => {
+            let r: RequestArgs = args(a)?;
+            let req = trade_request(r.request)?;
+            ok(Some(Kind::OrderSendResult), t.order_send(&at, &req)).await
+        }
+        "history_deals" => {
+            let h = history(args(a)?)?;
+            ok(Some(Kind::TradeDeal), t.history_deals(&at, &h)).await
+        }
+        "history_orders" => {
+            let h = history(args(a)?)?;
+            ok(Some(Kind::TradeOrder), t.history_orders(&at, &h)).await
+        }
+        "server_time_offset" => ok(None, t.server_time_offset_s(&at)).await,
+        _ => Err(AgentFailure::UnknownOperation(operation.to_string())),
+    }
+}
+
+/// Runs `mt5-bridge sim-agent`: one simulated terminal on the broker named by the `MT5_SIM_*`
+/// settings (default state: `<data_dir>/sim-broker.db`, shared by every agent that names it),
+/// served on `bind` until `shutdown` resolves.
+pub async fn run_sim_agent(
+    bind: SocketAddr,
+    token: SecretString,
+    data_dir: &FsPath,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    use mt5_sim::config::{SimConfig, StateLocation};
+    use mt5_sim::terminal::{SimTerminal, TerminalOptions};
+    let cfg = SimConfig::from_env(StateLocation::Sqlite(data_dir.join("sim-broker.db")))
+        .map_err(|e| format!("simulator: {e}"))?;
+    if let StateLocation::Sqlite(path) = &cfg.state {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+    }
+    let (broker, _feed) = mt5_sim::broker::open_from_config(&cfg)
+        .await
+        .map_err(|e| format!("simulator: {e}"))?;
+    let terminal = Arc::new(SimTerminal::new(
+        format!("sim-agent-{}", bind.port()),
+        broker,
+        TerminalOptions::from_config(&cfg),
+    ));
+    let app = router(terminal, token, "sim");
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(bind.port());
+    tracing::info!(port, "sim-agent listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_account_carries_actual_and_status() {
+        let e = TerminalError::WrongAccount {
+            expected: AccountKey::new(1, "A"),
+            actual: Some(AccountKey::new(2, "B")),
+        };
+        let r = AgentFailure::Terminal(e).into_response();
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            AgentFailure::Terminal(TerminalError::no_ipc())
+                .into_response()
+                .status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            AgentFailure::Terminal(TerminalError::Timeout)
+                .into_response()
+                .status(),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        assert_eq!(
+            AgentFailure::Terminal(TerminalError::not_found())
+                .into_response()
+                .status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+}
