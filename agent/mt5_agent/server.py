@@ -694,6 +694,9 @@ def make_server(agent: Agent, host: str, port: int) -> ThreadingHTTPServer:
 def serve_in_thread(agent: Agent, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
     """Starts a server in a daemon thread; stop it with `shutdown()` then `server_close()`."""
     server = make_server(agent, host, port)
-    thread = threading.Thread(target=server.serve_forever, name="mt5-agent-http", daemon=True)
+    # A short poll interval keeps shutdown() quick.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="mt5-agent-http", daemon=True
+    )
     thread.start()
     return server

@@ -1,0 +1,411 @@
+"""Unit tests of the terminal agent against the fake MetaTrader5 package."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+import fake_mt5
+from fake_mt5 import FakeMT5
+from mt5_agent import Agent, AgentError, serve_in_thread
+from mt5_agent.__main__ import main, parse_bind
+from mt5_agent.server import to_json, truncate_comment
+
+FIRST = {"login": 10001, "password": "Sim-10001!", "server": "Sim-Demo"}
+SECOND = {"login": 10002, "password": "Sim-10002!", "server": "Sim-Demo"}
+
+
+class Running:
+    """An agent on a fake terminal, served over HTTP on a free port."""
+
+    def __init__(self, fake: FakeMT5) -> None:
+        self.fake = fake
+        self.token = secrets.token_urlsafe(16)
+        self.agent = Agent(fake, self.token)
+        self.server = serve_in_thread(self.agent)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def post(self, path: str, body: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return requests.post(self.base + path, json=body, headers=headers, timeout=30)
+
+    def login(self, account: dict[str, Any], timeout_ms: int = 10_000) -> requests.Response:
+        return self.post("/v1/login", dict(account, timeout_ms=timeout_ms))
+
+    def call(self, operation: str, args: dict[str, Any], account: dict[str, Any] = FIRST) -> requests.Response:
+        expected = {"login": account["login"], "server": account["server"]}
+        return self.post(f"/v1/call/{operation}", {"expected": expected, "lease": 7, "args": args})
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def running() -> Iterator[Running]:
+    r = Running(FakeMT5())
+    yield r
+    r.close()
+
+
+def buy(comment: str = "unit", volume: float = 0.01) -> dict[str, Any]:
+    return {"action": 1, "symbol": "EURUSD", "volume": volume, "type": 0, "type_filling": 1, "comment": comment}
+
+
+# ---- login --------------------------------------------------------------------------------------
+
+
+def test_login_returns_account_info_of_the_new_account(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    resp = running.login(SECOND)
+    assert resp.status_code == 200, resp.text
+    info = resp.json()["account_info"]
+    assert info["login"] == 10002 and info["server"] == "Sim-Demo"
+    assert info["margin_mode"] == 0 and info["trade_mode"] == 0 and info["leverage"] == 100
+    assert list(info)[:3] == ["login", "trade_mode", "leverage"]
+
+
+def test_login_waits_until_the_terminal_shows_the_account() -> None:
+    # The terminal answers account_info with nothing for a few reads after switching.
+    r = Running(FakeMT5(login_settle_reads=3))
+    try:
+        assert r.login(FIRST).status_code == 200
+        r.fake.calls.clear()
+        resp = r.login(SECOND)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["account_info"]["login"] == 10002
+        # 3 stale reads, then two reads with equal counts before answering.
+        assert r.fake.calls.count("account_info") == 5
+        assert r.fake.calls.count("positions_get") == 2
+    finally:
+        r.close()
+
+
+def test_login_that_never_settles_times_out() -> None:
+    r = Running(FakeMT5(login_settle_reads=10_000))
+    try:
+        assert r.login(FIRST).status_code == 200
+        started = time.monotonic()
+        resp = r.login(SECOND, timeout_ms=600)
+        assert resp.status_code == 504, resp.text
+        assert resp.json()["error"]["code"] == "timeout"
+        assert time.monotonic() - started < 3.0
+    finally:
+        r.close()
+
+
+def test_wrong_password_is_mt5_error_with_last_error(running: Running) -> None:
+    resp = running.login(dict(FIRST, password="nope-123"))
+    assert resp.status_code == 422
+    err = resp.json()["error"]
+    assert err["code"] == "mt5_error"
+    assert err["last_error"] == [-6, "Terminal: Authorization failed"]
+    assert err["actual"] is None
+    assert "nope-123" not in resp.text
+
+
+def test_password_and_token_never_reach_the_logs(running: Running, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert running.login(FIRST).status_code == 200
+    assert running.login(dict(FIRST, password="Secret-Wrong-9")).status_code == 422
+    assert running.call("order_send", {"request": buy()}).status_code == 200
+    assert "login 10001 on Sim-Demo" in caplog.text
+    for secret in ("Sim-10001!", "Secret-Wrong-9", running.token):
+        assert secret not in caplog.text
+    assert "Sim-10001!" not in repr(running.agent) and running.token not in repr(running.agent)
+
+
+# ---- the account guard ----------------------------------------------------------------------------
+
+
+def test_wrong_expected_account_runs_nothing(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    running.fake.calls.clear()
+    resp = running.call("order_send", {"request": buy()}, account=SECOND)
+    assert resp.status_code == 409
+    err = resp.json()["error"]
+    assert err["code"] == "wrong_account"
+    assert err["actual"] == {"login": 10001, "server": "Sim-Demo"}
+    assert running.fake.calls == ["account_info"]
+    assert running.call("positions", {}).json()["result"] == []
+
+
+def test_not_logged_in_is_wrong_account_with_null_actual() -> None:
+    r = Running(FakeMT5())
+    try:
+        resp = r.call("positions", {})
+        assert resp.status_code == 409
+        assert resp.json()["error"]["actual"] is None
+    finally:
+        r.close()
+
+
+def test_no_login_can_slip_between_check_and_call() -> None:
+    # A slow terminal widens the window; a switching thread must never make an order land on SECOND.
+    r = Running(FakeMT5(call_delay_s=0.005))
+    try:
+        assert r.login(FIRST).status_code == 200
+        stop = threading.Event()
+
+        def switch() -> None:
+            while not stop.is_set():
+                r.login(SECOND)
+                r.login(FIRST)
+
+        switcher = threading.Thread(target=switch)
+        switcher.start()
+        statuses = [r.call("order_send", {"request": buy()}).status_code for _ in range(8)]
+        stop.set()
+        switcher.join()
+        assert set(statuses) <= {200, 409}
+        r.login(SECOND)
+        assert r.call("positions", {}, account=SECOND).json()["result"] == []
+        r.login(FIRST)
+        assert len(r.call("positions", {}).json()["result"]) == statuses.count(200)
+        assert r.fake.concurrent_failures == 0
+    finally:
+        r.close()
+
+
+# ---- serialization --------------------------------------------------------------------------------
+
+
+def test_the_fake_fails_concurrent_calls_without_a_lock() -> None:
+    fake = FakeMT5(call_delay_s=0.02)
+    fake.initialize()
+    fake.login(10001, password="Sim-10001!", server="Sim-Demo")
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda: results.append(fake.positions_get())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fake.concurrent_failures > 0
+    assert None in results
+    assert fake.last_error() in ((-1, "Terminal: Call failed"), (1, "Success"))
+
+
+def test_agent_serializes_concurrent_requests() -> None:
+    r = Running(FakeMT5(call_delay_s=0.01))
+    try:
+        assert r.login(FIRST).status_code == 200
+        statuses: list[int] = []
+        lock = threading.Lock()
+
+        def work(i: int) -> None:
+            op = ("positions", {}) if i % 2 else ("symbol_info_tick", {"symbol": "EURUSD"})
+            code = r.call(*op).status_code
+            with lock:
+                statuses.append(code)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert statuses == [200] * 12
+        assert r.fake.concurrent_failures == 0
+    finally:
+        r.close()
+
+
+def test_health_answers_while_a_call_holds_the_terminal(running: Running) -> None:
+    running.agent._lock.acquire()
+    try:
+        started = time.monotonic()
+        resp = requests.get(
+            running.base + "/v1/health", headers={"Authorization": f"Bearer {running.token}"}, timeout=10
+        )
+        assert resp.status_code == 200
+        assert time.monotonic() - started < 2.0
+        assert resp.json()["agent"] == "python" and resp.json()["version"] == "1"
+    finally:
+        running.agent._lock.release()
+
+
+# ---- comments, requests, results ------------------------------------------------------------------
+
+
+def test_truncate_comment() -> None:
+    assert truncate_comment("short") == "short"
+    assert truncate_comment("a" * 40) == "a" * 27
+    assert truncate_comment("Ünïcode: tp/sl #1 (x)") == "ncode tpsl 1 x"
+    assert truncate_comment("keep_these-chars 09") == "keep_these-chars 09"
+
+
+def test_order_send_truncates_comment_before_mt5(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    resp = running.call("order_send", {"request": buy("a comment, much too long for any MT5 terminal")})
+    assert resp.status_code == 200, resp.text
+    result = resp.json()["result"]
+    assert result["retcode"] == 10009
+    assert result["request"]["comment"] == "a comment much too long for"
+    position = running.call("positions", {"ticket": result["order"]}).json()["result"][0]
+    assert position["comment"] == "a comment much too long for"
+
+
+def test_invalid_trade_requests_are_bad_requests(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    running.fake.calls.clear()
+    for request in (
+        dict(buy(), volume="1"),
+        dict(buy(), type=True),
+        dict(buy(), unknown_field=1),
+        {"symbol": "EURUSD"},
+        None,
+    ):
+        resp = running.call("order_send", {"request": request})
+        assert resp.status_code == 400, (request, resp.text)
+        assert resp.json()["error"]["code"] == "bad_request"
+    assert "order_send" not in running.fake.calls
+
+
+def test_broker_rejection_is_a_result_and_none_is_mt5_error(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    resp = running.call("order_send", {"request": buy(volume=1000.0)})
+    assert resp.status_code == 200
+    assert resp.json()["result"]["retcode"] == 10014
+    original = running.fake.order_send
+
+    def refuse(request: dict[str, Any]) -> None:
+        running.fake._last_error = (-2, 'Invalid "volume" argument')
+        return None
+
+    running.fake.order_send = refuse  # type: ignore[method-assign]
+    try:
+        resp = running.call("order_send", {"request": buy()})
+    finally:
+        running.fake.order_send = original  # type: ignore[method-assign]
+    assert resp.status_code == 422
+    assert resp.json()["error"]["last_error"] == [-2, 'Invalid "volume" argument']
+
+
+# ---- error mapping --------------------------------------------------------------------------------
+
+
+def test_unknown_symbol_is_not_found(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    for op in ("symbol_info", "symbol_info_tick"):
+        resp = running.call(op, {"symbol": "NOPE"})
+        assert resp.status_code == 422
+        assert resp.json()["error"]["last_error"] == [-4, "Terminal: Not found"]
+    resp = running.call("copy_rates", {"symbol": "NOPE", "timeframe": 1, "mode": "from_pos", "start": 0, "count": 5})
+    assert resp.status_code == 422 and resp.json()["error"]["last_error"][0] == -4
+
+
+def test_lost_terminal_is_not_connected_then_recovers(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    running.fake.connected = False
+    resp = running.call("positions", {})
+    assert resp.status_code == 503
+    err = resp.json()["error"]
+    assert err["code"] == "not_connected" and err["last_error"] == [-10004, "No IPC connection"]
+    health = requests.get(running.base + "/v1/health", headers={"Authorization": f"Bearer {running.token}"}, timeout=10)
+    assert health.json()["connected"] is False
+    running.fake.connected = True
+    assert running.call("positions", {}).status_code == 200
+    assert running.fake.calls.count("initialize") >= 2
+
+
+def test_ipc_timeout_is_timeout(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+
+    def slow(*args: Any, **kwargs: Any) -> None:
+        running.fake._last_error = (-10005, "IPC timeout")
+        return None
+
+    running.fake.symbols_get = slow  # type: ignore[method-assign]
+    resp = running.call("symbols", {})
+    assert resp.status_code == 504
+    assert resp.json()["error"]["code"] == "timeout"
+
+
+def test_busy_terminal_past_the_deadline_is_timeout() -> None:
+    fake = FakeMT5()
+    agent = Agent(fake, "t", lock_timeout_s=0.2)
+    agent._lock.acquire()
+    try:
+        with pytest.raises(AgentError) as caught:
+            agent.call("positions", {"expected": {"login": 1, "server": "s"}, "args": {}})
+        assert caught.value.status == 504 and caught.value.code == "timeout"
+    finally:
+        agent._lock.release()
+
+
+def test_unauthorized_before_routing(running: Running) -> None:
+    for path in ("/v1/health", "/v1/call/nope", "/anything"):
+        for headers in ({}, {"Authorization": "Bearer x"}, {"Authorization": running.token}):
+            resp = requests.post(running.base + path, json={}, headers=headers, timeout=10)
+            assert resp.status_code == 401
+            assert resp.json()["error"]["code"] == "unauthorized"
+    assert running.agent.authorized(f"Bearer {running.token}")
+    assert not running.agent.authorized(f"Bearer {running.token[:-1]}")
+    assert not running.agent.authorized(None)
+
+
+# ---- data conversion ----------------------------------------------------------------------------
+
+
+def test_to_json_converts_records_and_nested_tuples() -> None:
+    rates = fake_mt5.RecordArray([(60, 1.0, 1.2, 0.9, 1.1, 5, 10, 0)])
+    assert to_json(rates) == [
+        {"time": 60, "open": 1.0, "high": 1.2, "low": 0.9, "close": 1.1, "tick_volume": 5, "spread": 10, "real_volume": 0}
+    ]
+    req = fake_mt5.TradeRequest(1, 0, 0, "EURUSD", 0.1, 1.1, 0.0, 0.0, 0.0, 5, 0, 1, 0, 0, "c", 0, 0)
+    res = fake_mt5.OrderCheckResult(0, 1.0, 1.0, 0.0, 1.0, 0.0, 100.0, "Done", req)
+    as_json = to_json(res)
+    assert as_json["request"]["symbol"] == "EURUSD" and as_json["comment"] == "Done"
+    assert to_json(()) == [] and to_json(True) is True
+
+
+def test_copy_rates_modes(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    base = {"symbol": "EURUSD", "timeframe": 16385}
+    bars = running.call("copy_rates", dict(base, mode="from_pos", start=1, count=4)).json()["result"]
+    assert len(bars) == 4 and [b["time"] for b in bars] == sorted(b["time"] for b in bars)
+    assert all(b2["time"] - b1["time"] == 3600 for b1, b2 in zip(bars, bars[1:]))
+    resp = running.call("copy_rates", dict(base, mode="from_pos", start=0))
+    assert resp.status_code == 400
+
+
+@pytest.mark.parametrize(("offset", "expected"), [(7200, 7200), (-3600, -3600), (0, 0), (7200 + 450, 0)])
+def test_server_time_offset_estimate(offset: int, expected: int) -> None:
+    fake = FakeMT5(server_offset_s=offset)
+    agent = Agent(fake, "t")
+    fake.initialize()
+    fake.login(10001, password="Sim-10001!", server="Sim-Demo")
+    out = agent.call("server_time_offset", {"expected": {"login": 10001, "server": "Sim-Demo"}, "args": {}})
+    assert out == {"result": expected}
+
+
+def test_history_forms(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    sent = running.call("order_send", {"request": buy()}).json()["result"]
+    by_ticket = running.call("history_deals", {"ticket": sent["order"]}).json()["result"]
+    assert [d["ticket"] for d in by_ticket] == [sent["deal"]]
+    by_position = running.call("history_orders", {"position": sent["order"]}).json()["result"]
+    assert [o["ticket"] for o in by_position] == [sent["order"]]
+    assert running.call("history_deals", {"date_from": 1}).status_code == 400
+    assert running.call("history_deals", {}).status_code == 400
+
+
+# ---- command line ---------------------------------------------------------------------------------
+
+
+def test_cli_parsing_and_refusals(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_bind("127.0.0.1:9101") == ("127.0.0.1", 9101)
+    assert parse_bind("[::1]:80") == ("::1", 80)
+    monkeypatch.delenv("AGENT_TOKEN", raising=False)
+    assert main(["--bind", "127.0.0.1:0"]) == 2
+    assert "token" in capsys.readouterr().err
+    monkeypatch.setenv("AGENT_TOKEN", "env-token")
+    # The MetaTrader5 package is not installed here: the agent says so instead of crashing.
+    assert main(["--bind", "127.0.0.1:0", "--backend", "metatrader5"]) == 2
+    assert "not installed" in capsys.readouterr().err
