@@ -333,7 +333,7 @@ async fn two_sim_agents_speak_the_protocol_on_one_broker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bridge_trades_through_agents_and_survives_losing_one() {
     let dir = tempfile::tempdir().unwrap();
-    let mut agents = vec![start_agent(dir.path()).await, start_agent(dir.path()).await];
+    let mut agents = [start_agent(dir.path()).await, start_agent(dir.path()).await];
     let terminals = format!("agent:{},agent:{}", agents[0].url, agents[1].url);
     let app = common::spawn_with(common::Db::Sqlite, common::sim_config(), |env| {
         env.insert("TERMINALS", terminals);
