@@ -282,6 +282,7 @@ where
         {
             return idempotent_replay(state, user, e, &hash).await;
         }
+        state.metrics.order_refused();
         return Err(ApiError::TradingDisabled);
     }
 
@@ -291,6 +292,7 @@ where
         .limiter
         .acquire(&limit_key, limit)
         .await
+        .inspect_err(|_| state.metrics.rate_limited("trades_per_account"))
         .map_err(|e| refused("trades_per_account", limit, e))?;
     let entry = match state
         .store
@@ -320,6 +322,7 @@ where
         Ok(Sent::Refused(r)) => {
             // Refused before sending: nothing reached the broker, so it does not count as a trade.
             state.limiter.release(&limit_key, limit).await;
+            state.metrics.order_refused();
             let err = ApiError::RiskLimitExceeded {
                 limit: r.limit,
                 message: r.message,
@@ -339,6 +342,7 @@ where
             Err(err)
         }
         Ok(Sent::Done(result, offset_s)) => {
+            state.metrics.order_retcode(result.retcode);
             let outcome = send_outcome(&result, offset_s);
             let stored = match &outcome {
                 Ok(o) => o.clone(),
@@ -364,6 +368,7 @@ where
             match found {
                 Some((order, deal, offset_s)) => {
                     let result = result_from_history(&order, deal.as_ref());
+                    state.metrics.order_retcode(result.retcode);
                     let outcome = send_outcome(&result, offset_s)?;
                     state
                         .store
@@ -372,6 +377,7 @@ where
                     Ok(outcome)
                 }
                 None => {
+                    state.metrics.order_failed();
                     let stored = error_outcome(&err);
                     let completion = Completion {
                         status: Some(JournalStatus::Failed),
@@ -484,6 +490,9 @@ pub async fn reconcile_pending(state: &AppState) -> ApiResult<(usize, usize)> {
                     },
                 )
                 .await?;
+            state
+                .metrics
+                .journal_reconciled(JournalStatus::Failed.as_str());
             failed += 1;
             continue;
         };
@@ -506,7 +515,9 @@ pub async fn reconcile_pending(state: &AppState) -> ApiResult<(usize, usize)> {
             }
         };
         let is_done = completion.status == Some(JournalStatus::Done);
+        let settled = completion.status.unwrap_or(JournalStatus::Failed);
         state.store.complete_pending(entry.id, completion).await?;
+        state.metrics.journal_reconciled(settled.as_str());
         if is_done {
             done += 1;
         } else {

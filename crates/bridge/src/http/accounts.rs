@@ -231,6 +231,7 @@ pub async fn connect(
         .limiter
         .check(&fail_key, fail_limit)
         .await
+        .inspect_err(|_| state.metrics.rate_limited("failed_connects_per_user"))
         .map_err(|e| crate::limits::refused("failed_connects_per_user", fail_limit, e))?;
     let info = match state.pool.verify_login(&key, &req.password).await {
         Ok(info) => info,
@@ -361,6 +362,7 @@ pub async fn switch(
             .limiter
             .acquire(&limit_key, limit)
             .await
+            .inspect_err(|_| state.metrics.rate_limited("switches_per_user"))
             .map_err(|e| crate::limits::refused("switches_per_user", limit, e))?;
     }
     let info = match live_info(&state, &user, &row).await {
@@ -373,6 +375,9 @@ pub async fn switch(
         }
     };
     state.sessions.set(user.id(), row.id).await;
+    if changes {
+        state.metrics.account_switched();
+    }
     tracing::info!(user_id = %user.id(), account_id = %row.id, "switched account");
     Ok(Json(json!({
         "success": true,

@@ -9,13 +9,15 @@ pub mod validate;
 
 use crate::app::AppState;
 use crate::error::{ApiError, InternalErrorNote};
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{header, HeaderName, HeaderValue, Method};
+use crate::metrics::{method_label, Metrics};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Instant;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
@@ -28,6 +30,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState, cors_origins: &[String]) -> Router {
+    let metrics_state = state.metrics.clone();
     let api = Router::new()
         .route("/accounts", get(accounts::list))
         .route("/accounts/connect", post(accounts::connect))
@@ -72,12 +75,17 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(log_requests))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics_state,
+            log_requests,
+        ))
         .layer(cors(cors_origins))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
@@ -85,6 +93,54 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
 
 async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// Ready to serve: the store answers and the pool has a terminal. 503 names the failing check.
+async fn readyz(State(state): State<AppState>) -> Response {
+    // A nil user owns nothing: a cheap query that still goes through the store's usual path.
+    let probe = crate::store::UserCtx {
+        user_id: uuid::Uuid::nil(),
+        email: None,
+        claims: serde_json::Value::Null,
+    };
+    let store_ok = match state.store.list_accounts(&probe, false).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: store check failed");
+            false
+        }
+    };
+    let terminals_ok = state.pool.size() > 0;
+    let check = |ok: bool| if ok { "ok" } else { "failed" };
+    let ready = store_ok && terminals_ok;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": { "store": check(store_ok), "terminals": check(terminals_ok) },
+    });
+    (status, Json(body)).into_response()
+}
+
+/// Prometheus scrape endpoint; guarded by `METRICS_TOKEN` when it is set.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !state.metrics.authorized(auth) {
+        return ApiError::Unauthorized("a valid metrics token is required".into()).into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(&state.pool),
+    )
+        .into_response()
 }
 
 async fn not_found() -> ApiError {
@@ -121,11 +177,17 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 /// One log line per request: method, route path, status, latency, request id. Never bodies or
-/// headers (they can hold passwords and tokens). Internal errors are logged here, once.
-async fn log_requests(req: Request, next: Next) -> Response {
+/// headers (they can hold passwords and tokens). Internal errors are logged here, once. Also
+/// counts the request in the metrics, by route template (never the raw path: it holds ids).
+async fn log_requests(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| crate::metrics::UNMATCHED_ROUTE.to_string());
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -134,7 +196,9 @@ async fn log_requests(req: Request, next: Next) -> Response {
         .to_string();
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
-    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = start.elapsed();
+    metrics.request(&route, method_label(&method), status, elapsed);
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     if let Some(InternalErrorNote(msg)) = resp.extensions().get::<InternalErrorNote>() {
         tracing::error!(%method, %path, status, latency_ms, request_id, error = %msg, "request failed");
     } else {

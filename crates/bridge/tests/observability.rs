@@ -1,0 +1,245 @@
+//! `/metrics` and `/readyz` through the real server: requests counted by route template, terminal
+//! logins, orders by retcode, switches and rate limits; no identifier in any label; the scrape
+//! token; readiness.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
+
+mod common;
+
+use common::TestApp;
+use reqwest::Method;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// The scrape's status, content type and text.
+async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String, Value) {
+    let (s, headers, body) = app.call_full(Method::GET, "/metrics", token, None).await;
+    let ctype = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (s, ctype, body)
+}
+
+async fn metrics_text(app: &TestApp) -> String {
+    let (s, ctype, body) = scrape(app, None).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(ctype.starts_with("text/plain; version=0.0.4"), "{ctype}");
+    body.as_str().expect("text body").to_string()
+}
+
+/// The value of the sample line `series` (name and labels exactly), if present.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+}
+
+fn label_sets(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| Some(&l[l.find('{')?..=l.rfind('}')?]))
+        .collect()
+}
+
+async fn traffic_is_counted(app: TestApp) -> TestApp {
+    let user = Uuid::new_v4();
+    let t = app.token(user);
+    let first = app
+        .connect(&t, 10001, "Sim-10001!", "Sim-Demo", "one")
+        .await;
+    let second = app
+        .connect(&t, 10002, "Sim-10002!", "Sim-Demo", "two")
+        .await;
+
+    let (s, b) = app.get("/api/v1/accounts", &t).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app.get(&format!("/api/v1/accounts/{first}"), &t).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app.get(&format!("/api/v1/accounts/{second}"), &t).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app
+        .post(&format!("/api/v1/accounts/{second}/switch"), &t, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["retcode"], 10009);
+    let (s, _) = app.get("/api/v1/no/such/route", &t).await;
+    assert_eq!(s, 404);
+
+    let text = metrics_text(&app).await;
+    let req = |route: &str, method: &str, status: u16| {
+        value(
+            &text,
+            &format!(
+                "mt5b_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}}"
+            ),
+        )
+    };
+    assert_eq!(req("/api/v1/accounts", "GET", 200), Some(1.0), "{text}");
+    // Two different ids, one route template.
+    assert_eq!(req("/api/v1/accounts/{account_id}", "GET", 200), Some(2.0));
+    assert_eq!(req("/api/v1/accounts/connect", "POST", 201), Some(2.0));
+    assert_eq!(
+        req("/api/v1/accounts/{account_id}/switch", "POST", 200),
+        Some(1.0)
+    );
+    assert_eq!(req("/api/v1/orders", "POST", 200), Some(1.0));
+    assert_eq!(req("unmatched", "GET", 404), Some(1.0));
+    assert_eq!(
+        value(
+            &text,
+            "mt5b_http_request_duration_seconds_count{route=\"/api/v1/accounts/{account_id}\",method=\"GET\"}"
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            "mt5b_http_request_duration_seconds_bucket{route=\"/api/v1/accounts\",method=\"GET\",le=\"+Inf\"}"
+        ),
+        Some(1.0)
+    );
+    assert!(text.contains("# TYPE mt5b_http_request_duration_seconds histogram\n"));
+
+    // Two connects each verified a login; the order needed a terminal on 10002.
+    let logins = value(&text, "mt5b_terminal_logins_total").unwrap();
+    assert!(logins >= 2.0, "{text}");
+    assert_eq!(logins, app.state.pool.logins() as f64);
+    assert_eq!(value(&text, "mt5b_terminal_failed_logins_total"), Some(0.0));
+    assert_eq!(value(&text, "mt5b_guard_mismatches_total"), Some(0.0));
+    assert!(value(&text, "mt5b_pool_leases_total").unwrap() >= 3.0);
+    assert_eq!(value(&text, "mt5b_pool_queue_depth"), Some(0.0));
+    assert_eq!(value(&text, "mt5b_pool_terminals"), Some(2.0));
+    assert!(value(&text, "mt5b_pool_lease_wait_seconds_total").unwrap() >= 0.0);
+    assert_eq!(value(&text, "mt5b_account_switches_total"), Some(1.0));
+    assert_eq!(
+        value(&text, "mt5b_orders_total{retcode=\"10009\"}"),
+        Some(1.0)
+    );
+
+    // Nothing that identifies a user, an account or a credential.
+    for secret in [
+        first.as_str(),
+        second.as_str(),
+        &user.to_string(),
+        &t,
+        "Sim-10001!",
+        "Sim-10002!",
+    ] {
+        assert!(!text.contains(secret), "{secret} leaked into /metrics");
+    }
+    for labels in label_sets(&text) {
+        assert!(
+            !labels.contains("10001") && !labels.contains("10002"),
+            "a login in labels: {labels}"
+        );
+    }
+    app
+}
+
+both_backends!(traffic, traffic_is_counted);
+
+async fn ready(app: TestApp) -> TestApp {
+    let (s, b) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b,
+        json!({"status": "ready", "checks": {"store": "ok", "terminals": "ok"}})
+    );
+    app
+}
+
+both_backends!(readyz, ready);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_token_is_required_when_set() {
+    let token = "metrics-scrape-token-0123456789";
+    let app = common::spawn_with(common::Db::Sqlite, common::sim_config(), |env| {
+        env.insert("METRICS_TOKEN", token.to_string());
+    })
+    .await;
+
+    let (s, _, b) = scrape(&app, None).await;
+    assert_eq!(s, 401, "{b}");
+    assert_eq!(b["success"], false);
+    assert_eq!(b["error"]["code"], "unauthorized");
+    let (s, _, b) = scrape(&app, Some("metrics-scrape-token-012345678")).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    // A user's access token is not a metrics token.
+    let user_token = app.token(Uuid::new_v4());
+    let (s, _, _) = scrape(&app, Some(&user_token)).await;
+    assert_eq!(s, 401);
+
+    let (s, ctype, b) = scrape(&app, Some(token)).await;
+    assert_eq!(s, 200, "{b}");
+    assert!(ctype.starts_with("text/plain; version=0.0.4"), "{ctype}");
+    let text = b.as_str().unwrap();
+    assert!(!text.contains(token));
+    // The refused scrapes were counted under their route, the token nowhere.
+    assert_eq!(
+        value(
+            text,
+            "mt5b_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"401\"}"
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    // Readiness needs no token.
+    let (s, _) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(s, 200);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_counted_by_scope() {
+    let app = common::spawn_with(common::Db::Sqlite, common::sim_config(), |env| {
+        env.insert("SWITCH_LIMIT_PER_HOUR", "1".to_string());
+    })
+    .await;
+    let t = app.token(Uuid::new_v4());
+    let first = app
+        .connect(&t, 10001, "Sim-10001!", "Sim-Demo", "one")
+        .await;
+    let second = app
+        .connect(&t, 10002, "Sim-10002!", "Sim-Demo", "two")
+        .await;
+    let (s, b) = app
+        .post(&format!("/api/v1/accounts/{second}/switch"), &t, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app
+        .post(&format!("/api/v1/accounts/{first}/switch"), &t, json!({}))
+        .await;
+    assert_eq!(s, 429, "{b}");
+
+    let text = metrics_text(&app).await;
+    assert_eq!(
+        value(
+            &text,
+            "mt5b_rate_limited_total{scope=\"switches_per_user\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(value(&text, "mt5b_account_switches_total"), Some(1.0));
+    assert_eq!(
+        value(
+            &text,
+            "mt5b_http_requests_total{route=\"/api/v1/accounts/{account_id}/switch\",method=\"POST\",status=\"429\"}"
+        ),
+        Some(1.0)
+    );
+    app.shutdown().await;
+}
