@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         print(f"backend {args.backend} is not installed: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # e.g. the mt5linux server refused the connection
+    except Exception as exc:  # noqa: BLE001 - e.g. the mt5linux server refused the connection
         print(f"backend {args.backend} is not reachable: {exc}", file=sys.stderr)
         return 2
     agent = Agent(mt5, token, terminal_path=args.terminal_path)

@@ -275,7 +275,7 @@ class Agent:
         try:
             code, message = self._mt5.last_error()
             return int(code), str(message)
-        except Exception:  # a dead proxy must not hide the original failure
+        except Exception:  # noqa: BLE001 - a dead proxy must not hide the original failure
             return (-10004, "No IPC connection")
 
     def _failure(self, what: str) -> AgentError:
@@ -294,11 +294,7 @@ class Agent:
         if self._initialized:
             return
         try:
-            ok = (
-                self._mt5.initialize(self._terminal_path)
-                if self._terminal_path
-                else self._mt5.initialize()
-            )
+            ok = self._mt5.initialize(self._terminal_path) if self._terminal_path else self._mt5.initialize()
         except Exception as exc:  # e.g. the mt5linux server is down
             raise AgentError(
                 503, "not_connected", f"cannot reach the terminal: {type(exc).__name__}"
@@ -319,9 +315,7 @@ class Agent:
                 raise
             except (ConnectionError, EOFError, OSError) as exc:
                 self._initialized = False
-                raise AgentError(
-                    503, "not_connected", f"lost the terminal: {type(exc).__name__}"
-                ) from exc
+                raise AgentError(503, "not_connected", f"lost the terminal: {type(exc).__name__}") from exc
         finally:
             self._lock.release()
 
@@ -443,9 +437,7 @@ class Agent:
             last = self._last_error()
             if last[0] in _IPC_LOST or last[0] == _IPC_TIMEOUT:
                 raise self._failure("account_info")
-            raise AgentError(
-                409, "wrong_account", "the terminal is not logged in", last_error=last
-            )
+            raise AgentError(409, "wrong_account", "the terminal is not logged in", last_error=last)
         actual = {"login": int(info.login), "server": str(info.server)}
         if actual["login"] != login or actual["server"] != server:
             raise AgentError(
@@ -517,9 +509,7 @@ class Agent:
     def _op_order_calc_margin(self, args: Mapping[str, Any]) -> Any:
         action, symbol = req_int(args, "action"), req_str(args, "symbol")
         volume, price = req_float(args, "volume"), req_float(args, "price")
-        return self._answer(
-            self._mt5.order_calc_margin(action, symbol, volume, price), "order_calc_margin"
-        )
+        return self._answer(self._mt5.order_calc_margin(action, symbol, volume, price), "order_calc_margin")
 
     def _op_order_calc_profit(self, args: Mapping[str, Any]) -> Any:
         action, symbol = req_int(args, "action"), req_str(args, "symbol")
@@ -594,7 +584,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "mt5-agent/1"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         # Request lines carry no secrets, but keep them out of the default stderr stream.
         LOG.debug("%s %s", self.address_string(), format % args)
 
@@ -667,19 +657,19 @@ class _Handler(BaseHTTPRequestHandler):
                 AgentError(500, "internal", "internal error").body(),
             )
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._handle("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._handle("POST")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._handle("PUT")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._handle("DELETE")
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         self._handle("PATCH")
 
 

@@ -9,14 +9,30 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import requests
 
 RATE_FIELDS = ["time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume"]
 REQUEST_FIELDS = {
-    "action", "magic", "order", "symbol", "volume", "price", "stoplimit", "sl", "tp", "deviation",
-    "type", "type_filling", "type_time", "expiration", "comment", "position", "position_by",
+    "action",
+    "magic",
+    "order",
+    "symbol",
+    "volume",
+    "price",
+    "stoplimit",
+    "sl",
+    "tp",
+    "deviation",
+    "type",
+    "type_filling",
+    "type_time",
+    "expiration",
+    "comment",
+    "position",
+    "position_by",
 }
 SYMBOL = "EURUSD"
 HTTP_TIMEOUT_S = 30.0
@@ -48,11 +64,20 @@ class Target:
             headers = {}
         if raw is not None:
             headers["Content-Type"] = "application/json"
-            return requests.request(method, self.base_url + path, data=raw, headers=headers, timeout=HTTP_TIMEOUT_S)
-        return requests.request(method, self.base_url + path, json=body, headers=headers, timeout=HTTP_TIMEOUT_S)
+            return requests.request(
+                method, self.base_url + path, data=raw, headers=headers, timeout=HTTP_TIMEOUT_S
+            )
+        return requests.request(
+            method, self.base_url + path, json=body, headers=headers, timeout=HTTP_TIMEOUT_S
+        )
 
     def login(self, account: Account) -> requests.Response:
-        body = {"login": account.login, "password": account.password, "server": account.server, "timeout_ms": 30_000}
+        body = {
+            "login": account.login,
+            "password": account.password,
+            "server": account.server,
+            "timeout_ms": 30_000,
+        }
         return self.request("POST", "/v1/login", body)
 
     def call(self, operation: str, args: dict[str, Any], account: Account | None = None) -> requests.Response:
@@ -117,7 +142,9 @@ def check_unauthorized_everywhere(t: Target) -> None:
             resp = t.request(method, path, {"login": t.first.login}, token=token)
             assert_error(resp, 401, "unauthorized")
     # A non-Bearer scheme with the right secret is still refused.
-    resp = requests.get(t.base_url + "/v1/health", headers={"Authorization": f"Basic {t.token}"}, timeout=HTTP_TIMEOUT_S)
+    resp = requests.get(
+        t.base_url + "/v1/health", headers={"Authorization": f"Basic {t.token}"}, timeout=HTTP_TIMEOUT_S
+    )
     assert_error(resp, 401, "unauthorized")
 
 
@@ -145,7 +172,14 @@ def check_login_returns_account_info(t: Target) -> None:
         info = body["account_info"]
         assert info["login"] == account.login, info
         assert info["server"] == account.server, info
-        for key in ("trade_mode", "leverage", "margin_so_mode", "margin_mode", "currency_digits", "limit_orders"):
+        for key in (
+            "trade_mode",
+            "leverage",
+            "margin_so_mode",
+            "margin_mode",
+            "currency_digits",
+            "limit_orders",
+        ):
             assert is_int(info[key]), (key, info[key])
         for key in ("balance", "equity", "margin", "margin_free", "profit"):
             assert is_number(info[key]), (key, info[key])
@@ -166,7 +200,9 @@ def check_login_wrong_password(t: Target) -> None:
 
 
 def check_login_bad_request(t: Target) -> None:
-    assert_error(t.request("POST", "/v1/login", {"login": "x", "password": "p", "server": "s"}), 400, "bad_request")
+    assert_error(
+        t.request("POST", "/v1/login", {"login": "x", "password": "p", "server": "s"}), 400, "bad_request"
+    )
     assert_error(t.request("POST", "/v1/login", {"password": "p", "server": "s"}), 400, "bad_request")
     assert_error(t.request("POST", "/v1/login", raw=b"{not json"), 400, "bad_request")
 
@@ -184,6 +220,20 @@ def check_wrong_account_executes_nothing(t: Target) -> None:
     assert err["actual"] == {"login": t.first.login, "server": t.first.server}, err
     after = t.result("positions", {"symbol": None, "group": None, "ticket": None})
     assert sorted(p["ticket"] for p in after) == sorted(p["ticket"] for p in before)
+
+
+def check_switch_moves_the_guard(t: Target) -> None:
+    t.login_first()
+    assert t.login(t.second).status_code == 200
+    err = assert_error(t.call("account_info", {}, t.first), 409, "wrong_account")
+    assert err["actual"] == t.second.expected(), err
+    body = {"expected": t.second.expected(), "lease": 12345, "args": {}}
+    resp = t.request("POST", "/v1/call/account_info", body)
+    assert resp.status_code == 200 and resp.json()["result"]["login"] == t.second.login, resp.text
+    orders = t.result("orders", {"symbol": None, "group": None, "ticket": None}, t.second)
+    assert isinstance(orders, list), orders
+    t.login_first()
+    assert_error(t.call("positions", {}, t.second), 409, "wrong_account")
 
 
 def check_market_data_shapes(t: Target) -> None:
@@ -208,22 +258,29 @@ def check_market_data_shapes(t: Target) -> None:
     assert abs(tick["time_msc"] // 1000 - tick["time"]) <= 1, tick
 
     m1 = 1
-    rates = t.result("copy_rates", {"symbol": SYMBOL, "timeframe": m1, "mode": "from_pos", "start": 0, "count": 10})
+    rates = t.result(
+        "copy_rates", {"symbol": SYMBOL, "timeframe": m1, "mode": "from_pos", "start": 0, "count": 10}
+    )
     assert len(rates) == 10, rates
     for bar in rates:
         # JSON objects are unordered: compare the field set, not the order.
         assert set(bar) == set(RATE_FIELDS), bar
         assert is_int(bar["time"]) and is_int(bar["tick_volume"]) and is_int(bar["spread"]), bar
-        assert bar["low"] <= min(bar["open"], bar["close"]) and bar["high"] >= max(bar["open"], bar["close"]), bar
+        assert bar["low"] <= min(bar["open"], bar["close"]) and bar["high"] >= max(
+            bar["open"], bar["close"]
+        ), bar
     times = [b["time"] for b in rates]
     assert times == sorted(times) and len(set(times)) == 10, times
-    assert all(b - a == 60 for a, b in zip(times, times[1:])), times
+    assert all(b - a == 60 for a, b in pairwise(times)), times
     last = times[-1]
     ranged = t.result(
-        "copy_rates", {"symbol": SYMBOL, "timeframe": m1, "mode": "range", "date_from": last - 240, "date_to": last}
+        "copy_rates",
+        {"symbol": SYMBOL, "timeframe": m1, "mode": "range", "date_from": last - 240, "date_to": last},
     )
     assert [b["time"] for b in ranged] == times[-5:], ranged
-    before = t.result("copy_rates", {"symbol": SYMBOL, "timeframe": m1, "mode": "from", "date_from": last, "count": 3})
+    before = t.result(
+        "copy_rates", {"symbol": SYMBOL, "timeframe": m1, "mode": "from", "date_from": last, "count": 3}
+    )
     assert [b["time"] for b in before] == times[-3:], before
     assert_error(
         t.call("copy_rates", {"symbol": SYMBOL, "timeframe": m1, "mode": "sideways", "start": 0, "count": 1}),
@@ -239,7 +296,9 @@ def check_unknown_symbol(t: Target) -> None:
         assert err["last_error"][0] == -4, err
 
 
-def market_request(t: Target, order_type: int, volume: float, comment: str, position: int = 0) -> dict[str, Any]:
+def market_request(
+    t: Target, order_type: int, volume: float, comment: str, position: int = 0
+) -> dict[str, Any]:
     tick = t.result("symbol_info_tick", {"symbol": SYMBOL})
     return {
         "action": 1,
@@ -291,7 +350,9 @@ def check_trading_cycle(t: Target) -> None:
     assert [p["ticket"] for p in by_ticket] == [position["ticket"]], by_ticket
     assert_error(t.call("positions", {"symbol": SYMBOL, "ticket": position["ticket"]}), 400, "bad_request")
 
-    closed = t.result("order_send", {"request": market_request(t, 1, 0.01, "conformance close", position["ticket"])})
+    closed = t.result(
+        "order_send", {"request": market_request(t, 1, 0.01, "conformance close", position["ticket"])}
+    )
     assert closed["retcode"] == 10009, closed
     assert closed["deal"] > 0 and closed["deal"] != sent["deal"], closed
     left = t.result("positions", {"ticket": position["ticket"]})
@@ -302,7 +363,9 @@ def check_trading_cycle(t: Target) -> None:
     assert {sent["deal"], closed["deal"]} <= tickets, deals
     entries = sorted(d["entry"] for d in deals if d["ticket"] in (sent["deal"], closed["deal"]))
     assert entries == [0, 1], deals
-    ranged = t.result("history_deals", {"date_from": started - 3600, "date_to": started + 86_400, "group": None})
+    ranged = t.result(
+        "history_deals", {"date_from": started - 3600, "date_to": started + 86_400, "group": None}
+    )
     assert {sent["deal"], closed["deal"]} <= {d["ticket"] for d in ranged}, ranged
     orders = t.result("history_orders", {"ticket": sent["order"]})
     assert [o["ticket"] for o in orders] == [sent["order"]], orders
@@ -320,7 +383,9 @@ def check_broker_rejection_is_200(t: Target) -> None:
 def check_calculations(t: Target) -> None:
     t.login_first()
     tick = t.result("symbol_info_tick", {"symbol": SYMBOL})
-    margin = t.result("order_calc_margin", {"action": 0, "symbol": SYMBOL, "volume": 0.1, "price": tick["ask"]})
+    margin = t.result(
+        "order_calc_margin", {"action": 0, "symbol": SYMBOL, "volume": 0.1, "price": tick["ask"]}
+    )
     assert is_number(margin) and margin > 0, margin
     profit = t.result(
         "order_calc_profit",
@@ -338,7 +403,11 @@ def check_server_time_offset(t: Target) -> None:
 
 def check_error_shapes(t: Target) -> None:
     t.login_first()
-    assert_error(t.request("POST", "/v1/call/no_such_operation", {"expected": t.first.expected(), "args": {}}), 404, "unknown_operation")
+    assert_error(
+        t.request("POST", "/v1/call/no_such_operation", {"expected": t.first.expected(), "args": {}}),
+        404,
+        "unknown_operation",
+    )
     assert_error(t.request("GET", "/v1/nothing/here"), 404, "unknown_operation")
     assert_error(t.request("POST", "/v1/call/symbol_info", raw=b"[1, 2"), 400, "bad_request")
     assert_error(t.request("POST", "/v1/call/symbol_info", {"args": {"symbol": SYMBOL}}), 400, "bad_request")
@@ -364,6 +433,7 @@ CHECKS = [
     check_login_wrong_password,
     check_login_bad_request,
     check_wrong_account_executes_nothing,
+    check_switch_moves_the_guard,
     check_market_data_shapes,
     check_unknown_symbol,
     check_trading_cycle,
@@ -381,7 +451,9 @@ def wait_healthy(base_url: str, token: str, timeout_s: float = 30.0) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            resp = requests.get(base_url + "/v1/health", headers={"Authorization": f"Bearer {token}"}, timeout=2)
+            resp = requests.get(
+                base_url + "/v1/health", headers={"Authorization": f"Bearer {token}"}, timeout=2
+            )
             if resp.status_code == 200:
                 return
         except requests.RequestException as exc:

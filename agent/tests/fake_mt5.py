@@ -53,28 +53,108 @@ AccountInfo = namedtuple(
     "margin_so_call margin_so_so margin_initial margin_maintenance assets liabilities "
     "commission_blocked name server currency company",
 )
-_SYMBOL_INTS = (
-    "custom chart_mode select visible session_deals session_buy_orders session_sell_orders volume "
-    "volumehigh volumelow time digits spread spread_float ticks_bookdepth trade_calc_mode trade_mode "
-    "start_time expiration_time trade_stops_level trade_freeze_level trade_exemode swap_mode "
-    "swap_rollover3days margin_hedged_use_leg expiration_mode filling_mode order_mode order_gtc_mode "
-    "option_mode option_right"
-).split()
-_SYMBOL_FLOATS = (
-    "bid bidhigh bidlow ask askhigh asklow last lasthigh lastlow volume_real volumehigh_real "
-    "volumelow_real option_strike point trade_tick_value trade_tick_value_profit "
-    "trade_tick_value_loss trade_tick_size trade_contract_size trade_accrued_interest "
-    "trade_face_value trade_liquidity_rate volume_min volume_max volume_step volume_limit swap_long "
-    "swap_short margin_initial margin_maintenance session_volume session_turnover session_interest "
-    "session_buy_orders_volume session_sell_orders_volume session_open session_close session_aw "
-    "session_price_settlement session_price_limit_min session_price_limit_max margin_hedged "
-    "price_change price_volatility price_theoretical price_greeks_delta price_greeks_theta "
-    "price_greeks_gamma price_greeks_vega price_greeks_rho price_greeks_omega price_sensitivity"
-).split()
-_SYMBOL_STRS = (
-    "basis category currency_base currency_profit currency_margin bank description exchange "
-    "formula isin name page path"
-).split()
+_SYMBOL_INTS = [
+    "custom",
+    "chart_mode",
+    "select",
+    "visible",
+    "session_deals",
+    "session_buy_orders",
+    "session_sell_orders",
+    "volume",
+    "volumehigh",
+    "volumelow",
+    "time",
+    "digits",
+    "spread",
+    "spread_float",
+    "ticks_bookdepth",
+    "trade_calc_mode",
+    "trade_mode",
+    "start_time",
+    "expiration_time",
+    "trade_stops_level",
+    "trade_freeze_level",
+    "trade_exemode",
+    "swap_mode",
+    "swap_rollover3days",
+    "margin_hedged_use_leg",
+    "expiration_mode",
+    "filling_mode",
+    "order_mode",
+    "order_gtc_mode",
+    "option_mode",
+    "option_right",
+]
+_SYMBOL_FLOATS = [
+    "bid",
+    "bidhigh",
+    "bidlow",
+    "ask",
+    "askhigh",
+    "asklow",
+    "last",
+    "lasthigh",
+    "lastlow",
+    "volume_real",
+    "volumehigh_real",
+    "volumelow_real",
+    "option_strike",
+    "point",
+    "trade_tick_value",
+    "trade_tick_value_profit",
+    "trade_tick_value_loss",
+    "trade_tick_size",
+    "trade_contract_size",
+    "trade_accrued_interest",
+    "trade_face_value",
+    "trade_liquidity_rate",
+    "volume_min",
+    "volume_max",
+    "volume_step",
+    "volume_limit",
+    "swap_long",
+    "swap_short",
+    "margin_initial",
+    "margin_maintenance",
+    "session_volume",
+    "session_turnover",
+    "session_interest",
+    "session_buy_orders_volume",
+    "session_sell_orders_volume",
+    "session_open",
+    "session_close",
+    "session_aw",
+    "session_price_settlement",
+    "session_price_limit_min",
+    "session_price_limit_max",
+    "margin_hedged",
+    "price_change",
+    "price_volatility",
+    "price_theoretical",
+    "price_greeks_delta",
+    "price_greeks_theta",
+    "price_greeks_gamma",
+    "price_greeks_vega",
+    "price_greeks_rho",
+    "price_greeks_omega",
+    "price_sensitivity",
+]
+_SYMBOL_STRS = [
+    "basis",
+    "category",
+    "currency_base",
+    "currency_profit",
+    "currency_margin",
+    "bank",
+    "description",
+    "exchange",
+    "formula",
+    "isin",
+    "name",
+    "page",
+    "path",
+]
 SymbolInfo = namedtuple("SymbolInfo", _SYMBOL_INTS + _SYMBOL_FLOATS + _SYMBOL_STRS)
 Tick = namedtuple("Tick", "time bid ask last volume time_msc flags volume_real")
 TradeRequest = namedtuple(
@@ -237,7 +317,6 @@ class FakeMT5:
 
     def _fail(self, code: int, message: str) -> None:
         self._last_error = (code, message)
-        return None
 
     def _ok(self, value: Any) -> Any:
         self._last_error = (RES_S_OK, "Success")
@@ -281,7 +360,9 @@ class FakeMT5:
     def last_error(self) -> tuple[int, str]:
         return self._last_error
 
-    def login(self, login: int, password: str | None = None, server: str | None = None, timeout: int = 60000) -> bool:
+    def login(
+        self, login: int, password: str | None = None, server: str | None = None, timeout: int = 60000
+    ) -> bool:
         return bool(self._call("login", lambda: self._do_login(login, password, server), False))
 
     def _do_login(self, login: int, password: str | None, server: str | None) -> bool:
@@ -311,9 +392,34 @@ class FakeMT5:
         level = round(equity / margin * 100.0, 2) if margin else 0.0
         return self._ok(
             AccountInfo(
-                acc.login, ACCOUNT_TRADE_MODE_DEMO, 100, 200, 0, True, True, acc.margin_mode, 2, False,
-                acc.balance, 0.0, profit, equity, margin, round(equity - margin, 2), level, 50.0, 30.0,
-                0.0, 0.0, 0.0, 0.0, 0.0, acc.name, acc.server, "USD", "Sim Broker Ltd.",
+                acc.login,
+                ACCOUNT_TRADE_MODE_DEMO,
+                100,
+                200,
+                0,
+                True,
+                True,
+                acc.margin_mode,
+                2,
+                False,
+                acc.balance,
+                0.0,
+                profit,
+                equity,
+                margin,
+                round(equity - margin, 2),
+                level,
+                50.0,
+                30.0,
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+                acc.name,
+                acc.server,
+                "USD",
+                "Sim Broker Ltd.",
             )
         )
 
@@ -326,15 +432,37 @@ class FakeMT5:
         values.update({k: "" for k in _SYMBOL_STRS})
         point = round(10.0**-sym.digits, sym.digits)
         values.update(
-            select=sym.name in self._selected, visible=sym.name in self._selected,
-            time=self.now_server(), digits=sym.digits, spread=sym.spread, spread_float=True,
-            trade_mode=4, trade_exemode=2, swap_mode=1, swap_rollover3days=3, expiration_mode=15,
-            filling_mode=sym.filling, order_mode=127, bid=bid, ask=ask, point=point,
-            trade_tick_size=point, trade_tick_value=1.0, trade_tick_value_profit=1.0,
-            trade_tick_value_loss=1.0, trade_contract_size=sym.contract, volume_min=0.01,
-            volume_max=100.0, volume_step=0.01, margin_hedged=sym.contract,
-            currency_base=sym.base, currency_profit=sym.profit, currency_margin=sym.base,
-            description=sym.description, name=sym.name, path=f"Forex\\{sym.name}",
+            select=sym.name in self._selected,
+            visible=sym.name in self._selected,
+            time=self.now_server(),
+            digits=sym.digits,
+            spread=sym.spread,
+            spread_float=True,
+            trade_mode=4,
+            trade_exemode=2,
+            swap_mode=1,
+            swap_rollover3days=3,
+            expiration_mode=15,
+            filling_mode=sym.filling,
+            order_mode=127,
+            bid=bid,
+            ask=ask,
+            point=point,
+            trade_tick_size=point,
+            trade_tick_value=1.0,
+            trade_tick_value_profit=1.0,
+            trade_tick_value_loss=1.0,
+            trade_contract_size=sym.contract,
+            volume_min=0.01,
+            volume_max=100.0,
+            volume_step=0.01,
+            margin_hedged=sym.contract,
+            currency_base=sym.base,
+            currency_profit=sym.profit,
+            currency_margin=sym.base,
+            description=sym.description,
+            name=sym.name,
+            path=f"Forex\\{sym.name}",
         )
         return SymbolInfo(**values)
 
@@ -447,7 +575,9 @@ class FakeMT5:
             return self._fail(RES_E_FAIL, "Terminal: Call failed")
         return self._current
 
-    def _filtered(self, items: list[Any], symbol: str | None, group: str | None, ticket: int | None) -> tuple[Any, ...]:
+    def _filtered(
+        self, items: list[Any], symbol: str | None, group: str | None, ticket: int | None
+    ) -> tuple[Any, ...]:
         if symbol is not None:
             return tuple(i for i in items if i.symbol == symbol)
         if group is not None:
@@ -459,7 +589,9 @@ class FakeMT5:
     def positions_total(self) -> int:
         return len(self._current.positions) if self._current else 0
 
-    def positions_get(self, symbol: str | None = None, group: str | None = None, ticket: int | None = None) -> Any:
+    def positions_get(
+        self, symbol: str | None = None, group: str | None = None, ticket: int | None = None
+    ) -> Any:
         def run() -> Any:
             acc = self._need_account()
             if acc is None:
@@ -472,7 +604,9 @@ class FakeMT5:
     def orders_total(self) -> int:
         return len(self._current.orders) if self._current else 0
 
-    def orders_get(self, symbol: str | None = None, group: str | None = None, ticket: int | None = None) -> Any:
+    def orders_get(
+        self, symbol: str | None = None, group: str | None = None, ticket: int | None = None
+    ) -> Any:
         def run() -> Any:
             acc = self._need_account()
             if acc is None:
@@ -506,7 +640,9 @@ class FakeMT5:
 
         return self._call("order_calc_margin", run)
 
-    def order_calc_profit(self, action: int, symbol: str, volume: float, price_open: float, price_close: float) -> float | None:
+    def order_calc_profit(
+        self, action: int, symbol: str, volume: float, price_open: float, price_close: float
+    ) -> float | None:
         def run() -> Any:
             sym = self._symbols.get(symbol)
             if sym is None:
@@ -567,8 +703,15 @@ class FakeMT5:
             level = round(info.equity / used * 100.0, 2) if used else 0.0
             return self._ok(
                 OrderCheckResult(
-                    checked[0], info.balance, info.equity, info.profit, round(used, 2),
-                    round(info.equity - used, 2), level, checked[1], self._echo(request),
+                    checked[0],
+                    info.balance,
+                    info.equity,
+                    info.profit,
+                    round(used, 2),
+                    round(info.equity - used, 2),
+                    level,
+                    checked[1],
+                    self._echo(request),
                 )
             )
 
@@ -587,14 +730,18 @@ class FakeMT5:
         self._request_id += 1
         echo = self._echo(request)
         if checked[0] != 0:
-            return self._ok(OrderSendResult(checked[0], 0, 0, 0.0, 0.0, 0.0, 0.0, checked[1], self._request_id, 0, echo))
+            return self._ok(
+                OrderSendResult(checked[0], 0, 0, 0.0, 0.0, 0.0, 0.0, checked[1], self._request_id, 0, echo)
+            )
         sym = self._symbols[echo.symbol]
         bid, ask = self._quote(sym)
         price = ask if echo.type == ORDER_TYPE_BUY else bid
         now = self.now_server()
         order_ticket = self._ticket()
         deal_ticket = self._ticket()
-        closing = next((p for p in acc.positions if p.ticket == echo.position), None) if echo.position else None
+        closing = (
+            next((p for p in acc.positions if p.ticket == echo.position), None) if echo.position else None
+        )
         if closing is None and acc.margin_mode == ACCOUNT_MARGIN_MODE_RETAIL_NETTING:
             closing = next((p for p in acc.positions if p.symbol == echo.symbol), None)
         if closing is not None and closing.type != echo.type:
@@ -611,28 +758,90 @@ class FakeMT5:
             position_id, entry, profit = order_ticket, DEAL_ENTRY_IN, 0.0
             acc.positions.append(
                 TradePosition(
-                    order_ticket, now, now * 1000, now, now * 1000, echo.type, echo.magic, order_ticket,
-                    ORDER_REASON_EXPERT, echo.volume, price, echo.sl, echo.tp, price, 0.0, 0.0,
-                    echo.symbol, echo.comment, "",
+                    order_ticket,
+                    now,
+                    now * 1000,
+                    now,
+                    now * 1000,
+                    echo.type,
+                    echo.magic,
+                    order_ticket,
+                    ORDER_REASON_EXPERT,
+                    echo.volume,
+                    price,
+                    echo.sl,
+                    echo.tp,
+                    price,
+                    0.0,
+                    0.0,
+                    echo.symbol,
+                    echo.comment,
+                    "",
                 )
             )
         acc.history_orders.append(
             TradeOrder(
-                order_ticket, now, now * 1000, now, now * 1000, 0, echo.type, ORDER_TIME_GTC, echo.type_filling,
-                ORDER_STATE_FILLED, echo.magic, position_id, 0, ORDER_REASON_EXPERT, echo.volume, 0.0, price,
-                echo.sl, echo.tp, price, 0.0, echo.symbol, echo.comment, "",
+                order_ticket,
+                now,
+                now * 1000,
+                now,
+                now * 1000,
+                0,
+                echo.type,
+                ORDER_TIME_GTC,
+                echo.type_filling,
+                ORDER_STATE_FILLED,
+                echo.magic,
+                position_id,
+                0,
+                ORDER_REASON_EXPERT,
+                echo.volume,
+                0.0,
+                price,
+                echo.sl,
+                echo.tp,
+                price,
+                0.0,
+                echo.symbol,
+                echo.comment,
+                "",
             )
         )
         acc.deals.append(
             TradeDeal(
-                deal_ticket, order_ticket, now, now * 1000, echo.type, entry, echo.magic, position_id,
-                DEAL_REASON_EXPERT, echo.volume, price, 0.0, 0.0, profit, 0.0, echo.symbol, echo.comment, "",
+                deal_ticket,
+                order_ticket,
+                now,
+                now * 1000,
+                echo.type,
+                entry,
+                echo.magic,
+                position_id,
+                DEAL_REASON_EXPERT,
+                echo.volume,
+                price,
+                0.0,
+                0.0,
+                profit,
+                0.0,
+                echo.symbol,
+                echo.comment,
+                "",
             )
         )
         return self._ok(
             OrderSendResult(
-                TRADE_RETCODE_DONE, deal_ticket, order_ticket, echo.volume, price, bid, ask,
-                "Request executed", self._request_id, 0, echo,
+                TRADE_RETCODE_DONE,
+                deal_ticket,
+                order_ticket,
+                echo.volume,
+                price,
+                bid,
+                ask,
+                "Request executed",
+                self._request_id,
+                0,
+                echo,
             )
         )
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
+import fake_mt5
 import pytest
 import requests
-
-import fake_mt5
 from fake_mt5 import FakeMT5
+
 from mt5_agent import Agent, AgentError, serve_in_thread
 from mt5_agent.__main__ import main, parse_bind
 from mt5_agent.server import to_json, truncate_comment
@@ -39,7 +44,9 @@ class Running:
     def login(self, account: dict[str, Any], timeout_ms: int = 10_000) -> requests.Response:
         return self.post("/v1/login", dict(account, timeout_ms=timeout_ms))
 
-    def call(self, operation: str, args: dict[str, Any], account: dict[str, Any] = FIRST) -> requests.Response:
+    def call(
+        self, operation: str, args: dict[str, Any], account: dict[str, Any] = FIRST
+    ) -> requests.Response:
         expected = {"login": account["login"], "server": account["server"]}
         return self.post(f"/v1/call/{operation}", {"expected": expected, "lease": 7, "args": args})
 
@@ -56,7 +63,14 @@ def running() -> Iterator[Running]:
 
 
 def buy(comment: str = "unit", volume: float = 0.01) -> dict[str, Any]:
-    return {"action": 1, "symbol": "EURUSD", "volume": volume, "type": 0, "type_filling": 1, "comment": comment}
+    return {
+        "action": 1,
+        "symbol": "EURUSD",
+        "volume": volume,
+        "type": 0,
+        "type_filling": 1,
+        "comment": comment,
+    }
 
 
 # ---- login --------------------------------------------------------------------------------------
@@ -276,7 +290,6 @@ def test_broker_rejection_is_a_result_and_none_is_mt5_error(running: Running) ->
 
     def refuse(request: dict[str, Any]) -> None:
         running.fake._last_error = (-2, 'Invalid "volume" argument')
-        return None
 
     running.fake.order_send = refuse  # type: ignore[method-assign]
     try:
@@ -296,7 +309,9 @@ def test_unknown_symbol_is_not_found(running: Running) -> None:
         resp = running.call(op, {"symbol": "NOPE"})
         assert resp.status_code == 422
         assert resp.json()["error"]["last_error"] == [-4, "Terminal: Not found"]
-    resp = running.call("copy_rates", {"symbol": "NOPE", "timeframe": 1, "mode": "from_pos", "start": 0, "count": 5})
+    resp = running.call(
+        "copy_rates", {"symbol": "NOPE", "timeframe": 1, "mode": "from_pos", "start": 0, "count": 5}
+    )
     assert resp.status_code == 422 and resp.json()["error"]["last_error"][0] == -4
 
 
@@ -307,7 +322,9 @@ def test_lost_terminal_is_not_connected_then_recovers(running: Running) -> None:
     assert resp.status_code == 503
     err = resp.json()["error"]
     assert err["code"] == "not_connected" and err["last_error"] == [-10004, "No IPC connection"]
-    health = requests.get(running.base + "/v1/health", headers={"Authorization": f"Bearer {running.token}"}, timeout=10)
+    health = requests.get(
+        running.base + "/v1/health", headers={"Authorization": f"Bearer {running.token}"}, timeout=10
+    )
     assert health.json()["connected"] is False
     running.fake.connected = True
     assert running.call("positions", {}).status_code == 200
@@ -319,7 +336,6 @@ def test_ipc_timeout_is_timeout(running: Running) -> None:
 
     def slow(*args: Any, **kwargs: Any) -> None:
         running.fake._last_error = (-10005, "IPC timeout")
-        return None
 
     running.fake.symbols_get = slow  # type: ignore[method-assign]
     resp = running.call("symbols", {})
@@ -356,7 +372,16 @@ def test_unauthorized_before_routing(running: Running) -> None:
 def test_to_json_converts_records_and_nested_tuples() -> None:
     rates = fake_mt5.RecordArray([(60, 1.0, 1.2, 0.9, 1.1, 5, 10, 0)])
     assert to_json(rates) == [
-        {"time": 60, "open": 1.0, "high": 1.2, "low": 0.9, "close": 1.1, "tick_volume": 5, "spread": 10, "real_volume": 0}
+        {
+            "time": 60,
+            "open": 1.0,
+            "high": 1.2,
+            "low": 0.9,
+            "close": 1.1,
+            "tick_volume": 5,
+            "spread": 10,
+            "real_volume": 0,
+        }
     ]
     req = fake_mt5.TradeRequest(1, 0, 0, "EURUSD", 0.1, 1.1, 0.0, 0.0, 0.0, 5, 0, 1, 0, 0, "c", 0, 0)
     res = fake_mt5.OrderCheckResult(0, 1.0, 1.0, 0.0, 1.0, 0.0, 100.0, "Done", req)
@@ -370,7 +395,7 @@ def test_copy_rates_modes(running: Running) -> None:
     base = {"symbol": "EURUSD", "timeframe": 16385}
     bars = running.call("copy_rates", dict(base, mode="from_pos", start=1, count=4)).json()["result"]
     assert len(bars) == 4 and [b["time"] for b in bars] == sorted(b["time"] for b in bars)
-    assert all(b2["time"] - b1["time"] == 3600 for b1, b2 in zip(bars, bars[1:]))
+    assert all(b2["time"] - b1["time"] == 3600 for b1, b2 in pairwise(bars))
     resp = running.call("copy_rates", dict(base, mode="from_pos", start=0))
     assert resp.status_code == 400
 
@@ -399,7 +424,9 @@ def test_history_forms(running: Running) -> None:
 # ---- command line ---------------------------------------------------------------------------------
 
 
-def test_cli_parsing_and_refusals(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_parsing_and_refusals(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert parse_bind("127.0.0.1:9101") == ("127.0.0.1", 9101)
     assert parse_bind("[::1]:80") == ("::1", 80)
     monkeypatch.delenv("AGENT_TOKEN", raising=False)
@@ -409,3 +436,47 @@ def test_cli_parsing_and_refusals(monkeypatch: pytest.MonkeyPatch, capsys: pytes
     # The MetaTrader5 package is not installed here: the agent says so instead of crashing.
     assert main(["--bind", "127.0.0.1:0", "--backend", "metatrader5"]) == 2
     assert "not installed" in capsys.readouterr().err
+
+
+def test_cli_serves_the_protocol(tmp_path: Any) -> None:
+    # `python -m mt5_agent` end to end, with the fake standing in for the MetaTrader5 package.
+    (tmp_path / "MetaTrader5.py").write_text(
+        "import sys\nimport fake_mt5\nsys.modules[__name__] = fake_mt5\n"
+    )
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(
+        os.environ,
+        AGENT_TOKEN="cli-token-1",
+        PYTHONPATH=os.pathsep.join([str(tmp_path), tests_dir, os.path.dirname(tests_dir)]),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mt5_agent", "--bind", f"127.0.0.1:{port}", "--backend", "metatrader5"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        headers = {"Authorization": "Bearer cli-token-1"}
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                health = requests.get(base + "/v1/health", headers=headers, timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and proc.poll() is None, "the agent did not start"
+                time.sleep(0.1)
+        assert health.status_code == 200 and health.json()["agent"] == "python"
+        assert requests.get(base + "/v1/health", timeout=2).status_code == 401
+        resp = requests.post(
+            base + "/v1/login", json=dict(FIRST, timeout_ms=5000), headers=headers, timeout=10
+        )
+        assert resp.status_code == 200 and resp.json()["account_info"]["login"] == 10001
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=10)[0].decode(errors="replace")
+    assert "Sim-10001!" not in output and "cli-token-1" not in output
+    assert "login 10001 on Sim-Demo" in output

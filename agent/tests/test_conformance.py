@@ -11,11 +11,11 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 import conformance
+import pytest
 from conformance import Account, Target
 from fake_mt5 import FakeMT5
+
 from mt5_agent import Agent, serve_in_thread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,7 +61,9 @@ def sim_target() -> Iterator[Target]:
             "mt5-bridge binary not found (set MT5_BRIDGE_BIN or run `cargo build -p mt5-bridge`): "
             "sim-agent conformance skipped"
         )
-    help_text = subprocess.run([str(binary), "--help"], capture_output=True, text=True, timeout=30)
+    help_text = subprocess.run(
+        [str(binary), "--help"], check=False, capture_output=True, text=True, timeout=30
+    )
     if "sim-agent" not in help_text.stdout + help_text.stderr:
         pytest.skip(f"{binary} has no sim-agent command yet: sim-agent conformance skipped")
     token = secrets.token_urlsafe(24)
