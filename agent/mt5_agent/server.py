@@ -236,6 +236,10 @@ class Agent:
         self._lock_timeout_s = lock_timeout_s
         self._lock = threading.Lock()
         self._initialized = False
+        # MT5 cannot log out: after /v1/logout the agent refuses every account until the next login.
+        self._logged_out = False
+        # The account last seen, reported by /v1/health while the terminal is busy.
+        self._known: tuple[int, str] | None = None
         self._operations: dict[str, Callable[[Mapping[str, Any]], Any]] = {
             "account_info": self._op_account_info,
             "symbols": self._op_symbols,
@@ -338,24 +342,39 @@ class Agent:
             "agent": self._agent_name,
             "version": PROTOCOL_VERSION,
         }
-        # Health must answer while a long login holds the terminal: then it reports what it can't see.
+        # Health must answer while a long call holds the terminal: then it reports the last state seen.
         if not self._lock.acquire(timeout=0.5):
             body["connected"] = self._initialized
-            return body
-        try:
-            self._ensure_initialized()
-            info = self._mt5.account_info()
-            body["connected"] = True
-            if info is not None:
-                body["login"] = int(info.login)
-                body["server"] = str(info.server)
-        except AgentError:
-            pass
-        except (ConnectionError, EOFError, OSError):
-            self._initialized = False
-        finally:
-            self._lock.release()
+            known = self._known
+        else:
+            try:
+                known = self._read_health()
+                body["connected"] = True
+            except AgentError:
+                known = None
+            except (ConnectionError, EOFError, OSError):
+                self._initialized = False
+                known = None
+            finally:
+                self._lock.release()
+        if known is not None:
+            body["login"], body["server"] = known
         return body
+
+    def _read_health(self) -> tuple[int, str] | None:
+        """The logged-in account, under the lock; AgentError when the terminal is unreachable."""
+        self._ensure_initialized()
+        info = self._mt5.account_info()
+        if info is None:
+            last = self._last_error()
+            if last[0] in _IPC_LOST or last[0] == _IPC_TIMEOUT:
+                raise self._failure("account_info")
+            self._known = None
+        elif self._logged_out:
+            self._known = None
+        else:
+            self._known = (int(info.login), str(info.server))
+        return self._known
 
     def login(self, args: Mapping[str, Any]) -> dict[str, Any]:
         login = req_int(args, "login")
@@ -375,6 +394,8 @@ class Agent:
                 LOG.info("login %s on %s refused: %s", login, server, err.last_error)
                 raise err
             info = self._wait_usable(login, deadline)
+            self._logged_out = False
+            self._known = (int(info.login), str(info.server))
             LOG.info("logged in %s on %s", login, server)
             return {"account_info": to_json(info)}
 
@@ -398,14 +419,18 @@ class Agent:
             time.sleep(LOGIN_POLL_S)
 
     def logout(self) -> dict[str, Any]:
-        # MT5 has no log-out call; detaching stops the agent from acting on the account until
-        # the next login or call re-attaches.
+        # MT5 has no log-out call: the terminal stays connected, but the agent acts for no account
+        # (every call is wrong_account) until the next successful login.
         def run() -> dict[str, Any]:
-            self._mt5.shutdown()
-            self._initialized = False
+            self._logged_out = True
+            self._known = None
+            LOG.info("logged out")
             return {}
 
         return self._guarded(run)
+
+    def has_operation(self, operation: str) -> bool:
+        return operation in self._operations
 
     def call(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
         handler = self._operations.get(operation)
@@ -432,6 +457,8 @@ class Agent:
         return self._guarded(run)
 
     def _check_account(self, login: int, server: str) -> None:
+        if self._logged_out:
+            raise AgentError(409, "wrong_account", "the agent is logged out")
         info = self._mt5.account_info()
         if info is None:
             last = self._last_error()
@@ -439,6 +466,7 @@ class Agent:
                 raise self._failure("account_info")
             raise AgentError(409, "wrong_account", "the terminal is not logged in", last_error=last)
         actual = {"login": int(info.login), "server": str(info.server)}
+        self._known = (actual["login"], actual["server"])
         if actual["login"] != login or actual["server"] != server:
             raise AgentError(
                 409,
@@ -641,7 +669,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, self.agent.logout())
             elif method == "POST" and path.startswith("/v1/call/"):
                 operation = path[len("/v1/call/") :]
-                if operation not in self.agent._operations:
+                if not self.agent.has_operation(operation):
                     self._drain()
                     raise AgentError(404, "unknown_operation", f"unknown operation {operation!r}")
                 self._send(200, self.agent.call(operation, self._read_json()))

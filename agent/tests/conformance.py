@@ -421,6 +421,11 @@ def check_logout(t: Target) -> None:
     t.login_first()
     resp = t.request("POST", "/v1/logout", {})
     assert resp.status_code == 200 and resp.json() == {}, resp.text
+    # Logged out, the terminal serves no account.
+    err = assert_error(t.call("account_info", {}), 409, "wrong_account")
+    assert err["actual"] is None, err
+    health = t.request("GET", "/v1/health").json()
+    assert health["login"] is None and health["server"] is None, health
     # Logging in again brings the terminal back.
     t.login_first()
     assert t.result("account_info", {})["login"] == t.first.login

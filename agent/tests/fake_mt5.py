@@ -254,9 +254,6 @@ def _symbols() -> dict[str, _Symbol]:
 class FakeMT5:
     """One fake terminal with its own state; see the module docs."""
 
-    # Expose every module constant as an attribute, like the package does.
-    locals().update({k: v for k, v in globals().items() if k.isupper()})
-
     def __init__(
         self,
         *,
@@ -875,6 +872,12 @@ class FakeMT5:
 
     def history_orders_get(self, *args: Any, **kwargs: Any) -> Any:
         return self._history("history_orders_get", lambda a: a.history_orders, *args, **kwargs)
+
+
+# Every module constant is also an attribute of the fake terminal, as the package exposes them.
+for _name, _value in list(globals().items()):
+    if _name.isupper():
+        setattr(FakeMT5, _name, _value)
 
 
 def _group_match(group: str, name: str) -> bool:

@@ -230,7 +230,19 @@ def test_agent_serializes_concurrent_requests() -> None:
         r.close()
 
 
+def test_logout_refuses_every_account_until_the_next_login(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    assert running.post("/v1/logout", {}).json() == {}
+    running.fake.calls.clear()
+    resp = running.call("order_send", {"request": buy()})
+    assert resp.status_code == 409 and resp.json()["error"]["actual"] is None
+    assert running.fake.calls == []
+    assert running.login(FIRST).status_code == 200
+    assert running.call("positions", {}).json()["result"] == []
+
+
 def test_health_answers_while_a_call_holds_the_terminal(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
     running.agent._lock.acquire()
     try:
         started = time.monotonic()
@@ -240,6 +252,8 @@ def test_health_answers_while_a_call_holds_the_terminal(running: Running) -> Non
         assert resp.status_code == 200
         assert time.monotonic() - started < 2.0
         assert resp.json()["agent"] == "python" and resp.json()["version"] == "1"
+        # The account last seen, as the terminal cannot be asked right now.
+        assert resp.json()["login"] == 10001 and resp.json()["server"] == "Sim-Demo"
     finally:
         running.agent._lock.release()
 
