@@ -243,3 +243,126 @@ async fn rate_limits_are_counted_by_scope() {
     );
     app.shutdown().await;
 }
+
+/// The readiness answer of a router over `state`, called in-process.
+async fn readiness_of(state: mt5_bridge::app::AppState) -> (u16, Value) {
+    use tower::ServiceExt;
+    let router = mt5_bridge::http::router(state, &[]);
+    let req = axum::http::Request::builder()
+        .uri("/readyz")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = router.oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_names_the_failing_check() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let (s, b) = readiness_of(app.state.clone()).await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("ready")));
+
+    let mut no_terminals = app.state.clone();
+    no_terminals.pool = std::sync::Arc::new(mt5_bridge::pool::TerminalPool::new(
+        Vec::new(),
+        mt5_bridge::pool::PoolOptions::default(),
+    ));
+    let (s, b) = readiness_of(no_terminals).await;
+    assert_eq!(s, 503, "{b}");
+    assert_eq!(
+        b,
+        json!({"status": "not_ready", "checks": {"store": "ok", "terminals": "failed"}})
+    );
+
+    // A database without the schema: every query fails.
+    let mut broken_store = app.state.clone();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        app.data_dir.path().join("unmigrated.db").display()
+    );
+    broken_store.store = mt5_bridge::store::open(&url).await.unwrap();
+    let (s, b) = readiness_of(broken_store).await;
+    assert_eq!(s, 503, "{b}");
+    assert_eq!(
+        b,
+        json!({"status": "not_ready", "checks": {"store": "failed", "terminals": "ok"}})
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_and_refusals_are_counted() {
+    use mt5_bridge::store::journal::{Begin, JournalStatus, NewJournalEntry};
+    let app = common::spawn(common::Db::Sqlite).await;
+    let user = Uuid::new_v4();
+    let t = app.token(user);
+    let account_id = app
+        .connect(&t, 10001, "Sim-10001!", "Sim-Demo", "reconcile")
+        .await;
+
+    // Kill switch: refused before sending.
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/accounts/{account_id}"),
+            &t,
+            json!({"risk_limits": {"trading_enabled": false}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (403, Some("trading_disabled"))
+    );
+
+    // An intent left pending that never reached the broker: settled as failed.
+    let ctx = mt5_bridge::store::UserCtx {
+        user_id: user,
+        email: None,
+        claims: json!({"sub": user, "role": "authenticated"}),
+    };
+    let new = NewJournalEntry {
+        id: Uuid::new_v4(),
+        account_id: Uuid::parse_str(&account_id).unwrap(),
+        client_id: "mbobsnotsent".into(),
+        idempotency_key: None,
+        request_hash: None,
+        source: "api".into(),
+        algorithm_id: None,
+        run_id: None,
+        action: "place".into(),
+        request: json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
+        status: JournalStatus::Pending,
+        error: None,
+    };
+    let Begin::Created(_) = app.state.store.begin(&ctx, new, 86_400).await.unwrap() else {
+        panic!("created")
+    };
+    let (done, failed) = mt5_bridge::trading::reconcile_pending(&app.state)
+        .await
+        .unwrap();
+    assert_eq!((done, failed), (0, 1));
+
+    let text = metrics_text(&app).await;
+    assert_eq!(
+        value(&text, "mt5b_journal_reconciled_total{status=\"failed\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, "mt5b_orders_total{retcode=\"refused\"}"),
+        Some(1.0)
+    );
+    assert_eq!(value(&text, "mt5b_orders_total{retcode=\"10009\"}"), None);
+    app.shutdown().await;
+}
