@@ -187,6 +187,23 @@ pub fn from_wire<T: DeserializeOwned>(kind: Kind, mut value: Value) -> Result<T,
     serde_json::from_value(value).map_err(|e| format!("{kind:?}: {e}"))
 }
 
+/// Adds to a structure in protocol form (or each element of a list) the fields it lacks, with
+/// `T::default()`'s values: MT5 builds differ in which fields they report (e.g. `TradeDeal.fee` is
+/// recent), and a missing field should not make a whole answer unreadable.
+pub fn fill_missing<T: Serialize + Default>(kind: Kind, value: &mut Value) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| fill_missing::<T>(kind, v)),
+        Value::Object(map) => {
+            if let Value::Object(defaults) = to_wire(kind, &T::default()) {
+                for (k, v) in defaults {
+                    map.entry(k).or_insert(v);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -372,7 +389,26 @@ mod tests {
         // A missing field of a full structure is an error, not a silent default.
         let mut a = to_wire(Kind::AccountInfo, &AccountInfo::default());
         a.as_object_mut().unwrap().remove("balance");
-        assert!(from_wire::<AccountInfo>(Kind::AccountInfo, a).is_err());
+        assert!(from_wire::<AccountInfo>(Kind::AccountInfo, a.clone()).is_err());
+        // Unless the caller fills what an older MT5 build does not report.
+        a["balance"] = Value::Null;
+        a.as_object_mut().unwrap().remove("balance");
+        a["login"] = Value::from(77);
+        fill_missing::<AccountInfo>(Kind::AccountInfo, &mut a);
+        let info: AccountInfo = from_wire(Kind::AccountInfo, a).unwrap();
+        assert_eq!((info.login, info.balance), (77, 0.0));
+        let mut list = serde_json::json!([{"ticket": 5, "type": 1, "entry": 1}]);
+        fill_missing::<TradeDeal>(Kind::TradeDeal, &mut list);
+        let deals: Vec<TradeDeal> = from_wire(Kind::TradeDeal, list).unwrap();
+        assert_eq!(
+            (
+                deals[0].ticket,
+                deals[0].r#type,
+                deals[0].entry,
+                deals[0].fee
+            ),
+            (5, DealType::Sell, DealEntry::Out, 0.0)
+        );
     }
 
     #[test]

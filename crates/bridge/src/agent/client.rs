@@ -8,7 +8,7 @@
 use super::{CallBody, ErrorBody, Health, WireAccount};
 use async_trait::async_trait;
 use mt5::error::last_error;
-use mt5::wire::{from_wire, to_wire, Kind};
+use mt5::wire::{fill_missing, from_wire, to_wire, Kind};
 use mt5::{
     AccountInfo, AccountKey, Expected, HistorySelect, Mt5Enum, OrderCheckResult, OrderSendResult,
     OrderType, PositionFilter, Rate, RatesRange, SymbolInfo, Terminal, TerminalError, Tick,
@@ -17,6 +17,7 @@ use mt5::{
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -182,18 +183,32 @@ impl AgentTerminal {
         }
     }
 
-    async fn call_as<T: DeserializeOwned>(
+    /// A call whose result is a number (no structure).
+    async fn call_value<T: DeserializeOwned>(
         &self,
         at: &Expected,
         operation: &str,
-        kind: Option<Kind>,
         args: Value,
     ) -> Result<T, TerminalError> {
         let v = self.call(at, operation, args).await?;
-        match kind {
-            Some(k) => from_wire(k, v).map_err(|e| bad_answer(&e)),
-            None => serde_json::from_value(v).map_err(|e| bad_answer(&e.to_string())),
-        }
+        serde_json::from_value(v).map_err(|e| bad_answer(&e.to_string()))
+    }
+
+    /// A call whose result is a structure `S`, or a list of them (`T` = `S` or `Vec<S>`).
+    async fn call_as<S, T>(
+        &self,
+        at: &Expected,
+        operation: &str,
+        kind: Kind,
+        args: Value,
+    ) -> Result<T, TerminalError>
+    where
+        S: Serialize + Default,
+        T: DeserializeOwned,
+    {
+        let mut v = self.call(at, operation, args).await?;
+        fill_missing::<S>(kind, &mut v);
+        from_wire(kind, v).map_err(|e| bad_answer(&e))
     }
 }
 
@@ -282,6 +297,8 @@ impl Terminal for AgentTerminal {
             .get("account_info")
             .cloned()
             .ok_or_else(|| bad_answer("no account_info"))?;
+        let mut info = info;
+        fill_missing::<AccountInfo>(Kind::AccountInfo, &mut info);
         from_wire(Kind::AccountInfo, info).map_err(|e| bad_answer(&e))
     }
 
@@ -305,7 +322,7 @@ impl Terminal for AgentTerminal {
     }
 
     async fn account_info(&self, at: &Expected) -> Result<AccountInfo, TerminalError> {
-        self.call_as(at, "account_info", Some(Kind::AccountInfo), json!({}))
+        self.call_as::<AccountInfo, _>(at, "account_info", Kind::AccountInfo, json!({}))
             .await
     }
 
@@ -314,30 +331,25 @@ impl Terminal for AgentTerminal {
         at: &Expected,
         group: Option<&str>,
     ) -> Result<Vec<SymbolInfo>, TerminalError> {
-        self.call_as(
-            at,
-            "symbols",
-            Some(Kind::SymbolInfo),
-            json!({ "group": group }),
-        )
-        .await
+        self.call_as::<SymbolInfo, _>(at, "symbols", Kind::SymbolInfo, json!({ "group": group }))
+            .await
     }
 
     async fn symbol_info(&self, at: &Expected, symbol: &str) -> Result<SymbolInfo, TerminalError> {
-        self.call_as(
+        self.call_as::<SymbolInfo, _>(
             at,
             "symbol_info",
-            Some(Kind::SymbolInfo),
+            Kind::SymbolInfo,
             json!({ "symbol": symbol }),
         )
         .await
     }
 
     async fn symbol_info_tick(&self, at: &Expected, symbol: &str) -> Result<Tick, TerminalError> {
-        self.call_as(
+        self.call_as::<Tick, _>(
             at,
             "symbol_info_tick",
-            Some(Kind::Tick),
+            Kind::Tick,
             json!({ "symbol": symbol }),
         )
         .await
@@ -350,10 +362,10 @@ impl Terminal for AgentTerminal {
         timeframe: Timeframe,
         range: RatesRange,
     ) -> Result<Vec<Rate>, TerminalError> {
-        self.call_as(
+        self.call_as::<Rate, _>(
             at,
             "copy_rates",
-            Some(Kind::Rate),
+            Kind::Rate,
             rates_args(symbol, timeframe, range),
         )
         .await
@@ -364,13 +376,8 @@ impl Terminal for AgentTerminal {
         at: &Expected,
         filter: &PositionFilter,
     ) -> Result<Vec<TradePosition>, TerminalError> {
-        self.call_as(
-            at,
-            "positions",
-            Some(Kind::TradePosition),
-            filter_args(filter),
-        )
-        .await
+        self.call_as::<TradePosition, _>(at, "positions", Kind::TradePosition, filter_args(filter))
+            .await
     }
 
     async fn orders(
@@ -378,7 +385,7 @@ impl Terminal for AgentTerminal {
         at: &Expected,
         filter: &PositionFilter,
     ) -> Result<Vec<TradeOrder>, TerminalError> {
-        self.call_as(at, "orders", Some(Kind::TradeOrder), filter_args(filter))
+        self.call_as::<TradeOrder, _>(at, "orders", Kind::TradeOrder, filter_args(filter))
             .await
     }
 
@@ -390,10 +397,9 @@ impl Terminal for AgentTerminal {
         volume: f64,
         price: f64,
     ) -> Result<f64, TerminalError> {
-        self.call_as(
+        self.call_value(
             at,
             "order_calc_margin",
-            None,
             json!({ "action": action.code(), "symbol": symbol, "volume": volume, "price": price }),
         )
         .await
@@ -408,10 +414,9 @@ impl Terminal for AgentTerminal {
         price_open: f64,
         price_close: f64,
     ) -> Result<f64, TerminalError> {
-        self.call_as(
+        self.call_value(
             at,
             "order_calc_profit",
-            None,
             json!({
                 "action": action.code(), "symbol": symbol, "volume": volume,
                 "price_open": price_open, "price_close": price_close,
@@ -425,10 +430,10 @@ impl Terminal for AgentTerminal {
         at: &Expected,
         request: &TradeRequest,
     ) -> Result<OrderCheckResult, TerminalError> {
-        self.call_as(
+        self.call_as::<OrderCheckResult, _>(
             at,
             "order_check",
-            Some(Kind::OrderCheckResult),
+            Kind::OrderCheckResult,
             json!({ "request": to_wire(Kind::TradeRequest, request) }),
         )
         .await
@@ -439,10 +444,10 @@ impl Terminal for AgentTerminal {
         at: &Expected,
         request: &TradeRequest,
     ) -> Result<OrderSendResult, TerminalError> {
-        self.call_as(
+        self.call_as::<OrderSendResult, _>(
             at,
             "order_send",
-            Some(Kind::OrderSendResult),
+            Kind::OrderSendResult,
             json!({ "request": to_wire(Kind::TradeRequest, request) }),
         )
         .await
@@ -453,13 +458,8 @@ impl Terminal for AgentTerminal {
         at: &Expected,
         select: &HistorySelect,
     ) -> Result<Vec<TradeDeal>, TerminalError> {
-        self.call_as(
-            at,
-            "history_deals",
-            Some(Kind::TradeDeal),
-            history_args(select),
-        )
-        .await
+        self.call_as::<TradeDeal, _>(at, "history_deals", Kind::TradeDeal, history_args(select))
+            .await
     }
 
     async fn history_orders(
@@ -467,18 +467,12 @@ impl Terminal for AgentTerminal {
         at: &Expected,
         select: &HistorySelect,
     ) -> Result<Vec<TradeOrder>, TerminalError> {
-        self.call_as(
-            at,
-            "history_orders",
-            Some(Kind::TradeOrder),
-            history_args(select),
-        )
-        .await
+        self.call_as::<TradeOrder, _>(at, "history_orders", Kind::TradeOrder, history_args(select))
+            .await
     }
 
     async fn server_time_offset_s(&self, at: &Expected) -> Result<i64, TerminalError> {
-        self.call_as(at, "server_time_offset", None, json!({}))
-            .await
+        self.call_value(at, "server_time_offset", json!({})).await
     }
 }
 
