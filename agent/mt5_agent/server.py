@@ -264,10 +264,10 @@ class Agent:
 
     def authorized(self, header: str | None) -> bool:
         """Constant-time check of an `Authorization: Bearer <token>` header."""
-        if not header or not header.startswith("Bearer "):
+        scheme, _, credentials = (header or "").partition(" ")
+        if scheme.lower() != "bearer":
             return False
-        given = header[len("Bearer ") :].strip().encode("utf-8")
-        return hmac.compare_digest(given, self._token)
+        return hmac.compare_digest(credentials.strip().encode("utf-8"), self._token)
 
     # -- terminal access ------------------------------------------------------------------------
 
@@ -621,6 +621,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            # Tell pooling clients not to reuse this connection.
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
@@ -654,7 +657,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         if not self.agent.authorized(self.headers.get("Authorization")):
-            self._drain()
+            self.close_connection = True
             self._send(401, AgentError(401, "unauthorized", "missing or wrong token").body())
             return
         path = self.path.split("?", 1)[0]
@@ -670,16 +673,17 @@ class _Handler(BaseHTTPRequestHandler):
             elif method == "POST" and path.startswith("/v1/call/"):
                 operation = path[len("/v1/call/") :]
                 if not self.agent.has_operation(operation):
-                    self._drain()
                     raise AgentError(404, "unknown_operation", f"unknown operation {operation!r}")
                 self._send(200, self.agent.call(operation, self._read_json()))
             else:
-                self._drain()
                 raise AgentError(404, "unknown_operation", f"no such path: {method} {path}")
         except AgentError as err:
+            # The body may be unread or half read: do not reuse the connection after an error.
+            self.close_connection = True
             self._send(err.status, err.body())
         except Exception:
             LOG.exception("internal error on %s %s", method, path)
+            self.close_connection = True
             self._send(
                 int(HTTPStatus.INTERNAL_SERVER_ERROR),
                 AgentError(500, "internal", "internal error").body(),

@@ -494,3 +494,19 @@ def test_cli_serves_the_protocol(tmp_path: Any) -> None:
         output = proc.communicate(timeout=10)[0].decode(errors="replace")
     assert "Sim-10001!" not in output and "cli-token-1" not in output
     assert "login 10001 on Sim-Demo" in output
+
+
+def test_keep_alive_connections_survive_errors(running: Running) -> None:
+    headers = {"Authorization": f"Bearer {running.token}"}
+    with requests.Session() as session:
+        for _ in range(3):
+            bad = session.post(
+                running.base + "/v1/nowhere", json={"x": "y" * 1000}, headers=headers, timeout=10
+            )
+            assert bad.status_code == 404
+            refused = session.post(running.base + "/v1/login", json=FIRST, timeout=10)
+            assert refused.status_code == 401
+            ok = session.get(running.base + "/v1/health", headers=headers, timeout=10)
+            assert ok.status_code == 200 and ok.json()["version"] == "1"
+            out = session.post(running.base + "/v1/logout", json={}, headers=headers, timeout=10)
+            assert out.status_code == 200
