@@ -211,6 +211,14 @@ async fn two_sim_agents_speak_the_protocol_on_one_broker() {
     assert!(!b.to_string().contains("not-the-password"));
     let (s, b) = post(&a1, "/v1/login", json!({"login": "x"})).await;
     assert_eq!((s, b["error"]["code"].as_str()), (400, Some("bad_request")));
+    let (s, b) = post(
+        &a1,
+        "/v1/login",
+        json!({"login": 10001, "password": 31337, "server": "Sim-Demo", "timeout_ms": 1000}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(!b.to_string().contains("31337"), "{b}");
 
     let (s, b) = login(&a1, 10001, "Sim-10001!").await;
     assert_eq!(s, 200, "{b}");

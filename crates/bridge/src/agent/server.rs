@@ -190,9 +190,15 @@ struct LoginBody {
 }
 
 async fn login(State(st): State<AgentState>, body: Bytes) -> Response {
+    // No parser detail here: it could quote a mistyped password.
     let b: LoginBody = match parse(&body) {
         Ok(b) => b,
-        Err(e) => return e.into_response(),
+        Err(_) => {
+            return AgentFailure::BadRequest(
+                "expected {login: int, password: str, server: str, timeout_ms: int}".into(),
+            )
+            .into_response()
+        }
     };
     let account = AccountKey::new(b.login, b.server);
     let timeout = Duration::from_millis(b.timeout_ms.clamp(1, 600_000));
