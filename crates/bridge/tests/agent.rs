@@ -446,3 +446,216 @@ async fn the_bridge_trades_through_agents_and_survives_losing_one() {
     );
     app.shutdown().await;
 }
+
+/// Serves the protocol in-process over a simulated terminal with the given options.
+async fn in_process_agent(
+    offset_s: i64,
+    call_latency_ms: u64,
+) -> (String, std::sync::Arc<mt5_sim::terminal::SimTerminal>) {
+    let mut cfg = common::sim_config();
+    cfg.server_time_offset_s = offset_s;
+    cfg.call_latency_ms = call_latency_ms;
+    let (broker, _feed) = mt5_sim::broker::open_from_config(&cfg).await.unwrap();
+    let sim = std::sync::Arc::new(mt5_sim::terminal::SimTerminal::new(
+        "sim-in-process".into(),
+        broker,
+        mt5_sim::terminal::TerminalOptions::from_config(&cfg),
+    ));
+    let router =
+        mt5_bridge::agent::server::router(sim.clone(), secrecy::SecretString::from(TOKEN), "sim");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (url, sim)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_terminal_maps_the_protocol_back_to_terminal_results_and_errors() {
+    use mt5::{
+        AccountKey, Expected, HistorySelect, OrderType, PositionFilter, RatesRange, Terminal,
+        TerminalError, Timeframe, TradeAction, TradeRequest,
+    };
+    use mt5_bridge::agent::client::AgentTerminal;
+    use secrecy::SecretString;
+
+    let (url, sim) = in_process_agent(7200, 0).await;
+    let agent = AgentTerminal::new(&url, SecretString::from(TOKEN)).unwrap();
+    let first = AccountKey::new(10001, "Sim-Demo");
+    let second = AccountKey::new(10002, "Sim-Demo");
+    let at = Expected::new(first.clone());
+    let timeout = Duration::from_secs(10);
+
+    let err = agent
+        .login(&first, &SecretString::from("wrong"), timeout)
+        .await
+        .unwrap_err();
+    assert!(err.is_auth_failure(), "{err:?}");
+    assert_eq!(err.last_error().0, -6);
+    assert_eq!(agent.current().await.unwrap(), None);
+
+    let info = agent
+        .login(&first, &SecretString::from("Sim-10001!"), timeout)
+        .await
+        .unwrap();
+    assert_eq!(info.login, 10001);
+    assert_eq!(info.margin_mode, mt5::AccountMarginMode::RetailHedging);
+    assert_eq!(agent.current().await.unwrap(), Some(first.clone()));
+
+    // Every read equals what the terminal itself answers.
+    assert_eq!(
+        agent.account_info(&at).await.unwrap(),
+        sim.account_info(&at).await.unwrap()
+    );
+    assert_eq!(
+        agent.symbol_info(&at, "XAUUSD").await.unwrap(),
+        sim.symbol_info(&at, "XAUUSD").await.unwrap()
+    );
+    assert_eq!(
+        agent.symbols(&at, Some("*JPY*")).await.unwrap(),
+        sim.symbols(&at, Some("*JPY*")).await.unwrap()
+    );
+    for range in [
+        RatesRange::FromPos { start: 3, count: 7 },
+        RatesRange::Range {
+            from: 1_767_571_200,
+            to: 1_767_589_200,
+        },
+    ] {
+        assert_eq!(
+            agent
+                .copy_rates(&at, "EURUSD", Timeframe::H1, range)
+                .await
+                .unwrap(),
+            sim.copy_rates(&at, "EURUSD", Timeframe::H1, range)
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(agent.server_time_offset_s(&at).await.unwrap(), 7200);
+    let margin = agent
+        .order_calc_margin(&at, OrderType::Sell, "EURUSD", 1.0, 1.1)
+        .await
+        .unwrap();
+    assert_eq!(
+        margin,
+        sim.order_calc_margin(&at, OrderType::Sell, "EURUSD", 1.0, 1.1)
+            .await
+            .unwrap()
+    );
+    let profit = agent
+        .order_calc_profit(&at, OrderType::Buy, "EURUSD", 1.0, 1.1, 1.2)
+        .await
+        .unwrap();
+    assert!((profit - 10_000.0).abs() < 1e-6, "{profit}");
+
+    let err = agent.symbol_info(&at, "NOPE").await.unwrap_err();
+    assert_eq!(err, TerminalError::not_found());
+
+    // Trading: the result and what the broker then holds.
+    let request = TradeRequest {
+        action: TradeAction::Deal,
+        symbol: "EURUSD".into(),
+        volume: 0.2,
+        r#type: OrderType::Sell,
+        type_filling: mt5::OrderFilling::Ioc,
+        deviation: 10,
+        comment: "x".repeat(40),
+        ..Default::default()
+    };
+    let check = agent.order_check(&at, &request).await.unwrap();
+    assert_eq!(check.retcode, 0);
+    assert_eq!(check.request.r#type, OrderType::Sell);
+    let sent = agent.order_send(&at, &request).await.unwrap();
+    assert_eq!(sent.retcode, 10009, "{sent:?}");
+    let positions = agent
+        .positions(&at, &PositionFilter::Ticket(sent.order))
+        .await
+        .unwrap();
+    assert_eq!(positions.len(), 1);
+    assert_eq!(positions[0].r#type, mt5::PositionType::Sell);
+    assert_eq!(positions[0].comment, "x".repeat(27));
+    assert_eq!(
+        positions,
+        sim.positions(&at, &PositionFilter::Symbol("EURUSD".into()))
+            .await
+            .unwrap()
+    );
+    let deals = agent
+        .history_deals(
+            &at,
+            &HistorySelect::Position {
+                position: sent.order,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(deals.len(), 1);
+    assert_eq!(deals[0].entry, mt5::DealEntry::In);
+    let orders = agent
+        .history_orders(&at, &HistorySelect::Ticket { ticket: sent.order })
+        .await
+        .unwrap();
+    assert_eq!(orders[0].state, mt5::OrderState::Filled);
+    assert!(agent
+        .orders(&at, &PositionFilter::All)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The guard: the expected account comes back with what the terminal holds.
+    let err = agent
+        .order_send(&Expected::new(second.clone()), &request)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TerminalError::WrongAccount {
+            expected: second,
+            actual: Some(first.clone()),
+        }
+    );
+    assert_eq!(
+        agent
+            .positions(&at, &PositionFilter::All)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "nothing ran"
+    );
+    agent.logout().await.unwrap();
+    assert_eq!(agent.current().await.unwrap(), None);
+
+    // Connection problems are connection errors; a wrong token is not silently accepted.
+    let wrong = AgentTerminal::new(&url, SecretString::from("not-the-token")).unwrap();
+    let err = wrong.current().await.unwrap_err();
+    assert!(
+        matches!(err, TerminalError::Unavailable(ref m) if m.contains("AGENT_TOKEN")),
+        "{err:?}"
+    );
+    let closed = AgentTerminal::new(
+        &format!("http://127.0.0.1:{}", free_port()),
+        SecretString::from(TOKEN),
+    )
+    .unwrap();
+    let err = closed.account_info(&at).await.unwrap_err();
+    assert!(
+        matches!(err, TerminalError::Unavailable(_)) && err.is_connection(),
+        "{err:?}"
+    );
+
+    // A call slower than its deadline is a timeout.
+    let (slow_url, _slow) = in_process_agent(0, 800).await;
+    let slow = AgentTerminal::new(&slow_url, SecretString::from(TOKEN))
+        .unwrap()
+        .with_call_timeout(Duration::from_millis(200));
+    slow.login(&first, &SecretString::from("Sim-10001!"), timeout)
+        .await
+        .unwrap();
+    assert_eq!(
+        slow.account_info(&at).await.unwrap_err(),
+        TerminalError::Timeout
+    );
+}
