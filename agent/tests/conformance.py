@@ -35,6 +35,105 @@ REQUEST_FIELDS = {
     "position_by",
 }
 SYMBOL = "EURUSD"
+
+# The package's structures: field -> JSON type ("i" int, "f" number, "b" bool, "s" string, or a
+# nested structure's name). Every answer must carry all of them with these types.
+_ACCOUNT_BOOLS = {"trade_allowed", "trade_expert", "fifo_close"}
+_SYMBOL_BOOLS = {"custom", "select", "visible", "spread_float", "margin_hedged_use_leg"}
+
+
+def _schema(ints: str, floats: str, strs: str, bools: set[str] | None = None) -> dict[str, str]:
+    out = {f: "i" for f in ints.split()}
+    out.update({f: "f" for f in floats.split()})
+    out.update({f: "s" for f in strs.split()})
+    out.update({f: "b" for f in bools or set()})
+    return out
+
+
+SCHEMAS: dict[str, dict[str, str]] = {
+    "AccountInfo": _schema(
+        "login trade_mode leverage limit_orders margin_so_mode margin_mode currency_digits",
+        "balance credit profit equity margin margin_free margin_level margin_so_call margin_so_so "
+        "margin_initial margin_maintenance assets liabilities commission_blocked",
+        "name server currency company",
+        _ACCOUNT_BOOLS,
+    ),
+    "SymbolInfo": _schema(
+        "chart_mode session_deals session_buy_orders session_sell_orders volume volumehigh volumelow "
+        "time digits spread ticks_bookdepth trade_calc_mode trade_mode start_time expiration_time "
+        "trade_stops_level trade_freeze_level trade_exemode swap_mode swap_rollover3days "
+        "expiration_mode filling_mode order_mode order_gtc_mode option_mode option_right",
+        "bid bidhigh bidlow ask askhigh asklow last lasthigh lastlow volume_real volumehigh_real "
+        "volumelow_real option_strike point trade_tick_value trade_tick_value_profit "
+        "trade_tick_value_loss trade_tick_size trade_contract_size trade_accrued_interest "
+        "trade_face_value trade_liquidity_rate volume_min volume_max volume_step volume_limit "
+        "swap_long swap_short margin_initial margin_maintenance session_volume session_turnover "
+        "session_interest session_buy_orders_volume session_sell_orders_volume session_open "
+        "session_close session_aw session_price_settlement session_price_limit_min "
+        "session_price_limit_max margin_hedged price_change price_volatility price_theoretical "
+        "price_greeks_delta price_greeks_theta price_greeks_gamma price_greeks_vega price_greeks_rho "
+        "price_greeks_omega price_sensitivity",
+        "basis category currency_base currency_profit currency_margin bank description exchange "
+        "formula isin name page path",
+        _SYMBOL_BOOLS,
+    ),
+    "Tick": _schema("time volume time_msc flags", "bid ask last volume_real", ""),
+    "Rate": _schema("time tick_volume spread real_volume", "open high low close", ""),
+    "TradeRequest": _schema(
+        "action magic order deviation type type_filling type_time expiration position position_by",
+        "volume price stoplimit sl tp",
+        "symbol comment",
+    ),
+    "OrderCheckResult": dict(
+        _schema("retcode", "balance equity profit margin margin_free margin_level", "comment"),
+        request="TradeRequest",
+    ),
+    "OrderSendResult": dict(
+        _schema("retcode deal order request_id retcode_external", "volume price bid ask", "comment"),
+        request="TradeRequest",
+    ),
+    "TradePosition": _schema(
+        "ticket time time_msc time_update time_update_msc type magic identifier reason",
+        "volume price_open sl tp price_current swap profit",
+        "symbol comment external_id",
+    ),
+    "TradeOrder": _schema(
+        "ticket time_setup time_setup_msc time_done time_done_msc time_expiration type type_time "
+        "type_filling state magic position_id position_by_id reason",
+        "volume_initial volume_current price_open sl tp price_current price_stoplimit",
+        "symbol comment external_id",
+    ),
+    "TradeDeal": _schema(
+        "ticket order time time_msc type entry magic position_id reason",
+        "volume price commission swap profit fee",
+        "symbol comment external_id",
+    ),
+}
+
+
+def assert_shape(kind: str, value: Any) -> None:
+    """`value` (an object or a list of them) has every field of `kind` with its JSON type."""
+    if isinstance(value, list):
+        for item in value:
+            assert_shape(kind, item)
+        return
+    assert isinstance(value, dict), (kind, value)
+    missing = set(SCHEMAS[kind]) - set(value)
+    assert not missing, f"{kind} lacks {sorted(missing)}"
+    for key, want in SCHEMAS[kind].items():
+        got = value[key]
+        if want in SCHEMAS:
+            assert_shape(want, got)
+            continue
+        ok = {
+            "i": is_int(got),
+            "f": is_number(got),
+            "b": isinstance(got, bool),
+            "s": isinstance(got, str),
+        }[want]
+        assert ok, f"{kind}.{key} should be {want}, got {got!r}"
+
+
 HTTP_TIMEOUT_S = 30.0
 
 
@@ -170,6 +269,7 @@ def check_login_returns_account_info(t: Target) -> None:
         body = resp.json()
         assert set(body) == {"account_info"}, body
         info = body["account_info"]
+        assert_shape("AccountInfo", info)
         assert info["login"] == account.login, info
         assert info["server"] == account.server, info
         for key in (
@@ -232,6 +332,7 @@ def check_switch_moves_the_guard(t: Target) -> None:
     assert resp.status_code == 200 and resp.json()["result"]["login"] == t.second.login, resp.text
     orders = t.result("orders", {"symbol": None, "group": None, "ticket": None}, t.second)
     assert isinstance(orders, list), orders
+    assert_shape("TradeOrder", orders)
     t.login_first()
     assert_error(t.call("positions", {}, t.second), 409, "wrong_account")
 
@@ -242,6 +343,7 @@ def check_market_data_shapes(t: Target) -> None:
     assert isinstance(symbols, list) and symbols, symbols
     names = {s["name"] for s in symbols}
     assert SYMBOL in names, names
+    assert_shape("SymbolInfo", symbols)
     only = t.result("symbols", {"group": f"*,!{SYMBOL}"})
     assert SYMBOL not in {s["name"] for s in only}
     info = t.result("symbol_info", {"symbol": SYMBOL})
@@ -252,7 +354,7 @@ def check_market_data_shapes(t: Target) -> None:
         assert is_number(info[key]), (key, info[key])
     assert isinstance(info["select"], bool), info["select"]
     tick = t.result("symbol_info_tick", {"symbol": SYMBOL})
-    assert set(tick) >= {"time", "bid", "ask", "last", "volume", "time_msc", "flags", "volume_real"}, tick
+    assert_shape("Tick", tick)
     assert is_int(tick["time"]) and is_int(tick["time_msc"]) and is_int(tick["flags"]), tick
     assert 0 < tick["bid"] <= tick["ask"], tick
     assert abs(tick["time_msc"] // 1000 - tick["time"]) <= 1, tick
@@ -262,6 +364,7 @@ def check_market_data_shapes(t: Target) -> None:
         "copy_rates", {"symbol": SYMBOL, "timeframe": m1, "mode": "from_pos", "start": 0, "count": 10}
     )
     assert len(rates) == 10, rates
+    assert_shape("Rate", rates)
     for bar in rates:
         # JSON objects are unordered: compare the field set, not the order.
         assert set(bar) == set(RATE_FIELDS), bar
@@ -326,6 +429,7 @@ def check_trading_cycle(t: Target) -> None:
     started = t.result("symbol_info_tick", {"symbol": SYMBOL})["time"]
     check = t.result("order_check", {"request": market_request(t, 0, 0.01, "conformance check")})
     assert check["retcode"] == 0, check
+    assert_shape("OrderCheckResult", check)
     assert set(check["request"]) == REQUEST_FIELDS, check
     for key in ("balance", "equity", "margin", "margin_free"):
         assert is_number(check[key]), (key, check)
@@ -333,6 +437,7 @@ def check_trading_cycle(t: Target) -> None:
     long_comment = "conformance open with a comment far too long for MT5"
     sent = t.result("order_send", {"request": market_request(t, 0, 0.01, long_comment)})
     assert sent["retcode"] == 10009, sent
+    assert_shape("OrderSendResult", sent)
     assert is_int(sent["order"]) and sent["order"] > 0, sent
     assert is_int(sent["deal"]) and sent["deal"] > 0, sent
     assert sent["volume"] == 0.01 and sent["price"] > 0, sent
@@ -341,6 +446,7 @@ def check_trading_cycle(t: Target) -> None:
     assert len(echoed) <= 27 and echoed.startswith("conformance"), echoed
 
     positions = t.result("positions", {"symbol": SYMBOL})
+    assert_shape("TradePosition", positions)
     mine = [p for p in positions if p["identifier"] == sent["order"] or p["ticket"] == sent["order"]]
     assert len(mine) == 1, positions
     position = mine[0]
@@ -359,6 +465,7 @@ def check_trading_cycle(t: Target) -> None:
     assert left == [], left
 
     deals = t.result("history_deals", {"position": position["identifier"]})
+    assert_shape("TradeDeal", deals)
     tickets = {d["ticket"] for d in deals}
     assert {sent["deal"], closed["deal"]} <= tickets, deals
     entries = sorted(d["entry"] for d in deals if d["ticket"] in (sent["deal"], closed["deal"]))
@@ -369,6 +476,7 @@ def check_trading_cycle(t: Target) -> None:
     assert {sent["deal"], closed["deal"]} <= {d["ticket"] for d in ranged}, ranged
     orders = t.result("history_orders", {"ticket": sent["order"]})
     assert [o["ticket"] for o in orders] == [sent["order"]], orders
+    assert_shape("TradeOrder", orders)
     assert_error(t.call("history_deals", {"ticket": 1, "position": 2}), 400, "bad_request")
 
 

@@ -429,6 +429,8 @@ class FakeMT5:
         values.update({k: "" for k in _SYMBOL_STRS})
         point = round(10.0**-sym.digits, sym.digits)
         values.update(
+            custom=False,
+            margin_hedged_use_leg=False,
             select=sym.name in self._selected,
             visible=sym.name in self._selected,
             time=self.now_server(),
