@@ -44,7 +44,11 @@ fn free_port() -> u16 {
 
 /// Starts an agent on a free port with the broker state in `dir`, and waits until it answers.
 async fn start_agent(dir: &Path) -> Agent {
-    let port = free_port();
+    start_agent_on(dir, free_port()).await
+}
+
+/// As [`start_agent`], on a given port (a restart).
+async fn start_agent_on(dir: &Path, port: u16) -> Agent {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mt5-bridge"));
     cmd.arg("sim-agent")
         .arg("--bind")
@@ -436,10 +440,55 @@ async fn the_bridge_trades_through_agents_and_survives_losing_one() {
         assert!(open.contains(t), "{t} in {open:?}");
     }
 
+    // The killed agent comes back on its address; now the other one dies. The pool logs in on
+    // the restarted agent and carries on.
+    let port: u16 = agents[holder]
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    agents[holder] = start_agent_on(dir.path(), port).await;
+    agents[1 - holder].kill();
+    let mut failures = 0;
+    let mut served = 0;
+    for i in 0..6 {
+        let (s, b) = if i % 2 == 0 {
+            app.get("/api/v1/positions", &t).await
+        } else {
+            app.post(
+                "/api/v1/orders",
+                &t,
+                json!({"symbol": "EURUSD", "type": "sell", "volume": 0.01}),
+            )
+            .await
+        };
+        if s == 200 {
+            served += 1;
+        } else {
+            assert_eq!(s, 503, "{b}");
+            assert_eq!(served, 0, "a failure after recovery: {b}");
+            failures += 1;
+        }
+    }
+    assert!(
+        failures <= 1,
+        "{failures} failed requests after the second kill"
+    );
+    let (_, h) = request(
+        Method::GET,
+        &format!("{}/v1/health", agents[holder].url),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(h["login"], 10001, "the restarted agent was logged in again");
+
     let (s, b) = app.get("/api/v1/journal", &t).await;
     assert_eq!(s, 200);
     let entries = b["entries"].as_array().unwrap();
-    assert!(entries.len() >= 4, "{b}");
+    assert!(entries.len() >= 6, "{b}");
     assert!(
         entries.iter().all(|e| e["status"] != "pending"),
         "no journal entry is left pending: {b}"
