@@ -514,9 +514,11 @@ pub fn parse_terminals(spec: &str) -> Result<TerminalsSpec, String> {
                     ))
                 }
             },
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "TERMINALS: unknown terminal `{part}` (expected sim:N or agent:http://host:port)"
-            )),
+            ))
+            }
         }
     }
     if sim == 0 && agents.is_empty() {
