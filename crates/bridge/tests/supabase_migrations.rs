@@ -22,10 +22,16 @@ fn supabase_migrations_match_the_bridge_migrations() {
         .filter(|n| n.ends_with(".sql"))
         .collect();
     theirs.sort();
-    assert_eq!(names, theirs, "supabase/migrations must mirror crates/bridge/migrations/postgres");
+    assert_eq!(
+        names, theirs,
+        "supabase/migrations must mirror crates/bridge/migrations/postgres"
+    );
     for n in names {
         let a = std::fs::read_to_string(bridge.join(&n)).unwrap();
         let b = std::fs::read_to_string(supabase.join(&n)).unwrap();
-        assert_eq!(a, b, "{n} differs: copy crates/bridge/migrations/postgres/{n} to supabase/migrations/");
+        assert_eq!(
+            a, b,
+            "{n} differs: copy crates/bridge/migrations/postgres/{n} to supabase/migrations/"
+        );
     }
 }
