@@ -510,3 +510,16 @@ def test_keep_alive_connections_survive_errors(running: Running) -> None:
             assert ok.status_code == 200 and ok.json()["version"] == "1"
             out = session.post(running.base + "/v1/logout", json={}, headers=headers, timeout=10)
             assert out.status_code == 200
+
+
+def test_answers_are_quick_on_kept_alive_connections(running: Running) -> None:
+    # Headers and body in separate segments would wait for delayed ACKs (~40 ms each) without
+    # TCP_NODELAY; 40 answers well under that budget prove the small writes go out at once.
+    headers = {"Authorization": f"Bearer {running.token}"}
+    with requests.Session() as session:
+        session.get(running.base + "/v1/health", headers=headers, timeout=10)
+        started = time.monotonic()
+        for _ in range(40):
+            assert session.get(running.base + "/v1/health", headers=headers, timeout=10).status_code == 200
+        elapsed = time.monotonic() - started
+        assert elapsed < 1.0, elapsed

@@ -1,0 +1,128 @@
+"""The bridge itself (`mt5-bridge serve`) trading through the Python agent on the fake terminal:
+proves the bridge's agent client reads what this agent writes. Skipped when the binary is not built."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from fake_mt5 import FakeMT5
+from test_conformance import find_bridge_binary, free_port
+
+from mt5_agent import Agent, serve_in_thread
+
+JWT_SECRET = secrets.token_urlsafe(40)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint_user_token(user: str) -> str:
+    """An HS256 access token as the bridge's auth provider issues them."""
+    now = int(time.time())
+    header = {"alg": "HS256", "typ": "JWT"}
+    claims = {
+        "sub": user,
+        "role": "authenticated",
+        "aud": "authenticated",
+        "iat": now,
+        "exp": now + 3600,
+        "email": "agent-test@example.com",
+        "session_id": str(uuid.uuid4()),
+        "is_anonymous": False,
+        "aal": "aal1",
+    }
+    signing_input = _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(claims).encode())
+    signature = hmac.new(JWT_SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + _b64url(signature)
+
+
+@pytest.fixture
+def bridge() -> Iterator[tuple[str, FakeMT5]]:
+    binary = find_bridge_binary()
+    if binary is None:
+        pytest.skip("mt5-bridge binary not found (set MT5_BRIDGE_BIN): bridge interop skipped")
+    token = secrets.token_urlsafe(24)
+    fake = FakeMT5()
+    agent_server = serve_in_thread(Agent(fake, token))
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="mt5-agent-interop-") as data_dir:
+        env = dict(
+            os.environ,
+            DATA_DIR=data_dir,
+            DATABASE_URL=f"sqlite://{data_dir}/bridge.db?mode=rwc",
+            BIND=f"127.0.0.1:{port}",
+            TERMINALS=f"agent:http://127.0.0.1:{agent_server.server_address[1]}",
+            AGENT_TOKEN=token,
+            JWT_SECRET=JWT_SECRET,
+            CREDENTIALS_KEY=base64.b64encode(os.urandom(32)).decode(),
+            CREDENTIALS_KEY_ID="t1",
+            TERMINAL_TIMEOUT_MS="10000",
+        )
+        log_path = Path(data_dir) / "bridge.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen([str(binary), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the bridge did not start: {log_path.read_text(errors='replace')[-2000:]}")
+                time.sleep(0.1)
+            yield base, fake
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+            agent_server.shutdown()
+            agent_server.server_close()
+
+
+def test_the_bridge_trades_through_the_python_agent(bridge: tuple[str, FakeMT5]) -> None:
+    base, fake = bridge
+    headers = {"Authorization": f"Bearer {mint_user_token(str(uuid.uuid4()))}"}
+    with requests.Session() as http:
+        http.headers.update(headers)
+        connect = {"account_name": "agent", "login": "10001", "password": "Sim-10001!", "server": "Sim-Demo"}
+        resp = http.post(base + "/api/v1/accounts/connect", json=connect, timeout=30)
+        assert resp.status_code == 201, resp.text
+        account = http.get(base + "/api/v1/account", timeout=30).json()
+        assert account["login"] == 10001 and account["margin_mode"] == "retail_hedging", account
+        resp = http.post(
+            base + "/api/v1/orders", json={"symbol": "EURUSD", "type": "buy", "volume": 0.1}, timeout=30
+        )
+        assert resp.status_code == 200, resp.text
+        sent = resp.json()
+        assert sent["retcode"] == 10009 and sent["request"]["type"] == "buy", sent
+        positions = http.get(base + "/api/v1/positions", timeout=30).json()["positions"]
+        assert [p["ticket"] for p in positions] == [sent["order"]], positions
+        resp = http.post(base + f"/api/v1/positions/{sent['order']}/close", json={}, timeout=30)
+        assert resp.status_code == 200, resp.text
+        assert http.get(base + "/api/v1/positions", timeout=30).json()["positions"] == []
+        deals = http.get(base + "/api/v1/history/deals", timeout=30).json()["deals"]
+        assert {d["entry"] for d in deals} >= {"in", "out"}, deals
+        tick = http.get(base + "/api/v1/symbols/EURUSD/tick", timeout=30)
+        assert tick.status_code == 200 and tick.json()["bid"] == 1.08, tick.text
+    assert fake.concurrent_failures == 0
+    assert "order_send" in fake.calls
