@@ -28,7 +28,7 @@ LOGIN_POLL_S = 0.25
 DEFAULT_LOGIN_TIMEOUT_MS = 60_000
 # Terminals reject longer comments or odd characters before the order reaches the server.
 COMMENT_MAX = 27
-_COMMENT_DROP = re.compile(r"[^A-Za-z0-9 _\-]")
+_COMMENT_DROP = re.compile(r"[^A-Za-z0-9 _.\-]")
 # last_error codes that mean the IPC link to the terminal is gone (RES_E_INTERNAL_FAIL*).
 _IPC_TIMEOUT = -10005
 _IPC_LOST = {-10000, -10001, -10002, -10003, -10004}
@@ -529,10 +529,16 @@ class Agent:
         return self._answer(rates, f"copy_rates {symbol}")
 
     def _op_positions(self, args: Mapping[str, Any]) -> Any:
-        return self._answer(self._mt5.positions_get(**_one_filter(args)), "positions_get")
+        found = self._filtered_get(self._mt5.positions_get, _one_filter(args))
+        return self._answer(found, "positions_get")
 
     def _op_orders(self, args: Mapping[str, Any]) -> Any:
-        return self._answer(self._mt5.orders_get(**_one_filter(args)), "orders_get")
+        return self._answer(self._filtered_get(self._mt5.orders_get, _one_filter(args)), "orders_get")
+
+    @staticmethod
+    def _filtered_get(fn: Callable[..., Any], filters: dict[str, Any]) -> Any:
+        # The package refuses an empty keyword splat on some builds ('Unnamed arguments not allowed').
+        return fn(**filters) if filters else fn()
 
     def _op_order_calc_margin(self, args: Mapping[str, Any]) -> Any:
         action, symbol = req_int(args, "action"), req_str(args, "symbol")

@@ -265,7 +265,7 @@ def test_truncate_comment() -> None:
     assert truncate_comment("short") == "short"
     assert truncate_comment("a" * 40) == "a" * 27
     assert truncate_comment("Ünïcode: tp/sl #1 (x)") == "ncode tpsl 1 x"
-    assert truncate_comment("keep_these-chars 09") == "keep_these-chars 09"
+    assert truncate_comment("keep_these-chars 0.9") == "keep_these-chars 0.9"
 
 
 def test_order_send_truncates_comment_before_mt5(running: Running) -> None:
