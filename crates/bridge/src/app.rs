@@ -84,7 +84,8 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupEr
     Ok(store)
 }
 
-async fn build_terminals(
+/// The terminals named by `TERMINALS` (simulated ones on the broker of the simulator settings).
+pub async fn build_terminals(
     settings: &ServeSettings,
     overrides: &mut Overrides,
 ) -> Result<Vec<Arc<dyn Terminal>>, StartupError> {

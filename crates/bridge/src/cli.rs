@@ -79,6 +79,23 @@ pub async fn run(command: Command) -> ExitCode {
         }
         Command::Token(args) => token(args),
         Command::SimAgent(args) => sim_agent(args).await,
+        Command::ImportLegacyAccount(args) => {
+            init_tracing(log_format_is_json(&args.serve.common));
+            match crate::import::run(&args, &env_lookup).await {
+                Ok(crate::import::Imported::Created(id)) => {
+                    println!("imported: account {id} is the user's default account");
+                    ExitCode::SUCCESS
+                }
+                Ok(crate::import::Imported::AlreadyPresent(id)) => {
+                    println!("already imported: account {id}; nothing changed");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("mt5-bridge: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::RotateKey(args) => {
             init_tracing(log_format_is_json(&args));
             let settings = match Settings::load(&args, &env_lookup) {

@@ -37,6 +37,24 @@ pub enum Command {
     /// Serve the terminal-agent protocol over one simulated terminal (broker state shared through
     /// MT5_SIM_STATE, default <data dir>/sim-broker.db).
     SimAgent(SimAgentArgs),
+    /// Move the single-account bridge's MT5_LOGIN / MT5_PASSWORD / MT5_SERVER to a user's default
+    /// account, verifying the login first. Running it again changes nothing.
+    ImportLegacyAccount(ImportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// The user (UUID) who gets the account.
+    #[arg(long)]
+    pub user: String,
+    /// The account's name.
+    #[arg(long, default_value = "Imported MT5 account")]
+    pub name: String,
+    /// Read MT5_LOGIN, MT5_PASSWORD and MT5_SERVER from this env file instead of the environment.
+    #[arg(long)]
+    pub env_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Args)]

@@ -2,7 +2,8 @@
 //!
 //! - [`config`]: flags and environment, validated at startup; the embedded default's generated keys.
 //! - [`app`]: builds the application (store, vault, auth, terminals, router); used by `main` and tests.
-//! - [`cli`]: the commands `serve`, `migrate`, `token`, `rotate-key`.
+//! - [`cli`]: the commands `serve`, `migrate`, `token`, `rotate-key`, `sim-agent`, `import-legacy-account`.
+//! - [`import`]: moving the single-account bridge's MT5_LOGIN/PASSWORD/SERVER to a user's account.
 //! - [`http`]: router, middleware, extractors, validation and the endpoint handlers.
 //! - [`error`]: `ApiError`, the one table from failure to status and stable code.
 //! - [`auth`]: access-token (JWT) verification, Supabase-compatible, and local token minting.
@@ -27,6 +28,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod limits;
 pub mod metrics;
 pub mod pool;
