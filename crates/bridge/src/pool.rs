@@ -19,6 +19,9 @@
 //!   no idle terminal's account has waiters. Removing a waiter cannot break this, so only a new
 //!   request and a released slot need to dispatch.
 //!
+//! A terminal that cannot be reached (its agent is down) is taken out of the pool and probed with a
+//! backoff; it is put back, and the queue dispatched, as soon as it answers.
+//!
 //! Under the lease every operation names the account it expects ([`Expected`]) and the terminal
 //! refuses to act for any other (the guard): a mismatch never executes, is logged and counted,
 //! and the operation is retried once on a fresh lease.
@@ -109,6 +112,8 @@ struct SlotInfo {
     turn_account: Option<AccountKey>,
     turn_ops: u32,
     turn_start: Instant,
+    /// Unreachable (its agent does not answer): out of the pool until a probe finds it again.
+    down: bool,
 }
 
 struct Waiter {
@@ -267,6 +272,51 @@ impl Inner {
         }
     }
 
+    /// Takes an unreachable terminal out of the pool and probes it (health, backing off up to
+    /// 10 s) until it answers, then puts it back. Without an async runtime nothing is marked.
+    fn mark_down(self: &Arc<Self>, slot: usize) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        {
+            let mut st = self.lock();
+            let Some(s) = st.slots.get_mut(slot) else {
+                return;
+            };
+            s.logged_in = None;
+            if s.down {
+                return; // a probe is already running
+            }
+            s.down = true;
+        }
+        let terminal = self.terminals[slot].clone();
+        tracing::warn!(
+            terminal = terminal.id(),
+            "terminal unreachable: taken out of the pool"
+        );
+        let inner = self.clone();
+        handle.spawn(async move {
+            let mut backoff = Duration::from_millis(250);
+            loop {
+                tokio::time::sleep(backoff).await;
+                if let Ok(current) = terminal.current().await {
+                    let mut st = inner.lock();
+                    if let Some(s) = st.slots.get_mut(slot) {
+                        s.down = false;
+                        s.logged_in = current;
+                    }
+                    tracing::info!(
+                        terminal = terminal.id(),
+                        "terminal answers again: back in the pool"
+                    );
+                    inner.dispatch(&mut st);
+                    return;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        });
+    }
+
     fn turn_over(&self, s: &SlotInfo, now: Instant) -> bool {
         s.turn_ops >= self.opts.max_batch || now.duration_since(s.turn_start) >= self.opts.max_turn
     }
@@ -282,7 +332,7 @@ impl Inner {
     /// The naive policy: the oldest waiter of all gets the idle terminal, whatever its account.
     fn dispatch_fifo(self: &Arc<Self>, st: &mut State) {
         loop {
-            let Some(slot) = st.slots.iter().position(|s| !s.busy) else {
+            let Some(slot) = st.slots.iter().position(|s| !s.busy && !s.down) else {
                 return;
             };
             let oldest = st
@@ -322,7 +372,7 @@ impl Inner {
             //    unless its turn is over and other accounts starve.
             for i in 0..st.slots.len() {
                 let s = &st.slots[i];
-                if s.busy {
+                if s.busy || s.down {
                     continue;
                 }
                 let Some(acc) = s.logged_in.clone() else {
@@ -345,7 +395,7 @@ impl Inner {
             //    terminal, preferring one whose account nobody waits for.
             if let Some(acc) = starving.first() {
                 let victim = (0..st.slots.len())
-                    .filter(|&i| !st.slots[i].busy)
+                    .filter(|&i| !st.slots[i].busy && !st.slots[i].down)
                     .min_by_key(|&i| {
                         let s = &st.slots[i];
                         let wanted = s
@@ -388,6 +438,7 @@ impl TerminalPool {
                 turn_account: None,
                 turn_ops: 0,
                 turn_start: now,
+                down: false,
             })
             .collect();
         TerminalPool {
@@ -402,6 +453,11 @@ impl TerminalPool {
                 lease_seq: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Terminals taken out of the pool because they do not answer.
+    pub fn terminals_down(&self) -> usize {
+        self.inner.lock().slots.iter().filter(|s| s.down).count()
     }
 
     pub fn size(&self) -> usize {
@@ -531,6 +587,9 @@ impl TerminalPool {
                     .stats
                     .failed_logins
                     .fetch_add(1, Ordering::Relaxed);
+                if matches!(e, TerminalError::Unavailable(_)) {
+                    self.inner.mark_down(lease.grant.slot);
+                }
                 Err(ApiError::from_login_error(e))
             }
         }
@@ -593,6 +652,9 @@ impl TerminalPool {
                     }
                     Err(e) if e.is_connection() => {
                         self.inner.set_logged_in(lease.grant.slot, None);
+                        if matches!(e, TerminalError::Unavailable(_)) {
+                            self.inner.mark_down(lease.grant.slot);
+                        }
                         return Err(ApiError::from(e));
                     }
                     other => return other.map_err(ApiError::from),
