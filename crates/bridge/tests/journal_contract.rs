@@ -10,42 +10,19 @@
 #![allow(clippy::unwrap_used, reason = "test code")]
 
 use std::collections::HashSet;
-use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mt5_bridge::store::journal::{
     Begin, Completion, JournalEntry, JournalFilter, JournalStatus, NewJournalEntry, MAX_PAGE,
 };
-use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
-use mt5_bridge::store::{self, NewAccount, Store, StoreError, UserCtx};
+use mt5_bridge::store::{self, NewAccount, StoreError, UserCtx};
 use serde_json::json;
 use sqlx::{Connection, Executor, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// A migrated store and the URL of its database, for raw SQL next to the store.
-#[derive(Clone)]
-struct Db {
-    store: Arc<dyn Store>,
-    url: String,
-}
-
-impl Db {
-    /// Runs raw SQL as the connecting role (no RLS), to set up what the API cannot (time ties).
-    async fn raw(&self, sql: &str) {
-        match self.store.backend() {
-            "sqlite" => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                conn.execute(sql).await.unwrap();
-            }
-            _ => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                conn.execute(sql).await.unwrap();
-            }
-        }
-    }
-}
+mod store_support;
+use store_support::{run_postgres, run_sqlite, Db};
 
 const TTL: i64 = 86_400;
 
@@ -144,94 +121,6 @@ async fn tick() {
 fn assert_recent(t: OffsetDateTime) {
     let age = OffsetDateTime::now_utc() - t;
     assert!(age.whole_seconds().abs() < 60, "a time of now: {age}");
-}
-
-async fn run_sqlite<F, Fut>(test: F)
-where
-    F: FnOnce(Db) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("journal.db").display()
-    );
-    let store = store::open(&url).await.unwrap();
-    assert_eq!(store.backend(), "sqlite");
-    store.migrate().await.unwrap();
-    test(Db { store, url }).await;
-}
-
-fn admin_url() -> Option<String> {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            eprintln!("TEST_DATABASE_URL is not set: skipping the Postgres variant");
-            None
-        }
-    }
-}
-
-/// Runs `test` on a fresh, migrated Postgres database, drops the database afterwards (also when the
-/// test panics), then re-raises the test's panic.
-async fn run_postgres<F, Fut>(test: F)
-where
-    F: FnOnce(Db) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let Some(admin) = admin_url() else { return };
-    let db = fresh_postgres_database(&admin)
-        .await
-        .expect("TEST_DATABASE_URL is set but a test database could not be created");
-    let outcome = async {
-        let store = store::open(&db.url).await?;
-        store.migrate().await?;
-        Ok::<_, StoreError>(store)
-    }
-    .await;
-    let result = match outcome {
-        Ok(store) => {
-            assert_eq!(store.backend(), "postgres");
-            let url = db.url.clone();
-            tokio::spawn(test(Db { store, url })).await
-        }
-        Err(e) => {
-            drop_best_effort(db).await;
-            panic!("opening the test database failed: {e}");
-        }
-    };
-    drop_best_effort(db).await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
-async fn drop_best_effort(db: TestDatabase) {
-    let name = db.name.clone();
-    if let Err(e) = db.drop().await {
-        eprintln!("could not drop test database {name}: {e}");
-    }
-}
-
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::run_sqlite(super::$name).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::run_postgres(super::$name).await
-                }
-            )*
-        }
-    };
 }
 
 contract!(

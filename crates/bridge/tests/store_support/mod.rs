@@ -1,0 +1,122 @@
+//! The contract-suite harness shared by the journal and algorithm store tests: each test runs on
+//! a fresh SQLite file and, when TEST_DATABASE_URL is set, on a fresh Postgres database.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
+
+use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
+use mt5_bridge::store::{self, Store, StoreError};
+use sqlx::{Connection, Executor};
+use std::future::Future;
+use std::sync::Arc;
+
+/// A migrated store and the URL of its database, for raw SQL next to the store.
+#[derive(Clone)]
+pub struct Db {
+    pub store: Arc<dyn Store>,
+    pub url: String,
+}
+
+impl Db {
+    /// Runs raw SQL as the connecting role (no RLS), to set up what the API cannot (time ties).
+    pub async fn raw(&self, sql: &str) {
+        match self.store.backend() {
+            "sqlite" => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                conn.execute(sql).await.unwrap();
+            }
+            _ => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                conn.execute(sql).await.unwrap();
+            }
+        }
+    }
+}
+
+pub async fn run_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("store.db").display()
+    );
+    let store = store::open(&url).await.unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    store.migrate().await.unwrap();
+    test(Db { store, url }).await;
+}
+
+pub fn admin_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            eprintln!("TEST_DATABASE_URL is not set: skipping the Postgres variant");
+            None
+        }
+    }
+}
+
+/// Runs `test` on a fresh, migrated Postgres database, drops the database afterwards (also when the
+/// test panics), then re-raises the test's panic.
+pub async fn run_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(admin) = admin_url() else { return };
+    let db = fresh_postgres_database(&admin)
+        .await
+        .expect("TEST_DATABASE_URL is set but a test database could not be created");
+    let outcome = async {
+        let store = store::open(&db.url).await?;
+        store.migrate().await?;
+        Ok::<_, StoreError>(store)
+    }
+    .await;
+    let result = match outcome {
+        Ok(store) => {
+            assert_eq!(store.backend(), "postgres");
+            let url = db.url.clone();
+            tokio::spawn(test(Db { store, url })).await
+        }
+        Err(e) => {
+            drop_best_effort(db).await;
+            panic!("opening the test database failed: {e}");
+        }
+    };
+    drop_best_effort(db).await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+pub async fn drop_best_effort(db: TestDatabase) {
+    let name = db.name.clone();
+    if let Err(e) = db.drop().await {
+        eprintln!("could not drop test database {name}: {e}");
+    }
+}
+
+#[macro_export]
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::run_sqlite(super::$name).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::run_postgres(super::$name).await
+                }
+            )*
+        }
+    };
+}
