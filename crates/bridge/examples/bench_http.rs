@@ -1,0 +1,729 @@
+//! The HTTP benchmark: throughput and latency of `GET /api/v1/accounts` and `POST /api/v1/orders`
+//! at several connection counts, on SQLite and on Postgres, and the service's resident memory.
+//!
+//! The service runs as a separate process (the release `mt5-bridge serve`), so its memory can be
+//! read from `/proc/<pid>/status`; the load generator in this process shares the machine's cores with
+//! it. Each point is a closed loop: N workers, each with its own keep-alive connection, send one
+//! request after another for `--seconds` after a warm-up, and every latency is recorded.
+//!
+//! Run: `cargo build --release -p mt5-bridge && cargo run --release -p mt5-bridge --example
+//! bench_http` (see docs/BENCHMARKS.md).
+
+use clap::Parser;
+use mt5_bridge::auth::mint_token;
+use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
+use mt5_bridge::vault::CredentialKey;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+use uuid::Uuid;
+
+const LOGIN: u64 = 70001;
+const PASSWORD: &str = "Bench-70001!";
+const SERVER: &str = "Sim-Bench";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench_http",
+    about = "HTTP throughput, latency and memory of mt5-bridge"
+)]
+struct Args {
+    /// Measured seconds per point (after the warm-up).
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Warm-up seconds per point, not measured.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Concurrent connections to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    connections: Vec<usize>,
+    /// Endpoints to run, comma-separated: `accounts`, `orders`.
+    #[arg(long, value_delimiter = ',', default_value = "accounts,orders")]
+    endpoints: Vec<String>,
+    /// Databases to run, comma-separated: `sqlite`, `postgres` (postgres needs --postgres).
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    databases: Vec<String>,
+    /// Admin URL of a Postgres server that may create databases; without it Postgres is skipped.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// The `mt5-bridge` binary (default: MT5_BRIDGE_BIN, else next to this example's directory).
+    #[arg(long)]
+    bin: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Accounts,
+    Orders,
+}
+
+impl Endpoint {
+    fn parse(s: &str) -> Option<Endpoint> {
+        match s {
+            "accounts" => Some(Endpoint::Accounts),
+            "orders" => Some(Endpoint::Orders),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Endpoint::Accounts => "GET /api/v1/accounts",
+            Endpoint::Orders => "POST /api/v1/orders",
+        }
+    }
+}
+
+/// One benchmark user: a token and the account it connected.
+struct User {
+    token: String,
+}
+
+/// What one (endpoint, connections) point measured.
+struct Point {
+    endpoint: Endpoint,
+    connections: usize,
+    seconds: f64,
+    /// Latencies of the 2xx answers completed inside the window, sorted.
+    latencies: Vec<Duration>,
+    errors: u64,
+    /// The first error seen, to show what went wrong.
+    first_error: Option<String>,
+    peak_rss_kb: Option<u64>,
+}
+
+impl Point {
+    fn throughput(&self) -> f64 {
+        self.latencies.len() as f64 / self.seconds
+    }
+}
+
+/// What one database's run measured.
+struct DbRun {
+    database: String,
+    idle_rss_kb: Option<u64>,
+    hwm_kb: Option<u64>,
+    points: Vec<Point>,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+fn ms(d: Option<Duration>) -> String {
+    match d {
+        Some(d) => format!("{:.2}", d.as_secs_f64() * 1000.0),
+        None => "–".to_string(),
+    }
+}
+
+fn mb(kb: Option<u64>) -> String {
+    match kb {
+        Some(kb) => format!("{:.1}", kb as f64 / 1024.0),
+        None => "–".to_string(),
+    }
+}
+
+/// A field (`VmRSS`, `VmHWM`) of /proc/<pid>/status, in kB.
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn bridge_binary(args: &Args) -> Result<PathBuf, String> {
+    if let Some(b) = &args.bin {
+        return Ok(b.clone());
+    }
+    if let Some(b) = std::env::var_os("MT5_BRIDGE_BIN") {
+        return Ok(PathBuf::from(b));
+    }
+    // target/release/examples/bench_http → target/release/mt5-bridge
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("mt5-bridge"))
+        .ok_or("cannot locate mt5-bridge next to the example; set MT5_BRIDGE_BIN")?;
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} not found: run `cargo build --release -p mt5-bridge` first or set MT5_BRIDGE_BIN",
+            bin.display()
+        ))
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let port = l
+        .local_addr()
+        .map_err(|e| format!("local_addr: {e}"))?
+        .port();
+    Ok(port)
+}
+
+/// The simulated broker's accounts: one netting account with a balance no benchmark can exhaust,
+/// so orders keep being accepted for the whole run.
+const ACCOUNTS_TOML: &str = r#"
+[[accounts]]
+login = 70001
+password = "Bench-70001!"
+server = "Sim-Bench"
+name = "HTTP bench"
+balance = 1000000000000.0
+currency = "USD"
+leverage = 100
+margin_mode = "netting"
+trade_mode = "demo"
+limit_orders = 0
+limit_positions = 0
+"#;
+
+/// The running service and what it needs to be reached.
+struct Server {
+    child: Child,
+    pid: u32,
+    base: String,
+    log: PathBuf,
+}
+
+async fn start_server(
+    bin: &Path,
+    dir: &Path,
+    database_url: Option<&str>,
+    jwt_secret: &SecretString,
+) -> Result<Server, String> {
+    let accounts = dir.join("accounts.toml");
+    std::fs::write(&accounts, ACCOUNTS_TOML).map_err(|e| format!("accounts file: {e}"))?;
+    let port = free_port()?;
+    let log = dir.join("server.log");
+    let log_file = std::fs::File::create(&log).map_err(|e| format!("log file: {e}"))?;
+    let log_err = log_file.try_clone().map_err(|e| format!("log file: {e}"))?;
+    let key = CredentialKey::generate("bench1").to_base64();
+    let mut cmd = Command::new(bin);
+    cmd.arg("serve")
+        .env_clear()
+        .env("DATA_DIR", dir)
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("TERMINALS", "sim:2")
+        .env("MT5_SIM_STATE", "memory")
+        .env("MT5_SIM_ACCOUNTS", &accounts)
+        .env("TRADE_LIMIT_PER_HOUR", "1000000000")
+        .env("SWITCH_LIMIT_PER_HOUR", "1000000000")
+        .env("CONNECT_FAIL_LIMIT", "1000000000")
+        .env("POOL_QUEUE_LIMIT", "1000000")
+        .env("LOG_FORMAT", "json")
+        // Logging every request at info level would dominate the measurement.
+        .env("RUST_LOG", "warn")
+        .env("JWT_SECRET", jwt_secret.expose_secret())
+        .env("CREDENTIALS_KEY", key.expose_secret())
+        .env("CREDENTIALS_KEY_ID", "bench1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log_file))
+        .stderr(Stdio::from(log_err))
+        .kill_on_drop(true);
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("spawn {}: {e}", bin.display()))?;
+    let pid = child.id().ok_or("the server exited at once")?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "the server exited with {status}; its log:\n{}",
+                tail(&log)
+            ));
+        }
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the server was not ready within 60 s; its log:\n{}",
+                tail(&log)
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(Server {
+        child,
+        pid,
+        base,
+        log,
+    })
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// Mints a token per user and connects the benchmark account for each (rows are per user).
+async fn connect_users(
+    base: &str,
+    jwt_secret: &SecretString,
+    count: usize,
+) -> Result<Vec<User>, String> {
+    let client = reqwest::Client::new();
+    let mut users = Vec::with_capacity(count);
+    for i in 0..count {
+        let token = mint_token(
+            jwt_secret,
+            Uuid::new_v4(),
+            Some(&format!("bench{i}@example.com")),
+            Duration::from_secs(6 * 3600),
+            "authenticated",
+            None,
+        )
+        .map_err(|e| format!("mint token: {e}"))?;
+        let resp = client
+            .post(format!("{base}/api/v1/accounts/connect"))
+            .bearer_auth(&token)
+            .json(&json!({
+                "account_name": format!("Bench {i}"),
+                "login": LOGIN,
+                "password": PASSWORD,
+                "server": SERVER,
+                "set_as_default": true,
+            }))
+            .send()
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let status = resp.status();
+        if status.as_u16() != 201 {
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            return Err(format!("connect answered {status}: {body}"));
+        }
+        users.push(User { token });
+    }
+    Ok(users)
+}
+
+/// What one worker saw.
+#[derive(Default)]
+struct WorkerResult {
+    latencies: Vec<Duration>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+/// One closed-loop worker with its own keep-alive connection.
+async fn worker(
+    base: String,
+    token: String,
+    endpoint: Endpoint,
+    measure_from: Instant,
+    end: Instant,
+    buy_first: bool,
+) -> WorkerResult {
+    let mut out = WorkerResult::default();
+    let client = match reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .timeout(Duration::from_secs(30))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            out.errors += 1;
+            out.first_error = Some(format!("client: {e}"));
+            return out;
+        }
+    };
+    let accounts_url = format!("{base}/api/v1/accounts");
+    let orders_url = format!("{base}/api/v1/orders");
+    let mut buy = buy_first;
+    loop {
+        let start = Instant::now();
+        if start >= end {
+            return out;
+        }
+        let rb = match endpoint {
+            Endpoint::Accounts => client.get(&accounts_url),
+            Endpoint::Orders => {
+                // Buys and sells alternate on the netting account, so its one position stays small
+                // and every order costs the same however long the run.
+                let side = if buy { "buy" } else { "sell" };
+                buy = !buy;
+                client
+                    .post(&orders_url)
+                    .json(&json!({"symbol": "EURUSD", "type": side, "volume": 0.01}))
+            }
+        };
+        let result = match rb.bearer_auth(&token).send().await {
+            Ok(resp) => {
+                let status = resp.status();
+                match resp.bytes().await {
+                    Ok(_) if status.is_success() => Ok(()),
+                    Ok(body) => Err(format!(
+                        "{status}: {}",
+                        String::from_utf8_lossy(&body[..body.len().min(300)])
+                    )),
+                    Err(e) => Err(format!("body: {e}")),
+                }
+            }
+            Err(e) => Err(format!("send: {e}")),
+        };
+        let done = Instant::now();
+        if start < measure_from || done > end {
+            continue;
+        }
+        match result {
+            Ok(()) => out.latencies.push(done - start),
+            Err(e) => {
+                out.errors += 1;
+                if out.first_error.is_none() {
+                    out.first_error = Some(e);
+                }
+            }
+        }
+    }
+}
+
+async fn run_point(
+    args: &Args,
+    server: &Server,
+    users: &[User],
+    endpoint: Endpoint,
+    connections: usize,
+) -> Point {
+    let now = Instant::now();
+    let measure_from = now + Duration::from_secs_f64(args.warmup);
+    let end = measure_from + Duration::from_secs_f64(args.seconds);
+    let peak = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak, stop, pid) = (peak.clone(), stop.clone(), server.pid);
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(kb) = proc_status_kb(pid, "VmRSS") {
+                    peak.fetch_max(kb, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let mut handles = Vec::with_capacity(connections);
+    for i in 0..connections {
+        let token = users
+            .get(i % users.len().max(1))
+            .map(|u| u.token.clone())
+            .unwrap_or_default();
+        handles.push(tokio::spawn(worker(
+            server.base.clone(),
+            token,
+            endpoint,
+            measure_from,
+            end,
+            i % 2 == 0,
+        )));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut first_error = None;
+    for h in handles {
+        match h.await {
+            Ok(w) => {
+                latencies.extend(w.latencies);
+                errors += w.errors;
+                if first_error.is_none() {
+                    first_error = w.first_error;
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                first_error.get_or_insert_with(|| format!("worker: {e}"));
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.await;
+    latencies.sort();
+    let peak = peak.load(Ordering::Relaxed);
+    Point {
+        endpoint,
+        connections,
+        seconds: args.seconds,
+        latencies,
+        errors,
+        first_error,
+        peak_rss_kb: (peak > 0).then_some(peak),
+    }
+}
+
+async fn run_database(args: &Args, bin: &Path, database: &str) -> Result<DbRun, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let pg: Option<TestDatabase> = if database == "postgres" {
+        let admin = args
+            .postgres
+            .as_deref()
+            .ok_or("postgres needs --postgres")?;
+        Some(
+            fresh_postgres_database(admin)
+                .await
+                .map_err(|e| format!("create the Postgres database: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let outcome = run_with_server(args, bin, dir.path(), database, pg.as_ref()).await;
+    if let Some(pg) = pg {
+        if let Err(e) = pg.drop().await {
+            eprintln!("dropping the benchmark database failed: {e}");
+        }
+    }
+    outcome
+}
+
+async fn run_with_server(
+    args: &Args,
+    bin: &Path,
+    dir: &Path,
+    database: &str,
+    pg: Option<&TestDatabase>,
+) -> Result<DbRun, String> {
+    let secret: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(48)
+        .map(char::from)
+        .collect();
+    let jwt_secret = SecretString::from(secret);
+    let mut server = start_server(bin, dir, pg.map(|d| d.url.as_str()), &jwt_secret).await?;
+    let max_conn = args.connections.iter().copied().max().unwrap_or(1);
+    eprintln!(
+        "{database}: server pid {} up, connecting {max_conn} users",
+        server.pid
+    );
+    let users = connect_users(&server.base, &jwt_secret, max_conn).await?;
+    // Let the allocator and the runtime settle before reading the idle figure.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss_kb = proc_status_kb(server.pid, "VmRSS");
+    let mut points = Vec::new();
+    for e in &args.endpoints {
+        let Some(endpoint) = Endpoint::parse(e) else {
+            continue;
+        };
+        for &c in &args.connections {
+            eprintln!("{database}: {} with {c} connections...", endpoint.label());
+            let p = run_point(args, &server, &users, endpoint, c).await;
+            eprintln!(
+                "  {:.0} requests/s, p50 {} ms, p99 {} ms, errors {}{}",
+                p.throughput(),
+                ms(percentile(&p.latencies, 0.5)),
+                ms(percentile(&p.latencies, 0.99)),
+                p.errors,
+                p.first_error
+                    .as_deref()
+                    .map(|e| format!(" (first: {e})"))
+                    .unwrap_or_default()
+            );
+            points.push(p);
+        }
+    }
+    let hwm_kb = proc_status_kb(server.pid, "VmHWM");
+    if let Ok(Some(status)) = server.child.try_wait() {
+        return Err(format!(
+            "the server exited with {status} during the run; its log:\n{}",
+            tail(&server.log)
+        ));
+    }
+    let _ = server.child.kill().await;
+    Ok(DbRun {
+        database: database.to_string(),
+        idle_rss_kb,
+        hwm_kb,
+        points,
+    })
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "unknown".into());
+    format!("CPU {cpu}, {cores} cores available, {mem} memory")
+}
+
+fn report(runs: &[DbRun]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| database | endpoint | connections | requests/s | p50 ms | p99 ms | completed | errors | \
+         peak RSS MB |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in runs {
+        for p in &r.points {
+            let _ = writeln!(
+                s,
+                "| {} | `{}` | {} | {:.0} | {} | {} | {} | {} | {} |",
+                r.database,
+                p.endpoint.label(),
+                p.connections,
+                p.throughput(),
+                ms(percentile(&p.latencies, 0.5)),
+                ms(percentile(&p.latencies, 0.99)),
+                p.latencies.len(),
+                p.errors,
+                mb(p.peak_rss_kb),
+            );
+        }
+    }
+    let _ = writeln!(s);
+    for r in runs {
+        let _ = writeln!(
+            s,
+            "- {}: idle RSS {} MB (after start-up and the connects, before load); peak RSS sampled \
+             under load {} MB; VmHWM at the end {} MB.",
+            r.database,
+            mb(r.idle_rss_kb),
+            mb(r.points.iter().filter_map(|p| p.peak_rss_kb).max()),
+            mb(r.hwm_kb),
+        );
+        for p in r.points.iter().filter(|p| p.errors > 0) {
+            let _ = writeln!(
+                s,
+                "  - {} at {}: {} errors, first: {}",
+                p.endpoint.label(),
+                p.connections,
+                p.errors,
+                p.first_error.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    s
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if !(args.seconds > 0.0 && args.warmup >= 0.0) {
+        eprintln!("--seconds must be positive and --warmup not negative");
+        return ExitCode::FAILURE;
+    }
+    if args.connections.is_empty() || args.connections.contains(&0) {
+        eprintln!("--connections must be positive");
+        return ExitCode::FAILURE;
+    }
+    if let Some(e) = args.endpoints.iter().find(|e| Endpoint::parse(e).is_none()) {
+        eprintln!("unknown endpoint {e:?}: expected accounts or orders");
+        return ExitCode::FAILURE;
+    }
+    if let Some(d) = args
+        .databases
+        .iter()
+        .find(|d| *d != "sqlite" && *d != "postgres")
+    {
+        eprintln!("unknown database {d:?}: expected sqlite or postgres");
+        return ExitCode::FAILURE;
+    }
+    let bin = match bridge_binary(&args) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut head = String::new();
+    let _ = writeln!(head, "## HTTP benchmark\n");
+    let _ = writeln!(
+        head,
+        "- Date: {}",
+        time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    );
+    let _ = writeln!(head, "- Machine: {}", machine());
+    let _ = writeln!(
+        head,
+        "- Points: {} s each after a {} s warm-up; connections {:?}",
+        args.seconds, args.warmup, args.connections
+    );
+    println!("{head}");
+    let mut runs = Vec::new();
+    for database in &args.databases {
+        if database == "postgres" && args.postgres.is_none() {
+            eprintln!("postgres: skipped (no --postgres URL)");
+            continue;
+        }
+        match rt.block_on(run_database(&args, &bin, database)) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                eprintln!("{database} run failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    println!("{}", report(&runs));
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&v, 0.5), Some(Duration::from_millis(50)));
+        assert_eq!(percentile(&v, 0.99), Some(Duration::from_millis(99)));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn proc_status_reads_this_process() {
+        let me = std::process::id();
+        assert!(proc_status_kb(me, "VmRSS").is_some_and(|kb| kb > 0));
+        assert!(proc_status_kb(me, "NoSuchField").is_none());
+    }
+}
