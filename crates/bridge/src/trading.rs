@@ -123,6 +123,18 @@ pub enum Sent {
     Refused(crate::risk::RiskRefusal),
 }
 
+/// Sends a request built under the lease and reports it with the server-time offset.
+pub async fn send(
+    t: &dyn Terminal,
+    at: &Expected,
+    req: &mt5::TradeRequest,
+) -> Result<Sent, TerminalError> {
+    Ok(Sent::Done(
+        t.order_send(at, req).await?,
+        t.server_time_offset_s(at).await?,
+    ))
+}
+
 /// Where an intent comes from.
 #[derive(Debug, Clone)]
 pub enum Source {

@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::journal::JournalFilter;
 use crate::store::AccountRow;
 use crate::times::{convert_times, to_json};
-use crate::trading::{order_comment, read, submit, Intent, Outcome, Sent, Source};
+use crate::trading::{order_comment, read, send, submit, Intent, Outcome, Sent, Source};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -689,10 +689,7 @@ pub async fn cancel_order(
                 order: ticket,
                 ..Default::default()
             };
-            Ok(Sent::Done(
-                t.order_send(&at, &req).await?,
-                t.server_time_offset_s(&at).await?,
-            ))
+            send(t.as_ref(), &at, &req).await
         })
     })
     .await
@@ -741,10 +738,7 @@ pub async fn modify_position(
                 tp: new_tp,
                 ..Default::default()
             };
-            Ok(Sent::Done(
-                t.order_send(&at, &req).await?,
-                t.server_time_offset_s(&at).await?,
-            ))
+            send(t.as_ref(), &at, &req).await
         })
     })
     .await
@@ -798,10 +792,7 @@ pub async fn close_position(
                 comment,
                 ..Default::default()
             };
-            Ok(Sent::Done(
-                t.order_send(&at, &req).await?,
-                t.server_time_offset_s(&at).await?,
-            ))
+            send(t.as_ref(), &at, &req).await
         })
     })
     .await
