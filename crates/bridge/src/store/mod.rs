@@ -109,17 +109,26 @@ impl From<sqlx::Error> for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 pub mod algorithms;
+pub mod audit;
 pub mod journal;
 pub mod postgres;
 mod postgres_algorithms;
+mod postgres_audit;
 mod postgres_journal;
 pub mod sqlite;
 mod sqlite_algorithms;
+mod sqlite_audit;
 mod sqlite_journal;
 
 /// Everything the service stores, behind one object.
-pub trait Store: AccountStore + journal::JournalStore + algorithms::AlgorithmStore {}
-impl<T: AccountStore + journal::JournalStore + algorithms::AlgorithmStore> Store for T {}
+pub trait Store:
+    AccountStore + journal::JournalStore + algorithms::AlgorithmStore + audit::AuditStore
+{
+}
+impl<T: AccountStore + journal::JournalStore + algorithms::AlgorithmStore + audit::AuditStore> Store
+    for T
+{
+}
 
 /// Opens the store named by `database_url` (`postgres://`/`postgresql://` or `sqlite:`), without
 /// migrating: call [`AccountStore::migrate`] once at startup.
