@@ -112,6 +112,21 @@ pub async fn run(command: Command) -> ExitCode {
             let vault = settings.vault.clone();
             match crate::vault::rotate_all(store.as_ref(), &vault).await {
                 Ok(r) => {
+                    // The key id only, never key material; a failed audit write does not fail
+                    // the rotation that already happened.
+                    let details = serde_json::json!({
+                        "key_id": vault.current_key_id(),
+                        "rotated": r.rotated,
+                        "already_current": r.already_current,
+                        "skipped_deleted": r.skipped_deleted,
+                        "failed": r.failed,
+                    });
+                    if let Err(e) = store
+                        .record(None, None, crate::store::audit::AUDIT_KEY_ROTATED, details)
+                        .await
+                    {
+                        tracing::error!(error = %e, "audit entry for the key rotation not written");
+                    }
                     println!(
                         "key {}: re-encrypted {}, already current {}, deleted skipped {}, failed {}",
                         vault.current_key_id(),

@@ -479,6 +479,115 @@ async fn password_change(app: TestApp) -> TestApp {
 }
 both_backends!(password_change_is_verified, password_change);
 
+async fn audit_trail(app: TestApp) -> TestApp {
+    use mt5_bridge::store::UserCtx;
+    let user = Uuid::new_v4();
+    let t = app.token(user);
+    let ctx = UserCtx {
+        user_id: user,
+        email: None,
+        claims: json!({"sub": user.to_string(), "role": "authenticated"}),
+    };
+    let a = app
+        .connect(&t, 10001, "Sim-10001!", "Sim-Demo", "audited")
+        .await;
+    let wrong = "Not-The-Password-42";
+    let (s, b) = app
+        .post(
+            "/api/v1/accounts/connect",
+            &t,
+            json!({"account_name": "b", "login": 10002, "password": wrong, "server": "Sim-Demo"}),
+        )
+        .await;
+    assert_eq!((s, error_code(&b)), (422, "mt5_login_failed"));
+    let mt5_code = b["error"]["details"]["mt5_error_code"].clone();
+    let b_id = app.connect(&t, 10002, "Sim-10002!", "Sim-Demo", "b").await;
+    let mut ciphertexts: Vec<String> = app
+        .state
+        .store
+        .list_accounts(&ctx, true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.encrypted_password)
+        .collect();
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/accounts/{a}"),
+            &t,
+            json!({"password": "Sim-10001!"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app
+        .post(&format!("/api/v1/accounts/{b_id}/switch"), &t, json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    ciphertexts.extend(
+        app.state
+            .store
+            .list_accounts(&ctx, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.encrypted_password),
+    );
+    let (s, _) = app.delete(&format!("/api/v1/accounts/{b_id}"), &t).await;
+    assert_eq!(s, 200);
+
+    let mut entries = app.state.store.list_audit(&ctx, 100).await.unwrap();
+    entries.reverse();
+    let seen: Vec<(&str, Option<String>)> = entries
+        .iter()
+        .map(|e| (e.event.as_str(), e.account_id.map(|i| i.to_string())))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("account_connected", Some(a.clone())),
+            ("connect_failed", None),
+            ("account_connected", Some(b_id.clone())),
+            ("password_changed", Some(a.clone())),
+            ("account_switched", Some(b_id.clone())),
+            ("account_deleted", Some(b_id.clone())),
+        ]
+    );
+    assert!(entries.iter().all(|e| e.user_id == Some(user)));
+    assert_eq!(
+        entries[0].details,
+        json!({"login": "10001", "server": "Sim-Demo", "account_name": "audited"})
+    );
+    assert_eq!(entries[1].details["login"], "10002");
+    assert!(mt5_code.is_i64(), "{b}");
+    assert_eq!(entries[1].details["mt5_error_code"], mt5_code);
+    assert_eq!(entries[4].details, json!({"from": a, "to": b_id}));
+
+    // No secret in any row: not a password, the token, nor a ciphertext.
+    assert_eq!(ciphertexts.len(), 4);
+    let mut secrets = vec![
+        wrong.to_string(),
+        "Sim-10001!".into(),
+        "Sim-10002!".into(),
+        t.clone(),
+    ];
+    secrets.extend(ciphertexts);
+    for e in &entries {
+        let text = e.details.to_string();
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{} holds a secret: {text}",
+                e.event
+            );
+        }
+    }
+    app
+}
+both_backends!(
+    audit_log_records_account_events_without_secrets,
+    audit_trail
+);
+
 #[tokio::test]
 async fn http_level_errors() {
     let app = common::spawn(common::Db::Sqlite).await;

@@ -5,6 +5,10 @@ use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::validate::{Fields, Opt};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::store::audit::{
+    AUDIT_ACCOUNT_CONNECTED, AUDIT_ACCOUNT_DELETED, AUDIT_ACCOUNT_SWITCHED, AUDIT_CONNECT_FAILED,
+    AUDIT_PASSWORD_CHANGED, AUDIT_PASSWORD_CHANGE_FAILED,
+};
 use crate::store::{AccountPatch, AccountRow, NewAccount};
 use crate::vault::{Binding, TOMBSTONE};
 use axum::extract::{Path, Query, State};
@@ -207,6 +211,24 @@ fn parse_risk_limits(f: &mut Fields<'_>) -> Opt<Option<Value>> {
     }
 }
 
+/// Writes an audit entry for something that already happened. `details` holds non-secret facts
+/// only. A failed write is logged and does not fail the user's request.
+async fn audit(
+    state: &AppState,
+    user: &AuthUser,
+    account_id: Option<Uuid>,
+    event: &str,
+    details: Value,
+) {
+    if let Err(e) = state
+        .store
+        .record(Some(&user.ctx), account_id, event, details)
+        .await
+    {
+        tracing::error!(user_id = %user.id(), event, error = %e, "audit entry not written");
+    }
+}
+
 /// POST /accounts/connect
 pub async fn connect(
     State(state): State<AppState>,
@@ -235,10 +257,18 @@ pub async fn connect(
         .map_err(|e| crate::limits::refused("failed_connects_per_user", fail_limit, e))?;
     let info = match state.pool.verify_login(&key, &req.password).await {
         Ok(info) => info,
-        Err(e @ ApiError::Mt5LoginFailed { .. }) => {
+        Err(ApiError::Mt5LoginFailed { code, message }) => {
             state.limiter.record(&fail_key, fail_limit).await;
             tracing::warn!(user_id = %user.id(), login = %req.login, server = %req.server, "connect refused by MT5");
-            return Err(e);
+            audit(
+                &state,
+                &user,
+                existing.as_ref().map(|r| r.id),
+                AUDIT_CONNECT_FAILED,
+                json!({"login": login, "server": req.server, "mt5_error_code": code}),
+            )
+            .await;
+            return Err(ApiError::Mt5LoginFailed { code, message });
         }
         Err(e) => return Err(e),
     };
@@ -286,6 +316,14 @@ pub async fn connect(
         }
     };
     tracing::info!(user_id = %user.id(), account_id = %row.id, login = %row.login, server = %row.server, "account connected");
+    audit(
+        &state,
+        &user,
+        Some(row.id),
+        AUDIT_ACCOUNT_CONNECTED,
+        json!({"login": row.login, "server": row.server, "account_name": row.account_name}),
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -377,6 +415,14 @@ pub async fn switch(
     state.sessions.set(user.id(), row.id).await;
     if changes {
         state.metrics.account_switched();
+        audit(
+            &state,
+            &user,
+            Some(row.id),
+            AUDIT_ACCOUNT_SWITCHED,
+            json!({"from": current, "to": row.id}),
+        )
+        .await;
     }
     tracing::info!(user_id = %user.id(), account_id = %row.id, "switched account");
     Ok(Json(json!({
@@ -461,7 +507,21 @@ pub async fn update(
     if let Opt::Value(pw) = password {
         user.require_not_anonymous()?;
         let pw = SecretString::from(pw);
-        let info = state.pool.verify_login(&key, &pw).await?;
+        let info = match state.pool.verify_login(&key, &pw).await {
+            Ok(info) => info,
+            Err(ApiError::Mt5LoginFailed { code, message }) => {
+                audit(
+                    &state,
+                    &user,
+                    Some(row.id),
+                    AUDIT_PASSWORD_CHANGE_FAILED,
+                    json!({"login": row.login, "server": row.server, "mt5_error_code": code}),
+                )
+                .await;
+                return Err(ApiError::Mt5LoginFailed { code, message });
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(Some(t)) = &new_type {
             check_type(Some(t), &info)?;
         }
@@ -478,18 +538,30 @@ pub async fn update(
             )
             .map_err(|e| ApiError::Internal(format!("encryption failed: {e}")))?;
         patch.encrypted_password = Some(envelope);
-        tracing::info!(user_id = %user.id(), account_id = %row.id, "account password changed");
     } else if let Some(Some(t)) = &new_type {
         let info = live_info(&state, &user, &row).await?;
         check_type(Some(t), &info)?;
     }
     patch.account_type = new_type;
 
+    let password_changed = patch.encrypted_password.is_some();
     let mut updated = state
         .store
         .update_account(&user.ctx, id, patch)
         .await?
         .ok_or(ApiError::AccountNotFound)?;
+    // Logged and audited once the new ciphertext is stored, not before.
+    if password_changed {
+        tracing::info!(user_id = %user.id(), account_id = %row.id, "account password changed");
+        audit(
+            &state,
+            &user,
+            Some(row.id),
+            AUDIT_PASSWORD_CHANGED,
+            json!({"login": row.login, "server": row.server}),
+        )
+        .await;
+    }
     if is_default == Opt::Value(true) && !updated.is_default {
         state.store.set_default(&user.ctx, id).await?;
         updated = state
@@ -515,5 +587,6 @@ pub async fn delete(
     }
     state.sessions.clear_if(user.id(), id).await;
     tracing::info!(user_id = %user.id(), account_id = %id, "account deleted");
+    audit(&state, &user, Some(id), AUDIT_ACCOUNT_DELETED, json!({})).await;
     Ok(Json(json!({ "success": true })))
 }
