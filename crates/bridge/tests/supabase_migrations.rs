@@ -7,7 +7,9 @@ use std::path::Path;
 
 #[test]
 fn supabase_migrations_match_the_bridge_migrations() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Resolved at run time (cargo runs tests in the package directory), not baked in at build time:
+    // a build cache shared by checkouts in different folders must not point at another checkout.
+    let root = Path::new(".");
     let bridge = root.join("migrations/postgres");
     let supabase = root.join("../../supabase/migrations");
     let mut names: Vec<String> = std::fs::read_dir(&bridge)
