@@ -1,5 +1,6 @@
-//! The store: the account repository and the trade journal ([`journal`]), each with a Postgres
-//! and a SQLite implementation, together behind [`Store`].
+//! The store: the account repository, the trade journal ([`journal`]), algorithm configurations
+//! and runs ([`algorithms`]) and the audit log ([`audit`]), each with a Postgres and a SQLite
+//! implementation, together behind [`Store`].
 //!
 //! Postgres runs every query made for a user inside a transaction as role `authenticated` with
 //! that user's JWT claims set (as PostgREST does), so Row Level Security enforces isolation as well
