@@ -276,7 +276,7 @@ impl Authenticator {
         })
     }
 
-    /// Verifies `authorization` as an `Authorization` header value ("Bearer <jwt>").
+    /// Verifies `authorization` as an `Authorization` header value (`Bearer <jwt>`).
     pub async fn verify_header(&self, authorization: Option<&str>) -> Result<Claims, AuthError> {
         self.verify(bearer_token(authorization)?).await
     }

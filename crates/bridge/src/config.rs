@@ -35,7 +35,7 @@ pub enum Command {
     /// Re-encrypt every stored credential under the current CREDENTIALS_KEY.
     RotateKey(CommonArgs),
     /// Serve the terminal-agent protocol over one simulated terminal (broker state shared through
-    /// MT5_SIM_STATE, default <data dir>/sim-broker.db).
+    /// MT5_SIM_STATE, default `<data dir>/sim-broker.db`).
     SimAgent(SimAgentArgs),
     /// Move the single-account bridge's MT5_LOGIN / MT5_PASSWORD / MT5_SERVER to a user's default
     /// account, verifying the login first. Running it again changes nothing.

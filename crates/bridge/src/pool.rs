@@ -11,7 +11,7 @@
 //! The queue is bounded (`queue_limit`, then 503) and every operation has a deadline (then 504).
 //!
 //! Invariants, kept under the state lock:
-//! - a slot is `busy` exactly while one [`Grant`] for it is alive, and the grant's drop frees it, so
+//! - a slot is `busy` exactly while one `Grant` for it is alive, and the grant's drop frees it, so
 //!   a lease abandoned at any point (deadline, cancelled request) gives its terminal back;
 //! - `queued` is the number of waiters in `queues`, and an account is in `arrival` exactly while
 //!   it has waiters; an abandoned request removes its own waiter;
