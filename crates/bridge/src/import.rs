@@ -7,7 +7,7 @@ use crate::config::{ImportArgs, ServeSettings};
 use crate::pool::TerminalPool;
 use crate::store::{NewAccount, UserCtx};
 use crate::vault::Binding;
-use mt5::{AccountKey, AccountTradeMode};
+use mt5::AccountKey;
 use secrecy::SecretString;
 use serde_json::json;
 use std::collections::HashMap;
@@ -133,11 +133,7 @@ pub async fn run(
             },
         )
         .map_err(|e| e.to_string())?;
-    let account_type = if info.trade_mode == AccountTradeMode::Real {
-        "live"
-    } else {
-        "demo"
-    };
+    let account_type = crate::http::accounts::reported_type(&info);
     let new = NewAccount {
         id,
         account_name: name,

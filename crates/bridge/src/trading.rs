@@ -135,6 +135,26 @@ pub async fn send(
     ))
 }
 
+/// The filling policy MT5 will accept for this symbol: IOC, else FOK, else RETURN; pending: RETURN.
+pub fn default_filling(info: &mt5::SymbolInfo, order_type: mt5::OrderType) -> mt5::OrderFilling {
+    if order_type.is_pending() {
+        return mt5::OrderFilling::Return;
+    }
+    if matches!(
+        info.trade_exemode,
+        mt5::SymbolTradeExecution::Request | mt5::SymbolTradeExecution::Instant
+    ) {
+        return mt5::OrderFilling::Fok;
+    }
+    if info.filling_mode & mt5::filling_mode::IOC != 0 {
+        mt5::OrderFilling::Ioc
+    } else if info.filling_mode & mt5::filling_mode::FOK != 0 {
+        mt5::OrderFilling::Fok
+    } else {
+        mt5::OrderFilling::Return
+    }
+}
+
 /// Where an intent comes from.
 #[derive(Debug, Clone)]
 pub enum Source {

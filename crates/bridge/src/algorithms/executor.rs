@@ -11,10 +11,12 @@ use crate::http::extract::AuthUser;
 use crate::risk::{check_new_order, RiskLimits};
 use crate::store::algorithms::{NewAlgorithmRun, RunFinish, RUN_DONE, RUN_FAILED};
 use crate::store::AccountRow;
-use crate::trading::{order_comment, read, request_hash, submit, Intent, Sent, Source};
+use crate::trading::{
+    default_filling, order_comment, read, request_hash, submit, Intent, Sent, Source,
+};
 use mt5::{
-    OrderFilling, OrderType, PositionFilter, PositionType, RatesRange, SymbolInfo, TradeAction,
-    TradePosition, TradeRequest,
+    OrderType, PositionFilter, PositionType, RatesRange, SymbolInfo, TradeAction, TradePosition,
+    TradeRequest,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -79,16 +81,6 @@ fn side_name(side: PositionType) -> &'static str {
     match side {
         PositionType::Buy => "buy",
         PositionType::Sell => "sell",
-    }
-}
-
-fn default_filling(info: &SymbolInfo) -> OrderFilling {
-    if info.filling_mode & mt5::filling_mode::IOC != 0 {
-        OrderFilling::Ioc
-    } else if info.filling_mode & mt5::filling_mode::FOK != 0 {
-        OrderFilling::Fok
-    } else {
-        OrderFilling::Return
     }
 }
 
@@ -219,7 +211,7 @@ async fn pass(
                     tp: tp.unwrap_or(0.0),
                     deviation: 20,
                     r#type,
-                    type_filling: default_filling(&v.symbol),
+                    type_filling: default_filling(&v.symbol, r#type),
                     ..Default::default()
                 };
                 if ex.dry_run {
@@ -310,7 +302,7 @@ async fn pass(
                         run_id,
                     },
                 };
-                let filling = default_filling(&v.symbol);
+                let filling = default_filling(&v.symbol, close_type);
                 let sent = submit(state, user, ex.account, intent, move |t, at, client_id| {
                     let pos = pos.clone();
                     Box::pin(async move {

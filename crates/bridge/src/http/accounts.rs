@@ -68,16 +68,8 @@ fn detail(row: &AccountRow) -> Value {
     v
 }
 
-fn key_of(row: &AccountRow) -> ApiResult<AccountKey> {
-    let login = row
-        .login
-        .parse::<u64>()
-        .map_err(|_| ApiError::Internal(format!("account {} has a non-numeric login", row.id)))?;
-    Ok(AccountKey::new(login, row.server.clone()))
-}
-
 /// The account type a terminal reports, in the seed's vocabulary.
-fn reported_type(info: &AccountInfo) -> &'static str {
+pub fn reported_type(info: &AccountInfo) -> &'static str {
     match info.trade_mode {
         AccountTradeMode::Real => "live",
         AccountTradeMode::Demo | AccountTradeMode::Contest => "demo",
@@ -95,43 +87,11 @@ fn check_type(declared: Option<&str>, info: &AccountInfo) -> ApiResult<()> {
 }
 
 /// Runs `account_info` on a terminal logged in to the stored account.
-pub async fn live_info(
-    state: &AppState,
-    user: &AuthUser,
-    row: &AccountRow,
-) -> ApiResult<AccountInfo> {
-    let key = key_of(row)?;
-    let vault = state.vault.clone();
-    let (id, envelope, login, server) = (
-        row.id,
-        row.encrypted_password.clone(),
-        row.login.clone(),
-        row.server.clone(),
-    );
-    let user_id = user.id();
-    let password = move || -> ApiResult<SecretString> {
-        vault
-            .decrypt(
-                &envelope,
-                &Binding {
-                    account_id: id,
-                    user_id,
-                    login: &login,
-                    server: &server,
-                },
-            )
-            .map_err(|e| {
-                ApiError::Internal(format!(
-                    "credential of account {id} cannot be decrypted: {e}"
-                ))
-            })
-    };
-    state
-        .pool
-        .run(&key, &password, |t, at| {
-            Box::pin(async move { t.account_info(&at).await })
-        })
-        .await
+pub async fn live_info(state: &AppState, row: &AccountRow) -> ApiResult<AccountInfo> {
+    crate::trading::read(state, row, |t, at| {
+        Box::pin(async move { t.account_info(&at).await })
+    })
+    .await
 }
 
 async fn find(state: &AppState, user: &AuthUser, raw_id: &str) -> ApiResult<AccountRow> {
@@ -403,7 +363,7 @@ pub async fn switch(
             .inspect_err(|_| state.metrics.rate_limited("switches_per_user"))
             .map_err(|e| crate::limits::refused("switches_per_user", limit, e))?;
     }
-    let info = match live_info(&state, &user, &row).await {
+    let info = match live_info(&state, &row).await {
         Ok(info) => info,
         Err(e) => {
             if changes {
@@ -434,7 +394,7 @@ pub async fn switch(
 /// GET /accounts/current
 pub async fn current(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
     let row = resolve_current(&state, &user).await?;
-    let info = live_info(&state, &user, &row).await?;
+    let info = live_info(&state, &row).await?;
     Ok(Json(json!({
         "account": {
             "id": row.id,
@@ -503,7 +463,7 @@ pub async fn update(
 
     // A new password is verified by a login before it is stored; a new account type is checked
     // against what the terminal reports.
-    let key = key_of(&row)?;
+    let key = crate::trading::account_key(&row)?;
     if let Opt::Value(pw) = password {
         user.require_not_anonymous()?;
         let pw = SecretString::from(pw);
@@ -539,7 +499,7 @@ pub async fn update(
             .map_err(|e| ApiError::Internal(format!("encryption failed: {e}")))?;
         patch.encrypted_password = Some(envelope);
     } else if let Some(Some(t)) = &new_type {
-        let info = live_info(&state, &user, &row).await?;
+        let info = live_info(&state, &row).await?;
         check_type(Some(t), &info)?;
     }
     patch.account_type = new_type;

@@ -11,15 +11,17 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::journal::JournalFilter;
 use crate::store::AccountRow;
 use crate::times::{convert_times, to_json};
-use crate::trading::{order_comment, read, send, submit, Intent, Outcome, Sent, Source};
+use crate::trading::{
+    default_filling, order_comment, read, send, submit, Intent, Outcome, Sent, Source,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mt5::enums::Mt5Enum;
 use mt5::{
-    filling_mode, HistorySelect, OrderFilling, OrderTime, OrderType, PositionFilter, PositionType,
-    SymbolInfo, SymbolTradeExecution, Timeframe, TradeAction, TradeRequest,
+    HistorySelect, OrderFilling, OrderTime, OrderType, PositionFilter, PositionType, SymbolInfo,
+    Timeframe, TradeAction, TradeRequest,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -441,26 +443,6 @@ fn parse_place(body: &Value) -> ApiResult<(PlaceOrder, Value)> {
         "expiration": o.expiration_utc, "comment": o.comment, "magic": o.magic,
     });
     Ok((o, normalized))
-}
-
-/// The filling policy MT5 will accept for this symbol: IOC, else FOK, else RETURN; pending: RETURN.
-fn default_filling(info: &SymbolInfo, order_type: OrderType) -> OrderFilling {
-    if order_type.is_pending() {
-        return OrderFilling::Return;
-    }
-    if matches!(
-        info.trade_exemode,
-        SymbolTradeExecution::Request | SymbolTradeExecution::Instant
-    ) {
-        return OrderFilling::Fok;
-    }
-    if info.filling_mode & filling_mode::IOC != 0 {
-        OrderFilling::Ioc
-    } else if info.filling_mode & filling_mode::FOK != 0 {
-        OrderFilling::Fok
-    } else {
-        OrderFilling::Return
-    }
 }
 
 /// Builds the MT5 request for a new order at the current quote, in the terminal.
