@@ -13,6 +13,7 @@ use mt5_sim::broker::Broker;
 use mt5_sim::config::{SimConfig, StateLocation};
 use mt5_sim::market::{Clock, SystemClock};
 use mt5_sim::terminal::{SimTerminal, TerminalOptions};
+use secrecy::ExposeSecret;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,8 @@ pub struct AppState {
     pub limits: Limits,
     pub idempotency_ttl_s: i64,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Shared state of replicas (REDIS_URL); `None` keeps everything in this process.
+    pub redis: Option<crate::shared_state::Redis>,
 }
 
 /// What tests (and embedders) may supply instead of building from the environment.
@@ -84,10 +87,12 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupEr
     Ok(store)
 }
 
-/// The terminals named by `TERMINALS` (simulated ones on the broker of the simulator settings).
+/// The terminals named by `TERMINALS` (simulated ones on the broker of the simulator settings),
+/// and, when `fences` is set, a fence per agent (replicas share agents under Redis leases).
 pub async fn build_terminals(
     settings: &ServeSettings,
     overrides: &mut Overrides,
+    mut fences: Option<&mut Vec<crate::ownership::Owned>>,
 ) -> Result<Vec<Arc<dyn Terminal>>, StartupError> {
     let sim = match overrides.sim.take() {
         Some(s) => s,
@@ -127,9 +132,19 @@ pub async fn build_terminals(
         let token = settings.agent_token.clone().ok_or_else(|| {
             StartupError::Config("TERMINALS names agents: set AGENT_TOKEN".into())
         })?;
-        let agent = crate::agent::client::AgentTerminal::new(url, token)
+        let mut agent = crate::agent::client::AgentTerminal::new(url, token)
             .map_err(StartupError::Config)?
             .with_call_timeout(settings.pool.timeout);
+        if let Some(owned) = fences.as_deref_mut() {
+            let fence = crate::ownership::Fence::new();
+            agent = agent.with_fence(fence.clone());
+            owned.push(crate::ownership::Owned {
+                // Every replica names an agent by its address, so they agree on the lease key.
+                id: agent.id().trim_start_matches("agent:").to_string(),
+                slot: terminals.len(),
+                fence,
+            });
+        }
         terminals.push(Arc::new(agent));
     }
     Ok(terminals)
@@ -153,24 +168,67 @@ impl Application {
             Authenticator::new(settings.base.auth.clone())
                 .map_err(|e| StartupError::Auth(e.to_string()))?,
         );
-        let terminals = build_terminals(&settings, &mut overrides).await?;
+        let redis = match &settings.redis_url {
+            Some(url) => Some(
+                crate::shared_state::Redis::connect(
+                    url.expose_secret(),
+                    &settings.redis_key_prefix,
+                )
+                .map_err(StartupError::Config)?,
+            ),
+            None => None,
+        };
+        let mut owned = Vec::new();
+        let terminals = build_terminals(
+            &settings,
+            &mut overrides,
+            redis.as_ref().map(|_| &mut owned),
+        )
+        .await?;
         let pool = Arc::new(TerminalPool::new(terminals, settings.pool.clone()));
+        let clock = overrides
+            .clock
+            .take()
+            .unwrap_or_else(|| Arc::new(SystemClock) as Arc<dyn Clock>);
+        let (sessions, limiter): (Arc<dyn SessionStore>, Arc<dyn RateLimiter>) = match &redis {
+            Some(r) => {
+                if !owned.is_empty() && settings.pool.policy == crate::pool::Policy::Pool {
+                    let ownership = crate::ownership::Ownership::new(
+                        r.clone(),
+                        settings.terminal_lease_ttl,
+                        owned,
+                    );
+                    tracing::info!(
+                        replica = ownership.replica(),
+                        "sharing terminal agents through Redis leases"
+                    );
+                    ownership.start(pool.clone());
+                }
+                (
+                    Arc::new(crate::shared_state::RedisSessions::new(
+                        r.clone(),
+                        settings.session_ttl,
+                    )),
+                    Arc::new(crate::shared_state::RedisRateLimiter::new(r.clone(), clock)),
+                )
+            }
+            None => (
+                Arc::new(MemorySessions::new(settings.session_ttl)),
+                Arc::new(MemoryRateLimiter::new(clock)),
+            ),
+        };
         let state = AppState {
             store,
             vault,
             auth,
             pool,
-            sessions: Arc::new(MemorySessions::new(settings.session_ttl)),
+            sessions,
             known_users: Arc::new(Mutex::new(HashSet::new())),
-            limiter: Arc::new(MemoryRateLimiter::new(
-                overrides
-                    .clock
-                    .take()
-                    .unwrap_or_else(|| Arc::new(SystemClock)),
-            )),
+            limiter,
             limits: settings.limits,
             idempotency_ttl_s: settings.idempotency_ttl_s,
             metrics: Arc::new(crate::metrics::Metrics::new(settings.metrics_token.clone())),
+            redis,
         };
         // Intents left pending by a previous run are settled against the broker's history.
         let reconcile_state = state.clone();

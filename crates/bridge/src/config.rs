@@ -135,6 +135,13 @@ pub struct ServeArgs {
     /// How long an Idempotency-Key is remembered, in seconds.
     #[arg(long, env = "IDEMPOTENCY_TTL_S", default_value_t = 86_400)]
     pub idempotency_ttl_s: u64,
+    /// Prefix of every Redis key (with REDIS_URL), so deployments can share one Redis.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "mt5-bridge:")]
+    pub redis_key_prefix: String,
+    /// Lifetime of a replica's lease on a terminal agent (with REDIS_URL), in milliseconds:
+    /// renewed every third of it; how long a failed replica's agents wait for a new owner.
+    #[arg(long, env = "TERMINAL_LEASE_TTL_MS", default_value_t = 6_000)]
+    pub terminal_lease_ttl_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -195,6 +202,10 @@ pub struct ServeSettings {
     pub idempotency_ttl_s: i64,
     /// Bearer token `/metrics` requires; open when unset.
     pub metrics_token: Option<SecretString>,
+    /// Redis for state shared by replicas (REDIS_URL); in memory when unset. May hold a password.
+    pub redis_url: Option<SecretString>,
+    pub redis_key_prefix: String,
+    pub terminal_lease_ttl: Duration,
 }
 
 /// Every configuration problem found, reported together.
@@ -451,6 +462,22 @@ impl ServeSettings {
         if args.idempotency_ttl_s == 0 {
             errors.push("IDEMPOTENCY_TTL_S must be positive".to_string());
         }
+        let redis_url = lookup("REDIS_URL")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        if let Some(url) = &redis_url {
+            // The URL is not quoted back: it may carry a password.
+            if !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("redis+unix://")
+                || url.starts_with("unix://"))
+            {
+                errors.push("REDIS_URL must be a redis://, rediss:// or unix:// URL".to_string());
+            }
+        }
+        if args.terminal_lease_ttl_ms < 300 {
+            errors.push("TERMINAL_LEASE_TTL_MS must be at least 300".to_string());
+        }
         let base = match base {
             Ok(b) => Some(b),
             Err(ConfigErrors(mut e)) => {
@@ -492,6 +519,9 @@ impl ServeSettings {
                     metrics_token: lookup("METRICS_TOKEN")
                         .filter(|v| !v.trim().is_empty())
                         .map(SecretString::from),
+                    redis_url: redis_url.map(SecretString::from),
+                    redis_key_prefix: args.redis_key_prefix.clone(),
+                    terminal_lease_ttl: Duration::from_millis(args.terminal_lease_ttl_ms),
                 })
             }
             _ => Err(ConfigErrors(errors)),

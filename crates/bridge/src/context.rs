@@ -3,6 +3,7 @@
 //! In memory with a sliding TTL by default, behind [`SessionStore`] so a shared store (Redis) can
 //! take its place when several replicas serve the same users.
 
+use crate::shared_state::Unavailable;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,10 +13,10 @@ use uuid::Uuid;
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// The user's current account id, if set and not expired (refreshes the TTL).
-    async fn current(&self, user: Uuid) -> Option<Uuid>;
-    async fn set(&self, user: Uuid, account: Uuid);
+    async fn current(&self, user: Uuid) -> Result<Option<Uuid>, Unavailable>;
+    async fn set(&self, user: Uuid, account: Uuid) -> Result<(), Unavailable>;
     /// Forgets the current account if it is `account` (after a delete).
-    async fn clear_if(&self, user: Uuid, account: Uuid);
+    async fn clear_if(&self, user: Uuid, account: Uuid) -> Result<(), Unavailable>;
 }
 
 pub struct MemorySessions {
@@ -39,10 +40,10 @@ impl MemorySessions {
 
 #[async_trait]
 impl SessionStore for MemorySessions {
-    async fn current(&self, user: Uuid) -> Option<Uuid> {
+    async fn current(&self, user: Uuid) -> Result<Option<Uuid>, Unavailable> {
         let mut map = self.lock();
         let now = Instant::now();
-        match map.get_mut(&user) {
+        Ok(match map.get_mut(&user) {
             Some((account, seen)) if now.duration_since(*seen) < self.ttl => {
                 *seen = now;
                 Some(*account)
@@ -52,19 +53,51 @@ impl SessionStore for MemorySessions {
                 None
             }
             None => None,
-        }
+        })
     }
 
-    async fn set(&self, user: Uuid, account: Uuid) {
+    async fn set(&self, user: Uuid, account: Uuid) -> Result<(), Unavailable> {
         self.lock().insert(user, (account, Instant::now()));
+        Ok(())
     }
 
-    async fn clear_if(&self, user: Uuid, account: Uuid) {
+    async fn clear_if(&self, user: Uuid, account: Uuid) -> Result<(), Unavailable> {
         let mut map = self.lock();
         if map.get(&user).map(|(a, _)| *a) == Some(account) {
             map.remove(&user);
         }
+        Ok(())
     }
+}
+
+/// The contract every session store keeps (run on the in-memory store here, on Redis in the
+/// Redis tests): a TTL renewed by use, and a clear that only forgets the named account.
+pub async fn check_session_contract(s: &dyn SessionStore, ttl: Duration) -> Result<(), String> {
+    let (u, a, b) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let get = |u| async move { s.current(u).await.map_err(|e| e.to_string()) };
+    let want = |got: Option<Uuid>, want: Option<Uuid>, what: &str| {
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("{what}: got {got:?}, want {want:?}"))
+        }
+    };
+    want(get(u).await?, None, "fresh user")?;
+    s.set(u, a).await.map_err(|e| e.to_string())?;
+    want(get(u).await?, Some(a), "after set")?;
+    s.clear_if(u, b).await.map_err(|e| e.to_string())?;
+    want(get(u).await?, Some(a), "clear of another account")?;
+    s.clear_if(u, a).await.map_err(|e| e.to_string())?;
+    want(get(u).await?, None, "after clear")?;
+    s.set(u, b).await.map_err(|e| e.to_string())?;
+    // Used at half the TTL, it lives on past the first TTL.
+    tokio::time::sleep(ttl / 2).await;
+    want(get(u).await?, Some(b), "used within the TTL")?;
+    tokio::time::sleep(ttl * 3 / 4).await;
+    want(get(u).await?, Some(b), "renewed by use")?;
+    tokio::time::sleep(ttl + ttl / 2).await;
+    want(get(u).await?, None, "after the TTL without use")?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -73,17 +106,9 @@ mod tests {
 
     #[tokio::test]
     async fn ttl_and_clear() {
-        let s = MemorySessions::new(Duration::from_millis(50));
-        let (u, a, b) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        assert_eq!(s.current(u).await, None);
-        s.set(u, a).await;
-        assert_eq!(s.current(u).await, Some(a));
-        s.clear_if(u, b).await;
-        assert_eq!(s.current(u).await, Some(a));
-        s.clear_if(u, a).await;
-        assert_eq!(s.current(u).await, None);
-        s.set(u, b).await;
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        assert_eq!(s.current(u).await, None);
+        let ttl = Duration::from_millis(500);
+        check_session_contract(&MemorySessions::new(ttl), ttl)
+            .await
+            .unwrap();
     }
 }

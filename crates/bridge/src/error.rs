@@ -53,6 +53,9 @@ pub enum ApiError {
     TerminalUnavailable(String),
     #[error("the terminal did not answer in time")]
     TerminalTimeout,
+    /// Redis (sessions, rate limits, terminal ownership) is away; nothing was done.
+    #[error("shared state (Redis) is unavailable: {0}")]
+    StateUnavailable(String),
     #[error("too many requests: limit of {limit} per {window_s} s for {scope}")]
     RateLimited {
         scope: &'static str,
@@ -116,6 +119,7 @@ impl ApiError {
             }
             TerminalUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "terminal_unavailable"),
             TerminalTimeout => (StatusCode::GATEWAY_TIMEOUT, "terminal_timeout"),
+            StateUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "redis_unavailable"),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             SymbolNotFound => (StatusCode::NOT_FOUND, "symbol_not_found"),
             PositionNotFound => (StatusCode::NOT_FOUND, "position_not_found"),
@@ -169,6 +173,9 @@ impl ApiError {
             ApiError::TerminalUnavailable(_) => {
                 "no terminal is available, try again later".to_string()
             }
+            ApiError::StateUnavailable(_) => {
+                "shared state is unavailable, try again later".to_string()
+            }
             other => other.to_string(),
         }
     }
@@ -213,6 +220,12 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<crate::shared_state::Unavailable> for ApiError {
+    fn from(e: crate::shared_state::Unavailable) -> Self {
+        ApiError::StateUnavailable(e.0)
+    }
+}
+
 /// Carried in response extensions so the logging middleware can log internal errors once, with
 /// the request id, without the handler logging them too.
 #[derive(Debug, Clone)]
@@ -231,11 +244,19 @@ impl IntoResponse for ApiError {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
+        if let ApiError::StateUnavailable(_) = &self {
+            // Redis reconnects within a second or two when it is back.
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let ApiError::Internal(msg) | ApiError::TerminalUnavailable(msg) = &self {
+        if let ApiError::Internal(msg)
+        | ApiError::TerminalUnavailable(msg)
+        | ApiError::StateUnavailable(msg) = &self
+        {
             resp.extensions_mut().insert(InternalErrorNote(msg.clone()));
         }
         resp

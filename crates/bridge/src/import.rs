@@ -111,7 +111,7 @@ pub async fn run(
             return Ok(Imported::AlreadyPresent(row.id));
         }
     }
-    let terminals = build_terminals(&settings, &mut Overrides::default())
+    let terminals = build_terminals(&settings, &mut Overrides::default(), None)
         .await
         .map_err(|e| e.to_string())?;
     let pool = TerminalPool::new(terminals, settings.pool.clone());

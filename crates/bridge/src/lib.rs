@@ -15,6 +15,8 @@
 //! - [`algorithms`]: strategies, risk sizing and the executor of algorithm runs.
 //! - [`trading`]: the order pipeline: kill switch, rate limit, idempotency, journal, send, reconcile.
 //! - [`limits`]: rate limits (switches, trades, failed connects).
+//! - [`shared_state`]: sessions and rate limits in Redis (`REDIS_URL`), shared by replicas.
+//! - [`ownership`]: which replica drives which terminal agent: Redis leases with fencing tokens.
 //! - [`metrics`]: Prometheus metrics (`/metrics`): requests, terminals, pool, orders, limits.
 //! - [`times`]: MT5 server times to RFC 3339 UTC and back.
 //! - [`agent`]: the terminal-agent protocol: `sim-agent` (server) and `AgentTerminal` (client).
@@ -31,8 +33,10 @@ pub mod http;
 pub mod import;
 pub mod limits;
 pub mod metrics;
+pub mod ownership;
 pub mod pool;
 pub mod risk;
+pub mod shared_state;
 pub mod store;
 pub mod times;
 pub mod trading;

@@ -3,6 +3,7 @@
 //! Sliding-window counters behind [`RateLimiter`], in memory by default (a shared store such as
 //! Redis implements the same interface for several replicas). Time comes from a clock tests move.
 
+use crate::shared_state::Unavailable;
 use async_trait::async_trait;
 use mt5_sim::market::Clock;
 use std::collections::{HashMap, VecDeque};
@@ -22,16 +23,29 @@ pub struct Exceeded {
     pub retry_after: Duration,
 }
 
+/// Why an event was not allowed: over the limit, or the shared store cannot say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitError {
+    Exceeded(Exceeded),
+    Unavailable(Unavailable),
+}
+
+impl From<Exceeded> for LimitError {
+    fn from(e: Exceeded) -> Self {
+        LimitError::Exceeded(e)
+    }
+}
+
 #[async_trait]
 pub trait RateLimiter: Send + Sync + 'static {
     /// Records an event under `key` if the limit allows it; otherwise records nothing.
-    async fn acquire(&self, key: &str, limit: Limit) -> Result<(), Exceeded>;
+    async fn acquire(&self, key: &str, limit: Limit) -> Result<(), LimitError>;
     /// Whether an event would be allowed now, recording nothing.
-    async fn check(&self, key: &str, limit: Limit) -> Result<(), Exceeded>;
+    async fn check(&self, key: &str, limit: Limit) -> Result<(), LimitError>;
     /// Records an event regardless of the limit (an outcome counted after the fact).
-    async fn record(&self, key: &str, limit: Limit);
+    async fn record(&self, key: &str, limit: Limit) -> Result<(), Unavailable>;
     /// Takes back the newest event (an acquired slot that turned out not to be used).
-    async fn release(&self, key: &str, limit: Limit);
+    async fn release(&self, key: &str, limit: Limit) -> Result<(), Unavailable>;
 }
 
 pub struct MemoryRateLimiter {
@@ -82,7 +96,7 @@ impl MemoryRateLimiter {
 
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
-    async fn acquire(&self, key: &str, limit: Limit) -> Result<(), Exceeded> {
+    async fn acquire(&self, key: &str, limit: Limit) -> Result<(), LimitError> {
         self.with_window(key, limit, |q, now| {
             Self::verdict(q, now, limit)?;
             q.push_back(now);
@@ -90,29 +104,100 @@ impl RateLimiter for MemoryRateLimiter {
         })
     }
 
-    async fn check(&self, key: &str, limit: Limit) -> Result<(), Exceeded> {
-        self.with_window(key, limit, |q, now| Self::verdict(q, now, limit))
+    async fn check(&self, key: &str, limit: Limit) -> Result<(), LimitError> {
+        Ok(self.with_window(key, limit, |q, now| Self::verdict(q, now, limit))?)
     }
 
-    async fn record(&self, key: &str, limit: Limit) {
+    async fn record(&self, key: &str, limit: Limit) -> Result<(), Unavailable> {
         self.with_window(key, limit, |q, now| q.push_back(now));
+        Ok(())
     }
 
-    async fn release(&self, key: &str, limit: Limit) {
+    async fn release(&self, key: &str, limit: Limit) -> Result<(), Unavailable> {
         self.with_window(key, limit, |q, _| {
             q.pop_back();
         });
+        Ok(())
     }
 }
 
 /// Turns a refusal into the HTTP error, naming the limit.
-pub fn refused(scope: &'static str, limit: Limit, e: Exceeded) -> crate::error::ApiError {
-    crate::error::ApiError::RateLimited {
-        scope,
-        limit: limit.max,
-        window_s: limit.window.as_secs(),
-        retry_after_s: e.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+pub fn refused(scope: &'static str, limit: Limit, e: LimitError) -> crate::error::ApiError {
+    match e {
+        LimitError::Exceeded(e) => crate::error::ApiError::RateLimited {
+            scope,
+            limit: limit.max,
+            window_s: limit.window.as_secs(),
+            retry_after_s: e.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+        },
+        LimitError::Unavailable(u) => u.into(),
     }
+}
+
+/// Counts a refusal by the limit in the metrics (not a store failure).
+pub fn count_refusal(state: &crate::app::AppState, e: &LimitError, scope: &'static str) {
+    if let LimitError::Exceeded(_) = e {
+        state.metrics.rate_limited(scope);
+    }
+}
+
+/// Gives back an acquired slot; a store that is away keeps it until its window passes (the
+/// safe side: the user may be refused early, never allowed too much).
+pub async fn release_quietly(limiter: &dyn RateLimiter, key: &str, limit: Limit) {
+    if let Err(e) = limiter.release(key, limit).await {
+        tracing::warn!(error = %e, "rate-limit slot not given back");
+    }
+}
+
+/// The contract every limiter keeps, on a clock the caller moves (run on the in-memory limiter
+/// here, on Redis in the Redis tests). `key` must be fresh.
+pub async fn check_limiter_contract(
+    rl: &dyn RateLimiter,
+    clock: &mt5_sim::market::ManualClock,
+    key: &str,
+) -> Result<(), String> {
+    let limit = Limit {
+        max: 2,
+        window: Duration::from_secs(60),
+    };
+    let other = format!("{key}-other");
+    let fail = |what: &str, e: LimitError| format!("{what}: {e:?}");
+    rl.acquire(key, limit).await.map_err(|e| fail("first", e))?;
+    clock.advance_ms(10_000);
+    rl.acquire(key, limit)
+        .await
+        .map_err(|e| fail("second", e))?;
+    match rl.acquire(key, limit).await {
+        Err(LimitError::Exceeded(e)) if e.retry_after == Duration::from_secs(50) => {}
+        other => return Err(format!("third: want refused for 50 s, got {other:?}")),
+    }
+    rl.acquire(&other, limit)
+        .await
+        .map_err(|e| fail("keys are separate", e))?;
+    clock.advance_ms(50_000);
+    rl.acquire(key, limit)
+        .await
+        .map_err(|e| fail("after the oldest left the window", e))?;
+    if rl.check(key, limit).await.is_ok() {
+        return Err("check: want refused at the limit".into());
+    }
+    rl.release(key, limit).await.map_err(|e| e.to_string())?;
+    rl.check(key, limit)
+        .await
+        .map_err(|e| fail("check after release", e))?;
+    rl.acquire(key, limit)
+        .await
+        .map_err(|e| fail("acquire after release", e))?;
+    clock.advance_ms(10_000);
+    rl.check(key, limit)
+        .await
+        .map_err(|e| fail("check after the second left", e))?;
+    rl.record(key, limit).await.map_err(|e| e.to_string())?;
+    rl.record(key, limit).await.map_err(|e| e.to_string())?;
+    if rl.check(key, limit).await.is_ok() {
+        return Err("record counts regardless of the limit".into());
+    }
+    Ok(())
 }
 
 /// The configured limits.
@@ -151,26 +236,6 @@ mod tests {
     async fn sliding_window() {
         let clock = ManualClock::new(1_000_000);
         let rl = MemoryRateLimiter::new(Arc::new(clock.clone()));
-        let limit = Limit {
-            max: 2,
-            window: Duration::from_secs(60),
-        };
-        rl.acquire("k", limit).await.unwrap();
-        clock.advance_ms(10_000);
-        rl.acquire("k", limit).await.unwrap();
-        let e = rl.acquire("k", limit).await.unwrap_err();
-        assert_eq!(e.retry_after, Duration::from_secs(50));
-        assert!(
-            rl.acquire("other", limit).await.is_ok(),
-            "keys are separate"
-        );
-        clock.advance_ms(50_000);
-        rl.acquire("k", limit).await.unwrap();
-        assert!(rl.check("k", limit).await.is_err());
-        clock.advance_ms(10_000);
-        assert!(rl.check("k", limit).await.is_ok());
-        rl.record("k", limit).await;
-        rl.record("k", limit).await;
-        assert!(rl.check("k", limit).await.is_err());
+        check_limiter_contract(&rl, &clock, "k").await.unwrap();
     }
 }

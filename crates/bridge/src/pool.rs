@@ -285,15 +285,22 @@ impl Inner {
             };
             s.logged_in = None;
             if s.down {
-                return; // a probe is already running
+                return; // already out: a running probe, or the lease keeper, brings it back
             }
             s.down = true;
         }
-        let terminal = self.terminals[slot].clone();
         tracing::warn!(
-            terminal = terminal.id(),
+            terminal = self.terminals[slot].id(),
             "terminal unreachable: taken out of the pool"
         );
+        self.probe(&handle, slot);
+    }
+
+    /// Probes a terminal that is out of the pool until it answers, then puts it back.
+    fn probe(self: &Arc<Self>, handle: &tokio::runtime::Handle, slot: usize) {
+        let Some(terminal) = self.terminals.get(slot).cloned() else {
+            return;
+        };
         let inner = self.clone();
         handle.spawn(async move {
             let mut backoff = Duration::from_millis(250);
@@ -669,6 +676,52 @@ impl TerminalPool {
             Err(_) => {
                 self.inner.stats.timeouts.fetch_add(1, Ordering::Relaxed);
                 Err(ApiError::TerminalTimeout)
+            }
+        }
+    }
+
+    /// Takes a terminal out of service without probing it (this replica may not drive it).
+    pub fn take_out(&self, slot: usize) {
+        let mut st = self.inner.lock();
+        if let Some(s) = st.slots.get_mut(slot) {
+            s.down = true;
+            s.logged_in = None;
+        }
+    }
+
+    /// As [`TerminalPool::take_out`], only when no lease holds it; whether it was taken out.
+    pub fn take_out_if_idle(&self, slot: usize) -> bool {
+        let mut st = self.inner.lock();
+        match st.slots.get_mut(slot) {
+            Some(s) if !s.busy => {
+                s.down = true;
+                s.logged_in = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Puts a terminal back in service, learning what it is logged in to; one that does not
+    /// answer stays out and is probed until it does.
+    pub async fn put_back(&self, slot: usize) {
+        let Some(terminal) = self.inner.terminals.get(slot).cloned() else {
+            return;
+        };
+        match terminal.current().await {
+            Ok(current) => {
+                let mut st = self.inner.lock();
+                if let Some(s) = st.slots.get_mut(slot) {
+                    s.down = false;
+                    s.logged_in = current;
+                }
+                self.inner.dispatch(&mut st);
+            }
+            Err(e) => {
+                tracing::warn!(terminal = terminal.id(), error = %e, "terminal does not answer: probing it");
+                if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                    self.inner.probe(&handle, slot);
+                }
             }
         }
     }

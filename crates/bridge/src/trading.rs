@@ -324,7 +324,7 @@ where
         .limiter
         .acquire(&limit_key, limit)
         .await
-        .inspect_err(|_| state.metrics.rate_limited("trades_per_account"))
+        .inspect_err(|e| crate::limits::count_refusal(state, e, "trades_per_account"))
         .map_err(|e| refused("trades_per_account", limit, e))?;
     let entry = match state
         .store
@@ -334,11 +334,11 @@ where
         Ok(Begin::Created(e)) => e,
         Ok(Begin::Existing(e)) => {
             // Nothing is sent for a repeated key: the slot taken above is given back.
-            state.limiter.release(&limit_key, limit).await;
+            crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
             return idempotent_replay(state, user, e, &hash).await;
         }
         Err(e) => {
-            state.limiter.release(&limit_key, limit).await;
+            crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
             return Err(e.into());
         }
     };
@@ -353,7 +353,7 @@ where
     match sent {
         Ok(Sent::Refused(r)) => {
             // Refused before sending: nothing reached the broker, so it does not count as a trade.
-            state.limiter.release(&limit_key, limit).await;
+            crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
             state.metrics.order_refused();
             let err = ApiError::RiskLimitExceeded {
                 limit: r.limit,

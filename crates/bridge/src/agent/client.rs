@@ -19,6 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Default deadline of one call (not of a login, which names its own).
@@ -33,6 +34,8 @@ pub struct AgentTerminal {
     token: SecretString,
     http: reqwest::Client,
     call_timeout: Duration,
+    /// Set when replicas share agents: calls carry its token, and stop when it is not held.
+    fence: Option<Arc<crate::ownership::Fence>>,
 }
 
 impl std::fmt::Debug for AgentTerminal {
@@ -64,6 +67,7 @@ impl AgentTerminal {
             token,
             http,
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            fence: None,
         })
     }
 
@@ -71,6 +75,22 @@ impl AgentTerminal {
     pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = timeout;
         self
+    }
+
+    /// Drives the agent only under a lease of this fence (see [`crate::ownership`]).
+    pub fn with_fence(mut self, fence: Arc<crate::ownership::Fence>) -> Self {
+        self.fence = Some(fence);
+        self
+    }
+
+    /// The lease to send: none without ownership; an error when this replica does not hold it.
+    fn lease(&self) -> Result<Option<u64>, TerminalError> {
+        match &self.fence {
+            None => Ok(None),
+            Some(f) => f.token().map(Some).ok_or_else(|| {
+                TerminalError::Unavailable("this replica does not hold the terminal's lease".into())
+            }),
+        }
     }
 
     /// `GET /v1/health`.
@@ -125,6 +145,18 @@ impl AgentTerminal {
             .map(|d| d.message.clone())
             .unwrap_or_else(|| format!("agent answered HTTP {}", status.as_u16()));
         let last = detail.as_ref().and_then(|d| d.last_error.clone());
+        if status == StatusCode::CONFLICT
+            && detail.as_ref().is_some_and(|d| d.code == "stale_lease")
+        {
+            // Another replica took the terminal over: stop driving it at once.
+            if let Some(f) = &self.fence {
+                f.clear();
+            }
+            tracing::warn!(terminal = %self.id, "agent refused a stale lease");
+            return Err(TerminalError::Unavailable(
+                "another replica holds the terminal".into(),
+            ));
+        }
         Err(match status {
             StatusCode::CONFLICT => TerminalError::WrongAccount {
                 expected: expected
@@ -165,7 +197,8 @@ impl AgentTerminal {
     ) -> Result<Value, TerminalError> {
         let body = CallBody {
             expected: WireAccount::from(&at.account),
-            lease: at.lease,
+            // The pool's own lease numbers mean nothing to the agent: only ownership fences.
+            lease: self.lease()?,
             args,
         };
         let body = serde_json::to_value(&body).map_err(|e| bad_answer(&e.to_string()))?;
@@ -289,6 +322,7 @@ impl Terminal for AgentTerminal {
             "password": password.expose_secret(),
             "server": account.server,
             "timeout_ms": timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+            "lease": self.lease()?,
         });
         let v = self
             .post("/v1/login", &body, timeout + LOGIN_SLACK, Some(account))
@@ -303,12 +337,15 @@ impl Terminal for AgentTerminal {
     }
 
     async fn logout(&self) -> Result<(), TerminalError> {
-        self.post("/v1/logout", &json!({}), self.call_timeout, None)
+        let body = json!({ "lease": self.lease()? });
+        self.post("/v1/logout", &body, self.call_timeout, None)
             .await
             .map(|_| ())
     }
 
     async fn current(&self) -> Result<Option<AccountKey>, TerminalError> {
+        // Not ours to use: the pool must not take it back on a probe.
+        self.lease()?;
         let h = self.health().await?;
         if !h.connected {
             return Err(TerminalError::Unavailable(

@@ -59,6 +59,9 @@ pub struct Health {
     pub server: Option<String>,
     pub agent: String,
     pub version: String,
+    /// The newest lease the agent has seen (fencing), when any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<u64>,
 }
 
 /// The `error` object of every failure.

@@ -28,6 +28,7 @@ use serde_json::{json, Value};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path as FsPath;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +37,34 @@ struct AgentState {
     terminal: Arc<dyn Terminal>,
     token: Arc<SecretString>,
     agent: &'static str,
+    /// The newest lease seen; held for the whole of every login, logout and call, so that a
+    /// stale lease can never act after a newer one did.
+    fence: Arc<tokio::sync::Mutex<Option<u64>>>,
+    /// The same number for /v1/health, which must not wait behind a long call (0: none yet).
+    newest_lease: Arc<AtomicU64>,
+}
+
+impl AgentState {
+    /// Checks `lease` against the newest seen and takes the fence for the operation. No lease
+    /// (a bridge without shared ownership) is not fenced.
+    async fn fence(
+        &self,
+        lease: Option<u64>,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<u64>>, AgentFailure> {
+        let mut newest = self.fence.lock().await;
+        if let Some(given) = lease {
+            match *newest {
+                Some(n) if given < n => {
+                    return Err(AgentFailure::StaleLease { given, newest: n });
+                }
+                _ => {
+                    *newest = Some(given);
+                    self.newest_lease.store(given, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(newest)
+    }
 }
 
 /// Why a request failed, as the protocol reports it.
@@ -44,6 +73,11 @@ pub enum AgentFailure {
     BadRequest(String),
     Unauthorized,
     UnknownOperation(String),
+    /// A lease older than the newest seen: its replica no longer owns this terminal.
+    StaleLease {
+        given: u64,
+        newest: u64,
+    },
     Terminal(TerminalError),
 }
 
@@ -76,6 +110,13 @@ impl IntoResponse for AgentFailure {
             AgentFailure::UnknownOperation(p) => error_response(
                 StatusCode::NOT_FOUND,
                 plain("unknown_operation", format!("no such operation: {p}")),
+            ),
+            AgentFailure::StaleLease { given, newest } => error_response(
+                StatusCode::CONFLICT,
+                plain(
+                    "stale_lease",
+                    format!("lease {given} is older than lease {newest}: another bridge replica holds this terminal"),
+                ),
             ),
             AgentFailure::Terminal(e) => {
                 let message = e.to_string();
@@ -123,6 +164,8 @@ pub fn router(terminal: Arc<dyn Terminal>, token: SecretString, agent: &'static 
         terminal,
         token: Arc::new(token),
         agent,
+        fence: Arc::new(tokio::sync::Mutex::new(None)),
+        newest_lease: Arc::new(AtomicU64::new(0)),
     };
     Router::new()
         .route("/v1/health", get(health))
@@ -167,6 +210,7 @@ async fn health(State(st): State<AgentState>) -> Response {
         server: current.map(|a| a.server),
         agent: st.agent.to_string(),
         version: PROTOCOL_VERSION.to_string(),
+        lease: Some(st.newest_lease.load(Ordering::Relaxed)).filter(|l| *l > 0),
     })
     .into_response()
 }
@@ -187,6 +231,14 @@ struct LoginBody {
     password: SecretString,
     server: String,
     timeout_ms: u64,
+    #[serde(default)]
+    lease: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct LogoutBody {
+    #[serde(default)]
+    lease: Option<u64>,
 }
 
 async fn login(State(st): State<AgentState>, body: Bytes) -> Response {
@@ -199,6 +251,10 @@ async fn login(State(st): State<AgentState>, body: Bytes) -> Response {
             )
             .into_response()
         }
+    };
+    let _fence = match st.fence(b.lease).await {
+        Ok(g) => g,
+        Err(e) => return e.into_response(),
     };
     let account = AccountKey::new(b.login, b.server);
     let timeout = Duration::from_millis(b.timeout_ms.clamp(1, 600_000));
@@ -222,7 +278,15 @@ async fn login(State(st): State<AgentState>, body: Bytes) -> Response {
     }
 }
 
-async fn logout(State(st): State<AgentState>) -> Response {
+async fn logout(State(st): State<AgentState>, body: Bytes) -> Response {
+    let b: LogoutBody = match parse(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let _fence = match st.fence(b.lease).await {
+        Ok(g) => g,
+        Err(e) => return e.into_response(),
+    };
     match st.terminal.logout().await {
         Ok(()) => Json(json!({})).into_response(),
         Err(e) => AgentFailure::Terminal(e).into_response(),
@@ -400,6 +464,7 @@ async fn dispatch(st: &AgentState, operation: &str, body: &[u8]) -> Result<Value
         )));
     }
     let b: CallBody = parse(body)?;
+    let _fence = st.fence(b.lease).await?;
     let at = Expected {
         account: b.expected.into(),
         lease: b.lease,

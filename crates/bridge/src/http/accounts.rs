@@ -5,6 +5,7 @@ use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::validate::{Fields, Opt};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::limits::count_refusal;
 use crate::store::audit::{
     AUDIT_ACCOUNT_CONNECTED, AUDIT_ACCOUNT_DELETED, AUDIT_ACCOUNT_SWITCHED, AUDIT_CONNECT_FAILED,
     AUDIT_PASSWORD_CHANGED, AUDIT_PASSWORD_CHANGE_FAILED,
@@ -105,7 +106,7 @@ async fn find(state: &AppState, user: &AuthUser, raw_id: &str) -> ApiResult<Acco
 
 /// The user's current account: the session's, else the default; `no_account` when none.
 pub async fn resolve_current(state: &AppState, user: &AuthUser) -> ApiResult<AccountRow> {
-    if let Some(id) = state.sessions.current(user.id()).await {
+    if let Some(id) = state.sessions.current(user.id()).await? {
         if let Some(row) = state.store.get_account(&user.ctx, id).await? {
             return Ok(row);
         }
@@ -213,12 +214,14 @@ pub async fn connect(
         .limiter
         .check(&fail_key, fail_limit)
         .await
-        .inspect_err(|_| state.metrics.rate_limited("failed_connects_per_user"))
+        .inspect_err(|e| count_refusal(&state, e, "failed_connects_per_user"))
         .map_err(|e| crate::limits::refused("failed_connects_per_user", fail_limit, e))?;
     let info = match state.pool.verify_login(&key, &req.password).await {
         Ok(info) => info,
         Err(ApiError::Mt5LoginFailed { code, message }) => {
-            state.limiter.record(&fail_key, fail_limit).await;
+            if let Err(e) = state.limiter.record(&fail_key, fail_limit).await {
+                tracing::warn!(error = %e, "failed connect not counted");
+            }
             tracing::warn!(user_id = %user.id(), login = %req.login, server = %req.server, "connect refused by MT5");
             audit(
                 &state,
@@ -360,19 +363,24 @@ pub async fn switch(
             .limiter
             .acquire(&limit_key, limit)
             .await
-            .inspect_err(|_| state.metrics.rate_limited("switches_per_user"))
+            .inspect_err(|e| count_refusal(&state, e, "switches_per_user"))
             .map_err(|e| crate::limits::refused("switches_per_user", limit, e))?;
     }
     let info = match live_info(&state, &row).await {
         Ok(info) => info,
         Err(e) => {
             if changes {
-                state.limiter.release(&limit_key, limit).await;
+                crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
             }
             return Err(e);
         }
     };
-    state.sessions.set(user.id(), row.id).await;
+    if let Err(e) = state.sessions.set(user.id(), row.id).await {
+        if changes {
+            crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
+        }
+        return Err(e.into());
+    }
     if changes {
         state.metrics.account_switched();
         audit(
@@ -545,7 +553,10 @@ pub async fn delete(
     if !state.store.soft_delete(&user.ctx, id, TOMBSTONE).await? {
         return Err(ApiError::AccountNotFound);
     }
-    state.sessions.clear_if(user.id(), id).await;
+    if let Err(e) = state.sessions.clear_if(user.id(), id).await {
+        // The account is gone whatever the session says: resolving skips deleted accounts.
+        tracing::warn!(error = %e, "session of a deleted account not cleared");
+    }
     tracing::info!(user_id = %user.id(), account_id = %id, "account deleted");
     audit(&state, &user, Some(id), AUDIT_ACCOUNT_DELETED, json!({})).await;
     Ok(Json(json!({ "success": true })))

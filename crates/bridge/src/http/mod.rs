@@ -110,18 +110,26 @@ async fn readyz(State(state): State<AppState>) -> Response {
             false
         }
     };
-    let terminals_ok = state.pool.size() > 0;
+    // In service: reachable, and (with shared agents) leased to this replica.
+    let terminals_ok = state.pool.size() > state.pool.terminals_down();
+    let redis_ok = match &state.redis {
+        Some(r) => Some(r.ping().await.is_ok()),
+        None => None,
+    };
     let check = |ok: bool| if ok { "ok" } else { "failed" };
-    let ready = store_ok && terminals_ok;
+    let ready = store_ok && terminals_ok && redis_ok != Some(false);
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
+    let mut body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "checks": { "store": check(store_ok), "terminals": check(terminals_ok) },
     });
+    if let (Some(ok), Some(checks)) = (redis_ok, body["checks"].as_object_mut()) {
+        checks.insert("redis".into(), json!(check(ok)));
+    }
     (status, Json(body)).into_response()
 }
 

@@ -147,6 +147,8 @@ async fn launch(
         trade_limit_per_hour: num("TRADE_LIMIT_PER_HOUR", 10_000) as u32,
         connect_fail_limit: num("CONNECT_FAIL_LIMIT", 1000) as u32,
         idempotency_ttl_s: num("IDEMPOTENCY_TTL_S", 86_400),
+        redis_key_prefix: text("REDIS_KEY_PREFIX", "mt5-bridge:"),
+        terminal_lease_ttl_ms: num("TERMINAL_LEASE_TTL_MS", 6_000),
     };
     let lookup = |k: &str| env.get(k).cloned();
     let settings = ServeSettings::load(&args, &lookup).expect("settings");

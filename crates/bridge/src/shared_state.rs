@@ -1,0 +1,277 @@
+//! State that replicas share through Redis (`REDIS_URL`): each user's current account, the rate
+//! limits, and which replica drives which terminal agent ([`crate::ownership`]).
+//!
+//! Every call has a short deadline: a Redis that is away or slow makes the request that needs it
+//! fail with 503 `redis_unavailable` at once rather than hang, and the connection manager
+//! reconnects in the background, so requests succeed again as soon as Redis answers. Nothing that
+//! must survive lives only here: orders, the journal and idempotency records are in the database.
+
+use crate::context::SessionStore;
+use crate::limits::{Exceeded, Limit, LimitError, RateLimiter};
+use async_trait::async_trait;
+use mt5_sim::market::Clock;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::Script;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The shared store could not be reached (or answered nonsense). Carries no secret: the URL with
+/// its password is never part of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("shared state unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+/// Deadline of one Redis round trip.
+const OP_TIMEOUT: Duration = Duration::from_millis(1_000);
+
+/// One multiplexed, self-reconnecting connection and the key prefix of this deployment.
+#[derive(Clone)]
+pub struct Redis {
+    conn: ConnectionManager,
+    prefix: Arc<str>,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password: it is not kept, and nothing of it is printed.
+        f.debug_struct("Redis")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redis {
+    /// A lazy connection: the service starts even while Redis is away (it is then not ready).
+    pub fn connect(url: &str, prefix: &str) -> Result<Redis, String> {
+        let client = redis::Client::open(url)
+            // The parser's message may quote the URL, password included: keep only its kind.
+            .map_err(|e| format!("REDIS_URL is not a valid Redis URL ({:?})", e.kind()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(OP_TIMEOUT))
+            .set_response_timeout(Some(OP_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| format!("Redis client: {:?}", e.kind()))?;
+        Ok(Redis {
+            conn,
+            prefix: Arc::from(prefix),
+        })
+    }
+
+    pub fn key(&self, parts: &str) -> String {
+        format!("{}{parts}", self.prefix)
+    }
+
+    /// Runs one command or script with the deadline, mapping every failure to [`Unavailable`].
+    pub async fn run<T, F, Fut>(&self, what: &'static str, f: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(OP_TIMEOUT, f(self.conn.clone())).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                tracing::warn!(operation = what, error_kind = ?e.kind(), "redis call failed");
+                Err(Unavailable(format!("{what}: {:?}", e.kind())))
+            }
+            Err(_) => {
+                tracing::warn!(operation = what, "redis call timed out");
+                Err(Unavailable(format!("{what}: timed out")))
+            }
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), Unavailable> {
+        self.run("ping", |mut c| async move {
+            redis::cmd("PING").query_async::<String>(&mut c).await
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+/// Current accounts in Redis: `session:<user>` holds the account id, expiring after the TTL
+/// without use (every read renews it, as the in-memory store does).
+pub struct RedisSessions {
+    redis: Redis,
+    ttl: Duration,
+}
+
+impl RedisSessions {
+    pub fn new(redis: Redis, ttl: Duration) -> Self {
+        RedisSessions { redis, ttl }
+    }
+
+    fn key(&self, user: Uuid) -> String {
+        self.redis.key(&format!("session:{user}"))
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        self.ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisSessions {
+    async fn current(&self, user: Uuid) -> Result<Option<Uuid>, Unavailable> {
+        let key = self.key(user);
+        let ttl = self.ttl_ms();
+        let v: Option<String> = self
+            .redis
+            .run("session get", |mut c| async move {
+                redis::cmd("GETEX")
+                    .arg(&key)
+                    .arg("PX")
+                    .arg(ttl)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        // A value that is not an id (written by something else) counts as no session.
+        Ok(v.and_then(|s| Uuid::parse_str(&s).ok()))
+    }
+
+    async fn set(&self, user: Uuid, account: Uuid) -> Result<(), Unavailable> {
+        let key = self.key(user);
+        let ttl = self.ttl_ms();
+        self.redis
+            .run("session set", |mut c| async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(account.to_string())
+                    .arg("PX")
+                    .arg(ttl)
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    async fn clear_if(&self, user: Uuid, account: Uuid) -> Result<(), Unavailable> {
+        static CLEAR_IF: LazyLock<Script> = LazyLock::new(|| {
+            Script::new(
+                r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+                    return redis.call('DEL', KEYS[1])
+                end
+                return 0",
+            )
+        });
+        let key = self.key(user);
+        self.redis
+            .run("session clear", |mut c| async move {
+                CLEAR_IF
+                    .key(&key)
+                    .arg(account.to_string())
+                    .invoke_async::<i64>(&mut c)
+                    .await
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Sliding-window limits in Redis: one sorted set of event times per key, changed only by Lua
+/// scripts, so a check and its record are one atomic step across every replica.
+pub struct RedisRateLimiter {
+    redis: Redis,
+    clock: Arc<dyn Clock>,
+}
+
+/// `KEYS[1]` the window; `ARGV`: now (ms), window (ms), max, mode (0 check, 1 acquire, 2 record),
+/// a unique member. Returns `{allowed, retry_after_ms}`.
+static WINDOW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+    local now = tonumber(ARGV[1])
+    local window = tonumber(ARGV[2])
+    local max = tonumber(ARGV[3])
+    local mode = ARGV[4]
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+    if mode == '2' then
+        redis.call('ZADD', KEYS[1], now, ARGV[5])
+        redis.call('PEXPIRE', KEYS[1], window)
+        return {1, 0}
+    end
+    local n = redis.call('ZCARD', KEYS[1])
+    if n < max then
+        if mode == '1' then
+            redis.call('ZADD', KEYS[1], now, ARGV[5])
+            redis.call('PEXPIRE', KEYS[1], window)
+        end
+        return {1, 0}
+    end
+    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    local wait = tonumber(oldest[2]) + window - now
+    if wait < 1 then wait = 1 end
+    return {0, wait}",
+    )
+});
+
+impl RedisRateLimiter {
+    pub fn new(redis: Redis, clock: Arc<dyn Clock>) -> Self {
+        RedisRateLimiter { redis, clock }
+    }
+
+    async fn window(&self, key: &str, limit: Limit, mode: u8) -> Result<(), LimitError> {
+        let key = self.redis.key(&format!("limit:{key}"));
+        let now = self.clock.now_ms();
+        let window_ms = limit.window.as_millis().min(i64::MAX as u128) as i64;
+        // Several replicas may record in the same millisecond: the member must be unique.
+        let member = format!("{now}-{}", Uuid::new_v4().simple());
+        let (allowed, wait_ms): (i64, i64) = self
+            .redis
+            .run("rate limit", |mut c| async move {
+                WINDOW
+                    .key(&key)
+                    .arg(now)
+                    .arg(window_ms)
+                    .arg(limit.max)
+                    .arg(mode)
+                    .arg(&member)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await
+            .map_err(LimitError::Unavailable)?;
+        if allowed == 1 {
+            Ok(())
+        } else {
+            Err(LimitError::Exceeded(Exceeded {
+                retry_after: Duration::from_millis(wait_ms.max(1) as u64),
+            }))
+        }
+    }
+}
+
+#[async_trait]
+impl RateLimiter for RedisRateLimiter {
+    async fn acquire(&self, key: &str, limit: Limit) -> Result<(), LimitError> {
+        self.window(key, limit, 1).await
+    }
+
+    async fn check(&self, key: &str, limit: Limit) -> Result<(), LimitError> {
+        self.window(key, limit, 0).await
+    }
+
+    async fn record(&self, key: &str, limit: Limit) -> Result<(), Unavailable> {
+        match self.window(key, limit, 2).await {
+            Ok(()) | Err(LimitError::Exceeded(_)) => Ok(()),
+            Err(LimitError::Unavailable(u)) => Err(u),
+        }
+    }
+
+    async fn release(&self, key: &str, _limit: Limit) -> Result<(), Unavailable> {
+        let key = self.redis.key(&format!("limit:{key}"));
+        self.redis
+            .run("rate limit release", |mut c| async move {
+                redis::cmd("ZPOPMAX")
+                    .arg(&key)
+                    .query_async::<redis::Value>(&mut c)
+                    .await
+            })
+            .await
+            .map(|_| ())
+    }
+}
