@@ -240,6 +240,8 @@ class Agent:
         self._logged_out = False
         # The account last seen, reported by /v1/health while the terminal is busy.
         self._known: tuple[int, str] | None = None
+        # The newest lease (fencing token) seen; read and changed only under the lock.
+        self._fence: int | None = None
         self._operations: dict[str, Callable[[Mapping[str, Any]], Any]] = {
             "account_info": self._op_account_info,
             "symbols": self._op_symbols,
@@ -359,6 +361,8 @@ class Agent:
                 self._lock.release()
         if known is not None:
             body["login"], body["server"] = known
+        if self._fence is not None:
+            body["lease"] = self._fence
         return body
 
     def _read_health(self) -> tuple[int, str] | None:
@@ -376,7 +380,27 @@ class Agent:
             self._known = (int(info.login), str(info.server))
         return self._known
 
+    @staticmethod
+    def _lease(body: Mapping[str, Any]) -> int | None:
+        lease = body.get("lease")
+        if lease is not None and (isinstance(lease, bool) or not isinstance(lease, int) or lease < 0):
+            raise bad_request("'lease' must be a non-negative integer or null")
+        return lease
+
+    def _check_fence(self, lease: int | None) -> None:
+        """Under the lock: a lease older than the newest seen belongs to a replica that lost the terminal."""
+        if lease is None:
+            return
+        if self._fence is not None and lease < self._fence:
+            raise AgentError(
+                409,
+                "stale_lease",
+                f"lease {lease} is older than lease {self._fence}: another bridge replica holds this terminal",
+            )
+        self._fence = lease
+
     def login(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        lease = self._lease(args)
         login = req_int(args, "login")
         password = req_str(args, "password")
         server = req_str(args, "server")
@@ -388,6 +412,7 @@ class Agent:
         deadline = time.monotonic() + timeout_ms / 1000.0
 
         def run() -> dict[str, Any]:
+            self._check_fence(lease)
             LOG.info("login %s on %s", login, server)
             if not self._mt5.login(login, password=password, server=server, timeout=timeout_ms):
                 err = self._failure("login")
@@ -418,10 +443,13 @@ class Agent:
                 raise AgentError(504, "timeout", f"account {login} did not settle in time")
             time.sleep(LOGIN_POLL_S)
 
-    def logout(self) -> dict[str, Any]:
+    def logout(self, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        lease = self._lease(body or {})
+
         # MT5 has no log-out call: the terminal stays connected, but the agent acts for no account
         # (every call is wrong_account) until the next successful login.
         def run() -> dict[str, Any]:
+            self._check_fence(lease)
             self._logged_out = True
             self._known = None
             LOG.info("logged out")
@@ -441,9 +469,7 @@ class Agent:
             raise bad_request("'expected' must be an object with login and server")
         want_login = req_int(expected, "login")
         want_server = req_str(expected, "server")
-        lease = body.get("lease")
-        if lease is not None and (isinstance(lease, bool) or not isinstance(lease, int)):
-            raise bad_request("'lease' must be an integer or null")
+        lease = self._lease(body)
         args = body.get("args", {})
         if args is None:
             args = {}
@@ -451,6 +477,7 @@ class Agent:
             raise bad_request("'args' must be an object")
 
         def run() -> dict[str, Any]:
+            self._check_fence(lease)
             self._check_account(want_login, want_server)
             return {"result": handler(args)}
 
@@ -677,8 +704,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif method == "POST" and path == "/v1/login":
                 self._send(200, self.agent.login(self._read_json()))
             elif method == "POST" and path == "/v1/logout":
-                self._drain()
-                self._send(200, self.agent.logout())
+                # The body is optional: {"lease": n} when replicas share the agent.
+                has_body = self.headers.get("Content-Length") not in (None, "", "0")
+                self._send(200, self.agent.logout(self._read_json() if has_body else None))
             elif method == "POST" and path.startswith("/v1/call/"):
                 operation = path[len("/v1/call/") :]
                 if not self.agent.has_operation(operation):

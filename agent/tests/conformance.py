@@ -539,6 +539,46 @@ def check_logout(t: Target) -> None:
     assert t.result("account_info", {})["login"] == t.first.login
 
 
+def check_lease_fencing(t: Target) -> None:
+    """A lease older than the newest seen is refused before anything runs (its replica lost the terminal)."""
+    t.login_first()
+    base = t.request("GET", "/v1/health").json().get("lease") or 0
+    newer, older = base + 10, base + 5
+
+    def call_with(operation: str, lease: Any, args: dict[str, Any]) -> requests.Response:
+        body = {"expected": t.first.expected(), "lease": lease, "args": args}
+        return t.request("POST", f"/v1/call/{operation}", body)
+
+    assert call_with("account_info", newer, {}).status_code == 200
+    assert t.request("GET", "/v1/health").json()["lease"] == newer
+    positions = {"symbol": None, "group": None, "ticket": None}
+    before = t.result("positions", positions)
+    request = market_request(t, 0, 0.01, "stale lease must not run")
+    assert_error(call_with("order_send", older, {"request": request}), 409, "stale_lease")
+    after = t.result("positions", positions)
+    assert sorted(p["ticket"] for p in after) == sorted(p["ticket"] for p in before)
+    # A stale login or logout changes nothing either.
+    login = {
+        "login": t.second.login,
+        "password": t.second.password,
+        "server": t.second.server,
+        "timeout_ms": 30_000,
+        "lease": older,
+    }
+    assert_error(t.request("POST", "/v1/login", login), 409, "stale_lease")
+    assert_error(t.request("POST", "/v1/logout", {"lease": older}), 409, "stale_lease")
+    health = t.request("GET", "/v1/health").json()
+    assert (health["login"], health["server"], health["lease"]) == (t.first.login, t.first.server, newer), health
+    # The same lease again, a newer one, and no lease (a bridge without shared ownership) all run.
+    assert call_with("account_info", newer, {}).status_code == 200
+    assert call_with("account_info", None, {}).status_code == 200
+    assert call_with("account_info", newer + 1, {}).status_code == 200
+    assert t.request("GET", "/v1/health").json()["lease"] == newer + 1
+    # A lease is a non-negative integer.
+    assert_error(call_with("account_info", "7", {}), 400, "bad_request")
+    assert_error(call_with("account_info", -1, {}), 400, "bad_request")
+
+
 CHECKS = [
     check_unauthorized_everywhere,
     check_health,
@@ -555,6 +595,7 @@ CHECKS = [
     check_server_time_offset,
     check_error_shapes,
     check_logout,
+    check_lease_fencing,
 ]
 
 
