@@ -8,39 +8,10 @@ mod common;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
-const TOKEN: &str = "agent-test-token-0123456789";
-
-/// A `sim-agent` child process, killed on drop.
-struct Agent {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Agent {
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::procs::{free_port, start_agent_with, Proc as Agent, AGENT_TOKEN as TOKEN};
 
 /// Starts an agent on a free port with the broker state in `dir`, and waits until it answers.
 async fn start_agent(dir: &Path) -> Agent {
@@ -49,45 +20,7 @@ async fn start_agent(dir: &Path) -> Agent {
 
 /// As [`start_agent`], on a given port (a restart).
 async fn start_agent_on(dir: &Path, port: u16) -> Agent {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mt5-bridge"));
-    cmd.arg("sim-agent")
-        .arg("--bind")
-        .arg(format!("127.0.0.1:{port}"))
-        .env("AGENT_TOKEN", TOKEN)
-        .env("DATA_DIR", dir.join("data"))
-        .env("MT5_SIM_STATE", dir.join("shared-broker.db"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for var in [
-        "MT5_SIM_ACCOUNTS",
-        "MT5_SIM_FAULTS",
-        "MT5_SIM_LOGIN_LATENCY_MS",
-        "MT5_SIM_CALL_LATENCY_MS",
-        "MT5_SIM_SERVER_TIME_OFFSET_S",
-        "MT5_SIM_SEED",
-        "AGENT_BIND",
-    ] {
-        cmd.env_remove(var);
-    }
-    let agent = Agent {
-        child: cmd.spawn().expect("sim-agent starts"),
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = client
-            .get(format!("{}/v1/health", agent.url))
-            .bearer_auth(TOKEN)
-            .send()
-            .await;
-        if matches!(&r, Ok(resp) if resp.status() == 200) {
-            return agent;
-        }
-        assert!(Instant::now() < deadline, "sim-agent did not come up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    start_agent_with(dir, port, &[]).await
 }
 
 async fn request(

@@ -24,6 +24,8 @@ fn clean_env(cmd: &mut Command) -> &mut Command {
         "MT5_SIM_FAULTS",
         "MT5_SIM_LOGIN_LATENCY_MS",
         "TERMINALS",
+        "REDIS_URL",
+        "TERMINAL_LEASE_TTL_MS",
     ] {
         cmd.env_remove(k);
     }
@@ -207,13 +209,23 @@ fn bad_configuration_is_reported_at_once() {
         .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")
         .env("BIND", "not-an-address")
         .env("TERMINALS", "sim:0")
+        .env("REDIS_URL", "http://user:hunter2-redis@cache.internal:6379")
+        .env("TERMINAL_LEASE_TTL_MS", "5")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    for needle in ["BIND", "TERMINALS", "JWT_SECRET", "CREDENTIALS_KEY"] {
+    for needle in [
+        "BIND",
+        "TERMINALS",
+        "JWT_SECRET",
+        "CREDENTIALS_KEY",
+        "REDIS_URL",
+        "TERMINAL_LEASE_TTL_MS",
+    ] {
         assert!(err.contains(needle), "missing {needle} in: {err}");
     }
+    assert!(!err.contains("hunter2"), "the Redis password leaked: {err}");
 }
 
 #[test]

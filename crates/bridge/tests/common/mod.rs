@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
 
+pub mod procs;
+
 use mt5_bridge::app::{AppState, Application, Overrides};
 use mt5_bridge::config::{CommonArgs, ServeArgs, ServeSettings};
 use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
