@@ -561,6 +561,10 @@ async fn audit_trail(app: TestApp) -> TestApp {
     assert!(mt5_code.is_i64(), "{b}");
     assert_eq!(entries[1].details["mt5_error_code"], mt5_code);
     assert_eq!(entries[4].details, json!({"from": a, "to": b_id}));
+    assert_eq!(
+        entries[5].details,
+        json!({"login": "10002", "server": "Sim-Demo"})
+    );
 
     // No secret in any row: not a password, the token, nor a ciphertext.
     assert_eq!(ciphertexts.len(), 4);

@@ -550,14 +550,20 @@ pub async fn delete(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = path_uuid("account_id", &raw)?;
+    // Read first, for the audit entry: the row keeps its login and server after the delete.
+    let row = state.store.get_account(&user.ctx, id).await?;
     if !state.store.soft_delete(&user.ctx, id, TOMBSTONE).await? {
         return Err(ApiError::AccountNotFound);
     }
+    let details = match &row {
+        Some(r) => json!({"login": r.login, "server": r.server}),
+        None => json!({}),
+    };
     if let Err(e) = state.sessions.clear_if(user.id(), id).await {
         // The account is gone whatever the session says: resolving skips deleted accounts.
         tracing::warn!(error = %e, "session of a deleted account not cleared");
     }
     tracing::info!(user_id = %user.id(), account_id = %id, "account deleted");
-    audit(&state, &user, Some(id), AUDIT_ACCOUNT_DELETED, json!({})).await;
+    audit(&state, &user, Some(id), AUDIT_ACCOUNT_DELETED, details).await;
     Ok(Json(json!({ "success": true })))
 }
