@@ -11,6 +11,8 @@
 
 pub mod mt5_types;
 
+use crate::error::ApiError;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use mt5::enums::Mt5Enum;
 pub use mt5_types::*;
@@ -127,15 +129,14 @@ impl Modify for SecuritySchemes {
     }
 }
 
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    ApiDoc::openapi()
-        .to_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"the document cannot be serialized: {e}\"}}"))
-});
+static DOCUMENT: LazyLock<Result<String, String>> =
+    LazyLock::new(|| ApiDoc::openapi().to_json().map_err(|e| e.to_string()));
 
 /// The document as served (built once).
-pub fn document_json() -> &'static str {
-    DOCUMENT.as_str()
+pub fn document_json() -> Result<&'static str, ApiError> {
+    DOCUMENT
+        .as_deref()
+        .map_err(|e| ApiError::Internal(format!("the OpenAPI document cannot be serialized: {e}")))
 }
 
 /// The OpenAPI document (this one).
@@ -144,15 +145,17 @@ pub fn document_json() -> &'static str {
     path = "/openapi.json",
     tag = "service",
     operation_id = "openapi_document",
-    responses((status = 200, description = "The OpenAPI 3.1 document", body = inline(Object))),
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document", body = inline(Object)),
+        (status = 500, response = Internal),
+    ),
     security(())
 )]
 pub async fn document() -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        document_json(),
-    )
-        .into_response()
+    match document_json() {
+        Ok(doc) => ([(header::CONTENT_TYPE, "application/json")], doc).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// The `/docs` page: Swagger UI served from the binary, reading [`DOCUMENT_PATH`]. The online
@@ -161,8 +164,7 @@ pub fn docs_page() -> SwaggerUi {
     SwaggerUi::new(DOCS_PATH).config(
         Config::new([DOCUMENT_PATH])
             .validator_url("none")
-            .try_it_out_enabled(true)
-            .persist_authorization(false),
+            .try_it_out_enabled(true),
     )
 }
 
@@ -351,14 +353,14 @@ pub struct TimeInput;
 impl PartialSchema for TimeInput {
     fn schema() -> RefOr<Schema> {
         OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String).format(Some(
+                utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime),
+            )))
             .item(
                 ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                        utoipa::openapi::KnownFormat::DateTime,
-                    ))),
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0)),
             )
-            .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
             .description(Some("An RFC 3339 time (any offset) or epoch seconds (UTC)"))
             .into()
     }
@@ -786,7 +788,9 @@ impl PartialSchema for PlaceOrderType {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .enum_values(Some(names))
-            .description(Some("A market or pending order type (accepted in any case)"))
+            .description(Some(
+                "A market or pending order type (accepted in any case)",
+            ))
             .into()
     }
 }
