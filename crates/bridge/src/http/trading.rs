@@ -122,7 +122,7 @@ fn check_symbol(symbol: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// The resolved account's live `AccountInfo`.
+/// The resolved account's live AccountInfo.
 #[utoipa::path(
     get,
     path = "/api/v1/account",
@@ -213,7 +213,7 @@ async fn symbol_info(
     .await
 }
 
-/// One symbol's `SymbolInfo`.
+/// One symbol's SymbolInfo.
 #[utoipa::path(
     get,
     path = "/api/v1/symbols/{symbol}",
@@ -966,7 +966,9 @@ pub async fn modify_position(
     .await
 }
 
-/// Close a position, or part of it with `volume`.
+/// Close a position, or part of it.
+///
+/// With `volume`, only that many lots close; without a body, the whole position.
 #[utoipa::path(
     post,
     path = "/api/v1/positions/{ticket}/close",
