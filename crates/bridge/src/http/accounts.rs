@@ -2,6 +2,7 @@
 //! with its request and response bodies.
 
 use super::extract::{path_uuid, AuthUser, JsonBody};
+use super::openapi as doc;
 use super::validate::{Fields, Opt};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -190,7 +191,32 @@ async fn audit(
     }
 }
 
-/// POST /accounts/connect
+/// Connect an MT5 account.
+///
+/// Logs a terminal in with the credentials to verify them, encrypts the password and stores the
+/// account. It becomes the default when `set_as_default` is true or it is the user's first.
+/// Connecting a login and server this user deleted before reactivates that account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/connect",
+    tag = "accounts",
+    operation_id = "connect_account",
+    request_body = doc::ConnectRequest,
+    responses(
+        (status = 201, description = "Connected", body = doc::ConnectResponse),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, description = "`anonymous_not_allowed`: an anonymous sign-in may not store credentials", body = doc::ErrorBody),
+        (status = 409, description = "`account_exists`: this login and server are already connected", body = doc::ErrorBody),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed` (MT5 refused the login; its error in `details`); `account_type_mismatch`", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn connect(
     State(state): State<AppState>,
     user: AuthUser,
@@ -307,7 +333,23 @@ pub struct ListQuery {
     include_inactive: Option<String>,
 }
 
-/// GET /accounts
+/// List the user's accounts.
+///
+/// Never a password or ciphertext.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts",
+    tag = "accounts",
+    operation_id = "list_accounts",
+    params(doc::ListAccountsQuery),
+    responses(
+        (status = 200, description = "The accounts", body = doc::AccountList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 422, description = "`validation_failed`: `include_inactive` is not true or false", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -332,7 +374,22 @@ pub async fn list(
     ))
 }
 
-/// GET /accounts/{id}
+/// One account with its settings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{account_id}",
+    tag = "accounts",
+    operation_id = "get_account",
+    params(("account_id" = Uuid, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "The account", body = doc::AccountEnvelope),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found`: no such account of this user (deleted, or another user's)", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`: `account_id` is not a UUID", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
@@ -342,7 +399,27 @@ pub async fn get_one(
     Ok(Json(json!({ "account": detail(&row) })))
 }
 
-/// POST /accounts/{id}/switch
+/// Make an account the current one.
+///
+/// Logs a terminal in to it (if none is already) and makes it the account later requests act on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{account_id}/switch",
+    tag = "accounts",
+    operation_id = "switch_account",
+    params(("account_id" = Uuid, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "Switched", body = doc::SwitchResponse),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed` (`account_id` not a UUID); `mt5_login_failed` (the stored password no longer logs in)", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn switch(
     State(state): State<AppState>,
     user: AuthUser,
@@ -399,7 +476,25 @@ pub async fn switch(
     })))
 }
 
-/// GET /accounts/current
+/// The current account, with live balance and equity.
+///
+/// The account of the last switch (it expires after `SESSION_TTL_S` unused), else the default.
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/current",
+    tag = "accounts",
+    operation_id = "current_account",
+    responses(
+        (status = 200, description = "The current account", body = doc::CurrentAccountResponse),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`no_account`: the user has no account", body = doc::ErrorBody),
+        (status = 422, description = "`mt5_login_failed`: the stored password no longer logs in", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn current(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
     let row = resolve_current(&state, &user).await?;
     let info = live_info(&state, &row).await?;
@@ -414,7 +509,31 @@ pub async fn current(State(state): State<AppState>, user: AuthUser) -> ApiResult
     })))
 }
 
-/// PUT /accounts/{id}: a partial update; absent fields stay as they are.
+/// Update an account's settings.
+///
+/// A partial update: absent fields stay as they are. A new password is verified by a login before
+/// it is stored; a new account type is checked against the terminal.
+#[utoipa::path(
+    put,
+    path = "/api/v1/accounts/{account_id}",
+    tag = "accounts",
+    operation_id = "update_account",
+    params(("account_id" = Uuid, Path, description = "The account's id")),
+    request_body = doc::UpdateAccountRequest,
+    responses(
+        (status = 200, description = "Updated", body = doc::AccountUpdated),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, description = "`anonymous_not_allowed`: an anonymous sign-in may not store a password", body = doc::ErrorBody),
+        (status = 404, description = "`account_not_found`", body = doc::ErrorBody),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed` (the new password); `account_type_mismatch`", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -543,7 +662,25 @@ pub async fn update(
     ))
 }
 
-/// DELETE /accounts/{id}: soft delete; the stored ciphertext is overwritten.
+/// Remove an account.
+///
+/// A soft delete: the stored ciphertext is overwritten. If it was the default, the oldest remaining
+/// account becomes the default.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/accounts/{account_id}",
+    tag = "accounts",
+    operation_id = "delete_account",
+    params(("account_id" = Uuid, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "Deleted", body = doc::Success),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`: `account_id` is not a UUID", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     user: AuthUser,

@@ -2,6 +2,7 @@
 //! their runs.
 
 use super::extract::{path_uuid, AuthUser, JsonBody};
+use super::openapi as doc;
 use super::validate::{Fields, Opt};
 use crate::algorithms::executor::{execute as run_execution, Execution};
 use crate::algorithms::strategies::{builtin, find, Strategy};
@@ -51,7 +52,19 @@ fn prefixed(errors: Vec<FieldError>) -> ApiError {
     )
 }
 
-/// GET /algorithms
+/// The built-in strategies and the user's saved configurations.
+#[utoipa::path(
+    get,
+    path = "/api/v1/algorithms",
+    tag = "algorithms",
+    operation_id = "list_algorithms",
+    responses(
+        (status = 200, description = "Built-in strategies with their parameters' schema, and saved configurations", body = doc::AlgorithmList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
     let builtins: Vec<Value> = builtin()
         .iter()
@@ -72,7 +85,23 @@ fn strategy_of(kind: &str, field: &str) -> ApiResult<Box<dyn Strategy>> {
     })
 }
 
-/// POST /algorithms: save a configuration of a built-in strategy.
+/// Save a configuration of a built-in strategy.
+#[utoipa::path(
+    post,
+    path = "/api/v1/algorithms",
+    tag = "algorithms",
+    operation_id = "create_algorithm",
+    request_body = doc::CreateAlgorithmRequest,
+    responses(
+        (status = 201, description = "Saved", body = doc::AlgorithmSaved),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed`: an unknown `kind`, a name in use, or `parameters.<key>` at fault", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -134,7 +163,21 @@ async fn find_config(state: &AppState, user: &AuthUser, raw: &str) -> ApiResult<
         .ok_or(ApiError::AlgorithmNotFound)
 }
 
-/// GET /algorithms/{id}
+/// One saved configuration.
+#[utoipa::path(
+    get,
+    path = "/api/v1/algorithms/{algorithm_id}",
+    tag = "algorithms",
+    operation_id = "get_algorithm",
+    params(("algorithm_id" = Uuid, Path, description = "The configuration's id")),
+    responses(
+        (status = 200, description = "The configuration", body = doc::AlgorithmEnvelope),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`algorithm_not_found`", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
@@ -144,7 +187,27 @@ pub async fn get_one(
     Ok(Json(json!({ "algorithm": config_json(&c) })))
 }
 
-/// PUT /algorithms/{id}: partial update of name, kind, parameters (validated together).
+/// Update a saved configuration.
+///
+/// A partial update of name, kind and parameters, validated together.
+#[utoipa::path(
+    put,
+    path = "/api/v1/algorithms/{algorithm_id}",
+    tag = "algorithms",
+    operation_id = "update_algorithm",
+    params(("algorithm_id" = Uuid, Path, description = "The configuration's id")),
+    request_body = doc::UpdateAlgorithmRequest,
+    responses(
+        (status = 200, description = "Updated", body = doc::AlgorithmSaved),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`algorithm_not_found`", body = doc::ErrorBody),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed`", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -192,7 +255,21 @@ pub async fn update(
     ))
 }
 
-/// DELETE /algorithms/{id}
+/// Delete a saved configuration.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/algorithms/{algorithm_id}",
+    tag = "algorithms",
+    operation_id = "delete_algorithm",
+    params(("algorithm_id" = Uuid, Path, description = "The configuration's id")),
+    responses(
+        (status = 200, description = "Deleted", body = doc::Success),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`algorithm_not_found`", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
@@ -205,7 +282,30 @@ pub async fn delete(
     Ok(Json(json!({ "success": true })))
 }
 
-/// POST /algorithms/execute: one pass of a built-in or saved algorithm on one of the user's accounts.
+/// Run one pass of an algorithm on one of the user's accounts.
+///
+/// A built-in strategy by name or a saved configuration by id. Entries are sized by risk, checked
+/// against the account's risk limits and journaled before they are sent; what is not sent is in
+/// `skipped` with why (docs/algorithms.md).
+#[utoipa::path(
+    post,
+    path = "/api/v1/algorithms/execute",
+    tag = "algorithms",
+    operation_id = "execute_algorithm",
+    request_body = doc::ExecuteRequest,
+    responses(
+        (status = 200, description = "The run's trades and skipped intents", body = doc::ExecuteResponse),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found`; `algorithm_not_found`; `symbol_not_found`", body = doc::ErrorBody),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed` (`parameters.<key>` at fault); `live_confirmation_required`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn execute(
     State(state): State<AppState>,
     user: AuthUser,
@@ -280,7 +380,21 @@ pub async fn execute(
     Ok(Json(body))
 }
 
-/// GET /algorithms/runs?limit=&cursor=
+/// The user's algorithm runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/algorithms/runs",
+    tag = "algorithms",
+    operation_id = "list_runs",
+    params(doc::PageQuery),
+    responses(
+        (status = 200, description = "A page of runs", body = doc::RunPage),
+        (status = 401, response = doc::Unauthorized),
+        (status = 422, description = "`validation_failed`: a bad `limit` or `cursor`, or an unknown parameter", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn runs(
     State(state): State<AppState>,
     user: AuthUser,
@@ -324,7 +438,22 @@ pub async fn runs(
     ))
 }
 
-/// GET /algorithms/runs/{id}
+/// One algorithm run.
+#[utoipa::path(
+    get,
+    path = "/api/v1/algorithms/runs/{run_id}",
+    tag = "algorithms",
+    operation_id = "get_run",
+    params(("run_id" = Uuid, Path, description = "The run's id")),
+    responses(
+        (status = 200, description = "The run", body = doc::RunEnvelope),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`run_not_found`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`: `run_id` is not a UUID", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn run(
     State(state): State<AppState>,
     user: AuthUser,

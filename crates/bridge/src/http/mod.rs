@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod algorithms;
 pub mod extract;
+pub mod openapi;
 pub mod trading;
 pub mod validate;
 
@@ -77,6 +78,8 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi::document))
+        .merge(openapi::docs_page())
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -5,6 +5,7 @@
 //! account, else the default. Fields are MT5's names; times are RFC 3339 UTC.
 
 use super::extract::{path_uuid, AuthUser, JsonBody, MaybeJsonBody};
+use super::openapi as doc;
 use super::validate::{Fields, Opt};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -121,7 +122,24 @@ fn check_symbol(symbol: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// GET /account: the live AccountInfo plus the bridge's account id.
+/// The resolved account's live AccountInfo.
+#[utoipa::path(
+    get,
+    path = "/api/v1/account",
+    tag = "trading",
+    operation_id = "account_info",
+    params(doc::AccountHeader),
+    responses(
+        (status = 200, description = "MT5's account_info plus the bridge's account_id", body = doc::AccountInfo),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on)", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed` (the stored password no longer logs in)", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn account(
     State(state): State<AppState>,
     user: AuthUser,
@@ -139,7 +157,24 @@ pub async fn account(
     Ok(Json(v))
 }
 
-/// GET /symbols?group=
+/// The broker's symbols.
+#[utoipa::path(
+    get,
+    path = "/api/v1/symbols",
+    tag = "trading",
+    operation_id = "list_symbols",
+    params(doc::AccountHeader, doc::SymbolsQuery),
+    responses(
+        (status = 200, description = "The symbols", body = doc::SymbolList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on)", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed` (the stored password no longer logs in)", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn symbols(
     State(state): State<AppState>,
     user: AuthUser,
@@ -178,7 +213,24 @@ async fn symbol_info(
     .await
 }
 
-/// GET /symbols/{symbol}
+/// One symbol's SymbolInfo.
+#[utoipa::path(
+    get,
+    path = "/api/v1/symbols/{symbol}",
+    tag = "trading",
+    operation_id = "get_symbol",
+    params(("symbol" = String, Path, description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader),
+    responses(
+        (status = 200, description = "The symbol", body = doc::SymbolInfo),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed` (the stored password no longer logs in)", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn symbol(
     State(state): State<AppState>,
     user: AuthUser,
@@ -191,7 +243,24 @@ pub async fn symbol(
     Ok(Json(to_json(&info, offset)))
 }
 
-/// GET /symbols/{symbol}/tick
+/// A symbol's last quote.
+#[utoipa::path(
+    get,
+    path = "/api/v1/symbols/{symbol}/tick",
+    tag = "trading",
+    operation_id = "get_tick",
+    params(("symbol" = String, Path, description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader),
+    responses(
+        (status = 200, description = "The last tick", body = doc::Tick),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed` (the stored password no longer logs in)", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn tick(
     State(state): State<AppState>,
     user: AuthUser,
@@ -213,7 +282,26 @@ pub async fn tick(
     Ok(Json(to_json(&tick, offset)))
 }
 
-/// GET /symbols/{symbol}/rates?timeframe=H1&count=100 or &from=&to=
+/// A symbol's bars, oldest first.
+///
+/// The latest `count` bars, or those between `from` and `to`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/symbols/{symbol}/rates",
+    tag = "trading",
+    operation_id = "get_rates",
+    params(("symbol" = String, Path, description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader, doc::RatesQuery),
+    responses(
+        (status = 200, description = "The bars", body = doc::RateList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed` (the stored password no longer logs in)", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn rates(
     State(state): State<AppState>,
     user: AuthUser,
@@ -339,7 +427,24 @@ async fn open_items(
     Ok(Json(json!({ name: list })))
 }
 
-/// GET /positions?symbol=
+/// The resolved account's open positions.
+#[utoipa::path(
+    get,
+    path = "/api/v1/positions",
+    tag = "trading",
+    operation_id = "list_positions",
+    params(doc::AccountHeader, doc::SymbolFilter),
+    responses(
+        (status = 200, description = "The open positions", body = doc::PositionList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on)", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed` (the stored password no longer logs in)", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn positions(
     State(state): State<AppState>,
     user: AuthUser,
@@ -349,7 +454,24 @@ pub async fn positions(
     open_items(state, user, headers, q, true).await
 }
 
-/// GET /orders?symbol=: active pending orders.
+/// The resolved account's active pending orders.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders",
+    tag = "trading",
+    operation_id = "list_orders",
+    params(doc::AccountHeader, doc::SymbolFilter),
+    responses(
+        (status = 200, description = "The pending orders", body = doc::OrderList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on)", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed` (the stored password no longer logs in)", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn orders(
     State(state): State<AppState>,
     user: AuthUser,
@@ -491,7 +613,33 @@ async fn build_place(
     Ok((req, offset))
 }
 
-/// POST /orders: place a market or pending order.
+/// Place a market or pending order.
+///
+/// Journaled as `pending` before it is sent, then completed with MT5's result. The account's risk
+/// limits apply.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders",
+    tag = "trading",
+    operation_id = "place_order",
+    params(doc::OrderHeaders),
+    request_body = doc::PlaceOrderRequest,
+    responses(
+        (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, description = "`trading_disabled`: the account's kill switch is on (journaled as `refused`)", body = doc::ErrorBody),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
+        (status = 409, description = "`request_in_progress`: a request with this `Idempotency-Key` is still running", body = doc::ErrorBody),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `risk_limit_exceeded` (the limit and its numbers in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn place_order(
     State(state): State<AppState>,
     user: AuthUser,
@@ -530,7 +678,29 @@ pub async fn place_order(
     .await
 }
 
-/// POST /orders/check: MT5's order_check for the same body; nothing is sent or journaled.
+/// Check an order without sending it.
+///
+/// MT5's `order_check` for the body of `POST /orders`; nothing is sent or journaled.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/check",
+    tag = "trading",
+    operation_id = "check_order",
+    params(doc::AccountHeader),
+    request_body = doc::PlaceOrderRequest,
+    responses(
+        (status = 200, description = "MT5's check (retcode 0: it would pass)", body = doc::OrderCheckResult),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn check_order(
     State(state): State<AppState>,
     user: AuthUser,
@@ -580,7 +750,32 @@ async fn find_position(
         .ok_or(ApiError::PositionNotFound)
 }
 
-/// PUT /orders/{ticket}: modify a pending order's price, sl, tp, stoplimit or expiration.
+/// Modify a pending order.
+///
+/// Its price, SL, TP, stop-limit price or expiration; absent fields are kept.
+#[utoipa::path(
+    put,
+    path = "/api/v1/orders/{ticket}",
+    tag = "trading",
+    operation_id = "modify_order",
+    params(("ticket" = u64, Path, description = "The pending order's ticket"), doc::OrderHeaders),
+    request_body = doc::ModifyOrderRequest,
+    responses(
+        (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, description = "`trading_disabled`: the account's kill switch is on (journaled as `refused`)", body = doc::ErrorBody),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `order_not_found`", body = doc::ErrorBody),
+        (status = 409, description = "`request_in_progress`: a request with this `Idempotency-Key` is still running", body = doc::ErrorBody),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn modify_order(
     State(state): State<AppState>,
     user: AuthUser,
@@ -647,7 +842,27 @@ pub async fn modify_order(
     .await
 }
 
-/// DELETE /orders/{ticket}: cancel a pending order.
+/// Cancel a pending order.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orders/{ticket}",
+    tag = "trading",
+    operation_id = "cancel_order",
+    params(("ticket" = u64, Path, description = "The pending order's ticket"), doc::OrderHeaders),
+    responses(
+        (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, description = "`trading_disabled`: the account's kill switch is on (journaled as `refused`)", body = doc::ErrorBody),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `order_not_found`", body = doc::ErrorBody),
+        (status = 409, description = "`request_in_progress`: a request with this `Idempotency-Key` is still running", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn cancel_order(
     State(state): State<AppState>,
     user: AuthUser,
@@ -677,7 +892,32 @@ pub async fn cancel_order(
     .await
 }
 
-/// PUT /positions/{ticket}: change SL and/or TP; an absent one is kept, null removes it.
+/// Change a position's SL and/or TP.
+///
+/// An absent one is kept; null removes it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/positions/{ticket}",
+    tag = "trading",
+    operation_id = "modify_position",
+    params(("ticket" = u64, Path, description = "The position's ticket"), doc::OrderHeaders),
+    request_body = doc::ModifyPositionRequest,
+    responses(
+        (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, description = "`trading_disabled`: the account's kill switch is on (journaled as `refused`)", body = doc::ErrorBody),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `position_not_found`", body = doc::ErrorBody),
+        (status = 409, description = "`request_in_progress`: a request with this `Idempotency-Key` is still running", body = doc::ErrorBody),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn modify_position(
     State(state): State<AppState>,
     user: AuthUser,
@@ -726,7 +966,32 @@ pub async fn modify_position(
     .await
 }
 
-/// POST /positions/{ticket}/close: close it, or part of it with `volume`.
+/// Close a position, or part of it.
+///
+/// With `volume`, only that many lots close; without a body, the whole position.
+#[utoipa::path(
+    post,
+    path = "/api/v1/positions/{ticket}/close",
+    tag = "trading",
+    operation_id = "close_position",
+    params(("ticket" = u64, Path, description = "The position's ticket"), doc::OrderHeaders),
+    request_body(content = Option<doc::ClosePositionRequest>, description = "Optional: without a body the whole position closes"),
+    responses(
+        (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, description = "`trading_disabled`: the account's kill switch is on (journaled as `refused`)", body = doc::ErrorBody),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `position_not_found`", body = doc::ErrorBody),
+        (status = 409, description = "`request_in_progress`: a request with this `Idempotency-Key` is still running", body = doc::ErrorBody),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn close_position(
     State(state): State<AppState>,
     user: AuthUser,
@@ -864,7 +1129,26 @@ async fn history(
     Ok(Json(json!({ name: page, "next_cursor": next })))
 }
 
-/// GET /history/deals?from=&to=&limit=&cursor=
+/// The resolved account's deals in a time range.
+///
+/// Default: the last 24 hours, 100 per page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/history/deals",
+    tag = "trading",
+    operation_id = "history_deals",
+    params(doc::AccountHeader, doc::HistoryQuery),
+    responses(
+        (status = 200, description = "A page of deals", body = doc::DealPage),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on)", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed` (the stored password no longer logs in)", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn history_deals(
     State(state): State<AppState>,
     user: AuthUser,
@@ -874,7 +1158,26 @@ pub async fn history_deals(
     history(state, user, headers, q, true).await
 }
 
-/// GET /history/orders?from=&to=&limit=&cursor=
+/// The resolved account's history orders in a time range.
+///
+/// Default: the last 24 hours, 100 per page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/history/orders",
+    tag = "trading",
+    operation_id = "history_orders",
+    params(doc::AccountHeader, doc::HistoryQuery),
+    responses(
+        (status = 200, description = "A page of orders", body = doc::HistoryOrderPage),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on)", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed` (the stored password no longer logs in)", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn history_orders(
     State(state): State<AppState>,
     user: AuthUser,
@@ -895,7 +1198,21 @@ fn journal_json(e: &crate::store::journal::JournalEntry) -> Value {
     })
 }
 
-/// GET /journal?account_id=&limit=&cursor=: the user's journal, newest first.
+/// The user's order journal, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/journal",
+    tag = "trading",
+    operation_id = "journal",
+    params(doc::JournalQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = doc::JournalPage),
+        (status = 401, response = doc::Unauthorized),
+        (status = 422, description = "`validation_failed`: a bad `account_id`, `limit` or `cursor`", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn journal(
     State(state): State<AppState>,
     user: AuthUser,

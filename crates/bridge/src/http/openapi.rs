@@ -1,0 +1,1153 @@
+//! The OpenAPI 3.1 document of the HTTP API, served at `/openapi.json`, and the `/docs` page
+//! (Swagger UI, its files built into the binary).
+//!
+//! Operations come from the `#[utoipa::path]` annotations on the handlers. Handlers build most
+//! bodies with `json!` (times as RFC 3339, enums by name), so the schema types here describe the
+//! JSON a route sends, not a Rust value the service holds: they are never constructed.
+//! `tests/openapi.rs` checks every route against the document and every response against its schema.
+
+// Doc-only types: they describe JSON and are never built.
+#![allow(dead_code)]
+
+pub mod mt5_types;
+
+use crate::error::ApiError;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use mt5::enums::Mt5Enum;
+pub use mt5_types::*;
+use std::borrow::Cow;
+use std::sync::LazyLock;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response as OaResponse, ResponseBuilder};
+use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+use utoipa_swagger_ui::{Config, SwaggerUi};
+use uuid::Uuid;
+
+/// Where the document is served, and the page that shows it.
+pub const DOCUMENT_PATH: &str = "/openapi.json";
+pub const DOCS_PATH: &str = "/docs";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "mt5-bridge",
+        description = "One HTTP API for many users trading on their own MetaTrader 5 accounts. \
+            Every `/api/v1` route needs `Authorization: Bearer <Supabase JWT>`. Errors are \
+            `{\"success\": false, \"error\": {\"code\", \"message\", \"details\"}}`; the codes are in \
+            docs/errors.md, the enums in docs/enums.md.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        healthz,
+        readyz,
+        metrics,
+        document,
+        super::accounts::connect,
+        super::accounts::list,
+        super::accounts::current,
+        super::accounts::get_one,
+        super::accounts::update,
+        super::accounts::delete,
+        super::accounts::switch,
+        super::trading::account,
+        super::trading::symbols,
+        super::trading::symbol,
+        super::trading::tick,
+        super::trading::rates,
+        super::trading::positions,
+        super::trading::modify_position,
+        super::trading::close_position,
+        super::trading::orders,
+        super::trading::place_order,
+        super::trading::check_order,
+        super::trading::modify_order,
+        super::trading::cancel_order,
+        super::trading::history_deals,
+        super::trading::history_orders,
+        super::trading::journal,
+        super::algorithms::list,
+        super::algorithms::create,
+        super::algorithms::execute,
+        super::algorithms::runs,
+        super::algorithms::run,
+        super::algorithms::get_one,
+        super::algorithms::update,
+        super::algorithms::delete,
+    ),
+    components(
+        schemas(ErrorBody, ErrorCode),
+        responses(
+            InvalidJson,
+            Unauthorized,
+            PayloadTooLarge,
+            RateLimited,
+            Internal,
+            TerminalUnavailable,
+            TerminalTimeout
+        )
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "accounts", description = "The user's MT5 accounts: connect, list, switch, update, delete (docs/api.md)"),
+        (name = "trading", description = "Quotes, bars, positions, orders and history on the resolved account (docs/api.md)"),
+        (name = "algorithms", description = "Built-in strategies, saved configurations, executions and runs (docs/algorithms.md)"),
+        (name = "service", description = "Health, readiness, metrics and this document; no user token"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The bearer schemes: a user's Supabase JWT, and the optional `METRICS_TOKEN`.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A Supabase access token (audience `authenticated`), or one from `mt5-bridge token`",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("`METRICS_TOKEN`, required only when it is set"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+static DOCUMENT: LazyLock<Result<String, String>> =
+    LazyLock::new(|| ApiDoc::openapi().to_json().map_err(|e| e.to_string()));
+
+/// The document as served (built once).
+pub fn document_json() -> Result<&'static str, ApiError> {
+    DOCUMENT
+        .as_deref()
+        .map_err(|e| ApiError::Internal(format!("the OpenAPI document cannot be serialized: {e}")))
+}
+
+/// The OpenAPI document (this one).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "service",
+    operation_id = "openapi_document",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document", body = inline(Object)),
+        (status = 500, response = Internal),
+    ),
+    security(())
+)]
+pub async fn document() -> Response {
+    match document_json() {
+        Ok(doc) => ([(header::CONTENT_TYPE, "application/json")], doc).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The `/docs` page: Swagger UI served from the binary, reading [`DOCUMENT_PATH`]. The online
+/// validator is off so the page makes no request to another host.
+pub fn docs_page() -> SwaggerUi {
+    SwaggerUi::new(DOCS_PATH).config(
+        Config::new([DOCUMENT_PATH])
+            .validator_url("none")
+            .try_it_out_enabled(true),
+    )
+}
+
+// ---- Routes served outside /api/v1 whose handlers live in `http/mod.rs` (described here). ----
+
+/// Liveness: the process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    operation_id = "healthz",
+    responses((status = 200, description = "Always, while the process runs", body = Health)),
+    security(())
+)]
+fn healthz() {}
+
+/// Readiness: the store answers and the pool has a terminal.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "service",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 503, description = "Not ready; the failing check says `failed`", body = Readiness),
+    ),
+    security(())
+)]
+fn readyz() {}
+
+/// Prometheus metrics, in the text exposition format (docs/api.md#observability).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    operation_id = "metrics",
+    responses(
+        (status = 200, description = "The metrics", body = String, content_type = "text/plain"),
+        (status = 401, response = Unauthorized),
+    ),
+    security((), ("metrics_token" = []))
+)]
+fn metrics() {}
+
+// ---- Shared pieces ----
+
+/// `true`: the body of a success that carries it.
+fn always_true() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .enum_values(Some([true]))
+}
+
+fn always_false() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .enum_values(Some([false]))
+}
+
+/// Every stable error code (docs/errors.md is the table of when each is given).
+pub const ERROR_CODES: &[&str] = &[
+    "invalid_json",
+    "unauthorized",
+    "anonymous_not_allowed",
+    "trading_disabled",
+    "account_not_found",
+    "no_account",
+    "symbol_not_found",
+    "position_not_found",
+    "order_not_found",
+    "algorithm_not_found",
+    "run_not_found",
+    "not_found",
+    "method_not_allowed",
+    "account_exists",
+    "request_in_progress",
+    "payload_too_large",
+    "validation_failed",
+    "mt5_login_failed",
+    "account_type_mismatch",
+    "trade_rejected",
+    "risk_limit_exceeded",
+    "live_confirmation_required",
+    "idempotency_key_reused",
+    "rate_limited",
+    "internal_error",
+    "terminal_unavailable",
+    "redis_unavailable",
+    "terminal_timeout",
+];
+
+/// A stable error code; clients branch on it.
+pub struct ErrorCode;
+
+impl PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ERROR_CODES.iter().copied()))
+            .description(Some("A stable error code; see docs/errors.md"))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCode {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ErrorCode")
+    }
+}
+
+/// Every error response.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    #[schema(schema_with = always_false)]
+    pub success: bool,
+    pub error: ErrorDetail,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// For people; may change.
+    pub message: String,
+    /// Per code (docs/errors.md): e.g. `fields` for `validation_failed`, `retcode`, `retcode_name`
+    /// and `comment` for `trade_rejected`; null when the code has none.
+    #[schema(required = true, value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
+/// A success with nothing more to say.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Success {
+    #[schema(schema_with = always_true)]
+    pub success: bool,
+}
+
+fn error_response(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+            .build(),
+    )
+}
+
+fn string_header(description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::String))
+        .description(Some(description))
+        .build()
+}
+
+/// Reusable error responses (`#/components/responses/...`), one per status that many routes share.
+macro_rules! error_responses {
+    ($($(#[$m:meta])* $name:ident => $description:literal $(, header $h:literal => $hd:literal)?;)+) => {$(
+        $(#[$m])*
+        pub struct $name;
+        impl<'r> ToResponse<'r> for $name {
+            fn response() -> (&'r str, RefOr<OaResponse>) {
+                #[allow(unused_mut)] // only some responses add a header
+                let mut b = error_response($description);
+                $(b = b.header($h, string_header($hd));)?
+                (stringify!($name), b.build().into())
+            }
+        }
+    )+};
+}
+
+error_responses! {
+    InvalidJson => "`invalid_json`: the body is not valid JSON";
+    Unauthorized => "`unauthorized`: missing, malformed or expired token, or one this service does not accept",
+        header "WWW-Authenticate" => "`Bearer`";
+    PayloadTooLarge => "`payload_too_large`: the body is over 64 KiB";
+    RateLimited => "`rate_limited`: a limit was reached; `details` has `scope`, `limit`, `window_seconds`, `retry_after_seconds`",
+        header "Retry-After" => "Seconds until a retry may pass";
+    Internal => "`internal_error`: a fault of the service, never of the input (logged with the request id)";
+    TerminalUnavailable => "`terminal_unavailable`: no terminal can serve the request now; or, with `REDIS_URL`, `redis_unavailable`: Redis does not answer (with `Retry-After`)";
+    TerminalTimeout => "`terminal_timeout`: the terminal did not answer in time";
+}
+
+/// An RFC 3339 time, or epoch seconds (UTC).
+pub struct TimeInput;
+
+impl PartialSchema for TimeInput {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String).format(Some(
+                utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime),
+            )))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0)),
+            )
+            .description(Some("An RFC 3339 time (any offset) or epoch seconds (UTC)"))
+            .into()
+    }
+}
+
+impl ToSchema for TimeInput {}
+
+// ---- Service ----
+
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    pub status: HealthStatus,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadyStatus {
+    Ready,
+    NotReady,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Ok,
+    Failed,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Readiness {
+    pub status: ReadyStatus,
+    pub checks: ReadinessChecks,
+}
+
+/// One entry per check.
+#[derive(ToSchema)]
+pub struct ReadinessChecks {
+    /// A trivial query on the store.
+    pub store: CheckStatus,
+    /// The pool has at least one terminal in service.
+    pub terminals: CheckStatus,
+    /// Redis answers a PING (only with `REDIS_URL`).
+    pub redis: Option<CheckStatus>,
+}
+
+// ---- Accounts ----
+
+/// `demo` or `live`: the seed's account types (a real MT5 account is `live`, demo and contest `demo`).
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountType {
+    Demo,
+    Live,
+}
+
+/// An MT5 login: a positive integer, as a JSON number or a string of digits.
+pub struct LoginInput;
+
+impl PartialSchema for LoginInput {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9]{1,20}$")),
+            )
+            .description(Some(
+                "A positive integer, as a JSON number or a string of digits",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for LoginInput {}
+
+/// The account's risk limits; an unset limit is absent (docs/algorithms.md).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RiskLimits {
+    /// Fraction of the day's starting equity that may be lost in a day, in (0, 1].
+    #[schema(required = false, exclusive_minimum = 0, maximum = 1)]
+    pub max_daily_loss: f64,
+    /// Fraction of equity one trade may lose at its stop loss, in (0, 1].
+    #[schema(required = false, exclusive_minimum = 0, maximum = 1)]
+    pub max_risk_per_trade: f64,
+    /// Open positions the account may hold.
+    #[schema(required = false, minimum = 1)]
+    pub max_positions: u64,
+    /// Lots one order may have.
+    #[schema(required = false, exclusive_minimum = 0)]
+    pub max_volume_per_trade: f64,
+    /// The kill switch: `false` refuses every new order (`403 trading_disabled`).
+    #[schema(required = false)]
+    pub trading_enabled: bool,
+}
+
+/// POST /accounts/connect (the seed's body).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectRequest {
+    #[schema(min_length = 1, max_length = 255)]
+    pub account_name: String,
+    pub login: LoginInput,
+    /// Never returned, never logged; stored encrypted.
+    #[schema(min_length = 1, max_length = 128, write_only)]
+    pub password: String,
+    /// Exactly as MT5 names it (case-sensitive).
+    #[schema(min_length = 1, max_length = 255)]
+    pub server: String,
+    /// Default: the broker's company name as the terminal reports it.
+    #[schema(required = false, max_length = 100)]
+    pub broker_name: String,
+    /// Must agree with the terminal (`422 account_type_mismatch`); default: the terminal's.
+    #[schema(required = false)]
+    pub account_type: AccountType,
+    /// Default false; the first account becomes the default anyway.
+    #[schema(required = false)]
+    pub set_as_default: bool,
+    #[schema(required = false)]
+    pub risk_limits: Option<RiskLimits>,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectResponse {
+    #[schema(schema_with = always_true)]
+    pub success: bool,
+    pub account_id: Uuid,
+    pub account: ConnectedAccount,
+}
+
+/// The verified account, live from the terminal.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectedAccount {
+    pub login: u64,
+    pub server: String,
+    pub balance: f64,
+    pub equity: f64,
+}
+
+/// An account as listed (the seed's `mt5_accounts` row without credentials).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSummary {
+    pub id: Uuid,
+    pub account_name: String,
+    pub login: u64,
+    pub server: String,
+    #[schema(required = true)]
+    pub broker_name: Option<String>,
+    #[schema(required = true)]
+    pub account_type: Option<AccountType>,
+    /// False once deleted (listed only with `include_inactive=true`).
+    pub is_active: bool,
+    pub is_default: bool,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+/// One account with its settings (the seed's `mt5_accounts` row without credentials).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    pub id: Uuid,
+    pub account_name: String,
+    pub login: u64,
+    pub server: String,
+    #[schema(required = true)]
+    pub broker_name: Option<String>,
+    #[schema(required = true)]
+    pub account_type: Option<AccountType>,
+    pub is_active: bool,
+    pub is_default: bool,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(required = true)]
+    pub risk_limits: Option<RiskLimits>,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountList {
+    pub accounts: Vec<AccountSummary>,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEnvelope {
+    pub account: Account,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountUpdated {
+    #[schema(schema_with = always_true)]
+    pub success: bool,
+    pub account: Account,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CurrentAccountResponse {
+    pub account: CurrentAccount,
+}
+
+/// The current account, with live balance and equity.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CurrentAccount {
+    pub id: Uuid,
+    pub login: u64,
+    pub server: String,
+    pub balance: f64,
+    pub equity: f64,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchResponse {
+    #[schema(schema_with = always_true)]
+    pub success: bool,
+    pub account: SwitchedAccount,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchedAccount {
+    pub login: u64,
+    pub server: String,
+    pub balance: f64,
+}
+
+/// PUT /accounts/{account_id}: a partial update; absent fields stay unchanged.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccountRequest {
+    #[schema(required = false, min_length = 1, max_length = 255)]
+    pub account_name: String,
+    /// Replaced whole; null clears.
+    #[schema(required = false)]
+    pub risk_limits: Option<RiskLimits>,
+    /// `true` makes it the default; `false` on the default is refused.
+    #[schema(required = false)]
+    pub is_default: bool,
+    /// Verified by a login before it is stored.
+    #[schema(required = false, min_length = 1, max_length = 128, write_only)]
+    pub password: String,
+    #[schema(required = false, max_length = 100)]
+    pub broker_name: Option<String>,
+    /// Checked against the terminal.
+    #[schema(required = false)]
+    pub account_type: Option<AccountType>,
+}
+
+/// `?include_inactive=`
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListAccountsQuery {
+    /// `true` adds deleted accounts.
+    pub include_inactive: Option<bool>,
+}
+
+// ---- Trading ----
+
+/// The account a trading route acts on.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct AccountHeader {
+    /// One of the user's accounts (another's is `404 account_not_found`); when absent, the current
+    /// account (the last switch), else the default.
+    #[param(rename = "X-Account-Id")]
+    pub x_account_id: Option<Uuid>,
+}
+
+/// A trading route that sends an order.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct OrderHeaders {
+    /// One of the user's accounts; when absent, the current account, else the default.
+    #[param(rename = "X-Account-Id")]
+    pub x_account_id: Option<Uuid>,
+    /// Up to 255 characters: the same key returns the first response and sends nothing.
+    #[param(rename = "Idempotency-Key", max_length = 255)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `?symbol=`
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SymbolFilter {
+    /// Only this symbol's.
+    pub symbol: Option<String>,
+}
+
+/// `?group=`
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SymbolsQuery {
+    /// MT5's group filter, e.g. `*USD*`.
+    pub group: Option<String>,
+}
+
+/// `?timeframe=&count=` or `?timeframe=&from=&to=`
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RatesQuery {
+    /// `M1` … `MN1` (default `H1`).
+    pub timeframe: Option<String>,
+    /// The latest bars, 1 to 10000 (default 100); not with `from`/`to`.
+    #[param(minimum = 1, maximum = 10000)]
+    pub count: Option<u32>,
+    /// RFC 3339 or epoch seconds.
+    pub from: Option<String>,
+    /// RFC 3339 or epoch seconds (default now).
+    pub to: Option<String>,
+}
+
+/// `?from=&to=&limit=&cursor=`
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// RFC 3339 or epoch seconds (default 24 hours before `to`).
+    pub from: Option<String>,
+    /// RFC 3339 or epoch seconds (default now).
+    pub to: Option<String>,
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `?account_id=&limit=&cursor=`
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JournalQuery {
+    /// Only this account's entries.
+    pub account_id: Option<Uuid>,
+    /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `?limit=&cursor=`
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SymbolList {
+    pub symbols: Vec<SymbolInfo>,
+}
+
+/// Bars, oldest first.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateList {
+    pub rates: Vec<Rate>,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PositionList {
+    pub positions: Vec<TradePosition>,
+}
+
+/// Active pending orders.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderList {
+    pub orders: Vec<TradeOrder>,
+}
+
+/// A page of deals; `next_cursor` is null on the last page.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DealPage {
+    pub deals: Vec<TradeDeal>,
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// A page of history orders; `next_cursor` is null on the last page.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryOrderPage {
+    pub orders: Vec<TradeOrder>,
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// The order types `POST /orders` places.
+pub struct PlaceOrderType;
+
+impl PartialSchema for PlaceOrderType {
+    fn schema() -> RefOr<Schema> {
+        let names: Vec<&str> = <mt5::OrderType as Mt5Enum>::all()
+            .iter()
+            .filter(|t| t.is_market() || t.is_pending())
+            .map(|t| t.name())
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(names))
+            .description(Some(
+                "A market or pending order type (accepted in any case)",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for PlaceOrderType {}
+
+/// POST /orders and POST /orders/check.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrderRequest {
+    #[schema(min_length = 1, max_length = 32)]
+    pub symbol: String,
+    #[serde(rename = "type")]
+    pub order_type: PlaceOrderType,
+    /// Lots; the broker checks the step grid (`10014 INVALID_VOLUME` otherwise).
+    #[schema(exclusive_minimum = 0)]
+    pub volume: f64,
+    /// Pending orders: required. Market orders: default the current ask (buy) or bid (sell).
+    #[schema(required = false, exclusive_minimum = 0)]
+    pub price: f64,
+    /// Required for stop-limit orders.
+    #[schema(required = false, exclusive_minimum = 0)]
+    pub stoplimit: f64,
+    /// Stop loss (0 = none).
+    #[schema(required = false, minimum = 0)]
+    pub sl: f64,
+    /// Take profit (0 = none).
+    #[schema(required = false, minimum = 0)]
+    pub tp: f64,
+    /// Points (default 20).
+    #[schema(required = false)]
+    pub deviation: u64,
+    /// Default: one the symbol allows (IOC, else FOK, else RETURN); pending orders RETURN.
+    #[schema(required = false)]
+    pub type_filling: OrderFilling,
+    /// Default `gtc`.
+    #[schema(required = false)]
+    pub type_time: OrderTime,
+    /// Required when `type_time` is `specified` or `specified_day`.
+    #[schema(required = false)]
+    pub expiration: TimeInput,
+    /// Kept after the journal's client id, within MT5's 27 characters.
+    #[schema(required = false, max_length = 64)]
+    pub comment: String,
+    #[schema(required = false)]
+    pub magic: u64,
+}
+
+/// PUT /orders/{ticket}: absent fields are kept.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModifyOrderRequest {
+    #[schema(required = false, exclusive_minimum = 0)]
+    pub price: f64,
+    /// null removes it.
+    #[schema(required = false, minimum = 0)]
+    pub sl: Option<f64>,
+    /// null removes it.
+    #[schema(required = false, minimum = 0)]
+    pub tp: Option<f64>,
+    #[schema(required = false, exclusive_minimum = 0)]
+    pub stoplimit: f64,
+    /// null makes the order good till cancelled.
+    #[schema(required = false)]
+    pub expiration: Option<TimeInput>,
+}
+
+/// PUT /positions/{ticket}: at least one of `sl`, `tp`; an absent one is kept, null removes it.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModifyPositionRequest {
+    #[schema(required = false, minimum = 0)]
+    pub sl: Option<f64>,
+    #[schema(required = false, minimum = 0)]
+    pub tp: Option<f64>,
+}
+
+/// POST /positions/{ticket}/close; the body is optional.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosePositionRequest {
+    /// Lots to close (default: all).
+    #[schema(required = false, exclusive_minimum = 0)]
+    pub volume: f64,
+    /// Points (default 20).
+    #[schema(required = false)]
+    pub deviation: u64,
+    #[schema(required = false, max_length = 64)]
+    pub comment: String,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalSource {
+    Api,
+    Algorithm,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalAction {
+    Place,
+    ModifyOrder,
+    CancelOrder,
+    ModifyPosition,
+    ClosePosition,
+}
+
+/// `pending` until the outcome is known; then `done`, `rejected` (by the broker), `refused`
+/// (kill switch or risk limit, nothing sent) or `failed` (no outcome, none found in history).
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalStatus {
+    Pending,
+    Done,
+    Rejected,
+    Refused,
+    Failed,
+}
+
+/// One order intent, journaled before it was sent.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JournalEntry {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    /// Carried at the start of the MT5 order comment.
+    pub client_id: String,
+    #[schema(required = true)]
+    pub idempotency_key: Option<String>,
+    pub source: JournalSource,
+    #[schema(required = true)]
+    pub algorithm_id: Option<String>,
+    #[schema(required = true)]
+    pub run_id: Option<Uuid>,
+    pub action: JournalAction,
+    /// The request as the client sent it, normalized.
+    #[schema(value_type = Object)]
+    pub request: serde_json::Value,
+    pub status: JournalStatus,
+    #[schema(required = true)]
+    pub retcode: Option<i64>,
+    #[schema(required = true)]
+    pub order: Option<i64>,
+    #[schema(required = true)]
+    pub deal: Option<i64>,
+    #[schema(required = true)]
+    pub volume: Option<f64>,
+    #[schema(required = true)]
+    pub price: Option<f64>,
+    #[schema(required = true)]
+    pub error: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(required = true, format = DateTime)]
+    pub completed_at: Option<String>,
+}
+
+/// The user's journal, newest first; `next_cursor` is null on the last page.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JournalPage {
+    pub entries: Vec<JournalEntry>,
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+// ---- Algorithms ----
+
+/// A built-in strategy.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuiltinAlgorithm {
+    pub name: String,
+    pub description: String,
+    /// The JSON Schema of its parameters.
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Value,
+}
+
+/// A saved configuration of a built-in strategy.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Algorithm {
+    pub id: Uuid,
+    pub name: String,
+    /// The built-in strategy it configures.
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Value,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlgorithmList {
+    pub builtin: Vec<BuiltinAlgorithm>,
+    pub saved: Vec<Algorithm>,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlgorithmEnvelope {
+    pub algorithm: Algorithm,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlgorithmSaved {
+    #[schema(schema_with = always_true)]
+    pub success: bool,
+    pub algorithm: Algorithm,
+}
+
+/// POST /algorithms.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAlgorithmRequest {
+    /// Unique among the user's configurations.
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: String,
+    /// A built-in strategy's name.
+    #[schema(min_length = 1, max_length = 64)]
+    pub kind: String,
+    /// Validated against the strategy's schema (`GET /algorithms`).
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Value,
+}
+
+/// PUT /algorithms/{algorithm_id}: a partial update, validated as a whole.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAlgorithmRequest {
+    #[schema(required = false, min_length = 1, max_length = 255)]
+    pub name: String,
+    #[schema(required = false, min_length = 1, max_length = 64)]
+    pub kind: String,
+    #[schema(required = false, value_type = Object)]
+    pub parameters: serde_json::Value,
+}
+
+/// POST /algorithms/execute (the seed's body).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteRequest {
+    /// One of the user's accounts.
+    pub account_id: Uuid,
+    /// A built-in strategy's name, or a saved configuration's id.
+    #[schema(min_length = 1, max_length = 255)]
+    pub algorithm_id: String,
+    /// Overrides a saved configuration's parameters.
+    #[schema(required = false, value_type = Object)]
+    pub parameters: serde_json::Value,
+    /// Plan the trades and send nothing.
+    #[schema(required = false)]
+    pub dry_run: bool,
+    /// Required on a `live` account.
+    #[schema(required = false)]
+    pub confirm_live: bool,
+}
+
+/// A trade an algorithm run placed (or, dry, would have placed). An exit carries the closed
+/// `position`; an entry its `sl` and `tp`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlgorithmTrade {
+    /// The order's ticket; null in a dry run.
+    #[schema(required = true)]
+    pub ticket: Option<u64>,
+    /// Exits: the position closed.
+    #[schema(required = false)]
+    pub position: u64,
+    pub symbol: String,
+    #[serde(rename = "type")]
+    pub side: PositionType,
+    pub volume: f64,
+    pub price: f64,
+    #[schema(required = false)]
+    pub sl: Option<f64>,
+    #[schema(required = false)]
+    pub tp: Option<f64>,
+}
+
+/// An entry or exit a run did not send, with why.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkippedIntent {
+    /// What the strategy wanted (`action` `open` or `close`, symbol, …).
+    #[schema(value_type = Object)]
+    pub intent: serde_json::Value,
+    pub reason: String,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteResponse {
+    #[schema(schema_with = always_true)]
+    pub success: bool,
+    /// The length of `trades`.
+    pub trades_executed: u64,
+    pub trades: Vec<AlgorithmTrade>,
+    pub skipped: Vec<SkippedIntent>,
+    pub run_id: Uuid,
+    pub dry_run: bool,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Done,
+    Failed,
+}
+
+/// One execution of an algorithm.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlgorithmRun {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    /// As requested: a built-in name or a configuration's id.
+    pub algorithm_id: String,
+    /// The built-in strategy that ran.
+    pub algorithm: String,
+    /// The parameters the run used.
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Value,
+    pub dry_run: bool,
+    pub status: RunStatus,
+    pub trades_executed: u64,
+    pub trades: Vec<AlgorithmTrade>,
+    pub skipped: Vec<SkippedIntent>,
+    #[schema(required = true)]
+    pub error: Option<String>,
+    #[schema(format = DateTime)]
+    pub started_at: String,
+    #[schema(required = true, format = DateTime)]
+    pub finished_at: Option<String>,
+}
+
+/// Runs, newest first; `next_cursor` is null on the last page.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunPage {
+    pub runs: Vec<AlgorithmRun>,
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunEnvelope {
+    pub run: AlgorithmRun,
+}
