@@ -255,7 +255,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
             ),
             ("AGENT_TOKEN", AGENT_TOKEN.to_string()),
             ("REDIS_URL", redis.url()),
-            ("TERMINAL_LEASE_TTL_MS", "1500".to_string()),
+            ("TERMINAL_LEASE_TTL_MS", "3000".to_string()),
             ("TERMINAL_TIMEOUT_MS", "20000".to_string()),
             ("TRADE_LIMIT_PER_HOUR", TRADE_LIMIT.to_string()),
             ("SWITCH_LIMIT_PER_HOUR", SWITCH_LIMIT.to_string()),
