@@ -566,6 +566,34 @@ async fn audit_trail(app: TestApp) -> TestApp {
         json!({"login": "10002", "server": "Sim-Demo"})
     );
 
+    // The user reads the same log over the API, newest first; another user sees none of it.
+    let (s, b) = app.get("/api/v1/audit", &t).await;
+    assert_eq!(s, 200, "{b}");
+    let events: Vec<&str> = b["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    let mut want: Vec<&str> = seen.iter().map(|(e, _)| *e).collect();
+    want.reverse();
+    assert_eq!(events, want);
+    assert_eq!(b["entries"][0]["details"]["login"], "10002");
+    assert!(b["entries"][0]["created_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+    let (s, b) = app.get("/api/v1/audit?limit=2", &t).await;
+    assert_eq!((s, b["entries"].as_array().unwrap().len()), (200, 2));
+    let stranger = app.token(Uuid::new_v4());
+    let (s, b) = app.get("/api/v1/audit", &stranger).await;
+    assert_eq!((s, b), (200, json!({"entries": []})));
+    for bad in ["0", "501", "ten"] {
+        let (s, b) = app.get(&format!("/api/v1/audit?limit={bad}"), &t).await;
+        assert_eq!(s, 422, "{b}");
+        assert_eq!(b["error"]["details"]["fields"][0]["field"], "limit", "{b}");
+    }
+
     // No secret in any row: not a password, the token, nor a ciphertext.
     assert_eq!(ciphertexts.len(), 4);
     let mut secrets = vec![

@@ -1247,6 +1247,11 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .await;
     ok(s, &b, 200);
     assert_eq!(b["accounts"].as_array().unwrap().len(), 2);
+    let (s, b) = c.get("/api/v1/audit", "/api/v1/audit?limit=50", t).await;
+    ok(s, &b, 200);
+    assert_eq!(b["entries"][0]["event"], "account_deleted", "{b}");
+    let (s, b) = c.get("/api/v1/audit", "/api/v1/audit?limit=0", t).await;
+    assert_eq!((s, code(&b)), (422, "validation_failed"));
 
     // Errors.
     let (s, b) = c

@@ -333,6 +333,63 @@ pub struct ListQuery {
     include_inactive: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    limit: Option<String>,
+}
+
+/// The user's audit log, newest first.
+///
+/// Connects, failed connects, password changes, switches and deletes of the user's own accounts;
+/// never a password, token or ciphertext.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "accounts",
+    operation_id = "list_audit",
+    params(doc::AuditQuery),
+    responses(
+        (status = 200, description = "The entries, newest first", body = doc::AuditPage),
+        (status = 401, response = doc::Unauthorized),
+        (status = 422, description = "`validation_failed`: `limit` is not an integer from 1 to 500", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn audit_log(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    let max = crate::store::audit::MAX_AUDIT_PAGE;
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                return Err(ApiError::validation(
+                    "limit",
+                    format!("must be an integer from 1 to {max}"),
+                ))
+            }
+        },
+    };
+    let entries = state.store.list_audit(&user.ctx, limit).await?;
+    let entries: Vec<Value> = entries
+        .into_iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "account_id": e.account_id,
+                "event": e.event,
+                "details": e.details,
+                "created_at": rfc3339(e.created_at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "entries": entries })))
+}
+
 /// List the user's accounts.
 ///
 /// Never a password or ciphertext.

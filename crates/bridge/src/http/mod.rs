@@ -34,6 +34,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
     let metrics_state = state.metrics.clone();
     let api = Router::new()
         .route("/accounts", get(accounts::list))
+        .route("/audit", get(accounts::audit_log))
         .route("/accounts/connect", post(accounts::connect))
         .route("/accounts/current", get(accounts::current))
         .route(

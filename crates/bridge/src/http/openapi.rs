@@ -47,6 +47,7 @@ pub const DOCS_PATH: &str = "/docs";
         document,
         super::accounts::connect,
         super::accounts::list,
+        super::accounts::audit_log,
         super::accounts::current,
         super::accounts::get_one,
         super::accounts::update,
@@ -638,6 +639,38 @@ pub struct UpdateAccountRequest {
 pub struct ListAccountsQuery {
     /// `true` adds deleted accounts.
     pub include_inactive: Option<bool>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// How many entries, newest first: 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// An event of the user's accounts: `account_connected`, `connect_failed`, `password_changed`,
+/// `password_change_failed`, `account_switched`, `account_deleted`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    /// The account it concerns; null when there is none (a connect MT5 refused).
+    #[schema(required = true)]
+    pub account_id: Option<Uuid>,
+    pub event: String,
+    /// Non-secret facts (login, server, from/to of a switch, MT5's error code).
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
 }
 
 // ---- Trading ----
