@@ -5,7 +5,6 @@
 
 mod common;
 
-use mt5_bridge::algorithms::strategies::{find, Intent};
 use mt5_sim::market::ManualClock;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -15,46 +14,10 @@ fn code(b: &Value) -> &str {
     b["error"]["code"].as_str().unwrap_or("<none>")
 }
 
-/// A moment (UTC ms, a minute into an hour) at which `ma_crossover` on EURUSD H1 signals an entry
-/// on the simulator's deterministic prices, found by scanning back from now.
-fn signal_time(sim: &mt5_sim::config::SimConfig, params: &Value) -> i64 {
-    let feed = mt5_sim::prices::PriceFeed::new(
-        sim.seed,
-        mt5_sim::symbols::builtin_symbols(),
-        sim.server_time_offset_s,
-    );
-    let strategy = find("ma_crossover").unwrap();
-    let p = strategy.validate(params).unwrap();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-    let hour = 3_600_000;
-    let mut t = now - now % hour + 60_000;
-    for _ in 0..2000 {
-        t -= hour;
-        let count = strategy.bars_needed(&p) + 1;
-        let mut bars = feed
-            .rates(
-                "EURUSD",
-                p.timeframe,
-                mt5::RatesRange::FromPos { start: 0, count },
-                t,
-            )
-            .unwrap();
-        bars.pop();
-        if strategy
-            .evaluate(&p, &bars, &[], 5)
-            .iter()
-            .any(|i| matches!(i, Intent::Entry { .. }))
-        {
-            return t;
-        }
-    }
-    panic!("no ma_crossover signal in 2000 hours of simulated prices");
-}
-
 async fn app_at_signal() -> (common::TestApp, ManualClock) {
     let sim = common::sim_config();
     let params = json!({"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3});
-    let clock = ManualClock::new(signal_time(&sim, &params));
+    let clock = ManualClock::new(common::signal_time(&sim, &params));
     let (broker, _feed) =
         mt5_sim::broker::open_from_config_with_clock(&sim, Arc::new(clock.clone()))
             .await

@@ -10,7 +10,6 @@
 
 mod common;
 
-use mt5_bridge::algorithms::strategies::{find, Intent};
 use mt5_sim::market::ManualClock;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -815,42 +814,6 @@ impl<'a> Checked<'a> {
     }
 }
 
-/// A moment (UTC ms) at which `ma_crossover` on EURUSD H1 signals an entry on the simulator's
-/// deterministic prices, so that an execution places a trade.
-fn signal_time(sim: &mt5_sim::config::SimConfig, params: &Value) -> i64 {
-    let feed = mt5_sim::prices::PriceFeed::new(
-        sim.seed,
-        mt5_sim::symbols::builtin_symbols(),
-        sim.server_time_offset_s,
-    );
-    let strategy = find("ma_crossover").unwrap();
-    let p = strategy.validate(params).unwrap();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-    let hour = 3_600_000;
-    let mut t = now - now % hour + 60_000;
-    for _ in 0..2000 {
-        t -= hour;
-        let count = strategy.bars_needed(&p) + 1;
-        let mut bars = feed
-            .rates(
-                "EURUSD",
-                p.timeframe,
-                mt5::RatesRange::FromPos { start: 0, count },
-                t,
-            )
-            .unwrap();
-        bars.pop();
-        if strategy
-            .evaluate(&p, &bars, &[], 5)
-            .iter()
-            .any(|i| matches!(i, Intent::Entry { .. }))
-        {
-            return t;
-        }
-    }
-    panic!("no ma_crossover signal in 2000 hours of simulated prices");
-}
-
 fn code(b: &Value) -> &str {
     b["error"]["code"].as_str().unwrap_or("<none>")
 }
@@ -862,7 +825,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     }
     let sim = common::sim_config();
     let params = json!({"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3});
-    let now_ms = signal_time(&sim, &params);
+    let now_ms = common::signal_time(&sim, &params);
     let (broker, _feed) =
         mt5_sim::broker::open_from_config_with_clock(&sim, Arc::new(ManualClock::new(now_ms)))
             .await

@@ -330,3 +330,39 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// A moment (UTC ms, a minute into an hour) at which `ma_crossover` on EURUSD H1 signals an entry
+/// on the simulator's deterministic prices, found by scanning back from now.
+pub fn signal_time(sim: &mt5_sim::config::SimConfig, params: &serde_json::Value) -> i64 {
+    let feed = mt5_sim::prices::PriceFeed::new(
+        sim.seed,
+        mt5_sim::symbols::builtin_symbols(),
+        sim.server_time_offset_s,
+    );
+    let strategy = mt5_bridge::algorithms::strategies::find("ma_crossover").unwrap();
+    let p = strategy.validate(params).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let hour = 3_600_000;
+    let mut t = now - now % hour + 60_000;
+    for _ in 0..2000 {
+        t -= hour;
+        let count = strategy.bars_needed(&p) + 1;
+        let mut bars = feed
+            .rates(
+                "EURUSD",
+                p.timeframe,
+                mt5::RatesRange::FromPos { start: 0, count },
+                t,
+            )
+            .unwrap();
+        bars.pop();
+        if strategy
+            .evaluate(&p, &bars, &[], 5)
+            .iter()
+            .any(|i| matches!(i, mt5_bridge::algorithms::strategies::Intent::Entry { .. }))
+        {
+            return t;
+        }
+    }
+    panic!("no ma_crossover signal in 2000 hours of simulated prices");
+}
