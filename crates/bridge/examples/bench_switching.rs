@@ -252,8 +252,8 @@ fn settings(
     ServeSettings::load(&args, &lookup).map_err(|e| e.to_string())
 }
 
-/// A read of an account logged in at arrival that took 50 ms or more.
-struct SlowRead {
+/// A completed read of an account logged in at arrival.
+struct WarmRead {
     index: usize,
     latency: Duration,
     lateness: Duration,
@@ -285,8 +285,8 @@ struct RunResult {
     /// How late the load generator fired each request after its scheduled arrival.
     lateness: Vec<Duration>,
     logged_in_at_arrival: Vec<bool>,
-    /// Logged-in reads that took 50 ms or more, with what the broker's audit shows of them.
-    slow_warm: Vec<SlowRead>,
+    /// Completed logged-in reads, with what the broker's audit shows of them.
+    warm_reads: Vec<WarmRead>,
     residency_holds: u64,
     residency_hits: u64,
     non_2xx: usize,
@@ -456,17 +456,22 @@ impl RunResult {
             );
         }
         let warm = self.warm_read(arrivals);
-        let relogin = self.slow_warm.iter().filter(|r| r.relogin).count();
+        let slow: Vec<&WarmRead> = self
+            .warm_reads
+            .iter()
+            .filter(|r| r.latency >= Duration::from_millis(50))
+            .collect();
+        let relogin = slow.iter().filter(|r| r.relogin).count();
         let _ = writeln!(
             s,
             "Logged-in reads answered in 50 ms or more: {} of {} completed ({} of them after their \
              account logged in again, i.e. the terminal had left it before the request reached \
              the pool).",
-            self.slow_warm.len(),
+            slow.len(),
             warm.completed,
             relogin
         );
-        for r in &self.slow_warm {
+        for r in slow {
             let a = &arrivals[r.index];
             let _ = writeln!(
                 s,
@@ -626,7 +631,10 @@ fn slow_read(
         Kind::Order => "order_send",
     };
     let mine = |r: &&AuditRecord| {
-        r.login == key.login && r.server == key.server && (arrival_utc_ms..=end).contains(&r.utc_ms)
+        // The two clocks are read a moment apart and truncated to milliseconds.
+        r.login == key.login
+            && r.server == key.server
+            && (arrival_utc_ms - 1..=end).contains(&r.utc_ms)
     };
     let relogin = audit.iter().filter(mine).any(|r| r.operation == "login");
     let ops = audit
@@ -788,7 +796,7 @@ async fn run_once(
     let guard_mismatches = stat(&pool.stats().guard_mismatches).saturating_sub(guard_before);
     let residency_holds = stat(&pool.stats().residency_holds).saturating_sub(holds_before);
     let residency_hits = stat(&pool.stats().residency_hits).saturating_sub(hits_before);
-    let mut slow_warm = Vec::new();
+    let mut warm_reads = Vec::new();
     for (index, a) in arrivals.iter().enumerate() {
         let (Some(latency), true, true) = (
             latency[index],
@@ -797,15 +805,12 @@ async fn run_once(
         ) else {
             continue;
         };
-        if latency < Duration::from_millis(50) {
-            continue;
-        }
         let Some(u) = users.get(a.user) else {
             continue;
         };
         let arrival_ms = window_start_ms + a.at.as_millis() as i64;
         let (relogin, ops_at_ms) = slow_read(&records, &u.key, a.kind, arrival_ms, latency);
-        slow_warm.push(SlowRead {
+        warm_reads.push(WarmRead {
             index,
             latency,
             lateness: lateness[index],
@@ -823,7 +828,7 @@ async fn run_once(
         latency,
         lateness,
         logged_in_at_arrival,
-        slow_warm,
+        warm_reads,
         residency_holds,
         residency_hits,
         non_2xx,
@@ -1020,6 +1025,22 @@ fn main() -> ExitCode {
             drop(dir);
             match outcome {
                 Ok(r) => {
+                    // Every logged-in read on stderr, for looking into the tail.
+                    for w in &r.warm_reads {
+                        let a = &arrivals[w.index];
+                        eprintln!(
+                            "  logged-in read {} at {:.3} s, user {}, {}: {} ms, fired {} ms \
+                             late, ran at {:?} ms{}",
+                            w.index,
+                            a.at.as_secs_f64(),
+                            a.user + 1,
+                            a.kind.label(),
+                            ms(Some(w.latency)),
+                            ms(Some(w.lateness)),
+                            w.ops_at_ms,
+                            if w.relogin { ", after a new login" } else { "" }
+                        );
+                    }
                     let table = r.markdown(&arrivals);
                     println!("{table}");
                     report.push_str(&table);

@@ -130,20 +130,21 @@ pub const RATE_HORIZON: Duration = Duration::from_secs(5);
 /// An account's recent arrival rate, decaying with [`RATE_HORIZON`].
 #[derive(Debug, Clone, Copy)]
 struct Rate {
+    /// Arrivals per second as of `updated`.
     per_s: f64,
-    at: Instant,
+    updated: Instant,
 }
 
 impl Rate {
     fn at(&self, now: Instant) -> f64 {
-        let age = now.saturating_duration_since(self.at).as_secs_f64();
+        let age = now.saturating_duration_since(self.updated).as_secs_f64();
         self.per_s * (-age / RATE_HORIZON.as_secs_f64()).exp()
     }
 
     /// One more arrival at `now`: the rate decays to `now` and the arrival adds 1 / horizon.
     fn arrive(&mut self, now: Instant) {
         self.per_s = self.at(now) + 1.0 / RATE_HORIZON.as_secs_f64();
-        self.at = now;
+        self.updated = now;
     }
 }
 
@@ -285,14 +286,14 @@ impl Inner {
             .entry(account.clone())
             .or_insert(Rate {
                 per_s: 0.0,
-                at: now,
+                updated: now,
             })
             .arrive(now);
         if st.rates.len() >= st.rates_prune_at {
             // After 20 horizons a rate is below 1e-8 of what it was: the account is cold.
             let stale = RATE_HORIZON * 20;
             st.rates
-                .retain(|_, r| now.saturating_duration_since(r.at) < stale);
+                .retain(|_, r| now.saturating_duration_since(r.updated) < stale);
             st.rates_prune_at = (st.rates.len() * 2).max(1024);
         }
     }
@@ -552,8 +553,8 @@ impl Inner {
         handle.spawn(async move {
             tokio::time::sleep_until(end.into()).await;
             let mut st = inner.lock();
-            // A later timer may have replaced this one only with an earlier instant, which has
-            // fired already; either way this one is no longer armed.
+            // `wake_at` is the earliest pending instant: this one, an earlier one firing now too,
+            // or a later one armed since, whose own timer is still to come.
             if st.wake_at.is_some_and(|at| at <= Instant::now()) {
                 st.wake_at = None;
             }
@@ -663,7 +664,9 @@ impl TerminalPool {
             let (tx, rx) = oneshot::channel();
             let seq = st.next_seq;
             st.next_seq += 1;
-            Inner::record_arrival(&mut st, account, started);
+            if self.inner.opts.policy == Policy::Pool && !self.inner.opts.residency.is_zero() {
+                Inner::record_arrival(&mut st, account, started);
+            }
             st.queued += 1;
             st.queues
                 .entry(account.clone())
