@@ -262,6 +262,8 @@ struct WarmRead {
     /// When the broker ran operations of this kind for this account in that span, in ms after
     /// the arrival (the audit's clock has millisecond resolution).
     ops_at_ms: Vec<i64>,
+    /// Operations the terminal ran on the login current at the arrival, before its next login.
+    turn_ops: Option<usize>,
 }
 
 /// One finished request.
@@ -278,6 +280,10 @@ struct RunResult {
     policy: String,
     /// The pool's residency window in this run.
     residency: Duration,
+    max_batch: u32,
+    /// Logins in the window, and those whose turn served `max_batch` operations.
+    turns: usize,
+    turns_full: usize,
     seconds: f64,
     arrivals: usize,
     /// Latency of each arrival that completed (2xx) within the window.
@@ -451,8 +457,9 @@ impl RunResult {
             let _ = writeln!(
                 s,
                 "Residency: {} times an idle terminal was kept from a waiting account; {} requests \
-                 served by a terminal while it was kept.",
-                self.residency_holds, self.residency_hits
+                 served by a terminal while it was kept. Logins that served `max_batch` ({}) \
+                 operations, so that their turn ended by the count: {} of {}.",
+                self.residency_holds, self.residency_hits, self.max_batch, self.turns_full, self.turns
             );
         }
         let warm = self.warm_read(arrivals);
@@ -476,7 +483,8 @@ impl RunResult {
             let _ = writeln!(
                 s,
                 "- arrival {} at {:.3} s, user {}, {}: {} ms (fired {} ms late){}; the broker ran \
-                 {} for this account at {:?} ms after the arrival",
+                 {} for this account at {:?} ms after the arrival; the login current at the \
+                 arrival served {} operations (`max_batch` {})",
                 r.index,
                 a.at.as_secs_f64(),
                 a.user + 1,
@@ -486,6 +494,8 @@ impl RunResult {
                 if r.relogin { ", after a new login" } else { "" },
                 a.kind.label(),
                 r.ops_at_ms,
+                r.turn_ops.map_or("?".to_string(), |n| n.to_string()),
+                self.max_batch,
             );
         }
         s.push('\n');
@@ -623,7 +633,7 @@ fn slow_read(
     kind: Kind,
     arrival_utc_ms: i64,
     latency: Duration,
-) -> (bool, Vec<i64>) {
+) -> (bool, Vec<i64>, Option<usize>) {
     let end = arrival_utc_ms + latency.as_millis() as i64 + 1;
     let operation = match kind {
         Kind::Account => "account_info",
@@ -636,14 +646,71 @@ fn slow_read(
             && r.server == key.server
             && (arrival_utc_ms - 1..=end).contains(&r.utc_ms)
     };
-    let relogin = audit.iter().filter(mine).any(|r| r.operation == "login");
+    // A login recorded in the arrival's own millisecond may be the one that made it logged in.
+    let relogin = audit
+        .iter()
+        .filter(mine)
+        .any(|r| r.operation == "login" && r.utc_ms > arrival_utc_ms);
     let ops = audit
         .iter()
         .filter(mine)
         .filter(|r| r.operation == operation)
         .map(|r| r.utc_ms - arrival_utc_ms)
         .collect();
-    (relogin, ops)
+    // The login the account was on at the arrival, and how many operations its terminal ran on
+    // it before logging in to anything else (the audit is in execution order).
+    let turn_ops = audit
+        .iter()
+        .rposition(|r| {
+            r.operation == "login"
+                && r.login == key.login
+                && r.server == key.server
+                && r.utc_ms <= arrival_utc_ms
+        })
+        .and_then(|i| {
+            let terminal = &audit[i].terminal_id;
+            let rest = audit.get(i + 1..)?;
+            Some(
+                rest.iter()
+                    .filter(|r| &r.terminal_id == terminal)
+                    .take_while(|r| r.operation != "login")
+                    .count(),
+            )
+        });
+    (relogin, ops, turn_ops)
+}
+
+/// Logins in the window, and how many of them served `max_batch` operations or more before the
+/// terminal logged in again (turns that the operation count ended).
+fn turns_at_max_batch(
+    audit: &[AuditRecord],
+    window_start_ms: i64,
+    max_batch: u32,
+) -> (usize, usize) {
+    let mut ops: HashMap<&str, Option<usize>> = HashMap::new();
+    let mut turns = 0;
+    let mut full = 0;
+    let mut close = |n: Option<usize>| {
+        if n.is_some_and(|n| n >= max_batch as usize) {
+            full += 1;
+        }
+    };
+    for r in audit {
+        let current = ops.entry(r.terminal_id.as_str()).or_default();
+        if r.operation == "login" {
+            close(current.take());
+            if r.utc_ms >= window_start_ms {
+                turns += 1;
+                *current = Some(0);
+            }
+        } else if let Some(n) = current {
+            *n += 1;
+        }
+    }
+    for n in ops.into_values() {
+        close(n);
+    }
+    (turns, full)
 }
 
 fn now_utc_ms() -> i64 {
@@ -679,7 +746,7 @@ async fn run_once(
         .await
         .map_err(|e| format!("sim broker: {e}"))?;
     let settings = settings(dir, terminals, policy, args.residency_ms, &jwt_secret)?;
-    let residency = settings.pool.residency;
+    let (residency, max_batch) = (settings.pool.residency, settings.pool.max_batch);
     let app = Application::build(
         settings,
         Overrides {
@@ -796,6 +863,7 @@ async fn run_once(
     let guard_mismatches = stat(&pool.stats().guard_mismatches).saturating_sub(guard_before);
     let residency_holds = stat(&pool.stats().residency_holds).saturating_sub(holds_before);
     let residency_hits = stat(&pool.stats().residency_hits).saturating_sub(hits_before);
+    let (turns, turns_full) = turns_at_max_batch(&records, window_start_ms, max_batch);
     let mut warm_reads = Vec::new();
     for (index, a) in arrivals.iter().enumerate() {
         let (Some(latency), true, true) = (
@@ -809,13 +877,15 @@ async fn run_once(
             continue;
         };
         let arrival_ms = window_start_ms + a.at.as_millis() as i64;
-        let (relogin, ops_at_ms) = slow_read(&records, &u.key, a.kind, arrival_ms, latency);
+        let (relogin, ops_at_ms, turn_ops) =
+            slow_read(&records, &u.key, a.kind, arrival_ms, latency);
         warm_reads.push(WarmRead {
             index,
             latency,
             lateness: lateness[index],
             relogin,
             ops_at_ms,
+            turn_ops,
         });
     }
     let seq: Vec<usize> = arrivals.iter().map(|a| a.user).collect();
@@ -825,6 +895,9 @@ async fn run_once(
         seconds: args.seconds,
         arrivals: arrivals.len(),
         residency,
+        max_batch,
+        turns,
+        turns_full,
         latency,
         lateness,
         logged_in_at_arrival,
@@ -1030,7 +1103,7 @@ fn main() -> ExitCode {
                         let a = &arrivals[w.index];
                         eprintln!(
                             "  logged-in read {} at {:.3} s, user {}, {}: {} ms, fired {} ms \
-                             late, ran at {:?} ms{}",
+                             late, ran at {:?} ms, its login served {:?} operations{}",
                             w.index,
                             a.at.as_secs_f64(),
                             a.user + 1,
@@ -1038,6 +1111,7 @@ fn main() -> ExitCode {
                             ms(Some(w.latency)),
                             ms(Some(w.lateness)),
                             w.ops_at_ms,
+                            w.turn_ops,
                             if w.relogin { ", after a new login" } else { "" }
                         );
                     }
