@@ -17,8 +17,8 @@ use mt5::{AccountKey, AccountMarginMode, AccountTradeMode};
 use mt5_bridge::app::{Application, Overrides};
 use mt5_bridge::config::{Cli, Command, ServeSettings};
 use mt5_bridge::pool::TerminalPool;
-use mt5_sim::broker::Broker;
 use mt5_sim::config::{AccountSpec, FaultConfig, SimConfig, StateLocation, SIM_COMPANY};
+use mt5_sim::state::AuditRecord;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use secrecy::{ExposeSecret, SecretString};
@@ -62,6 +62,9 @@ struct Args {
     /// How long a simulated login takes, in milliseconds.
     #[arg(long, default_value_t = 1500)]
     login_latency_ms: u64,
+    /// The pool's residency window (`POOL_RESIDENCY_MS`); the service's default when not given.
+    #[arg(long)]
+    residency_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,10 +200,11 @@ fn settings(
     dir: &Path,
     terminals: usize,
     policy: &str,
+    residency_ms: Option<u64>,
     jwt_secret: &SecretString,
 ) -> Result<ServeSettings, String> {
     let db = format!("sqlite://{}?mode=rwc", dir.join("bridge.db").display());
-    let argv: Vec<String> = [
+    let mut argv: Vec<String> = [
         "mt5-bridge",
         "serve",
         "--data-dir",
@@ -230,6 +234,9 @@ fn settings(
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if let Some(ms) = residency_ms {
+        argv.extend(["--pool-residency-ms".to_string(), ms.to_string()]);
+    }
     let cli = Cli::try_parse_from(argv).map_err(|e| format!("serve flags: {e}"))?;
     let Command::Serve(args) = cli.command else {
         return Err("serve flags did not parse as `serve`".into());
@@ -245,6 +252,20 @@ fn settings(
     ServeSettings::load(&args, &lookup).map_err(|e| e.to_string())
 }
 
+/// A completed read of an account logged in at arrival.
+struct WarmRead {
+    index: usize,
+    latency: Duration,
+    lateness: Duration,
+    /// The account logged in again between the arrival and the answer: the terminal had left it.
+    relogin: bool,
+    /// When the broker ran operations of this kind for this account in that span, in ms after
+    /// the arrival (the audit's clock has millisecond resolution).
+    ops_at_ms: Vec<i64>,
+    /// Operations the terminal ran on the login current at the arrival, before its next login.
+    turn_ops: Option<usize>,
+}
+
 /// One finished request.
 struct Done {
     index: usize,
@@ -257,11 +278,23 @@ struct Done {
 struct RunResult {
     terminals: usize,
     policy: String,
+    /// The pool's residency window in this run.
+    residency: Duration,
+    max_batch: u32,
+    /// Logins in the window, and those whose turn served `max_batch` operations.
+    turns: usize,
+    turns_full: usize,
     seconds: f64,
     arrivals: usize,
     /// Latency of each arrival that completed (2xx) within the window.
     latency: Vec<Option<Duration>>,
+    /// How late the load generator fired each request after its scheduled arrival.
+    lateness: Vec<Duration>,
     logged_in_at_arrival: Vec<bool>,
+    /// Completed logged-in reads, with what the broker's audit shows of them.
+    warm_reads: Vec<WarmRead>,
+    residency_holds: u64,
+    residency_hits: u64,
     non_2xx: usize,
     logins: u64,
     initial_held: usize,
@@ -336,7 +369,13 @@ impl RunResult {
 
     fn markdown(&self, arrivals: &[Arrival]) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "### T = {}, policy `{}`\n", self.terminals, self.policy);
+        let _ = writeln!(
+            s,
+            "### T = {}, policy `{}`{}\n",
+            self.terminals,
+            self.policy,
+            self.residency_label()
+        );
         let _ = writeln!(
             s,
             "| requests | arrived | completed | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|"
@@ -404,7 +443,71 @@ impl RunResult {
             self.unmatched_order_sends,
             self.guard_mismatches,
         );
+        let mut late = self.lateness.clone();
+        late.sort();
+        let _ = writeln!(
+            s,
+            "Load generator: requests fired p50 {} ms, p99 {} ms, max {} ms after their scheduled \
+             arrival (included in every latency above).",
+            ms(percentile(&late, 0.50)),
+            ms(percentile(&late, 0.99)),
+            ms(late.last().copied()),
+        );
+        if self.policy == "pool" {
+            let _ = writeln!(
+                s,
+                "Residency: {} times an idle terminal was kept from a waiting account; {} requests \
+                 served by a terminal while it was kept. Logins that served `max_batch` ({}) \
+                 operations, so that their turn ended by the count: {} of {}.",
+                self.residency_holds, self.residency_hits, self.max_batch, self.turns_full, self.turns
+            );
+        }
+        let warm = self.warm_read(arrivals);
+        let slow: Vec<&WarmRead> = self
+            .warm_reads
+            .iter()
+            .filter(|r| r.latency >= Duration::from_millis(50))
+            .collect();
+        let relogin = slow.iter().filter(|r| r.relogin).count();
+        let _ = writeln!(
+            s,
+            "Logged-in reads answered in 50 ms or more: {} of {} completed ({} of them after their \
+             account logged in again, i.e. the terminal had left it before the request reached \
+             the pool).",
+            slow.len(),
+            warm.completed,
+            relogin
+        );
+        for r in slow {
+            let a = &arrivals[r.index];
+            let _ = writeln!(
+                s,
+                "- arrival {} at {:.3} s, user {}, {}: {} ms (fired {} ms late){}; the broker ran \
+                 {} for this account at {:?} ms after the arrival; the login current at the \
+                 arrival served {} operations (`max_batch` {})",
+                r.index,
+                a.at.as_secs_f64(),
+                a.user + 1,
+                a.kind.label(),
+                ms(Some(r.latency)),
+                ms(Some(r.lateness)),
+                if r.relogin { ", after a new login" } else { "" },
+                a.kind.label(),
+                r.ops_at_ms,
+                r.turn_ops.map_or("?".to_string(), |n| n.to_string()),
+                self.max_batch,
+            );
+        }
+        s.push('\n');
         s
+    }
+
+    fn residency_label(&self) -> String {
+        if self.policy == "pool" {
+            format!(", residency {} ms", self.residency.as_millis())
+        } else {
+            String::new()
+        }
     }
 }
 
@@ -487,13 +590,12 @@ struct AuditCheck {
     unmatched: usize,
 }
 
-async fn check_audit(
-    broker: &Broker,
+fn check_audit(
+    audit: &[AuditRecord],
     orders: &[(u64, AccountKey)],
     window_start_ms: i64,
-) -> Result<AuditCheck, String> {
-    let audit = broker.audit().await.map_err(|e| format!("audit: {e}"))?;
-    let sends: HashMap<u64, &mt5_sim::state::AuditRecord> = audit
+) -> AuditCheck {
+    let sends: HashMap<u64, &AuditRecord> = audit
         .iter()
         .filter(|r| r.operation == "order_send" && r.order != 0)
         .map(|r| (r.order, r))
@@ -520,7 +622,95 @@ async fn check_audit(
         .values()
         .filter(|r| r.utc_ms >= window_start_ms && !answered.contains(&r.order))
         .count();
-    Ok(check)
+    check
+}
+
+/// What the broker's audit shows of a logged-in read that took `latency`: whether its account
+/// logged in again before the answer, and when operations of its kind for its account ran.
+fn slow_read(
+    audit: &[AuditRecord],
+    key: &AccountKey,
+    kind: Kind,
+    arrival_utc_ms: i64,
+    latency: Duration,
+) -> (bool, Vec<i64>, Option<usize>) {
+    let end = arrival_utc_ms + latency.as_millis() as i64 + 1;
+    let operation = match kind {
+        Kind::Account => "account_info",
+        Kind::Positions => "positions",
+        Kind::Order => "order_send",
+    };
+    let mine = |r: &&AuditRecord| {
+        // The two clocks are read a moment apart and truncated to milliseconds.
+        r.login == key.login
+            && r.server == key.server
+            && (arrival_utc_ms - 1..=end).contains(&r.utc_ms)
+    };
+    // A login recorded in the arrival's own millisecond may be the one that made it logged in.
+    let relogin = audit
+        .iter()
+        .filter(mine)
+        .any(|r| r.operation == "login" && r.utc_ms > arrival_utc_ms);
+    let ops = audit
+        .iter()
+        .filter(mine)
+        .filter(|r| r.operation == operation)
+        .map(|r| r.utc_ms - arrival_utc_ms)
+        .collect();
+    // The login the account was on at the arrival, and how many operations its terminal ran on
+    // it before logging in to anything else (the audit is in execution order).
+    let turn_ops = audit
+        .iter()
+        .rposition(|r| {
+            r.operation == "login"
+                && r.login == key.login
+                && r.server == key.server
+                && r.utc_ms <= arrival_utc_ms
+        })
+        .and_then(|i| {
+            let terminal = &audit[i].terminal_id;
+            let rest = audit.get(i + 1..)?;
+            Some(
+                rest.iter()
+                    .filter(|r| &r.terminal_id == terminal)
+                    .take_while(|r| r.operation != "login")
+                    .count(),
+            )
+        });
+    (relogin, ops, turn_ops)
+}
+
+/// Logins in the window, and how many of them served `max_batch` operations or more before the
+/// terminal logged in again (turns that the operation count ended).
+fn turns_at_max_batch(
+    audit: &[AuditRecord],
+    window_start_ms: i64,
+    max_batch: u32,
+) -> (usize, usize) {
+    let mut ops: HashMap<&str, Option<usize>> = HashMap::new();
+    let mut turns = 0;
+    let mut full = 0;
+    let mut close = |n: Option<usize>| {
+        if n.is_some_and(|n| n >= max_batch as usize) {
+            full += 1;
+        }
+    };
+    for r in audit {
+        let current = ops.entry(r.terminal_id.as_str()).or_default();
+        if r.operation == "login" {
+            close(current.take());
+            if r.utc_ms >= window_start_ms {
+                turns += 1;
+                *current = Some(0);
+            }
+        } else if let Some(n) = current {
+            *n += 1;
+        }
+    }
+    for n in ops.into_values() {
+        close(n);
+    }
+    (turns, full)
 }
 
 fn now_utc_ms() -> i64 {
@@ -555,8 +745,10 @@ async fn run_once(
     let (broker, _feed) = mt5_sim::broker::open_from_config(&sim)
         .await
         .map_err(|e| format!("sim broker: {e}"))?;
+    let settings = settings(dir, terminals, policy, args.residency_ms, &jwt_secret)?;
+    let (residency, max_batch) = (settings.pool.residency, settings.pool.max_batch);
     let app = Application::build(
-        settings(dir, terminals, policy, &jwt_secret)?,
+        settings,
         Overrides {
             sim: Some(sim),
             broker: Some(broker.clone()),
@@ -592,10 +784,10 @@ async fn run_once(
         .filter_map(|k| index_of.get(&k).copied())
         .collect();
     let logins_before = pool.logins();
-    let guard_before = pool
-        .stats()
-        .guard_mismatches
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let stat = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let guard_before = stat(&pool.stats().guard_mismatches);
+    let holds_before = stat(&pool.stats().residency_holds);
+    let hits_before = stat(&pool.stats().residency_hits);
 
     eprintln!("  window of {:.0} s...", args.seconds);
     let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
@@ -603,9 +795,11 @@ async fn run_once(
     let t0 = tokio::time::Instant::now();
     let deadline = t0 + Duration::from_secs_f64(args.seconds);
     let mut logged_in_at_arrival = vec![false; arrivals.len()];
+    let mut lateness = vec![Duration::ZERO; arrivals.len()];
     let mut handles = Vec::with_capacity(arrivals.len());
     for (index, a) in arrivals.iter().enumerate() {
         tokio::time::sleep_until(t0 + a.at).await;
+        lateness[index] = tokio::time::Instant::now().saturating_duration_since(t0 + a.at);
         let user = users.get(a.user).ok_or("arrival names an unknown user")?;
         logged_in_at_arrival[index] = pool.is_logged_in(&user.key);
         let rb = match a.kind {
@@ -664,20 +858,52 @@ async fn run_once(
             non_2xx += 1;
         }
     }
-    let audit = check_audit(&broker, &orders, window_start_ms).await?;
-    let guard_mismatches = pool
-        .stats()
-        .guard_mismatches
-        .load(std::sync::atomic::Ordering::Relaxed)
-        .saturating_sub(guard_before);
+    let records = broker.audit().await.map_err(|e| format!("audit: {e}"))?;
+    let audit = check_audit(&records, &orders, window_start_ms);
+    let guard_mismatches = stat(&pool.stats().guard_mismatches).saturating_sub(guard_before);
+    let residency_holds = stat(&pool.stats().residency_holds).saturating_sub(holds_before);
+    let residency_hits = stat(&pool.stats().residency_hits).saturating_sub(hits_before);
+    let (turns, turns_full) = turns_at_max_batch(&records, window_start_ms, max_batch);
+    let mut warm_reads = Vec::new();
+    for (index, a) in arrivals.iter().enumerate() {
+        let (Some(latency), true, true) = (
+            latency[index],
+            a.kind.is_read(),
+            logged_in_at_arrival[index],
+        ) else {
+            continue;
+        };
+        let Some(u) = users.get(a.user) else {
+            continue;
+        };
+        let arrival_ms = window_start_ms + a.at.as_millis() as i64;
+        let (relogin, ops_at_ms, turn_ops) =
+            slow_read(&records, &u.key, a.kind, arrival_ms, latency);
+        warm_reads.push(WarmRead {
+            index,
+            latency,
+            lateness: lateness[index],
+            relogin,
+            ops_at_ms,
+            turn_ops,
+        });
+    }
     let seq: Vec<usize> = arrivals.iter().map(|a| a.user).collect();
     Ok(RunResult {
         terminals,
         policy: policy.to_string(),
         seconds: args.seconds,
         arrivals: arrivals.len(),
+        residency,
+        max_batch,
+        turns,
+        turns_full,
         latency,
+        lateness,
         logged_in_at_arrival,
+        warm_reads,
+        residency_holds,
+        residency_hits,
         non_2xx,
         logins,
         initial_held: held.len(),
@@ -720,9 +946,9 @@ fn summary(results: &[RunResult], arrivals: &[Arrival]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "| T | policy | completed/s | read p50 ms | read p99 ms | logged-in read p50 ms | \
+        "| T | policy | residency ms | completed/s | read p50 ms | read p99 ms | logged-in read p50 ms | \
          logged-in read p99 ms | order p50 ms | order p99 ms | logins /1000 | Belady bound /1000 | \
-         cross-account |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+         cross-account |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for r in results {
         let reads = r.cell(arrivals, |_, a| a.kind.is_read());
@@ -730,9 +956,14 @@ fn summary(results: &[RunResult], arrivals: &[Arrival]) -> String {
         let orders = r.cell(arrivals, |_, a| a.kind == Kind::Order);
         let _ = writeln!(
             s,
-            "| {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |",
+            "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |",
             r.terminals,
             r.policy,
+            if r.policy == "pool" {
+                r.residency.as_millis().to_string()
+            } else {
+                "–".to_string()
+            },
             r.throughput(),
             ms(reads.p50),
             ms(reads.p99),
@@ -810,7 +1041,10 @@ fn main() -> ExitCode {
         args.seed,
         args.users,
         args.login_latency_ms
-    );
+    ) + &args
+        .residency_ms
+        .map(|ms| format!(" --residency-ms {ms}"))
+        .unwrap_or_default();
     let mut report = String::new();
     let _ = writeln!(report, "## Switching benchmark\n");
     let _ = writeln!(
@@ -864,6 +1098,23 @@ fn main() -> ExitCode {
             drop(dir);
             match outcome {
                 Ok(r) => {
+                    // Every logged-in read on stderr, for looking into the tail.
+                    for w in &r.warm_reads {
+                        let a = &arrivals[w.index];
+                        eprintln!(
+                            "  logged-in read {} at {:.3} s, user {}, {}: {} ms, fired {} ms \
+                             late, ran at {:?} ms, its login served {:?} operations{}",
+                            w.index,
+                            a.at.as_secs_f64(),
+                            a.user + 1,
+                            a.kind.label(),
+                            ms(Some(w.latency)),
+                            ms(Some(w.lateness)),
+                            w.ops_at_ms,
+                            w.turn_ops,
+                            if w.relogin { ", after a new login" } else { "" }
+                        );
+                    }
                     let table = r.markdown(&arrivals);
                     println!("{table}");
                     report.push_str(&table);

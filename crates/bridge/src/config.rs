@@ -123,6 +123,10 @@ pub struct ServeArgs {
     /// Most requests waiting for a terminal at once; more get 503.
     #[arg(long, env = "POOL_QUEUE_LIMIT", default_value_t = 1024)]
     pub pool_queue_limit: usize,
+    /// How long a terminal stays idle on a hot account after its last use while other accounts
+    /// wait, within the account's turn, in milliseconds; 0 turns residency off.
+    #[arg(long, env = "POOL_RESIDENCY_MS", default_value_t = 500)]
+    pub pool_residency_ms: u64,
     /// Switches of the current account per user per hour.
     #[arg(long, env = "SWITCH_LIMIT_PER_HOUR", default_value_t = 10)]
     pub switch_limit_per_hour: u32,
@@ -450,6 +454,11 @@ impl ServeSettings {
         if args.pool_queue_limit == 0 {
             errors.push("POOL_QUEUE_LIMIT must be positive".to_string());
         }
+        if args.pool_residency_ms > 10_000 {
+            errors.push(
+                "POOL_RESIDENCY_MS must be at most 10000 (0 turns residency off)".to_string(),
+            );
+        }
         for (name, v) in [
             ("SWITCH_LIMIT_PER_HOUR", args.switch_limit_per_hour),
             ("TRADE_LIMIT_PER_HOUR", args.trade_limit_per_hour),
@@ -499,6 +508,7 @@ impl ServeSettings {
                         policy,
                         queue_limit: args.pool_queue_limit,
                         timeout: Duration::from_millis(args.terminal_timeout_ms),
+                        residency: Duration::from_millis(args.pool_residency_ms),
                         ..Default::default()
                     },
                     limits: crate::limits::Limits {

@@ -409,6 +409,20 @@ impl Metrics {
         );
         sample(
             &mut out,
+            "mt5b_pool_residency_holds_total",
+            "Times residency kept an idle terminal on a hot account while another account waited.",
+            "counter",
+            load(&stats.residency_holds),
+        );
+        sample(
+            &mut out,
+            "mt5b_pool_residency_hits_total",
+            "Requests served by a terminal while residency kept it on their account.",
+            "counter",
+            load(&stats.residency_hits),
+        );
+        sample(
+            &mut out,
             "mt5b_account_switches_total",
             "Changes of a user's current account.",
             "counter",
@@ -452,6 +466,8 @@ mod tests {
         assert!(text.contains("mt5b_pool_terminals 0\n"));
         assert!(text.contains("mt5b_pool_queue_depth 0\n"));
         assert!(text.contains("mt5b_pool_lease_wait_seconds_total 0\n"));
+        assert!(text.contains("mt5b_pool_residency_holds_total 0\n"));
+        assert!(text.contains("mt5b_pool_residency_hits_total 0\n"));
         // Every sample line is `name[{labels}] value`.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let value = line.rsplit(' ').next().unwrap();

@@ -10,14 +10,26 @@
 //! (counted from the end of the login) when other accounts wait with no terminal (fairness).
 //! The queue is bounded (`queue_limit`, then 503) and every operation has a deadline (then 504).
 //!
+//! Residency: when a batch ends and its account is hot, the terminal may stay idle on it for a
+//! short window (`residency`, counted from its last use) instead of switching at once to an account
+//! that waits, so the hot account's next request is served without a login and without waiting for
+//! the terminals to come round again. An account is hot when its recent arrival rate (an
+//! exponentially weighted average over about [`RATE_HORIZON`]) predicts a next request within the
+//! window (rate × window ≥ 1). Residency is part of the turn: it ends with the turn (`max_turn`
+//! from the end of the login, or `max_batch` operations), so it never delays a waiting account by
+//! more than the turn already allowed. A request for a resident terminal's account is served at
+//! once; when the window ends a timer dispatches, so the waiting account takes the terminal then,
+//! not at some later unrelated event. A zero window turns residency off.
+//!
 //! Invariants, kept under the state lock:
 //! - a slot is `busy` exactly while one `Grant` for it is alive, and the grant's drop frees it, so
 //!   a lease abandoned at any point (deadline, cancelled request) gives its terminal back;
 //! - `queued` is the number of waiters in `queues`, and an account is in `arrival` exactly while
 //!   it has waiters; an abandoned request removes its own waiter;
-//! - after every dispatch either no terminal is idle, or no account waits without a terminal and
-//!   no idle terminal's account has waiters. Removing a waiter cannot break this, so only a new
-//!   request and a released slot need to dispatch.
+//! - after every dispatch either no terminal is idle, or no idle terminal's account has waiters and
+//!   either no account waits without a terminal or every idle terminal is resident and a timer is
+//!   armed for the earliest end of residency. Removing a waiter cannot break this, so only a new
+//!   request, a released slot and the residency timer need to dispatch.
 //!
 //! A terminal that cannot be reached (its agent is down) is taken out of the pool and probed with a
 //! backoff; it is put back, and the queue dispatched, as soon as it answers.
@@ -77,6 +89,9 @@ pub struct PoolOptions {
     pub max_batch: u32,
     /// Time a terminal stays on one account while other accounts wait.
     pub max_turn: Duration,
+    /// How long after its last use a terminal stays idle on a hot account while other accounts
+    /// wait (bounded by the turn); zero turns residency off.
+    pub residency: Duration,
 }
 
 impl Default for PoolOptions {
@@ -87,6 +102,7 @@ impl Default for PoolOptions {
             timeout: Duration::from_secs(30),
             max_batch: 32,
             max_turn: Duration::from_millis(500),
+            residency: Duration::from_millis(500),
         }
     }
 }
@@ -102,6 +118,34 @@ pub struct PoolStats {
     pub timeouts: AtomicU64,
     /// Total time requests spent waiting for a lease, in microseconds.
     pub wait_us: AtomicU64,
+    /// Times residency kept an idle terminal from an account that waited for one.
+    pub residency_holds: AtomicU64,
+    /// Requests served by a terminal while residency held it for their account.
+    pub residency_hits: AtomicU64,
+}
+
+/// The horizon of the per-account arrival rate: arrivals older than this count for less than 1/e.
+pub const RATE_HORIZON: Duration = Duration::from_secs(5);
+
+/// An account's recent arrival rate, decaying with [`RATE_HORIZON`].
+#[derive(Debug, Clone, Copy)]
+struct Rate {
+    /// Arrivals per second as of `updated`.
+    per_s: f64,
+    updated: Instant,
+}
+
+impl Rate {
+    fn at(&self, now: Instant) -> f64 {
+        let age = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.per_s * (-age / RATE_HORIZON.as_secs_f64()).exp()
+    }
+
+    /// One more arrival at `now`: the rate decays to `now` and the arrival adds 1 / horizon.
+    fn arrive(&mut self, now: Instant) {
+        self.per_s = self.at(now) + 1.0 / RATE_HORIZON.as_secs_f64();
+        self.updated = now;
+    }
 }
 
 struct SlotInfo {
@@ -114,6 +158,10 @@ struct SlotInfo {
     turn_start: Instant,
     /// Unreachable (its agent does not answer): out of the pool until a probe finds it again.
     down: bool,
+    /// While idle before this instant, the terminal stays on its account (residency).
+    resident_until: Option<Instant>,
+    /// Residency has kept this terminal from a waiting account since its last lease.
+    held: bool,
 }
 
 struct Waiter {
@@ -130,6 +178,12 @@ struct State {
     arrival: VecDeque<AccountKey>,
     queued: usize,
     next_seq: u64,
+    /// Recent arrival rate per account (residency's notion of a hot account).
+    rates: HashMap<AccountKey, Rate>,
+    /// Size of `rates` at which entries too old to matter are dropped.
+    rates_prune_at: usize,
+    /// When the armed residency timer fires, if one is armed.
+    wake_at: Option<Instant>,
 }
 
 struct Inner {
@@ -194,11 +248,54 @@ impl Inner {
 
     fn release(self: &Arc<Self>, slot: usize) {
         let mut st = self.lock();
+        let now = Instant::now();
+        let resident_until = self.residency_end(&st, slot, now);
         if let Some(s) = st.slots.get_mut(slot) {
             s.busy = false;
-            s.last_used = Instant::now();
+            s.last_used = now;
+            s.resident_until = resident_until;
         }
         self.dispatch(&mut st);
+    }
+
+    /// Until when `slot`, freed at `now`, stays on its account: within the turn, and only for a
+    /// hot account. `None` when it may switch at once.
+    fn residency_end(&self, st: &State, slot: usize, now: Instant) -> Option<Instant> {
+        let window = self.opts.residency;
+        if window.is_zero() || self.opts.policy != Policy::Pool {
+            return None;
+        }
+        // Without a runtime no timer could end the residency, and a waiter would wait for nothing.
+        tokio::runtime::Handle::try_current().ok()?;
+        let s = st.slots.get(slot)?;
+        let account = s.logged_in.as_ref()?;
+        if s.turn_account.as_ref() != Some(account) || s.turn_ops >= self.opts.max_batch {
+            return None;
+        }
+        let rate = st.rates.get(account)?.at(now);
+        if rate * window.as_secs_f64() < 1.0 {
+            return None;
+        }
+        let end = (now + window).min(s.turn_start + self.opts.max_turn);
+        (end > now).then_some(end)
+    }
+
+    /// Counts an arrival for `account` in its rate, dropping rates too old to matter now and then.
+    fn record_arrival(st: &mut State, account: &AccountKey, now: Instant) {
+        st.rates
+            .entry(account.clone())
+            .or_insert(Rate {
+                per_s: 0.0,
+                updated: now,
+            })
+            .arrive(now);
+        if st.rates.len() >= st.rates_prune_at {
+            // After 20 horizons a rate is below 1e-8 of what it was: the account is cold.
+            let stale = RATE_HORIZON * 20;
+            st.rates
+                .retain(|_, r| now.saturating_duration_since(r.updated) < stale);
+            st.rates_prune_at = (st.rates.len() * 2).max(1024);
+        }
     }
 
     fn set_logged_in(&self, slot: usize, account: Option<AccountKey>) {
@@ -231,6 +328,10 @@ impl Inner {
             }
             let s = &mut st.slots[slot];
             s.busy = true;
+            s.resident_until = None;
+            if std::mem::take(&mut s.held) && s.logged_in.as_ref() == Some(account) {
+                self.stats.residency_hits.fetch_add(1, Ordering::Relaxed);
+            }
             if s.turn_account.as_ref() == Some(account) {
                 s.turn_ops += 1;
             } else {
@@ -399,10 +500,14 @@ impl Inner {
             }
 
             // 2. Switching: the oldest starving account gets the least recently used idle
-            //    terminal, preferring one whose account nobody waits for.
+            //    terminal that is not resident, preferring one whose account nobody waits for.
             if let Some(acc) = starving.first() {
+                let free = |s: &SlotInfo| !s.busy && !s.down;
+                let resident = |s: &SlotInfo| {
+                    s.logged_in.is_some() && s.resident_until.is_some_and(|end| now < end)
+                };
                 let victim = (0..st.slots.len())
-                    .filter(|&i| !st.slots[i].busy && !st.slots[i].down)
+                    .filter(|&i| free(&st.slots[i]) && !resident(&st.slots[i]))
                     .min_by_key(|&i| {
                         let s = &st.slots[i];
                         let wanted = s
@@ -414,12 +519,55 @@ impl Inner {
                 if let Some(i) = victim {
                     self.grant_to(st, i, acc);
                     progressed = true;
+                } else if let Some(end) = (0..st.slots.len())
+                    .filter(|&i| free(&st.slots[i]) && resident(&st.slots[i]))
+                    .filter_map(|i| st.slots[i].resident_until)
+                    .min()
+                {
+                    // Every idle terminal is resident: the account waits until the first
+                    // residency ends, and a timer makes sure it is served then.
+                    if self.arm_timer(st, end) {
+                        for s in st.slots.iter_mut().filter(|s| free(s) && resident(s)) {
+                            if !std::mem::replace(&mut s.held, true) {
+                                self.stats.residency_holds.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    } else {
+                        // No timer can end the residency: give it up rather than strand a waiter.
+                        for s in st.slots.iter_mut() {
+                            s.resident_until = None;
+                        }
+                        progressed = true;
+                    }
                 }
             }
             if !progressed {
                 return;
             }
         }
+    }
+
+    /// Makes sure a dispatch runs at `end` (or earlier); false when there is no runtime to run it.
+    fn arm_timer(self: &Arc<Self>, st: &mut State, end: Instant) -> bool {
+        if st.wake_at.is_some_and(|at| at <= end) {
+            return true;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        st.wake_at = Some(end);
+        let inner = self.clone();
+        handle.spawn(async move {
+            tokio::time::sleep_until(end.into()).await;
+            let mut st = inner.lock();
+            // `wake_at` is the earliest pending instant: this one, an earlier one firing now too,
+            // or a later one armed since, whose own timer is still to come.
+            if st.wake_at.is_some_and(|at| at <= Instant::now()) {
+                st.wake_at = None;
+            }
+            inner.dispatch(&mut st);
+        });
+        true
     }
 }
 
@@ -446,6 +594,8 @@ impl TerminalPool {
                 turn_ops: 0,
                 turn_start: now,
                 down: false,
+                resident_until: None,
+                held: false,
             })
             .collect();
         TerminalPool {
@@ -453,6 +603,7 @@ impl TerminalPool {
                 terminals,
                 state: Mutex::new(State {
                     slots,
+                    rates_prune_at: 1024,
                     ..Default::default()
                 }),
                 opts,
@@ -520,6 +671,9 @@ impl TerminalPool {
             let (tx, rx) = oneshot::channel();
             let seq = st.next_seq;
             st.next_seq += 1;
+            if self.inner.opts.policy == Policy::Pool && !self.inner.opts.residency.is_zero() {
+                Inner::record_arrival(&mut st, account, started);
+            }
             st.queued += 1;
             st.queues
                 .entry(account.clone())

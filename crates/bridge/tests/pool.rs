@@ -879,3 +879,187 @@ async fn concurrent_soak_every_operation_runs_on_its_own_account() {
         "each operation ran exactly once, on its own account"
     );
 }
+
+/// Runs `n` requests for account `i` one after another, so the pool sees it as hot.
+async fn warm_up(pool: &TerminalPool, i: usize, n: usize) {
+    for _ in 0..n {
+        assert_eq!(run(pool, i, info_op()).await.unwrap().login, key(i).login);
+    }
+}
+
+fn stat(
+    pool: &TerminalPool,
+    counter: fn(&mt5_bridge::pool::PoolStats) -> &std::sync::atomic::AtomicU64,
+) -> u64 {
+    counter(pool.stats()).load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_terminal_serves_its_hot_account_without_a_login_then_switches_on_time() {
+    let window = Duration::from_secs(1);
+    let o = PoolOptions {
+        residency: window,
+        max_turn: Duration::from_secs(30),
+        ..opts()
+    };
+    let r = rig(1, 2, LOGIN_MS, 0, o).await;
+    let (a, b) = (0, 1);
+    // Six requests in a row: A's rate predicts its next request well within the window.
+    warm_up(&r.pool, a, 6).await;
+    assert_eq!(logins(&r.pool), 1);
+
+    // B waits: the only terminal stays on A for the window.
+    let p = r.pool.clone();
+    let b_started = Instant::now();
+    let b_task = tokio::spawn(async move {
+        let got = run(&p, b, positions_op()).await;
+        (got, b_started.elapsed())
+    });
+    wait_for_depth(&r.pool, 1).await;
+    assert_eq!(stat(&r.pool, |s| &s.residency_holds), 1);
+
+    // A's next request, inside the window, is served at once on the same login.
+    let a_started = Instant::now();
+    assert_eq!(
+        run(&r.pool, a, info_op()).await.unwrap().login,
+        key(a).login
+    );
+    assert!(
+        a_started.elapsed() < window / 2,
+        "A waited {:?} for its own resident terminal",
+        a_started.elapsed()
+    );
+    assert_eq!(logins(&r.pool), 1, "A needed no login");
+    assert_eq!(stat(&r.pool, |s| &s.residency_hits), 1);
+
+    // Nothing else happens: the end of the window alone hands the terminal to B.
+    let (got, waited) = tokio::time::timeout(Duration::from_secs(10), b_task)
+        .await
+        .expect("B was served once the window ended, with no other request to wake the pool")
+        .unwrap();
+    assert_eq!(got.unwrap(), key(b).login);
+    assert!(
+        waited >= window / 2,
+        "B took the terminal during A's window ({waited:?})"
+    );
+    assert_eq!(logins(&r.pool), 2);
+
+    let ops: Vec<(String, u64)> = audit(&r.broker)
+        .await
+        .into_iter()
+        .map(|r| (r.operation, r.login - BASE_LOGIN))
+        .collect();
+    let tail: Vec<(&str, u64)> = ops[ops.len() - 3..]
+        .iter()
+        .map(|(o, l)| (o.as_str(), *l))
+        .collect();
+    assert_eq!(tail, [("account_info", 0), ("login", 1), ("positions", 1)]);
+    assert_eq!(r.pool.queue_depth(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn residency_never_keeps_a_waiting_account_beyond_the_turn() {
+    // A window far longer than the turn: the turn (from the end of A's login) bounds it.
+    let window = Duration::from_secs(20);
+    let o = PoolOptions {
+        residency: window,
+        max_turn: Duration::from_millis(300),
+        ..opts()
+    };
+    let r = rig(1, 2, LOGIN_MS, 0, o).await;
+    let (a, b) = (0, 1);
+    warm_up(&r.pool, a, 3).await;
+    let started = Instant::now();
+    assert_eq!(run(&r.pool, b, positions_op()).await.unwrap(), key(b).login);
+    let waited = started.elapsed();
+    assert_eq!(stat(&r.pool, |s| &s.residency_holds), 1, "residency held B");
+    assert!(
+        waited < Duration::from_secs(5),
+        "B waited {waited:?}: residency outlived A's 300 ms turn"
+    );
+
+    // A turn of `max_batch` operations is over too: B is served at once, with no hold.
+    let o = PoolOptions {
+        residency: window,
+        max_turn: Duration::from_secs(30),
+        max_batch: 3,
+        ..opts()
+    };
+    let r = rig(1, 2, LOGIN_MS, 0, o).await;
+    warm_up(&r.pool, a, 3).await;
+    let started = Instant::now();
+    assert_eq!(run(&r.pool, b, positions_op()).await.unwrap(), key(b).login);
+    assert_eq!(stat(&r.pool, |s| &s.residency_holds), 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "B waited {:?} after A's batch was used up",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn residency_zero_switches_to_a_waiting_account_at_once() {
+    let o = PoolOptions {
+        residency: Duration::ZERO,
+        max_turn: Duration::from_secs(30),
+        ..opts()
+    };
+    let r = rig(1, 2, LOGIN_MS, 0, o).await;
+    let (a, b) = (0, 1);
+    warm_up(&r.pool, a, 6).await;
+
+    // B takes the terminal as soon as it asks, so A's next request must log in again.
+    let p = r.pool.clone();
+    let b_task = tokio::spawn(async move { run(&p, b, positions_op()).await });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while r.pool.is_logged_in(&key(a)) {
+        assert!(Instant::now() < deadline, "the terminal never left A");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(
+        run(&r.pool, a, info_op()).await.unwrap().login,
+        key(a).login
+    );
+    assert_eq!(b_task.await.unwrap().unwrap(), key(b).login);
+    assert_eq!(logins(&r.pool), 3, "A, B, then A again");
+    assert_eq!(stat(&r.pool, |s| &s.residency_holds), 0);
+
+    let logins_in_order: Vec<u64> = audit(&r.broker)
+        .await
+        .into_iter()
+        .filter(is_login)
+        .map(|r| r.login - BASE_LOGIN)
+        .collect();
+    assert_eq!(logins_in_order, [0, 1, 0]);
+}
+
+#[test]
+fn pool_residency_ms_is_validated() {
+    use clap::Parser;
+    use mt5_bridge::config::{Cli, Command, ServeSettings};
+    let dir = tempfile::tempdir().unwrap();
+    let load = |residency: Option<&str>| {
+        let mut argv = vec![
+            "mt5-bridge".to_string(),
+            "serve".to_string(),
+            "--data-dir".to_string(),
+            dir.path().display().to_string(),
+        ];
+        if let Some(ms) = residency {
+            argv.extend(["--pool-residency-ms".to_string(), ms.to_string()]);
+        }
+        let Command::Serve(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not parsed as serve");
+        };
+        let lookup = |name: &str| match name {
+            "JWT_SECRET" => Some("a-test-secret-of-at-least-32-bytes!!".to_string()),
+            _ => None,
+        };
+        ServeSettings::load(&args, &lookup).map(|s| s.pool.residency)
+    };
+    assert_eq!(load(None).unwrap(), Duration::from_millis(500));
+    assert_eq!(load(Some("0")).unwrap(), Duration::ZERO, "0 turns it off");
+    assert_eq!(load(Some("2000")).unwrap(), Duration::from_secs(2));
+    let err = load(Some("10001")).unwrap_err().to_string();
+    assert!(err.contains("POOL_RESIDENCY_MS"), "{err}");
+}
