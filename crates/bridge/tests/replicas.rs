@@ -269,7 +269,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
     wait_status(&format!("{}/readyz", r2.url), None, 200, "replica 2 ready").await;
 
     // The agents are shared: one each, under leases held by different replicas.
-    eventually(15, "each replica holds one agent", || async {
+    eventually(30, "each replica holds one agent", || async {
         let owners = lease_owners(&redis, &agents).await;
         owners.iter().all(Option::is_some) && owners[0] != owners[1]
     })
@@ -441,7 +441,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
         .await
         .max(agent_lease(&agents[1]).await);
     r1.kill();
-    eventually(20, "replica 2 holds both agents", || async {
+    eventually(30, "replica 2 holds both agents", || async {
         let owners = lease_owners(&redis, &agents).await;
         owners[0].is_some() && owners[0] == owners[1]
     })
