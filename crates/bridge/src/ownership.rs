@@ -177,7 +177,7 @@ impl Ownership {
     }
 
     /// One round: heartbeat, renew what is held, give back extras, take free ones up to the share.
-    async fn tick(&self, pool: &TerminalPool) -> Result<(), Unavailable> {
+    async fn tick(&self, pool: &Arc<TerminalPool>) -> Result<(), Unavailable> {
         let started = Instant::now();
         let replicas_key = self.redis.key("replicas");
         let (replica, ttl) = (self.replica.clone(), self.ttl_ms());
@@ -252,7 +252,17 @@ impl Ownership {
             if token > 0 {
                 t.fence.hold(token as u64, self.held_until(started));
                 tracing::info!(terminal = %t.id, token, share, "terminal lease taken");
-                pool.put_back(t.slot).await;
+                // Asking the agent what it is logged in to may be slow (an unreachable host): not
+                // in this loop, which must keep renewing the other leases on time.
+                // The agent itself refuses to act without the lease; this only keeps a lease lost
+                // meanwhile from putting the terminal back in service.
+                let (pool, slot, fence) = (pool.clone(), t.slot, t.fence.clone());
+                tokio::spawn(async move {
+                    pool.put_back(slot).await;
+                    if fence.token().is_none() {
+                        pool.take_out(slot);
+                    }
+                });
                 held += 1;
             }
         }
