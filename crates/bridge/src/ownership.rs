@@ -254,11 +254,11 @@ impl Ownership {
                 tracing::info!(terminal = %t.id, token, share, "terminal lease taken");
                 // Asking the agent what it is logged in to may be slow (an unreachable host): not
                 // in this loop, which must keep renewing the other leases on time.
-                // The agent itself refuses to act without the lease; this only keeps a lease lost
-                // meanwhile from putting the terminal back in service.
                 let (pool, slot, fence) = (pool.clone(), t.slot, t.fence.clone());
                 tokio::spawn(async move {
                     pool.put_back(slot).await;
+                    // A lease lost meanwhile must not leave it in service (the agent client would
+                    // refuse to act anyway).
                     if fence.token().is_none() {
                         pool.take_out(slot);
                     }
