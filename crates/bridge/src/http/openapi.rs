@@ -87,7 +87,11 @@ pub const DOCS_PATH: &str = "/docs";
             RateLimited,
             Internal,
             TerminalUnavailable,
-            TerminalTimeout
+            TerminalTimeout,
+            NoAccountToActOn,
+            TradingReadInvalid,
+            RequestInProgress,
+            TradingDisabled
         )
     ),
     modifiers(&SecuritySchemes),
@@ -347,6 +351,10 @@ error_responses! {
     Internal => "`internal_error`: a fault of the service, never of the input (logged with the request id)";
     TerminalUnavailable => "`terminal_unavailable`: no terminal can serve the request now; or, with `REDIS_URL`, `redis_unavailable`: Redis does not answer (with `Retry-After`)";
     TerminalTimeout => "`terminal_timeout`: the terminal did not answer in time";
+    NoAccountToActOn => "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on)";
+    TradingReadInvalid => "`validation_failed`; `mt5_login_failed` (the stored password no longer logs in)";
+    RequestInProgress => "`request_in_progress`: a request with this `Idempotency-Key` is still running";
+    TradingDisabled => "`trading_disabled`: the account's kill switch is on (journaled as `refused`)";
 }
 
 /// An RFC 3339 time, or epoch seconds (UTC).
