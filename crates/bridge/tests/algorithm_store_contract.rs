@@ -18,12 +18,12 @@ use mt5_bridge::store::algorithms::{
 };
 use mt5_bridge::store::{self, NewAccount, StoreError, UserCtx};
 use serde_json::{json, Value};
-use sqlx::{Connection, Executor, Row};
+use sqlx::{Connection, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod store_support;
-use store_support::{run_postgres, run_sqlite, Db};
+use store_support::{as_user, run_postgres, run_sqlite, sql_state, Db};
 
 fn user_ctx() -> UserCtx {
     let id = Uuid::new_v4();
@@ -770,31 +770,6 @@ async fn runs_go_with_their_account(db: Db) {
 // ---------------------------------------------------------------------------------------------
 // Postgres only
 
-fn claims_for(user: &UserCtx) -> String {
-    json!({"sub": user.user_id.to_string(), "role": "authenticated"}).to_string()
-}
-
-/// A raw transaction as `authenticated` with the user's claims, as PostgREST would open it.
-async fn as_user<'c>(
-    conn: &'c mut sqlx::PgConnection,
-    user: &UserCtx,
-) -> sqlx::Transaction<'c, sqlx::Postgres> {
-    let mut tx = conn.begin().await.unwrap();
-    tx.execute("set local role authenticated").await.unwrap();
-    sqlx::query("select set_config('request.jwt.claims', $1, true)")
-        .bind(claims_for(user))
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx
-}
-
-fn sql_state(e: &sqlx::Error) -> Option<String> {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .map(|c| c.to_string())
-}
-
 async fn count(conn: &mut sqlx::PgConnection, sql: &str) -> i64 {
     let (n,): (i64,) = sqlx::query_as(sql).fetch_one(conn).await.unwrap();
     n
@@ -866,21 +841,11 @@ async fn postgres_rls_isolates_algorithm_configs_on_a_raw_connection() {
         tx.rollback().await.unwrap();
 
         // Without claims nothing is visible; anon has no grant at all.
-        let mut tx = conn.begin().await.unwrap();
-        tx.execute("set local role authenticated").await.unwrap();
-        assert_eq!(
-            count(&mut tx, "select count(*) from algorithm_configs").await,
-            0
-        );
-        tx.rollback().await.unwrap();
-        let mut tx = conn.begin().await.unwrap();
-        tx.execute("set local role anon").await.unwrap();
-        let err = sqlx::query("select count(*) from algorithm_configs")
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap_err();
-        assert_eq!(sql_state(&err).as_deref(), Some("42501"), "{err}");
-        tx.rollback().await.unwrap();
+        store_support::assert_claimless_sees_nothing_and_anon_is_refused(
+            &mut conn,
+            "algorithm_configs",
+        )
+        .await;
 
         // Both configurations are still there, unchanged.
         assert_eq!(
@@ -954,21 +919,11 @@ async fn postgres_rls_isolates_algorithm_runs_on_a_raw_connection() {
         tx.rollback().await.unwrap();
 
         // Without claims nothing is visible; anon has no grant at all.
-        let mut tx = conn.begin().await.unwrap();
-        tx.execute("set local role authenticated").await.unwrap();
-        assert_eq!(
-            count(&mut tx, "select count(*) from algorithm_runs").await,
-            0
-        );
-        tx.rollback().await.unwrap();
-        let mut tx = conn.begin().await.unwrap();
-        tx.execute("set local role anon").await.unwrap();
-        let err = sqlx::query("select count(*) from algorithm_runs")
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap_err();
-        assert_eq!(sql_state(&err).as_deref(), Some("42501"), "{err}");
-        tx.rollback().await.unwrap();
+        store_support::assert_claimless_sees_nothing_and_anon_is_refused(
+            &mut conn,
+            "algorithm_runs",
+        )
+        .await;
 
         assert_eq!(
             count(&mut conn, "select count(*) from algorithm_runs").await,

@@ -18,7 +18,7 @@ use sqlx::{Connection, Executor};
 use uuid::Uuid;
 
 mod store_support;
-use store_support::{run_postgres, run_sqlite, Db};
+use store_support::{as_user, run_postgres, run_sqlite, sql_state, Db};
 
 fn user_ctx() -> UserCtx {
     let id = Uuid::new_v4();
@@ -210,27 +210,6 @@ contract!(
 
 // ---------------------------------------------------------------------------------------------
 // Postgres only
-
-fn sql_state(e: &sqlx::Error) -> Option<String> {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .map(|c| c.to_string())
-}
-
-/// A raw transaction as `authenticated` with the user's claims, as PostgREST would open it.
-async fn as_user<'c>(
-    conn: &'c mut sqlx::PgConnection,
-    user: &UserCtx,
-) -> sqlx::Transaction<'c, sqlx::Postgres> {
-    let mut tx = conn.begin().await.unwrap();
-    tx.execute("set local role authenticated").await.unwrap();
-    sqlx::query("select set_config('request.jwt.claims', $1, true)")
-        .bind(json!({"sub": user.user_id.to_string(), "role": "authenticated"}).to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx
-}
 
 async fn pg_rls(db: Db) {
     let alice = new_user(&db).await;

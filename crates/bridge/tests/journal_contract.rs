@@ -17,12 +17,12 @@ use mt5_bridge::store::journal::{
 };
 use mt5_bridge::store::{self, NewAccount, StoreError, UserCtx};
 use serde_json::json;
-use sqlx::{Connection, Executor, Row};
+use sqlx::{Connection, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod store_support;
-use store_support::{run_postgres, run_sqlite, Db};
+use store_support::{as_user, run_postgres, run_sqlite, sql_state, Db};
 
 const TTL: i64 = 86_400;
 
@@ -896,31 +896,6 @@ async fn constraints_are_enforced(db: Db) {
 // ---------------------------------------------------------------------------------------------
 // Postgres only
 
-fn claims_for(user: &UserCtx) -> String {
-    json!({"sub": user.user_id.to_string(), "role": "authenticated"}).to_string()
-}
-
-/// A raw transaction as `authenticated` with the user's claims, as PostgREST would open it.
-async fn as_user<'c>(
-    conn: &'c mut sqlx::PgConnection,
-    user: &UserCtx,
-) -> sqlx::Transaction<'c, sqlx::Postgres> {
-    let mut tx = conn.begin().await.unwrap();
-    tx.execute("set local role authenticated").await.unwrap();
-    sqlx::query("select set_config('request.jwt.claims', $1, true)")
-        .bind(claims_for(user))
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx
-}
-
-fn sql_state(e: &sqlx::Error) -> Option<String> {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .map(|c| c.to_string())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_rls_isolates_journal_entries_on_a_raw_connection() {
     run_postgres(|db| async move {
@@ -984,22 +959,11 @@ async fn postgres_rls_isolates_journal_entries_on_a_raw_connection() {
         tx.rollback().await.unwrap();
 
         // Without claims nothing is visible; anon has no grant at all.
-        let mut tx = conn.begin().await.unwrap();
-        tx.execute("set local role authenticated").await.unwrap();
-        let (n,): (i64,) = sqlx::query_as("select count(*) from trade_journal")
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
-        assert_eq!(n, 0);
-        tx.rollback().await.unwrap();
-        let mut tx = conn.begin().await.unwrap();
-        tx.execute("set local role anon").await.unwrap();
-        let err = sqlx::query("select count(*) from trade_journal")
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap_err();
-        assert_eq!(sql_state(&err).as_deref(), Some("42501"), "{err}");
-        tx.rollback().await.unwrap();
+        store_support::assert_claimless_sees_nothing_and_anon_is_refused(
+            &mut conn,
+            "trade_journal",
+        )
+        .await;
 
         // Both entries are still there, unchanged.
         let (total,): (i64,) = sqlx::query_as("select count(*) from trade_journal")

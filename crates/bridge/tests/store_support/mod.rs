@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
 
 use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
-use mt5_bridge::store::{self, Store, StoreError};
+use mt5_bridge::store::{self, Store, StoreError, UserCtx};
 use sqlx::{Connection, Executor};
 use std::future::Future;
 use std::sync::Arc;
@@ -119,4 +119,49 @@ macro_rules! contract {
             )*
         }
     };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw Postgres, as PostgREST would reach it (row-level security checks)
+
+/// A raw transaction as `authenticated` with the user's claims, as PostgREST would open it.
+pub async fn as_user<'c>(
+    conn: &'c mut sqlx::PgConnection,
+    user: &UserCtx,
+) -> sqlx::Transaction<'c, sqlx::Postgres> {
+    let mut tx = conn.begin().await.unwrap();
+    tx.execute("set local role authenticated").await.unwrap();
+    sqlx::query("select set_config('request.jwt.claims', $1, true)")
+        .bind(
+            serde_json::json!({"sub": user.user_id.to_string(), "role": "authenticated"})
+                .to_string(),
+        )
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
+pub fn sql_state(e: &sqlx::Error) -> Option<String> {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .map(|c| c.to_string())
+}
+
+/// `authenticated` without claims sees no row of `table`; `anon` may not read it at all.
+pub async fn assert_claimless_sees_nothing_and_anon_is_refused(
+    conn: &mut sqlx::PgConnection,
+    table: &str,
+) {
+    let count = format!("select count(*) from {table}");
+    let mut tx = conn.begin().await.unwrap();
+    tx.execute("set local role authenticated").await.unwrap();
+    let (n,): (i64,) = sqlx::query_as(&count).fetch_one(&mut *tx).await.unwrap();
+    assert_eq!(n, 0, "{table}: rows visible without claims");
+    tx.rollback().await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    tx.execute("set local role anon").await.unwrap();
+    let err = sqlx::query(&count).fetch_one(&mut *tx).await.unwrap_err();
+    assert_eq!(sql_state(&err).as_deref(), Some("42501"), "{table}: {err}");
+    tx.rollback().await.unwrap();
 }
