@@ -409,27 +409,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
         .await
         .unwrap();
     let audit = broker.audit().await.unwrap();
-    let mut checked = 0;
-    let mut terminals = BTreeSet::new();
-    for rec in audit
-        .iter()
-        .filter(|r| r.operation == "order_send" && r.order != 0)
-    {
-        if let Some(login) = ticket_owner.get(&rec.order) {
-            assert_eq!(
-                rec.login, *login,
-                "order {} ran under {}",
-                rec.order, rec.login
-            );
-            terminals.insert(rec.terminal_id.clone());
-            checked += 1;
-        }
-    }
-    assert_eq!(
-        checked,
-        ticket_owner.len(),
-        "every order is in the broker's audit trail"
-    );
+    let terminals = common::assert_orders_ran_under_their_logins(&audit, &ticket_owner);
     assert_eq!(
         terminals.len(),
         2,

@@ -200,29 +200,12 @@ async fn twenty_users_on_two_terminals_stay_isolated() {
 
     // The audit trail: every order ran under the login of the account it was meant for.
     let audit = app.broker.audit().await.unwrap();
-    let mut checked = 0;
     let owners: HashMap<u64, u64> = books
         .values()
         .flat_map(|b| b.ticket_owner.clone())
         .collect();
-    for rec in audit
-        .iter()
-        .filter(|r| r.operation == "order_send" && r.order != 0)
-    {
-        if let Some(login) = owners.get(&rec.order) {
-            assert_eq!(
-                rec.login, *login,
-                "order {} ran under {} instead of {}",
-                rec.order, rec.login, login
-            );
-            checked += 1;
-        }
-    }
-    assert_eq!(
-        checked,
-        owners.len(),
-        "every order the users made is in the audit trail"
-    );
+    common::assert_orders_ran_under_their_logins(&audit, &owners);
+    let checked = owners.len();
     assert!(checked > 50, "the workload placed orders ({checked})");
     // And the journal holds every order exactly once.
     let mut journaled = 0;

@@ -367,3 +367,33 @@ pub fn signal_time(sim: &mt5_sim::config::SimConfig, params: &serde_json::Value)
     }
     panic!("no ma_crossover signal in 2000 hours of simulated prices");
 }
+
+/// Checks the broker's audit trail against who placed which order (ticket → login): every such
+/// order ran under its own login, and every one is there. Returns the terminals that ran them.
+pub fn assert_orders_ran_under_their_logins(
+    audit: &[mt5_sim::state::AuditRecord],
+    owners: &HashMap<u64, u64>,
+) -> std::collections::BTreeSet<String> {
+    let mut checked = 0;
+    let mut terminals = std::collections::BTreeSet::new();
+    for rec in audit
+        .iter()
+        .filter(|r| r.operation == "order_send" && r.order != 0)
+    {
+        if let Some(login) = owners.get(&rec.order) {
+            assert_eq!(
+                rec.login, *login,
+                "order {} ran under {} instead of {}",
+                rec.order, rec.login, login
+            );
+            terminals.insert(rec.terminal_id.clone());
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked,
+        owners.len(),
+        "every order the users made is in the audit trail"
+    );
+    terminals
+}
