@@ -149,57 +149,6 @@ pub async fn release_quietly(limiter: &dyn RateLimiter, key: &str, limit: Limit)
     }
 }
 
-/// The contract every limiter keeps, on a clock the caller moves (run on the in-memory limiter
-/// here, on Redis in the Redis tests). `key` must be fresh.
-pub async fn check_limiter_contract(
-    rl: &dyn RateLimiter,
-    clock: &mt5_sim::market::ManualClock,
-    key: &str,
-) -> Result<(), String> {
-    let limit = Limit {
-        max: 2,
-        window: Duration::from_secs(60),
-    };
-    let other = format!("{key}-other");
-    let fail = |what: &str, e: LimitError| format!("{what}: {e:?}");
-    rl.acquire(key, limit).await.map_err(|e| fail("first", e))?;
-    clock.advance_ms(10_000);
-    rl.acquire(key, limit)
-        .await
-        .map_err(|e| fail("second", e))?;
-    match rl.acquire(key, limit).await {
-        Err(LimitError::Exceeded(e)) if e.retry_after == Duration::from_secs(50) => {}
-        other => return Err(format!("third: want refused for 50 s, got {other:?}")),
-    }
-    rl.acquire(&other, limit)
-        .await
-        .map_err(|e| fail("keys are separate", e))?;
-    clock.advance_ms(50_000);
-    rl.acquire(key, limit)
-        .await
-        .map_err(|e| fail("after the oldest left the window", e))?;
-    if rl.check(key, limit).await.is_ok() {
-        return Err("check: want refused at the limit".into());
-    }
-    rl.release(key, limit).await.map_err(|e| e.to_string())?;
-    rl.check(key, limit)
-        .await
-        .map_err(|e| fail("check after release", e))?;
-    rl.acquire(key, limit)
-        .await
-        .map_err(|e| fail("acquire after release", e))?;
-    clock.advance_ms(10_000);
-    rl.check(key, limit)
-        .await
-        .map_err(|e| fail("check after the second left", e))?;
-    rl.record(key, limit).await.map_err(|e| e.to_string())?;
-    rl.record(key, limit).await.map_err(|e| e.to_string())?;
-    if rl.check(key, limit).await.is_ok() {
-        return Err("record counts regardless of the limit".into());
-    }
-    Ok(())
-}
-
 /// The configured limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -224,18 +173,5 @@ impl Default for Limits {
                 window: Duration::from_secs(900),
             },
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use mt5_sim::market::ManualClock;
-
-    #[tokio::test]
-    async fn sliding_window() {
-        let clock = ManualClock::new(1_000_000);
-        let rl = MemoryRateLimiter::new(Arc::new(clock.clone()));
-        check_limiter_contract(&rl, &clock, "k").await.unwrap();
     }
 }

@@ -1,5 +1,5 @@
-//! The Redis implementations keep the same contracts as the in-memory ones (on a private
-//! `redis-server`), fail fast with `Unavailable` when Redis is away, recover when it returns, and
+//! The session store and the rate limiter keep one contract, in memory and in Redis (on a private
+//! `redis-server`); the Redis ones fail fast with `Unavailable` when Redis is away, recover when it returns, and
 //! never show the URL's password.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
@@ -7,8 +7,8 @@
 mod common;
 
 use common::procs::{free_port, RedisServer};
-use mt5_bridge::context::{check_session_contract, SessionStore};
-use mt5_bridge::limits::{check_limiter_contract, Limit, LimitError, RateLimiter};
+use mt5_bridge::context::{MemorySessions, SessionStore};
+use mt5_bridge::limits::{Limit, LimitError, MemoryRateLimiter, RateLimiter};
 use mt5_bridge::shared_state::{Redis, RedisRateLimiter, RedisSessions};
 use mt5_sim::market::ManualClock;
 use std::sync::Arc;
@@ -17,6 +17,21 @@ use uuid::Uuid;
 
 fn prefix() -> String {
     format!("test-{}:", Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn memory_sessions_keep_the_contract() {
+    let ttl = Duration::from_millis(500);
+    check_session_contract(&MemorySessions::new(ttl), ttl)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn memory_rate_limits_keep_the_contract() {
+    let clock = ManualClock::new(1_000_000);
+    let rl = MemoryRateLimiter::new(Arc::new(clock.clone()));
+    check_limiter_contract(&rl, &clock, "k").await.unwrap();
 }
 
 #[tokio::test]
@@ -121,4 +136,88 @@ async fn a_redis_that_never_answers_is_unavailable_and_the_password_stays_hidden
     }
     let err = Redis::connect("redis://:hunter2-redis@[not-a-host", "x:").unwrap_err();
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+/// The contract every session store keeps (run on the in-memory store here, on Redis in the
+/// Redis tests): a TTL renewed by use, and a clear that only forgets the named account.
+async fn check_session_contract(
+    s: &dyn mt5_bridge::context::SessionStore,
+    ttl: Duration,
+) -> Result<(), String> {
+    let (u, a, b) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let get = |u| async move { s.current(u).await.map_err(|e| e.to_string()) };
+    let want = |got: Option<Uuid>, want: Option<Uuid>, what: &str| {
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("{what}: got {got:?}, want {want:?}"))
+        }
+    };
+    want(get(u).await?, None, "fresh user")?;
+    s.set(u, a).await.map_err(|e| e.to_string())?;
+    want(get(u).await?, Some(a), "after set")?;
+    s.clear_if(u, b).await.map_err(|e| e.to_string())?;
+    want(get(u).await?, Some(a), "clear of another account")?;
+    s.clear_if(u, a).await.map_err(|e| e.to_string())?;
+    want(get(u).await?, None, "after clear")?;
+    s.set(u, b).await.map_err(|e| e.to_string())?;
+    // Used at half the TTL, it lives on past the first TTL.
+    tokio::time::sleep(ttl / 2).await;
+    want(get(u).await?, Some(b), "used within the TTL")?;
+    tokio::time::sleep(ttl * 3 / 4).await;
+    want(get(u).await?, Some(b), "renewed by use")?;
+    tokio::time::sleep(ttl + ttl / 2).await;
+    want(get(u).await?, None, "after the TTL without use")?;
+    Ok(())
+}
+
+/// The contract every limiter keeps, on a clock the caller moves (run on the in-memory limiter
+/// here, on Redis in the Redis tests). `key` must be fresh.
+async fn check_limiter_contract(
+    rl: &dyn mt5_bridge::limits::RateLimiter,
+    clock: &mt5_sim::market::ManualClock,
+    key: &str,
+) -> Result<(), String> {
+    let limit = Limit {
+        max: 2,
+        window: Duration::from_secs(60),
+    };
+    let other = format!("{key}-other");
+    let fail = |what: &str, e: LimitError| format!("{what}: {e:?}");
+    rl.acquire(key, limit).await.map_err(|e| fail("first", e))?;
+    clock.advance_ms(10_000);
+    rl.acquire(key, limit)
+        .await
+        .map_err(|e| fail("second", e))?;
+    match rl.acquire(key, limit).await {
+        Err(LimitError::Exceeded(e)) if e.retry_after == Duration::from_secs(50) => {}
+        other => return Err(format!("third: want refused for 50 s, got {other:?}")),
+    }
+    rl.acquire(&other, limit)
+        .await
+        .map_err(|e| fail("keys are separate", e))?;
+    clock.advance_ms(50_000);
+    rl.acquire(key, limit)
+        .await
+        .map_err(|e| fail("after the oldest left the window", e))?;
+    if rl.check(key, limit).await.is_ok() {
+        return Err("check: want refused at the limit".into());
+    }
+    rl.release(key, limit).await.map_err(|e| e.to_string())?;
+    rl.check(key, limit)
+        .await
+        .map_err(|e| fail("check after release", e))?;
+    rl.acquire(key, limit)
+        .await
+        .map_err(|e| fail("acquire after release", e))?;
+    clock.advance_ms(10_000);
+    rl.check(key, limit)
+        .await
+        .map_err(|e| fail("check after the second left", e))?;
+    rl.record(key, limit).await.map_err(|e| e.to_string())?;
+    rl.record(key, limit).await.map_err(|e| e.to_string())?;
+    if rl.check(key, limit).await.is_ok() {
+        return Err("record counts regardless of the limit".into());
+    }
+    Ok(())
 }
