@@ -204,9 +204,9 @@ impl Ownership {
                 t.fence.hold(token, self.held_until(started));
                 held += 1;
             } else {
+                // Out of the pool right after this round, with every other lease not held.
                 tracing::warn!(terminal = %t.id, "terminal lease lost to another replica");
                 t.fence.clear();
-                pool.take_out(t.slot);
             }
         }
         // Too many: give back idle ones, from the last, so that others can take them.
