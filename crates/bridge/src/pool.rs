@@ -191,14 +191,12 @@ struct Inner {
     state: Mutex<State>,
     opts: PoolOptions,
     stats: PoolStats,
-    lease_seq: AtomicU64,
 }
 
 /// A slot handed to a waiter. Dropping it (even unreceived, when the waiter gave up) frees the slot.
 struct Grant {
     inner: Arc<Inner>,
     slot: usize,
-    token: u64,
     /// False for a grant that never left the dispatcher (its slot is handled there).
     armed: bool,
 }
@@ -343,11 +341,9 @@ impl Inner {
                 // It is about to switch: until the new login succeeds it holds nothing we know of.
                 s.logged_in = None;
             }
-            let token = self.lease_seq.fetch_add(1, Ordering::Relaxed) + 1;
             let grant = Grant {
                 inner: self.clone(),
                 slot,
-                token,
                 armed: true,
             };
             match waiter.tx.send(grant) {
@@ -608,7 +604,6 @@ impl TerminalPool {
                 }),
                 opts,
                 stats: PoolStats::default(),
-                lease_seq: AtomicU64::new(0),
             }),
         }
     }
@@ -791,10 +786,8 @@ impl TerminalPool {
                     let pw = password()?;
                     self.login(&lease, account, &pw).await?;
                 }
-                let expected = Expected {
-                    account: account.clone(),
-                    lease: Some(lease.grant.token),
-                };
+                // Fencing across replicas is the agent client's (its Redis lease), not the pool's.
+                let expected = Expected::new(account.clone());
                 match op(lease.terminal.clone(), expected).await {
                     Err(TerminalError::WrongAccount { expected, actual }) => {
                         self.inner
