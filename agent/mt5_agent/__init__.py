@@ -1,4 +1,4 @@
-"""Terminal agent: serves the terminal-agent protocol (v1) over HTTP for one MetaTrader 5 terminal.
+"""Terminal agent: serves the terminal-agent protocol (v2) over HTTP for one MetaTrader 5 terminal.
 
 The agent owns one terminal through the `MetaTrader5` package (or an `mt5linux` proxy of it) and
 serializes every call to it, because the package fails concurrent calls.

@@ -1,8 +1,13 @@
-"""The terminal agent: protocol v1 over HTTP/JSON in front of one MetaTrader 5 terminal.
+"""The terminal agent: protocol v2 over HTTP/JSON in front of one MetaTrader 5 terminal.
 
 Every terminal call runs behind one lock because the MetaTrader5 package fails concurrent calls
-('Terminal: Call failed'); the expected-account check runs under the same lock as the call it guards,
+('Terminal: Call failed'); the expected-session check runs under the same lock as the call it guards,
 so no login can slip in between. Structures leave as JSON objects with MT5's field names, enums as ints.
+
+A session is (login, server, session_tag): the tag is an opaque value the bridge derives from the
+credential, so a terminal logged in with one password (say the master one) never serves a request made
+for another credential of the same login (the read-only investor password, an old password). The agent
+only remembers the tag of its last successful login and compares it; it never logs it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-PROTOCOL_VERSION = "1"
+PROTOCOL_VERSION = "2"
 LOG = logging.getLogger("mt5_agent")
 
 # The longest body accepted: requests are small, anything larger is a mistake or abuse.
@@ -29,6 +34,8 @@ DEFAULT_LOGIN_TIMEOUT_MS = 60_000
 # Terminals reject longer comments or odd characters before the order reaches the server.
 COMMENT_MAX = 27
 _COMMENT_DROP = re.compile(r"[^A-Za-z0-9 _.\-]")
+# The bridge's session tags: 64 lower-case hex characters (an HMAC-SHA256), nothing else.
+_SESSION_TAG = re.compile(r"[0-9a-f]{64}")
 # last_error codes that mean the IPC link to the terminal is gone (RES_E_INTERNAL_FAIL*).
 _IPC_TIMEOUT = -10005
 _IPC_LOST = {-10000, -10001, -10002, -10003, -10004}
@@ -84,6 +91,19 @@ class AgentError(Exception):
 
 def bad_request(message: str) -> AgentError:
     return AgentError(400, "bad_request", message)
+
+
+def session_tag(args: Mapping[str, Any], name: str = "session_tag") -> str:
+    """The required `session_tag` of a login or an `expected`; the value is never echoed or logged.
+
+    The agent does not compute or verify tags (only the bridge holds the key), it only compares them;
+    the strict form still catches a caller that sends something else, such as a password.
+    """
+    tag = args.get("session_tag")
+    # fullmatch, not `$`: a trailing newline must not pass.
+    if not isinstance(tag, str) or _SESSION_TAG.fullmatch(tag) is None:
+        raise bad_request(f"{name!r} must be 64 lower-case hex characters")
+    return tag
 
 
 def truncate_comment(comment: str) -> str:
@@ -240,6 +260,10 @@ class Agent:
         self._logged_out = False
         # The account last seen, reported by /v1/health while the terminal is busy.
         self._known: tuple[int, str] | None = None
+        # (login, server, session_tag) of the last successful login, while the terminal still shows that
+        # account; None before any, from the start of every login attempt, after logout, and once the
+        # terminal shows another account (logged in by hand). Changed only under the lock.
+        self._session: tuple[int, str, str] | None = None
         # The newest lease (fencing token) seen; read and changed only under the lock.
         self._fence: int | None = None
         self._operations: dict[str, Callable[[Mapping[str, Any]], Any]] = {
@@ -343,6 +367,7 @@ class Agent:
             "server": None,
             "agent": self._agent_name,
             "version": PROTOCOL_VERSION,
+            "session_tag": None,
         }
         # Health must answer while a long call holds the terminal: then it reports the last state seen.
         if not self._lock.acquire(timeout=0.5):
@@ -361,6 +386,10 @@ class Agent:
                 self._lock.release()
         if known is not None:
             body["login"], body["server"] = known
+            # The tag only while the terminal shows the session's account (read once: no lock here).
+            session = self._session
+            if session is not None and (session[0], session[1]) == known:
+                body["session_tag"] = session[2]
         if self._fence is not None:
             body["lease"] = self._fence
         return body
@@ -377,8 +406,26 @@ class Agent:
         elif self._logged_out:
             self._known = None
         else:
-            self._known = (int(info.login), str(info.server))
+            self._observe(info)
         return self._known
+
+    def _observe(self, info: Any) -> tuple[int, str]:
+        """Under the lock: records the account MT5 shows; another account than the session's ends it."""
+        actual = (int(info.login), str(info.server))
+        self._known = actual
+        session = self._session
+        if session is not None and (session[0], session[1]) != actual:
+            # Someone logged the terminal in elsewhere (by hand, another tool): whatever credential that
+            # was, the tag the agent remembers no longer describes the terminal.
+            LOG.warning(
+                "the terminal shows %s on %s, not the session's %s on %s: session dropped",
+                actual[0],
+                actual[1],
+                session[0],
+                session[1],
+            )
+            self._session = None
+        return actual
 
     @staticmethod
     def _lease(body: Mapping[str, Any]) -> int | None:
@@ -404,6 +451,7 @@ class Agent:
         login = req_int(args, "login")
         password = req_str(args, "password")
         server = req_str(args, "server")
+        tag = session_tag(args)
         timeout_ms = opt_int(args, "timeout_ms")
         if timeout_ms is None:
             timeout_ms = DEFAULT_LOGIN_TIMEOUT_MS
@@ -413,6 +461,9 @@ class Agent:
 
         def run() -> dict[str, Any]:
             self._check_fence(lease)
+            # Whatever happens next, the terminal no longer holds the old session for sure: a refused
+            # login may leave it disconnected or on the new login unauthorized.
+            self._session = None
             LOG.info("login %s on %s", login, server)
             if not self._mt5.login(login, password=password, server=server, timeout=timeout_ms):
                 err = self._failure("login")
@@ -421,6 +472,7 @@ class Agent:
             info = self._wait_usable(login, deadline)
             self._logged_out = False
             self._known = (int(info.login), str(info.server))
+            self._session = (login, server, tag)
             LOG.info("logged in %s on %s", login, server)
             return {"account_info": to_json(info)}
 
@@ -452,6 +504,7 @@ class Agent:
             self._check_fence(lease)
             self._logged_out = True
             self._known = None
+            self._session = None
             LOG.info("logged out")
             return {}
 
@@ -466,9 +519,10 @@ class Agent:
             raise AgentError(404, "unknown_operation", f"unknown operation {operation!r}")
         expected = body.get("expected")
         if not isinstance(expected, dict):
-            raise bad_request("'expected' must be an object with login and server")
+            raise bad_request("'expected' must be an object with login, server and session_tag")
         want_login = req_int(expected, "login")
         want_server = req_str(expected, "server")
+        want_tag = session_tag(expected, "expected.session_tag")
         lease = self._lease(body)
         args = body.get("args", {})
         if args is None:
@@ -478,12 +532,16 @@ class Agent:
 
         def run() -> dict[str, Any]:
             self._check_fence(lease)
-            self._check_account(want_login, want_server)
+            self._check_session(want_login, want_server, want_tag)
             return {"result": handler(args)}
 
         return self._guarded(run)
 
-    def _check_account(self, login: int, server: str) -> None:
+    def _check_session(self, login: int, server: str, tag: str) -> None:
+        """Under the lock: MT5 shows the expected account and the agent's session is the expected one.
+
+        `actual` in a refusal is the account MT5 shows, never a tag: the tag stands for a credential.
+        """
         if self._logged_out:
             raise AgentError(409, "wrong_account", "the agent is logged out")
         info = self._mt5.account_info()
@@ -492,13 +550,29 @@ class Agent:
             if last[0] in _IPC_LOST or last[0] == _IPC_TIMEOUT:
                 raise self._failure("account_info")
             raise AgentError(409, "wrong_account", "the terminal is not logged in", last_error=last)
-        actual = {"login": int(info.login), "server": str(info.server)}
-        self._known = (actual["login"], actual["server"])
-        if actual["login"] != login or actual["server"] != server:
+        shown = self._observe(info)
+        actual = {"login": shown[0], "server": shown[1]}
+        if shown != (login, server):
             raise AgentError(
                 409,
                 "wrong_account",
-                f"the terminal is logged in to {actual['login']} on {actual['server']}",
+                f"the terminal is logged in to {shown[0]} on {shown[1]}",
+                actual=actual,
+            )
+        session = self._session
+        if session is None:
+            raise AgentError(
+                409,
+                "wrong_account",
+                f"the terminal shows {login} on {server} but the agent holds no session for it: log in",
+                actual=actual,
+            )
+        # Compared in constant time, as the tag stands for a credential.
+        if session[:2] != (login, server) or not hmac.compare_digest(session[2], tag):
+            raise AgentError(
+                409,
+                "wrong_account",
+                f"the terminal's session on {login} was opened with another credential",
                 actual=actual,
             )
 
@@ -642,7 +716,7 @@ class Agent:
 
 class _Handler(BaseHTTPRequestHandler):
     agent: Agent
-    server_version = "mt5-agent/1"
+    server_version = f"mt5-agent/{PROTOCOL_VERSION}"
     protocol_version = "HTTP/1.1"
     # Headers and body leave in separate writes: without this, Nagle's algorithm and delayed ACKs
     # add ~40 ms to every answer on a kept-alive connection.

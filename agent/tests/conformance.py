@@ -1,14 +1,18 @@
-"""Conformance suite for the terminal-agent protocol v1, runnable against any agent.
+"""Conformance suite for the terminal-agent protocol v2, runnable against any agent.
 
 Every check is a function `check_x(target)` that talks HTTP to a running agent described by `Target`
 (base URL, bearer token and two accounts the terminal knows) and raises AssertionError on a deviation
 from the protocol. `CHECKS` lists them all; the order does not matter, each check logs in itself.
+
+Session tags are opaque to an agent (the bridge derives them from the credential with a key only it
+holds), so the suite makes its own: a hash of the credential, or any other 64 lower-case hex characters.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any
 
@@ -35,6 +39,7 @@ REQUEST_FIELDS = {
     "position_by",
 }
 SYMBOL = "EURUSD"
+PROTOCOL_VERSION = "2"
 
 # The package's structures: field -> JSON type ("i" int, "f" number, "b" bool, "s" string, or a
 # nested structure's name). Every answer must carry all of them with these types.
@@ -142,9 +147,52 @@ class Account:
     login: int
     password: str
     server: str
+    # The session tag sent for this credential; None derives one from the credential, as the bridge
+    # does (its HMAC key aside), so that two passwords of one login get two tags.
+    tag: str | None = None
+
+    @property
+    def session_tag(self) -> str:
+        if self.tag is not None:
+            return self.tag
+        credential = f"{self.login}|{self.server}|{self.password}".encode()
+        return hashlib.sha256(b"conformance-session-tag|" + credential).hexdigest()
+
+    def account(self) -> dict[str, Any]:
+        """The account as a `409 wrong_account` names it in `actual` (never with a tag)."""
+        return {"login": self.login, "server": self.server}
 
     def expected(self) -> dict[str, Any]:
-        return {"login": self.login, "server": self.server}
+        return dict(self.account(), session_tag=self.session_tag)
+
+
+# Ways a session tag can be malformed: each must be `400 bad_request` (MISSING: the key is absent).
+MISSING = object()
+
+
+def bad_tags(tag: str) -> list[Any]:
+    return [
+        MISSING,
+        None,
+        "",
+        7,
+        ["a" * 64],
+        tag.upper(),
+        tag[:-1],
+        tag + "0",
+        tag[:-1] + "g",
+        tag + "\n",
+        " " + tag[1:],
+        "0x" + tag[2:],
+    ]
+
+
+def with_tag(body: dict[str, Any], tag: Any) -> dict[str, Any]:
+    """`body` with `session_tag` set to `tag`, or without it for MISSING."""
+    out = {k: v for k, v in body.items() if k != "session_tag"}
+    if tag is not MISSING:
+        out["session_tag"] = tag
+    return out
 
 
 @dataclass(frozen=True)
@@ -170,14 +218,24 @@ class Target:
             method, self.base_url + path, json=body, headers=headers, timeout=HTTP_TIMEOUT_S
         )
 
-    def login(self, account: Account) -> requests.Response:
-        body = {
+    def login_body(self, account: Account) -> dict[str, Any]:
+        return {
             "login": account.login,
             "password": account.password,
             "server": account.server,
+            "session_tag": account.session_tag,
             "timeout_ms": 30_000,
         }
-        return self.request("POST", "/v1/login", body)
+
+    def login(self, account: Account) -> requests.Response:
+        return self.request("POST", "/v1/login", self.login_body(account))
+
+    def health(self) -> dict[str, Any]:
+        resp = self.request("GET", "/v1/health")
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert isinstance(body, dict), body
+        return body
 
     def call(self, operation: str, args: dict[str, Any], account: Account | None = None) -> requests.Response:
         acc = account or self.first
@@ -252,14 +310,25 @@ def check_health(t: Target) -> None:
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["agent"] == t.agent, body
-    assert body["version"] == "1", body
+    assert body["version"] == PROTOCOL_VERSION, body
     assert isinstance(body["connected"], bool), body
     assert body["login"] is None or is_int(body["login"]), body
     assert body["server"] is None or isinstance(body["server"], str), body
+    assert "session_tag" in body, body
+    tag = body["session_tag"]
+    assert tag is None or (isinstance(tag, str) and len(tag) == 64 and tag == tag.lower()), body
     t.login_first()
-    body = t.request("GET", "/v1/health").json()
+    body = t.health()
     assert body["connected"] is True, body
     assert body["login"] == t.first.login and body["server"] == t.first.server, body
+    assert body["session_tag"] == t.first.session_tag, body
+    assert t.login(t.second).status_code == 200
+    body = t.health()
+    assert (body["login"], body["session_tag"]) == (t.second.login, t.second.session_tag), body
+    assert t.request("POST", "/v1/logout", {}).status_code == 200
+    body = t.health()
+    assert body["session_tag"] is None, body
+    assert body["login"] is None and body["server"] is None, body
 
 
 def check_login_returns_account_info(t: Target) -> None:
@@ -286,13 +355,15 @@ def check_login_returns_account_info(t: Target) -> None:
         assert isinstance(info["trade_allowed"], bool), info
         assert isinstance(info["currency"], str) and info["currency"], info
         assert account.password not in resp.text
+        assert account.session_tag not in resp.text
+        assert t.health()["session_tag"] == account.session_tag
         # The account is usable right away.
         assert t.result("account_info", {}, account)["login"] == account.login
 
 
 def check_login_wrong_password(t: Target) -> None:
     secret = "Not-The-Password-42"
-    body = {"login": t.first.login, "password": secret, "server": t.first.server, "timeout_ms": 10_000}
+    body = dict(t.login_body(Account(t.first.login, secret, t.first.server)), timeout_ms=10_000)
     resp = t.request("POST", "/v1/login", body)
     err = assert_error(resp, 422, "mt5_error")
     assert err["last_error"][0] == -6, err
@@ -300,11 +371,109 @@ def check_login_wrong_password(t: Target) -> None:
 
 
 def check_login_bad_request(t: Target) -> None:
+    tag = t.first.session_tag
     assert_error(
-        t.request("POST", "/v1/login", {"login": "x", "password": "p", "server": "s"}), 400, "bad_request"
+        t.request("POST", "/v1/login", {"login": "x", "password": "p", "server": "s", "session_tag": tag}),
+        400,
+        "bad_request",
     )
-    assert_error(t.request("POST", "/v1/login", {"password": "p", "server": "s"}), 400, "bad_request")
+    no_login = {"password": "p", "server": "s", "session_tag": tag}
+    assert_error(t.request("POST", "/v1/login", no_login), 400, "bad_request")
     assert_error(t.request("POST", "/v1/login", raw=b"{not json"), 400, "bad_request")
+
+
+def check_login_session_tag_required(t: Target) -> None:
+    """A login without a well-formed session_tag is refused before anything runs: nobody logs in."""
+    t.login_first()
+    for tag in bad_tags(t.second.session_tag):
+        resp = t.request("POST", "/v1/login", with_tag(t.login_body(t.second), tag))
+        assert_error(resp, 400, "bad_request")
+        assert t.second.password not in resp.text
+        health = t.health()
+        # Still the first account's session: the refused login did not even start.
+        assert (health["login"], health["server"], health["session_tag"]) == (
+            t.first.login,
+            t.first.server,
+            t.first.session_tag,
+        ), (tag, health)
+    assert t.result("account_info", {})["login"] == t.first.login
+    # Logged out, a refused login leaves the agent logged out.
+    assert t.request("POST", "/v1/logout", {}).status_code == 200
+    for tag in (MISSING, t.first.session_tag.upper()):
+        assert_error(t.request("POST", "/v1/login", with_tag(t.login_body(t.first), tag)), 400, "bad_request")
+    health = t.health()
+    assert health["login"] is None and health["session_tag"] is None, health
+    err = assert_error(t.call("account_info", {}), 409, "wrong_account")
+    assert err["actual"] is None, err
+    t.login_first()
+
+
+def check_call_session_tag_required(t: Target) -> None:
+    """`expected` without a well-formed session_tag is a bad request: nothing runs."""
+    t.login_first()
+    positions = {"symbol": None, "group": None, "ticket": None}
+    before = t.result("positions", positions)
+    request = market_request(t, 0, 0.01, "no tag must not run")
+    for tag in bad_tags(t.first.session_tag):
+        body = {"expected": with_tag(t.first.expected(), tag), "lease": None, "args": {"request": request}}
+        resp = t.request("POST", "/v1/call/order_send", body)
+        assert_error(resp, 400, "bad_request")
+    after = t.result("positions", positions)
+    assert sorted(p["ticket"] for p in after) == sorted(p["ticket"] for p in before)
+    assert t.health()["session_tag"] == t.first.session_tag
+
+
+def check_other_tag_is_wrong_account(t: Target) -> None:
+    """Same login and server, another credential's tag: the terminal's session is not the caller's."""
+    t.login_first()
+    positions = {"symbol": None, "group": None, "ticket": None}
+    before = t.result("positions", positions)
+    request = market_request(t, 0, 0.01, "other tag must not run")
+    other = replace(t.first, tag=hashlib.sha256(b"another credential of the same login").hexdigest())
+    assert other.session_tag != t.first.session_tag
+    for operation, args in (("order_send", {"request": request}), ("account_info", {}), ("positions", {})):
+        resp = t.call(operation, args, other)
+        err = assert_error(resp, 409, "wrong_account")
+        # `actual` names the account, never a tag.
+        assert err["actual"] == t.first.account(), err
+        assert t.first.session_tag not in resp.text and other.session_tag not in resp.text
+    after = t.result("positions", positions)
+    assert sorted(p["ticket"] for p in after) == sorted(p["ticket"] for p in before)
+    # A new login of the same account with the other tag moves the session: the old tag is refused.
+    assert t.login(other).status_code == 200
+    assert t.health()["session_tag"] == other.session_tag
+    err = assert_error(t.call("order_send", {"request": request}, t.first), 409, "wrong_account")
+    assert err["actual"] == t.first.account(), err
+    assert t.result("account_info", {}, other)["login"] == t.first.login
+    after = t.result("positions", positions, other)
+    assert sorted(p["ticket"] for p in after) == sorted(p["ticket"] for p in before)
+    t.login_first()
+    assert_error(t.call("account_info", {}, other), 409, "wrong_account")
+
+
+def check_failed_login_clears_session(t: Target) -> None:
+    """A login attempt ends the session first: when it fails, no tag is served, old or new."""
+    t.login_first()
+    positions = {"symbol": None, "group": None, "ticket": None}
+    before = t.result("positions", positions)
+    request = market_request(t, 0, 0.01, "old session must not run")
+    wrong = Account(t.first.login, "Not-The-Password-43", t.first.server)
+    err = assert_error(t.login(wrong), 422, "mt5_error")
+    assert err["last_error"][0] == -6, err
+    assert t.health()["session_tag"] is None
+    assert_error(t.call("order_send", {"request": request}, t.first), 409, "wrong_account")
+    assert_error(t.call("account_info", {}, t.first), 409, "wrong_account")
+    assert_error(t.call("account_info", {}, wrong), 409, "wrong_account")
+    assert t.health()["session_tag"] is None
+    # The same after switching: a failed login to the first account ends the second's session.
+    assert t.login(t.second).status_code == 200
+    assert_error(t.login(wrong), 422, "mt5_error")
+    assert t.health()["session_tag"] is None
+    assert_error(t.call("account_info", {}, t.second), 409, "wrong_account")
+    t.login_first()
+    after = t.result("positions", positions)
+    assert sorted(p["ticket"] for p in after) == sorted(p["ticket"] for p in before)
+    assert t.health()["session_tag"] == t.first.session_tag
 
 
 def check_wrong_account_executes_nothing(t: Target) -> None:
@@ -313,11 +482,11 @@ def check_wrong_account_executes_nothing(t: Target) -> None:
     request = market_request(t, 0, 0.01, "must not run")
     resp = t.call("order_send", {"request": request}, t.second)
     err = assert_error(resp, 409, "wrong_account")
-    assert err["actual"] == {"login": t.first.login, "server": t.first.server}, err
+    assert err["actual"] == t.first.account(), err
     # A right login on the wrong server is also the wrong account.
     wrong_server = Account(t.first.login, t.first.password, t.first.server + "-Other")
     err = assert_error(t.call("positions", {}, wrong_server), 409, "wrong_account")
-    assert err["actual"] == {"login": t.first.login, "server": t.first.server}, err
+    assert err["actual"] == t.first.account(), err
     after = t.result("positions", {"symbol": None, "group": None, "ticket": None})
     assert sorted(p["ticket"] for p in after) == sorted(p["ticket"] for p in before)
 
@@ -326,7 +495,7 @@ def check_switch_moves_the_guard(t: Target) -> None:
     t.login_first()
     assert t.login(t.second).status_code == 200
     err = assert_error(t.call("account_info", {}, t.first), 409, "wrong_account")
-    assert err["actual"] == t.second.expected(), err
+    assert err["actual"] == t.second.account(), err
     body = {"expected": t.second.expected(), "lease": 12345, "args": {}}
     resp = t.request("POST", "/v1/call/account_info", body)
     assert resp.status_code == 200 and resp.json()["result"]["login"] == t.second.login, resp.text
@@ -534,9 +703,11 @@ def check_logout(t: Target) -> None:
     assert err["actual"] is None, err
     health = t.request("GET", "/v1/health").json()
     assert health["login"] is None and health["server"] is None, health
+    assert health["session_tag"] is None, health
     # Logging in again brings the terminal back.
     t.login_first()
     assert t.result("account_info", {})["login"] == t.first.login
+    assert t.health()["session_tag"] == t.first.session_tag
 
 
 def check_lease_fencing(t: Target) -> None:
@@ -558,17 +729,12 @@ def check_lease_fencing(t: Target) -> None:
     after = t.result("positions", positions)
     assert sorted(p["ticket"] for p in after) == sorted(p["ticket"] for p in before)
     # A stale login or logout changes nothing either.
-    login = {
-        "login": t.second.login,
-        "password": t.second.password,
-        "server": t.second.server,
-        "timeout_ms": 30_000,
-        "lease": older,
-    }
+    login = dict(t.login_body(t.second), lease=older)
     assert_error(t.request("POST", "/v1/login", login), 409, "stale_lease")
     assert_error(t.request("POST", "/v1/logout", {"lease": older}), 409, "stale_lease")
     health = t.request("GET", "/v1/health").json()
     assert (health["login"], health["server"], health["lease"]) == (t.first.login, t.first.server, newer), health
+    assert health["session_tag"] == t.first.session_tag, health
     # The same lease again, a newer one, and no lease (a bridge without shared ownership) all run.
     assert call_with("account_info", newer, {}).status_code == 200
     assert call_with("account_info", None, {}).status_code == 200
@@ -585,6 +751,10 @@ CHECKS = [
     check_login_returns_account_info,
     check_login_wrong_password,
     check_login_bad_request,
+    check_login_session_tag_required,
+    check_call_session_tag_required,
+    check_other_tag_is_wrong_account,
+    check_failed_login_clears_session,
     check_wrong_account_executes_nothing,
     check_switch_moves_the_guard,
     check_market_data_shapes,

@@ -5,6 +5,11 @@ names and order, `()` for nothing, `None`/`False` plus `last_error()` for failur
 record arrays for bars. It knows the accounts 10001 and 10002 on `Sim-Demo` (as the simulator does)
 and fills market orders at the quote. With `detect_concurrency` on, overlapping calls fail with
 (-1, 'Terminal: Call failed') like the real package, which proves that a caller serializes.
+Each account has a master password and an investor (read-only) one: logged in with the investor
+password, `account_info().trade_allowed` is False and `order_send` answers TRADE_RETCODE_TRADE_DISABLED
+without executing anything, as the trade server does. `set_password` changes a master password while
+the fake runs (a change at the broker): the session already logged in stays, the next login with the
+old password fails with (-6, 'Terminal: Authorization failed').
 Module-level functions delegate to one default instance so the module itself can stand in for
 `MetaTrader5`.
 """
@@ -39,6 +44,7 @@ ACCOUNT_MARGIN_MODE_RETAIL_NETTING, ACCOUNT_MARGIN_MODE_RETAIL_HEDGING = 0, 2
 TRADE_RETCODE_DONE = 10009
 TRADE_RETCODE_INVALID = 10013
 TRADE_RETCODE_INVALID_VOLUME = 10014
+TRADE_RETCODE_TRADE_DISABLED = 10017
 TRADE_RETCODE_POSITION_CLOSED = 10036
 RES_S_OK, RES_E_FAIL, RES_E_INVALID_PARAMS, RES_E_NOT_FOUND = 1, -1, -2, -4
 RES_E_AUTH_FAILED = -6
@@ -221,6 +227,8 @@ class _Account:
     server: str
     name: str
     margin_mode: int
+    # The read-only password; None when the account has none.
+    investor: str | None = None
     balance: float = 10_000.0
     positions: list[TradePosition] = field(default_factory=list)
     orders: list[TradeOrder] = field(default_factory=list)
@@ -275,10 +283,12 @@ class FakeMT5:
         self._initialized = False
         self._last_error: tuple[int, str] = (RES_S_OK, "Success")
         self._accounts = {
-            10001: _Account(10001, "Sim-10001!", "Sim-Demo", "Sim Hedging USD", 2),
-            10002: _Account(10002, "Sim-10002!", "Sim-Demo", "Sim Netting USD", 0),
+            10001: _Account(10001, "Sim-10001!", "Sim-Demo", "Sim Hedging USD", 2, investor="Inv-10001!"),
+            10002: _Account(10002, "Sim-10002!", "Sim-Demo", "Sim Netting USD", 0, investor="Inv-10002!"),
         }
         self._current: _Account | None = None
+        # The current session logged in with the investor password: no trading.
+        self._read_only = False
         self._stale_reads = 0
         self._symbols = _symbols()
         self._selected = {"EURUSD", "GBPUSD", "USDJPY"}
@@ -364,13 +374,31 @@ class FakeMT5:
 
     def _do_login(self, login: int, password: str | None, server: str | None) -> bool:
         account = self._accounts.get(int(login))
-        if account is None or account.password != password or (server and account.server != server):
+        if account is None or (server and account.server != server):
+            self._fail(RES_E_AUTH_FAILED, "Terminal: Authorization failed")
+            return False
+        if password is not None and password == account.password:
+            read_only = False
+        elif password is not None and account.investor is not None and password == account.investor:
+            read_only = True
+        else:
             self._fail(RES_E_AUTH_FAILED, "Terminal: Authorization failed")
             return False
         if self._current is not None and self._current is not account:
             self._stale_reads = self.login_settle_reads
         self._current = account
+        self._read_only = read_only
         return bool(self._ok(True))
+
+    # -- test controls (not in the package) ---------------------------------------------------
+
+    def set_password(self, login: int, password: str) -> None:
+        """Changes an account's master password, as the broker does: only later logins see it."""
+        self._accounts[int(login)].password = password
+
+    def set_investor_password(self, login: int, password: str | None) -> None:
+        """Sets (or with None removes) an account's investor password."""
+        self._accounts[int(login)].investor = password
 
     def account_info(self) -> AccountInfo | None:
         return self._call("account_info", self._account_info)
@@ -394,7 +422,7 @@ class FakeMT5:
                 100,
                 200,
                 0,
-                True,
+                not self._read_only,
                 True,
                 acc.margin_mode,
                 2,
@@ -728,6 +756,23 @@ class FakeMT5:
             return None
         self._request_id += 1
         echo = self._echo(request)
+        if self._read_only:
+            # The trade server refuses any trade request of an investor session; nothing executes.
+            return self._ok(
+                OrderSendResult(
+                    TRADE_RETCODE_TRADE_DISABLED,
+                    0,
+                    0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    "Trade disabled",
+                    self._request_id,
+                    0,
+                    echo,
+                )
+            )
         if checked[0] != 0:
             return self._ok(
                 OrderSendResult(checked[0], 0, 0, 0.0, 0.0, 0.0, 0.0, checked[1], self._request_id, 0, echo)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -25,6 +26,14 @@ from mt5_agent.server import to_json, truncate_comment
 
 FIRST = {"login": 10001, "password": "Sim-10001!", "server": "Sim-Demo"}
 SECOND = {"login": 10002, "password": "Sim-10002!", "server": "Sim-Demo"}
+# The investor (read-only) passwords of the fake's accounts.
+FIRST_INVESTOR = dict(FIRST, password="Inv-10001!")
+
+
+def tag_of(account: dict[str, Any]) -> str:
+    """A session tag for a credential, as the bridge derives one (its HMAC key aside)."""
+    credential = f"{account['login']}|{account['server']}|{account['password']}".encode()
+    return hashlib.sha256(b"unit-test-tag|" + credential).hexdigest()
 
 
 class Running:
@@ -42,13 +51,19 @@ class Running:
         return requests.post(self.base + path, json=body, headers=headers, timeout=30)
 
     def login(self, account: dict[str, Any], timeout_ms: int = 10_000) -> requests.Response:
-        return self.post("/v1/login", dict(account, timeout_ms=timeout_ms))
+        return self.post("/v1/login", dict(account, session_tag=tag_of(account), timeout_ms=timeout_ms))
 
     def call(
         self, operation: str, args: dict[str, Any], account: dict[str, Any] = FIRST
     ) -> requests.Response:
-        expected = {"login": account["login"], "server": account["server"]}
+        expected = {"login": account["login"], "server": account["server"], "session_tag": tag_of(account)}
         return self.post(f"/v1/call/{operation}", {"expected": expected, "lease": 7, "args": args})
+
+    def health(self) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        resp = requests.get(self.base + "/v1/health", headers=headers, timeout=10)
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
 
     def close(self) -> None:
         self.server.shutdown()
@@ -125,15 +140,34 @@ def test_wrong_password_is_mt5_error_with_last_error(running: Running) -> None:
     assert "nope-123" not in resp.text
 
 
-def test_password_and_token_never_reach_the_logs(running: Running, caplog: pytest.LogCaptureFixture) -> None:
+def test_password_token_and_session_tag_never_reach_the_logs(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
+    wrong = dict(FIRST, password="Secret-Wrong-9")
+    malformed = tag_of(SECOND).upper()
     assert running.login(FIRST).status_code == 200
-    assert running.login(dict(FIRST, password="Secret-Wrong-9")).status_code == 422
     assert running.call("order_send", {"request": buy()}).status_code == 200
+    assert running.login(wrong).status_code == 422
+    # The refused login ended the session: its tag no longer runs anything.
+    assert running.call("order_send", {"request": buy()}).status_code == 409
+    assert running.login(FIRST).status_code == 200
+    assert running.call("order_send", {"request": buy()}).status_code == 200
+    assert running.call("positions", {}, account=FIRST_INVESTOR).status_code == 409
+    assert running.post("/v1/login", dict(SECOND, session_tag=malformed)).status_code == 400
+    expected = {"login": 10001, "server": "Sim-Demo", "session_tag": malformed}
+    assert running.post("/v1/call/positions", {"expected": expected, "args": {}}).status_code == 400
+    assert running.health()["session_tag"] == tag_of(FIRST)
+    # A login elsewhere, seen by the agent, is logged (without the dropped session's tag).
+    running.fake.login(10002, password="Sim-10002!", server="Sim-Demo")
+    assert running.health()["session_tag"] is None
+    assert running.post("/v1/logout", {}).status_code == 200
     assert "login 10001 on Sim-Demo" in caplog.text
-    for secret in ("Sim-10001!", "Secret-Wrong-9", running.token):
-        assert secret not in caplog.text
-    assert "Sim-10001!" not in repr(running.agent) and running.token not in repr(running.agent)
+    assert "session dropped" in caplog.text
+    tags = [tag_of(a) for a in (FIRST, SECOND, wrong, FIRST_INVESTOR)] + [malformed]
+    for secret in ["Sim-10001!", "Secret-Wrong-9", running.token, *tags]:
+        assert secret.lower() not in caplog.text.lower(), secret
+        assert secret not in repr(running.agent)
 
 
 # ---- the account guard ----------------------------------------------------------------------------
@@ -149,6 +183,95 @@ def test_wrong_expected_account_runs_nothing(running: Running) -> None:
     assert err["actual"] == {"login": 10001, "server": "Sim-Demo"}
     assert running.fake.calls == ["account_info"]
     assert running.call("positions", {}).json()["result"] == []
+
+
+def test_another_tag_of_the_same_account_runs_nothing(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    running.fake.calls.clear()
+    # Same login and server, the tag of another credential (here the investor password's).
+    resp = running.call("order_send", {"request": buy()}, account=FIRST_INVESTOR)
+    assert resp.status_code == 409, resp.text
+    err = resp.json()["error"]
+    assert err["code"] == "wrong_account"
+    assert err["actual"] == {"login": 10001, "server": "Sim-Demo"}
+    assert tag_of(FIRST) not in resp.text and tag_of(FIRST_INVESTOR) not in resp.text
+    assert running.fake.calls == ["account_info"]
+    assert running.call("positions", {}).json()["result"] == []
+
+
+def test_malformed_session_tags_run_nothing(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    running.fake.calls.clear()
+    good = tag_of(SECOND)
+    for tag in (None, "", good.upper(), good[:-1], good + "a", good + "\n", good[:-1] + "z", 12):
+        resp = running.post("/v1/login", dict(SECOND, session_tag=tag, timeout_ms=5000))
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "bad_request", (tag, resp.text)
+        expected = {"login": 10001, "server": "Sim-Demo", "session_tag": tag}
+        resp = running.post("/v1/call/order_send", {"expected": expected, "args": {"request": buy()}})
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "bad_request", (tag, resp.text)
+    resp = running.post("/v1/login", dict(SECOND, timeout_ms=5000))
+    assert resp.status_code == 400 and "session_tag" in resp.json()["error"]["message"]
+    untagged = {"login": 10001, "server": "Sim-Demo"}
+    resp = running.post("/v1/call/positions", {"expected": untagged, "args": {}})
+    assert resp.status_code == 400 and "session_tag" in resp.json()["error"]["message"]
+    # Nothing reached the terminal: no login, no order, and the session is still the first account's.
+    assert running.fake.calls == []
+    assert running.health()["session_tag"] == tag_of(FIRST)
+    assert running.call("positions", {}).json()["result"] == []
+
+
+def test_a_login_that_times_out_leaves_no_session() -> None:
+    r = Running(FakeMT5(login_settle_reads=10_000))
+    try:
+        assert r.login(FIRST).status_code == 200
+        assert r.login(SECOND, timeout_ms=600).status_code == 504
+        r.fake.login_settle_reads = 0
+        r.fake._stale_reads = 0
+        health = r.health()
+        assert (health["login"], health["session_tag"]) == (10002, None)
+        # The terminal did switch, but the agent never saw the login through: no tag runs.
+        for account in (FIRST, SECOND):
+            resp = r.call("positions", {}, account=account)
+            assert resp.status_code == 409 and resp.json()["error"]["code"] == "wrong_account"
+        assert r.login(SECOND).status_code == 200
+        assert r.call("positions", {}, account=SECOND).status_code == 200
+    finally:
+        r.close()
+
+
+def test_a_login_by_hand_elsewhere_ends_the_session(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    assert running.health()["session_tag"] == tag_of(FIRST)
+    # Someone logs the terminal in to the other account by hand, behind the agent's back.
+    running.fake.login(10002, password="Sim-10002!", server="Sim-Demo")
+    health = running.health()
+    assert (health["login"], health["server"], health["session_tag"]) == (10002, "Sim-Demo", None)
+    resp = running.call("order_send", {"request": buy()})
+    assert resp.status_code == 409
+    assert resp.json()["error"]["actual"] == {"login": 10002, "server": "Sim-Demo"}
+    # Nor does the account on the terminal now run for any tag: the agent did not log it in.
+    assert running.call("positions", {}, account=SECOND).status_code == 409
+    # Back on the first account by hand (with who knows which password): the old session stays gone.
+    running.fake.login(10001, password="Inv-10001!", server="Sim-Demo")
+    health = running.health()
+    assert (health["login"], health["session_tag"]) == (10001, None)
+    resp = running.call("order_send", {"request": buy()})
+    assert resp.status_code == 409 and resp.json()["error"]["code"] == "wrong_account"
+    assert running.login(FIRST).status_code == 200
+    assert running.call("positions", {}).json()["result"] == []
+
+
+def test_a_login_by_hand_seen_first_by_a_call_ends_the_session(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    running.fake.login(10002, password="Sim-10002!", server="Sim-Demo")
+    running.fake.calls.clear()
+    # The call is the first to notice; it refuses, and so does every later call and health.
+    resp = running.call("order_send", {"request": buy()})
+    assert resp.status_code == 409 and resp.json()["error"]["actual"]["login"] == 10002
+    assert running.fake.calls == ["account_info"]
+    running.fake.login(10001, password="Sim-10001!", server="Sim-Demo")
+    assert running.call("positions", {}).status_code == 409
+    assert running.health()["session_tag"] is None
 
 
 def test_not_logged_in_is_wrong_account_with_null_actual() -> None:
@@ -186,6 +309,75 @@ def test_no_login_can_slip_between_check_and_call() -> None:
         assert r.fake.concurrent_failures == 0
     finally:
         r.close()
+
+
+# ---- investor and changed passwords (the fake) -----------------------------------------------------
+
+
+def test_investor_password_is_read_only(running: Running) -> None:
+    resp = running.login(FIRST_INVESTOR)
+    assert resp.status_code == 200, resp.text
+    info = resp.json()["account_info"]
+    assert info["login"] == 10001 and info["trade_allowed"] is False
+    assert running.health()["session_tag"] == tag_of(FIRST_INVESTOR)
+    # order_check still answers; order_send is refused by the "server", nothing executes.
+    checked = running.call("order_check", {"request": buy()}, account=FIRST_INVESTOR)
+    assert checked.status_code == 200 and checked.json()["result"]["retcode"] == 0
+    resp = running.call("order_send", {"request": buy()}, account=FIRST_INVESTOR)
+    assert resp.status_code == 200, resp.text
+    result = resp.json()["result"]
+    assert result["retcode"] == 10017 and result["comment"] == "Trade disabled"
+    assert result["deal"] == 0 and result["order"] == 0
+    assert running.call("positions", {}, account=FIRST_INVESTOR).json()["result"] == []
+    history = {"date_from": 0, "date_to": 2**31}
+    assert running.call("history_deals", history, account=FIRST_INVESTOR).json()["result"] == []
+    assert running.call("history_orders", history, account=FIRST_INVESTOR).json()["result"] == []
+    # The master password's tag is another session: refused while the investor one is logged in.
+    assert running.call("order_send", {"request": buy()}).status_code == 409
+    assert running.call("positions", {}, account=FIRST_INVESTOR).json()["result"] == []
+    # Logged in with the master password, the account trades again; the investor tag is refused.
+    resp = running.login(FIRST)
+    assert resp.status_code == 200 and resp.json()["account_info"]["trade_allowed"] is True
+    assert running.call("order_send", {"request": buy()}).json()["result"]["retcode"] == 10009
+    assert running.call("positions", {}, account=FIRST_INVESTOR).status_code == 409
+    assert len(running.call("positions", {}).json()["result"]) == 1
+
+
+def test_fake_investor_session_directly() -> None:
+    fake = FakeMT5()
+    fake.initialize()
+    assert fake.login(10002, password="Inv-10002!", server="Sim-Demo")
+    assert fake.account_info().trade_allowed is False
+    sent = fake.order_send(buy())
+    assert sent.retcode == fake_mt5.TRADE_RETCODE_TRADE_DISABLED == 10017 and sent.deal == 0
+    assert fake.positions_get() == () and fake.history_deals_get(0, 2**31) == ()
+    # An account without an investor password refuses any other password.
+    fake.set_investor_password(10002, None)
+    assert not fake.login(10002, password="Inv-10002!", server="Sim-Demo")
+    assert fake.last_error() == (-6, "Terminal: Authorization failed")
+    assert fake.login(10002, password="Sim-10002!", server="Sim-Demo")
+    assert fake.account_info().trade_allowed is True
+
+
+def test_password_change_refuses_the_old_password(running: Running) -> None:
+    assert running.login(FIRST).status_code == 200
+    running.fake.set_password(10001, "New-10001!")
+    # The session already logged in goes on, as at a broker.
+    assert running.call("order_send", {"request": buy()}).json()["result"]["retcode"] == 10009
+    resp = running.login(FIRST)
+    assert resp.status_code == 422
+    assert resp.json()["error"]["last_error"] == [-6, "Terminal: Authorization failed"]
+    # The refused login ended the session: the old credential's tag runs nothing any more.
+    assert running.health()["session_tag"] is None
+    assert running.call("positions", {}).status_code == 409
+    changed = dict(FIRST, password="New-10001!")
+    resp = running.login(changed)
+    assert resp.status_code == 200 and resp.json()["account_info"]["trade_allowed"] is True
+    assert running.health()["session_tag"] == tag_of(changed)
+    assert len(running.call("positions", {}, account=changed).json()["result"]) == 1
+    assert running.call("positions", {}).status_code == 409
+    # The investor password is unchanged.
+    assert running.login(FIRST_INVESTOR).status_code == 200
 
 
 # ---- serialization --------------------------------------------------------------------------------
@@ -251,9 +443,10 @@ def test_health_answers_while_a_call_holds_the_terminal(running: Running) -> Non
         )
         assert resp.status_code == 200
         assert time.monotonic() - started < 2.0
-        assert resp.json()["agent"] == "python" and resp.json()["version"] == "1"
-        # The account last seen, as the terminal cannot be asked right now.
+        assert resp.json()["agent"] == "python" and resp.json()["version"] == "2"
+        # The account and session last seen, as the terminal cannot be asked right now.
         assert resp.json()["login"] == 10001 and resp.json()["server"] == "Sim-Demo"
+        assert resp.json()["session_tag"] == tag_of(FIRST)
     finally:
         running.agent._lock.release()
 
@@ -363,7 +556,8 @@ def test_busy_terminal_past_the_deadline_is_timeout() -> None:
     agent._lock.acquire()
     try:
         with pytest.raises(AgentError) as caught:
-            agent.call("positions", {"expected": {"login": 1, "server": "s"}, "args": {}})
+            expected = {"login": 1, "server": "s", "session_tag": "0" * 64}
+            agent.call("positions", {"expected": expected, "args": {}})
         assert caught.value.status == 504 and caught.value.code == "timeout"
     finally:
         agent._lock.release()
@@ -418,9 +612,9 @@ def test_copy_rates_modes(running: Running) -> None:
 def test_server_time_offset_estimate(offset: int, expected: int) -> None:
     fake = FakeMT5(server_offset_s=offset)
     agent = Agent(fake, "t")
-    fake.initialize()
-    fake.login(10001, password="Sim-10001!", server="Sim-Demo")
-    out = agent.call("server_time_offset", {"expected": {"login": 10001, "server": "Sim-Demo"}, "args": {}})
+    agent.login(dict(FIRST, session_tag=tag_of(FIRST)))
+    want = {"login": 10001, "server": "Sim-Demo", "session_tag": tag_of(FIRST)}
+    out = agent.call("server_time_offset", {"expected": want, "args": {}})
     assert out == {"result": expected}
 
 
@@ -485,14 +679,16 @@ def test_cli_serves_the_protocol(tmp_path: Any) -> None:
                 time.sleep(0.1)
         assert health.status_code == 200 and health.json()["agent"] == "python"
         assert requests.get(base + "/v1/health", timeout=2).status_code == 401
-        resp = requests.post(
-            base + "/v1/login", json=dict(FIRST, timeout_ms=5000), headers=headers, timeout=10
-        )
+        login = dict(FIRST, session_tag=tag_of(FIRST), timeout_ms=5000)
+        resp = requests.post(base + "/v1/login", json=login, headers=headers, timeout=10)
         assert resp.status_code == 200 and resp.json()["account_info"]["login"] == 10001
+        health = requests.get(base + "/v1/health", headers=headers, timeout=2).json()
+        assert health["version"] == "2" and health["session_tag"] == tag_of(FIRST)
     finally:
         proc.terminate()
         output = proc.communicate(timeout=10)[0].decode(errors="replace")
     assert "Sim-10001!" not in output and "cli-token-1" not in output
+    assert tag_of(FIRST) not in output
     assert "login 10001 on Sim-Demo" in output
 
 
@@ -507,7 +703,7 @@ def test_keep_alive_connections_survive_errors(running: Running) -> None:
             refused = session.post(running.base + "/v1/login", json=FIRST, timeout=10)
             assert refused.status_code == 401
             ok = session.get(running.base + "/v1/health", headers=headers, timeout=10)
-            assert ok.status_code == 200 and ok.json()["version"] == "1"
+            assert ok.status_code == 200 and ok.json()["version"] == "2"
             out = session.post(running.base + "/v1/logout", json={}, headers=headers, timeout=10)
             assert out.status_code == 200
 

@@ -178,6 +178,7 @@ fn bench_accounts(users: usize) -> Vec<AccountSpec> {
         .map(|i| AccountSpec {
             login: FIRST_LOGIN + i,
             password: SecretString::from(format!("Bench-{}!", FIRST_LOGIN + i)),
+            investor_password: None,
             server: SERVER.to_string(),
             name: format!("Bench user {}", i + 1),
             balance: 100_000.0,
@@ -781,7 +782,7 @@ async fn run_once(
         .logged_in_accounts()
         .into_iter()
         .flatten()
-        .filter_map(|k| index_of.get(&k).copied())
+        .filter_map(|k| index_of.get(&k.account).copied())
         .collect();
     let logins_before = pool.logins();
     let stat = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
@@ -801,7 +802,7 @@ async fn run_once(
         tokio::time::sleep_until(t0 + a.at).await;
         lateness[index] = tokio::time::Instant::now().saturating_duration_since(t0 + a.at);
         let user = users.get(a.user).ok_or("arrival names an unknown user")?;
-        logged_in_at_arrival[index] = pool.is_logged_in(&user.key);
+        logged_in_at_arrival[index] = pool.is_account_logged_in(&user.key);
         let rb = match a.kind {
             Kind::Account => client.get(format!("{base}/api/v1/account")),
             Kind::Positions => client.get(format!("{base}/api/v1/positions")),

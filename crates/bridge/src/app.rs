@@ -26,6 +26,8 @@ use uuid::Uuid;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub vault: Arc<Vault>,
+    /// Session tags and refused credentials: which session serves which row.
+    pub credentials: Arc<crate::credentials::Credentials>,
     pub auth: Arc<Authenticator>,
     pub pool: Arc<TerminalPool>,
     pub sessions: Arc<dyn SessionStore>,
@@ -217,9 +219,19 @@ impl Application {
                 Arc::new(MemoryRateLimiter::new(clock)),
             ),
         };
+        let refused: Arc<dyn crate::credentials::RefusedStore> = match &redis {
+            Some(r) => Arc::new(crate::shared_state::RedisRefused::new(r.clone())),
+            None => Arc::new(crate::credentials::MemoryRefused::default()),
+        };
+        let credentials = Arc::new(crate::credentials::Credentials::new(
+            vault.clone(),
+            refused,
+            store.clone(),
+        ));
         let state = AppState {
             store,
             vault,
+            credentials,
             auth,
             pool,
             sessions,

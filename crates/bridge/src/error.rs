@@ -23,6 +23,16 @@ impl FieldError {
     }
 }
 
+/// Why a stored credential cannot serve (`account_credentials_invalid`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum CredentialProblem {
+    /// The ciphertext does not open under its row binding (altered, moved or not ours).
+    Undecryptable,
+    /// MT5 refused the password (e.g. changed at the broker); MT5's own code and message.
+    RefusedByMt5 { code: i32, message: String },
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -47,6 +57,12 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("MT5 refused the login: {message}")]
     Mt5LoginFailed { code: i32, message: String },
+    /// The row's stored credential cannot serve: it does not decrypt for the row, or MT5 refused
+    /// it. Nothing was sent; setting the password again through the API clears it.
+    #[error("the stored MT5 credential of this account cannot be used: set its password again")]
+    AccountCredentialsInvalid(CredentialProblem),
+    #[error("the terminal reports that trading is not allowed on this account")]
+    ReadOnlyAccount,
     #[error("the account type does not match what the terminal reports")]
     AccountTypeMismatch { declared: String, reported: String },
     #[error("no terminal is available: {0}")]
@@ -114,6 +130,8 @@ impl ApiError {
             InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
             Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Mt5LoginFailed { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "mt5_login_failed"),
+            AccountCredentialsInvalid(_) => (StatusCode::CONFLICT, "account_credentials_invalid"),
+            ReadOnlyAccount => (StatusCode::FORBIDDEN, "read_only_account"),
             AccountTypeMismatch { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "account_type_mismatch")
             }
@@ -147,6 +165,20 @@ impl ApiError {
                 "mt5_error_name": mt5::error::last_error::name(*code),
                 "mt5_error_message": message,
             }),
+            ApiError::AccountCredentialsInvalid(CredentialProblem::Undecryptable) => {
+                json!({ "reason": "undecryptable" })
+            }
+            ApiError::AccountCredentialsInvalid(CredentialProblem::RefusedByMt5 {
+                code,
+                message,
+            }) => {
+                json!({
+                    "reason": "refused_by_mt5",
+                    "mt5_error_code": code,
+                    "mt5_error_name": mt5::error::last_error::name(*code),
+                    "mt5_error_message": message,
+                })
+            }
             ApiError::AccountTypeMismatch { declared, reported } => {
                 json!({ "account_type": declared, "terminal_account_type": reported })
             }

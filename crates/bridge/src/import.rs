@@ -115,8 +115,13 @@ pub async fn run(
         .await
         .map_err(|e| e.to_string())?;
     let pool = TerminalPool::new(terminals, settings.pool.clone());
+    let session = crate::credentials::session_with(
+        &settings.base.vault,
+        &AccountKey::new(login, server.clone()),
+        &password,
+    );
     let info = pool
-        .verify_login(&AccountKey::new(login, server.clone()), &password)
+        .verify_login(&session, &password)
         .await
         .map_err(|e| format!("MT5 refused the login: {e}"))?;
     let id = Uuid::new_v4();

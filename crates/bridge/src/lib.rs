@@ -9,6 +9,7 @@
 //! - [`auth`]: access-token (JWT) verification, Supabase-compatible, and local token minting.
 //! - [`store`]: the account store (Postgres with RLS, or SQLite) and its migrations.
 //! - [`vault`]: credential encryption (AES-256-GCM envelopes bound to their row).
+//! - [`credentials`]: session tags (which session serves which row) and refused credentials.
 //! - [`pool`]: the terminal pool: leases on terminals logged in to an account, with the guard.
 //! - [`context`]: each user's current account.
 //! - [`risk`]: account risk limits, their validation and the checks on every new order.
@@ -28,6 +29,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod credentials;
 pub mod error;
 pub mod http;
 pub mod import;

@@ -42,7 +42,7 @@
 //! one global queue, a fresh login for every request.
 
 use crate::error::ApiError;
-use mt5::{AccountInfo, AccountKey, Expected, Terminal, TerminalError};
+use mt5::{AccountInfo, Expected, Session, Terminal, TerminalError};
 use secrecy::SecretString;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -54,8 +54,27 @@ use tokio::sync::oneshot;
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// Where the password comes from when a terminal must log in: decrypted only then.
-pub type PasswordSource<'a> = &'a (dyn Fn() -> Result<SecretString, ApiError> + Sync);
+/// Where the password comes from when a terminal must log in: decrypted only then (and refused
+/// there when the credential is known to be bad, so no login is tried with it).
+pub type PasswordSource<'a> = &'a (dyn Fn() -> BoxFuture<Result<SecretString, ApiError>> + Sync);
+
+/// What a [`TerminalPool::run_for`] call is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Reads and checks: any session of the credential will do.
+    Read,
+    /// A trade request: refused with `read_only_account` before anything is sent when the
+    /// session reports that trading is not allowed (an investor password, or the broker's say).
+    Trade,
+}
+
+/// The result of [`TerminalPool::run_for`], with the account info of a login made for it.
+#[derive(Debug)]
+pub struct Ran<R> {
+    pub value: R,
+    /// Set when the pool logged a terminal in for this call (what MT5 reported then).
+    pub login: Option<AccountInfo>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
@@ -149,11 +168,13 @@ impl Rate {
 }
 
 struct SlotInfo {
-    /// What the pool believes the terminal is logged in to; `None` when unknown.
-    logged_in: Option<AccountKey>,
+    /// The session the pool believes the terminal holds; `None` when unknown.
+    logged_in: Option<Session>,
+    /// `account_info().trade_allowed` of that session, once known.
+    trade_allowed: Option<bool>,
     busy: bool,
     last_used: Instant,
-    turn_account: Option<AccountKey>,
+    turn_account: Option<Session>,
     turn_ops: u32,
     turn_start: Instant,
     /// Unreachable (its agent does not answer): out of the pool until a probe finds it again.
@@ -173,13 +194,13 @@ struct Waiter {
 #[derive(Default)]
 struct State {
     slots: Vec<SlotInfo>,
-    queues: HashMap<AccountKey, VecDeque<Waiter>>,
+    queues: HashMap<Session, VecDeque<Waiter>>,
     /// Accounts with waiters, in the order their oldest waiter arrived.
-    arrival: VecDeque<AccountKey>,
+    arrival: VecDeque<Session>,
     queued: usize,
     next_seq: u64,
     /// Recent arrival rate per account (residency's notion of a hot account).
-    rates: HashMap<AccountKey, Rate>,
+    rates: HashMap<Session, Rate>,
     /// Size of `rates` at which entries too old to matter are dropped.
     rates_prune_at: usize,
     /// When the armed residency timer fires, if one is armed.
@@ -212,7 +233,7 @@ impl Drop for Grant {
 /// A request waiting for a grant. If it is abandoned (deadline), it leaves the queue.
 struct Waiting {
     inner: Arc<Inner>,
-    account: AccountKey,
+    account: Session,
     rx: Option<oneshot::Receiver<Grant>>,
 }
 
@@ -279,7 +300,7 @@ impl Inner {
     }
 
     /// Counts an arrival for `account` in its rate, dropping rates too old to matter now and then.
-    fn record_arrival(st: &mut State, account: &AccountKey, now: Instant) {
+    fn record_arrival(st: &mut State, account: &Session, now: Instant) {
         st.rates
             .entry(account.clone())
             .or_insert(Rate {
@@ -296,17 +317,30 @@ impl Inner {
         }
     }
 
-    fn set_logged_in(&self, slot: usize, account: Option<AccountKey>) {
+    fn set_logged_in(&self, slot: usize, account: Option<Session>, trade_allowed: Option<bool>) {
         if let Some(s) = self.lock().slots.get_mut(slot) {
             if account.is_some() {
                 // The turn counts from when the account is usable: a slow login must not use it up.
                 s.turn_start = Instant::now();
             }
             s.logged_in = account;
+            s.trade_allowed = trade_allowed;
         }
     }
 
-    fn logged_in(&self, slot: usize) -> Option<AccountKey> {
+    fn trade_allowed(&self, slot: usize) -> Option<bool> {
+        self.lock().slots.get(slot).and_then(|s| s.trade_allowed)
+    }
+
+    fn learn_trade_allowed(&self, slot: usize, session: &Session, allowed: bool) {
+        if let Some(s) = self.lock().slots.get_mut(slot) {
+            if s.logged_in.as_ref() == Some(session) {
+                s.trade_allowed = Some(allowed);
+            }
+        }
+    }
+
+    fn logged_in(&self, slot: usize) -> Option<Session> {
         self.lock()
             .slots
             .get(slot)
@@ -314,7 +348,7 @@ impl Inner {
     }
 
     /// Grants `slot` to the first live waiter of `account`; when none is left, forgets the account.
-    fn grant_to(self: &Arc<Self>, st: &mut State, slot: usize, account: &AccountKey) {
+    fn grant_to(self: &Arc<Self>, st: &mut State, slot: usize, account: &Session) {
         let now = Instant::now();
         loop {
             let Some(waiter) = st.queues.get_mut(account).and_then(|q| q.pop_front()) else {
@@ -362,7 +396,7 @@ impl Inner {
         self.forget_if_empty(st, account);
     }
 
-    fn forget_if_empty(&self, st: &mut State, account: &AccountKey) {
+    fn forget_if_empty(&self, st: &mut State, account: &Session) {
         if st.queues.get(account).is_none_or(|q| q.is_empty()) {
             st.queues.remove(account);
             st.arrival.retain(|a| a != account);
@@ -381,6 +415,7 @@ impl Inner {
                 return;
             };
             s.logged_in = None;
+            s.trade_allowed = None;
             if s.down {
                 return; // already out: a running probe, or the lease keeper, brings it back
             }
@@ -408,6 +443,7 @@ impl Inner {
                     if let Some(s) = st.slots.get_mut(slot) {
                         s.down = false;
                         s.logged_in = current;
+                        s.trade_allowed = None;
                     }
                     tracing::info!(
                         terminal = terminal.id(),
@@ -459,7 +495,7 @@ impl Inner {
         loop {
             let now = Instant::now();
             // Accounts waiting with no terminal logged in to them (idle or busy).
-            let starving: Vec<AccountKey> = st
+            let starving: Vec<Session> = st
                 .arrival
                 .iter()
                 .filter(|a| {
@@ -584,6 +620,7 @@ impl TerminalPool {
             .iter()
             .map(|_| SlotInfo {
                 logged_in: None,
+                trade_allowed: None,
                 busy: false,
                 last_used: now,
                 turn_account: None,
@@ -621,6 +658,11 @@ impl TerminalPool {
         &self.inner.stats
     }
 
+    /// The deadline of one operation, waiting included.
+    pub fn timeout(&self) -> Duration {
+        self.inner.opts.timeout
+    }
+
     pub fn policy(&self) -> Policy {
         self.inner.opts.policy
     }
@@ -636,7 +678,7 @@ impl TerminalPool {
     }
 
     /// Whether some terminal is known to be logged in to `account` now (not while it switches).
-    pub fn is_logged_in(&self, account: &AccountKey) -> bool {
+    pub fn is_logged_in(&self, account: &Session) -> bool {
         self.inner
             .lock()
             .slots
@@ -644,8 +686,17 @@ impl TerminalPool {
             .any(|s| s.logged_in.as_ref() == Some(account))
     }
 
+    /// Whether some terminal holds a session of `account` now, whatever its credential.
+    pub fn is_account_logged_in(&self, account: &mt5::AccountKey) -> bool {
+        self.inner
+            .lock()
+            .slots
+            .iter()
+            .any(|s| s.logged_in.as_ref().is_some_and(|l| &l.account == account))
+    }
+
     /// What each terminal is known to be logged in to now, in terminal order.
-    pub fn logged_in_accounts(&self) -> Vec<Option<AccountKey>> {
+    pub fn logged_in_accounts(&self) -> Vec<Option<Session>> {
         self.inner
             .lock()
             .slots
@@ -654,7 +705,7 @@ impl TerminalPool {
             .collect()
     }
 
-    async fn acquire(&self, account: &AccountKey) -> Result<Lease, ApiError> {
+    async fn acquire(&self, account: &Session) -> Result<Lease, ApiError> {
         if self.inner.terminals.is_empty() {
             return Err(ApiError::TerminalUnavailable(
                 "no terminal is configured".into(),
@@ -723,19 +774,22 @@ impl TerminalPool {
     async fn login(
         &self,
         lease: &Lease,
-        account: &AccountKey,
+        session: &Session,
         password: &SecretString,
     ) -> Result<AccountInfo, ApiError> {
-        self.inner.set_logged_in(lease.grant.slot, None);
+        self.inner.set_logged_in(lease.grant.slot, None, None);
         self.inner.stats.logins.fetch_add(1, Ordering::Relaxed);
         match lease
             .terminal
-            .login(account, password, self.inner.opts.timeout)
+            .login(session, password, self.inner.opts.timeout)
             .await
         {
             Ok(info) => {
-                self.inner
-                    .set_logged_in(lease.grant.slot, Some(account.clone()));
+                self.inner.set_logged_in(
+                    lease.grant.slot,
+                    Some(session.clone()),
+                    Some(info.trade_allowed),
+                );
                 Ok(info)
             }
             Err(e) => {
@@ -751,10 +805,10 @@ impl TerminalPool {
         }
     }
 
-    /// Runs `op` on a terminal logged in to `account`, within the pool's deadline.
+    /// Runs `op` on a terminal holding `session`, within the pool's deadline.
     pub async fn run<R, F>(
         &self,
-        account: &AccountKey,
+        session: &Session,
         password: PasswordSource<'_>,
         op: F,
     ) -> Result<R, ApiError>
@@ -762,14 +816,21 @@ impl TerminalPool {
         R: Send + 'static,
         F: Fn(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>> + Send + Sync,
     {
-        self.run_with_timeout(account, password, self.inner.opts.timeout, op)
-            .await
+        self.run_for(
+            session,
+            password,
+            Purpose::Read,
+            self.inner.opts.timeout,
+            op,
+        )
+        .await
+        .map(|ran| ran.value)
     }
 
     /// As [`TerminalPool::run`], with its own deadline (waiting, login and operation included).
     pub async fn run_with_timeout<R, F>(
         &self,
-        account: &AccountKey,
+        session: &Session,
         password: PasswordSource<'_>,
         timeout: Duration,
         op: F,
@@ -778,17 +839,55 @@ impl TerminalPool {
         R: Send + 'static,
         F: Fn(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>> + Send + Sync,
     {
+        self.run_for(session, password, Purpose::Read, timeout, op)
+            .await
+            .map(|ran| ran.value)
+    }
+
+    /// Runs `op` on a terminal holding `session` (logging one in with `password` when none
+    /// does), for `purpose`, within `timeout`; reports the login it made, if any.
+    pub async fn run_for<R, F>(
+        &self,
+        session: &Session,
+        password: PasswordSource<'_>,
+        purpose: Purpose,
+        timeout: Duration,
+        op: F,
+    ) -> Result<Ran<R>, ApiError>
+    where
+        R: Send + 'static,
+        F: Fn(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>> + Send + Sync,
+    {
         let work = async {
+            let mut login = None;
             for attempt in 0..2 {
-                let lease = self.acquire(account).await?;
+                let lease = self.acquire(session).await?;
+                let slot = lease.grant.slot;
                 let fresh = self.inner.opts.policy == Policy::Naive;
-                if fresh || self.inner.logged_in(lease.grant.slot).as_ref() != Some(account) {
-                    let pw = password()?;
-                    self.login(&lease, account, &pw).await?;
+                if fresh || self.inner.logged_in(slot).as_ref() != Some(session) {
+                    let pw = password().await?;
+                    login = Some(self.login(&lease, session, &pw).await?);
                 }
                 // Fencing across replicas is the agent client's (its Redis lease), not the pool's.
-                let expected = Expected::new(account.clone());
-                match op(lease.terminal.clone(), expected).await {
+                let expected = Expected::new(session.clone());
+                let checked = match purpose {
+                    Purpose::Read => Ok(true),
+                    Purpose::Trade => match self.inner.trade_allowed(slot) {
+                        Some(allowed) => Ok(allowed),
+                        // A session the pool found rather than made: ask the terminal once.
+                        None => lease.terminal.account_info(&expected).await.map(|info| {
+                            self.inner
+                                .learn_trade_allowed(slot, session, info.trade_allowed);
+                            info.trade_allowed
+                        }),
+                    },
+                };
+                let result = match checked {
+                    Ok(true) => op(lease.terminal.clone(), expected).await,
+                    Ok(false) => return Err(ApiError::ReadOnlyAccount),
+                    Err(e) => Err(e),
+                };
+                match result {
                     Err(TerminalError::WrongAccount { expected, actual }) => {
                         self.inner
                             .stats
@@ -802,16 +901,17 @@ impl TerminalPool {
                             "terminal guard mismatch: operation not executed"
                         );
                         // Nothing ran; forget what we believed the terminal held and try afresh.
-                        self.inner.set_logged_in(lease.grant.slot, None);
+                        self.inner.set_logged_in(slot, None, None);
                     }
                     Err(e) if e.is_connection() => {
-                        self.inner.set_logged_in(lease.grant.slot, None);
+                        self.inner.set_logged_in(slot, None, None);
                         if matches!(e, TerminalError::Unavailable(_)) {
-                            self.inner.mark_down(lease.grant.slot);
+                            self.inner.mark_down(slot);
                         }
                         return Err(ApiError::from(e));
                     }
-                    other => return other.map_err(ApiError::from),
+                    Ok(value) => return Ok(Ran { value, login }),
+                    Err(e) => return Err(ApiError::from(e)),
                 }
             }
             Err(ApiError::TerminalUnavailable(
@@ -833,6 +933,7 @@ impl TerminalPool {
         if let Some(s) = st.slots.get_mut(slot) {
             s.down = true;
             s.logged_in = None;
+            s.trade_allowed = None;
         }
     }
 
@@ -843,6 +944,7 @@ impl TerminalPool {
             Some(s) if !s.busy => {
                 s.down = true;
                 s.logged_in = None;
+                s.trade_allowed = None;
                 true
             }
             _ => false,
@@ -861,6 +963,7 @@ impl TerminalPool {
                 if let Some(s) = st.slots.get_mut(slot) {
                     s.down = false;
                     s.logged_in = current;
+                    s.trade_allowed = None;
                 }
                 self.inner.dispatch(&mut st);
             }
@@ -876,12 +979,12 @@ impl TerminalPool {
     /// Logs a terminal in with credentials that are not stored yet, to verify them.
     pub async fn verify_login(
         &self,
-        account: &AccountKey,
+        session: &Session,
         password: &SecretString,
     ) -> Result<AccountInfo, ApiError> {
         let work = async {
-            let lease = self.acquire(account).await?;
-            self.login(&lease, account, password).await
+            let lease = self.acquire(session).await?;
+            self.login(&lease, session, password).await
         };
         match tokio::time::timeout(self.inner.opts.timeout, work).await {
             Ok(r) => r,

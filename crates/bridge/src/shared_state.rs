@@ -275,3 +275,59 @@ impl RateLimiter for RedisRateLimiter {
             .map(|_| ())
     }
 }
+
+/// Credentials MT5 refused, shared by replicas: `refused:<row id>:<envelope hash>` holds the
+/// refusal (MT5's code and message, no secret) for [`REFUSED_TTL`].
+pub struct RedisRefused {
+    redis: Redis,
+}
+
+/// How long a refusal is remembered: a new password through the API makes a new envelope (and
+/// so a new key) at once; this only bounds what Redis keeps for envelopes nobody fixes.
+pub const REFUSED_TTL: Duration = Duration::from_secs(90 * 86_400);
+
+impl RedisRefused {
+    pub fn new(redis: Redis) -> Self {
+        RedisRefused { redis }
+    }
+}
+
+#[async_trait]
+impl crate::credentials::RefusedStore for RedisRefused {
+    async fn get(&self, id: &str) -> Result<Option<crate::error::CredentialProblem>, Unavailable> {
+        let key = self.redis.key(&format!("refused:{id}"));
+        let v: Option<String> = self
+            .redis
+            .run("refused get", |mut c| async move {
+                redis::cmd("GET").arg(&key).query_async(&mut c).await
+            })
+            .await?;
+        // Anything unreadable still means refused: no login is tried with it.
+        Ok(v.map(|s| {
+            serde_json::from_str(&s).unwrap_or(crate::error::CredentialProblem::RefusedByMt5 {
+                code: mt5::error::last_error::AUTH_FAILED,
+                message: "Authorization failed".into(),
+            })
+        }))
+    }
+
+    async fn put(
+        &self,
+        id: &str,
+        problem: &crate::error::CredentialProblem,
+    ) -> Result<(), Unavailable> {
+        let key = self.redis.key(&format!("refused:{id}"));
+        let value = serde_json::to_string(problem).map_err(|e| Unavailable(e.to_string()))?;
+        self.redis
+            .run("refused put", |mut c| async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(value)
+                    .arg("EX")
+                    .arg(REFUSED_TTL.as_secs())
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+    }
+}

@@ -6,13 +6,13 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::AuthUser;
 use crate::limits::refused;
+use crate::pool::Purpose;
 use crate::store::journal::{Begin, Completion, JournalEntry, JournalStatus, NewJournalEntry};
 use crate::store::{AccountRow, UserCtx};
-use crate::vault::Binding;
 use axum::http::StatusCode;
 use mt5::{
-    AccountKey, Expected, HistorySelect, OrderSendResult, PositionFilter, Terminal, TerminalError,
-    TradeDeal, TradeOrder,
+    Expected, HistorySelect, OrderSendResult, PositionFilter, Terminal, TerminalError, TradeDeal,
+    TradeOrder,
 };
 use rand::Rng;
 use secrecy::SecretString;
@@ -63,44 +63,69 @@ pub fn request_hash(v: &Value) -> String {
     format!("{h:016x}")
 }
 
-pub fn account_key(row: &AccountRow) -> ApiResult<AccountKey> {
-    let login = row
-        .login
-        .parse::<u64>()
-        .map_err(|_| ApiError::Internal(format!("account {} has a non-numeric login", row.id)))?;
-    Ok(AccountKey::new(login, row.server.clone()))
-}
+pub use crate::credentials::account_key;
 
-/// Decrypts the account's password when (and only when) a terminal must log in.
-pub fn password_source(
+/// Runs `op` on a terminal holding the row's own session (its credential's tag), logging one in
+/// with the row's password when none does. A credential MT5 refused before is answered with
+/// `account_credentials_invalid` without a login; one MT5 refuses now is remembered as such.
+pub async fn on_terminal<R, F>(
     state: &AppState,
     row: &AccountRow,
-) -> impl Fn() -> ApiResult<SecretString> + Sync + Send + 'static {
-    let vault = state.vault.clone();
-    let (id, user_id, envelope, login, server) = (
-        row.id,
-        row.user_id,
-        row.encrypted_password.clone(),
-        row.login.clone(),
-        row.server.clone(),
-    );
-    move || {
-        vault
-            .decrypt(
-                &envelope,
-                &Binding {
-                    account_id: id,
-                    user_id,
-                    login: &login,
-                    server: &server,
-                },
-            )
-            .map_err(|e| {
-                ApiError::Internal(format!(
-                    "credential of account {id} cannot be decrypted: {e}"
-                ))
-            })
+    purpose: Purpose,
+    op: F,
+) -> ApiResult<R>
+where
+    R: Send + 'static,
+    F: Fn(Arc<dyn Terminal>, Expected) -> crate::pool::BoxFuture<Result<R, TerminalError>>
+        + Send
+        + Sync,
+{
+    let creds = &state.credentials;
+    let session = creds.session(row).await?;
+    // Only a login could use a refused credential; a live session of this tag proves it good.
+    if !state.pool.is_logged_in(&session) {
+        if let Some(problem) = creds.refusal(row).await? {
+            return Err(ApiError::AccountCredentialsInvalid(problem));
+        }
     }
+    let password = || -> crate::pool::BoxFuture<ApiResult<SecretString>> {
+        let (creds, row) = (creds.clone(), row.clone());
+        Box::pin(async move {
+            // Checked again under the lease: another request may have seen MT5 refuse it.
+            if let Some(problem) = creds.refusal(&row).await? {
+                return Err(ApiError::AccountCredentialsInvalid(problem));
+            }
+            creds.password(&row)
+        })
+    };
+    let timeout = state.pool.timeout();
+    match state
+        .pool
+        .run_for(&session, &password, purpose, timeout, op)
+        .await
+    {
+        Ok(ran) => {
+            if let Some(info) = &ran.login {
+                record_login(state, row, info).await;
+            }
+            Ok(ran.value)
+        }
+        Err(ApiError::Mt5LoginFailed { code, message }) => Err(
+            ApiError::AccountCredentialsInvalid(creds.refuse(row, code, message).await),
+        ),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a login for the row reported, kept for the account's `trade_allowed`.
+async fn record_login(state: &AppState, row: &AccountRow, info: &mt5::AccountInfo) {
+    let ctx = UserCtx {
+        user_id: row.user_id,
+        email: None,
+        claims: Value::Null,
+    };
+    // MERGE-PENDING: record_trade_allowed comes with the store change.
+    let _ = (state, ctx, info.trade_allowed);
 }
 
 /// Runs a read on the account's terminal.
@@ -111,9 +136,7 @@ where
         + Send
         + Sync,
 {
-    let key = account_key(row)?;
-    let pw = password_source(state, row);
-    state.pool.run(&key, &pw, op).await
+    on_terminal(state, row, Purpose::Read, op).await
 }
 
 /// What the send step did: sent the request (with the server-time offset), or refused it first.
@@ -343,13 +366,8 @@ where
         }
     };
 
-    let key = account_key(row)?;
-    let pw = password_source(state, row);
     let cid = client_id.clone();
-    let sent = state
-        .pool
-        .run(&key, &pw, |t, at| send(t, at, cid.clone()))
-        .await;
+    let sent = on_terminal(state, row, Purpose::Trade, |t, at| send(t, at, cid.clone())).await;
     match sent {
         Ok(Sent::Refused(r)) => {
             // Refused before sending: nothing reached the broker, so it does not count as a trade.
@@ -385,6 +403,23 @@ where
                 .complete(&user.ctx, entry.id, completion_for(&result, &stored))
                 .await?;
             outcome
+        }
+        Err(err @ (ApiError::ReadOnlyAccount | ApiError::AccountCredentialsInvalid(_))) => {
+            // Refused before anything was sent: not a trade, journaled as refused.
+            crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
+            state.metrics.order_refused();
+            let stored = error_outcome(&err);
+            let completion = Completion {
+                status: Some(JournalStatus::Refused),
+                error: Some(err.status_and_code().1.to_string()),
+                response: Some(stored_response(&stored)),
+                ..Default::default()
+            };
+            state
+                .store
+                .complete(&user.ctx, entry.id, completion)
+                .await?;
+            Err(err)
         }
         Err(err) => {
             // The request may have reached the broker before the failure: look for it.

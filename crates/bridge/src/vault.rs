@@ -216,6 +216,19 @@ impl Vault {
         &self.current.id
     }
 
+    /// A 256-bit key for another purpose, derived from the current key with HKDF-SHA256 and
+    /// `info` (e.g. `mt5b-session-v1` for session tags), so the credential key itself is used for
+    /// nothing but encryption and a database dump gives no way to test password guesses.
+    pub fn derive_key(&self, info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+        let mut okm = Zeroizing::new([0u8; KEY_LEN]);
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, self.current.bytes.as_ref());
+        // 32 bytes is far below HKDF-SHA256's limit of 255 blocks: expand cannot fail here.
+        if hk.expand(info, okm.as_mut()).is_err() {
+            unreachable!("HKDF output of 32 bytes is always valid");
+        }
+        okm
+    }
+
     /// A new envelope for `password`, bound to the row `b`, under the current key.
     pub fn encrypt(&self, password: &SecretString, b: &Binding) -> Result<String, VaultError> {
         if !valid_key_id(&self.current.id) {

@@ -5,6 +5,7 @@
 
 mod common;
 
+use mt5::{AccountKey, Session, SessionTag};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -56,11 +57,24 @@ async fn post(agent: &Agent, path: &str, body: Value) -> (u16, Value) {
     .await
 }
 
+/// The session tag these tests log account `login` in with (the bridge derives real ones).
+fn tag_of(login: u64) -> SessionTag {
+    SessionTag::from_bytes([(login % 251) as u8; 32])
+}
+
+fn session_of(login: u64) -> Session {
+    Session::new(AccountKey::new(login, "Sim-Demo"), tag_of(login))
+}
+
 async fn call(agent: &Agent, op: &str, login: u64, args: Value) -> (u16, Value) {
+    call_as(agent, op, login, &tag_of(login).to_hex(), args).await
+}
+
+async fn call_as(agent: &Agent, op: &str, login: u64, tag: &str, args: Value) -> (u16, Value) {
     post(
         agent,
         &format!("/v1/call/{op}"),
-        json!({"expected": {"login": login, "server": "Sim-Demo"}, "lease": null, "args": args}),
+        json!({"expected": {"login": login, "server": "Sim-Demo", "session_tag": tag}, "lease": null, "args": args}),
     )
     .await
 }
@@ -69,7 +83,8 @@ async fn login(agent: &Agent, login: u64, password: &str) -> (u16, Value) {
     post(
         agent,
         "/v1/login",
-        json!({"login": login, "password": password, "server": "Sim-Demo", "timeout_ms": 10000}),
+        json!({"login": login, "password": password, "server": "Sim-Demo",
+               "session_tag": tag_of(login).to_hex(), "timeout_ms": 10000}),
     )
     .await
 }
@@ -137,7 +152,8 @@ async fn two_sim_agents_speak_the_protocol_on_one_broker() {
     assert_eq!(s, 200);
     assert_eq!(
         h,
-        json!({"connected": true, "login": null, "server": null, "agent": "sim", "version": "1"})
+        json!({"connected": true, "login": null, "server": null, "agent": "sim", "version": "2",
+               "session_tag": null})
     );
 
     // Refused credentials: MT5's -6, and the password is not echoed.
@@ -175,6 +191,44 @@ async fn two_sim_agents_speak_the_protocol_on_one_broker() {
     assert_eq!(
         (h["login"].as_u64(), h["server"].as_str()),
         (Some(10001), Some("Sim-Demo"))
+    );
+    assert_eq!(h["session_tag"], json!(tag_of(10001).to_hex()));
+
+    // A login without a session tag, or with a malformed one, is refused before anything runs.
+    for tag in [Value::Null, json!("ABC"), json!("A".repeat(64)), json!(7)] {
+        let (s, b) = post(
+            &a2,
+            "/v1/login",
+            json!({"login": 10002, "password": "Sim-10002!", "server": "Sim-Demo",
+                   "session_tag": tag, "timeout_ms": 1000}),
+        )
+        .await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (400, Some("bad_request")),
+            "{b}"
+        );
+    }
+
+    // The right account with another credential's tag: 409, and nothing runs.
+    let other_tag = tag_of(7).to_hex();
+    let (s, b) = call_as(&a1, "order_send", 10001, &other_tag, buy("EURUSD", 0.1)).await;
+    assert_eq!(s, 409, "{b}");
+    assert_eq!(b["error"]["code"], "wrong_account");
+    assert!(
+        !b.to_string().contains(&other_tag),
+        "the tag is not echoed: {b}"
+    );
+    let (s, b) = post(
+        &a1,
+        "/v1/call/positions",
+        json!({"expected": {"login": 10001, "server": "Sim-Demo"}, "args": {}}),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (400, Some("bad_request")),
+        "{b}"
     );
 
     // The wrong expected account: 409 with what the terminal holds, and nothing runs.
@@ -456,16 +510,16 @@ async fn in_process_agent(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_terminal_maps_the_protocol_back_to_terminal_results_and_errors() {
     use mt5::{
-        AccountKey, Expected, HistorySelect, OrderType, PositionFilter, RatesRange, Terminal,
-        TerminalError, Timeframe, TradeAction, TradeRequest,
+        Expected, HistorySelect, OrderType, PositionFilter, RatesRange, Terminal, TerminalError,
+        Timeframe, TradeAction, TradeRequest,
     };
     use mt5_bridge::agent::client::AgentTerminal;
     use secrecy::SecretString;
 
     let (url, sim) = in_process_agent(7200, 0).await;
     let agent = AgentTerminal::new(&url, SecretString::from(TOKEN)).unwrap();
-    let first = AccountKey::new(10001, "Sim-Demo");
-    let second = AccountKey::new(10002, "Sim-Demo");
+    let first = session_of(10001);
+    let second = session_of(10002);
     let at = Expected::new(first.clone());
     let timeout = Duration::from_secs(10);
 
@@ -594,8 +648,8 @@ async fn agent_terminal_maps_the_protocol_back_to_terminal_results_and_errors() 
     assert_eq!(
         err,
         TerminalError::WrongAccount {
-            expected: second,
-            actual: Some(first.clone()),
+            expected: second.account.clone(),
+            actual: Some(first.account.clone()),
         }
     );
     assert_eq!(

@@ -3,7 +3,9 @@
 //! the account guard, and a concurrent soak checked against the broker's audit trail.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
 
-use mt5::{AccountInfo, AccountKey, Expected, PositionFilter, Terminal, TerminalError};
+use mt5::{
+    AccountInfo, AccountKey, Expected, PositionFilter, Session, SessionTag, Terminal, TerminalError,
+};
 use mt5_bridge::error::ApiError;
 use mt5_bridge::pool::{BoxFuture, Policy, PoolOptions, TerminalPool};
 use mt5_sim::broker::{AuditRecord, Broker};
@@ -22,8 +24,17 @@ const LOGIN_MS: u64 = 200;
 /// First login number of the test accounts; account `i` is `BASE_LOGIN + i`.
 const BASE_LOGIN: u64 = 70_000;
 
-fn key(i: usize) -> AccountKey {
-    AccountKey::new(BASE_LOGIN + i as u64, "Sim-Demo")
+/// Account `i`'s session with its own password (tests pick the tags; the bridge derives them).
+fn key(i: usize) -> Session {
+    Session::new(
+        AccountKey::new(BASE_LOGIN + i as u64, "Sim-Demo"),
+        SessionTag::from_bytes([i as u8; 32]),
+    )
+}
+
+/// The password source of account `i`.
+fn pw_of(i: usize) -> impl Fn() -> BoxFuture<Result<SecretString, ApiError>> + Sync {
+    move || Box::pin(async move { Ok(password(i)) })
 }
 
 fn password(i: usize) -> SecretString {
@@ -134,7 +145,7 @@ fn gated_op(started: Arc<Notify>, gate: watch::Receiver<bool>) -> Op<AccountInfo
 }
 
 async fn run<R: Send + 'static>(pool: &TerminalPool, i: usize, op: Op<R>) -> Result<R, ApiError> {
-    let pw = move || Ok(password(i));
+    let pw = pw_of(i);
     pool.run(&key(i), &pw, op).await
 }
 
@@ -223,7 +234,7 @@ async fn affinity_keeps_each_account_on_its_terminal() {
     for n in 0..50 {
         let i = n % 2;
         let info = run(&r.pool, i, info_op()).await.unwrap();
-        assert_eq!(info.login, key(i).login);
+        assert_eq!(info.login, key(i).account.login);
     }
     assert_eq!(logins(&r.pool), 2, "only the two warm-up logins");
 
@@ -233,7 +244,10 @@ async fn affinity_keeps_each_account_on_its_terminal() {
             let p = r.pool.clone();
             tokio::spawn(async move {
                 for _ in 0..25 {
-                    assert_eq!(run(&p, i, info_op()).await.unwrap().login, key(i).login);
+                    assert_eq!(
+                        run(&p, i, info_op()).await.unwrap().login,
+                        key(i).account.login
+                    );
                 }
             })
         })
@@ -267,7 +281,7 @@ async fn the_least_recently_used_terminal_switches() {
     for i in [a, b, a, c] {
         assert_eq!(
             run(&r.pool, i, info_op()).await.unwrap().login,
-            key(i).login
+            key(i).account.login
         );
     }
     assert_eq!(logins(&r.pool), 3, "A, B, C each logged in once");
@@ -280,10 +294,10 @@ async fn the_least_recently_used_terminal_switches() {
             .map(|r| r.terminal_id.clone())
             .collect()
     };
-    assert_eq!(login_on(key(b).login).len(), 1);
+    assert_eq!(login_on(key(b).account.login).len(), 1);
     assert_eq!(
-        login_on(key(c).login),
-        login_on(key(b).login),
+        login_on(key(c).account.login),
+        login_on(key(b).account.login),
         "C evicted B, not A"
     );
 
@@ -309,9 +323,9 @@ async fn queued_operations_for_one_account_run_in_one_batch() {
         .collect();
     wait_for_depth(&r.pool, 10).await;
     open.send(true).unwrap();
-    assert_eq!(holder.await.unwrap().unwrap().login, key(a).login);
+    assert_eq!(holder.await.unwrap().unwrap().login, key(a).account.login);
     for w in waiters {
-        assert_eq!(w.await.unwrap().unwrap(), key(b).login);
+        assert_eq!(w.await.unwrap().unwrap(), key(b).account.login);
     }
 
     assert_eq!(logins(&r.pool), 2, "one login for A, one for all ten of B");
@@ -321,11 +335,11 @@ async fn queued_operations_for_one_account_run_in_one_batch() {
         .map(|r| (r.operation, r.login))
         .collect();
     let mut expected = vec![
-        ("login".to_string(), key(a).login),
-        ("account_info".to_string(), key(a).login),
-        ("login".to_string(), key(b).login),
+        ("login".to_string(), key(a).account.login),
+        ("account_info".to_string(), key(a).account.login),
+        ("login".to_string(), key(b).account.login),
     ];
-    expected.extend((0..10).map(|_| ("positions".to_string(), key(b).login)));
+    expected.extend((0..10).map(|_| ("positions".to_string(), key(b).account.login)));
     assert_eq!(ops, expected);
     assert_eq!(r.pool.queue_depth(), 0);
 }
@@ -344,7 +358,7 @@ fn flood(
             tokio::spawn(async move {
                 let mut n = 0;
                 while Instant::now() < until {
-                    assert_eq!(run(&p, i, op()).await.unwrap().login, key(i).login);
+                    assert_eq!(run(&p, i, op()).await.unwrap().login, key(i).account.login);
                     n += 1;
                 }
                 n
@@ -370,7 +384,10 @@ async fn a_flood_for_one_account_does_not_starve_another() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let arrived_ms = now_ms();
     let started = Instant::now();
-    assert_eq!(run(&r.pool, b, positions_op()).await.unwrap(), key(b).login);
+    assert_eq!(
+        run(&r.pool, b, positions_op()).await.unwrap(),
+        key(b).account.login
+    );
     let latency = started.elapsed();
     assert!(
         latency < flood_for / 2,
@@ -385,7 +402,7 @@ async fn a_flood_for_one_account_does_not_starve_another() {
     let records = audit(&r.broker).await;
     let b_login = records
         .iter()
-        .find(|r| is_login(r) && r.login == key(b).login)
+        .find(|r| is_login(r) && r.login == key(b).account.login)
         .unwrap()
         .seq;
     let a_ops_while_b_waited = records
@@ -498,7 +515,7 @@ async fn a_full_queue_refuses_at_once() {
     open.send(true).unwrap();
     holder.await.unwrap().unwrap();
     for (w, i) in waiters.into_iter().zip(1..) {
-        assert_eq!(w.await.unwrap().unwrap().login, key(i).login);
+        assert_eq!(w.await.unwrap().unwrap().login, key(i).account.login);
     }
     assert_eq!(r.pool.queue_depth(), 0);
     assert_eq!(r.pool.stats().queue_rejections.load(Ordering::SeqCst), 1);
@@ -521,12 +538,12 @@ async fn an_idle_terminal_serves_a_request_even_when_the_queue_is_full() {
     let served = tokio::time::timeout(Duration::from_secs(5), run(&r.pool, b, info_op()))
         .await
         .expect("served by the idle terminal");
-    assert_eq!(served.unwrap().login, key(b).login);
+    assert_eq!(served.unwrap().login, key(b).account.login);
     assert_eq!(r.pool.stats().queue_rejections.load(Ordering::SeqCst), 0);
 
     open.send(true).unwrap();
     holder.await.unwrap().unwrap();
-    assert_eq!(waiter.await.unwrap().unwrap().login, key(a).login);
+    assert_eq!(waiter.await.unwrap().unwrap().login, key(a).account.login);
     assert_eq!(logins(&r.pool), 2);
 }
 
@@ -542,7 +559,7 @@ async fn a_request_past_its_deadline_times_out_and_leaks_nothing() {
     let p = r.pool.clone();
     let s = started.clone();
     let holder = tokio::spawn(async move {
-        let pw = move || Ok(password(a));
+        let pw = pw_of(a);
         let op = slow_info_op(Duration::from_secs(2));
         let o2: Op<AccountInfo> = Box::new(move |t, at| {
             s.notify_one();
@@ -569,7 +586,7 @@ async fn a_request_past_its_deadline_times_out_and_leaks_nothing() {
     holder.await.unwrap().unwrap();
     assert_eq!(
         run(&r.pool, b, info_op()).await.unwrap().login,
-        key(b).login
+        key(b).account.login
     );
     assert_eq!(r.pool.queue_depth(), 0);
     assert_eq!(
@@ -597,7 +614,7 @@ async fn a_dropped_waiter_leaves_no_slot_or_queue_entry() {
     let ok = tokio::time::timeout(Duration::from_secs(5), run(&r.pool, 2, info_op())).await;
     assert_eq!(
         ok.expect("the terminal is free again").unwrap().login,
-        key(2).login
+        key(2).account.login
     );
     assert_eq!(r.pool.stats().leases.load(Ordering::SeqCst), 2);
     assert_eq!(
@@ -628,7 +645,10 @@ async fn waiters_dropped_at_random_moments_leak_nothing() {
     assert_eq!(r.pool.queue_depth(), 0);
     for i in 0..3 {
         let ok = tokio::time::timeout(Duration::from_secs(5), run(&r.pool, i, info_op())).await;
-        assert_eq!(ok.expect("no slot leaked").unwrap().login, key(i).login);
+        assert_eq!(
+            ok.expect("no slot leaked").unwrap().login,
+            key(i).account.login
+        );
     }
     assert_ops_ran_under_current_login(&audit(&r.broker).await);
 }
@@ -645,7 +665,7 @@ async fn naive_policy_logs_in_for_every_request_on_one_terminal() {
     for &i in &sequence {
         assert_eq!(
             run(&r.pool, i, info_op()).await.unwrap().login,
-            key(i).login
+            key(i).account.login
         );
     }
     assert_eq!(logins(&r.pool), sequence.len() as u64);
@@ -698,7 +718,7 @@ async fn a_terminal_switched_behind_the_pools_back_is_caught_by_the_guard() {
         .unwrap();
 
     let info = run(&r.pool, a, info_op()).await.unwrap();
-    assert_eq!(info.login, key(a).login);
+    assert_eq!(info.login, key(a).account.login);
     assert_eq!(r.pool.stats().guard_mismatches.load(Ordering::SeqCst), 1);
     assert_eq!(logins(&r.pool), 2, "the retry logged in again");
 
@@ -745,7 +765,7 @@ async fn a_guard_mismatch_on_the_retry_too_fails_with_503_and_executes_nothing()
     // The pool recovers: it no longer trusts the terminal's login and logs in again.
     assert_eq!(
         run(&r.pool, a, info_op()).await.unwrap().login,
-        key(a).login
+        key(a).account.login
     );
 }
 
@@ -765,7 +785,7 @@ async fn after_a_lost_connection_the_pool_logs_in_again() {
 
     assert_eq!(
         run(&r.pool, 0, info_op()).await.unwrap().login,
-        key(0).login
+        key(0).account.login
     );
     assert_eq!(
         logins(&r.pool),
@@ -789,7 +809,7 @@ async fn verify_login_refuses_bad_credentials_and_keeps_the_terminal_usable() {
     );
     assert_eq!(r.pool.stats().failed_logins.load(Ordering::SeqCst), 1);
     let info = r.pool.verify_login(&key(1), &password(1)).await.unwrap();
-    assert_eq!(info.login, key(1).login);
+    assert_eq!(info.login, key(1).account.login);
     // The verified login is reused by the next operation.
     run(&r.pool, 1, info_op()).await.unwrap();
     assert_eq!(logins(&r.pool), 2);
@@ -828,11 +848,14 @@ async fn concurrent_soak_every_operation_runs_on_its_own_account() {
                         let info = run(&p, i, info_op()).await.unwrap();
                         assert_eq!(
                             (info.login, info.server.as_str()),
-                            (key(i).login, "Sim-Demo")
+                            (key(i).account.login, "Sim-Demo")
                         );
                         done.push((i, "account_info"));
                     } else {
-                        assert_eq!(run(&p, i, positions_op()).await.unwrap(), key(i).login);
+                        assert_eq!(
+                            run(&p, i, positions_op()).await.unwrap(),
+                            key(i).account.login
+                        );
                         done.push((i, "positions"));
                     }
                     if rng.gen_bool(0.3) {
@@ -846,7 +869,9 @@ async fn concurrent_soak_every_operation_runs_on_its_own_account() {
     let mut expected: HashMap<(u64, String), usize> = HashMap::new();
     for t in tasks {
         for (i, op) in t.await.unwrap() {
-            *expected.entry((key(i).login, op.to_string())).or_default() += 1;
+            *expected
+                .entry((key(i).account.login, op.to_string()))
+                .or_default() += 1;
         }
     }
     let total = WORKERS as usize * OPS_PER_WORKER;
@@ -883,7 +908,10 @@ async fn concurrent_soak_every_operation_runs_on_its_own_account() {
 /// Runs `n` requests for account `i` one after another, so the pool sees it as hot.
 async fn warm_up(pool: &TerminalPool, i: usize, n: usize) {
     for _ in 0..n {
-        assert_eq!(run(pool, i, info_op()).await.unwrap().login, key(i).login);
+        assert_eq!(
+            run(pool, i, info_op()).await.unwrap().login,
+            key(i).account.login
+        );
     }
 }
 
@@ -922,7 +950,7 @@ async fn a_resident_terminal_serves_its_hot_account_without_a_login_then_switche
     let a_started = Instant::now();
     assert_eq!(
         run(&r.pool, a, info_op()).await.unwrap().login,
-        key(a).login
+        key(a).account.login
     );
     assert!(
         a_started.elapsed() < window / 2,
@@ -937,7 +965,7 @@ async fn a_resident_terminal_serves_its_hot_account_without_a_login_then_switche
         .await
         .expect("B was served once the window ended, with no other request to wake the pool")
         .unwrap();
-    assert_eq!(got.unwrap(), key(b).login);
+    assert_eq!(got.unwrap(), key(b).account.login);
     assert!(
         waited >= window / 2,
         "B took the terminal during A's window ({waited:?})"
@@ -970,7 +998,10 @@ async fn residency_never_keeps_a_waiting_account_beyond_the_turn() {
     let (a, b) = (0, 1);
     warm_up(&r.pool, a, 3).await;
     let started = Instant::now();
-    assert_eq!(run(&r.pool, b, positions_op()).await.unwrap(), key(b).login);
+    assert_eq!(
+        run(&r.pool, b, positions_op()).await.unwrap(),
+        key(b).account.login
+    );
     let waited = started.elapsed();
     assert_eq!(stat(&r.pool, |s| &s.residency_holds), 1, "residency held B");
     assert!(
@@ -988,7 +1019,10 @@ async fn residency_never_keeps_a_waiting_account_beyond_the_turn() {
     let r = rig(1, 2, LOGIN_MS, 0, o).await;
     warm_up(&r.pool, a, 3).await;
     let started = Instant::now();
-    assert_eq!(run(&r.pool, b, positions_op()).await.unwrap(), key(b).login);
+    assert_eq!(
+        run(&r.pool, b, positions_op()).await.unwrap(),
+        key(b).account.login
+    );
     assert_eq!(stat(&r.pool, |s| &s.residency_holds), 0);
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -1018,9 +1052,9 @@ async fn residency_zero_switches_to_a_waiting_account_at_once() {
     }
     assert_eq!(
         run(&r.pool, a, info_op()).await.unwrap().login,
-        key(a).login
+        key(a).account.login
     );
-    assert_eq!(b_task.await.unwrap().unwrap(), key(b).login);
+    assert_eq!(b_task.await.unwrap().unwrap(), key(b).account.login);
     assert_eq!(logins(&r.pool), 3, "A, B, then A again");
     assert_eq!(stat(&r.pool, |s| &s.residency_holds), 0);
 

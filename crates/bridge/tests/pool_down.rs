@@ -37,7 +37,7 @@ impl Terminal for Unpluggable {
     }
     async fn login(
         &self,
-        a: &AccountKey,
+        a: &Session,
         p: &SecretString,
         t: Duration,
     ) -> Result<AccountInfo, TerminalError> {
@@ -48,7 +48,7 @@ impl Terminal for Unpluggable {
         self.check()?;
         self.inner.logout().await
     }
-    async fn current(&self) -> Result<Option<AccountKey>, TerminalError> {
+    async fn current(&self) -> Result<Option<Session>, TerminalError> {
         self.check()?;
         self.inner.current().await
     }
@@ -185,8 +185,20 @@ async fn an_unreachable_terminal_leaves_the_pool_and_comes_back() {
         PoolOptions::default(),
     );
     let accounts = [
-        (AccountKey::new(10001, "Sim-Demo"), "Sim-10001!"),
-        (AccountKey::new(10002, "Sim-Demo"), "Sim-10002!"),
+        (
+            Session::new(
+                AccountKey::new(10001, "Sim-Demo"),
+                SessionTag::from_bytes([1; 32]),
+            ),
+            "Sim-10001!",
+        ),
+        (
+            Session::new(
+                AccountKey::new(10002, "Sim-Demo"),
+                SessionTag::from_bytes([2; 32]),
+            ),
+            "Sim-10002!",
+        ),
     ];
     let op = |t: Arc<dyn Terminal>,
               at: Expected|
@@ -197,7 +209,9 @@ async fn an_unreachable_terminal_leaves_the_pool_and_comes_back() {
         let (key, pw) = accounts[i].clone();
         let pool = &pool;
         async move {
-            let pw = move || Ok(SecretString::from(pw));
+            let pw = move || -> mt5_bridge::pool::BoxFuture<Result<SecretString, _>> {
+                Box::pin(async move { Ok(SecretString::from(pw)) })
+            };
             pool.run(&key, &pw, op).await
         }
     };
@@ -210,7 +224,7 @@ async fn an_unreachable_terminal_leaves_the_pool_and_comes_back() {
     let mut failures = 0;
     for n in 0..20 {
         match run(n % 2).await {
-            Ok(login) => assert_eq!(login, accounts[n % 2].0.login),
+            Ok(login) => assert_eq!(login, accounts[n % 2].0.account.login),
             Err(_) => failures += 1,
         }
     }
@@ -237,7 +251,7 @@ async fn an_unreachable_terminal_leaves_the_pool_and_comes_back() {
     assert_eq!(pool.terminals_down(), 0, "the terminal came back");
     let before = pool.stats().logins.load(Ordering::SeqCst);
     for n in 0..10 {
-        assert_eq!(run(n % 2).await.unwrap(), accounts[n % 2].0.login);
+        assert_eq!(run(n % 2).await.unwrap(), accounts[n % 2].0.account.login);
     }
     // With both terminals back, the two accounts settle one per terminal: at most one more login.
     assert!(pool.stats().logins.load(Ordering::SeqCst) - before <= 1);

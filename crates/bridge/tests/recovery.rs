@@ -55,7 +55,11 @@ async fn crash_between_send_and_completion(app: common::TestApp) -> common::Test
         app.broker.clone(),
         TerminalOptions::default(),
     );
-    let key = AccountKey::new(10001, "Sim-Demo");
+    // A terminal of the crashed process: its own session (the tag is only compared by the terminal).
+    let key = mt5::Session::new(
+        AccountKey::new(10001, "Sim-Demo"),
+        mt5::SessionTag::from_bytes([3; 32]),
+    );
     terminal
         .login(
             &key,

@@ -24,6 +24,7 @@ fn stress_accounts(n: usize) -> Vec<AccountSpec> {
         .map(|i| AccountSpec {
             login: 30001 + i as u64,
             password: secrecy::SecretString::from(format!("Stress-{i}!")),
+            investor_password: None,
             server: "Sim-Stress".into(),
             name: format!("stress {i}"),
             balance: 100_000.0,

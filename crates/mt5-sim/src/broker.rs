@@ -167,6 +167,15 @@ pub struct BrokerConfig {
     pub server_time_offset_s: i64,
 }
 
+/// Which password a login used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The master password: full access.
+    Master,
+    /// The investor password: read-only, trade requests are refused.
+    Investor,
+}
+
 /// The audit fields an operation knows about itself.
 #[derive(Default)]
 struct Note {
@@ -180,6 +189,8 @@ struct Note {
 /// The simulated trade server. See the module documentation.
 pub struct Broker {
     accounts: HashMap<AccountKey, AccountSpec>,
+    /// Master passwords changed while the server runs (as a broker's password change does).
+    changed_passwords: std::sync::RwLock<HashMap<AccountKey, SecretString>>,
     store: Arc<dyn StateStore>,
     data: Arc<dyn MarketData>,
     clock: Arc<dyn Clock>,
@@ -259,6 +270,7 @@ impl Broker {
         }
         let broker = Broker {
             accounts,
+            changed_passwords: Default::default(),
             store,
             data: cfg.data,
             clock: cfg.clock,
@@ -389,6 +401,45 @@ impl Broker {
             .map_err(store_failure)
     }
 
+    /// Changes an account's master password while the server runs: the old one is refused from
+    /// the next login on (sessions already open stay, as on a real server). False for an unknown
+    /// account. Kept in this process only.
+    pub fn set_password(&self, key: &AccountKey, password: SecretString) -> bool {
+        if !self.accounts.contains_key(key) {
+            return false;
+        }
+        self.changed_passwords
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), password);
+        true
+    }
+
+    /// Which of the account's passwords `password` is, compared in constant time.
+    fn access(&self, key: &AccountKey, password: &SecretString) -> Option<Access> {
+        let spec = self.accounts.get(key)?;
+        let given = password.expose_secret().as_bytes();
+        let changed = self
+            .changed_passwords
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .map(|p| same_secret(p.expose_secret().as_bytes(), given));
+        let master =
+            changed.unwrap_or_else(|| same_secret(spec.password.expose_secret().as_bytes(), given));
+        let investor = spec
+            .investor_password
+            .as_ref()
+            .is_some_and(|p| same_secret(p.expose_secret().as_bytes(), given));
+        if master {
+            Some(Access::Master)
+        } else if investor {
+            Some(Access::Investor)
+        } else {
+            None
+        }
+    }
+
     /// Checks credentials (login, server and password, the password compared in constant time)
     /// and answers with the account's info. Any mismatch is MT5's authorization failure.
     pub async fn authenticate(
@@ -396,14 +447,8 @@ impl Broker {
         terminal_id: &str,
         key: &AccountKey,
         password: &SecretString,
-    ) -> Result<AccountInfo, TerminalError> {
-        let ok = self.accounts.get(key).is_some_and(|spec| {
-            same_secret(
-                spec.password.expose_secret().as_bytes(),
-                password.expose_secret().as_bytes(),
-            )
-        });
-        if !ok {
+    ) -> Result<(AccountInfo, Access), TerminalError> {
+        let Some(access) = self.access(key, password) else {
             let note = Note {
                 retcode: 0,
                 ..Note::default()
@@ -414,11 +459,42 @@ impl Broker {
                 self.store.record(rec).await.map_err(store_failure)?;
             }
             return Err(TerminalError::auth_failed());
+        };
+        let mut info = self
+            .with_engine(terminal_id, key, "login", |e, st| {
+                (e.account_info(st), Note::default())
+            })
+            .await?;
+        if access == Access::Investor {
+            info.trade_allowed = false;
         }
-        self.with_engine(terminal_id, key, "login", |e, st| {
-            (e.account_info(st), Note::default())
+        Ok((info, access))
+    }
+
+    /// A trade request on a read-only (investor) session: the server refuses it with
+    /// `TRADE_RETCODE_TRADE_DISABLED`, as it does for an account without trading, and audits it.
+    pub async fn refuse_read_only(
+        &self,
+        terminal_id: &str,
+        key: &AccountKey,
+        request: &TradeRequest,
+    ) -> Result<OrderSendResult, TerminalError> {
+        let code = mt5::retcode::TRADE_DISABLED;
+        let note = Note {
+            symbol: request.symbol.clone(),
+            comment: request.comment.clone(),
+            retcode: code,
+            order: request.order.max(request.position),
+            deal: 0,
+        };
+        let rec = self.record(terminal_id, key, "order_send", note);
+        self.store.record(rec).await.map_err(store_failure)?;
+        Ok(OrderSendResult {
+            retcode: code,
+            comment: mt5::retcode::comment(code).into(),
+            request: request.clone(),
+            ..Default::default()
         })
-        .await
     }
 
     pub async fn account_info(

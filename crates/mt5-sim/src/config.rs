@@ -6,7 +6,7 @@
 //! line), so one start tells the operator everything to fix. Passwords never appear in any message.
 
 use mt5::{AccountKey, AccountMarginMode, AccountTradeMode};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,8 @@ pub struct AccountSpec {
     pub login: u64,
     /// Redacted in `Debug`.
     pub password: SecretString,
+    /// MT5's read-only password: a login with it sees the account but may not trade. Redacted.
+    pub investor_password: Option<SecretString>,
     pub server: String,
     pub name: String,
     pub balance: f64,
@@ -67,6 +69,7 @@ impl AccountSpec {
         AccountSpec {
             login,
             password: SecretString::from(password),
+            investor_password: None,
             server: server.to_string(),
             name: name.to_string(),
             balance,
@@ -226,6 +229,7 @@ struct RawAccount {
     login: Spanned<i64>,
     // A `Value`, not a string: a serde type error would quote the value, and this one is secret.
     password: Spanned<toml::Value>,
+    investor_password: Option<Spanned<toml::Value>>,
     server: Spanned<String>,
     name: Spanned<String>,
     balance: Spanned<f64>,
@@ -345,6 +349,29 @@ pub fn parse_accounts(text: &str, origin: &str) -> Result<Vec<AccountSpec>, Conf
                 SecretString::from("")
             }
         };
+        let investor_password = match a.investor_password.as_ref().map(|v| (v, v.get_ref())) {
+            None => None,
+            Some((_, toml::Value::String(s))) if !s.is_empty() => {
+                if s.as_bytes() == password.expose_secret().as_bytes() {
+                    p.at(&a.password, "investor_password must differ from password");
+                }
+                Some(SecretString::from(s.as_str()))
+            }
+            Some((v, toml::Value::String(_))) => {
+                p.at(v, "investor_password must not be empty");
+                None
+            }
+            Some((v, other)) => {
+                p.at(
+                    v,
+                    format!(
+                        "investor_password must be a string, not {}",
+                        other.type_str()
+                    ),
+                );
+                None
+            }
+        };
         let server = a.server.get_ref().trim().to_string();
         if server.is_empty() {
             p.at(&a.server, "server must not be empty");
@@ -425,6 +452,7 @@ pub fn parse_accounts(text: &str, origin: &str) -> Result<Vec<AccountSpec>, Conf
             out.push(AccountSpec {
                 login: login as u64,
                 password,
+                investor_password,
                 server,
                 name: a.name.get_ref().clone(),
                 balance,
@@ -687,7 +715,6 @@ impl SimConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
     use std::collections::HashMap;
 
     const GOOD: &str = r#"

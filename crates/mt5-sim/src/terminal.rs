@@ -11,13 +11,13 @@
 //! runs; `timeout` fails the call with [`TerminalError::Timeout`] *after* the broker executed it —
 //! for `order_send` the order exists and only the answer is lost, the case a journal must recover.
 
-use crate::broker::Broker;
+use crate::broker::{Access, Broker};
 use crate::config::{FaultConfig, SimConfig};
 use async_trait::async_trait;
 use mt5::{
-    AccountInfo, AccountKey, Expected, HistorySelect, OrderCheckResult, OrderSendResult, OrderType,
-    PositionFilter, Rate, RatesRange, SymbolInfo, Terminal, TerminalError, Tick, Timeframe,
-    TradeDeal, TradeOrder, TradePosition, TradeRequest,
+    AccountInfo, Expected, HistorySelect, OrderCheckResult, OrderSendResult, OrderType,
+    PositionFilter, Rate, RatesRange, Session, SymbolInfo, Terminal, TerminalError, Tick,
+    Timeframe, TradeDeal, TradeOrder, TradePosition, TradeRequest,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -56,7 +56,10 @@ enum Fault {
 }
 
 struct Inner {
-    login: Option<AccountKey>,
+    /// The session (account and credential tag) the terminal holds.
+    login: Option<Session>,
+    /// The session logged in with the investor password: trade requests are refused.
+    read_only: bool,
     rng: StdRng,
     request_id: u64,
 }
@@ -102,6 +105,7 @@ impl SimTerminal {
             broker,
             inner: Mutex::new(Inner {
                 login: None,
+                read_only: false,
                 rng: StdRng::seed_from_u64(opts.fault_seed),
                 request_id: 0,
             }),
@@ -129,18 +133,19 @@ impl SimTerminal {
     }
 
     /// The guard, the latency and the fault dice of one call; then `op` on the broker for the
-    /// verified account. The terminal's lock is held throughout, so no login can slip in between.
+    /// verified session. The terminal's lock is held throughout, so no login can slip in between.
+    /// `op` is told the request number and whether the session is read-only.
     async fn call<R, F, Fut>(&self, at: &Expected, op: F) -> Result<R, TerminalError>
     where
-        F: FnOnce(u64) -> Fut + Send,
+        F: FnOnce(u64, bool) -> Fut + Send,
         Fut: std::future::Future<Output = Result<R, TerminalError>> + Send,
         R: Send,
     {
         let mut inner = self.inner.lock().await;
-        if inner.login.as_ref() != Some(&at.account) {
+        if !at.matches(inner.login.as_ref()) {
             return Err(TerminalError::WrongAccount {
                 expected: at.account.clone(),
-                actual: inner.login.clone(),
+                actual: inner.login.as_ref().map(|s| s.account.clone()),
             });
         }
         if !self.opts.call_latency.is_zero() {
@@ -152,7 +157,7 @@ impl SimTerminal {
             return Err(TerminalError::no_ipc());
         }
         inner.request_id += 1;
-        let result = op(inner.request_id).await;
+        let result = op(inner.request_id, inner.read_only).await;
         if fault == Fault::Timeout {
             // The server did its part; the answer never arrives.
             return Err(TerminalError::Timeout);
@@ -169,13 +174,15 @@ impl Terminal for SimTerminal {
 
     async fn login(
         &self,
-        account: &AccountKey,
+        session: &Session,
         password: &SecretString,
         timeout: Duration,
     ) -> Result<AccountInfo, TerminalError> {
+        let account = &session.account;
         let mut inner = self.inner.lock().await;
-        // Switching starts by leaving the current account, whatever happens next.
+        // Switching starts by leaving the current session, whatever happens next.
         inner.login = None;
+        inner.read_only = false;
         if self.opts.login_latency > timeout {
             tokio::time::sleep(timeout).await;
             return Err(TerminalError::Timeout);
@@ -187,11 +194,12 @@ impl Terminal for SimTerminal {
         {
             return Err(TerminalError::auth_failed());
         }
-        let info = self
+        let (info, access) = self
             .broker
             .authenticate(&self.id, account, password)
             .await?;
-        inner.login = Some(account.clone());
+        inner.login = Some(session.clone());
+        inner.read_only = access == Access::Investor;
         Ok(info)
     }
 
@@ -200,13 +208,18 @@ impl Terminal for SimTerminal {
         Ok(())
     }
 
-    async fn current(&self) -> Result<Option<AccountKey>, TerminalError> {
+    async fn current(&self) -> Result<Option<Session>, TerminalError> {
         Ok(self.inner.lock().await.login.clone())
     }
 
     async fn account_info(&self, at: &Expected) -> Result<AccountInfo, TerminalError> {
-        self.call(at, |_| self.broker.account_info(&self.id, &at.account))
-            .await
+        self.call(at, |_, read_only| async move {
+            let mut info = self.broker.account_info(&self.id, &at.account).await?;
+            // An investor session sees the account as one it may not trade, as MT5 reports it.
+            info.trade_allowed &= !read_only;
+            Ok(info)
+        })
+        .await
     }
 
     async fn symbols(
@@ -214,19 +227,19 @@ impl Terminal for SimTerminal {
         at: &Expected,
         group: Option<&str>,
     ) -> Result<Vec<SymbolInfo>, TerminalError> {
-        self.call(at, |_| self.broker.symbols(&self.id, &at.account, group))
+        self.call(at, |_, _| self.broker.symbols(&self.id, &at.account, group))
             .await
     }
 
     async fn symbol_info(&self, at: &Expected, symbol: &str) -> Result<SymbolInfo, TerminalError> {
-        self.call(at, |_| {
+        self.call(at, |_, _| {
             self.broker.symbol_info(&self.id, &at.account, symbol)
         })
         .await
     }
 
     async fn symbol_info_tick(&self, at: &Expected, symbol: &str) -> Result<Tick, TerminalError> {
-        self.call(at, |_| {
+        self.call(at, |_, _| {
             self.broker.symbol_info_tick(&self.id, &at.account, symbol)
         })
         .await
@@ -239,7 +252,7 @@ impl Terminal for SimTerminal {
         timeframe: Timeframe,
         range: RatesRange,
     ) -> Result<Vec<Rate>, TerminalError> {
-        self.call(at, |_| {
+        self.call(at, |_, _| {
             self.broker
                 .copy_rates(&self.id, &at.account, symbol, timeframe, range)
         })
@@ -251,8 +264,10 @@ impl Terminal for SimTerminal {
         at: &Expected,
         filter: &PositionFilter,
     ) -> Result<Vec<TradePosition>, TerminalError> {
-        self.call(at, |_| self.broker.positions(&self.id, &at.account, filter))
-            .await
+        self.call(at, |_, _| {
+            self.broker.positions(&self.id, &at.account, filter)
+        })
+        .await
     }
 
     async fn orders(
@@ -260,7 +275,7 @@ impl Terminal for SimTerminal {
         at: &Expected,
         filter: &PositionFilter,
     ) -> Result<Vec<TradeOrder>, TerminalError> {
-        self.call(at, |_| self.broker.orders(&self.id, &at.account, filter))
+        self.call(at, |_, _| self.broker.orders(&self.id, &at.account, filter))
             .await
     }
 
@@ -272,7 +287,7 @@ impl Terminal for SimTerminal {
         volume: f64,
         price: f64,
     ) -> Result<f64, TerminalError> {
-        self.call(at, |_| {
+        self.call(at, |_, _| {
             self.broker
                 .order_calc_margin(&self.id, &at.account, action, symbol, volume, price)
         })
@@ -288,7 +303,7 @@ impl Terminal for SimTerminal {
         price_open: f64,
         price_close: f64,
     ) -> Result<f64, TerminalError> {
-        self.call(at, |_| {
+        self.call(at, |_, _| {
             self.broker.order_calc_profit(
                 &self.id,
                 &at.account,
@@ -307,7 +322,7 @@ impl Terminal for SimTerminal {
         at: &Expected,
         request: &TradeRequest,
     ) -> Result<OrderCheckResult, TerminalError> {
-        self.call(at, |_| {
+        self.call(at, |_, _| {
             self.broker.order_check(&self.id, &at.account, request)
         })
         .await
@@ -318,11 +333,16 @@ impl Terminal for SimTerminal {
         at: &Expected,
         request: &TradeRequest,
     ) -> Result<OrderSendResult, TerminalError> {
-        self.call(at, |request_id| async move {
-            let mut r = self
-                .broker
-                .order_send(&self.id, &at.account, request)
-                .await?;
+        self.call(at, |request_id, read_only| async move {
+            let mut r = if read_only {
+                self.broker
+                    .refuse_read_only(&self.id, &at.account, request)
+                    .await?
+            } else {
+                self.broker
+                    .order_send(&self.id, &at.account, request)
+                    .await?
+            };
             r.request_id = request_id;
             Ok(r)
         })
@@ -334,7 +354,7 @@ impl Terminal for SimTerminal {
         at: &Expected,
         select: &HistorySelect,
     ) -> Result<Vec<TradeDeal>, TerminalError> {
-        self.call(at, |_| {
+        self.call(at, |_, _| {
             self.broker.history_deals(&self.id, &at.account, select)
         })
         .await
@@ -345,7 +365,7 @@ impl Terminal for SimTerminal {
         at: &Expected,
         select: &HistorySelect,
     ) -> Result<Vec<TradeOrder>, TerminalError> {
-        self.call(at, |_| {
+        self.call(at, |_, _| {
             self.broker.history_orders(&self.id, &at.account, select)
         })
         .await

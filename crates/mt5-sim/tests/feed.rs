@@ -183,9 +183,10 @@ async fn terminals_read_bars_and_ticks_from_the_feed() {
     let (broker, feed, clock) = setup().await;
     clock.set(T0 + 90_000);
     let t = SimTerminal::new("feed".into(), broker, TerminalOptions::default());
-    let at = Expected::new(account());
+    let session = mt5::Session::new(account(), mt5::SessionTag::from_bytes([7; 32]));
+    let at = Expected::new(session.clone());
     t.login(
-        &account(),
+        &session,
         &SecretString::from("Sim-10001!"),
         Duration::from_secs(5),
     )

@@ -25,7 +25,7 @@ async fn memory_broker() -> (Arc<mt5_sim::broker::Broker>, ManualClock) {
 }
 
 fn at(login: u64) -> Expected {
-    Expected::new(key(login))
+    Expected::new(session(login))
 }
 
 #[tokio::test]
@@ -34,7 +34,7 @@ async fn two_terminals_see_one_truth() {
     let ts = sim_terminals(2, broker.clone(), TerminalOptions::default());
     assert_eq!((ts[0].id(), ts[1].id()), ("sim-0", "sim-1"));
     for t in &ts {
-        let info = t.login(&key(1), &password(1), LONG).await.unwrap();
+        let info = t.login(&session(1), &password(1), LONG).await.unwrap();
         assert_eq!((info.login, info.balance), (1, 10_000.0));
     }
     let r = ts[0]
@@ -80,7 +80,7 @@ async fn the_guard_refuses_another_account_and_executes_nothing() {
             actual: None
         }
     );
-    t.login(&key(1), &password(1), LONG).await.unwrap();
+    t.login(&session(1), &password(1), LONG).await.unwrap();
     let err = t
         .order_send(&at(2), &market("EURUSD", OrderType::Buy, 0.1))
         .await
@@ -112,28 +112,36 @@ async fn the_guard_refuses_another_account_and_executes_nothing() {
 async fn failed_logins_leave_the_terminal_logged_out() {
     let (broker, _clock) = memory_broker().await;
     let t = SimTerminal::new("t".into(), broker.clone(), TerminalOptions::default());
-    t.login(&key(1), &password(1), LONG).await.unwrap();
-    assert_eq!(t.current().await.unwrap(), Some(key(1)));
+    t.login(&session(1), &password(1), LONG).await.unwrap();
+    assert_eq!(t.current().await.unwrap(), Some(session(1)));
     let wrong_pw = t
-        .login(&key(2), &secrecy::SecretString::from("nope"), LONG)
+        .login(&session(2), &secrecy::SecretString::from("nope"), LONG)
         .await
         .unwrap_err();
     assert_eq!(wrong_pw, TerminalError::auth_failed());
     assert_eq!(t.current().await.unwrap(), None);
     let unknown = t
-        .login(&mt5::AccountKey::new(99, SERVER), &password(99), LONG)
+        .login(
+            &mt5::Session::new(mt5::AccountKey::new(99, SERVER), tag(99)),
+            &password(99),
+            LONG,
+        )
         .await
         .unwrap_err();
     assert!(unknown.is_auth_failure());
     let wrong_server = t
-        .login(&mt5::AccountKey::new(1, "Other-Server"), &password(1), LONG)
+        .login(
+            &mt5::Session::new(mt5::AccountKey::new(1, "Other-Server"), tag(1)),
+            &password(1),
+            LONG,
+        )
         .await
         .unwrap_err();
     assert!(wrong_server.is_auth_failure());
     // Another account's password does not open this one.
-    assert!(t.login(&key(1), &password(2), LONG).await.is_err());
+    assert!(t.login(&session(1), &password(2), LONG).await.is_err());
     assert_eq!(t.current().await.unwrap(), None);
-    let info = t.login(&key(2), &password(2), LONG).await.unwrap();
+    let info = t.login(&session(2), &password(2), LONG).await.unwrap();
     assert_eq!(info.margin_mode, mt5::AccountMarginMode::RetailNetting);
     t.logout().await.unwrap();
     assert_eq!(t.current().await.unwrap(), None);
@@ -151,7 +159,7 @@ async fn latency_is_respected_and_bounded_by_the_login_timeout() {
     };
     let t = SimTerminal::new("slow".into(), broker, opts);
     let start = Instant::now();
-    t.login(&key(1), &password(1), LONG).await.unwrap();
+    t.login(&session(1), &password(1), LONG).await.unwrap();
     assert!(start.elapsed() >= Duration::from_millis(120));
     let start = Instant::now();
     t.account_info(&at(1)).await.unwrap();
@@ -159,7 +167,7 @@ async fn latency_is_respected_and_bounded_by_the_login_timeout() {
     assert!(start.elapsed() >= Duration::from_millis(80));
     let start = Instant::now();
     let err = t
-        .login(&key(2), &password(2), Duration::from_millis(30))
+        .login(&session(2), &password(2), Duration::from_millis(30))
         .await
         .unwrap_err();
     assert_eq!(err, TerminalError::Timeout);
@@ -184,7 +192,7 @@ async fn fault_trace(seed: u64, n: usize) -> Vec<String> {
     let mut out = Vec::new();
     for _ in 0..n {
         if t.current().await.unwrap().is_none() {
-            match t.login(&key(1), &password(1), LONG).await {
+            match t.login(&session(1), &password(1), LONG).await {
                 Ok(_) => out.push("login".to_string()),
                 Err(e) => out.push(format!("login {e}")),
             }
@@ -228,7 +236,7 @@ async fn a_timed_out_order_send_still_executes() {
         ..Default::default()
     };
     let t = SimTerminal::new("lossy".into(), broker.clone(), opts);
-    t.login(&key(1), &password(1), LONG).await.unwrap();
+    t.login(&session(1), &password(1), LONG).await.unwrap();
     let mut req = market("EURUSD", OrderType::Buy, 0.1);
     req.comment = "intent-42".into();
     let err = t.order_send(&at(1), &req).await.unwrap_err();
@@ -262,7 +270,7 @@ async fn a_disconnect_drops_the_login_and_runs_nothing() {
         ..Default::default()
     };
     let t = SimTerminal::new("flaky".into(), broker.clone(), opts);
-    t.login(&key(1), &password(1), LONG).await.unwrap();
+    t.login(&session(1), &password(1), LONG).await.unwrap();
     let err = t
         .order_send(&at(1), &market("EURUSD", OrderType::Buy, 0.1))
         .await
@@ -277,8 +285,8 @@ async fn a_disconnect_drops_the_login_and_runs_nothing() {
 async fn the_audit_trail_names_the_right_account_for_every_operation() {
     let (broker, _clock) = memory_broker().await;
     let ts = sim_terminals(2, broker.clone(), TerminalOptions::default());
-    ts[0].login(&key(1), &password(1), LONG).await.unwrap();
-    ts[1].login(&key(2), &password(2), LONG).await.unwrap();
+    ts[0].login(&session(1), &password(1), LONG).await.unwrap();
+    ts[1].login(&session(2), &password(2), LONG).await.unwrap();
     let mut expected = Vec::new();
     for (i, t) in ts.iter().enumerate() {
         let login = i as u64 + 1;
@@ -334,7 +342,7 @@ async fn the_audit_trail_names_the_right_account_for_every_operation() {
 async fn market_data_and_errors_look_like_mt5() {
     let (broker, _clock) = memory_broker().await;
     let t = SimTerminal::new("md".into(), broker, TerminalOptions::default());
-    t.login(&key(1), &password(1), LONG).await.unwrap();
+    t.login(&session(1), &password(1), LONG).await.unwrap();
     let tick = t.symbol_info_tick(&at(1), "EURUSD").await.unwrap();
     assert_eq!((tick.bid, tick.ask), (1.099, 1.0991));
     assert_eq!(tick.time, T0 / 1000 + OFFSET_S);
@@ -360,4 +368,83 @@ async fn market_data_and_errors_look_like_mt5() {
     };
     let r = t.order_send(&at(1), &bad).await.unwrap();
     assert_eq!((r.retcode, r.order, r.deal), (10014, 0, 0));
+}
+
+#[tokio::test]
+async fn a_session_serves_only_the_credential_tag_it_logged_in_with() {
+    let (broker, _clock) = memory_broker().await;
+    let t = SimTerminal::new("t".into(), broker, TerminalOptions::default());
+    t.login(&session(1), &password(1), LONG).await.unwrap();
+    // Same login and server, another credential's tag: refused, nothing runs.
+    let other = Expected::new(mt5::Session::new(key(1), tag(200)));
+    let err = t
+        .order_send(&other, &market("EURUSD", OrderType::Buy, 0.1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, TerminalError::WrongAccount { actual: Some(a), .. } if *a == key(1)),
+        "{err:?}"
+    );
+    assert!(t.account_info(&other).await.is_err());
+    let positions = t.positions(&at(1), &PositionFilter::All).await.unwrap();
+    assert!(positions.is_empty(), "{positions:?}");
+    assert_eq!(t.current().await.unwrap(), Some(session(1)));
+}
+
+#[tokio::test]
+async fn an_investor_login_reads_but_the_server_refuses_its_trades() {
+    let (broker, _clock) = memory_broker().await;
+    let t = SimTerminal::new("t".into(), broker.clone(), TerminalOptions::default());
+    let investor = mt5::Session::new(key(1), tag(101));
+    let info = t
+        .login(&investor, &investor_password(1), LONG)
+        .await
+        .unwrap();
+    assert!(!info.trade_allowed);
+    let at_inv = Expected::new(investor.clone());
+    assert!(!t.account_info(&at_inv).await.unwrap().trade_allowed);
+    let r = t
+        .order_send(&at_inv, &market("EURUSD", OrderType::Buy, 0.1))
+        .await
+        .unwrap();
+    assert_eq!(r.retcode, mt5::retcode::TRADE_DISABLED);
+    assert_eq!(r.order, 0);
+    assert!(t
+        .positions(&at_inv, &PositionFilter::All)
+        .await
+        .unwrap()
+        .is_empty());
+    // The master password on the same terminal trades again.
+    let info = t.login(&session(1), &password(1), LONG).await.unwrap();
+    assert!(info.trade_allowed);
+    let r = t
+        .order_send(&at(1), &market("EURUSD", OrderType::Buy, 0.1))
+        .await
+        .unwrap();
+    assert_eq!(r.retcode, DONE);
+}
+
+#[tokio::test]
+async fn a_password_changed_at_the_broker_refuses_the_old_one() {
+    let (broker, _clock) = memory_broker().await;
+    let t = SimTerminal::new("t".into(), broker.clone(), TerminalOptions::default());
+    t.login(&session(1), &password(1), LONG).await.unwrap();
+    assert!(broker.set_password(&key(1), secrecy::SecretString::from("new-pw")));
+    assert!(!broker.set_password(&key(77), secrecy::SecretString::from("x")));
+    // The open session goes on, as on a real server; the next login with the old one fails.
+    assert!(t.account_info(&at(1)).await.is_ok());
+    let err = t.login(&session(1), &password(1), LONG).await.unwrap_err();
+    assert!(err.is_auth_failure(), "{err:?}");
+    let new = mt5::Session::new(key(1), tag(9));
+    t.login(&new, &secrecy::SecretString::from("new-pw"), LONG)
+        .await
+        .unwrap();
+    // The investor password is unchanged.
+    t.login(
+        &mt5::Session::new(key(1), tag(10)),
+        &investor_password(1),
+        LONG,
+    )
+    .await
+    .unwrap();
 }

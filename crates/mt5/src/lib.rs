@@ -24,5 +24,7 @@ pub mod wire;
 
 pub use enums::*;
 pub use error::{last_error, TerminalError};
-pub use terminal::{AccountKey, Expected, HistorySelect, PositionFilter, RatesRange, Terminal};
+pub use terminal::{
+    AccountKey, Expected, HistorySelect, PositionFilter, RatesRange, Session, SessionTag, Terminal,
+};
 pub use types::*;

@@ -5,14 +5,14 @@
 //! it treats the simulator: a dead or restarted agent is a connection error, after which the pool
 //! logs in again.
 
-use super::{CallBody, ErrorBody, Health, WireAccount};
+use super::{CallBody, ErrorBody, Health, WireSession, PROTOCOL_VERSION};
 use async_trait::async_trait;
 use mt5::error::last_error;
 use mt5::wire::{fill_missing, from_wire, to_wire, Kind};
 use mt5::{
     AccountInfo, AccountKey, Expected, HistorySelect, Mt5Enum, OrderCheckResult, OrderSendResult,
-    OrderType, PositionFilter, Rate, RatesRange, SymbolInfo, Terminal, TerminalError, Tick,
-    Timeframe, TradeDeal, TradeOrder, TradePosition, TradeRequest,
+    OrderType, PositionFilter, Rate, RatesRange, Session, SymbolInfo, Terminal, TerminalError,
+    Tick, Timeframe, TradeDeal, TradeOrder, TradePosition, TradeRequest,
 };
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
@@ -36,6 +36,8 @@ pub struct AgentTerminal {
     call_timeout: Duration,
     /// Set when replicas share agents: calls carry its token, and stop when it is not held.
     fence: Option<Arc<crate::ownership::Fence>>,
+    /// The agent answered health with this protocol's version (checked before the first login).
+    version_ok: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for AgentTerminal {
@@ -68,6 +70,7 @@ impl AgentTerminal {
             http,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             fence: None,
+            version_ok: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -91,6 +94,27 @@ impl AgentTerminal {
                 TerminalError::Unavailable("this replica does not hold the terminal's lease".into())
             }),
         }
+    }
+
+    /// Refuses an agent of another protocol version: it would not check session tags, so it is
+    /// kept out of the pool (an error log names it) until it is upgraded.
+    fn check_version(&self, h: &Health) -> Result<(), TerminalError> {
+        use std::sync::atomic::Ordering;
+        if h.version == PROTOCOL_VERSION {
+            self.version_ok.store(true, Ordering::Relaxed);
+            return Ok(());
+        }
+        self.version_ok.store(false, Ordering::Relaxed);
+        let version: String = h.version.chars().take(20).collect();
+        tracing::error!(
+            terminal = %self.id,
+            agent_version = %version,
+            expected = PROTOCOL_VERSION,
+            "terminal agent speaks another protocol version: kept out of the pool"
+        );
+        Err(TerminalError::Unavailable(format!(
+            "the agent speaks protocol version {version:?}, not {PROTOCOL_VERSION:?}"
+        )))
     }
 
     /// `GET /v1/health`.
@@ -196,7 +220,7 @@ impl AgentTerminal {
         args: Value,
     ) -> Result<Value, TerminalError> {
         let body = CallBody {
-            expected: WireAccount::from(&at.account),
+            expected: WireSession::from(at),
             // The pool's own lease numbers mean nothing to the agent: only ownership fences.
             lease: self.lease()?,
             args,
@@ -313,14 +337,19 @@ impl Terminal for AgentTerminal {
 
     async fn login(
         &self,
-        account: &AccountKey,
+        session: &Session,
         password: &SecretString,
         timeout: Duration,
     ) -> Result<AccountInfo, TerminalError> {
+        if !self.version_ok.load(std::sync::atomic::Ordering::Relaxed) {
+            self.check_version(&self.health().await?)?;
+        }
+        let account = &session.account;
         let body = json!({
             "login": account.login,
             "password": password.expose_secret(),
             "server": account.server,
+            "session_tag": session.tag,
             "timeout_ms": timeout.as_millis().min(u128::from(u64::MAX)) as u64,
             "lease": self.lease()?,
         });
@@ -343,17 +372,20 @@ impl Terminal for AgentTerminal {
             .map(|_| ())
     }
 
-    async fn current(&self) -> Result<Option<AccountKey>, TerminalError> {
+    async fn current(&self) -> Result<Option<Session>, TerminalError> {
         // Not ours to use: the pool must not take it back on a probe.
         self.lease()?;
         let h = self.health().await?;
+        self.check_version(&h)?;
         if !h.connected {
             return Err(TerminalError::Unavailable(
                 "the agent's terminal is not connected".into(),
             ));
         }
-        Ok(match (h.login, h.server) {
-            (Some(login), Some(server)) => Some(AccountKey::new(login, server)),
+        Ok(match (h.login, h.server, h.session_tag) {
+            (Some(login), Some(server), Some(tag)) => {
+                Some(Session::new(AccountKey::new(login, server), tag))
+            }
             _ => None,
         })
     }

@@ -1,4 +1,4 @@
-//! The terminal-agent protocol (v1): HTTP/JSON between the bridge and one agent next to one MT5
+//! The terminal-agent protocol (v2): HTTP/JSON between the bridge and one agent next to one MT5
 //! terminal. See docs/agent-protocol.md.
 //!
 //! - [`server`]: `mt5-bridge sim-agent`, the protocol served over a simulated terminal.
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The protocol version both sides speak.
-pub const PROTOCOL_VERSION: &str = "1";
+pub const PROTOCOL_VERSION: &str = "2";
 
 /// An account as the protocol names it (`expected`, `actual`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,10 +37,28 @@ impl From<WireAccount> for mt5::AccountKey {
     }
 }
 
+/// The session a call expects (`expected`): the account and the credential's tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireSession {
+    pub login: u64,
+    pub server: String,
+    pub session_tag: mt5::SessionTag,
+}
+
+impl From<&mt5::Expected> for WireSession {
+    fn from(e: &mt5::Expected) -> Self {
+        WireSession {
+            login: e.account.login,
+            server: e.account.server.clone(),
+            session_tag: e.tag,
+        }
+    }
+}
+
 /// Body of `POST /v1/call/<operation>`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallBody {
-    pub expected: WireAccount,
+    pub expected: WireSession,
     #[serde(default)]
     pub lease: Option<u64>,
     #[serde(default = "empty_object")]
@@ -59,6 +77,9 @@ pub struct Health {
     pub server: Option<String>,
     pub agent: String,
     pub version: String,
+    /// The tag of the current session; `None` when logged out or unknown.
+    #[serde(default)]
+    pub session_tag: Option<mt5::SessionTag>,
     /// The newest lease the agent has seen (fencing), when any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<u64>,

@@ -18,8 +18,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use mt5::wire::{from_wire, to_wire, Kind};
 use mt5::{
-    AccountKey, Expected, HistorySelect, Mt5Enum, OrderType, PositionFilter, RatesRange, Terminal,
-    TerminalError, Timeframe, TradeRequest,
+    AccountKey, Expected, HistorySelect, Mt5Enum, OrderType, PositionFilter, RatesRange, Session,
+    SessionTag, Terminal, TerminalError, Timeframe, TradeRequest,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -206,10 +206,11 @@ async fn health(State(st): State<AgentState>) -> Response {
     };
     Json(Health {
         connected,
-        login: current.as_ref().map(|a| a.login),
-        server: current.map(|a| a.server),
+        login: current.as_ref().map(|s| s.account.login),
+        server: current.as_ref().map(|s| s.account.server.clone()),
         agent: st.agent.to_string(),
         version: PROTOCOL_VERSION.to_string(),
+        session_tag: current.map(|s| s.tag),
         lease: Some(st.newest_lease.load(Ordering::Relaxed)).filter(|l| *l > 0),
     })
     .into_response()
@@ -230,6 +231,8 @@ struct LoginBody {
     login: u64,
     password: SecretString,
     server: String,
+    /// Kept as the session's tag; calls must name it (never logged).
+    session_tag: SessionTag,
     timeout_ms: u64,
     #[serde(default)]
     lease: Option<u64>,
@@ -247,7 +250,8 @@ async fn login(State(st): State<AgentState>, body: Bytes) -> Response {
         Ok(b) => b,
         Err(_) => {
             return AgentFailure::BadRequest(
-                "expected {login: int, password: str, server: str, timeout_ms: int}".into(),
+                "expected {login: int, password: str, server: str, session_tag: 64 hex, timeout_ms: int}"
+                    .into(),
             )
             .into_response()
         }
@@ -256,11 +260,12 @@ async fn login(State(st): State<AgentState>, body: Bytes) -> Response {
         Ok(g) => g,
         Err(e) => return e.into_response(),
     };
-    let account = AccountKey::new(b.login, b.server);
+    let session = Session::new(AccountKey::new(b.login, b.server), b.session_tag);
+    let account = &session.account;
     let timeout = Duration::from_millis(b.timeout_ms.clamp(1, 600_000));
     let result = match tokio::time::timeout(
         timeout,
-        st.terminal.login(&account, &b.password, timeout),
+        st.terminal.login(&session, &b.password, timeout),
     )
     .await
     {
@@ -466,7 +471,8 @@ async fn dispatch(st: &AgentState, operation: &str, body: &[u8]) -> Result<Value
     let b: CallBody = parse(body)?;
     let _fence = st.fence(b.lease).await?;
     let at = Expected {
-        account: b.expected.into(),
+        account: AccountKey::new(b.expected.login, b.expected.server),
+        tag: b.expected.session_tag,
         lease: b.lease,
     };
     let t = st.terminal.as_ref();

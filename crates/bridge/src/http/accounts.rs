@@ -242,7 +242,8 @@ pub async fn connect(
         .await
         .inspect_err(|e| count_refusal(&state, e, "failed_connects_per_user"))
         .map_err(|e| crate::limits::refused("failed_connects_per_user", fail_limit, e))?;
-    let info = match state.pool.verify_login(&key, &req.password).await {
+    let session = state.credentials.session_for(&key, &req.password);
+    let info = match state.pool.verify_login(&session, &req.password).await {
         Ok(info) => info,
         Err(ApiError::Mt5LoginFailed { code, message }) => {
             if let Err(e) = state.limiter.record(&fail_key, fail_limit).await {
@@ -651,7 +652,8 @@ pub async fn update(
     if let Opt::Value(pw) = password {
         user.require_not_anonymous()?;
         let pw = SecretString::from(pw);
-        let info = match state.pool.verify_login(&key, &pw).await {
+        let session = state.credentials.session_for(&key, &pw);
+        let info = match state.pool.verify_login(&session, &pw).await {
             Ok(info) => info,
             Err(ApiError::Mt5LoginFailed { code, message }) => {
                 audit(

@@ -292,6 +292,7 @@ pub fn spec(login: u64, mode: AccountMarginMode) -> AccountSpec {
     AccountSpec {
         login,
         password: SecretString::from(format!("pw-{login}")),
+        investor_password: Some(investor_password(login)),
         server: SERVER.into(),
         name: format!("Account {login}"),
         balance: 10_000.0,
@@ -310,6 +311,21 @@ pub fn spec(login: u64, mode: AccountMarginMode) -> AccountSpec {
 
 pub fn key(login: u64) -> AccountKey {
     AccountKey::new(login, SERVER)
+}
+
+/// The session of account `login` logged in with its password (a fixed tag per account; the
+/// bridge computes real tags, the simulator only keeps and compares them).
+pub fn session(login: u64) -> mt5::Session {
+    mt5::Session::new(key(login), tag(login as u8))
+}
+
+pub fn tag(n: u8) -> mt5::SessionTag {
+    mt5::SessionTag::from_bytes([n; 32])
+}
+
+/// Account 1's investor (read-only) password.
+pub fn investor_password(login: u64) -> SecretString {
+    SecretString::from(format!("inv-{login}"))
 }
 
 pub fn password(login: u64) -> SecretString {
