@@ -558,6 +558,50 @@ async fn dispatch(st: &AgentState, operation: &str, body: &[u8]) -> Result<Value
     }
 }
 
+/// `POST /v1/sim/password` (the simulator's own admin call, not part of the protocol):
+/// `{"login", "server", "password"}` changes the account's master password as the broker would,
+/// so the next login with the old one is refused. Kept in this sim-agent's process only.
+async fn sim_password(State(broker): State<Arc<mt5_sim::broker::Broker>>, body: Bytes) -> Response {
+    #[derive(Deserialize)]
+    struct Body {
+        login: u64,
+        server: String,
+        password: SecretString,
+    }
+    // No parser detail: it could quote the password.
+    let Ok(b) = serde_json::from_slice::<Body>(&body) else {
+        return AgentFailure::BadRequest(
+            "expected {login: int, server: str, password: str}".into(),
+        )
+        .into_response();
+    };
+    if secrecy::ExposeSecret::expose_secret(&b.password).is_empty() {
+        return AgentFailure::BadRequest("password must not be empty".into()).into_response();
+    }
+    if broker.set_password(&AccountKey::new(b.login, b.server), b.password) {
+        Json(json!({})).into_response()
+    } else {
+        AgentFailure::Terminal(TerminalError::auth_failed()).into_response()
+    }
+}
+
+async fn require_admin_token(
+    State(token): State<Arc<SecretString>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if given.is_empty() || !constant_time_eq(given.as_bytes(), token.expose_secret().as_bytes()) {
+        return AgentFailure::Unauthorized.into_response();
+    }
+    next.run(req).await
+}
+
 /// Runs `mt5-bridge sim-agent`: one simulated terminal on the broker named by the `MT5_SIM_*`
 /// settings (default state: `<data_dir>/sim-broker.db`, shared by every agent that names it),
 /// served on `bind` until `shutdown` resolves.
@@ -582,10 +626,17 @@ pub async fn run_sim_agent(
         .map_err(|e| format!("simulator: {e}"))?;
     let terminal = Arc::new(SimTerminal::new(
         format!("sim-agent-{}", bind.port()),
-        broker,
+        broker.clone(),
         TerminalOptions::from_config(&cfg),
     ));
-    let app = router(terminal, token, "sim");
+    let admin = Router::new()
+        .route("/v1/sim/password", post(sim_password))
+        .with_state(broker)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(token.clone()),
+            require_admin_token,
+        ));
+    let app = admin.merge(router(terminal, token, "sim"));
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
