@@ -695,3 +695,56 @@ async fn agent_terminal_maps_the_protocol_back_to_terminal_results_and_errors() 
         TerminalError::Timeout
     );
 }
+
+/// An agent that speaks protocol v1 would not check session tags: it is never used.
+#[tokio::test]
+async fn an_agent_of_another_protocol_version_is_kept_out() {
+    use mt5::Terminal;
+    use mt5_bridge::agent::client::AgentTerminal;
+    use secrecy::SecretString;
+    let logins = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = logins.clone();
+    let app = axum::Router::new()
+        .route(
+            "/v1/health",
+            axum::routing::get(|| async {
+                axum::Json(
+                    json!({"connected": true, "login": 10001, "server": "Sim-Demo",
+                                  "agent": "python", "version": "1"}),
+                )
+            }),
+        )
+        .route(
+            "/v1/login",
+            axum::routing::post(move || {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { axum::Json(json!({"account_info": {"login": 10001}})) }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let agent = AgentTerminal::new(
+        &format!("http://127.0.0.1:{port}"),
+        SecretString::from(TOKEN),
+    )
+    .unwrap();
+    let err = agent
+        .login(
+            &session_of(10001),
+            &SecretString::from("Sim-10001!"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, mt5::TerminalError::Unavailable(m) if m.contains("protocol version")),
+        "{err:?}"
+    );
+    assert!(agent.current().await.is_err());
+    assert_eq!(
+        logins.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no login was sent"
+    );
+}

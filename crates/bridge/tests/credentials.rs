@@ -177,7 +177,11 @@ async fn planted_rows_cannot_ride_a_victims_session(app: TestApp) -> TestApp {
                 Some(json!({"symbol": "EURUSD", "type": "sell", "volume": 0.1})),
             ),
             (reqwest::Method::GET, "/api/v1/positions", None),
-            (reqwest::Method::DELETE, "/api/v1/positions", None),
+            (
+                reqwest::Method::POST,
+                "/api/v1/positions/1/close",
+                Some(json!({})),
+            ),
         ] {
             let (s, b) = with_account(&app, method.clone(), path, &ta, &planted, body).await;
             assert_eq!(
@@ -211,7 +215,7 @@ async fn planted_rows_cannot_ride_a_victims_session(app: TestApp) -> TestApp {
     assert_eq!(b["positions"].as_array().map(Vec::len), Some(1), "{b}");
     app
 }
-common::both_backends!(planted_rows, planted_rows_cannot_ride_a_victims_session);
+both_backends!(planted_rows, planted_rows_cannot_ride_a_victims_session);
 
 /// Account 10001 with an investor (read-only) password besides its master password.
 fn sim_with_investor() -> mt5_sim::config::SimConfig {
@@ -302,8 +306,8 @@ async fn investor_password_never_trades(db: Db) {
                 json!({"symbol": "EURUSD", "type": "buy_limit", "volume": 0.1, "price": 0.5}),
             ),
             (
-                reqwest::Method::DELETE,
-                format!("/api/v1/positions/{position}"),
+                reqwest::Method::POST,
+                format!("/api/v1/positions/{position}/close"),
                 json!({}),
             ),
             (
@@ -451,7 +455,7 @@ async fn a_password_changed_at_the_broker(app: TestApp) -> TestApp {
     app2.shutdown().await;
     app
 }
-common::both_backends!(broker_password_change, a_password_changed_at_the_broker);
+both_backends!(broker_password_change, a_password_changed_at_the_broker);
 
 /// Two users holding the same valid password share one session: no extra login.
 async fn same_password_shares_one_session(app: TestApp) -> TestApp {
@@ -475,4 +479,4 @@ async fn same_password_shares_one_session(app: TestApp) -> TestApp {
     );
     app
 }
-common::both_backends!(shared_session, same_password_shares_one_session);
+both_backends!(shared_session, same_password_shares_one_session);

@@ -299,6 +299,7 @@ pub async fn delete(
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`account_not_found`; `algorithm_not_found`; `symbol_not_found`", body = doc::ErrorBody),
         (status = 413, response = doc::PayloadTooLarge),
+        (status = 409, response = doc::CredentialsInvalid),
         (status = 422, description = "`validation_failed` (`parameters.<key>` at fault); `live_confirmation_required`; `mt5_login_failed`", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
         (status = 503, response = doc::TerminalUnavailable),

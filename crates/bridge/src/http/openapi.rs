@@ -90,8 +90,9 @@ pub const DOCS_PATH: &str = "/docs";
             TerminalTimeout,
             NoAccountToActOn,
             TradingReadInvalid,
-            RequestInProgress,
-            TradingDisabled
+            CredentialsInvalid,
+            InProgressOrCredentialsInvalid,
+            TradingDisabledOrReadOnly
         )
     ),
     modifiers(&SecuritySchemes),
@@ -246,6 +247,8 @@ pub const ERROR_CODES: &[&str] = &[
     "method_not_allowed",
     "account_exists",
     "request_in_progress",
+    "account_credentials_invalid",
+    "read_only_account",
     "payload_too_large",
     "validation_failed",
     "mt5_login_failed",
@@ -352,9 +355,10 @@ error_responses! {
     TerminalUnavailable => "`terminal_unavailable`: no terminal can serve the request now; or, with `REDIS_URL`, `redis_unavailable`: Redis does not answer (with `Retry-After`)";
     TerminalTimeout => "`terminal_timeout`: the terminal did not answer in time";
     NoAccountToActOn => "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on)";
-    TradingReadInvalid => "`validation_failed`; `mt5_login_failed` (the stored password no longer logs in)";
-    RequestInProgress => "`request_in_progress`: a request with this `Idempotency-Key` is still running";
-    TradingDisabled => "`trading_disabled`: the account's kill switch is on (journaled as `refused`)";
+    TradingReadInvalid => "`validation_failed`: a parameter or a stored setting (e.g. `risk_limits`) is invalid";
+    CredentialsInvalid => "`account_credentials_invalid`: the account's stored credential cannot serve (`details.reason`: `undecryptable`, or `refused_by_mt5` with MT5's error); nothing ran. Set the password again";
+    InProgressOrCredentialsInvalid => "`request_in_progress`: a request with this `Idempotency-Key` is still running; `account_credentials_invalid`: the stored credential cannot serve (`details.reason`); nothing was sent";
+    TradingDisabledOrReadOnly => "`trading_disabled`: the account's kill switch is on; `read_only_account`: the terminal reports that trading is not allowed on this account (an investor password); nothing was sent (journaled as `refused`)";
 }
 
 /// An RFC 3339 time, or epoch seconds (UTC).
