@@ -748,3 +748,32 @@ async fn an_agent_of_another_protocol_version_is_kept_out() {
         "no login was sent"
     );
 }
+
+/// The sim-agent's admin call changes a password as the broker would: the old one is refused from
+/// the next login on; the call needs the agent's token and never echoes the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_agent_changes_a_password_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start_agent(dir.path()).await;
+    let body = json!({"login": 10002, "server": "Sim-Demo", "password": "Changed-10002!"});
+    let url = format!("{}/v1/sim/password", a.url);
+    for token in [None, Some("wrong-token")] {
+        let (s, _) = request(Method::POST, &url, token, Some(body.clone())).await;
+        assert_eq!(s, 401);
+    }
+    assert_eq!(login(&a, 10002, "Sim-10002!").await.0, 200);
+    let (s, b) = request(Method::POST, &url, Some(TOKEN), Some(body)).await;
+    assert_eq!((s, b), (200, json!({})));
+    let (s, b) = login(&a, 10002, "Sim-10002!").await;
+    assert_eq!((s, &b["error"]["last_error"][0]), (422, &json!(-6)), "{b}");
+    assert_eq!(login(&a, 10002, "Changed-10002!").await.0, 200);
+    let (s, b) = request(
+        Method::POST,
+        &url,
+        Some(TOKEN),
+        Some(json!({"login": 99, "server": "Sim-Demo", "password": "Secret-99!"})),
+    )
+    .await;
+    assert_eq!(s, 422, "{b}");
+    assert!(!b.to_string().contains("Secret-99!"));
+}
