@@ -25,9 +25,30 @@ use uuid::Uuid;
 pub const COMMENT_MAX: usize = 27;
 const CLIENT_ID_LEN: usize = 12;
 
+/// The characters of a client id after its `mb` prefix (no `l`, `o`, `0`, `1`).
+const CLIENT_ID_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+
+/// Whether `id` has the service's client-id form, `^mb[a-km-np-z2-9]{10}$`: reconciliation
+/// looks up only ids the service made, never one written into the journal by anyone else.
+pub fn is_client_id(id: &str) -> bool {
+    id.len() == CLIENT_ID_LEN
+        && id.starts_with("mb")
+        && id.bytes().skip(2).all(|b| CLIENT_ID_ALPHABET.contains(&b))
+}
+
+/// Whether a broker comment carries `client_id`: its first 12 characters are the id and it ends
+/// there or goes on with a space (the user's comment). A prefix alone is not enough: another
+/// order's comment could start with the same characters and go on.
+pub fn comment_has_client_id(comment: &str, client_id: &str) -> bool {
+    match comment.strip_prefix(client_id) {
+        Some(rest) => is_client_id(client_id) && (rest.is_empty() || rest.starts_with(' ')),
+        None => false,
+    }
+}
+
 /// A fresh client id: `mb` + 10 base-32 characters, unique enough to find an order in history.
 pub fn new_client_id() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    const ALPHABET: &[u8] = CLIENT_ID_ALPHABET;
     let mut rng = rand::thread_rng();
     let mut s = String::from("mb");
     while s.len() < CLIENT_ID_LEN {
@@ -502,6 +523,9 @@ pub async fn find_by_client_id(
     row: &AccountRow,
     client_id: &str,
 ) -> ApiResult<Option<(TradeOrder, Option<TradeDeal>, i64)>> {
+    if !is_client_id(client_id) {
+        return Ok(None);
+    }
     let cid = client_id.to_string();
     read(state, row, move |t, at| {
         let cid = cid.clone();
@@ -515,7 +539,10 @@ pub async fn find_by_client_id(
             };
             let mut candidates = t.history_orders(&at, &select).await?;
             candidates.extend(t.orders(&at, &PositionFilter::All).await?);
-            let Some(order) = candidates.into_iter().find(|o| o.comment.starts_with(&cid)) else {
+            let Some(order) = candidates
+                .into_iter()
+                .find(|o| comment_has_client_id(&o.comment, &cid))
+            else {
                 return Ok(None);
             };
             let deals = t
@@ -542,9 +569,11 @@ pub async fn reconcile_pending(state: &AppState) -> ApiResult<(usize, usize)> {
     let accounts = state.store.all_credentials().await?;
     let (mut done, mut failed) = (0, 0);
     for entry in pending {
+        // Only through the account row of the entry's own user: a journal row naming another
+        // user's account is settled by nothing.
         let Some(row) = accounts
             .iter()
-            .find(|a| a.id == entry.account_id && a.is_active)
+            .find(|a| a.id == entry.account_id && a.user_id == entry.user_id && a.is_active)
         else {
             state
                 .store
@@ -609,6 +638,29 @@ mod tests {
         assert!(c.starts_with(&id));
         assert!(c.is_ascii());
         assert_eq!(order_comment("mbabc", None), "mbabc");
+        assert!(is_client_id(&id));
+        for bad in [
+            "mbABCDEFGHJK",
+            "mb",
+            "xbabcdefghjk",
+            "mbabcdefghjkm",
+            "mbabcdefghj1",
+            "mbabcdefghjl",
+        ] {
+            assert!(!is_client_id(bad), "{bad}");
+        }
+        assert!(comment_has_client_id(&c, &id));
+        assert!(comment_has_client_id(&id, &id));
+        let longer = format!("{id}x");
+        assert!(
+            !comment_has_client_id(&longer, &id),
+            "a prefix alone is not a match"
+        );
+        assert!(!comment_has_client_id(&format!("x{id}"), &id));
+        assert!(
+            !comment_has_client_id("mb", "mb"),
+            "only the service's form matches"
+        );
         assert_ne!(
             request_hash(&json!({"a": 1})),
             request_hash(&json!({"a": 2}))
