@@ -8,8 +8,10 @@ mod common;
 
 use common::procs::{free_port, RedisServer};
 use mt5_bridge::context::{MemorySessions, SessionStore};
+use mt5_bridge::credentials::{MemoryRefused, RefusedStore};
+use mt5_bridge::error::CredentialProblem;
 use mt5_bridge::limits::{Limit, LimitError, MemoryRateLimiter, RateLimiter};
-use mt5_bridge::shared_state::{Redis, RedisRateLimiter, RedisSessions};
+use mt5_bridge::shared_state::{Redis, RedisRateLimiter, RedisRefused, RedisSessions};
 use mt5_sim::market::ManualClock;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -220,4 +222,35 @@ async fn check_limiter_contract(
         return Err("record counts regardless of the limit".into());
     }
     Ok(())
+}
+
+/// What the refused-credentials store must do: nothing is refused until put; a put is seen by
+/// every reader of the same store (replicas); ids are independent.
+async fn check_refused_contract(
+    a: &dyn RefusedStore,
+    b: &dyn RefusedStore,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let id = format!("{}:0011", Uuid::new_v4());
+    assert_eq!(a.get(&id).await?, None);
+    let problem = CredentialProblem::RefusedByMt5 {
+        code: -6,
+        message: "Terminal: Authorization failed".into(),
+    };
+    a.put(&id, &problem).await?;
+    assert_eq!(a.get(&id).await?, Some(problem.clone()));
+    assert_eq!(b.get(&id).await?, Some(problem), "shared by every replica");
+    assert_eq!(b.get(&format!("{}:0011", Uuid::new_v4())).await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn refused_credentials_keep_the_contract() {
+    let memory = MemoryRefused::default();
+    check_refused_contract(&memory, &memory).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = RedisServer::start(dir.path()).await;
+    let prefix = prefix();
+    let a = RedisRefused::new(Redis::connect(&server.url(), &prefix).unwrap());
+    let b = RedisRefused::new(Redis::connect(&server.url(), &prefix).unwrap());
+    check_refused_contract(&a, &b).await.unwrap();
 }

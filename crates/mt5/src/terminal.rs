@@ -302,3 +302,47 @@ pub trait Terminal: Send + Sync + 'static {
         Ok(0)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test should panic loudly on the unexpected
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_tags_travel_as_hex_and_never_show() {
+        let mut bytes = [0u8; 32];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37);
+        }
+        let tag = SessionTag::from_bytes(bytes);
+        let hex = tag.to_hex();
+        assert_eq!(hex.len(), 64);
+        assert_eq!(SessionTag::from_hex(&hex), Some(tag));
+        assert_eq!(
+            serde_json::to_value(tag).unwrap(),
+            serde_json::Value::String(hex.clone())
+        );
+        for bad in [
+            "",
+            "00",
+            &hex.to_uppercase(),
+            &format!("{hex}0"),
+            &hex.replace('a', "g"),
+        ] {
+            if bad != hex {
+                assert_eq!(SessionTag::from_hex(bad), None, "{bad}");
+            }
+        }
+        assert!(serde_json::from_str::<SessionTag>("\"xyz\"").is_err());
+        let session = Session::new(AccountKey::new(7, "S"), tag);
+        for shown in [
+            format!("{tag:?}"),
+            format!("{session:?}"),
+            format!("{session}"),
+            format!("{:?}", Expected::new(session.clone())),
+        ] {
+            assert!(!shown.contains(&hex[..8]), "{shown}");
+        }
+        assert_eq!(session.to_string(), "7@S");
+    }
+}
