@@ -136,6 +136,10 @@ pub struct ServeArgs {
     /// Failed connects (MT5 refused the login) per user per 15 minutes.
     #[arg(long, env = "CONNECT_FAIL_LIMIT", default_value_t = 5)]
     pub connect_fail_limit: u32,
+    /// Failed logins with a new password per MT5 login and server, across all users, per 15
+    /// minutes (connects and password changes only).
+    #[arg(long, env = "LOGIN_FAIL_LIMIT", default_value_t = 20)]
+    pub login_fail_limit: u32,
     /// How long an Idempotency-Key is remembered, in seconds.
     #[arg(long, env = "IDEMPOTENCY_TTL_S", default_value_t = 86_400)]
     pub idempotency_ttl_s: u64,
@@ -463,6 +467,7 @@ impl ServeSettings {
             ("SWITCH_LIMIT_PER_HOUR", args.switch_limit_per_hour),
             ("TRADE_LIMIT_PER_HOUR", args.trade_limit_per_hour),
             ("CONNECT_FAIL_LIMIT", args.connect_fail_limit),
+            ("LOGIN_FAIL_LIMIT", args.login_fail_limit),
         ] {
             if v == 0 {
                 errors.push(format!("{name} must be positive"));
@@ -522,6 +527,10 @@ impl ServeSettings {
                         },
                         connect_failures_per_user: crate::limits::Limit {
                             max: args.connect_fail_limit,
+                            window: Duration::from_secs(900),
+                        },
+                        login_failures_per_login: crate::limits::Limit {
+                            max: args.login_fail_limit,
                             window: Duration::from_secs(900),
                         },
                     },

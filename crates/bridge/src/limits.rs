@@ -155,6 +155,8 @@ pub struct Limits {
     pub switch_per_user: Limit,
     pub trade_per_account: Limit,
     pub connect_failures_per_user: Limit,
+    /// Failed logins with a new password per MT5 login and server, across all users.
+    pub login_failures_per_login: Limit,
 }
 
 impl Default for Limits {
@@ -170,6 +172,10 @@ impl Default for Limits {
             },
             connect_failures_per_user: Limit {
                 max: 5,
+                window: Duration::from_secs(900),
+            },
+            login_failures_per_login: Limit {
+                max: 20,
                 window: Duration::from_secs(900),
             },
         }

@@ -191,6 +191,55 @@ async fn audit(
     }
 }
 
+/// Verifies a password the user gives (connect, or `PUT` with a password) by logging a terminal
+/// in with it, held to the guessing limits: failed logins per user, and per MT5 login and server
+/// across all users. The attempt is counted before the login and given back unless MT5 refused
+/// it, so parallel requests cannot slip past a limit between a check and a count. Logins with a
+/// stored, once-verified credential never come here: nobody can lock an owner out by guessing.
+async fn verify_new_password(
+    state: &AppState,
+    user: &AuthUser,
+    key: &AccountKey,
+    password: &SecretString,
+) -> ApiResult<AccountInfo> {
+    let per_user = (
+        format!("connect_fail:{}", user.id()),
+        state.limits.connect_failures_per_user,
+        "failed_connects_per_user",
+    );
+    // Servers compare without case or surrounding blanks, so a spelling does not reset the count.
+    let per_login = (
+        format!(
+            "login_fail:{}@{}",
+            key.login,
+            key.server.trim().to_lowercase()
+        ),
+        state.limits.login_failures_per_login,
+        "failed_logins_per_login",
+    );
+    let mut taken: Vec<&(String, crate::limits::Limit, &'static str)> = Vec::new();
+    for slot in [&per_user, &per_login] {
+        let (k, limit, scope) = slot;
+        if let Err(e) = state.limiter.acquire(k, *limit).await {
+            count_refusal(state, &e, scope);
+            for (k, limit, _) in taken {
+                crate::limits::release_quietly(state.limiter.as_ref(), k, *limit).await;
+            }
+            return Err(crate::limits::refused(scope, *limit, e));
+        }
+        taken.push(slot);
+    }
+    let session = state.credentials.session_for(key, password);
+    let result = state.pool.verify_login(&session, password).await;
+    if !matches!(result, Err(ApiError::Mt5LoginFailed { .. })) {
+        // Only a refusal by MT5 is a failed guess.
+        for (k, limit, _) in taken {
+            crate::limits::release_quietly(state.limiter.as_ref(), k, *limit).await;
+        }
+    }
+    result
+}
+
 /// Connect an MT5 account.
 ///
 /// Logs a terminal in with the credentials to verify them, encrypts the password and stores the
@@ -233,22 +282,9 @@ pub async fn connect(
         return Err(ApiError::AccountExists);
     }
     let key = AccountKey::new(req.login, req.server.clone());
-    // Failed logins are limited per user, so stored credentials cannot be guessed by connecting.
-    let fail_limit = state.limits.connect_failures_per_user;
-    let fail_key = format!("connect_fail:{}", user.id());
-    state
-        .limiter
-        .check(&fail_key, fail_limit)
-        .await
-        .inspect_err(|e| count_refusal(&state, e, "failed_connects_per_user"))
-        .map_err(|e| crate::limits::refused("failed_connects_per_user", fail_limit, e))?;
-    let session = state.credentials.session_for(&key, &req.password);
-    let info = match state.pool.verify_login(&session, &req.password).await {
+    let info = match verify_new_password(&state, &user, &key, &req.password).await {
         Ok(info) => info,
         Err(ApiError::Mt5LoginFailed { code, message }) => {
-            if let Err(e) = state.limiter.record(&fail_key, fail_limit).await {
-                tracing::warn!(error = %e, "failed connect not counted");
-            }
             tracing::warn!(user_id = %user.id(), login = %req.login, server = %req.server, "connect refused by MT5");
             audit(
                 &state,
@@ -655,8 +691,7 @@ pub async fn update(
     if let Opt::Value(pw) = password {
         user.require_not_anonymous()?;
         let pw = SecretString::from(pw);
-        let session = state.credentials.session_for(&key, &pw);
-        let info = match state.pool.verify_login(&session, &pw).await {
+        let info = match verify_new_password(&state, &user, &key, &pw).await {
             Ok(info) => info,
             Err(ApiError::Mt5LoginFailed { code, message }) => {
                 audit(

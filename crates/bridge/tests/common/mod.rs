@@ -149,6 +149,7 @@ async fn launch(
         switch_limit_per_hour: num("SWITCH_LIMIT_PER_HOUR", 1000) as u32,
         trade_limit_per_hour: num("TRADE_LIMIT_PER_HOUR", 10_000) as u32,
         connect_fail_limit: num("CONNECT_FAIL_LIMIT", 1000) as u32,
+        login_fail_limit: num("LOGIN_FAIL_LIMIT", 1000) as u32,
         idempotency_ttl_s: num("IDEMPOTENCY_TTL_S", 86_400),
         redis_key_prefix: text("REDIS_KEY_PREFIX", "mt5-bridge:"),
         terminal_lease_ttl_ms: num("TERMINAL_LEASE_TTL_MS", 6_000),

@@ -1,0 +1,185 @@
+//! Limits attacked as an abuser would: password guesses fired in parallel, by one user and by many
+//! users at one MT5 login, through connects and password changes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
+
+mod common;
+
+use common::{Db, TestApp};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn code(b: &Value) -> &str {
+    b["error"]["code"].as_str().unwrap_or("<none>")
+}
+
+fn failed_logins(audit: &[mt5_sim::state::AuditRecord], login: u64) -> usize {
+    audit
+        .iter()
+        .filter(|r| r.login == login && r.operation == "login_failed")
+        .count()
+}
+
+/// Fires `bodies` as connects in parallel, each with its own token; returns the answers.
+async fn connects(app: &TestApp, calls: Vec<(String, Value)>) -> Vec<(u16, Value)> {
+    let tasks: Vec<_> = calls
+        .into_iter()
+        .map(|(token, body)| {
+            let (base, client) = (app.base.clone(), app.client.clone());
+            tokio::spawn(async move {
+                let r = client
+                    .post(format!("{base}/api/v1/accounts/connect"))
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let s = r.status().as_u16();
+                (s, r.json::<Value>().await.unwrap_or(Value::Null))
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+fn guess(login: u64, i: usize) -> Value {
+    json!({"account_name": "guess", "login": login.to_string(), "password": format!("guess-{i}"), "server": "Sim-Demo"})
+}
+
+/// 20 parallel wrong-password connects by one user with CONNECT_FAIL_LIMIT=5: exactly 5 reach MT5.
+async fn one_user_guessing_in_parallel(db: Db) {
+    if db == Db::Postgres && common::postgres_url().is_none() {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    }
+    let app = common::spawn_with(db, common::sim_config(), |env| {
+        env.insert("CONNECT_FAIL_LIMIT", "5".into());
+    })
+    .await;
+    let t = app.token(Uuid::new_v4());
+    let before = failed_logins(&app.broker.audit().await.unwrap(), 10003);
+    let answers = connects(
+        &app,
+        (0..20).map(|i| (t.clone(), guess(10003, i))).collect(),
+    )
+    .await;
+    let refused_by_mt5 = answers
+        .iter()
+        .filter(|(s, b)| (*s, code(b)) == (422, "mt5_login_failed"))
+        .count();
+    let limited: Vec<&(u16, Value)> = answers.iter().filter(|(s, _)| *s == 429).collect();
+    assert_eq!(refused_by_mt5, 5, "{answers:?}");
+    assert_eq!(limited.len(), 15, "{answers:?}");
+    for (_, b) in limited {
+        assert_eq!(
+            b["error"]["details"]["scope"], "failed_connects_per_user",
+            "{b}"
+        );
+    }
+    let after = failed_logins(&app.broker.audit().await.unwrap(), 10003);
+    assert_eq!(after - before, 5, "only 5 guesses reached the broker");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_guessing_in_parallel_sqlite() {
+    one_user_guessing_in_parallel(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_guessing_in_parallel_postgres() {
+    one_user_guessing_in_parallel(Db::Postgres).await;
+}
+
+/// Many fresh users guessing at one login (a fresh count per sign-up must not help): at most
+/// LOGIN_FAIL_LIMIT guesses reach MT5, password changes count too, and the owner, whose stored
+/// credential was verified once, is never refused.
+async fn many_users_guessing_one_login(db: Db) {
+    if db == Db::Postgres && common::postgres_url().is_none() {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    }
+    let app = common::spawn_with(db, common::sim_config(), |env| {
+        env.insert("LOGIN_FAIL_LIMIT", "4".into());
+    })
+    .await;
+    let owner = app.token(Uuid::new_v4());
+    let id = app
+        .connect(&owner, 10002, "Sim-10002!", "Sim-Demo", "mine")
+        .await;
+    let before = failed_logins(&app.broker.audit().await.unwrap(), 10002);
+    let answers = connects(
+        &app,
+        (0..12)
+            .map(|i| (app.token(Uuid::new_v4()), guess(10002, i)))
+            .collect(),
+    )
+    .await;
+    let reached = answers.iter().filter(|(s, _)| *s == 422).count();
+    assert_eq!(reached, 4, "{answers:?}");
+    for (s, b) in answers.iter().filter(|(s, _)| *s == 429) {
+        assert_eq!(*s, 429);
+        assert_eq!(
+            b["error"]["details"]["scope"], "failed_logins_per_login",
+            "{b}"
+        );
+        assert_eq!(b["error"]["details"]["window_seconds"], 900, "{b}");
+    }
+    assert_eq!(
+        failed_logins(&app.broker.audit().await.unwrap(), 10002) - before,
+        4
+    );
+    // The same login spelled with another case is the same count.
+    let (s, b) = app
+        .post(
+            "/api/v1/accounts/connect",
+            &app.token(Uuid::new_v4()),
+            json!({"account_name": "g", "login": "10002", "password": "x", "server": "SIM-DEMO"}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (429, "rate_limited"), "{b}");
+    // A password change with a wrong password is a guess too, and is refused now.
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/accounts/{id}"),
+            &owner,
+            json!({"password": "still-guessing"}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (429, "rate_limited"), "{b}");
+    // The owner's stored credential is not a guess: reads and orders go on.
+    assert_eq!(app.get("/api/v1/account", &owner).await.0, 200);
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &owner,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    // Successful connects give their slot back: another user connects with the right password.
+    let other = app.token(Uuid::new_v4());
+    let (s, b) = app
+        .post(
+            "/api/v1/accounts/connect",
+            &other,
+            json!({"account_name": "ok", "login": "10001", "password": "Sim-10001!", "server": "Sim-Demo"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_users_guessing_one_login_sqlite() {
+    many_users_guessing_one_login(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_users_guessing_one_login_postgres() {
+    many_users_guessing_one_login(Db::Postgres).await;
+}
