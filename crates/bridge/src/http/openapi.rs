@@ -658,7 +658,7 @@ pub struct AuditQuery {
 }
 
 /// An event of the user's accounts: `account_connected`, `connect_failed`, `password_changed`,
-/// `password_change_failed`, `account_switched`, `account_deleted`.
+/// `password_change_failed`, `account_switched`, `account_deleted`, `credentials_invalid`.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditEntry {
