@@ -6,6 +6,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::AuthUser;
 use crate::limits::refused;
+use crate::risk::RiskLimits;
 use crate::store::journal::{Begin, Completion, JournalEntry, JournalStatus, NewJournalEntry};
 use crate::store::{AccountRow, UserCtx};
 use crate::vault::Binding;
@@ -200,14 +201,6 @@ fn error_outcome(e: &ApiError) -> Outcome {
     }
 }
 
-fn trading_enabled(row: &AccountRow) -> bool {
-    row.risk_limits
-        .as_ref()
-        .and_then(|l| l.get("trading_enabled"))
-        .and_then(Value::as_bool)
-        .unwrap_or(true)
-}
-
 /// The result of sending, as the journal records it.
 fn completion_for(result: &OrderSendResult, outcome: &Outcome) -> Completion {
     let ok = mt5::retcode::is_success(result.retcode);
@@ -279,6 +272,9 @@ where
         + Send
         + Sync,
 {
+    // Stored limits are validated before anything is journaled or sent: a value the service
+    // cannot read (users may write their rows directly) is a validation error, never "no limit".
+    let limits = RiskLimits::stored(row.risk_limits.as_ref())?;
     let hash = request_hash(&intent.request);
     let (algorithm_id, run_id, source) = match &intent.source {
         Source::Api => (None, None, "api"),
@@ -304,7 +300,7 @@ where
     };
 
     // The kill switch refuses before anything is sent; the refusal is journaled.
-    if !trading_enabled(row) {
+    if limits.trading_enabled == Some(false) {
         new.status = JournalStatus::Refused;
         new.error = Some("trading_disabled".into());
         if let Begin::Existing(e) = state
