@@ -44,6 +44,7 @@ fn row(vault: &Vault, i: usize) -> Result<AccountRow, String> {
         broker_name: None,
         account_type: None,
         risk_limits: None,
+        trade_allowed: None,
         created_at: now,
         updated_at: now,
     })

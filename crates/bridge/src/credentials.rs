@@ -30,13 +30,12 @@ use zeroize::Zeroizing;
 
 use crate::error::{ApiError, ApiResult, CredentialProblem};
 use crate::shared_state::Unavailable;
+use crate::store::audit::AUDIT_CREDENTIALS_INVALID;
 use crate::store::{AccountRow, Store, UserCtx};
 use crate::vault::{Binding, Vault, VaultError};
 
 /// HKDF `info` of the session-tag key.
 pub const SESSION_TAG_INFO: &[u8] = b"mt5b-session-v1";
-/// The audit event of a credential found unusable.
-pub const AUDIT_CREDENTIALS_INVALID: &str = "credentials_invalid";
 /// Rows whose tag (or undecryptability) this process remembers; the oldest go first past it.
 const CACHE_MAX: usize = 65_536;
 

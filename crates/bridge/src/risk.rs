@@ -1,7 +1,7 @@
 //! Account risk limits (`mt5_accounts.risk_limits`): the known keys and their validation.
 //! The trading and algorithm layers enforce them; here they are parsed and checked.
 
-use crate::error::FieldError;
+use crate::error::{ApiError, FieldError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -142,6 +142,57 @@ mod tests {
             Some(1.0)
         );
     }
+
+    fn stored_fields(v: Value) -> Vec<String> {
+        match RiskLimits::stored(Some(&v)) {
+            Err(ApiError::Validation(fields)) => fields.into_iter().map(|f| f.field).collect(),
+            other => panic!("{v}: expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn stored_values_are_validated_again() {
+        assert_eq!(RiskLimits::stored(None).unwrap(), RiskLimits::default());
+        assert_eq!(
+            RiskLimits::stored(Some(&Value::Null)).unwrap(),
+            RiskLimits::default()
+        );
+        assert_eq!(
+            RiskLimits::stored(Some(&json!({"max_positions": 3, "trading_enabled": false})))
+                .unwrap(),
+            RiskLimits {
+                max_positions: Some(3),
+                trading_enabled: Some(false),
+                ..RiskLimits::default()
+            }
+        );
+        // What a direct write can plant: wrong types, negative numbers, unknown keys, non-objects.
+        for (planted, field) in [
+            (
+                json!({"max_positions": "lots"}),
+                "risk_limits.max_positions",
+            ),
+            (json!({"max_positions": -5}), "risk_limits.max_positions"),
+            (
+                json!({"max_volume_per_trade": -0.1}),
+                "risk_limits.max_volume_per_trade",
+            ),
+            (
+                json!({"max_daily_loss": "5%"}),
+                "risk_limits.max_daily_loss",
+            ),
+            (
+                json!({"trading_enabled": "no"}),
+                "risk_limits.trading_enabled",
+            ),
+            (json!({"max_lots": 1}), "risk_limits.max_lots"),
+            (json!(-5), "risk_limits"),
+            (json!("none"), "risk_limits"),
+            (json!([1]), "risk_limits"),
+        ] {
+            assert_eq!(stored_fields(planted), vec![field]);
+        }
+    }
 }
 
 /// Why the risk checks refused an order: the limit and the numbers.
@@ -154,11 +205,32 @@ pub struct RiskRefusal {
 }
 
 impl RiskLimits {
-    /// The account's stored limits; anything unreadable counts as no limit (it was validated on write).
-    pub fn of(value: Option<&Value>) -> RiskLimits {
-        value
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
+    /// An account's stored limits, validated again as on write: users may write their account
+    /// rows directly (Supabase's Data API), past the API's checks. A bad stored value is a
+    /// `validation_failed` naming the field (`risk_limits.<key>`, or `risk_limits` for a
+    /// non-object), so nothing runs under limits the service cannot read. It is never taken as
+    /// "no limit". NULL or absent means no limits.
+    pub fn stored(value: Option<&Value>) -> Result<RiskLimits, ApiError> {
+        match value {
+            None | Some(Value::Null) => Ok(RiskLimits::default()),
+            Some(v) => parse(v).map_err(|errors| {
+                ApiError::Validation(
+                    errors
+                        .into_iter()
+                        .map(|e| {
+                            FieldError::new(
+                                e.field,
+                                format!(
+                                    "the account's stored value is invalid ({}): set risk_limits \
+                                     again with PUT /api/v1/accounts/{{account_id}}",
+                                    e.message
+                                ),
+                            )
+                        })
+                        .collect(),
+                )
+            }),
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::extract::AuthUser;
 use crate::limits::refused;
 use crate::pool::Purpose;
+use crate::risk::RiskLimits;
 use crate::store::journal::{Begin, Completion, JournalEntry, JournalStatus, NewJournalEntry};
 use crate::store::{AccountRow, UserCtx};
 use axum::http::StatusCode;
@@ -145,8 +146,13 @@ async fn record_login(state: &AppState, row: &AccountRow, info: &mt5::AccountInf
         email: None,
         claims: Value::Null,
     };
-    // MERGE-PENDING: record_trade_allowed comes with the store change.
-    let _ = (state, ctx, info.trade_allowed);
+    if let Err(e) = state
+        .store
+        .record_trade_allowed(&ctx, row.id, info.trade_allowed)
+        .await
+    {
+        tracing::warn!(account = %row.id, error = %e, "trade_allowed not recorded");
+    }
 }
 
 /// Runs a read on the account's terminal.
@@ -244,14 +250,6 @@ fn error_outcome(e: &ApiError) -> Outcome {
     }
 }
 
-fn trading_enabled(row: &AccountRow) -> bool {
-    row.risk_limits
-        .as_ref()
-        .and_then(|l| l.get("trading_enabled"))
-        .and_then(Value::as_bool)
-        .unwrap_or(true)
-}
-
 /// The result of sending, as the journal records it.
 fn completion_for(result: &OrderSendResult, outcome: &Outcome) -> Completion {
     let ok = mt5::retcode::is_success(result.retcode);
@@ -323,6 +321,9 @@ where
         + Send
         + Sync,
 {
+    // Stored limits are validated before anything is journaled or sent: a value the service
+    // cannot read (users may write their rows directly) is a validation error, never "no limit".
+    let limits = RiskLimits::stored(row.risk_limits.as_ref())?;
     let hash = request_hash(&intent.request);
     let (algorithm_id, run_id, source) = match &intent.source {
         Source::Api => (None, None, "api"),
@@ -348,7 +349,7 @@ where
     };
 
     // The kill switch refuses before anything is sent; the refusal is journaled.
-    if !trading_enabled(row) {
+    if limits.trading_enabled == Some(false) {
         new.status = JournalStatus::Refused;
         new.error = Some("trading_disabled".into());
         if let Begin::Existing(e) = state

@@ -878,20 +878,28 @@ async fn postgres_rls_isolates_algorithm_runs_on_a_raw_connection() {
             .map(|r| r.get::<Uuid, _>("id"))
             .collect();
         assert_eq!(seen, vec![b.id]);
-        let updated = sqlx::query("update algorithm_runs set status = 'failed' where id = $1")
-            .bind(a.id)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        assert_eq!(updated.rows_affected(), 0);
-        let moved = sqlx::query("update algorithm_runs set user_id = $1 where id = $2")
-            .bind(alice.user_id)
-            .bind(b.id)
-            .execute(&mut *tx)
-            .await
-            .unwrap_err();
-        assert_eq!(sql_state(&moved).as_deref(), Some("42501"), "{moved}");
         tx.rollback().await.unwrap();
+        // Users may not change runs at all: not another user's, nor hand their own to another.
+        let updated = store_support::refused_as_user(
+            &mut conn,
+            &bob,
+            &format!(
+                "update algorithm_runs set status = 'failed' where id = '{}'",
+                a.id
+            ),
+        )
+        .await;
+        assert_eq!(sql_state(&updated).as_deref(), Some("42501"), "{updated}");
+        let moved = store_support::refused_as_user(
+            &mut conn,
+            &bob,
+            &format!(
+                "update algorithm_runs set user_id = '{}' where id = '{}'",
+                alice.user_id, b.id
+            ),
+        )
+        .await;
+        assert_eq!(sql_state(&moved).as_deref(), Some("42501"), "{moved}");
 
         // Users cannot delete runs, not even their own.
         let mut tx = as_user(&mut conn, &bob).await;
@@ -981,12 +989,12 @@ async fn postgres_algorithm_schema_has_rls_policies_grants_and_trigger() {
             ),
             (
                 "algorithm_runs",
-                "Users can insert own algorithm runs",
+                "Service can insert own algorithm runs",
                 "INSERT",
             ),
             (
                 "algorithm_runs",
-                "Users can update own algorithm runs",
+                "Service can update own algorithm runs",
                 "UPDATE",
             ),
             (
@@ -998,7 +1006,10 @@ async fn postgres_algorithm_schema_has_rls_policies_grants_and_trigger() {
         .iter()
         .map(|(t, p, c)| (t.to_string(), p.to_string(), c.to_string()))
         .collect();
-        assert_eq!(policies, expected, "no DELETE policy on runs");
+        assert_eq!(
+            policies, expected,
+            "users write their configurations; runs only the service writes; nobody deletes runs"
+        );
 
         let indexes: Vec<(String, String)> = sqlx::query_as(
             "select indexname::text, indexdef from pg_indexes \
@@ -1046,9 +1057,19 @@ async fn postgres_algorithm_schema_has_rls_policies_grants_and_trigger() {
             grants,
             vec![
                 (true, true, true, true, false),
-                (true, true, true, false, false)
+                (true, false, false, false, false)
             ]
         );
+        let writer: (bool, bool, bool, bool) = sqlx::query_as(
+            "select has_table_privilege('mt5_bridge_writer', 'public.algorithm_runs', 'select'), \
+                    has_table_privilege('mt5_bridge_writer', 'public.algorithm_runs', 'insert'), \
+                    has_table_privilege('mt5_bridge_writer', 'public.algorithm_runs', 'update'), \
+                    has_table_privilege('mt5_bridge_writer', 'public.algorithm_runs', 'delete')",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(writer, (true, true, true, false));
 
         // The trigger moves updated_at on any update, even one that does not set it.
         let user = new_user(&db).await;
@@ -1105,4 +1126,72 @@ async fn sqlite_algorithm_migration_is_idempotent_and_cascades_from_the_user() {
     .await;
     assert_eq!(db.store.get_config(&user, cfg.id).await.unwrap(), None);
     assert_eq!(db.store.get_run(&user, run.id).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_users_cannot_write_even_their_own_runs_but_keep_their_configs() {
+    run_postgres(|db| async move {
+        let alice = new_user(&db).await;
+        let acc = new_account(&db, &alice).await;
+        let run = start(&db, &alice, acc).await;
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+
+        // What the Data API gives Alice: her own claims, her own account and run. Planting a
+        // finished run, rewriting one's outcome, removing one: all refused.
+        for sql in [
+            format!(
+                "insert into algorithm_runs (id, user_id, account_id, algorithm_id, \
+                 algorithm_kind, parameters, status) values ('{}', '{}', '{acc}', 'x', 'x', \
+                 '{{}}', 'done')",
+                Uuid::new_v4(),
+                alice.user_id
+            ),
+            format!(
+                "update algorithm_runs set status = 'done', trades = '[]' where id = '{}'",
+                run.id
+            ),
+            format!("delete from algorithm_runs where id = '{}'", run.id),
+        ] {
+            let err = store_support::refused_as_user(&mut conn, &alice, &sql).await;
+            assert_eq!(sql_state(&err).as_deref(), Some("42501"), "{sql}: {err}");
+        }
+        let mut tx = as_user(&mut conn, &alice).await;
+        let seen: Vec<(Uuid, String)> = sqlx::query_as("select id, status from algorithm_runs")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(seen, vec![(run.id, RUN_RUNNING.to_string())]);
+        tx.rollback().await.unwrap();
+
+        // The service still finishes runs, through the store.
+        db.store
+            .finish_run(&alice, run.id, finish(RUN_DONE))
+            .await
+            .unwrap();
+        let done = db.store.get_run(&alice, run.id).await.unwrap().unwrap();
+        assert_eq!(done.status, RUN_DONE);
+
+        // Configurations stay the user's own to write, directly too.
+        let mut tx = as_user(&mut conn, &alice).await;
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "insert into algorithm_configs (id, user_id, name, kind, parameters) \
+             values ($1, $2, 'direct', 'ma_crossover', '{\"symbol\": \"EURUSD\"}')",
+        )
+        .bind(id)
+        .bind(alice.user_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let updated = sqlx::query("update algorithm_configs set name = 'renamed' where id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(updated.rows_affected(), 1);
+        tx.commit().await.unwrap();
+        let cfg = db.store.get_config(&alice, id).await.unwrap().unwrap();
+        assert_eq!(cfg.name, "renamed");
+    })
+    .await
 }

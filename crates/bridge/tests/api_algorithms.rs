@@ -292,3 +292,137 @@ async fn refusals_and_saved_configurations() {
     assert_eq!(s, 404);
     app.shutdown().await;
 }
+
+/// Users may write their own configurations (and account rows) directly through Supabase's Data
+/// API, past the API's checks. A configuration or risk limits the API would refuse must be
+/// refused by name when it is about to run: not a 500, not defaults in its place, and no run.
+async fn planted_configurations(app: common::TestApp) -> common::TestApp {
+    let user = Uuid::new_v4();
+    let t = app.token(user);
+    let account_id = app
+        .connect(&t, 10001, "Sim-10001!", "Sim-Demo", "algo")
+        .await;
+    let valid = r#"{"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3}"#;
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms",
+            &t,
+            json!({"name": "mine", "kind": "ma_crossover", "parameters": serde_json::from_str::<Value>(valid).unwrap()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let config_id = b["algorithm"]["id"].as_str().unwrap().to_string();
+    let run_it = json!({"account_id": account_id, "algorithm_id": config_id, "dry_run": true});
+
+    for (kind, parameters, field) in [
+        (
+            "ma_crossover",
+            r#"{"symbol": "EURUSD", "max_positions": "lots"}"#,
+            "parameters.max_positions",
+        ),
+        (
+            "ma_crossover",
+            r#"{"symbol": "EURUSD", "max_positions": -5}"#,
+            "parameters.max_positions",
+        ),
+        (
+            "ma_crossover",
+            r#"{"symbol": "EURUSD", "risk_per_trade": 7}"#,
+            "parameters.risk_per_trade",
+        ),
+        (
+            "ma_crossover",
+            r#"{"symbol": "EURUSD", "colour": "red"}"#,
+            "parameters.colour",
+        ),
+        ("ma_crossover", r#""EURUSD""#, "parameters"),
+        ("ma_crossover", "[1, 2]", "parameters"),
+        ("martingale", valid, "kind"),
+    ] {
+        let changed = app
+            .as_data_api_user(
+                user,
+                &format!(
+                    "update algorithm_configs set kind = '{kind}', parameters = '{parameters}' \
+                     where id = '{config_id}'"
+                ),
+            )
+            .await;
+        assert_eq!(changed, 1, "configurations are the user's to write");
+        let (s, b) = app
+            .post("/api/v1/algorithms/execute", &t, run_it.clone())
+            .await;
+        assert_eq!(
+            (s, code(&b)),
+            (422, "validation_failed"),
+            "{kind} {parameters}: {b}"
+        );
+        let fields = b["error"]["details"]["fields"].as_array().unwrap();
+        assert_eq!(fields.len(), 1, "{kind} {parameters}: {b}");
+        assert_eq!(fields[0]["field"], field, "{kind} {parameters}: {b}");
+        assert!(
+            fields[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("saved configuration"),
+            "{b}"
+        );
+        // The request's own value does not excuse the stored one.
+        let mut overridden = run_it.clone();
+        overridden["parameters"] = json!({"max_positions": 2});
+        let (s, b) = app.post("/api/v1/algorithms/execute", &t, overridden).await;
+        assert_eq!((s, code(&b)), (422, "validation_failed"), "{b}");
+    }
+    // Bad risk limits on the account refuse a built-in strategy's run the same way.
+    app.as_data_api_user(
+        user,
+        &format!(
+            "update algorithm_configs set kind = 'ma_crossover', parameters = '{valid}' \
+             where id = '{config_id}'"
+        ),
+    )
+    .await;
+    app.as_data_api_user(
+        user,
+        &format!(
+            "update mt5_accounts set risk_limits = '{{\"max_positions\": \"lots\"}}' \
+             where id = '{account_id}'"
+        ),
+    )
+    .await;
+    for algorithm in ["ma_crossover", config_id.as_str()] {
+        let (s, b) = app
+            .post(
+                "/api/v1/algorithms/execute",
+                &t,
+                json!({"account_id": account_id, "algorithm_id": algorithm, "dry_run": true,
+                       "parameters": {"symbol": "EURUSD"}}),
+            )
+            .await;
+        assert_eq!((s, code(&b)), (422, "validation_failed"), "{b}");
+        assert_eq!(
+            b["error"]["details"]["fields"][0]["field"], "risk_limits.max_positions",
+            "{b}"
+        );
+    }
+    // No run was recorded for any of it.
+    let (_, runs) = app.get("/api/v1/algorithms/runs", &t).await;
+    assert_eq!(runs["runs"], json!([]), "{runs}");
+
+    // Repaired through the API, the configuration runs.
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/accounts/{account_id}"),
+            &t,
+            json!({"risk_limits": null}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app.post("/api/v1/algorithms/execute", &t, run_it).await;
+    assert_eq!(s, 200, "{b}");
+    app
+}
+both_backends!(
+    planted_configurations_are_refused_by_name,
+    planted_configurations
+);

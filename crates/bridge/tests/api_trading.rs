@@ -690,3 +690,71 @@ async fn risk_limits_refuse_exactly_what_they_should() {
     assert_eq!(refused_entries, 5);
     app.shutdown().await;
 }
+
+/// Users may write their own account rows directly (Supabase's Data API), past the API's checks.
+/// Risk limits the API would refuse must neither read as "no limits" nor fail with a 500: the
+/// order is refused by name, before anything is journaled or sent.
+async fn planted_risk_limits(app: TestApp) -> TestApp {
+    let user = Uuid::new_v4();
+    let t = app.token(user);
+    let id = app
+        .connect(&t, 10001, "Sim-10001!", "Sim-Demo", "planted")
+        .await;
+    let order = json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1});
+    for (planted, field) in [
+        (r#"{"max_positions": "lots"}"#, "risk_limits.max_positions"),
+        (r#"{"max_positions": -5}"#, "risk_limits.max_positions"),
+        (r#"{"max_positions": 2.5}"#, "risk_limits.max_positions"),
+        (
+            r#"{"max_volume_per_trade": -1}"#,
+            "risk_limits.max_volume_per_trade",
+        ),
+        (
+            r#"{"trading_enabled": "no"}"#,
+            "risk_limits.trading_enabled",
+        ),
+        (r#"{"max_lots": 1}"#, "risk_limits.max_lots"),
+        ("-5", "risk_limits"),
+        (r#""none""#, "risk_limits"),
+    ] {
+        let changed = app
+            .as_data_api_user(
+                user,
+                &format!("update mt5_accounts set risk_limits = '{planted}' where id = '{id}'"),
+            )
+            .await;
+        assert_eq!(changed, 1, "the user may write their own row");
+        let (s, b) = app.post("/api/v1/orders", &t, order.clone()).await;
+        assert_eq!((s, code(&b)), (422, "validation_failed"), "{planted}: {b}");
+        let fields = b["error"]["details"]["fields"].as_array().unwrap();
+        assert_eq!(fields.len(), 1, "{planted}: {b}");
+        assert_eq!(fields[0]["field"], field, "{planted}: {b}");
+        assert!(
+            fields[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("stored value"),
+            "{planted}: {b}"
+        );
+    }
+    // Nothing was journaled or sent.
+    let (_, j) = app.get("/api/v1/journal", &t).await;
+    assert_eq!(j["entries"], json!([]), "{j}");
+    let (_, p) = app.get("/api/v1/positions", &t).await;
+    assert_eq!(p["positions"], json!([]), "{p}");
+    // Limits set again through the API apply as before.
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/accounts/{id}"),
+            &t,
+            json!({"risk_limits": {"max_positions": 1}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app.post("/api/v1/orders", &t, order.clone()).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app.post("/api/v1/orders", &t, order).await;
+    assert_eq!((s, code(&b)), (422, "risk_limit_exceeded"), "{b}");
+    app
+}
+both_backends!(planted_risk_limits_are_refused_by_name, planted_risk_limits);

@@ -9,8 +9,8 @@
 
 use mt5_bridge::store::audit::{
     audit_page_size, AuditEntry, AUDIT_ACCOUNT_CONNECTED, AUDIT_ACCOUNT_DELETED,
-    AUDIT_ACCOUNT_SWITCHED, AUDIT_CONNECT_FAILED, AUDIT_KEY_ROTATED, AUDIT_PASSWORD_CHANGED,
-    MAX_AUDIT_PAGE,
+    AUDIT_ACCOUNT_SWITCHED, AUDIT_CONNECT_FAILED, AUDIT_CREDENTIALS_INVALID, AUDIT_EVENTS,
+    AUDIT_KEY_ROTATED, AUDIT_PASSWORD_CHANGED, MAX_AUDIT_PAGE,
 };
 use mt5_bridge::store::UserCtx;
 use serde_json::{json, Value};
@@ -200,12 +200,44 @@ async fn unknown_events_are_refused(db: Db) {
     assert!(refused);
 }
 
+async fn credentials_invalid_is_an_event(db: Db) {
+    let alice = new_user(&db).await;
+    let acc = Uuid::new_v4();
+    assert!(AUDIT_EVENTS.contains(&AUDIT_CREDENTIALS_INVALID));
+    assert_eq!(AUDIT_CREDENTIALS_INVALID, "credentials_invalid");
+    db.store
+        .record(
+            Some(&alice),
+            Some(acc),
+            AUDIT_CREDENTIALS_INVALID,
+            json!({"login": "5001234", "server": "MetaQuotes-Demo", "mt5_error_code": -6}),
+        )
+        .await
+        .unwrap();
+    let got = db.store.list_audit(&alice, 10).await.unwrap();
+    assert_eq!(events(&got), vec![AUDIT_CREDENTIALS_INVALID]);
+    assert_eq!(got[0].account_id, Some(acc));
+    // Every event the store accepts, the schema accepts (the CHECK was widened, not replaced
+    // by a shorter list).
+    for event in AUDIT_EVENTS {
+        db.store
+            .record(Some(&alice), None, event, json!({}))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        db.store.list_audit(&alice, 100).await.unwrap().len(),
+        AUDIT_EVENTS.len() + 1
+    );
+}
+
 contract!(
     round_trip,
     newest_first_and_limited,
     users_are_isolated,
     service_events_have_no_user,
     unknown_events_are_refused,
+    credentials_invalid_is_an_event,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -242,6 +274,18 @@ async fn pg_rls(db: Db) {
     assert_eq!(sql_state(&forged).as_deref(), Some("42501"), "{forged}");
     tx.rollback().await.unwrap();
 
+    // Alice may not append to her own log either: only the service writes it.
+    let err = store_support::refused_as_user(
+        &mut conn,
+        &alice,
+        &format!(
+            "insert into audit_log (user_id, event) values ('{}', 'password_changed')",
+            alice.user_id
+        ),
+    )
+    .await;
+    assert_eq!(sql_state(&err).as_deref(), Some("42501"), "{err}");
+
     // Alice sees her two, and may neither change nor remove them.
     let mut tx = as_user(&mut conn, &alice).await;
     let (n,): (i64,) = sqlx::query_as("select count(*) from audit_log")
@@ -275,6 +319,42 @@ async fn pg_rls(db: Db) {
         .await
         .unwrap();
     assert_eq!(n, 3);
+
+    // The policies and grants say the same: users read, the writer appends, nobody changes.
+    let policies: Vec<(String, String, Vec<String>)> = sqlx::query_as(
+        "select policyname::text, cmd::text, roles::text[] from pg_policies \
+         where schemaname = 'public' and tablename = 'audit_log' order by policyname",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        policies,
+        vec![
+            (
+                "Service can insert own audit entries".to_string(),
+                "INSERT".to_string(),
+                vec!["mt5_bridge_writer".to_string()]
+            ),
+            (
+                "Users can view own audit entries".to_string(),
+                "SELECT".to_string(),
+                vec!["authenticated".to_string()]
+            ),
+        ]
+    );
+    let grants: (bool, bool, bool, bool, bool, bool) = sqlx::query_as(
+        "select has_table_privilege('authenticated', 'public.audit_log', 'select'), \
+                has_table_privilege('authenticated', 'public.audit_log', 'insert'), \
+                has_table_privilege('mt5_bridge_writer', 'public.audit_log', 'insert'), \
+                has_table_privilege('mt5_bridge_writer', 'public.audit_log', 'update'), \
+                has_table_privilege('mt5_bridge_writer', 'public.audit_log', 'delete'), \
+                has_table_privilege('anon', 'public.audit_log', 'select')",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(grants, (true, false, true, false, false, false));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -917,21 +917,28 @@ async fn postgres_rls_isolates_journal_entries_on_a_raw_connection() {
             .map(|r| r.get::<Uuid, _>("id"))
             .collect();
         assert_eq!(seen, vec![b.id]);
-        let updated = sqlx::query("update trade_journal set status = 'failed' where id = $1")
-            .bind(a.id)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        assert_eq!(updated.rows_affected(), 0);
-        // Handing one's own entry to another user is refused by the policy.
-        let moved = sqlx::query("update trade_journal set user_id = $1 where id = $2")
-            .bind(alice.user_id)
-            .bind(b.id)
-            .execute(&mut *tx)
-            .await
-            .unwrap_err();
-        assert_eq!(sql_state(&moved).as_deref(), Some("42501"), "{moved}");
         tx.rollback().await.unwrap();
+        // Users may not change entries at all: not another user's, nor hand their own to another.
+        let updated = store_support::refused_as_user(
+            &mut conn,
+            &bob,
+            &format!(
+                "update trade_journal set status = 'failed' where id = '{}'",
+                a.id
+            ),
+        )
+        .await;
+        assert_eq!(sql_state(&updated).as_deref(), Some("42501"), "{updated}");
+        let moved = store_support::refused_as_user(
+            &mut conn,
+            &bob,
+            &format!(
+                "update trade_journal set user_id = '{}' where id = '{}'",
+                alice.user_id, b.id
+            ),
+        )
+        .await;
+        assert_eq!(sql_state(&moved).as_deref(), Some("42501"), "{moved}");
 
         // Users cannot delete journal entries, not even their own.
         let mut tx = as_user(&mut conn, &bob).await;
@@ -999,16 +1006,32 @@ async fn postgres_journal_schema_has_rls_policies_indexes_and_grants() {
             policies,
             vec![
                 (
-                    "Users can insert own journal entries".into(),
+                    "Service can insert own journal entries".into(),
                     "INSERT".into()
                 ),
                 (
-                    "Users can update own journal entries".into(),
+                    "Service can update own journal entries".into(),
                     "UPDATE".into()
                 ),
                 ("Users can view own journal entries".into(), "SELECT".into()),
             ],
-            "no DELETE policy: the journal is append-only for users"
+            "users only read; the service writes; nobody deletes"
+        );
+        let writers: Vec<(String, Vec<String>)> = sqlx::query_as(
+            "select policyname::text, roles::text[] from pg_policies \
+             where schemaname = 'public' and tablename = 'trade_journal' order by policyname",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let roles: Vec<Vec<String>> = writers.into_iter().map(|(_, r)| r).collect();
+        assert_eq!(
+            roles,
+            vec![
+                vec!["mt5_bridge_writer".to_string()],
+                vec!["mt5_bridge_writer".to_string()],
+                vec!["authenticated".to_string()],
+            ]
         );
 
         let indexes: Vec<(String, String)> = sqlx::query_as(
@@ -1059,7 +1082,36 @@ async fn postgres_journal_schema_has_rls_policies_indexes_and_grants() {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-        assert_eq!(grants, (true, true, true, false, false, false));
+        assert_eq!(grants, (true, false, false, false, false, false));
+        let writer: (bool, bool, bool, bool) = sqlx::query_as(
+            "select has_table_privilege('mt5_bridge_writer', 'public.trade_journal', 'select'), \
+                    has_table_privilege('mt5_bridge_writer', 'public.trade_journal', 'insert'), \
+                    has_table_privilege('mt5_bridge_writer', 'public.trade_journal', 'update'), \
+                    has_table_privilege('mt5_bridge_writer', 'public.trade_journal', 'delete')",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(writer, (true, true, true, false));
+
+        // One key to the account, on (account_id, user_id), with the old key's ON DELETE CASCADE.
+        let keys: Vec<(String, String)> = sqlx::query_as(
+            "select conname::text, pg_get_constraintdef(oid) from pg_constraint \
+             where conrelid = 'public.trade_journal'::regclass and contype = 'f' \
+             and confrelid = 'public.mt5_accounts'::regclass",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            keys,
+            vec![(
+                "trade_journal_account_id_user_id_fkey".to_string(),
+                "FOREIGN KEY (account_id, user_id) REFERENCES mt5_accounts(id, user_id) \
+                 ON DELETE CASCADE"
+                    .to_string()
+            )]
+        );
 
         // Timestamps keep microseconds and the journal follows its user out (ON DELETE CASCADE).
         let user = new_user(&db).await;
@@ -1103,4 +1155,184 @@ async fn sqlite_journal_migration_is_idempotent_and_cascades() {
     db.raw(&format!("delete from mt5_accounts where id = '{account}'"))
         .await;
     assert_eq!(db.store.get_entry(&user, entry.id).await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The journal is the service's record: users read it, only the service writes it.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_users_cannot_write_even_their_own_journal_directly() {
+    run_postgres(|db| async move {
+        let alice = new_user(&db).await;
+        let acc = new_account(&db, &alice).await;
+        let mine = begin(&db, &alice, keyed(acc, "k-1")).await;
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+
+        // What the Data API gives Alice: `authenticated` with her own claims, on her own account
+        // and her own entry. Planting a "done" entry, completing one, freeing a key, deleting.
+        for sql in [
+            format!(
+                "insert into trade_journal (id, user_id, account_id, client_id, source, action, \
+                 request, status) values ('{}', '{}', '{acc}', 'planted', 'api', 'place', '{{}}', \
+                 'done')",
+                Uuid::new_v4(),
+                alice.user_id
+            ),
+            format!(
+                "update trade_journal set status = 'done', retcode = 10009 where id = '{}'",
+                mine.id
+            ),
+            format!(
+                "update trade_journal set idempotency_key = null where id = '{}'",
+                mine.id
+            ),
+            format!("delete from trade_journal where id = '{}'", mine.id),
+        ] {
+            let err = store_support::refused_as_user(&mut conn, &alice, &sql).await;
+            assert_eq!(sql_state(&err).as_deref(), Some("42501"), "{sql}: {err}");
+        }
+
+        // She still reads her own entries.
+        let mut tx = as_user(&mut conn, &alice).await;
+        let seen: Vec<(Uuid, String)> = sqlx::query_as("select id, status from trade_journal")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(seen, vec![(mine.id, "pending".to_string())]);
+        tx.rollback().await.unwrap();
+
+        // The service's own writes still work: complete, the key replay, and a key given up
+        // after its TTL (an UPDATE then an INSERT, both as the writer).
+        db.store
+            .complete(
+                &alice,
+                mine.id,
+                Completion {
+                    status: Some(JournalStatus::Done),
+                    retcode: Some(10009),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let done = db.store.get_entry(&alice, mine.id).await.unwrap().unwrap();
+        assert_eq!(
+            (done.status, done.retcode),
+            (JournalStatus::Done, Some(10009))
+        );
+        let replay = existing(
+            db.store
+                .begin(&alice, keyed(acc, "k-1"), TTL)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(replay.id, mine.id);
+        tick().await;
+        let fresh = created(db.store.begin(&alice, keyed(acc, "k-1"), 0).await.unwrap());
+        assert_ne!(fresh.id, mine.id);
+        let old = db.store.get_entry(&alice, mine.id).await.unwrap().unwrap();
+        assert_eq!(old.idempotency_key, None);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_entry_on_another_users_account_is_refused_by_the_key() {
+    run_postgres(|db| async move {
+        let alice = new_user(&db).await;
+        let bob = new_user(&db).await;
+        let alice_acc = new_account(&db, &alice).await;
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        let insert = |client_id: &str| {
+            format!(
+                "insert into trade_journal (id, user_id, account_id, client_id, source, action, \
+                 request, status) values ('{}', '{}', '{alice_acc}', '{client_id}', 'api', \
+                 'place', '{{}}', 'pending')",
+                Uuid::new_v4(),
+                bob.user_id
+            )
+        };
+
+        // Bob's row (his claims, so the writer's policy passes) on Alice's account: the
+        // (account_id, user_id) key refuses it, although FK checks ignore RLS.
+        let mut tx = store_support::as_writer(&mut conn, &bob).await;
+        let err = sqlx::query(&insert("as-writer"))
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert_eq!(sql_state(&err).as_deref(), Some("23503"), "{err}");
+        tx.rollback().await.unwrap();
+        // Not even the table's owner, for whom RLS does not apply, can write it.
+        let err = sqlx::query(&insert("as-owner"))
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert_eq!(sql_state(&err).as_deref(), Some("23503"), "{err}");
+
+        // Through the store it is "not one of the user's accounts", and nothing is written.
+        let err = db
+            .store
+            .begin(&bob, intent(alice_acc), TTL)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("not one of the user's accounts"),
+            "{err}"
+        );
+        let (n,): (i64,) = sqlx::query_as("select count(*) from trade_journal")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_an_entry_on_another_users_account_is_refused_by_the_key() {
+    run_sqlite(|db| async move {
+        let alice = new_user(&db).await;
+        let bob = new_user(&db).await;
+        let alice_acc = new_account(&db, &alice).await;
+        let bob_acc = new_account(&db, &bob).await;
+        // sqlx turns foreign keys on for every SQLite connection, as the store's pool does.
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        let insert = |user: Uuid, account: Uuid, client_id: &str| {
+            format!(
+                "insert into trade_journal (id, user_id, account_id, client_id, source, action, \
+                 request, status, created_at) values ('{}', '{user}', '{account}', '{client_id}', \
+                 'api', 'place', '{{}}', 'pending', '2024-01-01T00:00:00.000000Z')",
+                Uuid::new_v4()
+            )
+        };
+        let err = sqlx::query(&insert(bob.user_id, alice_acc, "crossed"))
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+        sqlx::query(&insert(bob.user_id, bob_acc, "own"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        // The key's target is the unique index on mt5_accounts (id, user_id).
+        let (unique,): (i64,) = sqlx::query_as(
+            "select count(*) from pragma_index_list('mt5_accounts') \
+             where name = 'mt5_accounts_id_user_id_key' and \"unique\" = 1",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(unique, 1);
+        // The key cascades like the one it replaced.
+        sqlx::query(&format!("delete from mt5_accounts where id = '{bob_acc}'"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (n,): (i64,) = sqlx::query_as("select count(*) from trade_journal")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+    })
+    .await
 }

@@ -18,6 +18,9 @@ use serde_json::json;
 use sqlx::{Connection, Executor, Row};
 use uuid::Uuid;
 
+mod store_support;
+use store_support::{as_user, as_writer, refused_as_user, sql_state};
+
 type Store = Arc<dyn AccountStore>;
 
 const TOMB: &str = "revoked";
@@ -167,6 +170,7 @@ contract!(
     migrations_are_idempotent,
     concurrent_inserts_leave_one_default,
     over_long_values_are_rejected,
+    trade_allowed_is_recorded_and_read_with_every_row,
 );
 
 async fn insert_list_get(store: Store) {
@@ -805,6 +809,110 @@ async fn over_long_values_are_rejected(store: Store) {
     assert_eq!(store.list_accounts(&user, true).await.unwrap().len(), 1);
 }
 
+async fn trade_allowed_is_recorded_and_read_with_every_row(store: Store) {
+    let alice = new_user(&store).await;
+    let bob = new_user(&store).await;
+    let a = store
+        .insert_account(&alice, account("1", "S"), false)
+        .await
+        .unwrap();
+    let b = store
+        .insert_account(&alice, account("2", "S"), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.trade_allowed, b.trade_allowed),
+        (None, None),
+        "until recorded"
+    );
+
+    store
+        .record_trade_allowed(&alice, a.id, true)
+        .await
+        .unwrap();
+    let got = store.get_account(&alice, a.id).await.unwrap().unwrap();
+    assert_eq!(got.trade_allowed, Some(true));
+    assert!(format!("{got:?}").contains("trade_allowed: Some(true)"));
+    // An upsert: the last login's answer wins.
+    store
+        .record_trade_allowed(&alice, a.id, false)
+        .await
+        .unwrap();
+
+    // Every query that returns account rows carries it; the other account has none.
+    let by_id = |rows: Vec<mt5_bridge::store::AccountRow>| -> Vec<(Uuid, Option<bool>)> {
+        rows.into_iter().map(|r| (r.id, r.trade_allowed)).collect()
+    };
+    assert_eq!(
+        by_id(store.list_accounts(&alice, false).await.unwrap()),
+        vec![(a.id, Some(false)), (b.id, None)]
+    );
+    let one = |r: Option<mt5_bridge::store::AccountRow>| r.unwrap().trade_allowed;
+    assert_eq!(
+        one(store.get_account(&alice, a.id).await.unwrap()),
+        Some(false)
+    );
+    assert_eq!(
+        one(store.default_account(&alice).await.unwrap()),
+        Some(false)
+    );
+    assert_eq!(
+        one(store.find_by_login(&alice, "1", "S").await.unwrap()),
+        Some(false)
+    );
+    let patch = AccountPatch {
+        account_name: Some("Renamed".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        one(store.update_account(&alice, a.id, patch).await.unwrap()),
+        Some(false)
+    );
+    assert!(store.soft_delete(&alice, a.id, TOMB).await.unwrap());
+    assert_eq!(
+        by_id(store.list_accounts(&alice, true).await.unwrap()),
+        vec![(a.id, Some(false)), (b.id, None)]
+    );
+    assert_eq!(
+        one(store
+            .reactivate(&alice, a.id, account("1", "S"), false)
+            .await
+            .unwrap()),
+        Some(false)
+    );
+    let all = store.all_credentials().await.unwrap();
+    assert_eq!(
+        all.iter().find(|r| r.id == a.id).unwrap().trade_allowed,
+        Some(false)
+    );
+
+    // Only for one's own accounts: another user's, or none at all, is an error and changes
+    // nothing.
+    for (user, id) in [(&bob, a.id), (&alice, Uuid::new_v4())] {
+        let err = store
+            .record_trade_allowed(user, id, true)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("not one of the user's accounts"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        one(store.get_account(&alice, a.id).await.unwrap()),
+        Some(false)
+    );
+    // The status of a second account is its own.
+    store
+        .record_trade_allowed(&alice, b.id, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        by_id(store.list_accounts(&alice, false).await.unwrap()),
+        vec![(a.id, Some(false)), (b.id, Some(true))]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Postgres only
 
@@ -989,6 +1097,17 @@ async fn postgres_schema_has_rls_policies_indexes_and_grants() {
                 ("idx_mt5_accounts_user_id".into(),)
             ]
         );
+
+        // The target of the journal's and the status table's (account_id, user_id) keys.
+        let (unique,): (String,) = sqlx::query_as(
+            "select pg_get_constraintdef(oid) from pg_constraint \
+             where conrelid = 'public.mt5_accounts'::regclass \
+             and conname = 'mt5_accounts_id_user_id_key'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(unique, "UNIQUE (id, user_id)");
 
         let (auth_select, auth_delete, anon_select, anon_insert): (bool, bool, bool, bool) =
             sqlx::query_as(
@@ -1186,4 +1305,407 @@ async fn sqlite_creates_missing_directories_and_unknown_schemes_fail() {
         !msg.contains("secret-pw"),
         "the URL's password is not echoed: {msg}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// mt5_account_status: users read it, only the service writes it
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_account_status_is_read_only_for_users() {
+    run_postgres_with_url(|store, url| async move {
+        let alice = new_user(&store).await;
+        let bob = new_user(&store).await;
+        let a = store
+            .insert_account(&alice, account("1", "S"), false)
+            .await
+            .unwrap();
+        let a2 = store
+            .insert_account(&alice, account("2", "S"), false)
+            .await
+            .unwrap();
+        let b = store
+            .insert_account(&bob, account("3", "S"), false)
+            .await
+            .unwrap();
+        store
+            .record_trade_allowed(&alice, a.id, false)
+            .await
+            .unwrap();
+        store.record_trade_allowed(&bob, b.id, true).await.unwrap();
+        let mut conn = raw_connection(&url).await;
+
+        // Alice reads her own status, and only hers.
+        let mut tx = as_user(&mut conn, &alice).await;
+        let seen: Vec<(Uuid, bool)> =
+            sqlx::query_as("select account_id, trade_allowed from mt5_account_status")
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+        assert_eq!(seen, vec![(a.id, false)]);
+        tx.rollback().await.unwrap();
+
+        // Through the Data API she may not write it, not even for her own accounts: claiming
+        // that the broker allows trading, adding a row, removing one.
+        for sql in [
+            format!(
+                "update mt5_account_status set trade_allowed = true where account_id = '{}'",
+                a.id
+            ),
+            format!(
+                "insert into mt5_account_status (account_id, user_id, trade_allowed) \
+                 values ('{}', '{}', true)",
+                a2.id, alice.user_id
+            ),
+            format!(
+                "insert into mt5_account_status (account_id, user_id, trade_allowed) \
+                 values ('{}', '{}', true) on conflict (account_id) do update set \
+                 trade_allowed = true",
+                a.id, alice.user_id
+            ),
+            format!(
+                "delete from mt5_account_status where account_id = '{}'",
+                a.id
+            ),
+        ] {
+            let err = refused_as_user(&mut conn, &alice, &sql).await;
+            assert_eq!(sql_state(&err).as_deref(), Some("42501"), "{sql}: {err}");
+        }
+
+        // The writer is held to the claims' user by its policy, and to the account's owner by
+        // the (account_id, user_id) key, which FK checks apply although they ignore RLS.
+        let mut tx = as_writer(&mut conn, &bob).await;
+        let err = sqlx::query(
+            "insert into mt5_account_status (account_id, user_id, trade_allowed) \
+             values ($1, $2, true)",
+        )
+        .bind(a2.id)
+        .bind(alice.user_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+        assert_eq!(sql_state(&err).as_deref(), Some("42501"), "policy: {err}");
+        tx.rollback().await.unwrap();
+        let mut tx = as_writer(&mut conn, &bob).await;
+        let err = sqlx::query(
+            "insert into mt5_account_status (account_id, user_id, trade_allowed) \
+             values ($1, $2, true)",
+        )
+        .bind(a2.id)
+        .bind(bob.user_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+        assert_eq!(sql_state(&err).as_deref(), Some("23503"), "key: {err}");
+        tx.rollback().await.unwrap();
+        let mut tx = as_writer(&mut conn, &bob).await;
+        let updated =
+            sqlx::query("update mt5_account_status set trade_allowed = true where account_id = $1")
+                .bind(a.id)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        assert_eq!(updated.rows_affected(), 0, "not Bob's row");
+        tx.rollback().await.unwrap();
+
+        // Nothing above changed a thing; the service's own write still works.
+        let got = store.get_account(&alice, a.id).await.unwrap().unwrap();
+        assert_eq!(got.trade_allowed, Some(false));
+        store
+            .record_trade_allowed(&alice, a.id, true)
+            .await
+            .unwrap();
+        let got = store.get_account(&alice, a.id).await.unwrap().unwrap();
+        assert_eq!(got.trade_allowed, Some(true));
+
+        // Policies and grants, and the row goes with its account.
+        let policies: Vec<(String, String, Vec<String>)> = sqlx::query_as(
+            "select policyname::text, cmd::text, roles::text[] from pg_policies \
+             where schemaname = 'public' and tablename = 'mt5_account_status' \
+             order by policyname",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let writer = || vec!["mt5_bridge_writer".to_string()];
+        assert_eq!(
+            policies,
+            vec![
+                (
+                    "Service can insert own account status".into(),
+                    "INSERT".into(),
+                    writer()
+                ),
+                (
+                    "Service can update own account status".into(),
+                    "UPDATE".into(),
+                    writer()
+                ),
+                (
+                    "Users can view own account status".into(),
+                    "SELECT".into(),
+                    vec!["authenticated".to_string()]
+                ),
+            ]
+        );
+        store_support::assert_claimless_sees_nothing_and_anon_is_refused(
+            &mut conn,
+            "mt5_account_status",
+        )
+        .await;
+        sqlx::query("delete from mt5_accounts where id = $1")
+            .bind(a.id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (left,): (i64,) = sqlx::query_as("select count(*) from mt5_account_status")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(left, 1, "only Bob's is left");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn sqlite_account_status_keys_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let store: Store = store::open(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let alice = new_user(&store).await;
+    let bob = new_user(&store).await;
+    let a = store
+        .insert_account(&alice, account("1", "S"), false)
+        .await
+        .unwrap();
+    store
+        .record_trade_allowed(&alice, a.id, true)
+        .await
+        .unwrap();
+    // sqlx turns foreign keys on for every SQLite connection, as the store's pool does.
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let crossed = sqlx::query(&format!(
+        "insert into mt5_account_status (account_id, user_id, trade_allowed, updated_at) \
+         values ('{}', '{}', 1, '2024-01-01T00:00:00.000000Z') \
+         on conflict (account_id) do update set user_id = excluded.user_id",
+        a.id, bob.user_id
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap_err();
+    assert!(crossed.to_string().contains("FOREIGN KEY"), "{crossed}");
+    sqlx::query(&format!("delete from mt5_accounts where id = '{}'", a.id))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (left,): (i64,) = sqlx::query_as("select count(*) from mt5_account_status")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the status goes with its account");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Existing databases upgrade
+
+/// Rows as an earlier version wrote them: Alice's account with one journal entry and one audit
+/// entry, and Bob's account; `crossed` adds an entry of Bob's on Alice's account.
+fn old_rows(alice: Uuid, bob: Uuid, a: Uuid, b: Uuid, crossed: bool, sqlite: bool) -> String {
+    let (users, now) = if sqlite {
+        (
+            "auth_users (id, created_at)",
+            ", '2024-01-01T00:00:00.000000Z'",
+        )
+    } else {
+        ("auth.users (id)", "")
+    };
+    let (times, at) = if sqlite {
+        (
+            ", created_at, updated_at",
+            ", '2024-01-01T00:00:00.000000Z', '2024-01-01T00:00:00.000000Z'",
+        )
+    } else {
+        ("", "")
+    };
+    let (jt, jat) = if sqlite {
+        (", created_at", ", '2024-01-01T00:00:00.000000Z'")
+    } else {
+        ("", "")
+    };
+    let mut sql = format!(
+        "insert into {users} values ('{alice}'{now}), ('{bob}'{now});\n\
+         insert into mt5_accounts (id, user_id, account_name, login, server, encrypted_password{times}) \
+           values ('{a}', '{alice}', 'A', '1', 'S', 'c'{at}), ('{b}', '{bob}', 'B', '2', 'S', 'c'{at});\n\
+         insert into trade_journal (id, user_id, account_id, client_id, source, action, request, status{jt}) \
+           values ('{}', '{alice}', '{a}', 'good', 'api', 'place', '{{}}', 'done'{jat});\n\
+         insert into audit_log (id, user_id, event, details, created_at) \
+           values ('{}', '{alice}', 'account_connected', '{{}}', '2024-01-01T00:00:00.000000Z'), \
+                  ('{}', '{alice}', 'account_switched', '{{}}', '2024-01-01T00:00:00.000000Z');\n",
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    if crossed {
+        sql.push_str(&format!(
+            "insert into trade_journal (id, user_id, account_id, client_id, source, action, request, status{jt}) \
+               values ('{}', '{bob}', '{a}', 'crossed', 'api', 'place', '{{}}', 'done'{jat});\n",
+            Uuid::new_v4()
+        ));
+    }
+    sql
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_existing_database_upgrades_and_a_crossed_entry_stops_it() {
+    let Some(admin) = admin_url() else { return };
+    let db = fresh_postgres_database(&admin).await.unwrap();
+    let url = db.url.clone();
+    let result = tokio::spawn(async move {
+        let mut conn = raw_connection(&url).await;
+        // The schema as the first five migrations left it; they can be run again.
+        for sql in [
+            include_str!("../migrations/postgres/20240101000001_auth_shim.sql"),
+            include_str!("../migrations/postgres/20240101000002_mt5_accounts.sql"),
+            include_str!("../migrations/postgres/20240101000003_trade_journal.sql"),
+            include_str!("../migrations/postgres/20240101000004_algorithms.sql"),
+            include_str!("../migrations/postgres/20240101000005_audit_log.sql"),
+        ] {
+            conn.execute(sql).await.unwrap();
+        }
+        let (alice, bob) = (user_ctx(), user_ctx());
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        conn.execute(old_rows(alice.user_id, bob.user_id, a, b, true, false).as_str())
+            .await
+            .unwrap();
+
+        // An entry whose user is not its account's user stops the upgrade, loudly.
+        let store = store::open(&url).await.unwrap();
+        let err = store.migrate().await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("entries have a user_id that is not their account's user_id"),
+            "{err}"
+        );
+        let (kept, keyed): (i64, bool) = sqlx::query_as(
+            "select (select count(*) from trade_journal), exists(select 1 from pg_constraint \
+             where conname = 'trade_journal_account_id_user_id_fkey')",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!((kept, keyed), (2, false), "nothing dropped, no key added");
+
+        // Once it is dealt with, the upgrade completes and the old rows are all there.
+        conn.execute("delete from trade_journal where client_id = 'crossed'")
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let (journal, audit): (i64, i64) = sqlx::query_as(
+            "select (select count(*) from trade_journal), (select count(*) from audit_log)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!((journal, audit), (1, 2));
+        let row = store.get_account(&alice, a).await.unwrap().unwrap();
+        assert_eq!(row.trade_allowed, None);
+        store.record_trade_allowed(&alice, a, true).await.unwrap();
+        // Alice's old grants are gone: her journal is read-only now.
+        let err = refused_as_user(
+            &mut conn,
+            &alice,
+            &format!(
+                "insert into trade_journal (id, user_id, account_id, client_id, source, action, \
+                 request, status) values ('{}', '{}', '{a}', 'late', 'api', 'place', '{{}}', \
+                 'done')",
+                Uuid::new_v4(),
+                alice.user_id
+            ),
+        )
+        .await;
+        assert_eq!(sql_state(&err).as_deref(), Some("42501"), "{err}");
+        // Migrating again changes nothing.
+        store.migrate().await.unwrap();
+    })
+    .await;
+    drop_best_effort(db).await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_an_existing_database_upgrades_and_a_crossed_entry_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    for sql in [
+        include_str!("../migrations/sqlite/20240101000001_accounts.sql"),
+        include_str!("../migrations/sqlite/20240101000002_trade_journal.sql"),
+        include_str!("../migrations/sqlite/20240101000003_algorithms.sql"),
+        include_str!("../migrations/sqlite/20240101000004_audit_log.sql"),
+    ] {
+        conn.execute(sql).await.unwrap();
+    }
+    let (alice, bob) = (user_ctx(), user_ctx());
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    conn.execute(old_rows(alice.user_id, bob.user_id, a, b, true, true).as_str())
+        .await
+        .unwrap();
+
+    let store = store::open(&url).await.unwrap();
+    let err = store.migrate().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("every_journal_entry_has_its_account_user_id"),
+        "{err}"
+    );
+    let (kept,): (i64,) = sqlx::query_as("select count(*) from trade_journal")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, 2, "nothing dropped");
+
+    conn.execute("delete from trade_journal where client_id = 'crossed'")
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let (journal, keyed): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from trade_journal), \
+         (select count(*) from pragma_foreign_key_list('trade_journal') where \"from\" = 'account_id' and \"to\" = 'id')",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!((journal, keyed), (1, 1));
+    // The audit log was rebuilt for the new event: its rows keep their order (the rowid breaks
+    // the tie between entries of the same microsecond), and the event is accepted.
+    let events: Vec<String> = store
+        .list_audit(&alice, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(events, vec!["account_switched", "account_connected"]);
+    store
+        .record(
+            Some(&alice),
+            Some(a),
+            mt5_bridge::store::audit::AUDIT_CREDENTIALS_INVALID,
+            json!({}),
+        )
+        .await
+        .unwrap();
+    store.record_trade_allowed(&alice, a, false).await.unwrap();
+    assert_eq!(
+        store
+            .get_account(&alice, a)
+            .await
+            .unwrap()
+            .unwrap()
+            .trade_allowed,
+        Some(false)
+    );
+    store.migrate().await.unwrap();
 }

@@ -108,8 +108,10 @@ pub struct Execution<'a> {
     pub dry_run: bool,
 }
 
-/// Runs one pass; returns the response body.
+/// Runs one pass; returns the response body. The account's stored risk limits are validated
+/// first: a value the service cannot read is a `validation_failed` and no run is recorded.
 pub async fn execute(state: &AppState, user: &AuthUser, ex: Execution<'_>) -> ApiResult<Value> {
+    let limits = RiskLimits::stored(ex.account.risk_limits.as_ref())?;
     let run = state
         .store
         .create_run(
@@ -124,7 +126,7 @@ pub async fn execute(state: &AppState, user: &AuthUser, ex: Execution<'_>) -> Ap
             },
         )
         .await?;
-    let result = pass(state, user, &ex, run.id).await;
+    let result = pass(state, user, &ex, &limits, run.id).await;
     let finish = match &result {
         Ok((trades, skipped)) => RunFinish {
             status: RUN_DONE.into(),
@@ -155,6 +157,7 @@ async fn pass(
     state: &AppState,
     user: &AuthUser,
     ex: &Execution<'_>,
+    limits: &RiskLimits,
     run_id: Uuid,
 ) -> ApiResult<(Vec<Value>, Vec<Value>)> {
     let magic = magic_for(&ex.algorithm_id);
@@ -162,7 +165,6 @@ async fn pass(
     let intents = ex
         .strategy
         .evaluate(&ex.params, &v.bars, &v.own, v.symbol.digits);
-    let limits = RiskLimits::of(ex.account.risk_limits.as_ref());
     let (mut trades, mut skipped) = (Vec::new(), Vec::new());
     let mut own_open = v.own.len() as u64;
     let max_positions = u64::from(ex.params.max_positions);

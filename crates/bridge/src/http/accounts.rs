@@ -54,6 +54,8 @@ fn summary(row: &AccountRow) -> Value {
         "account_type": row.account_type,
         "is_active": row.is_active,
         "is_default": row.is_default,
+        // What the terminal reported at the row's last successful login (null until then).
+        "trade_allowed": row.trade_allowed,
         "created_at": rfc3339(row.created_at),
     })
 }
@@ -188,6 +190,18 @@ async fn audit(
         .await
     {
         tracing::error!(user_id = %user.id(), event, error = %e, "audit entry not written");
+    }
+}
+
+/// Keeps what the login that verified a row's password reported of `trade_allowed`. A failed
+/// write is logged: the next login of the row records it again.
+async fn record_trade_allowed(state: &AppState, user: &AuthUser, id: Uuid, allowed: bool) {
+    if let Err(e) = state
+        .store
+        .record_trade_allowed(&user.ctx, id, allowed)
+        .await
+    {
+        tracing::warn!(account_id = %id, error = %e, "trade_allowed not recorded");
     }
 }
 
@@ -341,6 +355,7 @@ pub async fn connect(
                 .await?
         }
     };
+    record_trade_allowed(&state, &user, row.id, info.trade_allowed).await;
     tracing::info!(user_id = %user.id(), account_id = %row.id, login = %row.login, server = %row.server, "account connected");
     audit(
         &state,
@@ -360,6 +375,7 @@ pub async fn connect(
                 "server": row.server,
                 "balance": info.balance,
                 "equity": info.equity,
+                "trade_allowed": info.trade_allowed,
             },
         })),
     ))
@@ -688,6 +704,7 @@ pub async fn update(
     // A new password is verified by a login before it is stored; a new account type is checked
     // against what the terminal reports.
     let key = crate::trading::account_key(&row)?;
+    let mut verified_trade_allowed = None;
     if let Opt::Value(pw) = password {
         user.require_not_anonymous()?;
         let pw = SecretString::from(pw);
@@ -709,6 +726,7 @@ pub async fn update(
         if let Some(Some(t)) = &new_type {
             check_type(Some(t), &info)?;
         }
+        verified_trade_allowed = Some(info.trade_allowed);
         let envelope = state
             .vault
             .encrypt(
@@ -735,6 +753,10 @@ pub async fn update(
         .await?
         .ok_or(ApiError::AccountNotFound)?;
     // Logged and audited once the new ciphertext is stored, not before.
+    if let Some(allowed) = verified_trade_allowed {
+        record_trade_allowed(&state, &user, row.id, allowed).await;
+        updated.trade_allowed = Some(allowed);
+    }
     if password_changed {
         tracing::info!(user_id = %user.id(), account_id = %row.id, "account password changed");
         audit(

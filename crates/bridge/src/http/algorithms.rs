@@ -52,6 +52,36 @@ fn prefixed(errors: Vec<FieldError>) -> ApiError {
     )
 }
 
+/// A saved configuration about to run: its strategy and its parameters (to be overridden by the
+/// request's), validated again as on write. Users may write their rows directly (Supabase's Data
+/// API), past the API's checks, so a bad stored kind or parameter is a `validation_failed` naming
+/// it (`kind`, `parameters.<key>`). It is never a 500, and never silently replaced by defaults.
+fn saved_for_run(config: &AlgorithmConfig) -> ApiResult<(Box<dyn Strategy>, Map<String, Value>)> {
+    let stored = |e: ApiError| match e {
+        ApiError::Validation(fields) => ApiError::Validation(
+            fields
+                .into_iter()
+                .map(|f| {
+                    let message = format!(
+                        "the saved configuration's value is invalid ({}): set it again with \
+                         PUT /api/v1/algorithms/{{algorithm_id}}",
+                        f.message
+                    );
+                    FieldError::new(f.field, message)
+                })
+                .collect(),
+        ),
+        other => other,
+    };
+    let strategy = strategy_of(&config.kind, "kind").map_err(stored)?;
+    strategy
+        .validate(&config.parameters)
+        .map_err(|errors| stored(prefixed(errors)))?;
+    // Validated, so an object (a null one would lack the required symbol).
+    let parameters = config.parameters.as_object().cloned().unwrap_or_default();
+    Ok((strategy, parameters))
+}
+
 /// The built-in strategies and the user's saved configurations.
 #[utoipa::path(
     get,
@@ -299,8 +329,9 @@ pub async fn delete(
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`account_not_found`; `algorithm_not_found`; `symbol_not_found`", body = doc::ErrorBody),
         (status = 413, response = doc::PayloadTooLarge),
+        (status = 403, description = "`read_only_account`: the terminal reports that trading is not allowed on this account (not for dry runs)", body = doc::ErrorBody),
         (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, description = "`validation_failed` (`parameters.<key>` at fault); `live_confirmation_required`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed` (`parameters.<key>` at fault, in the request or the saved configuration, or the saved configuration's `kind`; `risk_limits.<key>` when the account's stored limits are invalid); `live_confirmation_required`", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
         (status = 503, response = doc::TerminalUnavailable),
         (status = 504, response = doc::TerminalTimeout),
@@ -352,11 +383,7 @@ pub async fn execute(
                 .get_config(&user.ctx, id)
                 .await?
                 .ok_or(ApiError::AlgorithmNotFound)?;
-            let s = find(&config.kind).ok_or(ApiError::AlgorithmNotFound)?;
-            (
-                s,
-                config.parameters.as_object().cloned().unwrap_or_default(),
-            )
+            saved_for_run(&config)?
         }
     };
     merged.extend(parameters);

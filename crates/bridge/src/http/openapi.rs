@@ -527,6 +527,8 @@ pub struct ConnectedAccount {
     pub server: String,
     pub balance: f64,
     pub equity: f64,
+    /// `account_info().trade_allowed` of this login: false for an investor (read-only) password.
+    pub trade_allowed: bool,
 }
 
 /// An account as listed (the seed's `mt5_accounts` row without credentials).
@@ -544,6 +546,10 @@ pub struct AccountSummary {
     /// False once deleted (listed only with `include_inactive=true`).
     pub is_active: bool,
     pub is_default: bool,
+    /// What the terminal reported of `trade_allowed` at the row's last successful login; null
+    /// until known. False for an investor (read-only) password: trades answer `read_only_account`.
+    #[schema(required = true)]
+    pub trade_allowed: Option<bool>,
     #[schema(format = DateTime)]
     pub created_at: String,
 }
@@ -562,6 +568,10 @@ pub struct Account {
     pub account_type: Option<AccountType>,
     pub is_active: bool,
     pub is_default: bool,
+    /// What the terminal reported of `trade_allowed` at the row's last successful login; null
+    /// until known. False for an investor (read-only) password: trades answer `read_only_account`.
+    #[schema(required = true)]
+    pub trade_allowed: Option<bool>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(required = true)]
@@ -662,7 +672,7 @@ pub struct AuditQuery {
 }
 
 /// An event of the user's accounts: `account_connected`, `connect_failed`, `password_changed`,
-/// `password_change_failed`, `account_switched`, `account_deleted`.
+/// `password_change_failed`, `account_switched`, `account_deleted`, `credentials_invalid`.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditEntry {

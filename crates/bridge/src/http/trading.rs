@@ -639,7 +639,7 @@ async fn build_place(
         (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
         (status = 409, response = doc::InProgressOrCredentialsInvalid),
         (status = 413, response = doc::PayloadTooLarge),
-        (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `risk_limit_exceeded` (the limit and its numbers in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed` (`risk_limits.<key>` when the account's stored limits are invalid); `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `risk_limit_exceeded` (the limit and its numbers in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
         (status = 429, response = doc::RateLimited),
         (status = 500, response = doc::Internal),
         (status = 503, response = doc::TerminalUnavailable),
@@ -662,7 +662,7 @@ pub async fn place_order(
         idempotency_key: key,
         source: Source::Api,
     };
-    let limits = crate::risk::RiskLimits::of(row.risk_limits.as_ref());
+    let limits = crate::risk::RiskLimits::stored(row.risk_limits.as_ref())?;
     submit(&state, &user, &row, intent, move |t, at, client_id| {
         let o = order.clone();
         let limits = limits.clone();

@@ -1,6 +1,7 @@
 //! The audit log: one row per security-relevant event (connects, failed connects, password
-//! changes, deletes, switches, key rotations). Rows carry only non-secret facts — login, server,
-//! account name, MT5 error codes, key ids, account ids — never a password, token or ciphertext.
+//! changes, deletes, switches, key rotations, stored credentials MT5 refused). Rows carry only
+//! non-secret facts — login, server, account name, MT5 error codes, key ids, account ids — never a
+//! password, token or ciphertext.
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -20,9 +21,11 @@ pub const AUDIT_ACCOUNT_DELETED: &str = "account_deleted";
 pub const AUDIT_ACCOUNT_SWITCHED: &str = "account_switched";
 /// A service event (no user): the vault key was rotated; details hold the new key id.
 pub const AUDIT_KEY_ROTATED: &str = "key_rotated";
+/// MT5 refused an account's stored credentials (at a login the service made, not at a connect).
+pub const AUDIT_CREDENTIALS_INVALID: &str = "credentials_invalid";
 
 /// Every event the schema accepts.
-pub const AUDIT_EVENTS: [&str; 7] = [
+pub const AUDIT_EVENTS: [&str; 8] = [
     AUDIT_ACCOUNT_CONNECTED,
     AUDIT_CONNECT_FAILED,
     AUDIT_PASSWORD_CHANGED,
@@ -30,6 +33,7 @@ pub const AUDIT_EVENTS: [&str; 7] = [
     AUDIT_ACCOUNT_DELETED,
     AUDIT_ACCOUNT_SWITCHED,
     AUDIT_KEY_ROTATED,
+    AUDIT_CREDENTIALS_INVALID,
 ];
 
 /// The largest page `list_audit` returns.

@@ -4,7 +4,10 @@
 //!
 //! Postgres runs every query made for a user inside a transaction as role `authenticated` with
 //! that user's JWT claims set (as PostgREST does), so Row Level Security enforces isolation as well
-//! as the `user_id` filters in the code. SQLite has no RLS; the same filters are the only guard.
+//! as the `user_id` filters in the code. The tables that record what the service did (journal,
+//! audit log, algorithm runs, account status) are read-only for `authenticated`: the service
+//! writes them in the same transaction after switching to `mt5_bridge_writer`. SQLite has no RLS;
+//! the same filters are the only guard.
 
 use std::sync::Arc;
 
@@ -40,6 +43,9 @@ pub struct AccountRow {
     pub risk_limits: Option<Value>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// What MT5's `account_info()` said of `trade_allowed` at the row's last successful login, from
+    /// `mt5_account_status` (which only the service writes); `None` until one is recorded.
+    pub trade_allowed: Option<bool>,
 }
 
 impl std::fmt::Debug for AccountRow {
@@ -59,6 +65,7 @@ impl std::fmt::Debug for AccountRow {
             .field("risk_limits", &self.risk_limits)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
+            .field("trade_allowed", &self.trade_allowed)
             .finish()
     }
 }
@@ -108,6 +115,13 @@ impl From<sqlx::Error> for StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Why `record_trade_allowed` wrote nothing.
+fn status_not_written(account_id: Uuid) -> StoreError {
+    StoreError::Database(format!(
+        "account status not written: account {account_id} is not one of the user's accounts"
+    ))
+}
 
 pub mod algorithms;
 pub mod audit;
@@ -218,6 +232,17 @@ pub trait AccountStore: Send + Sync + 'static {
     /// `tombstone`. If it was the default, the oldest remaining active account becomes the default.
     /// `false` if not found (or already deleted).
     async fn soft_delete(&self, user: &UserCtx, id: Uuid, tombstone: &str) -> StoreResult<bool>;
+
+    /// Records what MT5's `account_info()` reported of `trade_allowed` at a successful login to the
+    /// account (an upsert into `mt5_account_status`; on Postgres as `mt5_bridge_writer`, the only
+    /// role that may write it). The account must be one of the user's, active or not: an error
+    /// otherwise, as for the journal.
+    async fn record_trade_allowed(
+        &self,
+        ctx: &UserCtx,
+        account_id: Uuid,
+        trade_allowed: bool,
+    ) -> StoreResult<()>;
 
     /// Service path (no user; bypasses RLS): every stored credential, for key rotation.
     async fn all_credentials(&self) -> StoreResult<Vec<AccountRow>>;

@@ -3,8 +3,10 @@
 //! Every query made for a user runs in one transaction that first switches to the hard-coded role
 //! `authenticated` and sets the user's JWT claims with `set_config(…, true)`, as PostgREST does, so
 //! the Row Level Security policies of `mt5_accounts` apply on top of the explicit `user_id`
-//! filters. Service-path methods (key rotation) run as the connecting role. Migrations are embedded;
-//! the first one adds a minimal `auth` shim where Supabase's is absent.
+//! filters. Writes to the tables users may only read (journal, audit log, algorithm runs, account
+//! status) go through `PgStore::writer_tx`: the same transaction, switched on to
+//! `mt5_bridge_writer`. Service-path methods (key rotation) run as the connecting role. Migrations
+//! are embedded; the first one adds a minimal `auth` shim where Supabase's is absent.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -16,14 +18,22 @@ use sqlx::{ConnectOptions, Connection, Executor, PgPool, Postgres, QueryBuilder,
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{AccountPatch, AccountRow, AccountStore, NewAccount, StoreError, StoreResult, UserCtx};
+use super::{
+    status_not_written, AccountPatch, AccountRow, AccountStore, NewAccount, StoreError,
+    StoreResult, UserCtx,
+};
 
 /// The comment migration 1 puts on `auth.users` when it creates the shim; its presence means the
 /// store owns `auth.users` and may add users to it (never the case on Supabase).
 const AUTH_SHIM_MARKER: &str = "mt5-bridge auth shim";
 
+/// An account row's columns and its recorded `trade_allowed` (NULL until recorded: a left join). A
+/// correlated subquery rather than a join, so the same list serves `RETURNING` too. The status
+/// table's key is the account id, so it yields at most one value.
 const COLUMNS: &str = "id, user_id, account_name, login, server, encrypted_password, is_active, \
-     is_default, broker_name, account_type, risk_limits, created_at, updated_at";
+     is_default, broker_name, account_type, risk_limits, created_at, updated_at, \
+     (select s.trade_allowed from mt5_account_status s where s.account_id = mt5_accounts.id) \
+     as trade_allowed";
 
 /// Account store over a Postgres pool.
 pub struct PgStore {
@@ -85,6 +95,23 @@ impl PgStore {
         .bind(user.user_id.to_string())
         .execute(&mut *tx)
         .await?;
+        Ok(tx)
+    }
+
+    /// `PgStore::user_tx`, then switched to `mt5_bridge_writer`, the only role that may write
+    /// the tables users may only read (journal, audit log, algorithm runs, account status). The
+    /// user's claims stay set, so the writer's policies still hold every row to
+    /// `auth.uid() = user_id`. The writer is a member of `authenticated`, so it reads what the user
+    /// reads. Every write to those tables goes through here.
+    pub(super) async fn writer_tx(
+        &self,
+        user: &UserCtx,
+    ) -> StoreResult<Transaction<'static, Postgres>> {
+        let mut tx = self.user_tx(user).await?;
+        // A constant too: migration 6 creates the role and lets the connecting role switch to it.
+        sqlx::query("select set_config('role', 'mt5_bridge_writer', true)")
+            .execute(&mut *tx)
+            .await?;
         Ok(tx)
     }
 
@@ -158,6 +185,7 @@ struct PgAccount {
     risk_limits: Option<Value>,
     created_at: Option<OffsetDateTime>,
     updated_at: Option<OffsetDateTime>,
+    trade_allowed: Option<bool>,
 }
 
 impl PgAccount {
@@ -180,6 +208,7 @@ impl PgAccount {
             risk_limits: normalize_json(self.risk_limits),
             created_at: self.created_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
             updated_at: self.updated_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            trade_allowed: self.trade_allowed,
         })
     }
 }
@@ -221,10 +250,18 @@ impl AccountStore for PgStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Database(format!("migration failed: {e}")))
+        // sqlx holds a session advisory lock while it migrates and keeps it when a migration
+        // fails (one may refuse to go on, e.g. 7 on a mismatched journal entry). A pooled
+        // connection would keep it too, and the next migrate would wait forever, so a failed run's
+        // connection is closed.
+        let mut conn = self.pool.acquire().await?;
+        let result = sqlx::migrate!("./migrations/postgres")
+            .run_direct(&mut *conn)
+            .await;
+        if result.is_err() {
+            let _ = conn.close().await;
+        }
+        result.map_err(|e| StoreError::Database(format!("migration failed: {e}")))
     }
 
     async fn ensure_user(&self, user: &UserCtx) -> StoreResult<()> {
@@ -477,6 +514,34 @@ impl AccountStore for PgStore {
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn record_trade_allowed(
+        &self,
+        ctx: &UserCtx,
+        account_id: Uuid,
+        trade_allowed: bool,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer_tx(ctx).await?;
+        // The account check gives a clear error for another user's account (the composite foreign
+        // key would refuse it too, with a constraint violation).
+        let done = sqlx::query(
+            "insert into mt5_account_status (account_id, user_id, trade_allowed, updated_at) \
+             select $1, $2, $3, now() \
+             where exists (select 1 from mt5_accounts where id = $1 and user_id = $2) \
+             on conflict (account_id) do update \
+             set trade_allowed = excluded.trade_allowed, updated_at = excluded.updated_at",
+        )
+        .bind(account_id)
+        .bind(ctx.user_id)
+        .bind(trade_allowed)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(status_not_written(account_id));
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn all_credentials(&self) -> StoreResult<Vec<AccountRow>> {

@@ -1,7 +1,9 @@
 //! The Postgres algorithm configurations and runs.
 //!
 //! Every method runs like the account store's: one transaction as role `authenticated` with the
-//! user's claims, so Row Level Security applies on top of the explicit `user_id` filters. The
+//! user's claims, so Row Level Security applies on top of the explicit `user_id` filters. Users may
+//! only read runs, so `create_run` and `finish_run` write as `mt5_bridge_writer` with the same
+//! claims (`PgStore::writer_tx`); configurations stay the user's own to write. The
 //! trigger keeps `updated_at` current; the update sets it too so an empty patch still moves it.
 
 use async_trait::async_trait;
@@ -174,7 +176,7 @@ impl AlgorithmStore for PgStore {
     }
 
     async fn create_run(&self, user: &UserCtx, new: NewAlgorithmRun) -> StoreResult<AlgorithmRun> {
-        let mut tx = self.user_tx(user).await?;
+        let mut tx = self.writer_tx(user).await?;
         // The account check keeps a user's runs to the user's own accounts (the foreign key alone
         // would accept anyone's account id, as FK checks ignore RLS).
         let row: Option<PgRun> = sqlx::query_as(&format!(
@@ -201,7 +203,7 @@ impl AlgorithmStore for PgStore {
     }
 
     async fn finish_run(&self, user: &UserCtx, id: Uuid, finish: RunFinish) -> StoreResult<()> {
-        let mut tx = self.user_tx(user).await?;
+        let mut tx = self.writer_tx(user).await?;
         sqlx::query(
             "update algorithm_runs set status = $3, trades = $4, skipped = $5, error = $6, \
              finished_at = now() where id = $1 and user_id = $2",

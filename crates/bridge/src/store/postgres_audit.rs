@@ -1,8 +1,9 @@
 //! The Postgres audit log.
 //!
-//! A user's entry is written and read in one transaction as role `authenticated` with the user's
-//! claims, so Row Level Security applies on top of the explicit `user_id` filter; a service entry
-//! (no user) is written as the connecting role. `created_at` takes the wall clock rather than the
+//! A user's entry is read in one transaction as role `authenticated` with the user's claims, so Row
+//! Level Security applies on top of the explicit `user_id` filter. Users may only read the log, so
+//! a user's entry is written as `mt5_bridge_writer` with the same claims (`PgStore::writer_tx`).
+//! A service entry (no user) is written as the connecting role. `created_at` takes the wall clock rather than the
 //! transaction start so entries written in one transaction still sort in order.
 
 use async_trait::async_trait;
@@ -53,7 +54,7 @@ impl AuditStore for PgStore {
         let details = details_column(details);
         match user {
             Some(user) => {
-                let mut tx = self.user_tx(user).await?;
+                let mut tx = self.writer_tx(user).await?;
                 sqlx::query(INSERT)
                     .bind(Some(user.user_id))
                     .bind(account_id)

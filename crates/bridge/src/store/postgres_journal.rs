@@ -1,7 +1,9 @@
 //! The Postgres trade journal.
 //!
 //! User methods run like the account store's: one transaction as role `authenticated` with the
-//! user's claims, so Row Level Security applies on top of the explicit `user_id` filters. `begin`
+//! user's claims, so Row Level Security applies on top of the explicit `user_id` filters. Users may
+//! only read the journal, so `begin` and `complete` write as `mt5_bridge_writer`
+//! (`PgStore::writer_tx`) with the same claims. `begin`
 //! relies on `INSERT … ON CONFLICT DO NOTHING` against the partial unique index on
 //! (user_id, idempotency_key): a failed statement would abort the transaction, and the index makes a
 //! concurrent begin with the same key wait for the first one and then see its row. Reconciliation
@@ -117,8 +119,8 @@ async fn try_insert(
     user_id: Uuid,
     new: &NewJournalEntry,
 ) -> StoreResult<Option<JournalEntry>> {
-    // The account check keeps a user's journal to the user's own accounts (the foreign key alone
-    // would accept anyone's account id, as FK checks ignore RLS).
+    // The account check keeps a user's journal to the user's own accounts and makes "not yours" a
+    // missing row rather than an error; the (account_id, user_id) foreign key refuses it anyway.
     let row: Option<PgEntry> = sqlx::query_as(&format!(
         "insert into trade_journal (id, user_id, account_id, client_id, idempotency_key, \
          request_hash, source, algorithm_id, run_id, action, request, status, error, completed_at) \
@@ -154,7 +156,7 @@ impl JournalStore for PgStore {
         new: NewJournalEntry,
         idempotency_ttl_s: i64,
     ) -> StoreResult<Begin> {
-        let mut tx = self.user_tx(user).await?;
+        let mut tx = self.writer_tx(user).await?;
         if let Some(key) = new.idempotency_key.as_deref() {
             // An expired holder gives the key up, so the insert below can take it.
             sqlx::query(
@@ -201,7 +203,7 @@ impl JournalStore for PgStore {
 
     async fn complete(&self, user: &UserCtx, id: Uuid, completion: Completion) -> StoreResult<()> {
         let sql = format!("{COMPLETE_SET} and user_id = $10");
-        let mut tx = self.user_tx(user).await?;
+        let mut tx = self.writer_tx(user).await?;
         complete_query(&sql, id, completion)?
             .bind(user.user_id)
             .execute(&mut *tx)

@@ -18,10 +18,17 @@ use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 use uuid::Uuid;
 
-use super::{AccountPatch, AccountRow, AccountStore, NewAccount, StoreError, StoreResult, UserCtx};
+use super::{
+    status_not_written, AccountPatch, AccountRow, AccountStore, NewAccount, StoreError,
+    StoreResult, UserCtx,
+};
 
+/// An account row's columns and its recorded `trade_allowed` (NULL until recorded: a left join). A
+/// correlated subquery rather than a join, so the same list serves `RETURNING` too.
 const COLUMNS: &str = "id, user_id, account_name, login, server, encrypted_password, is_active, \
-     is_default, broker_name, account_type, risk_limits, created_at, updated_at";
+     is_default, broker_name, account_type, risk_limits, created_at, updated_at, \
+     (select s.trade_allowed from mt5_account_status s where s.account_id = mt5_accounts.id) \
+     as trade_allowed";
 
 const TIMESTAMP: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
@@ -118,6 +125,7 @@ struct LiteAccount {
     risk_limits: Option<String>,
     created_at: String,
     updated_at: String,
+    trade_allowed: Option<bool>,
 }
 
 impl LiteAccount {
@@ -143,6 +151,7 @@ impl LiteAccount {
             risk_limits,
             created_at: parse_ts(&self.created_at)?,
             updated_at: parse_ts(&self.updated_at)?,
+            trade_allowed: self.trade_allowed,
         })
     }
 }
@@ -448,6 +457,33 @@ impl AccountStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn record_trade_allowed(
+        &self,
+        ctx: &UserCtx,
+        account_id: Uuid,
+        trade_allowed: bool,
+    ) -> StoreResult<()> {
+        let id = account_id.to_string();
+        // The WHERE also settles SQLite's INSERT … SELECT … ON CONFLICT parsing ambiguity.
+        let done = sqlx::query(
+            "insert into mt5_account_status (account_id, user_id, trade_allowed, updated_at) \
+             select ?1, ?2, ?3, ?4 \
+             where exists (select 1 from mt5_accounts where id = ?1 and user_id = ?2) \
+             on conflict (account_id) do update \
+             set trade_allowed = excluded.trade_allowed, updated_at = excluded.updated_at",
+        )
+        .bind(&id)
+        .bind(ctx.user_id.to_string())
+        .bind(trade_allowed)
+        .bind(fmt_ts(now())?)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(status_not_written(account_id));
+        }
+        Ok(())
     }
 
     async fn all_credentials(&self) -> StoreResult<Vec<AccountRow>> {

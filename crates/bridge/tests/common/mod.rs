@@ -261,6 +261,34 @@ impl TestApp {
         body["account_id"].as_str().expect("account_id").to_string()
     }
 
+    /// Runs `sql` as `user` could without the service, and returns the rows it changed. On Postgres
+    /// that is Supabase's Data API: a transaction as `authenticated` with the user's own claims, so
+    /// RLS applies. SQLite has no such door; the SQL runs as is there (to plant the same rows).
+    pub async fn as_data_api_user(&self, user: Uuid, sql: &str) -> u64 {
+        use sqlx::{Connection, Executor};
+        if self.pg.is_none() {
+            let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
+                .await
+                .expect("sqlite connection");
+            return conn.execute(sql).await.expect(sql).rows_affected();
+        }
+        let mut conn = sqlx::PgConnection::connect(&self.database_url)
+            .await
+            .expect("postgres connection");
+        let mut tx = conn.begin().await.expect("begin");
+        tx.execute("set local role authenticated")
+            .await
+            .expect("set role");
+        sqlx::query("select set_config('request.jwt.claims', $1, true)")
+            .bind(serde_json::json!({"sub": user.to_string(), "role": "authenticated"}).to_string())
+            .execute(&mut *tx)
+            .await
+            .expect("claims");
+        let done = tx.execute(sql).await.expect(sql).rows_affected();
+        tx.commit().await.expect("commit");
+        done
+    }
+
     /// Stops serving, as a crash would: nothing is completed or flushed.
     pub fn kill(&self) {
         self.server.abort();

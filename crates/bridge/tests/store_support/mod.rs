@@ -142,6 +142,37 @@ pub async fn as_user<'c>(
     tx
 }
 
+/// A raw transaction as the service writes: [`as_user`], then switched to `mt5_bridge_writer` with
+/// the same claims (what `PgStore::writer_tx` does).
+pub async fn as_writer<'c>(
+    conn: &'c mut sqlx::PgConnection,
+    user: &UserCtx,
+) -> sqlx::Transaction<'c, sqlx::Postgres> {
+    let mut tx = as_user(conn, user).await;
+    tx.execute("set local role mt5_bridge_writer")
+        .await
+        .unwrap();
+    tx
+}
+
+/// Runs `sql` as [`as_user`] and returns the error it must fail with (rolled back either way).
+pub async fn refused_as_user(
+    conn: &mut sqlx::PgConnection,
+    user: &UserCtx,
+    sql: &str,
+) -> sqlx::Error {
+    let mut tx = as_user(conn, user).await;
+    let err = match sqlx::query(sql).execute(&mut *tx).await {
+        Ok(done) => panic!(
+            "`{sql}` as authenticated succeeded ({} rows)",
+            done.rows_affected()
+        ),
+        Err(e) => e,
+    };
+    tx.rollback().await.unwrap();
+    err
+}
+
 pub fn sql_state(e: &sqlx::Error) -> Option<String> {
     e.as_database_error()
         .and_then(|d| d.code())
