@@ -53,7 +53,8 @@ async fn seed_flow(app: TestApp) -> TestApp {
     Uuid::parse_str(&id).unwrap();
     assert_eq!(
         b["account"],
-        json!({"login": 5042856355u64, "server": "MetaQuotes-Demo", "balance": 100000.0, "equity": 100000.0})
+        json!({"login": 5042856355u64, "server": "MetaQuotes-Demo", "balance": 100000.0, "equity": 100000.0,
+               "trade_allowed": true})
     );
 
     let (s, b) = app.get("/api/v1/accounts", &t).await;
@@ -69,6 +70,7 @@ async fn seed_flow(app: TestApp) -> TestApp {
     assert_eq!(a["account_type"], "demo");
     assert_eq!(a["is_active"], true);
     assert_eq!(a["is_default"], true);
+    assert_eq!(a["trade_allowed"], true, "as the verifying login reported");
     let created = a["created_at"].as_str().unwrap();
     assert!(created.ends_with('Z'), "{created}");
     time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339).unwrap();
@@ -85,7 +87,8 @@ async fn seed_flow(app: TestApp) -> TestApp {
             "is_active",
             "is_default",
             "login",
-            "server"
+            "server",
+            "trade_allowed"
         ]
     );
 

@@ -147,15 +147,15 @@ async fn planted_rows_cannot_ride_a_victims_session(app: TestApp) -> TestApp {
         .await;
     assert_eq!(s, 200, "{b}");
 
-    let attacker = Uuid::new_v4();
-    let ta = app.token(attacker);
-    // The attacker is a signed-in user of the service (and so exists in auth.users).
-    assert_eq!(app.get("/api/v1/accounts", &ta).await.0, 200);
     let copied = envelope_of(&app, victim, &victim_account).await;
     let forged = "v1:t1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     let sends_before = order_sends(&app.broker.audit().await.unwrap(), 10001);
     let logins_before = app.state.pool.logins();
     for envelope in [forged, copied.as_str(), "not an envelope"] {
+        // Each attacker is a signed-in user of the service (and so exists in auth.users).
+        let attacker = Uuid::new_v4();
+        let ta = app.token(attacker);
+        assert_eq!(app.get("/api/v1/accounts", &ta).await.0, 200);
         let planted = plant_account(&app, attacker, "10001", "Sim-Demo", envelope).await;
         let planted = planted.to_string();
         let (s, b) = with_account(
@@ -190,17 +190,26 @@ async fn planted_rows_cannot_ride_a_victims_session(app: TestApp) -> TestApp {
                 "{method} {path}: {b}"
             );
         }
-        // Made current, the planted row is no better.
-        let (s, _) = app
+        // It cannot even be made current (switching reads the account's balance).
+        let (s, b) = app
             .post(
                 &format!("/api/v1/accounts/{planted}/switch"),
                 &ta,
                 json!({}),
             )
             .await;
-        assert_eq!(s, 200);
-        let (s, b) = app.get("/api/v1/positions", &ta).await;
         assert_eq!((s, code(&b)), (409, "account_credentials_invalid"), "{b}");
+        // Audited once for the planted row, under the attacker's own user.
+        let (_, log) = app.get("/api/v1/audit", &ta).await;
+        let invalid: Vec<&Value> = log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == "credentials_invalid")
+            .collect();
+        assert_eq!(invalid.len(), 1, "{log}");
+        assert_eq!(invalid[0]["account_id"], planted.as_str());
+        assert_eq!(invalid[0]["details"]["reason"], "undecryptable");
     }
     let audit = app.broker.audit().await.unwrap();
     assert_eq!(
@@ -269,7 +278,11 @@ async fn investor_password_never_trades(db: Db) {
     let (s, b) = app
         .get(&format!("/api/v1/accounts/{viewer_account}"), &viewer)
         .await;
-    assert_eq!((s, &b["trade_allowed"]), (200, &json!(false)), "{b}");
+    assert_eq!(
+        (s, &b["account"]["trade_allowed"]),
+        (200, &json!(false)),
+        "{b}"
+    );
 
     // Reads and checks work.
     let (s, b) = app.get("/api/v1/account", &viewer).await;
