@@ -339,6 +339,21 @@ async fn investor_password_never_trades(db: Db) {
             );
         }
     }
+    // Algorithms: a dry run works, a run that would trade is refused before anything runs.
+    for (dry_run, want) in [(true, 200), (false, 403)] {
+        let (s, b) = app
+            .post(
+                "/api/v1/algorithms/execute",
+                &viewer,
+                json!({"account_id": viewer_account, "algorithm_id": "ma_crossover", "dry_run": dry_run,
+                       "parameters": {"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3}}),
+            )
+            .await;
+        assert_eq!(s, want, "dry_run {dry_run}: {b}");
+        if !dry_run {
+            assert_eq!(code(&b), "read_only_account", "{b}");
+        }
+    }
     let audit = app.broker.audit().await.unwrap();
     assert_eq!(
         order_sends(&audit, 10001),
@@ -493,3 +508,95 @@ async fn same_password_shares_one_session(app: TestApp) -> TestApp {
     app
 }
 both_backends!(shared_session, same_password_shares_one_session);
+
+/// Runs `sql` (one statement, `$1` = the row id) on the row as its owner's database role would:
+/// on Postgres as `authenticated` with the owner's claims (the seed's UPDATE policy allows it).
+async fn update_row(app: &TestApp, user: Uuid, sql: &str, id: Uuid) {
+    if app.database_url.starts_with("postgres") {
+        use sqlx::{Connection, Executor};
+        let mut conn = sqlx::PgConnection::connect(&app.database_url)
+            .await
+            .unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        tx.execute("set local role authenticated").await.unwrap();
+        sqlx::query("select set_config('request.jwt.claims', $1, true)")
+            .bind(json!({"sub": user.to_string(), "role": "authenticated"}).to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let n = sqlx::query(sql)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(n, 1);
+        tx.commit().await.unwrap();
+    } else {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+        let n = sqlx::query(&sql.replace("$1", "?"))
+            .bind(id.to_string())
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(n, 1);
+        pool.close().await;
+    }
+}
+
+/// An owner who rewrites their own row's login or ciphertext through the Data API gets a row that
+/// serves nothing until the password is set again through the API.
+async fn rows_rewritten_outside_the_api(app: TestApp) -> TestApp {
+    let user = Uuid::new_v4();
+    let t = app.token(user);
+    let id = app
+        .connect(&t, 10001, "Sim-10001!", "Sim-Demo", "mine")
+        .await;
+    let uuid: Uuid = id.parse().unwrap();
+    assert_eq!(app.get("/api/v1/account", &t).await.0, 200);
+    // Pointed at another login (10002, which a terminal may well be logged in to).
+    let other = app.token(Uuid::new_v4());
+    app.connect(&other, 10002, "Sim-10002!", "Sim-Demo", "theirs")
+        .await;
+    assert_eq!(app.get("/api/v1/account", &other).await.0, 200);
+    update_row(
+        &app,
+        user,
+        "update mt5_accounts set login = '10002' where id = $1",
+        uuid,
+    )
+    .await;
+    let (s, b) = app.get("/api/v1/account", &t).await;
+    assert_eq!((s, code(&b)), (409, "account_credentials_invalid"), "{b}");
+    assert_eq!(b["error"]["details"]["reason"], "undecryptable");
+    // Back to its login but with a ciphertext of its own making: still nothing.
+    update_row(
+        &app,
+        user,
+        "update mt5_accounts set login = '10001', encrypted_password = 'v1:t1:AAAA' where id = $1",
+        uuid,
+    )
+    .await;
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (409, "account_credentials_invalid"), "{b}");
+    // The password set again through the API (verified by a login) makes it whole.
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/accounts/{id}"),
+            &t,
+            json!({"password": "Sim-10001!"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app.get("/api/v1/account", &t).await;
+    assert_eq!((s, &b["login"]), (200, &json!(10001)), "{b}");
+    app
+}
+both_backends!(rewritten_rows, rows_rewritten_outside_the_api);

@@ -29,7 +29,7 @@ async fn crash_between_send_and_completion(app: common::TestApp) -> common::Test
         claims: json!({"sub": user, "role": "authenticated"}),
     };
     let mut pending = Vec::new();
-    for client_id in ["mbrecovsent1", "mbrecovlost1"] {
+    for client_id in ["mbrecvsent22", "mbrecvmiss22"] {
         let new = NewJournalEntry {
             id: Uuid::new_v4(),
             account_id: Uuid::parse_str(&account_id).unwrap(),
@@ -80,7 +80,7 @@ async fn crash_between_send_and_completion(app: common::TestApp) -> common::Test
                 price: tick.ask,
                 r#type: OrderType::Buy,
                 type_filling: mt5::OrderFilling::Ioc,
-                comment: "mbrecovsent1".into(),
+                comment: "mbrecvsent22".into(),
                 ..Default::default()
             },
         )
@@ -98,14 +98,14 @@ async fn crash_between_send_and_completion(app: common::TestApp) -> common::Test
         if entries.iter().all(|e| e["status"] != "pending") {
             let sent_entry = entries
                 .iter()
-                .find(|e| e["client_id"] == "mbrecovsent1")
+                .find(|e| e["client_id"] == "mbrecvsent22")
                 .unwrap();
             assert_eq!(sent_entry["status"], "done");
             assert_eq!(sent_entry["order"], sent.order);
             assert_eq!(sent_entry["deal"], sent.deal);
             let lost = entries
                 .iter()
-                .find(|e| e["client_id"] == "mbrecovlost1")
+                .find(|e| e["client_id"] == "mbrecvmiss22")
                 .unwrap();
             assert_eq!(lost["status"], "failed");
             done = true;

@@ -8,11 +8,12 @@ use super::strategies::{Intent as StrategyIntent, Params, Strategy};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::AuthUser;
+use crate::pool::Purpose;
 use crate::risk::{check_new_order, RiskLimits};
 use crate::store::algorithms::{NewAlgorithmRun, RunFinish, RUN_DONE, RUN_FAILED};
 use crate::store::AccountRow;
 use crate::trading::{
-    default_filling, order_comment, read, request_hash, submit, Intent, Sent, Source,
+    default_filling, on_terminal, order_comment, read, request_hash, submit, Intent, Sent, Source,
 };
 use mt5::{
     OrderType, PositionFilter, PositionType, RatesRange, SymbolInfo, TradeAction, TradePosition,
@@ -41,12 +42,15 @@ async fn view(
     strategy: &dyn Strategy,
     p: &Params,
     magic: u64,
+    purpose: Purpose,
 ) -> ApiResult<View> {
     let symbol = p.symbol.clone();
     let timeframe = p.timeframe;
     // One more bar than needed: the last one returned is still forming and is dropped.
     let count = strategy.bars_needed(p).saturating_add(1);
-    read(state, row, move |t, at| {
+    // A run that will trade reads on a session that may trade: a read-only (investor) session
+    // refuses it here, with `read_only_account`, before any intent is evaluated or sent.
+    on_terminal(state, row, purpose, move |t, at| {
         let symbol = symbol.clone();
         Box::pin(async move {
             let info = t.symbol_info(&at, &symbol).await?;
@@ -161,7 +165,12 @@ async fn pass(
     run_id: Uuid,
 ) -> ApiResult<(Vec<Value>, Vec<Value>)> {
     let magic = magic_for(&ex.algorithm_id);
-    let v = view(state, ex.account, ex.strategy, &ex.params, magic).await?;
+    let purpose = if ex.dry_run {
+        Purpose::Read
+    } else {
+        Purpose::Trade
+    };
+    let v = view(state, ex.account, ex.strategy, &ex.params, magic, purpose).await?;
     let intents = ex
         .strategy
         .evaluate(&ex.params, &v.bars, &v.own, v.symbol.digits);
