@@ -123,6 +123,10 @@ pub struct ServeArgs {
     /// Most requests waiting for a terminal at once; more get 503.
     #[arg(long, env = "POOL_QUEUE_LIMIT", default_value_t = 1024)]
     pub pool_queue_limit: usize,
+    /// Most requests of one user waiting for a terminal at once; more answer 429 `rate_limited`
+    /// (scope `queue_per_user`).
+    #[arg(long, env = "POOL_QUEUE_LIMIT_PER_USER", default_value_t = 64)]
+    pub pool_queue_limit_per_user: usize,
     /// How long a terminal stays idle on a hot account after its last use while other accounts
     /// wait, within the account's turn, in milliseconds; 0 turns residency off.
     #[arg(long, env = "POOL_RESIDENCY_MS", default_value_t = 500)]
@@ -458,6 +462,9 @@ impl ServeSettings {
         if args.pool_queue_limit == 0 {
             errors.push("POOL_QUEUE_LIMIT must be positive".to_string());
         }
+        if args.pool_queue_limit_per_user == 0 {
+            errors.push("POOL_QUEUE_LIMIT_PER_USER must be positive".to_string());
+        }
         if args.pool_residency_ms > 10_000 {
             errors.push(
                 "POOL_RESIDENCY_MS must be at most 10000 (0 turns residency off)".to_string(),
@@ -512,6 +519,7 @@ impl ServeSettings {
                     pool: crate::pool::PoolOptions {
                         policy,
                         queue_limit: args.pool_queue_limit,
+                        queue_limit_per_user: args.pool_queue_limit_per_user,
                         timeout: Duration::from_millis(args.terminal_timeout_ms),
                         residency: Duration::from_millis(args.pool_residency_ms),
                         ..Default::default()

@@ -51,6 +51,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+use uuid::Uuid;
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -102,6 +103,9 @@ pub struct PoolOptions {
     pub policy: Policy,
     /// Most requests waiting at once; more are refused with 503.
     pub queue_limit: usize,
+    /// Most requests of one user waiting at once; more are refused with 429 (`queue_per_user`),
+    /// so one user flooding the queue does not make everyone else's requests answer 503.
+    pub queue_limit_per_user: usize,
     /// Deadline of one operation, waiting included (504 after it).
     pub timeout: Duration,
     /// Operations a terminal serves for one account in a row while other accounts wait.
@@ -118,6 +122,7 @@ impl Default for PoolOptions {
         PoolOptions {
             policy: Policy::Pool,
             queue_limit: 1024,
+            queue_limit_per_user: 64,
             timeout: Duration::from_secs(30),
             max_batch: 32,
             max_turn: Duration::from_millis(500),
@@ -189,6 +194,9 @@ struct Waiter {
     tx: oneshot::Sender<Grant>,
     /// Arrival number over all accounts (the naive policy serves strictly in this order).
     seq: u64,
+    /// The user the request is for (fair shares and the per-user queue limit); `None` for
+    /// callers that are no user (benchmarks, tools), which count as one user of their own.
+    user: Option<Uuid>,
 }
 
 #[derive(Default)]
@@ -205,6 +213,15 @@ struct State {
     rates_prune_at: usize,
     /// When the armed residency timer fires, if one is armed.
     wake_at: Option<Instant>,
+    /// Requests waiting per user (only users with waiters are here).
+    waiting_by_user: HashMap<Option<Uuid>, usize>,
+    /// Each waiting user's pass: the switch count when the user last got a terminal switched to
+    /// one of its accounts (or, arriving, the lowest pass of the users waiting then). The user
+    /// with the lowest pass gets the next switch: users take turns, however many accounts each
+    /// has waiting (start-time fair queueing over logins).
+    user_pass: HashMap<Option<Uuid>, u64>,
+    /// Switches granted so far.
+    switches: u64,
 }
 
 struct Inner {
@@ -244,11 +261,19 @@ impl Drop for Waiting {
             // the lock itself), then the closed waiter is pruned.
             drop(rx);
             let mut st = self.inner.lock();
+            let mut gone = Vec::new();
             if let Some(q) = st.queues.get_mut(&self.account) {
-                let before = q.len();
-                q.retain(|w| !w.tx.is_closed());
-                let removed = before - q.len();
-                st.queued = st.queued.saturating_sub(removed);
+                q.retain(|w| {
+                    let closed = w.tx.is_closed();
+                    if closed {
+                        gone.push(w.user);
+                    }
+                    !closed
+                });
+            }
+            st.queued = st.queued.saturating_sub(gone.len());
+            for user in gone {
+                Inner::user_left(&mut st, user);
             }
             self.inner.forget_if_empty(&mut st, &self.account);
         }
@@ -356,8 +381,18 @@ impl Inner {
             };
             st.queued = st.queued.saturating_sub(1);
             if waiter.tx.is_closed() {
+                Inner::user_left(st, waiter.user);
                 continue; // the waiter gave up (deadline); try the next one
             }
+            if st.slots[slot].logged_in.as_ref() != Some(account) {
+                // A login for this user: its turn is taken, the others' come first.
+                st.switches += 1;
+                let pass = st.switches;
+                if let Some(p) = st.user_pass.get_mut(&waiter.user) {
+                    *p = pass;
+                }
+            }
+            Inner::user_left(st, waiter.user);
             let s = &mut st.slots[slot];
             s.busy = true;
             s.resident_until = None;
@@ -394,6 +429,47 @@ impl Inner {
             }
         }
         self.forget_if_empty(st, account);
+    }
+
+    /// A request of `user` joins the queue; a user who had none waiting joins the current round.
+    fn user_joined(st: &mut State, user: Option<Uuid>) {
+        let n = st.waiting_by_user.entry(user).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            let round = st.user_pass.values().min().copied().unwrap_or(st.switches);
+            st.user_pass.insert(user, round);
+        }
+    }
+
+    /// A request of `user` left the queue (granted, refused or abandoned).
+    fn user_left(st: &mut State, user: Option<Uuid>) {
+        if let Some(n) = st.waiting_by_user.get_mut(&user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                st.waiting_by_user.remove(&user);
+                st.user_pass.remove(&user);
+            }
+        }
+    }
+
+    /// Which starving account gets the next switch: that of the user with the lowest pass (users
+    /// take turns), and within a user the one that has waited longest.
+    fn next_starving<'a>(st: &State, starving: &'a [Session]) -> Option<&'a Session> {
+        starving
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, a)| {
+                let user = st
+                    .queues
+                    .get(*a)
+                    .and_then(|q| q.iter().find(|w| !w.tx.is_closed()))
+                    .map(|w| w.user);
+                let pass = user
+                    .and_then(|u| st.user_pass.get(&u).copied())
+                    .unwrap_or(u64::MAX);
+                (pass, *i)
+            })
+            .map(|(_, a)| a)
     }
 
     fn forget_if_empty(&self, st: &mut State, account: &Session) {
@@ -533,7 +609,7 @@ impl Inner {
 
             // 2. Switching: the oldest starving account gets the least recently used idle
             //    terminal that is not resident, preferring one whose account nobody waits for.
-            if let Some(acc) = starving.first() {
+            if let Some(acc) = Inner::next_starving(st, &starving) {
                 let free = |s: &SlotInfo| !s.busy && !s.down;
                 let resident = |s: &SlotInfo| {
                     s.logged_in.is_some() && s.resident_until.is_some_and(|end| now < end)
@@ -705,7 +781,7 @@ impl TerminalPool {
             .collect()
     }
 
-    async fn acquire(&self, account: &Session) -> Result<Lease, ApiError> {
+    async fn acquire(&self, account: &Session, user: Option<Uuid>) -> Result<Lease, ApiError> {
         if self.inner.terminals.is_empty() {
             return Err(ApiError::TerminalUnavailable(
                 "no terminal is configured".into(),
@@ -721,10 +797,11 @@ impl TerminalPool {
                 Inner::record_arrival(&mut st, account, started);
             }
             st.queued += 1;
+            Inner::user_joined(&mut st, user);
             st.queues
                 .entry(account.clone())
                 .or_default()
-                .push_back(Waiter { tx, seq });
+                .push_back(Waiter { tx, seq, user });
             if !st.arrival.contains(account) {
                 st.arrival.push_back(account.clone());
             }
@@ -735,16 +812,28 @@ impl TerminalPool {
                 .queues
                 .get(account)
                 .is_some_and(|q| q.iter().any(|w| w.seq == seq));
-            if still_waiting && st.queued > self.inner.opts.queue_limit {
+            let per_user = self.inner.opts.queue_limit_per_user;
+            let user_full =
+                user.is_some() && st.waiting_by_user.get(&user).copied().unwrap_or(0) > per_user;
+            if still_waiting && (user_full || st.queued > self.inner.opts.queue_limit) {
                 if let Some(q) = st.queues.get_mut(account) {
                     q.retain(|w| w.seq != seq);
                 }
                 st.queued = st.queued.saturating_sub(1);
+                Inner::user_left(&mut st, user);
                 self.inner.forget_if_empty(&mut st, account);
                 self.inner
                     .stats
                     .queue_rejections
                     .fetch_add(1, Ordering::Relaxed);
+                if user_full {
+                    return Err(ApiError::RateLimited {
+                        scope: "queue_per_user",
+                        limit: u32::try_from(per_user).unwrap_or(u32::MAX),
+                        window_s: 0,
+                        retry_after_s: 1,
+                    });
+                }
                 return Err(ApiError::TerminalUnavailable(
                     "terminal queue is full".into(),
                 ));
@@ -818,6 +907,7 @@ impl TerminalPool {
     {
         self.run_for(
             session,
+            None,
             password,
             Purpose::Read,
             self.inner.opts.timeout,
@@ -839,16 +929,17 @@ impl TerminalPool {
         R: Send + 'static,
         F: Fn(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>> + Send + Sync,
     {
-        self.run_for(session, password, Purpose::Read, timeout, op)
+        self.run_for(session, None, password, Purpose::Read, timeout, op)
             .await
             .map(|ran| ran.value)
     }
 
     /// Runs `op` on a terminal holding `session` (logging one in with `password` when none
-    /// does), for `purpose`, within `timeout`; reports the login it made, if any.
+    /// does), for `user` and `purpose`, within `timeout`; reports the login it made, if any.
     pub async fn run_for<R, F>(
         &self,
         session: &Session,
+        user: Option<Uuid>,
         password: PasswordSource<'_>,
         purpose: Purpose,
         timeout: Duration,
@@ -861,7 +952,7 @@ impl TerminalPool {
         let work = async {
             let mut login = None;
             for attempt in 0..2 {
-                let lease = self.acquire(session).await?;
+                let lease = self.acquire(session, user).await?;
                 let slot = lease.grant.slot;
                 let fresh = self.inner.opts.policy == Policy::Naive;
                 if fresh || self.inner.logged_in(slot).as_ref() != Some(session) {
@@ -982,8 +1073,18 @@ impl TerminalPool {
         session: &Session,
         password: &SecretString,
     ) -> Result<AccountInfo, ApiError> {
+        self.verify_login_for(session, None, password).await
+    }
+
+    /// As [`TerminalPool::verify_login`], for `user` (fair shares, the per-user queue limit).
+    pub async fn verify_login_for(
+        &self,
+        session: &Session,
+        user: Option<Uuid>,
+        password: &SecretString,
+    ) -> Result<AccountInfo, ApiError> {
         let work = async {
-            let lease = self.acquire(session).await?;
+            let lease = self.acquire(session, user).await?;
             self.login(&lease, session, password).await
         };
         match tokio::time::timeout(self.inner.opts.timeout, work).await {

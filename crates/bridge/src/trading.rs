@@ -75,7 +75,49 @@ pub fn order_comment(client_id: &str, user_comment: Option<&str>) -> String {
     c.chars().take(COMMENT_MAX).collect()
 }
 
-/// FNV-1a of the canonical request, to tell a retry from a reused Idempotency-Key.
+/// The method and route template of an order action: part of its Idempotency-Key fingerprint.
+pub fn action_route(action: &str) -> &'static str {
+    match action {
+        "place" => "POST /api/v1/orders",
+        "modify_order" => "PUT /api/v1/orders/{ticket}",
+        "cancel_order" => "DELETE /api/v1/orders/{ticket}",
+        "modify_position" => "PUT /api/v1/positions/{ticket}",
+        "close_position" => "POST /api/v1/positions/{ticket}/close",
+        _ => "other",
+    }
+}
+
+/// What an Idempotency-Key is bound to: SHA-256 over the method and route template, the resolved
+/// account and the request as the journal stores it (64 hex characters). The same key sent with
+/// another `X-Account-Id`, to another route or with another body is not a retry.
+pub fn request_fingerprint(action: &str, account_id: Uuid, request: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [
+        action_route(action).as_bytes(),
+        b"\n",
+        account_id.as_bytes(),
+        b"\n",
+        request.to_string().as_bytes(),
+    ] {
+        h.update(part);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `stored` (a journal entry's fingerprint) is this request's. Entries written before
+/// fingerprints carry the old 16-hex FNV-1a of the request alone and are compared that way, so a
+/// retry across the upgrade still replays.
+fn same_request(stored: Option<&str>, fingerprint: &str, request: &Value) -> bool {
+    match stored {
+        Some(old) if old.len() == 16 => old == request_hash(request),
+        Some(s) => s == fingerprint,
+        None => false,
+    }
+}
+
+/// FNV-1a of the canonical request: the journal's request hash before fingerprints, still the
+/// seed of algorithms' magic numbers (which must not change under open positions).
 pub fn request_hash(v: &Value) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in v.to_string().bytes() {
@@ -123,7 +165,7 @@ where
     let timeout = state.pool.timeout();
     match state
         .pool
-        .run_for(&session, &password, purpose, timeout, op)
+        .run_for(&session, Some(row.user_id), &password, purpose, timeout, op)
         .await
     {
         Ok(ran) => {
@@ -324,7 +366,7 @@ where
     // Stored limits are validated before anything is journaled or sent: a value the service
     // cannot read (users may write their rows directly) is a validation error, never "no limit".
     let limits = RiskLimits::stored(row.risk_limits.as_ref())?;
-    let hash = request_hash(&intent.request);
+    let hash = request_fingerprint(intent.action, row.id, &intent.request);
     let (algorithm_id, run_id, source) = match &intent.source {
         Source::Api => (None, None, "api"),
         Source::Algorithm {
@@ -357,7 +399,7 @@ where
             .begin(&user.ctx, new, state.idempotency_ttl_s)
             .await?
         {
-            return idempotent_replay(state, user, e, &hash).await;
+            return idempotent_replay(state, user, e, &hash, &intent.request).await;
         }
         state.metrics.order_refused();
         return Err(ApiError::TradingDisabled);
@@ -380,7 +422,7 @@ where
         Ok(Begin::Existing(e)) => {
             // Nothing is sent for a repeated key: the slot taken above is given back.
             crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
-            return idempotent_replay(state, user, e, &hash).await;
+            return idempotent_replay(state, user, e, &hash, &intent.request).await;
         }
         Err(e) => {
             crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
@@ -490,8 +532,9 @@ async fn idempotent_replay(
     user: &AuthUser,
     entry: JournalEntry,
     hash: &str,
+    request: &Value,
 ) -> ApiResult<Outcome> {
-    if entry.request_hash.as_deref() != Some(hash) {
+    if !same_request(entry.request_hash.as_deref(), hash, request) {
         return Err(ApiError::IdempotencyKeyReused);
     }
     if entry.status == JournalStatus::Refused && entry.response.is_none() {
@@ -666,5 +709,31 @@ mod tests {
             request_hash(&json!({"a": 1})),
             request_hash(&json!({"a": 2}))
         );
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let req = json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1});
+        let f = request_fingerprint("place", a, &req);
+        assert_eq!(f.len(), 64);
+        assert_eq!(f, request_fingerprint("place", a, &req));
+        assert_ne!(
+            f,
+            request_fingerprint("place", b, &req),
+            "bound to the account"
+        );
+        assert_ne!(
+            f,
+            request_fingerprint("close_position", a, &req),
+            "and the route"
+        );
+        assert_ne!(f, request_fingerprint("place", a, &json!({"volume": 0.2})));
+        assert!(same_request(Some(&f), &f, &req));
+        assert!(!same_request(
+            Some(&request_fingerprint("place", b, &req)),
+            &f,
+            &req
+        ));
+        // An entry from before fingerprints: its 16-hex hash of the request alone.
+        assert!(same_request(Some(&request_hash(&req)), &f, &req));
+        assert!(!same_request(Some(&request_hash(&json!({}))), &f, &req));
+        assert!(!same_request(None, &f, &req));
     }
 }

@@ -183,3 +183,95 @@ async fn many_users_guessing_one_login_sqlite() {
 async fn many_users_guessing_one_login_postgres() {
     many_users_guessing_one_login(Db::Postgres).await;
 }
+
+async fn order_with(
+    app: &TestApp,
+    token: &str,
+    account: &str,
+    key: &str,
+    body: Value,
+) -> (u16, Value) {
+    let r = app
+        .client
+        .post(format!("{}/api/v1/orders", app.base))
+        .bearer_auth(token)
+        .header("x-account-id", account)
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+/// An Idempotency-Key is bound to the account it acted on: the same key and body on another
+/// account is not a retry (it used to replay the first account's order and place nothing).
+async fn idempotency_keys_are_bound_to_their_account(app: TestApp) -> TestApp {
+    let t = app.token(Uuid::new_v4());
+    let a = app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    let b = app.connect(&t, 10002, "Sim-10002!", "Sim-Demo", "b").await;
+    let body = json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1});
+    let (s, first) = order_with(&app, &t, &a, "key-1", body.clone()).await;
+    assert_eq!(s, 200, "{first}");
+    // A retry on the same account replays.
+    let (s, again) = order_with(&app, &t, &a, "key-1", body.clone()).await;
+    assert_eq!((s, &again["order"]), (200, &first["order"]), "{again}");
+    // The same key and body on the other account: refused, and nothing is placed there.
+    let (s, other) = order_with(&app, &t, &b, "key-1", body.clone()).await;
+    assert_eq!(
+        (s, code(&other)),
+        (422, "idempotency_key_reused"),
+        "{other}"
+    );
+    let positions = app
+        .broker
+        .account_state(&mt5::AccountKey::new(10002, "Sim-Demo"))
+        .await
+        .unwrap()
+        .unwrap()
+        .positions;
+    assert!(positions.is_empty(), "{positions:?}");
+
+    // An entry journaled before fingerprints (16-hex hash of the request alone) still replays.
+    let (s, second) = order_with(&app, &t, &a, "key-2", body.clone()).await;
+    assert_eq!(s, 200, "{second}");
+    let (_, journal) = app.get("/api/v1/journal", &t).await;
+    let stored = journal["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["idempotency_key"] == "key-2")
+        .unwrap()["request"]
+        .clone();
+    let old = mt5_bridge::trading::request_hash(&stored);
+    let sql = "update trade_journal set request_hash = $1 where idempotency_key = 'key-2'";
+    if app.database_url.starts_with("postgres") {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&app.database_url)
+            .await
+            .unwrap();
+        let n = sqlx::query(sql)
+            .bind(&old)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(n.rows_affected(), 1);
+    } else {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+        let n = sqlx::query(&sql.replace("$1", "?"))
+            .bind(&old)
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(n.rows_affected(), 1);
+        pool.close().await;
+    }
+    let (s, replay) = order_with(&app, &t, &a, "key-2", body).await;
+    assert_eq!((s, &replay["order"]), (200, &second["order"]), "{replay}");
+    app
+}
+both_backends!(
+    idempotency_bound,
+    idempotency_keys_are_bound_to_their_account
+);

@@ -1097,3 +1097,116 @@ fn pool_residency_ms_is_validated() {
     let err = load(Some("10001")).unwrap_err().to_string();
     assert!(err.contains("POOL_RESIDENCY_MS"), "{err}");
 }
+
+async fn run_as<R: Send + 'static>(
+    pool: &TerminalPool,
+    user: uuid::Uuid,
+    i: usize,
+    op: Op<R>,
+) -> Result<R, ApiError> {
+    let pw = pw_of(i);
+    pool.run_for(
+        &key(i),
+        Some(user),
+        &pw,
+        mt5_bridge::pool::Purpose::Read,
+        Duration::from_secs(30),
+        op,
+    )
+    .await
+    .map(|ran| ran.value)
+}
+
+/// Waits until `n` requests are queued in the pool.
+async fn queued(pool: &TerminalPool, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pool.queue_depth() < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} queued",
+            pool.queue_depth()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_cannot_fill_the_queue() {
+    let o = PoolOptions {
+        queue_limit_per_user: 3,
+        ..opts()
+    };
+    let r = rig(1, 3, 5, 0, o).await;
+    let (flooder, other) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let (open, holder) = hold(&r.pool, 0).await;
+    let mut waiting = Vec::new();
+    for _ in 0..3 {
+        let p = r.pool.clone();
+        waiting.push(tokio::spawn(async move {
+            run_as(&p, flooder, 1, info_op()).await
+        }));
+    }
+    queued(&r.pool, 3).await;
+    // The fourth request of the same user is refused at once, with the scope and Retry-After 1.
+    let err = run_as(&r.pool, flooder, 1, info_op()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApiError::RateLimited {
+                scope: "queue_per_user",
+                limit: 3,
+                window_s: 0,
+                retry_after_s: 1
+            }
+        ),
+        "{err:?}"
+    );
+    // Another user still queues and is served.
+    let p = r.pool.clone();
+    let others = tokio::spawn(async move { run_as(&p, other, 2, info_op()).await });
+    queued(&r.pool, 4).await;
+    open.send(true).unwrap();
+    holder.await.unwrap().unwrap();
+    others.await.unwrap().unwrap();
+    for w in waiting {
+        w.await.unwrap().unwrap();
+    }
+    // Once served, the user may queue again.
+    run_as(&r.pool, flooder, 1, info_op()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_take_turns_for_logins_however_many_accounts_they_cycle() {
+    // One terminal; user A has 20 accounts waiting before user B's one request arrives.
+    let r = rig(1, 22, 5, 0, opts()).await;
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let (open, holder) = hold(&r.pool, 0).await;
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for i in 1..=20 {
+        let (p, order) = (r.pool.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            run_as(&p, a, i, info_op()).await.unwrap();
+            order.lock().unwrap().push(i);
+        }));
+        queued(&r.pool, i).await;
+    }
+    let (p, o) = (r.pool.clone(), order.clone());
+    tasks.push(tokio::spawn(async move {
+        run_as(&p, b, 21, info_op()).await.unwrap();
+        o.lock().unwrap().push(21);
+    }));
+    queued(&r.pool, 21).await;
+    open.send(true).unwrap();
+    holder.await.unwrap().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    let b_at = order.iter().position(|i| *i == 21).unwrap();
+    // Arrival order would serve B 21st; taking turns serves it after at most one of A's logins.
+    assert!(b_at <= 1, "B served at position {b_at}: {order:?}");
+    // A's accounts are still served oldest first among themselves.
+    let a_order: Vec<usize> = order.iter().copied().filter(|i| *i != 21).collect();
+    assert_eq!(a_order, (1..=20).collect::<Vec<_>>());
+}

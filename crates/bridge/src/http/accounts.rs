@@ -244,7 +244,10 @@ async fn verify_new_password(
         taken.push(slot);
     }
     let session = state.credentials.session_for(key, password);
-    let result = state.pool.verify_login(&session, password).await;
+    let result = state
+        .pool
+        .verify_login_for(&session, Some(user.id()), password)
+        .await;
     if !matches!(result, Err(ApiError::Mt5LoginFailed { .. })) {
         // Only a refusal by MT5 is a failed guess.
         for (k, limit, _) in taken {

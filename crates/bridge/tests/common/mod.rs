@@ -145,6 +145,7 @@ async fn launch(
         terminal_timeout_ms: num("TERMINAL_TIMEOUT_MS", 10_000),
         pool_policy: text("POOL_POLICY", "pool"),
         pool_queue_limit: num("POOL_QUEUE_LIMIT", 1024) as usize,
+        pool_queue_limit_per_user: num("POOL_QUEUE_LIMIT_PER_USER", 64) as usize,
         pool_residency_ms: num("POOL_RESIDENCY_MS", 500),
         switch_limit_per_hour: num("SWITCH_LIMIT_PER_HOUR", 1000) as u32,
         trade_limit_per_hour: num("TRADE_LIMIT_PER_HOUR", 10_000) as u32,
