@@ -341,7 +341,9 @@ pub async fn check_new_order(
     }
     if let Some(max) = limits.max_daily_loss {
         let offset = t.server_time_offset_s(at).await?;
-        let server_now = time::OffsetDateTime::now_utc().unix_timestamp() + offset;
+        let server_now = time::OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .saturating_add(offset);
         let day_start = server_now - server_now.rem_euclid(86_400);
         let deals = t
             .history_deals(

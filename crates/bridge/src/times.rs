@@ -27,8 +27,10 @@ pub fn server_secs_to_rfc3339(server_s: i64, offset_s: i64) -> Value {
     if server_s == 0 {
         return Value::Null;
     }
-    OffsetDateTime::from_unix_timestamp(server_s - offset_s)
-        .ok()
+    // Values come from the terminal: an absurd one is shown as null, never an overflow.
+    server_s
+        .checked_sub(offset_s)
+        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
         .and_then(|t| t.format(&Rfc3339).ok())
         .map(Value::String)
         .unwrap_or(Value::Null)
@@ -38,8 +40,8 @@ fn server_millis_to_rfc3339(server_ms: i64, offset_s: i64) -> Value {
     if server_ms == 0 {
         return Value::Null;
     }
-    let utc_ms = server_ms - offset_s * 1000;
-    OffsetDateTime::from_unix_timestamp_nanos(utc_ms as i128 * 1_000_000)
+    let utc_ms = i128::from(server_ms) - i128::from(offset_s) * 1000;
+    OffsetDateTime::from_unix_timestamp_nanos(utc_ms * 1_000_000)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         .map(Value::String)
@@ -81,20 +83,32 @@ pub fn to_json<T: serde::Serialize>(value: &T, offset_s: i64) -> Value {
 /// Parses an input time: RFC 3339 (any offset) or epoch seconds (UTC), as a string or a number.
 /// Returns UTC epoch seconds.
 pub fn parse_input_time(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().filter(|s| *s >= 0),
+    let t = match v {
+        Value::Number(n) => n.as_i64(),
         Value::String(s) => {
             let s = s.trim();
             if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-                return s.parse().ok();
+                s.parse().ok()
+            } else {
+                OffsetDateTime::parse(s, &Rfc3339)
+                    .ok()
+                    .map(|t| t.unix_timestamp())
             }
-            OffsetDateTime::parse(s, &Rfc3339)
-                .ok()
-                .map(|t| t.unix_timestamp())
         }
         _ => None,
-    }
+    }?;
+    (EARLIEST_INPUT_S..END_OF_INPUT_S).contains(&t).then_some(t)
 }
+
+/// Input times are refused outside `[1970-01-01T00:00:00Z, 2100-01-01T00:00:00Z)`: no
+/// arithmetic on a time (server offsets, windows) can then overflow.
+pub const EARLIEST_INPUT_S: i64 = 0;
+pub const END_OF_INPUT_S: i64 = 4_102_444_800;
+/// The longest history or rates window a request may ask for.
+pub const MAX_WINDOW_S: i64 = 366 * 86_400;
+/// What an input time field's error says.
+pub const TIME_RULE: &str =
+    "must be an RFC 3339 time or epoch seconds from 1970-01-01T00:00:00Z to before 2100-01-01T00:00:00Z";
 
 #[cfg(test)]
 mod tests {

@@ -575,9 +575,11 @@ pub async fn find_by_client_id(
         let cid = cid.clone();
         Box::pin(async move {
             let offset = t.server_time_offset_s(&at).await?;
-            let now = time::OffsetDateTime::now_utc().unix_timestamp() + offset;
+            let now = time::OffsetDateTime::now_utc()
+                .unix_timestamp()
+                .saturating_add(offset);
             let select = HistorySelect::Range {
-                from: now - 7 * 86400,
+                from: now.saturating_sub(7 * 86400),
                 to: now + 86400,
                 group: None,
             };

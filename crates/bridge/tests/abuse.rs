@@ -275,3 +275,179 @@ both_backends!(
     idempotency_bound,
     idempotency_keys_are_bound_to_their_account
 );
+
+/// Times outside [1970, 2100) and windows over 366 days are refused naming the field.
+async fn bounded_times(app: TestApp) -> TestApp {
+    let t = app.token(Uuid::new_v4());
+    app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    for (query, field) in [
+        ("from=-1", "from"),
+        ("from=1969-12-31T23:59:59Z", "from"),
+        ("to=2100-01-01T00:00:00Z", "to"),
+        ("to=99999999999999999999", "to"),
+        ("from=2020-01-01T00:00:00Z&to=2021-01-02T00:00:01Z", "from"),
+        ("from=0&to=4102444799", "from"),
+    ] {
+        for path in [
+            "/api/v1/history/deals",
+            "/api/v1/history/orders",
+            "/api/v1/symbols/EURUSD/rates",
+        ] {
+            let (s, b) = app.get(&format!("{path}?{query}"), &t).await;
+            assert_eq!(
+                (s, code(&b)),
+                (422, "validation_failed"),
+                "{path}?{query}: {b}"
+            );
+            assert_eq!(
+                b["error"]["details"]["fields"][0]["field"], field,
+                "{path}?{query}: {b}"
+            );
+        }
+    }
+    // The edges themselves are fine.
+    let (s, b) = app
+        .get(
+            "/api/v1/history/deals?from=2020-01-01T00:00:00Z&to=2021-01-01T00:00:00Z",
+            &t,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app
+        .get("/api/v1/symbols/EURUSD/rates?to=2099-12-31T23:59:59Z", &t)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    app
+}
+both_backends!(times_are_bounded, bounded_times);
+
+/// A panic in a handler answers 500 in the error envelope; the connection is not dropped.
+#[tokio::test]
+async fn a_panicking_handler_answers_500_in_the_envelope() {
+    async fn boom() -> &'static str {
+        panic!("deliberate")
+    }
+    let app = axum::Router::new()
+        .route("/boom", axum::routing::get(boom))
+        .layer(mt5_bridge::http::catch_panics());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let r = reqwest::get(format!("http://127.0.0.1:{port}/boom"))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 500);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(
+        b,
+        json!({"success": false, "error": {"code": "internal_error", "message": "internal error", "details": null}})
+    );
+}
+
+/// Extreme values of every numeric input of the order routes never get a 500 (or a dropped
+/// connection): each is a 2xx or a 4xx with a stable code. A few hundred cases, so CI stays fast.
+#[test]
+fn extreme_numbers_never_answer_500() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (app, t) = rt.block_on(async {
+        let app = common::spawn(Db::Sqlite).await;
+        let t = app.token(Uuid::new_v4());
+        app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+        (app, t)
+    });
+    let number = prop_oneof![
+        Just(json!(0)),
+        Just(json!(-1)),
+        Just(json!(i64::MIN)),
+        Just(json!(i64::MAX)),
+        Just(json!(u64::MAX)),
+        Just(json!(f64::MAX)),
+        Just(json!(f64::MIN)),
+        Just(json!(f64::MIN_POSITIVE)),
+        Just(json!(1e-300)),
+        Just(json!(1e300)),
+        Just(json!(0.1)),
+        Just(json!("1e999")),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>()
+            .prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+    ];
+    let fields = [
+        "volume",
+        "price",
+        "sl",
+        "tp",
+        "deviation",
+        "magic",
+        "stoplimit",
+    ];
+    let config = ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let result = runner.run(
+        &(
+            proptest::sample::select(fields.to_vec()),
+            number.clone(),
+            number.clone(),
+            0..6usize,
+        ),
+        |(field, a, b, route)| {
+            let (s, body) = rt.block_on(async {
+                let mut order =
+                    json!({"symbol": "EURUSD", "type": "buy_limit", "volume": 0.1, "price": 1.0});
+                order[field] = a.clone();
+                match route {
+                    0 => app.post("/api/v1/orders", &t, order).await,
+                    1 => app.post("/api/v1/orders/check", &t, order).await,
+                    2 => {
+                        app.put(
+                            &format!("/api/v1/positions/{}", a.as_u64().unwrap_or(1)),
+                            &t,
+                            json!({"sl": a, "tp": b}),
+                        )
+                        .await
+                    }
+                    3 => {
+                        app.put(
+                            &format!("/api/v1/orders/{}", a.as_u64().unwrap_or(1)),
+                            &t,
+                            json!({"price": a, "sl": b}),
+                        )
+                        .await
+                    }
+                    4 => {
+                        app.post(
+                            &format!("/api/v1/positions/{}/close", b.as_u64().unwrap_or(1)),
+                            &t,
+                            json!({"volume": a}),
+                        )
+                        .await
+                    }
+                    _ => {
+                        app.get(
+                            &format!("/api/v1/history/deals?from={a}&to={b}&limit={a}"),
+                            &t,
+                        )
+                        .await
+                    }
+                }
+            });
+            prop_assert!(s < 500, "route {route} {field}={a} {b}: {s} {body}");
+            if s >= 400 {
+                prop_assert!(body["error"]["code"].is_string(), "{body}");
+            }
+            Ok(())
+        },
+    );
+    rt.block_on(app.shutdown());
+    result.unwrap();
+}

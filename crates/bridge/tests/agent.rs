@@ -777,3 +777,49 @@ async fn sim_agent_changes_a_password_while_it_runs() {
     assert_eq!(s, 422, "{b}");
     assert!(!b.to_string().contains("Secret-99!"));
 }
+
+/// An agent reply over 32 MiB is refused, not buffered: the request answers 503. The reply is
+/// chunked (no length up front), so the limit holds while reading.
+#[tokio::test]
+async fn an_oversized_agent_reply_is_refused() {
+    use mt5::Terminal;
+    use mt5_bridge::agent::client::{AgentTerminal, MAX_REPLY_BYTES};
+    use secrecy::SecretString;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ = sock.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b'7'; 1 << 20];
+                for _ in 0..(MAX_REPLY_BYTES >> 20) + 2 {
+                    let frame =
+                        [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+                    if sock.write_all(&frame).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = sock.write_all(b"0\r\n\r\n").await;
+            });
+        }
+    });
+    let agent = AgentTerminal::new(
+        &format!("http://127.0.0.1:{port}"),
+        SecretString::from(TOKEN),
+    )
+    .unwrap();
+    let at = mt5::Expected::new(session_of(10001));
+    let err = agent
+        .positions(&at, &mt5::PositionFilter::All)
+        .await
+        .unwrap_err();
+    assert!(format!("{err}").contains("larger than 32 MiB"), "{err:?}");
+    let api = mt5_bridge::error::ApiError::from(err);
+    assert_eq!(api.status_and_code().1, "terminal_unavailable");
+}

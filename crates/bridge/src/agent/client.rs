@@ -157,7 +157,7 @@ impl AgentTerminal {
         expected: Option<&AccountKey>,
     ) -> Result<Value, TerminalError> {
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(transport)?;
+        let bytes = read_limited(resp).await?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| bad_answer(&e.to_string()));
         }
@@ -267,6 +267,28 @@ impl AgentTerminal {
         fill_missing::<S>(kind, &mut v);
         from_wire(kind, v).map_err(|e| bad_answer(&e))
     }
+}
+
+/// The largest agent reply read: a bigger one is refused (`terminal_unavailable`), never buffered.
+pub const MAX_REPLY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The reply's body, at most [`MAX_REPLY_BYTES`], read as it arrives.
+async fn read_limited(mut resp: reqwest::Response) -> Result<Vec<u8>, TerminalError> {
+    let too_big = || bad_answer("the reply is larger than 32 MiB");
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_REPLY_BYTES as u64)
+    {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > MAX_REPLY_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A transport failure: deadline → `Timeout`, anything else → `Unavailable`.

@@ -329,10 +329,7 @@ pub async fn rates(
             q.get(name).and_then(|s| {
                 let t = crate::times::parse_input_time(&Value::String(s.clone()));
                 if t.is_none() {
-                    errors.push(crate::error::FieldError::new(
-                        name,
-                        "must be an RFC 3339 time or epoch seconds",
-                    ));
+                    errors.push(crate::error::FieldError::new(name, crate::times::TIME_RULE));
                 }
                 t
             })
@@ -364,6 +361,11 @@ pub async fn rates(
                 "from",
                 "must not be after to",
             ));
+        } else if t - f > crate::times::MAX_WINDOW_S {
+            errors.push(crate::error::FieldError::new(
+                "from",
+                "the window from `from` to `to` must be at most 366 days",
+            ));
         }
     }
     if !errors.is_empty() {
@@ -372,17 +374,26 @@ pub async fn rates(
     let Some(tf) = timeframe else {
         return Err(ApiError::validation("timeframe", "is invalid"));
     };
-    let row = resolve_account(&state, &user, &headers).await?;
     let ranged = from.is_some() || to.is_some();
+    // A window open at one end is closed at now (the end) or 366 days before the end (the start).
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let to = to.unwrap_or(now);
+    let from = from.unwrap_or((to - crate::times::MAX_WINDOW_S).max(0));
+    if ranged && to.saturating_sub(from) > crate::times::MAX_WINDOW_S {
+        return Err(ApiError::validation(
+            "from",
+            "the window from `from` to `to` must be at most 366 days",
+        ));
+    }
+    let row = resolve_account(&state, &user, &headers).await?;
     let (bars, offset) = read(&state, &row, move |t, at| {
         let sym = symbol.clone();
         Box::pin(async move {
             let offset = t.server_time_offset_s(&at).await?;
             let range = if ranged {
-                let now = time::OffsetDateTime::now_utc().unix_timestamp();
                 mt5::RatesRange::Range {
-                    from: from.unwrap_or(0) + offset,
-                    to: to.unwrap_or(now) + offset,
+                    from: from.saturating_add(offset),
+                    to: to.saturating_add(offset),
                 }
             } else {
                 mt5::RatesRange::FromPos {
@@ -613,7 +624,10 @@ async fn build_place(
             .type_filling
             .unwrap_or_else(|| default_filling(&info, o.r#type)),
         type_time: o.type_time,
-        expiration: o.expiration_utc.map(|e| e + offset).unwrap_or(0),
+        expiration: o
+            .expiration_utc
+            .map(|e| e.saturating_add(offset))
+            .unwrap_or(0),
         comment,
         ..Default::default()
     };
@@ -828,7 +842,7 @@ pub async fn modify_order(
         Box::pin(async move {
             let offset = t.server_time_offset_s(&at).await?;
             let (type_time, exp) = match expiration {
-                Opt::Value(e) => (OrderTime::Specified, e + offset),
+                Opt::Value(e) => (OrderTime::Specified, e.saturating_add(offset)),
                 Opt::Null => (OrderTime::Gtc, 0),
                 Opt::Absent => (existing.type_time, existing.time_expiration),
             };
@@ -1092,23 +1106,27 @@ async fn history(
             None => Ok(None),
             Some(s) => crate::times::parse_input_time(&Value::String(s.clone()))
                 .map(Some)
-                .ok_or_else(|| {
-                    ApiError::validation(name, "must be an RFC 3339 time or epoch seconds")
-                }),
+                .ok_or_else(|| ApiError::validation(name, crate::times::TIME_RULE)),
         }
     };
     let to = parse("to")?.unwrap_or(now);
-    let from = parse("from")?.unwrap_or(to - 86_400);
+    let from = parse("from")?.unwrap_or((to - 86_400).max(0));
     if from > to {
         return Err(ApiError::validation("from", "must not be after to"));
+    }
+    if to - from > crate::times::MAX_WINDOW_S {
+        return Err(ApiError::validation(
+            "from",
+            "the window from `from` to `to` must be at most 366 days",
+        ));
     }
     let row = resolve_account(&state, &user, &headers).await?;
     let (items, offset) = read(&state, &row, move |t, at| {
         Box::pin(async move {
             let offset = t.server_time_offset_s(&at).await?;
             let select = HistorySelect::Range {
-                from: from + offset,
-                to: to + offset,
+                from: from.saturating_add(offset),
+                to: to.saturating_add(offset),
                 group: None,
             };
             let items = if deals {

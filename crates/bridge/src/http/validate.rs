@@ -194,7 +194,7 @@ impl<'a> Fields<'a> {
             Some(v) => match crate::times::parse_input_time(v) {
                 Some(t) => Opt::Value(t),
                 None => {
-                    self.error(name, "must be an RFC 3339 time or epoch seconds");
+                    self.error(name, crate::times::TIME_RULE);
                     Opt::Absent
                 }
             },
