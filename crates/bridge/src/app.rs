@@ -22,6 +22,9 @@ use tokio::net::TcpListener;
 use uuid::Uuid;
 
 /// Everything a handler needs, cheap to clone.
+/// Users this process remembers having ensured in the store, at most.
+pub const KNOWN_USERS_MAX: usize = 65_536;
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,

@@ -22,6 +22,9 @@ pub trait SessionStore: Send + Sync + 'static {
 pub struct MemorySessions {
     ttl: Duration,
     map: Mutex<HashMap<Uuid, (Uuid, Instant)>>,
+    /// Size at which expired sessions are swept (doubles with the live ones), so the map holds
+    /// the users of the last TTL, not every user ever seen.
+    sweep_at: Mutex<usize>,
 }
 
 impl MemorySessions {
@@ -29,7 +32,17 @@ impl MemorySessions {
         MemorySessions {
             ttl,
             map: Mutex::new(HashMap::new()),
+            sweep_at: Mutex::new(1024),
         }
+    }
+
+    /// Users with a session held now (expired ones may linger until the next sweep).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (Uuid, Instant)>> {
@@ -57,7 +70,14 @@ impl SessionStore for MemorySessions {
     }
 
     async fn set(&self, user: Uuid, account: Uuid) -> Result<(), Unavailable> {
-        self.lock().insert(user, (account, Instant::now()));
+        let now = Instant::now();
+        let mut map = self.lock();
+        map.insert(user, (account, now));
+        let mut sweep_at = self.sweep_at.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= *sweep_at {
+            map.retain(|_, (_, seen)| now.duration_since(*seen) < self.ttl);
+            *sweep_at = (map.len() * 2).max(1024);
+        }
         Ok(())
     }
 

@@ -50,15 +50,39 @@ pub trait RateLimiter: Send + Sync + 'static {
 
 pub struct MemoryRateLimiter {
     clock: Arc<dyn Clock>,
-    events: Mutex<HashMap<String, VecDeque<i64>>>,
+    events: Mutex<Windows>,
+}
+
+/// Each key's event times and window length (ms); swept of windows with no event left in them
+/// when the map doubles, so it holds the keys of the last window, not every key ever seen.
+#[derive(Default)]
+struct Windows {
+    map: HashMap<String, (VecDeque<i64>, i64)>,
+    sweep_at: usize,
 }
 
 impl MemoryRateLimiter {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         MemoryRateLimiter {
             clock,
-            events: Mutex::new(HashMap::new()),
+            events: Mutex::new(Windows {
+                map: HashMap::new(),
+                sweep_at: 1024,
+            }),
         }
+    }
+
+    /// Keys with a window held now.
+    pub fn len(&self) -> usize {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn with_window<R>(
@@ -68,15 +92,29 @@ impl MemoryRateLimiter {
         f: impl FnOnce(&mut VecDeque<i64>, i64) -> R,
     ) -> R {
         let now = self.clock.now_ms();
-        let window_ms = limit.window.as_millis() as i64;
-        let mut map = self.events.lock().unwrap_or_else(|p| p.into_inner());
-        let q = map.entry(key.to_string()).or_default();
-        while q.front().is_some_and(|t| *t <= now - window_ms) {
+        let window_ms = i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX);
+        let mut w = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let (q, win) = w
+            .map
+            .entry(key.to_string())
+            .or_insert_with(|| (VecDeque::new(), window_ms));
+        *win = window_ms;
+        while q
+            .front()
+            .is_some_and(|t| *t <= now.saturating_sub(window_ms))
+        {
             q.pop_front();
         }
         let r = f(q, now);
         if q.is_empty() {
-            map.remove(key);
+            w.map.remove(key);
+        }
+        if w.map.len() >= w.sweep_at {
+            w.map.retain(|_, (q, win)| {
+                q.back()
+                    .is_some_and(|last| *last > now.saturating_sub(*win))
+            });
+            w.sweep_at = (w.map.len() * 2).max(1024);
         }
         r
     }

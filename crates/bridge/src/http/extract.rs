@@ -80,6 +80,11 @@ impl FromRequestParts<AppState> for AuthUser {
         if !known {
             state.store.ensure_user(&ctx).await?;
             if let Ok(mut set) = state.known_users.lock() {
+                // Bounded: past the cap the set starts over, and users are ensured once more
+                // (an idempotent insert) rather than the set growing with every user ever seen.
+                if set.len() >= crate::app::KNOWN_USERS_MAX {
+                    set.clear();
+                }
                 set.insert(ctx.user_id);
             }
         }
