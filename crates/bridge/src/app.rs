@@ -42,6 +42,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Shared state of replicas (REDIS_URL); `None` keeps everything in this process.
     pub redis: Option<crate::shared_state::Redis>,
+    /// JWT_REQUIRE_AAL2: storing credentials needs a session that passed MFA.
+    pub require_aal2: bool,
 }
 
 /// What tests (and embedders) may supply instead of building from the environment.
@@ -244,6 +246,7 @@ impl Application {
             idempotency_ttl_s: settings.idempotency_ttl_s,
             metrics: Arc::new(crate::metrics::Metrics::new(settings.metrics_token.clone())),
             redis,
+            require_aal2: settings.require_aal2,
         };
         // Intents left pending by a previous run are settled against the broker's history.
         let reconcile_state = state.clone();

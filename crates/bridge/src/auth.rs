@@ -168,6 +168,14 @@ pub struct Claims {
     pub raw: Value,
 }
 
+impl Claims {
+    /// Whether the session passed multi-factor authentication: `aal` is `aal2`. A token without
+    /// `aal` did not.
+    pub fn is_aal2(&self) -> bool {
+        self.aal.as_deref() == Some(Aal::Aal2.as_str())
+    }
+}
+
 /// Verifies access tokens. Cheap to clone; clones share the key cache.
 #[derive(Clone)]
 pub struct Authenticator {
@@ -222,11 +230,11 @@ impl Authenticator {
             Some(s) => Some(DecodingKey::from_secret(s.expose_secret().as_bytes())),
             None => None,
         };
-        let jwks_url = match cfg.jwks_url.as_deref().map(reqwest::Url::parse) {
+        let jwks_url = match cfg.jwks_url.as_deref().map(parse_jwks_url) {
             None => None,
-            Some(Ok(url)) if matches!(url.scheme(), "http" | "https") => Some(url),
-            Some(_) => {
-                problems.push("JWT_JWKS_URL must be an http(s) URL".to_owned());
+            Some(Ok(url)) => Some(url),
+            Some(Err(problem)) => {
+                problems.push(problem.to_owned());
                 None
             }
         };
@@ -341,8 +349,91 @@ pub fn bearer_token(authorization: Option<&str>) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-/// Mints an HS256 access token with the claims GoTrue puts in a password sign-in, for the
-/// `mt5-bridge token` command. The token verifies with an [`Authenticator`] holding `secret`.
+/// What `JWT_JWKS_URL` must be, as [`parse_jwks_url`] says it.
+pub const JWKS_URL_RULE: &str = "JWT_JWKS_URL must be an https:// URL \
+     (plain http:// only to a loopback host: 127.0.0.0/8, ::1 or localhost)";
+
+/// Parses `JWT_JWKS_URL`. The key set decides which tokens are genuine, so it is fetched over TLS:
+/// whoever can answer a plain-http fetch (anyone on the path) could hand over their own keys and
+/// sign tokens for any user. Plain http is allowed only to a loopback host (tests, a local
+/// Supabase), where no network lies between the service and the keys.
+pub fn parse_jwks_url(raw: &str) -> Result<reqwest::Url, &'static str> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|_| JWKS_URL_RULE)?;
+    // The parser lower-cases domains, writes IPv4 in dotted form (`127.1` is `127.0.0.1`) and
+    // IPv6 in brackets. "localhost." is the same name as "localhost", fully qualified.
+    let host = url.host_str().unwrap_or_default();
+    let loopback = match host.trim_start_matches('[').trim_end_matches(']').parse() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback(),
+        Err(_) => host == "localhost" || host == "localhost.",
+    };
+    match url.scheme() {
+        "https" if !host.is_empty() => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(JWKS_URL_RULE),
+    }
+}
+
+/// Supabase's authenticator assurance level, the token's `aal` claim: `aal1` for a session
+/// signed in with one factor (a password, a magic link, OAuth), `aal2` once it passed MFA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Aal {
+    #[default]
+    Aal1,
+    Aal2,
+}
+
+impl Aal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aal::Aal1 => "aal1",
+            Aal::Aal2 => "aal2",
+        }
+    }
+}
+
+impl std::str::FromStr for Aal {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "aal1" => Ok(Aal::Aal1),
+            "aal2" => Ok(Aal::Aal2),
+            other => Err(format!("unknown assurance level {other:?} (aal1 or aal2)")),
+        }
+    }
+}
+
+/// What a minted token says besides its user; see [`mint_token_with`].
+#[derive(Debug, Clone)]
+pub struct MintOptions<'a> {
+    /// `email`; GoTrue writes "" when there is none.
+    pub email: Option<&'a str>,
+    pub ttl: Duration,
+    pub audience: &'a str,
+    /// `iss`; left out when `None`, as self-hosted Supabase does.
+    pub issuer: Option<&'a str>,
+    /// `aal`; left out when `None` (GoTrue always writes one; a token without it is treated as
+    /// `aal1`). `aal2` also puts a `totp` factor in `amr`, as GoTrue does after MFA.
+    pub aal: Option<Aal>,
+}
+
+impl<'a> MintOptions<'a> {
+    /// A password sign-in (`aal1`) to `audience`, lasting `ttl`, without email or issuer.
+    pub fn new(audience: &'a str, ttl: Duration) -> Self {
+        MintOptions {
+            email: None,
+            ttl,
+            audience,
+            issuer: None,
+            aal: Some(Aal::Aal1),
+        }
+    }
+}
+
+/// Mints an HS256 access token with the claims GoTrue puts in a password sign-in (`aal1`), for
+/// the `mt5-bridge token` command. The token verifies with an [`Authenticator`] holding `secret`.
+/// [`mint_token_with`] chooses the assurance level too.
 pub fn mint_token(
     secret: &SecretString,
     user: Uuid,
@@ -351,6 +442,30 @@ pub fn mint_token(
     audience: &str,
     issuer: Option<&str>,
 ) -> Result<String, AuthError> {
+    mint_token_with(
+        secret,
+        user,
+        &MintOptions {
+            email,
+            issuer,
+            ..MintOptions::new(audience, ttl)
+        },
+    )
+}
+
+/// As [`mint_token`], with every choice in `opts`.
+pub fn mint_token_with(
+    secret: &SecretString,
+    user: Uuid,
+    opts: &MintOptions<'_>,
+) -> Result<String, AuthError> {
+    let MintOptions {
+        email,
+        ttl,
+        audience,
+        issuer,
+        aal,
+    } = *opts;
     if secret.expose_secret().len() < MIN_SECRET_LEN {
         return Err(AuthError::Misconfigured(
             "the JWT secret is shorter than 32 bytes",
@@ -380,13 +495,24 @@ pub fn mint_token(
         "phone": "",
         "session_id": Uuid::new_v4().to_string(),
         "is_anonymous": false,
-        "aal": "aal1",
         "amr": [{"method": "password", "timestamp": iat}],
         "app_metadata": {"provider": "email", "providers": ["email"]},
         "user_metadata": {},
     });
-    if let (Some(iss), Some(map)) = (issuer, claims.as_object_mut()) {
-        map.insert("iss".to_owned(), Value::String(iss.to_owned()));
+    if let Some(map) = claims.as_object_mut() {
+        if let Some(iss) = issuer {
+            map.insert("iss".to_owned(), Value::String(iss.to_owned()));
+        }
+        if let Some(aal) = aal {
+            map.insert("aal".to_owned(), Value::String(aal.as_str().to_owned()));
+        }
+        if aal == Some(Aal::Aal2) {
+            // GoTrue lists the factors newest first: the second one, then the password.
+            map.insert(
+                "amr".to_owned(),
+                json!([{"method": "totp", "timestamp": iat}, {"method": "password", "timestamp": iat}]),
+            );
+        }
     }
     let key = EncodingKey::from_secret(secret.expose_secret().as_bytes());
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
@@ -1027,6 +1153,44 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.problems.len(), 2, "{err}");
         assert!(!err.to_string().contains("short"));
+    }
+
+    #[test]
+    fn jwks_urls_are_https_or_loopback() {
+        for ok in [
+            "https://abc.supabase.co/auth/v1/.well-known/jwks.json",
+            "https://10.0.0.5:8443/keys",
+            "http://127.0.0.1:54321/auth/v1/.well-known/jwks.json",
+            "http://127.9.8.7/keys",
+            "http://127.1/keys",
+            "http://[::1]:54321/keys",
+            "http://localhost:54321/keys",
+            "http://LOCALHOST/keys",
+        ] {
+            assert!(parse_jwks_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://abc.supabase.co/auth/v1/.well-known/jwks.json",
+            "http://10.0.0.5/keys",
+            "http://128.0.0.1/keys",
+            "http://[::2]/keys",
+            "http://localhost.evil.example/keys",
+            "http://127.0.0.1.evil.example/keys",
+            "http://evil.example/keys#127.0.0.1",
+            "http://evil.example@127.0.0.1.nip.io/keys",
+            "ftp://127.0.0.1/keys",
+            "file:///etc/keys.json",
+            "abc.supabase.co/keys",
+            "",
+        ] {
+            assert_eq!(parse_jwks_url(bad), Err(JWKS_URL_RULE), "{bad}");
+        }
+        let err = Authenticator::new(AuthConfig {
+            jwks_url: Some("http://abc.supabase.co/keys".to_owned()),
+            ..AuthConfig::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.problems, vec![JWKS_URL_RULE.to_owned()]);
     }
 
     #[test]

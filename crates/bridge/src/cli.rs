@@ -174,14 +174,20 @@ fn token(args: TokenArgs) -> ExitCode {
         eprintln!("mt5-bridge: `token` signs with JWT_SECRET; with only JWT_JWKS_URL set, tokens come from Supabase");
         return ExitCode::from(2);
     };
-    match crate::auth::mint_token(
-        secret,
-        user,
-        args.email.as_deref(),
-        ttl,
-        &settings.auth.audience,
-        settings.auth.issuer.as_deref(),
-    ) {
+    let aal = match args.aal.parse::<crate::auth::Aal>() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("mt5-bridge: --aal: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = crate::auth::MintOptions {
+        email: args.email.as_deref(),
+        issuer: settings.auth.issuer.as_deref(),
+        aal: Some(aal),
+        ..crate::auth::MintOptions::new(&settings.auth.audience, ttl)
+    };
+    match crate::auth::mint_token_with(secret, user, &opts) {
         Ok(t) => {
             println!("{t}");
             ExitCode::SUCCESS

@@ -154,6 +154,18 @@ pub struct ServeArgs {
     /// renewed every third of it; how long a failed replica's agents wait for a new owner.
     #[arg(long, env = "TERMINAL_LEASE_TTL_MS", default_value_t = 6_000)]
     pub terminal_lease_ttl_ms: u64,
+    /// Storing MT5 credentials (connects, password changes) needs a session that passed MFA: the
+    /// token's `aal` must be `aal2`, else 403 mfa_required. `--jwt-require-aal2` alone means true.
+    #[arg(
+        long,
+        env = "JWT_REQUIRE_AAL2",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub jwt_require_aal2: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -168,6 +180,10 @@ pub struct TokenArgs {
     /// Lifetime, e.g. `30m`, `1h`, `7d`.
     #[arg(long, default_value = "1h")]
     pub ttl: String,
+    /// The `aal` claim: `aal1` (a password sign-in) or `aal2` (a session that passed MFA, which
+    /// JWT_REQUIRE_AAL2 asks for to store credentials).
+    #[arg(long, default_value = "aal1", value_parser = ["aal1", "aal2"])]
+    pub aal: String,
 }
 
 /// Which database the store uses.
@@ -218,6 +234,8 @@ pub struct ServeSettings {
     pub redis_url: Option<SecretString>,
     pub redis_key_prefix: String,
     pub terminal_lease_ttl: Duration,
+    /// JWT_REQUIRE_AAL2: connects and password changes need an `aal2` token.
+    pub require_aal2: bool,
 }
 
 /// Every configuration problem found, reported together.
@@ -284,10 +302,8 @@ impl Settings {
 
         // JWT verification keys.
         let jwks_url = get("JWT_JWKS_URL");
-        if let Some(u) = &jwks_url {
-            if !(u.starts_with("https://") || u.starts_with("http://")) {
-                errors.push("JWT_JWKS_URL must be an http(s) URL".to_string());
-            }
+        if let Some(Err(rule)) = jwks_url.as_deref().map(crate::auth::parse_jwks_url) {
+            errors.push(rule.to_string());
         }
         let mut jwt_secret = get("JWT_SECRET").map(SecretString::from);
         if jwt_secret.is_none() && jwks_url.is_none() {
@@ -549,6 +565,7 @@ impl ServeSettings {
                     redis_url: redis_url.map(SecretString::from),
                     redis_key_prefix: args.redis_key_prefix.clone(),
                     terminal_lease_ttl: Duration::from_millis(args.terminal_lease_ttl_ms),
+                    require_aal2: args.jwt_require_aal2,
                 })
             }
             _ => Err(ConfigErrors(errors)),

@@ -39,6 +39,9 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("anonymous users may not store MT5 credentials")]
     AnonymousNotAllowed,
+    /// JWT_REQUIRE_AAL2 is set and the token's `aal` is not `aal2`.
+    #[error("multi-factor authentication is required to store MT5 credentials")]
+    MfaRequired,
     #[error("account not found")]
     AccountNotFound,
     #[error("no MT5 account: connect one first")]
@@ -121,6 +124,7 @@ impl ApiError {
         match self {
             Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AnonymousNotAllowed => (StatusCode::FORBIDDEN, "anonymous_not_allowed"),
+            MfaRequired => (StatusCode::FORBIDDEN, "mfa_required"),
             AccountNotFound => (StatusCode::NOT_FOUND, "account_not_found"),
             NoAccount => (StatusCode::NOT_FOUND, "no_account"),
             RouteNotFound => (StatusCode::NOT_FOUND, "not_found"),

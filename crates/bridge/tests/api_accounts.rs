@@ -834,3 +834,178 @@ async fn cors_preflight_allows_configured_origins() {
     assert!(other.headers().get("access-control-allow-origin").is_none());
     app.shutdown().await;
 }
+
+/// Broker audit records of `login` (a terminal logged in with a password) and `login_failed` on
+/// one MT5 login: what reached MT5.
+async fn logins_at_broker(app: &TestApp, login: u64) -> usize {
+    app.broker
+        .audit()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.login == login && (r.operation == "login" || r.operation == "login_failed"))
+        .count()
+}
+
+/// With JWT_REQUIRE_AAL2=true a stolen password-only session (`aal1`, or a token without `aal`)
+/// cannot store MT5 credentials: connects and password changes answer `403 mfa_required` before
+/// any login reaches MT5 (a wrong password gets the same answer, so no guess is tried), and
+/// nothing is written. Everything else works for it; an `aal2` session stores credentials.
+async fn mfa_gate(db: common::Db) {
+    if db == common::Db::Postgres && common::postgres_url().is_none() {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    }
+    use mt5_bridge::auth::Aal;
+    let app = common::spawn_with(db, common::sim_config(), |env| {
+        env.insert("JWT_REQUIRE_AAL2", "true".into());
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let aal1 = app.token_with_aal(user, Some(Aal::Aal1));
+    let no_aal = app.token_with_aal(user, None);
+    let aal2 = app.token_with_aal(user, Some(Aal::Aal2));
+    let connect = |password: &str| json!({"account_name": "mine", "login": 10001, "password": password, "server": "Sim-Demo"});
+    let refused = |s: u16, b: &Value, what: &str| {
+        assert_eq!((s, error_code(b)), (403, "mfa_required"), "{what}: {b}");
+        assert_eq!(
+            b["error"]["message"],
+            "multi-factor authentication is required to store MT5 credentials"
+        );
+        assert_eq!(b["error"]["details"], Value::Null, "{what}: {b}");
+    };
+
+    for (name, t) in [("aal1", &aal1), ("no aal", &no_aal)] {
+        for password in ["Sim-10001!", "a-guess"] {
+            let (s, b) = app
+                .post("/api/v1/accounts/connect", t, connect(password))
+                .await;
+            refused(s, &b, &format!("connect, {name}, {password}"));
+        }
+    }
+    assert_eq!(
+        logins_at_broker(&app, 10001).await,
+        0,
+        "nothing reached MT5"
+    );
+    let (s, b) = app
+        .get("/api/v1/accounts?include_inactive=true", &aal1)
+        .await;
+    assert_eq!(
+        (s, &b["accounts"]),
+        (200, &json!([])),
+        "nothing stored: {b}"
+    );
+    let (s, b) = app.get("/api/v1/audit", &aal1).await;
+    assert_eq!((s, &b["entries"]), (200, &json!([])), "{b}");
+
+    // A session that passed MFA connects.
+    let (s, b) = app
+        .post("/api/v1/accounts/connect", &aal2, connect("Sim-10001!"))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let id = b["account_id"].as_str().unwrap().to_string();
+    let logins = logins_at_broker(&app, 10001).await;
+
+    // Reads, switches and settings other than the password work without MFA.
+    for t in [&aal1, &no_aal] {
+        let (s, b) = app.get("/api/v1/accounts", t).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["accounts"][0]["id"], id.as_str());
+        let (s, b) = app.get(&format!("/api/v1/accounts/{id}"), t).await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = app
+            .post(&format!("/api/v1/accounts/{id}/switch"), t, json!({}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = app.get("/api/v1/accounts/current", t).await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = app.get("/api/v1/positions", t).await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/accounts/{id}"),
+            &aal1,
+            json!({"account_name": "renamed", "risk_limits": {"max_positions": 2}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["account"]["account_name"], "renamed");
+
+    // A new password needs MFA, right or wrong, alone or with other fields; nothing is changed.
+    for (name, t) in [("aal1", &aal1), ("no aal", &no_aal)] {
+        for body in [
+            json!({"password": "Sim-10001!"}),
+            json!({"password": "a-guess"}),
+            json!({"password": "Sim-10001!", "account_name": "sneaky"}),
+        ] {
+            let (s, b) = app.put(&format!("/api/v1/accounts/{id}"), t, body).await;
+            refused(s, &b, &format!("password change, {name}"));
+        }
+    }
+    let (_, b) = app.get(&format!("/api/v1/accounts/{id}"), &aal1).await;
+    assert_eq!(b["account"]["account_name"], "renamed");
+    assert_eq!(
+        logins_at_broker(&app, 10001).await,
+        logins,
+        "no password change reached MT5"
+    );
+    let (_, b) = app.get("/api/v1/audit", &aal1).await;
+    let events: Vec<&str> = b["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.starts_with("password_change") || *e == "connect_failed"),
+        "{events:?}"
+    );
+
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/accounts/{id}"),
+            &aal2,
+            json!({"password": "Sim-10001!"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_is_required_to_store_credentials_when_configured_sqlite() {
+    mfa_gate(common::Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_is_required_to_store_credentials_when_configured_postgres() {
+    mfa_gate(common::Db::Postgres).await;
+}
+
+/// Without JWT_REQUIRE_AAL2, as before: `aal1` sessions and tokens without `aal` store credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_setting_aal1_stores_credentials() {
+    use mt5_bridge::auth::Aal;
+    let app = common::spawn(common::Db::Sqlite).await;
+    let user = Uuid::new_v4();
+    let aal1 = app.token_with_aal(user, Some(Aal::Aal1));
+    let no_aal = app.token_with_aal(user, None);
+    let id = app
+        .connect(&aal1, 10001, "Sim-10001!", "Sim-Demo", "aal1")
+        .await;
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/accounts/{id}"),
+            &aal1,
+            json!({"password": "Sim-10001!"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    app.connect(&no_aal, 10002, "Sim-10002!", "Sim-Demo", "no aal")
+        .await;
+    app.shutdown().await;
+}

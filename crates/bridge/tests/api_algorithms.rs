@@ -426,3 +426,132 @@ both_backends!(
     planted_configurations_are_refused_by_name,
     planted_configurations
 );
+
+/// Orders the broker received for one MT5 login (its audit trail).
+async fn orders_sent(app: &common::TestApp, login: u64) -> usize {
+    app.broker
+        .audit()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.login == login && r.operation == "order_send")
+        .count()
+}
+
+/// Live confirmation cannot be dodged by clearing or rewriting the row's `account_type`: the
+/// simulator's 20001 on Sim-Live is a real-mode account, and its terminal says so. The label is
+/// cleared through the API and rewritten as the user could through the Data API (on Postgres as
+/// role `authenticated` with the user's claims); each time a run without `confirm_live`, dry or
+/// not, answers `422 live_confirmation_required` and the broker receives no order. Confirmed, the
+/// run trades.
+async fn live_confirmation_follows_the_terminal(db: common::Db) {
+    if db == common::Db::Postgres && common::postgres_url().is_none() {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    }
+    let sim = common::sim_config();
+    let params = json!({"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3});
+    let clock = ManualClock::new(common::signal_time(&sim, &params));
+    let (broker, _feed) =
+        mt5_sim::broker::open_from_config_with_clock(&sim, Arc::new(clock.clone()))
+            .await
+            .unwrap();
+    let app = common::spawn_on_broker(db, sim, broker).await;
+    let user = Uuid::new_v4();
+    let t = app.token(user);
+    let id = app
+        .connect(&t, 20001, "Live-20001!", "Sim-Live", "real money")
+        .await;
+    let (_, b) = app.get(&format!("/api/v1/accounts/{id}"), &t).await;
+    assert_eq!(b["account"]["account_type"], "live", "from the terminal");
+    let run = |dry_run: bool, confirm_live: Option<bool>| {
+        let mut body = json!({"account_id": id, "algorithm_id": "ma_crossover",
+                              "dry_run": dry_run, "parameters": params.clone()});
+        if let Some(c) = confirm_live {
+            body["confirm_live"] = json!(c);
+        }
+        body
+    };
+    let refused_everywhere = |label: String| {
+        let app = &app;
+        let t = &t;
+        let run = &run;
+        async move {
+            for dry_run in [false, true] {
+                for confirm in [None, Some(false)] {
+                    let (s, b) = app
+                        .post("/api/v1/algorithms/execute", t, run(dry_run, confirm))
+                        .await;
+                    assert_eq!(
+                        (s, code(&b)),
+                        (422, "live_confirmation_required"),
+                        "{label}, dry_run {dry_run}, confirm_live {confirm:?}: {b}"
+                    );
+                }
+            }
+        }
+    };
+
+    // Cleared through the API.
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/accounts/{id}"),
+            &t,
+            json!({"account_type": null}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["account"]["account_type"], Value::Null);
+    refused_everywhere("cleared by PUT".into()).await;
+
+    // Rewritten outside the API: cleared, a false `demo`, another spelling of live.
+    for label in ["null", "'demo'", "'Live'"] {
+        let changed = app
+            .as_data_api_user(
+                user,
+                &format!("update mt5_accounts set account_type = {label} where id = '{id}'"),
+            )
+            .await;
+        assert_eq!(changed, 1, "the row is the user's to write");
+        refused_everywhere(format!("rewritten to {label}")).await;
+    }
+    assert_eq!(orders_sent(&app, 20001).await, 0, "nothing was sent");
+    let (_, p) = app.get("/api/v1/positions", &t).await;
+    assert_eq!(p["positions"], json!([]), "{p}");
+    // The terminal's refusals are recorded as failed runs, with the reason.
+    let (_, r) = app.get("/api/v1/algorithms/runs", &t).await;
+    let runs = r["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 16, "{r}");
+    for run in runs {
+        assert_eq!(run["status"], "failed", "{run}");
+        assert_eq!(run["trades_executed"], 0, "{run}");
+        assert!(
+            run["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("live_confirmation_required"),
+            "{run}"
+        );
+    }
+
+    // Confirmed, the run trades.
+    let (s, b) = app
+        .post("/api/v1/algorithms/execute", &t, run(false, Some(true)))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["trades_executed"].as_u64().unwrap() >= 1, "{b}");
+    assert!(orders_sent(&app, 20001).await >= 1);
+    let (_, p) = app.get("/api/v1/positions", &t).await;
+    assert!(!p["positions"].as_array().unwrap().is_empty(), "{p}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_confirmation_follows_the_terminal_sqlite() {
+    live_confirmation_follows_the_terminal(common::Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_confirmation_follows_the_terminal_postgres() {
+    live_confirmation_follows_the_terminal(common::Db::Postgres).await;
+}

@@ -18,7 +18,9 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use mt5_bridge::auth::{mint_token, AuthConfig, AuthError, Authenticator};
+use mt5_bridge::auth::{
+    mint_token, mint_token_with, Aal, AuthConfig, AuthError, Authenticator, MintOptions,
+};
 use mt5_sim::market::ManualClock;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -817,6 +819,94 @@ async fn minted_tokens_verify_and_carry_gotrue_claims() {
         mint_token(&secret(), user, None, Duration::ZERO, "authenticated", None),
         Err(AuthError::Misconfigured(_))
     ));
+}
+
+#[tokio::test]
+async fn minted_tokens_carry_the_assurance_level_asked_for() {
+    let user = Uuid::new_v4();
+    let auth = secret_auth();
+    let mint = |aal: Option<Aal>| {
+        let opts = MintOptions {
+            email: Some("me@example.com"),
+            aal,
+            ..MintOptions::new("authenticated", Duration::from_secs(60))
+        };
+        mint_token_with(&secret(), user, &opts).unwrap()
+    };
+
+    let c = auth.verify(&mint(Some(Aal::Aal2))).await.unwrap();
+    assert_eq!(c.aal.as_deref(), Some("aal2"));
+    assert!(c.is_aal2());
+    let iat = c.raw["iat"].as_i64().unwrap();
+    assert_eq!(
+        c.raw["amr"],
+        json!([{"method": "totp", "timestamp": iat}, {"method": "password", "timestamp": iat}])
+    );
+
+    let c = auth.verify(&mint(Some(Aal::Aal1))).await.unwrap();
+    assert_eq!(c.aal.as_deref(), Some("aal1"));
+    assert!(!c.is_aal2());
+
+    let c = auth.verify(&mint(None)).await.unwrap();
+    assert!(c.raw.get("aal").is_none(), "{}", c.raw);
+    assert_eq!(c.aal, None);
+    assert!(!c.is_aal2());
+
+    // The older function still mints what it did: a password sign-in, aal1.
+    let old = mint_token(
+        &secret(),
+        user,
+        None,
+        Duration::from_secs(60),
+        "authenticated",
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        auth.verify(&old).await.unwrap().aal.as_deref(),
+        Some("aal1")
+    );
+
+    // Only a token that says aal2 is aal2; the claim is not guessed from amr.
+    for aal in [json!("AAL2"), json!("aal3"), json!(2), json!(null)] {
+        let c = auth
+            .verify(&hs(&claims(json!({ "aal": aal }))))
+            .await
+            .unwrap();
+        assert!(!c.is_aal2(), "{aal}");
+    }
+}
+
+#[test]
+fn a_key_set_over_plain_http_is_refused_unless_on_loopback() {
+    for url in [
+        "http://abcdefghijklmnopqrst.supabase.co/auth/v1/.well-known/jwks.json",
+        "http://192.168.1.20:54321/auth/v1/.well-known/jwks.json",
+        "http://localhost.attacker.example/jwks.json",
+    ] {
+        let err = Authenticator::new(AuthConfig {
+            jwks_url: Some(url.to_owned()),
+            ..AuthConfig::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("JWT_JWKS_URL"), "{url}: {err}");
+        assert!(err.to_string().contains("https"), "{url}: {err}");
+    }
+    for url in [
+        "https://abcdefghijklmnopqrst.supabase.co/auth/v1/.well-known/jwks.json",
+        "http://127.0.0.1:54321/auth/v1/.well-known/jwks.json",
+        "http://[::1]:54321/auth/v1/.well-known/jwks.json",
+        "http://localhost:54321/auth/v1/.well-known/jwks.json",
+    ] {
+        assert!(
+            Authenticator::new(AuthConfig {
+                jwks_url: Some(url.to_owned()),
+                ..AuthConfig::default()
+            })
+            .is_ok(),
+            "{url}"
+        );
+    }
 }
 
 #[tokio::test]

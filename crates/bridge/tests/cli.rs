@@ -26,6 +26,7 @@ fn clean_env(cmd: &mut Command) -> &mut Command {
         "TERMINALS",
         "REDIS_URL",
         "TERMINAL_LEASE_TTL_MS",
+        "JWT_REQUIRE_AAL2",
     ] {
         cmd.env_remove(k);
     }
@@ -249,4 +250,131 @@ fn token_rejects_bad_arguments() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Runs a command that must exit by itself: one that serves instead is killed and fails the test.
+fn output_within(cmd: &mut Command) -> std::process::Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after 30 s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The claims of a token printed by `token` with `extra` arguments.
+fn minted_claims(data_dir: &std::path::Path, extra: &[&str]) -> Value {
+    use base64::Engine;
+    let out = clean_env(&mut Command::new(BIN))
+        .args(["token", "--user", &uuid::Uuid::new_v4().to_string()])
+        .args(extra)
+        .env("DATA_DIR", data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = String::from_utf8(out.stdout).unwrap();
+    let payload = t.trim().split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn token_mints_aal1_by_default_and_aal2_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = minted_claims(dir.path(), &[]);
+    assert_eq!(c["aal"], "aal1");
+    assert_eq!(c["amr"][0]["method"], "password");
+    let c = minted_claims(dir.path(), &["--aal", "aal1"]);
+    assert_eq!(c["aal"], "aal1");
+    let c = minted_claims(dir.path(), &["--aal", "aal2"]);
+    assert_eq!(c["aal"], "aal2");
+    let methods: Vec<&str> = c["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["totp", "password"]);
+
+    let out = clean_env(&mut Command::new(BIN))
+        .args([
+            "token",
+            "--user",
+            &uuid::Uuid::new_v4().to_string(),
+            "--aal",
+            "aal3",
+        ])
+        .env("DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_key_set_over_plain_http_fails_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    // With another bad value, to see both reported at once.
+    let out = clean_env(&mut Command::new(BIN))
+        .arg("serve")
+        .env("DATA_DIR", dir.path())
+        .env(
+            "JWT_JWKS_URL",
+            "http://abcdefghijklmnopqrst.supabase.co/auth/v1/.well-known/jwks.json",
+        )
+        .env("BIND", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("JWT_JWKS_URL must be an https:// URL"),
+        "{err}"
+    );
+    assert!(err.contains("BIND"), "{err}");
+
+    // Alone, it still stops the service before it listens.
+    let out = output_within(
+        clean_env(&mut Command::new(BIN))
+            .arg("serve")
+            .env("DATA_DIR", dir.path())
+            .env(
+                "JWT_JWKS_URL",
+                "http://10.1.2.3/auth/v1/.well-known/jwks.json",
+            )
+            .env("BIND", format!("127.0.0.1:{}", free_port())),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JWT_JWKS_URL"));
+
+    // A bad JWT_REQUIRE_AAL2 is not taken for false.
+    let out = output_within(
+        clean_env(&mut Command::new(BIN))
+            .arg("serve")
+            .env("DATA_DIR", dir.path())
+            .env("JWT_REQUIRE_AAL2", "ture")
+            .env("BIND", format!("127.0.0.1:{}", free_port())),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JWT_REQUIRE_AAL2"));
 }

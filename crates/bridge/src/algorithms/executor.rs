@@ -16,8 +16,8 @@ use crate::trading::{
     default_filling, on_terminal, order_comment, read, request_hash, submit, Intent, Sent, Source,
 };
 use mt5::{
-    OrderType, PositionFilter, PositionType, RatesRange, SymbolInfo, TradeAction, TradePosition,
-    TradeRequest,
+    AccountTradeMode, OrderType, PositionFilter, PositionType, RatesRange, SymbolInfo, TradeAction,
+    TradePosition, TradeRequest,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -28,12 +28,14 @@ pub fn magic_for(algorithm_id: &str) -> u64 {
     1_000_000_000 + h % 1_000_000_000
 }
 
-/// What the strategy sees: closed bars, its own positions on the symbol, the symbol, equity.
+/// What the strategy sees: closed bars, its own positions on the symbol, the symbol, equity;
+/// and whether the terminal reports a real-money account.
 struct View {
     symbol: SymbolInfo,
     bars: Vec<mt5::Rate>,
     own: Vec<TradePosition>,
     equity: f64,
+    real: bool,
 }
 
 async fn view(
@@ -69,12 +71,13 @@ async fn view(
                 .into_iter()
                 .filter(|p| p.magic == magic)
                 .collect();
-            let equity = t.account_info(&at).await?.equity;
+            let account = t.account_info(&at).await?;
             Ok(View {
                 symbol: info,
                 bars,
                 own,
-                equity,
+                equity: account.equity,
+                real: account.trade_mode == AccountTradeMode::Real,
             })
         })
     })
@@ -110,6 +113,8 @@ pub struct Execution<'a> {
     pub params: Params,
     pub raw_parameters: Value,
     pub dry_run: bool,
+    /// The request's `confirm_live`: needed when the terminal reports a real-money account.
+    pub confirm_live: bool,
 }
 
 /// Runs one pass; returns the response body. The account's stored risk limits are validated
@@ -171,6 +176,12 @@ async fn pass(
         Purpose::Trade
     };
     let v = view(state, ex.account, ex.strategy, &ex.params, magic, purpose).await?;
+    // The account is live when MT5 says so, whatever its row says: the row's `account_type` is
+    // only a label the user may clear or rewrite (PUT, or the Data API). Checked on the session
+    // that would send, before any intent is evaluated, so nothing is sent without the confirmation.
+    if v.real && !ex.confirm_live {
+        return Err(ApiError::LiveConfirmationRequired);
+    }
     let intents = ex
         .strategy
         .evaluate(&ex.params, &v.bars, &v.own, v.symbol.digits);

@@ -272,7 +272,7 @@ async fn verify_new_password(
         (status = 201, description = "Connected", body = doc::ConnectResponse),
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
-        (status = 403, description = "`anonymous_not_allowed`: an anonymous sign-in may not store credentials", body = doc::ErrorBody),
+        (status = 403, description = "`anonymous_not_allowed`: an anonymous sign-in may not store credentials; `mfa_required`: with `JWT_REQUIRE_AAL2`, the token's `aal` is not `aal2`", body = doc::ErrorBody),
         (status = 409, description = "`account_exists`: this login and server are already connected", body = doc::ErrorBody),
         (status = 413, response = doc::PayloadTooLarge),
         (status = 422, description = "`validation_failed`; `mt5_login_failed` (MT5 refused the login; its error in `details`); `account_type_mismatch`", body = doc::ErrorBody),
@@ -288,7 +288,7 @@ pub async fn connect(
     user: AuthUser,
     JsonBody(body): JsonBody,
 ) -> ApiResult<impl IntoResponse> {
-    user.require_not_anonymous()?;
+    user.require_may_store_credentials(state.require_aal2)?;
     let req = parse_connect(&body)?;
     let login = req.login.to_string();
     let existing = state
@@ -639,7 +639,7 @@ pub async fn current(State(state): State<AppState>, user: AuthUser) -> ApiResult
         (status = 200, description = "Updated", body = doc::AccountUpdated),
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
-        (status = 403, description = "`anonymous_not_allowed`: an anonymous sign-in may not store a password", body = doc::ErrorBody),
+        (status = 403, description = "`anonymous_not_allowed`: an anonymous sign-in may not store a password; `mfa_required`: with `JWT_REQUIRE_AAL2`, a `password` needs a token whose `aal` is `aal2`", body = doc::ErrorBody),
         (status = 404, description = "`account_not_found`", body = doc::ErrorBody),
         (status = 413, response = doc::PayloadTooLarge),
         (status = 409, response = doc::CredentialsInvalid),
@@ -709,7 +709,7 @@ pub async fn update(
     let key = crate::trading::account_key(&row)?;
     let mut verified_trade_allowed = None;
     if let Opt::Value(pw) = password {
-        user.require_not_anonymous()?;
+        user.require_may_store_credentials(state.require_aal2)?;
         let pw = SecretString::from(pw);
         let info = match verify_new_password(&state, &user, &key, &pw).await {
             Ok(info) => info,

@@ -331,7 +331,7 @@ pub async fn delete(
         (status = 413, response = doc::PayloadTooLarge),
         (status = 403, description = "`read_only_account`: the terminal reports that trading is not allowed on this account (not for dry runs)", body = doc::ErrorBody),
         (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, description = "`validation_failed` (`parameters.<key>` at fault, in the request or the saved configuration, or the saved configuration's `kind`; `risk_limits.<key>` when the account's stored limits are invalid); `live_confirmation_required`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed` (`parameters.<key>` at fault, in the request or the saved configuration, or the saved configuration's `kind`; `risk_limits.<key>` when the account's stored limits are invalid); `live_confirmation_required` (the account's `account_type` is `live` or its terminal reports a real account, and `confirm_live` is not true; dry runs too)", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
         (status = 503, response = doc::TerminalUnavailable),
         (status = 504, response = doc::TerminalTimeout),
@@ -389,6 +389,8 @@ pub async fn execute(
     merged.extend(parameters);
     let raw_parameters = Value::Object(merged);
     let params = strategy.validate(&raw_parameters).map_err(prefixed)?;
+    // A row that says `live` needs the confirmation before anything else; a row that does not is
+    // checked against what the terminal reports, before anything is sent (`execute`).
     if account.account_type.as_deref() == Some("live") && !confirm_live {
         return Err(ApiError::LiveConfirmationRequired);
     }
@@ -402,6 +404,7 @@ pub async fn execute(
             params,
             raw_parameters,
             dry_run,
+            confirm_live,
         },
     )
     .await?;

@@ -30,6 +30,17 @@ impl AuthUser {
             Ok(())
         }
     }
+
+    /// Whether this session may store MT5 credentials (connect, a new password): not an
+    /// anonymous sign-in, and, when `require_aal2` (JWT_REQUIRE_AAL2), one that passed MFA. A
+    /// stolen password-only session then cannot point the bridge at credentials of its choosing.
+    pub fn require_may_store_credentials(&self, require_aal2: bool) -> Result<(), ApiError> {
+        self.require_not_anonymous()?;
+        if require_aal2 && !self.claims.is_aal2() {
+            return Err(ApiError::MfaRequired);
+        }
+        Ok(())
+    }
 }
 
 impl FromRequestParts<AppState> for AuthUser {

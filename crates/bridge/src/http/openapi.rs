@@ -235,6 +235,7 @@ pub const ERROR_CODES: &[&str] = &[
     "invalid_json",
     "unauthorized",
     "anonymous_not_allowed",
+    "mfa_required",
     "trading_disabled",
     "account_not_found",
     "no_account",

@@ -154,6 +154,7 @@ async fn launch(
         idempotency_ttl_s: num("IDEMPOTENCY_TTL_S", 86_400),
         redis_key_prefix: text("REDIS_KEY_PREFIX", "mt5-bridge:"),
         terminal_lease_ttl_ms: num("TERMINAL_LEASE_TTL_MS", 6_000),
+        jwt_require_aal2: text("JWT_REQUIRE_AAL2", "false") == "true",
     };
     let lookup = |k: &str| env.get(k).cloned();
     let settings = ServeSettings::load(&args, &lookup).expect("settings");
@@ -192,6 +193,11 @@ async fn launch(
 impl TestApp {
     pub fn token(&self, user: Uuid) -> String {
         mint(user, Duration::from_secs(3600))
+    }
+
+    /// A token whose `aal` claim is `aal` (left out when `None`).
+    pub fn token_with_aal(&self, user: Uuid, aal: Option<mt5_bridge::auth::Aal>) -> String {
+        mint_with_aal(user, Duration::from_secs(3600), aal)
     }
 
     pub async fn call(
@@ -327,6 +333,15 @@ pub fn mint(user: Uuid, ttl: Duration) -> String {
         None,
     )
     .expect("token")
+}
+
+pub fn mint_with_aal(user: Uuid, ttl: Duration, aal: Option<mt5_bridge::auth::Aal>) -> String {
+    let opts = mt5_bridge::auth::MintOptions {
+        email: Some("user@example.com"),
+        aal,
+        ..mt5_bridge::auth::MintOptions::new("authenticated", ttl)
+    };
+    mt5_bridge::auth::mint_token_with(&SecretString::from(JWT_SECRET), user, &opts).expect("token")
 }
 
 /// Runs a scenario on SQLite, or on Postgres when TEST_DATABASE_URL is set (else prints a skip).
