@@ -254,3 +254,47 @@ async fn refused_credentials_keep_the_contract() {
     let b = RedisRefused::new(Redis::connect(&server.url(), &prefix).unwrap());
     check_refused_contract(&a, &b).await.unwrap();
 }
+
+/// The in-memory stores hold the keys of the last window, not every key ever seen.
+#[tokio::test]
+async fn memory_stores_are_swept_as_they_grow() {
+    let ttl = Duration::from_millis(50);
+    let sessions = MemorySessions::new(ttl);
+    for _ in 0..1500 {
+        sessions.set(Uuid::new_v4(), Uuid::new_v4()).await.unwrap();
+    }
+    tokio::time::sleep(ttl * 2).await;
+    for _ in 0..3000 {
+        sessions.set(Uuid::new_v4(), Uuid::new_v4()).await.unwrap();
+    }
+    assert!(
+        sessions.len() < 3000 + 1024,
+        "expired sessions were swept: {}",
+        sessions.len()
+    );
+
+    let clock = ManualClock::new(1_000_000);
+    let rl = MemoryRateLimiter::new(Arc::new(clock.clone()));
+    let limit = Limit {
+        max: 5,
+        window: Duration::from_secs(60),
+    };
+    for i in 0..5000 {
+        rl.record(&format!("user-{i}"), limit).await.unwrap();
+    }
+    assert_eq!(rl.len(), 5000, "live windows are kept");
+    clock.advance_ms(61_000);
+    // The map is swept when it doubles past its live size (5000 live: at 8192 keys).
+    for i in 0..3200 {
+        rl.record(&format!("later-{i}"), limit).await.unwrap();
+    }
+    assert_eq!(rl.len(), 3200, "expired windows were swept");
+    // A window that is still live keeps its count through a sweep.
+    for _ in 0..5 {
+        rl.record("kept", limit).await.unwrap();
+    }
+    for i in 0..5000 {
+        rl.record(&format!("more-{i}"), limit).await.unwrap();
+    }
+    assert!(rl.check("kept", limit).await.is_err());
+}
