@@ -350,7 +350,7 @@ error_responses! {
     Unauthorized => "`unauthorized`: missing, malformed or expired token, or one this service does not accept",
         header "WWW-Authenticate" => "`Bearer`";
     PayloadTooLarge => "`payload_too_large`: the body is over 64 KiB";
-    RateLimited => "`rate_limited`: a limit was reached; `details` has `scope`, `limit`, `window_seconds`, `retry_after_seconds`",
+    RateLimited => "`rate_limited`: a limit was reached; `details` has `scope` (`switches_per_user`, `trades_per_account`, `failed_connects_per_user`, `failed_logins_per_login`, `queue_per_user`), `limit`, `window_seconds` (0 for `queue_per_user`), `retry_after_seconds`",
         header "Retry-After" => "Seconds until a retry may pass";
     Internal => "`internal_error`: a fault of the service, never of the input (logged with the request id)";
     TerminalUnavailable => "`terminal_unavailable`: no terminal can serve the request now; or, with `REDIS_URL`, `redis_unavailable`: Redis does not answer (with `Retry-After`)";
