@@ -670,6 +670,24 @@ class Agent:
         return self._answer(self._mt5.order_send(request), "order_send")
 
     def _history(self, fn: Callable[..., Any], what: str, args: Mapping[str, Any]) -> Any:
+        """The selection's deals or orders; with 'limit', one page {'items', 'next'} from 'offset'.
+
+        MT5 cannot page: the whole selection is read here and only the page crosses the wire."""
+        limit, offset = opt_int(args, "limit"), opt_int(args, "offset")
+        if limit is None and offset is not None:
+            raise bad_request("args.offset needs args.limit")
+        if limit is not None and not 1 <= limit <= 10_000:
+            raise bad_request("args.limit must be from 1 to 10000")
+        if offset is not None and offset < 0:
+            raise bad_request("args.offset must not be negative")
+        found = self._history_all(fn, what, args)
+        if limit is None:
+            return found
+        start = min(offset or 0, len(found))
+        end = min(start + limit, len(found))
+        return {"items": found[start:end], "next": end if end < len(found) else None}
+
+    def _history_all(self, fn: Callable[..., Any], what: str, args: Mapping[str, Any]) -> Any:
         ticket, position = opt_int(args, "ticket"), opt_int(args, "position")
         has_range = args.get("date_from") is not None or args.get("date_to") is not None
         forms = sum((ticket is not None, position is not None, has_range))

@@ -648,6 +648,26 @@ def check_trading_cycle(t: Target) -> None:
     assert_shape("TradeOrder", orders)
     assert_error(t.call("history_deals", {"ticket": 1, "position": 2}), 400, "bad_request")
 
+    # Pages: with 'limit' the agent answers one page and where the next starts; walking the pages
+    # gives the whole selection once, in the same order.
+    window = {"date_from": started - 3600, "date_to": started + 86_400, "group": None}
+    for op in ("history_deals", "history_orders"):
+        whole = t.result(op, window)
+        walked: list[Any] = []
+        offset: int | None = 0
+        while offset is not None:
+            page = t.result(op, {**window, "offset": offset, "limit": 1})
+            assert set(page) == {"items", "next"}, page
+            assert len(page["items"]) <= 1, page
+            walked.extend(page["items"])
+            assert page["next"] is None or page["next"] == offset + 1, page
+            offset = page["next"]
+        assert [x["ticket"] for x in walked] == [x["ticket"] for x in whole], (walked, whole)
+        last = t.result(op, {**window, "offset": len(whole) + 5, "limit": 10})
+        assert last == {"items": [], "next": None}, last
+        for bad in ({"limit": 0}, {"limit": 10_001}, {"offset": 1}):
+            assert_error(t.call(op, {**window, **bad}), 400, "bad_request")
+
 
 def check_broker_rejection_is_200(t: Target) -> None:
     t.login_first()

@@ -25,6 +25,7 @@ pub mod wire;
 pub use enums::*;
 pub use error::{last_error, TerminalError};
 pub use terminal::{
-    AccountKey, Expected, HistorySelect, PositionFilter, RatesRange, Session, SessionTag, Terminal,
+    AccountKey, Expected, HistorySelect, Page, PageRequest, PositionFilter, RatesRange, Session,
+    SessionTag, Terminal,
 };
 pub use types::*;

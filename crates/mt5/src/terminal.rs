@@ -193,6 +193,39 @@ pub enum HistorySelect {
     Position { position: u64 },
 }
 
+/// Which page of a history selection to return: items from `offset` (in MT5's order), at most
+/// `limit` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// One page of history and where the next one starts (`None` after the last).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<u64>,
+}
+
+impl<T> Page<T> {
+    /// The page `req` of `all`.
+    pub fn of(all: Vec<T>, req: PageRequest) -> Self {
+        let len = all.len() as u64;
+        let start = req.offset.min(len);
+        let end = start.saturating_add(u64::from(req.limit)).min(len);
+        let items = all
+            .into_iter()
+            .skip(start as usize)
+            .take((end - start) as usize)
+            .collect();
+        Page {
+            items,
+            next: (end < len).then_some(end),
+        }
+    }
+}
+
 /// One MT5 terminal. Implemented by the simulator and by the terminal-agent client.
 #[async_trait]
 pub trait Terminal: Send + Sync + 'static {
@@ -295,6 +328,27 @@ pub trait Terminal: Send + Sync + 'static {
         select: &HistorySelect,
     ) -> Result<Vec<TradeOrder>, TerminalError>;
 
+    /// One page of `history_deals`: MT5 cannot page, so a backend reads the selection and returns
+    /// only the page, keeping large histories off the wire.
+    async fn history_deals_page(
+        &self,
+        at: &Expected,
+        select: &HistorySelect,
+        page: PageRequest,
+    ) -> Result<Page<TradeDeal>, TerminalError> {
+        Ok(Page::of(self.history_deals(at, select).await?, page))
+    }
+
+    /// One page of `history_orders` (see [`Terminal::history_deals_page`]).
+    async fn history_orders_page(
+        &self,
+        at: &Expected,
+        select: &HistorySelect,
+        page: PageRequest,
+    ) -> Result<Page<TradeOrder>, TerminalError> {
+        Ok(Page::of(self.history_orders(at, select).await?, page))
+    }
+
     /// The trade server's clock minus UTC, in seconds: MT5 reports every time on the server's
     /// wall clock. A backend that cannot know it exactly estimates it (e.g. from a fresh tick).
     async fn server_time_offset_s(&self, at: &Expected) -> Result<i64, TerminalError> {
@@ -344,5 +398,37 @@ mod tests {
             assert!(!shown.contains(&hex[..8]), "{shown}");
         }
         assert_eq!(session.to_string(), "7@S");
+    }
+
+    #[test]
+    fn pages_cover_everything_once() {
+        let all: Vec<u32> = (0..25).collect();
+        let mut seen = Vec::new();
+        let mut offset = 0;
+        loop {
+            let p = Page::of(all.clone(), PageRequest { offset, limit: 10 });
+            seen.extend(p.items);
+            match p.next {
+                Some(n) => offset = n,
+                None => break,
+            }
+        }
+        assert_eq!(seen, all);
+        let past = Page::of(
+            all.clone(),
+            PageRequest {
+                offset: 99,
+                limit: 10,
+            },
+        );
+        assert_eq!((past.items.len(), past.next), (0, None));
+        let huge = Page::of(
+            all,
+            PageRequest {
+                offset: u64::MAX,
+                limit: u32::MAX,
+            },
+        );
+        assert_eq!((huge.items.len(), huge.next), (0, None));
     }
 }

@@ -11,8 +11,8 @@ use mt5::error::last_error;
 use mt5::wire::{fill_missing, from_wire, to_wire, Kind};
 use mt5::{
     AccountInfo, AccountKey, Expected, HistorySelect, Mt5Enum, OrderCheckResult, OrderSendResult,
-    OrderType, PositionFilter, Rate, RatesRange, Session, SymbolInfo, Terminal, TerminalError,
-    Tick, Timeframe, TradeDeal, TradeOrder, TradePosition, TradeRequest,
+    OrderType, Page, PageRequest, PositionFilter, Rate, RatesRange, Session, SymbolInfo, Terminal,
+    TerminalError, Tick, Timeframe, TradeDeal, TradeOrder, TradePosition, TradeRequest,
 };
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
@@ -291,6 +291,42 @@ async fn read_limited(mut resp: reqwest::Response) -> Result<Vec<u8>, TerminalEr
     Ok(body)
 }
 
+impl AgentTerminal {
+    /// One page of a history call: the agent reads the selection and sends only the page.
+    async fn history_page<S>(
+        &self,
+        at: &Expected,
+        operation: &str,
+        kind: Kind,
+        select: &HistorySelect,
+        page: PageRequest,
+    ) -> Result<Page<S>, TerminalError>
+    where
+        S: Serialize + Default + DeserializeOwned,
+    {
+        let mut args = history_args(select);
+        if let Some(map) = args.as_object_mut() {
+            map.insert("offset".into(), json!(page.offset));
+            map.insert("limit".into(), json!(page.limit));
+        }
+        let mut v = self.call(at, operation, args).await?;
+        let next = match v.get("next") {
+            None | Some(Value::Null) => None,
+            Some(n) => Some(
+                n.as_u64()
+                    .ok_or_else(|| bad_answer("next is not a number"))?,
+            ),
+        };
+        let mut items = v
+            .get_mut("items")
+            .map(Value::take)
+            .ok_or_else(|| bad_answer("no items"))?;
+        fill_missing::<S>(kind, &mut items);
+        let items = from_wire(kind, items).map_err(|e| bad_answer(&e))?;
+        Ok(Page { items, next })
+    }
+}
+
 /// A transport failure: deadline → `Timeout`, anything else → `Unavailable`.
 fn transport(e: reqwest::Error) -> TerminalError {
     if e.is_timeout() {
@@ -542,6 +578,26 @@ impl Terminal for AgentTerminal {
             json!({ "request": to_wire(Kind::TradeRequest, request) }),
         )
         .await
+    }
+
+    async fn history_deals_page(
+        &self,
+        at: &Expected,
+        select: &HistorySelect,
+        page: PageRequest,
+    ) -> Result<Page<TradeDeal>, TerminalError> {
+        self.history_page::<TradeDeal>(at, "history_deals", Kind::TradeDeal, select, page)
+            .await
+    }
+
+    async fn history_orders_page(
+        &self,
+        at: &Expected,
+        select: &HistorySelect,
+        page: PageRequest,
+    ) -> Result<Page<TradeOrder>, TerminalError> {
+        self.history_page::<TradeOrder>(at, "history_orders", Kind::TradeOrder, select, page)
+            .await
     }
 
     async fn history_deals(

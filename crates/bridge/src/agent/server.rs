@@ -356,6 +356,33 @@ struct HistoryArgs {
     group: Option<String>,
     ticket: Option<u64>,
     position: Option<u64>,
+    /// With `limit`: answer one page, `{"items", "next"}`, from `offset` (default 0).
+    #[serde(default)]
+    offset: Option<u64>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// The page a history call asks for, if any; a limit must be 1..=10000.
+fn page_of(a: &HistoryArgs) -> Result<Option<mt5::PageRequest>, AgentFailure> {
+    match a.limit {
+        None if a.offset.is_some() => Err(AgentFailure::BadRequest(
+            "args.offset needs args.limit".into(),
+        )),
+        None => Ok(None),
+        Some(limit) if (1..=10_000).contains(&limit) => Ok(Some(mt5::PageRequest {
+            offset: a.offset.unwrap_or(0),
+            limit,
+        })),
+        Some(_) => Err(AgentFailure::BadRequest(
+            "args.limit must be from 1 to 10000".into(),
+        )),
+    }
+}
+
+/// A page in the protocol's form: `{"items": [..], "next": int|null}`.
+fn page_json<T: serde::Serialize>(kind: Kind, page: mt5::Page<T>) -> Value {
+    json!({ "items": to_wire(kind, &page.items), "next": page.next })
 }
 
 fn missing(field: &str) -> AgentFailure {
@@ -546,12 +573,28 @@ async fn dispatch(st: &AgentState, operation: &str, body: &[u8]) -> Result<Value
             ok(Some(Kind::OrderSendResult), t.order_send(&at, &req)).await
         }
         "history_deals" => {
-            let h = history(args(a)?)?;
-            ok(Some(Kind::TradeDeal), t.history_deals(&at, &h)).await
+            let a: HistoryArgs = args(a)?;
+            let page = page_of(&a)?;
+            let h = history(a)?;
+            match page {
+                Some(p) => Ok(page_json(
+                    Kind::TradeDeal,
+                    t.history_deals_page(&at, &h, p).await?,
+                )),
+                None => ok(Some(Kind::TradeDeal), t.history_deals(&at, &h)).await,
+            }
         }
         "history_orders" => {
-            let h = history(args(a)?)?;
-            ok(Some(Kind::TradeOrder), t.history_orders(&at, &h)).await
+            let a: HistoryArgs = args(a)?;
+            let page = page_of(&a)?;
+            let h = history(a)?;
+            match page {
+                Some(p) => Ok(page_json(
+                    Kind::TradeOrder,
+                    t.history_orders_page(&at, &h, p).await?,
+                )),
+                None => ok(Some(Kind::TradeOrder), t.history_orders(&at, &h)).await,
+            }
         }
         "server_time_offset" => ok(None, t.server_time_offset_s(&at)).await,
         _ => Err(AgentFailure::UnknownOperation(operation.to_string())),

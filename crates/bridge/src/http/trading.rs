@@ -1121,7 +1121,12 @@ async fn history(
         ));
     }
     let row = resolve_account(&state, &user, &headers).await?;
-    let (items, offset) = read(&state, &row, move |t, at| {
+    // The terminal (or its agent) reads the window and sends back only this page.
+    let page_req = mt5::PageRequest {
+        offset: offset_in_list as u64,
+        limit,
+    };
+    let (items, next, offset) = read(&state, &row, move |t, at| {
         Box::pin(async move {
             let offset = t.server_time_offset_s(&at).await?;
             let select = HistorySelect::Range {
@@ -1129,27 +1134,22 @@ async fn history(
                 to: to.saturating_add(offset),
                 group: None,
             };
-            let items = if deals {
-                serde_json::to_value(t.history_deals(&at, &select).await?).unwrap_or(Value::Null)
+            let (items, next) = if deals {
+                let p = t.history_deals_page(&at, &select, page_req).await?;
+                (serde_json::to_value(p.items).unwrap_or(Value::Null), p.next)
             } else {
-                serde_json::to_value(t.history_orders(&at, &select).await?).unwrap_or(Value::Null)
+                let p = t.history_orders_page(&at, &select, page_req).await?;
+                (serde_json::to_value(p.items).unwrap_or(Value::Null), p.next)
             };
-            Ok((items, offset))
+            Ok((items, next, offset))
         })
     })
     .await?;
-    let all = items.as_array().cloned().unwrap_or_default();
-    let end = (offset_in_list + limit as usize).min(all.len());
-    let mut page = Value::Array(
-        all.get(offset_in_list.min(all.len())..end)
-            .map(<[Value]>::to_vec)
-            .unwrap_or_default(),
-    );
+    let mut page = items;
     convert_times(&mut page, offset);
-    let next = if end < all.len() {
-        json!(end.to_string())
-    } else {
-        Value::Null
+    let next = match next {
+        Some(n) => json!(n.to_string()),
+        None => Value::Null,
     };
     let name = if deals { "deals" } else { "orders" };
     Ok(Json(json!({ name: page, "next_cursor": next })))
