@@ -472,18 +472,10 @@ where
             // Refused before anything was sent: not a trade, journaled as refused.
             crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
             state.metrics.order_refused();
-            let stored = error_outcome(&err);
-            let completion = Completion {
-                status: Some(JournalStatus::Refused),
-                error: Some(err.status_and_code().1.to_string()),
-                response: Some(stored_response(&stored)),
-                ..Default::default()
-            };
-            state
-                .store
-                .complete(&user.ctx, entry.id, completion)
-                .await?;
-            Err(err)
+            Err(
+                complete_with_error(state, &user.ctx, entry.id, JournalStatus::Refused, err)
+                    .await?,
+            )
         }
         Err(err) => {
             // The request may have reached the broker before the failure: look for it.
@@ -509,22 +501,34 @@ where
                 }
                 None => {
                     state.metrics.order_failed();
-                    let stored = error_outcome(&err);
-                    let completion = Completion {
-                        status: Some(JournalStatus::Failed),
-                        error: Some(err.status_and_code().1.to_string()),
-                        response: Some(stored_response(&stored)),
-                        ..Default::default()
-                    };
-                    state
-                        .store
-                        .complete(&user.ctx, entry.id, completion)
-                        .await?;
-                    Err(err)
+                    Err(
+                        complete_with_error(state, &user.ctx, entry.id, JournalStatus::Failed, err)
+                            .await?,
+                    )
                 }
             }
         }
     }
+}
+
+/// Completes a journal entry with an error the client gets (stored for replays by its key);
+/// returns the error to answer with.
+async fn complete_with_error(
+    state: &AppState,
+    user: &UserCtx,
+    entry: Uuid,
+    status: JournalStatus,
+    err: ApiError,
+) -> ApiResult<ApiError> {
+    let stored = error_outcome(&err);
+    let completion = Completion {
+        status: Some(status),
+        error: Some(err.status_and_code().1.to_string()),
+        response: Some(stored_response(&stored)),
+        ..Default::default()
+    };
+    state.store.complete(user, entry, completion).await?;
+    Ok(err)
 }
 
 async fn idempotent_replay(

@@ -51,50 +51,18 @@ async fn plant_account(
     envelope: &str,
 ) -> Uuid {
     let id = Uuid::new_v4();
-    if app.database_url.starts_with("postgres") {
-        use sqlx::{Connection, Executor};
-        let mut conn = sqlx::PgConnection::connect(&app.database_url)
-            .await
-            .unwrap();
-        let mut tx = conn.begin().await.unwrap();
-        tx.execute("set local role authenticated").await.unwrap();
-        sqlx::query("select set_config('request.jwt.claims', $1, true)")
-            .bind(json!({"sub": user.to_string(), "role": "authenticated"}).to_string())
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        sqlx::query(
-            "insert into mt5_accounts (id, user_id, account_name, login, server, encrypted_password) \
-             values ($1, $2, 'planted', $3, $4, $5)",
+    let now = "2026-01-01T00:00:00.000000Z";
+    let n = app
+        .as_data_api_user(
+            user,
+            &format!(
+                "insert into mt5_accounts (id, user_id, account_name, login, server, \
+                 encrypted_password, created_at, updated_at) values ('{id}', '{user}', 'planted', \
+                 '{login}', '{server}', '{envelope}', '{now}', '{now}')"
+            ),
         )
-        .bind(id)
-        .bind(user)
-        .bind(login)
-        .bind(server)
-        .bind(envelope)
-        .execute(&mut *tx)
-        .await
-        .expect("the seed's policy lets a user insert their own row");
-        tx.commit().await.unwrap();
-    } else {
-        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
-        let now = "2026-01-01T00:00:00.000000Z";
-        sqlx::query(
-            "insert into mt5_accounts (id, user_id, account_name, login, server, encrypted_password, \
-             created_at, updated_at) values (?, ?, 'planted', ?, ?, ?, ?, ?)",
-        )
-        .bind(id.to_string())
-        .bind(user.to_string())
-        .bind(login)
-        .bind(server)
-        .bind(envelope)
-        .bind(now)
-        .bind(now)
-        .execute(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-    }
+        .await;
+    assert_eq!(n, 1, "the seed's policy lets a user insert their own row");
     id
 }
 
@@ -509,40 +477,13 @@ async fn same_password_shares_one_session(app: TestApp) -> TestApp {
 }
 both_backends!(shared_session, same_password_shares_one_session);
 
-/// Runs `sql` (one statement, `$1` = the row id) on the row as its owner's database role would:
-/// on Postgres as `authenticated` with the owner's claims (the seed's UPDATE policy allows it).
+/// Runs `sql` (one statement, `$1` = the row id) on the row as its owner's database role would
+/// (the seed's UPDATE policy allows it on Postgres).
 async fn update_row(app: &TestApp, user: Uuid, sql: &str, id: Uuid) {
-    if app.database_url.starts_with("postgres") {
-        use sqlx::{Connection, Executor};
-        let mut conn = sqlx::PgConnection::connect(&app.database_url)
-            .await
-            .unwrap();
-        let mut tx = conn.begin().await.unwrap();
-        tx.execute("set local role authenticated").await.unwrap();
-        sqlx::query("select set_config('request.jwt.claims', $1, true)")
-            .bind(json!({"sub": user.to_string(), "role": "authenticated"}).to_string())
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        let n = sqlx::query(sql)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .unwrap()
-            .rows_affected();
-        assert_eq!(n, 1);
-        tx.commit().await.unwrap();
-    } else {
-        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
-        let n = sqlx::query(&sql.replace("$1", "?"))
-            .bind(id.to_string())
-            .execute(&pool)
-            .await
-            .unwrap()
-            .rows_affected();
-        assert_eq!(n, 1);
-        pool.close().await;
-    }
+    let n = app
+        .as_data_api_user(user, &sql.replace("$1", &format!("'{id}'")))
+        .await;
+    assert_eq!(n, 1);
 }
 
 /// An owner who rewrites their own row's login or ciphertext through the Data API gets a row that

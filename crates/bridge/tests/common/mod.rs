@@ -273,7 +273,8 @@ impl TestApp {
     /// RLS applies. SQLite has no such door; the SQL runs as is there (to plant the same rows).
     pub async fn as_data_api_user(&self, user: Uuid, sql: &str) -> u64 {
         use sqlx::{Connection, Executor};
-        if self.pg.is_none() {
+        // By the URL, not by `pg`: a relaunched app shares the test's database without owning it.
+        if !self.database_url.starts_with("postgres") {
             let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
                 .await
                 .expect("sqlite connection");
