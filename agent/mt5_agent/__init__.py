@@ -4,6 +4,24 @@ The agent owns one terminal through the `MetaTrader5` package (or an `mt5linux` 
 serializes every call to it, because the package fails concurrent calls.
 """
 
-from .server import PROTOCOL_VERSION, Agent, AgentError, make_server, serve_in_thread
+from .server import (
+    IDLE_TIMEOUT_S,
+    PROTOCOL_VERSION,
+    Agent,
+    AgentError,
+    AgentServer,
+    make_server,
+    serve_in_thread,
+    tls_context,
+)
 
-__all__ = ["PROTOCOL_VERSION", "Agent", "AgentError", "make_server", "serve_in_thread"]
+__all__ = [
+    "IDLE_TIMEOUT_S",
+    "PROTOCOL_VERSION",
+    "Agent",
+    "AgentError",
+    "AgentServer",
+    "make_server",
+    "serve_in_thread",
+    "tls_context",
+]

@@ -1,17 +1,21 @@
-"""Command line: `python -m mt5_agent --bind 127.0.0.1:9101 --token T --backend metatrader5|mt5linux`.
+"""Command line: `AGENT_TOKEN=... python -m mt5_agent --bind 127.0.0.1:9101 --backend metatrader5|mt5linux
+[--tls-cert cert.pem --tls-key key.pem]`.
 
-The token may come from the environment (`AGENT_TOKEN`) so it stays out of process listings.
+The token comes from the environment (`AGENT_TOKEN`) only, never from a flag, so it stays out of process
+listings.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
+import ssl
 import sys
 from typing import Any
 
-from .server import Agent, make_server
+from .server import Agent, make_server, tls_context
 
 LOG = logging.getLogger("mt5_agent")
 
@@ -27,6 +31,15 @@ def parse_bind(value: str) -> tuple[str, int]:
     if not 0 <= number <= 65535:
         raise argparse.ArgumentTypeError("the port must be in 0..65535")
     return host.strip("[]"), number
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_backend(name: str, host: str, port: int) -> Any:
@@ -47,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m mt5_agent", description="Terminal agent for one MetaTrader 5 terminal."
     )
     parser.add_argument("--bind", type=parse_bind, default=("127.0.0.1", 9101), help="HOST:PORT")
-    parser.add_argument("--token", default=None, help="bearer token (default: $AGENT_TOKEN)")
+    parser.add_argument(
+        "--tls-cert", default=None, help="PEM certificate chain: serve HTTPS (with --tls-key)"
+    )
+    parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     parser.add_argument("--backend", choices=("metatrader5", "mt5linux"), default="metatrader5")
     parser.add_argument("--mt5linux-host", default="localhost")
     parser.add_argument("--mt5linux-port", type=int, default=18812)
@@ -62,10 +78,24 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    token = args.token or os.environ.get("AGENT_TOKEN", "")
+    token = os.environ.get("AGENT_TOKEN", "").strip()
     if not token:
-        print("a token is required: --token or AGENT_TOKEN", file=sys.stderr)
+        print(
+            "set AGENT_TOKEN in the environment to the bearer token every request must carry "
+            "(there is no flag for it: flags show in process listings)",
+            file=sys.stderr,
+        )
         return 2
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("--tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    context = None
+    if args.tls_cert is not None:
+        try:
+            context = tls_context(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            print(f"cannot use --tls-cert/--tls-key: {exc}", file=sys.stderr)
+            return 2
     try:
         mt5 = load_backend(args.backend, args.mt5linux_host, args.mt5linux_port)
     except ImportError as exc:
@@ -77,8 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     agent = Agent(mt5, token, terminal_path=args.terminal_path)
     agent.initialize()
     host, port = args.bind
-    server = make_server(agent, host, port)
-    LOG.info("serving on %s:%s (backend %s)", host, server.server_address[1], args.backend)
+    server = make_server(agent, host, port, ssl_context=context)
+    scheme = "https" if context is not None else "http"
+    LOG.info("serving %s on %s:%s (backend %s)", scheme, host, server.server_address[1], args.backend)
+    if context is None and not _is_loopback(host):
+        LOG.warning(
+            "serving plain HTTP beyond loopback: the token and account passwords cross the network in "
+            "clear text (use --tls-cert and --tls-key)"
+        )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

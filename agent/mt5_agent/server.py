@@ -13,9 +13,13 @@ only remembers the tag of its last successful login and compares it; it never lo
 from __future__ import annotations
 
 import hmac
+import io
 import json
 import logging
 import re
+import socket
+import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +32,9 @@ LOG = logging.getLogger("mt5_agent")
 
 # The longest body accepted: requests are small, anything larger is a mistake or abuse.
 MAX_BODY_BYTES = 1 << 20
+# A client connection that is idle, or sends its request (line, headers, body) this slowly, is closed:
+# a client that connects and says nothing, or trickles bytes, cannot hold a handler thread forever.
+IDLE_TIMEOUT_S = 30.0
 # Polling period while waiting for an account to settle after login.
 LOGIN_POLL_S = 0.25
 DEFAULT_LOGIN_TIMEOUT_MS = 60_000
@@ -732,19 +739,65 @@ class Agent:
 # HTTP
 
 
+class _DeadlineReader(io.RawIOBase):
+    """Reads a socket, failing with `TimeoutError` once `deadline` (monotonic seconds) has passed, however
+    the bytes trickle in: a per-read timeout alone lets a client that sends a byte now and then hold the
+    connection for ever."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the client was too slow")
+            self._sock.settimeout(remaining)
+        return self._sock.recv_into(buffer)
+
+
 class _Handler(BaseHTTPRequestHandler):
     agent: Agent
+    server: AgentServer
     server_version = f"mt5-agent/{PROTOCOL_VERSION}"
     protocol_version = "HTTP/1.1"
     # Headers and body leave in separate writes: without this, Nagle's algorithm and delayed ACKs
     # add ~40 ms to every answer on a kept-alive connection.
     disable_nagle_algorithm = True
 
+    def setup(self) -> None:
+        # The socket timeout bounds every read and write (and the TLS handshake) of this connection.
+        self.timeout = self.server.idle_timeout_s
+        super().setup()
+        # Reads go through the deadline below; release the plain reader setup() made.
+        self.rfile.close()
+        if isinstance(self.connection, ssl.SSLSocket):
+            # In this connection's thread, under its timeout: never in the accepting thread.
+            self.connection.do_handshake()
+        self._reader = _DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        # The next request, from waiting for its first byte to the end of its body, gets one timeout.
+        self._reader.deadline = time.monotonic() + self.server.idle_timeout_s
+        try:
+            super().handle_one_request()
+        finally:
+            self._reader.deadline = None
+
     def log_message(self, format: str, *args: Any) -> None:
         # Request lines carry no secrets, but keep them out of the default stderr stream.
         LOG.debug("%s %s", self.address_string(), format % args)
 
     def _send(self, status: int, body: Mapping[str, Any]) -> None:
+        # The request has been read; the answer (after a terminal call of any length) gets a fresh timeout.
+        self._reader.deadline = None
+        self.connection.settimeout(self.server.idle_timeout_s)
         data = json.dumps(body, separators=(",", ":")).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -834,17 +887,74 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("PATCH")
 
 
-def make_server(agent: Agent, host: str, port: int) -> ThreadingHTTPServer:
-    """An HTTP server bound to host:port that serves `agent` (port 0 picks a free port)."""
-    handler = type("AgentHandler", (_Handler,), {"agent": agent})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """A server-side TLS context (TLS 1.2 or later) from PEM files: the certificate chain and its key."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    return context
 
 
-def serve_in_thread(agent: Agent, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+class AgentServer(ThreadingHTTPServer):
+    """Serves one agent, over TLS when given an `ssl_context`. Each connection runs in its own thread and
+    is closed when idle or slow for `idle_timeout_s` (see `IDLE_TIMEOUT_S`)."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        agent: Agent,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+    ) -> None:
+        if idle_timeout_s <= 0:
+            raise ValueError("idle_timeout_s must be positive")
+        self.ssl_context = ssl_context
+        self.idle_timeout_s = idle_timeout_s
+        handler = type("AgentHandler", (_Handler,), {"agent": agent})
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, addr = super().get_request()
+        if self.ssl_context is not None:
+            # The handshake waits for the handler's thread (and its timeout): a client that connects
+            # and sends nothing must not block the accepting thread.
+            conn = self.ssl_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        return conn, addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ssl.SSLError, TimeoutError, ConnectionError)):
+            # A client that speaks plain HTTP to TLS, stalls or hangs up: expected, and not ours to fix.
+            LOG.info("closed a connection from %s: %s", client_address[0], type(error).__name__)
+            return
+        super().handle_error(request, client_address)
+
+
+def make_server(
+    agent: Agent,
+    host: str,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
+) -> AgentServer:
+    """A server bound to host:port that serves `agent` (port 0 picks a free port); TLS with `ssl_context`."""
+    return AgentServer((host, port), agent, ssl_context=ssl_context, idle_timeout_s=idle_timeout_s)
+
+
+def serve_in_thread(
+    agent: Agent,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
+) -> AgentServer:
     """Starts a server in a daemon thread; stop it with `shutdown()` then `server_close()`."""
-    server = make_server(agent, host, port)
+    server = make_server(agent, host, port, ssl_context=ssl_context, idle_timeout_s=idle_timeout_s)
     # A short poll interval keeps shutdown() quick.
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="mt5-agent-http", daemon=True

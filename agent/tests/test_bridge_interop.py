@@ -14,14 +14,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 from fake_mt5 import FakeMT5
 from test_conformance import find_bridge_binary, free_port
+from tls_certs import make_tls_files
 
-from mt5_agent import Agent, serve_in_thread
+from mt5_agent import Agent, serve_in_thread, tls_context
 
 JWT_SECRET = secrets.token_urlsafe(40)
 
@@ -50,14 +52,9 @@ def mint_user_token(user: str) -> str:
     return signing_input + "." + _b64url(signature)
 
 
-@pytest.fixture
-def bridge() -> Iterator[tuple[str, FakeMT5]]:
-    binary = find_bridge_binary()
-    if binary is None:
-        pytest.skip("mt5-bridge binary not found (set MT5_BRIDGE_BIN): bridge interop skipped")
-    token = secrets.token_urlsafe(24)
-    fake = FakeMT5()
-    agent_server = serve_in_thread(Agent(fake, token))
+@contextmanager
+def running_bridge(binary: Path, terminals: str, agent_token: str, **extra_env: str) -> Iterator[str]:
+    """`mt5-bridge serve` on a free port with `terminals`; yields its base URL."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="mt5-agent-interop-") as data_dir:
         env = dict(
@@ -65,13 +62,17 @@ def bridge() -> Iterator[tuple[str, FakeMT5]]:
             DATA_DIR=data_dir,
             DATABASE_URL=f"sqlite://{data_dir}/bridge.db?mode=rwc",
             BIND=f"127.0.0.1:{port}",
-            TERMINALS=f"agent:http://127.0.0.1:{agent_server.server_address[1]}",
-            AGENT_TOKEN=token,
+            TERMINALS=terminals,
+            AGENT_TOKEN=agent_token,
             JWT_SECRET=JWT_SECRET,
             CREDENTIALS_KEY=base64.b64encode(os.urandom(32)).decode(),
             CREDENTIALS_KEY_ID="t1",
             TERMINAL_TIMEOUT_MS="10000",
+            **extra_env,
         )
+        for name in ("AGENT_TOKENS", "AGENT_CA_FILE", "AGENT_ALLOW_INSECURE"):
+            if name not in extra_env:
+                env.pop(name, None)
         log_path = Path(data_dir) / "bridge.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen([str(binary), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -87,7 +88,7 @@ def bridge() -> Iterator[tuple[str, FakeMT5]]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"the bridge did not start: {log_path.read_text(errors='replace')[-2000:]}")
                 time.sleep(0.1)
-            yield base, fake
+            yield base
         finally:
             proc.terminate()
             try:
@@ -95,8 +96,61 @@ def bridge() -> Iterator[tuple[str, FakeMT5]]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
-            agent_server.shutdown()
-            agent_server.server_close()
+
+
+def bridge_binary() -> Path:
+    binary = find_bridge_binary()
+    if binary is None:
+        pytest.skip("mt5-bridge binary not found (set MT5_BRIDGE_BIN): bridge interop skipped")
+    return binary
+
+
+@pytest.fixture(params=["http", "https"])
+def bridge(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, FakeMT5]]:
+    """The bridge with the Python agent as its only terminal: over plain HTTP on loopback, or over TLS
+    with the agent's private CA in AGENT_CA_FILE."""
+    binary = bridge_binary()
+    token = secrets.token_urlsafe(24)
+    fake = FakeMT5()
+    extra: dict[str, str] = {}
+    context = None
+    if request.param == "https":
+        tls = make_tls_files(tmp_path)
+        context = tls_context(str(tls.cert), str(tls.key))
+        extra["AGENT_CA_FILE"] = str(tls.ca)
+    agent_server = serve_in_thread(Agent(fake, token), ssl_context=context)
+    terminal = f"agent:{request.param}://127.0.0.1:{agent_server.server_address[1]}"
+    try:
+        with running_bridge(binary, terminal, token, **extra) as base:
+            yield base, fake
+    finally:
+        agent_server.shutdown()
+        agent_server.server_close()
+
+
+def connect(base: str) -> requests.Response:
+    headers = {"Authorization": f"Bearer {mint_user_token(str(uuid.uuid4()))}"}
+    body = {"account_name": "agent", "login": "10001", "password": "Sim-10001!", "server": "Sim-Demo"}
+    return requests.post(base + "/api/v1/accounts/connect", json=body, headers=headers, timeout=30)
+
+
+def test_the_bridge_refuses_a_tls_agent_it_cannot_verify(tmp_path: Path) -> None:
+    """Without the agent's CA in AGENT_CA_FILE the bridge does not talk to it: no login reaches MT5."""
+    binary = bridge_binary()
+    tls = make_tls_files(tmp_path)
+    token = secrets.token_urlsafe(24)
+    fake = FakeMT5()
+    agent_server = serve_in_thread(Agent(fake, token), ssl_context=tls_context(str(tls.cert), str(tls.key)))
+    terminal = f"agent:https://127.0.0.1:{agent_server.server_address[1]}"
+    try:
+        with running_bridge(binary, terminal, token) as base:
+            resp = connect(base)
+            assert resp.status_code == 503, resp.text
+            assert resp.json()["error"]["code"] == "terminal_unavailable", resp.text
+    finally:
+        agent_server.shutdown()
+        agent_server.server_close()
+    assert "login" not in fake.calls, fake.calls
 
 
 def test_the_bridge_trades_through_the_python_agent(bridge: tuple[str, FakeMT5]) -> None:

@@ -69,11 +69,11 @@ def sim_target() -> Iterator[Target]:
     token = secrets.token_urlsafe(24)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="mt5-agent-conf-") as data_dir:
-        env = dict(os.environ, DATA_DIR=data_dir, MT5_SIM_STATE="memory")
+        env = dict(os.environ, DATA_DIR=data_dir, MT5_SIM_STATE="memory", AGENT_TOKEN=token)
         log_path = Path(data_dir) / "sim-agent.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [str(binary), "sim-agent", "--bind", f"127.0.0.1:{port}", "--token", token],
+                [str(binary), "sim-agent", "--bind", f"127.0.0.1:{port}"],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

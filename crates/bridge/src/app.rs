@@ -136,12 +136,15 @@ pub async fn build_terminals(
         })
         .collect();
     for url in &settings.terminals.agents {
-        let token = settings.agent_token.clone().ok_or_else(|| {
-            StartupError::Config("TERMINALS names agents: set AGENT_TOKEN".into())
+        let token = settings.agent_token_for(url).ok_or_else(|| {
+            StartupError::Config(format!(
+                "TERMINALS names agent {url} without a token: set AGENT_TOKEN or AGENT_TOKENS"
+            ))
         })?;
-        let mut agent = crate::agent::client::AgentTerminal::new(url, token)
-            .map_err(StartupError::Config)?
-            .with_call_timeout(settings.pool.timeout);
+        let mut agent =
+            crate::agent::client::AgentTerminal::with_roots(url, token, &settings.agent_roots)
+                .map_err(StartupError::Config)?
+                .with_call_timeout(settings.pool.timeout);
         if let Some(owned) = fences.as_deref_mut() {
             let fence = crate::ownership::Fence::new();
             agent = agent.with_fence(fence.clone());

@@ -208,11 +208,16 @@ async fn sim_agent(args: crate::config::SimAgentArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    if args.token.trim().is_empty() {
-        eprintln!("mt5-bridge: set AGENT_TOKEN (the bearer token the bridge sends)");
-        return ExitCode::from(2);
-    }
-    let token = secrecy::SecretString::from(args.token.trim().to_string());
+    // The environment only: a flag would show the token in process listings.
+    let token = match env_lookup("AGENT_TOKEN").map(zeroize::Zeroizing::new) {
+        Some(t) if !t.trim().is_empty() => secrecy::SecretString::from(t.trim()),
+        _ => {
+            eprintln!(
+                "mt5-bridge: set AGENT_TOKEN in the environment (the bearer token the bridge sends)"
+            );
+            return ExitCode::from(2);
+        }
+    };
     match crate::agent::server::run_sim_agent(bind, token, &args.data_dir, shutdown_signal()).await
     {
         Ok(()) => ExitCode::SUCCESS,

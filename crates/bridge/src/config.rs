@@ -1,12 +1,14 @@
 //! Configuration: command-line flags with environment variables, validated at startup with every
 //! bad value reported at once, and the embedded default's generated keys.
 //!
-//! Secrets (`JWT_SECRET`, `CREDENTIALS_KEY`, `CREDENTIALS_OLD_KEYS`, `METRICS_TOKEN`) are read from
-//! the environment only, never from flags, so they do not show in process listings.
+//! Secrets (`JWT_SECRET`, `CREDENTIALS_KEY`, `CREDENTIALS_OLD_KEYS`, `METRICS_TOKEN`, `AGENT_TOKEN`,
+//! `AGENT_TOKENS`, `REDIS_URL`) are read from the environment only, never from flags, so they do not
+//! show in process listings.
 
 use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -57,7 +59,9 @@ pub struct ImportArgs {
     pub env_file: Option<PathBuf>,
 }
 
-#[derive(Clone, Args)]
+/// `sim-agent`'s settings. Its bearer token is `AGENT_TOKEN`, read from the environment only (a
+/// flag would show in process listings).
+#[derive(Debug, Clone, Args)]
 pub struct SimAgentArgs {
     /// Where the simulator's state lives by default (`sim-broker.db`).
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
@@ -65,23 +69,9 @@ pub struct SimAgentArgs {
     /// Address to listen on.
     #[arg(long, env = "AGENT_BIND", default_value = "127.0.0.1:9101")]
     pub bind: String,
-    /// Bearer token every request must carry (prefer the AGENT_TOKEN variable).
-    #[arg(long, env = "AGENT_TOKEN", hide_env_values = true)]
-    pub token: String,
     /// `text` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
-}
-
-impl std::fmt::Debug for SimAgentArgs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The token never shows.
-        f.debug_struct("SimAgentArgs")
-            .field("data_dir", &self.data_dir)
-            .field("bind", &self.bind)
-            .field("log_format", &self.log_format)
-            .finish_non_exhaustive()
-    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -108,9 +98,16 @@ pub struct ServeArgs {
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]
     pub cors_allowed_origins: String,
     /// Terminals to drive, comma-separated: `sim:N` (simulated terminals on the built-in broker)
-    /// and `agent:http://host:port` (terminal agents; token from AGENT_TOKEN).
+    /// and `agent:https://host:port` (terminal agents; tokens from AGENT_TOKENS / AGENT_TOKEN).
     #[arg(long, env = "TERMINALS", default_value = "sim:2")]
     pub terminals: String,
+    /// PEM file of a private CA trusted for agents' TLS certificates, on top of the public roots.
+    #[arg(long, env = "AGENT_CA_FILE")]
+    pub agent_ca_file: Option<PathBuf>,
+    /// Allow plain `http://` agents on hosts other than loopback: their traffic (the token and
+    /// account passwords included) then crosses the network in clear text.
+    #[arg(long, env = "AGENT_ALLOW_INSECURE")]
+    pub agent_allow_insecure: bool,
     /// How long a user's current-account choice lives without use, in seconds.
     #[arg(long, env = "SESSION_TTL_S", default_value_t = 86_400)]
     pub session_ttl_s: u64,
@@ -222,8 +219,12 @@ pub struct ServeSettings {
     pub bind: SocketAddr,
     pub cors_origins: Vec<String>,
     pub terminals: TerminalsSpec,
-    /// The bearer token of the terminal agents (AGENT_TOKEN), when TERMINALS names any.
+    /// The bearer token of the terminal agents without their own (AGENT_TOKEN).
     pub agent_token: Option<SecretString>,
+    /// Tokens of single agents (AGENT_TOKENS), keyed by the agent's URL as in `terminals.agents`.
+    pub agent_tokens: HashMap<String, SecretString>,
+    /// Roots trusted for agents' TLS certificates on top of the public ones (AGENT_CA_FILE).
+    pub agent_roots: Vec<reqwest::Certificate>,
     pub session_ttl: Duration,
     pub pool: crate::pool::PoolOptions,
     pub limits: crate::limits::Limits,
@@ -455,12 +456,58 @@ impl ServeSettings {
                 None
             }
         };
+        let agents: &[String] = terminals.as_ref().map_or(&[], |t| &t.agents);
+        let mut notes = Vec::new();
+        for url in agents {
+            if url.starts_with("http://") && !is_loopback(url) {
+                if args.agent_allow_insecure {
+                    notes.push(format!(
+                        "terminal agent {url} is reached over plain http (AGENT_ALLOW_INSECURE): \
+                         its token and account passwords cross the network in clear text"
+                    ));
+                } else {
+                    errors.push(format!(
+                        "TERMINALS: agent {url} is plain http on another host than loopback: use \
+                         https:// (with AGENT_CA_FILE for a private CA), or set \
+                         AGENT_ALLOW_INSECURE=true to send its traffic in clear text"
+                    ));
+                }
+            }
+        }
+        let agent_roots = match &args.agent_ca_file {
+            Some(path) => load_agent_ca(path).unwrap_or_else(|e| {
+                errors.push(e);
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
         let agent_token = lookup("AGENT_TOKEN")
             .filter(|v| !v.trim().is_empty())
             .map(|v| SecretString::from(v.trim().to_string()));
-        if agent_token.is_none() && terminals.as_ref().is_some_and(|t| !t.agents.is_empty()) {
-            errors
-                .push("TERMINALS names agents: set AGENT_TOKEN to their bearer token".to_string());
+        let agent_tokens = match lookup("AGENT_TOKENS").map(zeroize::Zeroizing::new) {
+            Some(raw) if !raw.trim().is_empty() => {
+                // Keys can only be checked against a valid TERMINALS.
+                let known = terminals.as_ref().map(|t| t.agents.as_slice());
+                parse_agent_tokens(&raw, known).unwrap_or_else(|mut e| {
+                    errors.append(&mut e);
+                    HashMap::new()
+                })
+            }
+            _ => HashMap::new(),
+        };
+        if agent_token.is_none() {
+            let without: Vec<&str> = agents
+                .iter()
+                .filter(|a| !agent_tokens.contains_key(*a))
+                .map(String::as_str)
+                .collect();
+            if !without.is_empty() {
+                errors.push(format!(
+                    "TERMINALS names agents without a token ({}): set AGENT_TOKEN to their \
+                     bearer token, or give each its own in AGENT_TOKENS",
+                    without.join(", ")
+                ));
+            }
         }
         if args.session_ttl_s == 0 {
             errors.push("SESSION_TTL_S must be positive".to_string());
@@ -516,7 +563,10 @@ impl ServeSettings {
             errors.push("TERMINAL_LEASE_TTL_MS must be at least 300".to_string());
         }
         let base = match base {
-            Ok(b) => Some(b),
+            Ok(mut b) => {
+                b.notes.append(&mut notes);
+                Some(b)
+            }
             Err(ConfigErrors(mut e)) => {
                 e.append(&mut errors);
                 errors = e;
@@ -531,6 +581,8 @@ impl ServeSettings {
                     cors_origins,
                     terminals,
                     agent_token,
+                    agent_tokens,
+                    agent_roots,
                     session_ttl: Duration::from_secs(args.session_ttl_s),
                     pool: crate::pool::PoolOptions {
                         policy,
@@ -571,9 +623,20 @@ impl ServeSettings {
             _ => Err(ConfigErrors(errors)),
         }
     }
+
+    /// The bearer token of the agent at `url` (as in `terminals.agents`): its own from
+    /// AGENT_TOKENS, else AGENT_TOKEN.
+    pub fn agent_token_for(&self, url: &str) -> Option<SecretString> {
+        self.agent_tokens
+            .get(url)
+            .or(self.agent_token.as_ref())
+            .cloned()
+    }
 }
 
-/// `sim:N` (N ≥ 1) and `agent:http://host:port`. Several entries are comma-separated.
+/// `sim:N` (N ≥ 1) and `agent:https://host:port` (or `http://`). Several entries are
+/// comma-separated. An agent is kept as written, without `agent:` and a trailing slash: that
+/// string names it in AGENT_TOKENS and in Redis leases.
 pub fn parse_terminals(spec: &str) -> Result<TerminalsSpec, String> {
     let mut sim = 0usize;
     let mut agents = Vec::new();
@@ -581,22 +644,15 @@ pub fn parse_terminals(spec: &str) -> Result<TerminalsSpec, String> {
         match part.split_once(':') {
             Some(("agent", url)) => {
                 let url = url.trim().trim_end_matches('/');
-                let rest = url
-                    .strip_prefix("http://")
-                    .or_else(|| url.strip_prefix("https://"));
-                match rest {
-                    Some(hostport) if !hostport.is_empty() && !hostport.contains('/') => {
-                        if agents.iter().any(|a| a == url) {
-                            return Err(format!("TERMINALS: `{part}` is named twice"));
-                        }
-                        agents.push(url.to_string())
-                    }
-                    _ => {
-                        return Err(format!(
-                            "TERMINALS: `{part}` must be agent:http://host:port"
-                        ))
-                    }
+                if !is_agent_url(url) {
+                    return Err(format!(
+                        "TERMINALS: `{part}` must be agent:https://host:port (or agent:http://)"
+                    ));
                 }
+                if agents.iter().any(|a| a == url) {
+                    return Err(format!("TERMINALS: `{part}` is named twice"));
+                }
+                agents.push(url.to_string())
             }
             Some(("sim", n)) => match n.parse::<usize>() {
                 Ok(n) if (1..=256).contains(&n) => sim += n,
@@ -608,7 +664,7 @@ pub fn parse_terminals(spec: &str) -> Result<TerminalsSpec, String> {
             },
             _ => {
                 return Err(format!(
-                "TERMINALS: unknown terminal `{part}` (expected sim:N or agent:http://host:port)"
+                "TERMINALS: unknown terminal `{part}` (expected sim:N or agent:https://host:port)"
             ))
             }
         }
@@ -617,6 +673,113 @@ pub fn parse_terminals(spec: &str) -> Result<TerminalsSpec, String> {
         return Err("TERMINALS must name at least one terminal, e.g. sim:2".to_string());
     }
     Ok(TerminalsSpec { sim, agents })
+}
+
+/// `http(s)://host[:port]` and nothing else: no user, path, query or fragment.
+fn is_agent_url(url: &str) -> bool {
+    let hostport = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match (hostport, reqwest::Url::parse(url)) {
+        (Some(hp), Ok(u)) => {
+            !hp.is_empty()
+                && !hp.contains(['/', '?', '#', '@'])
+                && u.host_str().is_some_and(|h| !h.is_empty())
+        }
+        _ => false,
+    }
+}
+
+/// Whether an agent URL's host is loopback: 127.0.0.0/8, ::1 or `localhost`.
+pub fn is_loopback(url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = u.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// AGENT_CA_FILE's certificates, checked by building the agents' HTTP client with them.
+fn load_agent_ca(path: &Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("AGENT_CA_FILE: cannot read {}: {e}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default();
+    if certs.is_empty() {
+        return Err(format!(
+            "AGENT_CA_FILE: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    crate::agent::client::http_client(&certs).map_err(|_| {
+        format!(
+            "AGENT_CA_FILE: {} holds a certificate that cannot be a trusted root",
+            path.display()
+        )
+    })?;
+    Ok(certs)
+}
+
+/// AGENT_TOKENS: a JSON object from agent URLs, as written in TERMINALS without `agent:` (a
+/// trailing slash aside), to their tokens. A key that names no agent of `known` is an error
+/// naming the key. No error quotes a token, nor a serde message that could.
+fn parse_agent_tokens(
+    raw: &str,
+    known: Option<&[String]>,
+) -> Result<HashMap<String, SecretString>, Vec<String>> {
+    const SHAPE: &str =
+        r#"a JSON object mapping agent URLs to tokens, e.g. {"https://10.0.0.5:9101": "…"}"#;
+    let value: serde_json::Value = serde_json::from_str(raw).map_err(|e| {
+        vec![format!(
+            "AGENT_TOKENS must be {SHAPE}: malformed JSON at line {} column {}",
+            e.line(),
+            e.column()
+        )]
+    })?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(vec![format!("AGENT_TOKENS must be {SHAPE}")]);
+    };
+    let mut errors = Vec::new();
+    let mut tokens = HashMap::new();
+    for (key, token) in map {
+        let url = key.trim().trim_end_matches('/').to_string();
+        let shown: String = url.chars().take(200).collect();
+        if known.is_some_and(|agents| !agents.contains(&url)) {
+            let hint = if url.starts_with("agent:") {
+                " (write keys without `agent:`)"
+            } else {
+                ""
+            };
+            errors.push(format!(
+                "AGENT_TOKENS: `{shown}` is not an agent of TERMINALS{hint}"
+            ));
+            continue;
+        }
+        let token = match token {
+            serde_json::Value::String(mut t) if !t.trim().is_empty() => {
+                let token = SecretString::from(t.trim());
+                zeroize::Zeroize::zeroize(&mut t);
+                token
+            }
+            _ => {
+                errors.push(format!(
+                    "AGENT_TOKENS: the token of `{shown}` must be a non-empty string"
+                ));
+                continue;
+            }
+        };
+        if tokens.insert(url, token).is_some() {
+            errors.push(format!("AGENT_TOKENS names `{shown}` twice"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(tokens)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Parses `30s`, `15m`, `1h`, `7d` (or plain seconds).
@@ -742,10 +905,197 @@ mod tests {
         );
         assert!(parse_terminals("agent:10.0.0.5:9101").is_err());
         assert!(parse_terminals("agent:http://").is_err());
+        assert!(parse_terminals("agent:https://user:pw@a.example:1").is_err());
+        assert!(parse_terminals("agent:https://a.example:1/path").is_err());
+        assert!(parse_terminals("agent:https://a.example:1?x=1").is_err());
+        assert!(parse_terminals("agent:https://a.example:99999").is_err());
+        assert!(parse_terminals("agent:https://[::1]:9101").is_ok());
         assert!(parse_terminals("agent:http://a:1,agent:http://a:1").is_err());
         assert!(parse_terminals("sim:0").is_err());
         assert!(parse_terminals("ftp:1").is_err());
         assert!(parse_terminals("").is_err());
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for url in [
+            "http://127.0.0.1:9101",
+            "http://127.8.9.10:1",
+            "http://localhost:9101",
+            "http://LOCALHOST:9101",
+            "http://[::1]:9101",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "http://10.1.2.3:9101",
+            "http://128.0.0.1:9101",
+            "http://localhost.example.com:1",
+            "http://[::2]:1",
+            "http://0.0.0.0:1",
+        ] {
+            assert!(!is_loopback(url), "{url}");
+        }
+    }
+
+    const SECRET: &str = "tok-3f9a-never-shown";
+
+    fn agents() -> Vec<String> {
+        vec![
+            "https://10.0.0.5:9101".to_string(),
+            "https://10.0.0.6:9101".to_string(),
+        ]
+    }
+
+    #[test]
+    fn agent_tokens_are_keyed_by_the_url_as_in_terminals() {
+        let raw = format!(
+            r#"{{"https://10.0.0.5:9101/": "{SECRET}", " https://10.0.0.6:9101": " other "}}"#
+        );
+        let tokens = parse_agent_tokens(&raw, Some(&agents())).unwrap();
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(tokens["https://10.0.0.5:9101"].expose_secret(), SECRET);
+        assert_eq!(tokens["https://10.0.0.6:9101"].expose_secret(), "other");
+    }
+
+    #[test]
+    fn bad_agent_tokens_name_the_key_and_never_the_token() {
+        let cases = [
+            (
+                format!(r#"{{"https://10.0.0.9:9101": "{SECRET}"}}"#),
+                "`https://10.0.0.9:9101` is not an agent of TERMINALS",
+            ),
+            (
+                format!(r#"{{"agent:https://10.0.0.5:9101": "{SECRET}"}}"#),
+                "without `agent:`",
+            ),
+            (
+                r#"{"https://10.0.0.5:9101": ""}"#.to_string(),
+                "must be a non-empty string",
+            ),
+            (
+                r#"{"https://10.0.0.5:9101": 42}"#.to_string(),
+                "must be a non-empty string",
+            ),
+            (
+                format!(
+                    r#"{{"https://10.0.0.5:9101": "{SECRET}", "https://10.0.0.5:9101/": "{SECRET}"}}"#
+                ),
+                "twice",
+            ),
+            (
+                format!(r#"{{"https://10.0.0.5:9101": "{SECRET}""#),
+                "malformed JSON",
+            ),
+            (format!(r#""{SECRET}""#), "must be a JSON object"),
+            (format!(r#"["{SECRET}"]"#), "must be a JSON object"),
+            (SECRET.to_string(), "malformed JSON"),
+        ];
+        for (raw, want) in cases {
+            let errors = parse_agent_tokens(&raw, Some(&agents())).unwrap_err();
+            let text = errors.join("\n");
+            assert!(text.contains(want), "{raw}: {text}");
+            assert!(text.contains("AGENT_TOKENS"), "{text}");
+            assert!(!text.contains("3f9a"), "a token leaked: {text}");
+        }
+    }
+
+    fn serve_args(terminals: &str) -> ServeArgs {
+        let Command::Serve(mut args) = Cli::try_parse_from(["mt5-bridge", "serve"])
+            .unwrap()
+            .command
+        else {
+            unreachable!("serve parses as serve")
+        };
+        args.terminals = terminals.to_string();
+        args.agent_ca_file = None;
+        args.agent_allow_insecure = false;
+        args
+    }
+
+    fn load(args: &ServeArgs, env: &[(&str, &str)]) -> Result<ServeSettings, String> {
+        let mut vars: HashMap<String, String> = [
+            ("JWT_SECRET", "a-test-secret-of-at-least-32-characters"),
+            (
+                "CREDENTIALS_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        ServeSettings::load(args, &|k| vars.get(k).cloned()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn plain_http_agents_must_be_on_loopback_unless_allowed() {
+        let mut args = serve_args("agent:http://10.1.2.3:9101,agent:http://127.0.0.1:9102");
+        let err = load(&args, &[("AGENT_TOKEN", SECRET)]).err().unwrap();
+        assert!(err.contains("http://10.1.2.3:9101"), "{err}");
+        assert!(err.contains("AGENT_ALLOW_INSECURE"), "{err}");
+        assert!(!err.contains("127.0.0.1:9102"), "loopback is fine: {err}");
+        args.agent_allow_insecure = true;
+        let settings = load(&args, &[("AGENT_TOKEN", SECRET)]).unwrap();
+        assert!(
+            settings
+                .base
+                .notes
+                .iter()
+                .any(|n| n.contains("http://10.1.2.3:9101")),
+            "an insecure agent is warned about"
+        );
+        assert!(load(
+            &serve_args("agent:https://10.1.2.3:9101"),
+            &[("AGENT_TOKEN", SECRET)]
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn each_agent_gets_its_own_token_or_the_default() {
+        let args = serve_args("agent:https://10.0.0.5:9101,agent:https://10.0.0.6:9101/");
+        let own = r#"{"https://10.0.0.5:9101": "five"}"#;
+        let s = load(&args, &[("AGENT_TOKENS", own), ("AGENT_TOKEN", "default")]).unwrap();
+        let token = |url: &str| {
+            s.agent_token_for(url)
+                .map(|t| t.expose_secret().to_string())
+        };
+        assert_eq!(token("https://10.0.0.5:9101").as_deref(), Some("five"));
+        assert_eq!(token("https://10.0.0.6:9101").as_deref(), Some("default"));
+
+        let err = load(&args, &[("AGENT_TOKENS", own)]).err().unwrap();
+        assert!(err.contains("https://10.0.0.6:9101"), "{err}");
+        assert!(err.contains("AGENT_TOKEN"), "{err}");
+        assert!(!err.contains("five"), "{err}");
+        let both = r#"{"https://10.0.0.5:9101": "five", "https://10.0.0.6:9101": "six"}"#;
+        assert!(load(&args, &[("AGENT_TOKENS", both)]).is_ok());
+    }
+
+    #[test]
+    fn an_unusable_agent_ca_file_names_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = serve_args("agent:https://10.0.0.5:9101");
+        args.agent_ca_file = Some(dir.path().join("missing.pem"));
+        let err = load(&args, &[("AGENT_TOKEN", SECRET)]).err().unwrap();
+        assert!(err.contains("AGENT_CA_FILE: cannot read"), "{err}");
+        let not_pem = dir.path().join("not.pem");
+        std::fs::write(&not_pem, "just text\n").unwrap();
+        args.agent_ca_file = Some(not_pem);
+        let err = load(&args, &[("AGENT_TOKEN", SECRET)]).err().unwrap();
+        assert!(
+            err.contains("AGENT_CA_FILE") && err.contains("no PEM certificate"),
+            "{err}"
+        );
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        args.agent_ca_file = Some(garbage);
+        let err = load(&args, &[("AGENT_TOKEN", SECRET)]).err().unwrap();
+        assert!(err.contains("AGENT_CA_FILE"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! deadline; protocol errors map back to [`TerminalError`] so the pool treats an agent exactly as
 //! it treats the simulator: a dead or restarted agent is a connection error, after which the pool
 //! logs in again.
+//!
+//! `https://` agents are verified against the public (webpki) roots plus the roots of
+//! AGENT_CA_FILE. Redirects are never followed: every request carries the agent's token and a
+//! login carries an account password, so an agent that answers 3xx is an error, not a pointer.
 
 use super::{CallBody, ErrorBody, Health, WireSession, PROTOCOL_VERSION};
 use async_trait::async_trait;
@@ -48,9 +52,37 @@ impl std::fmt::Debug for AgentTerminal {
     }
 }
 
+/// The HTTP client of an agent: TLS 1.2 or later verified against the public roots and
+/// `extra_roots` (AGENT_CA_FILE), redirects never followed.
+pub fn http_client(
+    extra_roots: &[reqwest::Certificate],
+) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        // Below the Python agent's 30 s idle timeout: the client drops an idle connection before
+        // the agent closes it, so no request is sent on a connection the agent is closing.
+        .pool_idle_timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .min_tls_version(reqwest::tls::Version::TLS_1_2);
+    for root in extra_roots {
+        builder = builder.add_root_certificate(root.clone());
+    }
+    builder.build()
+}
+
 impl AgentTerminal {
-    /// An agent at `base_url` (`http://host:port`) answering to `token`.
+    /// An agent at `base_url` (`https://host:port` or `http://host:port`) answering to `token`,
+    /// its certificate checked against the public roots.
     pub fn new(base_url: &str, token: SecretString) -> Result<Self, String> {
+        Self::with_roots(base_url, token, &[])
+    }
+
+    /// As [`AgentTerminal::new`], trusting `extra_roots` (AGENT_CA_FILE) besides the public roots.
+    pub fn with_roots(
+        base_url: &str,
+        token: SecretString,
+        extra_roots: &[reqwest::Certificate],
+    ) -> Result<Self, String> {
         let base = base_url.trim().trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 10 {
             return Err(format!(
@@ -58,11 +90,7 @@ impl AgentTerminal {
                 base.chars().take(100).collect::<String>()
             ));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+        let http = http_client(extra_roots).map_err(|e| format!("HTTP client: {e}"))?;
         Ok(AgentTerminal {
             id: format!("agent:{base}"),
             base,
@@ -157,6 +185,18 @@ impl AgentTerminal {
         expected: Option<&AccountKey>,
     ) -> Result<Value, TerminalError> {
         let status = resp.status();
+        if status.is_redirection() {
+            // Not followed: the request carried the token (and a login, a password).
+            tracing::error!(
+                terminal = %self.id,
+                status = status.as_u16(),
+                "terminal agent answered a redirect: not followed"
+            );
+            return Err(TerminalError::Unavailable(format!(
+                "the agent answered a redirect (HTTP {}), which is not followed",
+                status.as_u16()
+            )));
+        }
         let bytes = read_limited(resp).await?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| bad_answer(&e.to_string()));
@@ -332,6 +372,18 @@ fn transport(e: reqwest::Error) -> TerminalError {
     if e.is_timeout() {
         TerminalError::Timeout
     } else if e.is_connect() {
+        // A certificate that does not verify is a connect error too; say so, as its fix differs.
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let why = s.to_string();
+            if why.contains("certificate") {
+                return TerminalError::Unavailable(format!(
+                    "the agent's TLS certificate was refused ({}): is its CA in AGENT_CA_FILE?",
+                    why.chars().take(200).collect::<String>()
+                ));
+            }
+            source = s.source();
+        }
         TerminalError::Unavailable("cannot connect to the agent".into())
     } else {
         TerminalError::Unavailable("connection to the agent lost".into())

@@ -141,6 +141,8 @@ async fn launch(
         bind: "127.0.0.1:0".into(),
         cors_allowed_origins: text("CORS_ALLOWED_ORIGINS", ""),
         terminals: text("TERMINALS", "sim:2"),
+        agent_ca_file: env.get("AGENT_CA_FILE").map(std::path::PathBuf::from),
+        agent_allow_insecure: env.get("AGENT_ALLOW_INSECURE").map(String::as_str) == Some("true"),
         session_ttl_s: 3600,
         terminal_timeout_ms: num("TERMINAL_TIMEOUT_MS", 10_000),
         pool_policy: text("POOL_POLICY", "pool"),
