@@ -352,6 +352,12 @@ fn json<T: Serialize>(v: &T) -> Result<String, SimError> {
     serde_json::to_string(v).map_err(|e| SimError::Store(e.to_string()))
 }
 
+/// SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+fn is_locked(code: Option<&str>) -> bool {
+    code.and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
 fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
@@ -359,12 +365,31 @@ fn now_ms() -> i64 {
 type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 
 impl SqliteState {
-    /// Opens (creating if needed) the state file and its tables.
+    /// Opens (creating if needed) the state file and its tables. Several processes may open one new
+    /// file at once: switching a new file to WAL takes an exclusive lock for which SQLite does not
+    /// wait (its busy handler is not used for it), so an open that meets a locked file is retried
+    /// with a short backoff, within the busy timeout.
     pub async fn open(path: &Path) -> Result<Self, SimError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| SimError::Store(format!("cannot create {}: {e}", dir.display())))?;
         }
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match Self::open_once(path).await {
+                Err(sqlx::Error::Database(e))
+                    if is_locked(e.code().as_deref()) && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+                other => return Ok(other?),
+            }
+        }
+    }
+
+    async fn open_once(path: &Path) -> Result<Self, sqlx::Error> {
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -375,6 +400,8 @@ impl SqliteState {
             .max_connections(4)
             .connect_with(opts)
             .await?;
+        // The schema and the ticket counter in one immediate transaction: one process creates
+        // them, the others wait for it (busy timeout) and find them there.
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         for stmt in SCHEMA {
             sqlx::query(stmt).execute(&mut *tx).await?;

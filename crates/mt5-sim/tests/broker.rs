@@ -393,3 +393,22 @@ async fn same_requests_on_a_fixed_clock_give_same_results() {
     assert_eq!(a, b);
     assert_eq!(a, c);
 }
+
+/// Four processes opening one new state file at the same moment all start (creating the file,
+/// switching it to WAL, the schema and the accounts race), several times over, and all trade.
+#[tokio::test]
+async fn four_processes_start_together_on_a_new_state_file() {
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("fresh-{round}.db"));
+        let children: Vec<_> = (0..4).map(|_| spawn_child(&path, 1)).collect();
+        let mut tickets = HashSet::new();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            for line in child_lines(&out, "CHILD_ORDER=") {
+                assert!(tickets.insert(line.clone()), "a ticket given twice: {line}");
+            }
+        }
+        assert_eq!(tickets.len(), 4, "round {round}: every process traded");
+    }
+}
