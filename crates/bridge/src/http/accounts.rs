@@ -248,6 +248,9 @@ async fn verify_new_password(
         .pool
         .verify_login_for(&session, Some(user.id()), password)
         .await;
+    if let Err(ApiError::RateLimited { scope, .. }) = &result {
+        state.metrics.rate_limited(scope);
+    }
     if !matches!(result, Err(ApiError::Mt5LoginFailed { .. })) {
         // Only a refusal by MT5 is a failed guess.
         for (k, limit, _) in taken {
