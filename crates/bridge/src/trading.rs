@@ -294,7 +294,8 @@ fn error_outcome(e: &ApiError) -> Outcome {
 
 /// The result of sending, as the journal records it.
 fn completion_for(result: &OrderSendResult, outcome: &Outcome) -> Completion {
-    let ok = mt5::retcode::is_success(result.retcode);
+    // What the client was answered decides: a modify that changed nothing (10025) is done.
+    let ok = outcome.status.is_success();
     Completion {
         status: Some(if ok {
             JournalStatus::Done
@@ -313,6 +314,30 @@ fn completion_for(result: &OrderSendResult, outcome: &Outcome) -> Completion {
         },
         response: Some(stored_response(outcome)),
     }
+}
+
+/// Whether an action changes an order's or a position's levels (its answer says `changed`).
+fn is_modify(action: &str) -> bool {
+    matches!(action, "modify_order" | "modify_position")
+}
+
+/// A modify's answer: the broker's result with `"changed"`: true when it applied the change
+/// (10009), false when there was nothing to change (10025 `NO_CHANGES`, a success for the
+/// client, journaled `done`); anything else is the broker's rejection.
+fn modify_outcome(result: &OrderSendResult, offset_s: i64) -> Result<Outcome, ApiError> {
+    let changed = result.retcode != mt5::retcode::NO_CHANGES;
+    let mut outcome = if changed {
+        send_outcome(result, offset_s)?
+    } else {
+        Outcome {
+            status: StatusCode::OK,
+            body: crate::times::to_json(result, offset_s),
+        }
+    };
+    if let Some(map) = outcome.body.as_object_mut() {
+        map.insert("changed".into(), Value::Bool(changed));
+    }
+    Ok(outcome)
 }
 
 pub fn send_outcome(result: &OrderSendResult, offset_s: i64) -> Result<Outcome, ApiError> {
@@ -457,7 +482,11 @@ where
         }
         Ok(Sent::Done(result, offset_s)) => {
             state.metrics.order_retcode(result.retcode);
-            let outcome = send_outcome(&result, offset_s);
+            let outcome = if is_modify(intent.action) {
+                modify_outcome(&result, offset_s)
+            } else {
+                send_outcome(&result, offset_s)
+            };
             let stored = match &outcome {
                 Ok(o) => o.clone(),
                 Err(e) => error_outcome(e),

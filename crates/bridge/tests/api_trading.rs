@@ -135,6 +135,28 @@ async fn every_endpoint(app: TestApp) -> TestApp {
         )
         .await;
     assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (&b["retcode"], &b["changed"]),
+        (&json!(10009), &json!(true)),
+        "{b}"
+    );
+    // The same levels again: MT5 answers 10025 NO_CHANGES, a success that changed nothing.
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/positions/{ticket}"),
+            &t,
+            json!({"sl": ((fill - 0.0100) * 1e5).round() / 1e5}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (&b["retcode"], &b["changed"]),
+        (&json!(10025), &json!(false)),
+        "{b}"
+    );
+    let (_, j) = app.get("/api/v1/journal", &t).await;
+    assert_eq!(j["entries"][0]["action"], "modify_position", "{j}");
+    assert_eq!(j["entries"][0]["status"], "done", "{j}");
     let (_, b) = app.get("/api/v1/positions", &t).await;
     assert!(b["positions"][0]["sl"].as_f64().unwrap() > 0.0);
     let (s, b) = app
@@ -247,6 +269,7 @@ async fn every_endpoint(app: TestApp) -> TestApp {
             "cancel_order",
             "modify_order",
             "place",
+            "modify_position",
             "modify_position",
             "modify_position",
             "place"

@@ -783,7 +783,7 @@ async fn find_position(
     params(("ticket" = u64, Path, description = "The pending order's ticket"), doc::OrderHeaders),
     request_body = doc::ModifyOrderRequest,
     responses(
-        (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
+        (status = 200, description = "MT5 accepted it, `changed` false when there was nothing to change (a repeated `Idempotency-Key` replays the first response)", body = doc::ModifyResult),
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::TradingDisabledOrReadOnly),
@@ -925,7 +925,7 @@ pub async fn cancel_order(
     params(("ticket" = u64, Path, description = "The position's ticket"), doc::OrderHeaders),
     request_body = doc::ModifyPositionRequest,
     responses(
-        (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
+        (status = 200, description = "MT5 accepted it, `changed` false when there was nothing to change (a repeated `Idempotency-Key` replays the first response)", body = doc::ModifyResult),
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::TradingDisabledOrReadOnly),

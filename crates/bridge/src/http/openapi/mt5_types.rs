@@ -304,6 +304,26 @@ pub struct OrderSendResult {
     pub request: TradeRequest,
 }
 
+/// The result of a modify (an order's or a position's levels): MT5's `order_send()` result with
+/// `changed`: true when the change was applied (10009), false when there was nothing to change
+/// (10025 `NO_CHANGES`, still a success).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModifyResult {
+    pub retcode: u32,
+    pub deal: u64,
+    pub order: u64,
+    pub volume: f64,
+    pub price: f64,
+    pub bid: f64,
+    pub ask: f64,
+    pub comment: String,
+    pub request_id: u64,
+    pub retcode_external: i64,
+    pub request: TradeRequest,
+    pub changed: bool,
+}
+
 /// An open position (MT5's `positions_get()`).
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
