@@ -531,6 +531,13 @@ class Agent:
         want_server = req_str(expected, "server")
         want_tag = session_tag(expected, "expected.session_tag")
         lease = self._lease(body)
+        # The budget counts from receipt on this process's monotonic clock (clocks need not agree).
+        deadline_ms = body.get("deadline_ms")
+        if deadline_ms is not None and (
+            isinstance(deadline_ms, bool) or not isinstance(deadline_ms, int) or deadline_ms < 0
+        ):
+            raise bad_request("'deadline_ms' must be a non-negative integer or absent")
+        deadline = None if deadline_ms is None else time.monotonic() + deadline_ms / 1000.0
         args = body.get("args", {})
         if args is None:
             args = {}
@@ -538,6 +545,11 @@ class Agent:
             raise bad_request("'args' must be an object")
 
         def run() -> dict[str, Any]:
+            # Under the lock, before any MT5 call: past the deadline nothing starts ("not sent").
+            if deadline is not None and time.monotonic() >= deadline:
+                raise AgentError(
+                    504, "deadline_exceeded", "the call's deadline passed before it started: nothing was sent"
+                )
             self._check_fence(lease)
             self._check_session(want_login, want_server, want_tag)
             return {"result": handler(args)}

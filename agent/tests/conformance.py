@@ -491,6 +491,24 @@ def check_wrong_account_executes_nothing(t: Target) -> None:
     assert sorted(p["ticket"] for p in after) == sorted(p["ticket"] for p in before)
 
 
+def check_deadline_not_started(t: Target) -> None:
+    """A call whose deadline_ms has passed by the time it could start is 504 deadline_exceeded, and
+    nothing was sent; a call within its deadline runs; a malformed deadline is 400."""
+    t.login_first()
+    before = t.result("positions", {"symbol": None, "group": None, "ticket": None})
+    request = market_request(t, 0, 0.01, "past its deadline")
+    body = {"expected": t.first.expected(), "lease": None, "deadline_ms": 0, "args": {"request": request}}
+    assert_error(t.request("POST", "/v1/call/order_send", body), 504, "deadline_exceeded")
+    after = t.result("positions", {"symbol": None, "group": None, "ticket": None})
+    assert sorted(p["ticket"] for p in after) == sorted(p["ticket"] for p in before), (before, after)
+    body = {"expected": t.first.expected(), "lease": None, "deadline_ms": 30_000, "args": {}}
+    resp = t.request("POST", "/v1/call/account_info", body)
+    assert resp.status_code == 200 and resp.json()["result"]["login"] == t.first.login, resp.text
+    for bad in (-1, "soon", 1.5, True):
+        body = {"expected": t.first.expected(), "lease": None, "deadline_ms": bad, "args": {}}
+        assert_error(t.request("POST", "/v1/call/account_info", body), 400, "bad_request")
+
+
 def check_switch_moves_the_guard(t: Target) -> None:
     t.login_first()
     assert t.login(t.second).status_code == 200
@@ -776,6 +794,7 @@ CHECKS = [
     check_other_tag_is_wrong_account,
     check_failed_login_clears_session,
     check_wrong_account_executes_nothing,
+    check_deadline_not_started,
     check_switch_moves_the_guard,
     check_market_data_shapes,
     check_unknown_symbol,

@@ -841,3 +841,38 @@ async fn an_oversized_agent_reply_is_refused() {
     let api = mt5_bridge::error::ApiError::from(err);
     assert_eq!(api.status_and_code().1, "terminal_unavailable");
 }
+
+/// A call that has started runs to its end even if the bridge goes away: an order whose caller
+/// hung up mid-call is still placed (the reconciler finds it), never half-dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_in_flight_completes_after_the_caller_hangs_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start_agent_with(
+        dir.path(),
+        free_port(),
+        &[("MT5_SIM_CALL_LATENCY_MS", "400".to_string())],
+    )
+    .await;
+    assert_eq!(login(&a, 10002, "Sim-10002!").await.0, 200);
+    let (_, before) = call(&a, "positions", 10002, json!({})).await;
+    let before = before["result"].as_array().unwrap().len();
+    // The caller gives up after 100 ms, while the call sleeps its latency before reaching the broker.
+    let body = json!({"expected": {"login": 10002, "server": "Sim-Demo",
+                                   "session_tag": tag_of(10002).to_hex()},
+                      "lease": null, "deadline_ms": 30000, "args": buy("EURUSD", 0.1)});
+    let gave_up = reqwest::Client::new()
+        .post(format!("{}/v1/call/order_send", a.url))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the caller hung up before the answer");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, after) = call(&a, "positions", 10002, json!({})).await;
+    assert_eq!(
+        after["result"].as_array().unwrap().len(),
+        before + 1,
+        "the order that had started was placed: {after}"
+    );
+}

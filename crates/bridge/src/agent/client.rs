@@ -239,6 +239,14 @@ impl AgentTerminal {
                 }
                 _ => TerminalError::Unavailable(message),
             },
+            // Refused before it started: not a lost answer, nothing ran.
+            StatusCode::GATEWAY_TIMEOUT
+                if detail
+                    .as_ref()
+                    .is_some_and(|d| d.code == "deadline_exceeded") =>
+            {
+                TerminalError::mt5(last_error::FAIL, message)
+            }
             StatusCode::GATEWAY_TIMEOUT => TerminalError::Timeout,
             StatusCode::BAD_REQUEST => TerminalError::mt5(last_error::INVALID_PARAMS, message),
             StatusCode::UNAUTHORIZED => {
@@ -261,6 +269,7 @@ impl AgentTerminal {
     ) -> Result<Value, TerminalError> {
         let body = CallBody {
             expected: WireSession::from(at),
+            deadline_ms: Some(u64::try_from(self.call_timeout.as_millis()).unwrap_or(u64::MAX)),
             // The pool's own lease numbers mean nothing to the agent: only ownership fences.
             lease: self.lease()?,
             args,

@@ -59,6 +59,10 @@ impl From<&mt5::Expected> for WireSession {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallBody {
     pub expected: WireSession,
+    /// The call's remaining budget in milliseconds, from when the agent receives it: after it, the
+    /// agent starts no MT5 call and answers `504 deadline_exceeded` ("not sent"). Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
     #[serde(default)]
     pub lease: Option<u64>,
     #[serde(default = "empty_object")]

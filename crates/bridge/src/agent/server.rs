@@ -79,6 +79,8 @@ pub enum AgentFailure {
         newest: u64,
     },
     Terminal(TerminalError),
+    /// The call's deadline passed before it could start: nothing was sent to MT5.
+    DeadlineExceeded,
 }
 
 impl From<TerminalError> for AgentFailure {
@@ -110,6 +112,13 @@ impl IntoResponse for AgentFailure {
             AgentFailure::UnknownOperation(p) => error_response(
                 StatusCode::NOT_FOUND,
                 plain("unknown_operation", format!("no such operation: {p}")),
+            ),
+            AgentFailure::DeadlineExceeded => error_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                plain(
+                    "deadline_exceeded",
+                    "the call's deadline passed before it started: nothing was sent".into(),
+                ),
             ),
             AgentFailure::StaleLease { given, newest } => error_response(
                 StatusCode::CONFLICT,
@@ -466,13 +475,24 @@ async fn call(
     Path(operation): Path<String>,
     body: Bytes,
 ) -> Response {
-    match dispatch(&st, &operation, &body).await {
-        Ok(result) => Json(json!({ "result": result })).into_response(),
-        Err(e) => e.into_response(),
+    // The deadline counts from receipt, on this process's clock (the bridge's need not agree).
+    let received = std::time::Instant::now();
+    // A call runs to its end even if the bridge goes away meanwhile, as a terminal does: an order
+    // half-sent and then dropped would be the worst of both.
+    let task = tokio::spawn(async move { dispatch(&st, &operation, &body, received).await });
+    match task.await {
+        Ok(Ok(result)) => Json(json!({ "result": result })).into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => AgentFailure::Terminal(TerminalError::call_failed()).into_response(),
     }
 }
 
-async fn dispatch(st: &AgentState, operation: &str, body: &[u8]) -> Result<Value, AgentFailure> {
+async fn dispatch(
+    st: &AgentState,
+    operation: &str,
+    body: &[u8],
+    received: std::time::Instant,
+) -> Result<Value, AgentFailure> {
     const OPERATIONS: &[&str] = &[
         "account_info",
         "symbols",
@@ -497,6 +517,12 @@ async fn dispatch(st: &AgentState, operation: &str, body: &[u8]) -> Result<Value
     }
     let b: CallBody = parse(body)?;
     let _fence = st.fence(b.lease).await?;
+    // Under the terminal's lock, just before the call: past the deadline nothing starts.
+    if b.deadline_ms
+        .is_some_and(|ms| received.elapsed() >= Duration::from_millis(ms))
+    {
+        return Err(AgentFailure::DeadlineExceeded);
+    }
     let at = Expected {
         account: AccountKey::new(b.expected.login, b.expected.server),
         tag: b.expected.session_tag,
