@@ -4,8 +4,8 @@
 //! take its place when several replicas serve the same users.
 
 use crate::shared_state::Unavailable;
+use crate::swept::SweptMap;
 use async_trait::async_trait;
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -21,31 +21,28 @@ pub trait SessionStore: Send + Sync + 'static {
 
 pub struct MemorySessions {
     ttl: Duration,
-    map: Mutex<HashMap<Uuid, (Uuid, Instant)>>,
-    /// Size at which expired sessions are swept (doubles with the live ones), so the map holds
-    /// the users of the last TTL, not every user ever seen.
-    sweep_at: Mutex<usize>,
+    /// Expired sessions are swept as the map grows: it holds the users of the last TTL.
+    map: Mutex<SweptMap<Uuid, (Uuid, Instant)>>,
 }
 
 impl MemorySessions {
     pub fn new(ttl: Duration) -> Self {
         MemorySessions {
             ttl,
-            map: Mutex::new(HashMap::new()),
-            sweep_at: Mutex::new(1024),
+            map: Mutex::new(SweptMap::default()),
         }
     }
 
     /// Users with a session held now (expired ones may linger until the next sweep).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().map.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (Uuid, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SweptMap<Uuid, (Uuid, Instant)>> {
         // A poisoned map only means another request panicked mid-update; the data is still usable.
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -54,7 +51,8 @@ impl MemorySessions {
 #[async_trait]
 impl SessionStore for MemorySessions {
     async fn current(&self, user: Uuid) -> Result<Option<Uuid>, Unavailable> {
-        let mut map = self.lock();
+        let mut held = self.lock();
+        let map = &mut held.map;
         let now = Instant::now();
         Ok(match map.get_mut(&user) {
             Some((account, seen)) if now.duration_since(*seen) < self.ttl => {
@@ -71,20 +69,16 @@ impl SessionStore for MemorySessions {
 
     async fn set(&self, user: Uuid, account: Uuid) -> Result<(), Unavailable> {
         let now = Instant::now();
-        let mut map = self.lock();
-        map.insert(user, (account, now));
-        let mut sweep_at = self.sweep_at.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= *sweep_at {
-            map.retain(|_, (_, seen)| now.duration_since(*seen) < self.ttl);
-            *sweep_at = (map.len() * 2).max(1024);
-        }
+        let mut held = self.lock();
+        held.map.insert(user, (account, now));
+        held.sweep_if_grown(|_, (_, seen)| now.duration_since(*seen) < self.ttl);
         Ok(())
     }
 
     async fn clear_if(&self, user: Uuid, account: Uuid) -> Result<(), Unavailable> {
-        let mut map = self.lock();
-        if map.get(&user).map(|(a, _)| *a) == Some(account) {
-            map.remove(&user);
+        let mut held = self.lock();
+        if held.map.get(&user).map(|(a, _)| *a) == Some(account) {
+            held.map.remove(&user);
         }
         Ok(())
     }

@@ -135,11 +135,13 @@ impl std::fmt::Debug for Credentials {
 
 /// The cache and refusal key of a row's current envelope.
 fn row_key(row: &AccountRow) -> String {
+    use std::fmt::Write;
+    // On every terminal operation: one buffer, no allocation per byte.
     let h = envelope_hash(&row.encrypted_password);
-    let mut s = row.id.to_string();
-    s.push(':');
+    let mut s = String::with_capacity(36 + 1 + 32);
+    let _ = write!(s, "{}:", row.id);
     for b in &h[..16] {
-        s.push_str(&format!("{b:02x}"));
+        let _ = write!(s, "{b:02x}");
     }
     s
 }
@@ -258,11 +260,7 @@ impl Credentials {
     }
 
     async fn audit(&self, row: &AccountRow, problem: &CredentialProblem) {
-        let ctx = UserCtx {
-            user_id: row.user_id,
-            email: None,
-            claims: serde_json::Value::Null,
-        };
+        let ctx = UserCtx::service_for(row.user_id);
         let mut details = json!({ "login": row.login, "server": row.server });
         if let (Some(map), Ok(serde_json::Value::Object(p))) =
             (details.as_object_mut(), serde_json::to_value(problem))

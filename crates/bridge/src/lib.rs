@@ -19,6 +19,7 @@
 //! - [`shared_state`]: sessions and rate limits in Redis (`REDIS_URL`), shared by replicas.
 //! - [`ownership`]: which replica drives which terminal agent: Redis leases with fencing tokens.
 //! - [`metrics`]: Prometheus metrics (`/metrics`): requests, terminals, pool, orders, limits.
+//! - [`swept`]: maps swept of stale entries as they grow (in-memory sessions, limits, pool rates).
 //! - [`times`]: MT5 server times to RFC 3339 UTC and back.
 //! - [`agent`]: the terminal-agent protocol: `sim-agent` (server) and `AgentTerminal` (client).
 
@@ -40,6 +41,7 @@ pub mod pool;
 pub mod risk;
 pub mod shared_state;
 pub mod store;
+pub mod swept;
 pub mod times;
 pub mod trading;
 pub mod vault;

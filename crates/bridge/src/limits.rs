@@ -4,9 +4,10 @@
 //! Redis implements the same interface for several replicas). Time comes from a clock tests move.
 
 use crate::shared_state::Unavailable;
+use crate::swept::SweptMap;
 use async_trait::async_trait;
 use mt5_sim::market::Clock;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,25 +51,16 @@ pub trait RateLimiter: Send + Sync + 'static {
 
 pub struct MemoryRateLimiter {
     clock: Arc<dyn Clock>,
-    events: Mutex<Windows>,
-}
-
-/// Each key's event times and window length (ms); swept of windows with no event left in them
-/// when the map doubles, so it holds the keys of the last window, not every key ever seen.
-#[derive(Default)]
-struct Windows {
-    map: HashMap<String, (VecDeque<i64>, i64)>,
-    sweep_at: usize,
+    /// Each key's event times and window length (ms); windows with no event left in them are
+    /// swept as the map grows, so it holds the keys of the last window, not every key ever seen.
+    events: Mutex<SweptMap<String, (VecDeque<i64>, i64)>>,
 }
 
 impl MemoryRateLimiter {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         MemoryRateLimiter {
             clock,
-            events: Mutex::new(Windows {
-                map: HashMap::new(),
-                sweep_at: 1024,
-            }),
+            events: Mutex::new(SweptMap::default()),
         }
     }
 
@@ -109,13 +101,10 @@ impl MemoryRateLimiter {
         if q.is_empty() {
             w.map.remove(key);
         }
-        if w.map.len() >= w.sweep_at {
-            w.map.retain(|_, (q, win)| {
-                q.back()
-                    .is_some_and(|last| *last > now.saturating_sub(*win))
-            });
-            w.sweep_at = (w.map.len() * 2).max(1024);
-        }
+        w.sweep_if_grown(|_, (q, win)| {
+            q.back()
+                .is_some_and(|last| *last > now.saturating_sub(*win))
+        });
         r
     }
 

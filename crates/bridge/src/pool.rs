@@ -190,6 +190,17 @@ struct SlotInfo {
     held: bool,
 }
 
+/// A waiting user's share of the terminals' logins.
+struct UserTurn {
+    /// Its requests waiting now.
+    waiting: usize,
+    /// The switch count when the user last got a terminal switched to one of its accounts (or,
+    /// arriving, the lowest pass of the users waiting then). The user with the lowest pass gets
+    /// the next switch: users take turns, however many accounts each has waiting (start-time
+    /// fair queueing over logins).
+    pass: u64,
+}
+
 struct Waiter {
     tx: oneshot::Sender<Grant>,
     /// Arrival number over all accounts (the naive policy serves strictly in this order).
@@ -207,19 +218,12 @@ struct State {
     arrival: VecDeque<Session>,
     queued: usize,
     next_seq: u64,
-    /// Recent arrival rate per account (residency's notion of a hot account).
-    rates: HashMap<Session, Rate>,
-    /// Size of `rates` at which entries too old to matter are dropped.
-    rates_prune_at: usize,
+    /// Recent arrival rate per account (residency's notion of a hot account), swept of cold ones.
+    rates: crate::swept::SweptMap<Session, Rate>,
     /// When the armed residency timer fires, if one is armed.
     wake_at: Option<Instant>,
-    /// Requests waiting per user (only users with waiters are here).
-    waiting_by_user: HashMap<Option<Uuid>, usize>,
-    /// Each waiting user's pass: the switch count when the user last got a terminal switched to
-    /// one of its accounts (or, arriving, the lowest pass of the users waiting then). The user
-    /// with the lowest pass gets the next switch: users take turns, however many accounts each
-    /// has waiting (start-time fair queueing over logins).
-    user_pass: HashMap<Option<Uuid>, u64>,
+    /// The users with requests waiting, and their turns (only users with waiters are here).
+    users: HashMap<Option<Uuid>, UserTurn>,
     /// Switches granted so far.
     switches: u64,
 }
@@ -316,7 +320,7 @@ impl Inner {
         if s.turn_account.as_ref() != Some(account) || s.turn_ops >= self.opts.max_batch {
             return None;
         }
-        let rate = st.rates.get(account)?.at(now);
+        let rate = st.rates.map.get(account)?.at(now);
         if rate * window.as_secs_f64() < 1.0 {
             return None;
         }
@@ -327,19 +331,17 @@ impl Inner {
     /// Counts an arrival for `account` in its rate, dropping rates too old to matter now and then.
     fn record_arrival(st: &mut State, account: &Session, now: Instant) {
         st.rates
+            .map
             .entry(account.clone())
             .or_insert(Rate {
                 per_s: 0.0,
                 updated: now,
             })
             .arrive(now);
-        if st.rates.len() >= st.rates_prune_at {
-            // After 20 horizons a rate is below 1e-8 of what it was: the account is cold.
-            let stale = RATE_HORIZON * 20;
-            st.rates
-                .retain(|_, r| now.saturating_duration_since(r.updated) < stale);
-            st.rates_prune_at = (st.rates.len() * 2).max(1024);
-        }
+        // After 20 horizons a rate is below 1e-8 of what it was: the account is cold.
+        let stale = RATE_HORIZON * 20;
+        st.rates
+            .sweep_if_grown(|_, r| now.saturating_duration_since(r.updated) < stale);
     }
 
     fn set_logged_in(&self, slot: usize, account: Option<Session>, trade_allowed: Option<bool>) {
@@ -388,8 +390,8 @@ impl Inner {
                 // A login for this user: its turn is taken, the others' come first.
                 st.switches += 1;
                 let pass = st.switches;
-                if let Some(p) = st.user_pass.get_mut(&waiter.user) {
-                    *p = pass;
+                if let Some(u) = st.users.get_mut(&waiter.user) {
+                    u.pass = pass;
                 }
             }
             Inner::user_left(st, waiter.user);
@@ -433,21 +435,27 @@ impl Inner {
 
     /// A request of `user` joins the queue; a user who had none waiting joins the current round.
     fn user_joined(st: &mut State, user: Option<Uuid>) {
-        let n = st.waiting_by_user.entry(user).or_insert(0);
-        *n += 1;
-        if *n == 1 {
-            let round = st.user_pass.values().min().copied().unwrap_or(st.switches);
-            st.user_pass.insert(user, round);
-        }
+        let round = st
+            .users
+            .values()
+            .map(|u| u.pass)
+            .min()
+            .unwrap_or(st.switches);
+        st.users
+            .entry(user)
+            .or_insert(UserTurn {
+                waiting: 0,
+                pass: round,
+            })
+            .waiting += 1;
     }
 
     /// A request of `user` left the queue (granted, refused or abandoned).
     fn user_left(st: &mut State, user: Option<Uuid>) {
-        if let Some(n) = st.waiting_by_user.get_mut(&user) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                st.waiting_by_user.remove(&user);
-                st.user_pass.remove(&user);
+        if let Some(u) = st.users.get_mut(&user) {
+            u.waiting = u.waiting.saturating_sub(1);
+            if u.waiting == 0 {
+                st.users.remove(&user);
             }
         }
     }
@@ -465,8 +473,8 @@ impl Inner {
                     .and_then(|q| q.iter().find(|w| !w.tx.is_closed()))
                     .map(|w| w.user);
                 let pass = user
-                    .and_then(|u| st.user_pass.get(&u).copied())
-                    .unwrap_or(u64::MAX);
+                    .and_then(|u| st.users.get(&u))
+                    .map_or(u64::MAX, |u| u.pass);
                 (pass, *i)
             })
             .map(|(_, a)| a)
@@ -712,7 +720,6 @@ impl TerminalPool {
                 terminals,
                 state: Mutex::new(State {
                     slots,
-                    rates_prune_at: 1024,
                     ..Default::default()
                 }),
                 opts,
@@ -814,7 +821,7 @@ impl TerminalPool {
                 .is_some_and(|q| q.iter().any(|w| w.seq == seq));
             let per_user = self.inner.opts.queue_limit_per_user;
             let user_full =
-                user.is_some() && st.waiting_by_user.get(&user).copied().unwrap_or(0) > per_user;
+                user.is_some() && st.users.get(&user).map_or(0, |u| u.waiting) > per_user;
             if still_waiting && (user_full || st.queued > self.inner.opts.queue_limit) {
                 if let Some(q) = st.queues.get_mut(account) {
                     q.retain(|w| w.seq != seq);

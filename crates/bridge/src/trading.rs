@@ -170,7 +170,8 @@ where
     {
         Ok(ran) => {
             if let Some(info) = &ran.login {
-                record_login(state, row, info).await;
+                let ctx = UserCtx::service_for(row.user_id);
+                record_trade_allowed(state, &ctx, row.id, info.trade_allowed).await;
             }
             Ok(ran.value)
         }
@@ -181,19 +182,15 @@ where
     }
 }
 
-/// What a login for the row reported, kept for the account's `trade_allowed`.
-async fn record_login(state: &AppState, row: &AccountRow, info: &mt5::AccountInfo) {
-    let ctx = UserCtx {
-        user_id: row.user_id,
-        email: None,
-        claims: Value::Null,
-    };
+/// Keeps what a successful login for a row reported of `trade_allowed` (the account's
+/// `trade_allowed`). A failed write is logged: the row's next login records it again.
+pub async fn record_trade_allowed(state: &AppState, ctx: &UserCtx, account: Uuid, allowed: bool) {
     if let Err(e) = state
         .store
-        .record_trade_allowed(&ctx, row.id, info.trade_allowed)
+        .record_trade_allowed(ctx, account, allowed)
         .await
     {
-        tracing::warn!(account = %row.id, error = %e, "trade_allowed not recorded");
+        tracing::warn!(account_id = %account, error = %e, "trade_allowed not recorded");
     }
 }
 

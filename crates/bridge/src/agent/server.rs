@@ -169,6 +169,16 @@ impl IntoResponse for AgentFailure {
 
 /// The protocol's router over `terminal`, answering only requests bearing `token`.
 pub fn router(terminal: Arc<dyn Terminal>, token: SecretString, agent: &'static str) -> Router {
+    router_with(terminal, token, agent, Router::new())
+}
+
+/// As [`router`], with `extra` routes (the simulator's admin call) behind the same token check.
+fn router_with(
+    terminal: Arc<dyn Terminal>,
+    token: SecretString,
+    agent: &'static str,
+    extra: Router,
+) -> Router {
     let state = AgentState {
         terminal,
         token: Arc::new(token),
@@ -182,12 +192,10 @@ pub fn router(terminal: Arc<dyn Terminal>, token: SecretString, agent: &'static 
         .route("/v1/logout", post(logout))
         .route("/v1/call/{operation}", post(call))
         .fallback(unknown)
+        .with_state(state.clone())
+        .merge(extra)
         // `layer` (not `route_layer`) also covers the fallback: the token comes before routing.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            require_token,
-        ))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state, require_token))
 }
 
 async fn require_token(State(st): State<AgentState>, req: Request, next: Next) -> Response {
@@ -654,23 +662,6 @@ async fn sim_password(State(broker): State<Arc<mt5_sim::broker::Broker>>, body: 
     }
 }
 
-async fn require_admin_token(
-    State(token): State<Arc<SecretString>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if given.is_empty() || !constant_time_eq(given.as_bytes(), token.expose_secret().as_bytes()) {
-        return AgentFailure::Unauthorized.into_response();
-    }
-    next.run(req).await
-}
-
 /// Runs `mt5-bridge sim-agent`: one simulated terminal on the broker named by the `MT5_SIM_*`
 /// settings (default state: `<data_dir>/sim-broker.db`, shared by every agent that names it),
 /// served on `bind` until `shutdown` resolves.
@@ -700,12 +691,8 @@ pub async fn run_sim_agent(
     ));
     let admin = Router::new()
         .route("/v1/sim/password", post(sim_password))
-        .with_state(broker)
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(token.clone()),
-            require_admin_token,
-        ));
-    let app = admin.merge(router(terminal, token, "sim"));
+        .with_state(broker);
+    let app = router_with(terminal, token, "sim", admin);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;

@@ -193,18 +193,6 @@ async fn audit(
     }
 }
 
-/// Keeps what the login that verified a row's password reported of `trade_allowed`. A failed
-/// write is logged: the next login of the row records it again.
-async fn record_trade_allowed(state: &AppState, user: &AuthUser, id: Uuid, allowed: bool) {
-    if let Err(e) = state
-        .store
-        .record_trade_allowed(&user.ctx, id, allowed)
-        .await
-    {
-        tracing::warn!(account_id = %id, error = %e, "trade_allowed not recorded");
-    }
-}
-
 /// Verifies a password the user gives (connect, or `PUT` with a password) by logging a terminal
 /// in with it, held to the guessing limits: failed logins per user, and per MT5 login and server
 /// across all users. The attempt is counted before the login and given back unless MT5 refused
@@ -361,7 +349,7 @@ pub async fn connect(
                 .await?
         }
     };
-    record_trade_allowed(&state, &user, row.id, info.trade_allowed).await;
+    crate::trading::record_trade_allowed(&state, &user.ctx, row.id, info.trade_allowed).await;
     tracing::info!(user_id = %user.id(), account_id = %row.id, login = %row.login, server = %row.server, "account connected");
     audit(
         &state,
@@ -760,7 +748,7 @@ pub async fn update(
         .ok_or(ApiError::AccountNotFound)?;
     // Logged and audited once the new ciphertext is stored, not before.
     if let Some(allowed) = verified_trade_allowed {
-        record_trade_allowed(&state, &user, row.id, allowed).await;
+        crate::trading::record_trade_allowed(&state, &user.ctx, row.id, allowed).await;
         updated.trade_allowed = Some(allowed);
     }
     if password_changed {

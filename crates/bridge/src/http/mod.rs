@@ -118,11 +118,7 @@ async fn healthz() -> Json<serde_json::Value> {
 /// Ready to serve: the store answers and the pool has a terminal. 503 names the failing check.
 async fn readyz(State(state): State<AppState>) -> Response {
     // A nil user owns nothing: a cheap query that still goes through the store's usual path.
-    let probe = crate::store::UserCtx {
-        user_id: uuid::Uuid::nil(),
-        email: None,
-        claims: serde_json::Value::Null,
-    };
+    let probe = crate::store::UserCtx::service_for(uuid::Uuid::nil());
     let store_ok = match state.store.list_accounts(&probe, false).await {
         Ok(_) => true,
         Err(e) => {

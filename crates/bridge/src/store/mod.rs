@@ -25,6 +25,18 @@ pub struct UserCtx {
     pub claims: Value,
 }
 
+impl UserCtx {
+    /// The context of work the service does for a user outside one of their requests (a login
+    /// for their row, an audit entry, reconciliation): the store sets `sub` and `role` itself.
+    pub fn service_for(user_id: Uuid) -> Self {
+        UserCtx {
+            user_id,
+            email: None,
+            claims: Value::Null,
+        }
+    }
+}
+
 /// A row of `mt5_accounts`.
 #[derive(Clone, PartialEq)]
 pub struct AccountRow {
