@@ -52,37 +52,39 @@ fn guess(login: u64, i: usize) -> Value {
 
 /// 20 parallel wrong-password connects by one user with CONNECT_FAIL_LIMIT=5: exactly 5 reach MT5.
 async fn one_user_guessing_in_parallel(db: Db) {
-    if db == Db::Postgres && common::postgres_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    }
-    let app = common::spawn_with(db, common::sim_config(), |env| {
-        env.insert("CONNECT_FAIL_LIMIT", "5".into());
-    })
-    .await;
-    let t = app.token(Uuid::new_v4());
-    let before = failed_logins(&app.broker.audit().await.unwrap(), 10003);
-    let answers = connects(
-        &app,
-        (0..20).map(|i| (t.clone(), guess(10003, i))).collect(),
+    common::run_on_with(
+        db,
+        common::sim_config(),
+        |env| {
+            env.insert("CONNECT_FAIL_LIMIT", "5".into());
+        },
+        |app| async move {
+            let t = app.token(Uuid::new_v4());
+            let before = failed_logins(&app.broker.audit().await.unwrap(), 10003);
+            let answers = connects(
+                &app,
+                (0..20).map(|i| (t.clone(), guess(10003, i))).collect(),
+            )
+            .await;
+            let refused_by_mt5 = answers
+                .iter()
+                .filter(|(s, b)| (*s, code(b)) == (422, "mt5_login_failed"))
+                .count();
+            let limited: Vec<&(u16, Value)> = answers.iter().filter(|(s, _)| *s == 429).collect();
+            assert_eq!(refused_by_mt5, 5, "{answers:?}");
+            assert_eq!(limited.len(), 15, "{answers:?}");
+            for (_, b) in limited {
+                assert_eq!(
+                    b["error"]["details"]["scope"], "failed_connects_per_user",
+                    "{b}"
+                );
+            }
+            let after = failed_logins(&app.broker.audit().await.unwrap(), 10003);
+            assert_eq!(after - before, 5, "only 5 guesses reached the broker");
+            app
+        },
     )
     .await;
-    let refused_by_mt5 = answers
-        .iter()
-        .filter(|(s, b)| (*s, code(b)) == (422, "mt5_login_failed"))
-        .count();
-    let limited: Vec<&(u16, Value)> = answers.iter().filter(|(s, _)| *s == 429).collect();
-    assert_eq!(refused_by_mt5, 5, "{answers:?}");
-    assert_eq!(limited.len(), 15, "{answers:?}");
-    for (_, b) in limited {
-        assert_eq!(
-            b["error"]["details"]["scope"], "failed_connects_per_user",
-            "{b}"
-        );
-    }
-    let after = failed_logins(&app.broker.audit().await.unwrap(), 10003);
-    assert_eq!(after - before, 5, "only 5 guesses reached the broker");
-    app.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,14 +101,9 @@ async fn one_user_guessing_in_parallel_postgres() {
 /// LOGIN_FAIL_LIMIT guesses reach MT5, password changes count too, and the owner, whose stored
 /// credential was verified once, is never refused.
 async fn many_users_guessing_one_login(db: Db) {
-    if db == Db::Postgres && common::postgres_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    }
-    let app = common::spawn_with(db, common::sim_config(), |env| {
+    common::run_on_with(db, common::sim_config(), |env| {
         env.insert("LOGIN_FAIL_LIMIT", "4".into());
-    })
-    .await;
+    }, |app| async move {
     let owner = app.token(Uuid::new_v4());
     let id = app
         .connect(&owner, 10002, "Sim-10002!", "Sim-Demo", "mine")
@@ -171,7 +168,9 @@ async fn many_users_guessing_one_login(db: Db) {
         )
         .await;
     assert_eq!(s, 201, "{b}");
-    app.shutdown().await;
+    app
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

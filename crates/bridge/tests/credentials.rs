@@ -208,11 +208,7 @@ fn sim_with_investor() -> mt5_sim::config::SimConfig {
 /// The investor password connects (MT5 accepts it) and reads, but never trades through the
 /// master password's session, nor through its own.
 async fn investor_password_never_trades(db: Db) {
-    if db == Db::Postgres && common::postgres_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    }
-    let app = common::spawn_with(db, sim_with_investor(), |_| {}).await;
+    common::run_on_with(db, sim_with_investor(), |_| {}, |app| async move {
     let owner = app.token(Uuid::new_v4());
     app.connect(&owner, 10001, "Sim-10001!", "Sim-Demo", "master")
         .await;
@@ -347,7 +343,9 @@ async fn investor_password_never_trades(db: Db) {
         )
         .await;
     assert_eq!(s, 200, "{b}");
-    app.shutdown().await;
+    app
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

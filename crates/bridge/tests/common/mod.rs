@@ -353,11 +353,25 @@ where
     F: FnOnce(TestApp) -> Fut,
     Fut: std::future::Future<Output = TestApp>,
 {
+    run_on_with(db, sim_config(), |_| {}, scenario).await;
+}
+
+/// As [`run_on`], on a service built with `sim` and the settings `tweak` sets.
+#[allow(dead_code)] // reason: each test binary compiles this module; not all use every helper
+pub async fn run_on_with<F, Fut>(
+    db: Db,
+    sim: SimConfig,
+    tweak: impl FnOnce(&mut HashMap<&'static str, String>),
+    scenario: F,
+) where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: std::future::Future<Output = TestApp>,
+{
     if db == Db::Postgres && postgres_url().is_none() {
         eprintln!("skipped: TEST_DATABASE_URL is not set");
         return;
     }
-    let app = spawn(db).await;
+    let app = spawn_with(db, sim, tweak).await;
     let app = scenario(app).await;
     app.shutdown().await;
 }
