@@ -16,6 +16,7 @@ import hmac
 import io
 import json
 import logging
+import math
 import re
 import socket
 import ssl
@@ -119,13 +120,17 @@ def truncate_comment(comment: str) -> str:
 
 
 def to_json(value: Any) -> Any:
-    """Converts MT5 results (namedtuples, numpy records and scalars, rpyc proxies) to plain JSON values."""
+    """Converts MT5 results (namedtuples, numpy records and scalars, rpyc proxies) to plain JSON values.
+
+    A non-finite float (terminals report NaN or infinity where they have no value, e.g. a price
+    statistic of a symbol that never traded) becomes null: JSON has no such numbers, and `NaN` tokens
+    break strict parsers such as the bridge's. Enum fields stay the integers MT5 gave, known or not."""
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return float(value)
+        return float(value) if math.isfinite(value) else None
     as_dict = getattr(value, "_asdict", None)
     if callable(as_dict):
         return {str(k): to_json(v) for k, v in dict(as_dict()).items()}
@@ -751,6 +756,20 @@ class Agent:
 # HTTP
 
 
+def _encode(body: Mapping[str, Any]) -> bytes | None:
+    """The JSON of an answer; None if it holds NaN or infinity (there are no such JSON numbers)."""
+    try:
+        return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except ValueError:
+        return None
+
+
+def _refuse_constant(name: str) -> Any:
+    # json.loads accepts NaN, Infinity and -Infinity by default; they are not JSON, and MT5 must never
+    # see a NaN volume or price.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 class _DeadlineReader(io.RawIOBase):
     """Reads a socket, failing with `TimeoutError` once `deadline` (monotonic seconds) has passed, however
     the bytes trickle in: a per-read timeout alone lets a client that sends a byte now and then hold the
@@ -810,7 +829,14 @@ class _Handler(BaseHTTPRequestHandler):
         # The request has been read; the answer (after a terminal call of any length) gets a fresh timeout.
         self._reader.deadline = None
         self.connection.settimeout(self.server.idle_timeout_s)
-        data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        data = _encode(body)
+        if data is None:
+            # to_json turns non-finite floats into null, so this is a bug; still never send a NaN token.
+            LOG.error("an answer held a non-finite number (status %s): answered 500 instead", status)
+            status = int(HTTPStatus.INTERNAL_SERVER_ERROR)
+            self.close_connection = True
+            data = _encode(AgentError(500, "internal", "the answer held a non-finite number").body())
+            assert data is not None
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -832,7 +858,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not raw.strip():
             raise bad_request("a JSON object body is required")
         try:
-            body = json.loads(raw)
+            body = json.loads(raw, parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise bad_request("malformed JSON") from exc
         if not isinstance(body, dict):

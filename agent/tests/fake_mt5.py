@@ -292,6 +292,10 @@ class FakeMT5:
         self._stale_reads = 0
         self._symbols = _symbols()
         self._selected = {"EURUSD", "GBPUSD", "USDJPY"}
+        # Field values forced into every answer of one structure, by its name ("Tick", "SymbolInfo",
+        # "TradePosition", "TradeDeal", ...): NaN or infinity where a terminal has no value, enum
+        # integers newer than the package's lists. See `override`.
+        self.overrides: dict[str, dict[str, Any]] = {}
         self._next_ticket = 5_000_000
         self._request_id = 0
 
@@ -327,7 +331,17 @@ class FakeMT5:
 
     def _ok(self, value: Any) -> Any:
         self._last_error = (RES_S_OK, "Success")
-        return value
+        return self._patched(value)
+
+    def _patched(self, value: Any) -> Any:
+        """`value` with the test's `overrides` applied to it (or to each structure of a tuple)."""
+        if not self.overrides:
+            return value
+        fields = getattr(value, "_fields", None)
+        if fields is None:
+            return tuple(self._patched(v) for v in value) if isinstance(value, tuple) else value
+        forced = self.overrides.get(type(value).__name__, {})
+        return value._replace(**{k: v for k, v in forced.items() if k in fields})
 
     def _call(self, name: str, fn: Any, failed: Any = None) -> Any:
         if not self._enter(name):
@@ -395,6 +409,11 @@ class FakeMT5:
     def set_password(self, login: int, password: str) -> None:
         """Changes an account's master password, as the broker does: only later logins see it."""
         self._accounts[int(login)].password = password
+
+    def override(self, structure: str, **fields: Any) -> None:
+        """Every later answer of `structure` (a namedtuple name such as "TradeDeal") carries `fields`:
+        e.g. `override("Tick", last=float("nan"))` or `override("TradeDeal", type=99, reason=42)`."""
+        self.overrides.setdefault(structure, {}).update(fields)
 
     def set_investor_password(self, login: int, password: str | None) -> None:
         """Sets (or with None removes) an account's investor password."""

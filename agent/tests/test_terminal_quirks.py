@@ -1,0 +1,96 @@
+"""The agent against a terminal that behaves like a real one at its edges: slow to settle after a login,
+trading switched off, NaN in its numbers, invalid-argument errors, symbols outside Market Watch, enum
+values newer than the package's lists, and (for a Wine terminal) a link that drops.
+
+Each quirk is switched on per test in the fake (`fake_mt5.FakeMT5`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from fake_mt5 import FakeMT5
+from test_agent import FIRST, Running, buy, tag_of
+
+from mt5_agent.server import to_json
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.fixture
+def running_fake() -> Iterator[Running]:
+    r = Running(FakeMT5())
+    yield r
+    r.close()
+
+
+def strict_json(resp: requests.Response) -> Any:
+    """The body parsed as strict JSON: a NaN or Infinity token fails the test."""
+
+    def refuse(name: str) -> Any:
+        raise AssertionError(f"the agent sent {name}: {resp.text[:200]}")
+
+    return json.loads(resp.text, parse_constant=refuse)
+
+
+# ---- NaN and infinity ---------------------------------------------------------------------------
+
+
+def test_to_json_turns_non_finite_floats_into_null() -> None:
+    assert to_json(NAN) is None and to_json(INF) is None and to_json(-INF) is None
+    assert to_json([1.5, NAN, {"a": -INF}]) == [1.5, None, {"a": None}]
+    assert to_json(0.0) == 0.0 and to_json(True) is True and to_json(3) == 3
+
+
+def test_non_finite_numbers_from_the_terminal_leave_as_null() -> None:
+    fake = FakeMT5()
+    fake.override("Tick", last=NAN, volume_real=INF)
+    fake.override("SymbolInfo", session_aw=NAN, price_theoretical=-INF, bid=NAN)
+    fake.override("TradePosition", swap=NAN, profit=INF)
+    r = Running(fake)
+    try:
+        assert r.login(FIRST).status_code == 200
+        assert r.call("order_send", {"request": buy()}).status_code == 200
+        tick = strict_json(r.call("symbol_info_tick", {"symbol": "EURUSD"}))["result"]
+        assert tick["last"] is None and tick["volume_real"] is None and tick["bid"] == 1.08
+        info = strict_json(r.call("symbol_info", {"symbol": "EURUSD"}))["result"]
+        assert (info["session_aw"], info["price_theoretical"], info["bid"]) == (None, None, None)
+        assert info["digits"] == 5
+        for info in strict_json(r.call("symbols", {}))["result"]:
+            assert info["session_aw"] is None
+        (position,) = strict_json(r.call("positions", {}))["result"]
+        assert position["swap"] is None and position["profit"] is None and position["volume"] == 0.01
+    finally:
+        r.close()
+
+
+def test_an_answer_holding_nan_is_a_500_not_a_nan_token(running_fake: Running) -> None:
+    # A bug past to_json (here a health answer built by hand) must still never put NaN on the wire.
+    running_fake.agent.health = lambda: {"connected": True, "odd": NAN}  # type: ignore[method-assign]
+    headers = {"Authorization": f"Bearer {running_fake.token}"}
+    resp = requests.get(running_fake.base + "/v1/health", headers=headers, timeout=10)
+    assert resp.status_code == 500
+    err = strict_json(resp)["error"]
+    assert err["code"] == "internal" and err["last_error"] is None and err["actual"] is None
+    assert "NaN" not in resp.text
+
+
+def test_nan_in_a_request_is_a_bad_request_and_reaches_no_terminal(running_fake: Running) -> None:
+    assert running_fake.login(FIRST).status_code == 200
+    running_fake.fake.calls.clear()
+    expected = {"login": 10001, "server": "Sim-Demo", "session_tag": tag_of(FIRST)}
+    for token in ("NaN", "Infinity", "-Infinity"):
+        request = '{"action": 1, "symbol": "EURUSD", "type": 0, "volume": ' + token + "}"
+        raw = f'{{"expected": {json.dumps(expected)}, "args": {{"request": {request}}}}}'
+        resp = requests.post(
+            running_fake.base + "/v1/call/order_send",
+            data=raw,
+            headers={"Authorization": f"Bearer {running_fake.token}", "Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["error"]["code"] == "bad_request"
+    assert running_fake.fake.calls == []
