@@ -94,3 +94,42 @@ def test_nan_in_a_request_is_a_bad_request_and_reaches_no_terminal(running_fake:
         assert resp.status_code == 400, resp.text
         assert resp.json()["error"]["code"] == "bad_request"
     assert running_fake.fake.calls == []
+
+
+# ---- enum values outside the known lists ------------------------------------------------------
+
+
+def test_unknown_enum_values_pass_through_as_integers() -> None:
+    # Servers add deal types, reasons and calc modes the package does not list (the MT5 server API
+    # has deal types past 17): the agent carries MT5's integers unchanged and interprets none.
+    fake = FakeMT5()
+    fake.override("TradeDeal", type=99, entry=7, reason=42)
+    fake.override("TradeOrder", state=17, type=12, reason=30, type_filling=9, type_time=8)
+    fake.override("TradePosition", type=5, reason=11)
+    fake.override("SymbolInfo", trade_calc_mode=77, trade_mode=9, trade_exemode=6, swap_mode=20)
+    fake.override("AccountInfo", margin_mode=5, trade_mode=3, margin_so_mode=4)
+    r = Running(fake)
+    try:
+        login = r.login(FIRST)
+        assert login.status_code == 200, login.text
+        assert login.json()["account_info"]["margin_mode"] == 5
+        sent = r.call("order_send", {"request": buy()})
+        assert sent.status_code == 200, sent.text
+        history = {"date_from": 0, "date_to": 2**31}
+        (deal,) = r.call("history_deals", history).json()["result"]
+        assert (deal["type"], deal["entry"], deal["reason"]) == (99, 7, 42)
+        (order,) = r.call("history_orders", dict(history, limit=10)).json()["result"]["items"]
+        assert (order["state"], order["type"], order["reason"]) == (17, 12, 30)
+        assert (order["type_filling"], order["type_time"]) == (9, 8)
+        (position,) = r.call("positions", {}).json()["result"]
+        assert (position["type"], position["reason"]) == (5, 11)
+        info = r.call("symbol_info", {"symbol": "EURUSD"}).json()["result"]
+        assert (info["trade_calc_mode"], info["trade_mode"], info["trade_exemode"]) == (77, 9, 6)
+        assert info["swap_mode"] == 20 and info["select"] is True
+        assert {s["trade_calc_mode"] for s in r.call("symbols", {}).json()["result"]} == {77}
+        account = r.call("account_info", {}).json()["result"]
+        assert (account["margin_mode"], account["trade_mode"], account["margin_so_mode"]) == (5, 3, 4)
+        for value in (deal["type"], order["state"], info["trade_calc_mode"]):
+            assert type(value) is int
+    finally:
+        r.close()
