@@ -44,6 +44,10 @@ COMMENT_MAX = 27
 _COMMENT_DROP = re.compile(r"[^A-Za-z0-9 _.\-]")
 # The bridge's session tags: 64 lower-case hex characters (an HMAC-SHA256), nothing else.
 _SESSION_TAG = re.compile(r"[0-9a-f]{64}")
+# last_error code of arguments MT5 refused before doing anything (RES_E_INVALID_PARAMS); its messages
+# name the argument in double quotes when they name one: 'Invalid "volume" argument'.
+_INVALID_PARAMS = -2
+_ARGUMENT_NAME = re.compile(r'"([^"]+)"')
 # last_error codes that mean the IPC link to the terminal is gone (RES_E_INTERNAL_FAIL*).
 _IPC_TIMEOUT = -10005
 _IPC_LOST = {-10000, -10001, -10002, -10003, -10004}
@@ -77,6 +81,7 @@ class AgentError(Exception):
         message: str,
         last_error: tuple[int, str] | None = None,
         actual: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -84,17 +89,19 @@ class AgentError(Exception):
         self.message = message
         self.last_error = last_error
         self.actual = actual
+        # Fields only some codes carry (invalid_argument: mt5_code, field), after the common four.
+        self.extra = extra or {}
 
     def body(self) -> dict[str, Any]:
         last = [self.last_error[0], self.last_error[1]] if self.last_error else None
-        return {
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "last_error": last,
-                "actual": self.actual,
-            }
+        error: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message,
+            "last_error": last,
+            "actual": self.actual,
         }
+        error.update(self.extra)
+        return {"error": error}
 
 
 def bad_request(message: str) -> AgentError:
@@ -112,6 +119,23 @@ def session_tag(args: Mapping[str, Any], name: str = "session_tag") -> str:
     if not isinstance(tag, str) or _SESSION_TAG.fullmatch(tag) is None:
         raise bad_request(f"{name!r} must be 64 lower-case hex characters")
     return tag
+
+
+def invalid_argument(what: str, last: tuple[int, str]) -> AgentError:
+    """MT5 refused an argument (-2) before doing anything: `422 invalid_argument`, naming the argument.
+
+    `field` is the name MT5's message quotes ('Invalid "volume" argument' -> "volume"), else "request"
+    ('Invalid arguments', 'Unnamed arguments not allowed'): the bridge answers its caller 422 with it.
+    """
+    named = _ARGUMENT_NAME.search(last[1])
+    field_name = named.group(1) if named else "request"
+    return AgentError(
+        422,
+        "invalid_argument",
+        f"{what}: {last[1]}",
+        last,
+        extra={"mt5_code": last[0], "field": field_name},
+    )
 
 
 def truncate_comment(comment: str) -> str:
@@ -329,6 +353,8 @@ class Agent:
         if last[0] in _IPC_LOST:
             self._initialized = False
             return AgentError(503, "not_connected", f"{what}: no connection to the terminal", last)
+        if last[0] == _INVALID_PARAMS:
+            return invalid_argument(what, last)
         return AgentError(422, "mt5_error", f"{what} failed: {last[1]}", last)
 
     def _ensure_initialized(self) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -279,6 +280,24 @@ def assert_error(resp: requests.Response, status: int, code: str) -> dict[str, A
         assert isinstance(last, list) and len(last) == 2, last
         assert is_int(last[0]) and isinstance(last[1], str), last
     return err
+
+
+Check = TypeVar("Check", bound=Callable[..., None])
+
+
+def only_for(*agents: str) -> Callable[[Check], Check]:
+    """Marks a check that only these agents (as /v1/health names them) pass so far: a protocol
+    addition the others have not caught up with. The runner skips it for the others, saying why."""
+
+    def mark(check: Check) -> Check:
+        check.agents = frozenset(agents)  # type: ignore[attr-defined]
+        return check
+
+    return mark
+
+
+def applies_to(check: Callable[..., None], agent: str) -> bool:
+    return agent in getattr(check, "agents", {agent})
 
 
 # ---- checks ------------------------------------------------------------------------------------
@@ -732,6 +751,19 @@ def check_error_shapes(t: Target) -> None:
     assert err["actual"] is None, err
 
 
+@only_for("python")
+def check_invalid_argument(t: Target) -> None:
+    """MT5's -2 refusals are `422 invalid_argument` with `mt5_code` and the argument's name."""
+    t.login_first()
+    request = market_request(t, 0, 0.01, "no volume")
+    del request["volume"]
+    for operation in ("order_check", "order_send"):
+        err = assert_error(t.call(operation, {"request": request}), 422, "invalid_argument")
+        assert err["mt5_code"] == -2 and err["last_error"][0] == -2, err
+        assert err["field"] == "volume", err
+        assert err["actual"] is None, err
+
+
 def check_logout(t: Target) -> None:
     t.login_first()
     resp = t.request("POST", "/v1/logout", {})
@@ -803,6 +835,7 @@ CHECKS = [
     check_calculations,
     check_server_time_offset,
     check_error_shapes,
+    check_invalid_argument,
     check_logout,
     check_lease_fencing,
 ]

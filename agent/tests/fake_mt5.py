@@ -296,6 +296,8 @@ class FakeMT5:
         # "TradePosition", "TradeDeal", ...): NaN or infinity where a terminal has no value, enum
         # integers newer than the package's lists. See `override`.
         self.overrides: dict[str, dict[str, Any]] = {}
+        # Functions that fail (None/False) with a given last_error while listed: see `fail`.
+        self.failures: dict[str, tuple[int, str]] = {}
         self._next_ticket = 5_000_000
         self._request_id = 0
 
@@ -346,6 +348,10 @@ class FakeMT5:
     def _call(self, name: str, fn: Any, failed: Any = None) -> Any:
         if not self._enter(name):
             self._leave()
+            return failed
+        if name in self.failures:
+            self._leave()
+            self._last_error = self.failures[name]
             return failed
         try:
             return fn()
@@ -409,6 +415,11 @@ class FakeMT5:
     def set_password(self, login: int, password: str) -> None:
         """Changes an account's master password, as the broker does: only later logins see it."""
         self._accounts[int(login)].password = password
+
+    def fail(self, function: str, code: int, message: str) -> None:
+        """`function` answers None (False for bool functions) with last_error (code, message) until
+        `failures` is cleared: e.g. `fail("order_send", -2, 'Invalid "volume" argument')`."""
+        self.failures[function] = (code, message)
 
     def override(self, structure: str, **fields: Any) -> None:
         """Every later answer of `structure` (a namedtuple name such as "TradeDeal") carries `fields`:
@@ -721,6 +732,9 @@ class FakeMT5:
         action = request.get("action")
         if action != TRADE_ACTION_DEAL:
             return (TRADE_RETCODE_INVALID, "Invalid request")
+        if "volume" not in request:
+            # The terminal refuses a deal without a volume before it reaches the server.
+            return self._fail(RES_E_INVALID_PARAMS, 'Invalid "volume" argument')
         if request.get("position"):
             acc = self._current
             if acc is None or not any(p.ticket == request["position"] for p in acc.positions):

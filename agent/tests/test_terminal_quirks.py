@@ -133,3 +133,58 @@ def test_unknown_enum_values_pass_through_as_integers() -> None:
             assert type(value) is int
     finally:
         r.close()
+
+
+# ---- invalid arguments (-2) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ('Invalid "volume" argument', "volume"),
+        ('Invalid "comment" argument', "comment"),
+        ('Invalid "expiration" argument', "expiration"),
+        ("Invalid arguments", "request"),
+        ("Unnamed arguments not allowed", "request"),
+        ("Invalid 1st unnamed argument", "request"),
+    ],
+)
+def test_invalid_arguments_are_422_invalid_argument_naming_the_field(
+    running_fake: Running, message: str, field: str
+) -> None:
+    assert running_fake.login(FIRST).status_code == 200
+    running_fake.fake.fail("order_send", -2, message)
+    resp = running_fake.call("order_send", {"request": buy()})
+    assert resp.status_code == 422, resp.text
+    err = resp.json()["error"]
+    assert err["code"] == "invalid_argument"
+    assert err["mt5_code"] == -2 and err["field"] == field
+    assert err["last_error"] == [-2, message] and message in err["message"]
+    assert err["actual"] is None
+    assert list(err)[:4] == ["code", "message", "last_error", "actual"]
+
+
+def test_invalid_argument_from_any_call(running_fake: Running) -> None:
+    assert running_fake.login(FIRST).status_code == 200
+    running_fake.fake.fail("order_calc_margin", -2, 'Invalid "price" argument')
+    resp = running_fake.call("order_calc_margin", {"action": 0, "symbol": "EURUSD", "volume": 1.0, "price": 1.1})
+    assert resp.status_code == 422 and resp.json()["error"]["field"] == "price"
+    running_fake.fake.fail("copy_rates_from", -2, "Invalid arguments")
+    rates = {"symbol": "EURUSD", "timeframe": 1, "mode": "from", "date_from": 1, "count": 2}
+    err = running_fake.call("copy_rates", rates).json()["error"]
+    assert (err["code"], err["field"]) == ("invalid_argument", "request")
+    # The terminal's own refusal of a deal without a volume, before any server sees it.
+    request = {k: v for k, v in buy().items() if k != "volume"}
+    for operation in ("order_check", "order_send"):
+        err = running_fake.call(operation, {"request": request}).json()["error"]
+        assert (err["code"], err["mt5_code"], err["field"]) == ("invalid_argument", -2, "volume")
+    assert running_fake.call("positions", {}).json()["result"] == []
+
+
+def test_other_mt5_errors_keep_their_shape(running_fake: Running) -> None:
+    assert running_fake.login(FIRST).status_code == 200
+    resp = running_fake.call("symbol_info", {"symbol": "NOPE"})
+    assert resp.status_code == 422
+    err = resp.json()["error"]
+    assert err["code"] == "mt5_error" and err["last_error"] == [-4, "Terminal: Not found"]
+    assert set(err) == {"code", "message", "last_error", "actual"}
