@@ -634,9 +634,17 @@ class Agent:
         return to_json(value)
 
     def _select(self, symbol: str) -> None:
-        # Ticks and bars need the symbol in Market Watch; this also reports unknown symbols (-4).
+        # Info, ticks, bars, calculations and orders need the symbol in Market Watch: a terminal answers
+        # None (or an invalid request) for one outside it, so a broker symbol nobody added by hand would
+        # fail its first call. Selecting is idempotent and also reports unknown symbols (-4).
         if not self._mt5.symbol_select(symbol, True):
             raise self._failure(f"symbol_select {symbol}")
+
+    def _select_for(self, request: Mapping[str, Any]) -> None:
+        # Modify, remove and SL/TP requests may name no symbol: nothing to select then.
+        symbol = request.get("symbol")
+        if symbol:
+            self._select(str(symbol))
 
     def _op_account_info(self, args: Mapping[str, Any]) -> Any:
         return self._answer(self._mt5.account_info(), "account_info")
@@ -648,6 +656,7 @@ class Agent:
 
     def _op_symbol_info(self, args: Mapping[str, Any]) -> Any:
         symbol = req_str(args, "symbol")
+        self._select(symbol)
         return self._answer(self._mt5.symbol_info(symbol), f"symbol_info {symbol}")
 
     def _op_symbol_info_tick(self, args: Mapping[str, Any]) -> Any:
@@ -694,17 +703,20 @@ class Agent:
     def _op_order_calc_margin(self, args: Mapping[str, Any]) -> Any:
         action, symbol = req_int(args, "action"), req_str(args, "symbol")
         volume, price = req_float(args, "volume"), req_float(args, "price")
+        self._select(symbol)
         return self._answer(self._mt5.order_calc_margin(action, symbol, volume, price), "order_calc_margin")
 
     def _op_order_calc_profit(self, args: Mapping[str, Any]) -> Any:
         action, symbol = req_int(args, "action"), req_str(args, "symbol")
         volume = req_float(args, "volume")
         price_open, price_close = req_float(args, "price_open"), req_float(args, "price_close")
+        self._select(symbol)
         value = self._mt5.order_calc_profit(action, symbol, volume, price_open, price_close)
         return self._answer(value, "order_calc_profit")
 
     def _op_order_check(self, args: Mapping[str, Any]) -> Any:
         request = parse_trade_request(args)
+        self._select_for(request)
         return self._answer(self._mt5.order_check(request), "order_check")
 
     def _op_order_send(self, args: Mapping[str, Any]) -> Any:
@@ -717,6 +729,8 @@ class Agent:
             request.get("volume"),
             request.get("position"),
         )
+        # Selecting first cannot send anything: a refusal here means the order never left the agent.
+        self._select_for(request)
         return self._answer(self._mt5.order_send(request), "order_send")
 
     def _history(self, fn: Callable[..., Any], what: str, args: Mapping[str, Any]) -> Any:

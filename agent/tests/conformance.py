@@ -752,6 +752,21 @@ def check_error_shapes(t: Target) -> None:
 
 
 @only_for("python")
+def check_symbols_outside_market_watch(t: Target) -> None:
+    """Every symbol `symbols` lists answers its first info, tick and calculation, selected or not
+    (the agent puts a symbol in Market Watch before using it)."""
+    t.login_first()
+    hidden = [s["name"] for s in t.result("symbols", {"group": None}) if not s["select"]]
+    for name in hidden[:3]:
+        assert t.result("symbol_info", {"symbol": name})["name"] == name
+        tick = t.result("symbol_info_tick", {"symbol": name})
+        margin = t.result(
+            "order_calc_margin", {"action": 0, "symbol": name, "volume": 0.01, "price": tick["ask"]}
+        )
+        assert is_number(margin) and margin >= 0, (name, margin)
+
+
+@only_for("python")
 def check_invalid_argument(t: Target) -> None:
     """MT5's -2 refusals are `422 invalid_argument` with `mt5_code` and the argument's name."""
     t.login_first()
@@ -835,6 +850,7 @@ CHECKS = [
     check_calculations,
     check_server_time_offset,
     check_error_shapes,
+    check_symbols_outside_market_watch,
     check_invalid_argument,
     check_logout,
     check_lease_fencing,

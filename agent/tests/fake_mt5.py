@@ -269,12 +269,16 @@ class FakeMT5:
         call_delay_s: float = 0.0,
         detect_concurrency: bool = True,
         login_settle_reads: int = 0,
+        market_watch_only: bool = False,
     ) -> None:
         self.server_offset_s = server_offset_s
         self.call_delay_s = call_delay_s
         self.detect_concurrency = detect_concurrency
         # How many account_info reads after a login still show the old account (terminal lag).
         self.login_settle_reads = login_settle_reads
+        # Like a terminal: a symbol outside Market Watch has no info, ticks, bars or calculations
+        # ((-1, 'Terminal: Call failed')) and its orders are invalid (10013) until symbol_select.
+        self.market_watch_only = market_watch_only
         self.calls: list[str] = []
         self.connected = True
         self.concurrent_failures = 0
@@ -360,6 +364,13 @@ class FakeMT5:
 
     def now_server(self) -> int:
         return int(time.time()) + self.server_offset_s
+
+    def _hidden(self, symbol: str) -> bool:
+        """True (and last_error set) for a known symbol outside Market Watch while that matters."""
+        if self.market_watch_only and symbol in self._symbols and symbol not in self._selected:
+            self._fail(RES_E_FAIL, "Terminal: Call failed")
+            return True
+        return False
 
     def _ticket(self) -> int:
         self._next_ticket += 1
@@ -540,6 +551,8 @@ class FakeMT5:
             sym = self._symbols.get(symbol)
             if sym is None:
                 return self._fail(RES_E_NOT_FOUND, "Terminal: Not found")
+            if self._hidden(symbol):
+                return None
             return self._ok(self._symbol_info(sym))
 
         return self._call("symbol_info", run)
@@ -562,6 +575,8 @@ class FakeMT5:
             sym = self._symbols.get(symbol)
             if sym is None:
                 return self._fail(RES_E_NOT_FOUND, "Terminal: Not found")
+            if self._hidden(symbol):
+                return None
             bid, ask = self._quote(sym)
             now = self.now_server()
             return self._ok(Tick(now, bid, ask, 0.0, 0, now * 1000, 6, 0.0))
@@ -572,6 +587,8 @@ class FakeMT5:
         sym = self._symbols.get(symbol)
         if sym is None:
             return self._fail(RES_E_NOT_FOUND, "Terminal: Not found")
+        if self._hidden(symbol):
+            return None
         seconds = _timeframe_seconds(timeframe)
         if seconds is None:
             return self._fail(RES_E_INVALID_PARAMS, "Invalid arguments")
@@ -691,6 +708,8 @@ class FakeMT5:
         def run() -> Any:
             if symbol not in self._symbols:
                 return self._fail(RES_E_NOT_FOUND, "Terminal: Not found")
+            if self._hidden(symbol):
+                return None
             if action not in (ORDER_TYPE_BUY, ORDER_TYPE_SELL):
                 return self._fail(RES_E_INVALID_PARAMS, "Invalid arguments")
             return self._ok(self._margin(symbol, volume, price))
@@ -704,6 +723,8 @@ class FakeMT5:
             sym = self._symbols.get(symbol)
             if sym is None:
                 return self._fail(RES_E_NOT_FOUND, "Terminal: Not found")
+            if self._hidden(symbol):
+                return None
             sign = {ORDER_TYPE_BUY: 1.0, ORDER_TYPE_SELL: -1.0}.get(action)
             if sign is None:
                 return self._fail(RES_E_INVALID_PARAMS, "Invalid arguments")
@@ -740,6 +761,8 @@ class FakeMT5:
             if acc is None or not any(p.ticket == request["position"] for p in acc.positions):
                 return (TRADE_RETCODE_POSITION_CLOSED, "Position doesn't exist")
         if request.get("symbol") not in self._symbols or request.get("type") not in (0, 1):
+            return (TRADE_RETCODE_INVALID, "Invalid request")
+        if self.market_watch_only and request["symbol"] not in self._selected:
             return (TRADE_RETCODE_INVALID, "Invalid request")
         volume = request.get("volume", 0.0)
         if not isinstance(volume, float) or volume < 0.01 or volume > 100.0:

@@ -43,7 +43,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def python_target() -> Iterator[Target]:
     token = secrets.token_urlsafe(24)
-    fake = FakeMT5(server_offset_s=7200)
+    # A terminal's Market Watch: symbols outside it answer nothing until selected.
+    fake = FakeMT5(server_offset_s=7200, market_watch_only=True)
     server = serve_in_thread(Agent(fake, token), "127.0.0.1", 0)
     try:
         yield Target(f"http://127.0.0.1:{server.server_address[1]}", token, FIRST, SECOND, "python")

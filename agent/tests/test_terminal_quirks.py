@@ -188,3 +188,64 @@ def test_other_mt5_errors_keep_their_shape(running_fake: Running) -> None:
     err = resp.json()["error"]
     assert err["code"] == "mt5_error" and err["last_error"] == [-4, "Terminal: Not found"]
     assert set(err) == {"code", "message", "last_error", "actual"}
+
+
+# ---- symbols outside Market Watch --------------------------------------------------------------
+
+# XAUUSD is a symbol of the fake's broker that is not in Market Watch at start.
+HIDDEN = "XAUUSD"
+_FIRST_CALLS = {
+    "symbol_info": {"symbol": HIDDEN},
+    "symbol_info_tick": {"symbol": HIDDEN},
+    "copy_rates": {"symbol": HIDDEN, "timeframe": 1, "mode": "from_pos", "start": 0, "count": 3},
+    "order_calc_margin": {"action": 0, "symbol": HIDDEN, "volume": 0.1, "price": 2000.0},
+    "order_calc_profit": {
+        "action": 0,
+        "symbol": HIDDEN,
+        "volume": 0.1,
+        "price_open": 2000.0,
+        "price_close": 2001.0,
+    },
+    "order_check": {"request": dict(buy(), symbol=HIDDEN)},
+    "order_send": {"request": dict(buy(), symbol=HIDDEN)},
+}
+
+
+def test_the_fake_refuses_symbols_outside_market_watch() -> None:
+    fake = FakeMT5(market_watch_only=True)
+    fake.initialize()
+    fake.login(10001, password="Sim-10001!", server="Sim-Demo")
+    assert fake.symbol_info(HIDDEN) is None and fake.last_error() == (-1, "Terminal: Call failed")
+    assert fake.symbol_info_tick(HIDDEN) is None and fake.order_calc_margin(0, HIDDEN, 0.1, 2000.0) is None
+    assert fake.order_send(dict(buy(), symbol=HIDDEN)).retcode == 10013
+    assert fake.symbols_get(group=HIDDEN)[0].select is False
+    assert fake.symbol_select(HIDDEN, True)
+    assert fake.symbol_info(HIDDEN).select is True
+    assert fake.order_send(dict(buy(), symbol=HIDDEN)).retcode == 10009
+
+
+@pytest.mark.parametrize("operation", sorted(_FIRST_CALLS))
+def test_a_symbol_outside_market_watch_works_on_the_first_call(operation: str) -> None:
+    r = Running(FakeMT5(market_watch_only=True))
+    try:
+        assert r.login(FIRST).status_code == 200
+        r.fake.calls.clear()
+        resp = r.call(operation, _FIRST_CALLS[operation])
+        assert resp.status_code == 200, resp.text
+        result = resp.json()["result"]
+        if operation == "order_send":
+            assert result["retcode"] == 10009, result
+        if operation == "order_check":
+            assert result["retcode"] == 0, result
+        # Selected first, explicitly, then the call itself.
+        assert r.fake.calls.index("symbol_select") < len(r.fake.calls) - 1
+    finally:
+        r.close()
+
+
+def test_requests_without_a_symbol_select_nothing(running_fake: Running) -> None:
+    assert running_fake.login(FIRST).status_code == 200
+    running_fake.fake.calls.clear()
+    resp = running_fake.call("order_send", {"request": {"action": 8, "order": 123}})
+    assert resp.status_code == 200 and resp.json()["result"]["retcode"] == 10013
+    assert "symbol_select" not in running_fake.fake.calls
