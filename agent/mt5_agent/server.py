@@ -38,6 +38,12 @@ MAX_BODY_BYTES = 1 << 20
 IDLE_TIMEOUT_S = 30.0
 # Polling period while waiting for an account to settle after login.
 LOGIN_POLL_S = 0.25
+# A login is usable once positions, orders and the day's deals read the same this many times in a row:
+# after login() returns the terminal still downloads the account's trades (MT5_REFERENCE §2.2).
+SETTLE_READS = 3
+# Trade servers run up to this far from UTC: "the day's deals" are those of the last 24 hours on any
+# server clock (the offset is not known until the account's first tick).
+_MAX_SERVER_OFFSET_S = 14 * 3600
 DEFAULT_LOGIN_TIMEOUT_MS = 60_000
 # Terminals reject longer comments or odd characters before the order reaches the server.
 COMMENT_MAX = 27
@@ -136,6 +142,16 @@ def invalid_argument(what: str, last: tuple[int, str]) -> AgentError:
         last,
         extra={"mt5_code": last[0], "field": field_name},
     )
+
+
+def same_server(a: str, b: str) -> bool:
+    """Trade server names compare ignoring case and surrounding whitespace: terminals report the name
+    as the broker spells it, which need not be how the bridge's account record spells it."""
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def same_account(a: tuple[int, str], b: tuple[int, str]) -> bool:
+    return a[0] == b[0] and same_server(a[1], b[1])
 
 
 def truncate_comment(comment: str) -> str:
@@ -282,6 +298,7 @@ class Agent:
         terminal_path: str | None = None,
         agent_name: str = "python",
         lock_timeout_s: float = 120.0,
+        login_poll_s: float = LOGIN_POLL_S,
     ) -> None:
         if not token:
             raise ValueError("the agent needs a non-empty token")
@@ -290,12 +307,15 @@ class Agent:
         self._terminal_path = terminal_path
         self._agent_name = agent_name
         self._lock_timeout_s = lock_timeout_s
+        self._login_poll_s = login_poll_s
         self._lock = threading.Lock()
         self._initialized = False
         # MT5 cannot log out: after /v1/logout the agent refuses every account until the next login.
         self._logged_out = False
         # The account last seen, reported by /v1/health while the terminal is busy.
         self._known: tuple[int, str] | None = None
+        # terminal_info()'s connected/trade_allowed/tradeapi_disabled as last read (health), or None.
+        self._terminal_flags: dict[str, bool] | None = None
         # (login, server, session_tag) of the last successful login, while the terminal still shows that
         # account; None before any, from the start of every login attempt, after logout, and once the
         # terminal shows another account (logged in by hand). Changed only under the lock.
@@ -417,16 +437,21 @@ class Agent:
                 body["connected"] = True
             except AgentError:
                 known = None
+                self._terminal_flags = None
             except (ConnectionError, EOFError, OSError):
                 self._initialized = False
                 known = None
+                self._terminal_flags = None
             finally:
                 self._lock.release()
+        # The terminal's own state (not the agent's link to it, which `connected` above reports): its
+        # connection to the trade server and whether it lets the API trade; null when unread.
+        body["terminal_info"] = self._terminal_flags
         if known is not None:
             body["login"], body["server"] = known
             # The tag only while the terminal shows the session's account (read once: no lock here).
             session = self._session
-            if session is not None and (session[0], session[1]) == known:
+            if session is not None and same_account((session[0], session[1]), known):
                 body["session_tag"] = session[2]
         if self._fence is not None:
             body["lease"] = self._fence
@@ -435,6 +460,7 @@ class Agent:
     def _read_health(self) -> tuple[int, str] | None:
         """The logged-in account, under the lock; AgentError when the terminal is unreachable."""
         self._ensure_initialized()
+        self._terminal_flags = self._read_terminal_flags()
         info = self._mt5.account_info()
         if info is None:
             last = self._last_error()
@@ -447,12 +473,26 @@ class Agent:
             self._observe(info)
         return self._known
 
+    def _read_terminal_flags(self) -> dict[str, bool] | None:
+        """terminal_info()'s connected, trade_allowed and tradeapi_disabled; None if it answers nothing."""
+        terminal = self._mt5.terminal_info()
+        if terminal is None:
+            last = self._last_error()
+            if last[0] in _IPC_LOST or last[0] == _IPC_TIMEOUT:
+                raise self._failure("terminal_info")
+            return None
+        return {
+            "connected": bool(terminal.connected),
+            "trade_allowed": bool(terminal.trade_allowed),
+            "tradeapi_disabled": bool(terminal.tradeapi_disabled),
+        }
+
     def _observe(self, info: Any) -> tuple[int, str]:
         """Under the lock: records the account MT5 shows; another account than the session's ends it."""
         actual = (int(info.login), str(info.server))
         self._known = actual
         session = self._session
-        if session is not None and (session[0], session[1]) != actual:
+        if session is not None and not same_account((session[0], session[1]), actual):
             # Someone logged the terminal in elsewhere (by hand, another tool): whatever credential that
             # was, the tag the agent remembers no longer describes the terminal.
             LOG.warning(
@@ -507,7 +547,7 @@ class Agent:
                 err = self._failure("login")
                 LOG.info("login %s on %s refused: %s", login, server, err.last_error)
                 raise err
-            info = self._wait_usable(login, deadline)
+            info = self._wait_usable(login, deadline, self._login_poll_s)
             self._logged_out = False
             self._known = (int(info.login), str(info.server))
             self._session = (login, server, tag)
@@ -516,22 +556,82 @@ class Agent:
 
         return self._guarded(run)
 
-    def _wait_usable(self, login: int, deadline: float) -> Any:
-        """Polls until account_info shows the login and two reads of positions/orders counts agree."""
-        previous: tuple[int, int] | None = None
+    def _wait_usable(self, login: int, deadline: float, poll_s: float) -> Any:
+        """Polls until the terminal is usable on `login`: account_info names it, terminal_info says it
+        is connected to its trade server, and its positions, orders and the day's deals read the same
+        SETTLE_READS times in a row. Returns the last account_info; 504 timeout past the deadline."""
+        previous: tuple[Any, ...] | None = None
+        same = 0
         while True:
-            info = self._mt5.account_info()
-            if info is not None and int(info.login) == login:
-                positions = self._mt5.positions_get()
-                orders = self._mt5.orders_get()
-                if positions is not None and orders is not None:
-                    counts = (len(positions), len(orders))
-                    if counts == previous:
-                        return info
-                    previous = counts
-            if time.monotonic() + LOGIN_POLL_S > deadline:
-                raise AgentError(504, "timeout", f"account {login} did not settle in time")
-            time.sleep(LOGIN_POLL_S)
+            info, state, waiting = self._usable_state(login)
+            if state is None:
+                previous, same = None, 0
+            elif state == previous:
+                same += 1
+            else:
+                previous, same = state, 1
+            if same >= SETTLE_READS:
+                return info
+            if time.monotonic() + poll_s > deadline:
+                if state is not None:
+                    waiting = "its positions, orders and deals to stop changing"
+                raise AgentError(
+                    504, "timeout", f"account {login} did not settle in time: waiting for {waiting}"
+                )
+            time.sleep(poll_s)
+
+    def _usable_state(self, login: int) -> tuple[Any, tuple[Any, ...] | None, str]:
+        """One look at the terminal after a login: (account_info, what must stop changing, None if not
+        usable yet, what it waits for). A lost terminal raises (503/504) instead of waiting it out."""
+        info = self._mt5.account_info()
+        if info is None:
+            self._raise_if_lost("account_info")
+            return info, None, "account_info to answer"
+        if int(info.login) != login:
+            # Right after login() the terminal can still show the previous account.
+            return info, None, f"account_info to show {login}, not {int(info.login)}"
+        terminal = self._mt5.terminal_info()
+        if terminal is None:
+            self._raise_if_lost("terminal_info")
+            return info, None, "terminal_info to answer"
+        if not terminal.connected:
+            return info, None, "the terminal to connect to its trade server"
+        positions = self._mt5.positions_get()
+        orders = self._mt5.orders_get()
+        now = int(time.time())
+        deals = self._mt5.history_deals_get(now - 86_400 - _MAX_SERVER_OFFSET_S, now + _MAX_SERVER_OFFSET_S)
+        if positions is None or orders is None or deals is None:
+            self._raise_if_lost("positions_get/orders_get/history_deals_get")
+            return info, None, "positions, orders and deals to answer"
+        # What only trading changes: not profits or current prices, which move with every tick.
+        state = (
+            tuple(
+                sorted(
+                    (int(p.ticket), int(p.type), float(p.volume), float(p.sl), float(p.tp)) for p in positions
+                )
+            ),
+            tuple(
+                sorted(
+                    (
+                        int(o.ticket),
+                        int(o.state),
+                        float(o.volume_current),
+                        float(o.price_open),
+                        float(o.sl),
+                        float(o.tp),
+                    )
+                    for o in orders
+                )
+            ),
+            tuple(sorted(int(d.ticket) for d in deals)),
+        )
+        return info, state, ""
+
+    def _raise_if_lost(self, what: str) -> None:
+        """After a None answer: raise if the link to the terminal is gone, else return (keep waiting)."""
+        last = self._last_error()
+        if last[0] in _IPC_LOST or last[0] == _IPC_TIMEOUT:
+            raise self._failure(what)
 
     def logout(self, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         lease = self._lease(body or {})
@@ -602,7 +702,7 @@ class Agent:
             raise AgentError(409, "wrong_account", "the terminal is not logged in", last_error=last)
         shown = self._observe(info)
         actual = {"login": shown[0], "server": shown[1]}
-        if shown != (login, server):
+        if not same_account(shown, (login, server)):
             raise AgentError(
                 409,
                 "wrong_account",
@@ -618,7 +718,9 @@ class Agent:
                 actual=actual,
             )
         # Compared in constant time, as the tag stands for a credential.
-        if session[:2] != (login, server) or not hmac.compare_digest(session[2], tag):
+        if not same_account((session[0], session[1]), (login, server)) or not hmac.compare_digest(
+            session[2], tag
+        ):
             raise AgentError(
                 409,
                 "wrong_account",

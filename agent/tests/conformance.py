@@ -752,6 +752,18 @@ def check_error_shapes(t: Target) -> None:
 
 
 @only_for("python")
+def check_health_terminal_info(t: Target) -> None:
+    """Health carries terminal_info's connected, trade_allowed and tradeapi_disabled (or null)."""
+    t.login_first()
+    flags = t.health()["terminal_info"]
+    assert isinstance(flags, dict), flags
+    assert set(flags) == {"connected", "trade_allowed", "tradeapi_disabled"}, flags
+    assert all(isinstance(v, bool) for v in flags.values()), flags
+    # Just logged in: the terminal is connected to its trade server.
+    assert flags["connected"] is True, flags
+
+
+@only_for("python")
 def check_symbols_outside_market_watch(t: Target) -> None:
     """Every symbol `symbols` lists answers its first info, tick and calculation, selected or not
     (the agent puts a symbol in Market Watch before using it)."""
@@ -850,6 +862,7 @@ CHECKS = [
     check_calculations,
     check_server_time_offset,
     check_error_shapes,
+    check_health_terminal_info,
     check_symbols_outside_market_watch,
     check_invalid_argument,
     check_logout,

@@ -45,6 +45,7 @@ TRADE_RETCODE_DONE = 10009
 TRADE_RETCODE_INVALID = 10013
 TRADE_RETCODE_INVALID_VOLUME = 10014
 TRADE_RETCODE_TRADE_DISABLED = 10017
+TRADE_RETCODE_CLIENT_DISABLES_AT = 10027
 TRADE_RETCODE_POSITION_CLOSED = 10036
 RES_S_OK, RES_E_FAIL, RES_E_INVALID_PARAMS, RES_E_NOT_FOUND = 1, -1, -2, -4
 RES_E_AUTH_FAILED = -6
@@ -162,6 +163,12 @@ _SYMBOL_STRS = [
     "path",
 ]
 SymbolInfo = namedtuple("SymbolInfo", _SYMBOL_INTS + _SYMBOL_FLOATS + _SYMBOL_STRS)
+TerminalInfo = namedtuple(
+    "TerminalInfo",
+    "community_account community_connection connected dlls_allowed trade_allowed tradeapi_disabled "
+    "email_enabled ftp_enabled notifications_enabled mqid build maxbars codepage ping_last "
+    "community_balance retransmission company name language path data_path commondata_path",
+)
 Tick = namedtuple("Tick", "time bid ask last volume time_msc flags volume_real")
 TradeRequest = namedtuple(
     "TradeRequest",
@@ -270,12 +277,26 @@ class FakeMT5:
         detect_concurrency: bool = True,
         login_settle_reads: int = 0,
         market_watch_only: bool = False,
+        login_stale_account_reads: int = 0,
+        login_disconnected_reads: int = 0,
+        login_unsettled_reads: int = 0,
     ) -> None:
         self.server_offset_s = server_offset_s
         self.call_delay_s = call_delay_s
         self.detect_concurrency = detect_concurrency
         # How many account_info reads after a login still show the old account (terminal lag).
         self.login_settle_reads = login_settle_reads
+        # A terminal slow to become consistent after a login, each for that many reads: account_info
+        # still names the previous account (after a switch), terminal_info().connected is False (the
+        # terminal is still connecting to the trade server), positions_get answers differ from one read
+        # to the next (the terminal is still synchronising: a transient position whose ticket changes).
+        self.login_stale_account_reads = login_stale_account_reads
+        self.login_disconnected_reads = login_disconnected_reads
+        self.login_unsettled_reads = login_unsettled_reads
+        # The terminal's "Algo Trading" button and its "disable the Python API" option: with trading off
+        # order_send answers TRADE_RETCODE_CLIENT_DISABLES_AT (10027) and executes nothing.
+        self.terminal_trade_allowed = True
+        self.tradeapi_disabled = False
         # Like a terminal: a symbol outside Market Watch has no info, ticks, bars or calculations
         # ((-1, 'Terminal: Call failed')) and its orders are invalid (10013) until symbol_select.
         self.market_watch_only = market_watch_only
@@ -294,6 +315,10 @@ class FakeMT5:
         # The current session logged in with the investor password: no trading.
         self._read_only = False
         self._stale_reads = 0
+        self._previous: _Account | None = None
+        self._stale_account_reads = 0
+        self._disconnected_reads = 0
+        self._unsettled_reads = 0
         self._symbols = _symbols()
         self._selected = {"EURUSD", "GBPUSD", "USDJPY"}
         # Field values forced into every answer of one structure, by its name ("Tick", "SymbolInfo",
@@ -417,6 +442,10 @@ class FakeMT5:
             return False
         if self._current is not None and self._current is not account:
             self._stale_reads = self.login_settle_reads
+            self._previous = self._current
+            self._stale_account_reads = self.login_stale_account_reads
+        self._disconnected_reads = self.login_disconnected_reads
+        self._unsettled_reads = self.login_unsettled_reads
         self._current = account
         self._read_only = read_only
         return bool(self._ok(True))
@@ -450,6 +479,10 @@ class FakeMT5:
             self._stale_reads -= 1
             return self._fail(RES_E_FAIL, "Terminal: Call failed")
         acc = self._current
+        if self._stale_account_reads > 0 and self._previous is not None:
+            # Still the account the terminal was on before the switch.
+            self._stale_account_reads -= 1
+            acc = self._previous
         if acc is None:
             return self._fail(RES_E_FAIL, "Terminal: Call failed")
         profit = round(sum(p.profit for p in acc.positions), 2)
@@ -488,6 +521,41 @@ class FakeMT5:
                 "Sim Broker Ltd.",
             )
         )
+
+    def terminal_info(self) -> TerminalInfo | None:
+        def run() -> TerminalInfo:
+            connected = self._current is not None
+            if self._disconnected_reads > 0:
+                self._disconnected_reads -= 1
+                connected = False
+            return self._ok(
+                TerminalInfo(
+                    False,
+                    False,
+                    connected,
+                    False,
+                    self.terminal_trade_allowed,
+                    self.tradeapi_disabled,
+                    False,
+                    False,
+                    False,
+                    False,
+                    4755,
+                    100000,
+                    1252,
+                    25000,
+                    0.0,
+                    0.0,
+                    "Sim Broker Ltd.",
+                    "MetaTrader 5",
+                    "English",
+                    "C:\\Program Files\\MetaTrader 5",
+                    "C:\\Users\\sim\\AppData\\Roaming\\MetaQuotes\\Terminal\\FAKE",
+                    "C:\\Users\\sim\\AppData\\Roaming\\MetaQuotes\\Terminal\\Common",
+                )
+            )
+
+        return self._call("terminal_info", run)
 
     # -- market data -------------------------------------------------------------------------
 
@@ -671,9 +739,21 @@ class FakeMT5:
             if acc is None:
                 return None
             acc.positions = [self._mark(p) for p in acc.positions]
-            return self._ok(self._filtered(acc.positions, symbol, group, ticket))
+            found = self._filtered(acc.positions, symbol, group, ticket)
+            if self._unsettled_reads > 0:
+                # Still synchronising: a position that is there on one read and another on the next.
+                self._unsettled_reads -= 1
+                found += (self._transient_position(9_000_000 + self._unsettled_reads),)
+            return self._ok(found)
 
         return self._call("positions_get", run)
+
+    def _transient_position(self, ticket: int) -> TradePosition:
+        now = self.now_server()
+        return TradePosition(
+            ticket, now, now * 1000, now, now * 1000, 0, 0, ticket, 0, 0.01, 1.08, 0.0, 0.0, 1.08, 0.0,
+            0.0, "EURUSD", "", "",
+        )  # fmt: skip
 
     def orders_total(self) -> int:
         return len(self._current.orders) if self._current else 0
@@ -812,6 +892,23 @@ class FakeMT5:
             return None
         self._request_id += 1
         echo = self._echo(request)
+        if not self.terminal_trade_allowed or self.tradeapi_disabled:
+            # The terminal itself refuses: Algo Trading is off (or the API disabled in its options).
+            return self._ok(
+                OrderSendResult(
+                    TRADE_RETCODE_CLIENT_DISABLES_AT,
+                    0,
+                    0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    "AutoTrading disabled by client",
+                    self._request_id,
+                    0,
+                    echo,
+                )
+            )
         if self._read_only:
             # The trade server refuses any trade request of an investor session; nothing executes.
             return self._ok(

@@ -42,7 +42,8 @@ class Running:
     def __init__(self, fake: FakeMT5) -> None:
         self.fake = fake
         self.token = secrets.token_urlsafe(16)
-        self.agent = Agent(fake, self.token)
+        # Logins settle over SETTLE_READS polls: poll faster than a real terminal needs, to keep tests quick.
+        self.agent = Agent(fake, self.token, login_poll_s=0.05)
         self.server = serve_in_thread(self.agent)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -110,9 +111,10 @@ def test_login_waits_until_the_terminal_shows_the_account() -> None:
         resp = r.login(SECOND)
         assert resp.status_code == 200, resp.text
         assert resp.json()["account_info"]["login"] == 10002
-        # 3 stale reads, then two reads with equal counts before answering.
-        assert r.fake.calls.count("account_info") == 5
-        assert r.fake.calls.count("positions_get") == 2
+        # 3 stale reads, then three reads of positions, orders and deals that agree before answering.
+        assert r.fake.calls.count("account_info") == 6
+        assert r.fake.calls.count("positions_get") == 3
+        assert r.fake.calls.count("history_deals_get") == 3
     finally:
         r.close()
 

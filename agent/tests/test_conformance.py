@@ -45,7 +45,7 @@ def python_target() -> Iterator[Target]:
     token = secrets.token_urlsafe(24)
     # A terminal's Market Watch: symbols outside it answer nothing until selected.
     fake = FakeMT5(server_offset_s=7200, market_watch_only=True)
-    server = serve_in_thread(Agent(fake, token), "127.0.0.1", 0)
+    server = serve_in_thread(Agent(fake, token, login_poll_s=0.05), "127.0.0.1", 0)
     try:
         yield Target(f"http://127.0.0.1:{server.server_address[1]}", token, FIRST, SECOND, "python")
     finally:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 from fake_mt5 import FakeMT5
-from test_agent import FIRST, Running, buy, tag_of
+from test_agent import FIRST, SECOND, Running, buy, tag_of
 
 from mt5_agent.server import to_json
 
@@ -167,7 +167,9 @@ def test_invalid_arguments_are_422_invalid_argument_naming_the_field(
 def test_invalid_argument_from_any_call(running_fake: Running) -> None:
     assert running_fake.login(FIRST).status_code == 200
     running_fake.fake.fail("order_calc_margin", -2, 'Invalid "price" argument')
-    resp = running_fake.call("order_calc_margin", {"action": 0, "symbol": "EURUSD", "volume": 1.0, "price": 1.1})
+    resp = running_fake.call(
+        "order_calc_margin", {"action": 0, "symbol": "EURUSD", "volume": 1.0, "price": 1.1}
+    )
     assert resp.status_code == 422 and resp.json()["error"]["field"] == "price"
     running_fake.fake.fail("copy_rates_from", -2, "Invalid arguments")
     rates = {"symbol": "EURUSD", "timeframe": 1, "mode": "from", "date_from": 1, "count": 2}
@@ -249,3 +251,121 @@ def test_requests_without_a_symbol_select_nothing(running_fake: Running) -> None
     resp = running_fake.call("order_send", {"request": {"action": 8, "order": 123}})
     assert resp.status_code == 200 and resp.json()["result"]["retcode"] == 10013
     assert "symbol_select" not in running_fake.fake.calls
+
+
+# ---- login readiness --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "knob", ["login_stale_account_reads", "login_disconnected_reads", "login_unsettled_reads"]
+)
+def test_login_answers_once_the_terminal_is_consistent(knob: str) -> None:
+    r = Running(FakeMT5(**{knob: 6}))
+    try:
+        assert r.login(FIRST).status_code == 200
+        resp = r.login(SECOND)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["account_info"]["login"] == 10002
+        # The terminal got through its lag before the agent answered.
+        remaining = {
+            "login_stale_account_reads": r.fake._stale_account_reads,
+            "login_disconnected_reads": r.fake._disconnected_reads,
+            "login_unsettled_reads": r.fake._unsettled_reads,
+        }
+        assert remaining[knob] == 0, remaining
+        assert r.call("positions", {}, account=SECOND).json()["result"] == []
+        assert r.health()["session_tag"] == tag_of(SECOND)
+    finally:
+        r.close()
+
+
+def test_login_waits_for_all_of_it_and_reads_deals() -> None:
+    fake = FakeMT5(login_stale_account_reads=2, login_disconnected_reads=4, login_unsettled_reads=7)
+    r = Running(fake)
+    try:
+        assert r.login(FIRST).status_code == 200
+        assert r.call("order_send", {"request": buy()}).status_code == 200
+        assert r.login(SECOND).status_code == 200
+        fake.calls.clear()
+        assert r.login(FIRST).status_code == 200
+        assert (fake._stale_account_reads, fake._disconnected_reads, fake._unsettled_reads) == (0, 0, 0)
+        # Three equal reads of positions, orders and the day's deals (the position opened above).
+        assert fake.calls.count("history_deals_get") >= 3
+        assert len(r.call("positions", {}).json()["result"]) == 1
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize(
+    ("knob", "waiting"),
+    [
+        ("login_stale_account_reads", "to show 10002"),
+        ("login_disconnected_reads", "trade server"),
+        ("login_unsettled_reads", "stop changing"),
+    ],
+)
+def test_a_terminal_that_never_settles_fails_the_login_in_time(knob: str, waiting: str) -> None:
+    r = Running(FakeMT5())
+    try:
+        assert r.login(FIRST).status_code == 200
+        setattr(r.fake, knob, 100_000)
+        resp = r.login(SECOND, timeout_ms=500)
+        assert resp.status_code == 504, resp.text
+        err = resp.json()["error"]
+        assert err["code"] == "timeout" and waiting in err["message"], err
+        assert set(err) == {"code", "message", "last_error", "actual"}
+        assert r.health()["session_tag"] is None
+    finally:
+        r.close()
+
+
+def test_the_session_guard_ignores_case_and_whitespace_of_the_server(running_fake: Running) -> None:
+    assert running_fake.login(FIRST).status_code == 200
+    # The terminal spells the server its own way.
+    running_fake.fake.override("AccountInfo", server="  sim-DEMO ")
+    resp = running_fake.call("positions", {})
+    assert resp.status_code == 200, resp.text
+    health = running_fake.health()
+    assert health["server"] == "  sim-DEMO " and health["session_tag"] == tag_of(FIRST)
+    running_fake.fake.override("AccountInfo", server="Sim-Demo-2")
+    resp = running_fake.call("positions", {})
+    assert resp.status_code == 409 and resp.json()["error"]["actual"]["server"] == "Sim-Demo-2"
+
+
+# ---- terminal state in health; trading switched off --------------------------------------------
+
+
+def test_health_reports_the_terminals_connection_and_trading_switches(running_fake: Running) -> None:
+    before = running_fake.health()
+    assert before["connected"] is True
+    assert before["terminal_info"] == {"connected": False, "trade_allowed": True, "tradeapi_disabled": False}
+    assert running_fake.login(FIRST).status_code == 200
+    health = running_fake.health()
+    assert health["terminal_info"] == {"connected": True, "trade_allowed": True, "tradeapi_disabled": False}
+    assert health["login"] == 10001 and health["session_tag"] == tag_of(FIRST)
+    running_fake.fake.terminal_trade_allowed = False
+    assert running_fake.health()["terminal_info"]["trade_allowed"] is False
+    running_fake.fake.terminal_trade_allowed = True
+    running_fake.fake.tradeapi_disabled = True
+    assert running_fake.health()["terminal_info"]["tradeapi_disabled"] is True
+    # Busy terminal: the flags last read. Unreachable terminal: none.
+    running_fake.agent._lock.acquire()
+    try:
+        assert running_fake.health()["terminal_info"]["tradeapi_disabled"] is True
+    finally:
+        running_fake.agent._lock.release()
+    running_fake.fake.connected = False
+    health = running_fake.health()
+    assert health["connected"] is False and health["terminal_info"] is None
+
+
+@pytest.mark.parametrize("switch", ["terminal_trade_allowed", "tradeapi_disabled"])
+def test_trading_switched_off_in_the_terminal_is_retcode_10027(running_fake: Running, switch: str) -> None:
+    assert running_fake.login(FIRST).status_code == 200
+    setattr(running_fake.fake, switch, switch == "tradeapi_disabled")
+    resp = running_fake.call("order_send", {"request": buy()})
+    assert resp.status_code == 200, resp.text
+    result = resp.json()["result"]
+    assert result["retcode"] == 10027 and result["comment"] == "AutoTrading disabled by client"
+    assert (result["deal"], result["order"]) == (0, 0)
+    assert running_fake.call("positions", {}).json()["result"] == []
