@@ -740,6 +740,7 @@ async fn run_once(
         seed: args.seed,
         login_latency_ms: args.login_latency_ms,
         call_latency_ms: 0,
+        order_latency_ms: 0,
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
     };

@@ -44,6 +44,8 @@ pub struct AppState {
     pub redis: Option<crate::shared_state::Redis>,
     /// JWT_REQUIRE_AAL2: storing credentials needs a session that passed MFA.
     pub require_aal2: bool,
+    /// Settles orders in doubt in the background (woken by the order path).
+    pub reconciler: Arc<crate::reconcile::Reconciler>,
 }
 
 /// What tests (and embedders) may supply instead of building from the environment.
@@ -125,6 +127,7 @@ pub async fn build_terminals(
     let opts = TerminalOptions {
         login_latency: Duration::from_millis(sim.login_latency_ms),
         call_latency: Duration::from_millis(sim.call_latency_ms),
+        order_latency: Duration::from_millis(sim.order_latency_ms),
         faults: sim.faults,
         fault_seed: sim.seed,
     };
@@ -250,14 +253,11 @@ impl Application {
             metrics: Arc::new(crate::metrics::Metrics::new(settings.metrics_token.clone())),
             redis,
             require_aal2: settings.require_aal2,
+            reconciler: Arc::new(crate::reconcile::Reconciler::new(settings.reconcile_grace)),
         };
-        // Intents left pending by a previous run are settled against the broker's history.
-        let reconcile_state = state.clone();
-        tokio::spawn(async move {
-            if let Err(e) = crate::trading::reconcile_pending(&reconcile_state).await {
-                tracing::error!(error = %e, "journal reconciliation failed");
-            }
-        });
+        // Orders left in doubt (by a previous run, or by this one) are settled against the
+        // broker's state, from now on and in the background.
+        crate::reconcile::spawn(state.clone());
         let router = crate::http::router(state.clone(), &settings.cors_origins);
         let listener =
             TcpListener::bind(settings.bind)
@@ -291,8 +291,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let reconciler = self.state.reconciler.clone();
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        reconciler.stop();
+        served
     }
 }

@@ -144,6 +144,10 @@ pub struct ServeArgs {
     /// How long an Idempotency-Key is remembered, in seconds.
     #[arg(long, env = "IDEMPOTENCY_TTL_S", default_value_t = 86_400)]
     pub idempotency_ttl_s: u64,
+    /// How long after an order's deadline the reconciler keeps looking for an order in doubt
+    /// before it settles it as not executed, in milliseconds.
+    #[arg(long, env = "RECONCILE_GRACE_MS", default_value_t = 60_000)]
+    pub reconcile_grace_ms: u64,
     /// Prefix of every Redis key (with REDIS_URL), so deployments can share one Redis.
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "mt5-bridge:")]
     pub redis_key_prefix: String,
@@ -229,6 +233,8 @@ pub struct ServeSettings {
     pub pool: crate::pool::PoolOptions,
     pub limits: crate::limits::Limits,
     pub idempotency_ttl_s: i64,
+    /// RECONCILE_GRACE_MS: how long past its deadline an order in doubt is looked for.
+    pub reconcile_grace: Duration,
     /// Bearer token `/metrics` requires; open when unset.
     pub metrics_token: Option<SecretString>,
     /// Redis for state shared by replicas (REDIS_URL); in memory when unset. May hold a password.
@@ -546,6 +552,9 @@ impl ServeSettings {
         if args.idempotency_ttl_s == 0 {
             errors.push("IDEMPOTENCY_TTL_S must be positive".to_string());
         }
+        if args.reconcile_grace_ms > 86_400_000 {
+            errors.push("RECONCILE_GRACE_MS must be at most 86400000 (one day)".to_string());
+        }
         let redis_url = lookup("REDIS_URL")
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty());
@@ -611,6 +620,7 @@ impl ServeSettings {
                         },
                     },
                     idempotency_ttl_s: args.idempotency_ttl_s.min(i64::MAX as u64) as i64,
+                    reconcile_grace: Duration::from_millis(args.reconcile_grace_ms),
                     metrics_token: lookup("METRICS_TOKEN")
                         .filter(|v| !v.trim().is_empty())
                         .map(SecretString::from),

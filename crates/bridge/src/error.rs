@@ -72,6 +72,26 @@ pub enum ApiError {
     TerminalUnavailable(String),
     #[error("the terminal did not answer in time")]
     TerminalTimeout,
+    /// An order reached the terminal side and its answer was lost: its journal entry is `unknown`
+    /// until the broker's history settles it. Answered as `terminal_timeout`.
+    #[error("the terminal did not answer in time: the order's outcome is unknown until the broker's history settles it")]
+    OrderInDoubt { journal_id: uuid::Uuid },
+    /// An order certainly did not run (never sent, or refused before it started): its entry is
+    /// `not_executed` and its key may be sent again. Answered as `terminal_unavailable`.
+    #[error("no terminal is available: the order was not sent")]
+    OrderNotSent { journal_id: uuid::Uuid, why: String },
+    /// An earlier request with this key is `unknown`: it may have executed.
+    #[error("the outcome of the order sent with this Idempotency-Key is not known yet")]
+    OrderOutcomeUnknown { journal_id: uuid::Uuid },
+    /// The broker answered but the journal could not record it; it settles from the broker's
+    /// history once the database is back.
+    #[error("the order was sent but its outcome could not be recorded: it settles from the broker's history when the database is back")]
+    OutcomeNotRecorded { journal_id: uuid::Uuid, why: String },
+    #[error("journal entry not found")]
+    JournalEntryNotFound,
+    /// The database does not answer (restarting, unreachable); nothing was done.
+    #[error("the database is unavailable: {0}")]
+    DatabaseUnavailable(String),
     /// Redis (sessions, rate limits, terminal ownership) is away; nothing was done.
     #[error("shared state (Redis) is unavailable: {0}")]
     StateUnavailable(String),
@@ -140,7 +160,14 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "account_type_mismatch")
             }
             TerminalUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "terminal_unavailable"),
-            TerminalTimeout => (StatusCode::GATEWAY_TIMEOUT, "terminal_timeout"),
+            TerminalTimeout | OrderInDoubt { .. } => {
+                (StatusCode::GATEWAY_TIMEOUT, "terminal_timeout")
+            }
+            OrderNotSent { .. } => (StatusCode::SERVICE_UNAVAILABLE, "terminal_unavailable"),
+            OrderOutcomeUnknown { .. } => (StatusCode::CONFLICT, "order_outcome_unknown"),
+            OutcomeNotRecorded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "journal_unavailable"),
+            JournalEntryNotFound => (StatusCode::NOT_FOUND, "journal_entry_not_found"),
+            DatabaseUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             StateUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "redis_unavailable"),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             SymbolNotFound => (StatusCode::NOT_FOUND, "symbol_not_found"),
@@ -198,6 +225,16 @@ impl ApiError {
                 "retcode": retcode, "retcode_name": mt5::retcode::name(*retcode), "comment": comment,
             }),
             ApiError::RiskLimitExceeded { details, .. } => details.clone(),
+            ApiError::OrderInDoubt { journal_id } => {
+                json!({ "journal_id": journal_id, "status": "unknown" })
+            }
+            ApiError::OrderNotSent { journal_id, .. } => {
+                json!({ "journal_id": journal_id, "status": "not_executed" })
+            }
+            ApiError::OrderOutcomeUnknown { journal_id } => json!({ "journal_id": journal_id }),
+            ApiError::OutcomeNotRecorded { journal_id, .. } => {
+                json!({ "journal_id": journal_id, "status": "pending" })
+            }
             _ => Value::Null,
         }
     }
@@ -211,6 +248,9 @@ impl ApiError {
             }
             ApiError::StateUnavailable(_) => {
                 "shared state is unavailable, try again later".to_string()
+            }
+            ApiError::DatabaseUnavailable(_) => {
+                "the database is unavailable, try again later".to_string()
             }
             other => other.to_string(),
         }
@@ -226,6 +266,21 @@ impl ApiError {
     }
 }
 
+/// MT5's `-2` (invalid arguments) as `validation_failed`: the argument its message names
+/// (`Invalid "volume" argument`), else `request`, with MT5's message.
+pub fn invalid_argument(message: &str) -> ApiError {
+    let field = message
+        .split('"')
+        .nth(1)
+        .filter(|f| {
+            !f.is_empty()
+                && f.len() <= 64
+                && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .unwrap_or("request");
+    ApiError::validation(field, message.chars().take(200).collect::<String>())
+}
+
 impl From<TerminalError> for ApiError {
     fn from(e: TerminalError) -> Self {
         if e.is_timeout() {
@@ -238,6 +293,12 @@ impl From<TerminalError> for ApiError {
             // Terminal calls name a symbol when MT5 can answer "not found" (-4).
             TerminalError::Mt5 { code, .. } if code == mt5::error::last_error::NOT_FOUND => {
                 ApiError::SymbolNotFound
+            }
+            // MT5 refused the arguments (-2): a request error naming the argument, not an outage.
+            TerminalError::Mt5 { code, message }
+                if code == mt5::error::last_error::INVALID_PARAMS =>
+            {
+                invalid_argument(&message)
             }
             TerminalError::WrongAccount { .. } => {
                 ApiError::TerminalUnavailable("terminal guard mismatch".into())
@@ -252,6 +313,7 @@ impl From<crate::store::StoreError> for ApiError {
         match e {
             crate::store::StoreError::Conflict(_) => ApiError::AccountExists,
             crate::store::StoreError::Database(msg) => ApiError::Internal(format!("store: {msg}")),
+            crate::store::StoreError::Unavailable(msg) => ApiError::DatabaseUnavailable(msg),
         }
     }
 }
@@ -280,10 +342,20 @@ impl IntoResponse for ApiError {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
-        if let ApiError::StateUnavailable(_) = &self {
-            // Redis reconnects within a second or two when it is back.
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match &self {
+            // Redis and the database reconnect within a second or two when they are back.
+            ApiError::StateUnavailable(_)
+            | ApiError::DatabaseUnavailable(_)
+            | ApiError::OutcomeNotRecorded { .. } => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            // The reconciler looks again every second or two while an entry is unknown.
+            ApiError::OrderOutcomeUnknown { .. } => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            _ => {}
         }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
@@ -291,7 +363,10 @@ impl IntoResponse for ApiError {
         }
         if let ApiError::Internal(msg)
         | ApiError::TerminalUnavailable(msg)
-        | ApiError::StateUnavailable(msg) = &self
+        | ApiError::StateUnavailable(msg)
+        | ApiError::DatabaseUnavailable(msg)
+        | ApiError::OrderNotSent { why: msg, .. }
+        | ApiError::OutcomeNotRecorded { why: msg, .. } = &self
         {
             resp.extensions_mut().insert(InternalErrorNote(msg.clone()));
         }

@@ -38,6 +38,7 @@ pub mod limits;
 pub mod metrics;
 pub mod ownership;
 pub mod pool;
+pub mod reconcile;
 pub mod risk;
 pub mod shared_state;
 pub mod store;

@@ -283,7 +283,7 @@ impl Metrics {
             account_switches: AtomicU64::new(0),
             orders: CounterVec::new(
                 "mt5b_orders_total",
-                "Orders through the order pipeline by MT5 retcode, or refused (before sending) / failed (no result).",
+                "Orders through the order pipeline by MT5 retcode, or refused (before sending) / not_executed (never ran) / unknown (answer lost).",
                 &["retcode"],
             ),
             rate_limited: CounterVec::new(
@@ -293,7 +293,7 @@ impl Metrics {
             ),
             journal_reconciled: CounterVec::new(
                 "mt5b_journal_reconciled_total",
-                "Pending journal entries settled at startup, by resulting status.",
+                "Journal entries in doubt settled by the reconciler, by resulting status.",
                 &["status"],
             ),
         }
@@ -336,9 +336,14 @@ impl Metrics {
         self.orders.inc(&["refused"]);
     }
 
-    /// An order with no broker result (terminal failure, not found in history).
+    /// An order that certainly did not run (never sent, or refused before it started).
     pub fn order_failed(&self) {
-        self.orders.inc(&["failed"]);
+        self.orders.inc(&["not_executed"]);
+    }
+
+    /// An order sent whose answer was lost: in doubt until the reconciler settles it.
+    pub fn order_in_doubt(&self) {
+        self.orders.inc(&["unknown"]);
     }
 
     /// A request refused by the rate limit named `scope`.
@@ -346,7 +351,7 @@ impl Metrics {
         self.rate_limited.inc(&[scope]);
     }
 
-    /// A pending journal entry settled at startup with this status.
+    /// A journal entry in doubt settled by the reconciler with this status.
     pub fn journal_reconciled(&self, status: &'static str) {
         self.journal_reconciled.inc(&[status]);
     }

@@ -893,7 +893,7 @@ impl TerminalPool {
                     .stats
                     .failed_logins
                     .fetch_add(1, Ordering::Relaxed);
-                if matches!(e, TerminalError::Unavailable(_)) {
+                if e.is_terminal_down() {
                     self.inner.mark_down(lease.grant.slot);
                 }
                 Err(ApiError::from_login_error(e))
@@ -956,6 +956,8 @@ impl TerminalPool {
         R: Send + 'static,
         F: Fn(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>> + Send + Sync,
     {
+        // The whole budget, queueing included: calls carry what remains of it.
+        let deadline = std::time::Instant::now() + timeout;
         let work = async {
             let mut login = None;
             for attempt in 0..2 {
@@ -967,7 +969,7 @@ impl TerminalPool {
                     login = Some(self.login(&lease, session, &pw).await?);
                 }
                 // Fencing across replicas is the agent client's (its Redis lease), not the pool's.
-                let expected = Expected::new(session.clone());
+                let expected = Expected::new(session.clone()).with_deadline(deadline);
                 let checked = match purpose {
                     Purpose::Read => Ok(true),
                     Purpose::Trade => match self.inner.trade_allowed(slot) {
@@ -1003,7 +1005,7 @@ impl TerminalPool {
                     }
                     Err(e) if e.is_connection() => {
                         self.inner.set_logged_in(slot, None, None);
-                        if matches!(e, TerminalError::Unavailable(_)) {
+                        if e.is_terminal_down() {
                             self.inner.mark_down(slot);
                         }
                         return Err(ApiError::from(e));

@@ -11,10 +11,7 @@ use crate::risk::RiskLimits;
 use crate::store::journal::{Begin, Completion, JournalEntry, JournalStatus, NewJournalEntry};
 use crate::store::{AccountRow, UserCtx};
 use axum::http::StatusCode;
-use mt5::{
-    Expected, HistorySelect, OrderSendResult, PositionFilter, Terminal, TerminalError, TradeDeal,
-    TradeOrder,
-};
+use mt5::{Expected, OrderSendResult, Terminal, TerminalError};
 use rand::Rng;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -205,23 +202,45 @@ where
     on_terminal(state, row, Purpose::Read, op).await
 }
 
+/// What a trade's preparation decided, under the lease and before anything is sent: send this
+/// request (with the server-time offset read for its answer), or refuse it.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    Send {
+        request: mt5::TradeRequest,
+        offset_s: i64,
+    },
+    Refused(crate::risk::RiskRefusal),
+}
+
+/// Prepares `req` for sending as it is (reads the server-time offset its answer is shown in).
+pub async fn prepared(
+    t: &dyn Terminal,
+    at: &Expected,
+    request: mt5::TradeRequest,
+) -> Result<Prepared, TerminalError> {
+    Ok(Prepared::Send {
+        offset_s: t.server_time_offset_s(at).await?,
+        request,
+    })
+}
+
 /// What the send step did: sent the request (with the server-time offset), or refused it first.
 #[derive(Debug, Clone)]
-pub enum Sent {
+enum Sent {
     Done(OrderSendResult, i64),
     Refused(crate::risk::RiskRefusal),
 }
 
-/// Sends a request built under the lease and reports it with the server-time offset.
-pub async fn send(
-    t: &dyn Terminal,
-    at: &Expected,
-    req: &mt5::TradeRequest,
-) -> Result<Sent, TerminalError> {
-    Ok(Sent::Done(
-        t.order_send(at, req).await?,
-        t.server_time_offset_s(at).await?,
-    ))
+/// How far one attempt at a trade got, so a failure can be told apart: nothing sent (the entry
+/// is `not_executed`), or sent and unanswered (it is `unknown` until the history settles it).
+#[derive(Debug, Clone)]
+enum Stage {
+    Preparing,
+    Sending,
+    /// `order_send` failed in a way that proves it did not run (the error says why).
+    NotSent(TerminalError),
+    Answered,
 }
 
 /// The filling policy MT5 will accept for this symbol: IOC, else FOK, else RETURN; pending: RETURN.
@@ -267,7 +286,7 @@ pub struct Outcome {
     pub body: Value,
 }
 
-fn stored_response(o: &Outcome) -> Value {
+pub(crate) fn stored_response(o: &Outcome) -> Value {
     json!({ "status": o.status.as_u16(), "body": o.body })
 }
 
@@ -281,7 +300,7 @@ fn replay(entry: &JournalEntry) -> Option<Outcome> {
 }
 
 /// The error body as the client saw it, to store for replays.
-fn error_outcome(e: &ApiError) -> Outcome {
+pub(crate) fn error_outcome(e: &ApiError) -> Outcome {
     let (status, code) = e.status_and_code();
     Outcome {
         status,
@@ -290,7 +309,7 @@ fn error_outcome(e: &ApiError) -> Outcome {
 }
 
 /// The result of sending, as the journal records it.
-fn completion_for(result: &OrderSendResult, outcome: &Outcome) -> Completion {
+pub(crate) fn completion_for(result: &OrderSendResult, outcome: &Outcome) -> Completion {
     // What the client was answered decides: a modify that changed nothing (10025) is done.
     let ok = outcome.status.is_success();
     Completion {
@@ -314,14 +333,14 @@ fn completion_for(result: &OrderSendResult, outcome: &Outcome) -> Completion {
 }
 
 /// Whether an action changes an order's or a position's levels (its answer says `changed`).
-fn is_modify(action: &str) -> bool {
+pub(crate) fn is_modify(action: &str) -> bool {
     matches!(action, "modify_order" | "modify_position")
 }
 
 /// A modify's answer: the broker's result with `"changed"`: true when it applied the change
 /// (10009), false when there was nothing to change (10025 `NO_CHANGES`, a success for the
 /// client, journaled `done`); anything else is the broker's rejection.
-fn modify_outcome(result: &OrderSendResult, offset_s: i64) -> Result<Outcome, ApiError> {
+pub(crate) fn modify_outcome(result: &OrderSendResult, offset_s: i64) -> Result<Outcome, ApiError> {
     let changed = result.retcode != mt5::retcode::NO_CHANGES;
     let mut outcome = if changed {
         send_outcome(result, offset_s)?
@@ -351,12 +370,19 @@ pub fn send_outcome(result: &OrderSendResult, offset_s: i64) -> Result<Outcome, 
     }
 }
 
-/// Waits for an earlier request with the same key to finish, then replays its response.
+/// Waits for an earlier request with the same key to finish, then replays its response. An
+/// entry whose outcome is unknown answers `order_outcome_unknown` until it is settled.
 async fn await_first(state: &AppState, user: &UserCtx, entry: JournalEntry) -> ApiResult<Outcome> {
     let mut entry = entry;
     for _ in 0..100 {
-        if entry.status != JournalStatus::Pending {
-            return replay(&entry).ok_or(ApiError::RequestInProgress);
+        match entry.status {
+            JournalStatus::Pending => {}
+            JournalStatus::Unknown => {
+                return Err(ApiError::OrderOutcomeUnknown {
+                    journal_id: entry.id,
+                })
+            }
+            _ => return replay(&entry).ok_or(ApiError::RequestInProgress),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         entry = match state.store.get_entry(user, entry.id).await? {
@@ -367,21 +393,23 @@ async fn await_first(state: &AppState, user: &UserCtx, entry: JournalEntry) -> A
     Err(ApiError::RequestInProgress)
 }
 
-/// Journals an intent, sends it with `send` (which gets the client id to put in the comment),
-/// completes the journal and returns the response to give (also stored for replays).
+/// Journals an intent, prepares and sends it under one lease (`prepare` gets the client id to
+/// put in the comment), completes the journal and returns the response to give (also stored for
+/// replays). An order whose answer was lost is `unknown` (504, settled later by the
+/// reconciler); one that certainly did not run is `not_executed`.
 pub async fn submit<F>(
     state: &AppState,
     user: &AuthUser,
     row: &AccountRow,
     intent: Intent,
-    send: F,
+    prepare: F,
 ) -> ApiResult<Outcome>
 where
     F: Fn(
             Arc<dyn Terminal>,
             Expected,
             String,
-        ) -> crate::pool::BoxFuture<Result<Sent, TerminalError>>
+        ) -> crate::pool::BoxFuture<Result<Prepared, TerminalError>>
         + Send
         + Sync,
 {
@@ -435,6 +463,7 @@ where
         .await
         .inspect_err(|e| crate::limits::count_refusal(state, e, "trades_per_account"))
         .map_err(|e| refused("trades_per_account", limit, e))?;
+    let give_back = || crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit);
     let entry = match state
         .store
         .begin(&user.ctx, new, state.idempotency_ttl_s)
@@ -443,21 +472,53 @@ where
         Ok(Begin::Created(e)) => e,
         Ok(Begin::Existing(e)) => {
             // Nothing is sent for a repeated key: the slot taken above is given back.
-            crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
+            give_back().await;
             return idempotent_replay(state, user, e, &hash, &intent.request).await;
         }
         Err(e) => {
-            crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
+            give_back().await;
             return Err(e.into());
         }
     };
 
+    let stage = Arc::new(std::sync::Mutex::new(Stage::Preparing));
+    let set = |stage: &std::sync::Mutex<Stage>, to: Stage| {
+        if let Ok(mut s) = stage.lock() {
+            *s = to;
+        }
+    };
     let cid = client_id.clone();
-    let sent = on_terminal(state, row, Purpose::Trade, |t, at| send(t, at, cid.clone())).await;
+    let sent = on_terminal(state, row, Purpose::Trade, |t, at| {
+        set(&stage, Stage::Preparing);
+        let prep = prepare(t.clone(), at.clone(), cid.clone());
+        let stage = stage.clone();
+        Box::pin(async move {
+            match prep.await? {
+                Prepared::Refused(r) => Ok(Sent::Refused(r)),
+                Prepared::Send { request, offset_s } => {
+                    set(&stage, Stage::Sending);
+                    match t.order_send(&at, &request).await {
+                        Ok(result) => {
+                            set(&stage, Stage::Answered);
+                            Ok(Sent::Done(result, offset_s))
+                        }
+                        Err(e) => {
+                            if e.is_not_sent() {
+                                set(&stage, Stage::NotSent(e.clone()));
+                            }
+                            Err(e)
+                        }
+                    }
+                }
+            }
+        })
+    })
+    .await;
+    let stage = stage.lock().map(|s| s.clone()).unwrap_or(Stage::Sending);
     match sent {
         Ok(Sent::Refused(r)) => {
             // Refused before sending: nothing reached the broker, so it does not count as a trade.
-            crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
+            give_back().await;
             state.metrics.order_refused();
             let err = ApiError::RiskLimitExceeded {
                 limit: r.limit,
@@ -488,49 +549,82 @@ where
                 Ok(o) => o.clone(),
                 Err(e) => error_outcome(e),
             };
-            state
+            if let Err(e) = state
                 .store
                 .complete(&user.ctx, entry.id, completion_for(&result, &stored))
-                .await?;
+                .await
+            {
+                // The broker acted; the entry stays pending and is settled from its history
+                // once the database answers again.
+                state.reconciler.wake();
+                return Err(ApiError::OutcomeNotRecorded {
+                    journal_id: entry.id,
+                    why: e.to_string(),
+                });
+            }
             outcome
         }
         Err(err @ (ApiError::ReadOnlyAccount | ApiError::AccountCredentialsInvalid(_))) => {
             // Refused before anything was sent: not a trade, journaled as refused.
-            crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
+            give_back().await;
             state.metrics.order_refused();
-            Err(
-                complete_with_error(state, &user.ctx, entry.id, JournalStatus::Refused, err)
-                    .await?,
-            )
+            Err(complete_with_error(state, &user.ctx, entry.id, JournalStatus::Refused, err).await)
         }
         Err(err) => {
-            // The request may have reached the broker before the failure: look for it.
-            let found = match err {
-                ApiError::TerminalTimeout | ApiError::TerminalUnavailable(_) => {
-                    find_by_client_id(state, row, &client_id)
-                        .await
-                        .ok()
-                        .flatten()
-                }
-                _ => None,
+            let not_sent = match stage {
+                Stage::Preparing => Some(None),
+                Stage::NotSent(e) => Some(Some(e)),
+                Stage::Sending | Stage::Answered => None,
             };
-            match found {
-                Some((order, deal, offset_s)) => {
-                    let result = result_from_history(&order, deal.as_ref());
-                    state.metrics.order_retcode(result.retcode);
-                    let outcome = send_outcome(&result, offset_s)?;
-                    state
-                        .store
-                        .complete(&user.ctx, entry.id, completion_for(&result, &outcome))
-                        .await?;
-                    Ok(outcome)
+            match not_sent {
+                Some(cause) => {
+                    // Nothing reached the broker: not a trade, and its key may be sent again.
+                    give_back().await;
+                    state.metrics.order_failed();
+                    let answer = match err {
+                        ApiError::TerminalTimeout | ApiError::TerminalUnavailable(_) => {
+                            ApiError::OrderNotSent {
+                                journal_id: entry.id,
+                                why: cause.map_or_else(
+                                    || "not dispatched to a terminal in time".to_string(),
+                                    |c| c.to_string(),
+                                ),
+                            }
+                        }
+                        // e.g. MT5's -2 as validation_failed naming the argument
+                        other => other,
+                    };
+                    Err(complete_with_error(
+                        state,
+                        &user.ctx,
+                        entry.id,
+                        JournalStatus::NotExecuted,
+                        answer,
+                    )
+                    .await)
                 }
                 None => {
-                    state.metrics.order_failed();
-                    Err(
-                        complete_with_error(state, &user.ctx, entry.id, JournalStatus::Failed, err)
-                            .await?,
-                    )
+                    // It reached the terminal side and no answer came back: in doubt until the
+                    // broker's history settles it. Never called failed.
+                    state.metrics.order_in_doubt();
+                    tracing::warn!(journal_id = %entry.id, error = %err, "order outcome unknown");
+                    let marked = Completion {
+                        status: Some(JournalStatus::Unknown),
+                        error: Some(err.status_and_code().1.to_string()),
+                        ..Default::default()
+                    };
+                    if let Err(e) = state
+                        .store
+                        .settle(entry.id, JournalStatus::Pending, marked)
+                        .await
+                    {
+                        // Left pending: the reconciler takes it up once it is past its deadline.
+                        tracing::warn!(journal_id = %entry.id, error = %e, "unknown outcome not recorded");
+                    }
+                    state.reconciler.wake();
+                    Err(ApiError::OrderInDoubt {
+                        journal_id: entry.id,
+                    })
                 }
             }
         }
@@ -538,14 +632,15 @@ where
 }
 
 /// Completes a journal entry with an error the client gets (stored for replays by its key);
-/// returns the error to answer with.
+/// returns the error to answer with. A failed write is logged and the error answered all the
+/// same: the entry stays pending and the reconciler settles it once it is past its deadline.
 async fn complete_with_error(
     state: &AppState,
     user: &UserCtx,
     entry: Uuid,
     status: JournalStatus,
     err: ApiError,
-) -> ApiResult<ApiError> {
+) -> ApiError {
     let stored = error_outcome(&err);
     let completion = Completion {
         status: Some(status),
@@ -553,8 +648,11 @@ async fn complete_with_error(
         response: Some(stored_response(&stored)),
         ..Default::default()
     };
-    state.store.complete(user, entry, completion).await?;
-    Ok(err)
+    if let Err(e) = state.store.complete(user, entry, completion).await {
+        tracing::warn!(journal_id = %entry, error = %e, "journal entry not completed");
+        state.reconciler.wake();
+    }
+    err
 }
 
 async fn idempotent_replay(
@@ -573,136 +671,39 @@ async fn idempotent_replay(
     await_first(state, &user.ctx, entry).await
 }
 
-/// Rebuilds what order_send would have answered from the broker's history.
-pub fn result_from_history(order: &TradeOrder, deal: Option<&TradeDeal>) -> OrderSendResult {
-    OrderSendResult {
-        retcode: if deal.is_some() || order.state == mt5::OrderState::Filled {
-            mt5::retcode::DONE
-        } else {
-            mt5::retcode::PLACED
-        },
-        deal: deal.map(|d| d.ticket).unwrap_or(0),
-        order: order.ticket,
-        volume: deal.map(|d| d.volume).unwrap_or(order.volume_initial),
-        price: deal.map(|d| d.price).unwrap_or(order.price_open),
-        comment: "Request executed (reconciled)".into(),
-        ..Default::default()
-    }
-}
-
-/// Finds the order that carries `client_id` in its comment, among active orders and the last
-/// week of history, with its deal; also returns the server-time offset.
-pub async fn find_by_client_id(
-    state: &AppState,
-    row: &AccountRow,
-    client_id: &str,
-) -> ApiResult<Option<(TradeOrder, Option<TradeDeal>, i64)>> {
-    if !is_client_id(client_id) {
-        return Ok(None);
-    }
-    let cid = client_id.to_string();
-    read(state, row, move |t, at| {
-        let cid = cid.clone();
-        Box::pin(async move {
-            let offset = t.server_time_offset_s(&at).await?;
-            let now = time::OffsetDateTime::now_utc()
-                .unix_timestamp()
-                .saturating_add(offset);
-            let select = HistorySelect::Range {
-                from: now.saturating_sub(7 * 86400),
-                to: now + 86400,
-                group: None,
-            };
-            let mut candidates = t.history_orders(&at, &select).await?;
-            candidates.extend(t.orders(&at, &PositionFilter::All).await?);
-            let Some(order) = candidates
-                .into_iter()
-                .find(|o| comment_has_client_id(&o.comment, &cid))
-            else {
-                return Ok(None);
-            };
-            let deals = t
-                .history_deals(
-                    &at,
-                    &HistorySelect::Ticket {
-                        ticket: order.ticket,
-                    },
-                )
-                .await?;
-            Ok(Some((order, deals.into_iter().next(), offset)))
-        })
-    })
-    .await
-}
-
-/// At startup: every journal entry left pending (the service stopped between send and
-/// completion) is looked up in the broker's history by its client id and completed.
-pub async fn reconcile_pending(state: &AppState) -> ApiResult<(usize, usize)> {
-    let pending = state.store.pending_entries().await?;
-    if pending.is_empty() {
-        return Ok((0, 0));
-    }
-    let accounts = state.store.all_credentials().await?;
-    let (mut done, mut failed) = (0, 0);
-    for entry in pending {
-        // Only through the account row of the entry's own user: a journal row naming another
-        // user's account is settled by nothing.
-        let Some(row) = accounts
-            .iter()
-            .find(|a| a.id == entry.account_id && a.user_id == entry.user_id && a.is_active)
-        else {
-            state
-                .store
-                .complete_pending(
-                    entry.id,
-                    Completion {
-                        status: Some(JournalStatus::Failed),
-                        error: Some("account no longer active".into()),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            state
-                .metrics
-                .journal_reconciled(JournalStatus::Failed.as_str());
-            failed += 1;
-            continue;
-        };
-        let completion = match find_by_client_id(state, row, &entry.client_id).await {
-            Ok(Some((order, deal, offset_s))) => {
-                let result = result_from_history(&order, deal.as_ref());
-                match send_outcome(&result, offset_s) {
-                    Ok(outcome) => completion_for(&result, &outcome),
-                    Err(e) => completion_for(&result, &error_outcome(&e)),
-                }
-            }
-            Ok(None) => Completion {
-                status: Some(JournalStatus::Failed),
-                error: Some("not found in the broker's history at reconciliation".into()),
-                ..Default::default()
-            },
-            Err(e) => {
-                tracing::warn!(entry = %entry.id, error = %e, "reconciliation deferred: terminal unavailable");
-                continue;
-            }
-        };
-        let is_done = completion.status == Some(JournalStatus::Done);
-        let settled = completion.status.unwrap_or(JournalStatus::Failed);
-        state.store.complete_pending(entry.id, completion).await?;
-        state.metrics.journal_reconciled(settled.as_str());
-        if is_done {
-            done += 1;
-        } else {
-            failed += 1;
-        }
-    }
-    tracing::info!(done, failed, "journal reconciliation finished");
-    Ok((done, failed))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_arguments_name_mt5s_argument() {
+        let fields = |e: ApiError| match e {
+            ApiError::Validation(f) => f,
+            other => panic!("{other:?}"),
+        };
+        let f = fields(crate::error::invalid_argument(
+            "Invalid \"volume\" argument",
+        ));
+        assert_eq!(
+            (f[0].field.as_str(), f[0].message.as_str()),
+            ("volume", "Invalid \"volume\" argument")
+        );
+        assert_eq!(
+            fields(crate::error::invalid_argument("Invalid arguments"))[0].field,
+            "request"
+        );
+        // Only a plain argument name is quoted back as a field.
+        assert_eq!(
+            fields(crate::error::invalid_argument(
+                "Invalid \"a b<script>\" argument"
+            ))[0]
+                .field,
+            "request"
+        );
+        let e = ApiError::from(TerminalError::invalid_argument("sl"));
+        assert_eq!(e.status_and_code().1, "validation_failed");
+        assert_eq!(fields(e)[0].field, "sl");
+    }
 
     #[test]
     fn comments_fit_mt5() {

@@ -763,6 +763,7 @@ async fn terminal_unavailable_and_timeout() {
         login_fail: 0.0,
         disconnect: 1.0,
         timeout: 0.0,
+        ..Default::default()
     };
     let app = common::spawn_with(common::Db::Sqlite, sim, |_| {}).await;
     let t = app.token(Uuid::new_v4());

@@ -75,6 +75,7 @@ async fn rig(
         seed: 7,
         login_latency_ms: login_ms,
         call_latency_ms: call_ms,
+        order_latency_ms: 0,
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
     };

@@ -163,6 +163,7 @@ async fn an_unreachable_terminal_leaves_the_pool_and_comes_back() {
         seed: 3,
         login_latency_ms: 0,
         call_latency_ms: 0,
+        order_latency_ms: 0,
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
     };

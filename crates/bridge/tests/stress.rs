@@ -59,6 +59,7 @@ async fn twenty_users_on_two_terminals_stay_isolated() {
         seed: 11,
         login_latency_ms: 40,
         call_latency_ms: 1,
+        order_latency_ms: 0,
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
     };

@@ -489,6 +489,11 @@ pub struct FaultConfig {
     pub disconnect: f64,
     /// A call times out.
     pub timeout: f64,
+    /// An `order_send` reaches the broker and runs, but its answer never arrives (the caller
+    /// sees a timeout): the order is in doubt until the history settles it.
+    pub order_answer_lost: f64,
+    /// An `order_send` never reaches the broker, and the caller sees a timeout all the same.
+    pub order_dropped: f64,
 }
 
 impl FaultConfig {
@@ -498,10 +503,14 @@ impl FaultConfig {
     }
 
     pub fn is_none(&self) -> bool {
-        self.login_fail == 0.0 && self.disconnect == 0.0 && self.timeout == 0.0
+        self.login_fail == 0.0
+            && self.disconnect == 0.0
+            && self.timeout == 0.0
+            && self.order_answer_lost == 0.0
+            && self.order_dropped == 0.0
     }
 
-    /// Parses `login_fail=0.1,disconnect=0.01,timeout=0.01`; any key may be left out, and an empty
+    /// Parses `login_fail=0.1,disconnect=0.01,timeout=0.01,order_answer_lost=0,order_dropped=0`; any key may be left out, and an empty
     /// string or `none` means no faults. All problems are reported in one message.
     pub fn parse(s: &str) -> Result<Self, String> {
         let mut out = FaultConfig::none();
@@ -525,9 +534,12 @@ impl FaultConfig {
                 "login_fail" => &mut out.login_fail,
                 "disconnect" => &mut out.disconnect,
                 "timeout" => &mut out.timeout,
+                "order_answer_lost" => &mut out.order_answer_lost,
+                "order_dropped" => &mut out.order_dropped,
                 _ => {
                     errors.push(format!(
-                        "unknown fault '{}', expected login_fail, disconnect or timeout",
+                        "unknown fault '{}', expected login_fail, disconnect, timeout, \
+                         order_answer_lost or order_dropped",
                         short(key)
                     ));
                     continue;
@@ -572,6 +584,9 @@ pub struct SimConfig {
     pub seed: u64,
     pub login_latency_ms: u64,
     pub call_latency_ms: u64,
+    /// Extra latency of an `order_send` between the terminal and the broker (a slow trade
+    /// server): the order runs after it, even if the caller stopped waiting.
+    pub order_latency_ms: u64,
     /// Server clock minus UTC, in seconds (MT5 servers commonly run at UTC+2 or UTC+3).
     pub server_time_offset_s: i64,
     pub faults: FaultConfig,
@@ -590,6 +605,7 @@ impl SimConfig {
             seed: DEFAULT_SEED,
             login_latency_ms: 0,
             call_latency_ms: 0,
+            order_latency_ms: 0,
             server_time_offset_s: 0,
             faults: FaultConfig::none(),
         }
@@ -598,6 +614,7 @@ impl SimConfig {
     /// Reads MT5_SIM_ACCOUNTS (path to the TOML file; absent = [`default_accounts`]), MT5_SIM_STATE
     /// (SQLite path, or `memory`; absent = `default_state`), MT5_SIM_SEED (u64, default 42),
     /// MT5_SIM_LOGIN_LATENCY_MS (default 0), MT5_SIM_CALL_LATENCY_MS (default 0),
+    /// MT5_SIM_ORDER_LATENCY_MS (default 0),
     /// MT5_SIM_SERVER_TIME_OFFSET_S (i64, default 0), MT5_SIM_FAULTS (default none).
     /// Every bad value is reported at once.
     pub fn from_env(default_state: StateLocation) -> Result<Self, ConfigError> {
@@ -671,6 +688,7 @@ impl SimConfig {
         for (var, slot) in [
             ("MT5_SIM_LOGIN_LATENCY_MS", &mut cfg.login_latency_ms),
             ("MT5_SIM_CALL_LATENCY_MS", &mut cfg.call_latency_ms),
+            ("MT5_SIM_ORDER_LATENCY_MS", &mut cfg.order_latency_ms),
         ] {
             if let Some(v) = lookup(var) {
                 match v.trim().parse::<u64>() {

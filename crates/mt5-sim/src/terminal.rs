@@ -10,6 +10,12 @@
 //! login; `disconnect` drops the login and fails the call with "No IPC connection" before anything
 //! runs; `timeout` fails the call with [`TerminalError::Timeout`] *after* the broker executed it —
 //! for `order_send` the order exists and only the answer is lost, the case a journal must recover.
+//! Two faults touch `order_send` alone: `order_answer_lost` (it runs, the answer is lost) and
+//! `order_dropped` (it never reaches the broker; the caller sees the same timeout).
+//!
+//! As a real terminal does, a call does not start once the caller's deadline
+//! ([`Expected::deadline`]) has passed, and an `order_send` that started runs to its end even if
+//! the caller stops waiting.
 
 use crate::broker::{Access, Broker};
 use crate::config::{FaultConfig, SimConfig};
@@ -31,6 +37,8 @@ use tokio::sync::Mutex;
 pub struct TerminalOptions {
     pub login_latency: Duration,
     pub call_latency: Duration,
+    /// Extra latency of `order_send` at the broker, after which the order runs in any case.
+    pub order_latency: Duration,
     pub faults: FaultConfig,
     pub fault_seed: u64,
 }
@@ -41,10 +49,19 @@ impl TerminalOptions {
         TerminalOptions {
             login_latency: Duration::from_millis(cfg.login_latency_ms),
             call_latency: Duration::from_millis(cfg.call_latency_ms),
+            order_latency: Duration::from_millis(cfg.order_latency_ms),
             faults: cfg.faults,
             fault_seed: cfg.seed,
         }
     }
+}
+
+/// What the order dice decided for one `order_send`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OrderFault {
+    None,
+    AnswerLost,
+    Dropped,
 }
 
 /// What the fault dice decided for one call.
@@ -132,10 +149,41 @@ impl SimTerminal {
         }
     }
 
+    /// What the order dice decided for one `order_send` (rolled only when an order fault is set,
+    /// so other seeded sequences do not change).
+    fn roll_order(&self, inner: &mut Inner) -> OrderFault {
+        let f = self.opts.faults;
+        if f.order_answer_lost <= 0.0 && f.order_dropped <= 0.0 {
+            return OrderFault::None;
+        }
+        let u: f64 = inner.rng.gen();
+        if u < f.order_dropped {
+            OrderFault::Dropped
+        } else if u < f.order_dropped + f.order_answer_lost {
+            OrderFault::AnswerLost
+        } else {
+            OrderFault::None
+        }
+    }
+
     /// The guard, the latency and the fault dice of one call; then `op` on the broker for the
     /// verified session. The terminal's lock is held throughout, so no login can slip in between.
     /// `op` is told the request number and whether the session is read-only.
     async fn call<R, F, Fut>(&self, at: &Expected, op: F) -> Result<R, TerminalError>
+    where
+        F: FnOnce(u64, bool) -> Fut + Send,
+        Fut: std::future::Future<Output = Result<R, TerminalError>> + Send,
+        R: Send,
+    {
+        self.call_kind(at, false, op).await
+    }
+
+    async fn call_kind<R, F, Fut>(
+        &self,
+        at: &Expected,
+        order: bool,
+        op: F,
+    ) -> Result<R, TerminalError>
     where
         F: FnOnce(u64, bool) -> Fut + Send,
         Fut: std::future::Future<Output = Result<R, TerminalError>> + Send,
@@ -148,6 +196,12 @@ impl SimTerminal {
                 actual: inner.login.as_ref().map(|s| s.account.clone()),
             });
         }
+        // Waiting for the terminal may have used the caller's budget: then nothing starts.
+        if at.remaining().is_some_and(|r| r.is_zero()) {
+            return Err(TerminalError::NotSent(
+                "the call's deadline passed before it started".into(),
+            ));
+        }
         if !self.opts.call_latency.is_zero() {
             tokio::time::sleep(self.opts.call_latency).await;
         }
@@ -156,9 +210,18 @@ impl SimTerminal {
             inner.login = None;
             return Err(TerminalError::no_ipc());
         }
+        let order_fault = if order {
+            self.roll_order(&mut inner)
+        } else {
+            OrderFault::None
+        };
+        if order_fault == OrderFault::Dropped {
+            // Lost on the way to the server: nothing ran, and the caller cannot tell.
+            return Err(TerminalError::Timeout);
+        }
         inner.request_id += 1;
         let result = op(inner.request_id, inner.read_only).await;
-        if fault == Fault::Timeout {
+        if fault == Fault::Timeout || order_fault == OrderFault::AnswerLost {
             // The server did its part; the answer never arrives.
             return Err(TerminalError::Timeout);
         }
@@ -333,16 +396,26 @@ impl Terminal for SimTerminal {
         at: &Expected,
         request: &TradeRequest,
     ) -> Result<OrderSendResult, TerminalError> {
-        self.call(at, |request_id, read_only| async move {
-            let mut r = if read_only {
-                self.broker
-                    .refuse_read_only(&self.id, &at.account, request)
-                    .await?
-            } else {
-                self.broker
-                    .order_send(&self.id, &at.account, request)
-                    .await?
-            };
+        let (broker, id, account) = (self.broker.clone(), self.id.clone(), at.account.clone());
+        let order_latency = self.opts.order_latency;
+        let request = request.clone();
+        self.call_kind(at, true, |request_id, read_only| async move {
+            // A task of its own: once at the broker, the order runs to its end even if the
+            // caller gives up waiting, as with a real terminal.
+            let latency = order_latency;
+            let sent = tokio::spawn(async move {
+                if !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
+                }
+                if read_only {
+                    broker.refuse_read_only(&id, &account, &request).await
+                } else {
+                    broker.order_send(&id, &account, &request).await
+                }
+            });
+            let mut r = sent
+                .await
+                .map_err(|e| TerminalError::Unavailable(format!("order task ended: {e}")))??;
             r.request_id = request_id;
             Ok(r)
         })

@@ -184,6 +184,7 @@ async fn fault_trace(seed: u64, n: usize) -> Vec<String> {
             login_fail: 0.2,
             disconnect: 0.1,
             timeout: 0.2,
+            ..Default::default()
         },
         fault_seed: seed,
         ..Default::default()
@@ -232,6 +233,7 @@ async fn a_timed_out_order_send_still_executes() {
             login_fail: 0.0,
             disconnect: 0.0,
             timeout: 1.0,
+            ..Default::default()
         },
         ..Default::default()
     };
@@ -266,6 +268,7 @@ async fn a_disconnect_drops_the_login_and_runs_nothing() {
             login_fail: 0.0,
             disconnect: 1.0,
             timeout: 0.0,
+            ..Default::default()
         },
         ..Default::default()
     };

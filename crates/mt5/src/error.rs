@@ -81,6 +81,9 @@ pub mod last_error {
     }
 }
 
+/// The [`TerminalError::NotSent`] reason of a terminal that cannot be reached at all.
+pub const NO_CONNECTION: &str = "cannot connect to the terminal";
+
 /// What a terminal backend reports when a call does not produce its result.
 ///
 /// Messages never carry a password: a backend builds them from MT5's own texts.
@@ -99,9 +102,14 @@ pub enum TerminalError {
     /// The call did not complete within its deadline.
     #[error("terminal call timed out")]
     Timeout,
-    /// The terminal cannot be reached (process down, connection lost).
+    /// The terminal cannot be reached (process down, connection lost). For a call that was on
+    /// its way this does not say whether it ran: its answer may be what was lost.
     #[error("terminal unavailable: {0}")]
     Unavailable(String),
+    /// The call provably never reached MT5 (no connection could be opened, the agent refused it
+    /// before starting, its deadline had passed): nothing ran.
+    #[error("terminal call not sent: {0}")]
+    NotSent(String),
 }
 
 impl TerminalError {
@@ -140,7 +148,7 @@ impl TerminalError {
                 (last_error::FAIL, "Terminal: wrong account".into())
             }
             TerminalError::Timeout => (last_error::INTERNAL_FAIL_TIMEOUT, "IPC timeout".into()),
-            TerminalError::Unavailable(_) => (
+            TerminalError::Unavailable(_) | TerminalError::NotSent(_) => (
                 last_error::INTERNAL_FAIL_CONNECT,
                 "No IPC connection".into(),
             ),
@@ -154,8 +162,29 @@ impl TerminalError {
     pub fn is_connection(&self) -> bool {
         match self {
             TerminalError::Unavailable(_) | TerminalError::Timeout => true,
+            TerminalError::NotSent(why) => why == NO_CONNECTION,
             TerminalError::Mt5 { code, .. } => *code <= last_error::INTERNAL_FAIL,
             TerminalError::WrongAccount { .. } => false,
+        }
+    }
+    /// Whether the terminal itself is out of reach (take it out of service until it answers).
+    pub fn is_terminal_down(&self) -> bool {
+        match self {
+            TerminalError::Unavailable(_) => true,
+            TerminalError::NotSent(why) => why == NO_CONNECTION,
+            _ => false,
+        }
+    }
+    /// Whether the call certainly did not run: an order that failed so may be sent again.
+    pub fn is_not_sent(&self) -> bool {
+        match self {
+            TerminalError::NotSent(_) | TerminalError::WrongAccount { .. } => true,
+            // MT5 refuses bad arguments and disabled algo trading before anything leaves the
+            // terminal.
+            TerminalError::Mt5 { code, .. } => {
+                *code == last_error::INVALID_PARAMS || *code == last_error::AUTO_TRADING_DISABLED
+            }
+            _ => false,
         }
     }
     pub fn is_timeout(&self) -> bool {

@@ -137,6 +137,10 @@ pub struct Expected {
     pub tag: SessionTag,
     /// Fencing token of the lease that holds the terminal (checked once replicas share terminals).
     pub lease: Option<u64>,
+    /// When the operation's budget ends (the pool's deadline): a call is not started after it,
+    /// and an agent is told how much of it remains. Local to this process, never sent as is.
+    #[serde(skip)]
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Expected {
@@ -145,7 +149,20 @@ impl Expected {
             account: session.account,
             tag: session.tag,
             lease: None,
+            deadline: None,
         }
+    }
+
+    /// The same expectation with a deadline.
+    pub fn with_deadline(mut self, deadline: std::time::Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// What remains of the budget (`None`: no deadline); zero once it has passed.
+    pub fn remaining(&self) -> Option<std::time::Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(std::time::Instant::now()))
     }
 
     /// Whether a terminal on `current` may act for this expectation.

@@ -119,7 +119,7 @@ impl AgentTerminal {
         match &self.fence {
             None => Ok(None),
             Some(f) => f.token().map(Some).ok_or_else(|| {
-                TerminalError::Unavailable("this replica does not hold the terminal's lease".into())
+                TerminalError::NotSent("this replica does not hold the terminal's lease".into())
             }),
         }
     }
@@ -217,7 +217,7 @@ impl AgentTerminal {
                 f.clear();
             }
             tracing::warn!(terminal = %self.id, "agent refused a stale lease");
-            return Err(TerminalError::Unavailable(
+            return Err(TerminalError::NotSent(
                 "another replica holds the terminal".into(),
             ));
         }
@@ -245,12 +245,12 @@ impl AgentTerminal {
                     .as_ref()
                     .is_some_and(|d| d.code == "deadline_exceeded") =>
             {
-                TerminalError::mt5(last_error::FAIL, message)
+                TerminalError::NotSent(message)
             }
             StatusCode::GATEWAY_TIMEOUT => TerminalError::Timeout,
             StatusCode::BAD_REQUEST => TerminalError::mt5(last_error::INVALID_PARAMS, message),
             StatusCode::UNAUTHORIZED => {
-                TerminalError::Unavailable("the agent refused the token (check AGENT_TOKEN)".into())
+                TerminalError::NotSent("the agent refused the token (check AGENT_TOKEN)".into())
             }
             StatusCode::NOT_FOUND => TerminalError::mt5(
                 last_error::FAIL,
@@ -267,9 +267,19 @@ impl AgentTerminal {
         operation: &str,
         args: Value,
     ) -> Result<Value, TerminalError> {
+        // What remains of the operation's budget, at most the per-call timeout; once it has
+        // passed, nothing is sent.
+        let budget = at
+            .remaining()
+            .map_or(self.call_timeout, |r| r.min(self.call_timeout));
+        if budget.is_zero() {
+            return Err(TerminalError::NotSent(
+                "the operation's deadline passed before the call".into(),
+            ));
+        }
         let body = CallBody {
             expected: WireSession::from(at),
-            deadline_ms: Some(u64::try_from(self.call_timeout.as_millis()).unwrap_or(u64::MAX)),
+            deadline_ms: Some(u64::try_from(budget.as_millis()).unwrap_or(u64::MAX).max(1)),
             // The pool's own lease numbers mean nothing to the agent: only ownership fences.
             lease: self.lease()?,
             args,
@@ -279,7 +289,7 @@ impl AgentTerminal {
             .post(
                 &format!("/v1/call/{operation}"),
                 &body,
-                self.call_timeout,
+                budget,
                 Some(&at.account),
             )
             .await?;
@@ -376,7 +386,8 @@ impl AgentTerminal {
     }
 }
 
-/// A transport failure: deadline → `Timeout`, anything else → `Unavailable`.
+/// A transport failure: deadline → `Timeout`; no connection made → `NotSent`; a connection lost
+/// on the way → `Unavailable` (the call may have run).
 fn transport(e: reqwest::Error) -> TerminalError {
     if e.is_timeout() {
         TerminalError::Timeout
@@ -386,14 +397,15 @@ fn transport(e: reqwest::Error) -> TerminalError {
         while let Some(s) = source {
             let why = s.to_string();
             if why.contains("certificate") {
-                return TerminalError::Unavailable(format!(
+                return TerminalError::NotSent(format!(
                     "the agent's TLS certificate was refused ({}): is its CA in AGENT_CA_FILE?",
                     why.chars().take(200).collect::<String>()
                 ));
             }
             source = s.source();
         }
-        TerminalError::Unavailable("cannot connect to the agent".into())
+        // No connection was made, so the request never left.
+        TerminalError::NotSent(mt5::error::NO_CONNECTION.into())
     } else {
         TerminalError::Unavailable("connection to the agent lost".into())
     }

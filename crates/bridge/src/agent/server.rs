@@ -140,6 +140,8 @@ impl IntoResponse for AgentFailure {
                             actual: actual.as_ref().map(WireAccount::from),
                         },
                     ),
+                    // The terminal refused to start it (its deadline had passed): not sent.
+                    TerminalError::NotSent(_) => AgentFailure::DeadlineExceeded.into_response(),
                     ref e if e.is_timeout() => error_response(
                         StatusCode::GATEWAY_TIMEOUT,
                         ErrorDetail {
@@ -535,6 +537,9 @@ async fn dispatch(
         account: AccountKey::new(b.expected.login, b.expected.server),
         tag: b.expected.session_tag,
         lease: b.lease,
+        deadline: b
+            .deadline_ms
+            .and_then(|ms| received.checked_add(Duration::from_millis(ms))),
     };
     let t = st.terminal.as_ref();
     let a = if b.args.is_null() { json!({}) } else { b.args };

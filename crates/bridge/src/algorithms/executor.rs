@@ -13,7 +13,8 @@ use crate::risk::{check_new_order, RiskLimits};
 use crate::store::algorithms::{NewAlgorithmRun, RunFinish, RUN_DONE, RUN_FAILED};
 use crate::store::AccountRow;
 use crate::trading::{
-    default_filling, on_terminal, order_comment, read, request_hash, submit, Intent, Sent, Source,
+    default_filling, on_terminal, order_comment, read, request_hash, submit, Intent, Prepared,
+    Source,
 };
 use mt5::{
     AccountTradeMode, OrderType, PositionFilter, PositionType, RatesRange, SymbolInfo, TradeAction,
@@ -280,10 +281,13 @@ async fn pass(
                         };
                         req.comment = order_comment(&client_id, Some("algo"));
                         if let Some(r) = check_new_order(t.as_ref(), &at, &l, &req, None).await? {
-                            return Ok(Sent::Refused(r));
+                            return Ok(Prepared::Refused(r));
                         }
                         let offset = t.server_time_offset_s(&at).await?;
-                        Ok(Sent::Done(t.order_send(&at, &req).await?, offset))
+                        Ok(Prepared::Send {
+                            request: req,
+                            offset_s: offset,
+                        })
                     })
                 })
                 .await;
@@ -347,7 +351,10 @@ async fn pass(
                             ..Default::default()
                         };
                         let offset = t.server_time_offset_s(&at).await?;
-                        Ok(Sent::Done(t.order_send(&at, &req).await?, offset))
+                        Ok(Prepared::Send {
+                            request: req,
+                            offset_s: offset,
+                        })
                     })
                 })
                 .await;

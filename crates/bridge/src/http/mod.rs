@@ -61,6 +61,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/history/deals", get(trading::history_deals))
         .route("/history/orders", get(trading::history_orders))
         .route("/journal", get(trading::journal))
+        .route("/journal/{id}", get(trading::journal_entry))
         .route(
             "/algorithms",
             get(algorithms::list).post(algorithms::create),

@@ -69,6 +69,7 @@ pub const DOCS_PATH: &str = "/docs";
         super::trading::history_deals,
         super::trading::history_orders,
         super::trading::journal,
+        super::trading::journal_entry,
         super::algorithms::list,
         super::algorithms::create,
         super::algorithms::execute,
@@ -87,6 +88,7 @@ pub const DOCS_PATH: &str = "/docs";
             RateLimited,
             Internal,
             TerminalUnavailable,
+            DatabaseUnavailable,
             TerminalTimeout,
             NoAccountToActOn,
             TradingReadInvalid,
@@ -248,6 +250,8 @@ pub const ERROR_CODES: &[&str] = &[
     "method_not_allowed",
     "account_exists",
     "request_in_progress",
+    "order_outcome_unknown",
+    "journal_entry_not_found",
     "account_credentials_invalid",
     "read_only_account",
     "payload_too_large",
@@ -262,6 +266,8 @@ pub const ERROR_CODES: &[&str] = &[
     "internal_error",
     "terminal_unavailable",
     "redis_unavailable",
+    "database_unavailable",
+    "journal_unavailable",
     "terminal_timeout",
 ];
 
@@ -353,12 +359,16 @@ error_responses! {
     RateLimited => "`rate_limited`: a limit was reached; `details` has `scope` (`switches_per_user`, `trades_per_account`, `failed_connects_per_user`, `failed_logins_per_login`, `queue_per_user`), `limit`, `window_seconds` (0 for `queue_per_user`), `retry_after_seconds`",
         header "Retry-After" => "Seconds until a retry may pass";
     Internal => "`internal_error`: a fault of the service, never of the input (logged with the request id)";
-    TerminalUnavailable => "`terminal_unavailable`: no terminal can serve the request now; or, with `REDIS_URL`, `redis_unavailable`: Redis does not answer (with `Retry-After`)";
-    TerminalTimeout => "`terminal_timeout`: the terminal did not answer in time";
+    TerminalUnavailable => "`terminal_unavailable`: no terminal can serve the request now (for an order, `details` has `journal_id` and `status` `not_executed`: nothing ran and its key may be sent again); `database_unavailable`: the database does not answer; `journal_unavailable`: an order was sent but its outcome could not be recorded (`details.journal_id`; it settles from the broker's history); or, with `REDIS_URL`, `redis_unavailable`: Redis does not answer",
+        header "Retry-After" => "With `database_unavailable`, `journal_unavailable` and `redis_unavailable`: seconds to wait";
+    DatabaseUnavailable => "`database_unavailable`: the database does not answer; nothing was done",
+        header "Retry-After" => "Seconds to wait";
+    TerminalTimeout => "`terminal_timeout`: the terminal did not answer in time; for an order, `details` has `journal_id` and `status` `unknown`: it may have executed; `GET /api/v1/journal/{id}` shows it once the broker's history settles it";
     NoAccountToActOn => "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on)";
     TradingReadInvalid => "`validation_failed`: a parameter or a stored setting (e.g. `risk_limits`) is invalid";
     CredentialsInvalid => "`account_credentials_invalid`: the account's stored credential cannot serve (`details.reason`: `undecryptable`, or `refused_by_mt5` with MT5's error); nothing ran. Set the password again";
-    InProgressOrCredentialsInvalid => "`request_in_progress`: a request with this `Idempotency-Key` is still running; `account_credentials_invalid`: the stored credential cannot serve (`details.reason`); nothing was sent";
+    InProgressOrCredentialsInvalid => "`request_in_progress`: a request with this `Idempotency-Key` is still running; `order_outcome_unknown`: the order sent with this key is `unknown` (`details.journal_id`; `Retry-After`); `account_credentials_invalid`: the stored credential cannot serve (`details.reason`); nothing was sent",
+        header "Retry-After" => "With `order_outcome_unknown`: seconds until the outcome may be known";
     TradingDisabledOrReadOnly => "`trading_disabled`: the account's kill switch is on; `read_only_account`: the terminal reports that trading is not allowed on this account (an investor password); nothing was sent (journaled as `refused`)";
 }
 
@@ -958,15 +968,20 @@ pub enum JournalAction {
     ClosePosition,
 }
 
-/// `pending` until the outcome is known; then `done`, `rejected` (by the broker), `refused`
-/// (kill switch or risk limit, nothing sent) or `failed` (no outcome, none found in history).
+/// `pending` while it is being sent; `unknown` when it reached the terminal and its answer was
+/// lost (until the broker's history settles it); then `done`, `rejected` (by the broker),
+/// `refused` (kill switch, risk limit, read-only session: nothing sent), `not_executed` (it
+/// certainly did not run: never sent, or not found in the broker's history once its deadline
+/// and `RECONCILE_GRACE_MS` passed) or `failed` (its account is gone).
 #[derive(ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JournalStatus {
     Pending,
+    Unknown,
     Done,
     Rejected,
     Refused,
+    NotExecuted,
     Failed,
 }
 
@@ -1006,6 +1021,13 @@ pub struct JournalEntry {
     pub created_at: String,
     #[schema(required = true, format = DateTime)]
     pub completed_at: Option<String>,
+}
+
+/// One journal entry.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JournalEntryEnvelope {
+    pub entry: JournalEntry,
 }
 
 /// The user's journal, newest first; `next_cursor` is null on the last page.

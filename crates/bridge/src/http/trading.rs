@@ -13,7 +13,7 @@ use crate::store::journal::JournalFilter;
 use crate::store::AccountRow;
 use crate::times::{convert_times, to_json};
 use crate::trading::{
-    default_filling, order_comment, read, send, submit, Intent, Outcome, Sent, Source,
+    default_filling, order_comment, prepared, read, submit, Intent, Outcome, Prepared, Source,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -691,9 +691,12 @@ pub async fn place_order(
             if let Some(refusal) =
                 crate::risk::check_new_order(t.as_ref(), &at, &limits, &req, None).await?
             {
-                return Ok(Sent::Refused(refusal));
+                return Ok(Prepared::Refused(refusal));
             }
-            Ok(Sent::Done(t.order_send(&at, &req).await?, offset))
+            Ok(Prepared::Send {
+                request: req,
+                offset_s: offset,
+            })
         })
     })
     .await
@@ -858,7 +861,10 @@ pub async fn modify_order(
                 expiration: exp,
                 ..Default::default()
             };
-            Ok(Sent::Done(t.order_send(&at, &req).await?, offset))
+            Ok(Prepared::Send {
+                request: req,
+                offset_s: offset,
+            })
         })
     })
     .await
@@ -908,7 +914,7 @@ pub async fn cancel_order(
                 order: ticket,
                 ..Default::default()
             };
-            send(t.as_ref(), &at, &req).await
+            prepared(t.as_ref(), &at, req).await
         })
     })
     .await
@@ -982,7 +988,7 @@ pub async fn modify_position(
                 tp: new_tp,
                 ..Default::default()
             };
-            send(t.as_ref(), &at, &req).await
+            prepared(t.as_ref(), &at, req).await
         })
     })
     .await
@@ -1061,7 +1067,7 @@ pub async fn close_position(
                 comment,
                 ..Default::default()
             };
-            send(t.as_ref(), &at, &req).await
+            prepared(t.as_ref(), &at, req).await
         })
     })
     .await
@@ -1224,6 +1230,41 @@ fn journal_json(e: &crate::store::journal::JournalEntry) -> Value {
         "created_at": crate::http::accounts::rfc3339(e.created_at),
         "completed_at": e.completed_at.map(crate::http::accounts::rfc3339),
     })
+}
+
+/// One journal entry of the user's.
+///
+/// The way to follow an order whose answer was lost (`terminal_timeout` with
+/// `details.status: "unknown"`): its status turns `done`, `rejected` or `not_executed` once the
+/// broker's history settles it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/journal/{id}",
+    tag = "trading",
+    operation_id = "journal_entry",
+    params(("id" = Uuid, Path, description = "The entry's id (`details.journal_id` of an order's error)")),
+    responses(
+        (status = 200, description = "The entry", body = doc::JournalEntryEnvelope),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`journal_entry_not_found` (also another user's entry)", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`: `id` is not a UUID", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::DatabaseUnavailable),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn journal_entry(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = path_uuid("id", &raw)?;
+    let entry = state
+        .store
+        .get_entry(&user.ctx, id)
+        .await?
+        .ok_or(ApiError::JournalEntryNotFound)?;
+    Ok(Json(json!({ "entry": journal_json(&entry) })))
 }
 
 /// The user's order journal, newest first.

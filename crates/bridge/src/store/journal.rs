@@ -20,8 +20,14 @@ pub enum JournalStatus {
     Rejected,
     /// The bridge refused it before sending (risk limit, kill switch).
     Refused,
-    /// It could not be sent or its outcome is lost and reconciliation found no trace of it.
+    /// Its account is gone: it can be neither sent nor looked up.
     Failed,
+    /// It reached the terminal side and no answer came back: in doubt until the broker's history
+    /// settles it (`done`, `rejected` or `not_executed`).
+    Unknown,
+    /// It certainly did not run: never sent, refused before it started, or not found in the
+    /// broker's history once its deadline and the grace period passed. Its key may be sent again.
+    NotExecuted,
 }
 
 impl JournalStatus {
@@ -32,8 +38,26 @@ impl JournalStatus {
             JournalStatus::Rejected => "rejected",
             JournalStatus::Refused => "refused",
             JournalStatus::Failed => "failed",
+            JournalStatus::Unknown => "unknown",
+            JournalStatus::NotExecuted => "not_executed",
         }
     }
+    /// Every status, in the order the docs list them.
+    pub const ALL: [JournalStatus; 7] = [
+        JournalStatus::Pending,
+        JournalStatus::Unknown,
+        JournalStatus::Done,
+        JournalStatus::Rejected,
+        JournalStatus::Refused,
+        JournalStatus::NotExecuted,
+        JournalStatus::Failed,
+    ];
+
+    /// Whether the outcome is still open (`pending` or `unknown`).
+    pub fn is_open(self) -> bool {
+        matches!(self, JournalStatus::Pending | JournalStatus::Unknown)
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "pending" => JournalStatus::Pending,
@@ -41,6 +65,8 @@ impl JournalStatus {
             "rejected" => JournalStatus::Rejected,
             "refused" => JournalStatus::Refused,
             "failed" => JournalStatus::Failed,
+            "unknown" => JournalStatus::Unknown,
+            "not_executed" => JournalStatus::NotExecuted,
             _ => return None,
         })
     }
@@ -201,5 +227,22 @@ pub trait JournalStore: Send + Sync + 'static {
 
     /// Service path: completes an entry found pending at startup, as `complete` does, but only
     /// while it is still pending (a result written meanwhile by the request itself wins).
-    async fn complete_pending(&self, id: Uuid, completion: Completion) -> StoreResult<()>;
+    async fn complete_pending(&self, id: Uuid, completion: Completion) -> StoreResult<()> {
+        self.settle(id, JournalStatus::Pending, completion)
+            .await
+            .map(|_| ())
+    }
+
+    /// Service path: every entry whose outcome is open (`pending` or `unknown`), oldest first.
+    async fn open_entries(&self) -> StoreResult<Vec<JournalEntry>>;
+
+    /// Service path: completes an entry as `complete` does, only while its status is `from` (a
+    /// compare-and-set, so replicas reconcile side by side); whether it did. An entry left
+    /// `unknown` or `pending` keeps `completed_at` empty.
+    async fn settle(
+        &self,
+        id: Uuid,
+        from: JournalStatus,
+        completion: Completion,
+    ) -> StoreResult<bool>;
 }

@@ -112,6 +112,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("database error: {0}")]
     Database(String),
+    /// The database cannot be reached or is shutting down or starting: the statement may be
+    /// tried again once it is back (nothing about the request is wrong).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -121,8 +125,22 @@ impl From<sqlx::Error> for StoreError {
             if db.is_unique_violation() {
                 return StoreError::Conflict(db.constraint().unwrap_or("unique").to_string());
             }
+            // Postgres's admin_shutdown, crash_shutdown, cannot_connect_now (class 57P) and
+            // connection exceptions (class 08): a restart, not a fault of the request.
+            if db
+                .code()
+                .is_some_and(|c| c.starts_with("57P") || c.starts_with("08"))
+            {
+                return StoreError::Unavailable(e.to_string());
+            }
         }
-        StoreError::Database(e.to_string())
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Database(e.to_string()),
+        }
     }
 }
 

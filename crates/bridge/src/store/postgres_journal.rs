@@ -92,7 +92,8 @@ fn entries(v: Vec<PgEntry>) -> StoreResult<Vec<JournalEntry>> {
 const COMPLETE_SET: &str = "update trade_journal set status = coalesce($2, status), \
      retcode = coalesce($3, retcode), \"order\" = coalesce($4, \"order\"), \
      deal = coalesce($5, deal), volume = coalesce($6, volume), price = coalesce($7, price), \
-     error = coalesce($8, error), response = coalesce($9, response), completed_at = now() \
+     error = coalesce($8, error), response = coalesce($9, response), \
+     completed_at = case when coalesce($2, status) in ('pending', 'unknown') then null else now() end \
      where id = $1";
 
 fn complete_query(
@@ -162,7 +163,7 @@ impl JournalStore for PgStore {
             sqlx::query(
                 "update trade_journal set idempotency_key = null \
                  where user_id = $1 and idempotency_key = $2 \
-                 and created_at < now() - make_interval(secs => $3)",
+                 and (created_at < now() - make_interval(secs => $3) or status = 'not_executed')",
             )
             .bind(user.user_id)
             .bind(key)
@@ -258,11 +259,27 @@ impl JournalStore for PgStore {
         entries(found)
     }
 
-    async fn complete_pending(&self, id: Uuid, completion: Completion) -> StoreResult<()> {
-        let sql = format!("{COMPLETE_SET} and status = 'pending'");
-        complete_query(&sql, id, completion)?
+    async fn open_entries(&self) -> StoreResult<Vec<JournalEntry>> {
+        let found: Vec<PgEntry> = sqlx::query_as(&format!(
+            "select {COLUMNS} from trade_journal where status in ('pending', 'unknown') \
+             order by created_at, id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        entries(found)
+    }
+
+    async fn settle(
+        &self,
+        id: Uuid,
+        from: JournalStatus,
+        completion: Completion,
+    ) -> StoreResult<bool> {
+        let sql = format!("{COMPLETE_SET} and status = $10");
+        let done = complete_query(&sql, id, completion)?
+            .bind(from.as_str())
             .execute(self.pool())
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -47,6 +47,7 @@ pub fn sim_config() -> SimConfig {
         seed: 7,
         login_latency_ms: 0,
         call_latency_ms: 0,
+        order_latency_ms: 0,
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
     }
@@ -154,6 +155,7 @@ async fn launch(
         connect_fail_limit: num("CONNECT_FAIL_LIMIT", 1000) as u32,
         login_fail_limit: num("LOGIN_FAIL_LIMIT", 1000) as u32,
         idempotency_ttl_s: num("IDEMPOTENCY_TTL_S", 86_400),
+        reconcile_grace_ms: num("RECONCILE_GRACE_MS", 60_000),
         redis_key_prefix: text("REDIS_KEY_PREFIX", "mt5-bridge:"),
         terminal_lease_ttl_ms: num("TERMINAL_LEASE_TTL_MS", 6_000),
         jwt_require_aal2: text("JWT_REQUIRE_AAL2", "false") == "true",
@@ -302,17 +304,31 @@ impl TestApp {
     /// Stops serving, as a crash would: nothing is completed or flushed.
     pub fn kill(&self) {
         self.server.abort();
+        self.state.reconciler.stop();
     }
 
     /// A new service process on the same database, keys and broker (a restart).
     pub async fn relaunch(&self) -> TestApp {
+        self.relaunch_with(self.sim.clone(), |_| {}).await
+    }
+
+    /// As [`TestApp::relaunch`], with the terminals of `sim` (its faults and latencies; the
+    /// broker stays the same) and the settings `tweak` changes.
+    #[allow(dead_code)] // reason: each test binary compiles this module; not all use every helper
+    pub async fn relaunch_with(
+        &self,
+        sim: SimConfig,
+        tweak: impl FnOnce(&mut HashMap<&'static str, String>),
+    ) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut env = self.env.clone();
+        tweak(&mut env);
         launch(
             data_dir,
             self.database_url.clone(),
             None,
-            self.env.clone(),
-            self.sim.clone(),
+            env,
+            sim,
             self.broker.clone(),
         )
         .await
@@ -320,6 +336,7 @@ impl TestApp {
 
     pub async fn shutdown(self) {
         self.server.abort();
+        self.state.reconciler.stop();
         if let Some(pg) = self.pg {
             let _ = pg.drop().await;
         }

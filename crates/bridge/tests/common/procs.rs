@@ -72,6 +72,7 @@ pub async fn start_agent_with(dir: &Path, port: u16, env: &[(&str, String)]) -> 
         "MT5_SIM_FAULTS",
         "MT5_SIM_LOGIN_LATENCY_MS",
         "MT5_SIM_CALL_LATENCY_MS",
+        "MT5_SIM_ORDER_LATENCY_MS",
         "MT5_SIM_SERVER_TIME_OFFSET_S",
         "MT5_SIM_SEED",
         "AGENT_BIND",

@@ -1,0 +1,455 @@
+//! Settling orders whose outcome was lost.
+//!
+//! An order whose call reached the terminal side without an answer coming back is journaled
+//! `unknown`; one left `pending` past its deadline (the service died, or the database failed
+//! around the send) is taken to be in doubt too. The reconciler looks for each such entry in the
+//! broker's state until the call's deadline plus `RECONCILE_GRACE_MS` has passed, then settles it
+//! with a compare-and-set on its status, so replicas can reconcile side by side:
+//!
+//! - `place` and `close_position` carry the client id in the order comment: found with a deal,
+//!   or as an order placed, filled, partially filled, canceled or expired, it is `done` with the
+//!   retcode MT5 would have answered (from the order's state); found rejected, `rejected`;
+//! - `cancel_order` is `done` when the order is in the history as canceled;
+//! - `modify_order` and `modify_position` are `done` when the order's or position's levels are
+//!   the requested ones (MT5 keeps no comment of a modification);
+//! - not found once the deadline and the grace period passed: `not_executed`;
+//! - an entry whose account is gone: `failed`.
+//!
+//! It runs at startup and then in the background: every second while anything is open, every few
+//! seconds otherwise, and at once when the order path wakes it.
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::store::journal::{Completion, JournalEntry, JournalStatus};
+use crate::store::AccountRow;
+use crate::trading::{
+    comment_has_client_id, completion_for, error_outcome, is_client_id, modify_outcome, read,
+    send_outcome, stored_response,
+};
+use mt5::{HistorySelect, OrderSendResult, OrderState, PositionFilter, TradeDeal, TradeOrder};
+use serde_json::Value;
+use std::sync::Mutex;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+/// Default of `RECONCILE_GRACE_MS`.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
+/// How long after its deadline a `pending` entry is left to the request that wrote it (which
+/// may still be writing its outcome) before it is taken to be in doubt.
+const PENDING_MARGIN: Duration = Duration::from_secs(2);
+const BUSY_EVERY: Duration = Duration::from_secs(1);
+const IDLE_EVERY: Duration = Duration::from_secs(5);
+
+/// The reconciler's handle in the application state: wakes it, stops it.
+pub struct Reconciler {
+    notify: Notify,
+    grace: Duration,
+    task: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Reconciler {
+    pub fn new(grace: Duration) -> Self {
+        Reconciler {
+            notify: Notify::new(),
+            grace,
+            task: Mutex::new(None),
+        }
+    }
+
+    /// Asks for a pass now (an entry just became unknown, or a write failed).
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Stops the background task (at shutdown; tests that simulate a crash).
+    pub fn stop(&self) {
+        if let Some(t) = self.task.lock().ok().and_then(|mut t| t.take()) {
+            t.abort();
+        }
+    }
+
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+}
+
+/// Starts the background reconciler of `state`.
+pub fn spawn(state: AppState) {
+    let reconciler = state.reconciler.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let open = match reconcile_once(&state).await {
+                Ok(pass) => pass.open,
+                Err(e) => {
+                    tracing::warn!(error = %e, "journal reconciliation deferred");
+                    1
+                }
+            };
+            let every = if open > 0 { BUSY_EVERY } else { IDLE_EVERY };
+            tokio::select! {
+                _ = state.reconciler.notify.notified() => {}
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    });
+    if let Ok(mut t) = reconciler.task.lock() {
+        *t = Some(task.abort_handle());
+    };
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub done: usize,
+    pub rejected: usize,
+    pub not_executed: usize,
+    pub failed: usize,
+    /// Entries still open after the pass (in flight, or in doubt within their grace period).
+    pub open: usize,
+}
+
+impl Pass {
+    fn count(&mut self, status: JournalStatus) {
+        match status {
+            JournalStatus::Done => self.done += 1,
+            JournalStatus::Rejected => self.rejected += 1,
+            JournalStatus::NotExecuted => self.not_executed += 1,
+            _ => self.failed += 1,
+        }
+    }
+}
+
+/// One pass over the open entries of every user.
+pub async fn reconcile_once(state: &AppState) -> ApiResult<Pass> {
+    let mut pass = Pass::default();
+    let open = state.store.open_entries().await?;
+    if open.is_empty() {
+        return Ok(pass);
+    }
+    let accounts = state.store.all_credentials().await?;
+    let budget = state.pool.timeout();
+    for mut entry in open {
+        let now = OffsetDateTime::now_utc();
+        let deadline = entry.created_at + budget;
+        if entry.status == JournalStatus::Pending {
+            // In flight here or on another replica until its deadline.
+            if now < deadline + PENDING_MARGIN {
+                pass.open += 1;
+                continue;
+            }
+            let in_doubt = Completion {
+                status: Some(JournalStatus::Unknown),
+                error: Some("left pending past its deadline".into()),
+                ..Default::default()
+            };
+            if !state
+                .store
+                .settle(entry.id, JournalStatus::Pending, in_doubt)
+                .await?
+            {
+                continue; // completed meanwhile
+            }
+            entry.status = JournalStatus::Unknown;
+        }
+        // Only through the account row of the entry's own user: a journal row naming another
+        // user's account is settled by nothing.
+        let Some(row) = accounts
+            .iter()
+            .find(|a| a.id == entry.account_id && a.user_id == entry.user_id && a.is_active)
+        else {
+            let gone = Completion {
+                status: Some(JournalStatus::Failed),
+                error: Some("account no longer active".into()),
+                ..Default::default()
+            };
+            settle(state, &entry, gone, &mut pass).await?;
+            continue;
+        };
+        match look_up(state, row, &entry).await {
+            Ok(Some(found)) => settle(state, &entry, found, &mut pass).await?,
+            Ok(None) if now >= deadline + state.reconciler.grace() => {
+                let answer = ApiError::OrderNotSent {
+                    journal_id: entry.id,
+                    why: "not found in the broker's history".into(),
+                };
+                let missing = Completion {
+                    status: Some(JournalStatus::NotExecuted),
+                    error: Some("not found in the broker's history after its deadline".into()),
+                    response: Some(stored_response(&error_outcome(&answer))),
+                    ..Default::default()
+                };
+                settle(state, &entry, missing, &mut pass).await?;
+            }
+            Ok(None) => pass.open += 1,
+            Err(e) => {
+                tracing::warn!(journal_id = %entry.id, error = %e, "reconciliation deferred: terminal unavailable");
+                pass.open += 1;
+            }
+        }
+    }
+    if pass != Pass::default() {
+        tracing::info!(
+            done = pass.done,
+            rejected = pass.rejected,
+            not_executed = pass.not_executed,
+            failed = pass.failed,
+            open = pass.open,
+            "journal reconciliation pass"
+        );
+    }
+    Ok(pass)
+}
+
+async fn settle(
+    state: &AppState,
+    entry: &JournalEntry,
+    completion: Completion,
+    pass: &mut Pass,
+) -> ApiResult<()> {
+    let status = completion.status.unwrap_or(JournalStatus::Failed);
+    if state
+        .store
+        .settle(entry.id, JournalStatus::Unknown, completion)
+        .await?
+    {
+        state.metrics.journal_reconciled(status.as_str());
+        pass.count(status);
+    }
+    Ok(())
+}
+
+/// The entry's outcome as the broker's state shows it, or `None` when nothing shows it (yet).
+async fn look_up(
+    state: &AppState,
+    row: &AccountRow,
+    entry: &JournalEntry,
+) -> ApiResult<Option<Completion>> {
+    let ticket = || entry.request.get("ticket").and_then(Value::as_u64);
+    match entry.action.as_str() {
+        "place" | "close_position" => {
+            let Some((order, deals, offset_s)) =
+                find_by_client_id(state, row, &entry.client_id, entry.created_at).await?
+            else {
+                return Ok(None);
+            };
+            let Some(result) = result_from_history(&order, &deals) else {
+                return Ok(None);
+            };
+            let outcome = match send_outcome(&result, offset_s) {
+                Ok(o) => o,
+                Err(e) => error_outcome(&e),
+            };
+            Ok(Some(completion_for(&result, &outcome)))
+        }
+        "cancel_order" => {
+            let Some(ticket) = ticket() else {
+                return Ok(None);
+            };
+            let (active, history, offset_s) = read(state, row, move |t, at| {
+                Box::pin(async move {
+                    let active = t.orders(&at, &PositionFilter::Ticket(ticket)).await?;
+                    let history = t
+                        .history_orders(&at, &HistorySelect::Ticket { ticket })
+                        .await?;
+                    Ok((active, history, t.server_time_offset_s(&at).await?))
+                })
+            })
+            .await?;
+            let canceled = active.iter().all(|o| o.ticket != ticket)
+                && history
+                    .iter()
+                    .any(|o| o.ticket == ticket && o.state == OrderState::Canceled);
+            if !canceled {
+                return Ok(None);
+            }
+            let result = reconciled(ticket);
+            let outcome = send_outcome(&result, offset_s)?;
+            Ok(Some(completion_for(&result, &outcome)))
+        }
+        "modify_position" | "modify_order" => {
+            let Some(ticket) = ticket() else {
+                return Ok(None);
+            };
+            let position = entry.action == "modify_position";
+            let (levels, offset_s) = read(state, row, move |t, at| {
+                Box::pin(async move {
+                    let levels = if position {
+                        t.positions(&at, &PositionFilter::Ticket(ticket))
+                            .await?
+                            .into_iter()
+                            .find(|p| p.ticket == ticket)
+                            .map(|p| Levels {
+                                price: None,
+                                sl: p.sl,
+                                tp: p.tp,
+                                stoplimit: None,
+                            })
+                    } else {
+                        t.orders(&at, &PositionFilter::Ticket(ticket))
+                            .await?
+                            .into_iter()
+                            .find(|o| o.ticket == ticket)
+                            .map(|o| Levels {
+                                price: Some(o.price_open),
+                                sl: o.sl,
+                                tp: o.tp,
+                                stoplimit: Some(o.price_stoplimit),
+                            })
+                    };
+                    Ok((levels, t.server_time_offset_s(&at).await?))
+                })
+            })
+            .await?;
+            match levels {
+                Some(l) if l.are(&entry.request) => {
+                    let mut result = reconciled(if position { 0 } else { ticket });
+                    result.retcode = mt5::retcode::DONE;
+                    let outcome = modify_outcome(&result, offset_s)?;
+                    Ok(Some(completion_for(&result, &outcome)))
+                }
+                _ => Ok(None),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// An order's or a position's levels, to compare with what a modify asked for.
+struct Levels {
+    price: Option<f64>,
+    sl: f64,
+    tp: f64,
+    stoplimit: Option<f64>,
+}
+
+impl Levels {
+    /// Whether every level the request names is what the broker holds (a `null` in a journaled
+    /// modify is a level it did not name; a journaled `modify_position` names both).
+    fn are(&self, request: &Value) -> bool {
+        let same = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
+        let wants = |k: &str| request.get(k).and_then(Value::as_f64);
+        let mut named = 0;
+        for (key, held) in [
+            ("price", self.price),
+            ("sl", Some(self.sl)),
+            ("tp", Some(self.tp)),
+            ("stoplimit", self.stoplimit),
+        ] {
+            if let (Some(want), Some(held)) = (wants(key), held) {
+                if !same(want, held) {
+                    return false;
+                }
+                named += 1;
+            }
+        }
+        named > 0
+    }
+}
+
+/// The result of a request settled from the broker's state.
+fn reconciled(order: u64) -> OrderSendResult {
+    OrderSendResult {
+        retcode: mt5::retcode::DONE,
+        order,
+        comment: "Request executed (reconciled)".into(),
+        ..Default::default()
+    }
+}
+
+/// Rebuilds what `order_send` would have answered from an order in the broker's history and its
+/// deals, by the order's state: `None` while the broker is still processing it.
+pub fn result_from_history(order: &TradeOrder, deals: &[TradeDeal]) -> Option<OrderSendResult> {
+    use mt5::retcode::{DONE, DONE_PARTIAL, PLACED, REJECT};
+    let filled: f64 = deals.iter().map(|d| d.volume).sum();
+    let retcode = if filled > 0.0 {
+        if filled + 1e-9 >= order.volume_initial {
+            DONE
+        } else {
+            DONE_PARTIAL
+        }
+    } else {
+        match order.state {
+            OrderState::Filled => DONE,
+            OrderState::Partial => DONE_PARTIAL,
+            OrderState::Placed => PLACED,
+            // A pending order that was placed and later canceled or expired was accepted; a
+            // market order that ends so without a deal (an unfilled FOK) was not.
+            OrderState::Canceled | OrderState::Expired if order.r#type.is_pending() => PLACED,
+            OrderState::Canceled | OrderState::Expired | OrderState::Rejected => REJECT,
+            OrderState::Started
+            | OrderState::RequestAdd
+            | OrderState::RequestModify
+            | OrderState::RequestCancel => return None,
+        }
+    };
+    let price = if filled > 0.0 {
+        deals.iter().map(|d| d.price * d.volume).sum::<f64>() / filled
+    } else {
+        order.price_open
+    };
+    Some(OrderSendResult {
+        retcode,
+        deal: deals.first().map(|d| d.ticket).unwrap_or(0),
+        order: order.ticket,
+        volume: if filled > 0.0 {
+            filled
+        } else {
+            order.volume_initial
+        },
+        price,
+        comment: if retcode == REJECT {
+            "Request rejected (reconciled)".into()
+        } else {
+            "Request executed (reconciled)".into()
+        },
+        ..Default::default()
+    })
+}
+
+/// Finds the order that carries `client_id` in its comment, among active orders and the history
+/// from a day before `since` on, with its deals; also returns the server-time offset.
+pub async fn find_by_client_id(
+    state: &AppState,
+    row: &AccountRow,
+    client_id: &str,
+    since: OffsetDateTime,
+) -> ApiResult<Option<(TradeOrder, Vec<TradeDeal>, i64)>> {
+    if !is_client_id(client_id) {
+        return Ok(None);
+    }
+    let cid = client_id.to_string();
+    let since = since.unix_timestamp();
+    read(state, row, move |t, at| {
+        let cid = cid.clone();
+        Box::pin(async move {
+            let offset = t.server_time_offset_s(&at).await?;
+            let now = OffsetDateTime::now_utc()
+                .unix_timestamp()
+                .saturating_add(offset);
+            let select = HistorySelect::Range {
+                from: since.saturating_add(offset).saturating_sub(86_400),
+                to: now.saturating_add(86_400),
+                group: None,
+            };
+            let mut candidates = t.orders(&at, &PositionFilter::All).await?;
+            candidates.extend(t.history_orders(&at, &select).await?);
+            let Some(order) = candidates
+                .into_iter()
+                .find(|o| comment_has_client_id(&o.comment, &cid))
+            else {
+                return Ok(None);
+            };
+            let deals = t
+                .history_deals(
+                    &at,
+                    &HistorySelect::Ticket {
+                        ticket: order.ticket,
+                    },
+                )
+                .await?;
+            Ok(Some((order, deals, offset)))
+        })
+    })
+    .await
+}
