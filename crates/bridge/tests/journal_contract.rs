@@ -137,6 +137,8 @@ contract!(
     entries_only_for_the_users_own_accounts,
     pending_entries_across_users_oldest_first,
     complete_pending_only_touches_pending_entries,
+    settle_is_a_compare_and_set_on_the_status,
+    a_not_executed_key_is_given_up,
     constraints_are_enforced,
 );
 
@@ -831,6 +833,120 @@ async fn complete_pending_only_touches_pending_entries(db: Db) {
     assert_eq!(finished_now.status, JournalStatus::Done);
     assert_eq!(finished_now.retcode, Some(10009));
     assert!(db.store.pending_entries().await.unwrap().is_empty());
+}
+
+async fn settle_is_a_compare_and_set_on_the_status(db: Db) {
+    let user = new_user(&db).await;
+    let account = new_account(&db, &user).await;
+    let doubt = begin(&db, &user, intent(account)).await;
+    tick().await;
+    let sending = begin(&db, &user, intent(account)).await;
+    let unknown = || Completion {
+        status: Some(JournalStatus::Unknown),
+        error: Some("terminal_timeout".into()),
+        ..Default::default()
+    };
+    // pending → unknown: still open, with no completion time.
+    assert!(db
+        .store
+        .settle(doubt.id, JournalStatus::Pending, unknown())
+        .await
+        .unwrap());
+    let e = db.store.get_entry(&user, doubt.id).await.unwrap().unwrap();
+    assert_eq!(e.status, JournalStatus::Unknown);
+    assert_eq!(e.completed_at, None);
+    // A second pending → unknown finds nothing to change.
+    assert!(!db
+        .store
+        .settle(doubt.id, JournalStatus::Pending, unknown())
+        .await
+        .unwrap());
+    let open = db.store.open_entries().await.unwrap();
+    assert_eq!(ids(&open), vec![doubt.id, sending.id], "oldest first");
+
+    // Two replicas settle the same entry: exactly one wins, and its outcome stays.
+    let done = Completion {
+        status: Some(JournalStatus::Done),
+        retcode: Some(10009),
+        order: Some(5),
+        ..Default::default()
+    };
+    let not_executed = Completion {
+        status: Some(JournalStatus::NotExecuted),
+        ..Default::default()
+    };
+    let (a, b) = tokio::join!(
+        db.store.settle(doubt.id, JournalStatus::Unknown, done),
+        db.store
+            .settle(doubt.id, JournalStatus::Unknown, not_executed)
+    );
+    assert_eq!(
+        [a.unwrap(), b.unwrap()].iter().filter(|w| **w).count(),
+        1,
+        "one settles"
+    );
+    let e = db.store.get_entry(&user, doubt.id).await.unwrap().unwrap();
+    assert!(
+        matches!(e.status, JournalStatus::Done | JournalStatus::NotExecuted),
+        "{e:?}"
+    );
+    assert!(e.completed_at.is_some());
+    assert_eq!(ids(&db.store.open_entries().await.unwrap()), vec![sending.id]);
+}
+
+async fn a_not_executed_key_is_given_up(db: Db) {
+    let user = new_user(&db).await;
+    let account = new_account(&db, &user).await;
+    let first = begin(&db, &user, keyed(account, "retry-me")).await;
+    db.store
+        .complete(
+            &user,
+            first.id,
+            Completion {
+                status: Some(JournalStatus::NotExecuted),
+                error: Some("terminal_unavailable".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Nothing ran: the same key (well within its TTL) writes a new entry, which holds it now.
+    let second = created(
+        db.store
+            .begin(&user, keyed(account, "retry-me"), TTL)
+            .await
+            .unwrap(),
+    );
+    assert_ne!(second.id, first.id);
+    let first_now = db.store.get_entry(&user, first.id).await.unwrap().unwrap();
+    assert_eq!(first_now.idempotency_key, None);
+    assert_eq!(first_now.status, JournalStatus::NotExecuted);
+    let again = existing(
+        db.store
+            .begin(&user, keyed(account, "retry-me"), TTL)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(again.id, second.id);
+    // An unknown holder keeps its key: it may have executed.
+    db.store
+        .settle(
+            second.id,
+            JournalStatus::Pending,
+            Completion {
+                status: Some(JournalStatus::Unknown),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let held = existing(
+        db.store
+            .begin(&user, keyed(account, "retry-me"), TTL)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(held.id, second.id);
 }
 
 async fn constraints_are_enforced(db: Db) {
