@@ -1,5 +1,5 @@
 """Command line: `AGENT_TOKEN=... python -m mt5_agent --bind 127.0.0.1:9101 --backend metatrader5|mt5linux
-[--tls-cert cert.pem --tls-key key.pem]`.
+[--tls-cert cert.pem --tls-key key.pem] [--call-timeout-s 30]` (the timeout applies to mt5linux).
 
 The token comes from the environment (`AGENT_TOKEN`) only, never from a flag, so it stays out of process
 listings.
@@ -15,6 +15,7 @@ import ssl
 import sys
 from typing import Any
 
+from .backend import DEFAULT_CALL_TIMEOUT_S, MAX_CALL_TIMEOUT_S, ReconnectingMt5, valid_call_timeout
 from .server import Agent, make_server, tls_context
 
 LOG = logging.getLogger("mt5_agent")
@@ -42,8 +43,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def load_backend(name: str, host: str, port: int) -> Any:
-    """The MetaTrader5 API object: the package itself, or an mt5linux proxy to a Wine-side server."""
+def load_backend(name: str, host: str, port: int, call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S) -> Any:
+    """The MetaTrader5 API object: the package itself, or an mt5linux proxy to a Wine-side server.
+
+    The mt5linux link is rebuilt after it drops and each call over it has `call_timeout_s`
+    (`ReconnectingMt5`); the first link is made here so a wrong host or port stops the agent at once."""
     if name == "metatrader5":
         import MetaTrader5  # type: ignore[import-not-found]
 
@@ -51,8 +55,23 @@ def load_backend(name: str, host: str, port: int) -> Any:
     if name == "mt5linux":
         from mt5linux import MetaTrader5 as Mt5Linux  # type: ignore[import-not-found]
 
-        return Mt5Linux(host=host, port=port)
+        backend = ReconnectingMt5(lambda: Mt5Linux(host=host, port=port), call_timeout_s=call_timeout_s)
+        backend.connect()
+        return backend
     raise ValueError(f"unknown backend {name!r}")
+
+
+def call_timeout(value: str) -> float:
+    """--call-timeout-s: seconds, more than 0 and at most MAX_CALL_TIMEOUT_S (no NaN, no infinity)."""
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {value!r}") from exc
+    if not valid_call_timeout(seconds):
+        raise argparse.ArgumentTypeError(
+            f"expected seconds more than 0 and at most {MAX_CALL_TIMEOUT_S:g}, not {value!r}"
+        )
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=("metatrader5", "mt5linux"), default="metatrader5")
     parser.add_argument("--mt5linux-host", default="localhost")
     parser.add_argument("--mt5linux-port", type=int, default=18812)
+    parser.add_argument(
+        "--call-timeout-s",
+        type=call_timeout,
+        default=DEFAULT_CALL_TIMEOUT_S,
+        help="mt5linux: seconds a call may take before it is abandoned (504) and the link rebuilt "
+        f"(default {DEFAULT_CALL_TIMEOUT_S:g}; login and initialize get their own timeout plus 5 s)",
+    )
     parser.add_argument("--terminal-path", default=None, help="path to terminal64.exe")
     parser.add_argument("--log-level", default="INFO")
     return parser
@@ -97,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot use --tls-cert/--tls-key: {exc}", file=sys.stderr)
             return 2
     try:
-        mt5 = load_backend(args.backend, args.mt5linux_host, args.mt5linux_port)
+        mt5 = load_backend(args.backend, args.mt5linux_host, args.mt5linux_port, args.call_timeout_s)
     except ImportError as exc:
         print(f"backend {args.backend} is not installed: {exc}", file=sys.stderr)
         return 2

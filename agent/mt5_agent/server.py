@@ -28,6 +28,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .backend import LinkLost, ReconnectingMt5
+
 PROTOCOL_VERSION = "2"
 LOG = logging.getLogger("mt5_agent")
 
@@ -361,6 +363,10 @@ class Agent:
         try:
             code, message = self._mt5.last_error()
             return int(code), str(message)
+        except (ConnectionError, EOFError, OSError) as exc:
+            # The link died between a call and its last_error: as lost as it gets.
+            self._drop_link(type(exc).__name__)
+            return (-10004, "No IPC connection")
         except Exception:  # noqa: BLE001 - a dead proxy must not hide the original failure
             return (-10004, "No IPC connection")
 
@@ -383,7 +389,12 @@ class Agent:
             return
         try:
             ok = self._mt5.initialize(self._terminal_path) if self._terminal_path else self._mt5.initialize()
-        except Exception as exc:  # e.g. the mt5linux server is down
+        except (ConnectionError, EOFError, OSError) as exc:  # e.g. the mt5linux server is down
+            # Whatever session the agent held ends with the link, as in _guarded.
+            self._drop_link(type(exc).__name__)
+            detail = str(exc) if isinstance(exc, LinkLost) else type(exc).__name__
+            raise AgentError(503, "not_connected", f"cannot reach the terminal: {detail}") from exc
+        except Exception as exc:  # e.g. the far side cannot import MetaTrader5
             raise AgentError(
                 503, "not_connected", f"cannot reach the terminal: {type(exc).__name__}"
             ) from exc
@@ -401,11 +412,36 @@ class Agent:
                 return fn()
             except AgentError:
                 raise
+            except TimeoutError as exc:
+                # The backend gave up on a call it had started (mt5linux's per-call timeout): `timeout`,
+                # never `deadline_exceeded`, which tells the bridge nothing was sent. The link is rebuilt.
+                self._drop_link(type(exc).__name__)
+                raise AgentError(
+                    504, "timeout", f"the terminal did not answer ({exc}): the call's outcome is unknown"
+                ) from exc
             except (ConnectionError, EOFError, OSError) as exc:
-                self._initialized = False
-                raise AgentError(503, "not_connected", f"lost the terminal: {type(exc).__name__}") from exc
+                self._drop_link(type(exc).__name__)
+                # The backend's own message names the call; others could say anything, so only the type.
+                detail = str(exc) if isinstance(exc, LinkLost) else type(exc).__name__
+                raise AgentError(503, "not_connected", f"lost the terminal: {detail}") from exc
         finally:
             self._lock.release()
+
+    def _drop_link(self, why: str) -> None:
+        """Under the lock: the backend's link failed (an mt5linux/RPyC connection dropped). The next call
+        attaches again with initialize, and the session ends: the far side may have restarted, and what
+        the terminal holds after that is not what the agent logged it in with, so the bridge logs in
+        again rather than the guard assuming the old login."""
+        self._initialized = False
+        self._known = None
+        self._terminal_flags = None
+        if self._session is not None:
+            LOG.warning("lost the link to the terminal (%s): session dropped", why)
+        self._session = None
+        if isinstance(self._mt5, ReconnectingMt5):
+            # The failure may have come from reading a remote answer after its call returned, which the
+            # backend did not see: the next call must not reuse that link.
+            self._mt5.drop_link(why)
 
     def initialize(self) -> bool:
         """Attaches to the terminal at start-up; False (logged) if it is not there yet."""
@@ -438,10 +474,9 @@ class Agent:
             except AgentError:
                 known = None
                 self._terminal_flags = None
-            except (ConnectionError, EOFError, OSError):
-                self._initialized = False
+            except (ConnectionError, EOFError, OSError) as exc:
+                self._drop_link(type(exc).__name__)
                 known = None
-                self._terminal_flags = None
             finally:
                 self._lock.release()
         # The terminal's own state (not the agent's link to it, which `connected` above reports): its

@@ -830,7 +830,9 @@ def check_lease_fencing(t: Target) -> None:
     assert_error(t.request("POST", "/v1/login", login), 409, "stale_lease")
     assert_error(t.request("POST", "/v1/logout", {"lease": older}), 409, "stale_lease")
     health = t.request("GET", "/v1/health").json()
-    assert (health["login"], health["server"], health["lease"]) == (t.first.login, t.first.server, newer), health
+    assert (health["login"], health["server"], health["lease"]) == (t.first.login, t.first.server, newer), (
+        health
+    )
     assert health["session_tag"] == t.first.session_tag, health
     # The same lease again, a newer one, and no lease (a bridge without shared ownership) all run.
     assert call_with("account_info", newer, {}).status_code == 200

@@ -1,5 +1,5 @@
-"""Runs the protocol conformance suite against the Python agent (on the fake package) and against
-`mt5-bridge sim-agent` when that binary is built."""
+"""Runs the protocol conformance suite against the Python agent (on the fake package, directly and
+through the mt5linux backend's wrapper) and against `mt5-bridge sim-agent` when that binary is built."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from conformance import Account, Target
 from fake_mt5 import FakeMT5
 
 from mt5_agent import Agent, serve_in_thread
+from mt5_agent.backend import ReconnectingMt5
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST = Account(10001, "Sim-10001!", "Sim-Demo")
@@ -52,6 +53,25 @@ def python_target() -> Iterator[Target]:
         server.shutdown()
         server.server_close()
     assert fake.concurrent_failures == 0
+
+
+@pytest.fixture(scope="module")
+def mt5linux_target() -> Iterator[Target]:
+    """The Python agent as `--backend mt5linux` runs it: every terminal call through ReconnectingMt5
+    (its own thread and timeout per call), here over a link that never drops (test_mt5linux_backend.py
+    drops it)."""
+    token = secrets.token_urlsafe(24)
+    fake = FakeMT5(server_offset_s=7200, market_watch_only=True)
+    backend = ReconnectingMt5(lambda: fake, call_timeout_s=10.0)
+    backend.connect()
+    server = serve_in_thread(Agent(backend, token, login_poll_s=0.05), "127.0.0.1", 0)
+    try:
+        yield Target(f"http://127.0.0.1:{server.server_address[1]}", token, FIRST, SECOND, "python")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert fake.concurrent_failures == 0
+    assert backend.connections == 1
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +131,11 @@ def checks_for(agent: str) -> list[object]:
 @pytest.mark.parametrize("check", checks_for("python"))
 def test_python_agent(python_target: Target, check) -> None:  # type: ignore[no-untyped-def]
     check(python_target)
+
+
+@pytest.mark.parametrize("check", checks_for("python"))
+def test_python_agent_over_mt5linux(mt5linux_target: Target, check) -> None:  # type: ignore[no-untyped-def]
+    check(mt5linux_target)
 
 
 @pytest.mark.parametrize("check", checks_for("sim"))

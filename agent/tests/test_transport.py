@@ -134,13 +134,12 @@ def test_a_client_that_trickles_its_request_is_disconnected() -> None:
 
 
 def test_a_kept_alive_idle_connection_is_closed_and_the_next_request_reconnects() -> None:
-    with serving(None, idle_timeout_s=0.5) as served:
-        with requests.Session() as http:
-            http.headers["Authorization"] = f"Bearer {served.token}"
-            url = f"http://127.0.0.1:{served.port}/v1/health"
-            assert http.get(url, timeout=5).status_code == 200
-            time.sleep(1.0)
-            assert http.get(url, timeout=5).status_code == 200
+    with serving(None, idle_timeout_s=0.5) as served, requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {served.token}"
+        url = f"http://127.0.0.1:{served.port}/v1/health"
+        assert http.get(url, timeout=5).status_code == 200
+        time.sleep(1.0)
+        assert http.get(url, timeout=5).status_code == 200
 
 
 def test_the_default_timeout_is_30_seconds() -> None:
