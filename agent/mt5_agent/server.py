@@ -910,22 +910,24 @@ class Agent:
         return self._history(self._mt5.history_orders_get, "history_orders_get", args)
 
     def _op_server_time_offset(self, args: Mapping[str, Any]) -> Any:
-        """Server clock minus UTC, from the freshest Market Watch tick, rounded to 15 minutes."""
+        """Server clock minus UTC, from the freshest Market Watch tick, rounded to 15 minutes; None
+        when no tick is fresh enough to tell (a quiet market): the bridge keeps its last known offset
+        then, and never takes a guess for a measurement."""
         symbols = self._mt5.symbols_get()
         if not symbols:
-            return 0
+            return None
         newest: int | None = None
         for info in [s for s in symbols if getattr(s, "select", False)][:_OFFSET_SAMPLE]:
             tick = self._mt5.symbol_info_tick(str(info.name))
             if tick is not None and int(tick.time) > 0:
                 newest = int(tick.time) if newest is None else max(newest, int(tick.time))
         if newest is None:
-            return 0
+            return None
         raw = newest - int(time.time())
         rounded = round(raw / _QUARTER_HOUR) * _QUARTER_HOUR
         # A stale tick (market closed) would produce a wrong offset: only trust ones near a quarter hour.
         if abs(raw - rounded) > 300 or abs(rounded) > 14 * 3600:
-            return 0
+            return None
         return int(rounded)
 
 

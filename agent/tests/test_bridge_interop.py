@@ -180,3 +180,6 @@ def test_the_bridge_trades_through_the_python_agent(bridge: tuple[str, FakeMT5])
         assert tick.status_code == 200 and tick.json()["bid"] == 1.08, tick.text
     assert fake.concurrent_failures == 0
     assert "order_send" in fake.calls
+    # The broker's clock is read once (at login) and cached per server, not on each of the requests
+    # above that report times (each reading costs symbols_get() and a tick per symbol).
+    assert fake.calls.count("symbols_get") == 1, fake.calls

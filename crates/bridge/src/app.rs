@@ -40,6 +40,8 @@ pub struct AppState {
     pub limits: Limits,
     pub idempotency_ttl_s: i64,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The trade servers' clock offsets as the agents measured them (shared by every agent).
+    pub server_clocks: Arc<crate::agent::clock::ServerClocks>,
     /// Shared state of replicas (REDIS_URL); `None` keeps everything in this process.
     pub redis: Option<crate::shared_state::Redis>,
     /// JWT_REQUIRE_AAL2: storing credentials needs a session that passed MFA.
@@ -102,6 +104,7 @@ pub async fn build_terminals(
     settings: &ServeSettings,
     overrides: &mut Overrides,
     mut fences: Option<&mut Vec<crate::ownership::Owned>>,
+    clocks: &Arc<crate::agent::clock::ServerClocks>,
 ) -> Result<Vec<Arc<dyn Terminal>>, StartupError> {
     let sim = match overrides.sim.take() {
         Some(s) => s,
@@ -147,7 +150,8 @@ pub async fn build_terminals(
         let mut agent =
             crate::agent::client::AgentTerminal::with_roots(url, token, &settings.agent_roots)
                 .map_err(StartupError::Config)?
-                .with_call_timeout(settings.pool.timeout);
+                .with_call_timeout(settings.pool.timeout)
+                .with_clocks(clocks.clone());
         if let Some(owned) = fences.as_deref_mut() {
             let fence = crate::ownership::Fence::new();
             agent = agent.with_fence(fence.clone());
@@ -192,10 +196,12 @@ impl Application {
             None => None,
         };
         let mut owned = Vec::new();
+        let server_clocks = Arc::new(crate::agent::clock::ServerClocks::default());
         let terminals = build_terminals(
             &settings,
             &mut overrides,
             redis.as_ref().map(|_| &mut owned),
+            &server_clocks,
         )
         .await?;
         let pool = Arc::new(TerminalPool::new(terminals, settings.pool.clone()));
@@ -251,6 +257,7 @@ impl Application {
             limits: settings.limits,
             idempotency_ttl_s: settings.idempotency_ttl_s,
             metrics: Arc::new(crate::metrics::Metrics::new(settings.metrics_token.clone())),
+            server_clocks,
             redis,
             require_aal2: settings.require_aal2,
             reconciler: Arc::new(crate::reconcile::Reconciler::new(settings.reconcile_grace)),

@@ -72,6 +72,10 @@ pub enum ApiError {
     TerminalUnavailable(String),
     #[error("the terminal did not answer in time")]
     TerminalTimeout,
+    /// Every terminal in service has trading switched off ("Algo Trading" off, or the API barred
+    /// from trading): the order was not sent. Reads still work.
+    #[error("no terminal can trade now: trading is switched off on every terminal; the order was not sent")]
+    TerminalTradingDisabled,
     /// An order reached the terminal side and its answer was lost: its journal entry is `unknown`
     /// until the broker's history settles it. Answered as `terminal_timeout`.
     #[error("the terminal did not answer in time: the order's outcome is unknown until the broker's history settles it")]
@@ -164,6 +168,9 @@ impl ApiError {
                 (StatusCode::GATEWAY_TIMEOUT, "terminal_timeout")
             }
             OrderNotSent { .. } => (StatusCode::SERVICE_UNAVAILABLE, "terminal_unavailable"),
+            TerminalTradingDisabled => {
+                (StatusCode::SERVICE_UNAVAILABLE, "terminal_trading_disabled")
+            }
             OrderOutcomeUnknown { .. } => (StatusCode::CONFLICT, "order_outcome_unknown"),
             OutcomeNotRecorded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "journal_unavailable"),
             JournalEntryNotFound => (StatusCode::NOT_FOUND, "journal_entry_not_found"),

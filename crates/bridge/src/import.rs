@@ -111,9 +111,14 @@ pub async fn run(
             return Ok(Imported::AlreadyPresent(row.id));
         }
     }
-    let terminals = build_terminals(&settings, &mut Overrides::default(), None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let terminals = build_terminals(
+        &settings,
+        &mut Overrides::default(),
+        None,
+        &Default::default(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let pool = TerminalPool::new(terminals, settings.pool.clone());
     let session = crate::credentials::session_with(
         &settings.base.vault,

@@ -357,8 +357,16 @@ impl Metrics {
     }
 
     /// Everything in the text exposition format, with the pool's counters read now.
-    pub fn render(&self, pool: &TerminalPool) -> String {
+    /// The exposition text; `stale_clocks` is how many trade servers' time offsets are stale.
+    pub fn render(&self, pool: &TerminalPool, stale_clocks: usize) -> String {
         let mut out = String::new();
+        sample(
+            &mut out,
+            "mt5b_server_time_offset_stale",
+            "Trade servers whose clock offset could not be measured at its last refresh (no recent tick): the last known offset is used.",
+            "gauge",
+            stale_clocks as u64,
+        );
         self.http_requests.render(&mut out);
         self.http_duration.render(&mut out);
         let stats = pool.stats();
@@ -452,7 +460,7 @@ mod tests {
         m.request("/api/v1/accounts", "GET", 200, Duration::from_millis(700));
         m.order_retcode(10009);
         m.rate_limited("switches_per_user");
-        let text = m.render(&TerminalPool::new(Vec::new(), PoolOptions::default()));
+        let text = m.render(&TerminalPool::new(Vec::new(), PoolOptions::default()), 0);
         assert!(text.contains("# TYPE mt5b_http_requests_total counter\n"));
         assert!(text.contains(
             "mt5b_http_requests_total{route=\"/api/v1/accounts\",method=\"GET\",status=\"200\"} 2\n"

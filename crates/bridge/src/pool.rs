@@ -172,11 +172,26 @@ impl Rate {
     }
 }
 
+/// How often a terminal with trading off is asked whether it trades again.
+const TRADING_RECHECK: Duration = Duration::from_secs(2);
+
+/// Whether every terminal in service has trading switched off (and at least one is in service):
+/// an order then has nowhere to go.
+fn no_terminal_trades(slots: &[SlotInfo]) -> bool {
+    let mut up = slots.iter().filter(|s| !s.down).peekable();
+    up.peek().is_some() && up.all(|s| s.can_trade == Some(false))
+}
+
 struct SlotInfo {
     /// The session the pool believes the terminal holds; `None` when unknown.
     logged_in: Option<Session>,
     /// `account_info().trade_allowed` of that session, once known.
     trade_allowed: Option<bool>,
+    /// Whether the terminal itself lets the API trade (`terminal_info()`: "Algo Trading" on and
+    /// the API not barred), once known. Order sends go only where it is not `Some(false)`.
+    can_trade: Option<bool>,
+    /// A task is re-reading the terminal's flags until it can trade again.
+    rechecking: bool,
     busy: bool,
     last_used: Instant,
     turn_account: Option<Session>,
@@ -208,6 +223,20 @@ struct Waiter {
     /// The user the request is for (fair shares and the per-user queue limit); `None` for
     /// callers that are no user (benchmarks, tools), which count as one user of their own.
     user: Option<Uuid>,
+    /// An order send (or a run that may send): only a terminal that can trade takes it.
+    trade: bool,
+}
+
+impl SlotInfo {
+    /// Whether this terminal may take `waiter`: reads go anywhere, trades only where trading is on.
+    fn takes(&self, waiter: &Waiter) -> bool {
+        !waiter.trade || self.can_trade != Some(false)
+    }
+
+    /// Whether it may take some waiter of `queue`.
+    fn takes_any(&self, queue: Option<&VecDeque<Waiter>>) -> bool {
+        queue.is_some_and(|q| q.iter().any(|w| self.takes(w)))
+    }
 }
 
 #[derive(Default)]
@@ -367,6 +396,57 @@ impl Inner {
         }
     }
 
+    /// Records whether the terminal in `slot` trades. Switched off, it is re-read every few
+    /// seconds until it trades again; switched on, waiting orders may go to it.
+    fn learn_can_trade(self: &Arc<Self>, slot: usize, can: bool) {
+        let mut st = self.lock();
+        let Some(s) = st.slots.get_mut(slot) else {
+            return;
+        };
+        s.can_trade = Some(can);
+        if can {
+            self.dispatch(&mut st);
+            return;
+        }
+        if std::mem::replace(&mut s.rechecking, true) {
+            return;
+        }
+        drop(st);
+        let (Ok(handle), Some(terminal)) = (
+            tokio::runtime::Handle::try_current(),
+            self.terminals.get(slot).cloned(),
+        ) else {
+            return;
+        };
+        let inner = self.clone();
+        handle.spawn(async move {
+            loop {
+                tokio::time::sleep(TRADING_RECHECK).await;
+                let flags = terminal.terminal_flags().await;
+                let mut st = inner.lock();
+                let Some(s) = st.slots.get_mut(slot) else {
+                    return;
+                };
+                match flags {
+                    // Unknown counts as trading: the next 10027 switches it off again.
+                    Ok(f) if f.is_none_or(|f| f.can_trade()) => {
+                        s.can_trade = f.map(|f| f.can_trade());
+                        s.rechecking = false;
+                        tracing::info!(terminal = terminal.id(), "terminal trades again");
+                        inner.dispatch(&mut st);
+                        return;
+                    }
+                    _ if s.can_trade != Some(false) => {
+                        // Learned otherwise meanwhile (a login or a probe read it).
+                        s.rechecking = false;
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+
     fn logged_in(&self, slot: usize) -> Option<Session> {
         self.lock()
             .slots
@@ -374,14 +454,23 @@ impl Inner {
             .and_then(|s| s.logged_in.clone())
     }
 
-    /// Grants `slot` to the first live waiter of `account`; when none is left, forgets the account.
-    fn grant_to(self: &Arc<Self>, st: &mut State, slot: usize, account: &Session) {
+    /// Grants `slot` to the first live waiter of `account` that it may take; when none is left,
+    /// forgets the account. Whether anything changed (a grant, or abandoned waiters pruned).
+    fn grant_to(self: &Arc<Self>, st: &mut State, slot: usize, account: &Session) -> bool {
         let now = Instant::now();
+        let mut changed = false;
         loop {
-            let Some(waiter) = st.queues.get_mut(account).and_then(|q| q.pop_front()) else {
+            let can_trade = st.slots[slot].can_trade != Some(false);
+            let Some(waiter) = st.queues.get_mut(account).and_then(|q| {
+                let i = q
+                    .iter()
+                    .position(|w| w.tx.is_closed() || can_trade || !w.trade)?;
+                q.remove(i)
+            }) else {
                 break;
             };
             st.queued = st.queued.saturating_sub(1);
+            changed = true;
             if waiter.tx.is_closed() {
                 Inner::user_left(st, waiter.user);
                 continue; // the waiter gave up (deadline); try the next one
@@ -420,7 +509,7 @@ impl Inner {
             match waiter.tx.send(grant) {
                 Ok(()) => {
                     self.forget_if_empty(st, account);
-                    return;
+                    return true;
                 }
                 Err(mut grant) => {
                     // The receiver vanished between the check and the send: we hold the lock,
@@ -431,6 +520,7 @@ impl Inner {
             }
         }
         self.forget_if_empty(st, account);
+        changed
     }
 
     /// A request of `user` joins the queue; a user who had none waiting joins the current round.
@@ -523,11 +613,13 @@ impl Inner {
             loop {
                 tokio::time::sleep(backoff).await;
                 if let Ok(current) = terminal.current().await {
+                    let flags = terminal.terminal_flags().await.ok().flatten();
                     let mut st = inner.lock();
                     if let Some(s) = st.slots.get_mut(slot) {
                         s.down = false;
                         s.logged_in = current;
                         s.trade_allowed = None;
+                        s.can_trade = flags.map(|f| f.can_trade());
                     }
                     tracing::info!(
                         terminal = terminal.id(),
@@ -562,14 +654,20 @@ impl Inner {
             let oldest = st
                 .queues
                 .iter()
-                .filter_map(|(a, q)| q.front().map(|w| (w.seq, a)))
+                .filter_map(|(a, q)| {
+                    q.iter()
+                        .find(|w| st.slots[slot].takes(w))
+                        .map(|w| (w.seq, a))
+                })
                 .min_by_key(|(seq, _)| *seq)
                 .map(|(_, a)| a.clone());
             let Some(account) = oldest else {
                 return;
             };
             // Either the slot is granted or the account's (abandoned) waiters are gone: progress.
-            self.grant_to(st, slot, &account);
+            if !self.grant_to(st, slot, &account) {
+                return;
+            }
         }
     }
 
@@ -579,13 +677,16 @@ impl Inner {
         loop {
             let now = Instant::now();
             // Accounts waiting with no terminal logged in to them (idle or busy).
+            // A terminal on an account covers it only if it may take one of its waiters: trades
+            // that wait on a terminal with trading off starve and get another one.
             let starving: Vec<Session> = st
                 .arrival
                 .iter()
                 .filter(|a| {
                     !st.slots.iter().any(|s| {
-                        s.logged_in.as_ref() == Some(*a)
-                            || (s.busy && s.turn_account.as_ref() == Some(*a))
+                        (s.logged_in.as_ref() == Some(*a)
+                            || (s.busy && s.turn_account.as_ref() == Some(*a)))
+                            && s.takes_any(st.queues.get(*a))
                     })
                 })
                 .cloned()
@@ -611,19 +712,29 @@ impl Inner {
                 {
                     continue;
                 }
-                self.grant_to(st, i, &acc);
-                progressed = true;
+                progressed |= self.grant_to(st, i, &acc);
             }
 
             // 2. Switching: the oldest starving account gets the least recently used idle
             //    terminal that is not resident, preferring one whose account nobody waits for.
-            if let Some(acc) = Inner::next_starving(st, &starving) {
-                let free = |s: &SlotInfo| !s.busy && !s.down;
+            let free = |s: &SlotInfo| !s.busy && !s.down;
+            // Only accounts some idle terminal may take part in the turns of this pass.
+            let servable: Vec<Session> = starving
+                .iter()
+                .filter(|a| {
+                    st.slots
+                        .iter()
+                        .any(|s| free(s) && s.takes_any(st.queues.get(*a)))
+                })
+                .cloned()
+                .collect();
+            if let Some(acc) = Inner::next_starving(st, &servable) {
+                let fits = |s: &SlotInfo| free(s) && s.takes_any(st.queues.get(acc));
                 let resident = |s: &SlotInfo| {
                     s.logged_in.is_some() && s.resident_until.is_some_and(|end| now < end)
                 };
                 let victim = (0..st.slots.len())
-                    .filter(|&i| free(&st.slots[i]) && !resident(&st.slots[i]))
+                    .filter(|&i| fits(&st.slots[i]) && !resident(&st.slots[i]))
                     .min_by_key(|&i| {
                         let s = &st.slots[i];
                         let wanted = s
@@ -633,10 +744,9 @@ impl Inner {
                         (wanted, s.last_used)
                     });
                 if let Some(i) = victim {
-                    self.grant_to(st, i, acc);
-                    progressed = true;
+                    progressed |= self.grant_to(st, i, acc);
                 } else if let Some(end) = (0..st.slots.len())
-                    .filter(|&i| free(&st.slots[i]) && resident(&st.slots[i]))
+                    .filter(|&i| fits(&st.slots[i]) && resident(&st.slots[i]))
                     .filter_map(|i| st.slots[i].resident_until)
                     .min()
                 {
@@ -705,6 +815,8 @@ impl TerminalPool {
             .map(|_| SlotInfo {
                 logged_in: None,
                 trade_allowed: None,
+                can_trade: None,
+                rechecking: false,
                 busy: false,
                 last_used: now,
                 turn_account: None,
@@ -731,6 +843,16 @@ impl TerminalPool {
     /// Terminals taken out of the pool because they do not answer.
     pub fn terminals_down(&self) -> usize {
         self.inner.lock().slots.iter().filter(|s| s.down).count()
+    }
+
+    /// Terminals known to have trading switched off (they still serve reads).
+    pub fn terminals_trading_disabled(&self) -> usize {
+        self.inner
+            .lock()
+            .slots
+            .iter()
+            .filter(|s| s.can_trade == Some(false))
+            .count()
     }
 
     pub fn size(&self) -> usize {
@@ -788,7 +910,12 @@ impl TerminalPool {
             .collect()
     }
 
-    async fn acquire(&self, account: &Session, user: Option<Uuid>) -> Result<Lease, ApiError> {
+    async fn acquire(
+        &self,
+        account: &Session,
+        user: Option<Uuid>,
+        trade: bool,
+    ) -> Result<Lease, ApiError> {
         if self.inner.terminals.is_empty() {
             return Err(ApiError::TerminalUnavailable(
                 "no terminal is configured".into(),
@@ -797,6 +924,9 @@ impl TerminalPool {
         let started = Instant::now();
         let mut waiting = {
             let mut st = self.inner.lock();
+            if trade && no_terminal_trades(&st.slots) {
+                return Err(ApiError::TerminalTradingDisabled);
+            }
             let (tx, rx) = oneshot::channel();
             let seq = st.next_seq;
             st.next_seq += 1;
@@ -808,7 +938,12 @@ impl TerminalPool {
             st.queues
                 .entry(account.clone())
                 .or_default()
-                .push_back(Waiter { tx, seq, user });
+                .push_back(Waiter {
+                    tx,
+                    seq,
+                    user,
+                    trade,
+                });
             if !st.arrival.contains(account) {
                 st.arrival.push_back(account.clone());
             }
@@ -886,6 +1021,11 @@ impl TerminalPool {
                     Some(session.clone()),
                     Some(info.trade_allowed),
                 );
+                // A fresh login is a good moment to learn whether the terminal itself trades.
+                if let Ok(Some(flags)) = lease.terminal.terminal_flags().await {
+                    self.inner
+                        .learn_can_trade(lease.grant.slot, flags.can_trade());
+                }
                 Ok(info)
             }
             Err(e) => {
@@ -961,7 +1101,9 @@ impl TerminalPool {
         let work = async {
             let mut login = None;
             for attempt in 0..2 {
-                let lease = self.acquire(session, user).await?;
+                let lease = self
+                    .acquire(session, user, purpose == Purpose::Trade)
+                    .await?;
                 let slot = lease.grant.slot;
                 let fresh = self.inner.opts.policy == Policy::Naive;
                 if fresh || self.inner.logged_in(slot).as_ref() != Some(session) {
@@ -1002,6 +1144,16 @@ impl TerminalPool {
                         );
                         // Nothing ran; forget what we believed the terminal held and try afresh.
                         self.inner.set_logged_in(slot, None, None);
+                    }
+                    Err(e) if e.is_trading_disabled() => {
+                        // The terminal's own switch is off (a 10027 or -8 slipped through): nothing
+                        // ran; orders go elsewhere until it is back on.
+                        tracing::warn!(
+                            terminal = lease.terminal.id(),
+                            "terminal refuses to trade (Algo Trading off): orders go elsewhere"
+                        );
+                        self.inner.learn_can_trade(slot, false);
+                        return Err(ApiError::TerminalTradingDisabled);
                     }
                     Err(e) if e.is_connection() => {
                         self.inner.set_logged_in(slot, None, None);
@@ -1059,11 +1211,13 @@ impl TerminalPool {
         };
         match terminal.current().await {
             Ok(current) => {
+                let flags = terminal.terminal_flags().await.ok().flatten();
                 let mut st = self.inner.lock();
                 if let Some(s) = st.slots.get_mut(slot) {
                     s.down = false;
                     s.logged_in = current;
                     s.trade_allowed = None;
+                    s.can_trade = flags.map(|f| f.can_trade());
                 }
                 self.inner.dispatch(&mut st);
             }
@@ -1093,7 +1247,7 @@ impl TerminalPool {
         password: &SecretString,
     ) -> Result<AccountInfo, ApiError> {
         let work = async {
-            let lease = self.acquire(session, user).await?;
+            let lease = self.acquire(session, user, false).await?;
             self.login(&lease, session, password).await
         };
         match tokio::time::timeout(self.inner.opts.timeout, work).await {

@@ -498,6 +498,13 @@ where
                 Prepared::Send { request, offset_s } => {
                     set(&stage, Stage::Sending);
                     match t.order_send(&at, &request).await {
+                        Ok(result) if result.retcode == mt5::retcode::CLIENT_DISABLES_AT => {
+                            // The terminal refused before sending (its "Algo Trading" is off):
+                            // nothing ran; the pool keeps orders off it from now on.
+                            let e = TerminalError::trading_disabled();
+                            set(&stage, Stage::NotSent(e.clone()));
+                            Err(e)
+                        }
                         Ok(result) => {
                             set(&stage, Stage::Answered);
                             Ok(Sent::Done(result, offset_s))

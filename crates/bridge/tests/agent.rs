@@ -153,7 +153,8 @@ async fn two_sim_agents_speak_the_protocol_on_one_broker() {
     assert_eq!(
         h,
         json!({"connected": true, "login": null, "server": null, "agent": "sim", "version": "2",
-               "session_tag": null})
+               "session_tag": null,
+               "terminal_info": {"connected": true, "trade_allowed": true, "tradeapi_disabled": false}})
     );
 
     // Refused credentials: MT5's -6, and the password is not echoed.
@@ -686,7 +687,7 @@ async fn agent_terminal_maps_the_protocol_back_to_terminal_results_and_errors() 
     let wrong = AgentTerminal::new(&url, SecretString::from("not-the-token")).unwrap();
     let err = wrong.current().await.unwrap_err();
     assert!(
-        matches!(err, TerminalError::Unavailable(ref m) if m.contains("AGENT_TOKEN")),
+        matches!(err, TerminalError::NotSent(ref m) if m.contains("AGENT_TOKEN")),
         "{err:?}"
     );
     let closed = AgentTerminal::new(
@@ -695,8 +696,9 @@ async fn agent_terminal_maps_the_protocol_back_to_terminal_results_and_errors() 
     )
     .unwrap();
     let err = closed.account_info(&at).await.unwrap_err();
+    // No connection was made: nothing was sent, and the terminal is out of reach.
     assert!(
-        matches!(err, TerminalError::Unavailable(_)) && err.is_connection(),
+        matches!(err, TerminalError::NotSent(_)) && err.is_connection() && err.is_not_sent(),
         "{err:?}"
     );
 

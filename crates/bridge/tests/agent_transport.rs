@@ -311,7 +311,7 @@ async fn a_tls_agent_is_used_only_once_its_ca_is_trusted() {
     let agent = AgentTerminal::new(&url, SecretString::from(TOKEN)).unwrap();
     let err = agent.current().await.unwrap_err();
     assert!(
-        matches!(&err, mt5::TerminalError::Unavailable(m) if m.contains("AGENT_CA_FILE")),
+        matches!(&err, mt5::TerminalError::NotSent(m) if m.contains("AGENT_CA_FILE")),
         "{err:?}"
     );
     assert!(err.is_connection(), "{err:?}");

@@ -891,7 +891,10 @@ async fn settle_is_a_compare_and_set_on_the_status(db: Db) {
         "{e:?}"
     );
     assert!(e.completed_at.is_some());
-    assert_eq!(ids(&db.store.open_entries().await.unwrap()), vec![sending.id]);
+    assert_eq!(
+        ids(&db.store.open_entries().await.unwrap()),
+        vec![sending.id]
+    );
 }
 
 async fn a_not_executed_key_is_given_up(db: Db) {
@@ -1163,7 +1166,7 @@ async fn postgres_journal_schema_has_rls_policies_indexes_and_grants() {
             vec![
                 "idx_trade_journal_account_created",
                 "idx_trade_journal_idempotency",
-                "idx_trade_journal_pending",
+                "idx_trade_journal_open",
                 "idx_trade_journal_user_created",
                 "trade_journal_client_id_key",
                 "trade_journal_pkey",
@@ -1183,8 +1186,11 @@ async fn postgres_journal_schema_has_rls_policies_indexes_and_grants() {
         assert!(
             def("idx_trade_journal_user_created").contains("(user_id, created_at DESC, id DESC)")
         );
+        // The entries the reconciler reads: those in flight and those in doubt.
+        let open = def("idx_trade_journal_open");
         assert!(
-            def("idx_trade_journal_pending").contains("WHERE ((status)::text = 'pending'::text)")
+            open.contains("WHERE") && open.contains("'pending'") && open.contains("'unknown'"),
+            "{open}"
         );
 
         let grants: (bool, bool, bool, bool, bool, bool) = sqlx::query_as(

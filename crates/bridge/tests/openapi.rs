@@ -1099,6 +1099,16 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         )
         .await;
     ok(s, &b, 200);
+    let entry_id = b["entries"][0]["id"].as_str().unwrap().to_string();
+    let (s, b) = c
+        .get(
+            "/api/v1/journal/{id}",
+            &format!("/api/v1/journal/{entry_id}"),
+            t,
+        )
+        .await;
+    ok(s, &b, 200);
+    assert_eq!(b["entry"]["id"], entry_id.as_str(), "{b}");
 
     // Algorithms.
     let (s, b) = c.get("/api/v1/algorithms", "/api/v1/algorithms", t).await;
@@ -1366,6 +1376,14 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     assert_eq!((s, code(&b)), (404, "run_not_found"));
     let (s, b) = c.get("/api/v1/journal", "/api/v1/journal?limit=0", t).await;
     assert_eq!((s, code(&b)), (422, "validation_failed"));
+    let (s, b) = c
+        .get(
+            "/api/v1/journal/{id}",
+            &format!("/api/v1/journal/{}", Uuid::new_v4()),
+            t,
+        )
+        .await;
+    assert_eq!((s, code(&b)), (404, "journal_entry_not_found"));
     let newcomer = app.token(Uuid::new_v4());
     let (s, b) = c.get("/api/v1/account", "/api/v1/account", &newcomer).await;
     assert_eq!((s, code(&b)), (404, "no_account"));

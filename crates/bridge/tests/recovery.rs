@@ -102,7 +102,11 @@ async fn crash_between_send_and_completion(app: common::TestApp) -> common::Test
     for _ in 0..200 {
         let (_, b) = app2.get("/api/v1/journal", &t).await;
         let entries = b["entries"].as_array().unwrap().clone();
-        if entries.iter().all(|e| e["status"] != "pending") {
+        // Settled: neither in flight (pending) nor in doubt (unknown) any more.
+        if entries
+            .iter()
+            .all(|e| e["status"] != "pending" && e["status"] != "unknown")
+        {
             let sent_entry = entries
                 .iter()
                 .find(|e| e["client_id"] == "mbrecvsent22")

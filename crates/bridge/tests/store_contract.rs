@@ -1270,7 +1270,8 @@ async fn postgres_unreachable_server_is_an_error() {
         .await
         .err()
         .expect("no server listens on port 1");
-    assert!(matches!(err, StoreError::Database(_)));
+    // A server that does not answer is an outage (503 database_unavailable), not a fault.
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }
 
 #[tokio::test]

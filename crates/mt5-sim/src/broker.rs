@@ -191,6 +191,8 @@ pub struct Broker {
     accounts: HashMap<AccountKey, AccountSpec>,
     /// Master passwords changed while the server runs (as a broker's password change does).
     changed_passwords: std::sync::RwLock<HashMap<AccountKey, SecretString>>,
+    /// Terminals (by id) whose "Algo Trading" is switched off (kept in this process only).
+    algo_off: std::sync::RwLock<std::collections::HashSet<String>>,
     store: Arc<dyn StateStore>,
     data: Arc<dyn MarketData>,
     clock: Arc<dyn Clock>,
@@ -271,6 +273,7 @@ impl Broker {
         let broker = Broker {
             accounts,
             changed_passwords: Default::default(),
+            algo_off: Default::default(),
             store,
             data: cfg.data,
             clock: cfg.clock,
@@ -323,8 +326,18 @@ impl Broker {
 
     fn spec(&self, key: &AccountKey) -> Result<&AccountSpec, TerminalError> {
         self.accounts
-            .get(key)
+            .get(self.canonical(key))
             .ok_or_else(TerminalError::auth_failed)
+    }
+
+    /// The configured key of the account `key` names: MT5 finds a trade server by its name
+    /// whatever its case and surrounding blanks, and reports its own spelling. `key` itself when
+    /// no account matches.
+    pub fn canonical<'a>(&'a self, key: &'a AccountKey) -> &'a AccountKey {
+        if let Some((k, _)) = self.accounts.get_key_value(key) {
+            return k;
+        }
+        self.accounts.keys().find(|k| k.same_as(key)).unwrap_or(key)
     }
 
     fn record(
@@ -334,6 +347,7 @@ impl Broker {
         operation: &str,
         note: Note,
     ) -> AuditRecord {
+        let key = self.canonical(key);
         AuditRecord {
             seq: 0,
             utc_ms: self.clock.now_ms(),
@@ -357,6 +371,7 @@ impl Broker {
         operation: &str,
         mut f: impl FnMut(&mut Engine<'_>, &mut AccountState) -> (R, Note) + Send,
     ) -> Result<R, TerminalError> {
+        let key = self.canonical(key);
         let spec = self.spec(key)?;
         let configured = settings(spec);
         let market = self.data.market();
@@ -401,10 +416,32 @@ impl Broker {
             .map_err(store_failure)
     }
 
+    /// Switches "Algo Trading" of the terminal `terminal_id` on or off, as its user would at the
+    /// terminal: off, its `order_send` answers 10027 and `terminal_info()` says `trade_allowed`
+    /// false. Every terminal starts with it on.
+    pub fn set_algo_trading(&self, terminal_id: &str, on: bool) {
+        let mut off = self.algo_off.write().unwrap_or_else(|p| p.into_inner());
+        if on {
+            off.remove(terminal_id);
+        } else {
+            off.insert(terminal_id.to_string());
+        }
+    }
+
+    /// Whether the terminal `terminal_id` has "Algo Trading" on.
+    pub fn algo_trading(&self, terminal_id: &str) -> bool {
+        !self
+            .algo_off
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(terminal_id)
+    }
+
     /// Changes an account's master password while the server runs: the old one is refused from
     /// the next login on (sessions already open stay, as on a real server). False for an unknown
     /// account. Kept in this process only.
     pub fn set_password(&self, key: &AccountKey, password: SecretString) -> bool {
+        let key = self.canonical(key);
         if !self.accounts.contains_key(key) {
             return false;
         }
@@ -417,6 +454,7 @@ impl Broker {
 
     /// Which of the account's passwords `password` is, compared in constant time.
     fn access(&self, key: &AccountKey, password: &SecretString) -> Option<Access> {
+        let key = self.canonical(key);
         let spec = self.accounts.get(key)?;
         let given = password.expose_secret().as_bytes();
         let changed = self
@@ -454,7 +492,7 @@ impl Broker {
                 ..Note::default()
             };
             // Failed attempts are audited too (without anything secret).
-            if self.accounts.contains_key(key) {
+            if self.accounts.contains_key(self.canonical(key)) {
                 let rec = self.record(terminal_id, key, "login_failed", note);
                 self.store.record(rec).await.map_err(store_failure)?;
             }

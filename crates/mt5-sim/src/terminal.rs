@@ -130,6 +130,16 @@ impl SimTerminal {
         }
     }
 
+    /// Switches the terminal's "Algo Trading" on or off, as a user at the terminal would (see
+    /// [`Broker::set_algo_trading`]): off, `order_send` answers 10027 and runs nothing.
+    pub fn set_algo_trading(&self, on: bool) {
+        self.broker.set_algo_trading(&self.id, on);
+    }
+
+    fn algo_trading(&self) -> bool {
+        self.broker.algo_trading(&self.id)
+    }
+
     pub fn broker(&self) -> &Arc<Broker> {
         &self.broker
     }
@@ -399,7 +409,17 @@ impl Terminal for SimTerminal {
         let (broker, id, account) = (self.broker.clone(), self.id.clone(), at.account.clone());
         let order_latency = self.opts.order_latency;
         let request = request.clone();
+        let algo_trading = self.algo_trading();
         self.call_kind(at, true, |request_id, read_only| async move {
+            if !algo_trading {
+                // The terminal refuses before anything leaves it.
+                return Ok(OrderSendResult {
+                    retcode: mt5::retcode::CLIENT_DISABLES_AT,
+                    comment: "AutoTrading disabled by client".into(),
+                    request_id,
+                    ..Default::default()
+                });
+            }
             // A task of its own: once at the broker, the order runs to its end even if the
             // caller gives up waiting, as with a real terminal.
             let latency = order_latency;
@@ -442,6 +462,14 @@ impl Terminal for SimTerminal {
             self.broker.history_orders(&self.id, &at.account, select)
         })
         .await
+    }
+
+    async fn terminal_flags(&self) -> Result<Option<mt5::TerminalFlags>, TerminalError> {
+        Ok(Some(mt5::TerminalFlags {
+            connected: true,
+            trade_allowed: self.algo_trading(),
+            tradeapi_disabled: false,
+        }))
     }
 
     async fn server_time_offset_s(&self, _at: &Expected) -> Result<i64, TerminalError> {

@@ -162,7 +162,7 @@ impl TerminalError {
     pub fn is_connection(&self) -> bool {
         match self {
             TerminalError::Unavailable(_) | TerminalError::Timeout => true,
-            TerminalError::NotSent(why) => why == NO_CONNECTION,
+            TerminalError::NotSent(why) => why.starts_with(NO_CONNECTION),
             TerminalError::Mt5 { code, .. } => *code <= last_error::INTERNAL_FAIL,
             TerminalError::WrongAccount { .. } => false,
         }
@@ -171,7 +171,7 @@ impl TerminalError {
     pub fn is_terminal_down(&self) -> bool {
         match self {
             TerminalError::Unavailable(_) => true,
-            TerminalError::NotSent(why) => why == NO_CONNECTION,
+            TerminalError::NotSent(why) => why.starts_with(NO_CONNECTION),
             _ => false,
         }
     }
@@ -186,6 +186,17 @@ impl TerminalError {
             }
             _ => false,
         }
+    }
+    /// Whether the terminal refused to trade because trading is switched off on it (MT5's `-8`,
+    /// "Autotrading disabled"): nothing ran; another terminal may trade.
+    pub fn is_trading_disabled(&self) -> bool {
+        matches!(self, TerminalError::Mt5 { code, .. } if *code == last_error::AUTO_TRADING_DISABLED)
+    }
+    pub fn trading_disabled() -> Self {
+        Self::mt5(
+            last_error::AUTO_TRADING_DISABLED,
+            "Terminal: Autotrading disabled",
+        )
     }
     pub fn is_timeout(&self) -> bool {
         matches!(self, TerminalError::Timeout)

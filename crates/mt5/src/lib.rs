@@ -25,7 +25,7 @@ pub mod wire;
 pub use enums::*;
 pub use error::{last_error, TerminalError};
 pub use terminal::{
-    AccountKey, Expected, HistorySelect, Page, PageRequest, PositionFilter, RatesRange, Session,
-    SessionTag, Terminal,
+    same_server, AccountKey, Expected, HistorySelect, Page, PageRequest, PositionFilter,
+    RatesRange, Session, SessionTag, Terminal, TerminalFlags,
 };
 pub use types::*;

@@ -31,6 +31,25 @@ impl AccountKey {
     }
 }
 
+/// Whether two trade-server names name one server: MT5 finds a server by its name whatever its
+/// case and surrounding blanks, and reports its own spelling.
+pub fn same_server(a: &str, b: &str) -> bool {
+    let fold = |s: &str| {
+        s.trim()
+            .chars()
+            .flat_map(char::to_lowercase)
+            .collect::<Vec<_>>()
+    };
+    fold(a) == fold(b)
+}
+
+impl AccountKey {
+    /// The same login on the same server, however the server is spelled.
+    pub fn same_as(&self, other: &AccountKey) -> bool {
+        self.login == other.login && same_server(&self.server, &other.server)
+    }
+}
+
 impl fmt::Display for AccountKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}@{}", self.login, self.server)
@@ -167,7 +186,24 @@ impl Expected {
 
     /// Whether a terminal on `current` may act for this expectation.
     pub fn matches(&self, current: Option<&Session>) -> bool {
-        current.is_some_and(|c| c.account == self.account && c.tag == self.tag)
+        current.is_some_and(|c| c.account.same_as(&self.account) && c.tag == self.tag)
+    }
+}
+
+/// What `terminal_info()` says of the terminal itself (not of an account): its link to the trade
+/// server and whether it lets the API trade (the "Algo Trading" button, and the option that
+/// disables trading through the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalFlags {
+    pub connected: bool,
+    pub trade_allowed: bool,
+    pub tradeapi_disabled: bool,
+}
+
+impl TerminalFlags {
+    /// Whether an order sent through this terminal can reach the broker.
+    pub fn can_trade(&self) -> bool {
+        self.trade_allowed && !self.tradeapi_disabled
     }
 }
 
@@ -364,6 +400,12 @@ pub trait Terminal: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<Page<TradeOrder>, TerminalError> {
         Ok(Page::of(self.history_orders(at, select).await?, page))
+    }
+
+    /// The terminal's own flags (`terminal_info()`), read without the account lock; `None` when
+    /// the backend cannot tell (then it is taken to trade).
+    async fn terminal_flags(&self) -> Result<Option<TerminalFlags>, TerminalError> {
+        Ok(None)
     }
 
     /// The trade server's clock minus UTC, in seconds: MT5 reports every time on the server's

@@ -42,6 +42,8 @@ pub struct AgentTerminal {
     fence: Option<Arc<crate::ownership::Fence>>,
     /// The agent answered health with this protocol's version (checked before the first login).
     version_ok: std::sync::atomic::AtomicBool,
+    /// Server-time offsets, shared by the pool's agents (one measurement serves them all).
+    clocks: Arc<super::clock::ServerClocks>,
 }
 
 impl std::fmt::Debug for AgentTerminal {
@@ -99,6 +101,7 @@ impl AgentTerminal {
             call_timeout: DEFAULT_CALL_TIMEOUT,
             fence: None,
             version_ok: std::sync::atomic::AtomicBool::new(false),
+            clocks: Arc::default(),
         })
     }
 
@@ -106,6 +109,20 @@ impl AgentTerminal {
     pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = timeout;
         self
+    }
+
+    /// Shares server-time offsets with the other agents holding `clocks`.
+    pub fn with_clocks(mut self, clocks: Arc<super::clock::ServerClocks>) -> Self {
+        self.clocks = clocks;
+        self
+    }
+
+    /// Measures the server-time offset of `at`'s server (`null` from the agent: it cannot tell)
+    /// and records it.
+    async fn measure_offset(&self, at: &Expected) -> Result<i64, TerminalError> {
+        let now = std::time::Instant::now();
+        let measured: Option<i64> = self.call_value(at, "server_time_offset", json!({})).await?;
+        Ok(self.clocks.record(&at.account.server, measured, now))
     }
 
     /// Drives the agent only under a lease of this fence (see [`crate::ownership`]).
@@ -398,7 +415,8 @@ fn transport(e: reqwest::Error) -> TerminalError {
             let why = s.to_string();
             if why.contains("certificate") {
                 return TerminalError::NotSent(format!(
-                    "the agent's TLS certificate was refused ({}): is its CA in AGENT_CA_FILE?",
+                    "{}: the agent's TLS certificate was refused ({}): is its CA in AGENT_CA_FILE?",
+                    mt5::error::NO_CONNECTION,
                     why.chars().take(200).collect::<String>()
                 ));
             }
@@ -493,7 +511,18 @@ impl Terminal for AgentTerminal {
             .ok_or_else(|| bad_answer("no account_info"))?;
         let mut info = info;
         fill_missing::<AccountInfo>(Kind::AccountInfo, &mut info);
-        from_wire(Kind::AccountInfo, info).map_err(|e| bad_answer(&e))
+        let info = from_wire(Kind::AccountInfo, info).map_err(|e| bad_answer(&e))?;
+        // The broker's clock is read at login, not on every request that reports times.
+        if self
+            .clocks
+            .current(&account.server, std::time::Instant::now())
+            .is_none()
+        {
+            if let Err(e) = self.measure_offset(&Expected::new(session.clone())).await {
+                tracing::warn!(terminal = %self.id, error = %e, "server time offset not measured at login");
+            }
+        }
+        Ok(info)
     }
 
     async fn logout(&self) -> Result<(), TerminalError> {
@@ -519,6 +548,12 @@ impl Terminal for AgentTerminal {
             }
             _ => None,
         })
+    }
+
+    async fn terminal_flags(&self) -> Result<Option<mt5::TerminalFlags>, TerminalError> {
+        let h = self.health().await?;
+        self.check_version(&h)?;
+        Ok(h.terminal_info)
     }
 
     async fn account_info(&self, at: &Expected) -> Result<AccountInfo, TerminalError> {
@@ -692,7 +727,13 @@ impl Terminal for AgentTerminal {
     }
 
     async fn server_time_offset_s(&self, at: &Expected) -> Result<i64, TerminalError> {
-        self.call_value(at, "server_time_offset", json!({})).await
+        match self
+            .clocks
+            .current(&at.account.server, std::time::Instant::now())
+        {
+            Some(offset) => Ok(offset),
+            None => self.measure_offset(at).await,
+        }
     }
 }
 

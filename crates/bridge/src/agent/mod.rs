@@ -7,6 +7,7 @@
 //! The message shapes both sides share live here; structures travel in [`mt5::wire`] form.
 
 pub mod client;
+pub mod clock;
 pub mod server;
 
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,9 @@ pub struct Health {
     /// The newest lease the agent has seen (fencing), when any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<u64>,
+    /// `terminal_info()`'s `connected`, `trade_allowed` and `tradeapi_disabled`; `None` when unread.
+    #[serde(default)]
+    pub terminal_info: Option<mt5::TerminalFlags>,
 }
 
 /// The `error` object of every failure.

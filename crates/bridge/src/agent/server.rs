@@ -231,6 +231,11 @@ async fn health(State(st): State<AgentState>) -> Response {
         version: PROTOCOL_VERSION.to_string(),
         session_tag: current.map(|s| s.tag),
         lease: Some(st.newest_lease.load(Ordering::Relaxed)).filter(|l| *l > 0),
+        terminal_info: if connected {
+            st.terminal.terminal_flags().await.ok().flatten()
+        } else {
+            None
+        },
     })
     .into_response()
 }

@@ -280,9 +280,9 @@ pub async fn connect(
     JsonBody(body): JsonBody,
 ) -> ApiResult<impl IntoResponse> {
     user.require_may_store_credentials(state.require_aal2)?;
-    let req = parse_connect(&body)?;
+    let mut req = parse_connect(&body)?;
     let login = req.login.to_string();
-    let existing = state
+    let mut existing = state
         .store
         .find_by_login(&user.ctx, &login, &req.server)
         .await?;
@@ -307,6 +307,28 @@ pub async fn connect(
         Err(e) => return Err(e),
     };
     check_type(req.account_type.as_deref(), &info)?;
+    // MT5 finds a server whatever its case and surrounding blanks: the terminal's own spelling is
+    // stored, so one account is one row. Any other difference is not the server asked for.
+    let reported = info.server.trim();
+    if !reported.is_empty() && reported != req.server {
+        if !mt5::same_server(reported, &req.server) {
+            return Err(ApiError::validation(
+                "server",
+                format!(
+                    "the terminal logged in to trade server {:?}, not the one named",
+                    reported.chars().take(64).collect::<String>()
+                ),
+            ));
+        }
+        req.server = reported.to_string();
+        existing = state
+            .store
+            .find_by_login(&user.ctx, &login, &req.server)
+            .await?;
+        if existing.as_ref().is_some_and(|r| r.is_active) {
+            return Err(ApiError::AccountExists);
+        }
+    }
 
     let id = existing.as_ref().map(|r| r.id).unwrap_or_else(Uuid::new_v4);
     let envelope = state

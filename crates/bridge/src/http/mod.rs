@@ -143,6 +143,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let mut body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "checks": { "store": check(store_ok), "terminals": check(terminals_ok) },
+        // Not a readiness failure (reads still work), but orders wait for a terminal that trades.
+        "terminals_trading_disabled": state.pool.terminals_trading_disabled(),
     });
     if let (Some(ok), Some(checks)) = (redis_ok, body["checks"].as_object_mut()) {
         checks.insert("redis".into(), json!(check(ok)));
@@ -163,7 +165,9 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(&state.pool),
+        state
+            .metrics
+            .render(&state.pool, state.server_clocks.stale()),
     )
         .into_response()
 }

@@ -265,6 +265,7 @@ pub const ERROR_CODES: &[&str] = &[
     "rate_limited",
     "internal_error",
     "terminal_unavailable",
+    "terminal_trading_disabled",
     "redis_unavailable",
     "database_unavailable",
     "journal_unavailable",
@@ -426,6 +427,10 @@ pub enum CheckStatus {
 pub struct Readiness {
     pub status: ReadyStatus,
     pub checks: ReadinessChecks,
+    /// Terminals in service whose trading is switched off (`terminal_info()`: "Algo Trading" off
+    /// or `tradeapi_disabled`). They still serve reads; orders go to the others, and answer
+    /// `503 terminal_trading_disabled` when none is left. Not a readiness failure.
+    pub terminals_trading_disabled: u32,
 }
 
 /// One entry per check.
