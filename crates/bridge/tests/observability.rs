@@ -153,7 +153,8 @@ async fn ready(app: TestApp) -> TestApp {
     assert_eq!(s, 200, "{b}");
     assert_eq!(
         b,
-        json!({"status": "ready", "checks": {"store": "ok", "terminals": "ok"}})
+        json!({"status": "ready", "checks": {"store": "ok", "terminals": "ok"},
+               "terminals_trading_disabled": 0})
     );
     app
 }
@@ -275,7 +276,8 @@ async fn readyz_names_the_failing_check() {
     assert_eq!(s, 503, "{b}");
     assert_eq!(
         b,
-        json!({"status": "not_ready", "checks": {"store": "ok", "terminals": "failed"}})
+        json!({"status": "not_ready", "checks": {"store": "ok", "terminals": "failed"},
+               "terminals_trading_disabled": 0})
     );
 
     // A database without the schema: every query fails.
@@ -289,7 +291,7 @@ async fn readyz_names_the_failing_check() {
     assert_eq!(s, 503, "{b}");
     assert_eq!(
         b,
-        json!({"status": "not_ready", "checks": {"store": "failed", "terminals": "ok"}})
+        json!({"status": "not_ready", "checks": {"store": "failed", "terminals": "ok"}, "terminals_trading_disabled": 0})
     );
     app.shutdown().await;
 }
