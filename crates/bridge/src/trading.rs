@@ -203,7 +203,8 @@ where
 }
 
 /// What a trade's preparation decided, under the lease and before anything is sent: send this
-/// request (with the server-time offset read for its answer), or refuse it.
+/// request (with the server-time offset read for its answer), refuse it by a risk limit, or
+/// hold it back because the broker would refuse it at the quote of the moment.
 #[derive(Debug, Clone)]
 pub enum Prepared {
     Send {
@@ -211,6 +212,13 @@ pub enum Prepared {
         offset_s: i64,
     },
     Refused(crate::risk::RiskRefusal),
+    /// Not sent: a level the broker would refuse (`code` is the rule, e.g. `stops_level`;
+    /// `field` the request field at fault). Journaled `refused`, answered `validation_failed`.
+    Unsendable {
+        code: &'static str,
+        field: &'static str,
+        message: String,
+    },
 }
 
 /// Prepares `req` for sending as it is (reads the server-time offset its answer is shown in).
@@ -230,6 +238,11 @@ pub async fn prepared(
 enum Sent {
     Done(OrderSendResult, i64),
     Refused(crate::risk::RiskRefusal),
+    Unsendable {
+        code: &'static str,
+        field: &'static str,
+        message: String,
+    },
 }
 
 /// How far one attempt at a trade got, so a failure can be told apart: nothing sent (the entry
@@ -495,6 +508,15 @@ where
         Box::pin(async move {
             match prep.await? {
                 Prepared::Refused(r) => Ok(Sent::Refused(r)),
+                Prepared::Unsendable {
+                    code,
+                    field,
+                    message,
+                } => Ok(Sent::Unsendable {
+                    code,
+                    field,
+                    message,
+                }),
                 Prepared::Send { request, offset_s } => {
                     set(&stage, Stage::Sending);
                     match t.order_send(&at, &request).await {
@@ -536,6 +558,28 @@ where
             let completion = Completion {
                 status: Some(JournalStatus::Refused),
                 error: Some(format!("risk_limit_exceeded: {}", r.limit)),
+                response: Some(stored_response(&stored)),
+                ..Default::default()
+            };
+            state
+                .store
+                .complete(&user.ctx, entry.id, completion)
+                .await?;
+            Err(err)
+        }
+        Ok(Sent::Unsendable {
+            code,
+            field,
+            message,
+        }) => {
+            // Held back before sending: nothing reached the broker, not a trade.
+            give_back().await;
+            state.metrics.order_refused();
+            let err = ApiError::validation(field, format!("{code}: {message}"));
+            let stored = error_outcome(&err);
+            let completion = Completion {
+                status: Some(JournalStatus::Refused),
+                error: Some(format!("validation_failed: {code}")),
                 response: Some(stored_response(&stored)),
                 ..Default::default()
             };

@@ -1,11 +1,15 @@
 //! Algorithms end to end on the simulated broker: the seed's request, risk sizing, the journal and
-//! runs, dry runs, live confirmation, saved configurations and isolation.
+//! runs, dry runs, live confirmation, saved configurations and isolation, and levels the broker
+//! accepts (the tick grid, the stops and freeze levels).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
 
 mod common;
 
-use mt5_sim::market::ManualClock;
+use mt5::util::{PriceGrid, Rounding};
+use mt5_bridge::algorithms::levels::{self, Quote, Rule};
+use mt5_bridge::algorithms::strategies::Intent;
+use mt5_sim::market::{ManualClock, Market};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -554,4 +558,257 @@ async fn live_confirmation_follows_the_terminal_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_confirmation_follows_the_terminal_postgres() {
     live_confirmation_follows_the_terminal(common::Db::Postgres).await;
+}
+
+// ------------------------------------------------------------------ what the broker accepts
+//
+// US100 in the simulator moves in ticks of 0.25 with 2 digits, has a stops level of 100 points
+// (1.00) and a freeze level of 50 points (0.50); the broker refuses levels off the tick (10016)
+// and inside the stops level (10016), and a close while the SL is inside the freeze level (10029).
+
+/// The rule an entry's SL/TP break at the quote in `info` (None: the broker takes them).
+fn stops_verdict(info: &mt5::SymbolInfo, entry: &Intent) -> Option<Rule> {
+    let Intent::Entry { side, sl, tp, .. } = entry else {
+        return None;
+    };
+    let q = Quote {
+        bid: info.bid,
+        ask: info.ask,
+    };
+    levels::check_entry(info, *side, q, *sl, tp.unwrap_or(0.0))
+        .err()
+        .map(|v| v.rule)
+}
+
+/// A whole number of US100 ticks (0.25), counted in integer ticks.
+fn on_the_tick(x: &Value) -> bool {
+    let x = x.as_f64().unwrap();
+    mt5::util::volume_units(x, 0.25).is_some()
+}
+
+/// An app on the simulator whose clock stands at `t`.
+async fn app_at(sim: mt5_sim::config::SimConfig, t: i64) -> (common::TestApp, ManualClock) {
+    let clock = ManualClock::new(t);
+    let (broker, _feed) =
+        mt5_sim::broker::open_from_config_with_clock(&sim, Arc::new(clock.clone()))
+            .await
+            .unwrap();
+    (
+        common::spawn_on_broker(common::Db::Sqlite, sim, broker).await,
+        clock,
+    )
+}
+
+fn reasons(b: &Value) -> Vec<String> {
+    b["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// An ATR stop of 0.01 ATR lies inside the stops level: the entry is skipped with reason
+/// `stops_level`, nothing is journaled and the broker receives nothing; the run records the skip
+/// and a dry run reports the same one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_inside_the_stops_level_is_skipped_and_never_sent() {
+    let sim = common::sim_config();
+    let params = json!({"symbol": "US100", "risk_per_trade": 0.01, "max_positions": 3,
+                        "atr_sl_multiplier": 0.01});
+    let t = common::signal_time_where(&sim, &params, |info, e| {
+        stops_verdict(info, e) == Some(Rule::StopsLevel)
+    });
+    let (app, _clock) = app_at(sim, t).await;
+    let token = app.token(Uuid::new_v4());
+    let account_id = app
+        .connect(&token, 10001, "Sim-10001!", "Sim-Demo", "index")
+        .await;
+    let run = |dry_run: bool| {
+        json!({"account_id": account_id, "algorithm_id": "ma_crossover", "dry_run": dry_run,
+               "parameters": params.clone()})
+    };
+
+    let (s, live) = app
+        .post("/api/v1/algorithms/execute", &token, run(false))
+        .await;
+    assert_eq!(s, 200, "{live}");
+    assert_eq!(live["trades_executed"], 0, "{live}");
+    let live_reasons = reasons(&live);
+    assert_eq!(live_reasons.len(), 1, "{live}");
+    assert!(
+        live_reasons[0].starts_with("stops_level: SL "),
+        "{}",
+        live_reasons[0]
+    );
+    assert_eq!(live["skipped"][0]["intent"]["action"], "open");
+    assert_eq!(live["skipped"][0]["intent"]["symbol"], "US100");
+
+    // Nothing reached the broker and nothing was journaled.
+    assert_eq!(orders_sent(&app, 10001).await, 0);
+    let (_, j) = app.get("/api/v1/journal", &token).await;
+    assert_eq!(j["entries"], json!([]), "{j}");
+    let (_, p) = app.get("/api/v1/positions", &token).await;
+    assert_eq!(p["positions"], json!([]), "{p}");
+
+    // The run records it.
+    let run_id = live["run_id"].as_str().unwrap();
+    let (_, r) = app
+        .get(&format!("/api/v1/algorithms/runs/{run_id}"), &token)
+        .await;
+    assert_eq!(r["run"]["status"], "done", "{r}");
+    assert_eq!(r["run"]["skipped"], live["skipped"], "{r}");
+
+    // A dry run plans nothing and reports the same skip.
+    let (s, dry) = app
+        .post("/api/v1/algorithms/execute", &token, run(true))
+        .await;
+    assert_eq!(s, 200, "{dry}");
+    assert_eq!(dry["trades"], json!([]), "{dry}");
+    assert_eq!(reasons(&dry), live_reasons);
+    assert_eq!(orders_sent(&app, 10001).await, 0);
+    app.shutdown().await;
+}
+
+/// With the default ATR stop the entry is sent, and every price of it (the fill, the SL, the
+/// TP) is a whole number of ticks of 0.25, as read back from the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn algorithm_prices_are_whole_ticks() {
+    let sim = common::sim_config();
+    let params = json!({"symbol": "US100", "risk_per_trade": 0.01, "max_positions": 3,
+                        "tp_rr": 1.7});
+    let t = common::signal_time_where(&sim, &params, |info, e| stops_verdict(info, e).is_none());
+    let (app, _clock) = app_at(sim, t).await;
+    let token = app.token(Uuid::new_v4());
+    let account_id = app
+        .connect(&token, 10001, "Sim-10001!", "Sim-Demo", "index")
+        .await;
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms/execute",
+            &token,
+            json!({"account_id": account_id, "algorithm_id": "ma_crossover",
+                   "parameters": params}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["trades_executed"], 1, "{b}");
+    let trade = &b["trades"][0];
+    for field in ["price", "sl", "tp"] {
+        assert!(on_the_tick(&trade[field]), "{field}: {trade}");
+    }
+    let (_, p) = app.get("/api/v1/positions", &token).await;
+    let pos = &p["positions"][0];
+    assert_eq!(pos["ticket"], trade["ticket"], "{p}");
+    assert_eq!(
+        (&pos["sl"], &pos["tp"]),
+        (&trade["sl"], &trade["tp"]),
+        "{p}"
+    );
+    for field in ["price_open", "sl", "tp"] {
+        assert!(on_the_tick(&pos[field]), "{field}: {pos}");
+    }
+    // The journal holds the levels that were sent.
+    let (_, j) = app.get("/api/v1/journal", &token).await;
+    let e = &j["entries"][0];
+    assert_eq!(e["status"], "done", "{j}");
+    assert_eq!(
+        (&e["request"]["sl"], &e["request"]["tp"]),
+        (&pos["sl"], &pos["tp"])
+    );
+    app.shutdown().await;
+}
+
+/// A position of the algorithm whose SL lies within the freeze level of the bid cannot be closed:
+/// the exit is skipped with reason `freeze_level`, no close is sent (live or dry), and the
+/// position stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exit_inside_the_freeze_level_is_skipped_and_never_sent() {
+    let sim = common::sim_config();
+    // A down-cross: the strategy closes its longs (and would sell, but one position is its limit).
+    let params = json!({"symbol": "US100", "risk_per_trade": 0.01, "max_positions": 1});
+    let feed = mt5_sim::prices::PriceFeed::new(
+        sim.seed,
+        mt5_sim::symbols::builtin_symbols(),
+        sim.server_time_offset_s,
+    );
+    let bid = |at: i64| feed.quote("US100", at).unwrap().bid;
+    let grid = PriceGrid::of(&mt5_sim::symbols::builtin_symbol("US100").unwrap().info);
+    // The exit moment, and an SL 0.25 to 0.50 under its bid (within the freeze level), placed
+    // earlier when the bid stood more than the stops level above it and never fell to it since.
+    let mut found = None;
+    let mut skip_until = i64::MAX;
+    while found.is_none() {
+        let t = common::signal_time_where(&sim, &params, |info, e| {
+            info.time * 1000 < skip_until
+                && matches!(
+                    e,
+                    Intent::Entry {
+                        side: mt5::PositionType::Sell,
+                        ..
+                    }
+                )
+        });
+        skip_until = t - 60_000;
+        let sl = grid.round(bid(t) - 0.25, Rounding::Down).unwrap();
+        let lowest_since = |from: i64| {
+            (0..=(t - from) / 250)
+                .map(|k| bid(from + k * 250))
+                .fold(f64::INFINITY, f64::min)
+        };
+        found = (1..=600i64)
+            .map(|k| t - k * 1000)
+            .find(|&at| bid(at) - sl > 1.5 && lowest_since(at) > sl)
+            .map(|at| (t, at, sl));
+    }
+    let (t, placed_at, sl) = found.unwrap();
+
+    let (app, clock) = app_at(sim, placed_at).await;
+    let token = app.token(Uuid::new_v4());
+    let account_id = app
+        .connect(&token, 10001, "Sim-10001!", "Sim-Demo", "index")
+        .await;
+    let magic = mt5_bridge::algorithms::executor::magic_for("ma_crossover");
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &token,
+            json!({"symbol": "US100", "type": "buy", "volume": 0.1, "sl": sl, "magic": magic}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let ticket = b["order"].as_u64().unwrap();
+    assert_eq!(orders_sent(&app, 10001).await, 1);
+
+    clock.set(t);
+    let run = |dry_run: bool| {
+        json!({"account_id": account_id, "algorithm_id": "ma_crossover", "dry_run": dry_run,
+               "parameters": params.clone()})
+    };
+    for dry_run in [true, false] {
+        let (s, b) = app
+            .post("/api/v1/algorithms/execute", &token, run(dry_run))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["trades"], json!([]), "dry_run {dry_run}: {b}");
+        let close = b["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["intent"]["action"] == "close")
+            .unwrap_or_else(|| panic!("no exit among {b}"));
+        assert_eq!(close["intent"]["ticket"], ticket);
+        let reason = close["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("freeze_level: the position's SL "),
+            "{reason}"
+        );
+    }
+    // Only the placement reached the broker; the position is still open.
+    assert_eq!(orders_sent(&app, 10001).await, 1);
+    let (_, p) = app.get("/api/v1/positions", &token).await;
+    assert_eq!(p["positions"][0]["ticket"], ticket, "{p}");
+    let (_, j) = app.get("/api/v1/journal", &token).await;
+    assert_eq!(j["entries"].as_array().unwrap().len(), 1, "{j}");
+    app.shutdown().await;
 }

@@ -781,3 +781,228 @@ async fn planted_risk_limits(app: TestApp) -> TestApp {
     app
 }
 both_backends!(planted_risk_limits_are_refused_by_name, planted_risk_limits);
+
+/// GET `path` on the account `account` (the `X-Account-Id` header).
+async fn get_on(app: &TestApp, path: &str, token: &str, account: &str) -> (u16, Value) {
+    let resp = app
+        .client
+        .get(format!("{}{}", app.base, path))
+        .bearer_auth(token)
+        .header("x-account-id", account)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+fn tickets(list: &Value) -> Vec<u64> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["ticket"].as_u64().unwrap())
+        .collect()
+}
+
+/// The field a 422 names.
+fn field(b: &Value) -> String {
+    b["error"]["details"]["fields"][0]["field"]
+        .as_str()
+        .unwrap_or("<none>")
+        .to_string()
+}
+
+/// History pages keep the window of their first page: deals and orders that arrive between pages
+/// are in none of them, and every one of the window's is in exactly one. Cursors are opaque,
+/// bound to their route and account; anything else given as a cursor is a 422 naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pages_keep_the_window_of_their_first_page() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    let app = common::spawn(common::Db::Sqlite).await;
+    let (t, a) = user_with_account(&app, 10001, "Sim-10001!").await;
+    let b = app
+        .connect(&t, 10002, "Sim-10002!", "Sim-Demo", "other")
+        .await;
+    let place = |side: &'static str| {
+        let (app, t) = (&app, &t);
+        async move {
+            let (s, r) = app
+                .call(
+                    Method::POST,
+                    "/api/v1/orders",
+                    Some(t),
+                    Some(json!({"symbol": "EURUSD", "type": side, "volume": 0.01})),
+                )
+                .await;
+            assert_eq!(s, 200, "{r}");
+            (r["order"].as_u64().unwrap(), r["deal"].as_u64().unwrap())
+        }
+    };
+    // Five deals and five orders in the window: three opens, two closes (on the default, `a`).
+    let mut opened = Vec::new();
+    for side in ["buy", "sell", "buy"] {
+        opened.push(place(side).await.0);
+    }
+    for ticket in &opened[..2] {
+        let (s, r) = app
+            .post(&format!("/api/v1/positions/{ticket}/close"), &t, json!({}))
+            .await;
+        assert_eq!(s, 200, "{r}");
+    }
+
+    for (route, list) in [
+        ("/api/v1/history/deals", "deals"),
+        ("/api/v1/history/orders", "orders"),
+    ] {
+        let (_, all) = get_on(&app, &format!("{route}?limit=1000"), &t, &a).await;
+        let window = tickets(&all[list]);
+        assert!(window.len() >= 5, "{all}");
+
+        // Page 1; then new trades; then the cursors to the end.
+        let (s, page) = get_on(&app, &format!("{route}?limit=2"), &t, &a).await;
+        assert_eq!(s, 200, "{page}");
+        let mut seen = tickets(&page[list]);
+        let mut cursor = page["next_cursor"].as_str().unwrap().to_string();
+        assert!(
+            cursor.parse::<u64>().is_err(),
+            "an opaque cursor, not an offset: {cursor}"
+        );
+        let first_cursor = cursor.clone();
+        let mut arrived = Vec::new();
+        for side in ["sell", "buy"] {
+            let (order, deal) = place(side).await;
+            arrived.push(if list == "deals" { deal } else { order });
+        }
+        let mut pages = 1;
+        loop {
+            let (s, page) = get_on(&app, &format!("{route}?limit=2&cursor={cursor}"), &t, &a).await;
+            assert_eq!(s, 200, "{page}");
+            seen.extend(tickets(&page[list]));
+            pages += 1;
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = next.to_string(),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen, window,
+            "{list}: each once, in order, none of {arrived:?}"
+        );
+        assert!(pages >= 3, "{pages} pages");
+        // The new ones exist: a new first page shows them.
+        let (_, now) = get_on(&app, &format!("{route}?limit=1000"), &t, &a).await;
+        let now = tickets(&now[list]);
+        assert!(
+            arrived.iter().all(|n| now.contains(n)),
+            "{now:?} {arrived:?}"
+        );
+
+        // `from` and `to` may not change under a cursor.
+        for (q, name) in [("to=2020-01-01T00:00:00Z", "to"), ("from=0", "from")] {
+            let (s, e) = get_on(
+                &app,
+                &format!("{route}?limit=2&{q}&cursor={first_cursor}"),
+                &t,
+                &a,
+            )
+            .await;
+            assert_eq!(
+                (s, code(&e), field(&e)),
+                (422, "validation_failed", name.to_string()),
+                "{e}"
+            );
+        }
+
+        // Not a cursor of this route, account or form: 422 naming `cursor`.
+        let other_route = if list == "deals" {
+            "/api/v1/history/orders"
+        } else {
+            "/api/v1/history/deals"
+        };
+        let crafted = |record: Value| URL_SAFE_NO_PAD.encode(record.to_string());
+        let record = json!({"v": 1, "list": list, "account": a, "from": 0, "to": 86_400,
+                            "as_of_ms": 86_400_000, "offset": 0});
+        let mut far = record.clone();
+        far["offset"] = json!(1u64 << 40);
+        let mut before_1970 = record.clone();
+        before_1970["from"] = json!(-86_400);
+        let mut after_2100 = record.clone();
+        after_2100["to"] = json!(4_102_444_800i64);
+        let mut year_long = record.clone();
+        year_long["to"] = json!(400 * 86_400);
+        let mut v2 = record.clone();
+        v2["v"] = json!(2);
+        for (path, account, why) in [
+            (format!("{route}?cursor=2"), &a, "an old numeric cursor"),
+            (format!("{route}?cursor=0"), &a, "an old numeric cursor"),
+            (
+                format!("{other_route}?cursor={first_cursor}"),
+                &a,
+                "another route's",
+            ),
+            (
+                format!("{route}?cursor={first_cursor}"),
+                &b,
+                "another account's",
+            ),
+            (format!("{route}?cursor=not-a-cursor_"), &a, "garbled"),
+            (format!("{route}?cursor=AAAAAAAA"), &a, "base64 of zeros"),
+            (
+                format!("{route}?cursor={}", URL_SAFE_NO_PAD.encode("hello, world")),
+                &a,
+                "base64 garbage",
+            ),
+            (
+                format!("{route}?cursor={}", crafted(far)),
+                &a,
+                "a huge offset",
+            ),
+            (
+                format!("{route}?cursor={}", crafted(before_1970)),
+                &a,
+                "before 1970",
+            ),
+            (
+                format!("{route}?cursor={}", crafted(after_2100)),
+                &a,
+                "after 2100",
+            ),
+            (
+                format!("{route}?cursor={}", crafted(year_long)),
+                &a,
+                "over 366 days",
+            ),
+            (
+                format!("{route}?cursor={}", crafted(v2)),
+                &a,
+                "another version",
+            ),
+        ] {
+            let (s, e) = get_on(&app, &path, &t, account).await;
+            assert_eq!(
+                (s, code(&e), field(&e)),
+                (422, "validation_failed", "cursor".to_string()),
+                "{why}: {e}"
+            );
+        }
+        // A crafted cursor within bounds is only a query the user could have made.
+        let (s, e) = get_on(&app, &format!("{route}?cursor={}", crafted(record)), &t, &a).await;
+        assert_eq!(s, 200, "{e}");
+        assert_eq!(e[list], json!([]), "nothing in 1970");
+    }
+    // Another user's cursor names an account that is not theirs.
+    let (t2, a2) = user_with_account(&app, 10003, "Sim-10003!").await;
+    let (_, page) = get_on(&app, "/api/v1/history/deals?limit=1", &t, &a).await;
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (s, e) = get_on(
+        &app,
+        &format!("/api/v1/history/deals?cursor={cursor}"),
+        &t2,
+        &a2,
+    )
+    .await;
+    assert_eq!((s, field(&e)), (422, "cursor".to_string()), "{e}");
+    app.shutdown().await;
+}

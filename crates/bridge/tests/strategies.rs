@@ -1,7 +1,8 @@
 //! The built-in strategies and risk sizing walked over the simulator's price feed: every intent is
-//! well formed (stops on the right side, on the symbol's digits), every sized volume is on the
+//! well formed (stops on the right side, on the symbol's tick grid), every sized volume is on the
 //! grid and risks no more than asked, and each strategy does trade over a few thousand bars.
 
+use mt5::util::PriceGrid;
 use mt5::{PositionType, RatesRange, Timeframe, TradePosition};
 use mt5_bridge::algorithms::sizing::{loss_at_sl, size_by_risk, Sized};
 use mt5_bridge::algorithms::strategies::{builtin, find, Intent};
@@ -16,10 +17,11 @@ const EQUITY: f64 = 10_000.0;
 #[test]
 fn strategies_on_the_simulated_feed() {
     let feed = PriceFeed::new(20250303, builtin_symbols(), 7200);
-    for symbol in ["EURUSD", "USDJPY", "XAUUSD"] {
+    for symbol in ["EURUSD", "USDJPY", "XAUUSD", "US100"] {
         let info = feed
             .symbol_info(symbol, NOW_MS, "USD")
             .expect("symbol info");
+        let grid = PriceGrid::of(&info);
         // Closed bars only: the forming bar (the last one) is dropped.
         let mut all = feed
             .rates(
@@ -49,7 +51,7 @@ fn strategies_on_the_simulated_feed() {
             for end in need..=all.len() {
                 let window = &all[end - need..end];
                 let close = window[need - 1].close;
-                let intents = strategy.evaluate(&p, window, &positions, info.digits);
+                let intents = strategy.evaluate(&p, window, &positions, grid);
                 for intent in &intents {
                     match intent {
                         Intent::Entry {
@@ -66,12 +68,14 @@ fn strategies_on_the_simulated_feed() {
                                 "{name} {symbol}: SL {sl} vs {close}"
                             );
                             assert_eq!(mt5::util::normalize(*sl, info.digits), *sl);
+                            assert!(grid.ticks(*sl).is_some(), "{symbol}: SL {sl} off the tick");
                             let tp = tp.expect("tp_rr is set");
                             assert!(
                                 (tp - close) * sign > 0.0,
                                 "{name} {symbol}: TP {tp} vs {close}"
                             );
                             assert_eq!(mt5::util::normalize(tp, info.digits), tp);
+                            assert!(grid.ticks(tp).is_some(), "{symbol}: TP {tp} off the tick");
                             // TP at twice the SL distance, within the rounding of both.
                             let ratio = (tp - close).abs() / (close - sl).abs();
                             assert!((ratio - 2.0).abs() < 0.05, "{name} {symbol}: R:R {ratio}");

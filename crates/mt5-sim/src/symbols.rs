@@ -2,8 +2,8 @@
 //!
 //! Forex majors copy MetaQuotes-Demo (contract 100000, 0.01–500 lots, FOK|IOC, no stops or freeze
 //! level on EURUSD). A few symbols deliberately carry the restrictions real brokers impose (stops and
-//! freeze levels, a volume limit, FOK-only filling) so that every trade rule of the engine has a symbol
-//! on which it can be exercised.
+//! freeze levels, a volume limit, FOK-only filling, a tick size coarser than the point) so that every
+//! trade rule of the engine has a symbol on which it can be exercised.
 
 use crate::market::SymbolSpec;
 use mt5::{
@@ -21,6 +21,8 @@ struct Def {
     margin: &'static str,
     calc_mode: SymbolCalcMode,
     digits: u32,
+    /// `trade_tick_size`; `None` = one point.
+    tick_size: Option<f64>,
     contract: f64,
     volume_min: f64,
     volume_max: f64,
@@ -58,6 +60,7 @@ impl Def {
             margin: base,
             calc_mode: SymbolCalcMode::Forex,
             digits,
+            tick_size: None,
             contract: 100_000.0,
             volume_min: 0.01,
             volume_max: 500.0,
@@ -100,7 +103,7 @@ impl Def {
             order_mode: order_mode::ALL,
             order_gtc_mode: SymbolOrdersGtc::Gtc,
             point,
-            trade_tick_size: point,
+            trade_tick_size: self.tick_size.unwrap_or(point),
             trade_contract_size: self.contract,
             volume_min: self.volume_min,
             volume_max: self.volume_max,
@@ -128,13 +131,15 @@ impl Def {
     }
 }
 
-/// The simulator's symbols: EURUSD, GBPUSD, USDJPY, USDCHF, EURJPY, XAUUSD and US500.
+/// The simulator's symbols: EURUSD, GBPUSD, USDJPY, USDCHF, EURJPY, XAUUSD, US500 and US100.
 ///
 /// Restrictions worth knowing when testing trade rules:
 /// - EURUSD: stops level 0, freeze level 0 (as MetaQuotes-Demo).
 /// - GBPUSD: stops level 10 points, freeze level 5 points.
 /// - XAUUSD: stops level 50 points, freeze level 10 points; 0.01–100 lots of 100 oz.
 /// - US500: FOK filling only, volume limit 50 lots, 0.1–100 lots of 1 index unit.
+/// - US100: prices in ticks of 0.25 with 2 digits (as the Nasdaq-100 future: a price such as
+///   18000.10 is refused), stops level 100 points (1.00), freeze level 50 points (0.50).
 pub fn builtin_symbols() -> Vec<SymbolSpec> {
     let mut gbpusd = Def::forex(
         "GBPUSD",
@@ -158,6 +163,7 @@ pub fn builtin_symbols() -> Vec<SymbolSpec> {
         margin: "USD",
         calc_mode: SymbolCalcMode::CfdLeverage,
         digits: 2,
+        tick_size: None,
         contract: 100.0,
         volume_min: 0.01,
         volume_max: 100.0,
@@ -182,6 +188,7 @@ pub fn builtin_symbols() -> Vec<SymbolSpec> {
         margin: "USD",
         calc_mode: SymbolCalcMode::Cfd,
         digits: 2,
+        tick_size: None,
         contract: 1.0,
         volume_min: 0.1,
         volume_max: 100.0,
@@ -195,6 +202,33 @@ pub fn builtin_symbols() -> Vec<SymbolSpec> {
         spread_points: 50,
         base_price: 5000.0,
         volatility: 0.18,
+    };
+
+    // An index whose tick (0.25) is 25 points: prices on `digits` alone are not enough.
+    let us100 = Def {
+        name: "US100",
+        description: "US Tech 100 Cash Index",
+        group: "Indices",
+        base: "USD",
+        profit: "USD",
+        margin: "USD",
+        calc_mode: SymbolCalcMode::CfdLeverage,
+        digits: 2,
+        tick_size: Some(0.25),
+        contract: 1.0,
+        volume_min: 0.1,
+        volume_max: 100.0,
+        volume_step: 0.1,
+        volume_limit: 0.0,
+        stops_level: 100,
+        freeze_level: 50,
+        filling: filling_mode::FOK | filling_mode::IOC,
+        swap_long: -80.0,
+        swap_short: -30.0,
+        // Four ticks, so the ask stays on the tick grid.
+        spread_points: 100,
+        base_price: 18_000.0,
+        volatility: 0.2,
     };
 
     vec![
@@ -235,6 +269,7 @@ pub fn builtin_symbols() -> Vec<SymbolSpec> {
         .build(),
         xauusd.build(),
         us500.build(),
+        us100.build(),
     ]
 }
 
@@ -317,6 +352,19 @@ mod tests {
         assert_eq!(us500.filling_mode, filling_mode::FOK);
         assert_eq!(us500.volume_limit, 50.0);
         assert_eq!((us500.volume_min, us500.volume_step), (0.1, 0.1));
+        let us100 = builtin_symbol("US100").unwrap().info;
+        assert_eq!(
+            (us100.digits, us100.point, us100.trade_tick_size),
+            (2, 0.01, 0.25)
+        );
+        assert_eq!(
+            (us100.trade_stops_level, us100.trade_freeze_level),
+            (100, 50)
+        );
+        // Every other symbol moves in points.
+        for s in builtin_symbols().iter().filter(|s| s.info.name != "US100") {
+            assert_eq!(s.info.trade_tick_size, s.info.point, "{}", s.info.name);
+        }
         assert!(builtin_symbol("eurusd").is_none());
     }
 }

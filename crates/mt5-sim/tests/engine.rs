@@ -641,6 +641,49 @@ fn frozen_orders_and_positions() {
     assert_eq!(p.retcode, DONE);
     m.set("GBPUSD", 1.27104, 1.27114); // bid 4 points above the SL
     assert_eq!(code(&mut a, &m, &sltp(p.order, 1.27000, 0.0)), FROZEN);
+    // Nor can it be closed while its SL is that near the bid it closes at.
+    let out = close("GBPUSD", OrderType::Sell, 0.1, p.order);
+    assert_eq!(code(&mut a, &m, &out), FROZEN);
+    m.set("GBPUSD", 1.27106, 1.27116); // 6 points: free again
+    assert_eq!(code(&mut a, &m, &out), DONE);
+
+    // Netting: an opposite deal that reduces a frozen position is refused the same way.
+    let mut n = Acct::new(RetailNetting, 10_000.0);
+    m.set("GBPUSD", 1.27220, 1.27230);
+    let mut sell = market("GBPUSD", OrderType::Sell, 0.2);
+    sell.tp = 1.27100;
+    assert_eq!(n.send(&m, &sell).retcode, DONE);
+    m.set("GBPUSD", 1.27093, 1.27103); // ask 3 points above the TP
+    assert_eq!(
+        code(&mut n, &m, &market("GBPUSD", OrderType::Buy, 0.1)),
+        FROZEN
+    );
+}
+
+#[test]
+fn prices_live_on_the_tick_grid() {
+    // US100: 2 digits, ticks of 0.25, stops level 100 points; bid 18000.00 ask 18001.00.
+    let m = FixedMarket::new();
+    let mut a = Acct::new(RetailHedging, 100_000.0);
+    let mut buy = market("US100", OrderType::Buy, 0.1);
+    buy.sl = 17_990.10; // on the digits, not on the tick
+    assert_eq!(code(&mut a, &m, &buy), INVALID_STOPS);
+    buy.sl = 17_990.25;
+    buy.tp = 18_010.30;
+    assert_eq!(code(&mut a, &m, &buy), INVALID_STOPS);
+    buy.tp = 18_010.50;
+    assert_eq!(code(&mut a, &m, &buy), DONE);
+    // A limit price off the tick is an invalid price.
+    let limit = pending("US100", OrderType::BuyLimit, 0.1, 17_950.05);
+    assert_eq!(code(&mut a, &m, &limit), INVALID_PRICE);
+    let limit = pending("US100", OrderType::BuyLimit, 0.1, 17_950.0);
+    assert_eq!(code(&mut a, &m, &limit), DONE);
+    // The stops level is 1.00: an SL 0.75 under the bid is refused, 1.00 is MT5's "≥".
+    let mut near = market("US100", OrderType::Buy, 0.1);
+    near.sl = 17_999.25;
+    assert_eq!(code(&mut a, &m, &near), INVALID_STOPS);
+    near.sl = 17_999.0;
+    assert_eq!(code(&mut a, &m, &near), DONE);
 }
 
 #[test]

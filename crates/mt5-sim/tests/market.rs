@@ -610,7 +610,7 @@ fn market_trait_lists_the_symbols() {
     let f = feed(1, 0);
     let names: Vec<&str> = f.symbols().iter().map(|s| s.info.name.as_str()).collect();
     for n in [
-        "EURUSD", "GBPUSD", "USDJPY", "USDCHF", "EURJPY", "XAUUSD", "US500",
+        "EURUSD", "GBPUSD", "USDJPY", "USDCHF", "EURJPY", "XAUUSD", "US500", "US100",
     ] {
         assert!(names.contains(&n), "{n}");
     }

@@ -354,7 +354,7 @@ async fn market_data_and_errors_look_like_mt5() {
         TerminalError::not_found()
     );
     let all = t.symbols(&at(1), None).await.unwrap();
-    assert_eq!(all.len(), 7);
+    assert_eq!(all.len(), 8);
     let usd = t.symbols(&at(1), Some("*USD")).await.unwrap();
     assert!(usd.iter().all(|s| s.name.ends_with("USD")) && usd.len() == 3);
     let info = t.symbol_info(&at(1), "USDJPY").await.unwrap();

@@ -11,7 +11,7 @@
 //! - [`retcode`]: trade server return codes with names and meanings.
 //! - [`error`]: terminal error codes (`last_error`) and [`TerminalError`].
 //! - [`terminal`]: the async [`Terminal`] trait every backend (simulator, agent) implements.
-//! - [`util`]: symbol group masks and volume-step arithmetic in integer units.
+//! - [`util`]: symbol group masks, volume-step and price-tick arithmetic in integer units.
 //! - [`wire`]: the structures in the terminal-agent protocol's form (enums as MT5 integers).
 
 pub mod enums;

@@ -1,8 +1,10 @@
 //! One execution of an algorithm on an account: read the latest closed bars and the strategy's
-//! positions, evaluate the strategy, size each entry by risk, apply the risk checks, and send each
-//! order through the same pipeline as `POST /orders` (journaled with the algorithm and run ids,
-//! counted against the trade limit). `dry_run` plans the same trades and sends nothing.
+//! positions, evaluate the strategy (its levels on the symbol's tick grid), hold back what the
+//! symbol's stops and freeze levels forbid, size each entry by risk, apply the risk checks, and
+//! send each order through the same pipeline as `POST /orders` (journaled with the algorithm and
+//! run ids, counted against the trade limit). `dry_run` plans the same trades and sends nothing.
 
+use super::levels::{self, Quote, Violation};
 use super::sizing::{size_by_risk, Sized};
 use super::strategies::{Intent as StrategyIntent, Params, Strategy};
 use crate::app::AppState;
@@ -16,11 +18,13 @@ use crate::trading::{
     default_filling, on_terminal, order_comment, read, request_hash, submit, Intent, Prepared,
     Source,
 };
+use mt5::util::{PriceGrid, Rounding};
 use mt5::{
     AccountTradeMode, OrderType, PositionFilter, PositionType, RatesRange, SymbolInfo, TradeAction,
     TradePosition, TradeRequest,
 };
 use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 /// The magic number an algorithm's orders carry, so its positions can be told from the others.
@@ -107,6 +111,69 @@ fn error_reason(e: &ApiError) -> String {
     }
 }
 
+/// The price a market order of `order_type` goes out at: the ask for a buy, the bid for a sell,
+/// on the symbol's tick grid (a broker's quote already is; a quote that is not stays as it came).
+fn market_price(grid: PriceGrid, order_type: OrderType, q: Quote) -> f64 {
+    let raw = if order_type == OrderType::Buy {
+        q.ask
+    } else {
+        q.bid
+    };
+    grid.round(raw, Rounding::Nearest).unwrap_or(raw)
+}
+
+/// An entry's SL and TP on the tick grid: the SL away from the price (down for a buy, up for a
+/// sell) so it is never tighter than planned, the TP to the nearest tick (see
+/// `strategies::entry`; the built-in strategies already deliver them so, and a level on the grid
+/// stays put). `None` when either is not a finite price.
+fn levels_on_grid(
+    grid: PriceGrid,
+    side: PositionType,
+    sl: f64,
+    tp: Option<f64>,
+) -> Option<(f64, Option<f64>)> {
+    let away = if side == PositionType::Buy {
+        Rounding::Down
+    } else {
+        Rounding::Up
+    };
+    let sl = grid.round(sl, away)?;
+    let tp = match tp {
+        Some(tp) => Some(grid.round(tp, Rounding::Nearest)?),
+        None => None,
+    };
+    Some((sl, tp))
+}
+
+/// A level check that failed under the lease, at the quote the order would have gone out at:
+/// the order is held back (journaled `refused`) and the run's `skipped` names the rule, as when
+/// the check fails before anything is journaled.
+#[derive(Clone, Default)]
+struct HeldBack(Arc<Mutex<Option<Violation>>>);
+
+impl HeldBack {
+    fn hold(&self, bad: Violation) -> Prepared {
+        let prepared = Prepared::Unsendable {
+            code: bad.code(),
+            field: bad.field,
+            message: bad.message.clone(),
+        };
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(bad);
+        }
+        prepared
+    }
+
+    /// The skip reason for a failed submission: the rule held back for, else the error.
+    fn reason_for(&self, e: &ApiError) -> String {
+        let held = self.0.lock().ok().and_then(|slot| slot.clone());
+        match held {
+            Some(bad) => bad.reason(),
+            None => error_reason(e),
+        }
+    }
+}
+
 pub struct Execution<'a> {
     pub account: &'a AccountRow,
     pub algorithm_id: String,
@@ -183,9 +250,12 @@ async fn pass(
     if v.real && !ex.confirm_live {
         return Err(ApiError::LiveConfirmationRequired);
     }
-    let intents = ex
-        .strategy
-        .evaluate(&ex.params, &v.bars, &v.own, v.symbol.digits);
+    let grid = PriceGrid::of(&v.symbol);
+    let intents = ex.strategy.evaluate(&ex.params, &v.bars, &v.own, grid);
+    let quote = Quote {
+        bid: v.symbol.bid,
+        ask: v.symbol.ask,
+    };
     let (mut trades, mut skipped) = (Vec::new(), Vec::new());
     let mut own_open = v.own.len() as u64;
     let max_positions = u64::from(ex.params.max_positions);
@@ -203,17 +273,23 @@ async fn pass(
                 } else {
                     OrderType::Sell
                 };
-                let entry = if side == PositionType::Buy {
-                    v.symbol.ask
-                } else {
-                    v.symbol.bid
-                };
+                let entry = market_price(grid, r#type, quote);
                 let described = json!({"action": "open", "symbol": ex.params.symbol, "type": side_name(side), "sl": sl, "tp": tp, "reason": reason});
                 if own_open >= max_positions {
                     skipped.push(skip(
                         described,
                         format!("max_positions ({max_positions}) of the request reached"),
                     ));
+                    continue;
+                }
+                let Some((sl, tp)) = levels_on_grid(grid, side, sl, tp) else {
+                    skipped.push(skip(described, "stops_level: the SL or TP is not a price"));
+                    continue;
+                };
+                // The levels the broker would refuse at this quote are never sent (nor journaled).
+                if let Err(bad) = levels::check_entry(&v.symbol, side, quote, sl, tp.unwrap_or(0.0))
+                {
+                    skipped.push(skip(described, bad.reason()));
                     continue;
                 }
                 let volume =
@@ -268,17 +344,28 @@ async fn pass(
                         run_id,
                     },
                 };
-                let (l, base) = (limits.clone(), req.clone());
+                let held_back = HeldBack::default();
+                let (l, base, info, held) = (
+                    limits.clone(),
+                    req.clone(),
+                    v.symbol.clone(),
+                    held_back.clone(),
+                );
                 let sent = submit(state, user, ex.account, intent, move |t, at, client_id| {
-                    let (l, mut req) = (l.clone(), base.clone());
+                    let (l, mut req, info, held) =
+                        (l.clone(), base.clone(), info.clone(), held.clone());
                     Box::pin(async move {
-                        // Fill at the quote of the moment, not the one the strategy saw.
+                        // Fill at the quote of the moment, not the one the strategy saw, and check
+                        // the levels against that same quote.
                         let tick = t.symbol_info_tick(&at, &req.symbol).await?;
-                        req.price = if req.r#type == OrderType::Buy {
-                            tick.ask
-                        } else {
-                            tick.bid
+                        let now = Quote {
+                            bid: tick.bid,
+                            ask: tick.ask,
                         };
+                        req.price = market_price(grid, req.r#type, now);
+                        if let Err(bad) = levels::check_entry(&info, side, now, req.sl, req.tp) {
+                            return Ok(held.hold(bad));
+                        }
                         req.comment = order_comment(&client_id, Some("algo"));
                         if let Some(r) = check_new_order(t.as_ref(), &at, &l, &req, None).await? {
                             return Ok(Prepared::Refused(r));
@@ -297,7 +384,7 @@ async fn pass(
                         let b = outcome.body;
                         trades.push(json!({"ticket": b["order"], "symbol": ex.params.symbol, "type": side_name(side), "volume": b["volume"], "price": b["price"], "sl": sl, "tp": tp}));
                     }
-                    Err(e) => skipped.push(skip(described, error_reason(&e))),
+                    Err(e) => skipped.push(skip(described, held_back.reason_for(&e))),
                 }
             }
             StrategyIntent::Exit { ticket, reason } => {
@@ -310,12 +397,15 @@ async fn pass(
                     OrderType::Buy
                 };
                 let described = json!({"action": "close", "ticket": ticket, "symbol": pos.symbol, "reason": reason});
+                // A position whose SL or TP is within the freeze level cannot be closed: not sent.
+                if let Err(bad) =
+                    levels::check_position_change(&v.symbol, pos.r#type, quote, pos.sl, pos.tp)
+                {
+                    skipped.push(skip(described, bad.reason()));
+                    continue;
+                }
                 if ex.dry_run {
-                    let price = if close_type == OrderType::Buy {
-                        v.symbol.ask
-                    } else {
-                        v.symbol.bid
-                    };
+                    let price = market_price(grid, close_type, quote);
                     trades.push(json!({"ticket": null, "position": ticket, "symbol": pos.symbol, "type": side_name(close_type.side()), "volume": pos.volume, "price": price}));
                     continue;
                 }
@@ -329,20 +419,27 @@ async fn pass(
                     },
                 };
                 let filling = default_filling(&v.symbol, close_type);
+                let held_back = HeldBack::default();
+                let (info, held) = (v.symbol.clone(), held_back.clone());
                 let sent = submit(state, user, ex.account, intent, move |t, at, client_id| {
-                    let pos = pos.clone();
+                    let (pos, info, held) = (pos.clone(), info.clone(), held.clone());
                     Box::pin(async move {
                         let tick = t.symbol_info_tick(&at, &pos.symbol).await?;
+                        let now = Quote {
+                            bid: tick.bid,
+                            ask: tick.ask,
+                        };
+                        if let Err(bad) =
+                            levels::check_position_change(&info, pos.r#type, now, pos.sl, pos.tp)
+                        {
+                            return Ok(held.hold(bad));
+                        }
                         let req = TradeRequest {
                             action: TradeAction::Deal,
                             position: pos.ticket,
                             symbol: pos.symbol.clone(),
                             volume: pos.volume,
-                            price: if close_type == OrderType::Buy {
-                                tick.ask
-                            } else {
-                                tick.bid
-                            },
+                            price: market_price(grid, close_type, now),
                             deviation: 20,
                             r#type: close_type,
                             type_filling: filling,
@@ -363,7 +460,7 @@ async fn pass(
                         let b = outcome.body;
                         trades.push(json!({"ticket": b["order"], "position": ticket, "symbol": ex.params.symbol, "type": side_name(close_type.side()), "volume": b["volume"], "price": b["price"]}));
                     }
-                    Err(e) => skipped.push(skip(described, error_reason(&e))),
+                    Err(e) => skipped.push(skip(described, held_back.reason_for(&e))),
                 }
             }
         }

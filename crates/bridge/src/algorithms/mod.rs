@@ -3,8 +3,10 @@
 //!
 //! - [`strategies`]: `ma_crossover`, `rsi_reversion`, `donchian_breakout`, their parameters and schemas.
 //! - [`sizing`]: volume from risk: a fraction of equity lost at the SL, rounded down to the step.
+//! - [`levels`]: the symbol's stops and freeze levels, checked before anything is sent.
 //! - [`executor`]: reads bars and positions, evaluates, sizes, checks risk, sends, records the run.
 
 pub mod executor;
+pub mod levels;
 pub mod sizing;
 pub mod strategies;

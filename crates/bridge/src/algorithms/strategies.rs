@@ -9,7 +9,7 @@
 
 use crate::error::FieldError;
 use mt5::enums::Mt5Enum;
-use mt5::util::normalize;
+use mt5::util::{PriceGrid, Rounding};
 use mt5::{PositionType, Rate, Timeframe, TradePosition};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -115,14 +115,14 @@ pub trait Strategy: Send + Sync {
     /// Bars to fetch (oldest first), including a warm-up for Wilder-smoothed indicators.
     fn bars_needed(&self, p: &Params) -> u32;
     /// Intents from closed bars (the last element of `bars` is the last CLOSED bar), the
-    /// strategy's open positions on the symbol, and the symbol's digits (SL/TP are rounded to
-    /// them). Fewer bars than the indicators need → no intents.
+    /// strategy's open positions on the symbol, and the symbol's price grid (SL/TP are put on
+    /// its tick size). Fewer bars than the indicators need → no intents.
     fn evaluate(
         &self,
         p: &Params,
         bars: &[Rate],
         positions: &[TradePosition],
-        digits: u32,
+        grid: PriceGrid,
     ) -> Vec<Intent>;
 }
 
@@ -150,8 +150,6 @@ const PERIOD_MAX: u32 = 500;
 /// Wilder smoothing remembers its seed with weight (1 − 1/n)^k after k more bars; fetching
 /// 5 × n extra bars brings that below e^−5 ≈ 0.7 %, so results barely depend on where history starts.
 const WILDER_WARMUP: u64 = 5;
-/// Prices are rounded to at most this many decimals (MT5 symbols use up to 8).
-const DIGITS_MAX: u32 = 10;
 
 #[derive(Debug, Clone, Copy)]
 struct IntParam {
@@ -668,13 +666,20 @@ fn to_u32(n: u64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// An entry at the last close with its ATR stop and optional take profit, rounded to `digits`;
-/// None when the ATR is unusable or the rounded levels are not on the right side of the price.
+/// An entry at the last close with its ATR stop and optional take profit, on the symbol's tick
+/// grid; None when the ATR is unusable or the levels are not on the right side of the price.
+///
+/// The SL is rounded AWAY from the price (down for a buy, up for a sell): the stop is never
+/// tighter than the ATR distance the strategy asked for, and a coarse tick (5 index points, say)
+/// cannot pull it onto the entry or inside the broker's stops level. That does not raise the money
+/// at risk: the executor sizes the volume from the rounded SL, so a wider stop means fewer lots.
+/// The TP does not change the risk and goes to the nearest tick, which keeps the reward-to-risk
+/// ratio closest to `tp_rr`.
 fn entry(
     p: &Params,
     side: PositionType,
     bars: &[Rate],
-    digits: u32,
+    grid: PriceGrid,
     reason: String,
 ) -> Option<Intent> {
     let price = bars.last()?.close;
@@ -683,16 +688,20 @@ fn entry(
     if !(price.is_finite() && price > 0.0 && dist.is_finite() && dist > 0.0) {
         return None;
     }
-    let d = digits.min(DIGITS_MAX);
     let sign = side.sign();
-    let sl = normalize(price - sign * dist, d);
+    let away = if sign > 0.0 {
+        Rounding::Down
+    } else {
+        Rounding::Up
+    };
+    let sl = grid.round(price - sign * dist, away)?;
     // The SL must stay a positive price strictly on the losing side after rounding.
     if !(sl > 0.0 && (price - sl) * sign > 0.0) {
         return None;
     }
     let tp = match p.tp_rr {
         Some(rr) => {
-            let tp = normalize(price + sign * rr * dist, d);
+            let tp = grid.round(price + sign * rr * dist, Rounding::Nearest)?;
             if !(tp.is_finite() && tp > 0.0 && (tp - price) * sign > 0.0) {
                 return None;
             }
@@ -708,7 +717,7 @@ fn entry(
         p.atr_sl_multiplier,
         p.atr_period,
         atr,
-        prec = d as usize,
+        prec = grid.digits() as usize,
     );
     Some(Intent::Entry {
         side,
@@ -725,7 +734,7 @@ fn assemble(
     p: &Params,
     bars: &[Rate],
     positions: &[TradePosition],
-    digits: u32,
+    grid: PriceGrid,
     close_it: impl Fn(&TradePosition) -> Option<String>,
     signal: Option<(PositionType, String)>,
 ) -> Vec<Intent> {
@@ -741,7 +750,7 @@ fn assemble(
     let remaining = positions.len().saturating_sub(out.len());
     if let Some((side, reason)) = signal {
         if remaining < p.max_positions as usize {
-            if let Some(e) = entry(p, side, bars, digits, reason) {
+            if let Some(e) = entry(p, side, bars, grid, reason) {
                 out.push(e);
             }
         }
@@ -806,7 +815,7 @@ impl Strategy for MaCrossover {
         p: &Params,
         bars: &[Rate],
         positions: &[TradePosition],
-        digits: u32,
+        grid: PriceGrid,
     ) -> Vec<Intent> {
         let Specific::MaCrossover {
             fast_period,
@@ -845,7 +854,7 @@ impl Strategy for MaCrossover {
         let Some(side) = signal else {
             return Vec::new();
         };
-        let prec = digits.min(DIGITS_MAX) as usize;
+        let prec = grid.digits() as usize;
         let what = format!(
             "SMA({fast}) {fast_last:.prec$} crossed {} SMA({slow}) {slow_last:.prec$}",
             if side == PositionType::Buy {
@@ -862,7 +871,7 @@ impl Strategy for MaCrossover {
             p,
             bars,
             positions,
-            digits,
+            grid,
             |pos| (pos.r#type == side.opposite()).then(|| exit_reason.clone()),
             Some((side, what)),
         )
@@ -923,7 +932,7 @@ impl Strategy for RsiReversion {
         p: &Params,
         bars: &[Rate],
         positions: &[TradePosition],
-        digits: u32,
+        grid: PriceGrid,
     ) -> Vec<Intent> {
         let Specific::RsiReversion {
             rsi_period,
@@ -965,7 +974,7 @@ impl Strategy for RsiReversion {
             p,
             bars,
             positions,
-            digits,
+            grid,
             |pos| match pos.r#type {
                 PositionType::Buy if last >= 50.0 => Some(format!(
                     "RSI({period}) {last:.2} ≥ 50: closing the long position"
@@ -1031,7 +1040,7 @@ impl Strategy for DonchianBreakout {
         p: &Params,
         bars: &[Rate],
         positions: &[TradePosition],
-        digits: u32,
+        grid: PriceGrid,
     ) -> Vec<Intent> {
         let Specific::DonchianBreakout {
             channel_period,
@@ -1069,7 +1078,7 @@ impl Strategy for DonchianBreakout {
         if !(close.is_finite() && hh.is_finite() && ll.is_finite()) {
             return Vec::new();
         }
-        let prec = digits.min(DIGITS_MAX) as usize;
+        let prec = grid.digits() as usize;
         let signal = if close > hh {
             Some((
                 PositionType::Buy,
@@ -1087,7 +1096,7 @@ impl Strategy for DonchianBreakout {
             p,
             bars,
             positions,
-            digits,
+            grid,
             |pos| {
                 match pos.r#type {
                 PositionType::Buy if close < exit_ll => Some(format!(
@@ -1107,6 +1116,10 @@ impl Strategy for DonchianBreakout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn grid(digits: u32) -> PriceGrid {
+        PriceGrid::of_digits(digits)
+    }
 
     /// Bars with the given closes and a fixed half-range, so every true range is 2 × `half`
     /// while consecutive closes move by at most `half` (the ATR is then exactly 2 × `half`).
@@ -1233,62 +1246,91 @@ mod tests {
     fn ma_crossover_long_and_short_with_hand_sl_tp() {
         let p = ma(json!({}));
         // ATR(3) = 4 (every true range is 4): SL = 101 − 2 × 4 = 93, TP = 101 + 2 × 8 = 117.
-        let out = MaCrossover.evaluate(&p, &bars(&CROSS_UP, 2.0), &[], 2);
+        let out = MaCrossover.evaluate(&p, &bars(&CROSS_UP, 2.0), &[], grid(2));
         assert_eq!(the_entry(&out), (PositionType::Buy, 93.0, Some(117.0)));
         let Intent::Entry { reason, .. } = &out[0] else {
             panic!("{out:?}")
         };
         assert!(reason.contains("crossed above"), "{reason}");
         // SL = 99 + 8 = 107, TP = 99 − 16 = 83.
-        let out = MaCrossover.evaluate(&p, &bars(&CROSS_DOWN, 2.0), &[], 2);
+        let out = MaCrossover.evaluate(&p, &bars(&CROSS_DOWN, 2.0), &[], grid(2));
         assert_eq!(the_entry(&out), (PositionType::Sell, 107.0, Some(83.0)));
         // Without tp_rr there is no take profit.
         let p = ma(json!({"tp_rr": null}));
-        let out = MaCrossover.evaluate(&p, &bars(&CROSS_UP, 2.0), &[], 2);
+        let out = MaCrossover.evaluate(&p, &bars(&CROSS_UP, 2.0), &[], grid(2));
         assert_eq!(the_entry(&out), (PositionType::Buy, 93.0, None));
     }
 
     #[test]
-    fn sl_and_tp_are_rounded_to_digits() {
+    fn sl_rounds_away_from_the_price_and_tp_to_the_nearest_tick() {
         // fast SMA(2) 1.09985 < slow SMA(5) 1.09994, then 1.10005 > 1.10002.
         let closes = [1.1, 1.1, 1.1, 1.1, 1.1, 1.0997, 1.1004];
         let p = ma(json!({"slow_period": 5, "atr_sl_multiplier": 1.33, "tp_rr": 1.5}));
         // ATR = 0.0014; SL distance 1.33 × 0.0014 = 0.001862 → 1.1004 − 0.001862 = 1.098538 →
-        // 1.09854; TP 1.1004 + 1.5 × 0.001862 = 1.103193 → 1.10319.
-        let out = MaCrossover.evaluate(&p, &bars(&closes, 0.0007), &[], 5);
-        assert_eq!(the_entry(&out), (PositionType::Buy, 1.09854, Some(1.10319)));
-        // Three digits: 1.099 and 1.103.
-        let out = MaCrossover.evaluate(&p, &bars(&closes, 0.0007), &[], 3);
-        assert_eq!(the_entry(&out), (PositionType::Buy, 1.099, Some(1.103)));
+        // down to 1.09853; TP 1.1004 + 1.5 × 0.001862 = 1.103193 → nearest 1.10319.
+        let out = MaCrossover.evaluate(&p, &bars(&closes, 0.0007), &[], grid(5));
+        assert_eq!(the_entry(&out), (PositionType::Buy, 1.09853, Some(1.10319)));
+        // Three digits: 1.098 and 1.103.
+        let out = MaCrossover.evaluate(&p, &bars(&closes, 0.0007), &[], grid(3));
+        assert_eq!(the_entry(&out), (PositionType::Buy, 1.098, Some(1.103)));
+        // On a 0.25 tick a sell's SL goes up: 99 + 7.9 = 106.9 → 107.0; TP 91.1 → 91.0.
+        let index = mt5::SymbolInfo {
+            digits: 2,
+            point: 0.01,
+            trade_tick_size: 0.25,
+            ..mt5::SymbolInfo::default()
+        };
+        let quarter = PriceGrid::of(&index);
+        let q = ma(json!({"atr_sl_multiplier": 1.975, "tp_rr": 1.0}));
+        let out = MaCrossover.evaluate(&q, &bars(&CROSS_DOWN, 2.0), &[], quarter);
+        assert_eq!(the_entry(&out), (PositionType::Sell, 107.0, Some(91.0)));
+        // A buy on a 0.25 tick: SL 101 − 7.9 = 93.1 → 93.0, TP 101 + 7.9 = 108.9 → 109.0.
+        let out = MaCrossover.evaluate(&q, &bars(&CROSS_UP, 2.0), &[], quarter);
+        assert_eq!(the_entry(&out), (PositionType::Buy, 93.0, Some(109.0)));
+        // A tick of 5 on a symbol without decimals: 101 − 7.9 = 93.1 → 90, TP 108.9 → 110.
+        let nikkei = mt5::SymbolInfo {
+            digits: 0,
+            point: 1.0,
+            trade_tick_size: 5.0,
+            ..mt5::SymbolInfo::default()
+        };
+        let out = MaCrossover.evaluate(&q, &bars(&CROSS_UP, 2.0), &[], PriceGrid::of(&nikkei));
+        assert_eq!(the_entry(&out), (PositionType::Buy, 90.0, Some(110.0)));
+        for i in &out {
+            if let Intent::Entry { sl, tp, .. } = i {
+                assert!(PriceGrid::of(&nikkei).ticks(*sl).is_some(), "{sl}");
+                assert!(tp.and_then(|t| PriceGrid::of(&nikkei).ticks(t)).is_some());
+            }
+        }
     }
 
     #[test]
     fn ma_crossover_quiet_series_give_nothing() {
         let p = params(&MaCrossover, json!({"symbol": "EURUSD"}));
         let flat = bars(&[1.1; 100], 0.001);
-        assert!(MaCrossover.evaluate(&p, &flat, &[], 5).is_empty());
+        assert!(MaCrossover.evaluate(&p, &flat, &[], grid(5)).is_empty());
         // A steady trend keeps fast above (or below) slow: no cross, however long.
         let up: Vec<f64> = (0..100).map(|i| 1.0 + 0.001 * i as f64).collect();
         let down: Vec<f64> = up.iter().rev().copied().collect();
         let shorts = [position(1, PositionType::Sell)];
         assert!(MaCrossover
-            .evaluate(&p, &bars(&up, 0.002), &shorts, 5)
+            .evaluate(&p, &bars(&up, 0.002), &shorts, grid(5))
             .is_empty());
         assert!(MaCrossover
-            .evaluate(&p, &bars(&down, 0.002), &[], 5)
+            .evaluate(&p, &bars(&down, 0.002), &[], grid(5))
             .is_empty());
         // Too few bars: the crossing series cut to 4 bars (slow 4 needs 5), and an ATR of 14.
         let q = ma(json!({}));
         let b = bars(&CROSS_UP, 2.0);
-        assert!(MaCrossover.evaluate(&q, &b[3..], &[], 2).is_empty());
-        assert!(MaCrossover.evaluate(&q, &[], &[], 2).is_empty());
+        assert!(MaCrossover.evaluate(&q, &b[3..], &[], grid(2)).is_empty());
+        assert!(MaCrossover.evaluate(&q, &[], &[], grid(2)).is_empty());
         let q = ma(json!({"atr_period": 14}));
-        assert!(MaCrossover.evaluate(&q, &b, &[], 2).is_empty());
+        assert!(MaCrossover.evaluate(&q, &b, &[], grid(2)).is_empty());
         // A NaN close anywhere in the windows: nothing, no panic.
         let mut nan = CROSS_UP;
         nan[5] = f64::NAN;
         assert!(MaCrossover
-            .evaluate(&ma(json!({})), &bars(&nan, 2.0), &[], 2)
+            .evaluate(&ma(json!({})), &bars(&nan, 2.0), &[], grid(2))
             .is_empty());
     }
 
@@ -1296,7 +1338,12 @@ mod tests {
     fn ma_crossover_exits_the_opposite_side() {
         let b = bars(&CROSS_UP, 2.0);
         // A short is closed and, with nothing left open, the long is entered (a reversal).
-        let out = MaCrossover.evaluate(&ma(json!({})), &b, &[position(7, PositionType::Sell)], 2);
+        let out = MaCrossover.evaluate(
+            &ma(json!({})),
+            &b,
+            &[position(7, PositionType::Sell)],
+            grid(2),
+        );
         assert_eq!(exits(&out), vec![7]);
         assert_eq!(the_entry(&out).0, PositionType::Buy);
         // A long stays open and fills the only slot: the short closes, no new entry.
@@ -1304,11 +1351,11 @@ mod tests {
             position(7, PositionType::Sell),
             position(8, PositionType::Buy),
         ];
-        let out = MaCrossover.evaluate(&ma(json!({})), &b, &open, 2);
+        let out = MaCrossover.evaluate(&ma(json!({})), &b, &open, grid(2));
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(exits(&out), vec![7]);
         // With two slots the entry comes too.
-        let out = MaCrossover.evaluate(&ma(json!({"max_positions": 2})), &b, &open, 2);
+        let out = MaCrossover.evaluate(&ma(json!({"max_positions": 2})), &b, &open, grid(2));
         assert_eq!(exits(&out), vec![7]);
         assert_eq!(the_entry(&out).0, PositionType::Buy);
         // A down cross closes the longs.
@@ -1316,7 +1363,7 @@ mod tests {
             &ma(json!({"max_positions": 3})),
             &bars(&CROSS_DOWN, 2.0),
             &open,
-            2,
+            grid(2),
         );
         assert_eq!(exits(&out), vec![8]);
         assert_eq!(the_entry(&out).0, PositionType::Sell);
@@ -1330,12 +1377,12 @@ mod tests {
             position(2, PositionType::Buy),
         ];
         assert!(MaCrossover
-            .evaluate(&ma(json!({"max_positions": 2})), &b, &longs, 2)
+            .evaluate(&ma(json!({"max_positions": 2})), &b, &longs, grid(2))
             .is_empty());
         assert!(MaCrossover
-            .evaluate(&ma(json!({"max_positions": 1})), &b, &longs, 2)
+            .evaluate(&ma(json!({"max_positions": 1})), &b, &longs, grid(2))
             .is_empty());
-        let out = MaCrossover.evaluate(&ma(json!({"max_positions": 3})), &b, &longs, 2);
+        let out = MaCrossover.evaluate(&ma(json!({"max_positions": 3})), &b, &longs, grid(2));
         assert_eq!(the_entry(&out).0, PositionType::Buy);
     }
 
@@ -1352,10 +1399,10 @@ mod tests {
     fn rsi_dip_and_recovery_buys() {
         // RSI(3) 0 → 33.33 crosses up through 30. ATR(3) = 4: SL 98 − 8 = 90, TP 98 + 12 = 110.
         let b = bars(&[100.0, 99.0, 98.0, 97.0, 98.0], 2.0);
-        let out = RsiReversion.evaluate(&rsi(json!({})), &b, &[], 2);
+        let out = RsiReversion.evaluate(&rsi(json!({})), &b, &[], grid(2));
         assert_eq!(the_entry(&out), (PositionType::Buy, 90.0, Some(110.0)));
         // With oversold at 35 the RSI (33.33) has not crossed it yet.
-        let out = RsiReversion.evaluate(&rsi(json!({"oversold": 35})), &b, &[], 2);
+        let out = RsiReversion.evaluate(&rsi(json!({"oversold": 35})), &b, &[], grid(2));
         assert!(out.is_empty(), "{out:?}");
     }
 
@@ -1363,10 +1410,15 @@ mod tests {
     fn rsi_spike_and_fall_sells() {
         // RSI(3) 100 → 66.67 crosses down through 70: SL 102 + 8 = 110, TP 102 − 12 = 90.
         let b = bars(&[100.0, 101.0, 102.0, 103.0, 102.0], 2.0);
-        let out = RsiReversion.evaluate(&rsi(json!({})), &b, &[], 2);
+        let out = RsiReversion.evaluate(&rsi(json!({})), &b, &[], grid(2));
         assert_eq!(the_entry(&out), (PositionType::Sell, 110.0, Some(90.0)));
         // An open long closes on the same bar (66.67 ≥ 50) and its slot goes to the short.
-        let out = RsiReversion.evaluate(&rsi(json!({})), &b, &[position(3, PositionType::Buy)], 2);
+        let out = RsiReversion.evaluate(
+            &rsi(json!({})),
+            &b,
+            &[position(3, PositionType::Buy)],
+            grid(2),
+        );
         assert_eq!(exits(&out), vec![3]);
         assert_eq!(the_entry(&out).0, PositionType::Sell);
     }
@@ -1379,12 +1431,12 @@ mod tests {
         ];
         // RSI 33.33 → 55.56: the long closes, the short stays, no entry.
         let up = bars(&[100.0, 99.0, 98.0, 99.0, 100.0], 2.0);
-        let out = RsiReversion.evaluate(&rsi(json!({"max_positions": 5})), &up, &open, 2);
+        let out = RsiReversion.evaluate(&rsi(json!({"max_positions": 5})), &up, &open, grid(2));
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(exits(&out), vec![1]);
         // RSI 66.67 → 44.44: the short closes, the long stays.
         let down = bars(&[100.0, 101.0, 102.0, 101.0, 100.0], 2.0);
-        let out = RsiReversion.evaluate(&rsi(json!({"max_positions": 5})), &down, &open, 2);
+        let out = RsiReversion.evaluate(&rsi(json!({"max_positions": 5})), &down, &open, grid(2));
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(exits(&out), vec![2]);
     }
@@ -1393,25 +1445,27 @@ mod tests {
     fn rsi_quiet_series_give_nothing() {
         let p = rsi(json!({}));
         assert!(RsiReversion
-            .evaluate(&p, &bars(&[100.0; 30], 2.0), &[], 2)
+            .evaluate(&p, &bars(&[100.0; 30], 2.0), &[], grid(2))
             .is_empty());
         // Falling all the way: RSI stays at 0, never crosses up.
         let down: Vec<f64> = (0..30).map(|i| 200.0 - i as f64).collect();
         assert!(RsiReversion
-            .evaluate(&p, &bars(&down, 2.0), &[], 2)
+            .evaluate(&p, &bars(&down, 2.0), &[], grid(2))
             .is_empty());
         // Four bars are one too few for RSI(3) on two bars.
         let b = bars(&[100.0, 99.0, 98.0, 97.0, 98.0], 2.0);
-        assert!(RsiReversion.evaluate(&p, &b[1..], &[], 2).is_empty());
+        assert!(RsiReversion.evaluate(&p, &b[1..], &[], grid(2)).is_empty());
         let mut broken = b.clone();
         broken[2].close = f64::NAN;
-        assert!(RsiReversion.evaluate(&p, &broken, &[], 2).is_empty());
+        assert!(RsiReversion.evaluate(&p, &broken, &[], grid(2)).is_empty());
         assert!(wilder_rsi(&[100.0, f64::NAN, 98.0, 97.0, 98.0], 3).is_empty());
         broken[2].close = 98.0;
         broken[3].high = f64::INFINITY;
         assert_eq!(wilder_atr(&broken, 3), None);
         // Another strategy's parameters: nothing.
-        assert!(RsiReversion.evaluate(&ma(json!({})), &b, &[], 2).is_empty());
+        assert!(RsiReversion
+            .evaluate(&ma(json!({})), &b, &[], grid(2))
+            .is_empty());
     }
 
     fn donchian(extra: Value) -> Params {
@@ -1426,18 +1480,18 @@ mod tests {
     #[test]
     fn donchian_breakouts() {
         // 103 > the 3-bar high 101. ATR(3) = (2 × 2 + 4) / 3 = 8/3, SL distance 16/3:
-        // SL 103 − 5.333 = 97.67, TP 103 + 5.333 = 108.33.
+        // SL 103 − 5.333 = 97.667 → down to 97.66, TP 103 + 5.333 = 108.33.
         let up = bars(&[100.0, 100.0, 100.0, 100.0, 103.0], 1.0);
-        let out = DonchianBreakout.evaluate(&donchian(json!({})), &up, &[], 2);
-        assert_eq!(the_entry(&out), (PositionType::Buy, 97.67, Some(108.33)));
-        // 97 < the 3-bar low 99: SL 102.33, TP 91.67.
+        let out = DonchianBreakout.evaluate(&donchian(json!({})), &up, &[], grid(2));
+        assert_eq!(the_entry(&out), (PositionType::Buy, 97.66, Some(108.33)));
+        // 97 < the 3-bar low 99: SL 102.333 → up to 102.34, TP 91.67.
         let down = bars(&[100.0, 100.0, 100.0, 100.0, 97.0], 1.0);
-        let out = DonchianBreakout.evaluate(&donchian(json!({})), &down, &[], 2);
-        assert_eq!(the_entry(&out), (PositionType::Sell, 102.33, Some(91.67)));
+        let out = DonchianBreakout.evaluate(&donchian(json!({})), &down, &[], grid(2));
+        assert_eq!(the_entry(&out), (PositionType::Sell, 102.34, Some(91.67)));
         // Touching the high is not a break.
         let touch = bars(&[100.0, 100.0, 100.0, 100.0, 101.0], 1.0);
         assert!(DonchianBreakout
-            .evaluate(&donchian(json!({})), &touch, &[], 2)
+            .evaluate(&donchian(json!({})), &touch, &[], grid(2))
             .is_empty());
     }
 
@@ -1449,12 +1503,14 @@ mod tests {
         ];
         // 98.5 is inside the 3-bar channel (95..101) but below the 2-bar low 99: the long exits.
         let b = bars(&[100.0, 96.0, 100.0, 100.0, 98.5], 1.0);
-        let out = DonchianBreakout.evaluate(&donchian(json!({"max_positions": 5})), &b, &open, 2);
+        let out =
+            DonchianBreakout.evaluate(&donchian(json!({"max_positions": 5})), &b, &open, grid(2));
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(exits(&out), vec![1]);
         // 101.5 is inside the 3-bar channel (99..105) but above the 2-bar high 101: the short exits.
         let b = bars(&[100.0, 104.0, 100.0, 100.0, 101.5], 1.0);
-        let out = DonchianBreakout.evaluate(&donchian(json!({"max_positions": 5})), &b, &open, 2);
+        let out =
+            DonchianBreakout.evaluate(&donchian(json!({"max_positions": 5})), &b, &open, grid(2));
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(exits(&out), vec![2]);
     }
@@ -1463,33 +1519,46 @@ mod tests {
     fn donchian_quiet_series_give_nothing() {
         let p = donchian(json!({}));
         assert!(DonchianBreakout
-            .evaluate(&p, &bars(&[100.0; 30], 1.0), &[], 2)
+            .evaluate(&p, &bars(&[100.0; 30], 1.0), &[], grid(2))
             .is_empty());
         let up = bars(&[100.0, 100.0, 100.0, 100.0, 103.0], 1.0);
-        assert!(DonchianBreakout.evaluate(&p, &up[2..], &[], 2).is_empty());
+        assert!(DonchianBreakout
+            .evaluate(&p, &up[2..], &[], grid(2))
+            .is_empty());
         // A NaN high inside the channel must not be skipped over as if it were not there.
         let mut broken = up.clone();
         broken[2].high = f64::NAN;
-        assert!(DonchianBreakout.evaluate(&p, &broken, &[], 2).is_empty());
+        assert!(DonchianBreakout
+            .evaluate(&p, &broken, &[], grid(2))
+            .is_empty());
         // A full slot blocks the entry.
         assert!(DonchianBreakout
-            .evaluate(&p, &up, &[position(1, PositionType::Buy)], 2)
+            .evaluate(&p, &up, &[position(1, PositionType::Buy)], grid(2))
             .is_empty());
     }
 
     #[test]
     fn an_unusable_atr_gives_no_entry() {
-        // Bars with no range and a one-bar cross: the ATR is tiny but positive, the SL rounds
-        // onto the close at 0 digits, so the entry is dropped rather than sent without a stop.
+        // Bars with no range and a one-bar cross: the ATR is tiny but positive. Rounded away from
+        // the close at 0 digits the SL lands one tick below it, never on it (whether the broker
+        // takes a stop that close is the executor's stops-level check).
         let b = bars(&CROSS_UP, 0.0);
-        let out = MaCrossover.evaluate(&ma(json!({"atr_sl_multiplier": 0.01})), &b, &[], 0);
+        let out = MaCrossover.evaluate(&ma(json!({"atr_sl_multiplier": 0.01})), &b, &[], grid(0));
+        // The TP (2 × 0.006 above 101) rounds onto the close: no entry with a target it is at.
         assert!(out.is_empty(), "{out:?}");
+        let out = MaCrossover.evaluate(
+            &ma(json!({"atr_sl_multiplier": 0.01, "tp_rr": null})),
+            &b,
+            &[],
+            grid(0),
+        );
+        assert_eq!(the_entry(&out), (PositionType::Buy, 100.0, None));
         // A SL that would be below zero: no entry.
         let out = MaCrossover.evaluate(
             &ma(json!({"atr_sl_multiplier": 50})),
             &bars(&CROSS_UP, 2.0),
             &[],
-            2,
+            grid(2),
         );
         assert!(out.is_empty(), "{out:?}");
     }
@@ -1746,7 +1815,7 @@ mod tests {
             &ma(json!({})),
             &bars(&CROSS_UP, 2.0),
             &[position(9, PositionType::Sell)],
-            2,
+            grid(2),
         );
         let v = serde_json::to_value(&out).unwrap_or_default();
         assert_eq!(v[0]["action"], json!("exit"));

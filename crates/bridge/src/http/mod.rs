@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod algorithms;
 pub mod extract;
+pub mod history_cursor;
 pub mod openapi;
 pub mod trading;
 pub mod validate;

@@ -770,14 +770,19 @@ pub struct RatesQuery {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// RFC 3339 or epoch seconds (default 24 hours before `to`).
+    /// RFC 3339 or epoch seconds (default 24 hours before `to`). With a `cursor`: left out, or
+    /// equal to the window of the cursor's first page (else 422 naming `from`).
     pub from: Option<String>,
-    /// RFC 3339 or epoch seconds (default now).
+    /// RFC 3339 or epoch seconds (default now, as of the first page). With a `cursor`: left out,
+    /// or equal to the window of the cursor's first page (else 422 naming `to`).
     pub to: Option<String>,
     /// 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page: an opaque string that keeps the first page's window,
+    /// so items that arrive between pages are on none of them and none is repeated or skipped.
+    /// Valid only on the same route and account; anything else (an old numeric offset, a garbled
+    /// string) is 422 `validation_failed` naming `cursor`.
     pub cursor: Option<String>,
 }
 
@@ -836,6 +841,8 @@ pub struct OrderList {
 #[serde(deny_unknown_fields)]
 pub struct DealPage {
     pub deals: Vec<TradeDeal>,
+    /// Opaque: pass it as `cursor` to the same route, for the same account, for the next page of
+    /// the same window.
     #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
@@ -845,6 +852,8 @@ pub struct DealPage {
 #[serde(deny_unknown_fields)]
 pub struct HistoryOrderPage {
     pub orders: Vec<TradeOrder>,
+    /// Opaque: pass it as `cursor` to the same route, for the same account, for the next page of
+    /// the same window.
     #[schema(required = true)]
     pub next_cursor: Option<String>,
 }

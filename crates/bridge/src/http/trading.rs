@@ -5,6 +5,7 @@
 //! account, else the default. Fields are MT5's names; times are RFC 3339 UTC.
 
 use super::extract::{path_uuid, AuthUser, JsonBody, MaybeJsonBody};
+use super::history_cursor::{HistoryCursor, HistoryList};
 use super::openapi as doc;
 use super::validate::{Fields, Opt};
 use crate::app::AppState;
@@ -1096,17 +1097,10 @@ async fn history(
     user: AuthUser,
     headers: HeaderMap,
     q: HashMap<String, String>,
-    deals: bool,
+    list: HistoryList,
 ) -> ApiResult<Json<Value>> {
     query_keys(&q, &["from", "to", "limit", "cursor"])?;
     let (limit, cursor) = page_params(&q, 100, 1000)?;
-    let offset_in_list = match cursor {
-        None => 0usize,
-        Some(c) => c
-            .parse::<usize>()
-            .map_err(|_| ApiError::validation("cursor", "is not a cursor from this endpoint"))?,
-    };
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let parse = |name: &'static str| -> ApiResult<Option<i64>> {
         match q.get(name) {
             None => Ok(None),
@@ -1115,37 +1109,76 @@ async fn history(
                 .ok_or_else(|| ApiError::validation(name, crate::times::TIME_RULE)),
         }
     };
-    let to = parse("to")?.unwrap_or(now);
-    let from = parse("from")?.unwrap_or((to - 86_400).max(0));
-    if from > to {
-        return Err(ApiError::validation("from", "must not be after to"));
-    }
-    if to - from > crate::times::MAX_WINDOW_S {
-        return Err(ApiError::validation(
-            "from",
-            "the window from `from` to `to` must be at most 366 days",
-        ));
-    }
+    let (from_q, to_q) = (parse("from")?, parse("to")?);
+    // The first page resolves its window now; the cursors that follow carry it unchanged.
+    let as_of_ms = now_ms();
+    let first = match cursor {
+        Some(_) => None,
+        None => {
+            let to = to_q.unwrap_or(as_of_ms.div_euclid(1000));
+            let from = from_q.unwrap_or((to - 86_400).max(0));
+            if from > to {
+                return Err(ApiError::validation("from", "must not be after to"));
+            }
+            if to - from > crate::times::MAX_WINDOW_S {
+                return Err(ApiError::validation(
+                    "from",
+                    "the window from `from` to `to` must be at most 366 days",
+                ));
+            }
+            Some((from, to))
+        }
+    };
     let row = resolve_account(&state, &user, &headers).await?;
+    let window = match (first, cursor) {
+        (Some((from, to)), _) => HistoryCursor::new(list, row.id, from, to, as_of_ms, 0),
+        (None, raw) => {
+            let c = HistoryCursor::decode(raw.as_deref().unwrap_or_default(), list, row.id)?;
+            // A later page reads the first page's window: `from` and `to` may be repeated, not
+            // changed.
+            for (name, given, fixed) in [("from", from_q, c.from), ("to", to_q, c.to)] {
+                if given.is_some_and(|t| t != fixed) {
+                    return Err(ApiError::validation(
+                        name,
+                        "must be left out or equal to the window of the cursor's first page",
+                    ));
+                }
+            }
+            c
+        }
+    };
     // The terminal (or its agent) reads the window and sends back only this page.
     let page_req = mt5::PageRequest {
-        offset: offset_in_list as u64,
+        offset: window.offset,
         limit,
     };
+    let (from, to, as_of_ms) = (window.from, window.select_to(), window.as_of_ms);
     let (items, next, offset) = read(&state, &row, move |t, at| {
         Box::pin(async move {
             let offset = t.server_time_offset_s(&at).await?;
+            if from > to {
+                // A window that starts after the first page was read holds nothing yet.
+                return Ok((Value::Array(Vec::new()), None, offset));
+            }
             let select = HistorySelect::Range {
                 from: from.saturating_add(offset),
                 to: to.saturating_add(offset),
                 group: None,
             };
-            let (items, next) = if deals {
-                let p = t.history_deals_page(&at, &select, page_req).await?;
-                (serde_json::to_value(p.items).unwrap_or(Value::Null), p.next)
-            } else {
-                let p = t.history_orders_page(&at, &select, page_req).await?;
-                (serde_json::to_value(p.items).unwrap_or(Value::Null), p.next)
+            // Items later than the first page are in no page. MT5 lists history oldest first,
+            // so they are the tail: once one is met, the window has no more pages.
+            let until_ms = as_of_ms.saturating_add(offset.saturating_mul(1000));
+            let (items, next) = match list {
+                HistoryList::Deals => {
+                    let p = t.history_deals_page(&at, &select, page_req).await?;
+                    let (items, next) = as_of(p, until_ms, |d| d.time_msc);
+                    (serde_json::to_value(items).unwrap_or(Value::Null), next)
+                }
+                HistoryList::Orders => {
+                    let p = t.history_orders_page(&at, &select, page_req).await?;
+                    let (items, next) = as_of(p, until_ms, |o| o.time_setup_msc);
+                    (serde_json::to_value(items).unwrap_or(Value::Null), next)
+                }
             };
             Ok((items, next, offset))
         })
@@ -1154,16 +1187,45 @@ async fn history(
     let mut page = items;
     convert_times(&mut page, offset);
     let next = match next {
-        Some(n) => json!(n.to_string()),
+        Some(n) => json!(window.at(n).encode()),
         None => Value::Null,
     };
-    let name = if deals { "deals" } else { "orders" };
+    let name = match list {
+        HistoryList::Deals => "deals",
+        HistoryList::Orders => "orders",
+    };
     Ok(Json(json!({ name: page, "next_cursor": next })))
+}
+
+/// The page's items up to `until_ms` (server-clock ms); the next offset only if none was later.
+fn as_of<T>(
+    page: mt5::Page<T>,
+    until_ms: i64,
+    time_msc: impl Fn(&T) -> i64,
+) -> (Vec<T>, Option<u64>) {
+    let total = page.items.len();
+    let items: Vec<T> = page
+        .items
+        .into_iter()
+        .filter(|i| time_msc(i) <= until_ms)
+        .collect();
+    let next = if items.len() == total {
+        page.next
+    } else {
+        None
+    };
+    (items, next)
+}
+
+fn now_ms() -> i64 {
+    let ns = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    i64::try_from(ns / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// The resolved account's deals in a time range.
 ///
-/// Default: the last 24 hours, 100 per page.
+/// Default: the last 24 hours, 100 per page. Later pages (`cursor`) keep the first page's window:
+/// what arrives between pages is on none of them.
 #[utoipa::path(
     get,
     path = "/api/v1/history/deals",
@@ -1188,12 +1250,13 @@ pub async fn history_deals(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    history(state, user, headers, q, true).await
+    history(state, user, headers, q, HistoryList::Deals).await
 }
 
 /// The resolved account's history orders in a time range.
 ///
-/// Default: the last 24 hours, 100 per page.
+/// Default: the last 24 hours, 100 per page. Later pages (`cursor`) keep the first page's window:
+/// what arrives between pages is on none of them.
 #[utoipa::path(
     get,
     path = "/api/v1/history/orders",
@@ -1218,7 +1281,7 @@ pub async fn history_orders(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    history(state, user, headers, q, false).await
+    history(state, user, headers, q, HistoryList::Orders).await
 }
 
 fn journal_json(e: &crate::store::journal::JournalEntry) -> Value {

@@ -411,9 +411,19 @@ macro_rules! both_backends {
     };
 }
 
-/// A moment (UTC ms, a minute into an hour) at which `ma_crossover` on EURUSD H1 signals an entry
-/// on the simulator's deterministic prices, found by scanning back from now.
+/// A moment (a minute past an hour, within the last 2000 hours) at which `ma_crossover` with
+/// `params` enters a position on `params.symbol` (EURUSD when absent) in the simulator's prices.
 pub fn signal_time(sim: &mt5_sim::config::SimConfig, params: &serde_json::Value) -> i64 {
+    signal_time_where(sim, params, |_, _| true)
+}
+
+/// As [`signal_time`], at a moment where `accept(symbol info then, the entry)` holds (the symbol
+/// info carries that moment's bid and ask, as the terminal will report them).
+pub fn signal_time_where(
+    sim: &mt5_sim::config::SimConfig,
+    params: &serde_json::Value,
+    accept: impl Fn(&mt5::SymbolInfo, &mt5_bridge::algorithms::strategies::Intent) -> bool,
+) -> i64 {
     let feed = mt5_sim::prices::PriceFeed::new(
         sim.seed,
         mt5_sim::symbols::builtin_symbols(),
@@ -429,22 +439,23 @@ pub fn signal_time(sim: &mt5_sim::config::SimConfig, params: &serde_json::Value)
         let count = strategy.bars_needed(&p) + 1;
         let mut bars = feed
             .rates(
-                "EURUSD",
+                &p.symbol,
                 p.timeframe,
                 mt5::RatesRange::FromPos { start: 0, count },
                 t,
             )
             .unwrap();
         bars.pop();
-        if strategy
-            .evaluate(&p, &bars, &[], 5)
-            .iter()
-            .any(|i| matches!(i, mt5_bridge::algorithms::strategies::Intent::Entry { .. }))
-        {
+        let info = feed.symbol_info(&p.symbol, t, "USD").unwrap();
+        let grid = mt5::util::PriceGrid::of(&info);
+        if strategy.evaluate(&p, &bars, &[], grid).iter().any(|i| {
+            matches!(i, mt5_bridge::algorithms::strategies::Intent::Entry { .. })
+                && accept(&info, i)
+        }) {
             return t;
         }
     }
-    panic!("no ma_crossover signal in 2000 hours of simulated prices");
+    panic!("no such ma_crossover signal in 2000 hours of simulated prices");
 }
 
 /// Checks the broker's audit trail against who placed which order (ticket → login): every such

@@ -27,6 +27,10 @@
 //!   filled at its price (10019), and an activation the account cannot afford is rejected
 //!   (history state `rejected`).
 //! - Triggers fill at the quote that triggered them (a stop or SL can slip past its level).
+//! - Freeze level: a pending order within it of the market cannot be modified or removed, a
+//!   position's SL/TP within it cannot be changed, and a position (hedging: the one named; netting:
+//!   the one an opposite deal reduces) whose SL or TP lies within it of the price it closes at
+//!   cannot be closed (10029).
 
 mod calc;
 mod exec;

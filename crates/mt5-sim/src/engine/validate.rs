@@ -501,6 +501,18 @@ fn check_deal<'m>(
         };
         stops(cx, info, side, reference, req.sl, req.tp)?;
     }
+    // A position whose SL or TP is within the freeze level of the price it closes at cannot be
+    // closed or reduced (MQL4 book, "Requirements and Limitations in Making Trades").
+    let reduced = target.or(netpos.filter(|p| p.side != side));
+    if let Some(p) = reduced {
+        let close_at = match p.side {
+            PositionType::Buy => q.bid,
+            PositionType::Sell => q.ask,
+        };
+        if frozen(info, p.sl, close_at) || frozen(info, p.tp, close_at) {
+            return Err(FROZEN);
+        }
+    }
     let plan = Plan::Deal {
         info,
         side,
