@@ -13,6 +13,9 @@
 //! - `modify_order` and `modify_position` are `done` when the order's or position's levels are
 //!   the requested ones (MT5 keeps no comment of a modification);
 //! - not found once the deadline and the grace period passed: `not_executed`;
+//! - found, but in a state that does not tell what MT5 answered (still in process, or a state the
+//!   service does not know, with no deal): left `unknown`, however long it takes: the order exists,
+//!   so it is never called `not_executed`;
 //! - an entry whose account is gone: `failed`.
 //!
 //! It runs at startup and then in the background: every second while anything is open, every few
@@ -26,6 +29,7 @@ use crate::trading::{
     comment_has_client_id, completion_for, error_outcome, is_client_id, modify_outcome, read,
     send_outcome, stored_response,
 };
+use mt5::enums::Mt5Enum;
 use mt5::{HistorySelect, OrderSendResult, OrderState, PositionFilter, TradeDeal, TradeOrder};
 use serde_json::Value;
 use std::sync::Mutex;
@@ -167,8 +171,8 @@ pub async fn reconcile_once(state: &AppState) -> ApiResult<Pass> {
             continue;
         };
         match look_up(state, row, &entry).await {
-            Ok(Some(found)) => settle(state, &entry, found, &mut pass).await?,
-            Ok(None) if now >= deadline + state.reconciler.grace() => {
+            Ok(Found::Settled(found)) => settle(state, &entry, found, &mut pass).await?,
+            Ok(Found::Nothing) if now >= deadline + state.reconciler.grace() => {
                 let answer = ApiError::OrderNotSent {
                     journal_id: entry.id,
                     why: "not found in the broker's history".into(),
@@ -181,7 +185,11 @@ pub async fn reconcile_once(state: &AppState) -> ApiResult<Pass> {
                 };
                 settle(state, &entry, missing, &mut pass).await?;
             }
-            Ok(None) => pass.open += 1,
+            Ok(Found::Nothing) => pass.open += 1,
+            Ok(Found::Undecided) => {
+                tracing::debug!(journal_id = %entry.id, "order found in a state that does not settle it yet");
+                pass.open += 1;
+            }
             Err(e) => {
                 tracing::warn!(journal_id = %entry.id, error = %e, "reconciliation deferred: terminal unavailable");
                 pass.open += 1;
@@ -219,32 +227,39 @@ async fn settle(
     Ok(())
 }
 
-/// The entry's outcome as the broker's state shows it, or `None` when nothing shows it (yet).
-async fn look_up(
-    state: &AppState,
-    row: &AccountRow,
-    entry: &JournalEntry,
-) -> ApiResult<Option<Completion>> {
+/// What the broker's state shows of an entry.
+#[derive(Debug)]
+enum Found {
+    /// What happened, as the journal records it.
+    Settled(Completion),
+    /// No trace of it (yet); past its grace period it is `not_executed`.
+    Nothing,
+    /// The order is there, but its state does not tell what MT5 answered: it stays in doubt.
+    Undecided,
+}
+
+/// The entry's outcome as the broker's state shows it.
+async fn look_up(state: &AppState, row: &AccountRow, entry: &JournalEntry) -> ApiResult<Found> {
     let ticket = || entry.request.get("ticket").and_then(Value::as_u64);
     match entry.action.as_str() {
         "place" | "close_position" => {
             let Some((order, deals, offset_s)) =
                 find_by_client_id(state, row, &entry.client_id, entry.created_at).await?
             else {
-                return Ok(None);
+                return Ok(Found::Nothing);
             };
             let Some(result) = result_from_history(&order, &deals) else {
-                return Ok(None);
+                return Ok(Found::Undecided);
             };
             let outcome = match send_outcome(&result, offset_s) {
                 Ok(o) => o,
                 Err(e) => error_outcome(&e),
             };
-            Ok(Some(completion_for(&result, &outcome)))
+            Ok(Found::Settled(completion_for(&result, &outcome)))
         }
         "cancel_order" => {
             let Some(ticket) = ticket() else {
-                return Ok(None);
+                return Ok(Found::Nothing);
             };
             let (active, history, offset_s) = read(state, row, move |t, at| {
                 Box::pin(async move {
@@ -256,20 +271,22 @@ async fn look_up(
                 })
             })
             .await?;
-            let canceled = active.iter().all(|o| o.ticket != ticket)
-                && history
-                    .iter()
-                    .any(|o| o.ticket == ticket && o.state == OrderState::Canceled);
-            if !canceled {
-                return Ok(None);
+            let gone = active.iter().all(|o| o.ticket != ticket);
+            let ended = history.iter().find(|o| o.ticket == ticket).map(|o| o.state);
+            match ended {
+                Some(OrderState::Canceled) if gone => {}
+                // Out of the book in a state the service does not know: canceled or not cannot
+                // be told, and it is not called either.
+                Some(OrderState::Unknown(_)) if gone => return Ok(Found::Undecided),
+                _ => return Ok(Found::Nothing),
             }
             let result = reconciled(ticket);
             let outcome = send_outcome(&result, offset_s)?;
-            Ok(Some(completion_for(&result, &outcome)))
+            Ok(Found::Settled(completion_for(&result, &outcome)))
         }
         "modify_position" | "modify_order" => {
             let Some(ticket) = ticket() else {
-                return Ok(None);
+                return Ok(Found::Nothing);
             };
             let position = entry.action == "modify_position";
             let (levels, offset_s) = read(state, row, move |t, at| {
@@ -306,12 +323,12 @@ async fn look_up(
                     let mut result = reconciled(if position { 0 } else { ticket });
                     result.retcode = mt5::retcode::DONE;
                     let outcome = modify_outcome(&result, offset_s)?;
-                    Ok(Some(completion_for(&result, &outcome)))
+                    Ok(Found::Settled(completion_for(&result, &outcome)))
                 }
-                _ => Ok(None),
+                _ => Ok(Found::Nothing),
             }
         }
-        _ => Ok(None),
+        _ => Ok(Found::Nothing),
     }
 }
 
@@ -358,7 +375,9 @@ fn reconciled(order: u64) -> OrderSendResult {
 }
 
 /// Rebuilds what `order_send` would have answered from an order in the broker's history and its
-/// deals, by the order's state: `None` while the broker is still processing it.
+/// deals: its deals when it has any (whatever its state says), else its state. `None` when that
+/// cannot be told: the broker is still processing it, or its state is one the service does not
+/// know.
 pub fn result_from_history(order: &TradeOrder, deals: &[TradeDeal]) -> Option<OrderSendResult> {
     use mt5::retcode::{DONE, DONE_PARTIAL, PLACED, REJECT};
     let filled: f64 = deals.iter().map(|d| d.volume).sum();
@@ -376,11 +395,20 @@ pub fn result_from_history(order: &TradeOrder, deals: &[TradeDeal]) -> Option<Or
             // A pending order that was placed and later canceled or expired was accepted; a
             // market order that ends so without a deal (an unfilled FOK) was not.
             OrderState::Canceled | OrderState::Expired if order.r#type.is_pending() => PLACED,
+            // Of a type the service does not know, pending or not cannot be told, nor so
+            // whether it was accepted.
+            OrderState::Canceled | OrderState::Expired if !order.r#type.is_known() => return None,
             OrderState::Canceled | OrderState::Expired | OrderState::Rejected => REJECT,
             OrderState::Started
             | OrderState::RequestAdd
             | OrderState::RequestModify
             | OrderState::RequestCancel => return None,
+            // A state MT5 does not list, and no deal: the order may have been accepted (a pending
+            // order resting or done with), or refused, and nothing else in the history tells
+            // which, so MT5's answer cannot be rebuilt. The entry stays in doubt rather than be
+            // called placed or rejected on a guess. (With a deal it is settled above: a deal
+            // means MT5 executed it, whatever the state is called.)
+            OrderState::Unknown(_) => return None,
         }
     };
     let price = if filled > 0.0 {
@@ -452,4 +480,68 @@ pub async fn find_by_client_id(
         })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mt5::OrderType;
+
+    fn order(r#type: OrderType, state: OrderState) -> TradeOrder {
+        TradeOrder {
+            ticket: 7,
+            r#type,
+            state,
+            volume_initial: 0.2,
+            price_open: 1.1,
+            ..Default::default()
+        }
+    }
+
+    fn deal(volume: f64, price: f64) -> TradeDeal {
+        TradeDeal {
+            ticket: 70,
+            order: 7,
+            volume,
+            price,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn deals_settle_an_order_whatever_its_state_is_called() {
+        for state in [OrderState::Filled, OrderState::Unknown(17)] {
+            let r = result_from_history(&order(OrderType::Buy, state), &[deal(0.2, 1.2)]).unwrap();
+            assert_eq!(
+                (r.retcode, r.order, r.deal, r.volume, r.price),
+                (mt5::retcode::DONE, 7, 70, 0.2, 1.2)
+            );
+        }
+        let part = result_from_history(
+            &order(OrderType::Sell, OrderState::Unknown(17)),
+            &[deal(0.1, 1.0)],
+        )
+        .unwrap();
+        assert_eq!(part.retcode, mt5::retcode::DONE_PARTIAL);
+    }
+
+    #[test]
+    fn without_deals_an_unknown_state_leaves_the_answer_untold() {
+        for t in [OrderType::Buy, OrderType::BuyLimit, OrderType::Unknown(12)] {
+            assert_eq!(
+                result_from_history(&order(t, OrderState::Unknown(17)), &[]),
+                None
+            );
+        }
+        // Known states still tell.
+        let placed = result_from_history(&order(OrderType::BuyLimit, OrderState::Canceled), &[]);
+        assert_eq!(placed.map(|r| r.retcode), Some(mt5::retcode::PLACED));
+        let refused = result_from_history(&order(OrderType::Buy, OrderState::Canceled), &[]);
+        assert_eq!(refused.map(|r| r.retcode), Some(mt5::retcode::REJECT));
+        // Of a type the service does not know, a canceled order may have rested or not.
+        let odd = result_from_history(&order(OrderType::Unknown(12), OrderState::Expired), &[]);
+        assert_eq!(odd, None);
+        let odd = result_from_history(&order(OrderType::Unknown(12), OrderState::Rejected), &[]);
+        assert_eq!(odd.map(|r| r.retcode), Some(mt5::retcode::REJECT));
+    }
 }

@@ -151,6 +151,23 @@ mod tests {
     }
 
     #[test]
+    fn unknown_deal_types_count_only_their_losses() {
+        let deal = |t: mt5::DealType, profit: f64| mt5::TradeDeal {
+            r#type: t,
+            profit,
+            commission: -1.0,
+            ..Default::default()
+        };
+        assert_eq!(day_result(&deal(mt5::DealType::Sell, 10.0)), Some(9.0));
+        assert_eq!(day_result(&deal(mt5::DealType::Balance, -50.0)), None);
+        assert_eq!(day_result(&deal(mt5::DealType::Unknown(57), 1000.0)), None);
+        assert_eq!(
+            day_result(&deal(mt5::DealType::Unknown(57), -20.0)),
+            Some(-21.0)
+        );
+    }
+
+    #[test]
     fn stored_values_are_validated_again() {
         assert_eq!(RiskLimits::stored(None).unwrap(), RiskLimits::default());
         assert_eq!(
@@ -256,6 +273,36 @@ pub fn loss_at_sl(volume: f64, entry: f64, sl: f64, symbol: &mt5::SymbolInfo) ->
     (entry - sl).abs() / symbol.trade_tick_size * tick_value * volume
 }
 
+/// What a deal adds to the day's realised result: a trade's profit, swap, commission and fee;
+/// nothing for money moved in or out (balance, credit, bonus, ...). A deal type the service does
+/// not know counts only when it loses money: it may be a charge or a trade, and counting its loss
+/// can only make the limit stricter, while counting a gain it cannot explain (a deposit?) could
+/// hide the day's losses.
+fn day_result(d: &mt5::TradeDeal) -> Option<f64> {
+    use mt5::DealType;
+    let result = d.profit + d.swap + d.commission + d.fee;
+    match d.r#type {
+        DealType::Buy | DealType::Sell => Some(result),
+        DealType::Unknown(_) => (result < 0.0).then_some(result),
+        DealType::Balance
+        | DealType::Credit
+        | DealType::Charge
+        | DealType::Correction
+        | DealType::Bonus
+        | DealType::Commission
+        | DealType::CommissionDaily
+        | DealType::CommissionMonthly
+        | DealType::CommissionAgentDaily
+        | DealType::CommissionAgentMonthly
+        | DealType::Interest
+        | DealType::BuyCanceled
+        | DealType::SellCanceled
+        | DealType::Dividend
+        | DealType::DividendFranked
+        | DealType::Tax => None,
+    }
+}
+
 fn refusal(limit: &'static str, message: String, details: Value) -> Option<RiskRefusal> {
     Some(RiskRefusal {
         limit,
@@ -355,11 +402,7 @@ pub async fn check_new_order(
                 },
             )
             .await?;
-        let realised: f64 = deals
-            .iter()
-            .filter(|d| matches!(d.r#type, mt5::DealType::Buy | mt5::DealType::Sell))
-            .map(|d| d.profit + d.swap + d.commission + d.fee)
-            .sum();
+        let realised: f64 = deals.iter().filter_map(day_result).sum();
         let start_equity = info.balance - realised;
         let day_loss = (-(realised + info.profit)).max(0.0);
         let projected = day_loss + loss.unwrap_or(0.0);

@@ -257,22 +257,60 @@ enum Stage {
 }
 
 /// The filling policy MT5 will accept for this symbol: IOC, else FOK, else RETURN; pending: RETURN.
-pub fn default_filling(info: &mt5::SymbolInfo, order_type: mt5::OrderType) -> mt5::OrderFilling {
+///
+/// `None` when the symbol's `filling_mode` has bits the service does not know and none of FOK and
+/// IOC: it accepts something the service cannot name, and RETURN would be a guess. The caller then
+/// asks for an explicit `type_filling` ([`filling_required`]) rather than send an order on a guess.
+pub fn default_filling(
+    info: &mt5::SymbolInfo,
+    order_type: mt5::OrderType,
+) -> Option<mt5::OrderFilling> {
+    use mt5::filling_mode::{BOC, FOK, IOC};
+    use mt5::SymbolTradeExecution as Exec;
     if order_type.is_pending() {
-        return mt5::OrderFilling::Return;
+        return Some(mt5::OrderFilling::Return);
     }
-    if matches!(
-        info.trade_exemode,
-        mt5::SymbolTradeExecution::Request | mt5::SymbolTradeExecution::Instant
-    ) {
-        return mt5::OrderFilling::Fok;
+    match info.trade_exemode {
+        // Request and Instant execution fill FOK whatever is asked.
+        Exec::Request | Exec::Instant => return Some(mt5::OrderFilling::Fok),
+        // An execution mode the service does not know: the symbol's filling bits still say what
+        // it accepts, and they are read as for Market and Exchange execution.
+        Exec::Market | Exec::Exchange | Exec::Unknown(_) => {}
     }
-    if info.filling_mode & mt5::filling_mode::IOC != 0 {
-        mt5::OrderFilling::Ioc
-    } else if info.filling_mode & mt5::filling_mode::FOK != 0 {
-        mt5::OrderFilling::Fok
+    let bits = info.filling_mode;
+    if bits & IOC != 0 {
+        Some(mt5::OrderFilling::Ioc)
+    } else if bits & FOK != 0 {
+        Some(mt5::OrderFilling::Fok)
+    } else if bits & !(FOK | IOC | BOC) != 0 {
+        None
     } else {
-        mt5::OrderFilling::Return
+        Some(mt5::OrderFilling::Return)
+    }
+}
+
+/// The code an order is held back with when [`default_filling`] picks no policy for its symbol
+/// (it is answered `validation_failed` naming `type_filling`).
+pub const FILLING_MODE: &str = "filling_mode";
+
+/// Why [`default_filling`] picked no policy for `info`: the order must name `type_filling`.
+pub fn filling_unknown(info: &mt5::SymbolInfo) -> String {
+    use mt5::enums::Mt5Enum;
+    format!(
+        "{}'s filling_mode ({}) has only filling policies the service does not know, so none is \
+         picked for you; name type_filling: one of {}",
+        info.name,
+        info.filling_mode,
+        mt5::OrderFilling::names().join(", ")
+    )
+}
+
+/// An order held back because [`default_filling`] picks no policy for its symbol.
+pub fn filling_required(info: &mt5::SymbolInfo) -> Prepared {
+    Prepared::Unsendable {
+        code: FILLING_MODE,
+        field: "type_filling",
+        message: filling_unknown(info),
     }
 }
 

@@ -237,9 +237,18 @@ impl<'d> Validator<'d> {
                         }
                     }
                 }
-                // Regular expressions are not evaluated (no regex engine here); the document uses
-                // them on request fields only, which the service validates itself.
-                "pattern" => {}
+                // Regular expressions are not evaluated (no regex engine here), but for the one
+                // answers use, `unknown_<n>` for an enum value the service does not know, checked
+                // by hand; the others are on request fields, which the service validates itself.
+                "pattern" => {
+                    if kw.as_str() == Some(mt5_bridge::http::openapi::UNKNOWN_PATTERN) {
+                        if let Some(s) = v.as_str() {
+                            if !is_unknown_name(s) {
+                                errors.push(format!("{at}: {s:?} is not unknown_<n>"));
+                            }
+                        }
+                    }
+                }
                 k if ANNOTATIONS.contains(&k) => {}
                 other => errors.push(format!(
                     "{at}: the validator does not support the keyword `{other}`"
@@ -247,6 +256,13 @@ impl<'d> Validator<'d> {
             }
         }
     }
+}
+
+/// `unknown_` and an integer as Rust writes it (what `UNKNOWN_PATTERN` matches).
+fn is_unknown_name(s: &str) -> bool {
+    s.strip_prefix("unknown_")
+        .and_then(|d| d.parse::<i64>().ok().filter(|n| n.to_string() == d))
+        .is_some()
 }
 
 fn has_type(v: &Value, t: &str) -> bool {
@@ -405,6 +421,24 @@ fn validator_accepts_what_a_schema_allows_and_refuses_the_rest() {
             &json!(1)
         )
         .is_empty());
+    // An answer's enum: a listed name, or `unknown_<n>`; nothing else.
+    let answer = json!({"anyOf": [
+        {"type": "string", "enum": ["buy", "sell"]},
+        {"type": "string", "pattern": mt5_bridge::http::openapi::UNKNOWN_PATTERN},
+    ]});
+    for good in ["buy", "unknown_99", "unknown_-5", "unknown_0"] {
+        assert!(v.errors(&answer, &json!(good)).is_empty(), "{good}");
+    }
+    for bad in [
+        "bogus",
+        "unknown_",
+        "unknown_05",
+        "unknown_+5",
+        "unknown_x",
+        "Buy",
+    ] {
+        assert!(!v.errors(&answer, &json!(bad)).is_empty(), "{bad}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ fn strategies_on_the_simulated_feed() {
                         } => {
                             entries += 1;
                             assert!(!reason.is_empty());
-                            let sign = side.sign();
+                            let sign = side.sign().expect("entries are buy or sell");
                             assert!(
                                 (close - sl) * sign > 0.0,
                                 "{name} {symbol}: SL {sl} vs {close}"

@@ -17,6 +17,7 @@ use crate::prices::PriceFeed;
 use crate::state::{open_state, Applied, StateStore};
 pub use crate::state::{AuditRecord, SimError};
 use crate::symbols::builtin_symbols;
+use mt5::enums::Mt5Enum;
 use mt5::{
     AccountInfo, AccountKey, HistorySelect, OrderCheckResult, OrderSendResult, OrderType,
     PositionFilter, Rate, RatesRange, SymbolInfo, TerminalError, Tick, Timeframe, TradeDeal,
@@ -606,6 +607,10 @@ impl Broker {
             .await?;
         if self.data.market().spec(symbol).is_none() {
             return Err(TerminalError::not_found());
+        }
+        // MT5 takes only the listed timeframes; it has no bars for any other.
+        if !timeframe.is_known() {
+            return Err(TerminalError::invalid_argument("timeframe"));
         }
         self.data
             .rates(symbol, timeframe, range, self.clock.now_ms())

@@ -351,6 +351,40 @@ fn invalid_requests_are_10013() {
 }
 
 #[test]
+fn values_outside_mt5s_lists_get_mt5s_refusals() {
+    // What a terminal agent may pass on unchanged: the server refuses, it never guesses.
+    let m = FixedMarket::new();
+    let mut a = Acct::new(RetailHedging, 10_000.0);
+    let mut action = market("EURUSD", OrderType::Buy, 0.1);
+    action.action = TradeAction::Unknown(2);
+    assert_eq!(code(&mut a, &m, &action), INVALID);
+    for t in [TradeAction::Deal, TradeAction::Pending] {
+        let mut kind = market("EURUSD", OrderType::Unknown(12), 0.1);
+        kind.action = t;
+        kind.price = 1.0;
+        assert_eq!(code(&mut a, &m, &kind), INVALID);
+    }
+    let mut fill = market("EURUSD", OrderType::Buy, 0.1);
+    fill.type_filling = OrderFilling::Unknown(9);
+    assert_eq!(code(&mut a, &m, &fill), INVALID_FILL);
+    let (_, ask) = m.bid_ask("EURUSD");
+    let mut time = pending("EURUSD", OrderType::BuyLimit, 0.1, ask - 0.01);
+    time.type_time = OrderTime::Unknown(8);
+    assert_eq!(code(&mut a, &m, &time), INVALID_EXPIRATION);
+    assert!(a
+        .run(&m, |e, st| e.calc_profit(
+            st,
+            OrderType::Unknown(12),
+            "EURUSD",
+            1.0,
+            1.0,
+            1.1
+        ))
+        .is_err());
+    assert!(a.positions(&m).is_empty() && a.pending(&m).is_empty());
+}
+
+#[test]
 fn trade_disabled_and_market_closed() {
     let m = FixedMarket::new().edit("USDCHF", |i| i.trade_mode = SymbolTradeMode::Disabled);
     let mut s = settings(RetailHedging);

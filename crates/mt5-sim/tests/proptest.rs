@@ -86,6 +86,7 @@ fn request(m: &FixedMarket, a: &mut Acct, op: &Op) -> Option<TradeRequest> {
             let t = match p.r#type {
                 PositionType::Buy => OrderType::Sell,
                 PositionType::Sell => OrderType::Buy,
+                PositionType::Unknown(_) => return None,
             };
             Some(close(&p.symbol, t, close_units as f64 * step, p.ticket))
         }
@@ -141,6 +142,7 @@ fn request(m: &FixedMarket, a: &mut Acct, op: &Op) -> Option<TradeRequest> {
             let (sl, tp) = match p.r#type {
                 PositionType::Buy => (p.price_current - d, p.price_current + d),
                 PositionType::Sell => (p.price_current + d, p.price_current - d),
+                PositionType::Unknown(_) => return None,
             };
             Some(sltp(
                 p.ticket,

@@ -3,43 +3,91 @@
 //! JSON form, one rule everywhere: the lower-case MT5 constant name without its prefix
 //! (`ORDER_TYPE_BUY_LIMIT` → `"buy_limit"`, `DEAL_ENTRY_OUT_BY` → `"out_by"`). Parsing from a name is
 //! case-insensitive. [`numeric`] serializes the MT5 number instead, for the terminal-agent protocol.
+//!
+//! Values MT5 reports that a list here does not have (servers add deal types and reasons, brokers
+//! run newer builds) are carried, not refused: every enum has an `Unknown(n)` variant holding MT5's
+//! integer, written `"unknown_<n>"` in JSON and `n` in the numeric form. Only MT5's answers can hold
+//! one: parsing a name ([`Mt5Enum::from_name`], `FromStr`, a string in `Deserialize`) knows the
+//! listed names alone, so a request can never ask for `unknown_<n>`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::fmt;
 
+/// The JSON name prefix of a value outside an enum's list: `unknown_<MT5 integer>`.
+pub const UNKNOWN_PREFIX: &str = "unknown_";
+
 /// Common behaviour of every MT5 enum: its MT5 number and its JSON name.
-pub trait Mt5Enum: Sized + Copy + 'static {
+pub trait Mt5Enum: Sized + Copy + PartialEq + 'static {
     /// The enum's MT5 type name, for error messages (e.g. `ORDER_TYPE`).
     const TYPE_NAME: &'static str;
-    /// Every variant, in MT5 numeric order.
+    /// Every known variant, in MT5 numeric order (never an `Unknown`).
     fn all() -> &'static [Self];
+    /// MT5's integer (for an unknown value, the integer MT5 reported).
     fn code(self) -> i64;
+    /// The known variant with this MT5 integer; `None` outside the list.
     fn from_code(code: i64) -> Option<Self>;
-    fn name(self) -> &'static str;
+    /// MT5's integer as this enum: the known variant, else `Unknown(code)`. For what MT5 reports.
+    fn from_code_or_unknown(code: i64) -> Self;
+    /// The JSON name of a known variant; `None` for an unknown value.
+    fn known_name(self) -> Option<&'static str>;
+    /// The JSON name: the known name, or `unknown_<n>` for a value outside the list.
+    fn name(self) -> Cow<'static, str> {
+        match self.known_name() {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(format!("{UNKNOWN_PREFIX}{}", self.code())),
+        }
+    }
+    /// Whether the value is one of the list (not an `Unknown`).
+    fn is_known(self) -> bool {
+        self.known_name().is_some()
+    }
+    /// The known variant with this JSON name, in any case. `unknown_<n>` and any other name are
+    /// `None`: a name is only ever read from a request, and a request may not name an unknown value.
     fn from_name(name: &str) -> Option<Self> {
         Self::all()
             .iter()
             .copied()
-            .find(|v| v.name().eq_ignore_ascii_case(name))
+            .find(|v| v.known_name().is_some_and(|n| n.eq_ignore_ascii_case(name)))
     }
     /// The accepted names, for validation messages.
     fn names() -> Vec<&'static str> {
-        Self::all().iter().map(|v| v.name()).collect()
+        Self::all().iter().filter_map(|v| v.known_name()).collect()
     }
+}
+
+/// The MT5 integer in an `unknown_<n>` JSON name, for turning an answer written by name back into
+/// MT5's numbers (the agent protocol). Never used to read a request.
+pub(crate) fn unknown_code(name: &str) -> Option<i64> {
+    let digits = name.strip_prefix(UNKNOWN_PREFIX)?;
+    // Exactly what `name()` writes: no sign but `-`, no leading zeros or spaces.
+    let n: i64 = digits.parse().ok()?;
+    (n.to_string() == digits).then_some(n)
 }
 
 macro_rules! mt5_enum {
     ($(#[$meta:meta])* $name:ident = $type_name:literal { $($(#[$vmeta:meta])* $variant:ident = $code:literal => $json:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+            /// A value MT5 reported that this list does not have: MT5's integer, written
+            /// `unknown_<n>` in JSON. Never accepted by name. Build it with
+            /// [`Mt5Enum::from_code_or_unknown`], which keeps known integers known.
+            Unknown(i64),
+        }
 
         impl Mt5Enum for $name {
             const TYPE_NAME: &'static str = $type_name;
             fn all() -> &'static [Self] { &[$($name::$variant),+] }
-            fn code(self) -> i64 { match self { $($name::$variant => $code),+ } }
+            fn code(self) -> i64 { match self { $($name::$variant => $code,)+ $name::Unknown(n) => n } }
             fn from_code(code: i64) -> Option<Self> { match code { $($code => Some($name::$variant),)+ _ => None } }
-            fn name(self) -> &'static str { match self { $($name::$variant => $json),+ } }
+            fn from_code_or_unknown(code: i64) -> Self {
+                Self::from_code(code).unwrap_or($name::Unknown(code))
+            }
+            fn known_name(self) -> Option<&'static str> {
+                match self { $($name::$variant => Some($json),)+ $name::Unknown(_) => None }
+            }
         }
 
         impl Default for $name {
@@ -48,7 +96,7 @@ macro_rules! mt5_enum {
         }
 
         impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.name()) }
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(&self.name()) }
         }
 
         impl std::str::FromStr for $name {
@@ -59,16 +107,49 @@ macro_rules! mt5_enum {
         }
 
         impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> { s.serialize_str(self.name()) }
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> { s.serialize_str(&self.name()) }
         }
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
+                d.deserialize_any(NameOrCode::<$name>::new())
             }
         }
     };
+}
+
+/// Reads an enum from its JSON name (known names only, any case) or from MT5's integer (any: one
+/// outside the list is `Unknown(n)`), the form MT5 and the agent protocol give. The HTTP API reads
+/// request fields by name through [`Mt5Enum::from_name`], so neither form lets a request through
+/// with an unknown value.
+struct NameOrCode<E>(std::marker::PhantomData<E>);
+
+impl<E> NameOrCode<E> {
+    fn new() -> Self {
+        NameOrCode(std::marker::PhantomData)
+    }
+}
+
+impl<E: Mt5Enum> serde::de::Visitor<'_> for NameOrCode<E> {
+    type Value = E;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an {} name or MT5 integer", E::TYPE_NAME)
+    }
+
+    fn visit_str<Err: serde::de::Error>(self, s: &str) -> Result<E, Err> {
+        E::from_name(s).ok_or_else(|| Err::custom(UnknownVariant::new::<E>(s)))
+    }
+
+    fn visit_i64<Err: serde::de::Error>(self, n: i64) -> Result<E, Err> {
+        Ok(E::from_code_or_unknown(n))
+    }
+
+    fn visit_u64<Err: serde::de::Error>(self, n: u64) -> Result<E, Err> {
+        i64::try_from(n)
+            .map(E::from_code_or_unknown)
+            .map_err(|_| Err::custom(format!("{} value {n} is out of range", E::TYPE_NAME)))
+    }
 }
 
 /// A name that is not one of an enum's variants.
@@ -106,11 +187,20 @@ impl OrderType {
             OrderType::Buy | OrderType::BuyLimit | OrderType::BuyStop | OrderType::BuyStopLimit
         )
     }
+    /// Sell side (sell, sell_limit, sell_stop, sell_stop_limit).
+    pub fn is_sell(self) -> bool {
+        matches!(
+            self,
+            OrderType::Sell | OrderType::SellLimit | OrderType::SellStop | OrderType::SellStopLimit
+        )
+    }
     pub fn is_market(self) -> bool {
         matches!(self, OrderType::Buy | OrderType::Sell)
     }
+    /// A pending type (limit, stop, stop-limit). False for close_by and for an unknown type: no
+    /// rule for pending orders is applied to a type the service cannot read.
     pub fn is_pending(self) -> bool {
-        !self.is_market() && self != OrderType::CloseBy
+        self.is_limit() || self.is_stop() || self.is_stop_limit()
     }
     pub fn is_limit(self) -> bool {
         matches!(self, OrderType::BuyLimit | OrderType::SellLimit)
@@ -121,22 +211,27 @@ impl OrderType {
     pub fn is_stop_limit(self) -> bool {
         matches!(self, OrderType::BuyStopLimit | OrderType::SellStopLimit)
     }
-    /// The market side this order trades on: buy or sell.
-    pub fn side(self) -> PositionType {
+    /// The market side this order trades on: buy or sell (close_by is taken as sell, as MT5's
+    /// `type % 2` does). `None` for an unknown type, whose side cannot be told.
+    pub fn side(self) -> Option<PositionType> {
         if self.is_buy() {
-            PositionType::Buy
+            Some(PositionType::Buy)
+        } else if self.is_sell() || self == OrderType::CloseBy {
+            Some(PositionType::Sell)
         } else {
-            PositionType::Sell
+            None
         }
     }
-    /// The SYMBOL_ORDER_* bit that must be set in `order_mode` for this type.
-    pub fn order_mode_bit(self) -> u32 {
+    /// The SYMBOL_ORDER_* bit that must be set in `order_mode` for this type; `None` for an
+    /// unknown type, which no bit permits.
+    pub fn order_mode_bit(self) -> Option<u32> {
         match self {
-            OrderType::Buy | OrderType::Sell => order_mode::MARKET,
-            OrderType::BuyLimit | OrderType::SellLimit => order_mode::LIMIT,
-            OrderType::BuyStop | OrderType::SellStop => order_mode::STOP,
-            OrderType::BuyStopLimit | OrderType::SellStopLimit => order_mode::STOP_LIMIT,
-            OrderType::CloseBy => order_mode::CLOSEBY,
+            OrderType::Buy | OrderType::Sell => Some(order_mode::MARKET),
+            OrderType::BuyLimit | OrderType::SellLimit => Some(order_mode::LIMIT),
+            OrderType::BuyStop | OrderType::SellStop => Some(order_mode::STOP),
+            OrderType::BuyStopLimit | OrderType::SellStopLimit => Some(order_mode::STOP_LIMIT),
+            OrderType::CloseBy => Some(order_mode::CLOSEBY),
+            OrderType::Unknown(_) => None,
         }
     }
 }
@@ -180,17 +275,28 @@ mt5_enum!(
     PositionType = "POSITION_TYPE" { Buy = 0 => "buy", Sell = 1 => "sell" });
 
 impl PositionType {
-    pub fn opposite(self) -> PositionType {
+    /// The other side; `None` for an unknown type, whose opposite cannot be told either.
+    pub fn opposite(self) -> Option<PositionType> {
         match self {
-            PositionType::Buy => PositionType::Sell,
-            PositionType::Sell => PositionType::Buy,
+            PositionType::Buy => Some(PositionType::Sell),
+            PositionType::Sell => Some(PositionType::Buy),
+            PositionType::Unknown(_) => None,
         }
     }
-    /// +1 for buy, -1 for sell.
-    pub fn sign(self) -> f64 {
+    /// The market order type that trades on this side (buy → buy); `None` for an unknown type.
+    pub fn order_type(self) -> Option<OrderType> {
         match self {
-            PositionType::Buy => 1.0,
-            PositionType::Sell => -1.0,
+            PositionType::Buy => Some(OrderType::Buy),
+            PositionType::Sell => Some(OrderType::Sell),
+            PositionType::Unknown(_) => None,
+        }
+    }
+    /// +1 for buy, -1 for sell; `None` for an unknown type.
+    pub fn sign(self) -> Option<f64> {
+        match self {
+            PositionType::Buy => Some(1.0),
+            PositionType::Sell => Some(-1.0),
+            PositionType::Unknown(_) => None,
         }
     }
 }
@@ -238,6 +344,7 @@ mt5_enum!(
 });
 
 impl AccountMarginMode {
+    /// Retail hedging; false for netting, exchange and a mode the service does not know.
     pub fn is_hedging(self) -> bool {
         self == AccountMarginMode::RetailHedging
     }
@@ -312,8 +419,12 @@ mt5_enum!(
 });
 
 impl Timeframe {
-    /// Bar length in seconds; months are calendar months, so `None` for MN1.
+    /// Bar length in seconds; months are calendar months, so `None` for MN1, and `None` for a
+    /// timeframe outside the list (MT5 only ever takes timeframes, it never reports one).
     pub fn seconds(self) -> Option<i64> {
+        if !self.is_known() {
+            return None;
+        }
         let code = self.code();
         match code & 0xC000 {
             0 => Some(code * 60),
@@ -362,7 +473,8 @@ pub mod tick_flag {
 }
 
 /// Serde helpers for the numeric (MT5 integer) form, used by the terminal-agent protocol:
-/// `#[serde(with = "mt5::enums::numeric")]`.
+/// `#[serde(with = "mt5::enums::numeric")]`. Any integer is read: one outside the list is
+/// `Unknown(n)`, and is written back as `n`.
 pub mod numeric {
     use super::Mt5Enum;
     use serde::{Deserialize, Deserializer, Serializer};
@@ -372,17 +484,18 @@ pub mod numeric {
     }
 
     pub fn deserialize<'de, E: Mt5Enum, D: Deserializer<'de>>(d: D) -> Result<E, D::Error> {
-        let code = i64::deserialize(d)?;
-        E::from_code(code).ok_or_else(|| {
-            serde::de::Error::custom(format!("unknown {} value {code}", E::TYPE_NAME))
-        })
+        i64::deserialize(d).map(E::from_code_or_unknown)
     }
 }
 
 /// A table of every enum for docs and tests: (MT5 type, JSON name, MT5 value).
 pub fn enum_table() -> Vec<(&'static str, &'static str, i64)> {
     fn rows<E: Mt5Enum>(out: &mut Vec<(&'static str, &'static str, i64)>) {
-        out.extend(E::all().iter().map(|v| (E::TYPE_NAME, v.name(), v.code())));
+        out.extend(
+            E::all()
+                .iter()
+                .filter_map(|v| Some((E::TYPE_NAME, v.known_name()?, v.code()))),
+        );
     }
     let mut out = Vec::new();
     rows::<OrderType>(&mut out);
@@ -469,7 +582,7 @@ mod tests {
         }
         for v in OrderType::all() {
             assert_eq!(OrderType::from_code(v.code()), Some(*v));
-            assert_eq!(OrderType::from_name(v.name()), Some(*v));
+            assert_eq!(OrderType::from_name(&v.name()), Some(*v));
         }
     }
 
@@ -485,7 +598,107 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s, r#"{"t":7}"#);
-        assert!(serde_json::from_str::<W>(r#"{"t":99}"#).is_err());
+        // Any integer is read, and written back as it came.
+        let w: W = serde_json::from_str(r#"{"t":99}"#).unwrap();
+        assert_eq!(w.t, OrderType::Unknown(99));
+        assert_eq!(serde_json::to_string(&w).unwrap(), r#"{"t":99}"#);
+        let w: W = serde_json::from_str(r#"{"t":-5}"#).unwrap();
+        assert_eq!(w.t, OrderType::Unknown(-5));
+        assert_eq!(serde_json::to_string(&w).unwrap(), r#"{"t":-5}"#);
+        let w: W = serde_json::from_str(r#"{"t":2}"#).unwrap();
+        assert_eq!(w.t, OrderType::BuyLimit);
+        assert!(serde_json::from_str::<W>(r#"{"t":"buy"}"#).is_err());
+    }
+
+    #[test]
+    fn unknown_values_are_written_unknown_n() {
+        let d = DealReason::from_code_or_unknown(99);
+        assert_eq!(d, DealReason::Unknown(99));
+        assert!(!d.is_known());
+        assert_eq!(d.code(), 99);
+        assert_eq!(d.known_name(), None);
+        assert_eq!(d.name(), "unknown_99");
+        assert_eq!(d.to_string(), "unknown_99");
+        assert_eq!(serde_json::to_string(&d).unwrap(), "\"unknown_99\"");
+        assert_eq!(
+            serde_json::to_string(&SymbolCalcMode::Unknown(-5)).unwrap(),
+            "\"unknown_-5\""
+        );
+        // A known integer stays known.
+        assert_eq!(DealReason::from_code_or_unknown(4), DealReason::Sl);
+        assert_eq!(DealReason::from_code(99), None);
+        // MT5's integers read as the enum, unknown ones included (what the agent protocol carries).
+        assert_eq!(
+            serde_json::from_str::<DealType>("57").unwrap(),
+            DealType::Unknown(57)
+        );
+        assert_eq!(
+            serde_json::from_str::<DealType>("1").unwrap(),
+            DealType::Sell
+        );
+        assert!(serde_json::from_str::<DealType>("18446744073709551615").is_err());
+        assert!(serde_json::from_str::<DealType>("1.5").is_err());
+        assert!(serde_json::from_str::<DealType>("true").is_err());
+    }
+
+    #[test]
+    fn names_never_parse_to_unknown() {
+        for name in [
+            "unknown_99",
+            "UNKNOWN_99",
+            "unknown_0",
+            "unknown_-5",
+            "unknown",
+            "99",
+        ] {
+            assert_eq!(OrderType::from_name(name), None, "{name}");
+            assert!(name.parse::<DealReason>().is_err(), "{name}");
+            let json = serde_json::to_string(name).unwrap();
+            let err = serde_json::from_str::<OrderState>(&json).unwrap_err();
+            assert!(err.to_string().contains("expected one of"), "{err}");
+        }
+        // Lists, names and the docs hold the known values only.
+        assert!(OrderType::all().iter().all(|t| t.is_known()));
+        assert!(!OrderType::names().iter().any(|n| n.starts_with("unknown")));
+        assert!(!enum_table()
+            .iter()
+            .any(|(_, n, _)| n.starts_with("unknown")));
+        // The default stays MT5's lowest known value.
+        assert_eq!(OrderType::default(), OrderType::Buy);
+        assert_eq!(BookType::default(), BookType::Sell);
+        // The agent protocol's way back from a name to MT5's integer.
+        assert_eq!(unknown_code("unknown_99"), Some(99));
+        assert_eq!(unknown_code("unknown_-5"), Some(-5));
+        for bad in [
+            "unknown_",
+            "unknown_+5",
+            "unknown_05",
+            "unknown_ 5",
+            "buy",
+            "unknown_x",
+        ] {
+            assert_eq!(unknown_code(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_order_types_have_no_side_and_are_not_pending() {
+        let t = OrderType::Unknown(12);
+        assert!(!t.is_pending() && !t.is_market() && !t.is_buy() && !t.is_sell());
+        assert!(!t.is_limit() && !t.is_stop() && !t.is_stop_limit());
+        assert_eq!(t.side(), None);
+        assert_eq!(t.order_mode_bit(), None);
+        assert!(!OrderType::CloseBy.is_pending());
+        assert!(OrderType::SellStopLimit.is_pending());
+        assert_eq!(OrderType::SellLimit.side(), Some(PositionType::Sell));
+        assert_eq!(OrderType::BuyStop.side(), Some(PositionType::Buy));
+        assert_eq!(PositionType::Unknown(5).opposite(), None);
+        assert_eq!(PositionType::Unknown(5).sign(), None);
+        assert_eq!(PositionType::Unknown(5).order_type(), None);
+        assert_eq!(PositionType::Sell.order_type(), Some(OrderType::Sell));
+        assert_eq!(PositionType::Buy.opposite(), Some(PositionType::Sell));
+        assert_eq!(Timeframe::Unknown(7).seconds(), None);
+        assert!(!AccountMarginMode::Unknown(5).is_hedging());
     }
 }
 
@@ -496,6 +709,11 @@ pub fn enum_table_markdown() -> String {
          One rule everywhere: an enum is written as the lower-case MT5 constant name without its prefix\n\
          (`ORDER_TYPE_BUY_LIMIT` → `\"buy_limit\"`). Names are accepted in any case on input. The terminal-agent\n\
          protocol uses the numeric value instead.\n\n\
+         A value the service does not know (a deal type, reason, state or mode MT5 reports that is not in\n\
+         the tables below: servers and newer builds add them) is written `\"unknown_<n>\"`, where `n` is\n\
+         MT5's integer (`\"unknown_99\"`, `\"unknown_-5\"`); the answer is given all the same. Requests\n\
+         refuse it: an input field accepts only the names listed here (`422 validation_failed` naming\n\
+         the field).\n\n\
          This file is checked by a test (`cargo test -p mt5 enum_doc`); regenerate it with\n\
          `UPDATE_DOCS=1 cargo test -p mt5 enum_doc`.\n",
     );

@@ -5,6 +5,9 @@
 //! numbers the `MetaTrader5` package returns. Rather than a second set of structs, each structure has
 //! a table of which field holds which enum, and the conversion rewrites those fields in the JSON
 //! value. Arrays of a structure are converted element by element.
+//!
+//! Any integer is carried: one outside an enum's list reads as its `Unknown(n)` and is written back
+//! as `n`, so a deal reason a server adds does not make a whole answer unreadable.
 
 use crate::enums::*;
 use serde::de::DeserializeOwned;
@@ -26,24 +29,22 @@ pub enum Kind {
     TradeDeal,
 }
 
-/// One enum field: its name and the conversions of its enum.
+/// One enum field: its name and the conversion of its enum's JSON names to MT5's integers.
 struct EnumField {
     field: &'static str,
     to_code: fn(&str) -> Option<i64>,
-    to_name: fn(i64) -> Option<&'static str>,
 }
 
+/// The integer of a name as the domain structs write it: a known name, or `unknown_<n>`.
 fn code_of<E: Mt5Enum>(name: &str) -> Option<i64> {
-    E::from_name(name).map(|e| e.code())
-}
-
-fn name_of<E: Mt5Enum>(code: i64) -> Option<&'static str> {
-    E::from_code(code).map(|e| e.name())
+    E::from_name(name)
+        .map(|e| e.code())
+        .or_else(|| unknown_code(name))
 }
 
 macro_rules! fields {
     ($($field:literal => $ty:ty),* $(,)?) => {
-        &[$(EnumField { field: $field, to_code: code_of::<$ty>, to_name: name_of::<$ty> }),*]
+        &[$(EnumField { field: $field, to_code: code_of::<$ty> }),*]
     };
 }
 
@@ -111,8 +112,11 @@ impl Kind {
 /// Direction of a conversion.
 #[derive(Clone, Copy)]
 enum Dir {
+    /// Names (as the domain structs write them) to MT5's integers.
     ToCodes,
-    ToNames,
+    /// Integers as they came from the other side, checked: integral floats (Python may hand an
+    /// enum over as `2.0`) become integers; the domain structs read any integer.
+    FromCodes,
 }
 
 fn convert(kind: Kind, value: &mut Value, dir: Dir) -> Result<(), String> {
@@ -137,20 +141,14 @@ fn convert(kind: Kind, value: &mut Value, dir: Dir) -> Result<(), String> {
                             *v = Value::from(code);
                         }
                     }
-                    Dir::ToNames => {
-                        // Python may hand an integral enum over as a float; accept 2.0 as 2.
-                        let code = match v.as_i64() {
-                            Some(c) => Some(c),
-                            None => v.as_f64().filter(|x| x.fract() == 0.0).map(|x| x as i64),
-                        };
-                        match code {
-                            Some(code) => {
-                                let name = (f.to_name)(code).ok_or_else(|| {
-                                    format!("{:?}.{}: unknown MT5 value {code}", kind, f.field)
-                                })?;
-                                *v = Value::from(name);
-                            }
-                            None if v.is_string() => {}
+                    Dir::FromCodes => {
+                        if v.is_i64() || v.is_string() {
+                            // An integer reads as its enum (unknown ones too); a name is read
+                            // by name, known names only.
+                            continue;
+                        }
+                        match v.as_f64().filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15) {
+                            Some(x) => *v = Value::from(x as i64),
                             None => {
                                 return Err(format!(
                                     "{:?}.{}: expected an integer, got {v}",
@@ -174,16 +172,17 @@ fn convert(kind: Kind, value: &mut Value, dir: Dir) -> Result<(), String> {
 
 /// A structure (or a slice of them) in the protocol's form: enum fields as MT5 integers.
 pub fn to_wire<T: Serialize + ?Sized>(kind: Kind, value: &T) -> Value {
-    // Domain structs always serialize, and every enum name they produce is known.
+    // Domain structs always serialize, and every name they write (`unknown_<n>` included) has
+    // its integer.
     let mut v = serde_json::to_value(value).unwrap_or(Value::Null);
     let _ = convert(kind, &mut v, Dir::ToCodes);
     v
 }
 
-/// A structure (or a `Vec` of them) from the protocol's form. Fails on an unknown enum value or a
-/// missing or mistyped field.
+/// A structure (or a `Vec` of them) from the protocol's form. An integer outside an enum's list is
+/// its `Unknown(n)`; a non-integer enum value, or a missing or mistyped field, is an error.
 pub fn from_wire<T: DeserializeOwned>(kind: Kind, mut value: Value) -> Result<T, String> {
-    convert(kind, &mut value, Dir::ToNames)?;
+    convert(kind, &mut value, Dir::FromCodes)?;
     serde_json::from_value(value).map_err(|e| format!("{kind:?}: {e}"))
 }
 
@@ -379,13 +378,24 @@ mod tests {
     }
 
     #[test]
-    fn unknown_codes_and_wrong_types_are_refused() {
+    fn unknown_codes_are_carried_and_wrong_types_refused() {
         let mut p = to_wire(Kind::TradePosition, &TradePosition::default());
         p["type"] = Value::from(5);
-        let err = from_wire::<TradePosition>(Kind::TradePosition, p.clone()).unwrap_err();
-        assert!(err.contains("type") && err.contains('5'), "{err}");
+        let pos = from_wire::<TradePosition>(Kind::TradePosition, p.clone()).unwrap();
+        assert_eq!(pos.r#type, PositionType::Unknown(5));
         p["type"] = Value::Bool(true);
-        assert!(from_wire::<TradePosition>(Kind::TradePosition, p).is_err());
+        let err = from_wire::<TradePosition>(Kind::TradePosition, p.clone()).unwrap_err();
+        assert!(err.contains("type") && err.contains("integer"), "{err}");
+        p["type"] = Value::from(1.5);
+        assert!(from_wire::<TradePosition>(Kind::TradePosition, p.clone()).is_err());
+        p["type"] = Value::from(u64::MAX);
+        assert!(from_wire::<TradePosition>(Kind::TradePosition, p.clone()).is_err());
+        // A name is read by name: known names only, never `unknown_<n>`.
+        p["type"] = Value::from("unknown_5");
+        assert!(from_wire::<TradePosition>(Kind::TradePosition, p.clone()).is_err());
+        p["type"] = Value::from("sell");
+        let pos = from_wire::<TradePosition>(Kind::TradePosition, p).unwrap();
+        assert_eq!(pos.r#type, PositionType::Sell);
         // A missing field of a full structure is an error, not a silent default.
         let mut a = to_wire(Kind::AccountInfo, &AccountInfo::default());
         a.as_object_mut().unwrap().remove("balance");
@@ -408,6 +418,113 @@ mod tests {
                 deals[0].fee
             ),
             (5, DealType::Sell, DealEntry::Out, 0.0)
+        );
+    }
+
+    #[test]
+    fn unknown_values_round_trip_as_their_integers() {
+        // What a server may report that the lists do not have, in every structure that has enums.
+        let a = round_trip(
+            Kind::AccountInfo,
+            AccountInfo {
+                trade_mode: AccountTradeMode::Unknown(3),
+                margin_so_mode: AccountStopoutMode::Unknown(4),
+                margin_mode: AccountMarginMode::Unknown(5),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (&a["trade_mode"], &a["margin_so_mode"], &a["margin_mode"]),
+            (&Value::from(3), &Value::from(4), &Value::from(5))
+        );
+        let s = round_trip(
+            Kind::SymbolInfo,
+            SymbolInfo {
+                chart_mode: SymbolChartMode::Unknown(2),
+                trade_calc_mode: SymbolCalcMode::Unknown(77),
+                trade_mode: SymbolTradeMode::Unknown(9),
+                trade_exemode: SymbolTradeExecution::Unknown(6),
+                swap_mode: SymbolSwapMode::Unknown(-1),
+                swap_rollover3days: DayOfWeek::Unknown(7),
+                order_gtc_mode: SymbolOrdersGtc::Unknown(3),
+                option_mode: SymbolOptionMode::Unknown(2),
+                option_right: SymbolOptionRight::Unknown(2),
+                ..Default::default()
+            },
+        );
+        assert_eq!(s["trade_calc_mode"], 77);
+        assert_eq!(s["swap_mode"], -1);
+        let r = TradeRequest {
+            action: TradeAction::Unknown(2),
+            r#type: OrderType::Unknown(12),
+            type_filling: OrderFilling::Unknown(9),
+            type_time: OrderTime::Unknown(8),
+            ..request()
+        };
+        let w = round_trip(Kind::TradeRequest, r.clone());
+        assert_eq!(
+            (&w["action"], &w["type"]),
+            (&Value::from(2), &Value::from(12))
+        );
+        let c = round_trip(
+            Kind::OrderSendResult,
+            OrderSendResult {
+                request: r,
+                ..Default::default()
+            },
+        );
+        assert_eq!(c["request"]["type_filling"], 9);
+        let p = round_trip(
+            Kind::TradePosition,
+            TradePosition {
+                r#type: PositionType::Unknown(5),
+                reason: PositionReason::Unknown(11),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (&p["type"], &p["reason"]),
+            (&Value::from(5), &Value::from(11))
+        );
+        let o = round_trip(
+            Kind::TradeOrder,
+            TradeOrder {
+                r#type: OrderType::Unknown(12),
+                type_time: OrderTime::Unknown(8),
+                type_filling: OrderFilling::Unknown(9),
+                state: OrderState::Unknown(17),
+                reason: OrderReason::Unknown(30),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (&o["state"], &o["reason"]),
+            (&Value::from(17), &Value::from(30))
+        );
+        let d = round_trip(
+            Kind::TradeDeal,
+            TradeDeal {
+                r#type: DealType::Unknown(99),
+                entry: DealEntry::Unknown(7),
+                reason: DealReason::Unknown(42),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (&d["type"], &d["entry"], &d["reason"]),
+            (&Value::from(99), &Value::from(7), &Value::from(42))
+        );
+        // As MT5's integers straight from the other side (a float from Python included).
+        let mut list = serde_json::json!([{"ticket": 5, "type": 99.0, "entry": 1, "reason": 42}]);
+        fill_missing::<TradeDeal>(Kind::TradeDeal, &mut list);
+        let deals: Vec<TradeDeal> = from_wire(Kind::TradeDeal, list).unwrap();
+        assert_eq!(
+            (deals[0].r#type, deals[0].entry, deals[0].reason),
+            (
+                DealType::Unknown(99),
+                DealEntry::Out,
+                DealReason::Unknown(42)
+            )
         );
     }
 

@@ -461,11 +461,6 @@ fn rates(a: &RatesArgs) -> Result<RatesRange, AgentFailure> {
     }
 }
 
-fn order_type(code: i64) -> Result<OrderType, AgentFailure> {
-    OrderType::from_code(code)
-        .ok_or_else(|| AgentFailure::BadRequest(format!("args.action: unknown ORDER_TYPE {code}")))
-}
-
 fn trade_request(v: Value) -> Result<TradeRequest, AgentFailure> {
     let mut r: TradeRequest = from_wire(Kind::TradeRequest, v)
         .map_err(|e| AgentFailure::BadRequest(format!("args.request: {e}")))?;
@@ -564,12 +559,9 @@ async fn dispatch(
         }
         "copy_rates" => {
             let r: RatesArgs = args(a)?;
-            let tf = Timeframe::from_code(r.timeframe).ok_or_else(|| {
-                AgentFailure::BadRequest(format!(
-                    "args.timeframe: unknown TIMEFRAME {}",
-                    r.timeframe
-                ))
-            })?;
+            // Integers go to the terminal as they came (the protocol keeps MT5's numbers); it
+            // answers one it does not take as MT5 does.
+            let tf = Timeframe::from_code_or_unknown(r.timeframe);
             let range = rates(&r)?;
             ok(Some(Kind::Rate), t.copy_rates(&at, &r.symbol, tf, range)).await
         }
@@ -583,7 +575,7 @@ async fn dispatch(
         }
         "order_calc_margin" => {
             let m: MarginArgs = args(a)?;
-            let action = order_type(m.action)?;
+            let action = OrderType::from_code_or_unknown(m.action);
             ok(
                 None,
                 t.order_calc_margin(&at, action, &m.symbol, m.volume, m.price),
@@ -592,7 +584,7 @@ async fn dispatch(
         }
         "order_calc_profit" => {
             let p: ProfitArgs = args(a)?;
-            let action = order_type(p.action)?;
+            let action = OrderType::from_code_or_unknown(p.action);
             ok(
                 None,
                 t.order_calc_profit(

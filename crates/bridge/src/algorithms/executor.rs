@@ -15,8 +15,8 @@ use crate::risk::{check_new_order, RiskLimits};
 use crate::store::algorithms::{NewAlgorithmRun, RunFinish, RUN_DONE, RUN_FAILED};
 use crate::store::AccountRow;
 use crate::trading::{
-    default_filling, on_terminal, order_comment, read, request_hash, submit, Intent, Prepared,
-    Source,
+    default_filling, filling_unknown, on_terminal, order_comment, read, request_hash, submit,
+    Intent, Prepared, Source, FILLING_MODE,
 };
 use mt5::util::{PriceGrid, Rounding};
 use mt5::{
@@ -82,18 +82,15 @@ async fn view(
                 bars,
                 own,
                 equity: account.equity,
-                real: account.trade_mode == AccountTradeMode::Real,
+                // A trade mode the service does not know may be real money: it counts as live.
+                real: !matches!(
+                    account.trade_mode,
+                    AccountTradeMode::Demo | AccountTradeMode::Contest
+                ),
             })
         })
     })
     .await
-}
-
-fn side_name(side: PositionType) -> &'static str {
-    match side {
-        PositionType::Buy => "buy",
-        PositionType::Sell => "sell",
-    }
 }
 
 fn skip(intent: Value, reason: impl Into<String>) -> Value {
@@ -111,6 +108,11 @@ fn error_reason(e: &ApiError) -> String {
     }
 }
 
+/// The skip reason of a trade whose symbol leaves no filling policy to pick (as the API answers it).
+fn filling_reason(info: &SymbolInfo) -> String {
+    format!("{FILLING_MODE}: {}", filling_unknown(info))
+}
+
 /// The price a market order of `order_type` goes out at: the ask for a buy, the bid for a sell,
 /// on the symbol's tick grid (a broker's quote already is; a quote that is not stays as it came).
 fn market_price(grid: PriceGrid, order_type: OrderType, q: Quote) -> f64 {
@@ -125,17 +127,17 @@ fn market_price(grid: PriceGrid, order_type: OrderType, q: Quote) -> f64 {
 /// An entry's SL and TP on the tick grid: the SL away from the price (down for a buy, up for a
 /// sell) so it is never tighter than planned, the TP to the nearest tick (see
 /// `strategies::entry`; the built-in strategies already deliver them so, and a level on the grid
-/// stays put). `None` when either is not a finite price.
+/// stays put). `None` when either is not a finite price, or the side is not buy or sell.
 fn levels_on_grid(
     grid: PriceGrid,
     side: PositionType,
     sl: f64,
     tp: Option<f64>,
 ) -> Option<(f64, Option<f64>)> {
-    let away = if side == PositionType::Buy {
-        Rounding::Down
-    } else {
-        Rounding::Up
+    let away = match side {
+        PositionType::Buy => Rounding::Down,
+        PositionType::Sell => Rounding::Up,
+        PositionType::Unknown(_) => return None,
     };
     let sl = grid.round(sl, away)?;
     let tp = match tp {
@@ -268,13 +270,13 @@ async fn pass(
                 tp,
                 reason,
             } => {
-                let r#type = if side == PositionType::Buy {
-                    OrderType::Buy
-                } else {
-                    OrderType::Sell
+                let described = json!({"action": "open", "symbol": ex.params.symbol, "type": side, "sl": sl, "tp": tp, "reason": reason});
+                // Strategies emit buy or sell entries only.
+                let Some(r#type) = side.order_type() else {
+                    skipped.push(skip(described, format!("an entry on side {side}")));
+                    continue;
                 };
                 let entry = market_price(grid, r#type, quote);
-                let described = json!({"action": "open", "symbol": ex.params.symbol, "type": side_name(side), "sl": sl, "tp": tp, "reason": reason});
                 if own_open >= max_positions {
                     skipped.push(skip(
                         described,
@@ -300,6 +302,10 @@ async fn pass(
                             continue;
                         }
                     };
+                let Some(type_filling) = default_filling(&v.symbol, r#type) else {
+                    skipped.push(skip(described, filling_reason(&v.symbol)));
+                    continue;
+                };
                 let req = TradeRequest {
                     action: TradeAction::Deal,
                     magic,
@@ -310,7 +316,7 @@ async fn pass(
                     tp: tp.unwrap_or(0.0),
                     deviation: 20,
                     r#type,
-                    type_filling: default_filling(&v.symbol, r#type),
+                    type_filling,
                     ..Default::default()
                 };
                 if ex.dry_run {
@@ -330,14 +336,14 @@ async fn pass(
                         )),
                         None => {
                             own_open += 1;
-                            trades.push(json!({"ticket": null, "symbol": req.symbol, "type": side_name(side), "volume": volume, "price": entry, "sl": sl, "tp": tp}));
+                            trades.push(json!({"ticket": null, "symbol": req.symbol, "type": side, "volume": volume, "price": entry, "sl": sl, "tp": tp}));
                         }
                     }
                     continue;
                 }
                 let intent = Intent {
                     action: "place",
-                    request: json!({"symbol": req.symbol, "type": side_name(side), "volume": volume, "sl": sl, "tp": tp, "magic": magic}),
+                    request: json!({"symbol": req.symbol, "type": side, "volume": volume, "sl": sl, "tp": tp, "magic": magic}),
                     idempotency_key: None,
                     source: Source::Algorithm {
                         algorithm_id: ex.algorithm_id.clone(),
@@ -382,7 +388,7 @@ async fn pass(
                     Ok(outcome) => {
                         own_open += 1;
                         let b = outcome.body;
-                        trades.push(json!({"ticket": b["order"], "symbol": ex.params.symbol, "type": side_name(side), "volume": b["volume"], "price": b["price"], "sl": sl, "tp": tp}));
+                        trades.push(json!({"ticket": b["order"], "symbol": ex.params.symbol, "type": side, "volume": b["volume"], "price": b["price"], "sl": sl, "tp": tp}));
                     }
                     Err(e) => skipped.push(skip(described, held_back.reason_for(&e))),
                 }
@@ -391,12 +397,23 @@ async fn pass(
                 let Some(pos) = v.own.iter().find(|p| p.ticket == ticket).cloned() else {
                     continue;
                 };
-                let close_type = if pos.r#type == PositionType::Buy {
-                    OrderType::Sell
-                } else {
-                    OrderType::Buy
-                };
                 let described = json!({"action": "close", "ticket": ticket, "symbol": pos.symbol, "reason": reason});
+                // The closing order trades on the other side; a type the service does not know
+                // has no side to tell, and nothing is sent on a guess.
+                let Some((close_side, close_type)) = pos
+                    .r#type
+                    .opposite()
+                    .and_then(|side| Some((side, side.order_type()?)))
+                else {
+                    skipped.push(skip(
+                        described,
+                        format!(
+                            "position type {}: the service cannot tell which order closes it",
+                            pos.r#type
+                        ),
+                    ));
+                    continue;
+                };
                 // A position whose SL or TP is within the freeze level cannot be closed: not sent.
                 if let Err(bad) =
                     levels::check_position_change(&v.symbol, pos.r#type, quote, pos.sl, pos.tp)
@@ -404,9 +421,13 @@ async fn pass(
                     skipped.push(skip(described, bad.reason()));
                     continue;
                 }
+                let Some(filling) = default_filling(&v.symbol, close_type) else {
+                    skipped.push(skip(described, filling_reason(&v.symbol)));
+                    continue;
+                };
                 if ex.dry_run {
                     let price = market_price(grid, close_type, quote);
-                    trades.push(json!({"ticket": null, "position": ticket, "symbol": pos.symbol, "type": side_name(close_type.side()), "volume": pos.volume, "price": price}));
+                    trades.push(json!({"ticket": null, "position": ticket, "symbol": pos.symbol, "type": close_side, "volume": pos.volume, "price": price}));
                     continue;
                 }
                 let intent = Intent {
@@ -418,7 +439,6 @@ async fn pass(
                         run_id,
                     },
                 };
-                let filling = default_filling(&v.symbol, close_type);
                 let held_back = HeldBack::default();
                 let (info, held) = (v.symbol.clone(), held_back.clone());
                 let sent = submit(state, user, ex.account, intent, move |t, at, client_id| {
@@ -458,7 +478,7 @@ async fn pass(
                 match sent {
                     Ok(outcome) => {
                         let b = outcome.body;
-                        trades.push(json!({"ticket": b["order"], "position": ticket, "symbol": ex.params.symbol, "type": side_name(close_type.side()), "volume": b["volume"], "price": b["price"]}));
+                        trades.push(json!({"ticket": b["order"], "position": ticket, "symbol": ex.params.symbol, "type": close_side, "volume": b["volume"], "price": b["price"]}));
                     }
                     Err(e) => skipped.push(skip(described, held_back.reason_for(&e))),
                 }

@@ -26,7 +26,8 @@ pub enum Rule {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Violation {
     pub rule: Rule,
-    /// What is too close: `sl`, `tp` or `price`.
+    /// What is too close: `sl`, `tp` or `price`; `type` when the side is one the service does
+    /// not know.
     pub field: &'static str,
     pub message: String,
 }
@@ -43,6 +44,16 @@ impl Violation {
     /// As an algorithm run's `skipped` reason: `stops_level: SL 1.08100 is …`.
     pub fn reason(&self) -> String {
         format!("{}: {}", self.code(), self.message)
+    }
+}
+
+/// Levels cannot be measured for a side the service does not know (a position type MT5 reported
+/// outside its list): refused, never measured on a guessed side.
+fn no_side(rule: Rule, what: impl std::fmt::Display) -> Violation {
+    Violation {
+        rule,
+        field: "type",
+        message: format!("{what} has no side the service knows to measure its levels from"),
     }
 }
 
@@ -131,6 +142,7 @@ pub fn check_entry(
     let (reference_name, reference) = match side {
         PositionType::Buy => ("bid", q.bid),
         PositionType::Sell => ("ask", q.ask),
+        PositionType::Unknown(_) => return Err(no_side(Rule::StopsLevel, format!("side {side}"))),
     };
     levels_from(info, side, reference_name, reference, sl, tp)
 }
@@ -147,6 +159,7 @@ fn levels_from(
     let sign = match side {
         PositionType::Buy => 1,
         PositionType::Sell => -1,
+        PositionType::Unknown(_) => return Err(no_side(Rule::StopsLevel, format!("side {side}"))),
     };
     let (below, above) = if sign > 0 {
         ("below", "above")
@@ -206,7 +219,15 @@ pub fn check_pending(
             ("bid", q.bid, points(info, q.bid, price), "below")
         }
         // A market order has no price to check here.
-        _ => return check_entry(info, order_type.side(), q, sl, tp),
+        _ => {
+            return match order_type.side() {
+                Some(side) => check_entry(info, side, q, sl, tp),
+                None => Err(no_side(
+                    Rule::StopsLevel,
+                    format!("order type {order_type}"),
+                )),
+            }
+        }
     };
     stops_check(
         info,
@@ -224,7 +245,13 @@ pub fn check_pending(
     } else {
         price
     };
-    levels_from(info, order_type.side(), "open price", open, sl, tp)
+    let Some(side) = order_type.side() else {
+        return Err(no_side(
+            Rule::StopsLevel,
+            format!("order type {order_type}"),
+        ));
+    };
+    levels_from(info, side, "open price", open, sl, tp)
 }
 
 /// Closing (or changing the SL/TP of) a position on `side` whose levels are `sl` and `tp`
@@ -244,6 +271,12 @@ pub fn check_position_change(
     let (reference_name, reference, sign) = match side {
         PositionType::Buy => ("bid", q.bid, 1),
         PositionType::Sell => ("ask", q.ask, -1),
+        PositionType::Unknown(_) => {
+            return Err(no_side(
+                Rule::FreezeLevel,
+                format!("a position of type {side}"),
+            ))
+        }
     };
     for (field, level, distance) in [
         ("sl", sl, sign * points(info, reference, sl)),
@@ -290,6 +323,32 @@ mod tests {
 
     fn code(r: Result<(), Violation>) -> Option<(&'static str, &'static str)> {
         r.err().map(|v| (v.code(), v.field))
+    }
+
+    #[test]
+    fn a_side_the_service_does_not_know_is_refused_not_guessed() {
+        let s = index();
+        let odd = PositionType::Unknown(5);
+        assert_eq!(
+            code(check_entry(&s, odd, Q, 4990.0, 0.0)),
+            Some(("stops_level", "type"))
+        );
+        assert_eq!(
+            code(check_position_change(&s, odd, Q, 4990.0, 0.0)),
+            Some(("freeze_level", "type"))
+        );
+        assert_eq!(
+            code(check_pending(
+                &s,
+                OrderType::Unknown(12),
+                4990.0,
+                0.0,
+                Q,
+                0.0,
+                0.0
+            )),
+            Some(("stops_level", "type"))
+        );
     }
 
     #[test]

@@ -650,13 +650,6 @@ fn closes(bars: &[Rate]) -> Vec<f64> {
     bars.iter().map(|b| b.close).collect()
 }
 
-fn side_name(side: PositionType) -> &'static str {
-    match side {
-        PositionType::Buy => "long",
-        PositionType::Sell => "short",
-    }
-}
-
 /// Bars a Wilder indicator of period `n` should be fed: its minimum plus the warm-up.
 fn wilder_bars(n: u32, minimum: u64) -> u64 {
     minimum + WILDER_WARMUP * u64::from(n)
@@ -688,7 +681,7 @@ fn entry(
     if !(price.is_finite() && price > 0.0 && dist.is_finite() && dist > 0.0) {
         return None;
     }
-    let sign = side.sign();
+    let sign = side.sign()?;
     let away = if sign > 0.0 {
         Rounding::Down
     } else {
@@ -865,14 +858,19 @@ impl Strategy for MaCrossover {
         );
         let exit_reason = format!(
             "{what}: closing the {} position",
-            side_name(side.opposite())
+            if side == PositionType::Buy {
+                "short"
+            } else {
+                "long"
+            }
         );
         assemble(
             p,
             bars,
             positions,
             grid,
-            |pos| (pos.r#type == side.opposite()).then(|| exit_reason.clone()),
+            // A position whose type the service does not know is never the other side.
+            |pos| (side.opposite() == Some(pos.r#type)).then(|| exit_reason.clone()),
             Some((side, what)),
         )
     }

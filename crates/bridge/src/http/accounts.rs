@@ -72,10 +72,12 @@ fn detail(row: &AccountRow) -> Value {
     v
 }
 
-/// The account type a terminal reports, in the seed's vocabulary.
+/// The account type a terminal reports, in the seed's vocabulary. A trade mode the service does
+/// not know is taken as `live`: it may be real money, and every safeguard for live accounts
+/// (`confirm_live` for algorithms) applies to it.
 pub fn reported_type(info: &AccountInfo) -> &'static str {
     match info.trade_mode {
-        AccountTradeMode::Real => "live",
+        AccountTradeMode::Real | AccountTradeMode::Unknown(_) => "live",
         AccountTradeMode::Demo | AccountTradeMode::Contest => "demo",
     }
 }

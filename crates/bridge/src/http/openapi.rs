@@ -866,7 +866,7 @@ impl PartialSchema for PlaceOrderType {
         let names: Vec<&str> = <mt5::OrderType as Mt5Enum>::all()
             .iter()
             .filter(|t| t.is_market() || t.is_pending())
-            .map(|t| t.name())
+            .filter_map(|t| t.known_name())
             .collect();
         ObjectBuilder::new()
             .schema_type(Type::String)
@@ -906,12 +906,14 @@ pub struct PlaceOrderRequest {
     /// Points (default 20).
     #[schema(required = false)]
     pub deviation: u64,
-    /// Default: one the symbol allows (IOC, else FOK, else RETURN); pending orders RETURN.
+    /// Default: one the symbol allows (IOC, else FOK, else RETURN); pending orders RETURN. Required
+    /// for a market order on a symbol whose `filling_mode` has only policies the service does not
+    /// know.
     #[schema(required = false)]
-    pub type_filling: OrderFilling,
+    pub type_filling: OrderFillingInput,
     /// Default `gtc`.
     #[schema(required = false)]
-    pub type_time: OrderTime,
+    pub type_time: OrderTimeInput,
     /// Required when `type_time` is `specified` or `specified_day`.
     #[schema(required = false)]
     pub expiration: TimeInput,
@@ -963,6 +965,9 @@ pub struct ClosePositionRequest {
     pub deviation: u64,
     #[schema(required = false, max_length = 64)]
     pub comment: String,
+    /// Default: as for `POST /orders`.
+    #[schema(required = false)]
+    pub type_filling: OrderFillingInput,
 }
 
 #[derive(ToSchema)]

@@ -14,7 +14,8 @@ use crate::store::journal::JournalFilter;
 use crate::store::AccountRow;
 use crate::times::{convert_times, to_json};
 use crate::trading::{
-    default_filling, order_comment, prepared, read, submit, Intent, Outcome, Prepared, Source,
+    default_filling, filling_required, filling_unknown, order_comment, prepared, read, submit,
+    Intent, Outcome, Prepared, Source, FILLING_MODE,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -586,14 +587,18 @@ fn parse_place(body: &Value) -> ApiResult<(PlaceOrder, Value)> {
     Ok((o, normalized))
 }
 
-/// Builds the MT5 request for a new order at the current quote, in the terminal.
+/// Builds the MT5 request for a new order at the current quote, in the terminal; the inner `Err`
+/// says why `type_filling` must be named: the symbol leaves no default (see [`default_filling`]).
 async fn build_place(
     t: &dyn mt5::Terminal,
     at: &mt5::Expected,
     o: &PlaceOrder,
     comment: String,
-) -> Result<(TradeRequest, i64), mt5::TerminalError> {
+) -> Result<Result<(TradeRequest, i64), String>, mt5::TerminalError> {
     let info = t.symbol_info(at, &o.symbol).await?;
+    let Some(type_filling) = o.type_filling.or_else(|| default_filling(&info, o.r#type)) else {
+        return Ok(Err(filling_unknown(&info)));
+    };
     let offset = t.server_time_offset_s(at).await?;
     let price = match o.price {
         Some(p) => p,
@@ -621,9 +626,7 @@ async fn build_place(
         tp: o.tp,
         deviation: o.deviation,
         r#type: o.r#type,
-        type_filling: o
-            .type_filling
-            .unwrap_or_else(|| default_filling(&info, o.r#type)),
+        type_filling,
         type_time: o.type_time,
         expiration: o
             .expiration_utc
@@ -632,7 +635,7 @@ async fn build_place(
         comment,
         ..Default::default()
     };
-    Ok((req, offset))
+    Ok(Ok((req, offset)))
 }
 
 /// Place a market or pending order.
@@ -682,13 +685,23 @@ pub async fn place_order(
         let o = order.clone();
         let limits = limits.clone();
         Box::pin(async move {
-            let (req, offset) = build_place(
+            let (req, offset) = match build_place(
                 t.as_ref(),
                 &at,
                 &o,
                 order_comment(&client_id, o.comment.as_deref()),
             )
-            .await?;
+            .await?
+            {
+                Ok(built) => built,
+                Err(message) => {
+                    return Ok(Prepared::Unsendable {
+                        code: FILLING_MODE,
+                        field: "type_filling",
+                        message,
+                    })
+                }
+            };
             if let Some(refusal) =
                 crate::risk::check_new_order(t.as_ref(), &at, &limits, &req, None).await?
             {
@@ -738,17 +751,23 @@ pub async fn check_order(
     let (result, offset) = read(&state, &row, move |t, at| {
         let o = order.clone();
         Box::pin(async move {
-            let (req, offset) = build_place(
+            let built = build_place(
                 t.as_ref(),
                 &at,
                 &o,
                 order_comment("check", o.comment.as_deref()),
             )
             .await?;
-            Ok((t.order_check(&at, &req).await?, offset))
+            Ok(match built {
+                Ok((req, offset)) => Ok((t.order_check(&at, &req).await?, offset)),
+                Err(message) => Err(message),
+            })
         })
     })
-    .await?;
+    .await?
+    .map_err(|message| {
+        ApiError::validation("type_filling", format!("{FILLING_MODE}: {message}"))
+    })?;
     Ok(Json(to_json(&result, offset)))
 }
 
@@ -1034,14 +1053,31 @@ pub async fn close_position(
     let volume = f.number("volume", true).value();
     let deviation = f.uint("deviation").value().unwrap_or(20);
     let comment = f.string("comment", 64).value();
+    let type_filling = f.mt5_enum("type_filling", OrderFilling::all()).value();
     f.finish()?;
     let key = idempotency_key(&headers)?;
     let row = resolve_account(&state, &user, &headers).await?;
     let pos = find_position(&state, &row, ticket).await?;
+    // The closing order trades on the other side; for a type the service does not know, that
+    // side cannot be told, and no order is sent on a guess.
+    let Some(r#type) = pos.r#type.opposite().and_then(PositionType::order_type) else {
+        return Err(ApiError::validation(
+            "ticket",
+            format!(
+                "position {ticket} has type {}, which the service does not know: it cannot tell \
+                 which order closes it; close it in the terminal",
+                pos.r#type
+            ),
+        ));
+    };
     let volume = volume.unwrap_or(pos.volume);
+    let mut request = json!({ "ticket": ticket, "volume": volume });
+    if let Some(filling) = type_filling {
+        request["type_filling"] = json!(filling);
+    }
     let intent = Intent {
         action: "close_position",
-        request: json!({ "ticket": ticket, "volume": volume }),
+        request,
         idempotency_key: key,
         source: Source::Api,
     };
@@ -1051,19 +1087,18 @@ pub async fn close_position(
         Box::pin(async move {
             let info = t.symbol_info(&at, &pos.symbol).await?;
             let tick = t.symbol_info_tick(&at, &pos.symbol).await?;
-            let (r#type, price) = match pos.r#type {
-                PositionType::Buy => (OrderType::Sell, tick.bid),
-                PositionType::Sell => (OrderType::Buy, tick.ask),
+            let Some(type_filling) = type_filling.or_else(|| default_filling(&info, r#type)) else {
+                return Ok(filling_required(&info));
             };
             let req = TradeRequest {
                 action: TradeAction::Deal,
                 position: pos.ticket,
                 symbol: pos.symbol.clone(),
                 volume,
-                price,
+                price: if r#type.is_buy() { tick.ask } else { tick.bid },
                 deviation,
                 r#type,
-                type_filling: default_filling(&info, r#type),
+                type_filling,
                 magic: pos.magic,
                 comment,
                 ..Default::default()

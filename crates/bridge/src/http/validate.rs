@@ -213,7 +213,7 @@ impl<'a> Fields<'a> {
             Some(Value::String(s)) => match E::from_name(s).filter(|e| allowed.contains(e)) {
                 Some(e) => Opt::Value(e),
                 None => {
-                    let names: Vec<&str> = allowed.iter().map(|e| e.name()).collect();
+                    let names: Vec<&str> = allowed.iter().filter_map(|e| e.known_name()).collect();
                     self.error(name, format!("must be one of: {}", names.join(", ")));
                     Opt::Absent
                 }

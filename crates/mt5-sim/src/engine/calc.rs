@@ -151,7 +151,8 @@ pub(crate) fn profit(
     close: f64,
     t_ms: i64,
 ) -> Option<f64> {
-    let diff = (close - open) * side.sign();
+    // A side the simulator cannot read has no profit: the caller refuses what needs one.
+    let diff = (close - open) * side.sign()?;
     let raw = match info.trade_calc_mode {
         SymbolCalcMode::Futures | SymbolCalcMode::ExchFutures => {
             diff * tick_price(info) / tick_size(info).max(f64::MIN_POSITIVE) * lots
@@ -177,9 +178,10 @@ pub(crate) fn profit(
 
 /// The price a position is valued (and closed) at: Bid for buys, Ask for sells.
 pub(crate) fn close_price(cx: &Ctx<'_>, p: &Position, t_ms: i64) -> Option<f64> {
-    cx.market.quote(&p.symbol, t_ms).map(|q| match p.side {
-        PositionType::Buy => q.bid,
-        PositionType::Sell => q.ask,
+    cx.market.quote(&p.symbol, t_ms).and_then(|q| match p.side {
+        PositionType::Buy => Some(q.bid),
+        PositionType::Sell => Some(q.ask),
+        PositionType::Unknown(_) => None,
     })
 }
 
@@ -248,6 +250,21 @@ pub(crate) fn used_margin(cx: &Ctx<'_>, st: &AccountState, t_ms: i64) -> f64 {
                 PositionType::Sell => {
                     sl += p.volume;
                     sv += p.volume * p.price_open;
+                }
+                // Not made by the simulator; if one were there, it would cover nothing and
+                // take its full margin.
+                PositionType::Unknown(_) => {
+                    total += margin(
+                        cx,
+                        acc,
+                        info,
+                        p.volume,
+                        p.price_open,
+                        info.trade_contract_size,
+                        t_ms,
+                    )
+                    .map(money)
+                    .unwrap_or(0.0);
                 }
             }
         }

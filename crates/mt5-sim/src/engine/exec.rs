@@ -30,26 +30,39 @@ pub(crate) struct Fill<'m> {
     pub t_ms: i64,
 }
 
-fn deal_type(side: PositionType) -> DealType {
+// Sides reach execution from validated requests and the broker's own positions, so they are
+// known; one that is not is refused (10013), never booked on a guessed side.
+fn deal_type(side: PositionType) -> Result<DealType, u32> {
     match side {
-        PositionType::Buy => DealType::Buy,
-        PositionType::Sell => DealType::Sell,
+        PositionType::Buy => Ok(DealType::Buy),
+        PositionType::Sell => Ok(DealType::Sell),
+        PositionType::Unknown(_) => Err(INVALID),
     }
 }
 
-fn order_type(side: PositionType) -> OrderType {
-    match side {
-        PositionType::Buy => OrderType::Buy,
-        PositionType::Sell => OrderType::Sell,
-    }
+fn order_type(side: PositionType) -> Result<OrderType, u32> {
+    side.order_type().ok_or(INVALID)
 }
 
+fn opposite(side: PositionType) -> Result<PositionType, u32> {
+    side.opposite().ok_or(INVALID)
+}
+
+/// The reason of the order a server-side close records: SL, TP and stop-out are the server's
+/// own; every other deal the simulator makes is the client's (the bridge is an expert).
 fn order_reason(r: DealReason) -> OrderReason {
     match r {
         DealReason::Sl => OrderReason::Sl,
         DealReason::Tp => OrderReason::Tp,
         DealReason::So => OrderReason::So,
-        _ => OrderReason::Expert,
+        DealReason::Client
+        | DealReason::Mobile
+        | DealReason::Web
+        | DealReason::Expert
+        | DealReason::Rollover
+        | DealReason::Vmargin
+        | DealReason::Split
+        | DealReason::Unknown(_) => OrderReason::Expert,
     }
 }
 
@@ -77,6 +90,7 @@ pub(crate) fn fill(
 ) -> Result<TradeDeal, u32> {
     let step = f.info.volume_step;
     let u = units(f.volume, step);
+    let r#type = deal_type(f.side)?;
     let target = match f.close {
         Some(id) => Some(
             st.positions
@@ -163,7 +177,7 @@ pub(crate) fn fill(
         order: f.order,
         time: server.div_euclid(1000),
         time_msc: server,
-        r#type: deal_type(f.side),
+        r#type,
         entry,
         magic: f.magic,
         position_id,
@@ -196,16 +210,16 @@ fn market_order(
     req: Option<&TradeRequest>,
     comment: String,
     t_ms: i64,
-) -> TradeOrder {
+) -> Result<TradeOrder, u32> {
     let server = cx.server_ms(t_ms);
-    TradeOrder {
+    Ok(TradeOrder {
         ticket,
         time_setup: server.div_euclid(1000),
         time_setup_msc: server,
         time_done: server.div_euclid(1000),
         time_done_msc: server,
         time_expiration: 0,
-        r#type: order_type(side),
+        r#type: order_type(side)?,
         type_time: OrderTime::Gtc,
         type_filling: req.map(|r| r.type_filling).unwrap_or(OrderFilling::Fok),
         state: OrderState::Filled,
@@ -223,7 +237,7 @@ fn market_order(
         symbol: symbol.to_string(),
         comment,
         external_id: String::new(),
-    }
+    })
 }
 
 /// Closes a whole position at `price` on the server's initiative (SL, TP, stop-out), with its own
@@ -241,7 +255,7 @@ pub(crate) fn close_position(
 ) -> Result<TradeDeal, u32> {
     let p = st.position(ticket).cloned().ok_or(INVALID)?;
     let info = &cx.market.spec(&p.symbol).ok_or(INVALID)?.info;
-    let side = p.side.opposite();
+    let side = opposite(p.side)?;
     let order = (book.tickets)();
     let deal = fill(
         cx,
@@ -274,7 +288,7 @@ pub(crate) fn close_position(
         None,
         comment,
         t_ms,
-    ));
+    )?);
     Ok(deal)
 }
 
@@ -344,7 +358,7 @@ pub(crate) fn execute(
                 Some(req),
                 comment,
                 now,
-            ));
+            )?);
             Ok(OrderSendResult {
                 deal: deal.ticket,
                 order,
@@ -507,7 +521,7 @@ fn close_by(
             order,
             time: server.div_euclid(1000),
             time_msc: server,
-            r#type: deal_type(p.side.opposite()),
+            r#type: deal_type(opposite(p.side)?)?,
             entry: DealEntry::OutBy,
             magic: req.magic,
             position_id: p.ticket,
@@ -537,7 +551,7 @@ fn close_by(
         ..market_order(
             cx,
             order,
-            a.side.opposite(),
+            opposite(a.side)?,
             &info.name,
             volume,
             price,
@@ -546,7 +560,7 @@ fn close_by(
             Some(req),
             comment,
             now,
-        )
+        )?
     });
     Ok(OrderSendResult {
         deal: first_deal,

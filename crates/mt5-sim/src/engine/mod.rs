@@ -440,9 +440,10 @@ impl<'a> Engine<'a> {
         price_close: f64,
     ) -> Result<f64, TerminalError> {
         self.advance(st, self.cx.now_ms);
-        if !action.is_market() {
-            return Err(TerminalError::invalid_argument("action"));
-        }
+        let side = match action.side() {
+            Some(side) if action.is_market() => side,
+            _ => return Err(TerminalError::invalid_argument("action")),
+        };
         if ![volume, price_open, price_close]
             .iter()
             .all(|v| v.is_finite() && *v >= 0.0)
@@ -459,7 +460,7 @@ impl<'a> Engine<'a> {
             &self.cx,
             &st.settings,
             info,
-            action.side(),
+            side,
             volume,
             price_open,
             price_close,

@@ -101,9 +101,16 @@ fn activate(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
         let Some(info) = cx.market.spec(&o.symbol).map(|s| &s.info) else {
             continue;
         };
+        // Orders in the book were validated, so their side is known; one whose side cannot be
+        // told is rejected rather than filled on a guess.
+        let Some(side) = o.r#type.side() else {
+            book.orders
+                .push(history_order(cx, &o, OrderState::Rejected, t, market, 0));
+            continue;
+        };
         let fill = |order_comment: String| Fill {
             info,
-            side: o.r#type.side(),
+            side,
             volume: o.volume,
             price: market,
             close: None,
@@ -188,6 +195,9 @@ fn sl_tp(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
                 p.tp > 0.0 && q.ask <= p.tp,
                 p.sl > 0.0 && q.ask >= p.sl,
             ),
+            // Positions are the simulator's own, with a known side; for one without, neither
+            // level can be said to be hit.
+            PositionType::Unknown(_) => continue,
         };
         let (reason, comment) = if hit_tp {
             (DealReason::Tp, format!("[tp {:.*}]", digits, p.tp))

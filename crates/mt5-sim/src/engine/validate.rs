@@ -71,6 +71,8 @@ pub(crate) fn check<'m>(
         TradeAction::Modify => check_modify(cx, st, req),
         TradeAction::Remove => check_remove(cx, st, req),
         TradeAction::CloseBy => check_close_by(cx, st, req),
+        // An action MT5 does not list is an invalid request, as the server answers it.
+        TradeAction::Unknown(_) => Err(INVALID),
     }
 }
 
@@ -93,7 +95,13 @@ fn position(st: &AccountState, ticket: u64) -> Check<&Position> {
 }
 
 fn trade_enabled(st: &AccountState, info: &mt5::SymbolInfo) -> Check<()> {
-    if !st.settings.trade_allowed || info.trade_mode == SymbolTradeMode::Disabled {
+    // The simulator's own specs hold known modes only; one it could not read is not traded.
+    if !st.settings.trade_allowed
+        || matches!(
+            info.trade_mode,
+            SymbolTradeMode::Disabled | SymbolTradeMode::Unknown(_)
+        )
+    {
         return Err(TRADE_DISABLED);
     }
     Ok(())
@@ -105,7 +113,15 @@ fn direction_allowed(info: &mt5::SymbolInfo, side: PositionType) -> Check<()> {
         (SymbolTradeMode::LongOnly, PositionType::Sell) => Err(LONG_ONLY),
         (SymbolTradeMode::ShortOnly, PositionType::Buy) => Err(SHORT_ONLY),
         (SymbolTradeMode::CloseOnly, _) => Err(CLOSE_ONLY),
-        _ => Ok(()),
+        (SymbolTradeMode::Unknown(_), _) => Err(TRADE_DISABLED),
+        (_, PositionType::Unknown(_)) => Err(INVALID),
+        (
+            SymbolTradeMode::Full
+            | SymbolTradeMode::Disabled
+            | SymbolTradeMode::LongOnly
+            | SymbolTradeMode::ShortOnly,
+            PositionType::Buy | PositionType::Sell,
+        ) => Ok(()),
     }
 }
 
@@ -167,7 +183,7 @@ fn volume_limit(
         .sum::<i64>()
         + st.orders
             .iter()
-            .filter(|o| o.symbol == info.name && o.r#type.side() == side)
+            .filter(|o| o.symbol == info.name && o.r#type.side() == Some(side))
             .map(|o| units(o.volume, step))
             .sum::<i64>();
     let limit = (info.volume_limit / step + 1e-6).floor() as i64;
@@ -179,7 +195,7 @@ fn volume_limit(
 
 fn order_type_allowed(info: &mt5::SymbolInfo, t: OrderType, sl: f64, tp: f64) -> Check<()> {
     let mode = info.order_mode;
-    if mode & t.order_mode_bit() == 0
+    if t.order_mode_bit().is_none_or(|bit| mode & bit == 0)
         || (sl > 0.0 && mode & order_mode::SL == 0)
         || (tp > 0.0 && mode & order_mode::TP == 0)
     {
@@ -200,8 +216,10 @@ fn filling(info: &mt5::SymbolInfo, t: OrderType, f: OrderFilling) -> Check<()> {
                 OrderFilling::Fok => bits & filling_mode::FOK != 0,
                 OrderFilling::Ioc => bits & filling_mode::IOC != 0,
                 OrderFilling::Return => info.trade_exemode == SymbolTradeExecution::Exchange,
-                OrderFilling::Boc => false,
+                OrderFilling::Boc | OrderFilling::Unknown(_) => false,
             },
+            // Not in the simulator's own specs; nothing is filled under rules it cannot read.
+            SymbolTradeExecution::Unknown(_) => false,
         }
     } else {
         match f {
@@ -211,6 +229,8 @@ fn filling(info: &mt5::SymbolInfo, t: OrderType, f: OrderFilling) -> Check<()> {
             OrderFilling::Boc => {
                 bits & filling_mode::BOC != 0 && (t.is_limit() || t.is_stop_limit())
             }
+            // A filling MT5 does not list is refused as unsupported, as the server does.
+            OrderFilling::Unknown(_) => false,
         }
     };
     if ok {
@@ -318,6 +338,9 @@ fn stops(
             (PositionType::Buy, false) | (PositionType::Sell, true) => {
                 points(info, level, reference)
             }
+            // Sides here come from validated request types or the broker's own positions; a
+            // side it cannot read has no right side for a stop.
+            (PositionType::Unknown(_), _) => return Err(INVALID),
         };
         if !far_enough(cx, info, dist) {
             return Err(INVALID_STOPS);
@@ -411,7 +434,7 @@ fn project(cx: &Ctx<'_>, st: &AccountState, req: &TradeRequest, plan: &Plan<'_>)
                 &mut probe,
                 Fill {
                     info,
-                    side: req.r#type.side(),
+                    side: req.r#type.side().ok_or(INVALID)?,
                     volume: *volume,
                     price: open_price(req.r#type, req.price, req.stoplimit),
                     close: None,
@@ -440,7 +463,7 @@ fn check_deal<'m>(
     if !req.r#type.is_market() {
         return Err(INVALID);
     }
-    let side = req.r#type.side();
+    let side = req.r#type.side().ok_or(INVALID)?;
     let info = symbol(cx, &req.symbol)?;
     let target = if req.position != 0 {
         let p = position(st, req.position)?;
@@ -484,6 +507,7 @@ fn check_deal<'m>(
     let price = match side {
         PositionType::Buy => q.ask,
         PositionType::Sell => q.bid,
+        PositionType::Unknown(_) => return Err(INVALID),
     };
     if req.price > 0.0
         && matches!(
@@ -498,6 +522,7 @@ fn check_deal<'m>(
         let reference = match side {
             PositionType::Buy => q.bid,
             PositionType::Sell => q.ask,
+            PositionType::Unknown(_) => return Err(INVALID),
         };
         stops(cx, info, side, reference, req.sl, req.tp)?;
     }
@@ -508,6 +533,7 @@ fn check_deal<'m>(
         let close_at = match p.side {
             PositionType::Buy => q.bid,
             PositionType::Sell => q.ask,
+            PositionType::Unknown(_) => return Err(INVALID),
         };
         if frozen(info, p.sl, close_at) || frozen(info, p.tp, close_at) {
             return Err(FROZEN);
@@ -547,12 +573,13 @@ fn check_pending<'m>(
     if !t.is_pending() {
         return Err(INVALID);
     }
+    let side = t.side().ok_or(INVALID)?;
     let info = symbol(cx, &req.symbol)?;
     trade_enabled(st, info)?;
     session(cx, info)?;
     let u = volume(info, req.volume)?;
-    direction_allowed(info, t.side())?;
-    volume_limit(st, info, t.side(), u, 0)?;
+    direction_allowed(info, side)?;
+    volume_limit(st, info, side, u, 0)?;
     order_type_allowed(info, t, req.sl, req.tp)?;
     filling(info, t, req.type_filling)?;
     let expire_at_ms = expiry(cx, info, req.type_time, req.expiration)?;
@@ -561,7 +588,7 @@ fn check_pending<'m>(
     stops(
         cx,
         info,
-        t.side(),
+        side,
         open_price(t, req.price, req.stoplimit),
         req.sl,
         req.tp,
@@ -611,6 +638,7 @@ fn check_sltp<'m>(
     let reference = match p.side {
         PositionType::Buy => q.bid,
         PositionType::Sell => q.ask,
+        PositionType::Unknown(_) => return Err(INVALID),
     };
     stops(cx, info, p.side, reference, req.sl, req.tp)?;
     if frozen(info, p.sl, reference) || frozen(info, p.tp, reference) {
@@ -651,7 +679,7 @@ fn check_modify<'m>(
     stops(
         cx,
         info,
-        o.r#type.side(),
+        o.r#type.side().ok_or(INVALID)?,
         open_price(o.r#type, req.price, req.stoplimit),
         req.sl,
         req.tp,

@@ -1,14 +1,20 @@
 //! MT5's structures as the API returns them: the `mt5` crate's fields, with times as RFC 3339 UTC
-//! (null where MT5 reports 0) and enums by their lower-case MT5 names (docs/enums.md).
+//! (null where MT5 reports 0) and enums by their lower-case MT5 names (docs/enums.md), or
+//! `unknown_<n>` for a value MT5 reports outside the lists.
 
 use mt5::enums::Mt5Enum;
 use std::borrow::Cow;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
-/// A string schema listing an MT5 enum's JSON names, taken from the `mt5` crate itself.
+/// The form of a value the service does not know: `unknown_` and MT5's integer, as `name()` writes
+/// it (no sign but `-`, no leading zeros).
+pub const UNKNOWN_PATTERN: &str = "^unknown_(0|-?[1-9][0-9]*)$";
+
+/// A string schema listing an MT5 enum's JSON names, taken from the `mt5` crate itself: what a
+/// request may send.
 pub fn mt5_enum_schema<E: Mt5Enum>() -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -20,14 +26,37 @@ pub fn mt5_enum_schema<E: Mt5Enum>() -> RefOr<Schema> {
         .into()
 }
 
-/// Doc-only stand-ins for the `mt5` enums (the schema traits cannot be implemented on another
-/// crate's types), named as the enums are.
+/// What an answer may hold for an MT5 enum: one of its names, or `unknown_<n>` for a value MT5
+/// reported that the list does not have.
+pub fn mt5_enum_answer_schema<E: Mt5Enum>() -> RefOr<Schema> {
+    let known = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(E::names()));
+    let unknown = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(UNKNOWN_PATTERN))
+        .description(Some(
+            "a value the service does not know: `unknown_` and MT5's integer",
+        ));
+    AnyOfBuilder::new()
+        .item(known)
+        .item(unknown)
+        .description(Some(format!(
+            "MT5's {}_* constant, lower-case without the prefix; `unknown_<n>` (n: MT5's integer) \
+             for a value the service does not know",
+            E::TYPE_NAME
+        )))
+        .into()
+}
+
+/// Doc-only stand-ins for the `mt5` enums as answers hold them (the schema traits cannot be
+/// implemented on another crate's types), named as the enums are.
 macro_rules! mt5_enums {
     ($($name:ident),+ $(,)?) => {$(
         pub struct $name;
         impl PartialSchema for $name {
             fn schema() -> RefOr<Schema> {
-                mt5_enum_schema::<mt5::$name>()
+                mt5_enum_answer_schema::<mt5::$name>()
             }
         }
         impl ToSchema for $name {
@@ -37,6 +66,25 @@ macro_rules! mt5_enums {
         }
     )+};
 }
+
+/// Doc-only stand-ins for the `mt5` enums as requests send them: the listed names only.
+macro_rules! mt5_input_enums {
+    ($($name:ident => $enum:ident),+ $(,)?) => {$(
+        pub struct $name;
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                mt5_enum_schema::<mt5::$enum>()
+            }
+        }
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    )+};
+}
+
+mt5_input_enums!(OrderFillingInput => OrderFilling, OrderTimeInput => OrderTime);
 
 mt5_enums!(
     AccountTradeMode,
