@@ -743,6 +743,7 @@ async fn run_once(
         order_latency_ms: 0,
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
+        unknown_enums: mt5_sim::config::UnknownEnums::none(),
     };
     let (broker, _feed) = mt5_sim::broker::open_from_config(&sim)
         .await

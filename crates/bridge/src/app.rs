@@ -17,7 +17,6 @@ use secrecy::ExposeSecret;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
@@ -127,13 +126,7 @@ pub async fn build_terminals(
                 .0
         }
     };
-    let opts = TerminalOptions {
-        login_latency: Duration::from_millis(sim.login_latency_ms),
-        call_latency: Duration::from_millis(sim.call_latency_ms),
-        order_latency: Duration::from_millis(sim.order_latency_ms),
-        faults: sim.faults,
-        fault_seed: sim.seed,
-    };
+    let opts = TerminalOptions::from_config(&sim);
     let mut terminals: Vec<Arc<dyn Terminal>> = (0..settings.terminals.sim)
         .map(|i| {
             let mut o = opts;

@@ -78,6 +78,7 @@ async fn rig(
         order_latency_ms: 0,
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
+        unknown_enums: mt5_sim::config::UnknownEnums::none(),
     };
     let broker = mt5_sim::broker::open_from_config(&cfg).await.unwrap().0;
     let topts = TerminalOptions::from_config(&cfg);

@@ -166,6 +166,7 @@ async fn an_unreachable_terminal_leaves_the_pool_and_comes_back() {
         order_latency_ms: 0,
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
+        unknown_enums: mt5_sim::config::UnknownEnums::none(),
     };
     let broker = mt5_sim::broker::open_from_config(&cfg).await.unwrap().0;
     let t: Vec<Arc<Unpluggable>> = (0..2)

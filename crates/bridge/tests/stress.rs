@@ -62,6 +62,7 @@ async fn twenty_users_on_two_terminals_stay_isolated() {
         order_latency_ms: 0,
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
+        unknown_enums: mt5_sim::config::UnknownEnums::none(),
     };
     let app = Arc::new(
         common::spawn_with(common::Db::Sqlite, sim, |env| {

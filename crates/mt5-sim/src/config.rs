@@ -566,6 +566,82 @@ impl FaultConfig {
     }
 }
 
+/// Enum values outside MT5's lists that simulated terminals report in their answers (never in the
+/// broker's state), so tests can prove that everything above carries them (`MT5_SIM_UNKNOWN_ENUMS`).
+/// The integers are in [`crate::unknown`]; docs/simulator.md lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UnknownEnums {
+    /// Values the service only shows: reasons of deals, orders and positions; the type of
+    /// non-trade (balance) deals; the symbol's calc, swap, execution, GTC, chart and option modes
+    /// and its triple-swap day; the account's margin and stop-out modes.
+    pub shown: bool,
+    /// History orders that were filled report an unknown `state` (their deals tell what happened).
+    pub order_state: bool,
+    /// Symbols report an unknown `trade_mode`.
+    pub trade_mode: bool,
+    /// Symbols report `filling_mode` with a bit MT5 does not define and none that it does.
+    pub filling_mode: bool,
+    /// The account reports an unknown `trade_mode` (neither demo, contest nor real).
+    pub account_trade_mode: bool,
+}
+
+impl UnknownEnums {
+    /// Nothing injected.
+    pub fn none() -> Self {
+        UnknownEnums::default()
+    }
+
+    /// What `true` means: the values the service only shows ([`UnknownEnums::shown`]).
+    pub fn shown() -> Self {
+        UnknownEnums {
+            shown: true,
+            ..UnknownEnums::none()
+        }
+    }
+
+    pub fn is_none(&self) -> bool {
+        *self == UnknownEnums::none()
+    }
+
+    /// Parses `true` / `false` (also `none`, empty), or a comma-separated list of `shown`,
+    /// `order_state`, `trade_mode`, `filling_mode`, `account_trade_mode` (`true` = `shown`). Every
+    /// problem is reported in one message.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut out = UnknownEnums::none();
+        let trimmed = s.trim();
+        if trimmed.is_empty()
+            || trimmed.eq_ignore_ascii_case("none")
+            || trimmed.eq_ignore_ascii_case("false")
+        {
+            return Ok(out);
+        }
+        let mut errors = Vec::new();
+        for part in trimmed.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let slot = match part.to_ascii_lowercase().as_str() {
+                "true" | "shown" => &mut out.shown,
+                "order_state" => &mut out.order_state,
+                "trade_mode" => &mut out.trade_mode,
+                "filling_mode" => &mut out.filling_mode,
+                "account_trade_mode" => &mut out.account_trade_mode,
+                _ => {
+                    errors.push(format!(
+                        "unknown group '{}', expected true, false, or a list of shown, \
+                         order_state, trade_mode, filling_mode, account_trade_mode",
+                        short(part)
+                    ));
+                    continue;
+                }
+            };
+            *slot = true;
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
 /// Where the broker's state lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateLocation {
@@ -590,6 +666,8 @@ pub struct SimConfig {
     /// Server clock minus UTC, in seconds (MT5 servers commonly run at UTC+2 or UTC+3).
     pub server_time_offset_s: i64,
     pub faults: FaultConfig,
+    /// Enum values outside MT5's lists that the terminals report (none by default).
+    pub unknown_enums: UnknownEnums,
 }
 
 pub const DEFAULT_SEED: u64 = 42;
@@ -608,6 +686,7 @@ impl SimConfig {
             order_latency_ms: 0,
             server_time_offset_s: 0,
             faults: FaultConfig::none(),
+            unknown_enums: UnknownEnums::none(),
         }
     }
 
@@ -615,7 +694,8 @@ impl SimConfig {
     /// (SQLite path, or `memory`; absent = `default_state`), MT5_SIM_SEED (u64, default 42),
     /// MT5_SIM_LOGIN_LATENCY_MS (default 0), MT5_SIM_CALL_LATENCY_MS (default 0),
     /// MT5_SIM_ORDER_LATENCY_MS (default 0),
-    /// MT5_SIM_SERVER_TIME_OFFSET_S (i64, default 0), MT5_SIM_FAULTS (default none).
+    /// MT5_SIM_SERVER_TIME_OFFSET_S (i64, default 0), MT5_SIM_FAULTS (default none),
+    /// MT5_SIM_UNKNOWN_ENUMS (default false).
     /// Every bad value is reported at once.
     pub fn from_env(default_state: StateLocation) -> Result<Self, ConfigError> {
         Self::from_lookup(
@@ -719,6 +799,12 @@ impl SimConfig {
             match FaultConfig::parse(&v) {
                 Ok(f) => cfg.faults = f,
                 Err(e) => bad("MT5_SIM_FAULTS", e),
+            }
+        }
+        if let Some(v) = lookup("MT5_SIM_UNKNOWN_ENUMS") {
+            match UnknownEnums::parse(&v) {
+                Ok(u) => cfg.unknown_enums = u,
+                Err(e) => bad("MT5_SIM_UNKNOWN_ENUMS", e),
             }
         }
 
@@ -989,6 +1075,23 @@ trade_allowed = false
         assert!(FaultConfig::parse("timeout=NaN").is_err());
     }
 
+    #[test]
+    fn unknown_enums_parsing() {
+        for off in ["", " ", "false", "FALSE", "none"] {
+            assert!(UnknownEnums::parse(off).unwrap().is_none(), "{off:?}");
+        }
+        assert_eq!(UnknownEnums::parse("true").unwrap(), UnknownEnums::shown());
+        assert_eq!(UnknownEnums::parse("shown").unwrap(), UnknownEnums::shown());
+        let u = UnknownEnums::parse("true, order_state,trade_mode,filling_mode,account_trade_mode")
+            .unwrap();
+        assert!(u.shown && u.order_state && u.trade_mode && u.filling_mode && u.account_trade_mode);
+        let only = UnknownEnums::parse("order_state").unwrap();
+        assert!(only.order_state && !only.shown);
+        let err = UnknownEnums::parse("true,yes,calc_mode").unwrap_err();
+        assert!(err.contains("unknown group 'yes'"), "{err}");
+        assert!(err.contains("unknown group 'calc_mode'"), "{err}");
+    }
+
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars
             .iter()
@@ -1005,6 +1108,7 @@ trade_allowed = false
         assert_eq!((cfg.login_latency_ms, cfg.call_latency_ms), (0, 0));
         assert_eq!(cfg.server_time_offset_s, 0);
         assert!(cfg.faults.is_none());
+        assert!(cfg.unknown_enums.is_none());
         assert_eq!(cfg.accounts.len(), default_accounts().len());
     }
 
@@ -1022,6 +1126,7 @@ trade_allowed = false
                 ("MT5_SIM_CALL_LATENCY_MS", "20"),
                 ("MT5_SIM_SERVER_TIME_OFFSET_S", "-3600"),
                 ("MT5_SIM_FAULTS", "disconnect=0.5"),
+                ("MT5_SIM_UNKNOWN_ENUMS", "true,order_state"),
             ]),
             StateLocation::Memory,
         )
@@ -1035,6 +1140,13 @@ trade_allowed = false
         assert_eq!((cfg.login_latency_ms, cfg.call_latency_ms), (1500, 20));
         assert_eq!(cfg.server_time_offset_s, -3600);
         assert_eq!(cfg.faults.disconnect, 0.5);
+        assert_eq!(
+            cfg.unknown_enums,
+            UnknownEnums {
+                order_state: true,
+                ..UnknownEnums::shown()
+            }
+        );
         let mem = SimConfig::from_lookup(
             lookup(&[("MT5_SIM_STATE", "memory")]),
             StateLocation::Sqlite("x.db".into()),
@@ -1056,6 +1168,7 @@ trade_allowed = false
                 ("MT5_SIM_CALL_LATENCY_MS", "10"),
                 ("MT5_SIM_SERVER_TIME_OFFSET_S", "999999"),
                 ("MT5_SIM_FAULTS", "timeout=2"),
+                ("MT5_SIM_UNKNOWN_ENUMS", "yes"),
             ]),
             StateLocation::Memory,
         )
@@ -1068,7 +1181,8 @@ trade_allowed = false
                 "MT5_SIM_SEED",
                 "MT5_SIM_LOGIN_LATENCY_MS",
                 "MT5_SIM_SERVER_TIME_OFFSET_S",
-                "MT5_SIM_FAULTS"
+                "MT5_SIM_FAULTS",
+                "MT5_SIM_UNKNOWN_ENUMS"
             ]
         );
         let shown = err.to_string();

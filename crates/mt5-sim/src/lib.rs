@@ -14,6 +14,7 @@
 //! - [`state`]: where broker state lives: memory, or a SQLite file shared by processes.
 //! - [`broker`]: the trade server: accounts, logins, the audit trail.
 //! - [`terminal`]: a simulated terminal implementing [`mt5::Terminal`], with latency and faults.
+//! - [`unknown`]: enum values outside MT5's lists that a terminal can be set to report.
 
 pub mod broker;
 pub mod config;
@@ -23,3 +24,4 @@ pub mod prices;
 pub mod state;
 pub mod symbols;
 pub mod terminal;
+pub mod unknown;

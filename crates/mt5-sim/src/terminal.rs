@@ -13,12 +13,15 @@
 //! Two faults touch `order_send` alone: `order_answer_lost` (it runs, the answer is lost) and
 //! `order_dropped` (it never reaches the broker; the caller sees the same timeout).
 //!
+//! With [`TerminalOptions::unknown_enums`] set, the terminal reports enum values outside MT5's
+//! lists in what it answers (see [`crate::unknown`]); the broker's state is untouched.
+//!
 //! As a real terminal does, a call does not start once the caller's deadline
 //! ([`Expected::deadline`]) has passed, and an `order_send` that started runs to its end even if
 //! the caller stops waiting.
 
 use crate::broker::{Access, Broker};
-use crate::config::{FaultConfig, SimConfig};
+use crate::config::{FaultConfig, SimConfig, UnknownEnums};
 use async_trait::async_trait;
 use mt5::{
     AccountInfo, Expected, HistorySelect, OrderCheckResult, OrderSendResult, OrderType,
@@ -41,6 +44,8 @@ pub struct TerminalOptions {
     pub order_latency: Duration,
     pub faults: FaultConfig,
     pub fault_seed: u64,
+    /// Enum values outside MT5's lists to report (none by default).
+    pub unknown_enums: UnknownEnums,
 }
 
 impl TerminalOptions {
@@ -52,6 +57,7 @@ impl TerminalOptions {
             order_latency: Duration::from_millis(cfg.order_latency_ms),
             faults: cfg.faults,
             fault_seed: cfg.seed,
+            unknown_enums: cfg.unknown_enums,
         }
     }
 }
@@ -273,6 +279,8 @@ impl Terminal for SimTerminal {
             .await?;
         inner.login = Some(session.clone());
         inner.read_only = access == Access::Investor;
+        let mut info = info;
+        self.opts.unknown_enums.account(&mut info);
         Ok(info)
     }
 
@@ -290,6 +298,7 @@ impl Terminal for SimTerminal {
             let mut info = self.broker.account_info(&self.id, &at.account).await?;
             // An investor session sees the account as one it may not trade, as MT5 reports it.
             info.trade_allowed &= !read_only;
+            self.opts.unknown_enums.account(&mut info);
             Ok(info)
         })
         .await
@@ -300,15 +309,22 @@ impl Terminal for SimTerminal {
         at: &Expected,
         group: Option<&str>,
     ) -> Result<Vec<SymbolInfo>, TerminalError> {
-        self.call(at, |_, _| self.broker.symbols(&self.id, &at.account, group))
-            .await
+        let mut list = self
+            .call(at, |_, _| self.broker.symbols(&self.id, &at.account, group))
+            .await?;
+        list.iter_mut()
+            .for_each(|s| self.opts.unknown_enums.symbol(s));
+        Ok(list)
     }
 
     async fn symbol_info(&self, at: &Expected, symbol: &str) -> Result<SymbolInfo, TerminalError> {
-        self.call(at, |_, _| {
-            self.broker.symbol_info(&self.id, &at.account, symbol)
-        })
-        .await
+        let mut info = self
+            .call(at, |_, _| {
+                self.broker.symbol_info(&self.id, &at.account, symbol)
+            })
+            .await?;
+        self.opts.unknown_enums.symbol(&mut info);
+        Ok(info)
     }
 
     async fn symbol_info_tick(&self, at: &Expected, symbol: &str) -> Result<Tick, TerminalError> {
@@ -337,10 +353,14 @@ impl Terminal for SimTerminal {
         at: &Expected,
         filter: &PositionFilter,
     ) -> Result<Vec<TradePosition>, TerminalError> {
-        self.call(at, |_, _| {
-            self.broker.positions(&self.id, &at.account, filter)
-        })
-        .await
+        let mut list = self
+            .call(at, |_, _| {
+                self.broker.positions(&self.id, &at.account, filter)
+            })
+            .await?;
+        list.iter_mut()
+            .for_each(|p| self.opts.unknown_enums.position(p));
+        Ok(list)
     }
 
     async fn orders(
@@ -348,8 +368,12 @@ impl Terminal for SimTerminal {
         at: &Expected,
         filter: &PositionFilter,
     ) -> Result<Vec<TradeOrder>, TerminalError> {
-        self.call(at, |_, _| self.broker.orders(&self.id, &at.account, filter))
-            .await
+        let mut list = self
+            .call(at, |_, _| self.broker.orders(&self.id, &at.account, filter))
+            .await?;
+        list.iter_mut()
+            .for_each(|o| self.opts.unknown_enums.order(o, false));
+        Ok(list)
     }
 
     async fn order_calc_margin(
@@ -447,10 +471,14 @@ impl Terminal for SimTerminal {
         at: &Expected,
         select: &HistorySelect,
     ) -> Result<Vec<TradeDeal>, TerminalError> {
-        self.call(at, |_, _| {
-            self.broker.history_deals(&self.id, &at.account, select)
-        })
-        .await
+        let mut list = self
+            .call(at, |_, _| {
+                self.broker.history_deals(&self.id, &at.account, select)
+            })
+            .await?;
+        list.iter_mut()
+            .for_each(|d| self.opts.unknown_enums.deal(d));
+        Ok(list)
     }
 
     async fn history_orders(
@@ -458,10 +486,14 @@ impl Terminal for SimTerminal {
         at: &Expected,
         select: &HistorySelect,
     ) -> Result<Vec<TradeOrder>, TerminalError> {
-        self.call(at, |_, _| {
-            self.broker.history_orders(&self.id, &at.account, select)
-        })
-        .await
+        let mut list = self
+            .call(at, |_, _| {
+                self.broker.history_orders(&self.id, &at.account, select)
+            })
+            .await?;
+        list.iter_mut()
+            .for_each(|o| self.opts.unknown_enums.order(o, true));
+        Ok(list)
     }
 
     async fn terminal_flags(&self) -> Result<Option<mt5::TerminalFlags>, TerminalError> {

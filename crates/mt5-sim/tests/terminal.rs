@@ -451,3 +451,68 @@ async fn a_password_changed_at_the_broker_refuses_the_old_one() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn unknown_enum_values_are_reported_not_kept() {
+    use mt5::{DealReason, DealType, OrderState, SymbolCalcMode, SymbolTradeMode};
+    use mt5_sim::config::UnknownEnums;
+    let (broker, _clock) = memory_broker().await;
+    let opts = TerminalOptions {
+        unknown_enums: UnknownEnums {
+            order_state: true,
+            trade_mode: true,
+            filling_mode: true,
+            account_trade_mode: true,
+            ..UnknownEnums::shown()
+        },
+        ..Default::default()
+    };
+    let odd = SimTerminal::new("odd".into(), broker.clone(), opts);
+    let plain = SimTerminal::new("plain".into(), broker, TerminalOptions::default());
+    let login = odd.login(&session(1), &password(1), LONG).await.unwrap();
+    assert_eq!(login.trade_mode, mt5::AccountTradeMode::Unknown(13));
+    assert_eq!(login.margin_mode, mt5::AccountMarginMode::Unknown(15));
+    plain.login(&session(1), &password(1), LONG).await.unwrap();
+    let info = odd.symbol_info(&at(1), "EURUSD").await.unwrap();
+    assert_eq!(info.trade_calc_mode, SymbolCalcMode::Unknown(77));
+    assert_eq!(
+        (info.trade_mode, info.filling_mode),
+        (SymbolTradeMode::Unknown(9), 16)
+    );
+    let all = odd.symbols(&at(1), None).await.unwrap();
+    assert!(all
+        .iter()
+        .all(|s| s.trade_calc_mode == SymbolCalcMode::Unknown(77)));
+    // The broker trades on its own known specs all the same.
+    let r = odd
+        .order_send(&at(1), &market("EURUSD", OrderType::Buy, 0.1))
+        .await
+        .unwrap();
+    assert_eq!(r.retcode, DONE);
+    let pos = odd.positions(&at(1), &PositionFilter::All).await.unwrap();
+    assert_eq!(pos[0].reason, mt5::PositionReason::Unknown(97));
+    assert_eq!(pos[0].r#type, mt5::PositionType::Buy, "sides stay known");
+    let history = HistorySelect::Range {
+        from: 0,
+        to: i64::MAX / 2000,
+        group: None,
+    };
+    let deals = odd.history_deals(&at(1), &history).await.unwrap();
+    assert!(deals.iter().all(|d| d.reason == DealReason::Unknown(99)));
+    assert!(deals.iter().any(|d| d.r#type == DealType::Buy));
+    assert!(
+        deals.iter().any(|d| d.r#type == DealType::Unknown(57)),
+        "the balance deal"
+    );
+    let orders = odd.history_orders(&at(1), &history).await.unwrap();
+    assert_eq!(orders[0].state, OrderState::Unknown(17));
+    assert_eq!(orders[0].reason, mt5::OrderReason::Unknown(98));
+    // Another terminal on the same broker reports the same facts with known values.
+    let seen = plain.history_orders(&at(1), &history).await.unwrap();
+    assert_eq!(seen[0].state, OrderState::Filled);
+    let deals = plain.history_deals(&at(1), &history).await.unwrap();
+    assert!(deals.iter().all(|d| d.reason != DealReason::Unknown(99)));
+    let info = plain.symbol_info(&at(1), "EURUSD").await.unwrap();
+    assert_eq!(info.trade_mode, SymbolTradeMode::Full);
+    assert_ne!(info.filling_mode, 16);
+}

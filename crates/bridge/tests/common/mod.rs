@@ -50,6 +50,7 @@ pub fn sim_config() -> SimConfig {
         order_latency_ms: 0,
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
+        unknown_enums: mt5_sim::config::UnknownEnums::none(),
     }
 }
 
