@@ -1504,6 +1504,146 @@ async fn every_operation_answers_as_documented_postgres() {
     every_operation_answers_as_documented(common::Db::Postgres).await;
 }
 
+/// Answers that carry enum values the service does not know (`unknown_<n>`, from terminals set to
+/// report them) agree with the document too, and a request naming one is a documented 422.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_with_unknown_values_agree_with_the_document() {
+    let sim = mt5_sim::config::SimConfig {
+        unknown_enums: mt5_sim::config::UnknownEnums {
+            order_state: true,
+            trade_mode: true,
+            account_trade_mode: true,
+            ..mt5_sim::config::UnknownEnums::shown()
+        },
+        ..common::sim_config()
+    };
+    let app = common::spawn_with(common::Db::Sqlite, sim, |_| {}).await;
+    let doc: Value = app
+        .client
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut c = Checked {
+        app: &app,
+        doc: &doc,
+        seen: BTreeMap::new(),
+        failures: Vec::new(),
+    };
+    let t = app.token(Uuid::new_v4());
+    let t = t.as_str();
+    let connect = "/api/v1/accounts/connect";
+    let (s, b) = c
+        .call(
+            "POST",
+            connect,
+            connect,
+            Some(t),
+            &[],
+            Body::Json(
+                json!({"account_name": "odd", "login": 10001, "password": "Sim-10001!",
+                              "server": "Sim-Demo"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let orders = "/api/v1/orders";
+    let (s, b) = c
+        .call(
+            "POST",
+            orders,
+            orders,
+            Some(t),
+            &[],
+            Body::Json(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["request"]["type"], "buy");
+    let (s, b) = c
+        .call(
+            "POST",
+            orders,
+            orders,
+            Some(t),
+            &[],
+            Body::Invalid(json!({"symbol": "EURUSD", "type": "unknown_0", "volume": 0.1})),
+        )
+        .await;
+    assert_eq!((s, &b["error"]["code"]), (422, &json!("validation_failed")));
+    for (template, path, field, want) in [
+        (
+            "/api/v1/account",
+            "/api/v1/account",
+            "/trade_mode",
+            "unknown_13",
+        ),
+        (
+            "/api/v1/symbols",
+            "/api/v1/symbols",
+            "/symbols/0/trade_calc_mode",
+            "unknown_77",
+        ),
+        (
+            "/api/v1/symbols/{symbol}",
+            "/api/v1/symbols/EURUSD",
+            "/trade_mode",
+            "unknown_9",
+        ),
+        (
+            "/api/v1/positions",
+            "/api/v1/positions",
+            "/positions/0/reason",
+            "unknown_97",
+        ),
+        ("/api/v1/orders", "/api/v1/orders", "/orders", ""),
+        (
+            "/api/v1/history/deals",
+            "/api/v1/history/deals",
+            "/deals/0/reason",
+            "unknown_99",
+        ),
+        (
+            "/api/v1/history/orders",
+            "/api/v1/history/orders",
+            "/orders/0/state",
+            "unknown_17",
+        ),
+    ] {
+        let (s, b) = c.get(template, path, t).await;
+        assert_eq!(s, 200, "{path}: {b}");
+        if !want.is_empty() {
+            assert_eq!(b.pointer(field), Some(&json!(want)), "{path}: {b}");
+        }
+    }
+    // The validator does hold answers to the pattern: a name that is neither is a disagreement.
+    let deal_schema = json!({"$ref": "#/components/schemas/TradeDeal"});
+    let (_, deals) = c
+        .get("/api/v1/history/deals", "/api/v1/history/deals", t)
+        .await;
+    let mut deal = deals["deals"][0].clone();
+    assert!(Validator::new(&doc).errors(&deal_schema, &deal).is_empty());
+    deal["reason"] = json!("unknown_x");
+    assert!(!Validator::new(&doc).errors(&deal_schema, &deal).is_empty());
+    // Requests keep the closed lists.
+    let filling = &doc["components"]["schemas"]["OrderFillingInput"];
+    assert!(
+        filling["enum"].as_array().is_some_and(|e| !e.is_empty()),
+        "{filling}"
+    );
+    assert!(!filling.to_string().contains("unknown"), "{filling}");
+    assert!(
+        c.failures.is_empty(),
+        "{} disagreements with the document:\n{}",
+        c.failures.len(),
+        c.failures.join("\n")
+    );
+    app.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The document and the page, without a token
 // ---------------------------------------------------------------------------------------------

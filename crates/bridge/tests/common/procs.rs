@@ -75,6 +75,7 @@ pub async fn start_agent_with(dir: &Path, port: u16, env: &[(&str, String)]) -> 
         "MT5_SIM_ORDER_LATENCY_MS",
         "MT5_SIM_SERVER_TIME_OFFSET_S",
         "MT5_SIM_SEED",
+        "MT5_SIM_UNKNOWN_ENUMS",
         "AGENT_BIND",
     ] {
         cmd.env_remove(var);
