@@ -183,3 +183,63 @@ def test_the_bridge_trades_through_the_python_agent(bridge: tuple[str, FakeMT5])
     # The broker's clock is read once (at login) and cached per server, not on each of the requests
     # above that report times (each reading costs symbols_get() and a tick per symbol).
     assert fake.calls.count("symbols_get") == 1, fake.calls
+
+
+def test_the_bridge_carries_values_mt5_does_not_list() -> None:
+    """Enum values the fake terminal reports outside the package's lists reach the bridge's API as
+    `unknown_<n>`: every read answers, orders still go through, and a position whose type the bridge
+    cannot read is not closed on a guess (422 naming the ticket)."""
+    binary = bridge_binary()
+    token = secrets.token_urlsafe(24)
+    fake = FakeMT5()
+    fake.override("TradeDeal", type=99, entry=7, reason=42)
+    fake.override("TradeOrder", state=17, reason=30)
+    fake.override("TradePosition", type=5, reason=11)
+    fake.override("SymbolInfo", trade_calc_mode=77, trade_exemode=6, swap_mode=20)
+    fake.override("AccountInfo", margin_mode=5, margin_so_mode=4)
+    agent_server = serve_in_thread(Agent(fake, token))
+    terminal = f"agent:http://127.0.0.1:{agent_server.server_address[1]}"
+    headers = {"Authorization": f"Bearer {mint_user_token(str(uuid.uuid4()))}"}
+    try:
+        with running_bridge(binary, terminal, token) as base, requests.Session() as http:
+            http.headers.update(headers)
+            body = {"account_name": "agent", "login": "10001", "password": "Sim-10001!", "server": "Sim-Demo"}
+            resp = http.post(base + "/api/v1/accounts/connect", json=body, timeout=30)
+            assert resp.status_code == 201, resp.text
+            account = http.get(base + "/api/v1/account", timeout=30)
+            assert account.status_code == 200, account.text
+            modes = (account.json()["margin_mode"], account.json()["margin_so_mode"])
+            assert modes == ("unknown_5", "unknown_4"), account.text
+            info = http.get(base + "/api/v1/symbols/EURUSD", timeout=30).json()
+            assert (info["trade_calc_mode"], info["trade_exemode"], info["swap_mode"]) == (
+                "unknown_77",
+                "unknown_6",
+                "unknown_20",
+            ), info
+            symbols = http.get(base + "/api/v1/symbols", timeout=30).json()["symbols"]
+            assert {s["trade_calc_mode"] for s in symbols} == {"unknown_77"}
+            resp = http.post(
+                base + "/api/v1/orders", json={"symbol": "EURUSD", "type": "buy", "volume": 0.1}, timeout=30
+            )
+            assert resp.status_code == 200, resp.text
+            ticket = resp.json()["order"]
+            (position,) = http.get(base + "/api/v1/positions", timeout=30).json()["positions"]
+            assert (position["type"], position["reason"]) == ("unknown_5", "unknown_11"), position
+            resp = http.post(base + f"/api/v1/positions/{ticket}/close", json={}, timeout=30)
+            assert resp.status_code == 422, resp.text
+            assert [f["field"] for f in resp.json()["error"]["details"]["fields"]] == ["ticket"], resp.text
+            (deal,) = http.get(base + "/api/v1/history/deals", timeout=30).json()["deals"]
+            assert (deal["type"], deal["entry"]) == ("unknown_99", "unknown_7"), deal
+            assert deal["reason"] == "unknown_42", deal
+            (order,) = http.get(base + "/api/v1/history/orders", timeout=30).json()["orders"]
+            assert (order["state"], order["reason"]) == ("unknown_17", "unknown_30"), order
+            bad = http.post(
+                base + "/api/v1/orders",
+                json={"symbol": "EURUSD", "type": "unknown_5", "volume": 0.1},
+                timeout=30,
+            )
+            assert bad.status_code == 422 and bad.json()["error"]["details"]["fields"][0]["field"] == "type"
+    finally:
+        agent_server.shutdown()
+        agent_server.server_close()
+    assert fake.calls.count("order_send") == 1, fake.calls
