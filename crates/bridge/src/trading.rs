@@ -236,7 +236,7 @@ pub async fn prepared(
 /// What the send step did: sent the request (with the server-time offset), or refused it first.
 #[derive(Debug, Clone)]
 enum Sent {
-    Done(OrderSendResult, i64),
+    Done(Box<OrderSendResult>, i64),
     Refused(crate::risk::RiskRefusal),
     Unsendable {
         code: &'static str,
@@ -567,7 +567,7 @@ where
                         }
                         Ok(result) => {
                             set(&stage, Stage::Answered);
-                            Ok(Sent::Done(result, offset_s))
+                            Ok(Sent::Done(Box::new(result), offset_s))
                         }
                         Err(e) => {
                             if e.is_not_sent() {
