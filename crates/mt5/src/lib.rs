@@ -3,9 +3,10 @@
 //! Names follow the official `MetaTrader5` Python package so that anyone who knows MT5 recognises every
 //! field. Enums carry MT5's numeric values and serialize, everywhere in JSON, as the lower-case MT5
 //! constant name without its prefix (`ORDER_TYPE_BUY_LIMIT` → `"buy_limit"`); the numeric form is
-//! available through [`enums::numeric`] for the terminal-agent protocol.
+//! available through [`enums::numeric`] for the terminal-agent protocol. A value MT5 reports outside
+//! an enum's list is carried as its `Unknown(n)` (`"unknown_<n>"`), never refused.
 //!
-//! - [`enums`]: the MT5 enumerations and bit flags.
+//! - [`enums`]: the MT5 enumerations (with `Unknown(n)` for values outside their lists) and bit flags.
 //! - [`types`]: AccountInfo, SymbolInfo, Tick, Rate, TradeRequest, OrderCheckResult, OrderSendResult,
 //!   TradePosition, TradeOrder, TradeDeal.
 //! - [`retcode`]: trade server return codes with names and meanings.
