@@ -8,7 +8,9 @@
 //! run newer builds) are carried, not refused: every enum has an `Unknown(n)` variant holding MT5's
 //! integer, written `"unknown_<n>"` in JSON and `n` in the numeric form. Only MT5's answers can hold
 //! one: parsing a name ([`Mt5Enum::from_name`], `FromStr`, a string in `Deserialize`) knows the
-//! listed names alone, so a request can never ask for `unknown_<n>`.
+//! listed names alone, so a request can never ask for `unknown_<n>`. `Deserialize` also reads MT5's
+//! integer, any integer, which is how the agent protocol's answers arrive; the HTTP API reads its
+//! request fields by name only.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
