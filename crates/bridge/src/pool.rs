@@ -400,18 +400,57 @@ impl Inner {
     /// seconds until it trades again; switched on, waiting orders may go to it.
     fn learn_can_trade(self: &Arc<Self>, slot: usize, can: bool) {
         let mut st = self.lock();
-        let Some(s) = st.slots.get_mut(slot) else {
-            return;
-        };
-        s.can_trade = Some(can);
-        if can {
-            self.dispatch(&mut st);
-            return;
-        }
-        if std::mem::replace(&mut s.rechecking, true) {
-            return;
-        }
+        let recheck = self.set_can_trade(&mut st, slot, Some(can));
+        self.dispatch(&mut st);
         drop(st);
+        if recheck {
+            self.recheck_trading(slot);
+        }
+    }
+
+    /// Sets what the terminal in `slot` says of trading (`None`: it cannot tell, taken to trade).
+    /// When no terminal in service trades any more, the orders waiting for one are told at once
+    /// (their requests answer `terminal_trading_disabled`) instead of waiting out their deadline.
+    /// True when the caller must start re-reading the terminal ([`Inner::recheck_trading`]).
+    fn set_can_trade(&self, st: &mut State, slot: usize, can: Option<bool>) -> bool {
+        let Some(s) = st.slots.get_mut(slot) else {
+            return false;
+        };
+        s.can_trade = can;
+        if can != Some(false) {
+            return false;
+        }
+        let recheck = !std::mem::replace(&mut s.rechecking, true);
+        if no_terminal_trades(&st.slots) {
+            let mut gone = Vec::new();
+            for q in st.queues.values_mut() {
+                // Dropping a waiter's sender ends its wait; `acquire` tells why.
+                q.retain(|w| {
+                    if w.trade {
+                        gone.push(w.user);
+                    }
+                    !w.trade
+                });
+            }
+            st.queued = st.queued.saturating_sub(gone.len());
+            for user in gone {
+                Inner::user_left(st, user);
+            }
+            let empty: Vec<Session> = st
+                .queues
+                .iter()
+                .filter(|(_, q)| q.is_empty())
+                .map(|(a, _)| a.clone())
+                .collect();
+            for account in empty {
+                self.forget_if_empty(st, &account);
+            }
+        }
+        recheck
+    }
+
+    /// Re-reads a terminal with trading off every [`TRADING_RECHECK`] until it trades again.
+    fn recheck_trading(self: &Arc<Self>, slot: usize) {
         let (Ok(handle), Some(terminal)) = (
             tokio::runtime::Handle::try_current(),
             self.terminals.get(slot).cloned(),
@@ -619,13 +658,17 @@ impl Inner {
                         s.down = false;
                         s.logged_in = current;
                         s.trade_allowed = None;
-                        s.can_trade = flags.map(|f| f.can_trade());
                     }
+                    let recheck = inner.set_can_trade(&mut st, slot, flags.map(|f| f.can_trade()));
                     tracing::info!(
                         terminal = terminal.id(),
                         "terminal answers again: back in the pool"
                     );
                     inner.dispatch(&mut st);
+                    drop(st);
+                    if recheck {
+                        inner.recheck_trading(slot);
+                    }
                     return;
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(10));
@@ -991,8 +1034,14 @@ impl TerminalPool {
             None => return Err(ApiError::TerminalUnavailable("terminal pool closed".into())),
         };
         waiting.rx = None;
-        let grant =
-            received.map_err(|_| ApiError::TerminalUnavailable("terminal pool closed".into()))?;
+        let grant = received.map_err(|_| {
+            // An order's wait ends without a terminal when the last one that traded stopped.
+            if trade && no_terminal_trades(&self.inner.lock().slots) {
+                ApiError::TerminalTradingDisabled
+            } else {
+                ApiError::TerminalUnavailable("terminal pool closed".into())
+            }
+        })?;
         let stats = &self.inner.stats;
         stats.leases.fetch_add(1, Ordering::Relaxed);
         stats
@@ -1217,9 +1266,15 @@ impl TerminalPool {
                     s.down = false;
                     s.logged_in = current;
                     s.trade_allowed = None;
-                    s.can_trade = flags.map(|f| f.can_trade());
                 }
+                let recheck = self
+                    .inner
+                    .set_can_trade(&mut st, slot, flags.map(|f| f.can_trade()));
                 self.inner.dispatch(&mut st);
+                drop(st);
+                if recheck {
+                    self.inner.recheck_trading(slot);
+                }
             }
             Err(e) => {
                 tracing::warn!(terminal = terminal.id(), error = %e, "terminal does not answer: probing it");

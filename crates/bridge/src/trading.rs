@@ -587,23 +587,21 @@ where
             // Refused before sending: nothing reached the broker, so it does not count as a trade.
             give_back().await;
             state.metrics.order_refused();
+            let why = r.limit;
             let err = ApiError::RiskLimitExceeded {
                 limit: r.limit,
                 message: r.message,
                 details: r.details,
             };
-            let stored = error_outcome(&err);
-            let completion = Completion {
-                status: Some(JournalStatus::Refused),
-                error: Some(format!("risk_limit_exceeded: {}", r.limit)),
-                response: Some(stored_response(&stored)),
-                ..Default::default()
-            };
-            state
-                .store
-                .complete(&user.ctx, entry.id, completion)
-                .await?;
-            Err(err)
+            Err(complete_with_error_noted(
+                state,
+                &user.ctx,
+                entry.id,
+                JournalStatus::Refused,
+                err,
+                Some(why),
+            )
+            .await)
         }
         Ok(Sent::Unsendable {
             code,
@@ -614,18 +612,15 @@ where
             give_back().await;
             state.metrics.order_refused();
             let err = ApiError::validation(field, format!("{code}: {message}"));
-            let stored = error_outcome(&err);
-            let completion = Completion {
-                status: Some(JournalStatus::Refused),
-                error: Some(format!("validation_failed: {code}")),
-                response: Some(stored_response(&stored)),
-                ..Default::default()
-            };
-            state
-                .store
-                .complete(&user.ctx, entry.id, completion)
-                .await?;
-            Err(err)
+            Err(complete_with_error_noted(
+                state,
+                &user.ctx,
+                entry.id,
+                JournalStatus::Refused,
+                err,
+                Some(code),
+            )
+            .await)
         }
         Ok(Sent::Done(result, offset_s)) => {
             state.metrics.order_retcode(result.retcode);
@@ -730,10 +725,27 @@ async fn complete_with_error(
     status: JournalStatus,
     err: ApiError,
 ) -> ApiError {
+    complete_with_error_noted(state, user, entry, status, err, None).await
+}
+
+/// As [`complete_with_error`]; the journal's `error` is the code followed by `note` (which rule
+/// refused it), e.g. `risk_limit_exceeded: max_volume`.
+async fn complete_with_error_noted(
+    state: &AppState,
+    user: &UserCtx,
+    entry: Uuid,
+    status: JournalStatus,
+    err: ApiError,
+    note: Option<&str>,
+) -> ApiError {
     let stored = error_outcome(&err);
+    let code = err.status_and_code().1;
     let completion = Completion {
         status: Some(status),
-        error: Some(err.status_and_code().1.to_string()),
+        error: Some(match note {
+            Some(n) => format!("{code}: {n}"),
+            None => code.to_string(),
+        }),
         response: Some(stored_response(&stored)),
         ..Default::default()
     };

@@ -7,7 +7,7 @@ use mt5::{
     AccountInfo, AccountKey, Expected, PositionFilter, Session, SessionTag, Terminal, TerminalError,
 };
 use mt5_bridge::error::ApiError;
-use mt5_bridge::pool::{BoxFuture, Policy, PoolOptions, TerminalPool};
+use mt5_bridge::pool::{BoxFuture, Policy, PoolOptions, Purpose, TerminalPool};
 use mt5_sim::broker::{AuditRecord, Broker};
 use mt5_sim::config::{default_accounts, AccountSpec, FaultConfig, SimConfig, StateLocation};
 use mt5_sim::terminal::{SimTerminal, TerminalOptions};
@@ -1211,4 +1211,90 @@ async fn users_take_turns_for_logins_however_many_accounts_they_cycle() {
     // A's accounts are still served oldest first among themselves.
     let a_order: Vec<usize> = order.iter().copied().filter(|i| *i != 21).collect();
     assert_eq!(a_order, (1..=20).collect::<Vec<_>>());
+}
+
+/// Runs `op` for account `i` as an order (`Purpose::Trade`) with its own deadline.
+async fn trade<R: Send + 'static>(
+    pool: &TerminalPool,
+    i: usize,
+    timeout: Duration,
+    op: Op<R>,
+) -> Result<R, ApiError> {
+    let pw = pw_of(i);
+    pool.run_for(&key(i), None, &pw, Purpose::Trade, timeout, op)
+        .await
+        .map(|ran| ran.value)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_waiting_for_the_last_trading_terminal_are_told_when_it_stops() {
+    let r = rig(2, 2, 0, 0, opts()).await;
+    // sim-0's "Algo Trading" is off; the pool learns it at its first login there.
+    r.terminals[0].set_algo_trading(false);
+    run(&r.pool, 0, info_op()).await.unwrap();
+    run(&r.pool, 1, info_op()).await.unwrap();
+    assert_eq!(r.pool.terminals_trading_disabled(), 1);
+
+    // An order for account 1 holds the one terminal that trades (sim-1) until the gate opens;
+    // there the terminal turns out to have stopped trading too (MT5's -8).
+    let (open, gate) = watch::channel(false);
+    let started = Arc::new(Notify::new());
+    let holder = {
+        let (pool, started) = (r.pool.clone(), started.clone());
+        tokio::spawn(async move {
+            let op: Op<()> = Box::new(move |t, at| {
+                let (started, mut gate) = (started.clone(), gate.clone());
+                Box::pin(async move {
+                    assert_eq!(t.id(), "sim-1", "orders go only where trading is on");
+                    t.account_info(&at).await?;
+                    started.notify_one();
+                    let _ = gate.wait_for(|o| *o).await;
+                    Err(TerminalError::trading_disabled())
+                })
+            });
+            trade(&pool, 1, Duration::from_secs(20), op).await
+        })
+    };
+    tokio::time::timeout(Duration::from_secs(10), started.notified())
+        .await
+        .expect("the order got sim-1");
+    // An order for account 0 waits: sim-0 is idle but cannot trade.
+    let waiter = {
+        let pool = r.pool.clone();
+        tokio::spawn(async move {
+            let t0 = Instant::now();
+            let op: Op<()> = Box::new(|_, _| Box::pin(async { Ok(()) }));
+            (
+                trade(&pool, 0, Duration::from_secs(20), op).await,
+                t0.elapsed(),
+            )
+        })
+    };
+    wait_for_depth(&r.pool, 1).await;
+    open.send(true).unwrap();
+
+    let held = holder.await.unwrap();
+    assert!(
+        matches!(held, Err(ApiError::TerminalTradingDisabled)),
+        "{held:?}"
+    );
+    let (waited, took) = waiter.await.unwrap();
+    assert!(
+        matches!(waited, Err(ApiError::TerminalTradingDisabled)),
+        "{waited:?}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "told at once, not at its deadline: {took:?}"
+    );
+    assert_eq!(r.pool.queue_depth(), 0);
+    assert_eq!(r.pool.terminals_trading_disabled(), 2);
+    // A new order is refused at once; reads still run.
+    let op: Op<()> = Box::new(|_, _| Box::pin(async { Ok(()) }));
+    assert!(matches!(
+        trade(&r.pool, 0, Duration::from_secs(20), op).await,
+        Err(ApiError::TerminalTradingDisabled)
+    ));
+    run(&r.pool, 0, info_op()).await.unwrap();
+    run(&r.pool, 1, info_op()).await.unwrap();
 }
