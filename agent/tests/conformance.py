@@ -751,7 +751,6 @@ def check_error_shapes(t: Target) -> None:
     assert err["actual"] is None, err
 
 
-@only_for("python")
 def check_health_terminal_info(t: Target) -> None:
     """Health carries terminal_info's connected, trade_allowed and tradeapi_disabled (or null)."""
     t.login_first()
@@ -763,7 +762,6 @@ def check_health_terminal_info(t: Target) -> None:
     assert flags["connected"] is True, flags
 
 
-@only_for("python")
 def check_symbols_outside_market_watch(t: Target) -> None:
     """Every symbol `symbols` lists answers its first info, tick and calculation, selected or not
     (the agent puts a symbol in Market Watch before using it)."""
@@ -778,7 +776,6 @@ def check_symbols_outside_market_watch(t: Target) -> None:
         assert is_number(margin) and margin >= 0, (name, margin)
 
 
-@only_for("python")
 def check_invalid_argument(t: Target) -> None:
     """MT5's -2 refusals are `422 invalid_argument` with `mt5_code` and the argument's name."""
     t.login_first()

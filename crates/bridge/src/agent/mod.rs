@@ -102,6 +102,12 @@ pub struct ErrorDetail {
     pub last_error: Option<(i32, String)>,
     #[serde(default)]
     pub actual: Option<WireAccount>,
+    /// `invalid_argument` only: MT5's code (-2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mt5_code: Option<i32>,
+    /// `invalid_argument` only: the argument MT5 named, else `request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use mt5::wire::{from_wire, to_wire, Kind};
 use mt5::{
     AccountKey, Expected, HistorySelect, Mt5Enum, OrderType, PositionFilter, RatesRange, Session,
-    SessionTag, Terminal, TerminalError, Timeframe, TradeRequest,
+    SessionTag, Terminal, TerminalError, Timeframe, TradeAction, TradeRequest,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -100,6 +100,8 @@ impl IntoResponse for AgentFailure {
             message,
             last_error: None,
             actual: None,
+            mt5_code: None,
+            field: None,
         };
         match self {
             AgentFailure::BadRequest(m) => {
@@ -134,10 +136,8 @@ impl IntoResponse for AgentFailure {
                     TerminalError::WrongAccount { actual, .. } => error_response(
                         StatusCode::CONFLICT,
                         ErrorDetail {
-                            code: "wrong_account".into(),
-                            message,
-                            last_error: None,
                             actual: actual.as_ref().map(WireAccount::from),
+                            ..plain("wrong_account", message)
                         },
                     ),
                     // The terminal refused to start it (its deadline had passed): not sent.
@@ -156,6 +156,27 @@ impl IntoResponse for AgentFailure {
                             ..plain("not_connected", message)
                         },
                     ),
+                    // MT5 refused an argument before doing anything: name it, as the Python
+                    // agent does ('Invalid "volume" argument' → "volume", else "request").
+                    TerminalError::Mt5 { code, message: mt5 }
+                        if code == mt5::error::last_error::INVALID_PARAMS =>
+                    {
+                        let field = mt5
+                            .split('"')
+                            .nth(1)
+                            .filter(|f| !f.is_empty())
+                            .unwrap_or("request")
+                            .to_string();
+                        error_response(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            ErrorDetail {
+                                last_error: last,
+                                mt5_code: Some(code),
+                                field: Some(field),
+                                ..plain("invalid_argument", message)
+                            },
+                        )
+                    }
                     _ => error_response(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         ErrorDetail {
@@ -462,6 +483,19 @@ fn rates(a: &RatesArgs) -> Result<RatesRange, AgentFailure> {
 }
 
 fn trade_request(v: Value) -> Result<TradeRequest, AgentFailure> {
+    // MT5's order_check/order_send refuse a request without the fields its action needs (-2,
+    // naming the field) rather than sending zeros.
+    let action = v.get("action").and_then(Value::as_i64);
+    let needs: &[&str] = match action {
+        None => &["action"],
+        Some(a) if a == TradeAction::Deal.code() || a == TradeAction::Pending.code() => {
+            &["symbol", "volume", "type"]
+        }
+        Some(_) => &[],
+    };
+    if let Some(missing) = needs.iter().find(|k| v.get(**k).is_none()) {
+        return Err(TerminalError::invalid_argument(missing).into());
+    }
     let mut r: TradeRequest = from_wire(Kind::TradeRequest, v)
         .map_err(|e| AgentFailure::BadRequest(format!("args.request: {e}")))?;
     r.comment = mt5_comment(&r.comment);
