@@ -301,6 +301,9 @@ class FakeMT5:
         # ((-1, 'Terminal: Call failed')) and its orders are invalid (10013) until symbol_select.
         self.market_watch_only = market_watch_only
         self.calls: list[str] = []
+        # Other names a trade server answers to (an access point's name, say): a login naming one
+        # reaches the account, and account_info reports the server's own name.
+        self.server_aliases: dict[str, str] = {}
         self.connected = True
         self.concurrent_failures = 0
         self._guard = threading.Lock()
@@ -430,6 +433,7 @@ class FakeMT5:
 
     def _do_login(self, login: int, password: str | None, server: str | None) -> bool:
         account = self._accounts.get(int(login))
+        server = self.server_aliases.get(server, server) if server else server
         if account is None or (server and account.server != server):
             self._fail(RES_E_AUTH_FAILED, "Terminal: Authorization failed")
             return False

@@ -243,3 +243,23 @@ def test_the_bridge_carries_values_mt5_does_not_list() -> None:
         agent_server.shutdown()
         agent_server.server_close()
     assert fake.calls.count("order_send") == 1, fake.calls
+
+
+def test_a_connect_to_a_server_the_terminal_calls_otherwise_is_refused_naming_server(
+    bridge: tuple[str, FakeMT5],
+) -> None:
+    """The terminal logged in, but to a server it names otherwise than asked (not just in case or
+    blanks): the bridge stores nothing and answers 422 naming `server`."""
+    base, fake = bridge
+    fake.server_aliases["Sim-Access-7"] = "Sim-Demo"
+    headers = {"Authorization": f"Bearer {mint_user_token(str(uuid.uuid4()))}"}
+    body = {"account_name": "alias", "login": "10001", "password": "Sim-10001!", "server": "Sim-Access-7"}
+    resp = requests.post(base + "/api/v1/accounts/connect", json=body, headers=headers, timeout=30)
+    assert resp.status_code == 422, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == "validation_failed", error
+    assert [f["field"] for f in error["details"]["fields"]] == ["server"], error
+    assert "Sim-Demo" in error["details"]["fields"][0]["message"], error
+    assert "login" in fake.calls
+    listed = requests.get(base + "/api/v1/accounts", headers=headers, timeout=30).json()
+    assert listed["accounts"] == [], listed
