@@ -444,3 +444,98 @@ async fn agent_killed_mid_order_is_unknown_then_not_executed() {
     assert_eq!(s, 200, "{b}");
     assert_eq!(positions(&serve.url, &t).await, 1);
 }
+
+/// Runs `sql` on the Postgres server as its admin (on the `postgres` database, not the test's).
+async fn as_admin(sql: &str) {
+    use sqlx::Connection;
+    let url = common::postgres_url().expect("TEST_DATABASE_URL");
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+}
+
+/// The database goes away while an order is at the broker: the broker executes it, its outcome
+/// cannot be written, and the client gets `503 journal_unavailable` with the journal id (never a
+/// 500). As soon as the database is back (no restart of the service), the entry is settled from
+/// the broker's history and the key replays the real outcome, sending nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_whose_outcome_could_not_be_written_is_settled_when_the_database_is_back() {
+    if common::postgres_url().is_none() {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    }
+    let mut sim = common::sim_config();
+    sim.order_latency_ms = 2_000;
+    common::run_on_with(
+        common::Db::Postgres,
+        sim,
+        |env| {
+            env.insert("TERMINAL_TIMEOUT_MS", "5000".into());
+        },
+        |app| async move {
+            let t = app.token(Uuid::new_v4());
+            app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "db outage")
+                .await;
+            let db = app.pg.as_ref().expect("a database of its own").name.clone();
+            let order = {
+                let (base, t) = (app.base.clone(), t.clone());
+                tokio::spawn(async move { place(&base, &t, "db-gone-1").await })
+            };
+            // Wait until the entry is written (pending) and the order is at the broker, then
+            // cut the service off its database: every connection ends, no new one is allowed.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let (_, b) = get(&app.base, &t, "/api/v1/journal").await;
+                if b["entries"].as_array().is_some_and(|e| !e.is_empty()) {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "no entry was written");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            as_admin(&format!(
+                r#"alter database "{db}" allow_connections false;
+                   select pg_terminate_backend(pid) from pg_stat_activity
+                    where datname = '{db}' and pid <> pg_backend_pid();"#
+            ))
+            .await;
+
+            let (s, retry, b) = order.await.unwrap();
+            assert_eq!(s, 503, "{b}");
+            assert_eq!(b["error"]["code"], "journal_unavailable", "{b}");
+            assert_eq!(b["error"]["details"]["status"], "pending", "{b}");
+            assert_eq!(retry.as_deref(), Some("1"));
+            let id = b["error"]["details"]["journal_id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            // The broker did execute it.
+            let sent: Vec<_> = app
+                .broker
+                .audit()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|r| r.operation == "order_send" && r.login == 10001)
+                .collect();
+            assert_eq!(sent.len(), 1);
+            assert_eq!(sent[0].retcode, 10009);
+
+            // While it is away, requests that need it answer 503, not 500.
+            let (s, b) = get(&app.base, &t, "/api/v1/journal").await;
+            assert_eq!(
+                (s, &b["error"]["code"]),
+                (503, &json!("database_unavailable"))
+            );
+
+            as_admin(&format!(r#"alter database "{db}" allow_connections true"#)).await;
+            let entry = settled(&app.base, &t, &id, 30).await;
+            assert_eq!(entry["status"], "done", "{entry}");
+            assert_eq!(entry["order"], sent[0].order, "{entry}");
+            let (s, _, b) = place(&app.base, &t, "db-gone-1").await;
+            assert_eq!(s, 200, "{b}");
+            assert_eq!(b["order"], sent[0].order, "{b}");
+            assert_eq!(positions(&app.base, &t).await, 1);
+            app
+        },
+    )
+    .await;
+}

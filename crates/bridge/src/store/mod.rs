@@ -125,12 +125,18 @@ impl From<sqlx::Error> for StoreError {
             if db.is_unique_violation() {
                 return StoreError::Conflict(db.constraint().unwrap_or("unique").to_string());
             }
-            // Postgres's admin_shutdown, crash_shutdown, cannot_connect_now (class 57P) and
-            // connection exceptions (class 08): a restart, not a fault of the request.
-            if db
-                .code()
-                .is_some_and(|c| c.starts_with("57P") || c.starts_with("08"))
-            {
+            // Postgres's admin_shutdown, crash_shutdown, cannot_connect_now (class 57P),
+            // connection exceptions (class 08), insufficient resources such as too many
+            // connections (class 53), and a database closed to connections for maintenance
+            // (55000 "is not currently accepting connections"): an outage, not a fault of the
+            // request.
+            let outage = db.code().is_some_and(|c| {
+                c.starts_with("57P")
+                    || c.starts_with("08")
+                    || c.starts_with("53")
+                    || (c == "55000" && db.message().contains("accepting connections"))
+            });
+            if outage {
                 return StoreError::Unavailable(e.to_string());
             }
         }
