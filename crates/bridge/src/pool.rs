@@ -761,16 +761,26 @@ impl Inner {
             // 2. Switching: the oldest starving account gets the least recently used idle
             //    terminal that is not resident, preferring one whose account nobody waits for.
             let free = |s: &SlotInfo| !s.busy && !s.down;
-            // Only accounts some idle terminal may take part in the turns of this pass.
-            let servable: Vec<Session> = starving
+            // Only accounts some idle terminal may take part in the turns of this pass. Usually
+            // every idle terminal trades and takes any account: no need to look (a hot path).
+            let mixed = st
+                .slots
                 .iter()
-                .filter(|a| {
-                    st.slots
-                        .iter()
-                        .any(|s| free(s) && s.takes_any(st.queues.get(*a)))
-                })
-                .cloned()
-                .collect();
+                .any(|s| free(s) && s.can_trade == Some(false));
+            let servable: std::borrow::Cow<'_, [Session]> = if mixed {
+                starving
+                    .iter()
+                    .filter(|a| {
+                        st.slots
+                            .iter()
+                            .any(|s| free(s) && s.takes_any(st.queues.get(*a)))
+                    })
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .into()
+            } else {
+                starving.as_slice().into()
+            };
             if let Some(acc) = Inner::next_starving(st, &servable) {
                 let fits = |s: &SlotInfo| free(s) && s.takes_any(st.queues.get(acc));
                 let resident = |s: &SlotInfo| {

@@ -15,7 +15,8 @@
 //! - not found once the deadline and the grace period passed: `not_executed`;
 //! - found, but in a state that does not tell what MT5 answered (still in process, or a state the
 //!   service does not know, with no deal): left `unknown`, however long it takes: the order exists,
-//!   so it is never called `not_executed`;
+//!   so it is never called `not_executed`; past the grace period such an entry is looked at every
+//!   30 s rather than every pass (each look is a terminal round trip);
 //! - an entry whose account is gone: `failed`.
 //!
 //! It runs at startup and then in the background: every second while anything is open, every few
@@ -32,10 +33,12 @@ use crate::trading::{
 use mt5::enums::Mt5Enum;
 use mt5::{HistorySelect, OrderSendResult, OrderState, PositionFilter, TradeDeal, TradeOrder};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 /// Default of `RECONCILE_GRACE_MS`.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
@@ -44,12 +47,17 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
 const PENDING_MARGIN: Duration = Duration::from_secs(2);
 const BUSY_EVERY: Duration = Duration::from_secs(1);
 const IDLE_EVERY: Duration = Duration::from_secs(5);
+/// How often an order found in a state that does not settle it is looked at again once its
+/// grace period is over: it may stay so for long, and each look is a terminal round trip.
+const UNDECIDED_EVERY: Duration = Duration::from_secs(30);
 
 /// The reconciler's handle in the application state: wakes it, stops it.
 pub struct Reconciler {
     notify: Notify,
     grace: Duration,
     task: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Entries found but undecided past their grace period, and when to look at them next.
+    undecided: Mutex<HashMap<Uuid, std::time::Instant>>,
 }
 
 impl Reconciler {
@@ -58,6 +66,7 @@ impl Reconciler {
             notify: Notify::new(),
             grace,
             task: Mutex::new(None),
+            undecided: Mutex::new(HashMap::new()),
         }
     }
 
@@ -75,6 +84,10 @@ impl Reconciler {
 
     pub fn grace(&self) -> Duration {
         self.grace
+    }
+
+    fn undecided(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, std::time::Instant>> {
+        self.undecided.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -133,9 +146,23 @@ pub async fn reconcile_once(state: &AppState) -> ApiResult<Pass> {
     }
     let accounts = state.store.all_credentials().await?;
     let budget = state.pool.timeout();
+    // Forget the undecided entries that are settled now (here or by another replica).
+    state
+        .reconciler
+        .undecided()
+        .retain(|id, _| open.iter().any(|e| e.id == *id));
     for mut entry in open {
         let now = OffsetDateTime::now_utc();
         let deadline = entry.created_at + budget;
+        let later = state
+            .reconciler
+            .undecided()
+            .get(&entry.id)
+            .is_some_and(|at| std::time::Instant::now() < *at);
+        if later {
+            pass.open += 1;
+            continue;
+        }
         if entry.status == JournalStatus::Pending {
             // In flight here or on another replica until its deadline.
             if now < deadline + PENDING_MARGIN {
@@ -188,6 +215,12 @@ pub async fn reconcile_once(state: &AppState) -> ApiResult<Pass> {
             Ok(Found::Nothing) => pass.open += 1,
             Ok(Found::Undecided) => {
                 tracing::debug!(journal_id = %entry.id, "order found in a state that does not settle it yet");
+                if now >= deadline + state.reconciler.grace() {
+                    state
+                        .reconciler
+                        .undecided()
+                        .insert(entry.id, std::time::Instant::now() + UNDECIDED_EVERY);
+                }
                 pass.open += 1;
             }
             Err(e) => {

@@ -69,7 +69,7 @@ fn point(info: &SymbolInfo) -> f64 {
     if info.point.is_finite() && info.point > 0.0 {
         info.point
     } else {
-        10f64.powi(-(info.digits.min(10) as i32))
+        mt5::util::PriceGrid::of_digits(info.digits).tick()
     }
 }
 
