@@ -255,9 +255,7 @@ async fn an_order_that_was_never_sent_answers_503_not_executed() {
         ..Default::default()
     });
     let app = common::spawn_with(common::Db::Sqlite, sim, |_| {}).await;
-    let t = app.token(Uuid::new_v4());
-    app.connect(&t, 10003, "Sim-10003!", "Sim-Demo", "never sent")
-        .await;
+    let (t, _) = app.trader(10003).await;
     let (s, _, first) = place(&app.base, &t, "never-1").await;
     assert_eq!(
         (s, &first["error"]["code"]),
@@ -472,9 +470,7 @@ async fn an_order_whose_outcome_could_not_be_written_is_settled_when_the_databas
             env.insert("TERMINAL_TIMEOUT_MS", "5000".into());
         },
         |app| async move {
-            let t = app.token(Uuid::new_v4());
-            app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "db outage")
-                .await;
+            let (t, _) = app.trader(10001).await;
             let db = app.pg.as_ref().expect("a database of its own").name.clone();
             let order = {
                 let (base, t) = (app.base.clone(), t.clone());

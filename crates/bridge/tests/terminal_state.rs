@@ -44,6 +44,13 @@ async fn place_keyed(app: &TestApp, token: &str, key: &str) -> (u16, Value) {
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// Switches "Algo Trading" of both simulated terminals, behind the pool's back.
+fn set_all_trading(app: &TestApp, on: bool) {
+    for id in ["sim-0", "sim-1"] {
+        app.broker.set_algo_trading(id, on);
+    }
+}
+
 async fn trading_disabled_count(app: &TestApp) -> u64 {
     let (s, b) = app.get("/readyz", "").await;
     assert_eq!(s, 200, "reads still work, so the service stays ready: {b}");
@@ -51,19 +58,14 @@ async fn trading_disabled_count(app: &TestApp) -> u64 {
 }
 
 async fn orders_stay_off_terminals_that_cannot_trade(app: TestApp) -> TestApp {
-    let user = Uuid::new_v4();
-    let t = app.token(user);
-    app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "Main")
-        .await;
+    let (t, _) = app.trader(10001).await;
     let (s, b) = app.post("/api/v1/orders", &t, buy()).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(trading_disabled_count(&app).await, 0);
 
     // A user at each terminal switches "Algo Trading" off, behind the pool's back.
-    app.broker.set_algo_trading("sim-0", false);
-    app.broker.set_algo_trading("sim-1", false);
+    set_all_trading(&app, false);
     let sent_before = order_terminals(&app, 10001).await.len();
-    let mut refused = Vec::new();
     for _ in 0..3 {
         let (s, b) = app.post("/api/v1/orders", &t, buy()).await;
         assert_eq!(
@@ -71,7 +73,6 @@ async fn orders_stay_off_terminals_that_cannot_trade(app: TestApp) -> TestApp {
             (503, Some("terminal_trading_disabled")),
             "{b}"
         );
-        refused.push(b);
     }
     // Nothing reached the broker, and each entry says it did not run.
     assert_eq!(order_terminals(&app, 10001).await.len(), sent_before);
@@ -119,19 +120,14 @@ both_backends!(
 );
 
 async fn a_not_executed_order_may_be_sent_again_once_trading_is_back(app: TestApp) -> TestApp {
-    let user = Uuid::new_v4();
-    let t = app.token(user);
-    app.connect(&t, 10002, "Sim-10002!", "Sim-Demo", "Main")
-        .await;
-    app.broker.set_algo_trading("sim-0", false);
-    app.broker.set_algo_trading("sim-1", false);
+    let (t, _) = app.trader(10002).await;
+    set_all_trading(&app, false);
     let (s, b) = place_keyed(&app, &t, "algo-off-1").await;
     assert_eq!(
         (s, b["error"]["code"].as_str()),
         (503, Some("terminal_trading_disabled"))
     );
-    app.broker.set_algo_trading("sim-0", true);
-    app.broker.set_algo_trading("sim-1", true);
+    set_all_trading(&app, true);
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (s, b) = place_keyed(&app, &t, "algo-off-1").await;
@@ -202,10 +198,7 @@ both_backends!(
 );
 
 async fn an_order_leaves_a_terminal_that_stopped_trading(app: TestApp) -> TestApp {
-    let user = Uuid::new_v4();
-    let t = app.token(user);
-    app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "Main")
-        .await;
+    let (t, _) = app.trader(10001).await;
     let (s, b) = app.post("/api/v1/orders", &t, buy()).await;
     assert_eq!(s, 200, "{b}");
     let first = order_terminals(&app, 10001).await;

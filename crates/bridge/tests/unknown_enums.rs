@@ -102,10 +102,7 @@ async fn reads_show_unknown_values(app: &TestApp, t: &str) {
 /// Every route that returns enum values answers with `unknown_<n>` where the terminal reports one,
 /// and trading on such a symbol works: orders, checks, closes, the journal, a dry run.
 async fn answers_carry_unknown_values(app: TestApp, range: &str) -> TestApp {
-    let t = app.token(Uuid::new_v4());
-    let account_id = app
-        .connect(&t, 10001, "Sim-10001!", "Sim-Demo", "unknown values")
-        .await;
+    let (t, account_id) = app.trader(10001).await;
     reads_show_unknown_values(&app, &t).await;
 
     // An order on a symbol whose calc, swap and execution modes the service does not know: the
@@ -291,9 +288,7 @@ async fn requests_refuse_unknown_names() {
         sim_with(UnknownEnums::shown()),
         |_| {},
         |app| async move {
-            let t = app.token(Uuid::new_v4());
-            app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "refusals")
-                .await;
+            let (t, _) = app.trader(10001).await;
             let order = json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1});
             for (field, value) in [
                 ("type", "unknown_5"),
@@ -355,10 +350,7 @@ async fn unknown_trade_and_filling_modes_get_clear_answers() {
         ..UnknownEnums::none()
     };
     let (app, _) = app_at_signal(common::Db::Sqlite, unknown).await;
-    let t = app.token(Uuid::new_v4());
-    let account_id = app
-        .connect(&t, 10001, "Sim-10001!", "Sim-Demo", "odd modes")
-        .await;
+    let (t, account_id) = app.trader(10001).await;
     let (s, b) = app.get("/api/v1/symbols/EURUSD", &t).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(
@@ -475,9 +467,7 @@ async fn reconciliation_settles_an_unknown_state_by_its_deal() {
         sim,
         |_| {},
         |app| async move {
-            let t = app.token(Uuid::new_v4());
-            app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "in doubt")
-                .await;
+            let (t, _) = app.trader(10001).await;
             let (s, b) = app
                 .post(
                     "/api/v1/orders",
@@ -583,9 +573,7 @@ async fn sim_agent_carries_unknown_integers_end_to_end() {
         env.insert("AGENT_TOKEN", AGENT_TOKEN.to_string());
     })
     .await;
-    let t = app.token(Uuid::new_v4());
-    app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "via agent")
-        .await;
+    let (t, _) = app.trader(10001).await;
     reads_show_unknown_values(&app, &t).await;
     let (s, b) = app
         .post(

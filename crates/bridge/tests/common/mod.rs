@@ -273,6 +273,17 @@ impl TestApp {
         body["account_id"].as_str().expect("account_id").to_string()
     }
 
+    /// A new user with the simulator's Sim-Demo account `login` connected (its default password,
+    /// `Sim-<login>!`): their token and the account's id.
+    #[allow(dead_code)] // reason: each test binary compiles this module; not all use every helper
+    pub async fn trader(&self, login: u64) -> (String, String) {
+        let t = self.token(Uuid::new_v4());
+        let id = self
+            .connect(&t, login, &format!("Sim-{login}!"), "Sim-Demo", "Main")
+            .await;
+        (t, id)
+    }
+
     /// Runs `sql` as `user` could without the service, and returns the rows it changed. On Postgres
     /// that is Supabase's Data API: a transaction as `authenticated` with the user's own claims, so
     /// RLS applies. SQLite has no such door; the SQL runs as is there (to plant the same rows).
