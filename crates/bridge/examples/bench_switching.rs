@@ -5,7 +5,8 @@
 //! database in a temporary directory and an in-memory simulated broker whose logins take
 //! `--login-latency-ms`. The users' accounts are connected before the measured window, then one
 //! precomputed arrival schedule (the same for every run) is fired at its times whatever the service
-//! answers: users drawn by Zipf popularity (user k with weight 1/k), 45 % `GET /account`, 45 %
+//! answers: users drawn by Zipf popularity (user k with weight 1/k^s, `--zipf-s`, or uniformly with
+//! `--uniform`), 45 % `GET /account`, 45 %
 //! `GET /positions`, 10 % market orders. Latency counts from the scheduled arrival, so a slow service
 //! cannot hide its queue. After the window the broker's audit trail is checked: every order answered
 //! with a ticket ran under the login of the account that sent it.
@@ -50,8 +51,8 @@ struct Args {
     /// Terminal counts to run, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
     terminals: Vec<usize>,
-    /// Policies to run, comma-separated: `naive`, `pool`.
-    #[arg(long, value_delimiter = ',', default_value = "naive,pool")]
+    /// Policies to run, comma-separated: `naive`, `pool`, `adaptive`.
+    #[arg(long, value_delimiter = ',', default_value = "naive,pool,adaptive")]
     policies: Vec<String>,
     /// Seed of the arrival schedule.
     #[arg(long, default_value_t = 1)]
@@ -65,6 +66,35 @@ struct Args {
     /// The pool's residency window (`POOL_RESIDENCY_MS`); the service's default when not given.
     #[arg(long)]
     residency_ms: Option<u64>,
+    /// The popularity exponent: user k is drawn with weight 1/k^s.
+    #[arg(long, default_value_t = 1.0)]
+    zipf_s: f64,
+    /// Every user equally popular (the same as `--zipf-s 0`).
+    #[arg(long)]
+    uniform: bool,
+}
+
+impl Args {
+    fn exponent(&self) -> f64 {
+        if self.uniform {
+            0.0
+        } else {
+            self.zipf_s
+        }
+    }
+
+    fn popularity(&self) -> String {
+        if self.exponent() == 0.0 {
+            "uniform".to_string()
+        } else {
+            format!("Zipf s = {}", self.exponent())
+        }
+    }
+
+    /// Users in the top tenth of popularity (ranks below this), at least one.
+    fn top_tenth(&self) -> usize {
+        self.users.div_ceil(10).max(1)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +127,11 @@ struct Arrival {
     kind: Kind,
 }
 
-/// Poisson arrivals at `rate`/s over `seconds`, users by Zipf 1/k, kinds 45/45/10.
+/// Poisson arrivals at `rate`/s over `seconds`, users by Zipf 1/k^s, kinds 45/45/10.
 fn schedule(args: &Args) -> Vec<Arrival> {
     let mut rng = StdRng::seed_from_u64(args.seed);
-    let weights: Vec<f64> = (1..=args.users).map(|k| 1.0 / k as f64).collect();
+    let s = args.exponent();
+    let weights: Vec<f64> = (1..=args.users).map(|k| (k as f64).powf(-s)).collect();
     let total: f64 = weights.iter().sum();
     let mut out = Vec::new();
     let mut t = 0.0f64;
@@ -282,6 +313,7 @@ struct RunResult {
     /// The pool's residency window in this run.
     residency: Duration,
     max_batch: u32,
+    max_turn: Duration,
     /// Logins in the window, and those whose turn served `max_batch` operations.
     turns: usize,
     turns_full: usize,
@@ -296,10 +328,17 @@ struct RunResult {
     warm_reads: Vec<WarmRead>,
     residency_holds: u64,
     residency_hits: u64,
+    kept_holds: u64,
+    /// Terminals kept, sampled every 20th arrival.
+    kept_samples: Vec<usize>,
     non_2xx: usize,
     logins: u64,
     initial_held: usize,
     belady: u64,
+    /// Terminals not logging in on average over the window (T less logins × login time / window),
+    /// and Belady's bound on that many slots: a terminal that is logging in holds no account.
+    free_slots: usize,
+    belady_free: u64,
     orders_checked: usize,
     cross_account: usize,
     orders_without_audit: usize,
@@ -454,13 +493,24 @@ impl RunResult {
             ms(percentile(&late, 0.99)),
             ms(late.last().copied()),
         );
-        if self.policy == "pool" {
+        if self.policy != "naive" {
             let _ = writeln!(
                 s,
                 "Residency: {} times an idle terminal was kept from a waiting account; {} requests \
                  served by a terminal while it was kept. Logins that served `max_batch` ({}) \
                  operations, so that their turn ended by the count: {} of {}.",
                 self.residency_holds, self.residency_hits, self.max_batch, self.turns_full, self.turns
+            );
+        }
+        if self.policy == "adaptive" {
+            let _ = writeln!(
+                s,
+                "Keeping: {} times a waiting account found only kept terminals idle; terminals kept \
+                 {:.1} on average (sampled at every 20th arrival), at most {}.",
+                self.kept_holds,
+                self.kept_samples.iter().sum::<usize>() as f64
+                    / self.kept_samples.len().max(1) as f64,
+                self.kept_samples.iter().max().copied().unwrap_or(0),
             );
         }
         let warm = self.warm_read(arrivals);
@@ -504,7 +554,7 @@ impl RunResult {
     }
 
     fn residency_label(&self) -> String {
-        if self.policy == "pool" {
+        if self.policy != "naive" {
             format!(", residency {} ms", self.residency.as_millis())
         } else {
             String::new()
@@ -749,7 +799,11 @@ async fn run_once(
         .await
         .map_err(|e| format!("sim broker: {e}"))?;
     let settings = settings(dir, terminals, policy, args.residency_ms, &jwt_secret)?;
-    let (residency, max_batch) = (settings.pool.residency, settings.pool.max_batch);
+    let (residency, max_batch, max_turn) = (
+        settings.pool.residency,
+        settings.pool.max_batch,
+        settings.pool.max_turn,
+    );
     let app = Application::build(
         settings,
         Overrides {
@@ -791,6 +845,7 @@ async fn run_once(
     let guard_before = stat(&pool.stats().guard_mismatches);
     let holds_before = stat(&pool.stats().residency_holds);
     let hits_before = stat(&pool.stats().residency_hits);
+    let kept_before = stat(&pool.stats().kept_holds);
 
     eprintln!("  window of {:.0} s...", args.seconds);
     let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
@@ -799,12 +854,16 @@ async fn run_once(
     let deadline = t0 + Duration::from_secs_f64(args.seconds);
     let mut logged_in_at_arrival = vec![false; arrivals.len()];
     let mut lateness = vec![Duration::ZERO; arrivals.len()];
+    let mut kept_samples: Vec<usize> = Vec::new();
     let mut handles = Vec::with_capacity(arrivals.len());
     for (index, a) in arrivals.iter().enumerate() {
         tokio::time::sleep_until(t0 + a.at).await;
         lateness[index] = tokio::time::Instant::now().saturating_duration_since(t0 + a.at);
         let user = users.get(a.user).ok_or("arrival names an unknown user")?;
         logged_in_at_arrival[index] = pool.is_account_logged_in(&user.key);
+        if index % 20 == 0 {
+            kept_samples.push(pool.terminals_kept());
+        }
         let rb = match a.kind {
             Kind::Account => client.get(format!("{base}/api/v1/account")),
             Kind::Positions => client.get(format!("{base}/api/v1/positions")),
@@ -866,6 +925,7 @@ async fn run_once(
     let guard_mismatches = stat(&pool.stats().guard_mismatches).saturating_sub(guard_before);
     let residency_holds = stat(&pool.stats().residency_holds).saturating_sub(holds_before);
     let residency_hits = stat(&pool.stats().residency_hits).saturating_sub(hits_before);
+    let kept_holds = stat(&pool.stats().kept_holds).saturating_sub(kept_before);
     let (turns, turns_full) = turns_at_max_batch(&records, window_start_ms, max_batch);
     let mut warm_reads = Vec::new();
     for (index, a) in arrivals.iter().enumerate() {
@@ -892,13 +952,18 @@ async fn run_once(
         });
     }
     let seq: Vec<usize> = arrivals.iter().map(|a| a.user).collect();
+    let logging_in = logins as f64 * args.login_latency_ms as f64 / 1000.0 / args.seconds;
+    let free_slots = terminals.saturating_sub(logging_in.round() as usize);
     Ok(RunResult {
+        free_slots,
+        belady_free: belady_misses(&seq, free_slots, &held),
         terminals,
         policy: policy.to_string(),
         seconds: args.seconds,
         arrivals: arrivals.len(),
         residency,
         max_batch,
+        max_turn,
         turns,
         turns_full,
         latency,
@@ -907,6 +972,8 @@ async fn run_once(
         warm_reads,
         residency_holds,
         residency_hits,
+        kept_holds,
+        kept_samples,
         non_2xx,
         logins,
         initial_held: held.len(),
@@ -945,6 +1012,66 @@ fn machine() -> String {
     format!("CPU {cpu}, {cores} cores available, {mem} memory")
 }
 
+/// One row per run of the scale table in docs/BENCHMARKS.md.
+fn scale_rows(args: &Args, results: &[RunResult], arrivals: &[Arrival]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| users / T | rate | popularity | policy | completed/s | logins /1000 | Belady /1000 | \
+         ratio | Belady on slots not logging in /1000 | reads logged in at arrival | their p99 ms | all p50 ms | all p99 ms | outside top \
+         tenth p50 ms | p99 ms | longest ms | wait bound ms | cross-account |\n\
+         |---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let top = args.top_tenth();
+    for r in results {
+        let reads = arrivals.iter().filter(|a| a.kind.is_read()).count();
+        let warm = r.warm_read(arrivals);
+        let all = r.cell(arrivals, |_, _| true);
+        let cold = r.cell(arrivals, |_, a| a.user >= top);
+        let longest = r.latency.iter().flatten().max().copied();
+        // docs/deploy.md: ⌈(n + 1) / R⌉ × (login + turn) with every other user waiting (n =
+        // users − 1) and R the fewest terminals in rotation (all under `pool`, a quarter under
+        // `adaptive`); `naive` has no bound.
+        let rotating = match r.policy.as_str() {
+            "adaptive" => r.terminals.div_ceil(4).max(1),
+            _ => r.terminals,
+        };
+        let bound = (r.policy != "naive").then(|| {
+            (Duration::from_millis(args.login_latency_ms) + r.max_turn)
+                * args.users.div_ceil(rotating) as u32
+        });
+        let _ = writeln!(
+            s,
+            "| {} / {} | {}/s | {} | {} | {:.2} | {:.1} | {:.1} | {:.2} | {:.1} ({} slots) | \
+             {:.1} % ({} of {}) | {} | \
+             {} | {} | {} | {} | {} | {} | {} |",
+            args.users,
+            r.terminals,
+            args.rate,
+            args.popularity(),
+            r.policy,
+            r.throughput(),
+            r.per_1000(r.logins),
+            r.per_1000(r.belady),
+            r.logins as f64 / r.belady.max(1) as f64,
+            r.per_1000(r.belady_free),
+            r.free_slots,
+            warm.arrivals as f64 * 100.0 / reads.max(1) as f64,
+            warm.arrivals,
+            reads,
+            ms(warm.p99),
+            ms(all.p50),
+            ms(all.p99),
+            ms(cold.p50),
+            ms(cold.p99),
+            ms(longest),
+            ms(bound),
+            r.cross_account,
+        );
+    }
+    s
+}
+
 fn summary(results: &[RunResult], arrivals: &[Arrival]) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -962,7 +1089,7 @@ fn summary(results: &[RunResult], arrivals: &[Arrival]) -> String {
             "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |",
             r.terminals,
             r.policy,
-            if r.policy == "pool" {
+            if r.policy != "naive" {
                 r.residency.as_millis().to_string()
             } else {
                 "–".to_string()
@@ -980,12 +1107,15 @@ fn summary(results: &[RunResult], arrivals: &[Arrival]) -> String {
         );
     }
     let find = |p: &str| results.iter().find(|r| r.terminals == 2 && r.policy == p);
-    if let (Some(pool), Some(naive)) = (find("pool"), find("naive")) {
+    for name in ["pool", "adaptive"] {
+        let (Some(pool), Some(naive)) = (find(name), find("naive")) else {
+            continue;
+        };
         let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
         let ratio = pool.throughput() / naive.throughput().max(f64::MIN_POSITIVE);
         let warm = pool.warm_read(arrivals).p99;
         let cross: usize = results.iter().map(|r| r.cross_account).sum();
-        let _ = writeln!(s, "\nTargets at T = 2:\n");
+        let _ = writeln!(s, "\nTargets at T = 2, policy `{name}`:\n");
         let _ = writeln!(
             s,
             "- throughput of the pool ≥ 10 × naive: {:.2} / {:.2} = {ratio:.1} × — {}",
@@ -1021,8 +1151,16 @@ fn main() -> ExitCode {
         eprintln!("--seconds, --rate and --users must be positive");
         return ExitCode::FAILURE;
     }
-    if let Some(p) = args.policies.iter().find(|p| *p != "naive" && *p != "pool") {
-        eprintln!("unknown policy {p:?}: expected naive or pool");
+    if let Some(p) = args
+        .policies
+        .iter()
+        .find(|p| p.parse::<mt5_bridge::pool::Policy>().is_err())
+    {
+        eprintln!("unknown policy {p:?}: expected naive, pool or adaptive");
+        return ExitCode::FAILURE;
+    }
+    if !(args.zipf_s >= 0.0 && args.zipf_s.is_finite()) {
+        eprintln!("--zipf-s must be a finite number, 0 or more");
         return ExitCode::FAILURE;
     }
     if args.terminals.contains(&0) {
@@ -1032,7 +1170,7 @@ fn main() -> ExitCode {
     let arrivals = schedule(&args);
     let command = format!(
         "cargo run --release -p mt5-bridge --example bench_switching -- --seconds {} --rate {} \
-         --terminals {} --policies {} --seed {} --users {} --login-latency-ms {}",
+         --terminals {} --policies {} --seed {} --users {} --login-latency-ms {}{}",
         args.seconds,
         args.rate,
         args.terminals
@@ -1043,7 +1181,12 @@ fn main() -> ExitCode {
         args.policies.join(","),
         args.seed,
         args.users,
-        args.login_latency_ms
+        args.login_latency_ms,
+        if args.uniform {
+            " --uniform".to_string()
+        } else {
+            format!(" --zipf-s {}", args.zipf_s)
+        }
     ) + &args
         .residency_ms
         .map(|ms| format!(" --residency-ms {ms}"))
@@ -1061,13 +1204,14 @@ fn main() -> ExitCode {
     let _ = writeln!(report, "- Command: `{command}`");
     let _ = writeln!(
         report,
-        "- Workload: {} users with one account each, {} arrivals (Poisson, {}/s, seed {}), Zipf \
-         1/k users, 45 % GET /account, 45 % GET /positions, 10 % market orders; logins take {} ms; \
-         window {} s per run.\n",
+        "- Workload: {} users with one account each, {} arrivals (Poisson, {}/s, seed {}), users \
+         by {} popularity, 45 % GET /account, 45 % GET /positions, 10 % market orders; logins take \
+         {} ms; window {} s per run.\n",
         args.users,
         arrivals.len(),
         args.rate,
         args.seed,
+        args.popularity(),
         args.login_latency_ms,
         args.seconds
     );
@@ -1133,6 +1277,10 @@ fn main() -> ExitCode {
     }
     let s = summary(&results, &arrivals);
     println!("### Summary\n\n{s}");
+    println!(
+        "### Scale rows\n\n{}",
+        scale_rows(&args, &results, &arrivals)
+    );
     ExitCode::SUCCESS
 }
 

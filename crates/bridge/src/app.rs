@@ -204,7 +204,7 @@ impl Application {
             .unwrap_or_else(|| Arc::new(SystemClock) as Arc<dyn Clock>);
         let (sessions, limiter): (Arc<dyn SessionStore>, Arc<dyn RateLimiter>) = match &redis {
             Some(r) => {
-                if !owned.is_empty() && settings.pool.policy == crate::pool::Policy::Pool {
+                if !owned.is_empty() && settings.pool.policy != crate::pool::Policy::Naive {
                     let ownership = crate::ownership::Ownership::new(
                         r.clone(),
                         settings.terminal_lease_ttl,

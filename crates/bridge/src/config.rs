@@ -115,7 +115,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TERMINAL_TIMEOUT_MS", default_value_t = 30_000)]
     pub terminal_timeout_ms: u64,
     /// `pool` (affinity, batching, fairness) or `naive` (one terminal, a login per request).
-    #[arg(long, env = "POOL_POLICY", default_value = "pool")]
+    #[arg(long, env = "POOL_POLICY", default_value = "adaptive")]
     pub pool_policy: String,
     /// Most requests waiting for a terminal at once; more get 503.
     #[arg(long, env = "POOL_QUEUE_LIMIT", default_value_t = 1024)]

@@ -401,6 +401,13 @@ impl Metrics {
         );
         sample(
             &mut out,
+            "mt5b_pool_terminals_kept",
+            "Terminals kept on their accounts by the adaptive policy now.",
+            "gauge",
+            pool.terminals_kept(),
+        );
+        sample(
+            &mut out,
             "mt5b_pool_queue_depth",
             "Requests waiting for a terminal lease now.",
             "gauge",

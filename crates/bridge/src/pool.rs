@@ -38,6 +38,22 @@
 //! refuses to act for any other (the guard): a mismatch never executes, is logged and counted,
 //! and the operation is retried once on a fresh lease.
 //!
+//! `Policy::Adaptive` (the default) is `Policy::Pool` plus keeping: terminals are a cache whose
+//! slots are worth what their accounts are asked for. Each account's request frequency is tracked
+//! over about [`KEEP_HORIZON`]; the idle terminal a waiting account takes is the one whose account
+//! is asked for least (not the least recently used), and some terminals are kept on the most
+//! asked-for accounts while other accounts wait: they serve their account without turns and are
+//! not switched for a colder one. How many: each account kept stops logging in, which takes its
+//! logins off the rotation (the terminals not kept), and takes a terminal out of it; accounts are
+//! kept, hottest first, while the logins left (the recent login rate less those of the accounts
+//! kept, over [`LOAD_HORIZON`]) times the measured login time fill at most [`ROTATION_LOAD`] of
+//! the rotation, and a quarter of the terminals in service (one at least) always rotate. So a kept
+//! terminal holds time the logins would not have used, and a waiting account always reaches a
+//! rotating terminal within a bounded wait (docs/deploy.md). Kept places go round the users first
+//! (each user's most asked-for account before anyone's second); an account asked for less than
+//! [`KEEP_MIN`] times per login time is never kept; and a waiting account asked for well above a
+//! kept one (by [`ADMIT_MARGIN`]) takes its place when no rotating terminal is free.
+//!
 //! `Policy::Naive` is the seed's literal design, kept as the benchmarks' baseline: one terminal,
 //! one global queue, a fresh login for every request.
 
@@ -79,20 +95,35 @@ pub struct Ran<R> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
+    /// `Pool` that keeps the most asked-for accounts on their terminals while logins leave
+    /// terminals spare, and switches the least asked-for idle terminal.
+    Adaptive,
     /// Affinity, LRU switching, per-account batching, fairness.
     Pool,
     /// One terminal, one global lock, log in for every request.
     Naive,
 }
 
+impl Policy {
+    /// The name `POOL_POLICY` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Adaptive => "adaptive",
+            Policy::Pool => "pool",
+            Policy::Naive => "naive",
+        }
+    }
+}
+
 impl std::str::FromStr for Policy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
+            "adaptive" => Ok(Policy::Adaptive),
             "pool" => Ok(Policy::Pool),
             "naive" => Ok(Policy::Naive),
             other => Err(format!(
-                "POOL_POLICY must be `pool` or `naive` (got {other:?})"
+                "POOL_POLICY must be `adaptive`, `pool` or `naive` (got {other:?})"
             )),
         }
     }
@@ -120,7 +151,7 @@ pub struct PoolOptions {
 impl Default for PoolOptions {
     fn default() -> Self {
         PoolOptions {
-            policy: Policy::Pool,
+            policy: Policy::Adaptive,
             queue_limit: 1024,
             queue_limit_per_user: 64,
             timeout: Duration::from_secs(30),
@@ -146,6 +177,9 @@ pub struct PoolStats {
     pub residency_holds: AtomicU64,
     /// Requests served by a terminal while residency held it for their account.
     pub residency_hits: AtomicU64,
+    /// Times an idle terminal was kept on a hot account while another account waited for one
+    /// (`adaptive`).
+    pub kept_holds: AtomicU64,
 }
 
 /// The horizon of the per-account arrival rate: arrivals older than this count for less than 1/e.
@@ -170,6 +204,80 @@ impl Rate {
         self.per_s = self.at(now) + 1.0 / RATE_HORIZON.as_secs_f64();
         self.updated = now;
     }
+}
+
+/// The horizon of the request frequencies that `adaptive` keeps and switches by: long enough that
+/// an account asked for once every few seconds is told apart from one asked for once a minute.
+pub const KEEP_HORIZON: Duration = Duration::from_secs(30);
+
+/// The most of their time the rotating terminals may spend logging in (at the recent login rate)
+/// for `adaptive` to keep one more terminal; a kept terminal goes back to the rotation only above
+/// this plus [`ROTATION_SLACK`], so noise in the login rate does not toggle it.
+pub const ROTATION_LOAD: f64 = 0.85;
+
+/// The hysteresis of [`ROTATION_LOAD`] for terminals already kept.
+pub const ROTATION_SLACK: f64 = 0.1;
+
+/// The least an account must be asked for, in requests per login time, to be kept at all.
+pub const KEEP_MIN: f64 = 0.25;
+
+/// How much more often a waiting account must be asked for than a kept one to take its terminal.
+pub const ADMIT_MARGIN: f64 = 1.5;
+
+/// The horizon of the login rates that size the rotation: logins are frequent, so a shorter
+/// horizon follows the load closely without much noise.
+pub const LOAD_HORIZON: Duration = Duration::from_secs(10);
+
+/// A frequency of events (requests of an account, logins) per second: a count decaying over its
+/// horizon, divided by what it would be for one event a second over the time it has been counted,
+/// so a young count is not read as a low one.
+#[derive(Debug, Clone, Copy)]
+struct Frequency {
+    /// The decayed count as of `updated`.
+    count: f64,
+    updated: Instant,
+    since: Instant,
+    horizon: Duration,
+}
+
+impl Frequency {
+    /// Below this span a count is still read as if this long had passed (no division by ~0).
+    const MIN_SPAN: Duration = Duration::from_secs(5);
+
+    fn new(now: Instant, horizon: Duration) -> Self {
+        Frequency {
+            count: 0.0,
+            updated: now,
+            since: now,
+            horizon,
+        }
+    }
+
+    fn count_at(&self, now: Instant) -> f64 {
+        let age = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.count * (-age / self.horizon.as_secs_f64()).exp()
+    }
+
+    fn per_s(&self, now: Instant) -> f64 {
+        let h = self.horizon.as_secs_f64();
+        let span = now
+            .saturating_duration_since(self.since)
+            .max(Self::MIN_SPAN)
+            .as_secs_f64();
+        self.count_at(now) / (h * (1.0 - (-span / h).exp()))
+    }
+
+    fn event(&mut self, now: Instant) {
+        self.count = self.count_at(now) + 1.0;
+        self.updated = now;
+    }
+}
+
+/// What `adaptive` knows of an account: how often it is asked for, and how often it logs in.
+#[derive(Debug, Clone, Copy)]
+struct Demand {
+    requests: Frequency,
+    logins: Frequency,
 }
 
 /// How often a terminal with trading off is asked whether it trades again.
@@ -203,6 +311,10 @@ struct SlotInfo {
     resident_until: Option<Instant>,
     /// Residency has kept this terminal from a waiting account since its last lease.
     held: bool,
+    /// `adaptive` kept it at the last dispatch.
+    kept: bool,
+    /// The user of the last lease (fair shares of kept terminals).
+    turn_user: Option<Uuid>,
 }
 
 /// A waiting user's share of the terminals' logins.
@@ -255,6 +367,12 @@ struct State {
     users: HashMap<Option<Uuid>, UserTurn>,
     /// Switches granted so far.
     switches: u64,
+    /// Request and login frequencies per account (`adaptive`), swept of cold ones.
+    freq: crate::swept::SweptMap<Session, Demand>,
+    /// Frequency of switches (logins), for how many terminals the rotation needs.
+    switch_freq: Option<Frequency>,
+    /// Recent login time in seconds (an exponentially weighted average of successful logins).
+    login_secs: f64,
 }
 
 struct Inner {
@@ -339,7 +457,7 @@ impl Inner {
     /// hot account. `None` when it may switch at once.
     fn residency_end(&self, st: &State, slot: usize, now: Instant) -> Option<Instant> {
         let window = self.opts.residency;
-        if window.is_zero() || self.opts.policy != Policy::Pool {
+        if window.is_zero() || self.opts.policy == Policy::Naive {
             return None;
         }
         // Without a runtime no timer could end the residency, and a waiter would wait for nothing.
@@ -371,6 +489,114 @@ impl Inner {
         let stale = RATE_HORIZON * 20;
         st.rates
             .sweep_if_grown(|_, r| now.saturating_duration_since(r.updated) < stale);
+    }
+
+    /// Counts a request of `account` in its frequency (`adaptive`), dropping cold ones now and then.
+    fn record_frequency(st: &mut State, account: &Session, now: Instant) {
+        st.freq
+            .map
+            .entry(account.clone())
+            .or_insert_with(|| Demand {
+                requests: Frequency::new(now, KEEP_HORIZON),
+                logins: Frequency::new(now, LOAD_HORIZON),
+            })
+            .requests
+            .event(now);
+        let stale = KEEP_HORIZON * 20;
+        st.freq
+            .sweep_if_grown(|_, d| now.saturating_duration_since(d.requests.updated) < stale);
+    }
+
+    /// How often `account` is asked for, per second (0 when unknown).
+    fn frequency(st: &State, account: &Session, now: Instant) -> f64 {
+        st.freq
+            .map
+            .get(account)
+            .map_or(0.0, |d| d.requests.per_s(now))
+    }
+
+    /// How often `account` has logged in lately, per second (0 when unknown).
+    fn login_frequency(st: &State, account: &Session, now: Instant) -> f64 {
+        st.freq
+            .map
+            .get(account)
+            .map_or(0.0, |d| d.logins.per_s(now))
+    }
+
+    /// A login took `took`: the kept terminals' budget follows the login time.
+    fn learn_login_time(&self, took: Duration) {
+        let mut st = self.lock();
+        let secs = took.as_secs_f64();
+        st.login_secs = if st.login_secs == 0.0 {
+            secs
+        } else {
+            0.8 * st.login_secs + 0.2 * secs
+        };
+    }
+
+    /// Which terminals `adaptive` keeps on their accounts now (indexed by slot; all false under
+    /// the other policies). Candidates are the accounts asked for at least [`KEEP_MIN`] times per
+    /// login time, taken round by round over the users (each user's most asked-for account before anyone's
+    /// second). Each is kept while the rotation still has room for the logins left: the recent
+    /// login rate, less the logins of the accounts kept so far (a kept account stops logging in),
+    /// times the login time, fills at most [`ROTATION_LOAD`] of the terminals not kept, and at
+    /// least a quarter of the terminals in service (one at least) stay in the rotation.
+    fn kept_slots(&self, st: &State, now: Instant) -> Vec<bool> {
+        let mut kept = vec![false; st.slots.len()];
+        if self.opts.policy != Policy::Adaptive || st.login_secs <= 0.0 {
+            return kept;
+        }
+        let up = st.slots.iter().filter(|s| !s.down).count();
+        let min_rotating = up.div_ceil(4).max(1);
+        if up <= min_rotating {
+            return kept;
+        }
+        let mut candidates: Vec<(usize, Option<Uuid>, f64, f64)> = st
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.down)
+            .filter_map(|(i, s)| {
+                let account = s.logged_in.as_ref()?;
+                let freq = Inner::frequency(st, account, now);
+                let logins = Inner::login_frequency(st, account, now);
+                (freq * st.login_secs >= KEEP_MIN).then_some((i, s.turn_user, freq, logins))
+            })
+            .collect();
+        if candidates.is_empty() {
+            return kept;
+        }
+        candidates.sort_by(|a, b| b.2.total_cmp(&a.2));
+        // Round by round over the users: a user's n-th account ranks after everyone's (n-1)-th.
+        let mut rounds: HashMap<Option<Uuid>, usize> = HashMap::new();
+        let mut ranked: Vec<(usize, usize)> = candidates
+            .iter()
+            .enumerate()
+            .map(|(order, c)| {
+                let round = rounds.entry(c.1).or_default();
+                *round += 1;
+                (*round * candidates.len() + order, order)
+            })
+            .collect();
+        ranked.sort_unstable();
+        let mut logins = st.switch_freq.map_or(0.0, |f| f.per_s(now));
+        let mut rotating = up;
+        for (_, order) in ranked {
+            let (slot, _, _, its_logins) = candidates[order];
+            let left = (logins - its_logins).max(0.0);
+            let load = if st.slots[slot].kept {
+                ROTATION_LOAD + ROTATION_SLACK
+            } else {
+                ROTATION_LOAD
+            };
+            if rotating - 1 < min_rotating || left * st.login_secs > load * (rotating - 1) as f64 {
+                break;
+            }
+            kept[slot] = true;
+            logins = left;
+            rotating -= 1;
+        }
+        kept
     }
 
     fn set_logged_in(&self, slot: usize, account: Option<Session>, trade_allowed: Option<bool>) {
@@ -517,6 +743,14 @@ impl Inner {
             if st.slots[slot].logged_in.as_ref() != Some(account) {
                 // A login for this user: its turn is taken, the others' come first.
                 st.switches += 1;
+                if self.opts.policy == Policy::Adaptive {
+                    st.switch_freq
+                        .get_or_insert_with(|| Frequency::new(now, LOAD_HORIZON))
+                        .event(now);
+                    if let Some(d) = st.freq.map.get_mut(account) {
+                        d.logins.event(now);
+                    }
+                }
                 let pass = st.switches;
                 if let Some(u) = st.users.get_mut(&waiter.user) {
                     u.pass = pass;
@@ -526,6 +760,7 @@ impl Inner {
             let s = &mut st.slots[slot];
             s.busy = true;
             s.resident_until = None;
+            s.turn_user = waiter.user;
             if std::mem::take(&mut s.held) && s.logged_in.as_ref() == Some(account) {
                 self.stats.residency_hits.fetch_add(1, Ordering::Relaxed);
             }
@@ -683,7 +918,7 @@ impl Inner {
     /// Hands idle terminals to waiters until nothing more can be granted.
     fn dispatch(self: &Arc<Self>, st: &mut State) {
         match self.opts.policy {
-            Policy::Pool => self.dispatch_pool(st),
+            Policy::Pool | Policy::Adaptive => self.dispatch_pool(st),
             Policy::Naive => self.dispatch_fifo(st),
         }
     }
@@ -719,25 +954,36 @@ impl Inner {
         // loop ends; `progressed` counts both, since either can change who is starving.
         loop {
             let now = Instant::now();
-            // Accounts waiting with no terminal logged in to them (idle or busy).
-            // A terminal on an account covers it only if it may take one of its waiters: trades
-            // that wait on a terminal with trading off starve and get another one.
+            // Accounts waiting with no terminal logged in to them (idle or busy). A terminal on
+            // an account covers it only if it may take one of its waiters: trades that wait on a
+            // terminal with trading off starve and get another one.
+            let covered: std::collections::HashSet<&Session> = st
+                .slots
+                .iter()
+                .filter_map(|s| {
+                    let on = s.logged_in.as_ref().or(if s.busy {
+                        s.turn_account.as_ref()
+                    } else {
+                        None
+                    })?;
+                    s.takes_any(st.queues.get(on)).then_some(on)
+                })
+                .collect();
             let starving: Vec<Session> = st
                 .arrival
                 .iter()
-                .filter(|a| {
-                    !st.slots.iter().any(|s| {
-                        (s.logged_in.as_ref() == Some(*a)
-                            || (s.busy && s.turn_account.as_ref() == Some(*a)))
-                            && s.takes_any(st.queues.get(*a))
-                    })
-                })
+                .filter(|a| !covered.contains(a))
                 .cloned()
                 .collect();
+            drop(covered);
+            let kept = self.kept_slots(st, now);
+            for (s, k) in st.slots.iter_mut().zip(&kept) {
+                s.kept = *k;
+            }
             let mut progressed = false;
 
             // 1. Batching: an idle terminal logged in to an account with waiters serves them,
-            //    unless its turn is over and other accounts starve.
+            //    unless its turn is over and other accounts starve (a kept terminal has no turns).
             for i in 0..st.slots.len() {
                 let s = &st.slots[i];
                 if s.busy || s.down {
@@ -749,7 +995,8 @@ impl Inner {
                 if !st.queues.contains_key(&acc) {
                     continue;
                 }
-                if s.turn_account.as_ref() == Some(&acc)
+                if !kept[i]
+                    && s.turn_account.as_ref() == Some(&acc)
                     && self.turn_over(s, now)
                     && !starving.is_empty()
                 {
@@ -758,8 +1005,9 @@ impl Inner {
                 progressed |= self.grant_to(st, i, &acc);
             }
 
-            // 2. Switching: the oldest starving account gets the least recently used idle
-            //    terminal that is not resident, preferring one whose account nobody waits for.
+            // 2. Switching: the oldest starving account gets an idle terminal that is neither
+            //    resident nor kept, preferring one whose account nobody waits for, then (`pool`)
+            //    the least recently used or (`adaptive`) the least asked-for.
             let free = |s: &SlotInfo| !s.busy && !s.down;
             // Only accounts some idle terminal may take part in the turns of this pass. Usually
             // every idle terminal trades and takes any account: no need to look (a hot path).
@@ -782,29 +1030,62 @@ impl Inner {
                 starving.as_slice().into()
             };
             if let Some(acc) = Inner::next_starving(st, &servable) {
-                let fits = |s: &SlotInfo| free(s) && s.takes_any(st.queues.get(acc));
+                let takes = |s: &SlotInfo| s.takes_any(st.queues.get(acc));
+                let fits = |s: &SlotInfo| free(s) && takes(s);
                 let resident = |s: &SlotInfo| {
                     s.logged_in.is_some() && s.resident_until.is_some_and(|end| now < end)
                 };
+                // Keeping never strands a waiter: when no terminal in the rotation could ever take
+                // this account's requests (the others are down or do not trade), none is kept.
+                let rotation_takes = (0..st.slots.len())
+                    .any(|i| !kept[i] && !st.slots[i].down && takes(&st.slots[i]));
+                let is_kept = |i: usize| kept[i] && rotation_takes;
+                let adaptive = self.opts.policy == Policy::Adaptive;
+                let freq_of = |s: &SlotInfo| {
+                    s.logged_in
+                        .as_ref()
+                        .map_or(0.0, |a| Inner::frequency(st, a, now))
+                };
                 let victim = (0..st.slots.len())
-                    .filter(|&i| fits(&st.slots[i]) && !resident(&st.slots[i]))
-                    .min_by_key(|&i| {
-                        let s = &st.slots[i];
-                        let wanted = s
-                            .logged_in
-                            .as_ref()
-                            .is_some_and(|a| st.queues.contains_key(a));
-                        (wanted, s.last_used)
+                    .filter(|&i| fits(&st.slots[i]) && !resident(&st.slots[i]) && !is_kept(i))
+                    .min_by(|&i, &j| {
+                        let key = |i: usize| {
+                            let s = &st.slots[i];
+                            let wanted = s
+                                .logged_in
+                                .as_ref()
+                                .is_some_and(|a| st.queues.contains_key(a));
+                            let freq = if adaptive { freq_of(s) } else { 0.0 };
+                            (wanted, freq, s.last_used)
+                        };
+                        let (a, b) = (key(i), key(j));
+                        a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2))
+                    })
+                    .or_else(|| {
+                        // Admission: an account asked for well above a kept one takes its place.
+                        let wanted = Inner::frequency(st, acc, now);
+                        (0..st.slots.len())
+                            .filter(|&i| is_kept(i) && fits(&st.slots[i]))
+                            .filter(|&i| {
+                                let s = &st.slots[i];
+                                !s.logged_in
+                                    .as_ref()
+                                    .is_some_and(|a| st.queues.contains_key(a))
+                            })
+                            .map(|i| (i, freq_of(&st.slots[i])))
+                            .filter(|(_, f)| wanted > ADMIT_MARGIN * f)
+                            .min_by(|a, b| a.1.total_cmp(&b.1))
+                            .map(|(i, _)| i)
                     });
                 if let Some(i) = victim {
                     progressed |= self.grant_to(st, i, acc);
                 } else if let Some(end) = (0..st.slots.len())
-                    .filter(|&i| fits(&st.slots[i]) && resident(&st.slots[i]))
+                    .filter(|&i| fits(&st.slots[i]) && resident(&st.slots[i]) && !is_kept(i))
                     .filter_map(|i| st.slots[i].resident_until)
                     .min()
                 {
-                    // Every idle terminal is resident: the account waits until the first
-                    // residency ends, and a timer makes sure it is served then.
+                    // Every idle terminal of the rotation is resident: the account waits until
+                    // the first residency ends, and a timer makes sure it is served then.
                     if self.arm_timer(st, end) {
                         for s in st.slots.iter_mut().filter(|s| free(s) && resident(s)) {
                             if !std::mem::replace(&mut s.held, true) {
@@ -818,6 +1099,10 @@ impl Inner {
                         }
                         progressed = true;
                     }
+                } else if (0..st.slots.len()).any(|i| is_kept(i) && fits(&st.slots[i])) {
+                    // Kept terminals sit idle while the rotation is busy: the account waits for
+                    // the rotation (a release dispatches again).
+                    self.stats.kept_holds.fetch_add(1, Ordering::Relaxed);
                 }
             }
             if !progressed {
@@ -860,7 +1145,7 @@ impl TerminalPool {
     pub fn new(terminals: Vec<Arc<dyn Terminal>>, opts: PoolOptions) -> Self {
         let terminals: Vec<Arc<dyn Terminal>> = match opts.policy {
             Policy::Naive => terminals.into_iter().take(1).collect(),
-            Policy::Pool => terminals,
+            Policy::Pool | Policy::Adaptive => terminals,
         };
         let now = Instant::now();
         let slots = terminals
@@ -878,6 +1163,8 @@ impl TerminalPool {
                 down: false,
                 resident_until: None,
                 held: false,
+                kept: false,
+                turn_user: None,
             })
             .collect();
         TerminalPool {
@@ -896,6 +1183,13 @@ impl TerminalPool {
     /// Terminals taken out of the pool because they do not answer.
     pub fn terminals_down(&self) -> usize {
         self.inner.lock().slots.iter().filter(|s| s.down).count()
+    }
+
+    /// Terminals `adaptive` keeps on their accounts now (0 under the other policies).
+    pub fn terminals_kept(&self) -> usize {
+        let st = self.inner.lock();
+        let kept = self.inner.kept_slots(&st, Instant::now());
+        kept.into_iter().filter(|k| *k).count()
     }
 
     /// Terminals known to have trading switched off (they still serve reads).
@@ -983,8 +1277,12 @@ impl TerminalPool {
             let (tx, rx) = oneshot::channel();
             let seq = st.next_seq;
             st.next_seq += 1;
-            if self.inner.opts.policy == Policy::Pool && !self.inner.opts.residency.is_zero() {
+            let policy = self.inner.opts.policy;
+            if policy != Policy::Naive && !self.inner.opts.residency.is_zero() {
                 Inner::record_arrival(&mut st, account, started);
+            }
+            if policy == Policy::Adaptive {
+                Inner::record_frequency(&mut st, account, started);
             }
             st.queued += 1;
             Inner::user_joined(&mut st, user);
@@ -1069,12 +1367,14 @@ impl TerminalPool {
     ) -> Result<AccountInfo, ApiError> {
         self.inner.set_logged_in(lease.grant.slot, None, None);
         self.inner.stats.logins.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
         match lease
             .terminal
             .login(session, password, self.inner.opts.timeout)
             .await
         {
             Ok(info) => {
+                self.inner.learn_login_time(started.elapsed());
                 self.inner.set_logged_in(
                     lease.grant.slot,
                     Some(session.clone()),
@@ -1322,5 +1622,33 @@ impl TerminalPool {
                 Err(ApiError::TerminalTimeout)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frequency_reads_the_rate_of_its_events_young_or_old() {
+        let start = Instant::now();
+        // 2 events a second: read at once after 10 s (a young count) and after 120 s.
+        let mut f = Frequency::new(start, KEEP_HORIZON);
+        for i in 1..=240 {
+            f.event(start + Duration::from_millis(500 * i));
+            if i == 20 {
+                let young = f.per_s(start + Duration::from_secs(10));
+                assert!((1.8..2.2).contains(&young), "after 10 s: {young}");
+            }
+        }
+        let old = f.per_s(start + Duration::from_secs(120));
+        assert!((1.8..2.2).contains(&old), "after 120 s: {old}");
+        // Silence decays it: one horizon later it reads about 1/e of that.
+        let later = f.per_s(start + Duration::from_secs(120) + KEEP_HORIZON);
+        assert!((0.6..0.9).contains(&later), "a horizon later: {later}");
+        // One event just now is not read as a burst of events.
+        let mut once = Frequency::new(start, KEEP_HORIZON);
+        once.event(start);
+        assert!(once.per_s(start) < 0.25, "{}", once.per_s(start));
     }
 }

@@ -829,10 +829,20 @@ async fn a_pool_without_terminals_refuses_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_soak_every_operation_runs_on_its_own_account() {
+    soak(Policy::Adaptive).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_soak_under_the_pool_policy_too() {
+    soak(Policy::Pool).await;
+}
+
+async fn soak(policy: Policy) {
     const ACCOUNTS: usize = 8;
     const WORKERS: u64 = 16;
     const OPS_PER_WORKER: usize = 25;
     let o = PoolOptions {
+        policy,
         max_batch: 8,
         max_turn: Duration::from_millis(100),
         ..opts()
@@ -1297,4 +1307,128 @@ async fn orders_waiting_for_the_last_trading_terminal_are_told_when_it_stops() {
     ));
     run(&r.pool, 0, info_op()).await.unwrap();
     run(&r.pool, 1, info_op()).await.unwrap();
+}
+
+/// Under `policy`, on 4 terminals: 3 hot accounts each asked for every 20 ms by their own user
+/// while 12 cold accounts (of 12 other users) ask in three waves. Returns the logins of each hot
+/// account and the slowest cold request.
+async fn hot_and_cold(policy: Policy) -> (Vec<usize>, Duration) {
+    let o = PoolOptions { policy, ..opts() };
+    let r = rig(4, 15, LOGIN_MS, 0, o).await;
+    let hot = [0, 1, 2];
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let loops: Vec<_> = hot
+        .iter()
+        .map(|&i| {
+            let (p, stop) = (r.pool.clone(), stop.clone());
+            let user = uuid::Uuid::new_v4();
+            tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    let got = run_as(&p, user, i, info_op()).await.unwrap();
+                    assert_eq!(got.login, key(i).account.login);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        })
+        .collect();
+    // Long enough for the hot accounts' frequencies to show.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut slowest = Duration::ZERO;
+    for _wave in 0..3 {
+        let cold: Vec<_> = (3..15)
+            .map(|i| {
+                let p = r.pool.clone();
+                let user = uuid::Uuid::new_v4();
+                tokio::spawn(async move {
+                    let started = Instant::now();
+                    assert_eq!(
+                        run_as(&p, user, i, positions_op()).await.unwrap(),
+                        key(i).account.login
+                    );
+                    started.elapsed()
+                })
+            })
+            .collect();
+        for c in cold {
+            slowest = slowest.max(c.await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for l in loops {
+        l.await.unwrap();
+    }
+    let records = audit(&r.broker).await;
+    assert_ops_ran_under_current_login(&records);
+    let hot_logins = hot
+        .iter()
+        .map(|&i| {
+            records
+                .iter()
+                .filter(|r| is_login(r) && r.login == key(i).account.login)
+                .count()
+        })
+        .collect();
+    (hot_logins, slowest)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_keeps_hot_accounts_on_their_terminals_while_cold_ones_rotate_within_the_bound() {
+    let (hot_logins, slowest) = hot_and_cold(Policy::Adaptive).await;
+    // At most 3 of 4 terminals are kept, and the three hot accounts are worth keeping (asked for
+    // far more often than once per 200 ms login): none of them ever logs in again.
+    assert_eq!(hot_logins, [1, 1, 1], "hot accounts lost their terminals");
+    // The documented wait: ⌈n / R⌉ × (login + max_turn) for n = 12 waiting users and R = 1
+    // rotating terminal: 12 × (200 + 500) ms. Generous for a shared machine, far below the
+    // requests' 30 s deadline.
+    let bound = Duration::from_millis(12 * (LOGIN_MS + 500));
+    assert!(
+        slowest < bound + Duration::from_secs(2),
+        "a cold account waited {slowest:?} (bound {bound:?})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_policy_switches_hot_accounts_away_for_waiting_cold_ones() {
+    // The same workload under `pool`: turns end and the hot accounts log in again, which is
+    // what `adaptive` is for.
+    let (hot_logins, _) = hot_and_cold(Policy::Pool).await;
+    assert!(
+        hot_logins.iter().sum::<usize>() > 3,
+        "under `pool` the hot accounts kept their terminals: {hot_logins:?}"
+    );
+}
+
+#[test]
+fn pool_policy_is_adaptive_unless_set() {
+    use clap::Parser;
+    use mt5_bridge::config::{Cli, Command, ServeSettings};
+    let dir = tempfile::tempdir().unwrap();
+    let load = |policy: Option<&str>| {
+        let mut argv = vec![
+            "mt5-bridge".to_string(),
+            "serve".to_string(),
+            "--data-dir".to_string(),
+            dir.path().display().to_string(),
+        ];
+        if let Some(p) = policy {
+            argv.extend(["--pool-policy".to_string(), p.to_string()]);
+        }
+        let Command::Serve(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not parsed as serve");
+        };
+        let lookup = |name: &str| match name {
+            "JWT_SECRET" => Some("a-test-secret-of-at-least-32-bytes!!".to_string()),
+            _ => None,
+        };
+        ServeSettings::load(&args, &lookup).map(|s| s.pool.policy)
+    };
+    assert_eq!(load(None).unwrap(), Policy::Adaptive);
+    assert_eq!(load(Some("pool")).unwrap(), Policy::Pool);
+    assert_eq!(load(Some("naive")).unwrap(), Policy::Naive);
+    let err = load(Some("lru")).unwrap_err().to_string();
+    assert!(
+        err.contains("POOL_POLICY") && err.contains("adaptive"),
+        "{err}"
+    );
 }

@@ -147,7 +147,7 @@ async fn launch(
         agent_allow_insecure: env.get("AGENT_ALLOW_INSECURE").map(String::as_str) == Some("true"),
         session_ttl_s: 3600,
         terminal_timeout_ms: num("TERMINAL_TIMEOUT_MS", 10_000),
-        pool_policy: text("POOL_POLICY", "pool"),
+        pool_policy: text("POOL_POLICY", "adaptive"),
         pool_queue_limit: num("POOL_QUEUE_LIMIT", 1024) as usize,
         pool_queue_limit_per_user: num("POOL_QUEUE_LIMIT_PER_USER", 64) as usize,
         pool_residency_ms: num("POOL_RESIDENCY_MS", 500),
