@@ -995,7 +995,7 @@ impl Inner {
                 if !st.queues.contains_key(&acc) {
                     continue;
                 }
-                if !kept[i]
+                if !s.kept
                     && s.turn_account.as_ref() == Some(&acc)
                     && self.turn_over(s, now)
                     && !starving.is_empty()
