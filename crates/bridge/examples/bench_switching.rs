@@ -256,6 +256,8 @@ fn settings(
         "600000",
         "--pool-queue-limit",
         "1000000",
+        "--pool-queue-limit-per-user",
+        "1000000",
         "--switch-limit-per-hour",
         "1000000",
         "--trade-limit-per-hour",
