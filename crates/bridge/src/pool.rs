@@ -1062,8 +1062,21 @@ impl Inner {
                         a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2))
                     })
                     .or_else(|| {
-                        // Admission: an account asked for well above a kept one takes its place.
+                        // Admission: an account asked for well above a kept one takes its place,
+                        // if that is its own user's or that of a user holding more kept terminals
+                        // (kept places go round the users, and admission must not undo that).
                         let wanted = Inner::frequency(st, acc, now);
+                        let user = st
+                            .queues
+                            .get(acc)
+                            .and_then(|q| q.iter().find(|w| !w.tx.is_closed()))
+                            .map(|w| w.user);
+                        let kept_of = |u: Option<Uuid>| {
+                            (0..st.slots.len())
+                                .filter(|&i| is_kept(i) && st.slots[i].turn_user == u)
+                                .count()
+                        };
+                        let mine = user.map_or(0, kept_of);
                         (0..st.slots.len())
                             .filter(|&i| is_kept(i) && fits(&st.slots[i]))
                             .filter(|&i| {
@@ -1071,6 +1084,7 @@ impl Inner {
                                 !s.logged_in
                                     .as_ref()
                                     .is_some_and(|a| st.queues.contains_key(a))
+                                    && (Some(s.turn_user) == user || kept_of(s.turn_user) > mine)
                             })
                             .map(|i| (i, freq_of(&st.slots[i])))
                             .filter(|(_, f)| wanted > ADMIT_MARGIN * f)

@@ -1432,3 +1432,64 @@ fn pool_policy_is_adaptive_unless_set() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_terminals_go_round_the_users_before_anyone_gets_a_second() {
+    // 4 terminals, so at most 3 kept. User A has three accounts asked for every 20 ms, user B one
+    // asked for every 40 ms. By frequency alone A's three would be kept and B's would rotate; by
+    // rounds over the users A's two hottest and B's are kept, and cold accounts rotate through
+    // the fourth terminal.
+    let r = rig(4, 10, LOGIN_MS, 0, opts()).await;
+    let (user_a, user_b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hot = [
+        (0, user_a, 20),
+        (1, user_a, 20),
+        (2, user_a, 20),
+        (3, user_b, 40),
+    ];
+    let loops: Vec<_> = hot
+        .iter()
+        .map(|&(i, user, every_ms)| {
+            let (p, stop) = (r.pool.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    run_as(&p, user, i, info_op()).await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(every_ms)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for _wave in 0..3 {
+        let cold: Vec<_> = (4..10)
+            .map(|i| {
+                let p = r.pool.clone();
+                let user = uuid::Uuid::new_v4();
+                tokio::spawn(async move { run_as(&p, user, i, positions_op()).await })
+            })
+            .collect();
+        for c in cold {
+            assert!(c.await.unwrap().is_ok());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for l in loops {
+        l.await.unwrap();
+    }
+    let records = audit(&r.broker).await;
+    assert_ops_ran_under_current_login(&records);
+    let logins_of = |i: usize| {
+        records
+            .iter()
+            .filter(|r| is_login(r) && r.login == key(i).account.login)
+            .count()
+    };
+    assert_eq!(logins_of(3), 1, "user B's only account lost its terminal");
+    let a_logins: usize = (0..3).map(logins_of).sum();
+    assert!(
+        a_logins > 3,
+        "user A kept all three of its accounts ({a_logins} logins)"
+    );
+}
