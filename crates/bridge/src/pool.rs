@@ -52,7 +52,8 @@
 //! rotating terminal within a bounded wait (docs/deploy.md). Kept places go round the users first
 //! (each user's most asked-for account before anyone's second); an account asked for less than
 //! [`KEEP_MIN`] times per login time is never kept; and a waiting account asked for well above a
-//! kept one (by [`ADMIT_MARGIN`]) takes its place when no rotating terminal is free.
+//! kept one (by [`ADMIT_MARGIN`]) takes its place when no rotating terminal is free, if that one is
+//! its own user's or that of a user holding more kept terminals.
 //!
 //! `Policy::Naive` is the seed's literal design, kept as the benchmarks' baseline: one terminal,
 //! one global queue, a fresh login for every request.
