@@ -854,7 +854,7 @@ async fn logins_at_broker(app: &TestApp, login: u64) -> usize {
 /// nothing is written. Everything else works for it; an `aal2` session stores credentials.
 async fn mfa_gate(db: common::Db) {
     if db == common::Db::Postgres && common::postgres_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        common::skip::postgres_skipped();
         return;
     }
     use mt5_bridge::auth::Aal;

@@ -450,7 +450,7 @@ async fn orders_sent(app: &common::TestApp, login: u64) -> usize {
 /// run trades.
 async fn live_confirmation_follows_the_terminal(db: common::Db) {
     if db == common::Db::Postgres && common::postgres_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        common::skip::postgres_skipped();
         return;
     }
     let sim = common::sim_config();

@@ -458,7 +458,7 @@ async fn as_admin(sql: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_whose_outcome_could_not_be_written_is_settled_when_the_database_is_back() {
     if common::postgres_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        common::skip::postgres_skipped();
         return;
     }
     let mut sim = common::sim_config();

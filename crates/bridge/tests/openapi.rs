@@ -854,7 +854,7 @@ fn code(b: &Value) -> &str {
 
 async fn every_operation_answers_as_documented(db: common::Db) {
     if db == common::Db::Postgres && common::postgres_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        common::skip::postgres_skipped();
         return;
     }
     let sim = common::sim_config();

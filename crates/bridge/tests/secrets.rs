@@ -142,7 +142,7 @@ async fn passwords_appear_nowhere_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_appear_nowhere_postgres() {
     let Some(_) = common::postgres_url() else {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        common::skip::postgres_skipped();
         return;
     };
     let cap = logs();

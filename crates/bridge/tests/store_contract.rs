@@ -80,7 +80,7 @@ fn admin_url() -> Option<String> {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ => {
-            eprintln!("TEST_DATABASE_URL is not set: skipping the Postgres variant");
+            store_support::skip::postgres_skipped();
             None
         }
     }

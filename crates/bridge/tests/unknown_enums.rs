@@ -269,7 +269,7 @@ async fn answers_carry_unknown_values_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_carry_unknown_values_postgres() {
     if common::postgres_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        common::skip::postgres_skipped();
         return;
     }
     let (app, range) = app_at_signal(common::Db::Postgres, shown_and_states()).await;

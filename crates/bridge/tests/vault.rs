@@ -6,6 +6,9 @@
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used, reason = "test code")]
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -469,7 +472,7 @@ async fn rotation_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_on_postgres() {
     let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
-        eprintln!("TEST_DATABASE_URL is not set: skipping the Postgres variant");
+        skip::postgres_skipped();
         return;
     };
     let db = fresh_postgres_database(&admin)

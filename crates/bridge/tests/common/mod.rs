@@ -5,6 +5,9 @@
 
 pub mod procs;
 
+#[path = "../support/skip.rs"]
+pub mod skip;
+
 use mt5_bridge::app::{AppState, Application, Overrides};
 use mt5_bridge::config::{CommonArgs, ServeArgs, ServeSettings};
 use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
@@ -397,7 +400,7 @@ pub async fn run_on_with<F, Fut>(
     Fut: std::future::Future<Output = TestApp>,
 {
     if db == Db::Postgres && postgres_url().is_none() {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        skip::postgres_skipped();
         return;
     }
     let app = spawn_with(db, sim, tweak).await;

@@ -3,6 +3,9 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
 
+#[path = "../support/skip.rs"]
+pub mod skip;
+
 use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
 use mt5_bridge::store::{self, Store, StoreError, UserCtx};
 use sqlx::{Connection, Executor};
@@ -52,7 +55,7 @@ pub fn admin_url() -> Option<String> {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ => {
-            eprintln!("TEST_DATABASE_URL is not set: skipping the Postgres variant");
+            skip::postgres_skipped();
             None
         }
     }
