@@ -329,7 +329,16 @@ impl Authenticator {
     }
 }
 
-/// The token of an `Authorization: Bearer <jwt>` header; the scheme is case-insensitive.
+/// Whether the bearer token of `authorization` is `expected`, compared in constant time (a shared
+/// secret such as `METRICS_TOKEN` or an agent's token, not a JWT).
+pub fn bearer_is(authorization: Option<&str>, expected: &SecretString) -> bool {
+    use subtle::ConstantTimeEq as _;
+    bearer_token(authorization)
+        .is_ok_and(|given| bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes())))
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive. The one
+/// parser of that header: the API, `/metrics` and the terminal agent all read it here.
 pub fn bearer_token(authorization: Option<&str>) -> Result<&str, AuthError> {
     let value = authorization.map(str::trim).unwrap_or_default();
     if value.is_empty() {

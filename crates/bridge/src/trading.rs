@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// MT5 keeps about 27 ASCII characters of a comment; the client id takes the first 12.
-pub const COMMENT_MAX: usize = 27;
+/// The client id takes the first 12 characters of the comment ([`COMMENT_MAX`] in all).
+pub use mt5::COMMENT_MAX;
 const CLIENT_ID_LEN: usize = 12;
 
 /// The characters of a client id after its `mb` prefix (no `l`, `o`, `0`, `1`).

@@ -230,17 +230,11 @@ fn settings(spec: &AccountSpec) -> AccountSettings {
     }
 }
 
-/// Equal-length-independent constant-time comparison: the time taken does not depend on where the
-/// inputs differ.
+/// Compares a password in constant time (for equal lengths: where the inputs differ does not
+/// show in the time taken).
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() ^ b.len()) as u64;
-    let n = a.len().max(b.len());
-    for i in 0..n {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= u64::from(x ^ y);
-    }
-    diff == 0
+    use subtle::ConstantTimeEq as _;
+    bool::from(a.ct_eq(b))
 }
 
 fn store_failure(e: SimError) -> TerminalError {

@@ -194,6 +194,10 @@ pub struct TradeRequest {
     pub position_by: u64,
 }
 
+/// The longest order comment sent to MT5, in ASCII characters: terminals keep about this many
+/// (servers up to 31), so the bridge's own client id, which leads the comment, always survives.
+pub const COMMENT_MAX: usize = 27;
+
 /// `order_check()` result: values **after** the hypothetical operation; success is retcode 0.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct OrderCheckResult {

@@ -115,35 +115,19 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-/// Compares two secrets in time that depends only on their lengths, not on where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() ^ b.len()) as u64;
-    for (i, x) in a.iter().enumerate() {
-        // Indexing modulo keeps the loop length fixed when the lengths differ.
-        let y = if b.is_empty() { 0 } else { b[i % b.len()] };
-        diff |= u64::from(x ^ y);
-    }
-    diff == 0
-}
-
-/// Truncates a comment as the agent does before calling MT5: at most 27 ASCII characters.
+/// Truncates a comment as the agent does before calling MT5: at most [`mt5::COMMENT_MAX`] ASCII
+/// characters.
 pub fn mt5_comment(comment: &str) -> String {
-    comment.chars().filter(char::is_ascii).take(27).collect()
+    comment
+        .chars()
+        .filter(char::is_ascii)
+        .take(mt5::COMMENT_MAX)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn token_comparison() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert!(!constant_time_eq(b"abc", b""));
-        assert!(!constant_time_eq(b"", b"a"));
-        assert!(constant_time_eq(b"", b""));
-    }
 
     #[test]
     fn comments_are_cut_to_27_ascii_characters() {

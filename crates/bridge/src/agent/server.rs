@@ -5,10 +5,7 @@
 //! The account guard is the terminal's own ([`TerminalError::WrongAccount`]): it checks and acts
 //! under one lock, so a `409 wrong_account` means nothing ran.
 
-use super::{
-    constant_time_eq, mt5_comment, CallBody, ErrorBody, ErrorDetail, Health, WireAccount,
-    PROTOCOL_VERSION,
-};
+use super::{mt5_comment, CallBody, ErrorBody, ErrorDetail, Health, WireAccount, PROTOCOL_VERSION};
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
@@ -21,7 +18,7 @@ use mt5::{
     AccountKey, Expected, HistorySelect, Mt5Enum, OrderType, PositionFilter, RatesRange, Session,
     SessionTag, Terminal, TerminalError, Timeframe, TradeAction, TradeRequest,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -225,11 +222,8 @@ async fn require_token(State(st): State<AgentState>, req: Request, next: Next) -
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if given.is_empty() || !constant_time_eq(given.as_bytes(), st.token.expose_secret().as_bytes())
-    {
+        .and_then(|v| v.to_str().ok());
+    if !crate::auth::bearer_is(given, &st.token) {
         return AgentFailure::Unauthorized.into_response();
     }
     next.run(req).await
