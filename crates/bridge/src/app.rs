@@ -4,10 +4,9 @@
 use crate::auth::Authenticator;
 use crate::config::{ServeSettings, Settings};
 use crate::context::{MemorySessions, SessionStore};
-use crate::limits::{Limits, MemoryRateLimiter, RateLimiter};
+use crate::limits::{MemoryRateLimiter, RateLimiter};
 use crate::pool::TerminalPool;
 use crate::store::Store;
-use crate::vault::Vault;
 use mt5::Terminal;
 use mt5_sim::broker::Broker;
 use mt5_sim::config::{SimConfig, StateLocation};
@@ -18,36 +17,8 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
-use uuid::Uuid;
 
-/// Everything a handler needs, cheap to clone.
-/// Users this process remembers having ensured in the store, at most.
-pub const KNOWN_USERS_MAX: usize = 65_536;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub vault: Arc<Vault>,
-    /// Session tags and refused credentials: which session serves which row.
-    pub credentials: Arc<crate::credentials::Credentials>,
-    pub auth: Arc<Authenticator>,
-    pub pool: Arc<TerminalPool>,
-    pub sessions: Arc<dyn SessionStore>,
-    /// Users already ensured in the store by this process (one write per user, not per request).
-    pub known_users: Arc<Mutex<HashSet<Uuid>>>,
-    pub limiter: Arc<dyn RateLimiter>,
-    pub limits: Limits,
-    pub idempotency_ttl_s: i64,
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// The trade servers' clock offsets as the agents measured them (shared by every agent).
-    pub server_clocks: Arc<crate::agent::clock::ServerClocks>,
-    /// Shared state of replicas (REDIS_URL); `None` keeps everything in this process.
-    pub redis: Option<crate::shared_state::Redis>,
-    /// JWT_REQUIRE_AAL2: storing credentials needs a session that passed MFA.
-    pub require_aal2: bool,
-    /// Settles orders in doubt in the background (woken by the order path).
-    pub reconciler: Arc<crate::reconcile::Reconciler>,
-}
+pub use crate::state::{AppState, KNOWN_USERS_MAX};
 
 /// What tests (and embedders) may supply instead of building from the environment.
 #[derive(Default)]

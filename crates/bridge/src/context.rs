@@ -3,8 +3,8 @@
 //! In memory with a sliding TTL by default, behind [`SessionStore`] so a shared store (Redis) can
 //! take its place when several replicas serve the same users.
 
-use crate::shared_state::Unavailable;
 use crate::swept::SweptMap;
+use crate::unavailable::Unavailable;
 use async_trait::async_trait;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -29,9 +29,9 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, ApiResult, CredentialProblem};
-use crate::shared_state::Unavailable;
 use crate::store::audit::AUDIT_CREDENTIALS_INVALID;
 use crate::store::{AccountRow, Store, UserCtx};
+use crate::unavailable::Unavailable;
 use crate::vault::{Binding, Vault, VaultError};
 
 /// HKDF `info` of the session-tag key.

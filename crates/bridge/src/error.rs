@@ -325,8 +325,8 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
-impl From<crate::shared_state::Unavailable> for ApiError {
-    fn from(e: crate::shared_state::Unavailable) -> Self {
+impl From<crate::unavailable::Unavailable> for ApiError {
+    fn from(e: crate::unavailable::Unavailable) -> Self {
         ApiError::StateUnavailable(e.0)
     }
 }

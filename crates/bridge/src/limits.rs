@@ -3,8 +3,8 @@
 //! Sliding-window counters behind [`RateLimiter`], in memory by default (a shared store such as
 //! Redis implements the same interface for several replicas). Time comes from a clock tests move.
 
-use crate::shared_state::Unavailable;
 use crate::swept::SweptMap;
+use crate::unavailable::Unavailable;
 use async_trait::async_trait;
 use mt5_sim::market::Clock;
 use std::collections::VecDeque;
@@ -162,9 +162,9 @@ pub fn refused(scope: &'static str, limit: Limit, e: LimitError) -> crate::error
 }
 
 /// Counts a refusal by the limit in the metrics (not a store failure).
-pub fn count_refusal(state: &crate::app::AppState, e: &LimitError, scope: &'static str) {
+pub fn count_refusal(metrics: &crate::metrics::Metrics, e: &LimitError, scope: &'static str) {
     if let LimitError::Exceeded(_) = e {
-        state.metrics.rate_limited(scope);
+        metrics.rate_limited(scope);
     }
 }
 

@@ -16,11 +16,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use uuid::Uuid;
 
-/// The shared store could not be reached (or answered nonsense). Carries no secret: the URL with
-/// its password is never part of it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("shared state unavailable: {0}")]
-pub struct Unavailable(pub String);
+pub use crate::unavailable::Unavailable;
 
 /// Deadline of one Redis round trip.
 const OP_TIMEOUT: Duration = Duration::from_millis(1_000);

@@ -2,12 +2,11 @@
 //! limit, idempotency, journal-before-send, send under a lease, journal completion, and
 //! reconciliation of intents whose outcome was lost.
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::AuthUser;
 use crate::limits::refused;
 use crate::pool::Purpose;
 use crate::risk::RiskLimits;
+use crate::state::AppState;
 use crate::store::journal::{Begin, Completion, JournalEntry, JournalStatus, NewJournalEntry};
 use crate::store::{AccountRow, UserCtx};
 use axum::http::StatusCode;
@@ -450,7 +449,7 @@ async fn await_first(state: &AppState, user: &UserCtx, entry: JournalEntry) -> A
 /// reconciler); one that certainly did not run is `not_executed`.
 pub async fn submit<F>(
     state: &AppState,
-    user: &AuthUser,
+    user: &UserCtx,
     row: &AccountRow,
     intent: Intent,
     prepare: F,
@@ -497,7 +496,7 @@ where
         new.error = Some("trading_disabled".into());
         if let Begin::Existing(e) = state
             .store
-            .begin(&user.ctx, new, state.idempotency_ttl_s)
+            .begin(user, new, state.idempotency_ttl_s)
             .await?
         {
             return idempotent_replay(state, user, e, &hash, &intent.request).await;
@@ -512,14 +511,10 @@ where
         .limiter
         .acquire(&limit_key, limit)
         .await
-        .inspect_err(|e| crate::limits::count_refusal(state, e, "trades_per_account"))
+        .inspect_err(|e| crate::limits::count_refusal(&state.metrics, e, "trades_per_account"))
         .map_err(|e| refused("trades_per_account", limit, e))?;
     let give_back = || crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit);
-    let entry = match state
-        .store
-        .begin(&user.ctx, new, state.idempotency_ttl_s)
-        .await
-    {
+    let entry = match state.store.begin(user, new, state.idempotency_ttl_s).await {
         Ok(Begin::Created(e)) => e,
         Ok(Begin::Existing(e)) => {
             // Nothing is sent for a repeated key: the slot taken above is given back.
@@ -595,7 +590,7 @@ where
             };
             Err(complete_with_error_noted(
                 state,
-                &user.ctx,
+                user,
                 entry.id,
                 JournalStatus::Refused,
                 err,
@@ -614,7 +609,7 @@ where
             let err = ApiError::validation(field, format!("{code}: {message}"));
             Err(complete_with_error_noted(
                 state,
-                &user.ctx,
+                user,
                 entry.id,
                 JournalStatus::Refused,
                 err,
@@ -635,7 +630,7 @@ where
             };
             if let Err(e) = state
                 .store
-                .complete(&user.ctx, entry.id, completion_for(&result, &stored))
+                .complete(user, entry.id, completion_for(&result, &stored))
                 .await
             {
                 // The broker acted; the entry stays pending and is settled from its history
@@ -652,7 +647,7 @@ where
             // Refused before anything was sent: not a trade, journaled as refused.
             give_back().await;
             state.metrics.order_refused();
-            Err(complete_with_error(state, &user.ctx, entry.id, JournalStatus::Refused, err).await)
+            Err(complete_with_error(state, user, entry.id, JournalStatus::Refused, err).await)
         }
         Err(err) => {
             let not_sent = match stage {
@@ -680,7 +675,7 @@ where
                     };
                     Err(complete_with_error(
                         state,
-                        &user.ctx,
+                        user,
                         entry.id,
                         JournalStatus::NotExecuted,
                         answer,
@@ -758,7 +753,7 @@ async fn complete_with_error_noted(
 
 async fn idempotent_replay(
     state: &AppState,
-    user: &AuthUser,
+    user: &UserCtx,
     entry: JournalEntry,
     hash: &str,
     request: &Value,
@@ -769,7 +764,7 @@ async fn idempotent_replay(
     if entry.status == JournalStatus::Refused && entry.response.is_none() {
         return Err(ApiError::TradingDisabled);
     }
-    await_first(state, &user.ctx, entry).await
+    await_first(state, user, entry).await
 }
 
 #[cfg(test)]

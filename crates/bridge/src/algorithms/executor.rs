@@ -7,13 +7,12 @@
 use super::levels::{self, Quote, Violation};
 use super::sizing::{size_by_risk, Sized};
 use super::strategies::{Intent as StrategyIntent, Params, Strategy};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::AuthUser;
 use crate::pool::Purpose;
 use crate::risk::{check_new_order, RiskLimits};
+use crate::state::AppState;
 use crate::store::algorithms::{NewAlgorithmRun, RunFinish, RUN_DONE, RUN_FAILED};
-use crate::store::AccountRow;
+use crate::store::{AccountRow, UserCtx};
 use crate::trading::{
     default_filling, filling_unknown, on_terminal, order_comment, read, request_hash, submit,
     Intent, Prepared, Source, FILLING_MODE,
@@ -189,12 +188,12 @@ pub struct Execution<'a> {
 
 /// Runs one pass; returns the response body. The account's stored risk limits are validated
 /// first: a value the service cannot read is a `validation_failed` and no run is recorded.
-pub async fn execute(state: &AppState, user: &AuthUser, ex: Execution<'_>) -> ApiResult<Value> {
+pub async fn execute(state: &AppState, user: &UserCtx, ex: Execution<'_>) -> ApiResult<Value> {
     let limits = RiskLimits::stored(ex.account.risk_limits.as_ref())?;
     let run = state
         .store
         .create_run(
-            &user.ctx,
+            user,
             NewAlgorithmRun {
                 id: Uuid::new_v4(),
                 account_id: ex.account.id,
@@ -220,7 +219,7 @@ pub async fn execute(state: &AppState, user: &AuthUser, ex: Execution<'_>) -> Ap
             error: Some(error_reason(e)),
         },
     };
-    state.store.finish_run(&user.ctx, run.id, finish).await?;
+    state.store.finish_run(user, run.id, finish).await?;
     let (trades, skipped) = result?;
     Ok(json!({
         "success": true,
@@ -234,7 +233,7 @@ pub async fn execute(state: &AppState, user: &AuthUser, ex: Execution<'_>) -> Ap
 
 async fn pass(
     state: &AppState,
-    user: &AuthUser,
+    user: &UserCtx,
     ex: &Execution<'_>,
     limits: &RiskLimits,
     run_id: Uuid,

@@ -4,9 +4,9 @@
 use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::openapi as doc;
 use super::validate::{Fields, Opt};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::limits::count_refusal;
+use crate::state::AppState;
 use crate::store::audit::{
     AUDIT_ACCOUNT_CONNECTED, AUDIT_ACCOUNT_DELETED, AUDIT_ACCOUNT_SWITCHED, AUDIT_CONNECT_FAILED,
     AUDIT_PASSWORD_CHANGED, AUDIT_PASSWORD_CHANGE_FAILED,
@@ -225,7 +225,7 @@ async fn verify_new_password(
     for slot in [&per_user, &per_login] {
         let (k, limit, scope) = slot;
         if let Err(e) = state.limiter.acquire(k, *limit).await {
-            count_refusal(state, &e, scope);
+            count_refusal(&state.metrics, &e, scope);
             for (k, limit, _) in taken {
                 crate::limits::release_quietly(state.limiter.as_ref(), k, *limit).await;
             }
@@ -569,7 +569,7 @@ pub async fn switch(
             .limiter
             .acquire(&limit_key, limit)
             .await
-            .inspect_err(|e| count_refusal(&state, e, "switches_per_user"))
+            .inspect_err(|e| count_refusal(&state.metrics, e, "switches_per_user"))
             .map_err(|e| crate::limits::refused("switches_per_user", limit, e))?;
     }
     let info = match live_info(&state, &row).await {

@@ -6,9 +6,9 @@ use super::openapi as doc;
 use super::validate::{Fields, Opt};
 use crate::algorithms::executor::{execute as run_execution, Execution};
 use crate::algorithms::strategies::{builtin, find, Strategy};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::accounts::rfc3339;
+use crate::state::AppState;
 use crate::store::algorithms::{
     AlgorithmConfig, AlgorithmConfigPatch, AlgorithmRun, NewAlgorithmConfig,
 };
@@ -396,7 +396,7 @@ pub async fn execute(
     }
     let body = run_execution(
         &state,
-        &user,
+        &user.ctx,
         Execution {
             account: &account,
             algorithm_id,

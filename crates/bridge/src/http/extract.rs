@@ -1,8 +1,8 @@
 //! Extractors: the authenticated user, JSON bodies with our error codes, UUID path parameters.
 
-use crate::app::AppState;
 use crate::auth::Claims;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::UserCtx;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -93,7 +93,7 @@ impl FromRequestParts<AppState> for AuthUser {
             if let Ok(mut set) = state.known_users.lock() {
                 // Bounded: past the cap the set starts over, and users are ensured once more
                 // (an idempotent insert) rather than the set growing with every user ever seen.
-                if set.len() >= crate::app::KNOWN_USERS_MAX {
+                if set.len() >= crate::state::KNOWN_USERS_MAX {
                     set.clear();
                 }
                 set.insert(ctx.user_id);

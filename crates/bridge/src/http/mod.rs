@@ -9,9 +9,9 @@ pub mod openapi;
 pub mod trading;
 pub mod validate;
 
-use crate::app::AppState;
 use crate::error::{ApiError, InternalErrorNote};
 use crate::metrics::{method_label, Metrics};
+use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;

@@ -8,8 +8,8 @@ use super::extract::{path_uuid, AuthUser, JsonBody, MaybeJsonBody};
 use super::history_cursor::{HistoryCursor, HistoryList};
 use super::openapi as doc;
 use super::validate::{Fields, Opt};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use crate::store::journal::JournalFilter;
 use crate::store::AccountRow;
 use crate::times::{convert_times, to_json};
@@ -681,7 +681,7 @@ pub async fn place_order(
         source: Source::Api,
     };
     let limits = crate::risk::RiskLimits::stored(row.risk_limits.as_ref())?;
-    submit(&state, &user, &row, intent, move |t, at, client_id| {
+    submit(&state, &user.ctx, &row, intent, move |t, at, client_id| {
         let o = order.clone();
         let limits = limits.clone();
         Box::pin(async move {
@@ -859,7 +859,7 @@ pub async fn modify_order(
     let new_sl = keep(sl, existing.sl);
     let new_tp = keep(tp, existing.tp);
     let new_stoplimit = keep(stoplimit, existing.price_stoplimit);
-    submit(&state, &user, &row, intent, move |t, at, _client_id| {
+    submit(&state, &user.ctx, &row, intent, move |t, at, _client_id| {
         let existing = existing.clone();
         let expiration = expiration.clone();
         Box::pin(async move {
@@ -927,7 +927,7 @@ pub async fn cancel_order(
         idempotency_key: key,
         source: Source::Api,
     };
-    submit(&state, &user, &row, intent, move |t, at, _| {
+    submit(&state, &user.ctx, &row, intent, move |t, at, _| {
         Box::pin(async move {
             let req = TradeRequest {
                 action: TradeAction::Remove,
@@ -997,7 +997,7 @@ pub async fn modify_position(
         idempotency_key: key,
         source: Source::Api,
     };
-    submit(&state, &user, &row, intent, move |t, at, _| {
+    submit(&state, &user.ctx, &row, intent, move |t, at, _| {
         let symbol = pos.symbol.clone();
         Box::pin(async move {
             let req = TradeRequest {
@@ -1081,7 +1081,7 @@ pub async fn close_position(
         idempotency_key: key,
         source: Source::Api,
     };
-    submit(&state, &user, &row, intent, move |t, at, client_id| {
+    submit(&state, &user.ctx, &row, intent, move |t, at, client_id| {
         let pos = pos.clone();
         let comment = order_comment(&client_id, comment.as_deref());
         Box::pin(async move {

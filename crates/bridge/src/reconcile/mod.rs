@@ -22,8 +22,8 @@
 //! It runs at startup and then in the background: every second while anything is open, every few
 //! seconds otherwise, and at once when the order path wakes it.
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use crate::store::journal::{Completion, JournalEntry, JournalStatus};
 use crate::store::AccountRow;
 use crate::trading::{
@@ -33,12 +33,11 @@ use crate::trading::{
 use mt5::enums::Mt5Enum;
 use mt5::{HistorySelect, OrderSendResult, OrderState, PositionFilter, TradeDeal, TradeOrder};
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 use time::OffsetDateTime;
-use tokio::sync::Notify;
-use uuid::Uuid;
+
+mod handle;
+pub use handle::Reconciler;
 
 /// Default of `RECONCILE_GRACE_MS`.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
@@ -50,46 +49,6 @@ const IDLE_EVERY: Duration = Duration::from_secs(5);
 /// How often an order found in a state that does not settle it is looked at again once its
 /// grace period is over: it may stay so for long, and each look is a terminal round trip.
 const UNDECIDED_EVERY: Duration = Duration::from_secs(30);
-
-/// The reconciler's handle in the application state: wakes it, stops it.
-pub struct Reconciler {
-    notify: Notify,
-    grace: Duration,
-    task: Mutex<Option<tokio::task::AbortHandle>>,
-    /// Entries found but undecided past their grace period, and when to look at them next.
-    undecided: Mutex<HashMap<Uuid, std::time::Instant>>,
-}
-
-impl Reconciler {
-    pub fn new(grace: Duration) -> Self {
-        Reconciler {
-            notify: Notify::new(),
-            grace,
-            task: Mutex::new(None),
-            undecided: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Asks for a pass now (an entry just became unknown, or a write failed).
-    pub fn wake(&self) {
-        self.notify.notify_one();
-    }
-
-    /// Stops the background task (at shutdown; tests that simulate a crash).
-    pub fn stop(&self) {
-        if let Some(t) = self.task.lock().ok().and_then(|mut t| t.take()) {
-            t.abort();
-        }
-    }
-
-    pub fn grace(&self) -> Duration {
-        self.grace
-    }
-
-    fn undecided(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, std::time::Instant>> {
-        self.undecided.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
 
 /// Starts the background reconciler of `state`.
 pub fn spawn(state: AppState) {

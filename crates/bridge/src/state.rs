@@ -1,0 +1,42 @@
+//! The application state every handler and the domain code share: the store, the pool, limits,
+//! metrics and the background handles. Its own module, below the HTTP layer and the application
+//! builder, so that the code using it does not depend on either.
+
+use crate::auth::Authenticator;
+use crate::context::SessionStore;
+use crate::limits::{Limits, RateLimiter};
+use crate::pool::TerminalPool;
+use crate::store::Store;
+use crate::vault::Vault;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// Users this process remembers having ensured in the store, at most.
+pub const KNOWN_USERS_MAX: usize = 65_536;
+
+/// Everything a handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub vault: Arc<Vault>,
+    /// Session tags and refused credentials: which session serves which row.
+    pub credentials: Arc<crate::credentials::Credentials>,
+    pub auth: Arc<Authenticator>,
+    pub pool: Arc<TerminalPool>,
+    pub sessions: Arc<dyn SessionStore>,
+    /// Users already ensured in the store by this process (one write per user, not per request).
+    pub known_users: Arc<Mutex<HashSet<Uuid>>>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub limits: Limits,
+    pub idempotency_ttl_s: i64,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The trade servers' clock offsets as the agents measured them (shared by every agent).
+    pub server_clocks: Arc<crate::agent::clock::ServerClocks>,
+    /// Shared state of replicas (REDIS_URL); `None` keeps everything in this process.
+    pub redis: Option<crate::shared_state::Redis>,
+    /// JWT_REQUIRE_AAL2: storing credentials needs a session that passed MFA.
+    pub require_aal2: bool,
+    /// Settles orders in doubt in the background (woken by the order path).
+    pub reconciler: Arc<crate::reconcile::Reconciler>,
+}
