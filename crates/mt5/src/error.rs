@@ -1,6 +1,6 @@
 //! Terminal errors: MT5's `last_error()` codes and the failures a terminal backend can report.
 
-use crate::terminal::AccountKey;
+use crate::session::AccountKey;
 use serde::{Deserialize, Serialize};
 
 /// `last_error()` codes (RES_*), as the `MetaTrader5` package defines them.

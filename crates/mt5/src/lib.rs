@@ -18,6 +18,7 @@
 pub mod enums;
 pub mod error;
 pub mod retcode;
+pub mod session;
 pub mod terminal;
 pub mod types;
 pub mod util;
@@ -25,8 +26,8 @@ pub mod wire;
 
 pub use enums::*;
 pub use error::{last_error, TerminalError};
+pub use session::{same_server, AccountKey, Expected, Session, SessionTag};
 pub use terminal::{
-    same_server, AccountKey, Expected, HistorySelect, Page, PageRequest, PositionFilter,
-    RatesRange, Session, SessionTag, Terminal, TerminalFlags,
+    HistorySelect, Page, PageRequest, PositionFilter, RatesRange, Terminal, TerminalFlags,
 };
 pub use types::*;

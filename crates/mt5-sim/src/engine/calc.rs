@@ -5,9 +5,8 @@
 //! sums those rounded amounts, so `equity == balance + credit + Σ(profit + swap + commission)` holds
 //! exactly as a client adds it up.
 
-use super::{AccountSettings, AccountState, Ctx, PendingOrder, Position};
+use super::book::{history_order, AccountSettings, AccountState, Ctx, PendingOrder, Position};
 use crate::market::Favour;
-use mt5::util::normalize;
 use mt5::{OrderState, PositionType, SymbolCalcMode, SymbolInfo, TradeOrder, TradePosition};
 use serde::{Deserialize, Serialize};
 
@@ -25,10 +24,7 @@ pub struct Metrics {
     pub margin_level: f64,
 }
 
-/// Rounds an account-currency amount to cents.
-pub(crate) fn money(v: f64) -> f64 {
-    normalize(v, 2)
-}
+pub(crate) use super::book::money;
 
 fn same_ccy(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
@@ -355,7 +351,7 @@ pub(crate) fn report_order(cx: &Ctx<'_>, o: &PendingOrder) -> TradeOrder {
         .quote(&o.symbol, cx.now_ms)
         .map(|q| if o.r#type.is_buy() { q.ask } else { q.bid })
         .unwrap_or(0.0);
-    let mut out = super::history_order(cx, o, OrderState::Placed, 0, price_current, 0);
+    let mut out = history_order(cx, o, OrderState::Placed, 0, price_current, 0);
     out.time_done = 0;
     out.time_done_msc = 0;
     out.volume_current = o.volume;

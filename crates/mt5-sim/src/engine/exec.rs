@@ -1,9 +1,9 @@
 //! Execution of validated requests, and the one place positions change: [`fill`] (netting and
 //! hedging bookkeeping, realised profit, deals) and [`close_position`] (server-side closes).
 
+use super::book::{history_order, server_comment, AccountState, Book, Ctx, PendingOrder, Position};
 use super::calc::{self, money};
-use super::validate::{lots, units, Plan};
-use super::{server_comment, AccountState, Book, Ctx, PendingOrder, Position};
+use super::plan::{lots, units, Plan};
 use mt5::retcode::{DONE, INVALID, PRICE_OFF};
 use mt5::{
     DealEntry, DealReason, DealType, OrderFilling, OrderReason, OrderSendResult, OrderState,
@@ -461,14 +461,8 @@ pub(crate) fn execute(
                 .quote(&o.symbol, now)
                 .map(|q| if o.r#type.is_buy() { q.ask } else { q.bid })
                 .unwrap_or(0.0);
-            book.orders.push(super::history_order(
-                cx,
-                &o,
-                OrderState::Canceled,
-                now,
-                current,
-                0,
-            ));
+            book.orders
+                .push(history_order(cx, &o, OrderState::Canceled, now, current, 0));
             Ok(OrderSendResult {
                 order,
                 volume: o.volume,

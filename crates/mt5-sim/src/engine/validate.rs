@@ -6,48 +6,17 @@
 //! A request that passes becomes a [`Plan`] plus the account's projected [`Metrics`] after it, which
 //! `order_check` reports and `order_send` executes.
 
+use super::book::{AccountState, Book, Ctx, Position};
 use super::calc::{self, Metrics};
 use super::exec::{self, Fill};
-use super::{AccountState, Book, Ctx, Position};
+pub(crate) use super::plan::{lots, units, Plan};
 use crate::market::Quote;
 use mt5::retcode::*;
-use mt5::util::{normalize, step_digits, volume_units};
+use mt5::util::{normalize, volume_units};
 use mt5::{
     expiration_mode, filling_mode, order_mode, DealReason, OrderFilling, OrderTime, OrderType,
     PositionType, SymbolTradeExecution, SymbolTradeMode, TradeAction, TradeRequest,
 };
-
-/// What a valid request will do.
-pub(crate) enum Plan<'m> {
-    /// Market buy or sell: opens, adds to, reduces, closes or reverses (netting) a position.
-    Deal {
-        info: &'m mt5::SymbolInfo,
-        side: PositionType,
-        volume: f64,
-        price: f64,
-        /// The position the request names (a close).
-        close: Option<u64>,
-    },
-    Pending {
-        info: &'m mt5::SymbolInfo,
-        volume: f64,
-        expire_at_ms: i64,
-    },
-    Sltp {
-        position: u64,
-    },
-    Modify {
-        order: u64,
-        expire_at_ms: i64,
-    },
-    Remove {
-        order: u64,
-    },
-    CloseBy {
-        position: u64,
-        by: u64,
-    },
-}
 
 type Check<T> = Result<T, u32>;
 
@@ -151,15 +120,6 @@ pub(crate) fn volume(info: &mt5::SymbolInfo, v: f64) -> Check<i64> {
         return Err(INVALID_VOLUME);
     }
     Ok(units)
-}
-
-/// Units of an amount already on the grid (positions' and orders' own volumes).
-pub(crate) fn units(v: f64, step: f64) -> i64 {
-    volume_units(v, step).unwrap_or_else(|| (v / step).round() as i64)
-}
-
-pub(crate) fn lots(units: i64, step: f64) -> f64 {
-    normalize(units as f64 * step, step_digits(step))
 }
 
 /// Volume on `side` after the request (positions and pending orders of the symbol), against
