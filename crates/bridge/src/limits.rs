@@ -6,7 +6,7 @@
 use crate::swept::SweptMap;
 use crate::unavailable::Unavailable;
 use async_trait::async_trait;
-use mt5_sim::market::Clock;
+use mt5::clock::Clock;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -9,7 +9,7 @@
 use crate::context::SessionStore;
 use crate::limits::{Exceeded, Limit, LimitError, RateLimiter};
 use async_trait::async_trait;
-use mt5_sim::market::Clock;
+use mt5::clock::Clock;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 use std::sync::{Arc, LazyLock};

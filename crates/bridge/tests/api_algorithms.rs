@@ -6,10 +6,11 @@
 
 mod common;
 
+use mt5::clock::ManualClock;
 use mt5::util::{PriceGrid, Rounding};
 use mt5_bridge::algorithms::levels::{self, Quote, Rule};
 use mt5_bridge::algorithms::strategies::Intent;
-use mt5_sim::market::{ManualClock, Market};
+use mt5_sim::market::Market;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use uuid::Uuid;

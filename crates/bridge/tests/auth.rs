@@ -18,10 +18,10 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use mt5::clock::ManualClock;
 use mt5_bridge::auth::{
     mint_token, mint_token_with, Aal, AuthConfig, AuthError, Authenticator, MintOptions,
 };
-use mt5_sim::market::ManualClock;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use uuid::Uuid;

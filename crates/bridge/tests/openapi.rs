@@ -10,7 +10,7 @@
 
 mod common;
 
-use mt5_sim::market::ManualClock;
+use mt5::clock::ManualClock;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -7,12 +7,12 @@
 mod common;
 
 use common::procs::{free_port, RedisServer};
+use mt5::clock::ManualClock;
 use mt5_bridge::context::{MemorySessions, SessionStore};
 use mt5_bridge::credentials::{MemoryRefused, RefusedStore};
 use mt5_bridge::error::CredentialProblem;
 use mt5_bridge::limits::{Limit, LimitError, MemoryRateLimiter, RateLimiter};
 use mt5_bridge::shared_state::{Redis, RedisRateLimiter, RedisRefused, RedisSessions};
-use mt5_sim::market::ManualClock;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -177,7 +177,7 @@ async fn check_session_contract(
 /// here, on Redis in the Redis tests). `key` must be fresh.
 async fn check_limiter_contract(
     rl: &dyn mt5_bridge::limits::RateLimiter,
-    clock: &mt5_sim::market::ManualClock,
+    clock: &mt5::clock::ManualClock,
     key: &str,
 ) -> Result<(), String> {
     let limit = Limit {

@@ -9,8 +9,8 @@ mod common;
 
 use common::procs::{free_port, start_agent_with, AGENT_TOKEN};
 use common::TestApp;
+use mt5::clock::ManualClock;
 use mt5_sim::config::{FaultConfig, SimConfig, UnknownEnums};
-use mt5_sim::market::ManualClock;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;

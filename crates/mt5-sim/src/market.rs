@@ -4,8 +4,6 @@
 //! quotes (the MT5 documentation's examples) as well as on the simulated price feed.
 
 use mt5::SymbolInfo;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
 
 /// One quote of a symbol at a moment.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,40 +65,5 @@ pub trait Market: Send + Sync {
     ) -> Option<f64>;
 }
 
-/// UTC time for the simulator; tests set and move it.
-pub trait Clock: Send + Sync {
-    fn now_ms(&self) -> i64;
-}
-
-/// The machine's clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        let now = time::OffsetDateTime::now_utc();
-        (now.unix_timestamp_nanos() / 1_000_000) as i64
-    }
-}
-
-/// A clock that only moves when told to. Clones share the same time.
-#[derive(Debug, Clone)]
-pub struct ManualClock(Arc<AtomicI64>);
-
-impl ManualClock {
-    pub fn new(utc_ms: i64) -> Self {
-        ManualClock(Arc::new(AtomicI64::new(utc_ms)))
-    }
-    pub fn set(&self, utc_ms: i64) {
-        self.0.store(utc_ms, Ordering::SeqCst);
-    }
-    pub fn advance_ms(&self, ms: i64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+// The clock is the service's as much as the simulator's: it lives in `mt5`.
+pub use mt5::clock::{Clock, ManualClock, SystemClock};

@@ -15,6 +15,7 @@
 //! - [`util`]: symbol group masks, volume-step and price-tick arithmetic in integer units.
 //! - [`wire`]: the structures in the terminal-agent protocol's form (enums as MT5 integers).
 
+pub mod clock;
 pub mod enums;
 pub mod error;
 pub mod retcode;
