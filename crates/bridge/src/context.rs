@@ -83,3 +83,39 @@ impl SessionStore for MemorySessions {
         Ok(())
     }
 }
+
+/// The user's current account: the session's choice, else the default; `no_account` when none.
+/// A chosen account that is gone (or not the user's: the store shows only their rows) falls back
+/// to the default.
+pub async fn resolve_current(
+    store: &dyn crate::store::Store,
+    sessions: &dyn SessionStore,
+    user: &crate::store::UserCtx,
+) -> crate::error::ApiResult<crate::store::AccountRow> {
+    if let Some(id) = sessions.current(user.user_id).await? {
+        if let Some(row) = store.get_account(user, id).await? {
+            return Ok(row);
+        }
+    }
+    store
+        .default_account(user)
+        .await?
+        .ok_or(crate::error::ApiError::NoAccount)
+}
+
+/// The account a request acts on: the one it names (`X-Account-Id`), which must be the user's
+/// (`account_not_found` otherwise), else the user's current account.
+pub async fn resolve_account(
+    store: &dyn crate::store::Store,
+    sessions: &dyn SessionStore,
+    user: &crate::store::UserCtx,
+    chosen: Option<Uuid>,
+) -> crate::error::ApiResult<crate::store::AccountRow> {
+    match chosen {
+        Some(id) => store
+            .get_account(user, id)
+            .await?
+            .ok_or(crate::error::ApiError::AccountNotFound),
+        None => resolve_current(store, sessions, user).await,
+    }
+}

@@ -5,6 +5,13 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+/// A UTC instant as the API writes it (RFC 3339).
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Fields holding server-clock epoch seconds, and those holding milliseconds.
 const SECONDS_FIELDS: &[&str] = &[
     "time",

@@ -21,7 +21,6 @@ use mt5::{AccountInfo, AccountKey, AccountTradeMode};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 const NAME_MAX: usize = 255;
@@ -30,11 +29,7 @@ const BROKER_MAX: usize = 100;
 const PASSWORD_MAX: usize = 128;
 const ACCOUNT_TYPES: &[&str] = &["demo", "live"];
 
-pub fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
+pub use crate::times::rfc3339;
 
 /// `login` is a JSON number in responses, as the seed shows.
 fn login_json(login: &str) -> Value {
@@ -109,18 +104,9 @@ async fn find(state: &AppState, user: &AuthUser, raw_id: &str) -> ApiResult<Acco
         .ok_or(ApiError::AccountNotFound)
 }
 
-/// The user's current account: the session's, else the default; `no_account` when none.
+/// The user's current account (see [`crate::context::resolve_current`]).
 pub async fn resolve_current(state: &AppState, user: &AuthUser) -> ApiResult<AccountRow> {
-    if let Some(id) = state.sessions.current(user.id()).await? {
-        if let Some(row) = state.store.get_account(&user.ctx, id).await? {
-            return Ok(row);
-        }
-    }
-    state
-        .store
-        .default_account(&user.ctx)
-        .await?
-        .ok_or(ApiError::NoAccount)
+    crate::context::resolve_current(state.store.as_ref(), state.sessions.as_ref(), &user.ctx).await
 }
 
 struct ConnectRequest {

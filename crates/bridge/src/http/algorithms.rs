@@ -7,11 +7,11 @@ use super::validate::{Fields, Opt};
 use crate::algorithms::executor::{execute as run_execution, Execution};
 use crate::algorithms::strategies::{builtin, find, Strategy};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::http::accounts::rfc3339;
 use crate::state::AppState;
 use crate::store::algorithms::{
     AlgorithmConfig, AlgorithmConfigPatch, AlgorithmRun, NewAlgorithmConfig,
 };
+use crate::times::rfc3339;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;

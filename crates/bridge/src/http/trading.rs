@@ -55,19 +55,25 @@ pub async fn resolve_account(
     user: &AuthUser,
     headers: &HeaderMap,
 ) -> ApiResult<AccountRow> {
-    if let Some(raw) = headers.get("x-account-id") {
-        let raw = raw
-            .to_str()
-            .map_err(|_| ApiError::validation("X-Account-Id", "must be a UUID"))?;
-        let id = Uuid::parse_str(raw.trim())
-            .map_err(|_| ApiError::validation("X-Account-Id", "must be a UUID"))?;
-        return state
-            .store
-            .get_account(&user.ctx, id)
-            .await?
-            .ok_or(ApiError::AccountNotFound);
-    }
-    super::accounts::resolve_current(state, user).await
+    let chosen = match headers.get("x-account-id") {
+        Some(raw) => {
+            let raw = raw
+                .to_str()
+                .map_err(|_| ApiError::validation("X-Account-Id", "must be a UUID"))?;
+            Some(
+                Uuid::parse_str(raw.trim())
+                    .map_err(|_| ApiError::validation("X-Account-Id", "must be a UUID"))?,
+            )
+        }
+        None => None,
+    };
+    crate::context::resolve_account(
+        state.store.as_ref(),
+        state.sessions.as_ref(),
+        &user.ctx,
+        chosen,
+    )
+    .await
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
