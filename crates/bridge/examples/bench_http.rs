@@ -9,6 +9,10 @@
 //! Run: `cargo build --release -p mt5-bridge && cargo run --release -p mt5-bridge --example
 //! bench_http` (see docs/BENCHMARKS.md).
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{machine, percentile};
+
 use clap::Parser;
 use mt5_bridge::auth::mint_token;
 use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
@@ -112,14 +116,6 @@ struct DbRun {
     idle_rss_kb: Option<u64>,
     hwm_kb: Option<u64>,
     points: Vec<Point>,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
 }
 
 fn ms(d: Option<Duration>) -> String {
@@ -560,32 +556,6 @@ async fn run_with_server(
     })
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0))
-        .unwrap_or_else(|| "unknown".into());
-    format!("CPU {cpu}, {cores} cores available, {mem} memory")
-}
-
 fn report(runs: &[DbRun]) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -711,14 +681,6 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(percentile(&v, 0.5), Some(Duration::from_millis(50)));
-        assert_eq!(percentile(&v, 0.99), Some(Duration::from_millis(99)));
-        assert_eq!(percentile(&[], 0.5), None);
-    }
 
     #[test]
     fn proc_status_reads_this_process() {

@@ -13,6 +13,10 @@
 //!
 //! Run: `cargo run --release -p mt5-bridge --example bench_switching` (see docs/BENCHMARKS.md).
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{machine, percentile};
+
 use clap::Parser;
 use mt5::{AccountKey, AccountMarginMode, AccountTradeMode};
 use mt5_bridge::app::{Application, Overrides};
@@ -346,14 +350,6 @@ struct RunResult {
     orders_without_audit: usize,
     unmatched_order_sends: usize,
     guard_mismatches: u64,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
 }
 
 fn ms(d: Option<Duration>) -> String {
@@ -988,32 +984,6 @@ async fn run_once(
     })
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0))
-        .unwrap_or_else(|| "unknown".into());
-    format!("CPU {cpu}, {cores} cores available, {mem} memory")
-}
-
 /// One row per run of the scale table in docs/BENCHMARKS.md.
 fn scale_rows(args: &Args, results: &[RunResult], arrivals: &[Arrival]) -> String {
     let mut s = String::new();
@@ -1298,13 +1268,5 @@ mod tests {
         assert_eq!(belady_misses(&[0, 1, 0, 1], 2, &[0, 1]), 0);
         assert_eq!(belady_misses(&[0, 1, 0, 1], 1, &[]), 4);
         assert_eq!(belady_misses(&[0, 1, 2], 0, &[]), 3);
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(percentile(&v, 0.5), Some(Duration::from_millis(50)));
-        assert_eq!(percentile(&v, 0.99), Some(Duration::from_millis(99)));
-        assert_eq!(percentile(&[], 0.5), None);
     }
 }
