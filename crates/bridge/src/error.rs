@@ -1,6 +1,7 @@
-//! The HTTP error type: every failure a client can see, with its stable code and status, in one
-//! table (docs/errors.md mirrors it). Bodies are `{"success": false, "error": {code, message, details}}`.
+//! The HTTP error type: every failure a client can see, each with its stable code ([`ErrorCode`]:
+//! status and meaning, the table docs/errors.md is checked against). Bodies are `{"success": false, "error": {code, message, details}}`.
 
+pub use crate::error_code::ErrorCode;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mt5::TerminalError;
@@ -142,57 +143,54 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
-    /// (status, stable code): the whole error table in one place.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// Its stable code (with the status and meaning in [`ErrorCode`]'s table).
+    pub fn code(&self) -> ErrorCode {
         use ApiError::*;
         match self {
-            Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            AnonymousNotAllowed => (StatusCode::FORBIDDEN, "anonymous_not_allowed"),
-            MfaRequired => (StatusCode::FORBIDDEN, "mfa_required"),
-            AccountNotFound => (StatusCode::NOT_FOUND, "account_not_found"),
-            NoAccount => (StatusCode::NOT_FOUND, "no_account"),
-            RouteNotFound => (StatusCode::NOT_FOUND, "not_found"),
-            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            AccountExists => (StatusCode::CONFLICT, "account_exists"),
-            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
-            Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-            Mt5LoginFailed { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "mt5_login_failed"),
-            AccountCredentialsInvalid(_) => (StatusCode::CONFLICT, "account_credentials_invalid"),
-            ReadOnlyAccount => (StatusCode::FORBIDDEN, "read_only_account"),
-            AccountTypeMismatch { .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "account_type_mismatch")
-            }
-            TerminalUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "terminal_unavailable"),
-            TerminalTimeout | OrderInDoubt { .. } => {
-                (StatusCode::GATEWAY_TIMEOUT, "terminal_timeout")
-            }
-            OrderNotSent { .. } => (StatusCode::SERVICE_UNAVAILABLE, "terminal_unavailable"),
-            TerminalTradingDisabled => {
-                (StatusCode::SERVICE_UNAVAILABLE, "terminal_trading_disabled")
-            }
-            OrderOutcomeUnknown { .. } => (StatusCode::CONFLICT, "order_outcome_unknown"),
-            OutcomeNotRecorded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "journal_unavailable"),
-            JournalEntryNotFound => (StatusCode::NOT_FOUND, "journal_entry_not_found"),
-            DatabaseUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
-            StateUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "redis_unavailable"),
-            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            SymbolNotFound => (StatusCode::NOT_FOUND, "symbol_not_found"),
-            PositionNotFound => (StatusCode::NOT_FOUND, "position_not_found"),
-            OrderNotFound => (StatusCode::NOT_FOUND, "order_not_found"),
-            TradeRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "trade_rejected"),
-            TradingDisabled => (StatusCode::FORBIDDEN, "trading_disabled"),
-            AlgorithmNotFound => (StatusCode::NOT_FOUND, "algorithm_not_found"),
-            RunNotFound => (StatusCode::NOT_FOUND, "run_not_found"),
-            LiveConfirmationRequired => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "live_confirmation_required",
-            ),
-            RiskLimitExceeded { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "risk_limit_exceeded"),
-            IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
-            RequestInProgress => (StatusCode::CONFLICT, "request_in_progress"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            Unauthorized(_) => ErrorCode::Unauthorized,
+            AnonymousNotAllowed => ErrorCode::AnonymousNotAllowed,
+            MfaRequired => ErrorCode::MfaRequired,
+            AccountNotFound => ErrorCode::AccountNotFound,
+            NoAccount => ErrorCode::NoAccount,
+            RouteNotFound => ErrorCode::NotFound,
+            MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            AccountExists => ErrorCode::AccountExists,
+            PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            InvalidJson(_) => ErrorCode::InvalidJson,
+            Validation(_) => ErrorCode::ValidationFailed,
+            Mt5LoginFailed { .. } => ErrorCode::Mt5LoginFailed,
+            AccountCredentialsInvalid(_) => ErrorCode::AccountCredentialsInvalid,
+            ReadOnlyAccount => ErrorCode::ReadOnlyAccount,
+            AccountTypeMismatch { .. } => ErrorCode::AccountTypeMismatch,
+            TerminalUnavailable(_) => ErrorCode::TerminalUnavailable,
+            TerminalTimeout | OrderInDoubt { .. } => ErrorCode::TerminalTimeout,
+            OrderNotSent { .. } => ErrorCode::TerminalUnavailable,
+            TerminalTradingDisabled => ErrorCode::TerminalTradingDisabled,
+            OrderOutcomeUnknown { .. } => ErrorCode::OrderOutcomeUnknown,
+            OutcomeNotRecorded { .. } => ErrorCode::JournalUnavailable,
+            JournalEntryNotFound => ErrorCode::JournalEntryNotFound,
+            DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
+            StateUnavailable(_) => ErrorCode::RedisUnavailable,
+            RateLimited { .. } => ErrorCode::RateLimited,
+            SymbolNotFound => ErrorCode::SymbolNotFound,
+            PositionNotFound => ErrorCode::PositionNotFound,
+            OrderNotFound => ErrorCode::OrderNotFound,
+            TradeRejected { .. } => ErrorCode::TradeRejected,
+            TradingDisabled => ErrorCode::TradingDisabled,
+            AlgorithmNotFound => ErrorCode::AlgorithmNotFound,
+            RunNotFound => ErrorCode::RunNotFound,
+            LiveConfirmationRequired => ErrorCode::LiveConfirmationRequired,
+            RiskLimitExceeded { .. } => ErrorCode::RiskLimitExceeded,
+            IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            RequestInProgress => ErrorCode::RequestInProgress,
+            Internal(_) => ErrorCode::InternalError,
         }
+    }
+
+    /// (status, stable code), from [`ErrorCode`].
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        let code = self.code();
+        (code.status(), code.as_str())
     }
 
     pub fn details(&self) -> Value {
@@ -336,13 +334,21 @@ impl From<crate::unavailable::Unavailable> for ApiError {
 #[derive(Debug, Clone)]
 pub struct InternalErrorNote(pub String);
 
+impl ApiError {
+    /// The body a client gets: the one place it is built (responses, and the journal's stored
+    /// outcomes that replays answer with).
+    pub fn body(&self) -> Value {
+        json!({
+            "success": false,
+            "error": { "code": self.code().as_str(), "message": self.public_message(), "details": self.details() },
+        })
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        let body = json!({
-            "success": false,
-            "error": { "code": code, "message": self.public_message(), "details": self.details() },
-        });
+        let status = self.code().status();
+        let body = self.body();
         let mut resp = (status, axum::Json(body)).into_response();
         if let ApiError::RateLimited { retry_after_s, .. } = &self {
             if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {

@@ -32,6 +32,7 @@ pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod error;
+pub mod error_code;
 pub mod http;
 pub mod import;
 pub mod limits;

@@ -351,10 +351,9 @@ fn replay(entry: &JournalEntry) -> Option<Outcome> {
 
 /// The error body as the client saw it, to store for replays.
 pub(crate) fn error_outcome(e: &ApiError) -> Outcome {
-    let (status, code) = e.status_and_code();
     Outcome {
-        status,
-        body: json!({"success": false, "error": {"code": code, "message": e.public_message(), "details": e.details()}}),
+        status: e.code().status(),
+        body: e.body(),
     }
 }
 

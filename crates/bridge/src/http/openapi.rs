@@ -11,7 +11,7 @@
 
 pub mod mt5_types;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use mt5::enums::Mt5Enum;
@@ -232,54 +232,12 @@ fn always_false() -> ObjectBuilder {
         .enum_values(Some([false]))
 }
 
-/// Every stable error code (docs/errors.md is the table of when each is given).
-pub const ERROR_CODES: &[&str] = &[
-    "invalid_json",
-    "unauthorized",
-    "anonymous_not_allowed",
-    "mfa_required",
-    "trading_disabled",
-    "account_not_found",
-    "no_account",
-    "symbol_not_found",
-    "position_not_found",
-    "order_not_found",
-    "algorithm_not_found",
-    "run_not_found",
-    "not_found",
-    "method_not_allowed",
-    "account_exists",
-    "request_in_progress",
-    "order_outcome_unknown",
-    "journal_entry_not_found",
-    "account_credentials_invalid",
-    "read_only_account",
-    "payload_too_large",
-    "validation_failed",
-    "mt5_login_failed",
-    "account_type_mismatch",
-    "trade_rejected",
-    "risk_limit_exceeded",
-    "live_confirmation_required",
-    "idempotency_key_reused",
-    "rate_limited",
-    "internal_error",
-    "terminal_unavailable",
-    "terminal_trading_disabled",
-    "redis_unavailable",
-    "database_unavailable",
-    "journal_unavailable",
-    "terminal_timeout",
-];
-
-/// A stable error code; clients branch on it.
-pub struct ErrorCode;
-
+// The schema of the error codes is made from `ErrorCode`'s own table.
 impl PartialSchema for ErrorCode {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(ERROR_CODES.iter().copied()))
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
             .description(Some("A stable error code; see docs/errors.md"))
             .into()
     }
