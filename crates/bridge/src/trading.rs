@@ -5,12 +5,12 @@
 use crate::error::{ApiError, ApiResult};
 use crate::limits::refused;
 use crate::pool::Purpose;
-use crate::risk::RiskLimits;
+use crate::risk::{check_new_order, RiskLimits, RiskRefusal};
 use crate::state::AppState;
 use crate::store::journal::{Begin, Completion, JournalEntry, JournalStatus, NewJournalEntry};
 use crate::store::{AccountRow, UserCtx};
 use axum::http::StatusCode;
-use mt5::{Expected, OrderSendResult, Terminal, TerminalError};
+use mt5::{Expected, OrderSendResult, Terminal, TerminalError, TradeAction, TradeRequest};
 use rand::Rng;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -442,6 +442,32 @@ async fn await_first(state: &AppState, user: &UserCtx, entry: JournalEntry) -> A
     Err(ApiError::RequestInProgress)
 }
 
+/// Whether `request` is a new order (a market deal that names no position, or a pending order):
+/// the orders the account's risk limits apply to.
+fn opens_position(request: &TradeRequest) -> bool {
+    match request.action {
+        TradeAction::Deal => request.position == 0,
+        TradeAction::Pending => true,
+        _ => false,
+    }
+}
+
+/// The risk limits `request` would meet now, without sending it (dry runs): the same check
+/// [`submit`] applies, under a read lease.
+pub async fn risk_refusal(
+    state: &AppState,
+    row: &AccountRow,
+    limits: &RiskLimits,
+    request: &TradeRequest,
+) -> ApiResult<Option<RiskRefusal>> {
+    let (limits, request) = (limits.clone(), request.clone());
+    read(state, row, move |t, at| {
+        let (limits, request) = (limits.clone(), request.clone());
+        Box::pin(async move { check_new_order(t.as_ref(), &at, &limits, &request, None).await })
+    })
+    .await
+}
+
 /// Journals an intent, prepares and sends it under one lease (`prepare` gets the client id to
 /// put in the comment), completes the journal and returns the response to give (also stored for
 /// replays). An order whose answer was lost is `unknown` (504, settled later by the
@@ -537,8 +563,20 @@ where
         set(&stage, Stage::Preparing);
         let prep = prepare(t.clone(), at.clone(), cid.clone());
         let stage = stage.clone();
+        let limits = limits.clone();
         Box::pin(async move {
-            match prep.await? {
+            // Risk is a stage of its own: a new order meets the account's limits under the same
+            // lease as its send, so the numbers it is checked against are the ones it meets.
+            let prepared = match prep.await? {
+                Prepared::Send { request, offset_s } if opens_position(&request) => {
+                    match check_new_order(t.as_ref(), &at, &limits, &request, None).await? {
+                        Some(refusal) => Prepared::Refused(refusal),
+                        None => Prepared::Send { request, offset_s },
+                    }
+                }
+                other => other,
+            };
+            match prepared {
                 Prepared::Refused(r) => Ok(Sent::Refused(r)),
                 Prepared::Unsendable {
                     code,

@@ -9,13 +9,13 @@ use super::sizing::{size_by_risk, Sized};
 use super::strategies::{Intent as StrategyIntent, Params, Strategy};
 use crate::error::{ApiError, ApiResult};
 use crate::pool::Purpose;
-use crate::risk::{check_new_order, RiskLimits};
+use crate::risk::RiskLimits;
 use crate::state::AppState;
 use crate::store::algorithms::{NewAlgorithmRun, RunFinish, RUN_DONE, RUN_FAILED};
 use crate::store::{AccountRow, UserCtx};
 use crate::trading::{
-    default_filling, filling_unknown, on_terminal, order_comment, read, request_hash, submit,
-    Intent, Prepared, Source, FILLING_MODE,
+    default_filling, filling_unknown, on_terminal, order_comment, request_hash, risk_refusal,
+    submit, Intent, Prepared, Source, FILLING_MODE,
 };
 use mt5::util::{PriceGrid, Rounding};
 use mt5::{
@@ -319,15 +319,7 @@ async fn pass(
                     ..Default::default()
                 };
                 if ex.dry_run {
-                    let check_req = req.clone();
-                    let l = limits.clone();
-                    let refusal = read(state, ex.account, move |t, at| {
-                        let (req, l) = (check_req.clone(), l.clone());
-                        Box::pin(
-                            async move { check_new_order(t.as_ref(), &at, &l, &req, None).await },
-                        )
-                    })
-                    .await?;
+                    let refusal = risk_refusal(state, ex.account, limits, &req).await?;
                     match refusal {
                         Some(r) => skipped.push(skip(
                             described,
@@ -350,15 +342,9 @@ async fn pass(
                     },
                 };
                 let held_back = HeldBack::default();
-                let (l, base, info, held) = (
-                    limits.clone(),
-                    req.clone(),
-                    v.symbol.clone(),
-                    held_back.clone(),
-                );
+                let (base, info, held) = (req.clone(), v.symbol.clone(), held_back.clone());
                 let sent = submit(state, user, ex.account, intent, move |t, at, client_id| {
-                    let (l, mut req, info, held) =
-                        (l.clone(), base.clone(), info.clone(), held.clone());
+                    let (mut req, info, held) = (base.clone(), info.clone(), held.clone());
                     Box::pin(async move {
                         // Fill at the quote of the moment, not the one the strategy saw, and check
                         // the levels against that same quote.
@@ -372,9 +358,6 @@ async fn pass(
                             return Ok(held.hold(bad));
                         }
                         req.comment = order_comment(&client_id, Some("algo"));
-                        if let Some(r) = check_new_order(t.as_ref(), &at, &l, &req, None).await? {
-                            return Ok(Prepared::Refused(r));
-                        }
                         let offset = t.server_time_offset_s(&at).await?;
                         Ok(Prepared::Send {
                             request: req,

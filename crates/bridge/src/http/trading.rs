@@ -686,10 +686,8 @@ pub async fn place_order(
         idempotency_key: key,
         source: Source::Api,
     };
-    let limits = crate::risk::RiskLimits::stored(row.risk_limits.as_ref())?;
     submit(&state, &user.ctx, &row, intent, move |t, at, client_id| {
         let o = order.clone();
-        let limits = limits.clone();
         Box::pin(async move {
             let (req, offset) = match build_place(
                 t.as_ref(),
@@ -708,11 +706,6 @@ pub async fn place_order(
                     })
                 }
             };
-            if let Some(refusal) =
-                crate::risk::check_new_order(t.as_ref(), &at, &limits, &req, None).await?
-            {
-                return Ok(Prepared::Refused(refusal));
-            }
             Ok(Prepared::Send {
                 request: req,
                 offset_s: offset,
