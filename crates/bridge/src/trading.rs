@@ -10,7 +10,10 @@ use crate::state::AppState;
 use crate::store::journal::{Begin, Completion, JournalEntry, JournalStatus, NewJournalEntry};
 use crate::store::{AccountRow, UserCtx};
 use axum::http::StatusCode;
-use mt5::{Expected, OrderSendResult, Terminal, TerminalError, TradeAction, TradeRequest};
+use mt5::{
+    Expected, OrderFilling, OrderSendResult, OrderType, Terminal, TerminalError, TradeAction,
+    TradePosition, TradeRequest,
+};
 use rand::Rng;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -440,6 +443,42 @@ async fn await_first(state: &AppState, user: &UserCtx, entry: JournalEntry) -> A
         };
     }
     Err(ApiError::RequestInProgress)
+}
+
+/// The side of the book a market order of `order_type` fills on: the ask for a buy, the bid for
+/// a sell (the one copy of that pick).
+pub fn market_price(order_type: OrderType, bid: f64, ask: f64) -> f64 {
+    if order_type.is_buy() {
+        ask
+    } else {
+        bid
+    }
+}
+
+/// The market order that closes `volume` of `position` with an order of `close_type` (the other
+/// side) at `price`: the one copy of the close request, for the API and the algorithms.
+pub fn close_request(
+    position: &TradePosition,
+    close_type: OrderType,
+    volume: f64,
+    price: f64,
+    deviation: u64,
+    type_filling: OrderFilling,
+    comment: String,
+) -> TradeRequest {
+    TradeRequest {
+        action: TradeAction::Deal,
+        position: position.ticket,
+        symbol: position.symbol.clone(),
+        volume,
+        price,
+        deviation,
+        r#type: close_type,
+        type_filling,
+        magic: position.magic,
+        comment,
+        ..Default::default()
+    }
 }
 
 /// Whether `request` is a new order (a market deal that names no position, or a pending order):

@@ -115,11 +115,7 @@ fn filling_reason(info: &SymbolInfo) -> String {
 /// The price a market order of `order_type` goes out at: the ask for a buy, the bid for a sell,
 /// on the symbol's tick grid (a broker's quote already is; a quote that is not stays as it came).
 fn market_price(grid: PriceGrid, order_type: OrderType, q: Quote) -> f64 {
-    let raw = if order_type == OrderType::Buy {
-        q.ask
-    } else {
-        q.bid
-    };
+    let raw = crate::trading::market_price(order_type, q.bid, q.ask);
     grid.round(raw, Rounding::Nearest).unwrap_or(raw)
 }
 
@@ -436,19 +432,15 @@ async fn pass(
                         {
                             return Ok(held.hold(bad));
                         }
-                        let req = TradeRequest {
-                            action: TradeAction::Deal,
-                            position: pos.ticket,
-                            symbol: pos.symbol.clone(),
-                            volume: pos.volume,
-                            price: market_price(grid, close_type, now),
-                            deviation: 20,
-                            r#type: close_type,
-                            type_filling: filling,
-                            magic: pos.magic,
-                            comment: order_comment(&client_id, Some("algo exit")),
-                            ..Default::default()
-                        };
+                        let req = crate::trading::close_request(
+                            &pos,
+                            close_type,
+                            pos.volume,
+                            market_price(grid, close_type, now),
+                            20,
+                            filling,
+                            order_comment(&client_id, Some("algo exit")),
+                        );
                         let offset = t.server_time_offset_s(&at).await?;
                         Ok(Prepared::Send {
                             request: req,

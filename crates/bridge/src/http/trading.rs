@@ -610,11 +610,7 @@ async fn build_place(
         Some(p) => p,
         None => {
             let tick = t.symbol_info_tick(at, &o.symbol).await?;
-            if o.r#type.is_buy() {
-                tick.ask
-            } else {
-                tick.bid
-            }
+            crate::trading::market_price(o.r#type, tick.bid, tick.ask)
         }
     };
     let req = TradeRequest {
@@ -1089,19 +1085,16 @@ pub async fn close_position(
             let Some(type_filling) = type_filling.or_else(|| default_filling(&info, r#type)) else {
                 return Ok(filling_required(&info));
             };
-            let req = TradeRequest {
-                action: TradeAction::Deal,
-                position: pos.ticket,
-                symbol: pos.symbol.clone(),
-                volume,
-                price: if r#type.is_buy() { tick.ask } else { tick.bid },
-                deviation,
+            let price = crate::trading::market_price(r#type, tick.bid, tick.ask);
+            let req = crate::trading::close_request(
+                &pos,
                 r#type,
+                volume,
+                price,
+                deviation,
                 type_filling,
-                magic: pos.magic,
                 comment,
-                ..Default::default()
-            };
+            );
             prepared(t.as_ref(), &at, req).await
         })
     })
