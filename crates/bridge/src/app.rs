@@ -224,11 +224,13 @@ impl Application {
             server_clocks,
             redis,
             require_aal2: settings.require_aal2,
-            reconciler: Arc::new(crate::reconcile::Reconciler::new(settings.reconcile_grace)),
+            reconciler: Arc::new(crate::trading::reconcile::Reconciler::new(
+                settings.reconcile_grace,
+            )),
         };
         // Orders left in doubt (by a previous run, or by this one) are settled against the
         // broker's state, from now on and in the background.
-        crate::reconcile::spawn(state.clone());
+        crate::trading::reconcile::spawn(state.clone());
         let router = crate::http::router(state.clone(), &settings.cors_origins);
         let listener =
             TcpListener::bind(settings.bind)

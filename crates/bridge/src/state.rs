@@ -38,5 +38,5 @@ pub struct AppState {
     /// JWT_REQUIRE_AAL2: storing credentials needs a session that passed MFA.
     pub require_aal2: bool,
     /// Settles orders in doubt in the background (woken by the order path).
-    pub reconciler: Arc<crate::reconcile::Reconciler>,
+    pub reconciler: Arc<crate::trading::reconcile::Reconciler>,
 }

@@ -282,7 +282,8 @@ fn file_of(lib: &Library, path: &[String], depth: usize) -> Option<PathBuf> {
             };
             let last = abs.last().cloned().unwrap_or_default();
             if last == *name {
-                return file_of(lib, &abs, depth + 1);
+                // The re-exported item, then whatever the path names inside it.
+                return file_of(lib, &[&abs[..], &path[n + 1..]].concat(), depth + 1);
             }
             if last == "*" {
                 let source = &abs[..abs.len() - 1];

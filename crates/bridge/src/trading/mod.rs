@@ -1,6 +1,8 @@
-//! The order pipeline shared by the trading endpoints (and, later, algorithms): kill switch, rate
-//! limit, idempotency, journal-before-send, send under a lease, journal completion, and
-//! reconciliation of intents whose outcome was lost.
+//! The order pipeline, for the API and the algorithms alike ([`submit`]): kill switch → trade
+//! limit → journal and idempotency → lease → account and terminal checks (the caller's
+//! preparation) → risk → send → complete. The requests it sends are built in [`requests`], the
+//! idempotency fingerprint in [`idempotency`], and orders whose answer was lost are settled by
+//! [`reconcile`]. docs/ARCHITECTURE.md draws the stages.
 
 use crate::error::{ApiError, ApiResult};
 use crate::limits::refused;
@@ -10,123 +12,24 @@ use crate::state::AppState;
 use crate::store::journal::{Begin, Completion, JournalEntry, JournalStatus, NewJournalEntry};
 use crate::store::{AccountRow, UserCtx};
 use axum::http::StatusCode;
-use mt5::{
-    Expected, OrderFilling, OrderSendResult, OrderType, Terminal, TerminalError, TradeAction,
-    TradePosition, TradeRequest,
-};
-use rand::Rng;
+use mt5::{Expected, OrderSendResult, Terminal, TerminalError, TradeAction, TradeRequest};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// The client id takes the first 12 characters of the comment ([`COMMENT_MAX`] in all).
-pub use mt5::COMMENT_MAX;
-const CLIENT_ID_LEN: usize = 12;
-
-/// The characters of a client id after its `mb` prefix (no `l`, `o`, `0`, `1`).
-const CLIENT_ID_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-
-/// Whether `id` has the service's client-id form, `^mb[a-km-np-z2-9]{10}$`: reconciliation
-/// looks up only ids the service made, never one written into the journal by anyone else.
-pub fn is_client_id(id: &str) -> bool {
-    id.len() == CLIENT_ID_LEN
-        && id.starts_with("mb")
-        && id.bytes().skip(2).all(|b| CLIENT_ID_ALPHABET.contains(&b))
-}
-
-/// Whether a broker comment carries `client_id`: its first 12 characters are the id and it ends
-/// there or goes on with a space (the user's comment). A prefix alone is not enough: another
-/// order's comment could start with the same characters and go on.
-pub fn comment_has_client_id(comment: &str, client_id: &str) -> bool {
-    match comment.strip_prefix(client_id) {
-        Some(rest) => is_client_id(client_id) && (rest.is_empty() || rest.starts_with(' ')),
-        None => false,
-    }
-}
-
-/// A fresh client id: `mb` + 10 base-32 characters, unique enough to find an order in history.
-pub fn new_client_id() -> String {
-    const ALPHABET: &[u8] = CLIENT_ID_ALPHABET;
-    let mut rng = rand::thread_rng();
-    let mut s = String::from("mb");
-    while s.len() < CLIENT_ID_LEN {
-        s.push(ALPHABET[rng.gen_range(0..ALPHABET.len())] as char);
-    }
-    s
-}
-
-/// The MT5 comment: the client id, then as much of the user's comment as fits (ASCII only).
-pub fn order_comment(client_id: &str, user_comment: Option<&str>) -> String {
-    let mut c = client_id.to_string();
-    if let Some(u) = user_comment {
-        let clean: String = u
-            .chars()
-            .filter(|ch| ch.is_ascii_alphanumeric() || " _-.".contains(*ch))
-            .collect();
-        let clean = clean.trim();
-        if !clean.is_empty() {
-            c.push(' ');
-            c.push_str(clean);
-        }
-    }
-    c.chars().take(COMMENT_MAX).collect()
-}
-
-/// The method and route template of an order action: part of its Idempotency-Key fingerprint.
-pub fn action_route(action: &str) -> &'static str {
-    match action {
-        "place" => "POST /api/v1/orders",
-        "modify_order" => "PUT /api/v1/orders/{ticket}",
-        "cancel_order" => "DELETE /api/v1/orders/{ticket}",
-        "modify_position" => "PUT /api/v1/positions/{ticket}",
-        "close_position" => "POST /api/v1/positions/{ticket}/close",
-        _ => "other",
-    }
-}
-
-/// What an Idempotency-Key is bound to: SHA-256 over the method and route template, the resolved
-/// account and the request as the journal stores it (64 hex characters). The same key sent with
-/// another `X-Account-Id`, to another route or with another body is not a retry.
-pub fn request_fingerprint(action: &str, account_id: Uuid, request: &Value) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for part in [
-        action_route(action).as_bytes(),
-        b"\n",
-        account_id.as_bytes(),
-        b"\n",
-        request.to_string().as_bytes(),
-    ] {
-        h.update(part);
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Whether `stored` (a journal entry's fingerprint) is this request's. Entries written before
-/// fingerprints carry the old 16-hex FNV-1a of the request alone and are compared that way, so a
-/// retry across the upgrade still replays.
-fn same_request(stored: Option<&str>, fingerprint: &str, request: &Value) -> bool {
-    match stored {
-        Some(old) if old.len() == 16 => old == request_hash(request),
-        Some(s) => s == fingerprint,
-        None => false,
-    }
-}
-
-/// FNV-1a of the canonical request: the journal's request hash before fingerprints, still the
-/// seed of algorithms' magic numbers (which must not change under open positions).
-pub fn request_hash(v: &Value) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in v.to_string().bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    format!("{h:016x}")
-}
+pub mod idempotency;
+pub mod reconcile;
+pub mod requests;
 
 pub use crate::credentials::account_key;
+use idempotency::same_request;
+pub use idempotency::{action_route, request_fingerprint, request_hash};
+pub use requests::{
+    close_request, comment_has_client_id, default_filling, filling_unknown, is_client_id,
+    market_price, new_client_id, order_comment, COMMENT_MAX, FILLING_MODE,
+};
 
 /// Runs `op` on a terminal holding the row's own session (its credential's tag), logging one in
 /// with the row's password when none does. A credential MT5 refused before is answered with
@@ -256,55 +159,6 @@ enum Stage {
     /// `order_send` failed in a way that proves it did not run (the error says why).
     NotSent(TerminalError),
     Answered,
-}
-
-/// The filling policy MT5 will accept for this symbol: IOC, else FOK, else RETURN; pending: RETURN.
-///
-/// `None` when the symbol's `filling_mode` has bits the service does not know and none of FOK and
-/// IOC: it accepts something the service cannot name, and RETURN would be a guess. The caller then
-/// asks for an explicit `type_filling` ([`filling_required`]) rather than send an order on a guess.
-pub fn default_filling(
-    info: &mt5::SymbolInfo,
-    order_type: mt5::OrderType,
-) -> Option<mt5::OrderFilling> {
-    use mt5::filling_mode::{BOC, FOK, IOC};
-    use mt5::SymbolTradeExecution as Exec;
-    if order_type.is_pending() {
-        return Some(mt5::OrderFilling::Return);
-    }
-    match info.trade_exemode {
-        // Request and Instant execution fill FOK whatever is asked.
-        Exec::Request | Exec::Instant => return Some(mt5::OrderFilling::Fok),
-        // An execution mode the service does not know: the symbol's filling bits still say what
-        // it accepts, and they are read as for Market and Exchange execution.
-        Exec::Market | Exec::Exchange | Exec::Unknown(_) => {}
-    }
-    let bits = info.filling_mode;
-    if bits & IOC != 0 {
-        Some(mt5::OrderFilling::Ioc)
-    } else if bits & FOK != 0 {
-        Some(mt5::OrderFilling::Fok)
-    } else if bits & !(FOK | IOC | BOC) != 0 {
-        None
-    } else {
-        Some(mt5::OrderFilling::Return)
-    }
-}
-
-/// The code an order is held back with when [`default_filling`] picks no policy for its symbol
-/// (it is answered `validation_failed` naming `type_filling`).
-pub const FILLING_MODE: &str = "filling_mode";
-
-/// Why [`default_filling`] picked no policy for `info`: the order must name `type_filling`.
-pub fn filling_unknown(info: &mt5::SymbolInfo) -> String {
-    use mt5::enums::Mt5Enum;
-    format!(
-        "{}'s filling_mode ({}) has only filling policies the service does not know, so none is \
-         picked for you; name type_filling: one of {}",
-        info.name,
-        info.filling_mode,
-        mt5::OrderFilling::names().join(", ")
-    )
 }
 
 /// An order held back because [`default_filling`] picks no policy for its symbol.
@@ -443,42 +297,6 @@ async fn await_first(state: &AppState, user: &UserCtx, entry: JournalEntry) -> A
         };
     }
     Err(ApiError::RequestInProgress)
-}
-
-/// The side of the book a market order of `order_type` fills on: the ask for a buy, the bid for
-/// a sell (the one copy of that pick).
-pub fn market_price(order_type: OrderType, bid: f64, ask: f64) -> f64 {
-    if order_type.is_buy() {
-        ask
-    } else {
-        bid
-    }
-}
-
-/// The market order that closes `volume` of `position` with an order of `close_type` (the other
-/// side) at `price`: the one copy of the close request, for the API and the algorithms.
-pub fn close_request(
-    position: &TradePosition,
-    close_type: OrderType,
-    volume: f64,
-    price: f64,
-    deviation: u64,
-    type_filling: OrderFilling,
-    comment: String,
-) -> TradeRequest {
-    TradeRequest {
-        action: TradeAction::Deal,
-        position: position.ticket,
-        symbol: position.symbol.clone(),
-        volume,
-        price,
-        deviation,
-        r#type: close_type,
-        type_filling,
-        magic: position.magic,
-        comment,
-        ..Default::default()
-    }
 }
 
 /// Whether `request` is a new order (a market deal that names no position, or a pending order):
