@@ -4,8 +4,12 @@
 pub mod accounts;
 pub mod algorithms;
 pub mod extract;
+pub mod history;
 pub mod history_cursor;
+pub mod market;
 pub mod openapi;
+pub mod orders;
+pub mod positions;
 pub mod trading;
 pub mod validate;
 
@@ -45,24 +49,24 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
                 .delete(accounts::delete),
         )
         .route("/accounts/{account_id}/switch", post(accounts::switch))
-        .route("/account", get(trading::account))
-        .route("/symbols", get(trading::symbols))
-        .route("/symbols/{symbol}", get(trading::symbol))
-        .route("/symbols/{symbol}/tick", get(trading::tick))
-        .route("/symbols/{symbol}/rates", get(trading::rates))
-        .route("/positions", get(trading::positions))
-        .route("/positions/{ticket}", put(trading::modify_position))
-        .route("/positions/{ticket}/close", post(trading::close_position))
-        .route("/orders", get(trading::orders).post(trading::place_order))
-        .route("/orders/check", post(trading::check_order))
+        .route("/account", get(market::account))
+        .route("/symbols", get(market::symbols))
+        .route("/symbols/{symbol}", get(market::symbol))
+        .route("/symbols/{symbol}/tick", get(market::tick))
+        .route("/symbols/{symbol}/rates", get(market::rates))
+        .route("/positions", get(positions::positions))
+        .route("/positions/{ticket}", put(positions::modify_position))
+        .route("/positions/{ticket}/close", post(positions::close_position))
+        .route("/orders", get(orders::orders).post(orders::place_order))
+        .route("/orders/check", post(orders::check_order))
         .route(
             "/orders/{ticket}",
-            put(trading::modify_order).delete(trading::cancel_order),
+            put(orders::modify_order).delete(orders::cancel_order),
         )
-        .route("/history/deals", get(trading::history_deals))
-        .route("/history/orders", get(trading::history_orders))
-        .route("/journal", get(trading::journal))
-        .route("/journal/{id}", get(trading::journal_entry))
+        .route("/history/deals", get(history::history_deals))
+        .route("/history/orders", get(history::history_orders))
+        .route("/journal", get(history::journal))
+        .route("/journal/{id}", get(history::journal_entry))
         .route(
             "/algorithms",
             get(algorithms::list).post(algorithms::create),

@@ -1,0 +1,336 @@
+//! History (deals and orders, paged with opaque cursors) and the order journal.
+
+use super::extract::{path_uuid, AuthUser};
+use super::history_cursor::{HistoryCursor, HistoryList};
+use super::openapi as doc;
+use super::trading::*;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::journal::JournalFilter;
+use crate::times::convert_times;
+use crate::trading::read;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use mt5::HistorySelect;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+fn page_params(
+    q: &HashMap<String, String>,
+    default_limit: u32,
+    max: u32,
+) -> ApiResult<(u32, Option<String>)> {
+    let limit = match q.get("limit") {
+        None => default_limit,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation("limit", format!("must be an integer from 1 to {max}"))
+            })?,
+    };
+    Ok((limit, q.get("cursor").cloned()))
+}
+
+async fn history(
+    state: AppState,
+    user: AuthUser,
+    headers: HeaderMap,
+    q: HashMap<String, String>,
+    list: HistoryList,
+) -> ApiResult<Json<Value>> {
+    query_keys(&q, &["from", "to", "limit", "cursor"])?;
+    let (limit, cursor) = page_params(&q, 100, 1000)?;
+    let parse = |name: &'static str| -> ApiResult<Option<i64>> {
+        match q.get(name) {
+            None => Ok(None),
+            Some(s) => crate::times::parse_input_time(&Value::String(s.clone()))
+                .map(Some)
+                .ok_or_else(|| ApiError::validation(name, crate::times::TIME_RULE)),
+        }
+    };
+    let (from_q, to_q) = (parse("from")?, parse("to")?);
+    // The first page resolves its window now; the cursors that follow carry it unchanged.
+    let as_of_ms = now_ms();
+    let first = match cursor {
+        Some(_) => None,
+        None => {
+            let to = to_q.unwrap_or(as_of_ms.div_euclid(1000));
+            let from = from_q.unwrap_or((to - 86_400).max(0));
+            if from > to {
+                return Err(ApiError::validation("from", "must not be after to"));
+            }
+            if to - from > crate::times::MAX_WINDOW_S {
+                return Err(ApiError::validation(
+                    "from",
+                    "the window from `from` to `to` must be at most 366 days",
+                ));
+            }
+            Some((from, to))
+        }
+    };
+    let row = resolve_account(&state, &user, &headers).await?;
+    let window = match (first, cursor) {
+        (Some((from, to)), _) => HistoryCursor::new(list, row.id, from, to, as_of_ms, 0),
+        (None, raw) => {
+            let c = HistoryCursor::decode(raw.as_deref().unwrap_or_default(), list, row.id)?;
+            // A later page reads the first page's window: `from` and `to` may be repeated, not
+            // changed.
+            for (name, given, fixed) in [("from", from_q, c.from), ("to", to_q, c.to)] {
+                if given.is_some_and(|t| t != fixed) {
+                    return Err(ApiError::validation(
+                        name,
+                        "must be left out or equal to the window of the cursor's first page",
+                    ));
+                }
+            }
+            c
+        }
+    };
+    // The terminal (or its agent) reads the window and sends back only this page.
+    let page_req = mt5::PageRequest {
+        offset: window.offset,
+        limit,
+    };
+    let (from, to, as_of_ms) = (window.from, window.select_to(), window.as_of_ms);
+    let (items, next, offset) = read(&state, &row, move |t, at| {
+        Box::pin(async move {
+            let offset = t.server_time_offset_s(&at).await?;
+            if from > to {
+                // A window that starts after the first page was read holds nothing yet.
+                return Ok((Value::Array(Vec::new()), None, offset));
+            }
+            let select = HistorySelect::Range {
+                from: from.saturating_add(offset),
+                to: to.saturating_add(offset),
+                group: None,
+            };
+            // Items later than the first page are in no page. MT5 lists history oldest first,
+            // so they are the tail: once one is met, the window has no more pages.
+            let until_ms = as_of_ms.saturating_add(offset.saturating_mul(1000));
+            let (items, next) = match list {
+                HistoryList::Deals => {
+                    let p = t.history_deals_page(&at, &select, page_req).await?;
+                    let (items, next) = as_of(p, until_ms, |d| d.time_msc);
+                    (serde_json::to_value(items).unwrap_or(Value::Null), next)
+                }
+                HistoryList::Orders => {
+                    let p = t.history_orders_page(&at, &select, page_req).await?;
+                    let (items, next) = as_of(p, until_ms, |o| o.time_setup_msc);
+                    (serde_json::to_value(items).unwrap_or(Value::Null), next)
+                }
+            };
+            Ok((items, next, offset))
+        })
+    })
+    .await?;
+    let mut page = items;
+    convert_times(&mut page, offset);
+    let next = match next {
+        Some(n) => json!(window.at(n).encode()),
+        None => Value::Null,
+    };
+    let name = match list {
+        HistoryList::Deals => "deals",
+        HistoryList::Orders => "orders",
+    };
+    Ok(Json(json!({ name: page, "next_cursor": next })))
+}
+
+/// The page's items up to `until_ms` (server-clock ms); the next offset only if none was later.
+fn as_of<T>(
+    page: mt5::Page<T>,
+    until_ms: i64,
+    time_msc: impl Fn(&T) -> i64,
+) -> (Vec<T>, Option<u64>) {
+    let total = page.items.len();
+    let items: Vec<T> = page
+        .items
+        .into_iter()
+        .filter(|i| time_msc(i) <= until_ms)
+        .collect();
+    let next = if items.len() == total {
+        page.next
+    } else {
+        None
+    };
+    (items, next)
+}
+
+fn now_ms() -> i64 {
+    let ns = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    i64::try_from(ns / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The resolved account's deals in a time range.
+///
+/// Default: the last 24 hours, 100 per page. Later pages (`cursor`) keep the first page's window:
+/// what arrives between pages is on none of them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/history/deals",
+    tag = "trading",
+    operation_id = "history_deals",
+    params(doc::AccountHeader, doc::HistoryQuery),
+    responses(
+        (status = 200, description = "A page of deals", body = doc::DealPage),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NoAccountToActOn),
+        (status = 409, response = doc::CredentialsInvalid),
+        (status = 422, response = doc::TradingReadInvalid),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn history_deals(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    history(state, user, headers, q, HistoryList::Deals).await
+}
+
+/// The resolved account's history orders in a time range.
+///
+/// Default: the last 24 hours, 100 per page. Later pages (`cursor`) keep the first page's window:
+/// what arrives between pages is on none of them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/history/orders",
+    tag = "trading",
+    operation_id = "history_orders",
+    params(doc::AccountHeader, doc::HistoryQuery),
+    responses(
+        (status = 200, description = "A page of orders", body = doc::HistoryOrderPage),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NoAccountToActOn),
+        (status = 409, response = doc::CredentialsInvalid),
+        (status = 422, response = doc::TradingReadInvalid),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn history_orders(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    history(state, user, headers, q, HistoryList::Orders).await
+}
+
+fn journal_json(e: &crate::store::journal::JournalEntry) -> Value {
+    json!({
+        "id": e.id, "account_id": e.account_id, "client_id": e.client_id, "idempotency_key": e.idempotency_key,
+        "source": e.source, "algorithm_id": e.algorithm_id, "run_id": e.run_id, "action": e.action,
+        "request": e.request, "status": e.status, "retcode": e.retcode, "order": e.order, "deal": e.deal,
+        "volume": e.volume, "price": e.price, "error": e.error,
+        "created_at": crate::http::accounts::rfc3339(e.created_at),
+        "completed_at": e.completed_at.map(crate::http::accounts::rfc3339),
+    })
+}
+
+/// One journal entry of the user's.
+///
+/// The way to follow an order whose answer was lost (`terminal_timeout` with
+/// `details.status: "unknown"`): its status turns `done`, `rejected` or `not_executed` once the
+/// broker's history settles it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/journal/{id}",
+    tag = "trading",
+    operation_id = "journal_entry",
+    params(("id" = Uuid, Path, description = "The entry's id (`details.journal_id` of an order's error)")),
+    responses(
+        (status = 200, description = "The entry", body = doc::JournalEntryEnvelope),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`journal_entry_not_found` (also another user's entry)", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`: `id` is not a UUID", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::DatabaseUnavailable),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn journal_entry(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = path_uuid("id", &raw)?;
+    let entry = state
+        .store
+        .get_entry(&user.ctx, id)
+        .await?
+        .ok_or(ApiError::JournalEntryNotFound)?;
+    Ok(Json(json!({ "entry": journal_json(&entry) })))
+}
+
+/// The user's order journal, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/journal",
+    tag = "trading",
+    operation_id = "journal",
+    params(doc::JournalQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = doc::JournalPage),
+        (status = 401, response = doc::Unauthorized),
+        (status = 422, description = "`validation_failed`: a bad `account_id`, `limit` or `cursor`", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn journal(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    query_keys(&q, &["account_id", "limit", "cursor"])?;
+    let (limit, cursor) = page_params(&q, 50, 500)?;
+    let account_id = match q.get("account_id") {
+        None => None,
+        Some(s) => Some(path_uuid("account_id", s)?),
+    };
+    let before = match cursor {
+        None => None,
+        Some(c) => {
+            let bad = || ApiError::validation("cursor", "is not a cursor from this endpoint");
+            let (t, id) = c.split_once('_').ok_or_else(bad)?;
+            let t = time::OffsetDateTime::parse(t, &Rfc3339).map_err(|_| bad())?;
+            Some((t, Uuid::parse_str(id).map_err(|_| bad())?))
+        }
+    };
+    let entries = state
+        .store
+        .list_entries(
+            &user.ctx,
+            JournalFilter {
+                account_id,
+                before,
+                limit: limit + 1,
+            },
+        )
+        .await?;
+    let more = entries.len() > limit as usize;
+    let page: Vec<_> = entries.into_iter().take(limit as usize).collect();
+    let next = match (more, page.last()) {
+        (true, Some(last)) => json!(format!(
+            "{}_{}",
+            crate::http::accounts::rfc3339(last.created_at),
+            last.id
+        )),
+        _ => Value::Null,
+    };
+    Ok(Json(
+        json!({ "entries": page.iter().map(journal_json).collect::<Vec<_>>(), "next_cursor": next }),
+    ))
+}

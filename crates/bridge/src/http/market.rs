@@ -1,0 +1,303 @@
+//! Market data and the account: `GET /account`, symbols, ticks and rates of the resolved account.
+
+use super::extract::AuthUser;
+use super::openapi as doc;
+use super::trading::*;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::AccountRow;
+use crate::times::to_json;
+use crate::trading::read;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use mt5::enums::Mt5Enum;
+use mt5::{SymbolInfo, Timeframe};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// The resolved account's live AccountInfo.
+#[utoipa::path(
+    get,
+    path = "/api/v1/account",
+    tag = "trading",
+    operation_id = "account_info",
+    params(doc::AccountHeader),
+    responses(
+        (status = 200, description = "MT5's account_info plus the bridge's account_id", body = doc::AccountInfo),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NoAccountToActOn),
+        (status = 409, response = doc::CredentialsInvalid),
+        (status = 422, response = doc::TradingReadInvalid),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn account(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let row = resolve_account(&state, &user, &headers).await?;
+    let info = read(&state, &row, |t, at| {
+        Box::pin(async move { t.account_info(&at).await })
+    })
+    .await?;
+    let mut v = serde_json::to_value(&info).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("account_id".into(), json!(row.id));
+    }
+    Ok(Json(v))
+}
+
+/// The broker's symbols.
+#[utoipa::path(
+    get,
+    path = "/api/v1/symbols",
+    tag = "trading",
+    operation_id = "list_symbols",
+    params(doc::AccountHeader, doc::SymbolsQuery),
+    responses(
+        (status = 200, description = "The symbols", body = doc::SymbolList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NoAccountToActOn),
+        (status = 409, response = doc::CredentialsInvalid),
+        (status = 422, response = doc::TradingReadInvalid),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn symbols(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    query_keys(&q, &["group"])?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let group = q.get("group").cloned();
+    let (list, offset) = read(&state, &row, move |t, at| {
+        let group = group.clone();
+        Box::pin(async move {
+            let list = t.symbols(&at, group.as_deref()).await?;
+            Ok((list, t.server_time_offset_s(&at).await?))
+        })
+    })
+    .await?;
+    Ok(Json(json!({ "symbols": to_json(&list, offset) })))
+}
+
+async fn symbol_info(
+    state: &AppState,
+    row: &AccountRow,
+    symbol: &str,
+) -> ApiResult<(SymbolInfo, i64)> {
+    let sym = symbol.to_string();
+    read(state, row, move |t, at| {
+        let sym = sym.clone();
+        Box::pin(async move {
+            Ok((
+                t.symbol_info(&at, &sym).await?,
+                t.server_time_offset_s(&at).await?,
+            ))
+        })
+    })
+    .await
+}
+
+/// One symbol's SymbolInfo.
+#[utoipa::path(
+    get,
+    path = "/api/v1/symbols/{symbol}",
+    tag = "trading",
+    operation_id = "get_symbol",
+    params(("symbol" = String, Path, description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader),
+    responses(
+        (status = 200, description = "The symbol", body = doc::SymbolInfo),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
+        (status = 409, response = doc::CredentialsInvalid),
+        (status = 422, response = doc::TradingReadInvalid),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn symbol(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(symbol): Path<String>,
+) -> ApiResult<Json<Value>> {
+    check_symbol(&symbol)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let (info, offset) = symbol_info(&state, &row, &symbol).await?;
+    Ok(Json(to_json(&info, offset)))
+}
+
+/// A symbol's last quote.
+#[utoipa::path(
+    get,
+    path = "/api/v1/symbols/{symbol}/tick",
+    tag = "trading",
+    operation_id = "get_tick",
+    params(("symbol" = String, Path, description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader),
+    responses(
+        (status = 200, description = "The last tick", body = doc::Tick),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
+        (status = 409, response = doc::CredentialsInvalid),
+        (status = 422, response = doc::TradingReadInvalid),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn tick(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(symbol): Path<String>,
+) -> ApiResult<Json<Value>> {
+    check_symbol(&symbol)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let (tick, offset) = read(&state, &row, move |t, at| {
+        let sym = symbol.clone();
+        Box::pin(async move {
+            Ok((
+                t.symbol_info_tick(&at, &sym).await?,
+                t.server_time_offset_s(&at).await?,
+            ))
+        })
+    })
+    .await?;
+    Ok(Json(to_json(&tick, offset)))
+}
+
+/// A symbol's bars, oldest first.
+///
+/// The latest `count` bars, or those between `from` and `to`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/symbols/{symbol}/rates",
+    tag = "trading",
+    operation_id = "get_rates",
+    params(("symbol" = String, Path, description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader, doc::RatesQuery),
+    responses(
+        (status = 200, description = "The bars", body = doc::RateList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
+        (status = 409, response = doc::CredentialsInvalid),
+        (status = 422, response = doc::TradingReadInvalid),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn rates(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(symbol): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    check_symbol(&symbol)?;
+    query_keys(&q, &["timeframe", "count", "from", "to"])?;
+    let mut errors = Vec::new();
+    let timeframe = match q.get("timeframe") {
+        None => Some(Timeframe::H1),
+        Some(s) => Timeframe::from_name(s).or_else(|| {
+            errors.push(crate::error::FieldError::new("timeframe", "must be one of M1, M2, M3, M4, M5, M6, M10, M12, M15, M20, M30, H1, H2, H3, H4, H6, H8, H12, D1, W1, MN1"));
+            None
+        }),
+    };
+    let time_param =
+        |name: &'static str, errors: &mut Vec<crate::error::FieldError>| -> Option<i64> {
+            q.get(name).and_then(|s| {
+                let t = crate::times::parse_input_time(&Value::String(s.clone()));
+                if t.is_none() {
+                    errors.push(crate::error::FieldError::new(name, crate::times::TIME_RULE));
+                }
+                t
+            })
+        };
+    let from = time_param("from", &mut errors);
+    let to = time_param("to", &mut errors);
+    let count = match q.get("count") {
+        None => None,
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=10_000).contains(&n) => Some(n),
+            _ => {
+                errors.push(crate::error::FieldError::new(
+                    "count",
+                    "must be an integer from 1 to 10000",
+                ));
+                None
+            }
+        },
+    };
+    if count.is_some() && (q.contains_key("from") || q.contains_key("to")) {
+        errors.push(crate::error::FieldError::new(
+            "count",
+            "use either count or from/to",
+        ));
+    }
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            errors.push(crate::error::FieldError::new(
+                "from",
+                "must not be after to",
+            ));
+        } else if t - f > crate::times::MAX_WINDOW_S {
+            errors.push(crate::error::FieldError::new(
+                "from",
+                "the window from `from` to `to` must be at most 366 days",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let Some(tf) = timeframe else {
+        return Err(ApiError::validation("timeframe", "is invalid"));
+    };
+    let ranged = from.is_some() || to.is_some();
+    // A window open at one end is closed at now (the end) or 366 days before the end (the start).
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let to = to.unwrap_or(now);
+    let from = from.unwrap_or((to - crate::times::MAX_WINDOW_S).max(0));
+    if ranged && to.saturating_sub(from) > crate::times::MAX_WINDOW_S {
+        return Err(ApiError::validation(
+            "from",
+            "the window from `from` to `to` must be at most 366 days",
+        ));
+    }
+    let row = resolve_account(&state, &user, &headers).await?;
+    let (bars, offset) = read(&state, &row, move |t, at| {
+        let sym = symbol.clone();
+        Box::pin(async move {
+            let offset = t.server_time_offset_s(&at).await?;
+            let range = if ranged {
+                mt5::RatesRange::Range {
+                    from: from.saturating_add(offset),
+                    to: to.saturating_add(offset),
+                }
+            } else {
+                mt5::RatesRange::FromPos {
+                    start: 0,
+                    count: count.unwrap_or(100),
+                }
+            };
+            Ok((t.copy_rates(&at, &sym, tf, range).await?, offset))
+        })
+    })
+    .await?;
+    Ok(Json(json!({ "rates": to_json(&bars, offset) })))
+}

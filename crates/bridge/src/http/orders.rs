@@ -1,0 +1,463 @@
+//! Orders of the resolved account: the active ones, and place, check, modify, cancel.
+
+use super::extract::{AuthUser, JsonBody};
+use super::openapi as doc;
+use super::trading::*;
+use super::validate::{Fields, Opt};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::AccountRow;
+use crate::times::to_json;
+use crate::trading::{
+    default_filling, filling_unknown, order_comment, prepared, read, submit, Intent, Outcome,
+    Prepared, Source, FILLING_MODE,
+};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use mt5::enums::Mt5Enum;
+use mt5::{OrderFilling, OrderTime, OrderType, PositionFilter, TradeAction, TradeRequest};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// The resolved account's active pending orders.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders",
+    tag = "trading",
+    operation_id = "list_orders",
+    params(doc::AccountHeader, doc::SymbolFilter),
+    responses(
+        (status = 200, description = "The pending orders", body = doc::OrderList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NoAccountToActOn),
+        (status = 409, response = doc::CredentialsInvalid),
+        (status = 422, response = doc::TradingReadInvalid),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn orders(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    open_items(state, user, headers, q, false).await
+}
+
+/// A validated POST /orders body.
+#[derive(Debug, Clone)]
+struct PlaceOrder {
+    symbol: String,
+    r#type: OrderType,
+    volume: f64,
+    price: Option<f64>,
+    stoplimit: Option<f64>,
+    sl: f64,
+    tp: f64,
+    deviation: u64,
+    type_filling: Option<OrderFilling>,
+    type_time: OrderTime,
+    expiration_utc: Option<i64>,
+    comment: Option<String>,
+    magic: u64,
+}
+
+fn parse_place(body: &Value) -> ApiResult<(PlaceOrder, Value)> {
+    let mut f = Fields::new(body)?;
+    let symbol = f.required_string("symbol", SYMBOL_MAX);
+    let r#type = f.mt5_enum("type", PLACE_TYPES);
+    if body.get("type").is_none_or(Value::is_null) {
+        f.error("type", "is required");
+    }
+    let volume = f.number("volume", true);
+    if body.get("volume").is_none_or(Value::is_null) {
+        f.error("volume", "is required");
+    }
+    let price = f.number("price", true).value();
+    let stoplimit = f.number("stoplimit", true).value();
+    let sl = f.number("sl", false).value().unwrap_or(0.0);
+    let tp = f.number("tp", false).value().unwrap_or(0.0);
+    let deviation = f.uint("deviation").value().unwrap_or(20);
+    let type_filling = f.mt5_enum("type_filling", OrderFilling::all()).value();
+    let type_time = f
+        .mt5_enum("type_time", OrderTime::all())
+        .value()
+        .unwrap_or(OrderTime::Gtc);
+    let expiration = f.time("expiration").value();
+    let comment = f.string("comment", 64).value();
+    let magic = f.uint("magic").value().unwrap_or(0);
+    if let Opt::Value(t) = &r#type {
+        if t.is_pending() && price.is_none() {
+            f.error("price", "is required for pending orders");
+        }
+        if t.is_stop_limit() && stoplimit.is_none() {
+            f.error("stoplimit", "is required for stop-limit orders");
+        }
+    }
+    if matches!(type_time, OrderTime::Specified | OrderTime::SpecifiedDay) && expiration.is_none() {
+        f.error(
+            "expiration",
+            "is required when type_time is specified or specified_day",
+        );
+    }
+    f.finish()?;
+    let (Some(symbol), Opt::Value(r#type), Opt::Value(volume)) = (symbol, r#type, volume) else {
+        return Err(ApiError::validation(
+            "body",
+            "symbol, type and volume are required",
+        ));
+    };
+    let o = PlaceOrder {
+        symbol,
+        r#type,
+        volume,
+        price,
+        stoplimit,
+        sl,
+        tp,
+        deviation,
+        type_filling,
+        type_time,
+        expiration_utc: expiration,
+        comment,
+        magic,
+    };
+    let normalized = json!({
+        "symbol": o.symbol, "type": o.r#type, "volume": o.volume, "price": o.price, "stoplimit": o.stoplimit,
+        "sl": o.sl, "tp": o.tp, "deviation": o.deviation, "type_filling": o.type_filling, "type_time": o.type_time,
+        "expiration": o.expiration_utc, "comment": o.comment, "magic": o.magic,
+    });
+    Ok((o, normalized))
+}
+
+/// Builds the MT5 request for a new order at the current quote, in the terminal; the inner `Err`
+/// says why `type_filling` must be named: the symbol leaves no default (see [`default_filling`]).
+async fn build_place(
+    t: &dyn mt5::Terminal,
+    at: &mt5::Expected,
+    o: &PlaceOrder,
+    comment: String,
+) -> Result<Result<(TradeRequest, i64), String>, mt5::TerminalError> {
+    let info = t.symbol_info(at, &o.symbol).await?;
+    let Some(type_filling) = o.type_filling.or_else(|| default_filling(&info, o.r#type)) else {
+        return Ok(Err(filling_unknown(&info)));
+    };
+    let offset = t.server_time_offset_s(at).await?;
+    let price = match o.price {
+        Some(p) => p,
+        None => {
+            let tick = t.symbol_info_tick(at, &o.symbol).await?;
+            crate::trading::market_price(o.r#type, tick.bid, tick.ask)
+        }
+    };
+    let req = TradeRequest {
+        action: if o.r#type.is_market() {
+            TradeAction::Deal
+        } else {
+            TradeAction::Pending
+        },
+        magic: o.magic,
+        symbol: o.symbol.clone(),
+        volume: o.volume,
+        price,
+        stoplimit: o.stoplimit.unwrap_or(0.0),
+        sl: o.sl,
+        tp: o.tp,
+        deviation: o.deviation,
+        r#type: o.r#type,
+        type_filling,
+        type_time: o.type_time,
+        expiration: o
+            .expiration_utc
+            .map(|e| e.saturating_add(offset))
+            .unwrap_or(0),
+        comment,
+        ..Default::default()
+    };
+    Ok(Ok((req, offset)))
+}
+
+/// Place a market or pending order.
+///
+/// Journaled as `pending` before it is sent, then completed with MT5's result. The account's risk
+/// limits apply.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders",
+    tag = "trading",
+    operation_id = "place_order",
+    params(doc::OrderHeaders),
+    request_body = doc::PlaceOrderRequest,
+    responses(
+        (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::TradingDisabledOrReadOnly),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
+        (status = 409, response = doc::InProgressOrCredentialsInvalid),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed` (`risk_limits.<key>` when the account's stored limits are invalid); `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `risk_limit_exceeded` (the limit and its numbers in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn place_order(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Outcome> {
+    let (order, normalized) = parse_place(&body)?;
+    let key = idempotency_key(&headers)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let intent = Intent {
+        action: "place",
+        request: normalized,
+        idempotency_key: key,
+        source: Source::Api,
+    };
+    submit(&state, &user.ctx, &row, intent, move |t, at, client_id| {
+        let o = order.clone();
+        Box::pin(async move {
+            let (req, offset) = match build_place(
+                t.as_ref(),
+                &at,
+                &o,
+                order_comment(&client_id, o.comment.as_deref()),
+            )
+            .await?
+            {
+                Ok(built) => built,
+                Err(message) => {
+                    return Ok(Prepared::Unsendable {
+                        code: FILLING_MODE,
+                        field: "type_filling",
+                        message,
+                    })
+                }
+            };
+            Ok(Prepared::Send {
+                request: req,
+                offset_s: offset,
+            })
+        })
+    })
+    .await
+}
+
+/// Check an order without sending it.
+///
+/// MT5's `order_check` for the body of `POST /orders`; nothing is sent or journaled.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/check",
+    tag = "trading",
+    operation_id = "check_order",
+    params(doc::AccountHeader),
+    request_body = doc::PlaceOrderRequest,
+    responses(
+        (status = 200, description = "MT5's check (retcode 0: it would pass)", body = doc::OrderCheckResult),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 409, response = doc::CredentialsInvalid),
+        (status = 422, description = "`validation_failed`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn check_order(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let (order, _) = parse_place(&body)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let (result, offset) = read(&state, &row, move |t, at| {
+        let o = order.clone();
+        Box::pin(async move {
+            let built = build_place(
+                t.as_ref(),
+                &at,
+                &o,
+                order_comment("check", o.comment.as_deref()),
+            )
+            .await?;
+            Ok(match built {
+                Ok((req, offset)) => Ok((t.order_check(&at, &req).await?, offset)),
+                Err(message) => Err(message),
+            })
+        })
+    })
+    .await?
+    .map_err(|message| {
+        ApiError::validation("type_filling", format!("{FILLING_MODE}: {message}"))
+    })?;
+    Ok(Json(to_json(&result, offset)))
+}
+
+async fn find_order(state: &AppState, row: &AccountRow, ticket: u64) -> ApiResult<mt5::TradeOrder> {
+    let list = read(state, row, move |t, at| {
+        Box::pin(async move { t.orders(&at, &PositionFilter::Ticket(ticket)).await })
+    })
+    .await?;
+    list.into_iter()
+        .find(|o| o.ticket == ticket)
+        .ok_or(ApiError::OrderNotFound)
+}
+
+/// Modify a pending order.
+///
+/// Its price, SL, TP, stop-limit price or expiration; absent fields are kept.
+#[utoipa::path(
+    put,
+    path = "/api/v1/orders/{ticket}",
+    tag = "trading",
+    operation_id = "modify_order",
+    params(("ticket" = u64, Path, description = "The pending order's ticket"), doc::OrderHeaders),
+    request_body = doc::ModifyOrderRequest,
+    responses(
+        (status = 200, description = "MT5 accepted it, `changed` false when there was nothing to change (a repeated `Idempotency-Key` replays the first response)", body = doc::ModifyResult),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::TradingDisabledOrReadOnly),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `order_not_found`", body = doc::ErrorBody),
+        (status = 409, response = doc::InProgressOrCredentialsInvalid),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn modify_order(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Outcome> {
+    let ticket = parse_ticket(&raw)?;
+    let mut f = Fields::new(&body)?;
+    let price = f.number("price", true);
+    let sl = f.number("sl", false);
+    let tp = f.number("tp", false);
+    let stoplimit = f.number("stoplimit", true);
+    let expiration = f.time("expiration");
+    f.finish()?;
+    let key = idempotency_key(&headers)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let existing = find_order(&state, &row, ticket).await?;
+    let normalized = json!({
+        "ticket": ticket, "price": price.clone().value(), "sl": sl.clone().value(), "tp": tp.clone().value(),
+        "stoplimit": stoplimit.clone().value(), "expiration": expiration.clone().value(),
+    });
+    let intent = Intent {
+        action: "modify_order",
+        request: normalized,
+        idempotency_key: key,
+        source: Source::Api,
+    };
+    // MT5's MODIFY resends every level: absent fields keep the order's own; null removes sl/tp.
+    let keep = |o: Opt<f64>, current: f64| match o {
+        Opt::Absent => current,
+        Opt::Null => 0.0,
+        Opt::Value(v) => v,
+    };
+    let new_price = keep(price, existing.price_open);
+    let new_sl = keep(sl, existing.sl);
+    let new_tp = keep(tp, existing.tp);
+    let new_stoplimit = keep(stoplimit, existing.price_stoplimit);
+    submit(&state, &user.ctx, &row, intent, move |t, at, _client_id| {
+        let existing = existing.clone();
+        let expiration = expiration.clone();
+        Box::pin(async move {
+            let offset = t.server_time_offset_s(&at).await?;
+            let (type_time, exp) = match expiration {
+                Opt::Value(e) => (OrderTime::Specified, e.saturating_add(offset)),
+                Opt::Null => (OrderTime::Gtc, 0),
+                Opt::Absent => (existing.type_time, existing.time_expiration),
+            };
+            let req = TradeRequest {
+                action: TradeAction::Modify,
+                order: existing.ticket,
+                symbol: existing.symbol.clone(),
+                price: new_price,
+                sl: new_sl,
+                tp: new_tp,
+                stoplimit: new_stoplimit,
+                type_time,
+                expiration: exp,
+                ..Default::default()
+            };
+            Ok(Prepared::Send {
+                request: req,
+                offset_s: offset,
+            })
+        })
+    })
+    .await
+}
+
+/// Cancel a pending order.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orders/{ticket}",
+    tag = "trading",
+    operation_id = "cancel_order",
+    params(("ticket" = u64, Path, description = "The pending order's ticket"), doc::OrderHeaders),
+    responses(
+        (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::TradingDisabledOrReadOnly),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `order_not_found`", body = doc::ErrorBody),
+        (status = 409, response = doc::InProgressOrCredentialsInvalid),
+        (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> ApiResult<Outcome> {
+    let ticket = parse_ticket(&raw)?;
+    let key = idempotency_key(&headers)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    find_order(&state, &row, ticket).await?;
+    let intent = Intent {
+        action: "cancel_order",
+        request: json!({ "ticket": ticket }),
+        idempotency_key: key,
+        source: Source::Api,
+    };
+    submit(&state, &user.ctx, &row, intent, move |t, at, _| {
+        Box::pin(async move {
+            let req = TradeRequest {
+                action: TradeAction::Remove,
+                order: ticket,
+                ..Default::default()
+            };
+            prepared(t.as_ref(), &at, req).await
+        })
+    })
+    .await
+}

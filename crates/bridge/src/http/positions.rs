@@ -1,0 +1,228 @@
+//! Positions of the resolved account: the open ones, their SL/TP, and closing them.
+
+use super::extract::{AuthUser, JsonBody, MaybeJsonBody};
+use super::openapi as doc;
+use super::trading::*;
+use super::validate::{Fields, Opt};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::AccountRow;
+use crate::trading::{
+    default_filling, filling_required, order_comment, prepared, read, submit, Intent, Outcome,
+    Source,
+};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use mt5::enums::Mt5Enum;
+use mt5::{OrderFilling, PositionFilter, PositionType, TradeAction, TradeRequest};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// The resolved account's open positions.
+#[utoipa::path(
+    get,
+    path = "/api/v1/positions",
+    tag = "trading",
+    operation_id = "list_positions",
+    params(doc::AccountHeader, doc::SymbolFilter),
+    responses(
+        (status = 200, description = "The open positions", body = doc::PositionList),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NoAccountToActOn),
+        (status = 409, response = doc::CredentialsInvalid),
+        (status = 422, response = doc::TradingReadInvalid),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn positions(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    open_items(state, user, headers, q, true).await
+}
+
+async fn find_position(
+    state: &AppState,
+    row: &AccountRow,
+    ticket: u64,
+) -> ApiResult<mt5::TradePosition> {
+    let list = read(state, row, move |t, at| {
+        Box::pin(async move { t.positions(&at, &PositionFilter::Ticket(ticket)).await })
+    })
+    .await?;
+    list.into_iter()
+        .find(|p| p.ticket == ticket)
+        .ok_or(ApiError::PositionNotFound)
+}
+
+/// Change a position's SL and/or TP.
+///
+/// An absent one is kept; null removes it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/positions/{ticket}",
+    tag = "trading",
+    operation_id = "modify_position",
+    params(("ticket" = u64, Path, description = "The position's ticket"), doc::OrderHeaders),
+    request_body = doc::ModifyPositionRequest,
+    responses(
+        (status = 200, description = "MT5 accepted it, `changed` false when there was nothing to change (a repeated `Idempotency-Key` replays the first response)", body = doc::ModifyResult),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::TradingDisabledOrReadOnly),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `position_not_found`", body = doc::ErrorBody),
+        (status = 409, response = doc::InProgressOrCredentialsInvalid),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn modify_position(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Outcome> {
+    let ticket = parse_ticket(&raw)?;
+    let mut f = Fields::new(&body)?;
+    let sl = f.number("sl", false);
+    let tp = f.number("tp", false);
+    if sl.is_absent() && tp.is_absent() && body.get("sl").is_none() && body.get("tp").is_none() {
+        f.error("sl", "give sl and/or tp");
+    }
+    f.finish()?;
+    let key = idempotency_key(&headers)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let pos = find_position(&state, &row, ticket).await?;
+    let level = |o: &Opt<f64>, current: f64| match o {
+        Opt::Absent => current,
+        Opt::Null => 0.0,
+        Opt::Value(v) => *v,
+    };
+    let (new_sl, new_tp) = (level(&sl, pos.sl), level(&tp, pos.tp));
+    let normalized = json!({ "ticket": ticket, "sl": new_sl, "tp": new_tp });
+    let intent = Intent {
+        action: "modify_position",
+        request: normalized,
+        idempotency_key: key,
+        source: Source::Api,
+    };
+    submit(&state, &user.ctx, &row, intent, move |t, at, _| {
+        let symbol = pos.symbol.clone();
+        Box::pin(async move {
+            let req = TradeRequest {
+                action: TradeAction::Sltp,
+                position: ticket,
+                symbol,
+                sl: new_sl,
+                tp: new_tp,
+                ..Default::default()
+            };
+            prepared(t.as_ref(), &at, req).await
+        })
+    })
+    .await
+}
+
+/// Close a position, or part of it.
+///
+/// With `volume`, only that many lots close; without a body, the whole position.
+#[utoipa::path(
+    post,
+    path = "/api/v1/positions/{ticket}/close",
+    tag = "trading",
+    operation_id = "close_position",
+    params(("ticket" = u64, Path, description = "The position's ticket"), doc::OrderHeaders),
+    request_body(content = Option<doc::ClosePositionRequest>, description = "Optional: without a body the whole position closes"),
+    responses(
+        (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
+        (status = 400, response = doc::InvalidJson),
+        (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::TradingDisabledOrReadOnly),
+        (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `position_not_found`", body = doc::ErrorBody),
+        (status = 409, response = doc::InProgressOrCredentialsInvalid),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn close_position(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    MaybeJsonBody(body): MaybeJsonBody,
+) -> ApiResult<Outcome> {
+    let ticket = parse_ticket(&raw)?;
+    let body = body.unwrap_or_else(|| json!({}));
+    let mut f = Fields::new(&body)?;
+    let volume = f.number("volume", true).value();
+    let deviation = f.uint("deviation").value().unwrap_or(20);
+    let comment = f.string("comment", 64).value();
+    let type_filling = f.mt5_enum("type_filling", OrderFilling::all()).value();
+    f.finish()?;
+    let key = idempotency_key(&headers)?;
+    let row = resolve_account(&state, &user, &headers).await?;
+    let pos = find_position(&state, &row, ticket).await?;
+    // The closing order trades on the other side; for a type the service does not know, that
+    // side cannot be told, and no order is sent on a guess.
+    let Some(r#type) = pos.r#type.opposite().and_then(PositionType::order_type) else {
+        return Err(ApiError::validation(
+            "ticket",
+            format!(
+                "position {ticket} has type {}, which the service does not know: it cannot tell \
+                 which order closes it; close it in the terminal",
+                pos.r#type
+            ),
+        ));
+    };
+    let volume = volume.unwrap_or(pos.volume);
+    let mut request = json!({ "ticket": ticket, "volume": volume });
+    if let Some(filling) = type_filling {
+        request["type_filling"] = json!(filling);
+    }
+    let intent = Intent {
+        action: "close_position",
+        request,
+        idempotency_key: key,
+        source: Source::Api,
+    };
+    submit(&state, &user.ctx, &row, intent, move |t, at, client_id| {
+        let pos = pos.clone();
+        let comment = order_comment(&client_id, comment.as_deref());
+        Box::pin(async move {
+            let info = t.symbol_info(&at, &pos.symbol).await?;
+            let tick = t.symbol_info_tick(&at, &pos.symbol).await?;
+            let Some(type_filling) = type_filling.or_else(|| default_filling(&info, r#type)) else {
+                return Ok(filling_required(&info));
+            };
+            let price = crate::trading::market_price(r#type, tick.bid, tick.ask);
+            let req = crate::trading::close_request(
+                &pos,
+                r#type,
+                volume,
+                price,
+                deviation,
+                type_filling,
+                comment,
+            );
+            prepared(t.as_ref(), &at, req).await
+        })
+    })
+    .await
+}
