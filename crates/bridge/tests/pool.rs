@@ -1079,34 +1079,44 @@ async fn residency_zero_switches_to_a_waiting_account_at_once() {
     assert_eq!(logins_in_order, [0, 1, 0]);
 }
 
-#[test]
-fn pool_residency_ms_is_validated() {
+/// The pool settings `mt5-bridge serve` loads from these flags (and a JWT secret).
+fn pool_settings(flags: &[&str]) -> Result<PoolOptions, String> {
     use clap::Parser;
     use mt5_bridge::config::{Cli, Command, ServeSettings};
     let dir = tempfile::tempdir().unwrap();
-    let load = |residency: Option<&str>| {
-        let mut argv = vec![
-            "mt5-bridge".to_string(),
-            "serve".to_string(),
-            "--data-dir".to_string(),
-            dir.path().display().to_string(),
-        ];
-        if let Some(ms) = residency {
-            argv.extend(["--pool-residency-ms".to_string(), ms.to_string()]);
-        }
-        let Command::Serve(args) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not parsed as serve");
-        };
-        let lookup = |name: &str| match name {
-            "JWT_SECRET" => Some("a-test-secret-of-at-least-32-bytes!!".to_string()),
-            _ => None,
-        };
-        ServeSettings::load(&args, &lookup).map(|s| s.pool.residency)
+    let mut argv = vec![
+        "mt5-bridge".to_string(),
+        "serve".to_string(),
+        "--data-dir".to_string(),
+        dir.path().display().to_string(),
+    ];
+    argv.extend(flags.iter().map(|f| f.to_string()));
+    let Command::Serve(args) = Cli::try_parse_from(argv).unwrap().command else {
+        panic!("not parsed as serve");
     };
-    assert_eq!(load(None).unwrap(), Duration::from_millis(500));
-    assert_eq!(load(Some("0")).unwrap(), Duration::ZERO, "0 turns it off");
-    assert_eq!(load(Some("2000")).unwrap(), Duration::from_secs(2));
-    let err = load(Some("10001")).unwrap_err().to_string();
+    let lookup = |name: &str| match name {
+        "JWT_SECRET" => Some("a-test-secret-of-at-least-32-bytes!!".to_string()),
+        _ => None,
+    };
+    ServeSettings::load(&args, &lookup)
+        .map(|s| s.pool)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn pool_residency_ms_is_validated() {
+    let load = |flags: &[&str]| pool_settings(flags).map(|p| p.residency);
+    assert_eq!(load(&[]).unwrap(), Duration::from_millis(500));
+    assert_eq!(
+        load(&["--pool-residency-ms", "0"]).unwrap(),
+        Duration::ZERO,
+        "0 turns it off"
+    );
+    assert_eq!(
+        load(&["--pool-residency-ms", "2000"]).unwrap(),
+        Duration::from_secs(2)
+    );
+    let err = load(&["--pool-residency-ms", "10001"]).unwrap_err();
     assert!(err.contains("POOL_RESIDENCY_MS"), "{err}");
 }
 
@@ -1309,24 +1319,26 @@ async fn orders_waiting_for_the_last_trading_terminal_are_told_when_it_stops() {
     run(&r.pool, 1, info_op()).await.unwrap();
 }
 
-/// Under `policy`, on 4 terminals: 3 hot accounts each asked for every 20 ms by their own user
-/// while 12 cold accounts (of 12 other users) ask in three waves. Returns the logins of each hot
-/// account and the slowest cold request.
-async fn hot_and_cold(policy: Policy) -> (Vec<usize>, Duration) {
+/// Under `policy`, on 4 terminals: each `hot` account (index, its user, a request every so many
+/// ms) asked for in a loop, while the `cold` accounts, each of a user of its own, ask in three
+/// waves. Returns the logins of each hot account and the slowest cold request.
+async fn hot_and_cold(
+    policy: Policy,
+    hot: &[(usize, uuid::Uuid, u64)],
+    cold: std::ops::Range<usize>,
+) -> (Vec<usize>, Duration) {
     let o = PoolOptions { policy, ..opts() };
-    let r = rig(4, 15, LOGIN_MS, 0, o).await;
-    let hot = [0, 1, 2];
+    let r = rig(4, cold.end, LOGIN_MS, 0, o).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let loops: Vec<_> = hot
         .iter()
-        .map(|&i| {
+        .map(|&(i, user, every_ms)| {
             let (p, stop) = (r.pool.clone(), stop.clone());
-            let user = uuid::Uuid::new_v4();
             tokio::spawn(async move {
                 while !stop.load(Ordering::SeqCst) {
                     let got = run_as(&p, user, i, info_op()).await.unwrap();
                     assert_eq!(got.login, key(i).account.login);
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    tokio::time::sleep(Duration::from_millis(every_ms)).await;
                 }
             })
         })
@@ -1335,7 +1347,8 @@ async fn hot_and_cold(policy: Policy) -> (Vec<usize>, Duration) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut slowest = Duration::ZERO;
     for _wave in 0..3 {
-        let cold: Vec<_> = (3..15)
+        let waiting: Vec<_> = cold
+            .clone()
             .map(|i| {
                 let p = r.pool.clone();
                 let user = uuid::Uuid::new_v4();
@@ -1349,7 +1362,7 @@ async fn hot_and_cold(policy: Policy) -> (Vec<usize>, Duration) {
                 })
             })
             .collect();
-        for c in cold {
+        for c in waiting {
             slowest = slowest.max(c.await.unwrap());
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -1362,7 +1375,7 @@ async fn hot_and_cold(policy: Policy) -> (Vec<usize>, Duration) {
     assert_ops_ran_under_current_login(&records);
     let hot_logins = hot
         .iter()
-        .map(|&i| {
+        .map(|&(i, _, _)| {
             records
                 .iter()
                 .filter(|r| is_login(r) && r.login == key(i).account.login)
@@ -1372,9 +1385,14 @@ async fn hot_and_cold(policy: Policy) -> (Vec<usize>, Duration) {
     (hot_logins, slowest)
 }
 
+/// Three hot accounts, each of its own user, asked for every 20 ms.
+fn three_hot() -> Vec<(usize, uuid::Uuid, u64)> {
+    (0..3).map(|i| (i, uuid::Uuid::new_v4(), 20)).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adaptive_keeps_hot_accounts_on_their_terminals_while_cold_ones_rotate_within_the_bound() {
-    let (hot_logins, slowest) = hot_and_cold(Policy::Adaptive).await;
+    let (hot_logins, slowest) = hot_and_cold(Policy::Adaptive, &three_hot(), 3..15).await;
     // At most 3 of 4 terminals are kept, and the three hot accounts are worth keeping (asked for
     // far more often than once per 200 ms login): none of them ever logs in again.
     assert_eq!(hot_logins, [1, 1, 1], "hot accounts lost their terminals");
@@ -1392,7 +1410,7 @@ async fn adaptive_keeps_hot_accounts_on_their_terminals_while_cold_ones_rotate_w
 async fn the_pool_policy_switches_hot_accounts_away_for_waiting_cold_ones() {
     // The same workload under `pool`: turns end and the hot accounts log in again, which is
     // what `adaptive` is for.
-    let (hot_logins, _) = hot_and_cold(Policy::Pool).await;
+    let (hot_logins, _) = hot_and_cold(Policy::Pool, &three_hot(), 3..15).await;
     assert!(
         hot_logins.iter().sum::<usize>() > 3,
         "under `pool` the hot accounts kept their terminals: {hot_logins:?}"
@@ -1401,32 +1419,11 @@ async fn the_pool_policy_switches_hot_accounts_away_for_waiting_cold_ones() {
 
 #[test]
 fn pool_policy_is_adaptive_unless_set() {
-    use clap::Parser;
-    use mt5_bridge::config::{Cli, Command, ServeSettings};
-    let dir = tempfile::tempdir().unwrap();
-    let load = |policy: Option<&str>| {
-        let mut argv = vec![
-            "mt5-bridge".to_string(),
-            "serve".to_string(),
-            "--data-dir".to_string(),
-            dir.path().display().to_string(),
-        ];
-        if let Some(p) = policy {
-            argv.extend(["--pool-policy".to_string(), p.to_string()]);
-        }
-        let Command::Serve(args) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not parsed as serve");
-        };
-        let lookup = |name: &str| match name {
-            "JWT_SECRET" => Some("a-test-secret-of-at-least-32-bytes!!".to_string()),
-            _ => None,
-        };
-        ServeSettings::load(&args, &lookup).map(|s| s.pool.policy)
-    };
-    assert_eq!(load(None).unwrap(), Policy::Adaptive);
-    assert_eq!(load(Some("pool")).unwrap(), Policy::Pool);
-    assert_eq!(load(Some("naive")).unwrap(), Policy::Naive);
-    let err = load(Some("lru")).unwrap_err().to_string();
+    let load = |flags: &[&str]| pool_settings(flags).map(|p| p.policy);
+    assert_eq!(load(&[]).unwrap(), Policy::Adaptive);
+    assert_eq!(load(&["--pool-policy", "pool"]).unwrap(), Policy::Pool);
+    assert_eq!(load(&["--pool-policy", "naive"]).unwrap(), Policy::Naive);
+    let err = load(&["--pool-policy", "lru"]).unwrap_err();
     assert!(
         err.contains("POOL_POLICY") && err.contains("adaptive"),
         "{err}"
@@ -1439,55 +1436,16 @@ async fn kept_terminals_go_round_the_users_before_anyone_gets_a_second() {
     // asked for every 40 ms. By frequency alone A's three would be kept and B's would rotate; by
     // rounds over the users A's two hottest and B's are kept, and cold accounts rotate through
     // the fourth terminal.
-    let r = rig(4, 10, LOGIN_MS, 0, opts()).await;
     let (user_a, user_b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let hot = [
         (0, user_a, 20),
         (1, user_a, 20),
         (2, user_a, 20),
         (3, user_b, 40),
     ];
-    let loops: Vec<_> = hot
-        .iter()
-        .map(|&(i, user, every_ms)| {
-            let (p, stop) = (r.pool.clone(), stop.clone());
-            tokio::spawn(async move {
-                while !stop.load(Ordering::SeqCst) {
-                    run_as(&p, user, i, info_op()).await.unwrap();
-                    tokio::time::sleep(Duration::from_millis(every_ms)).await;
-                }
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    for _wave in 0..3 {
-        let cold: Vec<_> = (4..10)
-            .map(|i| {
-                let p = r.pool.clone();
-                let user = uuid::Uuid::new_v4();
-                tokio::spawn(async move { run_as(&p, user, i, positions_op()).await })
-            })
-            .collect();
-        for c in cold {
-            assert!(c.await.unwrap().is_ok());
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    stop.store(true, Ordering::SeqCst);
-    for l in loops {
-        l.await.unwrap();
-    }
-    let records = audit(&r.broker).await;
-    assert_ops_ran_under_current_login(&records);
-    let logins_of = |i: usize| {
-        records
-            .iter()
-            .filter(|r| is_login(r) && r.login == key(i).account.login)
-            .count()
-    };
-    assert_eq!(logins_of(3), 1, "user B's only account lost its terminal");
-    let a_logins: usize = (0..3).map(logins_of).sum();
+    let (logins, _) = hot_and_cold(Policy::Adaptive, &hot, 4..10).await;
+    assert_eq!(logins[3], 1, "user B's only account lost its terminal");
+    let a_logins: usize = logins[..3].iter().sum();
     assert!(
         a_logins > 3,
         "user A kept all three of its accounts ({a_logins} logins)"
