@@ -33,6 +33,7 @@ pub mod context;
 pub mod credentials;
 pub mod error;
 pub mod error_code;
+pub mod fields;
 pub mod http;
 pub mod import;
 pub mod limits;

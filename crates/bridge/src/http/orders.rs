@@ -69,6 +69,12 @@ struct PlaceOrder {
 fn parse_place(body: &Value) -> ApiResult<(PlaceOrder, Value)> {
     let mut f = Fields::new(body)?;
     let symbol = f.required_string("symbol", SYMBOL_MAX);
+    if symbol
+        .as_deref()
+        .is_some_and(|s| !crate::fields::is_symbol(s))
+    {
+        f.error("symbol", crate::fields::SYMBOL_RULE);
+    }
     let r#type = f.mt5_enum("type", PLACE_TYPES);
     if body.get("type").is_none_or(Value::is_null) {
         f.error("type", "is required");

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-pub(super) const SYMBOL_MAX: usize = 32;
+pub(super) use crate::fields::SYMBOL_MAX;
 pub(super) const PLACE_TYPES: &[OrderType] = &[
     OrderType::Buy,
     OrderType::Sell,
@@ -110,11 +110,8 @@ pub(super) fn parse_ticket(raw: &str) -> ApiResult<u64> {
 }
 
 pub(super) fn check_symbol(symbol: &str) -> ApiResult<()> {
-    if symbol.is_empty()
-        || symbol.len() > SYMBOL_MAX
-        || symbol.chars().any(|c| c.is_control() || c == '/')
-    {
-        return Err(ApiError::validation("symbol", "must be 1 to 32 characters"));
+    if !crate::fields::is_symbol(symbol) {
+        return Err(ApiError::validation("symbol", crate::fields::SYMBOL_RULE));
     }
     Ok(())
 }

@@ -10,8 +10,7 @@ use super::core::*;
 // ---------------------------------------------------------------------------------------------
 // Parameter tables: one description drives both the schema and the validation.
 
-/// The longest symbol name accepted (as the trading endpoints do).
-pub(super) const SYMBOL_MAX: usize = 32;
+use crate::fields::{is_symbol, SYMBOL_MAX, SYMBOL_RULE};
 /// Periods above this would ask the terminal for thousands of bars per evaluation.
 pub(super) const PERIOD_MAX: u32 = 500;
 
@@ -287,7 +286,7 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn symbol(&mut self) -> Option<String> {
-        let msg = format!("must be a symbol name of 1 to {SYMBOL_MAX} characters");
+        let msg = SYMBOL_RULE;
         match self.get("symbol") {
             None => {
                 self.error("symbol", "is required");
@@ -295,10 +294,7 @@ impl<'a> Reader<'a> {
             }
             Some(Value::String(s)) => {
                 let t = s.trim();
-                if t.is_empty()
-                    || t.chars().count() > SYMBOL_MAX
-                    || t.chars().any(|c| c.is_control() || c.is_whitespace())
-                {
+                if !is_symbol(t) {
                     self.error("symbol", msg);
                     None
                 } else {
