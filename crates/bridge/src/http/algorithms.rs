@@ -172,12 +172,7 @@ pub async fn create(
             },
         )
         .await
-        .map_err(|e| match e {
-            crate::store::StoreError::Conflict(_) => {
-                ApiError::validation("name", "a saved algorithm with this name exists")
-            }
-            other => other.into(),
-        })?;
+        .map_err(name_taken)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "success": true, "algorithm": config_json(&config) })),
@@ -273,12 +268,7 @@ pub async fn update(
             },
         )
         .await
-        .map_err(|e| match e {
-            crate::store::StoreError::Conflict(_) => {
-                ApiError::validation("name", "a saved algorithm with this name exists")
-            }
-            other => other.into(),
-        })?
+        .map_err(name_taken)?
         .ok_or(ApiError::AlgorithmNotFound)?;
     Ok(Json(
         json!({ "success": true, "algorithm": config_json(&updated) }),
@@ -497,4 +487,14 @@ pub async fn run(
         .await?
         .ok_or(ApiError::RunNotFound)?;
     Ok(Json(json!({ "run": run_json(&r) })))
+}
+
+/// A saved algorithm's name is unique per user: the store's conflict names the field.
+fn name_taken(e: crate::store::StoreError) -> ApiError {
+    match e {
+        crate::store::StoreError::Conflict(_) => {
+            ApiError::validation("name", "a saved algorithm with this name exists")
+        }
+        other => other.into(),
+    }
 }
