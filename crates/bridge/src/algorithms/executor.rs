@@ -5,10 +5,10 @@
 //! run ids, counted against the trade limit). `dry_run` plans the same trades and sends nothing.
 
 use super::levels::{self, Quote, Violation};
-use super::sizing::{size_by_risk, Sized};
 use super::strategies::{Intent as StrategyIntent, Params, Strategy};
 use crate::error::{ApiError, ApiResult};
 use crate::pool::Purpose;
+use crate::risk::sizing::{size_by_risk, Sized};
 use crate::risk::RiskLimits;
 use crate::state::AppState;
 use crate::store::algorithms::{NewAlgorithmRun, RunFinish, RUN_DONE, RUN_FAILED};

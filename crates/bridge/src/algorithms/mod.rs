@@ -8,5 +8,6 @@
 
 pub mod executor;
 pub mod levels;
-pub mod sizing;
+// Sizing lives with the risk limits (`crate::risk::sizing`); the old path stays for callers.
+pub use crate::risk::sizing;
 pub mod strategies;

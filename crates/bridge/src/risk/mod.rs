@@ -5,6 +5,8 @@ use crate::error::{ApiError, FieldError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub mod sizing;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RiskLimits {
     /// Fraction of the day's starting equity that may be lost in a day, in (0, 1].
