@@ -15,8 +15,10 @@ use support::{machine, percentile};
 
 use clap::Parser;
 use mt5_bridge::auth::mint_token;
-use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
+#[path = "../tests/support/postgres_db.rs"]
+mod postgres_db;
 use mt5_bridge::vault::CredentialKey;
+use postgres_db::{fresh_postgres_database, TestDatabase};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};

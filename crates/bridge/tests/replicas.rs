@@ -219,7 +219,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
     // Both replicas on one database: Postgres when the suite has one, else one SQLite file.
     let pg = match common::postgres_url() {
         Some(admin) => Some(
-            mt5_bridge::store::postgres::fresh_postgres_database(&admin)
+            common::postgres_db::fresh_postgres_database(&admin)
                 .await
                 .unwrap(),
         ),

@@ -12,10 +12,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
 use mt5_bridge::store::{self, AccountPatch, AccountStore, NewAccount, StoreError, UserCtx};
 use serde_json::json;
 use sqlx::{Connection, Executor, Row};
+use store_support::postgres_db::{fresh_postgres_database, TestDatabase};
 use uuid::Uuid;
 
 mod store_support;

@@ -13,12 +13,14 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use mt5_bridge::store::postgres::fresh_postgres_database;
+#[path = "support/postgres_db.rs"]
+mod postgres_db;
 use mt5_bridge::store::{self, AccountStore, NewAccount, UserCtx};
 use mt5_bridge::vault::{
     parse_old_keys, rotate_all, Binding, CredentialKey, RotationReport, Vault, VaultError,
     TOMBSTONE,
 };
+use postgres_db::fresh_postgres_database;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use uuid::Uuid;

@@ -10,9 +10,11 @@ pub mod skip;
 
 use mt5_bridge::app::{AppState, Application, Overrides};
 use mt5_bridge::config::{CommonArgs, ServeArgs, ServeSettings};
-use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
+#[path = "../support/postgres_db.rs"]
+pub mod postgres_db;
 use mt5_sim::broker::Broker;
 use mt5_sim::config::{default_accounts, FaultConfig, SimConfig, StateLocation};
+use postgres_db::{fresh_postgres_database, TestDatabase};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::Value;

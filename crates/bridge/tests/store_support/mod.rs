@@ -6,8 +6,10 @@
 #[path = "../support/skip.rs"]
 pub mod skip;
 
-use mt5_bridge::store::postgres::{fresh_postgres_database, TestDatabase};
+#[path = "../support/postgres_db.rs"]
+pub mod postgres_db;
 use mt5_bridge::store::{self, Store, StoreError, UserCtx};
+use postgres_db::{fresh_postgres_database, TestDatabase};
 use sqlx::{Connection, Executor};
 use std::future::Future;
 use std::sync::Arc;
