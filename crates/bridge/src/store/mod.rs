@@ -163,13 +163,7 @@ pub mod algorithms;
 pub mod audit;
 pub mod journal;
 pub mod postgres;
-mod postgres_algorithms;
-mod postgres_audit;
-mod postgres_journal;
 pub mod sqlite;
-mod sqlite_algorithms;
-mod sqlite_audit;
-mod sqlite_journal;
 
 /// Everything the service stores, behind one object.
 pub trait Store:

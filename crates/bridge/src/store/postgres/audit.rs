@@ -11,9 +11,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::audit::{audit_page_size, check_event, details_column, AuditEntry, AuditStore};
-use super::postgres::PgStore;
-use super::{StoreResult, UserCtx};
+use super::PgStore;
+use crate::store::audit::{audit_page_size, check_event, details_column, AuditEntry, AuditStore};
+use crate::store::{StoreResult, UserCtx};
 
 const INSERT: &str = "insert into audit_log (user_id, account_id, event, details, created_at) \
      values ($1, $2, $3, $4, clock_timestamp())";

@@ -23,6 +23,10 @@ use super::{
     StoreResult, UserCtx,
 };
 
+mod algorithms;
+mod audit;
+mod journal;
+
 /// The comment migration 1 puts on `auth.users` when it creates the shim; its presence means the
 /// store owns `auth.users` and may add users to it (never the case on Supabase).
 const AUTH_SHIM_MARKER: &str = "mt5-bridge auth shim";

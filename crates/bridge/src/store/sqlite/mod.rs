@@ -23,6 +23,10 @@ use super::{
     StoreResult, UserCtx,
 };
 
+mod algorithms;
+mod audit;
+mod journal;
+
 /// An account row's columns and its recorded `trade_allowed` (NULL until recorded: a left join). A
 /// correlated subquery rather than a join, so the same list serves `RETURNING` too.
 const COLUMNS: &str = "id, user_id, account_name, login, server, encrypted_password, is_active, \

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::audit::{audit_page_size, check_event, details_column, AuditEntry, AuditStore};
-use super::sqlite::{fmt_ts, now, parse_ts, parse_uuid, SqliteStore};
-use super::{StoreError, StoreResult, UserCtx};
+use super::{fmt_ts, now, parse_ts, parse_uuid, SqliteStore};
+use crate::store::audit::{audit_page_size, check_event, details_column, AuditEntry, AuditStore};
+use crate::store::{StoreError, StoreResult, UserCtx};
 
 #[derive(sqlx::FromRow)]
 struct LiteAudit {

@@ -10,12 +10,12 @@ use serde_json::Value;
 use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
-use super::journal::{
+use super::{fmt_ts, now, parse_ts, parse_uuid, SqliteStore};
+use crate::store::journal::{
     not_written, parse_status, response_column, retcode_column, Begin, Completion, JournalEntry,
     JournalFilter, JournalStatus, JournalStore, NewJournalEntry,
 };
-use super::sqlite::{fmt_ts, now, parse_ts, parse_uuid, SqliteStore};
-use super::{StoreError, StoreResult, UserCtx};
+use crate::store::{StoreError, StoreResult, UserCtx};
 
 const COLUMNS: &str = "id, user_id, account_id, client_id, idempotency_key, request_hash, source, \
      algorithm_id, run_id, action, request, status, retcode, \"order\", deal, volume, price, \

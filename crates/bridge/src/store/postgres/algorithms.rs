@@ -12,12 +12,12 @@ use sqlx::{Postgres, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::algorithms::{
+use super::PgStore;
+use crate::store::algorithms::{
     array_column, run_not_written, runs_page_size, AlgorithmConfig, AlgorithmConfigPatch,
     AlgorithmRun, AlgorithmStore, NewAlgorithmConfig, NewAlgorithmRun, RunFinish,
 };
-use super::postgres::PgStore;
-use super::{StoreResult, UserCtx};
+use crate::store::{StoreResult, UserCtx};
 
 const CONFIG_COLUMNS: &str = "id, user_id, name, kind, parameters, created_at, updated_at";
 

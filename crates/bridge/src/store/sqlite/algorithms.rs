@@ -11,12 +11,12 @@ use sqlx::{QueryBuilder, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::algorithms::{
+use super::{fmt_ts, now, parse_ts, parse_uuid, SqliteStore};
+use crate::store::algorithms::{
     array_column, run_not_written, runs_page_size, AlgorithmConfig, AlgorithmConfigPatch,
     AlgorithmRun, AlgorithmStore, NewAlgorithmConfig, NewAlgorithmRun, RunFinish,
 };
-use super::sqlite::{fmt_ts, now, parse_ts, parse_uuid, SqliteStore};
-use super::{StoreError, StoreResult, UserCtx};
+use crate::store::{StoreError, StoreResult, UserCtx};
 
 const CONFIG_COLUMNS: &str = "id, user_id, name, kind, parameters, created_at, updated_at";
 

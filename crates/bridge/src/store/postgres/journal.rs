@@ -15,12 +15,12 @@ use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::journal::{
+use super::PgStore;
+use crate::store::journal::{
     not_written, parse_status, response_column, retcode_column, Begin, Completion, JournalEntry,
     JournalFilter, JournalStatus, JournalStore, NewJournalEntry,
 };
-use super::postgres::PgStore;
-use super::{StoreResult, UserCtx};
+use crate::store::{StoreResult, UserCtx};
 
 const COLUMNS: &str = "id, user_id, account_id, client_id, idempotency_key, request_hash, source, \
      algorithm_id, run_id, action, request, status, retcode, \"order\", deal, volume, price, \
