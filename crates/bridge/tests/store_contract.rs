@@ -15,11 +15,11 @@ use std::time::Duration;
 use mt5_bridge::store::{self, AccountPatch, AccountStore, NewAccount, StoreError, UserCtx};
 use serde_json::json;
 use sqlx::{Connection, Executor, Row};
-use store_support::postgres_db::{fresh_postgres_database, TestDatabase};
+use store_support::postgres_db::fresh_postgres_database;
 use uuid::Uuid;
 
 mod store_support;
-use store_support::{as_user, as_writer, refused_as_user, sql_state};
+use store_support::{admin_url, as_user, as_writer, drop_best_effort, refused_as_user, sql_state};
 
 type Store = Arc<dyn AccountStore>;
 
@@ -60,63 +60,21 @@ async fn tick() {
     tokio::time::sleep(Duration::from_millis(15)).await;
 }
 
+// The runners of store_support, for contracts that take the store alone (or with its URL).
 async fn run_sqlite<F, Fut>(test: F)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("store.db").display()
-    );
-    let store = store::open(&url).await.unwrap();
-    assert_eq!(store.backend(), "sqlite");
-    store.migrate().await.unwrap();
-    test(store).await;
+    store_support::run_sqlite(|db| test(db.store)).await
 }
 
-fn admin_url() -> Option<String> {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            store_support::skip::postgres_skipped();
-            None
-        }
-    }
-}
-
-/// Runs `test` on a fresh, migrated Postgres database, drops the database afterwards (also when the
-/// test panics), then re-raises the test's panic.
 async fn run_postgres_with_url<F, Fut>(test: F)
 where
     F: FnOnce(Store, String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Some(admin) = admin_url() else { return };
-    let db = fresh_postgres_database(&admin)
-        .await
-        .expect("TEST_DATABASE_URL is set but a test database could not be created");
-    let outcome = async {
-        let store = store::open(&db.url).await?;
-        store.migrate().await?;
-        Ok::<_, StoreError>(store)
-    }
-    .await;
-    let result = match outcome {
-        Ok(store) => {
-            assert_eq!(store.backend(), "postgres");
-            tokio::spawn(test(store, db.url.clone())).await
-        }
-        Err(e) => {
-            let _ = db.drop().await;
-            panic!("opening the test database failed: {e}");
-        }
-    };
-    drop_best_effort(db).await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    store_support::run_postgres(|db| test(db.store, db.url)).await
 }
 
 async fn run_postgres<F, Fut>(test: F)
@@ -124,14 +82,7 @@ where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    run_postgres_with_url(|store, _| test(store)).await
-}
-
-async fn drop_best_effort(db: TestDatabase) {
-    let name = db.name.clone();
-    if let Err(e) = db.drop().await {
-        eprintln!("could not drop test database {name}: {e}");
-    }
+    store_support::run_postgres(|db| test(db.store)).await
 }
 
 macro_rules! contract {
