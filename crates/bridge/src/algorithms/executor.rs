@@ -19,8 +19,8 @@ use crate::trading::{
 };
 use mt5::util::{PriceGrid, Rounding};
 use mt5::{
-    AccountTradeMode, OrderType, PositionFilter, PositionType, RatesRange, SymbolInfo, TradeAction,
-    TradePosition, TradeRequest,
+    AccountTradeMode, OrderType, PositionFilter, PositionType, RatesRange, SymbolInfo,
+    TradePosition,
 };
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -301,19 +301,22 @@ async fn pass(
                     skipped.push(skip(described, filling_reason(&v.symbol)));
                     continue;
                 };
-                let req = TradeRequest {
-                    action: TradeAction::Deal,
-                    magic,
+                let req = crate::trading::NewOrder {
                     symbol: ex.params.symbol.clone(),
+                    r#type,
                     volume,
                     price: entry,
+                    stoplimit: 0.0,
                     sl,
                     tp: tp.unwrap_or(0.0),
                     deviation: 20,
-                    r#type,
                     type_filling,
-                    ..Default::default()
-                };
+                    type_time: Default::default(),
+                    expiration: 0,
+                    magic,
+                    comment: String::new(),
+                }
+                .request();
                 if ex.dry_run {
                     let refusal = risk_refusal(state, ex.account, limits, &req).await?;
                     match refusal {

@@ -160,30 +160,25 @@ async fn build_place(
             crate::trading::market_price(o.r#type, tick.bid, tick.ask)
         }
     };
-    let req = TradeRequest {
-        action: if o.r#type.is_market() {
-            TradeAction::Deal
-        } else {
-            TradeAction::Pending
-        },
-        magic: o.magic,
+    let req = crate::trading::NewOrder {
         symbol: o.symbol.clone(),
+        r#type: o.r#type,
         volume: o.volume,
         price,
         stoplimit: o.stoplimit.unwrap_or(0.0),
         sl: o.sl,
         tp: o.tp,
         deviation: o.deviation,
-        r#type: o.r#type,
         type_filling,
         type_time: o.type_time,
         expiration: o
             .expiration_utc
             .map(|e| e.saturating_add(offset))
             .unwrap_or(0),
+        magic: o.magic,
         comment,
-        ..Default::default()
-    };
+    }
+    .request();
     Ok(Ok((req, offset)))
 }
 

@@ -28,7 +28,7 @@ use idempotency::same_request;
 pub use idempotency::{action_route, request_fingerprint, request_hash};
 pub use requests::{
     close_request, comment_has_client_id, default_filling, filling_unknown, is_client_id,
-    market_price, new_client_id, order_comment, COMMENT_MAX, FILLING_MODE,
+    market_price, new_client_id, order_comment, NewOrder, COMMENT_MAX, FILLING_MODE,
 };
 
 /// Runs `op` on a terminal holding the row's own session (its credential's tag), logging one in

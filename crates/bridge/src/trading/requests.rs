@@ -1,7 +1,7 @@
 //! The MT5 requests the service builds, one copy each: the comment with the client id that finds an
 //! order again, the filling policy, the price a market order takes, the close of a position.
 
-use mt5::{OrderFilling, OrderType, TradeAction, TradePosition, TradeRequest};
+use mt5::{OrderFilling, OrderTime, OrderType, TradeAction, TradePosition, TradeRequest};
 use rand::Rng;
 
 /// The client id takes the first 12 characters of the comment ([`COMMENT_MAX`] in all).
@@ -140,5 +140,53 @@ pub fn close_request(
         magic: position.magic,
         comment,
         ..Default::default()
+    }
+}
+
+/// A new order, market or pending, as the service sends it: the API's and the algorithms' orders
+/// both go through [`NewOrder::request`], the one copy of that request.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub symbol: String,
+    pub r#type: OrderType,
+    pub volume: f64,
+    pub price: f64,
+    /// The limit price of a stop-limit order (0 otherwise).
+    pub stoplimit: f64,
+    pub sl: f64,
+    pub tp: f64,
+    pub deviation: u64,
+    pub type_filling: OrderFilling,
+    pub type_time: OrderTime,
+    /// On the trade server's clock (0: none).
+    pub expiration: i64,
+    pub magic: u64,
+    pub comment: String,
+}
+
+impl NewOrder {
+    /// The request: a deal for a market type, a pending order otherwise.
+    pub fn request(self) -> TradeRequest {
+        TradeRequest {
+            action: if self.r#type.is_market() {
+                TradeAction::Deal
+            } else {
+                TradeAction::Pending
+            },
+            magic: self.magic,
+            symbol: self.symbol,
+            volume: self.volume,
+            price: self.price,
+            stoplimit: self.stoplimit,
+            sl: self.sl,
+            tp: self.tp,
+            deviation: self.deviation,
+            r#type: self.r#type,
+            type_filling: self.type_filling,
+            type_time: self.type_time,
+            expiration: self.expiration,
+            comment: self.comment,
+            ..Default::default()
+        }
     }
 }
