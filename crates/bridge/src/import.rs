@@ -128,7 +128,7 @@ pub async fn run(
     let info = pool
         .verify_login(&session, &password)
         .await
-        .map_err(|e| format!("MT5 refused the login: {e}"))?;
+        .map_err(|e| format!("MT5 refused the login: {}", crate::error::ApiError::from(e)))?;
     let id = Uuid::new_v4();
     let envelope = settings
         .base

@@ -76,6 +76,49 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// there when the credential is known to be bad, so no login is tried with it).
 pub type PasswordSource<'a> = &'a (dyn Fn() -> BoxFuture<Result<SecretString, ApiError>> + Sync);
 
+/// Why the pool could not run an operation. [`ApiError`] is made from it in one place (the `From`
+/// below), so the pool's outcomes map to the API's codes once.
+#[derive(Debug)]
+pub enum PoolError {
+    /// No terminal can serve: none configured, the pool closed, the queue full, or the guard
+    /// refused twice (`terminal_unavailable`).
+    Unavailable(String),
+    /// Every terminal in service has trading switched off; the order was not sent.
+    TradingDisabled,
+    /// The user already has `limit` requests waiting (`429`, scope `queue_per_user`).
+    UserQueueFull { limit: u32 },
+    /// The session reports that trading is not allowed on the account.
+    ReadOnly,
+    /// The deadline passed, waiting included.
+    Timeout,
+    /// A login failed (MT5 refused it, or the terminal could not be reached).
+    Login(TerminalError),
+    /// The operation failed on the terminal.
+    Terminal(TerminalError),
+    /// The password source answered with a refusal of its own (a credential known to be bad).
+    Password(ApiError),
+}
+
+impl From<PoolError> for ApiError {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Unavailable(why) => ApiError::TerminalUnavailable(why),
+            PoolError::TradingDisabled => ApiError::TerminalTradingDisabled,
+            PoolError::UserQueueFull { limit } => ApiError::RateLimited {
+                scope: "queue_per_user",
+                limit,
+                window_s: 0,
+                retry_after_s: 1,
+            },
+            PoolError::ReadOnly => ApiError::ReadOnlyAccount,
+            PoolError::Timeout => ApiError::TerminalTimeout,
+            PoolError::Login(e) => ApiError::from_login_error(e),
+            PoolError::Terminal(e) => ApiError::from(e),
+            PoolError::Password(e) => e,
+        }
+    }
+}
+
 /// What a [`TerminalPool::run_for`] call is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -1277,17 +1320,15 @@ impl TerminalPool {
         account: &Session,
         user: Option<Uuid>,
         trade: bool,
-    ) -> Result<Lease, ApiError> {
+    ) -> Result<Lease, PoolError> {
         if self.inner.terminals.is_empty() {
-            return Err(ApiError::TerminalUnavailable(
-                "no terminal is configured".into(),
-            ));
+            return Err(PoolError::Unavailable("no terminal is configured".into()));
         }
         let started = Instant::now();
         let mut waiting = {
             let mut st = self.inner.lock();
             if trade && no_terminal_trades(&st.slots) {
-                return Err(ApiError::TerminalTradingDisabled);
+                return Err(PoolError::TradingDisabled);
             }
             let (tx, rx) = oneshot::channel();
             let seq = st.next_seq;
@@ -1335,16 +1376,11 @@ impl TerminalPool {
                     .queue_rejections
                     .fetch_add(1, Ordering::Relaxed);
                 if user_full {
-                    return Err(ApiError::RateLimited {
-                        scope: "queue_per_user",
+                    return Err(PoolError::UserQueueFull {
                         limit: u32::try_from(per_user).unwrap_or(u32::MAX),
-                        window_s: 0,
-                        retry_after_s: 1,
                     });
                 }
-                return Err(ApiError::TerminalUnavailable(
-                    "terminal queue is full".into(),
-                ));
+                return Err(PoolError::Unavailable("terminal queue is full".into()));
             }
             Waiting {
                 inner: self.inner.clone(),
@@ -1354,15 +1390,15 @@ impl TerminalPool {
         };
         let received = match waiting.rx.as_mut() {
             Some(rx) => rx.await,
-            None => return Err(ApiError::TerminalUnavailable("terminal pool closed".into())),
+            None => return Err(PoolError::Unavailable("terminal pool closed".into())),
         };
         waiting.rx = None;
         let grant = received.map_err(|_| {
             // An order's wait ends without a terminal when the last one that traded stopped.
             if trade && no_terminal_trades(&self.inner.lock().slots) {
-                ApiError::TerminalTradingDisabled
+                PoolError::TradingDisabled
             } else {
-                ApiError::TerminalUnavailable("terminal pool closed".into())
+                PoolError::Unavailable("terminal pool closed".into())
             }
         })?;
         let stats = &self.inner.stats;
@@ -1379,7 +1415,7 @@ impl TerminalPool {
         lease: &Lease,
         session: &Session,
         password: &SecretString,
-    ) -> Result<AccountInfo, ApiError> {
+    ) -> Result<AccountInfo, PoolError> {
         self.inner.set_logged_in(lease.grant.slot, None, None);
         self.inner.stats.logins.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
@@ -1410,7 +1446,7 @@ impl TerminalPool {
                 if e.is_terminal_down() {
                     self.inner.mark_down(lease.grant.slot);
                 }
-                Err(ApiError::from_login_error(e))
+                Err(PoolError::Login(e))
             }
         }
     }
@@ -1421,7 +1457,7 @@ impl TerminalPool {
         session: &Session,
         password: PasswordSource<'_>,
         op: F,
-    ) -> Result<R, ApiError>
+    ) -> Result<R, PoolError>
     where
         R: Send + 'static,
         F: Fn(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>> + Send + Sync,
@@ -1445,7 +1481,7 @@ impl TerminalPool {
         password: PasswordSource<'_>,
         timeout: Duration,
         op: F,
-    ) -> Result<R, ApiError>
+    ) -> Result<R, PoolError>
     where
         R: Send + 'static,
         F: Fn(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>> + Send + Sync,
@@ -1465,7 +1501,7 @@ impl TerminalPool {
         purpose: Purpose,
         timeout: Duration,
         op: F,
-    ) -> Result<Ran<R>, ApiError>
+    ) -> Result<Ran<R>, PoolError>
     where
         R: Send + 'static,
         F: Fn(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>> + Send + Sync,
@@ -1481,7 +1517,7 @@ impl TerminalPool {
                 let slot = lease.grant.slot;
                 let fresh = self.inner.opts.policy == Policy::Naive;
                 if fresh || self.inner.logged_in(slot).as_ref() != Some(session) {
-                    let pw = password().await?;
+                    let pw = password().await.map_err(PoolError::Password)?;
                     login = Some(self.login(&lease, session, &pw).await?);
                 }
                 // Fencing across replicas is the agent client's (its Redis lease), not the pool's.
@@ -1500,7 +1536,7 @@ impl TerminalPool {
                 };
                 let result = match checked {
                     Ok(true) => op(lease.terminal.clone(), expected).await,
-                    Ok(false) => return Err(ApiError::ReadOnlyAccount),
+                    Ok(false) => return Err(PoolError::ReadOnly),
                     Err(e) => Err(e),
                 };
                 match result {
@@ -1527,20 +1563,20 @@ impl TerminalPool {
                             "terminal refuses to trade (Algo Trading off): orders go elsewhere"
                         );
                         self.inner.learn_can_trade(slot, false);
-                        return Err(ApiError::TerminalTradingDisabled);
+                        return Err(PoolError::TradingDisabled);
                     }
                     Err(e) if e.is_connection() => {
                         self.inner.set_logged_in(slot, None, None);
                         if e.is_terminal_down() {
                             self.inner.mark_down(slot);
                         }
-                        return Err(ApiError::from(e));
+                        return Err(PoolError::Terminal(e));
                     }
                     Ok(value) => return Ok(Ran { value, login }),
-                    Err(e) => return Err(ApiError::from(e)),
+                    Err(e) => return Err(PoolError::Terminal(e)),
                 }
             }
-            Err(ApiError::TerminalUnavailable(
+            Err(PoolError::Unavailable(
                 "terminal guard mismatch twice".into(),
             ))
         };
@@ -1548,7 +1584,7 @@ impl TerminalPool {
             Ok(r) => r,
             Err(_) => {
                 self.inner.stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                Err(ApiError::TerminalTimeout)
+                Err(PoolError::Timeout)
             }
         }
     }
@@ -1615,7 +1651,7 @@ impl TerminalPool {
         &self,
         session: &Session,
         password: &SecretString,
-    ) -> Result<AccountInfo, ApiError> {
+    ) -> Result<AccountInfo, PoolError> {
         self.verify_login_for(session, None, password).await
     }
 
@@ -1625,7 +1661,7 @@ impl TerminalPool {
         session: &Session,
         user: Option<Uuid>,
         password: &SecretString,
-    ) -> Result<AccountInfo, ApiError> {
+    ) -> Result<AccountInfo, PoolError> {
         let work = async {
             let lease = self.acquire(session, user, false).await?;
             self.login(&lease, session, password).await
@@ -1634,7 +1670,7 @@ impl TerminalPool {
             Ok(r) => r,
             Err(_) => {
                 self.inner.stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                Err(ApiError::TerminalTimeout)
+                Err(PoolError::Timeout)
             }
         }
     }

@@ -148,7 +148,8 @@ fn gated_op(started: Arc<Notify>, gate: watch::Receiver<bool>) -> Op<AccountInfo
 
 async fn run<R: Send + 'static>(pool: &TerminalPool, i: usize, op: Op<R>) -> Result<R, ApiError> {
     let pw = pw_of(i);
-    pool.run(&key(i), &pw, op).await
+    // What a caller of the service sees: the pool's error as the API answers it.
+    pool.run(&key(i), &pw, op).await.map_err(ApiError::from)
 }
 
 /// Holds the pool's (only free) terminal for account `i` until the returned sender opens the gate.
@@ -804,6 +805,7 @@ async fn verify_login_refuses_bad_credentials_and_keeps_the_terminal_usable() {
         .pool
         .verify_login(&key(0), &SecretString::from("wrong".to_string()))
         .await
+        .map_err(ApiError::from)
         .unwrap_err();
     assert!(
         matches!(bad, ApiError::Mt5LoginFailed { code: -6, .. }),
@@ -1137,6 +1139,7 @@ async fn run_as<R: Send + 'static>(
     )
     .await
     .map(|ran| ran.value)
+    .map_err(ApiError::from)
 }
 
 /// Waits until `n` requests are queued in the pool.
@@ -1244,6 +1247,7 @@ async fn trade<R: Send + 'static>(
     pool.run_for(&key(i), None, &pw, Purpose::Trade, timeout, op)
         .await
         .map(|ran| ran.value)
+        .map_err(ApiError::from)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -223,7 +223,8 @@ async fn verify_new_password(
     let result = state
         .pool
         .verify_login_for(&session, Some(user.id()), password)
-        .await;
+        .await
+        .map_err(ApiError::from);
     if let Err(ApiError::RateLimited { scope, .. }) = &result {
         state.metrics.rate_limited(scope);
     }

@@ -69,6 +69,7 @@ where
         .pool
         .run_for(&session, Some(row.user_id), &password, purpose, timeout, op)
         .await
+        .map_err(ApiError::from)
     {
         Ok(ran) => {
             if let Some(info) = &ran.login {
