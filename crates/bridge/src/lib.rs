@@ -3,24 +3,28 @@
 //! - [`config`]: flags and environment, validated at startup; the embedded default's generated keys.
 //! - [`app`]: builds the application (store, vault, auth, terminals, router); used by `main` and tests.
 //! - [`cli`]: the commands `serve`, `migrate`, `token`, `rotate-key`, `sim-agent`, `import-legacy-account`.
-//! - [`import`]: moving the single-account bridge's MT5_LOGIN/PASSWORD/SERVER to a user's account.
+//! - `import` (private): moving the single-account bridge's MT5_LOGIN/PASSWORD/SERVER to a user's account.
 //! - [`http`]: router, middleware, extractors, validation and the endpoint handlers.
-//! - [`error`]: `ApiError`, the one table from failure to status and stable code.
+//! - [`error`]: `ApiError`, mapped to its stable code; `error_code` (private): `ErrorCode`, the one
+//!   table of codes, statuses and meanings (docs/errors.md is checked against it).
+//! - `state` (private): `AppState`, shared by handlers and domain code (re-exported by [`app`]).
+//! - `fields` (private): field rules the HTTP layer and the strategies share (symbols).
+//! - `unavailable` (private): the shared-state outage, a leaf (re-exported by [`shared_state`]).
 //! - [`auth`]: access-token (JWT) verification, Supabase-compatible, and local token minting.
 //! - [`store`]: the account store (Postgres with RLS, or SQLite) and its migrations.
 //! - [`vault`]: credential encryption (AES-256-GCM envelopes bound to their row).
 //! - [`credentials`]: session tags (which session serves which row) and refused credentials.
 //! - [`pool`]: the terminal pool: leases on terminals logged in to an account, with the guard.
 //! - [`context`]: each user's current account.
-//! - [`risk`]: account risk limits, their validation and the checks on every new order.
+//! - `risk` (private): account risk limits, their validation and the checks on every new order.
 //! - [`algorithms`]: strategies, risk sizing and the executor of algorithm runs.
 //! - [`trading`]: the order pipeline: kill switch, rate limit, idempotency, journal, send, reconcile.
 //! - [`limits`]: rate limits (switches, trades, failed connects).
 //! - [`shared_state`]: sessions and rate limits in Redis (`REDIS_URL`), shared by replicas.
-//! - [`ownership`]: which replica drives which terminal agent: Redis leases with fencing tokens.
-//! - [`metrics`]: Prometheus metrics (`/metrics`): requests, terminals, pool, orders, limits.
-//! - [`swept`]: maps swept of stale entries as they grow (in-memory sessions, limits, pool rates).
-//! - [`times`]: MT5 server times to RFC 3339 UTC and back.
+//! - `ownership` (private): which replica drives which terminal agent: Redis leases with fencing tokens.
+//! - `metrics` (private): Prometheus metrics (`/metrics`): requests, terminals, pool, orders, limits.
+//! - `swept` (private): maps swept of stale entries as they grow (in-memory sessions, limits, pool rates).
+//! - `times` (private): MT5 server times to RFC 3339 UTC and back.
 //! - [`agent`]: the terminal-agent protocol: `sim-agent` (server) and `AgentTerminal` (client).
 
 pub mod agent;
@@ -32,21 +36,21 @@ pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod error;
-pub mod error_code;
-pub mod fields;
+mod error_code;
+mod fields;
 pub mod http;
-pub mod import;
+mod import;
 pub mod limits;
-pub mod metrics;
-pub mod ownership;
+mod metrics;
+mod ownership;
 pub mod pool;
-pub mod risk;
+mod risk;
 pub mod shared_state;
-pub mod state;
+mod state;
 pub mod store;
-pub mod swept;
-pub mod times;
+mod swept;
+mod times;
 pub mod trading;
 pub use trading::reconcile;
-pub mod unavailable;
+mod unavailable;
 pub mod vault;

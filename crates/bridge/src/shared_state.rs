@@ -1,5 +1,5 @@
 //! State that replicas share through Redis (`REDIS_URL`): each user's current account, the rate
-//! limits, and which replica drives which terminal agent ([`crate::ownership`]).
+//! limits, and which replica drives which terminal agent (`crate::ownership`).
 //!
 //! Every call has a short deadline: a Redis that is away or slow makes the request that needs it
 //! fail with 503 `redis_unavailable` at once rather than hang, and the connection manager

@@ -125,7 +125,7 @@ impl AgentTerminal {
         Ok(self.clocks.record(&at.account.server, measured, now))
     }
 
-    /// Drives the agent only under a lease of this fence (see [`crate::ownership`]).
+    /// Drives the agent only under a lease of this fence (see `crate::ownership`).
     pub fn with_fence(mut self, fence: Arc<crate::ownership::Fence>) -> Self {
         self.fence = Some(fence);
         self

@@ -32,7 +32,7 @@ pub enum AuthError {
     UnknownKeyId,
     #[error("the signing keys are unavailable")]
     KeysUnavailable,
-    /// Only from [`mint_token`]: the inputs cannot make a usable token.
+    /// Only from [`super::mint_token`]: the inputs cannot make a usable token.
     #[error("cannot mint a token: {0}")]
     Misconfigured(&'static str),
 }

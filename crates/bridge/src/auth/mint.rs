@@ -40,7 +40,7 @@ impl<'a> MintOptions<'a> {
 }
 
 /// Mints an HS256 access token with the claims GoTrue puts in a password sign-in (`aal1`), for
-/// the `mt5-bridge token` command. The token verifies with an [`Authenticator`] holding `secret`.
+/// the `mt5-bridge token` command. The token verifies with an [`super::Authenticator`] holding `secret`.
 /// [`mint_token_with`] chooses the assurance level too.
 pub fn mint_token(
     secret: &SecretString,

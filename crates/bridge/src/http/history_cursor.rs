@@ -11,7 +11,7 @@
 //! The form is opaque to clients: base64url without padding of a small JSON record with a version.
 //! It is not signed. A user can only read their own accounts' history, so a cursor made by hand
 //! gains nothing a query could not ask for; but every value is checked as the query's own inputs
-//! are (times within [`crate::times`]'s input range, a window of at most 366 days, a bounded
+//! are (times within `crate::times`'s input range, a window of at most 366 days, a bounded
 //! offset), so a made-up or mangled cursor answers `422 validation_failed` naming `cursor`, never
 //! a 500.
 

@@ -62,7 +62,7 @@ pub fn order_comment(client_id: &str, user_comment: Option<&str>) -> String {
 ///
 /// `None` when the symbol's `filling_mode` has bits the service does not know and none of FOK and
 /// IOC: it accepts something the service cannot name, and RETURN would be a guess. The caller then
-/// asks for an explicit `type_filling` ([`filling_required`]) rather than send an order on a guess.
+/// asks for an explicit `type_filling` ([`super::filling_required`]) rather than send an order on a guess.
 pub fn default_filling(
     info: &mt5::SymbolInfo,
     order_type: mt5::OrderType,
