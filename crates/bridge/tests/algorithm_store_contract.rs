@@ -23,16 +23,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod store_support;
-use store_support::{as_user, run_postgres, run_sqlite, sql_state, Db};
-
-fn user_ctx() -> UserCtx {
-    let id = Uuid::new_v4();
-    UserCtx {
-        user_id: id,
-        email: Some(format!("{id}@example.test")),
-        claims: json!({"sub": id.to_string(), "role": "authenticated", "aud": "authenticated"}),
-    }
-}
+use store_support::{as_user, run_postgres, run_sqlite, sql_state, user_ctx, Db};
 
 async fn new_user(db: &Db) -> UserCtx {
     let user = user_ctx();

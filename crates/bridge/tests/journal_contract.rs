@@ -22,18 +22,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod store_support;
-use store_support::{as_user, run_postgres, run_sqlite, sql_state, Db};
+use store_support::{as_user, run_postgres, run_sqlite, sql_state, user_ctx, Db};
 
 const TTL: i64 = 86_400;
-
-fn user_ctx() -> UserCtx {
-    let id = Uuid::new_v4();
-    UserCtx {
-        user_id: id,
-        email: Some(format!("{id}@example.test")),
-        claims: json!({"sub": id.to_string(), "role": "authenticated", "aud": "authenticated"}),
-    }
-}
 
 async fn new_user(db: &Db) -> UserCtx {
     let user = user_ctx();

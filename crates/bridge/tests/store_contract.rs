@@ -19,20 +19,13 @@ use store_support::postgres_db::fresh_postgres_database;
 use uuid::Uuid;
 
 mod store_support;
-use store_support::{admin_url, as_user, as_writer, drop_best_effort, refused_as_user, sql_state};
+use store_support::{
+    admin_url, as_user, as_writer, drop_best_effort, refused_as_user, sql_state, user_ctx,
+};
 
 type Store = Arc<dyn AccountStore>;
 
 const TOMB: &str = "revoked";
-
-fn user_ctx() -> UserCtx {
-    let id = Uuid::new_v4();
-    UserCtx {
-        user_id: id,
-        email: Some(format!("{id}@example.test")),
-        claims: json!({"sub": id.to_string(), "role": "authenticated", "aud": "authenticated"}),
-    }
-}
 
 async fn new_user(store: &Store) -> UserCtx {
     let user = user_ctx();

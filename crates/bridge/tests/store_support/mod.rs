@@ -201,3 +201,13 @@ pub async fn assert_claimless_sees_nothing_and_anon_is_refused(
     assert_eq!(sql_state(&err).as_deref(), Some("42501"), "{table}: {err}");
     tx.rollback().await.unwrap();
 }
+
+/// A fresh signed-in user, with the claims Supabase puts in its tokens.
+pub fn user_ctx() -> UserCtx {
+    let id = uuid::Uuid::new_v4();
+    UserCtx {
+        user_id: id,
+        email: Some(format!("{id}@example.test")),
+        claims: serde_json::json!({"sub": id.to_string(), "role": "authenticated", "aud": "authenticated"}),
+    }
+}
