@@ -883,13 +883,7 @@ async fn postgres_rls_hides_other_users_rows_from_a_raw_connection() {
             .unwrap();
 
         let mut conn = raw_connection(&url).await;
-        let mut tx = conn.begin().await.unwrap();
-        tx.execute("set local role authenticated").await.unwrap();
-        sqlx::query("select set_config('request.jwt.claims', $1, true)")
-            .bind(claims_for(&bob))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        let mut tx = as_user(&mut conn, &bob).await;
         // No user_id filter here: only RLS stands between Bob and Alice's row.
         let seen: Vec<Uuid> = sqlx::query("select id from mt5_accounts")
             .fetch_all(&mut *tx)
@@ -924,13 +918,7 @@ async fn postgres_rls_hides_other_users_rows_from_a_raw_connection() {
         tx.rollback().await.unwrap();
 
         // Inserting a row for another user is refused too.
-        let mut tx = conn.begin().await.unwrap();
-        tx.execute("set local role authenticated").await.unwrap();
-        sqlx::query("select set_config('request.jwt.claims', $1, true)")
-            .bind(claims_for(&bob))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        let mut tx = as_user(&mut conn, &bob).await;
         let forged = sqlx::query(
             "insert into mt5_accounts (user_id, account_name, login, server, encrypted_password) \
              values ($1, 'x', '9', 'S', 'c')",
