@@ -148,17 +148,6 @@ pub enum Policy {
     Naive,
 }
 
-impl Policy {
-    /// The name `POOL_POLICY` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Policy::Adaptive => "adaptive",
-            Policy::Pool => "pool",
-            Policy::Naive => "naive",
-        }
-    }
-}
-
 impl std::str::FromStr for Policy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -1243,11 +1232,10 @@ impl TerminalPool {
         self.inner.lock().slots.iter().filter(|s| s.down).count()
     }
 
-    /// Terminals `adaptive` keeps on their accounts now (0 under the other policies).
+    /// Terminals `adaptive` kept on their accounts at its last dispatch (0 under the other
+    /// policies): what the dispatcher decided, not a second computation of it.
     pub fn terminals_kept(&self) -> usize {
-        let st = self.inner.lock();
-        let kept = self.inner.kept_slots(&st, Instant::now());
-        kept.into_iter().filter(|k| *k).count()
+        self.inner.lock().slots.iter().filter(|s| s.kept).count()
     }
 
     /// Terminals known to have trading switched off (they still serve reads).

@@ -29,7 +29,7 @@ const BROKER_MAX: usize = 100;
 const PASSWORD_MAX: usize = 128;
 const ACCOUNT_TYPES: &[&str] = &["demo", "live"];
 
-pub use crate::times::rfc3339;
+use crate::times::rfc3339;
 
 /// `login` is a JSON number in responses, as the seed shows.
 fn login_json(login: &str) -> Value {

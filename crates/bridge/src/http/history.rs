@@ -234,8 +234,8 @@ fn journal_json(e: &crate::store::journal::JournalEntry) -> Value {
         "source": e.source, "algorithm_id": e.algorithm_id, "run_id": e.run_id, "action": e.action,
         "request": e.request, "status": e.status, "retcode": e.retcode, "order": e.order, "deal": e.deal,
         "volume": e.volume, "price": e.price, "error": e.error,
-        "created_at": crate::http::accounts::rfc3339(e.created_at),
-        "completed_at": e.completed_at.map(crate::http::accounts::rfc3339),
+        "created_at": crate::times::rfc3339(e.created_at),
+        "completed_at": e.completed_at.map(crate::times::rfc3339),
     })
 }
 
@@ -325,7 +325,7 @@ pub async fn journal(
     let next = match (more, page.last()) {
         (true, Some(last)) => json!(format!(
             "{}_{}",
-            crate::http::accounts::rfc3339(last.created_at),
+            crate::times::rfc3339(last.created_at),
             last.id
         )),
         _ => Value::Null,
