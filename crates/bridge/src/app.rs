@@ -220,7 +220,10 @@ impl Application {
             limiter,
             limits: settings.limits,
             idempotency_ttl_s: settings.idempotency_ttl_s,
-            metrics: Arc::new(crate::metrics::Metrics::new(settings.metrics_token.clone())),
+            metrics: Arc::new(
+                crate::metrics::Metrics::new(settings.metrics_token.clone())
+                    .map_err(|e| StartupError::Config(format!("metrics: {e}")))?,
+            ),
             server_clocks,
             redis,
             require_aal2: settings.require_aal2,

@@ -29,11 +29,55 @@ async fn metrics_text(app: &TestApp) -> String {
     body.as_str().expect("text body").to_string()
 }
 
-/// The value of the sample line `series` (name and labels exactly), if present.
+/// The value of the sample line `series` (its name and exactly its labels, in any order: label
+/// sets are unordered in the exposition format), if present.
 fn value(text: &str, series: &str) -> Option<f64> {
+    let wanted = parse_series(series);
     text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (s, v) = l.rsplit_once(' ')?;
+            (parse_series(s) == wanted).then_some(v)
+        })
         .and_then(|v| v.parse().ok())
+}
+
+/// `name{a="x",b="y"}` as its name and label set (values unescaped).
+fn parse_series(series: &str) -> (String, std::collections::BTreeSet<(String, String)>) {
+    let Some((name, rest)) = series.split_once('{') else {
+        return (series.to_string(), Default::default());
+    };
+    let mut labels = std::collections::BTreeSet::new();
+    let mut chars = rest.trim_end_matches('}').chars().peekable();
+    while chars.peek().is_some() {
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        chars.next(); // the opening quote
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some('n') => value.push('\n'),
+                    Some(other) => value.push(other),
+                    None => {}
+                },
+                '"' => break,
+                c => value.push(c),
+            }
+        }
+        chars.next_if_eq(&',');
+        labels.insert((key, value));
+    }
+    (name.to_string(), labels)
+}
+
+#[test]
+fn series_match_whatever_the_label_order() {
+    let text = "x_total{b=\"2\",a=\"q\\\"1\"} 5\nx_total{a=\"3\"} 1\n";
+    assert_eq!(value(text, "x_total{a=\"q\\\"1\",b=\"2\"}"), Some(5.0));
+    assert_eq!(value(text, "x_total{b=\"2\",a=\"q\\\"1\"}"), Some(5.0));
+    assert_eq!(value(text, "x_total{a=\"3\"}"), Some(1.0));
+    assert_eq!(value(text, "x_total{a=\"2\"}"), None);
+    assert_eq!(value(text, "x_total"), None);
 }
 
 fn label_sets(text: &str) -> Vec<&str> {

@@ -166,10 +166,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         return ApiError::Unauthorized("a valid metrics token is required".into()).into_response();
     }
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state
             .metrics
             .render(&state.pool, state.server_clocks.stale()),
