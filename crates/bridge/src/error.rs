@@ -338,11 +338,42 @@ impl ApiError {
     /// The body a client gets: the one place it is built (responses, and the journal's stored
     /// outcomes that replays answer with).
     pub fn body(&self) -> Value {
-        json!({
-            "success": false,
-            "error": { "code": self.code().as_str(), "message": self.public_message(), "details": self.details() },
-        })
+        let body = ErrorBody {
+            success: false,
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.public_message(),
+                details: self.details(),
+            },
+        };
+        serde_json::to_value(body).unwrap_or(Value::Null)
     }
+}
+
+/// Every error response: `{"success": false, "error": {"code", "message", "details"}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    #[schema(schema_with = always_false)]
+    pub success: bool,
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// For people; may change.
+    pub message: String,
+    /// Per code (docs/errors.md): e.g. `fields` for `validation_failed`, `retcode`, `retcode_name`
+    /// and `comment` for `trade_rejected`; null when the code has none.
+    #[schema(required = true, value_type = Option<Object>)]
+    pub details: Value,
+}
+
+/// `false`: the `success` of every error body.
+fn always_false() -> utoipa::openapi::schema::ObjectBuilder {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([false]))
 }
 
 impl IntoResponse for ApiError {

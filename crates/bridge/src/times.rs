@@ -13,7 +13,7 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// Fields holding server-clock epoch seconds, and those holding milliseconds.
-const SECONDS_FIELDS: &[&str] = &[
+pub(crate) const SECONDS_FIELDS: &[&str] = &[
     "time",
     "time_setup",
     "time_done",
@@ -22,7 +22,7 @@ const SECONDS_FIELDS: &[&str] = &[
     "start_time",
     "expiration_time",
 ];
-const MILLIS_FIELDS: &[&str] = &[
+pub(crate) const MILLIS_FIELDS: &[&str] = &[
     "time_msc",
     "time_setup_msc",
     "time_done_msc",
@@ -85,6 +85,17 @@ pub fn to_json<T: serde::Serialize>(value: &T, offset_s: i64) -> Value {
     let mut v = serde_json::to_value(value).unwrap_or(Value::Null);
     convert_times(&mut v, offset_s);
     v
+}
+
+/// An MT5 structure (or a list of them) as the API writes it: its times in RFC 3339 UTC, given
+/// the trade server's offset from UTC in seconds. Its OpenAPI schema is the structure's own
+/// (`mt5`'s `openapi` feature describes the times as the API writes them).
+pub struct Utc<T>(pub T, pub i64);
+
+impl<T: serde::Serialize> serde::Serialize for Utc<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        to_json(&self.0, self.1).serialize(serializer)
+    }
 }
 
 /// Parses an input time: RFC 3339 (any offset) or epoch seconds (UTC), as a string or a number.

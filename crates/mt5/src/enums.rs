@@ -92,6 +92,16 @@ macro_rules! mt5_enum {
             }
         }
 
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::openapi::answer_schema::<$name>()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
+
         impl Default for $name {
             /// The variant with MT5's lowest value (what an omitted request field means).
             fn default() -> Self { <$name as Mt5Enum>::all()[0] }

@@ -14,10 +14,14 @@
 //! - [`terminal`]: the async [`Terminal`] trait every backend (simulator, agent) implements.
 //! - [`util`]: symbol group masks, volume-step and price-tick arithmetic in integer units.
 //! - [`wire`]: the structures in the terminal-agent protocol's form (enums as MT5 integers).
+//! - `openapi` (feature `openapi`): the structures' and enums' OpenAPI schemas as the HTTP API
+//!   writes them (times as RFC 3339 UTC, enums by name).
 
 pub mod clock;
 pub mod enums;
 pub mod error;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod retcode;
 pub mod session;
 pub mod terminal;

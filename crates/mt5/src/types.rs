@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// `account_info()`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountInfo {
     pub login: u64,
     pub trade_mode: AccountTradeMode,
@@ -41,6 +42,7 @@ pub struct AccountInfo {
 
 /// `symbol_info()`: all 96 fields in the package's order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SymbolInfo {
     pub custom: bool,
     pub chart_mode: SymbolChartMode,
@@ -52,6 +54,8 @@ pub struct SymbolInfo {
     pub volume: u64,
     pub volumehigh: u64,
     pub volumelow: u64,
+    /// Trade-server epoch seconds; the API writes RFC 3339 UTC, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time: i64,
     pub digits: u32,
     pub spread: i32,
@@ -59,7 +63,11 @@ pub struct SymbolInfo {
     pub ticks_bookdepth: u32,
     pub trade_calc_mode: SymbolCalcMode,
     pub trade_mode: SymbolTradeMode,
+    /// Trade-server epoch seconds; the API writes RFC 3339 UTC, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub start_time: i64,
+    /// Trade-server epoch seconds; the API writes RFC 3339 UTC, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub expiration_time: i64,
     pub trade_stops_level: u32,
     pub trade_freeze_level: u32,
@@ -145,12 +153,17 @@ pub struct SymbolInfo {
 
 /// `symbol_info_tick()`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tick {
+    /// Trade-server epoch seconds; the API writes RFC 3339 UTC, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time: i64,
     pub bid: f64,
     pub ask: f64,
     pub last: f64,
     pub volume: u64,
+    /// Trade-server epoch milliseconds; the API writes RFC 3339 UTC with milliseconds, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time_msc: i64,
     /// TICK_FLAG_* bits.
     pub flags: u32,
@@ -159,7 +172,10 @@ pub struct Tick {
 
 /// One bar of `copy_rates_*` (the numpy rates dtype).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rate {
+    /// Trade-server epoch seconds; the API writes RFC 3339 UTC, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time: i64,
     pub open: f64,
     pub high: f64,
@@ -173,6 +189,7 @@ pub struct Rate {
 
 /// The request dict of `order_check` / `order_send`. Omitted fields are 0 / empty, as in MT5.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct TradeRequest {
     pub action: TradeAction,
@@ -188,6 +205,8 @@ pub struct TradeRequest {
     pub r#type: OrderType,
     pub type_filling: OrderFilling,
     pub type_time: OrderTime,
+    /// Trade-server epoch seconds; the API writes RFC 3339 UTC, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub expiration: i64,
     pub comment: String,
     pub position: u64,
@@ -200,6 +219,7 @@ pub const COMMENT_MAX: usize = 27;
 
 /// `order_check()` result: values **after** the hypothetical operation; success is retcode 0.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderCheckResult {
     pub retcode: u32,
     pub balance: f64,
@@ -214,6 +234,7 @@ pub struct OrderCheckResult {
 
 /// `order_send()` result, also for server rejections (look at `retcode`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderSendResult {
     pub retcode: u32,
     pub deal: u64,
@@ -230,11 +251,20 @@ pub struct OrderSendResult {
 
 /// `positions_get()`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TradePosition {
     pub ticket: u64,
+    /// Trade-server epoch seconds; the API writes RFC 3339 UTC, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time: i64,
+    /// Trade-server epoch milliseconds; the API writes RFC 3339 UTC with milliseconds, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time_msc: i64,
+    /// Trade-server epoch seconds; the API writes RFC 3339 UTC, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time_update: i64,
+    /// Trade-server epoch milliseconds; the API writes RFC 3339 UTC with milliseconds, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time_update_msc: i64,
     pub r#type: PositionType,
     pub magic: u64,
@@ -254,12 +284,23 @@ pub struct TradePosition {
 
 /// `orders_get()` and `history_orders_get()`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TradeOrder {
     pub ticket: u64,
+    /// Trade-server epoch seconds; the API writes RFC 3339 UTC, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time_setup: i64,
+    /// Trade-server epoch milliseconds; the API writes RFC 3339 UTC with milliseconds, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time_setup_msc: i64,
+    /// Trade-server epoch seconds; the API writes RFC 3339 UTC, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time_done: i64,
+    /// Trade-server epoch milliseconds; the API writes RFC 3339 UTC with milliseconds, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time_done_msc: i64,
+    /// Trade-server epoch seconds; the API writes RFC 3339 UTC, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time_expiration: i64,
     pub r#type: OrderType,
     pub type_time: OrderTime,
@@ -283,10 +324,15 @@ pub struct TradeOrder {
 
 /// `history_deals_get()`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TradeDeal {
     pub ticket: u64,
     pub order: u64,
+    /// Trade-server epoch seconds; the API writes RFC 3339 UTC, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time: i64,
+    /// Trade-server epoch milliseconds; the API writes RFC 3339 UTC with milliseconds, null for 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]
     pub time_msc: i64,
     pub r#type: DealType,
     pub entry: DealEntry,

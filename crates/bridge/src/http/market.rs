@@ -24,7 +24,7 @@ use std::collections::HashMap;
     operation_id = "account_info",
     params(doc::AccountHeader),
     responses(
-        (status = 200, description = "MT5's account_info plus the bridge's account_id", body = doc::AccountInfo),
+        (status = 200, description = "MT5's account_info plus the bridge's account_id", body = AccountInfoBody),
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NoAccountToActOn),
         (status = 409, response = doc::CredentialsInvalid),
@@ -39,17 +39,24 @@ pub async fn account(
     State(state): State<AppState>,
     user: AuthUser,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountInfoBody>> {
     let row = resolve_account(&state, &user, &headers).await?;
     let info = read(&state, &row, |t, at| {
         Box::pin(async move { t.account_info(&at).await })
     })
     .await?;
-    let mut v = serde_json::to_value(&info).unwrap_or(Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("account_id".into(), json!(row.id));
-    }
-    Ok(Json(v))
+    Ok(Json(AccountInfoBody {
+        account_id: row.id,
+        info,
+    }))
+}
+
+/// `GET /account`'s body: MT5's `account_info()` plus the bridge's `account_id`.
+#[derive(serde::Serialize)]
+pub struct AccountInfoBody {
+    pub account_id: uuid::Uuid,
+    #[serde(flatten)]
+    pub info: mt5::AccountInfo,
 }
 
 /// The broker's symbols.

@@ -9,13 +9,16 @@
 // Doc-only types: they describe JSON and are never built.
 #![allow(dead_code)]
 
-pub mod mt5_types;
-
+pub use crate::error::ErrorBody;
 use crate::error::{ApiError, ErrorCode};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use mt5::enums::Mt5Enum;
-pub use mt5_types::*;
+pub use mt5::openapi::UNKNOWN_PATTERN;
+pub use mt5::{
+    OrderCheckResult, OrderSendResult, PositionType, Rate, SymbolInfo, Tick, TradeDeal, TradeOrder,
+    TradePosition,
+};
 use std::borrow::Cow;
 use std::sync::LazyLock;
 use utoipa::openapi::header::HeaderBuilder;
@@ -97,7 +100,7 @@ pub const DOCS_PATH: &str = "/docs";
             TradingDisabledOrReadOnly
         )
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &ClosedObjects),
     tags(
         (name = "accounts", description = "The user's MT5 accounts: connect, list, switch, update, delete (docs/api.md)"),
         (name = "trading", description = "Quotes, bars, positions, orders and history on the resolved account (docs/api.md)"),
@@ -249,33 +252,150 @@ impl ToSchema for ErrorCode {
     }
 }
 
-/// Every error response.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorBody {
-    #[schema(schema_with = always_false)]
-    pub success: bool,
-    pub error: ErrorDetail,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorDetail {
-    pub code: ErrorCode,
-    /// For people; may change.
-    pub message: String,
-    /// Per code (docs/errors.md): e.g. `fields` for `validation_failed`, `retcode`, `retcode_name`
-    /// and `comment` for `trade_rejected`; null when the code has none.
-    #[schema(required = true, value_type = Option<Object>)]
-    pub details: Option<serde_json::Value>,
-}
-
 /// A success with nothing more to say.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Success {
     #[schema(schema_with = always_true)]
     pub success: bool,
+}
+
+/// `base` (an object schema) with more properties: `before` its own, `after` them; all required.
+/// For a body that is a real structure plus a field or two of the service's own (`#[serde(flatten)]`),
+/// so the structure's part comes from the structure itself.
+fn with_properties(
+    base: RefOr<Schema>,
+    before: Vec<(&str, RefOr<Schema>)>,
+    after: Vec<(&str, RefOr<Schema>)>,
+    description: &str,
+) -> RefOr<Schema> {
+    let RefOr::T(Schema::Object(base)) = base else {
+        return base;
+    };
+    let mut b = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(description));
+    for (name, schema) in before {
+        b = b.property(name, schema).required(name);
+    }
+    for (name, schema) in base.properties {
+        b = b.property(name, schema);
+    }
+    for name in base.required {
+        b = b.required(name);
+    }
+    for (name, schema) in after {
+        b = b.property(name, schema).required(name);
+    }
+    b.into()
+}
+
+/// MT5's `account_info()`, live from the terminal, plus the bridge's `account_id`.
+impl PartialSchema for super::market::AccountInfoBody {
+    fn schema() -> RefOr<Schema> {
+        let id = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Uuid,
+            )))
+            .description(Some("The bridge's id of the account (not an MT5 field)."));
+        with_properties(
+            mt5::AccountInfo::schema(),
+            vec![("account_id", id.into())],
+            vec![],
+            "MT5's `account_info()`, live from the terminal, plus the bridge's `account_id`.",
+        )
+    }
+}
+
+impl ToSchema for super::market::AccountInfoBody {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("AccountInfo")
+    }
+    fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
+        <mt5::AccountInfo as ToSchema>::schemas(out);
+    }
+}
+
+impl PartialSchema for crate::trading::ModifyResult {
+    fn schema() -> RefOr<Schema> {
+        let changed = ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .description(Some(
+                "True when the change was applied (10009); false when there was nothing to change \
+             (10025 `NO_CHANGES`, still a success).",
+            ));
+        with_properties(
+            OrderSendResult::schema(),
+            vec![],
+            vec![("changed", changed.into())],
+            "The result of a modify (an order's or a position's levels): MT5's `order_send()` \
+             result with `changed`.",
+        )
+    }
+}
+
+impl ToSchema for crate::trading::ModifyResult {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ModifyResult")
+    }
+    fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
+        <OrderSendResult as ToSchema>::schemas(out);
+    }
+}
+
+/// The names a request may send for an MT5 enum (no `unknown_<n>`), as their own components.
+macro_rules! mt5_input_enums {
+    ($($name:ident => $enum:ident),+ $(,)?) => {$(
+        pub struct $name;
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                mt5::openapi::input_schema::<mt5::$enum>()
+            }
+        }
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    )+};
+}
+
+mt5_input_enums!(OrderFillingInput => OrderFilling, OrderTimeInput => OrderTime);
+
+/// Every object the service writes or reads has a fixed set of properties (requests with another
+/// are refused; answers never carry one), so every object schema with properties is closed,
+/// whether derived or built here. Free-form objects (no properties) are left open.
+struct ClosedObjects;
+
+fn close(schema: &mut RefOr<Schema>) {
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems};
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::Object(o) => {
+            if !o.properties.is_empty() && o.additional_properties.is_none() {
+                o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+            o.properties.values_mut().for_each(close);
+        }
+        Schema::Array(a) => {
+            if let ArrayItems::RefOrSchema(items) = &mut a.items {
+                close(items);
+            }
+        }
+        Schema::OneOf(o) => o.items.iter_mut().for_each(close),
+        Schema::AnyOf(o) => o.items.iter_mut().for_each(close),
+        Schema::AllOf(o) => o.items.iter_mut().for_each(close),
+        _ => {}
+    }
+}
+
+impl Modify for ClosedObjects {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.schemas.values_mut().for_each(close);
+        }
+    }
 }
 
 fn error_response(description: &str) -> ResponseBuilder {
@@ -1205,4 +1325,82 @@ pub struct RunPage {
 #[serde(deny_unknown_fields)]
 pub struct RunEnvelope {
     pub run: AlgorithmRun,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn schema(doc: &Value, name: &str) -> Value {
+        doc["components"]["schemas"][name].clone()
+    }
+
+    #[test]
+    fn schemas_of_the_real_structures_are_closed_and_keep_their_times() {
+        let doc: Value = serde_json::from_str(document_json().unwrap()).unwrap();
+        let info = schema(&doc, "AccountInfo");
+        assert_eq!(info["properties"]["account_id"]["format"], "uuid");
+        assert_eq!(info["properties"]["login"]["type"], "integer");
+        assert!(info["required"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("company")));
+        assert_eq!(info["additionalProperties"], Value::Bool(false));
+        let modify = schema(&doc, "ModifyResult");
+        assert!(modify["properties"]["changed"].is_object());
+        assert!(modify["properties"]["request"].is_object());
+        assert_eq!(modify["additionalProperties"], Value::Bool(false));
+        let position = schema(&doc, "TradePosition");
+        assert_eq!(position["additionalProperties"], Value::Bool(false));
+        assert_eq!(position["properties"]["time"]["format"], "date-time");
+        assert_eq!(
+            position["properties"]["time"]["type"],
+            serde_json::json!(["string", "null"])
+        );
+        assert_eq!(position["properties"]["ticket"]["type"], "integer");
+        assert_eq!(
+            position["properties"]["type"]["$ref"],
+            "#/components/schemas/PositionType"
+        );
+        assert!(schema(&doc, "PositionType")["anyOf"].is_array());
+        let error = schema(&doc, "ErrorBody");
+        assert_eq!(
+            error["properties"]["success"]["enum"],
+            serde_json::json!([false])
+        );
+        assert_eq!(error["additionalProperties"], Value::Bool(false));
+    }
+
+    /// The fields the service converts to RFC 3339 are exactly those the derived schemas call
+    /// date-times (`expiration` of a trade request is converted where it appears, in `request`).
+    #[test]
+    fn converted_time_fields_are_the_documented_date_times() {
+        let doc: Value = serde_json::from_str(document_json().unwrap()).unwrap();
+        for name in [
+            "AccountInfo",
+            "SymbolInfo",
+            "Tick",
+            "Rate",
+            "TradeRequest",
+            "OrderCheckResult",
+            "OrderSendResult",
+            "TradePosition",
+            "TradeOrder",
+            "TradeDeal",
+        ] {
+            let props = schema(&doc, name)["properties"].clone();
+            let props = props.as_object().unwrap_or_else(|| panic!("{name}"));
+            for (field, s) in props {
+                let converted = crate::times::SECONDS_FIELDS.contains(&field.as_str())
+                    || crate::times::MILLIS_FIELDS.contains(&field.as_str())
+                    || (name == "TradeRequest" && field == "expiration");
+                assert_eq!(
+                    s["format"] == "date-time",
+                    converted,
+                    "{name}.{field}: converted {converted}, documented {s}"
+                );
+            }
+        }
+    }
 }

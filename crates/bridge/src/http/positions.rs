@@ -72,7 +72,7 @@ async fn find_position(
     params(("ticket" = u64, Path, description = "The position's ticket"), doc::OrderHeaders),
     request_body = doc::ModifyPositionRequest,
     responses(
-        (status = 200, description = "MT5 accepted it, `changed` false when there was nothing to change (a repeated `Idempotency-Key` replays the first response)", body = doc::ModifyResult),
+        (status = 200, description = "MT5 accepted it, `changed` false when there was nothing to change (a repeated `Idempotency-Key` replays the first response)", body = crate::trading::ModifyResult),
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
         (status = 403, response = doc::TradingDisabledOrReadOnly),

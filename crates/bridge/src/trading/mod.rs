@@ -244,23 +244,30 @@ pub(crate) fn is_modify(action: &str) -> bool {
     matches!(action, "modify_order" | "modify_position")
 }
 
-/// A modify's answer: the broker's result with `"changed"`: true when it applied the change
+/// A modify's answer: the broker's result with `changed`: true when it applied the change
 /// (10009), false when there was nothing to change (10025 `NO_CHANGES`, a success for the
 /// client, journaled `done`); anything else is the broker's rejection.
+#[derive(serde::Serialize)]
+pub struct ModifyResult {
+    #[serde(flatten)]
+    pub result: crate::times::Utc<OrderSendResult>,
+    pub changed: bool,
+}
+
 pub(crate) fn modify_outcome(result: &OrderSendResult, offset_s: i64) -> Result<Outcome, ApiError> {
     let changed = result.retcode != mt5::retcode::NO_CHANGES;
-    let mut outcome = if changed {
-        send_outcome(result, offset_s)?
-    } else {
-        Outcome {
-            status: StatusCode::OK,
-            body: crate::times::to_json(result, offset_s),
-        }
-    };
-    if let Some(map) = outcome.body.as_object_mut() {
-        map.insert("changed".into(), Value::Bool(changed));
+    if changed {
+        // A rejection is the broker's answer, as for any order.
+        send_outcome(result, offset_s)?;
     }
-    Ok(outcome)
+    let body = ModifyResult {
+        result: crate::times::Utc(result.clone(), offset_s),
+        changed,
+    };
+    Ok(Outcome {
+        status: StatusCode::OK,
+        body: serde_json::to_value(&body).map_err(|e| ApiError::Internal(e.to_string()))?,
+    })
 }
 
 pub fn send_outcome(result: &OrderSendResult, offset_s: i64) -> Result<Outcome, ApiError> {
