@@ -343,6 +343,12 @@ impl ErrorCode {
     }
 }
 
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ErrorCode;
@@ -375,11 +381,5 @@ mod tests {
             doc[start..end] == want,
             "docs/errors.md's table is not ErrorCode's: run UPDATE_DOCS=1 cargo test -p mt5-bridge the_error_doc"
         );
-    }
-}
-
-impl serde::Serialize for ErrorCode {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
     }
 }
