@@ -19,52 +19,203 @@ use axum::response::IntoResponse;
 use axum::Json;
 use mt5::{AccountInfo, AccountKey, AccountTradeMode};
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 const NAME_MAX: usize = 255;
 const SERVER_MAX: usize = 255;
 const BROKER_MAX: usize = 100;
 const PASSWORD_MAX: usize = 128;
-const ACCOUNT_TYPES: &[&str] = &["demo", "live"];
 
 use crate::times::rfc3339;
 
-/// `login` is a JSON number in responses, as the seed shows.
-fn login_json(login: &str) -> Value {
-    login
-        .parse::<u64>()
-        .map(Value::from)
-        .unwrap_or_else(|_| Value::from(login))
-}
+/// An MT5 login as responses write it: a JSON number, as the seed shows (a stored value that is
+/// not one, written past the API, stays a string rather than being lost).
+#[derive(Debug, Clone)]
+pub struct Login(pub String);
 
-fn summary(row: &AccountRow) -> Value {
-    json!({
-        "id": row.id,
-        "account_name": row.account_name,
-        "login": login_json(&row.login),
-        "server": row.server,
-        "broker_name": row.broker_name,
-        "account_type": row.account_type,
-        "is_active": row.is_active,
-        "is_default": row.is_default,
-        // What the terminal reported at the row's last successful login (null until then).
-        "trade_allowed": row.trade_allowed,
-        "created_at": rfc3339(row.created_at),
-    })
-}
-
-fn detail(row: &AccountRow) -> Value {
-    let mut v = summary(row);
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert(
-            "risk_limits".into(),
-            row.risk_limits.clone().unwrap_or(Value::Null),
-        );
-        obj.insert("updated_at".into(), Value::String(rfc3339(row.updated_at)));
+impl Serialize for Login {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.parse::<u64>() {
+            Ok(n) => serializer.serialize_u64(n),
+            Err(_) => serializer.serialize_str(&self.0),
+        }
     }
-    v
+}
+
+/// `true`: the `success` of a body that carries it.
+pub use super::openapi::{Success, True};
+
+/// `demo` or `live`: the seed's account types (a real MT5 account is `live`, demo and contest
+/// `demo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountType {
+    Demo,
+    Live,
+}
+
+impl AccountType {
+    const ALL: [AccountType; 2] = [AccountType::Demo, AccountType::Live];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountType::Demo => "demo",
+            AccountType::Live => "live",
+        }
+    }
+}
+
+/// An account as listed (the seed's `mt5_accounts` row without credentials).
+#[derive(Serialize, ToSchema)]
+pub struct AccountSummary {
+    pub id: Uuid,
+    pub account_name: String,
+    #[schema(value_type = u64)]
+    pub login: Login,
+    pub server: String,
+    #[schema(required = true)]
+    pub broker_name: Option<String>,
+    #[schema(required = true, value_type = Option<AccountType>)]
+    pub account_type: Option<String>,
+    /// False once deleted (listed only with `include_inactive=true`).
+    pub is_active: bool,
+    pub is_default: bool,
+    /// What the terminal reported of `trade_allowed` at the row's last successful login; null
+    /// until known. False for an investor (read-only) password: trades answer `read_only_account`.
+    #[schema(required = true)]
+    pub trade_allowed: Option<bool>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+impl From<&AccountRow> for AccountSummary {
+    fn from(row: &AccountRow) -> Self {
+        AccountSummary {
+            id: row.id,
+            account_name: row.account_name.clone(),
+            login: Login(row.login.clone()),
+            server: row.server.clone(),
+            broker_name: row.broker_name.clone(),
+            account_type: row.account_type.clone(),
+            is_active: row.is_active,
+            is_default: row.is_default,
+            trade_allowed: row.trade_allowed,
+            created_at: rfc3339(row.created_at),
+        }
+    }
+}
+
+/// One account with its settings (the seed's `mt5_accounts` row without credentials).
+#[derive(Serialize, ToSchema)]
+pub struct Account {
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub summary: AccountSummary,
+    #[schema(required = true, value_type = Option<crate::risk::RiskLimits>)]
+    pub risk_limits: Option<Value>,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl From<&AccountRow> for Account {
+    fn from(row: &AccountRow) -> Self {
+        Account {
+            summary: row.into(),
+            risk_limits: row.risk_limits.clone(),
+            updated_at: rfc3339(row.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountList {
+    pub accounts: Vec<AccountSummary>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountEnvelope {
+    pub account: Account,
+}
+
+/// `PUT /accounts/{account_id}`'s answer.
+#[derive(Serialize, ToSchema)]
+pub struct AccountUpdated {
+    pub success: True,
+    pub account: Account,
+}
+
+/// The verified account, live from the terminal.
+#[derive(Serialize, ToSchema)]
+pub struct ConnectedAccount {
+    #[schema(value_type = u64)]
+    pub login: Login,
+    pub server: String,
+    pub balance: f64,
+    pub equity: f64,
+    /// `account_info().trade_allowed` of this login: false for an investor (read-only) password.
+    pub trade_allowed: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConnectResponse {
+    pub success: True,
+    pub account_id: Uuid,
+    pub account: ConnectedAccount,
+}
+
+/// The current account, with live balance and equity.
+#[derive(Serialize, ToSchema)]
+pub struct CurrentAccount {
+    pub id: Uuid,
+    #[schema(value_type = u64)]
+    pub login: Login,
+    pub server: String,
+    pub balance: f64,
+    pub equity: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CurrentAccountResponse {
+    pub account: CurrentAccount,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SwitchedAccount {
+    #[schema(value_type = u64)]
+    pub login: Login,
+    pub server: String,
+    pub balance: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SwitchResponse {
+    pub success: True,
+    pub account: SwitchedAccount,
+}
+
+/// An event of the user's accounts: `account_connected`, `connect_failed`, `password_changed`,
+/// `password_change_failed`, `account_switched`, `account_deleted`, `credentials_invalid`.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    /// The account it concerns; null when there is none (a connect MT5 refused).
+    #[schema(required = true)]
+    pub account_id: Option<Uuid>,
+    pub event: String,
+    /// Non-secret facts (login, server, from/to of a switch, MT5's error code).
+    #[schema(value_type = Object)]
+    pub details: Value,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
 }
 
 /// The account type a terminal reports, in the seed's vocabulary. A trade mode the service does
@@ -72,8 +223,8 @@ fn detail(row: &AccountRow) -> Value {
 /// (`confirm_live` for algorithms) applies to it.
 pub fn reported_type(info: &AccountInfo) -> &'static str {
     match info.trade_mode {
-        AccountTradeMode::Real | AccountTradeMode::Unknown(_) => "live",
-        AccountTradeMode::Demo | AccountTradeMode::Contest => "demo",
+        AccountTradeMode::Real | AccountTradeMode::Unknown(_) => AccountType::Live.as_str(),
+        AccountTradeMode::Demo | AccountTradeMode::Contest => AccountType::Demo.as_str(),
     }
 }
 
@@ -127,7 +278,9 @@ fn parse_connect(body: &Value) -> ApiResult<ConnectRequest> {
     let password = f.required_string("password", PASSWORD_MAX);
     let server = f.required_string("server", SERVER_MAX);
     let broker_name = f.string("broker_name", BROKER_MAX).value();
-    let account_type = f.one_of("account_type", ACCOUNT_TYPES).value();
+    let account_type = f
+        .one_of("account_type", &AccountType::ALL.map(AccountType::as_str))
+        .value();
     let set_as_default = f.boolean("set_as_default").value().unwrap_or(false);
     let risk_limits = parse_risk_limits(&mut f);
     f.finish()?;
@@ -372,17 +525,17 @@ pub async fn connect(
     .await;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "success": true,
-            "account_id": row.id,
-            "account": {
-                "login": login_json(&row.login),
-                "server": row.server,
-                "balance": info.balance,
-                "equity": info.equity,
-                "trade_allowed": info.trade_allowed,
+        Json(ConnectResponse {
+            success: True,
+            account_id: row.id,
+            account: ConnectedAccount {
+                login: Login(row.login.clone()),
+                server: row.server.clone(),
+                balance: info.balance,
+                equity: info.equity,
+                trade_allowed: info.trade_allowed,
             },
-        })),
+        }),
     ))
 }
 
@@ -418,7 +571,7 @@ pub async fn audit_log(
     State(state): State<AppState>,
     user: AuthUser,
     Query(q): Query<AuditQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditPage>> {
     let max = crate::store::audit::MAX_AUDIT_PAGE;
     let limit = match q.limit.as_deref() {
         None => 100,
@@ -433,19 +586,17 @@ pub async fn audit_log(
         },
     };
     let entries = state.store.list_audit(&user.ctx, limit).await?;
-    let entries: Vec<Value> = entries
+    let entries = entries
         .into_iter()
-        .map(|e| {
-            json!({
-                "id": e.id,
-                "account_id": e.account_id,
-                "event": e.event,
-                "details": e.details,
-                "created_at": rfc3339(e.created_at),
-            })
+        .map(|e| AuditEntry {
+            id: e.id,
+            account_id: e.account_id,
+            event: e.event,
+            details: e.details,
+            created_at: rfc3339(e.created_at),
         })
         .collect();
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(AuditPage { entries }))
 }
 
 /// List the user's accounts.
@@ -469,7 +620,7 @@ pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountList>> {
     let include_inactive = match q.include_inactive.as_deref() {
         None | Some("false") | Some("0") => false,
         Some("true") | Some("1") => true,
@@ -484,9 +635,9 @@ pub async fn list(
         .store
         .list_accounts(&user.ctx, include_inactive)
         .await?;
-    Ok(Json(
-        json!({ "accounts": rows.iter().map(summary).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(AccountList {
+        accounts: rows.iter().map(AccountSummary::from).collect(),
+    }))
 }
 
 /// One account with its settings.
@@ -509,9 +660,11 @@ pub async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountEnvelope>> {
     let row = find(&state, &user, &raw).await?;
-    Ok(Json(json!({ "account": detail(&row) })))
+    Ok(Json(AccountEnvelope {
+        account: (&row).into(),
+    }))
 }
 
 /// Make an account the current one.
@@ -540,7 +693,7 @@ pub async fn switch(
     State(state): State<AppState>,
     user: AuthUser,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SwitchResponse>> {
     let row = find(&state, &user, &raw).await?;
     // Only a switch that changes the current account counts against the limit.
     let current = match resolve_current(&state, &user).await {
@@ -586,10 +739,14 @@ pub async fn switch(
         .await;
     }
     tracing::info!(user_id = %user.id(), account_id = %row.id, "switched account");
-    Ok(Json(json!({
-        "success": true,
-        "account": { "login": login_json(&row.login), "server": row.server, "balance": info.balance },
-    })))
+    Ok(Json(SwitchResponse {
+        success: True,
+        account: SwitchedAccount {
+            login: Login(row.login),
+            server: row.server,
+            balance: info.balance,
+        },
+    }))
 }
 
 /// The current account, with live balance and equity.
@@ -612,18 +769,21 @@ pub async fn switch(
     ),
     security(("bearer" = []))
 )]
-pub async fn current(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
+pub async fn current(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<CurrentAccountResponse>> {
     let row = resolve_current(&state, &user).await?;
     let info = live_info(&state, &row).await?;
-    Ok(Json(json!({
-        "account": {
-            "id": row.id,
-            "login": login_json(&row.login),
-            "server": row.server,
-            "balance": info.balance,
-            "equity": info.equity,
+    Ok(Json(CurrentAccountResponse {
+        account: CurrentAccount {
+            id: row.id,
+            login: Login(row.login),
+            server: row.server,
+            balance: info.balance,
+            equity: info.equity,
         },
-    })))
+    }))
 }
 
 /// Update an account's settings.
@@ -657,7 +817,7 @@ pub async fn update(
     user: AuthUser,
     Path(raw): Path<String>,
     JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountUpdated>> {
     let id = path_uuid("account_id", &raw)?;
     let mut f = Fields::new(&body)?;
     let account_name = f.string("account_name", NAME_MAX);
@@ -665,7 +825,7 @@ pub async fn update(
     let is_default = f.boolean("is_default");
     let password = f.string("password", PASSWORD_MAX);
     let broker_name = f.string("broker_name", BROKER_MAX);
-    let account_type = f.one_of("account_type", ACCOUNT_TYPES);
+    let account_type = f.one_of("account_type", &AccountType::ALL.map(AccountType::as_str));
     if matches!(account_name, Opt::Null) {
         f.error("account_name", "must not be null");
     }
@@ -781,9 +941,10 @@ pub async fn update(
             .await?
             .ok_or(ApiError::AccountNotFound)?;
     }
-    Ok(Json(
-        json!({ "success": true, "account": detail(&updated) }),
-    ))
+    Ok(Json(AccountUpdated {
+        success: True,
+        account: (&updated).into(),
+    }))
 }
 
 /// Remove an account.
@@ -809,7 +970,7 @@ pub async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Success>> {
     let id = path_uuid("account_id", &raw)?;
     // Read first, for the audit entry: the row keeps its login and server after the delete.
     let row = state.store.get_account(&user.ctx, id).await?;
@@ -826,5 +987,5 @@ pub async fn delete(
     }
     tracing::info!(user_id = %user.id(), account_id = %id, "account deleted");
     audit(&state, &user, Some(id), AUDIT_ACCOUNT_DELETED, details).await;
-    Ok(Json(json!({ "success": true })))
+    Ok(Json(Success { success: True }))
 }

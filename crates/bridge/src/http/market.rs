@@ -51,11 +51,14 @@ pub async fn account(
     }))
 }
 
-/// `GET /account`'s body: MT5's `account_info()` plus the bridge's `account_id`.
-#[derive(serde::Serialize)]
+/// MT5's `account_info()`, live from the terminal, plus the bridge's `account_id`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = AccountInfo)]
 pub struct AccountInfoBody {
+    /// The bridge's id of the account (not an MT5 field).
     pub account_id: uuid::Uuid,
     #[serde(flatten)]
+    #[schema(inline)]
     pub info: mt5::AccountInfo,
 }
 

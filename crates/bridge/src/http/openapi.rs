@@ -9,8 +9,14 @@
 // Doc-only types: they describe JSON and are never built.
 #![allow(dead_code)]
 
+pub use super::accounts::{
+    Account, AccountEnvelope, AccountList, AccountSummary, AccountType, AccountUpdated, AuditPage,
+    ConnectResponse, CurrentAccountResponse, SwitchResponse,
+};
+pub use super::market::AccountInfoBody;
 pub use crate::error::ErrorBody;
 use crate::error::{ApiError, ErrorCode};
+pub use crate::risk::RiskLimits;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use mt5::enums::Mt5Enum;
@@ -252,98 +258,6 @@ impl ToSchema for ErrorCode {
     }
 }
 
-/// A success with nothing more to say.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Success {
-    #[schema(schema_with = always_true)]
-    pub success: bool,
-}
-
-/// `base` (an object schema) with more properties: `before` its own, `after` them; all required.
-/// For a body that is a real structure plus a field or two of the service's own (`#[serde(flatten)]`),
-/// so the structure's part comes from the structure itself.
-fn with_properties(
-    base: RefOr<Schema>,
-    before: Vec<(&str, RefOr<Schema>)>,
-    after: Vec<(&str, RefOr<Schema>)>,
-    description: &str,
-) -> RefOr<Schema> {
-    let RefOr::T(Schema::Object(base)) = base else {
-        return base;
-    };
-    let mut b = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .description(Some(description));
-    for (name, schema) in before {
-        b = b.property(name, schema).required(name);
-    }
-    for (name, schema) in base.properties {
-        b = b.property(name, schema);
-    }
-    for name in base.required {
-        b = b.required(name);
-    }
-    for (name, schema) in after {
-        b = b.property(name, schema).required(name);
-    }
-    b.into()
-}
-
-/// MT5's `account_info()`, live from the terminal, plus the bridge's `account_id`.
-impl PartialSchema for super::market::AccountInfoBody {
-    fn schema() -> RefOr<Schema> {
-        let id = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::Uuid,
-            )))
-            .description(Some("The bridge's id of the account (not an MT5 field)."));
-        with_properties(
-            mt5::AccountInfo::schema(),
-            vec![("account_id", id.into())],
-            vec![],
-            "MT5's `account_info()`, live from the terminal, plus the bridge's `account_id`.",
-        )
-    }
-}
-
-impl ToSchema for super::market::AccountInfoBody {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("AccountInfo")
-    }
-    fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
-        <mt5::AccountInfo as ToSchema>::schemas(out);
-    }
-}
-
-impl PartialSchema for crate::trading::ModifyResult {
-    fn schema() -> RefOr<Schema> {
-        let changed = ObjectBuilder::new()
-            .schema_type(Type::Boolean)
-            .description(Some(
-                "True when the change was applied (10009); false when there was nothing to change \
-             (10025 `NO_CHANGES`, still a success).",
-            ));
-        with_properties(
-            OrderSendResult::schema(),
-            vec![],
-            vec![("changed", changed.into())],
-            "The result of a modify (an order's or a position's levels): MT5's `order_send()` \
-             result with `changed`.",
-        )
-    }
-}
-
-impl ToSchema for crate::trading::ModifyResult {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("ModifyResult")
-    }
-    fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
-        <OrderSendResult as ToSchema>::schemas(out);
-    }
-}
-
 /// The names a request may send for an MT5 enum (no `unknown_<n>`), as their own components.
 macro_rules! mt5_input_enums {
     ($($name:ident => $enum:ident),+ $(,)?) => {$(
@@ -365,12 +279,34 @@ mt5_input_enums!(OrderFillingInput => OrderFilling, OrderTimeInput => OrderTime)
 
 /// Every object the service writes or reads has a fixed set of properties (requests with another
 /// are refused; answers never carry one), so every object schema with properties is closed,
-/// whether derived or built here. Free-form objects (no properties) are left open.
+/// whether derived or built here; free-form objects (no properties) stay open. A structure with a
+/// flattened one (`#[serde(flatten)]`, derived as `allOf`) is written as one object, as serde
+/// writes it, so that closing it keeps the flattened fields.
 struct ClosedObjects;
 
 fn close(schema: &mut RefOr<Schema>) {
-    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems};
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Object};
     let RefOr::T(schema) = schema else { return };
+    if let Schema::AllOf(all) = schema {
+        if all
+            .items
+            .iter()
+            .all(|i| matches!(i, RefOr::T(Schema::Object(_))))
+        {
+            let mut merged = Object::with_type(Type::Object);
+            merged.description = all.description.take();
+            for item in all.items.drain(..) {
+                if let RefOr::T(Schema::Object(o)) = item {
+                    merged.properties.extend(o.properties);
+                    merged.required.extend(o.required);
+                    if merged.description.is_none() {
+                        merged.description = o.description;
+                    }
+                }
+            }
+            *schema = Schema::Object(merged);
+        }
+    }
     match schema {
         Schema::Object(o) => {
             if !o.properties.is_empty() && o.additional_properties.is_none() {
@@ -396,6 +332,30 @@ impl Modify for ClosedObjects {
             components.schemas.values_mut().for_each(close);
         }
     }
+}
+
+/// `true`: the `success` of an answer that carries it (always true there; errors say `false`).
+#[derive(Debug, Clone, Copy)]
+pub struct True;
+
+impl serde::Serialize for True {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bool(true)
+    }
+}
+
+impl PartialSchema for True {
+    fn schema() -> RefOr<Schema> {
+        always_true().into()
+    }
+}
+
+impl ToSchema for True {}
+
+/// A success with nothing more to say.
+#[derive(serde::Serialize, ToSchema)]
+pub struct Success {
+    pub success: True,
 }
 
 fn error_response(description: &str) -> ResponseBuilder {
@@ -524,14 +484,6 @@ pub struct ReadinessChecks {
 
 // ---- Accounts ----
 
-/// `demo` or `live`: the seed's account types (a real MT5 account is `live`, demo and contest `demo`).
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountType {
-    Demo,
-    Live,
-}
-
 /// An MT5 login: a positive integer, as a JSON number or a string of digits.
 pub struct LoginInput;
 
@@ -557,27 +509,6 @@ impl PartialSchema for LoginInput {
 
 impl ToSchema for LoginInput {}
 
-/// The account's risk limits; an unset limit is absent (docs/algorithms.md).
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RiskLimits {
-    /// Fraction of the day's starting equity that may be lost in a day, in (0, 1].
-    #[schema(required = false, exclusive_minimum = 0, maximum = 1)]
-    pub max_daily_loss: f64,
-    /// Fraction of equity one trade may lose at its stop loss, in (0, 1].
-    #[schema(required = false, exclusive_minimum = 0, maximum = 1)]
-    pub max_risk_per_trade: f64,
-    /// Open positions the account may hold.
-    #[schema(required = false, minimum = 1)]
-    pub max_positions: u64,
-    /// Lots one order may have.
-    #[schema(required = false, exclusive_minimum = 0)]
-    pub max_volume_per_trade: f64,
-    /// The kill switch: `false` refuses every new order (`403 trading_disabled`).
-    #[schema(required = false)]
-    pub trading_enabled: bool,
-}
-
 /// POST /accounts/connect (the seed's body).
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -602,129 +533,6 @@ pub struct ConnectRequest {
     pub set_as_default: bool,
     #[schema(required = false)]
     pub risk_limits: Option<RiskLimits>,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectResponse {
-    #[schema(schema_with = always_true)]
-    pub success: bool,
-    pub account_id: Uuid,
-    pub account: ConnectedAccount,
-}
-
-/// The verified account, live from the terminal.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectedAccount {
-    pub login: u64,
-    pub server: String,
-    pub balance: f64,
-    pub equity: f64,
-    /// `account_info().trade_allowed` of this login: false for an investor (read-only) password.
-    pub trade_allowed: bool,
-}
-
-/// An account as listed (the seed's `mt5_accounts` row without credentials).
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccountSummary {
-    pub id: Uuid,
-    pub account_name: String,
-    pub login: u64,
-    pub server: String,
-    #[schema(required = true)]
-    pub broker_name: Option<String>,
-    #[schema(required = true)]
-    pub account_type: Option<AccountType>,
-    /// False once deleted (listed only with `include_inactive=true`).
-    pub is_active: bool,
-    pub is_default: bool,
-    /// What the terminal reported of `trade_allowed` at the row's last successful login; null
-    /// until known. False for an investor (read-only) password: trades answer `read_only_account`.
-    #[schema(required = true)]
-    pub trade_allowed: Option<bool>,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-}
-
-/// One account with its settings (the seed's `mt5_accounts` row without credentials).
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Account {
-    pub id: Uuid,
-    pub account_name: String,
-    pub login: u64,
-    pub server: String,
-    #[schema(required = true)]
-    pub broker_name: Option<String>,
-    #[schema(required = true)]
-    pub account_type: Option<AccountType>,
-    pub is_active: bool,
-    pub is_default: bool,
-    /// What the terminal reported of `trade_allowed` at the row's last successful login; null
-    /// until known. False for an investor (read-only) password: trades answer `read_only_account`.
-    #[schema(required = true)]
-    pub trade_allowed: Option<bool>,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    #[schema(required = true)]
-    pub risk_limits: Option<RiskLimits>,
-    #[schema(format = DateTime)]
-    pub updated_at: String,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccountList {
-    pub accounts: Vec<AccountSummary>,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccountEnvelope {
-    pub account: Account,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccountUpdated {
-    #[schema(schema_with = always_true)]
-    pub success: bool,
-    pub account: Account,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CurrentAccountResponse {
-    pub account: CurrentAccount,
-}
-
-/// The current account, with live balance and equity.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CurrentAccount {
-    pub id: Uuid,
-    pub login: u64,
-    pub server: String,
-    pub balance: f64,
-    pub equity: f64,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SwitchResponse {
-    #[schema(schema_with = always_true)]
-    pub success: bool,
-    pub account: SwitchedAccount,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SwitchedAccount {
-    pub login: u64,
-    pub server: String,
-    pub balance: f64,
 }
 
 /// PUT /accounts/{account_id}: a partial update; absent fields stay unchanged.
@@ -763,30 +571,6 @@ pub struct AuditQuery {
     /// How many entries, newest first: 1 to 500 (default 100).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-}
-
-/// An event of the user's accounts: `account_connected`, `connect_failed`, `password_changed`,
-/// `password_change_failed`, `account_switched`, `account_deleted`, `credentials_invalid`.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AuditEntry {
-    pub id: Uuid,
-    /// The account it concerns; null when there is none (a connect MT5 refused).
-    #[schema(required = true)]
-    pub account_id: Option<Uuid>,
-    pub event: String,
-    /// Non-secret facts (login, server, from/to of a switch, MT5's error code).
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
-    /// RFC 3339, UTC.
-    #[schema(format = DateTime)]
-    pub created_at: String,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AuditPage {
-    pub entries: Vec<AuditEntry>,
 }
 
 // ---- Trading ----

@@ -7,20 +7,28 @@ use serde_json::{Map, Value};
 
 pub mod sizing;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The account's risk limits; an unset limit is absent (docs/algorithms.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RiskLimits {
     /// Fraction of the day's starting equity that may be lost in a day, in (0, 1].
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = f64, required = false, exclusive_minimum = 0, maximum = 1)]
     pub max_daily_loss: Option<f64>,
-    /// Fraction of equity that one trade may lose at its stop loss, in (0, 1].
+    /// Fraction of equity one trade may lose at its stop loss, in (0, 1].
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = f64, required = false, exclusive_minimum = 0, maximum = 1)]
     pub max_risk_per_trade: Option<f64>,
+    /// Open positions the account may hold.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64, required = false, minimum = 1)]
     pub max_positions: Option<u64>,
+    /// Lots one order may have.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = f64, required = false, exclusive_minimum = 0)]
     pub max_volume_per_trade: Option<f64>,
-    /// Kill switch: false refuses every new order on the account.
+    /// The kill switch: `false` refuses every new order (`403 trading_disabled`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = bool, required = false)]
     pub trading_enabled: Option<bool>,
 }
 
@@ -117,6 +125,23 @@ fn fraction(obj: &Map<String, Value>, key: &str, errors: &mut Vec<FieldError>) -
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The keys `parse` accepts are the documented ones.
+    #[test]
+    fn known_keys_are_the_schema_properties() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(RiskLimits::schema()).unwrap();
+        let mut documented: Vec<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        documented.sort_unstable();
+        let mut known = KNOWN.to_vec();
+        known.sort_unstable();
+        assert_eq!(documented, known);
+    }
 
     #[test]
     fn valid_and_invalid() {

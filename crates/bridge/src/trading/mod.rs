@@ -247,10 +247,13 @@ pub(crate) fn is_modify(action: &str) -> bool {
 /// A modify's answer: the broker's result with `changed`: true when it applied the change
 /// (10009), false when there was nothing to change (10025 `NO_CHANGES`, a success for the
 /// client, journaled `done`); anything else is the broker's rejection.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ModifyResult {
     #[serde(flatten)]
+    #[schema(value_type = OrderSendResult, inline)]
     pub result: crate::times::Utc<OrderSendResult>,
+    /// True when the change was applied (10009); false when there was nothing to change (10025
+    /// `NO_CHANGES`, still a success).
     pub changed: bool,
 }
 
