@@ -6,16 +6,19 @@ use super::openapi as doc;
 use super::trading::*;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::journal::JournalFilter;
-use crate::times::convert_times;
+use crate::store::journal::{JournalEntry, JournalFilter, JournalStatus};
+use crate::times::Utc;
 use crate::trading::read;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
-use mt5::HistorySelect;
-use serde_json::{json, Value};
+use mt5::{Expected, HistorySelect, Terminal, TerminalError, TradeDeal, TradeOrder};
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 fn page_params(
@@ -36,13 +39,25 @@ fn page_params(
     Ok((limit, q.get("cursor").cloned()))
 }
 
-async fn history(
+/// Reads one page of a history list of the terminal.
+type FetchPage<T> = fn(
+    Arc<dyn Terminal>,
+    Expected,
+    HistorySelect,
+    mt5::PageRequest,
+) -> crate::pool::BoxFuture<Result<mt5::Page<T>, TerminalError>>;
+
+/// One page of deals or history orders (`list` names which, for the cursor), with the cursor of
+/// the next page; `time_msc` is an item's time, to leave out what is later than the first page.
+async fn history<T: Send + 'static>(
     state: AppState,
     user: AuthUser,
     headers: HeaderMap,
     q: HashMap<String, String>,
     list: HistoryList,
-) -> ApiResult<Json<Value>> {
+    fetch: FetchPage<T>,
+    time_msc: fn(&T) -> i64,
+) -> ApiResult<(Utc<Vec<T>>, Option<String>)> {
     query_keys(&q, &["from", "to", "limit", "cursor"])?;
     let (limit, cursor) = page_params(&q, 100, 1000)?;
     let parse = |name: &'static str| -> ApiResult<Option<i64>> {
@@ -102,7 +117,7 @@ async fn history(
             let offset = t.server_time_offset_s(&at).await?;
             if from > to {
                 // A window that starts after the first page was read holds nothing yet.
-                return Ok((Value::Array(Vec::new()), None, offset));
+                return Ok((Vec::new(), None, offset));
             }
             let select = HistorySelect::Range {
                 from: from.saturating_add(offset),
@@ -112,33 +127,14 @@ async fn history(
             // Items later than the first page are in no page. MT5 lists history oldest first,
             // so they are the tail: once one is met, the window has no more pages.
             let until_ms = as_of_ms.saturating_add(offset.saturating_mul(1000));
-            let (items, next) = match list {
-                HistoryList::Deals => {
-                    let p = t.history_deals_page(&at, &select, page_req).await?;
-                    let (items, next) = as_of(p, until_ms, |d| d.time_msc);
-                    (serde_json::to_value(items).unwrap_or(Value::Null), next)
-                }
-                HistoryList::Orders => {
-                    let p = t.history_orders_page(&at, &select, page_req).await?;
-                    let (items, next) = as_of(p, until_ms, |o| o.time_setup_msc);
-                    (serde_json::to_value(items).unwrap_or(Value::Null), next)
-                }
-            };
+            let page = fetch(t, at, select, page_req).await?;
+            let (items, next) = as_of(page, until_ms, time_msc);
             Ok((items, next, offset))
         })
     })
     .await?;
-    let mut page = items;
-    convert_times(&mut page, offset);
-    let next = match next {
-        Some(n) => json!(window.at(n).encode()),
-        None => Value::Null,
-    };
-    let name = match list {
-        HistoryList::Deals => "deals",
-        HistoryList::Orders => "orders",
-    };
-    Ok(Json(json!({ name: page, "next_cursor": next })))
+    let next = next.map(|n| window.at(n).encode());
+    Ok((Utc(items, offset), next))
 }
 
 /// The page's items up to `until_ms` (server-clock ms); the next offset only if none was later.
@@ -177,7 +173,7 @@ fn now_ms() -> i64 {
     operation_id = "history_deals",
     params(doc::AccountHeader, doc::HistoryQuery),
     responses(
-        (status = 200, description = "A page of deals", body = doc::DealPage),
+        (status = 200, description = "A page of deals", body = DealPage),
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NoAccountToActOn),
         (status = 409, response = doc::CredentialsInvalid),
@@ -193,8 +189,31 @@ pub async fn history_deals(
     user: AuthUser,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
-    history(state, user, headers, q, HistoryList::Deals).await
+) -> ApiResult<Json<DealPage>> {
+    let (deals, next_cursor) = history(
+        state,
+        user,
+        headers,
+        q,
+        HistoryList::Deals,
+        |t, at, select, page| {
+            Box::pin(async move { t.history_deals_page(&at, &select, page).await })
+        },
+        |d: &TradeDeal| d.time_msc,
+    )
+    .await?;
+    Ok(Json(DealPage { deals, next_cursor }))
+}
+
+/// A page of deals; `next_cursor` is null on the last page.
+#[derive(Serialize, ToSchema)]
+pub struct DealPage {
+    #[schema(value_type = Vec<TradeDeal>)]
+    pub deals: Utc<Vec<TradeDeal>>,
+    /// Opaque: pass it as `cursor` to the same route, for the same account, for the next page of
+    /// the same window.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 /// The resolved account's history orders in a time range.
@@ -208,7 +227,7 @@ pub async fn history_deals(
     operation_id = "history_orders",
     params(doc::AccountHeader, doc::HistoryQuery),
     responses(
-        (status = 200, description = "A page of orders", body = doc::HistoryOrderPage),
+        (status = 200, description = "A page of orders", body = HistoryOrderPage),
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NoAccountToActOn),
         (status = 409, response = doc::CredentialsInvalid),
@@ -224,19 +243,134 @@ pub async fn history_orders(
     user: AuthUser,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
-    history(state, user, headers, q, HistoryList::Orders).await
+) -> ApiResult<Json<HistoryOrderPage>> {
+    let (orders, next_cursor) = history(
+        state,
+        user,
+        headers,
+        q,
+        HistoryList::Orders,
+        |t, at, select, page| {
+            Box::pin(async move { t.history_orders_page(&at, &select, page).await })
+        },
+        |o: &TradeOrder| o.time_setup_msc,
+    )
+    .await?;
+    Ok(Json(HistoryOrderPage {
+        orders,
+        next_cursor,
+    }))
 }
 
-fn journal_json(e: &crate::store::journal::JournalEntry) -> Value {
-    json!({
-        "id": e.id, "account_id": e.account_id, "client_id": e.client_id, "idempotency_key": e.idempotency_key,
-        "source": e.source, "algorithm_id": e.algorithm_id, "run_id": e.run_id, "action": e.action,
-        "request": e.request, "status": e.status, "retcode": e.retcode, "order": e.order, "deal": e.deal,
-        "volume": e.volume, "price": e.price, "error": e.error,
-        "created_at": crate::times::rfc3339(e.created_at),
-        "completed_at": e.completed_at.map(crate::times::rfc3339),
-    })
+/// A page of history orders; `next_cursor` is null on the last page.
+#[derive(Serialize, ToSchema)]
+pub struct HistoryOrderPage {
+    #[schema(value_type = Vec<TradeOrder>)]
+    pub orders: Utc<Vec<TradeOrder>>,
+    /// Opaque: pass it as `cursor` to the same route, for the same account, for the next page of
+    /// the same window.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// `api` or `algorithm`.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // names the values of `JournalEntryView::source` in the document
+pub enum JournalSource {
+    Api,
+    Algorithm,
+}
+
+/// What the entry does.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // names the values of `JournalEntryView::action` in the document
+pub enum JournalAction {
+    Place,
+    ModifyOrder,
+    CancelOrder,
+    ModifyPosition,
+    ClosePosition,
+}
+
+/// One order intent, journaled before it was sent.
+#[derive(Serialize, ToSchema)]
+#[schema(as = JournalEntry)]
+pub struct JournalEntryView {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    /// Carried at the start of the MT5 order comment.
+    pub client_id: String,
+    #[schema(required = true)]
+    pub idempotency_key: Option<String>,
+    #[schema(value_type = JournalSource)]
+    pub source: String,
+    #[schema(required = true)]
+    pub algorithm_id: Option<String>,
+    #[schema(required = true)]
+    pub run_id: Option<Uuid>,
+    #[schema(value_type = JournalAction)]
+    pub action: String,
+    /// The request as the client sent it, normalized.
+    #[schema(value_type = Object)]
+    pub request: Value,
+    pub status: JournalStatus,
+    #[schema(required = true)]
+    pub retcode: Option<i64>,
+    #[schema(required = true)]
+    pub order: Option<i64>,
+    #[schema(required = true)]
+    pub deal: Option<i64>,
+    #[schema(required = true)]
+    pub volume: Option<f64>,
+    #[schema(required = true)]
+    pub price: Option<f64>,
+    #[schema(required = true)]
+    pub error: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(required = true, format = DateTime)]
+    pub completed_at: Option<String>,
+}
+
+impl From<&JournalEntry> for JournalEntryView {
+    fn from(e: &JournalEntry) -> Self {
+        JournalEntryView {
+            id: e.id,
+            account_id: e.account_id,
+            client_id: e.client_id.clone(),
+            idempotency_key: e.idempotency_key.clone(),
+            source: e.source.clone(),
+            algorithm_id: e.algorithm_id.clone(),
+            run_id: e.run_id,
+            action: e.action.clone(),
+            request: e.request.clone(),
+            status: e.status,
+            retcode: e.retcode,
+            order: e.order,
+            deal: e.deal,
+            volume: e.volume,
+            price: e.price,
+            error: e.error.clone(),
+            created_at: crate::times::rfc3339(e.created_at),
+            completed_at: e.completed_at.map(crate::times::rfc3339),
+        }
+    }
+}
+
+/// One journal entry.
+#[derive(Serialize, ToSchema)]
+pub struct JournalEntryEnvelope {
+    pub entry: JournalEntryView,
+}
+
+/// The user's journal, newest first; `next_cursor` is null on the last page.
+#[derive(Serialize, ToSchema)]
+pub struct JournalPage {
+    pub entries: Vec<JournalEntryView>,
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 /// One journal entry of the user's.
@@ -251,7 +385,7 @@ fn journal_json(e: &crate::store::journal::JournalEntry) -> Value {
     operation_id = "journal_entry",
     params(("id" = Uuid, Path, description = "The entry's id (`details.journal_id` of an order's error)")),
     responses(
-        (status = 200, description = "The entry", body = doc::JournalEntryEnvelope),
+        (status = 200, description = "The entry", body = JournalEntryEnvelope),
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`journal_entry_not_found` (also another user's entry)", body = doc::ErrorBody),
         (status = 422, description = "`validation_failed`: `id` is not a UUID", body = doc::ErrorBody),
@@ -264,14 +398,16 @@ pub async fn journal_entry(
     State(state): State<AppState>,
     user: AuthUser,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JournalEntryEnvelope>> {
     let id = path_uuid("id", &raw)?;
     let entry = state
         .store
         .get_entry(&user.ctx, id)
         .await?
         .ok_or(ApiError::JournalEntryNotFound)?;
-    Ok(Json(json!({ "entry": journal_json(&entry) })))
+    Ok(Json(JournalEntryEnvelope {
+        entry: (&entry).into(),
+    }))
 }
 
 /// The user's order journal, newest first.
@@ -282,7 +418,7 @@ pub async fn journal_entry(
     operation_id = "journal",
     params(doc::JournalQuery),
     responses(
-        (status = 200, description = "A page of entries", body = doc::JournalPage),
+        (status = 200, description = "A page of entries", body = JournalPage),
         (status = 401, response = doc::Unauthorized),
         (status = 422, description = "`validation_failed`: a bad `account_id`, `limit` or `cursor`", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
@@ -293,7 +429,7 @@ pub async fn journal(
     State(state): State<AppState>,
     user: AuthUser,
     Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JournalPage>> {
     query_keys(&q, &["account_id", "limit", "cursor"])?;
     let (limit, cursor) = page_params(&q, 50, 500)?;
     let account_id = match q.get("account_id") {
@@ -322,15 +458,16 @@ pub async fn journal(
         .await?;
     let more = entries.len() > limit as usize;
     let page: Vec<_> = entries.into_iter().take(limit as usize).collect();
-    let next = match (more, page.last()) {
-        (true, Some(last)) => json!(format!(
+    let next_cursor = match (more, page.last()) {
+        (true, Some(last)) => Some(format!(
             "{}_{}",
             crate::times::rfc3339(last.created_at),
             last.id
         )),
-        _ => Value::Null,
+        _ => None,
     };
-    Ok(Json(
-        json!({ "entries": page.iter().map(journal_json).collect::<Vec<_>>(), "next_cursor": next }),
-    ))
+    Ok(Json(JournalPage {
+        entries: page.iter().map(JournalEntryView::from).collect(),
+        next_cursor,
+    }))
 }

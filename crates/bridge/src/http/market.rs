@@ -6,14 +6,14 @@ use super::trading::*;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AccountRow;
-use crate::times::to_json;
+use crate::times::Utc;
 use crate::trading::read;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use mt5::enums::Mt5Enum;
 use mt5::{SymbolInfo, Timeframe};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// The resolved account's live AccountInfo.
@@ -70,7 +70,7 @@ pub struct AccountInfoBody {
     operation_id = "list_symbols",
     params(doc::AccountHeader, doc::SymbolsQuery),
     responses(
-        (status = 200, description = "The symbols", body = doc::SymbolList),
+        (status = 200, description = "The symbols", body = SymbolList),
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NoAccountToActOn),
         (status = 409, response = doc::CredentialsInvalid),
@@ -86,7 +86,7 @@ pub async fn symbols(
     user: AuthUser,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SymbolList>> {
     query_keys(&q, &["group"])?;
     let row = resolve_account(&state, &user, &headers).await?;
     let group = q.get("group").cloned();
@@ -98,7 +98,9 @@ pub async fn symbols(
         })
     })
     .await?;
-    Ok(Json(json!({ "symbols": to_json(&list, offset) })))
+    Ok(Json(SymbolList {
+        symbols: Utc(list, offset),
+    }))
 }
 
 async fn symbol_info(
@@ -143,11 +145,11 @@ pub async fn symbol(
     user: AuthUser,
     headers: HeaderMap,
     Path(symbol): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Utc<SymbolInfo>>> {
     check_symbol(&symbol)?;
     let row = resolve_account(&state, &user, &headers).await?;
     let (info, offset) = symbol_info(&state, &row, &symbol).await?;
-    Ok(Json(to_json(&info, offset)))
+    Ok(Json(Utc(info, offset)))
 }
 
 /// A symbol's last quote.
@@ -174,7 +176,7 @@ pub async fn tick(
     user: AuthUser,
     headers: HeaderMap,
     Path(symbol): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Utc<mt5::Tick>>> {
     check_symbol(&symbol)?;
     let row = resolve_account(&state, &user, &headers).await?;
     let (tick, offset) = read(&state, &row, move |t, at| {
@@ -187,7 +189,7 @@ pub async fn tick(
         })
     })
     .await?;
-    Ok(Json(to_json(&tick, offset)))
+    Ok(Json(Utc(tick, offset)))
 }
 
 /// A symbol's bars, oldest first.
@@ -200,7 +202,7 @@ pub async fn tick(
     operation_id = "get_rates",
     params(("symbol" = String, Path, description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader, doc::RatesQuery),
     responses(
-        (status = 200, description = "The bars", body = doc::RateList),
+        (status = 200, description = "The bars", body = RateList),
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
         (status = 409, response = doc::CredentialsInvalid),
@@ -217,7 +219,7 @@ pub async fn rates(
     headers: HeaderMap,
     Path(symbol): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RateList>> {
     check_symbol(&symbol)?;
     query_keys(&q, &["timeframe", "count", "from", "to"])?;
     let mut errors = Vec::new();
@@ -309,5 +311,20 @@ pub async fn rates(
         })
     })
     .await?;
-    Ok(Json(json!({ "rates": to_json(&bars, offset) })))
+    Ok(Json(RateList {
+        rates: Utc(bars, offset),
+    }))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SymbolList {
+    #[schema(value_type = Vec<SymbolInfo>)]
+    pub symbols: Utc<Vec<SymbolInfo>>,
+}
+
+/// Bars, oldest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RateList {
+    #[schema(value_type = Vec<mt5::Rate>)]
+    pub rates: Utc<Vec<mt5::Rate>>,
 }

@@ -7,7 +7,7 @@ use super::validate::{Fields, Opt};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AccountRow;
-use crate::times::to_json;
+use crate::times::Utc;
 use crate::trading::{
     default_filling, filling_unknown, order_comment, prepared, read, submit, Intent, Outcome,
     Prepared, Source, FILLING_MODE,
@@ -28,7 +28,7 @@ use std::collections::HashMap;
     operation_id = "list_orders",
     params(doc::AccountHeader, doc::SymbolFilter),
     responses(
-        (status = 200, description = "The pending orders", body = doc::OrderList),
+        (status = 200, description = "The pending orders", body = OrderList),
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NoAccountToActOn),
         (status = 409, response = doc::CredentialsInvalid),
@@ -44,8 +44,19 @@ pub async fn orders(
     user: AuthUser,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
-    open_items(state, user, headers, q, false).await
+) -> ApiResult<Json<OrderList>> {
+    let orders = open_items(state, user, headers, q, |t, at, filter| {
+        Box::pin(async move { t.orders(&at, &filter).await })
+    })
+    .await?;
+    Ok(Json(OrderList { orders }))
+}
+
+/// Active pending orders.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OrderList {
+    #[schema(value_type = Vec<mt5::TradeOrder>)]
+    pub orders: crate::times::Utc<Vec<mt5::TradeOrder>>,
 }
 
 /// A validated POST /orders body.
@@ -282,7 +293,7 @@ pub async fn check_order(
     user: AuthUser,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Utc<mt5::OrderCheckResult>>> {
     let (order, _) = parse_place(&body)?;
     let row = resolve_account(&state, &user, &headers).await?;
     let (result, offset) = read(&state, &row, move |t, at| {
@@ -305,7 +316,7 @@ pub async fn check_order(
     .map_err(|message| {
         ApiError::validation("type_filling", format!("{FILLING_MODE}: {message}"))
     })?;
-    Ok(Json(to_json(&result, offset)))
+    Ok(Json(Utc(result, offset)))
 }
 
 async fn find_order(state: &AppState, row: &AccountRow, ticket: u64) -> ApiResult<mt5::TradeOrder> {

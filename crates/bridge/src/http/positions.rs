@@ -16,7 +16,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use mt5::enums::Mt5Enum;
 use mt5::{OrderFilling, PositionFilter, PositionType, TradeAction, TradeRequest};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashMap;
 
 /// The resolved account's open positions.
@@ -27,7 +27,7 @@ use std::collections::HashMap;
     operation_id = "list_positions",
     params(doc::AccountHeader, doc::SymbolFilter),
     responses(
-        (status = 200, description = "The open positions", body = doc::PositionList),
+        (status = 200, description = "The open positions", body = PositionList),
         (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NoAccountToActOn),
         (status = 409, response = doc::CredentialsInvalid),
@@ -43,8 +43,19 @@ pub async fn positions(
     user: AuthUser,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
-    open_items(state, user, headers, q, true).await
+) -> ApiResult<Json<PositionList>> {
+    let positions = open_items(state, user, headers, q, |t, at, filter| {
+        Box::pin(async move { t.positions(&at, &filter).await })
+    })
+    .await?;
+    Ok(Json(PositionList { positions }))
+}
+
+/// The open positions.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PositionList {
+    #[schema(value_type = Vec<mt5::TradePosition>)]
+    pub positions: crate::times::Utc<Vec<mt5::TradePosition>>,
 }
 
 async fn find_position(

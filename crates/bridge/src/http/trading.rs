@@ -10,14 +10,14 @@ use super::extract::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AccountRow;
-use crate::times::convert_times;
+use crate::times::Utc;
 use crate::trading::{read, Outcome};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use mt5::{OrderType, PositionFilter};
-use serde_json::{json, Value};
+use mt5::{Expected, OrderType, PositionFilter, Terminal, TerminalError};
 use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 pub(super) use crate::fields::SYMBOL_MAX;
@@ -116,37 +116,40 @@ pub(super) fn check_symbol(symbol: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Open positions or active orders of the resolved account, optionally of one symbol.
-pub(super) async fn open_items(
+/// Open positions or active orders of the resolved account, optionally of one symbol: `fetch`
+/// reads them from the terminal, and they come back with their server-time offset.
+pub(super) async fn open_items<T, F>(
     state: AppState,
     user: AuthUser,
     headers: HeaderMap,
     q: HashMap<String, String>,
-    positions: bool,
-) -> ApiResult<Json<Value>> {
+    fetch: F,
+) -> ApiResult<Utc<Vec<T>>>
+where
+    T: Send + 'static,
+    F: Fn(
+            Arc<dyn Terminal>,
+            Expected,
+            PositionFilter,
+        ) -> crate::pool::BoxFuture<Result<Vec<T>, TerminalError>>
+        + Send
+        + Sync
+        + 'static,
+{
     query_keys(&q, &["symbol"])?;
     let row = resolve_account(&state, &user, &headers).await?;
     let filter = q
         .get("symbol")
         .map(|s| PositionFilter::Symbol(s.clone()))
         .unwrap_or_default();
+    let fetch = Arc::new(fetch);
     let (list, offset) = read(&state, &row, move |t, at| {
-        let filter = filter.clone();
+        let (filter, fetch) = (filter.clone(), fetch.clone());
         Box::pin(async move {
-            let list = if positions {
-                serde_json::to_value(t.positions(&at, &filter).await?)
-            } else {
-                serde_json::to_value(t.orders(&at, &filter).await?)
-            };
-            Ok((
-                list.unwrap_or(Value::Null),
-                t.server_time_offset_s(&at).await?,
-            ))
+            let offset = t.server_time_offset_s(&at).await?;
+            Ok((fetch(t, at, filter).await?, offset))
         })
     })
     .await?;
-    let mut list = list;
-    convert_times(&mut list, offset);
-    let name = if positions { "positions" } else { "orders" };
-    Ok(Json(json!({ name: list })))
+    Ok(Utc(list, offset))
 }

@@ -9,7 +9,12 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `pending` while it is being sent; `unknown` when it reached the terminal and its answer was
+/// lost (until the broker's history settles it); then `done`, `rejected` (by the broker),
+/// `refused` (kill switch, risk limit, read-only session: nothing sent), `not_executed` (it
+/// certainly did not run: never sent, or not found in the broker's history once its deadline
+/// and `RECONCILE_GRACE_MS` passed) or `failed` (its account is gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JournalStatus {
     /// Written, about to be (or being) sent; its outcome is not known yet.
