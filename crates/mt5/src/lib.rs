@@ -20,8 +20,6 @@
 pub mod clock;
 pub mod enums;
 pub mod error;
-#[cfg(feature = "openapi")]
-pub mod openapi;
 pub mod retcode;
 pub mod session;
 pub mod terminal;
@@ -29,6 +27,8 @@ pub mod types;
 pub mod util;
 pub mod wire;
 
+#[cfg(feature = "openapi")]
+pub use enums::openapi;
 pub use enums::*;
 pub use error::{last_error, TerminalError};
 pub use session::{same_server, AccountKey, Expected, Session, SessionTag};
