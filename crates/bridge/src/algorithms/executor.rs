@@ -22,8 +22,10 @@ use mt5::{
     AccountTradeMode, OrderType, PositionFilter, PositionType, RatesRange, SymbolInfo,
     TradePosition,
 };
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The magic number an algorithm's orders carry, so its positions can be told from the others.
@@ -92,8 +94,78 @@ async fn view(
     .await
 }
 
-fn skip(intent: Value, reason: impl Into<String>) -> Value {
-    json!({ "intent": intent, "reason": reason.into() })
+fn skip(intent: Value, reason: impl Into<String>) -> SkippedIntent {
+    SkippedIntent {
+        intent,
+        reason: reason.into(),
+    }
+}
+
+/// A trade a run placed (or, dry, would have placed): an entry, or an exit closing a position.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AlgorithmTrade {
+    Entry(EntryTrade),
+    Exit(ExitTrade),
+}
+
+/// An entry a run placed, with its levels.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EntryTrade {
+    /// The order's ticket; null in a dry run.
+    #[schema(required = true)]
+    pub ticket: Option<u64>,
+    pub symbol: String,
+    #[serde(rename = "type")]
+    pub side: PositionType,
+    pub volume: f64,
+    pub price: f64,
+    pub sl: f64,
+    /// Null when the strategy sets none.
+    #[schema(required = true)]
+    pub tp: Option<f64>,
+}
+
+/// An exit a run placed: the order closing `position`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExitTrade {
+    /// The closing order's ticket; null in a dry run.
+    #[schema(required = true)]
+    pub ticket: Option<u64>,
+    /// The position closed.
+    pub position: u64,
+    pub symbol: String,
+    #[serde(rename = "type")]
+    pub side: PositionType,
+    pub volume: f64,
+    pub price: f64,
+}
+
+/// An entry or exit a run did not send, with why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SkippedIntent {
+    /// What the strategy wanted (`action` `open` or `close`, symbol, …).
+    #[schema(value_type = Object)]
+    pub intent: Value,
+    pub reason: String,
+}
+
+/// What a run did: the trades it placed (or would have, dry) and the intents it did not send.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub run_id: Uuid,
+    pub dry_run: bool,
+    pub trades: Vec<AlgorithmTrade>,
+    pub skipped: Vec<SkippedIntent>,
+}
+
+/// What an answer of the broker's says of an order: its ticket, volume and price.
+fn filled(body: &Value) -> (Option<u64>, Option<f64>, Option<f64>) {
+    (
+        body.get("order").and_then(Value::as_u64),
+        body.get("volume").and_then(Value::as_f64),
+        body.get("price").and_then(Value::as_f64),
+    )
 }
 
 fn error_reason(e: &ApiError) -> String {
@@ -184,7 +256,7 @@ pub struct Execution<'a> {
 
 /// Runs one pass; returns the response body. The account's stored risk limits are validated
 /// first: a value the service cannot read is a `validation_failed` and no run is recorded.
-pub async fn execute(state: &AppState, user: &UserCtx, ex: Execution<'_>) -> ApiResult<Value> {
+pub async fn execute(state: &AppState, user: &UserCtx, ex: Execution<'_>) -> ApiResult<RunReport> {
     let limits = RiskLimits::stored(ex.account.risk_limits.as_ref())?;
     let run = state
         .store
@@ -204,8 +276,8 @@ pub async fn execute(state: &AppState, user: &UserCtx, ex: Execution<'_>) -> Api
     let finish = match &result {
         Ok((trades, skipped)) => RunFinish {
             status: RUN_DONE.into(),
-            trades: json!(trades),
-            skipped: json!(skipped),
+            trades: serde_json::to_value(trades).unwrap_or_else(|_| json!([])),
+            skipped: serde_json::to_value(skipped).unwrap_or_else(|_| json!([])),
             error: None,
         },
         Err(e) => RunFinish {
@@ -217,14 +289,12 @@ pub async fn execute(state: &AppState, user: &UserCtx, ex: Execution<'_>) -> Api
     };
     state.store.finish_run(user, run.id, finish).await?;
     let (trades, skipped) = result?;
-    Ok(json!({
-        "success": true,
-        "trades_executed": trades.len(),
-        "trades": trades,
-        "skipped": skipped,
-        "run_id": run.id,
-        "dry_run": ex.dry_run,
-    }))
+    Ok(RunReport {
+        run_id: run.id,
+        dry_run: ex.dry_run,
+        trades,
+        skipped,
+    })
 }
 
 async fn pass(
@@ -233,7 +303,7 @@ async fn pass(
     ex: &Execution<'_>,
     limits: &RiskLimits,
     run_id: Uuid,
-) -> ApiResult<(Vec<Value>, Vec<Value>)> {
+) -> ApiResult<(Vec<AlgorithmTrade>, Vec<SkippedIntent>)> {
     let magic = magic_for(&ex.algorithm_id);
     let purpose = if ex.dry_run {
         Purpose::Read
@@ -326,7 +396,15 @@ async fn pass(
                         )),
                         None => {
                             own_open += 1;
-                            trades.push(json!({"ticket": null, "symbol": req.symbol, "type": side, "volume": volume, "price": entry, "sl": sl, "tp": tp}));
+                            trades.push(AlgorithmTrade::Entry(EntryTrade {
+                                ticket: None,
+                                symbol: req.symbol.clone(),
+                                side,
+                                volume,
+                                price: entry,
+                                sl,
+                                tp,
+                            }));
                         }
                     }
                     continue;
@@ -368,8 +446,16 @@ async fn pass(
                 match sent {
                     Ok(outcome) => {
                         own_open += 1;
-                        let b = outcome.body;
-                        trades.push(json!({"ticket": b["order"], "symbol": ex.params.symbol, "type": side, "volume": b["volume"], "price": b["price"], "sl": sl, "tp": tp}));
+                        let (ticket, filled_volume, price) = filled(&outcome.body);
+                        trades.push(AlgorithmTrade::Entry(EntryTrade {
+                            ticket,
+                            symbol: ex.params.symbol.clone(),
+                            side,
+                            volume: filled_volume.unwrap_or(volume),
+                            price: price.unwrap_or(entry),
+                            sl,
+                            tp,
+                        }));
                     }
                     Err(e) => skipped.push(skip(described, held_back.reason_for(&e))),
                 }
@@ -408,7 +494,14 @@ async fn pass(
                 };
                 if ex.dry_run {
                     let price = market_price(grid, close_type, quote);
-                    trades.push(json!({"ticket": null, "position": ticket, "symbol": pos.symbol, "type": close_side, "volume": pos.volume, "price": price}));
+                    trades.push(AlgorithmTrade::Exit(ExitTrade {
+                        ticket: None,
+                        position: ticket,
+                        symbol: pos.symbol.clone(),
+                        side: close_side,
+                        volume: pos.volume,
+                        price,
+                    }));
                     continue;
                 }
                 let intent = Intent {
@@ -420,6 +513,8 @@ async fn pass(
                         run_id,
                     },
                 };
+                // What the trade says if the broker's answer lacks its volume or price.
+                let (pos_volume, quoted) = (pos.volume, market_price(grid, close_type, quote));
                 let held_back = HeldBack::default();
                 let (info, held) = (v.symbol.clone(), held_back.clone());
                 let sent = submit(state, user, ex.account, intent, move |t, at, client_id| {
@@ -454,8 +549,15 @@ async fn pass(
                 .await;
                 match sent {
                     Ok(outcome) => {
-                        let b = outcome.body;
-                        trades.push(json!({"ticket": b["order"], "position": ticket, "symbol": ex.params.symbol, "type": close_side, "volume": b["volume"], "price": b["price"]}));
+                        let (order, volume, price) = filled(&outcome.body);
+                        trades.push(AlgorithmTrade::Exit(ExitTrade {
+                            ticket: order,
+                            position: ticket,
+                            symbol: ex.params.symbol.clone(),
+                            side: close_side,
+                            volume: volume.unwrap_or(pos_volume),
+                            price: price.unwrap_or(quoted),
+                        }));
                     }
                     Err(e) => skipped.push(skip(described, held_back.reason_for(&e))),
                 }

@@ -3,8 +3,11 @@
 
 use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::openapi as doc;
+use super::openapi::{Success, True};
 use super::validate::{Fields, Opt};
-use crate::algorithms::executor::{execute as run_execution, Execution};
+use crate::algorithms::executor::{
+    execute as run_execution, AlgorithmTrade, Execution, RunReport, SkippedIntent,
+};
 use crate::algorithms::strategies::{builtin, find, Strategy};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::state::AppState;
@@ -15,25 +18,164 @@ use crate::times::rfc3339;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-fn config_json(c: &AlgorithmConfig) -> Value {
-    json!({
-        "id": c.id, "name": c.name, "kind": c.kind, "parameters": c.parameters,
-        "created_at": rfc3339(c.created_at), "updated_at": rfc3339(c.updated_at),
-    })
+/// A built-in strategy.
+#[derive(Serialize, ToSchema)]
+pub struct BuiltinAlgorithm {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The JSON Schema of its parameters.
+    #[schema(value_type = Object)]
+    pub parameters: Value,
 }
 
-fn run_json(r: &AlgorithmRun) -> Value {
-    json!({
-        "id": r.id, "account_id": r.account_id, "algorithm_id": r.algorithm_id, "algorithm": r.algorithm_kind,
-        "parameters": r.parameters, "dry_run": r.dry_run, "status": r.status,
-        "trades_executed": r.trades.as_array().map(Vec::len).unwrap_or(0),
-        "trades": r.trades, "skipped": r.skipped, "error": r.error,
-        "started_at": rfc3339(r.started_at), "finished_at": r.finished_at.map(rfc3339),
-    })
+/// A saved configuration of a built-in strategy.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Algorithm)]
+pub struct AlgorithmView {
+    pub id: Uuid,
+    pub name: String,
+    /// The built-in strategy it configures.
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub parameters: Value,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl From<&AlgorithmConfig> for AlgorithmView {
+    fn from(c: &AlgorithmConfig) -> Self {
+        AlgorithmView {
+            id: c.id,
+            name: c.name.clone(),
+            kind: c.kind.clone(),
+            parameters: c.parameters.clone(),
+            created_at: rfc3339(c.created_at),
+            updated_at: rfc3339(c.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlgorithmList {
+    pub builtin: Vec<BuiltinAlgorithm>,
+    pub saved: Vec<AlgorithmView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlgorithmEnvelope {
+    pub algorithm: AlgorithmView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlgorithmSaved {
+    pub success: True,
+    pub algorithm: AlgorithmView,
+}
+
+/// `POST /algorithms/execute`'s answer.
+#[derive(Serialize, ToSchema)]
+pub struct ExecuteResponse {
+    pub success: True,
+    /// The length of `trades`.
+    pub trades_executed: usize,
+    pub trades: Vec<AlgorithmTrade>,
+    pub skipped: Vec<SkippedIntent>,
+    pub run_id: Uuid,
+    pub dry_run: bool,
+}
+
+impl From<RunReport> for ExecuteResponse {
+    fn from(r: RunReport) -> Self {
+        ExecuteResponse {
+            success: True,
+            trades_executed: r.trades.len(),
+            trades: r.trades,
+            skipped: r.skipped,
+            run_id: r.run_id,
+            dry_run: r.dry_run,
+        }
+    }
+}
+
+/// A run's state.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // names the values of `RunView::status` in the document
+pub enum RunStatus {
+    Running,
+    Done,
+    Failed,
+}
+
+/// One execution of an algorithm.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AlgorithmRun)]
+pub struct RunView {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    /// As requested: a built-in name or a configuration's id.
+    pub algorithm_id: String,
+    /// The built-in strategy that ran.
+    pub algorithm: String,
+    /// The parameters the run used.
+    #[schema(value_type = Object)]
+    pub parameters: Value,
+    pub dry_run: bool,
+    #[schema(value_type = RunStatus)]
+    pub status: String,
+    pub trades_executed: usize,
+    /// As the run stored them.
+    #[schema(value_type = Vec<AlgorithmTrade>)]
+    pub trades: Value,
+    #[schema(value_type = Vec<SkippedIntent>)]
+    pub skipped: Value,
+    #[schema(required = true)]
+    pub error: Option<String>,
+    #[schema(format = DateTime)]
+    pub started_at: String,
+    #[schema(required = true, format = DateTime)]
+    pub finished_at: Option<String>,
+}
+
+impl From<&AlgorithmRun> for RunView {
+    fn from(r: &AlgorithmRun) -> Self {
+        RunView {
+            id: r.id,
+            account_id: r.account_id,
+            algorithm_id: r.algorithm_id.clone(),
+            algorithm: r.algorithm_kind.clone(),
+            parameters: r.parameters.clone(),
+            dry_run: r.dry_run,
+            status: r.status.clone(),
+            trades_executed: r.trades.as_array().map(Vec::len).unwrap_or(0),
+            trades: r.trades.clone(),
+            skipped: r.skipped.clone(),
+            error: r.error.clone(),
+            started_at: rfc3339(r.started_at),
+            finished_at: r.finished_at.map(rfc3339),
+        }
+    }
+}
+
+/// Runs, newest first; `next_cursor` is null on the last page.
+#[derive(Serialize, ToSchema)]
+pub struct RunPage {
+    pub runs: Vec<RunView>,
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunEnvelope {
+    pub run: RunView,
 }
 
 /// Validation errors of a strategy's parameters, named `parameters.<key>`.
@@ -89,23 +231,26 @@ fn saved_for_run(config: &AlgorithmConfig) -> ApiResult<(Box<dyn Strategy>, Map<
     tag = "algorithms",
     operation_id = "list_algorithms",
     responses(
-        (status = 200, description = "Built-in strategies with their parameters' schema, and saved configurations", body = doc::AlgorithmList),
+        (status = 200, description = "Built-in strategies with their parameters' schema, and saved configurations", body = AlgorithmList),
         (status = 401, response = doc::Unauthorized),
         (status = 500, response = doc::Internal),
     ),
     security(("bearer" = []))
 )]
-pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
-    let builtins: Vec<Value> = builtin()
+pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<AlgorithmList>> {
+    let builtin = builtin()
         .iter()
-        .map(
-            |s| json!({"name": s.name(), "description": s.description(), "parameters": s.schema()}),
-        )
+        .map(|s| BuiltinAlgorithm {
+            name: s.name(),
+            description: s.description(),
+            parameters: s.schema(),
+        })
         .collect();
     let saved = state.store.list_configs(&user.ctx).await?;
-    Ok(Json(
-        json!({ "builtin": builtins, "saved": saved.iter().map(config_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(AlgorithmList {
+        builtin,
+        saved: saved.iter().map(AlgorithmView::from).collect(),
+    }))
 }
 
 fn strategy_of(kind: &str, field: &str) -> ApiResult<Box<dyn Strategy>> {
@@ -123,7 +268,7 @@ fn strategy_of(kind: &str, field: &str) -> ApiResult<Box<dyn Strategy>> {
     operation_id = "create_algorithm",
     request_body = doc::CreateAlgorithmRequest,
     responses(
-        (status = 201, description = "Saved", body = doc::AlgorithmSaved),
+        (status = 201, description = "Saved", body = AlgorithmSaved),
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
         (status = 413, response = doc::PayloadTooLarge),
@@ -136,7 +281,7 @@ pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     JsonBody(body): JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<AlgorithmSaved>)> {
     let mut f = Fields::new(&body)?;
     let name = f.required_string("name", 255);
     let kind = f.required_string("kind", 64);
@@ -175,7 +320,10 @@ pub async fn create(
         .map_err(name_taken)?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "success": true, "algorithm": config_json(&config) })),
+        Json(AlgorithmSaved {
+            success: True,
+            algorithm: (&config).into(),
+        }),
     ))
 }
 
@@ -196,7 +344,7 @@ async fn find_config(state: &AppState, user: &AuthUser, raw: &str) -> ApiResult<
     operation_id = "get_algorithm",
     params(("algorithm_id" = Uuid, Path, description = "The configuration's id")),
     responses(
-        (status = 200, description = "The configuration", body = doc::AlgorithmEnvelope),
+        (status = 200, description = "The configuration", body = AlgorithmEnvelope),
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`algorithm_not_found`", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
@@ -207,9 +355,11 @@ pub async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AlgorithmEnvelope>> {
     let c = find_config(&state, &user, &raw).await?;
-    Ok(Json(json!({ "algorithm": config_json(&c) })))
+    Ok(Json(AlgorithmEnvelope {
+        algorithm: (&c).into(),
+    }))
 }
 
 /// Update a saved configuration.
@@ -223,7 +373,7 @@ pub async fn get_one(
     params(("algorithm_id" = Uuid, Path, description = "The configuration's id")),
     request_body = doc::UpdateAlgorithmRequest,
     responses(
-        (status = 200, description = "Updated", body = doc::AlgorithmSaved),
+        (status = 200, description = "Updated", body = AlgorithmSaved),
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`algorithm_not_found`", body = doc::ErrorBody),
@@ -238,7 +388,7 @@ pub async fn update(
     user: AuthUser,
     Path(raw): Path<String>,
     JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AlgorithmSaved>> {
     let mut f = Fields::new(&body)?;
     let name = f.string("name", 255).value();
     let kind = f.string("kind", 64).value();
@@ -270,9 +420,10 @@ pub async fn update(
         .await
         .map_err(name_taken)?
         .ok_or(ApiError::AlgorithmNotFound)?;
-    Ok(Json(
-        json!({ "success": true, "algorithm": config_json(&updated) }),
-    ))
+    Ok(Json(AlgorithmSaved {
+        success: True,
+        algorithm: (&updated).into(),
+    }))
 }
 
 /// Delete a saved configuration.
@@ -283,7 +434,7 @@ pub async fn update(
     operation_id = "delete_algorithm",
     params(("algorithm_id" = Uuid, Path, description = "The configuration's id")),
     responses(
-        (status = 200, description = "Deleted", body = doc::Success),
+        (status = 200, description = "Deleted", body = Success),
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`algorithm_not_found`", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
@@ -294,12 +445,12 @@ pub async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Success>> {
     let c = find_config(&state, &user, &raw).await?;
     if !state.store.delete_config(&user.ctx, c.id).await? {
         return Err(ApiError::AlgorithmNotFound);
     }
-    Ok(Json(json!({ "success": true })))
+    Ok(Json(Success { success: True }))
 }
 
 /// Run one pass of an algorithm on one of the user's accounts.
@@ -314,7 +465,7 @@ pub async fn delete(
     operation_id = "execute_algorithm",
     request_body = doc::ExecuteRequest,
     responses(
-        (status = 200, description = "The run's trades and skipped intents", body = doc::ExecuteResponse),
+        (status = 200, description = "The run's trades and skipped intents", body = ExecuteResponse),
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`account_not_found`; `algorithm_not_found`; `symbol_not_found`", body = doc::ErrorBody),
@@ -332,7 +483,7 @@ pub async fn execute(
     State(state): State<AppState>,
     user: AuthUser,
     JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ExecuteResponse>> {
     let mut f = Fields::new(&body)?;
     let account_raw = f.required_string("account_id", 64);
     let algorithm_id = f.required_string("algorithm_id", 255);
@@ -384,7 +535,7 @@ pub async fn execute(
     if account.account_type.as_deref() == Some("live") && !confirm_live {
         return Err(ApiError::LiveConfirmationRequired);
     }
-    let body = run_execution(
+    let report = run_execution(
         &state,
         &user.ctx,
         Execution {
@@ -398,7 +549,7 @@ pub async fn execute(
         },
     )
     .await?;
-    Ok(Json(body))
+    Ok(Json(report.into()))
 }
 
 /// The user's algorithm runs, newest first.
@@ -409,7 +560,7 @@ pub async fn execute(
     operation_id = "list_runs",
     params(doc::PageQuery),
     responses(
-        (status = 200, description = "A page of runs", body = doc::RunPage),
+        (status = 200, description = "A page of runs", body = RunPage),
         (status = 401, response = doc::Unauthorized),
         (status = 422, description = "`validation_failed`: a bad `limit` or `cursor`, or an unknown parameter", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
@@ -420,7 +571,7 @@ pub async fn runs(
     State(state): State<AppState>,
     user: AuthUser,
     Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RunPage>> {
     for k in q.keys() {
         if k != "limit" && k != "cursor" {
             return Err(ApiError::validation(
@@ -450,13 +601,14 @@ pub async fn runs(
     let list = state.store.list_runs(&user.ctx, before, limit + 1).await?;
     let more = list.len() > limit as usize;
     let page: Vec<_> = list.into_iter().take(limit as usize).collect();
-    let next = match (more, page.last()) {
-        (true, Some(last)) => json!(format!("{}_{}", rfc3339(last.started_at), last.id)),
-        _ => Value::Null,
+    let next_cursor = match (more, page.last()) {
+        (true, Some(last)) => Some(format!("{}_{}", rfc3339(last.started_at), last.id)),
+        _ => None,
     };
-    Ok(Json(
-        json!({ "runs": page.iter().map(run_json).collect::<Vec<_>>(), "next_cursor": next }),
-    ))
+    Ok(Json(RunPage {
+        runs: page.iter().map(RunView::from).collect(),
+        next_cursor,
+    }))
 }
 
 /// One algorithm run.
@@ -467,7 +619,7 @@ pub async fn runs(
     operation_id = "get_run",
     params(("run_id" = Uuid, Path, description = "The run's id")),
     responses(
-        (status = 200, description = "The run", body = doc::RunEnvelope),
+        (status = 200, description = "The run", body = RunEnvelope),
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`run_not_found`", body = doc::ErrorBody),
         (status = 422, description = "`validation_failed`: `run_id` is not a UUID", body = doc::ErrorBody),
@@ -479,14 +631,14 @@ pub async fn run(
     State(state): State<AppState>,
     user: AuthUser,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RunEnvelope>> {
     let id = path_uuid("run_id", &raw)?;
     let r = state
         .store
         .get_run(&user.ctx, id)
         .await?
         .ok_or(ApiError::RunNotFound)?;
-    Ok(Json(json!({ "run": run_json(&r) })))
+    Ok(Json(RunEnvelope { run: (&r).into() }))
 }
 
 /// A saved algorithm's name is unique per user: the store's conflict names the field.

@@ -22,7 +22,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -117,8 +116,10 @@ pub fn catch_panics(
     tower_http::catch_panic::CatchPanicLayer::custom(answer as fn(_) -> Response)
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+async fn healthz() -> Json<openapi::Health> {
+    Json(openapi::Health {
+        status: openapi::HealthStatus::Ok,
+    })
 }
 
 /// Ready to serve: the store answers and the pool has a terminal. 503 names the failing check.
@@ -138,22 +139,34 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Some(r) => Some(r.ping().await.is_ok()),
         None => None,
     };
-    let check = |ok: bool| if ok { "ok" } else { "failed" };
+    use openapi::{CheckStatus, Readiness, ReadinessChecks, ReadyStatus};
+    let check = |ok: bool| {
+        if ok {
+            CheckStatus::Ok
+        } else {
+            CheckStatus::Failed
+        }
+    };
     let ready = store_ok && terminals_ok && redis_ok != Some(false);
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut body = json!({
-        "status": if ready { "ready" } else { "not_ready" },
-        "checks": { "store": check(store_ok), "terminals": check(terminals_ok) },
+    let body = Readiness {
+        status: if ready {
+            ReadyStatus::Ready
+        } else {
+            ReadyStatus::NotReady
+        },
+        checks: ReadinessChecks {
+            store: check(store_ok),
+            terminals: check(terminals_ok),
+            redis: redis_ok.map(check),
+        },
         // Not a readiness failure (reads still work), but orders wait for a terminal that trades.
-        "terminals_trading_disabled": state.pool.terminals_trading_disabled(),
-    });
-    if let (Some(ok), Some(checks)) = (redis_ok, body["checks"].as_object_mut()) {
-        checks.insert("redis".into(), json!(check(ok)));
-    }
+        terminals_trading_disabled: state.pool.terminals_trading_disabled(),
+    };
     (status, Json(body)).into_response()
 }
 

@@ -434,51 +434,53 @@ impl ToSchema for TimeInput {}
 
 // ---- Service ----
 
-#[derive(ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
     Ok,
 }
 
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
+/// `GET /healthz`'s answer.
+#[derive(serde::Serialize, ToSchema)]
 pub struct Health {
     pub status: HealthStatus,
 }
 
-#[derive(ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReadyStatus {
     Ready,
     NotReady,
 }
 
-#[derive(ToSchema)]
+#[derive(Clone, Copy, serde::Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     Ok,
     Failed,
 }
 
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
+/// `GET /readyz`'s answer.
+#[derive(serde::Serialize, ToSchema)]
 pub struct Readiness {
     pub status: ReadyStatus,
     pub checks: ReadinessChecks,
     /// Terminals in service whose trading is switched off (`terminal_info()`: "Algo Trading" off
     /// or `tradeapi_disabled`). They still serve reads; orders go to the others, and answer
     /// `503 terminal_trading_disabled` when none is left. Not a readiness failure.
-    pub terminals_trading_disabled: u32,
+    pub terminals_trading_disabled: usize,
 }
 
 /// One entry per check.
-#[derive(ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct ReadinessChecks {
     /// A trivial query on the store.
     pub store: CheckStatus,
     /// The pool has at least one terminal in service.
     pub terminals: CheckStatus,
     /// Redis answers a PING (only with `REDIS_URL`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = CheckStatus)]
     pub redis: Option<CheckStatus>,
 }
 
@@ -786,54 +788,6 @@ pub struct ClosePositionRequest {
 
 // ---- Algorithms ----
 
-/// A built-in strategy.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BuiltinAlgorithm {
-    pub name: String,
-    pub description: String,
-    /// The JSON Schema of its parameters.
-    #[schema(value_type = Object)]
-    pub parameters: serde_json::Value,
-}
-
-/// A saved configuration of a built-in strategy.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Algorithm {
-    pub id: Uuid,
-    pub name: String,
-    /// The built-in strategy it configures.
-    pub kind: String,
-    #[schema(value_type = Object)]
-    pub parameters: serde_json::Value,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    #[schema(format = DateTime)]
-    pub updated_at: String,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlgorithmList {
-    pub builtin: Vec<BuiltinAlgorithm>,
-    pub saved: Vec<Algorithm>,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlgorithmEnvelope {
-    pub algorithm: Algorithm,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlgorithmSaved {
-    #[schema(schema_with = always_true)]
-    pub success: bool,
-    pub algorithm: Algorithm,
-}
-
 /// POST /algorithms.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -879,100 +833,6 @@ pub struct ExecuteRequest {
     /// Required on a `live` account.
     #[schema(required = false)]
     pub confirm_live: bool,
-}
-
-/// A trade an algorithm run placed (or, dry, would have placed). An exit carries the closed
-/// `position`; an entry its `sl` and `tp`.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlgorithmTrade {
-    /// The order's ticket; null in a dry run.
-    #[schema(required = true)]
-    pub ticket: Option<u64>,
-    /// Exits: the position closed.
-    #[schema(required = false)]
-    pub position: u64,
-    pub symbol: String,
-    #[serde(rename = "type")]
-    pub side: PositionType,
-    pub volume: f64,
-    pub price: f64,
-    #[schema(required = false)]
-    pub sl: Option<f64>,
-    #[schema(required = false)]
-    pub tp: Option<f64>,
-}
-
-/// An entry or exit a run did not send, with why.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SkippedIntent {
-    /// What the strategy wanted (`action` `open` or `close`, symbol, …).
-    #[schema(value_type = Object)]
-    pub intent: serde_json::Value,
-    pub reason: String,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExecuteResponse {
-    #[schema(schema_with = always_true)]
-    pub success: bool,
-    /// The length of `trades`.
-    pub trades_executed: u64,
-    pub trades: Vec<AlgorithmTrade>,
-    pub skipped: Vec<SkippedIntent>,
-    pub run_id: Uuid,
-    pub dry_run: bool,
-}
-
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Running,
-    Done,
-    Failed,
-}
-
-/// One execution of an algorithm.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlgorithmRun {
-    pub id: Uuid,
-    pub account_id: Uuid,
-    /// As requested: a built-in name or a configuration's id.
-    pub algorithm_id: String,
-    /// The built-in strategy that ran.
-    pub algorithm: String,
-    /// The parameters the run used.
-    #[schema(value_type = Object)]
-    pub parameters: serde_json::Value,
-    pub dry_run: bool,
-    pub status: RunStatus,
-    pub trades_executed: u64,
-    pub trades: Vec<AlgorithmTrade>,
-    pub skipped: Vec<SkippedIntent>,
-    #[schema(required = true)]
-    pub error: Option<String>,
-    #[schema(format = DateTime)]
-    pub started_at: String,
-    #[schema(required = true, format = DateTime)]
-    pub finished_at: Option<String>,
-}
-
-/// Runs, newest first; `next_cursor` is null on the last page.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RunPage {
-    pub runs: Vec<AlgorithmRun>,
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RunEnvelope {
-    pub run: AlgorithmRun,
 }
 
 #[cfg(test)]
