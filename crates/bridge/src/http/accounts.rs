@@ -260,7 +260,7 @@ pub async fn resolve_current(state: &AppState, user: &AuthUser) -> ApiResult<Acc
     crate::context::resolve_current(state.store.as_ref(), state.sessions.as_ref(), &user.ctx).await
 }
 
-struct ConnectRequest {
+struct Connect {
     account_name: String,
     login: u64,
     password: SecretString,
@@ -271,8 +271,8 @@ struct ConnectRequest {
     risk_limits: Option<Value>,
 }
 
-fn parse_connect(body: &Value) -> ApiResult<ConnectRequest> {
-    let mut f = Fields::new(body)?;
+fn parse_connect(body: &Value) -> ApiResult<Connect> {
+    let mut f = Fields::of::<ConnectRequest>(body)?;
     let account_name = f.required_string("account_name", NAME_MAX);
     let login = f.login("login");
     let password = f.required_string("password", PASSWORD_MAX);
@@ -285,7 +285,7 @@ fn parse_connect(body: &Value) -> ApiResult<ConnectRequest> {
     let risk_limits = parse_risk_limits(&mut f);
     f.finish()?;
     match (account_name, login, password, server) {
-        (Some(account_name), Some(login), Some(password), Some(server)) => Ok(ConnectRequest {
+        (Some(account_name), Some(login), Some(password), Some(server)) => Ok(Connect {
             account_name,
             login,
             password: SecretString::from(password),
@@ -400,7 +400,7 @@ async fn verify_new_password(
     path = "/api/v1/accounts/connect",
     tag = "accounts",
     operation_id = "connect_account",
-    request_body = doc::ConnectRequest,
+    request_body = ConnectRequest,
     responses(
         (status = 201, description = "Connected", body = doc::ConnectResponse),
         (status = 400, response = doc::InvalidJson),
@@ -796,7 +796,7 @@ pub async fn current(
     tag = "accounts",
     operation_id = "update_account",
     params(("account_id" = Uuid, Path, description = "The account's id")),
-    request_body = doc::UpdateAccountRequest,
+    request_body = UpdateAccountRequest,
     responses(
         (status = 200, description = "Updated", body = doc::AccountUpdated),
         (status = 400, response = doc::InvalidJson),
@@ -819,7 +819,7 @@ pub async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<AccountUpdated>> {
     let id = path_uuid("account_id", &raw)?;
-    let mut f = Fields::new(&body)?;
+    let mut f = Fields::of::<UpdateAccountRequest>(&body)?;
     let account_name = f.string("account_name", NAME_MAX);
     let risk_limits = parse_risk_limits(&mut f);
     let is_default = f.boolean("is_default");
@@ -988,4 +988,54 @@ pub async fn delete(
     tracing::info!(user_id = %user.id(), account_id = %id, "account deleted");
     audit(&state, &user, Some(id), AUDIT_ACCOUNT_DELETED, details).await;
     Ok(Json(Success { success: True }))
+}
+
+/// POST /accounts/connect (the seed's body).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[serde(deny_unknown_fields)]
+pub struct ConnectRequest {
+    #[schema(min_length = 1, max_length = 255)]
+    pub account_name: String,
+    pub login: doc::LoginInput,
+    /// Never returned, never logged; stored encrypted.
+    #[schema(min_length = 1, max_length = 128, write_only)]
+    pub password: String,
+    /// Exactly as MT5 names it (case-sensitive).
+    #[schema(min_length = 1, max_length = 255)]
+    pub server: String,
+    /// Default: the broker's company name as the terminal reports it.
+    #[schema(required = false, max_length = 100)]
+    pub broker_name: String,
+    /// Must agree with the terminal (`422 account_type_mismatch`); default: the terminal's.
+    #[schema(required = false)]
+    pub account_type: AccountType,
+    /// Default false; the first account becomes the default anyway.
+    #[schema(required = false)]
+    pub set_as_default: bool,
+    #[schema(required = false)]
+    pub risk_limits: Option<crate::risk::RiskLimits>,
+}
+
+/// PUT /accounts/{account_id}: a partial update; absent fields stay unchanged.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccountRequest {
+    #[schema(required = false, min_length = 1, max_length = 255)]
+    pub account_name: String,
+    /// Replaced whole; null clears.
+    #[schema(required = false)]
+    pub risk_limits: Option<crate::risk::RiskLimits>,
+    /// `true` makes it the default; `false` on the default is refused.
+    #[schema(required = false)]
+    pub is_default: bool,
+    /// Verified by a login before it is stored.
+    #[schema(required = false, min_length = 1, max_length = 128, write_only)]
+    pub password: String,
+    #[schema(required = false, max_length = 100)]
+    pub broker_name: Option<String>,
+    /// Checked against the terminal.
+    #[schema(required = false)]
+    pub account_type: Option<AccountType>,
 }

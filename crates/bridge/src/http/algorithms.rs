@@ -266,7 +266,7 @@ fn strategy_of(kind: &str, field: &str) -> ApiResult<Box<dyn Strategy>> {
     path = "/api/v1/algorithms",
     tag = "algorithms",
     operation_id = "create_algorithm",
-    request_body = doc::CreateAlgorithmRequest,
+    request_body = CreateAlgorithmRequest,
     responses(
         (status = 201, description = "Saved", body = AlgorithmSaved),
         (status = 400, response = doc::InvalidJson),
@@ -282,7 +282,7 @@ pub async fn create(
     user: AuthUser,
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<AlgorithmSaved>)> {
-    let mut f = Fields::new(&body)?;
+    let mut f = Fields::of::<CreateAlgorithmRequest>(&body)?;
     let name = f.required_string("name", 255);
     let kind = f.required_string("kind", 64);
     let parameters = match f.value("parameters") {
@@ -371,7 +371,7 @@ pub async fn get_one(
     tag = "algorithms",
     operation_id = "update_algorithm",
     params(("algorithm_id" = Uuid, Path, description = "The configuration's id")),
-    request_body = doc::UpdateAlgorithmRequest,
+    request_body = UpdateAlgorithmRequest,
     responses(
         (status = 200, description = "Updated", body = AlgorithmSaved),
         (status = 400, response = doc::InvalidJson),
@@ -389,7 +389,7 @@ pub async fn update(
     Path(raw): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<AlgorithmSaved>> {
-    let mut f = Fields::new(&body)?;
+    let mut f = Fields::of::<UpdateAlgorithmRequest>(&body)?;
     let name = f.string("name", 255).value();
     let kind = f.string("kind", 64).value();
     let parameters = match f.value("parameters") {
@@ -463,7 +463,7 @@ pub async fn delete(
     path = "/api/v1/algorithms/execute",
     tag = "algorithms",
     operation_id = "execute_algorithm",
-    request_body = doc::ExecuteRequest,
+    request_body = ExecuteRequest,
     responses(
         (status = 200, description = "The run's trades and skipped intents", body = ExecuteResponse),
         (status = 400, response = doc::InvalidJson),
@@ -484,8 +484,8 @@ pub async fn execute(
     user: AuthUser,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<ExecuteResponse>> {
-    let mut f = Fields::new(&body)?;
-    let account_raw = f.required_string("account_id", 64);
+    let mut f = Fields::of::<ExecuteRequest>(&body)?;
+    let account_id = f.required_uuid("account_id");
     let algorithm_id = f.required_string("algorithm_id", 255);
     let parameters = match f.value("parameters") {
         Opt::Value(v) if v.is_object() => v.as_object().cloned().unwrap_or_default(),
@@ -497,10 +497,6 @@ pub async fn execute(
     };
     let dry_run = f.boolean("dry_run").value().unwrap_or(false);
     let confirm_live = f.boolean("confirm_live").value().unwrap_or(false);
-    let account_id = account_raw.as_deref().and_then(|a| Uuid::parse_str(a).ok());
-    if account_raw.is_some() && account_id.is_none() {
-        f.error("account_id", "must be a UUID");
-    }
     f.finish()?;
     let (Some(account_id), Some(algorithm_id)) = (account_id, algorithm_id) else {
         return Err(ApiError::validation(
@@ -649,4 +645,54 @@ fn name_taken(e: crate::store::StoreError) -> ApiError {
         }
         other => other.into(),
     }
+}
+
+/// POST /algorithms.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[serde(deny_unknown_fields)]
+pub struct CreateAlgorithmRequest {
+    /// Unique among the user's configurations.
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: String,
+    /// A built-in strategy's name.
+    #[schema(min_length = 1, max_length = 64)]
+    pub kind: String,
+    /// Validated against the strategy's schema (`GET /algorithms`).
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Value,
+}
+
+/// PUT /algorithms/{algorithm_id}: a partial update, validated as a whole.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[serde(deny_unknown_fields)]
+pub struct UpdateAlgorithmRequest {
+    #[schema(required = false, min_length = 1, max_length = 255)]
+    pub name: String,
+    #[schema(required = false, min_length = 1, max_length = 64)]
+    pub kind: String,
+    #[schema(required = false, value_type = Object)]
+    pub parameters: serde_json::Value,
+}
+
+/// POST /algorithms/execute (the seed's body).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[serde(deny_unknown_fields)]
+pub struct ExecuteRequest {
+    /// One of the user's accounts.
+    pub account_id: Uuid,
+    /// A built-in strategy's name, or a saved configuration's id.
+    #[schema(min_length = 1, max_length = 255)]
+    pub algorithm_id: String,
+    /// Overrides a saved configuration's parameters.
+    #[schema(required = false, value_type = Object)]
+    pub parameters: serde_json::Value,
+    /// Plan the trades and send nothing.
+    #[schema(required = false)]
+    pub dry_run: bool,
+    /// Required on a `live` account.
+    #[schema(required = false)]
+    pub confirm_live: bool,
 }

@@ -78,7 +78,7 @@ struct PlaceOrder {
 }
 
 fn parse_place(body: &Value) -> ApiResult<(PlaceOrder, Value)> {
-    let mut f = Fields::new(body)?;
+    let mut f = Fields::of::<PlaceOrderRequest>(body)?;
     let symbol = f.required_string("symbol", SYMBOL_MAX);
     if symbol
         .as_deref()
@@ -203,7 +203,7 @@ async fn build_place(
     tag = "trading",
     operation_id = "place_order",
     params(doc::OrderHeaders),
-    request_body = doc::PlaceOrderRequest,
+    request_body = PlaceOrderRequest,
     responses(
         (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
         (status = 400, response = doc::InvalidJson),
@@ -273,7 +273,7 @@ pub async fn place_order(
     tag = "trading",
     operation_id = "check_order",
     params(doc::AccountHeader),
-    request_body = doc::PlaceOrderRequest,
+    request_body = PlaceOrderRequest,
     responses(
         (status = 200, description = "MT5's check (retcode 0: it would pass)", body = doc::OrderCheckResult),
         (status = 400, response = doc::InvalidJson),
@@ -338,7 +338,7 @@ async fn find_order(state: &AppState, row: &AccountRow, ticket: u64) -> ApiResul
     tag = "trading",
     operation_id = "modify_order",
     params(("ticket" = u64, Path, description = "The pending order's ticket"), doc::OrderHeaders),
-    request_body = doc::ModifyOrderRequest,
+    request_body = ModifyOrderRequest,
     responses(
         (status = 200, description = "MT5 accepted it, `changed` false when there was nothing to change (a repeated `Idempotency-Key` replays the first response)", body = crate::trading::ModifyResult),
         (status = 400, response = doc::InvalidJson),
@@ -363,7 +363,7 @@ pub async fn modify_order(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Outcome> {
     let ticket = parse_ticket(&raw)?;
-    let mut f = Fields::new(&body)?;
+    let mut f = Fields::of::<ModifyOrderRequest>(&body)?;
     let price = f.number("price", true);
     let sl = f.number("sl", false);
     let tp = f.number("tp", false);
@@ -472,4 +472,69 @@ pub async fn cancel_order(
         })
     })
     .await
+}
+
+/// POST /orders and POST /orders/check.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrderRequest {
+    #[schema(min_length = 1, max_length = 32)]
+    pub symbol: String,
+    #[serde(rename = "type")]
+    pub order_type: doc::PlaceOrderType,
+    /// Lots; the broker checks the step grid (`10014 INVALID_VOLUME` otherwise).
+    #[schema(exclusive_minimum = 0)]
+    pub volume: f64,
+    /// Pending orders: required. Market orders: default the current ask (buy) or bid (sell).
+    #[schema(required = false, exclusive_minimum = 0)]
+    pub price: f64,
+    /// Required for stop-limit orders.
+    #[schema(required = false, exclusive_minimum = 0)]
+    pub stoplimit: f64,
+    /// Stop loss (0 = none).
+    #[schema(required = false, minimum = 0)]
+    pub sl: f64,
+    /// Take profit (0 = none).
+    #[schema(required = false, minimum = 0)]
+    pub tp: f64,
+    /// Points (default 20).
+    #[schema(required = false)]
+    pub deviation: u64,
+    /// Default: one the symbol allows (IOC, else FOK, else RETURN); pending orders RETURN. Required
+    /// for a market order on a symbol whose `filling_mode` has only policies the service does not
+    /// know.
+    #[schema(required = false)]
+    pub type_filling: doc::OrderFillingInput,
+    /// Default `gtc`.
+    #[schema(required = false)]
+    pub type_time: doc::OrderTimeInput,
+    /// Required when `type_time` is `specified` or `specified_day`.
+    #[schema(required = false)]
+    pub expiration: doc::TimeInput,
+    /// Kept after the journal's client id, within MT5's 27 characters.
+    #[schema(required = false, max_length = 64)]
+    pub comment: String,
+    #[schema(required = false)]
+    pub magic: u64,
+}
+
+/// PUT /orders/{ticket}: absent fields are kept.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[serde(deny_unknown_fields)]
+pub struct ModifyOrderRequest {
+    #[schema(required = false, exclusive_minimum = 0)]
+    pub price: f64,
+    /// null removes it.
+    #[schema(required = false, minimum = 0)]
+    pub sl: Option<f64>,
+    /// null removes it.
+    #[schema(required = false, minimum = 0)]
+    pub tp: Option<f64>,
+    #[schema(required = false, exclusive_minimum = 0)]
+    pub stoplimit: f64,
+    /// null makes the order good till cancelled.
+    #[schema(required = false)]
+    pub expiration: Option<doc::TimeInput>,
 }

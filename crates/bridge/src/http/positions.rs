@@ -81,7 +81,7 @@ async fn find_position(
     tag = "trading",
     operation_id = "modify_position",
     params(("ticket" = u64, Path, description = "The position's ticket"), doc::OrderHeaders),
-    request_body = doc::ModifyPositionRequest,
+    request_body = ModifyPositionRequest,
     responses(
         (status = 200, description = "MT5 accepted it, `changed` false when there was nothing to change (a repeated `Idempotency-Key` replays the first response)", body = crate::trading::ModifyResult),
         (status = 400, response = doc::InvalidJson),
@@ -106,7 +106,7 @@ pub async fn modify_position(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Outcome> {
     let ticket = parse_ticket(&raw)?;
-    let mut f = Fields::new(&body)?;
+    let mut f = Fields::of::<ModifyPositionRequest>(&body)?;
     let sl = f.number("sl", false);
     let tp = f.number("tp", false);
     if sl.is_absent() && tp.is_absent() && body.get("sl").is_none() && body.get("tp").is_none() {
@@ -155,7 +155,7 @@ pub async fn modify_position(
     tag = "trading",
     operation_id = "close_position",
     params(("ticket" = u64, Path, description = "The position's ticket"), doc::OrderHeaders),
-    request_body(content = Option<doc::ClosePositionRequest>, description = "Optional: without a body the whole position closes"),
+    request_body(content = Option<ClosePositionRequest>, description = "Optional: without a body the whole position closes"),
     responses(
         (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
         (status = 400, response = doc::InvalidJson),
@@ -181,7 +181,7 @@ pub async fn close_position(
 ) -> ApiResult<Outcome> {
     let ticket = parse_ticket(&raw)?;
     let body = body.unwrap_or_else(|| json!({}));
-    let mut f = Fields::new(&body)?;
+    let mut f = Fields::of::<ClosePositionRequest>(&body)?;
     let volume = f.number("volume", true).value();
     let deviation = f.uint("deviation").value().unwrap_or(20);
     let comment = f.string("comment", 64).value();
@@ -236,4 +236,33 @@ pub async fn close_position(
         })
     })
     .await
+}
+
+/// PUT /positions/{ticket}: at least one of `sl`, `tp`; an absent one is kept, null removes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[serde(deny_unknown_fields)]
+pub struct ModifyPositionRequest {
+    #[schema(required = false, minimum = 0)]
+    pub sl: Option<f64>,
+    #[schema(required = false, minimum = 0)]
+    pub tp: Option<f64>,
+}
+
+/// POST /positions/{ticket}/close; the body is optional.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[serde(deny_unknown_fields)]
+pub struct ClosePositionRequest {
+    /// Lots to close (default: all).
+    #[schema(required = false, exclusive_minimum = 0)]
+    pub volume: f64,
+    /// Points (default 20).
+    #[schema(required = false)]
+    pub deviation: u64,
+    #[schema(required = false, max_length = 64)]
+    pub comment: String,
+    /// Default: as for `POST /orders`.
+    #[schema(required = false)]
+    pub type_filling: doc::OrderFillingInput,
 }
