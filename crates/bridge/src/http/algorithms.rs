@@ -568,14 +568,7 @@ pub async fn runs(
     user: AuthUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<RunPage>> {
-    for k in q.keys() {
-        if k != "limit" && k != "cursor" {
-            return Err(ApiError::validation(
-                k.chars().take(64).collect::<String>(),
-                "unknown query parameter",
-            ));
-        }
-    }
+    super::trading::query_keys::<doc::PageQuery>(&q)?;
     let limit = match q.get("limit") {
         None => 50,
         Some(s) => s

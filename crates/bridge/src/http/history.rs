@@ -58,7 +58,7 @@ async fn history<T: Send + 'static>(
     fetch: FetchPage<T>,
     time_msc: fn(&T) -> i64,
 ) -> ApiResult<(Utc<Vec<T>>, Option<String>)> {
-    query_keys(&q, &["from", "to", "limit", "cursor"])?;
+    query_keys::<doc::HistoryQuery>(&q)?;
     let (limit, cursor) = page_params(&q, 100, 1000)?;
     let parse = |name: &'static str| -> ApiResult<Option<i64>> {
         match q.get(name) {
@@ -430,7 +430,7 @@ pub async fn journal(
     user: AuthUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<JournalPage>> {
-    query_keys(&q, &["account_id", "limit", "cursor"])?;
+    query_keys::<doc::JournalQuery>(&q)?;
     let (limit, cursor) = page_params(&q, 50, 500)?;
     let account_id = match q.get("account_id") {
         None => None,

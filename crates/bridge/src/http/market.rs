@@ -87,7 +87,7 @@ pub async fn symbols(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<SymbolList>> {
-    query_keys(&q, &["group"])?;
+    query_keys::<doc::SymbolsQuery>(&q)?;
     let row = resolve_account(&state, &user, &headers).await?;
     let group = q.get("group").cloned();
     let (list, offset) = read(&state, &row, move |t, at| {
@@ -221,7 +221,7 @@ pub async fn rates(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<RateList>> {
     check_symbol(&symbol)?;
-    query_keys(&q, &["timeframe", "count", "from", "to"])?;
+    query_keys::<doc::RatesQuery>(&q)?;
     let mut errors = Vec::new();
     let timeframe = match q.get("timeframe") {
         None => Some(Timeframe::H1),

@@ -116,6 +116,15 @@ pub fn catch_panics(
     tower_http::catch_panic::CatchPanicLayer::custom(answer as fn(_) -> Response)
 }
 
+/// Liveness: the process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    operation_id = "healthz",
+    responses((status = 200, description = "Always, while the process runs", body = openapi::Health)),
+    security(())
+)]
 async fn healthz() -> Json<openapi::Health> {
     Json(openapi::Health {
         status: openapi::HealthStatus::Ok,
@@ -123,6 +132,17 @@ async fn healthz() -> Json<openapi::Health> {
 }
 
 /// Ready to serve: the store answers and the pool has a terminal. 503 names the failing check.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "service",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready to serve", body = openapi::Readiness),
+        (status = 503, description = "Not ready; the failing check says `failed`", body = openapi::Readiness),
+    ),
+    security(())
+)]
 async fn readyz(State(state): State<AppState>) -> Response {
     // A nil user owns nothing: a cheap query that still goes through the store's usual path.
     let probe = crate::store::UserCtx::service_for(uuid::Uuid::nil());
@@ -170,7 +190,19 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Prometheus scrape endpoint; guarded by `METRICS_TOKEN` when it is set.
+/// Prometheus metrics, in the text exposition format (docs/api.md#observability); guarded by
+/// `METRICS_TOKEN` when it is set.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    operation_id = "metrics",
+    responses(
+        (status = 200, description = "The metrics", body = String, content_type = "text/plain"),
+        (status = 401, response = openapi::Unauthorized),
+    ),
+    security((), ("metrics_token" = []))
+)]
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let auth = headers
         .get(header::AUTHORIZATION)

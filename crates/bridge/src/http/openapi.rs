@@ -1,13 +1,19 @@
 //! The OpenAPI 3.1 document of the HTTP API, served at `/openapi.json`, and the `/docs` page
 //! (Swagger UI, its files built into the binary).
 //!
-//! Operations come from the `#[utoipa::path]` annotations on the handlers. Handlers build most
-//! bodies with `json!` (times as RFC 3339, enums by name), so the schema types here describe the
-//! JSON a route sends, not a Rust value the service holds: they are never constructed.
-//! `tests/openapi.rs` checks every route against the document and every response against its schema.
-
-// Doc-only types: they describe JSON and are never built.
-#![allow(dead_code)]
+//! Operations come from the `#[utoipa::path]` annotations on the handlers. Schemas come from the
+//! types themselves:
+//! - answers: the structures the handlers serialize (`AccountSummary`, `JournalEntryView`, …, in
+//!   the handler modules; MT5's structures from the `mt5` crate's `openapi` feature, written with
+//!   their times in RFC 3339 UTC by `times::Utc`; the error body from `error.rs`);
+//! - request bodies: the schema each parser is bound to (`Fields::of`, which refuses, in debug
+//!   builds, any read the schema does not state), beside the parser;
+//! - query strings: the parameter lists here, which `query_keys` takes as the accepted names.
+//!
+//! What is left here: the document's assembly, the shared error responses, input vocabularies
+//! (`LoginInput`, `TimeInput`, `PlaceOrderType`, …), the parameter lists, and the modifier that
+//! closes every object schema. `tests/openapi.rs` checks every route against the document and
+//! every response against its schema.
 
 pub use super::accounts::{
     Account, AccountEnvelope, AccountList, AccountSummary, AccountType, AccountUpdated, AuditPage,
@@ -50,9 +56,9 @@ pub const DOCS_PATH: &str = "/docs";
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(
-        healthz,
-        readyz,
-        metrics,
+        super::healthz,
+        super::readyz,
+        super::metrics,
         document,
         super::accounts::connect,
         super::accounts::list,
@@ -185,47 +191,6 @@ pub fn docs_page() -> SwaggerUi {
     )
 }
 
-// ---- Routes served outside /api/v1 whose handlers live in `http/mod.rs` (described here). ----
-
-/// Liveness: the process is up.
-#[utoipa::path(
-    get,
-    path = "/healthz",
-    tag = "service",
-    operation_id = "healthz",
-    responses((status = 200, description = "Always, while the process runs", body = Health)),
-    security(())
-)]
-fn healthz() {}
-
-/// Readiness: the store answers and the pool has a terminal.
-#[utoipa::path(
-    get,
-    path = "/readyz",
-    tag = "service",
-    operation_id = "readyz",
-    responses(
-        (status = 200, description = "Ready to serve", body = Readiness),
-        (status = 503, description = "Not ready; the failing check says `failed`", body = Readiness),
-    ),
-    security(())
-)]
-fn readyz() {}
-
-/// Prometheus metrics, in the text exposition format (docs/api.md#observability).
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "service",
-    operation_id = "metrics",
-    responses(
-        (status = 200, description = "The metrics", body = String, content_type = "text/plain"),
-        (status = 401, response = Unauthorized),
-    ),
-    security((), ("metrics_token" = []))
-)]
-fn metrics() {}
-
 // ---- Shared pieces ----
 
 /// `true`: the body of a success that carries it.
@@ -233,12 +198,6 @@ fn always_true() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::Boolean)
         .enum_values(Some([true]))
-}
-
-fn always_false() -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::Boolean)
-        .enum_values(Some([false]))
 }
 
 // The schema of the error codes is made from `ErrorCode`'s own table.

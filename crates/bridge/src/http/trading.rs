@@ -84,10 +84,17 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> 
     }
 }
 
-pub(super) fn query_keys(q: &HashMap<String, String>, allowed: &[&str]) -> ApiResult<()> {
+/// Refuses query parameters that `P` (the route's documented query) does not name, each as a
+/// `validation_failed` field: the document is the list of what a route accepts.
+pub(super) fn query_keys<P: utoipa::IntoParams>(q: &HashMap<String, String>) -> ApiResult<()> {
+    let documented: Vec<String> = P::into_params(|| None)
+        .into_iter()
+        .filter(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+        .map(|p| p.name)
+        .collect();
     let unknown: Vec<crate::error::FieldError> = q
         .keys()
-        .filter(|k| !allowed.contains(&k.as_str()))
+        .filter(|k| !documented.contains(k))
         .map(|k| {
             crate::error::FieldError::new(
                 k.chars().take(64).collect::<String>(),
@@ -136,7 +143,7 @@ where
         + Sync
         + 'static,
 {
-    query_keys(&q, &["symbol"])?;
+    query_keys::<super::openapi::SymbolFilter>(&q)?;
     let row = resolve_account(&state, &user, &headers).await?;
     let filter = q
         .get("symbol")
@@ -152,4 +159,30 @@ where
     })
     .await?;
     Ok(Utc(list, offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_parameters_are_the_accepted_ones() {
+        let q = |keys: &[&str]| -> HashMap<String, String> {
+            keys.iter()
+                .map(|k| (k.to_string(), "1".to_string()))
+                .collect()
+        };
+        use super::super::openapi::{HistoryQuery, RatesQuery};
+        assert!(query_keys::<RatesQuery>(&q(&["timeframe", "count", "from", "to"])).is_ok());
+        let Err(ApiError::Validation(fields)) =
+            query_keys::<RatesQuery>(&q(&["count", "limit", "symbol"]))
+        else {
+            panic!("an undocumented parameter passed")
+        };
+        let mut named: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        named.sort_unstable();
+        assert_eq!(named, ["limit", "symbol"]);
+        assert!(query_keys::<HistoryQuery>(&q(&["cursor", "limit", "from", "to"])).is_ok());
+        assert!(query_keys::<HistoryQuery>(&q(&["X-Account-Id"])).is_err());
+    }
 }
