@@ -714,6 +714,64 @@ async fn risk_limits_refuse_exactly_what_they_should() {
     app.shutdown().await;
 }
 
+/// A pending order opens a position when it fills: the risk stage of the order pipeline holds it
+/// to the account's limits as it does a market order, and nothing is placed when it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_orders_meet_the_risk_limits() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let (t, id) = user_with_account(&app, 10001, "Sim-10001!").await;
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/accounts/{id}"),
+            &t,
+            json!({ "risk_limits": {"max_volume_per_trade": 0.5, "max_risk_per_trade": 0.01} }),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, tick) = app.get("/api/v1/symbols/EURUSD/tick", &t).await;
+    let ask = tick["ask"].as_f64().unwrap();
+    let below = |points: f64| ((ask - points * 1e-5) * 1e5).round() / 1e5;
+    let pending = |volume: f64, sl: f64| json!({"symbol": "EURUSD", "type": "buy_limit", "volume": volume, "price": below(500.0), "sl": sl});
+    // Over the volume limit.
+    let (s, b) = app
+        .post("/api/v1/orders", &t, pending(0.6, below(700.0)))
+        .await;
+    assert_eq!((s, code(&b)), (422, "risk_limit_exceeded"), "{b}");
+    assert_eq!(
+        b["error"]["details"]["limit"], "max_volume_per_trade",
+        "{b}"
+    );
+    // Without a stop loss its risk is unbounded; 0.5 lot with a stop 300 points under its price
+    // loses ~150 USD there, over 1 % of 10000 USD.
+    let (s, b) = app.post("/api/v1/orders", &t, pending(0.1, 0.0)).await;
+    assert_eq!((s, code(&b)), (422, "risk_limit_exceeded"), "{b}");
+    assert_eq!(b["error"]["details"]["limit"], "max_risk_per_trade", "{b}");
+    let (s, b) = app
+        .post("/api/v1/orders", &t, pending(0.5, below(800.0)))
+        .await;
+    assert_eq!((s, code(&b)), (422, "risk_limit_exceeded"), "{b}");
+    assert_eq!(b["error"]["details"]["limit"], "max_risk_per_trade", "{b}");
+    // Nothing was placed; all three are journaled as refused.
+    let (_, o) = app.get("/api/v1/orders", &t).await;
+    assert_eq!(o["orders"], json!([]), "{o}");
+    let (_, j) = app.get("/api/v1/journal", &t).await;
+    let statuses: Vec<&str> = j["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["refused", "refused", "refused"], "{j}");
+    // Within the limits it is placed.
+    let (s, b) = app
+        .post("/api/v1/orders", &t, pending(0.1, below(700.0)))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, o) = app.get("/api/v1/orders", &t).await;
+    assert_eq!(o["orders"].as_array().unwrap().len(), 1, "{o}");
+    app.shutdown().await;
+}
+
 /// Users may write their own account rows directly (Supabase's Data API), past the API's checks.
 /// Risk limits the API would refuse must neither read as "no limits" nor fail with a 500: the
 /// order is refused by name, before anything is journaled or sent.
