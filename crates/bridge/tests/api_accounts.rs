@@ -1010,3 +1010,42 @@ async fn without_the_setting_aal1_stores_credentials() {
         .await;
     app.shutdown().await;
 }
+
+/// A query string or path segment that cannot be read is refused in the error envelope
+/// (`422 validation_failed` naming the parameter), as JSON, never as axum's plain-text 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_queries_and_paths_answer_in_the_envelope() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let t = app.token(Uuid::new_v4());
+    for (path, field) in [
+        (
+            "/api/v1/accounts?include_inactive=true&include_inactive=false",
+            "include_inactive",
+        ),
+        ("/api/v1/audit?limit=1&limit=2", "limit"),
+        // Percent-decoded, not UTF-8.
+        ("/api/v1/accounts/%FF%FE", "account_id"),
+        ("/api/v1/algorithms/runs/%C3%28", "run_id"),
+        ("/api/v1/symbols/%FF/tick", "symbol"),
+        ("/api/v1/positions/%80/close", "ticket"),
+    ] {
+        let method = if path.ends_with("/close") {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let (s, headers, b) = app.call_full(method, path, Some(&t), None).await;
+        let ctype = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert_eq!(s, 422, "{path}: {b}");
+        assert!(ctype.starts_with("application/json"), "{path}: {ctype}");
+        assert_eq!(b["error"]["code"], "validation_failed", "{path}: {b}");
+        assert_eq!(
+            b["error"]["details"]["fields"][0]["field"], field,
+            "{path}: {b}"
+        );
+    }
+    app.shutdown().await;
+}

@@ -2,6 +2,7 @@
 //! with its request and response bodies.
 
 use super::extract::{path_uuid, AuthUser, JsonBody};
+use super::extract::{Path, Query};
 use super::openapi as doc;
 use super::validate::{Fields, Opt};
 use crate::error::{ApiError, ApiResult};
@@ -13,7 +14,7 @@ use crate::store::audit::{
 };
 use crate::store::{AccountPatch, AccountRow, NewAccount};
 use crate::vault::{Binding, TOMBSTONE};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;

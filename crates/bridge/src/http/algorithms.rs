@@ -2,6 +2,7 @@
 //! their runs.
 
 use super::extract::{path_uuid, AuthUser, JsonBody};
+use super::extract::{Path, Query};
 use super::openapi as doc;
 use super::openapi::{Success, True};
 use super::validate::{Fields, Opt};
@@ -15,7 +16,7 @@ use crate::store::algorithms::{
     AlgorithmConfig, AlgorithmConfigPatch, AlgorithmRun, NewAlgorithmConfig,
 };
 use crate::times::rfc3339;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;

@@ -1,4 +1,6 @@
-//! Extractors: the authenticated user, JSON bodies with our error codes, UUID path parameters.
+//! Extractors: the authenticated user, JSON bodies, query strings and path parameters, each
+//! refusing with the API's error envelope (never axum's plain-text rejections), and UUID path
+//! parameters.
 
 use crate::auth::Claims;
 use crate::error::ApiError;
@@ -148,4 +150,61 @@ impl<S: Send + Sync> FromRequest<S> for MaybeJsonBody {
 /// Parses a UUID path segment, naming the parameter when it is malformed.
 pub fn path_uuid(field: &str, raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::validation(field, "must be a UUID"))
+}
+
+/// The name a serde error puts in backticks (`duplicate field `limit``), if any.
+fn named_in(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len]).filter(|n| !n.is_empty() && n.len() <= 64)
+}
+
+/// A query string, deserialized like axum's `Query`; a query that cannot be read is
+/// `422 validation_failed` naming the parameter (or `query`).
+pub struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(rejection) => {
+                let message = rejection.body_text();
+                let field = named_in(&message).unwrap_or("query").to_string();
+                Err(ApiError::validation(
+                    field,
+                    "cannot be read (each parameter at most once, as text)",
+                ))
+            }
+        }
+    }
+}
+
+/// Path parameters, deserialized like axum's `Path`; a segment that cannot be read (e.g. not
+/// UTF-8 once percent-decoded) is `422 validation_failed` naming the parameter.
+pub struct Path<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                let field = match e.kind() {
+                    ErrorKind::InvalidUtf8InPathParam { key }
+                    | ErrorKind::ParseErrorAtKey { key, .. } => key.clone(),
+                    _ => "path".to_string(),
+                };
+                Err(ApiError::validation(field, "cannot be read"))
+            }
+            Err(other) => Err(ApiError::Internal(format!(
+                "path parameters: {}",
+                other.body_text()
+            ))),
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! History (deals and orders, paged with opaque cursors) and the order journal.
 
 use super::extract::{path_uuid, AuthUser};
+use super::extract::{Path, Query};
 use super::history_cursor::{HistoryCursor, HistoryList};
 use super::openapi as doc;
 use super::trading::*;
@@ -9,7 +10,7 @@ use crate::state::AppState;
 use crate::store::journal::{JournalEntry, JournalFilter, JournalStatus};
 use crate::times::Utc;
 use crate::trading::read;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use mt5::{Expected, HistorySelect, Terminal, TerminalError, TradeDeal, TradeOrder};

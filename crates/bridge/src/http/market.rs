@@ -1,6 +1,7 @@
 //! Market data and the account: `GET /account`, symbols, ticks and rates of the resolved account.
 
 use super::extract::AuthUser;
+use super::extract::{Path, Query};
 use super::openapi as doc;
 use super::trading::*;
 use crate::error::{ApiError, ApiResult};
@@ -8,7 +9,7 @@ use crate::state::AppState;
 use crate::store::AccountRow;
 use crate::times::Utc;
 use crate::trading::read;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use mt5::enums::Mt5Enum;

@@ -1,6 +1,7 @@
 //! Orders of the resolved account: the active ones, and place, check, modify, cancel.
 
 use super::extract::{AuthUser, JsonBody};
+use super::extract::{Path, Query};
 use super::openapi as doc;
 use super::trading::*;
 use super::validate::{Fields, Opt};
@@ -12,7 +13,7 @@ use crate::trading::{
     default_filling, filling_unknown, order_comment, prepared, read, submit, Intent, Outcome,
     Prepared, Source, FILLING_MODE,
 };
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use mt5::enums::Mt5Enum;

@@ -1,6 +1,7 @@
 //! Positions of the resolved account: the open ones, their SL/TP, and closing them.
 
 use super::extract::{AuthUser, JsonBody, MaybeJsonBody};
+use super::extract::{Path, Query};
 use super::openapi as doc;
 use super::trading::*;
 use super::validate::{Fields, Opt};
@@ -11,7 +12,7 @@ use crate::trading::{
     default_filling, filling_required, order_comment, prepared, read, submit, Intent, Outcome,
     Source,
 };
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use mt5::enums::Mt5Enum;
