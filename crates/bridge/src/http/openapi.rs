@@ -238,7 +238,8 @@ mt5_input_enums!(OrderFillingInput => OrderFilling, OrderTimeInput => OrderTime)
 
 /// Every object the service writes or reads has a fixed set of properties (requests with another
 /// are refused; answers never carry one), so every object schema with properties is closed,
-/// whether derived or built here; free-form objects (no properties) stay open. A structure with a
+/// whether derived or built here; free-form objects (no properties) say `additionalProperties:
+/// true`. A structure with a
 /// flattened one (`#[serde(flatten)]`, derived as `allOf`) is written as one object, as serde
 /// writes it, so that closing it keeps the flattened fields.
 struct ClosedObjects;
@@ -268,8 +269,14 @@ fn close(schema: &mut RefOr<Schema>) {
     }
     match schema {
         Schema::Object(o) => {
-            if !o.properties.is_empty() && o.additional_properties.is_none() {
-                o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            if o.additional_properties.is_none() {
+                if !o.properties.is_empty() {
+                    o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+                } else if is_object_type(&o.schema_type) {
+                    // Said outright, so generated clients read it as a map of anything, not as
+                    // an object with no keys.
+                    o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(true)));
+                }
             }
             o.properties.values_mut().for_each(close);
         }
@@ -285,10 +292,44 @@ fn close(schema: &mut RefOr<Schema>) {
     }
 }
 
+fn is_object_type(t: &utoipa::openapi::schema::SchemaType) -> bool {
+    use utoipa::openapi::schema::SchemaType;
+    match t {
+        SchemaType::Type(t) => *t == Type::Object,
+        SchemaType::Array(ts) => ts.contains(&Type::Object),
+        SchemaType::AnyValue => false,
+    }
+}
+
 impl Modify for ClosedObjects {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = openapi.components.as_mut() {
             components.schemas.values_mut().for_each(close);
+        }
+        // Schemas written inline in an operation's body or answers.
+        let close_content = |content: &mut utoipa::openapi::Content| {
+            if let Some(schema) = content.schema.as_mut() {
+                close(schema);
+            }
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                if let Some(body) = op.request_body.as_mut() {
+                    body.content.values_mut().for_each(close_content);
+                }
+                for response in op.responses.responses.values_mut() {
+                    if let RefOr::T(r) = response {
+                        r.content.values_mut().for_each(close_content);
+                    }
+                }
+            }
         }
     }
 }
@@ -646,6 +687,14 @@ mod tests {
             "#/components/schemas/PositionType"
         );
         assert!(schema(&doc, "PositionType")["anyOf"].is_array());
+        // Free-form objects say so, for generated clients.
+        let detail = schema(&doc, "ErrorDetail");
+        assert_eq!(
+            detail["properties"]["details"]["additionalProperties"],
+            true
+        );
+        let entry = schema(&doc, "JournalEntry");
+        assert_eq!(entry["properties"]["request"]["additionalProperties"], true);
         let error = schema(&doc, "ErrorBody");
         assert_eq!(
             error["properties"]["success"]["enum"],
