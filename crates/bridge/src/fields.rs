@@ -8,6 +8,13 @@ pub const SYMBOL_MAX: usize = 32;
 pub const SYMBOL_RULE: &str =
     "must be a symbol name of 1 to 32 characters, without spaces, slashes or control characters";
 
+/// [`is_symbol`] as a JSON Schema pattern, for the API document.
+pub const SYMBOL_PATTERN: &str = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$";
+
+/// A text field as the API reads it (`Fields::string`): not blank, no control character. As a
+/// JSON Schema pattern, for the API document.
+pub const TEXT_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
 /// Whether `symbol` is a symbol name the service accepts: 1 to [`SYMBOL_MAX`] characters, none of
 /// them whitespace, a control character or `/` (which could not travel in a path).
 pub fn is_symbol(symbol: &str) -> bool {

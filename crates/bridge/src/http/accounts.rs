@@ -996,17 +996,35 @@ pub async fn delete(
 #[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
 #[serde(deny_unknown_fields)]
 pub struct ConnectRequest {
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub account_name: String,
     pub login: doc::LoginInput,
     /// Never returned, never logged; stored encrypted.
-    #[schema(min_length = 1, max_length = 128, write_only)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        write_only,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub password: String,
     /// Exactly as MT5 names it (case-sensitive).
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub server: String,
     /// Default: the broker's company name as the terminal reports it.
-    #[schema(required = false, max_length = 100)]
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub broker_name: String,
     /// Must agree with the terminal (`422 account_type_mismatch`); default: the terminal's.
     #[schema(required = false)]
@@ -1023,7 +1041,12 @@ pub struct ConnectRequest {
 #[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccountRequest {
-    #[schema(required = false, min_length = 1, max_length = 255)]
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub account_name: String,
     /// Replaced whole; null clears.
     #[schema(required = false)]
@@ -1032,9 +1055,20 @@ pub struct UpdateAccountRequest {
     #[schema(required = false)]
     pub is_default: bool,
     /// Verified by a login before it is stored.
-    #[schema(required = false, min_length = 1, max_length = 128, write_only)]
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 128,
+        write_only,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub password: String,
-    #[schema(required = false, max_length = 100)]
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub broker_name: Option<String>,
     /// Checked against the terminal.
     #[schema(required = false)]

@@ -285,7 +285,10 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<AlgorithmSaved>)> {
     let mut f = Fields::of::<CreateAlgorithmRequest>(&body)?;
     let name = f.required_string("name", 255);
-    let kind = f.required_string("kind", 64);
+    let kind = f.one_of("kind", &kinds()).value();
+    if body.get("kind").is_none_or(Value::is_null) {
+        f.error("kind", "is required");
+    }
     let parameters = match f.value("parameters") {
         Opt::Value(v) if v.is_object() => Some(v.clone()),
         Opt::Absent | Opt::Null => {
@@ -392,7 +395,7 @@ pub async fn update(
 ) -> ApiResult<Json<AlgorithmSaved>> {
     let mut f = Fields::of::<UpdateAlgorithmRequest>(&body)?;
     let name = f.string("name", 255).value();
-    let kind = f.string("kind", 64).value();
+    let kind = f.one_of("kind", &kinds()).value();
     let parameters = match f.value("parameters") {
         Opt::Value(v) if v.is_object() => Some(v.clone()),
         Opt::Absent => None,
@@ -647,10 +650,14 @@ fn name_taken(e: crate::store::StoreError) -> ApiError {
 #[serde(deny_unknown_fields)]
 pub struct CreateAlgorithmRequest {
     /// Unique among the user's configurations.
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
     /// A built-in strategy's name.
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(schema_with = kind_schema)]
     pub kind: String,
     /// Validated against the strategy's schema (`GET /algorithms`).
     #[schema(value_type = Object)]
@@ -662,9 +669,14 @@ pub struct CreateAlgorithmRequest {
 #[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
 #[serde(deny_unknown_fields)]
 pub struct UpdateAlgorithmRequest {
-    #[schema(required = false, min_length = 1, max_length = 255)]
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
-    #[schema(required = false, min_length = 1, max_length = 64)]
+    #[schema(required = false, schema_with = kind_schema)]
     pub kind: String,
     #[schema(required = false, value_type = Object)]
     pub parameters: serde_json::Value,
@@ -678,7 +690,11 @@ pub struct ExecuteRequest {
     /// One of the user's accounts.
     pub account_id: Uuid,
     /// A built-in strategy's name, or a saved configuration's id.
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub algorithm_id: String,
     /// Overrides a saved configuration's parameters.
     #[schema(required = false, value_type = Object)]
@@ -689,4 +705,19 @@ pub struct ExecuteRequest {
     /// Required on a `live` account.
     #[schema(required = false)]
     pub confirm_live: bool,
+}
+
+/// The names of the built-in strategies, as the `kind` of a configuration.
+fn kind_schema() -> utoipa::openapi::schema::ObjectBuilder {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(builtin().iter().map(|s| s.name())))
+        .description(Some(
+            "A built-in strategy's name (`GET /api/v1/algorithms`)",
+        ))
+}
+
+/// The names `kind` may take.
+fn kinds() -> Vec<&'static str> {
+    builtin().iter().map(|s| s.name()).collect()
 }

@@ -128,7 +128,7 @@ async fn symbol_info(
     path = "/api/v1/symbols/{symbol}",
     tag = "trading",
     operation_id = "get_symbol",
-    params(("symbol" = String, Path, description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader),
+    params(("symbol" = String, Path, pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$", description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader),
     responses(
         (status = 200, description = "The symbol", body = doc::SymbolInfo),
         (status = 401, response = doc::Unauthorized),
@@ -159,7 +159,7 @@ pub async fn symbol(
     path = "/api/v1/symbols/{symbol}/tick",
     tag = "trading",
     operation_id = "get_tick",
-    params(("symbol" = String, Path, description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader),
+    params(("symbol" = String, Path, pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$", description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader),
     responses(
         (status = 200, description = "The last tick", body = doc::Tick),
         (status = 401, response = doc::Unauthorized),
@@ -201,7 +201,7 @@ pub async fn tick(
     path = "/api/v1/symbols/{symbol}/rates",
     tag = "trading",
     operation_id = "get_rates",
-    params(("symbol" = String, Path, description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader, doc::RatesQuery),
+    params(("symbol" = String, Path, pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$", description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader, doc::RatesQuery),
     responses(
         (status = 200, description = "The bars", body = RateList),
         (status = 401, response = doc::Unauthorized),

@@ -95,7 +95,7 @@ pub const DOCS_PATH: &str = "/docs";
         super::algorithms::delete,
     ),
     components(
-        schemas(ErrorBody, ErrorCode),
+        schemas(ErrorBody, ErrorCode, TimeInput, TimeframeInput),
         responses(
             InvalidJson,
             Unauthorized,
@@ -234,7 +234,11 @@ macro_rules! mt5_input_enums {
     )+};
 }
 
-mt5_input_enums!(OrderFillingInput => OrderFilling, OrderTimeInput => OrderTime);
+mt5_input_enums!(
+    OrderFillingInput => OrderFilling,
+    OrderTimeInput => OrderTime,
+    TimeframeInput => Timeframe,
+);
 
 /// Every object the service writes or reads has a fixed set of properties (requests with another
 /// are refused; answers never carry one), so every object schema with properties is closed,
@@ -416,19 +420,32 @@ pub struct TimeInput;
 
 impl PartialSchema for TimeInput {
     fn schema() -> RefOr<Schema> {
+        // The years say what the service accepts whatever the offset: from 1970-01-01T00:00:00Z
+        // to before 2100-01-01T00:00:00Z (`times::TIME_RULE`).
         OneOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(Type::String).format(Some(
-                utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime),
-            )))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::DateTime,
+                    )))
+                    .pattern(Some(TIME_INPUT_PATTERN)),
+            )
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
-                    .minimum(Some(0)),
+                    .minimum(Some(crate::times::EARLIEST_INPUT_S))
+                    .maximum(Some(crate::times::END_OF_INPUT_S - 1)),
             )
-            .description(Some("An RFC 3339 time (any offset) or epoch seconds (UTC)"))
+            .description(Some(
+                "An RFC 3339 time (any offset) or epoch seconds (UTC), from 1970 to before 2100",
+            ))
             .into()
     }
 }
+
+/// The years an RFC 3339 input time may name whatever its offset (1971 to 2098).
+pub const TIME_INPUT_PATTERN: &str = "^(197[1-9]|19[89][0-9]|20[0-8][0-9]|209[0-8])-";
 
 impl ToSchema for TimeInput {}
 
@@ -495,12 +512,14 @@ impl PartialSchema for LoginInput {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
-                    .minimum(Some(1)),
+                    .minimum(Some(1))
+                    // The largest integer every JSON reader keeps exactly.
+                    .maximum(Some(9_007_199_254_740_991_u64)),
             )
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(Some("^[0-9]{1,20}$")),
+                    .pattern(Some("^[1-9][0-9]{0,18}$")),
             )
             .description(Some(
                 "A positive integer, as a JSON number or a string of digits",
@@ -535,7 +554,7 @@ pub struct AuditQuery {
 pub struct AccountHeader {
     /// One of the user's accounts (another's is `404 account_not_found`); when absent, the current
     /// account (the last switch), else the default.
-    #[param(rename = "X-Account-Id")]
+    #[param(rename = "X-Account-Id", required = false, value_type = Uuid)]
     pub x_account_id: Option<Uuid>,
 }
 
@@ -544,10 +563,17 @@ pub struct AccountHeader {
 #[into_params(parameter_in = Header)]
 pub struct OrderHeaders {
     /// One of the user's accounts; when absent, the current account, else the default.
-    #[param(rename = "X-Account-Id")]
+    #[param(rename = "X-Account-Id", required = false, value_type = Uuid)]
     pub x_account_id: Option<Uuid>,
     /// Up to 255 characters: the same key returns the first response and sends nothing.
-    #[param(rename = "Idempotency-Key", max_length = 255)]
+    #[param(
+        rename = "Idempotency-Key",
+        required = false,
+        value_type = String,
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]([ -~]{0,253}[!-~])?$"
+    )]
     pub idempotency_key: Option<String>,
 }
 
@@ -556,6 +582,7 @@ pub struct OrderHeaders {
 #[into_params(parameter_in = Query)]
 pub struct SymbolFilter {
     /// Only this symbol's.
+    #[param(required = false, value_type = String, pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$")]
     pub symbol: Option<String>,
 }
 
@@ -572,13 +599,16 @@ pub struct SymbolsQuery {
 #[into_params(parameter_in = Query)]
 pub struct RatesQuery {
     /// `M1` … `MN1` (default `H1`).
+    #[param(required = false, value_type = TimeframeInput)]
     pub timeframe: Option<String>,
     /// The latest bars, 1 to 10000 (default 100); not with `from`/`to`.
     #[param(minimum = 1, maximum = 10000)]
     pub count: Option<u32>,
     /// RFC 3339 or epoch seconds.
+    #[param(required = false, value_type = TimeInput)]
     pub from: Option<String>,
     /// RFC 3339 or epoch seconds (default now).
+    #[param(required = false, value_type = TimeInput)]
     pub to: Option<String>,
 }
 
@@ -588,9 +618,11 @@ pub struct RatesQuery {
 pub struct HistoryQuery {
     /// RFC 3339 or epoch seconds (default 24 hours before `to`). With a `cursor`: left out, or
     /// equal to the window of the cursor's first page (else 422 naming `from`).
+    #[param(required = false, value_type = TimeInput)]
     pub from: Option<String>,
     /// RFC 3339 or epoch seconds (default now, as of the first page). With a `cursor`: left out,
     /// or equal to the window of the cursor's first page (else 422 naming `to`).
+    #[param(required = false, value_type = TimeInput)]
     pub to: Option<String>,
     /// 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -599,6 +631,7 @@ pub struct HistoryQuery {
     /// so items that arrive between pages are on none of them and none is repeated or skipped.
     /// Valid only on the same route and account; anything else (an old numeric offset, a garbled
     /// string) is 422 `validation_failed` naming `cursor`.
+    #[param(required = false, value_type = String, min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -607,11 +640,13 @@ pub struct HistoryQuery {
 #[into_params(parameter_in = Query)]
 pub struct JournalQuery {
     /// Only this account's entries.
+    #[param(required = false, value_type = Uuid)]
     pub account_id: Option<Uuid>,
     /// 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`).
+    #[param(required = false, value_type = String, min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -622,7 +657,8 @@ pub struct PageQuery {
     /// 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`).
+    #[param(required = false, value_type = String, min_length = 1)]
     pub cursor: Option<String>,
 }
 

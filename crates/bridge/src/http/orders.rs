@@ -338,7 +338,7 @@ async fn find_order(state: &AppState, row: &AccountRow, ticket: u64) -> ApiResul
     path = "/api/v1/orders/{ticket}",
     tag = "trading",
     operation_id = "modify_order",
-    params(("ticket" = u64, Path, description = "The pending order's ticket"), doc::OrderHeaders),
+    params(("ticket" = u64, Path, minimum = 1, description = "The pending order's ticket"), doc::OrderHeaders),
     request_body = ModifyOrderRequest,
     responses(
         (status = 200, description = "MT5 accepted it, `changed` false when there was nothing to change (a repeated `Idempotency-Key` replays the first response)", body = crate::trading::ModifyResult),
@@ -431,7 +431,7 @@ pub async fn modify_order(
     path = "/api/v1/orders/{ticket}",
     tag = "trading",
     operation_id = "cancel_order",
-    params(("ticket" = u64, Path, description = "The pending order's ticket"), doc::OrderHeaders),
+    params(("ticket" = u64, Path, minimum = 1, description = "The pending order's ticket"), doc::OrderHeaders),
     responses(
         (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
         (status = 401, response = doc::Unauthorized),
@@ -480,7 +480,11 @@ pub async fn cancel_order(
 #[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderRequest {
-    #[schema(min_length = 1, max_length = 32)]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$"
+    )]
     pub symbol: String,
     #[serde(rename = "type")]
     pub order_type: doc::PlaceOrderType,
@@ -514,7 +518,12 @@ pub struct PlaceOrderRequest {
     #[schema(required = false)]
     pub expiration: doc::TimeInput,
     /// Kept after the journal's client id, within MT5's 27 characters.
-    #[schema(required = false, max_length = 64)]
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub comment: String,
     #[schema(required = false)]
     pub magic: u64,

@@ -81,7 +81,7 @@ async fn find_position(
     path = "/api/v1/positions/{ticket}",
     tag = "trading",
     operation_id = "modify_position",
-    params(("ticket" = u64, Path, description = "The position's ticket"), doc::OrderHeaders),
+    params(("ticket" = u64, Path, minimum = 1, description = "The position's ticket"), doc::OrderHeaders),
     request_body = ModifyPositionRequest,
     responses(
         (status = 200, description = "MT5 accepted it, `changed` false when there was nothing to change (a repeated `Idempotency-Key` replays the first response)", body = crate::trading::ModifyResult),
@@ -155,7 +155,7 @@ pub async fn modify_position(
     path = "/api/v1/positions/{ticket}/close",
     tag = "trading",
     operation_id = "close_position",
-    params(("ticket" = u64, Path, description = "The position's ticket"), doc::OrderHeaders),
+    params(("ticket" = u64, Path, minimum = 1, description = "The position's ticket"), doc::OrderHeaders),
     request_body(content = Option<ClosePositionRequest>, description = "Optional: without a body the whole position closes"),
     responses(
         (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
@@ -261,7 +261,12 @@ pub struct ClosePositionRequest {
     /// Points (default 20).
     #[schema(required = false)]
     pub deviation: u64,
-    #[schema(required = false, max_length = 64)]
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub comment: String,
     /// Default: as for `POST /orders`.
     #[schema(required = false)]

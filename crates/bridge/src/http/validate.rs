@@ -105,9 +105,18 @@ impl<'a> Fields<'a> {
             };
             let stated = |k: &str| p.get(k).and_then(Value::as_f64);
             match rule {
-                Rule::MaxLength(max) if stated("maxLength") != Some(*max as f64) => out.push(
-                    format!("`{name}`: read with at most {max} characters, {type_name} says {p}"),
-                ),
+                Rule::MaxLength(max)
+                    if stated("maxLength") != Some(*max as f64)
+                        || stated("minLength") != Some(1.0)
+                        || !matches!(
+                            p.get("pattern").and_then(Value::as_str),
+                            Some(crate::fields::TEXT_PATTERN | crate::fields::SYMBOL_PATTERN)
+                        ) =>
+                {
+                    out.push(format!(
+                        "`{name}`: read as text of 1 to {max} characters, {type_name} says {p}"
+                    ))
+                }
                 Rule::Number { positive: true } if stated("exclusiveMinimum") != Some(0.0) => {
                     out.push(format!("`{name}`: read as > 0, {type_name} says {p}"))
                 }
@@ -388,7 +397,11 @@ mod tests {
     #[derive(utoipa::ToSchema)]
     #[allow(dead_code)]
     struct Documented {
-        #[schema(max_length = 10)]
+        #[schema(
+            min_length = 1,
+            max_length = 10,
+            pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+        )]
         name: String,
         #[schema(exclusive_minimum = 0)]
         volume: f64,
@@ -436,7 +449,10 @@ mod tests {
             f.number("volume", true);
             f.boolean("flag");
         });
-        assert!(longer.contains("`name`: read with at most 11"), "{longer}");
+        assert!(
+            longer.contains("`name`: read as text of 1 to 11"),
+            "{longer}"
+        );
         let sign = drift_of(|f| {
             f.string("name", 10);
             f.number("volume", false);
