@@ -13,6 +13,9 @@ use serde_json::{json, Value};
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// The field is valid on its own and refused only with another (`invalid_combination`).
+    #[serde(skip)]
+    pub combination: bool,
 }
 
 impl FieldError {
@@ -20,6 +23,16 @@ impl FieldError {
         FieldError {
             field: field.into(),
             message: message.into(),
+            combination: false,
+        }
+    }
+
+    /// A field valid on its own that cannot go with another the request sets (a pending order
+    /// without a price, `count` with `from`): what no schema of one field can say.
+    pub fn combination(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            combination: true,
+            ..FieldError::new(field, message)
         }
     }
 }
@@ -59,6 +72,9 @@ pub enum ApiError {
     InvalidJson(String),
     #[error("request validation failed")]
     Validation(Vec<FieldError>),
+    /// Fields each valid on their own that cannot go together.
+    #[error("these fields cannot go together")]
+    InvalidCombination(Vec<FieldError>),
     #[error("MT5 refused the login: {message}")]
     Mt5LoginFailed { code: i32, message: String },
     /// The row's stored credential cannot serve: it does not decrypt for the row, or MT5 refused
@@ -143,6 +159,16 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// The refusal of these fields: `invalid_combination` when every one of them is valid on its
+    /// own, else `validation_failed` (listing them all).
+    pub fn fields(errors: Vec<FieldError>) -> Self {
+        if !errors.is_empty() && errors.iter().all(|e| e.combination) {
+            ApiError::InvalidCombination(errors)
+        } else {
+            ApiError::Validation(errors)
+        }
+    }
+
     /// Its stable code (with the status and meaning in [`ErrorCode`]'s table).
     pub fn code(&self) -> ErrorCode {
         use ApiError::*;
@@ -158,6 +184,7 @@ impl ApiError {
             PayloadTooLarge => ErrorCode::PayloadTooLarge,
             InvalidJson(_) => ErrorCode::InvalidJson,
             Validation(_) => ErrorCode::ValidationFailed,
+            InvalidCombination(_) => ErrorCode::InvalidCombination,
             Mt5LoginFailed { .. } => ErrorCode::Mt5LoginFailed,
             AccountCredentialsInvalid(_) => ErrorCode::AccountCredentialsInvalid,
             ReadOnlyAccount => ErrorCode::ReadOnlyAccount,
@@ -195,7 +222,9 @@ impl ApiError {
 
     pub fn details(&self) -> Value {
         match self {
-            ApiError::Validation(fields) => json!({ "fields": fields }),
+            ApiError::Validation(fields) | ApiError::InvalidCombination(fields) => {
+                json!({ "fields": fields })
+            }
             ApiError::Mt5LoginFailed { code, message } => json!({
                 "mt5_error_code": code,
                 "mt5_error_name": mt5::error::last_error::name(*code),

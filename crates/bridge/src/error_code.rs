@@ -28,6 +28,7 @@ pub enum ErrorCode {
     JournalEntryNotFound,
     PayloadTooLarge,
     ValidationFailed,
+    InvalidCombination,
     Mt5LoginFailed,
     AccountTypeMismatch,
     TradeRejected,
@@ -69,6 +70,7 @@ impl ErrorCode {
         ErrorCode::JournalEntryNotFound,
         ErrorCode::PayloadTooLarge,
         ErrorCode::ValidationFailed,
+        ErrorCode::InvalidCombination,
         ErrorCode::Mt5LoginFailed,
         ErrorCode::AccountTypeMismatch,
         ErrorCode::TradeRejected,
@@ -237,7 +239,13 @@ impl ErrorCode {
             ValidationFailed => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
-                "a field is unknown, of the wrong type, empty, too long, out of range; an enum name that is not listed in [enums.md](enums.md) (also `unknown_<n>`, which only answers carry); a malformed UUID in the path; a time outside `[1970-01-01T00:00:00Z, 2100-01-01T00:00:00Z)`; a history or rates window over 366 days (names `from`); a market order or close without `type_filling` on a symbol whose `filling_mode` has only policies the service does not know (names `type_filling`; nothing sent); closing a position whose `type` the service does not know (names `ticket`; nothing sent)",
+                "a field is unknown, of the wrong type, empty, too long, out of range, or otherwise breaks what /openapi.json says of it; an enum name that is not listed in [enums.md](enums.md) (also `unknown_<n>`, which only answers carry); a malformed UUID in the path; a time outside `[1970-01-01T00:00:00Z, 2100-01-01T00:00:00Z)`; a cursor the service did not issue for this route and account (names `cursor`); a market order or close without `type_filling` on a symbol whose `filling_mode` has only policies the service does not know (names `type_filling`; nothing sent); closing a position whose `type` the service does not know (names `ticket`; nothing sent)",
+                "`fields`: every field at fault",
+            ),
+            InvalidCombination => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_combination",
+                "fields each valid on their own that cannot go together: a pending order without `price`, a stop-limit order without `stoplimit`, `type_time` `specified`/`specified_day` without `expiration`; `count` with `from` or `to`, `from` after `to`, or a window over 366 days (history and rates); `from`/`to` that differ from the window of the `cursor` given; a strategy's parameters that contradict each other (`slow_period` ≤ `fast_period`, …)",
                 "`fields`: every field at fault",
             ),
             Mt5LoginFailed => (

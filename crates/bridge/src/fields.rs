@@ -25,9 +25,48 @@ pub fn is_symbol(symbol: &str) -> bool {
             .any(|c| c.is_control() || c.is_whitespace() || c == '/')
 }
 
+/// A JSON number that is a whole number ≥ 0, as JSON Schema's `integer` counts it: `3` and `3.0`
+/// alike (clients that write every number as a float send the latter).
+pub fn whole_u64(v: &serde_json::Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < 18_446_744_073_709_551_616.0)
+            .map(|x| x as u64)
+    })
+}
+
+/// As [`whole_u64`], for a signed whole number.
+pub fn whole_i64(v: &serde_json::Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|x| {
+                x.fract() == 0.0
+                    && *x >= -9_223_372_036_854_775_808.0
+                    && *x < 9_223_372_036_854_775_808.0
+            })
+            .map(|x| x as i64)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_are_whole_whatever_their_notation() {
+        use serde_json::json;
+        assert_eq!(whole_u64(&json!(187)), Some(187));
+        assert_eq!(whole_u64(&json!(187.0)), Some(187));
+        assert_eq!(whole_u64(&json!(1.87e2)), Some(187));
+        assert_eq!(whole_u64(&json!(187.5)), None);
+        assert_eq!(whole_u64(&json!(-1)), None);
+        assert_eq!(whole_u64(&json!(-1.0)), None);
+        assert_eq!(whole_u64(&json!(1e20)), None);
+        assert_eq!(whole_u64(&json!("187")), None);
+        assert_eq!(whole_i64(&json!(-274.0)), Some(-274));
+        assert_eq!(whole_i64(&json!(274.25)), None);
+        assert_eq!(whole_i64(&json!(1e19)), None);
+    }
 
     #[test]
     fn symbols_as_brokers_name_them_pass_and_nothing_else() {

@@ -102,7 +102,7 @@ impl<T: serde::Serialize> serde::Serialize for Utc<T> {
 /// Returns UTC epoch seconds.
 pub fn parse_input_time(v: &Value) -> Option<i64> {
     let t = match v {
-        Value::Number(n) => n.as_i64(),
+        Value::Number(_) => crate::fields::whole_i64(v),
         Value::String(s) => {
             let s = s.trim();
             if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {

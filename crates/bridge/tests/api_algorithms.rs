@@ -813,3 +813,42 @@ async fn an_exit_inside_the_freeze_level_is_skipped_and_never_sent() {
     assert_eq!(j["entries"].as_array().unwrap().len(), 1, "{j}");
     app.shutdown().await;
 }
+
+/// Parameters each valid on their own that contradict each other are `invalid_combination`,
+/// naming the second; with another parameter at fault too, the whole is `validation_failed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contradicting_parameters_are_an_invalid_combination() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let t = app.token(Uuid::new_v4());
+    let create = |parameters: serde_json::Value| json!({"name": format!("c-{}", Uuid::new_v4()), "kind": "ma_crossover", "parameters": parameters});
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms",
+            &t,
+            create(json!({"symbol": "EURUSD", "fast_period": 30, "slow_period": 10})),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "invalid_combination"), "{b}");
+    assert_eq!(
+        b["error"]["details"]["fields"],
+        json!([{"field": "parameters.slow_period", "message": "must be greater than fast_period"}])
+    );
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms",
+            &t,
+            create(json!({"symbol": "EUR USD", "fast_period": 30, "slow_period": 10})),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "validation_failed"), "{b}");
+    // Whole numbers written as floats are whole numbers.
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms",
+            &t,
+            create(json!({"symbol": "EURUSD", "fast_period": 10.0, "slow_period": 30.0})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    app.shutdown().await;
+}

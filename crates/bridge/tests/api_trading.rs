@@ -327,9 +327,10 @@ async fn every_endpoint(app: TestApp) -> TestApp {
         .await;
     assert_eq!(
         (s, code(&b)),
-        (422, "validation_failed"),
-        "price required for pending"
+        (422, "invalid_combination"),
+        "price required for pending: {b}"
     );
+    assert_eq!(b["error"]["details"]["fields"][0]["field"], "price", "{b}");
     let (s, b) = app
         .post(
             "/api/v1/orders",
@@ -968,7 +969,7 @@ async fn history_pages_keep_the_window_of_their_first_page() {
             .await;
             assert_eq!(
                 (s, code(&e), field(&e)),
-                (422, "validation_failed", name.to_string()),
+                (422, "invalid_combination", name.to_string()),
                 "{e}"
             );
         }

@@ -213,6 +213,16 @@ impl<'d> Validator<'d> {
                         }
                     }
                 }
+                "minProperties" | "maxProperties" => {
+                    if let (Some(o), Some(n)) = (v.as_object(), kw.as_u64()) {
+                        let len = o.len() as u64;
+                        if (key == "minProperties" && len < n)
+                            || (key == "maxProperties" && len > n)
+                        {
+                            errors.push(format!("{at}: {len} properties break {key} {n}"));
+                        }
+                    }
+                }
                 "minItems" | "maxItems" => {
                     if let (Some(a), Some(n)) = (v.as_array(), kw.as_u64()) {
                         let len = a.len() as u64;
@@ -326,6 +336,9 @@ fn validator_accepts_what_a_schema_allows_and_refuses_the_rest() {
         "Checks": {"type": "object", "additionalProperties": {"enum": ["ok", "failed"]}},
     }}});
     let v = Validator::new(&doc);
+    let at_least_one = json!({"type": "object", "minProperties": 1});
+    assert!(v.errors(&at_least_one, &json!({"sl": null})).is_empty());
+    assert!(v.errors(&at_least_one, &json!({}))[0].contains("minProperties"));
     let trade = json!({"$ref": "#/components/schemas/Trade"});
     let good = json!({"ticket": 5, "side": "buy", "volume": 0.1, "time": "2026-01-05T00:00:00Z",
         "id": "6a0c1f34-8a1e-4d4e-9f3e-1c2b3a4d5e6f", "tags": ["a"], "kind": null, "login": "12",

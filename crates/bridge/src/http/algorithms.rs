@@ -181,14 +181,17 @@ pub struct RunEnvelope {
 
 /// Validation errors of a strategy's parameters, named `parameters.<key>`.
 fn prefixed(errors: Vec<FieldError>) -> ApiError {
-    ApiError::Validation(
+    ApiError::fields(
         errors
             .into_iter()
             .map(|e| {
                 if e.field.starts_with("parameters") {
                     e
                 } else {
-                    FieldError::new(format!("parameters.{}", e.field), e.message)
+                    FieldError {
+                        field: format!("parameters.{}", e.field),
+                        ..e
+                    }
                 }
             })
             .collect(),
@@ -201,7 +204,7 @@ fn prefixed(errors: Vec<FieldError>) -> ApiError {
 /// it (`kind`, `parameters.<key>`). It is never a 500, and never silently replaced by defaults.
 fn saved_for_run(config: &AlgorithmConfig) -> ApiResult<(Box<dyn Strategy>, Map<String, Value>)> {
     let stored = |e: ApiError| match e {
-        ApiError::Validation(fields) => ApiError::Validation(
+        ApiError::Validation(fields) | ApiError::InvalidCombination(fields) => ApiError::fields(
             fields
                 .into_iter()
                 .map(|f| {
@@ -210,7 +213,7 @@ fn saved_for_run(config: &AlgorithmConfig) -> ApiResult<(Box<dyn Strategy>, Map<
                          PUT /api/v1/algorithms/{{algorithm_id}}",
                         f.message
                     );
-                    FieldError::new(f.field, message)
+                    FieldError { message, ..f }
                 })
                 .collect(),
         ),
@@ -273,7 +276,7 @@ fn strategy_of(kind: &str, field: &str) -> ApiResult<Box<dyn Strategy>> {
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
         (status = 413, response = doc::PayloadTooLarge),
-        (status = 422, description = "`validation_failed`: an unknown `kind`, a name in use, or `parameters.<key>` at fault", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`: an unknown `kind`, a name in use, or `parameters.<key>` at fault; `invalid_combination`: parameters that contradict each other (`slow_period` ≤ `fast_period`, …)", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
     ),
     security(("bearer" = []))
@@ -382,7 +385,7 @@ pub async fn get_one(
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`algorithm_not_found`", body = doc::ErrorBody),
         (status = 413, response = doc::PayloadTooLarge),
-        (status = 422, description = "`validation_failed`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `invalid_combination` (parameters that contradict each other)", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
     ),
     security(("bearer" = []))
@@ -476,7 +479,7 @@ pub async fn delete(
         (status = 413, response = doc::PayloadTooLarge),
         (status = 403, description = "`read_only_account`: the terminal reports that trading is not allowed on this account (not for dry runs)", body = doc::ErrorBody),
         (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, description = "`validation_failed` (`parameters.<key>` at fault, in the request or the saved configuration, or the saved configuration's `kind`; `risk_limits.<key>` when the account's stored limits are invalid); `live_confirmation_required` (the account's `account_type` is `live` or its terminal reports a real account, and `confirm_live` is not true; dry runs too)", body = doc::ErrorBody),
+        (status = 422, description = "`invalid_combination` (parameters that contradict each other); `validation_failed` (`parameters.<key>` at fault, in the request or the saved configuration, or the saved configuration's `kind`; `risk_limits.<key>` when the account's stored limits are invalid); `live_confirmation_required` (the account's `account_type` is `live` or its terminal reports a real account, and `confirm_live` is not true; dry runs too)", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
         (status = 503, response = doc::TerminalUnavailable),
         (status = 504, response = doc::TerminalTimeout),

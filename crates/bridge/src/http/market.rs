@@ -257,26 +257,26 @@ pub async fn rates(
         },
     };
     if count.is_some() && (q.contains_key("from") || q.contains_key("to")) {
-        errors.push(crate::error::FieldError::new(
+        errors.push(crate::error::FieldError::combination(
             "count",
             "use either count or from/to",
         ));
     }
     if let (Some(f), Some(t)) = (from, to) {
         if f > t {
-            errors.push(crate::error::FieldError::new(
+            errors.push(crate::error::FieldError::combination(
                 "from",
                 "must not be after to",
             ));
         } else if t - f > crate::times::MAX_WINDOW_S {
-            errors.push(crate::error::FieldError::new(
+            errors.push(crate::error::FieldError::combination(
                 "from",
                 "the window from `from` to `to` must be at most 366 days",
             ));
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(ApiError::fields(errors));
     }
     let Some(tf) = timeframe else {
         return Err(ApiError::validation("timeframe", "is invalid"));
@@ -287,10 +287,12 @@ pub async fn rates(
     let to = to.unwrap_or(now);
     let from = from.unwrap_or((to - crate::times::MAX_WINDOW_S).max(0));
     if ranged && to.saturating_sub(from) > crate::times::MAX_WINDOW_S {
-        return Err(ApiError::validation(
-            "from",
-            "the window from `from` to `to` must be at most 366 days",
-        ));
+        return Err(ApiError::InvalidCombination(vec![
+            crate::error::FieldError::combination(
+                "from",
+                "the window from `from` to `to` must be at most 366 days",
+            ),
+        ]));
     }
     let row = resolve_account(&state, &user, &headers).await?;
     let (bars, offset) = read(&state, &row, move |t, at| {

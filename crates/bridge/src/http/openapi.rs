@@ -112,7 +112,7 @@ pub const DOCS_PATH: &str = "/docs";
             TradingDisabledOrReadOnly
         )
     ),
-    modifiers(&SecuritySchemes, &ClosedObjects),
+    modifiers(&SecuritySchemes, &ClosedObjects, &AtLeastOneField),
     tags(
         (name = "accounts", description = "The user's MT5 accounts: connect, list, switch, update, delete (docs/api.md)"),
         (name = "trading", description = "Quotes, bars, positions, orders and history on the resolved account (docs/api.md)"),
@@ -338,6 +338,23 @@ impl Modify for ClosedObjects {
     }
 }
 
+/// Bodies that must set at least one of their fields (`minProperties: 1`; the derive's own
+/// attribute for it writes `maxProperties`).
+struct AtLeastOneField;
+
+impl Modify for AtLeastOneField {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for name in ["ModifyPositionRequest"] {
+            if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut(name) {
+                o.min_properties = Some(1);
+            }
+        }
+    }
+}
+
 /// `true`: the `success` of an answer that carries it (always true there; errors say `false`).
 #[derive(Debug, Clone, Copy)]
 pub struct True;
@@ -408,7 +425,7 @@ error_responses! {
         header "Retry-After" => "Seconds to wait";
     TerminalTimeout => "`terminal_timeout`: the terminal did not answer in time; for an order, `details` has `journal_id` and `status` `unknown`: it may have executed; `GET /api/v1/journal/{id}` shows it once the broker's history settles it";
     NoAccountToActOn => "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on)";
-    TradingReadInvalid => "`validation_failed`: a parameter or a stored setting (e.g. `risk_limits`) is invalid";
+    TradingReadInvalid => "`validation_failed`: a parameter or a stored setting (e.g. `risk_limits`) is invalid; `invalid_combination`: parameters valid one by one that cannot go together (`count` with `from`/`to`, `from` after `to`, a window over 366 days, `from`/`to` other than the `cursor`'s window)";
     CredentialsInvalid => "`account_credentials_invalid`: the account's stored credential cannot serve (`details.reason`: `undecryptable`, or `refused_by_mt5` with MT5's error); nothing ran. Set the password again";
     InProgressOrCredentialsInvalid => "`request_in_progress`: a request with this `Idempotency-Key` is still running; `order_outcome_unknown`: the order sent with this key is `unknown` (`details.journal_id`; `Retry-After`); `account_credentials_invalid`: the stored credential cannot serve (`details.reason`); nothing was sent",
         header "Retry-After" => "With `order_outcome_unknown`: seconds until the outcome may be known";

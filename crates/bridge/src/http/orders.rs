@@ -110,14 +110,14 @@ fn parse_place(body: &Value) -> ApiResult<(PlaceOrder, Value)> {
     let magic = f.uint("magic").value().unwrap_or(0);
     if let Opt::Value(t) = &r#type {
         if t.is_pending() && price.is_none() {
-            f.error("price", "is required for pending orders");
+            f.conflict("price", "is required for pending orders");
         }
         if t.is_stop_limit() && stoplimit.is_none() {
-            f.error("stoplimit", "is required for stop-limit orders");
+            f.conflict("stoplimit", "is required for stop-limit orders");
         }
     }
     if matches!(type_time, OrderTime::Specified | OrderTime::SpecifiedDay) && expiration.is_none() {
-        f.error(
+        f.conflict(
             "expiration",
             "is required when type_time is specified or specified_day",
         );
@@ -213,7 +213,7 @@ async fn build_place(
         (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
         (status = 409, response = doc::InProgressOrCredentialsInvalid),
         (status = 413, response = doc::PayloadTooLarge),
-        (status = 422, description = "`validation_failed` (`risk_limits.<key>` when the account's stored limits are invalid); `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `risk_limit_exceeded` (the limit and its numbers in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed` (`risk_limits.<key>` when the account's stored limits are invalid); `invalid_combination` (a pending order without `price`, a stop-limit order without `stoplimit`, `type_time` `specified`/`specified_day` without `expiration`); `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `risk_limit_exceeded` (the limit and its numbers in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
         (status = 429, response = doc::RateLimited),
         (status = 500, response = doc::Internal),
         (status = 503, response = doc::TerminalUnavailable),
@@ -282,7 +282,7 @@ pub async fn place_order(
         (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
         (status = 413, response = doc::PayloadTooLarge),
         (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, description = "`validation_failed`; `mt5_login_failed`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `invalid_combination` (as for `POST /orders`); `mt5_login_failed`", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
         (status = 503, response = doc::TerminalUnavailable),
         (status = 504, response = doc::TerminalTimeout),

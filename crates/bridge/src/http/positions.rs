@@ -181,7 +181,8 @@ pub async fn close_position(
     MaybeJsonBody(body): MaybeJsonBody,
 ) -> ApiResult<Outcome> {
     let ticket = parse_ticket(&raw)?;
-    let body = body.unwrap_or_else(|| json!({}));
+    // No body, or JSON `null`, closes the whole position with the defaults.
+    let body = body.filter(|b| !b.is_null()).unwrap_or_else(|| json!({}));
     let mut f = Fields::of::<ClosePositionRequest>(&body)?;
     let volume = f.number("volume", true).value();
     let deviation = f.uint("deviation").value().unwrap_or(20);

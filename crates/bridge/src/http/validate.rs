@@ -133,6 +133,12 @@ impl<'a> Fields<'a> {
         self.errors.push(FieldError::new(field, message));
     }
 
+    /// A field valid on its own that cannot go with another of the body's
+    /// (`invalid_combination` when nothing else is at fault).
+    pub fn conflict(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::combination(field, message));
+    }
+
     fn raw(&mut self, name: &'static str) -> Option<&'a Value> {
         if self.seen.insert(name) {
             self.rules.push((name, Rule::Other));
@@ -233,7 +239,7 @@ impl<'a> Fields<'a> {
                 self.error(name, "is required");
                 return None;
             }
-            Some(Value::Number(n)) => n.as_u64(),
+            Some(v @ Value::Number(_)) => crate::fields::whole_u64(v),
             Some(Value::String(s)) => {
                 let t = s.trim();
                 if !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit()) {
@@ -285,7 +291,9 @@ impl<'a> Fields<'a> {
         match self.raw(name) {
             None => Opt::Absent,
             Some(Value::Null) => Opt::Null,
-            Some(Value::Number(n)) if n.as_u64().is_some() => Opt::Value(n.as_u64().unwrap_or(0)),
+            Some(v @ Value::Number(_)) if crate::fields::whole_u64(v).is_some() => {
+                Opt::Value(crate::fields::whole_u64(v).unwrap_or(0))
+            }
             Some(_) => {
                 self.error(name, "must be a non-negative integer");
                 Opt::Absent
@@ -369,7 +377,7 @@ impl<'a> Fields<'a> {
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(self.errors))
+            Err(ApiError::fields(self.errors))
         }
     }
 }

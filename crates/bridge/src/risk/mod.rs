@@ -63,7 +63,7 @@ pub fn parse(value: &Value) -> Result<RiskLimits, Vec<FieldError>> {
     limits.max_risk_per_trade = fraction(obj, "max_risk_per_trade", &mut errors);
     limits.max_positions = match obj.get("max_positions") {
         None | Some(Value::Null) => None,
-        Some(v) => match v.as_u64() {
+        Some(v) => match crate::fields::whole_u64(v) {
             Some(n) if n > 0 => Some(n),
             _ => {
                 errors.push(FieldError::new(

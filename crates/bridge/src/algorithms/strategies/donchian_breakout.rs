@@ -33,7 +33,7 @@ impl Strategy for DonchianBreakout {
         let exit = r.int(&EXIT_PERIOD);
         if let (Some(c), Some(e)) = (channel, exit) {
             if e >= c {
-                r.error(EXIT_PERIOD.key, "must be less than channel_period");
+                r.conflict(EXIT_PERIOD.key, "must be less than channel_period");
             }
         }
         let specific =

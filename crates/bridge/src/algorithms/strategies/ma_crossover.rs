@@ -32,7 +32,7 @@ impl Strategy for MaCrossover {
         let slow = r.int(&SLOW_PERIOD);
         if let (Some(f), Some(s)) = (fast, slow) {
             if s <= f {
-                r.error(SLOW_PERIOD.key, "must be greater than fast_period");
+                r.conflict(SLOW_PERIOD.key, "must be greater than fast_period");
             }
         }
         let specific = fast

@@ -279,6 +279,15 @@ impl<'a> Reader<'a> {
             .push(FieldError::new(format!("parameters.{key}"), message));
     }
 
+    /// A parameter valid on its own that contradicts another (`invalid_combination` when
+    /// nothing else is at fault).
+    pub(super) fn conflict(&mut self, key: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::combination(
+            format!("parameters.{key}"),
+            message,
+        ));
+    }
+
     /// The value under `key`; JSON null counts as absent.
     pub(super) fn get(&mut self, key: &'static str) -> Option<&'a Value> {
         self.seen.push(key);
@@ -328,7 +337,7 @@ impl<'a> Reader<'a> {
     pub(super) fn int(&mut self, p: &IntParam) -> Option<u32> {
         match self.get(p.key) {
             None => Some(p.default),
-            Some(v) => match v.as_u64() {
+            Some(v) => match crate::fields::whole_u64(v) {
                 Some(n) if n >= u64::from(p.min) && n <= u64::from(p.max) => u32::try_from(n).ok(),
                 _ => {
                     self.error(

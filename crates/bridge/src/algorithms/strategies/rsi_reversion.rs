@@ -33,7 +33,7 @@ impl Strategy for RsiReversion {
         let overbought = r.required_number(&OVERBOUGHT);
         if let (Some(lo), Some(hi)) = (oversold, overbought) {
             if lo >= hi {
-                r.error(OVERSOLD.key, "must be less than overbought");
+                r.conflict(OVERSOLD.key, "must be less than overbought");
             }
         }
         let specific = match (period, oversold, overbought) {
