@@ -1409,7 +1409,8 @@ async fn every_operation_answers_as_documented(db: common::Db) {
             execute,
             Some(t),
             &[],
-            Body::Json(json!({"account_id": acc1, "algorithm_id": "no_such_strategy"})),
+            // No saved configuration has this id.
+            Body::Json(json!({"account_id": acc1, "algorithm_id": Uuid::new_v4()})),
         )
         .await;
     assert_eq!((s, code(&b)), (404, "algorithm_not_found"));

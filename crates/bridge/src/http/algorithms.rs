@@ -22,6 +22,10 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use utoipa::openapi::schema::{
+    KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type as SchemaType,
+};
+use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -647,24 +651,70 @@ fn name_taken(e: crate::store::StoreError) -> ApiError {
     }
 }
 
-/// POST /algorithms.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
-#[serde(deny_unknown_fields)]
-pub struct CreateAlgorithmRequest {
-    /// Unique among the user's configurations.
-    #[schema(
-        min_length = 1,
-        max_length = 255,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
-    )]
-    pub name: String,
-    /// A built-in strategy's name.
-    #[schema(schema_with = kind_schema)]
-    pub kind: String,
-    /// Validated against the strategy's schema (`GET /algorithms`).
-    #[schema(value_type = Object)]
-    pub parameters: serde_json::Value,
+/// POST /algorithms: one shape per built-in strategy, its `parameters` as the strategy states
+/// them (`GET /algorithms`).
+pub struct CreateAlgorithmRequest;
+
+impl utoipa::PartialSchema for CreateAlgorithmRequest {
+    fn schema() -> RefOr<Schema> {
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "A configuration of a built-in strategy: its `kind` and the parameters that strategy takes",
+        ));
+        for strategy in builtin() {
+            one_of = one_of.item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Object)
+                    .property("name", name_schema())
+                    .required("name")
+                    .property(
+                        "kind",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::String)
+                            .enum_values(Some([strategy.name()])),
+                    )
+                    .required("kind")
+                    .property("parameters", strategy_parameters(strategy.as_ref()))
+                    .required("parameters"),
+            );
+        }
+        one_of.into()
+    }
+}
+
+impl utoipa::ToSchema for CreateAlgorithmRequest {}
+
+/// A configuration's name: unique among the user's configurations.
+fn name_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::String)
+        .min_length(Some(1))
+        .max_length(Some(255))
+        .pattern(Some(crate::fields::TEXT_PATTERN))
+        .description(Some("Unique among the user's configurations"))
+}
+
+/// A strategy's own JSON Schema of its parameters, as the API document holds it.
+fn strategy_parameters(strategy: &dyn Strategy) -> RefOr<Schema> {
+    serde_json::from_value(strategy.schema())
+        .unwrap_or_else(|_| ObjectBuilder::new().schema_type(SchemaType::Object).into())
+}
+
+/// Every parameter any strategy takes, none required: what overrides a saved configuration's
+/// parameters (which strategy reads them is the configuration's).
+fn any_parameters() -> RefOr<Schema> {
+    let mut b = ObjectBuilder::new()
+        .schema_type(SchemaType::Object)
+        .description(Some(
+            "Overrides of the saved configuration's parameters (its strategy's, `GET /algorithms`)",
+        ));
+    for strategy in builtin() {
+        if let RefOr::T(Schema::Object(o)) = strategy_parameters(strategy.as_ref()) {
+            for (key, p) in o.properties {
+                b = b.property(key, p);
+            }
+        }
+    }
+    b.into()
 }
 
 /// PUT /algorithms/{algorithm_id}: a partial update, validated as a whole.
@@ -685,30 +735,69 @@ pub struct UpdateAlgorithmRequest {
     pub parameters: serde_json::Value,
 }
 
-/// POST /algorithms/execute (the seed's body).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
-#[serde(deny_unknown_fields)]
-pub struct ExecuteRequest {
-    /// One of the user's accounts.
-    pub account_id: Uuid,
-    /// A built-in strategy's name, or a saved configuration's id.
-    #[schema(
-        min_length = 1,
-        max_length = 255,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
-    )]
-    pub algorithm_id: String,
-    /// Overrides a saved configuration's parameters.
-    #[schema(required = false, value_type = Object)]
-    pub parameters: serde_json::Value,
-    /// Plan the trades and send nothing.
-    #[schema(required = false)]
-    pub dry_run: bool,
-    /// Required on a `live` account.
-    #[schema(required = false)]
-    pub confirm_live: bool,
+/// POST /algorithms/execute (the seed's body): a built-in strategy by name with its parameters,
+/// or a saved configuration by id with overrides of its parameters.
+pub struct ExecuteRequest;
+
+impl utoipa::PartialSchema for ExecuteRequest {
+    fn schema() -> RefOr<Schema> {
+        let common = |b: ObjectBuilder| {
+            b.schema_type(SchemaType::Object)
+                .property(
+                    "account_id",
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::String)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                        .description(Some("One of the user's accounts")),
+                )
+                .required("account_id")
+                .property(
+                    "dry_run",
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::Boolean)
+                        .description(Some("Plan the trades and send nothing")),
+                )
+                .property(
+                    "confirm_live",
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::Boolean)
+                        .description(Some("Required on a `live` account")),
+                )
+                .required("algorithm_id")
+        };
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "A built-in strategy by name with its parameters, or a saved configuration by id",
+        ));
+        for strategy in builtin() {
+            one_of = one_of.item(
+                common(ObjectBuilder::new())
+                    .property(
+                        "algorithm_id",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::String)
+                            .enum_values(Some([strategy.name()])),
+                    )
+                    .property("parameters", strategy_parameters(strategy.as_ref()))
+                    .required("parameters"),
+            );
+        }
+        one_of
+            .item(
+                common(ObjectBuilder::new())
+                    .property(
+                        "algorithm_id",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::String)
+                            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                            .description(Some("A saved configuration's id")),
+                    )
+                    .property("parameters", any_parameters()),
+            )
+            .into()
+    }
 }
+
+impl utoipa::ToSchema for ExecuteRequest {}
 
 /// The names of the built-in strategies, as the `kind` of a configuration.
 fn kind_schema() -> utoipa::openapi::schema::ObjectBuilder {

@@ -787,4 +787,61 @@ mod tests {
             }
         }
     }
+
+    /// The create and execute bodies list every built-in strategy with its parameters exactly as
+    /// the strategy states them (nothing lost on the way into the document).
+    /// Numbers as floats (`0` and `0.0` are one number), and no `"default": null` (no default).
+    fn same(v: &Value) -> Value {
+        match v {
+            Value::Number(n) => serde_json::json!(n.as_f64()),
+            Value::Array(a) => Value::Array(a.iter().map(same).collect()),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .filter(|(k, v)| !(k.as_str() == "default" && v.is_null()))
+                    .map(|(k, v)| (k.clone(), same(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    #[test]
+    fn strategy_bodies_carry_each_strategy_s_own_parameters() {
+        let doc: Value = serde_json::from_str(document_json().unwrap()).unwrap();
+        let strategies = crate::algorithms::strategies::builtin();
+        let create = schema(&doc, "CreateAlgorithmRequest");
+        let shapes = create["oneOf"].as_array().unwrap();
+        assert_eq!(shapes.len(), strategies.len());
+        let execute = schema(&doc, "ExecuteRequest");
+        let runs = execute["oneOf"].as_array().unwrap();
+        assert_eq!(
+            runs.len(),
+            strategies.len() + 1,
+            "one per strategy, and a saved one"
+        );
+        for (i, strategy) in strategies.iter().enumerate() {
+            assert_eq!(
+                shapes[i]["properties"]["kind"]["enum"],
+                serde_json::json!([strategy.name()])
+            );
+            let own = same(&strategy.schema());
+            assert_eq!(
+                same(&shapes[i]["properties"]["parameters"]),
+                own,
+                "{}",
+                strategy.name()
+            );
+            assert_eq!(
+                same(&runs[i]["properties"]["parameters"]),
+                own,
+                "{}",
+                strategy.name()
+            );
+            assert_eq!(shapes[i]["additionalProperties"], false);
+        }
+        let saved = &runs[strategies.len()]["properties"];
+        assert_eq!(saved["algorithm_id"]["format"], "uuid");
+        assert!(saved["parameters"]["properties"]["fast_period"].is_object());
+        assert!(saved["parameters"].get("required").is_none());
+    }
 }

@@ -89,9 +89,31 @@ impl<'a> Fields<'a> {
             return Vec::new();
         };
         let schema = schema();
-        let Some(props) = schema.get("properties").and_then(Value::as_object) else {
-            return vec![format!("{type_name} is not an object schema")];
+        // A body of several shapes (`oneOf`): its fields are those of any shape, and the rules of
+        // each field are its shape's, which the reads cannot tell apart; only the names are held.
+        let variants: Vec<&Map<String, Value>> = match schema.get("oneOf").and_then(Value::as_array)
+        {
+            Some(shapes) => shapes
+                .iter()
+                .filter_map(|v| v.get("properties").and_then(Value::as_object))
+                .collect(),
+            None => schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .collect(),
         };
+        if variants.is_empty() {
+            return vec![format!("{type_name} is not an object schema")];
+        }
+        let several = variants.len() > 1;
+        let mut union = Map::new();
+        for v in &variants {
+            for (k, p) in v.iter() {
+                union.entry(k.clone()).or_insert_with(|| p.clone());
+            }
+        }
+        let props = &union;
         let mut out = Vec::new();
         for name in props.keys() {
             if !self.seen.contains(name.as_str()) {
@@ -104,6 +126,9 @@ impl<'a> Fields<'a> {
                 continue;
             };
             let stated = |k: &str| p.get(k).and_then(Value::as_f64);
+            if several {
+                continue;
+            }
             match rule {
                 Rule::MaxLength(max)
                     if stated("maxLength") != Some(*max as f64)

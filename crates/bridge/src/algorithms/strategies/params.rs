@@ -209,6 +209,7 @@ pub(super) fn schema_with(ints: &[IntParam], nums: &[NumParam]) -> Value {
         "symbol".into(),
         json!({
             "type": "string", "minLength": 1, "maxLength": SYMBOL_MAX,
+            "pattern": crate::fields::SYMBOL_PATTERN,
             "description": "The symbol to trade, as the broker names it (e.g. EURUSD).",
         }),
     );
