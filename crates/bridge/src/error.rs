@@ -66,6 +66,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("this MT5 login and server are already connected")]
     AccountExists,
+    #[error("a saved algorithm with this name exists")]
+    AlgorithmExists,
     #[error("request body is larger than 64 KiB")]
     PayloadTooLarge,
     #[error("request body is not valid JSON: {0}")]
@@ -181,6 +183,7 @@ impl ApiError {
             RouteNotFound => ErrorCode::NotFound,
             MethodNotAllowed => ErrorCode::MethodNotAllowed,
             AccountExists => ErrorCode::AccountExists,
+            AlgorithmExists => ErrorCode::AlgorithmExists,
             PayloadTooLarge => ErrorCode::PayloadTooLarge,
             InvalidJson(_) => ErrorCode::InvalidJson,
             Validation(_) => ErrorCode::ValidationFailed,

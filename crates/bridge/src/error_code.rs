@@ -22,6 +22,7 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     AccountExists,
+    AlgorithmExists,
     AccountCredentialsInvalid,
     RequestInProgress,
     OrderOutcomeUnknown,
@@ -64,6 +65,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::AccountExists,
+        ErrorCode::AlgorithmExists,
         ErrorCode::AccountCredentialsInvalid,
         ErrorCode::RequestInProgress,
         ErrorCode::OrderOutcomeUnknown,
@@ -204,6 +206,12 @@ impl ErrorCode {
                 StatusCode::CONFLICT,
                 "account_exists",
                 "this user already connected this login and server",
+                "—",
+            ),
+            AlgorithmExists => (
+                StatusCode::CONFLICT,
+                "algorithm_exists",
+                "this user already saved an algorithm with this `name`",
                 "—",
             ),
             AccountCredentialsInvalid => (

@@ -850,5 +850,28 @@ async fn contradicting_parameters_are_an_invalid_combination() {
         )
         .await;
     assert_eq!(s, 201, "{b}");
+    // A name in use is a conflict with what is saved, not an invalid field.
+    let name = b["algorithm"]["name"].clone();
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms",
+            &t,
+            json!({"name": name, "kind": "ma_crossover", "parameters": {"symbol": "EURUSD"}}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (409, "algorithm_exists"), "{b}");
+    // New parameters that do not fit the saved strategy (kind left out) are a combination.
+    let id = {
+        let (_, list) = app.get("/api/v1/algorithms", &t).await;
+        list["saved"][0]["id"].as_str().unwrap().to_string()
+    };
+    let (s, b) = app
+        .put(
+            &format!("/api/v1/algorithms/{id}"),
+            &t,
+            json!({"parameters": {"symbol": "EURUSD", "channel_period": 20}}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "invalid_combination"), "{b}");
     app.shutdown().await;
 }

@@ -280,7 +280,8 @@ fn strategy_of(kind: &str, field: &str) -> ApiResult<Box<dyn Strategy>> {
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
         (status = 413, response = doc::PayloadTooLarge),
-        (status = 422, description = "`validation_failed`: an unknown `kind`, a name in use, or `parameters.<key>` at fault; `invalid_combination`: parameters that contradict each other (`slow_period` ≤ `fast_period`, …)", body = doc::ErrorBody),
+        (status = 409, description = "`algorithm_exists`: another saved algorithm of the user's has this `name`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`: an unknown `kind`, or `parameters.<key>` at fault; `invalid_combination`: parameters that contradict each other (`slow_period` ≤ `fast_period`, …)", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
     ),
     security(("bearer" = []))
@@ -389,7 +390,8 @@ pub async fn get_one(
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`algorithm_not_found`", body = doc::ErrorBody),
         (status = 413, response = doc::PayloadTooLarge),
-        (status = 422, description = "`validation_failed`; `invalid_combination` (parameters that contradict each other)", body = doc::ErrorBody),
+        (status = 409, description = "`algorithm_exists`: another saved algorithm of the user's has this `name`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`; `invalid_combination` (parameters that contradict each other, or that do not fit the saved strategy when `kind` or `parameters` is left out)", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
     ),
     security(("bearer" = []))
@@ -414,9 +416,24 @@ pub async fn update(
     f.finish()?;
     let current = find_config(&state, &user, &raw).await?;
     let strategy = strategy_of(kind.as_deref().unwrap_or(&current.kind), "kind")?;
+    // With only one of kind and parameters, the other is the saved one: what does not fit it is
+    // a combination the body's schema cannot rule out.
+    let partial = kind.is_none() || parameters.is_none();
     strategy
         .validate(parameters.as_ref().unwrap_or(&current.parameters))
-        .map_err(prefixed)?;
+        .map_err(|errors| {
+            prefixed(if partial {
+                errors
+                    .into_iter()
+                    .map(|e| FieldError {
+                        combination: true,
+                        ..e
+                    })
+                    .collect()
+            } else {
+                errors
+            })
+        })?;
     let updated = state
         .store
         .update_config(
@@ -641,12 +658,10 @@ pub async fn run(
     Ok(Json(RunEnvelope { run: (&r).into() }))
 }
 
-/// A saved algorithm's name is unique per user: the store's conflict names the field.
+/// A saved algorithm's name is unique per user: the store's conflict is `409 algorithm_exists`.
 fn name_taken(e: crate::store::StoreError) -> ApiError {
     match e {
-        crate::store::StoreError::Conflict(_) => {
-            ApiError::validation("name", "a saved algorithm with this name exists")
-        }
+        crate::store::StoreError::Conflict(_) => ApiError::AlgorithmExists,
         other => other.into(),
     }
 }
@@ -717,23 +732,43 @@ fn any_parameters() -> RefOr<Schema> {
     b.into()
 }
 
-/// PUT /algorithms/{algorithm_id}: a partial update, validated as a whole.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
-#[serde(deny_unknown_fields)]
-pub struct UpdateAlgorithmRequest {
-    #[schema(
-        required = false,
-        min_length = 1,
-        max_length = 255,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
-    )]
-    pub name: String,
-    #[schema(required = false, schema_with = kind_schema)]
-    pub kind: String,
-    #[schema(required = false, value_type = Object)]
-    pub parameters: serde_json::Value,
+/// PUT /algorithms/{algorithm_id}: a partial update, validated as a whole. With `kind` and
+/// `parameters` both, the parameters are that strategy's; with one of them, the other is the saved
+/// configuration's, and what does not fit it is `invalid_combination`.
+pub struct UpdateAlgorithmRequest;
+
+impl utoipa::PartialSchema for UpdateAlgorithmRequest {
+    fn schema() -> RefOr<Schema> {
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "A new name, a new strategy with its parameters, or new parameters for the saved strategy",
+        ));
+        for strategy in builtin() {
+            one_of = one_of.item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Object)
+                    .property("name", name_schema())
+                    .property(
+                        "kind",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::String)
+                            .enum_values(Some([strategy.name()])),
+                    )
+                    .required("kind")
+                    .property("parameters", strategy_parameters(strategy.as_ref())),
+            );
+        }
+        one_of
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Object)
+                    .property("name", name_schema())
+                    .property("parameters", any_parameters()),
+            )
+            .into()
+    }
 }
+
+impl utoipa::ToSchema for UpdateAlgorithmRequest {}
 
 /// POST /algorithms/execute (the seed's body): a built-in strategy by name with its parameters,
 /// or a saved configuration by id with overrides of its parameters.
@@ -798,16 +833,6 @@ impl utoipa::PartialSchema for ExecuteRequest {
 }
 
 impl utoipa::ToSchema for ExecuteRequest {}
-
-/// The names of the built-in strategies, as the `kind` of a configuration.
-fn kind_schema() -> utoipa::openapi::schema::ObjectBuilder {
-    utoipa::openapi::schema::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(builtin().iter().map(|s| s.name())))
-        .description(Some(
-            "A built-in strategy's name (`GET /api/v1/algorithms`)",
-        ))
-}
 
 /// The names `kind` may take.
 fn kinds() -> Vec<&'static str> {
