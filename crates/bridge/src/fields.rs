@@ -52,6 +52,18 @@ pub fn whole_i64(v: &serde_json::Value) -> Option<i64> {
 mod tests {
     use super::*;
 
+    /// Numbers are read to the nearest double (serde_json's `float_roundtrip`): the fast default
+    /// can land a unit off, which turns a value just under a bound into the bound itself.
+    #[test]
+    fn numbers_are_read_exactly() {
+        for (text, below) in [("99.99999999999999", 100.0), ("0.30000000000000004", 0.31)] {
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            let x = v.as_f64().unwrap();
+            assert!(x < below, "{text} read as {x}");
+            assert_eq!(x.to_string(), text, "{text} read as {x}");
+        }
+    }
+
     #[test]
     fn whole_numbers_are_whole_whatever_their_notation() {
         use serde_json::json;
