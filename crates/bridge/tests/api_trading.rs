@@ -1065,3 +1065,29 @@ async fn history_pages_keep_the_window_of_their_first_page() {
     assert_eq!((s, field(&e)), (422, "cursor".to_string()), "{e}");
     app.shutdown().await;
 }
+
+/// A window older than the history the terminal keeps has no bars: MT5 answers it with `-1 Call
+/// failed`, which is no fault of the terminal (an empty list, not a 503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rates_older_than_the_terminal_s_history_are_none() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let (t, _) = user_with_account(&app, 10001, "Sim-10001!").await;
+    for q in [
+        "to=30853",
+        "from=0&to=86400",
+        "timeframe=M1&from=1000000&to=1003600",
+    ] {
+        let (s, b) = app
+            .get(&format!("/api/v1/symbols/USDJPY/rates?{q}"), &t)
+            .await;
+        assert_eq!((s, &b["rates"]), (200, &json!([])), "{q}: {b}");
+    }
+    // Recent bars are still there.
+    let (s, b) = app.get("/api/v1/symbols/USDJPY/rates?count=3", &t).await;
+    assert_eq!(
+        (s, b["rates"].as_array().map(Vec::len)),
+        (200, Some(3)),
+        "{b}"
+    );
+    app.shutdown().await;
+}

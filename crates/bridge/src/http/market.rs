@@ -310,7 +310,17 @@ pub async fn rates(
                     count: count.unwrap_or(100),
                 }
             };
-            Ok((t.copy_rates(&at, &sym, tf, range).await?, offset))
+            let bars = match t.copy_rates(&at, &sym, tf, range).await {
+                // MT5 answers a range older than the history it keeps with `-1 Call failed`:
+                // there are no bars to give, which is not a fault of the terminal.
+                Err(mt5::TerminalError::Mt5 { code, .. })
+                    if ranged && code == mt5::last_error::FAIL =>
+                {
+                    Vec::new()
+                }
+                other => other?,
+            };
+            Ok((bars, offset))
         })
     })
     .await?;
