@@ -230,6 +230,8 @@ impl Application {
             reconciler: Arc::new(crate::trading::reconcile::Reconciler::new(
                 settings.reconcile_grace,
             )),
+            events: Arc::new(crate::events::Events::default()),
+            stream: settings.stream,
         };
         // Orders left in doubt (by a previous run, or by this one) are settled against the
         // broker's state, from now on and in the background.

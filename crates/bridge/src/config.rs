@@ -167,6 +167,13 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub jwt_require_aal2: bool,
+    /// Live streams (`GET /api/v1/stream`) a user may have open at once; the next is refused with
+    /// 429 rate_limited (scope `streams_per_user`).
+    #[arg(long, env = "STREAM_MAX_CONNECTIONS_PER_USER", default_value_t = 5)]
+    pub stream_max_connections_per_user: usize,
+    /// Messages a stream's client may fall behind before it is closed (4008 slow_consumer).
+    #[arg(long, env = "STREAM_BUFFER", default_value_t = 1000)]
+    pub stream_buffer: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -243,6 +250,8 @@ pub struct ServeSettings {
     pub terminal_lease_ttl: Duration,
     /// JWT_REQUIRE_AAL2: connects and password changes need an `aal2` token.
     pub require_aal2: bool,
+    /// STREAM_MAX_CONNECTIONS_PER_USER and STREAM_BUFFER.
+    pub stream: crate::state::StreamSettings,
 }
 
 /// Every configuration problem found, reported together.
@@ -571,6 +580,12 @@ impl ServeSettings {
         if args.terminal_lease_ttl_ms < 300 {
             errors.push("TERMINAL_LEASE_TTL_MS must be at least 300".to_string());
         }
+        if args.stream_max_connections_per_user == 0 {
+            errors.push("STREAM_MAX_CONNECTIONS_PER_USER must be at least 1".to_string());
+        }
+        if args.stream_buffer == 0 {
+            errors.push("STREAM_BUFFER must be at least 1".to_string());
+        }
         let base = match base {
             Ok(mut b) => {
                 b.notes.append(&mut notes);
@@ -628,6 +643,10 @@ impl ServeSettings {
                     redis_key_prefix: args.redis_key_prefix.clone(),
                     terminal_lease_ttl: Duration::from_millis(args.terminal_lease_ttl_ms),
                     require_aal2: args.jwt_require_aal2,
+                    stream: crate::state::StreamSettings {
+                        max_connections_per_user: args.stream_max_connections_per_user,
+                        buffer: args.stream_buffer,
+                    },
                 })
             }
             _ => Err(ConfigErrors(errors)),

@@ -64,6 +64,8 @@ pub enum ApiError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("this route is a WebSocket: send an upgrade request")]
+    UpgradeRequired,
     #[error("this MT5 login and server are already connected")]
     AccountExists,
     #[error("a saved algorithm with this name exists")]
@@ -182,6 +184,7 @@ impl ApiError {
             NoAccount => ErrorCode::NoAccount,
             RouteNotFound => ErrorCode::NotFound,
             MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            UpgradeRequired => ErrorCode::UpgradeRequired,
             AccountExists => ErrorCode::AccountExists,
             AlgorithmExists => ErrorCode::AlgorithmExists,
             PayloadTooLarge => ErrorCode::PayloadTooLarge,

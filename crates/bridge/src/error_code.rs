@@ -21,6 +21,7 @@ pub enum ErrorCode {
     RunNotFound,
     NotFound,
     MethodNotAllowed,
+    UpgradeRequired,
     AccountExists,
     AlgorithmExists,
     AccountCredentialsInvalid,
@@ -64,6 +65,7 @@ impl ErrorCode {
         ErrorCode::RunNotFound,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::UpgradeRequired,
         ErrorCode::AccountExists,
         ErrorCode::AlgorithmExists,
         ErrorCode::AccountCredentialsInvalid,
@@ -200,6 +202,12 @@ impl ErrorCode {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "known route, wrong method",
+                "—",
+            ),
+            UpgradeRequired => (
+                StatusCode::UPGRADE_REQUIRED,
+                "upgrade_required",
+                "`GET /api/v1/stream` without a WebSocket upgrade",
                 "—",
             ),
             AccountExists => (

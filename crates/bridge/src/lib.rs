@@ -22,6 +22,7 @@
 //! - [`limits`]: rate limits (switches, trades, failed connects).
 //! - [`shared_state`]: sessions and rate limits in Redis (`REDIS_URL`), shared by replicas.
 //! - `ownership` (private): which replica drives which terminal agent: Redis leases with fencing tokens.
+//! - `events`: changes as they happen (journal entries), for the live stream, and its open connections.
 //! - `metrics` (private): Prometheus metrics (`/metrics`): requests, terminals, pool, orders, limits.
 //! - `swept` (private): maps swept of stale entries as they grow (in-memory sessions, limits, pool rates).
 //! - `times` (private): MT5 server times to RFC 3339 UTC and back.
@@ -37,6 +38,7 @@ pub mod context;
 pub mod credentials;
 pub mod error;
 mod error_code;
+pub mod events;
 mod fields;
 pub mod http;
 mod import;

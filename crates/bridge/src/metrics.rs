@@ -52,6 +52,8 @@ pub struct Metrics {
     orders: IntCounterVec,
     rate_limited: IntCounterVec,
     journal_reconciled: IntCounterVec,
+    stream_events: IntCounterVec,
+    stream_slow_consumers: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -112,6 +114,15 @@ impl Metrics {
                 "Journal entries in doubt settled by the reconciler, by resulting status.",
                 &["status"],
             )?,
+            stream_events: counter_vec(
+                "mt5b_stream_events_total",
+                "Events sent on live streams, by channel.",
+                &["channel"],
+            )?,
+            stream_slow_consumers: IntCounter::new(
+                "mt5b_stream_slow_consumer_total",
+                "Live streams closed because their client fell too far behind (4008 slow_consumer).",
+            )?,
         })
     }
 
@@ -165,14 +176,25 @@ impl Metrics {
         inc(&self.rate_limited, &[scope]);
     }
 
+    /// An event sent on a live stream's `channel`.
+    pub fn stream_event(&self, channel: &'static str) {
+        inc(&self.stream_events, &[channel]);
+    }
+
+    /// A live stream closed as a slow consumer.
+    pub fn stream_slow_consumer(&self) {
+        self.stream_slow_consumers.inc();
+    }
+
     /// A journal entry in doubt settled by the reconciler with this status.
     pub fn journal_reconciled(&self, status: &'static str) {
         inc(&self.journal_reconciled, &[status]);
     }
 
     /// The exposition text, with the pool's counters read now; `stale_clocks` is how many trade
-    /// servers' time offsets are stale. Families come out sorted by name.
-    pub fn render(&self, pool: &TerminalPool, stale_clocks: usize) -> String {
+    /// servers' time offsets are stale, `streams` how many live streams are open. Families come
+    /// out sorted by name.
+    pub fn render(&self, pool: &TerminalPool, stale_clocks: usize, streams: usize) -> String {
         let stats = pool.stats();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut families: Vec<MetricFamily> = Vec::new();
@@ -182,7 +204,14 @@ impl Metrics {
         families.extend(self.orders.collect());
         families.extend(self.rate_limited.collect());
         families.extend(self.journal_reconciled.collect());
-        let gauges: [(&str, &str, usize); 4] = [
+        families.extend(self.stream_events.collect());
+        families.extend(self.stream_slow_consumers.collect());
+        let gauges: [(&str, &str, usize); 5] = [
+            (
+                "mt5b_stream_connections",
+                "Live streams (GET /api/v1/stream) open now.",
+                streams,
+            ),
             (
                 "mt5b_server_time_offset_stale",
                 "Trade servers whose clock offset could not be measured at its last refresh (no recent tick): the last known offset is used.",
@@ -274,7 +303,7 @@ mod tests {
         m.request("/api/v1/accounts", "GET", 200, Duration::from_millis(700));
         m.order_retcode(10009);
         m.rate_limited("switches_per_user");
-        let text = m.render(&TerminalPool::new(Vec::new(), PoolOptions::default()), 0);
+        let text = m.render(&TerminalPool::new(Vec::new(), PoolOptions::default()), 0, 0);
         assert!(text.contains("# TYPE mt5b_http_requests_total counter\n"));
         assert!(text.contains(
             "mt5b_http_requests_total{method=\"GET\",route=\"/api/v1/accounts\",status=\"200\"} 2\n"
@@ -306,7 +335,7 @@ mod tests {
     fn label_values_are_escaped() {
         let m = Metrics::new(None).unwrap();
         m.request("q\"b\\n\nl", "GET", 200, Duration::ZERO);
-        let text = m.render(&TerminalPool::new(Vec::new(), PoolOptions::default()), 0);
+        let text = m.render(&TerminalPool::new(Vec::new(), PoolOptions::default()), 0, 0);
         assert!(
             text.contains("mt5b_http_requests_total{method=\"GET\",route=\"q\\\"b\\\\n\\nl\",status=\"200\"} 1\n"),
             "{text}"
@@ -316,7 +345,7 @@ mod tests {
     #[test]
     fn untouched_labelled_families_are_left_out_and_families_are_sorted() {
         let m = Metrics::new(None).unwrap();
-        let text = m.render(&TerminalPool::new(Vec::new(), PoolOptions::default()), 2);
+        let text = m.render(&TerminalPool::new(Vec::new(), PoolOptions::default()), 2, 0);
         assert!(!text.contains("mt5b_orders_total"), "{text}");
         assert!(text.contains("mt5b_server_time_offset_stale 2\n"));
         assert!(text.contains("mt5b_account_switches_total 0\n"));

@@ -39,4 +39,26 @@ pub struct AppState {
     pub require_aal2: bool,
     /// Settles orders in doubt in the background (woken by the order path).
     pub reconciler: Arc<crate::trading::reconcile::Reconciler>,
+    /// Changes for the live stream, and its open connections.
+    pub events: Arc<crate::events::Events>,
+    /// STREAM_MAX_CONNECTIONS_PER_USER and STREAM_BUFFER.
+    pub stream: StreamSettings,
+}
+
+/// The live stream's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamSettings {
+    /// Open streams a user may have at once (STREAM_MAX_CONNECTIONS_PER_USER).
+    pub max_connections_per_user: usize,
+    /// Messages a client may fall behind before it is closed as a slow consumer (STREAM_BUFFER).
+    pub buffer: usize,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            max_connections_per_user: 5,
+            buffer: 1000,
+        }
+    }
 }

@@ -75,34 +75,39 @@ impl FromRequestParts<AppState> for AuthUser {
                 }
             },
         };
-        let claims = state
-            .auth
-            .verify(token)
-            .await
-            .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
-        let ctx = UserCtx {
-            user_id: claims.sub,
-            email: claims.email.clone(),
-            claims: claims.raw.clone(),
-        };
-        let known = state
-            .known_users
-            .lock()
-            .map(|set| set.contains(&ctx.user_id))
-            .unwrap_or(false);
-        if !known {
-            state.store.ensure_user(&ctx).await?;
-            if let Ok(mut set) = state.known_users.lock() {
-                // Bounded: past the cap the set starts over, and users are ensured once more
-                // (an idempotent insert) rather than the set growing with every user ever seen.
-                if set.len() >= crate::state::KNOWN_USERS_MAX {
-                    set.clear();
-                }
-                set.insert(ctx.user_id);
-            }
-        }
-        Ok(AuthUser { claims, ctx })
+        authenticate(state, token).await
     }
+}
+
+/// The user a bearer token names, once verified (and known to the store).
+pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = state
+        .auth
+        .verify(token)
+        .await
+        .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
+    let ctx = UserCtx {
+        user_id: claims.sub,
+        email: claims.email.clone(),
+        claims: claims.raw.clone(),
+    };
+    let known = state
+        .known_users
+        .lock()
+        .map(|set| set.contains(&ctx.user_id))
+        .unwrap_or(false);
+    if !known {
+        state.store.ensure_user(&ctx).await?;
+        if let Ok(mut set) = state.known_users.lock() {
+            // Bounded: past the cap the set starts over, and users are ensured once more
+            // (an idempotent insert) rather than the set growing with every user ever seen.
+            if set.len() >= crate::state::KNOWN_USERS_MAX {
+                set.clear();
+            }
+            set.insert(ctx.user_id);
+        }
+    }
+    Ok(AuthUser { claims, ctx })
 }
 
 /// A JSON body parsed to a value; validation happens field by field in the handler.

@@ -10,6 +10,7 @@ pub mod market;
 pub mod openapi;
 pub mod orders;
 pub mod positions;
+pub mod stream;
 pub mod trading;
 pub mod validate;
 
@@ -66,6 +67,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/history/orders", get(history::history_orders))
         .route("/journal", get(history::journal))
         .route("/journal/{id}", get(history::journal_entry))
+        .route("/stream", get(stream::stream))
         .route(
             "/algorithms",
             get(algorithms::list).post(algorithms::create),
@@ -212,9 +214,11 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     }
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-        state
-            .metrics
-            .render(&state.pool, state.server_clocks.stale()),
+        state.metrics.render(
+            &state.pool,
+            state.server_clocks.stale(),
+            state.events.open_streams(),
+        ),
     )
         .into_response()
 }

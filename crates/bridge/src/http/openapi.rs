@@ -85,6 +85,7 @@ pub const DOCS_PATH: &str = "/docs";
         super::history::history_orders,
         super::history::journal,
         super::history::journal_entry,
+        super::stream::stream,
         super::algorithms::list,
         super::algorithms::create,
         super::algorithms::execute,

@@ -387,12 +387,15 @@ where
     if limits.trading_enabled == Some(false) {
         new.status = JournalStatus::Refused;
         new.error = Some("trading_disabled".into());
-        if let Begin::Existing(e) = state
+        match state
             .store
             .begin(user, new, state.idempotency_ttl_s)
             .await?
         {
-            return idempotent_replay(state, user, e, &hash, &intent.request).await;
+            Begin::Existing(e) => {
+                return idempotent_replay(state, user, e, &hash, &intent.request).await
+            }
+            Begin::Created(e) => state.events.journal_changed(user.user_id, e.id),
         }
         state.metrics.order_refused();
         return Err(ApiError::TradingDisabled);
@@ -408,7 +411,10 @@ where
         .map_err(|e| refused("trades_per_account", limit, e))?;
     let give_back = || crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit);
     let entry = match state.store.begin(user, new, state.idempotency_ttl_s).await {
-        Ok(Begin::Created(e)) => e,
+        Ok(Begin::Created(e)) => {
+            state.events.journal_changed(user.user_id, e.id);
+            e
+        }
         Ok(Begin::Existing(e)) => {
             // Nothing is sent for a repeated key: the slot taken above is given back.
             give_back().await;
@@ -533,11 +539,14 @@ where
                 Ok(o) => o.clone(),
                 Err(e) => error_outcome(e),
             };
-            if let Err(e) = state
+            let completed = state
                 .store
                 .complete(user, entry.id, completion_for(&result, &stored))
-                .await
-            {
+                .await;
+            if completed.is_ok() {
+                state.events.journal_changed(user.user_id, entry.id);
+            }
+            if let Err(e) = completed {
                 // The broker acted; the entry stays pending and is settled from its history
                 // once the database answers again.
                 state.reconciler.wake();
@@ -597,13 +606,17 @@ where
                         error: Some(err.status_and_code().1.to_string()),
                         ..Default::default()
                     };
-                    if let Err(e) = state
+                    match state
                         .store
                         .settle(entry.id, JournalStatus::Pending, marked)
                         .await
                     {
+                        Ok(true) => state.events.journal_changed(user.user_id, entry.id),
+                        Ok(false) => {}
                         // Left pending: the reconciler takes it up once it is past its deadline.
-                        tracing::warn!(journal_id = %entry.id, error = %e, "unknown outcome not recorded");
+                        Err(e) => {
+                            tracing::warn!(journal_id = %entry.id, error = %e, "unknown outcome not recorded")
+                        }
                     }
                     state.reconciler.wake();
                     Err(ApiError::OrderInDoubt {
@@ -649,9 +662,12 @@ async fn complete_with_error_noted(
         response: Some(stored_response(&stored)),
         ..Default::default()
     };
-    if let Err(e) = state.store.complete(user, entry, completion).await {
-        tracing::warn!(journal_id = %entry, error = %e, "journal entry not completed");
-        state.reconciler.wake();
+    match state.store.complete(user, entry, completion).await {
+        Ok(()) => state.events.journal_changed(user.user_id, entry),
+        Err(e) => {
+            tracing::warn!(journal_id = %entry, error = %e, "journal entry not completed");
+            state.reconciler.wake();
+        }
     }
     err
 }

@@ -165,6 +165,8 @@ async fn launch(
         redis_key_prefix: text("REDIS_KEY_PREFIX", "mt5-bridge:"),
         terminal_lease_ttl_ms: num("TERMINAL_LEASE_TTL_MS", 6_000),
         jwt_require_aal2: text("JWT_REQUIRE_AAL2", "false") == "true",
+        stream_max_connections_per_user: num("STREAM_MAX_CONNECTIONS_PER_USER", 5) as usize,
+        stream_buffer: num("STREAM_BUFFER", 1000) as usize,
     };
     let lookup = |k: &str| env.get(k).cloned();
     let settings = ServeSettings::load(&args, &lookup).expect("settings");

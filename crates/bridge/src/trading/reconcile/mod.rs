@@ -140,6 +140,7 @@ pub async fn reconcile_once(state: &AppState) -> ApiResult<Pass> {
             {
                 continue; // completed meanwhile
             }
+            state.events.journal_changed(entry.user_id, entry.id);
             entry.status = JournalStatus::Unknown;
         }
         // Only through the account row of the entry's own user: a journal row naming another
@@ -214,6 +215,7 @@ async fn settle(
         .await?
     {
         state.metrics.journal_reconciled(status.as_str());
+        state.events.journal_changed(entry.user_id, entry.id);
         pass.count(status);
     }
     Ok(())

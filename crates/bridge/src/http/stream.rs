@@ -1,0 +1,533 @@
+//! `GET /api/v1/stream`: live updates over a WebSocket (docs/streaming.md).
+//!
+//! A connection authenticates (the upgrade's `Authorization: Bearer`, or a first message
+//! `{"type":"auth","token"}` within 10 s), then subscribes to channels of the user's accounts and
+//! receives `event`s. Each connection has its own writer and queue: a client that reads slowly
+//! fills only its own queue and is closed (4008 `slow_consumer`) when it is `STREAM_BUFFER`
+//! messages behind; nobody else waits for it.
+
+use super::extract::{authenticate, AuthUser};
+use super::history::JournalEntryView;
+use crate::error::{ApiError, FieldError};
+use crate::events::StreamSlot;
+use crate::state::AppState;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use uuid::Uuid;
+
+/// How long an unauthenticated connection may take to send its `auth` message.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the server pings.
+pub const PING_EVERY: Duration = Duration::from_secs(20);
+/// Subscriptions one connection may hold.
+pub const MAX_SUBSCRIPTIONS: usize = 50;
+/// Close codes: authentication failed or expired; too many streams of this user; the client fell
+/// too far behind.
+pub const CLOSE_UNAUTHENTICATED: u16 = 4001;
+pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+pub const CLOSE_TOO_MANY_STREAMS: u16 = 4029;
+
+/// Entries whose last sent view a connection remembers, to send a change once.
+const SENT_REMEMBERED: usize = 1000;
+
+/// The channels this service streams.
+pub const CHANNELS: &[&str] = &["orders"];
+
+/// Live updates over a WebSocket (docs/streaming.md).
+///
+/// With `Authorization: Bearer` on the upgrade a bad token answers `401` without upgrading;
+/// without it, the first message must be `{"type":"auth","token":"<jwt>"}` within 10 s. A user
+/// with `STREAM_MAX_CONNECTIONS_PER_USER` streams open gets `429 rate_limited` (scope
+/// `streams_per_user`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/stream",
+    tag = "trading",
+    operation_id = "stream",
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 426, description = "`upgrade_required`: not a WebSocket upgrade request", body = super::openapi::ErrorBody),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 500, response = super::openapi::Internal),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let (user, slot) = match header {
+        None => (None, None),
+        Some(h) => {
+            let token = match crate::auth::bearer_token(Some(h)) {
+                Ok(t) => t,
+                Err(_) => {
+                    return ApiError::Unauthorized("Authorization must be `Bearer <jwt>`".into())
+                        .into_response()
+                }
+            };
+            let user = match authenticate(&state, token).await {
+                Ok(u) => u,
+                Err(e) => return e.into_response(),
+            };
+            match open(&state, &user) {
+                Ok(slot) => (Some(user), Some(slot)),
+                Err(e) => return e.into_response(),
+            }
+        }
+    };
+    match ws {
+        Ok(ws) => ws.on_upgrade(move |socket| run(socket, state, user, slot)),
+        Err(_) => ApiError::UpgradeRequired.into_response(),
+    }
+}
+
+fn open(state: &AppState, user: &AuthUser) -> Result<StreamSlot, ApiError> {
+    let max = state.stream.max_connections_per_user;
+    state
+        .events
+        .open_stream(user.ctx.user_id, max)
+        .ok_or_else(|| {
+            state.metrics.rate_limited("streams_per_user");
+            ApiError::RateLimited {
+                scope: "streams_per_user",
+                limit: u32::try_from(max).unwrap_or(u32::MAX),
+                window_s: 0,
+                retry_after_s: 1,
+            }
+        })
+}
+
+/// The writer's end: messages queue here; a full queue closes the connection as a slow consumer.
+struct Outbox {
+    queue: mpsc::Sender<Message>,
+    close: Option<oneshot::Sender<CloseFrame>>,
+}
+
+impl Outbox {
+    /// Queues `msg`; false when the client is too far behind (or gone).
+    fn send(&self, msg: Message) -> bool {
+        self.queue.try_send(msg).is_ok()
+    }
+
+    fn json(&self, v: Value) -> bool {
+        self.send(Message::Text(Utf8Bytes::from(v.to_string())))
+    }
+
+    /// Closes with `code` and `reason`, ahead of anything still queued.
+    fn close(&mut self, code: u16, reason: &'static str) {
+        if let Some(tx) = self.close.take() {
+            let _ = tx.send(CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            });
+        }
+    }
+}
+
+/// One subscription of a connection.
+struct Subscription {
+    channel: &'static str,
+    account_id: Uuid,
+}
+
+async fn run(socket: WebSocket, state: AppState, user: Option<AuthUser>, slot: Option<StreamSlot>) {
+    let (mut sink, mut incoming) = socket.split();
+    let (queue, mut rx) = mpsc::channel::<Message>(state.stream.buffer);
+    let (close_tx, mut close_rx) = oneshot::channel::<CloseFrame>();
+    let writer = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                biased;
+                frame = &mut close_rx => {
+                    if let Ok(frame) = frame {
+                        // What was queued before the close goes first (the error that says
+                        // why), within a second: a client that does not read may never take
+                        // the close frame either.
+                        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                            while let Ok(msg) = rx.try_recv() {
+                                if sink.send(msg).await.is_err() {
+                                    return;
+                                }
+                            }
+                            let _ = sink.send(Message::Close(Some(frame))).await;
+                        })
+                        .await;
+                    }
+                    break;
+                }
+                msg = rx.recv() => match msg {
+                    Some(msg) => {
+                        if sink.send(msg).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let mut out = Outbox {
+        queue,
+        close: Some(close_tx),
+    };
+
+    let (user, _slot) = match (user, slot) {
+        (Some(u), Some(s)) => (u, s),
+        _ => match first_auth(&state, &mut incoming, &mut out).await {
+            Some(pair) => pair,
+            None => {
+                drop(out);
+                let _ = writer.await;
+                return;
+            }
+        },
+    };
+    serve(&state, user, &mut incoming, &mut out).await;
+    drop(out);
+    let _ = writer.await;
+}
+
+/// Reads the `auth` message of a connection that upgraded without a token.
+async fn first_auth(
+    state: &AppState,
+    incoming: &mut futures_util::stream::SplitStream<WebSocket>,
+    out: &mut Outbox,
+) -> Option<(AuthUser, StreamSlot)> {
+    let first = tokio::time::timeout(AUTH_TIMEOUT, async {
+        loop {
+            match incoming.next().await {
+                Some(Ok(Message::Text(t))) => return Some(t.to_string()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await;
+    let text = match first {
+        Ok(Some(t)) => t,
+        Ok(None) => return None,
+        Err(_) => {
+            refuse_auth(out, "no auth message within 10 s");
+            return None;
+        }
+    };
+    let token = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+        (v.get("type")? == "auth")
+            .then(|| v.get("token")?.as_str().map(str::to_string))
+            .flatten()
+    });
+    let Some(token) = token else {
+        refuse_auth(
+            out,
+            "the first message must be {\"type\":\"auth\",\"token\":\"<jwt>\"}",
+        );
+        return None;
+    };
+    let user = match authenticate(state, &token).await {
+        Ok(u) => u,
+        Err(e) => {
+            refuse_auth(out, &e.public_message());
+            return None;
+        }
+    };
+    match open(state, &user) {
+        Ok(slot) => Some((user, slot)),
+        Err(e) => {
+            out.json(error_message(None, &e));
+            out.close(CLOSE_TOO_MANY_STREAMS, "rate_limited");
+            None
+        }
+    }
+}
+
+fn refuse_auth(out: &mut Outbox, message: &str) {
+    out.json(json!({"type": "error", "code": "unauthorized", "message": message}));
+    out.close(CLOSE_UNAUTHENTICATED, "unauthorized");
+}
+
+/// `{"type":"error", "id"?, "code", "message", "details"}` for an API error.
+fn error_message(id: Option<&str>, e: &ApiError) -> Value {
+    let mut m = Map::new();
+    m.insert("type".into(), json!("error"));
+    if let Some(id) = id {
+        m.insert("id".into(), json!(id));
+    }
+    m.insert("code".into(), json!(e.code().as_str()));
+    m.insert("message".into(), json!(e.public_message()));
+    m.insert("details".into(), e.details());
+    Value::Object(m)
+}
+
+/// Seconds until the token's `exp` (0 when past).
+fn until(exp: i64) -> Duration {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Duration::from_secs(u64::try_from(exp.saturating_sub(now)).unwrap_or(0))
+}
+
+async fn serve(
+    state: &AppState,
+    mut user: AuthUser,
+    incoming: &mut futures_util::stream::SplitStream<WebSocket>,
+    out: &mut Outbox,
+) {
+    let user_id = user.ctx.user_id;
+    if !out.json(json!({"type": "ready", "user_id": user_id})) {
+        return;
+    }
+    let mut journal = state.events.journal();
+    let mut subscriptions: HashMap<String, Subscription> = HashMap::new();
+    let mut seq: u64 = 0;
+    let mut sent: HashMap<Uuid, Value> = HashMap::new();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let expiry = tokio::time::sleep(until(user.claims.exp));
+    tokio::pin!(expiry);
+    loop {
+        tokio::select! {
+            msg = incoming.next() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => continue,
+                };
+                let reply = match serde_json::from_str::<Value>(&text) {
+                    Ok(Value::Object(m)) => {
+                        handle(state, &mut user, &mut subscriptions, &m).await
+                    }
+                    _ => Reply::Send(error_message(
+                        None,
+                        &ApiError::validation("message", "must be a JSON object with a `type`"),
+                    )),
+                };
+                match reply {
+                    Reply::Send(v) => {
+                        if !out.json(v) {
+                            return slow(state, out);
+                        }
+                    }
+                    Reply::Reauthenticated(v) => {
+                        expiry.as_mut().reset(tokio::time::Instant::now() + until(user.claims.exp));
+                        if !out.json(v) {
+                            return slow(state, out);
+                        }
+                    }
+                    Reply::Close(v) => {
+                        out.json(v);
+                        out.close(CLOSE_UNAUTHENTICATED, "unauthorized");
+                        return;
+                    }
+                }
+            }
+            change = journal.recv() => match change {
+                Ok(c) if c.user_id == user_id => {
+                    if !subscriptions.values().any(|s| s.channel == "orders") {
+                        continue;
+                    }
+                    // Read as the user: the store's own checks decide what they may see.
+                    let entry = match state.store.get_entry(&user.ctx, c.entry_id).await {
+                        Ok(Some(e)) => e,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "stream: journal entry not read");
+                            continue;
+                        }
+                    };
+                    let data = serde_json::to_value(JournalEntryView::from(&entry))
+                        .unwrap_or(Value::Null);
+                    // Changes are read as they are now: two changes read after both happened
+                    // show the same entry, sent once.
+                    if sent.get(&entry.id) == Some(&data) {
+                        continue;
+                    }
+                    if sent.len() >= SENT_REMEMBERED {
+                        sent.clear();
+                    }
+                    sent.insert(entry.id, data.clone());
+                    let mut ids: Vec<&String> = subscriptions
+                        .iter()
+                        .filter(|(_, s)| s.channel == "orders" && s.account_id == entry.account_id)
+                        .map(|(id, _)| id)
+                        .collect();
+                    ids.sort();
+                    for id in ids {
+                        seq += 1;
+                        state.metrics.stream_event("orders");
+                        let event = json!({
+                            "type": "event", "id": id, "channel": "orders",
+                            "account_id": entry.account_id, "seq": seq, "data": data,
+                        });
+                        if !out.json(event) {
+                            return slow(state, out);
+                        }
+                    }
+                }
+                Ok(_) => {}
+                // Changes were missed: this connection could not keep up.
+                Err(broadcast::error::RecvError::Lagged(_)) => return slow(state, out),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = ping.tick() => {
+                if !out.send(Message::Ping(Default::default())) {
+                    return slow(state, out);
+                }
+            }
+            _ = &mut expiry => {
+                out.json(json!({"type": "error", "code": "token_expired", "message": "the token expired; send a new one before it does"}));
+                out.close(CLOSE_UNAUTHENTICATED, "token_expired");
+                return;
+            }
+        }
+    }
+}
+
+fn slow(state: &AppState, out: &mut Outbox) {
+    state.metrics.stream_slow_consumer();
+    out.close(CLOSE_SLOW_CONSUMER, "slow_consumer");
+}
+
+enum Reply {
+    Send(Value),
+    Reauthenticated(Value),
+    Close(Value),
+}
+
+/// The answer to one client message.
+async fn handle(
+    state: &AppState,
+    user: &mut AuthUser,
+    subscriptions: &mut HashMap<String, Subscription>,
+    m: &Map<String, Value>,
+) -> Reply {
+    let id = m.get("id").and_then(Value::as_str);
+    match m.get("type").and_then(Value::as_str) {
+        Some("auth") => {
+            let token = m.get("token").and_then(Value::as_str).unwrap_or_default();
+            match authenticate(state, token).await {
+                Ok(u) if u.ctx.user_id == user.ctx.user_id => {
+                    let ready = json!({"type": "ready", "user_id": u.ctx.user_id});
+                    *user = u;
+                    Reply::Reauthenticated(ready)
+                }
+                Ok(_) => Reply::Close(json!({"type": "error", "code": "unauthorized",
+                    "message": "a new token must be of the same user"})),
+                Err(e) => Reply::Close(error_message(None, &e)),
+            }
+        }
+        Some("subscribe") => Reply::Send(subscribe(state, user, subscriptions, m).await),
+        Some("unsubscribe") => {
+            let Some(id) = id.filter(|i| subscriptions.remove(*i).is_some()) else {
+                return Reply::Send(error_message(
+                    id,
+                    &ApiError::validation("id", "is not a subscription of this connection"),
+                ));
+            };
+            Reply::Send(json!({"type": "unsubscribed", "id": id}))
+        }
+        _ => Reply::Send(error_message(
+            id,
+            &ApiError::validation("type", "must be auth, subscribe or unsubscribe"),
+        )),
+    }
+}
+
+async fn subscribe(
+    state: &AppState,
+    user: &AuthUser,
+    subscriptions: &mut HashMap<String, Subscription>,
+    m: &Map<String, Value>,
+) -> Value {
+    let id = m.get("id").and_then(Value::as_str);
+    let mut errors = Vec::new();
+    match id {
+        Some(i)
+            if !i.is_empty() && i.chars().count() <= 128 && !i.chars().any(char::is_control) =>
+        {
+            if subscriptions.contains_key(i) {
+                errors.push(FieldError::new("id", "is in use on this connection"));
+            }
+        }
+        _ => errors.push(FieldError::new(
+            "id",
+            "must be a string of 1 to 128 characters",
+        )),
+    }
+    let channel = m
+        .get("channel")
+        .and_then(Value::as_str)
+        .and_then(|c| CHANNELS.iter().find(|k| **k == c).copied());
+    if channel.is_none() {
+        errors.push(FieldError::new(
+            "channel",
+            format!("must be one of: {}", CHANNELS.join(", ")),
+        ));
+    }
+    let account = match m.get("account_id") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+            Some(a) => Some(a),
+            None => {
+                errors.push(FieldError::new("account_id", "must be a UUID"));
+                None
+            }
+        },
+    };
+    for key in m.keys() {
+        if !["type", "id", "channel", "account_id", "symbols"].contains(&key.as_str()) {
+            errors.push(FieldError::new(
+                key.chars().take(64).collect::<String>(),
+                "unknown field",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return error_message(id, &ApiError::fields(errors));
+    }
+    let (Some(id), Some(channel)) = (id, channel) else {
+        return error_message(id, &ApiError::validation("id", "is required"));
+    };
+    if subscriptions.len() >= MAX_SUBSCRIPTIONS {
+        state.metrics.rate_limited("subscriptions_per_connection");
+        return error_message(
+            Some(id),
+            &ApiError::RateLimited {
+                scope: "subscriptions_per_connection",
+                limit: MAX_SUBSCRIPTIONS as u32,
+                window_s: 0,
+                retry_after_s: 0,
+            },
+        );
+    }
+    let row = match crate::context::resolve_account(
+        state.store.as_ref(),
+        state.sessions.as_ref(),
+        &user.ctx,
+        account,
+    )
+    .await
+    {
+        Ok(row) => row,
+        Err(e) => return error_message(Some(id), &e),
+    };
+    subscriptions.insert(
+        id.to_string(),
+        Subscription {
+            channel,
+            account_id: row.id,
+        },
+    );
+    json!({"type": "subscribed", "id": id, "account_id": row.id})
+}

@@ -1,0 +1,332 @@
+//! `GET /api/v1/stream`: who may open a stream, what it sends, and its limits, as a client sees
+//! them over a real WebSocket.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
+
+mod common;
+
+use common::TestApp;
+use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use uuid::Uuid;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+fn stream_url(app: &TestApp) -> String {
+    format!("{}/api/v1/stream", app.base.replacen("http://", "ws://", 1))
+}
+
+/// Opens a stream, with the token on the upgrade when given.
+async fn open(app: &TestApp, token: Option<&str>) -> Result<Ws, WsError> {
+    let mut req = stream_url(app).into_client_request().unwrap();
+    if let Some(t) = token {
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(req)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+/// The next JSON message (pings and pongs skipped), or None when the stream closed first.
+async fn next(ws: &mut Ws) -> Option<Value> {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a message within 5 s")?;
+        match msg.ok()? {
+            Message::Text(t) => return Some(serde_json::from_str(&t).unwrap()),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
+/// The close code the server sent, after any messages before it.
+async fn close_code(ws: &mut Ws) -> Option<CloseCode> {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("closed within 15 s")?;
+        if let Ok(Message::Close(frame)) = msg {
+            return frame.map(|f| f.code);
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string())).await.unwrap();
+}
+
+async fn ready_stream(app: &TestApp, token: &str) -> Ws {
+    let mut ws = open(app, Some(token)).await.unwrap();
+    let ready = next(&mut ws).await.unwrap();
+    assert_eq!(ready["type"], "ready", "{ready}");
+    ws
+}
+
+fn code(b: &Value) -> &str {
+    b["error"]["code"].as_str().unwrap_or("<none>")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_changes_reach_their_user_s_stream_and_nobody_else_s() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let (ta, tb) = (app.token(alice), app.token(bob));
+    let account = app
+        .connect(&ta, 10001, "Sim-10001!", "Sim-Demo", "alice")
+        .await;
+    let bobs = app
+        .connect(&tb, 10002, "Sim-10002!", "Sim-Demo", "bob")
+        .await;
+
+    let mut ws = open(&app, Some(&ta)).await.unwrap();
+    let ready = next(&mut ws).await.unwrap();
+    assert_eq!(ready, json!({"type": "ready", "user_id": alice}));
+    // The current account by default.
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "id": "o1", "channel": "orders"}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut ws).await.unwrap(),
+        json!({"type": "subscribed", "id": "o1", "account_id": account})
+    );
+    // Bob cannot subscribe to Alice's account, and his own stream hears nothing of her orders.
+    let mut other = ready_stream(&app, &tb).await;
+    send(
+        &mut other,
+        json!({"type": "subscribe", "id": "x", "channel": "orders", "account_id": account}),
+    )
+    .await;
+    let refused = next(&mut other).await.unwrap();
+    assert_eq!(
+        (&refused["type"], &refused["id"], &refused["code"]),
+        (&json!("error"), &json!("x"), &json!("account_not_found")),
+        "{refused}"
+    );
+    send(
+        &mut other,
+        json!({"type": "subscribe", "id": "mine", "channel": "orders", "account_id": bobs}),
+    )
+    .await;
+    assert_eq!(next(&mut other).await.unwrap()["type"], "subscribed");
+
+    let (s, placed) = app
+        .post(
+            "/api/v1/orders",
+            &ta,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
+        )
+        .await;
+    assert_eq!(s, 200, "{placed}");
+    let (_, journal) = app.get("/api/v1/journal", &ta).await;
+    let entry = journal["entries"][0].clone();
+    // Each change as GET /api/v1/journal shows the entry when it is read (`pending` when
+    // journaled, unless it was done by then), ending with `done`; the same view is sent once.
+    let mut seen = Vec::new();
+    let mut last_seq = 0;
+    while seen.last().map(|e: &Value| e["status"].clone()) != Some(json!("done")) {
+        let event = next(&mut ws).await.unwrap();
+        assert_eq!(event["type"], "event", "{event}");
+        assert_eq!(event["id"], "o1");
+        assert_eq!(event["channel"], "orders");
+        assert_eq!(event["account_id"], json!(account));
+        let seq = event["seq"].as_u64().unwrap();
+        assert!(seq > last_seq, "seq increases: {event}");
+        last_seq = seq;
+        assert_eq!(event["data"]["id"], entry["id"], "{event}");
+        seen.push(event["data"].clone());
+    }
+    assert!(seen.windows(2).all(|w| w[0] != w[1]), "{seen:?}");
+    assert!(seen.len() <= 2, "{seen:?}");
+    assert_eq!(
+        seen.last().unwrap(),
+        &entry,
+        "the final event is the entry as listed"
+    );
+    assert_eq!(seen.last().unwrap()["order"], placed["order"]);
+    // Nothing reached Bob's stream.
+    let quiet = tokio::time::timeout(Duration::from_millis(300), other.next()).await;
+    assert!(
+        !matches!(quiet, Ok(Some(Ok(Message::Text(_))))),
+        "{quiet:?}"
+    );
+
+    // After unsubscribing, no more events.
+    send(&mut ws, json!({"type": "unsubscribe", "id": "o1"})).await;
+    assert_eq!(
+        next(&mut ws).await.unwrap(),
+        json!({"type": "unsubscribed", "id": "o1"})
+    );
+    let (s, _) = app
+        .post(
+            "/api/v1/orders",
+            &ta,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let quiet = tokio::time::timeout(Duration::from_millis(300), ws.next()).await;
+    assert!(
+        !matches!(quiet, Ok(Some(Ok(Message::Text(_))))),
+        "{quiet:?}"
+    );
+
+    let (_, _, metrics) = app.call_full(Method::GET, "/metrics", None, None).await;
+    let text = metrics.as_str().unwrap();
+    assert!(text.contains("mt5b_stream_connections 2\n"), "{text}");
+    assert!(
+        text.contains("mt5b_stream_events_total{channel=\"orders\"} "),
+        "{text}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_authenticates_with_its_first_message() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let user = Uuid::new_v4();
+    let mut ws = open(&app, None).await.unwrap();
+    send(&mut ws, json!({"type": "auth", "token": app.token(user)})).await;
+    assert_eq!(
+        next(&mut ws).await.unwrap(),
+        json!({"type": "ready", "user_id": user})
+    );
+    // A new token of the same user keeps the stream; another user's closes it.
+    send(&mut ws, json!({"type": "auth", "token": app.token(user)})).await;
+    assert_eq!(next(&mut ws).await.unwrap()["type"], "ready");
+    send(
+        &mut ws,
+        json!({"type": "auth", "token": app.token(Uuid::new_v4())}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await.unwrap()["code"], "unauthorized");
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Library(4001)));
+
+    for first in [
+        json!({"type": "auth", "token": "not-a-jwt"}),
+        json!({"type": "subscribe", "id": "a", "channel": "orders"}),
+    ] {
+        let mut ws = open(&app, None).await.unwrap();
+        send(&mut ws, first.clone()).await;
+        let refused = next(&mut ws).await.unwrap();
+        assert_eq!(refused["code"], "unauthorized", "{first}: {refused}");
+        assert_eq!(close_code(&mut ws).await, Some(CloseCode::Library(4001)));
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_token_or_a_plain_request_is_refused_without_upgrading() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    match open(&app, Some("not-a-jwt")).await {
+        Err(WsError::Http(resp)) => assert_eq!(resp.status(), 401),
+        other => panic!("upgraded with a bad token: {:?}", other.map(|_| ())),
+    }
+    let t = app.token(Uuid::new_v4());
+    let (s, headers, b) = app
+        .call_full(Method::GET, "/api/v1/stream", Some(&t), None)
+        .await;
+    assert_eq!((s, code(&b)), (426, "upgrade_required"), "{b}");
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_and_subscriptions_are_limited() {
+    let app = common::spawn_with(common::Db::Sqlite, common::sim_config(), |env| {
+        env.insert("STREAM_MAX_CONNECTIONS_PER_USER", "2".into());
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let t = app.token(user);
+    app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    let mut first = ready_stream(&app, &t).await;
+    let second = ready_stream(&app, &t).await;
+    match open(&app, Some(&t)).await {
+        Err(WsError::Http(resp)) => {
+            assert_eq!(resp.status(), 429);
+            let body: Value = serde_json::from_slice(resp.body().as_deref().unwrap()).unwrap();
+            assert_eq!(
+                body["error"]["details"]["scope"], "streams_per_user",
+                "{body}"
+            );
+        }
+        other => panic!("a third stream opened: {:?}", other.map(|_| ())),
+    }
+    // Another user is not counted against this one; a closed stream gives its place back.
+    ready_stream(&app, &app.token(Uuid::new_v4())).await;
+    drop(second);
+    let mut third = None;
+    for _ in 0..50 {
+        if let Ok(mut ws) = open(&app, Some(&t)).await {
+            assert_eq!(next(&mut ws).await.unwrap()["type"], "ready");
+            third = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        third.is_some(),
+        "the closed stream's place was not given back"
+    );
+
+    for i in 0..50 {
+        send(
+            &mut first,
+            json!({"type": "subscribe", "id": format!("s{i}"), "channel": "orders"}),
+        )
+        .await;
+        assert_eq!(next(&mut first).await.unwrap()["type"], "subscribed");
+    }
+    send(
+        &mut first,
+        json!({"type": "subscribe", "id": "s50", "channel": "orders"}),
+    )
+    .await;
+    let refused = next(&mut first).await.unwrap();
+    assert_eq!(
+        (
+            &refused["id"],
+            &refused["code"],
+            &refused["details"]["scope"]
+        ),
+        (
+            &json!("s50"),
+            &json!("rate_limited"),
+            &json!("subscriptions_per_connection")
+        ),
+        "{refused}"
+    );
+    // Bad subscriptions name their fields; the stream stays open.
+    send(
+        &mut first,
+        json!({"type": "subscribe", "id": "s0", "channel": "quotes", "account_id": "nope"}),
+    )
+    .await;
+    let refused = next(&mut first).await.unwrap();
+    assert_eq!(refused["code"], "validation_failed", "{refused}");
+    let fields: Vec<&str> = refused["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["id", "channel", "account_id"], "{refused}");
+    send(&mut first, json!({"type": "unsubscribe", "id": "s1"})).await;
+    assert_eq!(next(&mut first).await.unwrap()["type"], "unsubscribed");
+    app.shutdown().await;
+}
