@@ -233,6 +233,9 @@ impl Application {
             events: Arc::new(crate::events::Events::default()),
             stream: settings.stream,
         };
+        if let Some(r) = &state.redis {
+            crate::shared_state::relay_journal(r.clone(), state.events.clone());
+        }
         // Orders left in doubt (by a previous run, or by this one) are settled against the
         // broker's state, from now on and in the background.
         crate::trading::reconcile::spawn(state.clone());

@@ -21,6 +21,10 @@ const BUS_CAPACITY: usize = 4096;
 pub struct Events {
     journal: broadcast::Sender<JournalChange>,
     streams: Arc<Mutex<HashMap<Uuid, usize>>>,
+    /// This process, to tell its own changes from other replicas' on the shared relay.
+    origin: Uuid,
+    /// Other replicas' streams hear this one's changes through it (Redis, with REDIS_URL).
+    relay: std::sync::OnceLock<tokio::sync::mpsc::Sender<JournalChange>>,
 }
 
 impl Default for Events {
@@ -29,6 +33,8 @@ impl Default for Events {
         Events {
             journal,
             streams: Arc::new(Mutex::new(HashMap::new())),
+            origin: Uuid::new_v4(),
+            relay: std::sync::OnceLock::new(),
         }
     }
 }
@@ -41,8 +47,31 @@ impl std::fmt::Debug for Events {
 
 impl Events {
     pub fn journal_changed(&self, user_id: Uuid, entry_id: Uuid) {
+        let change = JournalChange { user_id, entry_id };
+        self.deliver(change);
+        if let Some(relay) = self.relay.get() {
+            // Never waits: with the relay far behind, other replicas miss this change (their
+            // clients re-read the journal when they reconnect).
+            if relay.try_send(change).is_err() {
+                tracing::warn!("journal change not relayed to other replicas: relay queue full");
+            }
+        }
+    }
+
+    /// A change to this process's streams only (one relayed from another replica).
+    pub fn deliver(&self, change: JournalChange) {
         // An error only says nobody listens.
-        let _ = self.journal.send(JournalChange { user_id, entry_id });
+        let _ = self.journal.send(change);
+    }
+
+    /// This process's id on the relay.
+    pub fn origin(&self) -> Uuid {
+        self.origin
+    }
+
+    /// Sends this process's changes to `relay` from now on (set once).
+    pub fn relay_to(&self, relay: tokio::sync::mpsc::Sender<JournalChange>) {
+        let _ = self.relay.set(relay);
     }
 
     pub fn journal(&self) -> broadcast::Receiver<JournalChange> {

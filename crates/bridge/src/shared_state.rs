@@ -25,6 +25,8 @@ const OP_TIMEOUT: Duration = Duration::from_millis(1_000);
 #[derive(Clone)]
 pub struct Redis {
     conn: ConnectionManager,
+    /// For connections of their own (the relay's subscription).
+    client: redis::Client,
     prefix: Arc<str>,
 }
 
@@ -48,10 +50,11 @@ impl Redis {
             .set_response_timeout(Some(OP_TIMEOUT))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| format!("Redis client: {:?}", e.kind()))?;
         Ok(Redis {
             conn,
+            client,
             prefix: Arc::from(prefix),
         })
     }
@@ -325,5 +328,96 @@ impl crate::credentials::RefusedStore for RedisRefused {
                     .await
             })
             .await
+    }
+}
+
+/// Journal changes between replicas: this process's are published on `<prefix>journal`, the
+/// others' delivered to this process's streams. Runs until the process ends; a lost subscription
+/// is made again after a second (changes published meanwhile are missed, as documented: a client
+/// re-reads the journal when its stream reconnects).
+pub fn relay_journal(redis: Redis, events: Arc<crate::events::Events>) {
+    let channel = redis.key("journal");
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::events::JournalChange>(4096);
+    events.relay_to(tx);
+    let origin = events.origin();
+    let publisher = redis.clone();
+    let publish_to = channel.clone();
+    tokio::spawn(async move {
+        while let Some(c) = rx.recv().await {
+            let message = format!("{origin} {} {}", c.user_id, c.entry_id);
+            let to = publish_to.clone();
+            let _ = publisher
+                .run("journal relay publish", |mut conn| async move {
+                    redis::cmd("PUBLISH")
+                        .arg(&to)
+                        .arg(&message)
+                        .query_async::<i64>(&mut conn)
+                        .await
+                })
+                .await;
+        }
+    });
+    tokio::spawn(async move {
+        loop {
+            match redis.client.get_async_pubsub().await {
+                Ok(mut pubsub) => {
+                    if pubsub.subscribe(&channel).await.is_ok() {
+                        let mut messages = pubsub.on_message();
+                        while let Some(msg) = futures_util::StreamExt::next(&mut messages).await {
+                            let Ok(text) = msg.get_payload::<String>() else {
+                                continue;
+                            };
+                            if let Some(change) = parse_relayed(&text, origin) {
+                                events.deliver(change);
+                            }
+                        }
+                    }
+                    tracing::warn!("journal relay: subscription lost; subscribing again");
+                }
+                Err(e) => {
+                    tracing::warn!(error_kind = ?e.kind(), "journal relay: cannot subscribe");
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+/// `<origin> <user> <entry>` from another replica; None for this one's own or a malformed one.
+fn parse_relayed(text: &str, own: Uuid) -> Option<crate::events::JournalChange> {
+    let mut parts = text.split(' ');
+    let origin = Uuid::parse_str(parts.next()?).ok()?;
+    let user_id = Uuid::parse_str(parts.next()?).ok()?;
+    let entry_id = Uuid::parse_str(parts.next()?).ok()?;
+    (origin != own && parts.next().is_none())
+        .then_some(crate::events::JournalChange { user_id, entry_id })
+}
+
+#[cfg(test)]
+mod relay_tests {
+    use super::*;
+
+    #[test]
+    fn relayed_changes_are_other_replicas_and_well_formed() {
+        let (own, other, user, entry) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
+        assert_eq!(
+            parse_relayed(&format!("{other} {user} {entry}"), own),
+            Some(crate::events::JournalChange {
+                user_id: user,
+                entry_id: entry
+            })
+        );
+        assert_eq!(parse_relayed(&format!("{own} {user} {entry}"), own), None);
+        assert_eq!(parse_relayed(&format!("{other} {user}"), own), None);
+        assert_eq!(
+            parse_relayed(&format!("{other} {user} {entry} x"), own),
+            None
+        );
+        assert_eq!(parse_relayed("not uuids at all", own), None);
     }
 }

@@ -28,10 +28,10 @@ fn password_of(login: u64) -> String {
     format!("Pw-{login}!")
 }
 
-/// Accounts for the users, plus two for the switching user.
+/// Accounts for the users, plus two for the switching user and one for the stream.
 fn accounts_toml(dir: &Path) -> String {
     let mut s = String::new();
-    for k in 0..USERS + 2 {
+    for k in 0..USERS + 3 {
         let login = login_of(k);
         s.push_str(&format!(
             "[[accounts]]\nlogin = {login}\npassword = \"{}\"\nserver = \"{SERVER}\"\nname = \"Replica {k}\"\n\
@@ -86,6 +86,25 @@ async fn connect(base: &str, token: &str, login: u64) -> String {
     .await;
     assert_eq!(s, 201, "connect {login}: {b}");
     b["account_id"].as_str().unwrap().to_string()
+}
+
+/// The next JSON message of a live stream.
+async fn stream_message(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a stream message within 10 s")
+            .unwrap()
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
 }
 
 /// Which replica holds each agent's lease, as Redis says.
@@ -415,6 +434,47 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
         2,
         "orders went through both agents: {terminals:?}"
     );
+
+    // A stream on one replica hears the orders placed through the other (the Redis relay).
+    {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+        let token = common::mint(Uuid::new_v4(), Duration::from_secs(3600));
+        let account = connect(&bases[0], &token, login_of(USERS + 2)).await;
+        let mut req = format!("{}/api/v1/stream", bases[1].replacen("http://", "ws://", 1))
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        assert_eq!(stream_message(&mut ws).await["type"], "ready");
+        ws.send(Message::text(
+            json!({"type": "subscribe", "id": "o", "channel": "orders", "account_id": account})
+                .to_string(),
+        ))
+        .await
+        .unwrap();
+        assert_eq!(stream_message(&mut ws).await["type"], "subscribed");
+        let (s, placed) = api(
+            &bases[0],
+            Method::POST,
+            "/api/v1/orders",
+            &token,
+            Some(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01})),
+            Some(&account),
+        )
+        .await;
+        assert_eq!(s, 200, "{placed}");
+        loop {
+            let event = stream_message(&mut ws).await;
+            assert_eq!(event["type"], "event", "{event}");
+            assert_eq!(event["account_id"], json!(account));
+            if event["data"]["status"] == "done" {
+                assert_eq!(event["data"]["order"], placed["order"], "{event}");
+                break;
+            }
+        }
+    }
 
     // A replica dies: once its leases run out, the other takes its agent over and serves everyone.
     let before = agent_lease(&agents[0])
