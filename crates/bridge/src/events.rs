@@ -1,5 +1,6 @@
 //! What the service changes, as it happens, for the live stream (`GET /api/v1/stream`): a
-//! broadcast inside the process, and the count of each user's open streams. Publishing never
+//! broadcast inside the process (relayed between replicas over Redis), and the count of each
+//! user's open streams. Publishing never
 //! waits: a change nobody listens to is dropped.
 
 use std::collections::HashMap;
@@ -7,11 +8,37 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-/// A journal entry of this user's was written or changed (sent, completed, settled).
+/// Something of this user's was written or changed: a journal entry (sent, completed, settled)
+/// or an algorithm run (started, finished).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JournalChange {
+pub struct Change {
     pub user_id: Uuid,
-    pub entry_id: Uuid,
+    pub kind: Kind,
+    /// The entry's or the run's id.
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Journal,
+    Run,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Journal => "journal",
+            Kind::Run => "run",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "journal" => Some(Kind::Journal),
+            "run" => Some(Kind::Run),
+            _ => None,
+        }
+    }
 }
 
 /// How many changes the bus keeps for a listener that has not read them yet; one further behind
@@ -19,19 +46,19 @@ pub struct JournalChange {
 const BUS_CAPACITY: usize = 4096;
 
 pub struct Events {
-    journal: broadcast::Sender<JournalChange>,
+    changes: broadcast::Sender<Change>,
     streams: Arc<Mutex<HashMap<Uuid, usize>>>,
     /// This process, to tell its own changes from other replicas' on the shared relay.
     origin: Uuid,
     /// Other replicas' streams hear this one's changes through it (Redis, with REDIS_URL).
-    relay: std::sync::OnceLock<tokio::sync::mpsc::Sender<JournalChange>>,
+    relay: std::sync::OnceLock<tokio::sync::mpsc::Sender<Change>>,
 }
 
 impl Default for Events {
     fn default() -> Self {
-        let (journal, _) = broadcast::channel(BUS_CAPACITY);
+        let (changes, _) = broadcast::channel(BUS_CAPACITY);
         Events {
-            journal,
+            changes,
             streams: Arc::new(Mutex::new(HashMap::new())),
             origin: Uuid::new_v4(),
             relay: std::sync::OnceLock::new(),
@@ -47,21 +74,36 @@ impl std::fmt::Debug for Events {
 
 impl Events {
     pub fn journal_changed(&self, user_id: Uuid, entry_id: Uuid) {
-        let change = JournalChange { user_id, entry_id };
+        self.changed(Change {
+            user_id,
+            kind: Kind::Journal,
+            id: entry_id,
+        });
+    }
+
+    pub fn run_changed(&self, user_id: Uuid, run_id: Uuid) {
+        self.changed(Change {
+            user_id,
+            kind: Kind::Run,
+            id: run_id,
+        });
+    }
+
+    fn changed(&self, change: Change) {
         self.deliver(change);
         if let Some(relay) = self.relay.get() {
             // Never waits: with the relay far behind, other replicas miss this change (their
             // clients re-read the journal when they reconnect).
             if relay.try_send(change).is_err() {
-                tracing::warn!("journal change not relayed to other replicas: relay queue full");
+                tracing::warn!("change not relayed to other replicas: relay queue full");
             }
         }
     }
 
     /// A change to this process's streams only (one relayed from another replica).
-    pub fn deliver(&self, change: JournalChange) {
+    pub fn deliver(&self, change: Change) {
         // An error only says nobody listens.
-        let _ = self.journal.send(change);
+        let _ = self.changes.send(change);
     }
 
     /// This process's id on the relay.
@@ -70,12 +112,12 @@ impl Events {
     }
 
     /// Sends this process's changes to `relay` from now on (set once).
-    pub fn relay_to(&self, relay: tokio::sync::mpsc::Sender<JournalChange>) {
+    pub fn relay_to(&self, relay: tokio::sync::mpsc::Sender<Change>) {
         let _ = self.relay.set(relay);
     }
 
-    pub fn journal(&self) -> broadcast::Receiver<JournalChange> {
-        self.journal.subscribe()
+    pub fn changes(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
     }
 
     /// One more open stream of `user`, unless they have `max` already; the slot is given back
@@ -141,14 +183,20 @@ mod tests {
     #[tokio::test]
     async fn changes_reach_every_listener() {
         let events = Events::default();
-        let (mut one, mut two) = (events.journal(), events.journal());
-        let (user, entry) = (Uuid::new_v4(), Uuid::new_v4());
+        let (mut one, mut two) = (events.changes(), events.changes());
+        let (user, entry, run) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         events.journal_changed(user, entry);
-        let want = JournalChange {
-            user_id: user,
-            entry_id: entry,
-        };
-        assert_eq!(one.recv().await.unwrap(), want);
-        assert_eq!(two.recv().await.unwrap(), want);
+        events.run_changed(user, run);
+        for rx in [&mut one, &mut two] {
+            assert_eq!(
+                rx.recv().await.unwrap(),
+                Change {
+                    user_id: user,
+                    kind: Kind::Journal,
+                    id: entry
+                }
+            );
+            assert_eq!(rx.recv().await.unwrap().kind, Kind::Run);
+        }
     }
 }

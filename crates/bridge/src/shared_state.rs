@@ -331,20 +331,20 @@ impl crate::credentials::RefusedStore for RedisRefused {
     }
 }
 
-/// Journal changes between replicas: this process's are published on `<prefix>journal`, the
-/// others' delivered to this process's streams. Runs until the process ends; a lost subscription
+/// Changes between replicas (journal entries, algorithm runs): this process's are published on
+/// `<prefix>journal`, the others' delivered to this process's streams. Runs until the process ends; a lost subscription
 /// is made again after a second (changes published meanwhile are missed, as documented: a client
 /// re-reads the journal when its stream reconnects).
 pub fn relay_journal(redis: Redis, events: Arc<crate::events::Events>) {
     let channel = redis.key("journal");
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::events::JournalChange>(4096);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::events::Change>(4096);
     events.relay_to(tx);
     let origin = events.origin();
     let publisher = redis.clone();
     let publish_to = channel.clone();
     tokio::spawn(async move {
         while let Some(c) = rx.recv().await {
-            let message = format!("{origin} {} {}", c.user_id, c.entry_id);
+            let message = format!("{origin} {} {} {}", c.kind.as_str(), c.user_id, c.id);
             let to = publish_to.clone();
             let _ = publisher
                 .run("journal relay publish", |mut conn| async move {
@@ -383,41 +383,49 @@ pub fn relay_journal(redis: Redis, events: Arc<crate::events::Events>) {
     });
 }
 
-/// `<origin> <user> <entry>` from another replica; None for this one's own or a malformed one.
-fn parse_relayed(text: &str, own: Uuid) -> Option<crate::events::JournalChange> {
+/// `<origin> <kind> <user> <id>` from another replica; None for this one's own or a malformed one.
+fn parse_relayed(text: &str, own: Uuid) -> Option<crate::events::Change> {
     let mut parts = text.split(' ');
     let origin = Uuid::parse_str(parts.next()?).ok()?;
+    let kind = crate::events::Kind::parse(parts.next()?)?;
     let user_id = Uuid::parse_str(parts.next()?).ok()?;
-    let entry_id = Uuid::parse_str(parts.next()?).ok()?;
-    (origin != own && parts.next().is_none())
-        .then_some(crate::events::JournalChange { user_id, entry_id })
+    let id = Uuid::parse_str(parts.next()?).ok()?;
+    (origin != own && parts.next().is_none()).then_some(crate::events::Change { user_id, kind, id })
 }
 
 #[cfg(test)]
 mod relay_tests {
     use super::*;
+    use crate::events::{Change, Kind};
 
     #[test]
     fn relayed_changes_are_other_replicas_and_well_formed() {
-        let (own, other, user, entry) = (
+        let (own, other, user, id) = (
             Uuid::new_v4(),
             Uuid::new_v4(),
             Uuid::new_v4(),
             Uuid::new_v4(),
         );
         assert_eq!(
-            parse_relayed(&format!("{other} {user} {entry}"), own),
-            Some(crate::events::JournalChange {
+            parse_relayed(&format!("{other} journal {user} {id}"), own),
+            Some(Change {
                 user_id: user,
-                entry_id: entry
+                kind: Kind::Journal,
+                id
             })
         );
-        assert_eq!(parse_relayed(&format!("{own} {user} {entry}"), own), None);
-        assert_eq!(parse_relayed(&format!("{other} {user}"), own), None);
         assert_eq!(
-            parse_relayed(&format!("{other} {user} {entry} x"), own),
-            None
+            parse_relayed(&format!("{other} run {user} {id}"), own).map(|c| c.kind),
+            Some(Kind::Run)
         );
-        assert_eq!(parse_relayed("not uuids at all", own), None);
+        for bad in [
+            format!("{own} journal {user} {id}"),
+            format!("{other} journal {user}"),
+            format!("{other} deal {user} {id}"),
+            format!("{other} run {user} {id} x"),
+            "not uuids at all".to_string(),
+        ] {
+            assert_eq!(parse_relayed(&bad, own), None, "{bad}");
+        }
     }
 }

@@ -330,3 +330,48 @@ async fn streams_and_subscriptions_are_limited() {
     assert_eq!(next(&mut first).await.unwrap()["type"], "unsubscribed");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn algorithm_runs_reach_the_runs_channel() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let t = app.token(Uuid::new_v4());
+    let account = app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    let mut ws = ready_stream(&app, &t).await;
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "id": "r", "channel": "runs", "account_id": account}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await.unwrap()["type"], "subscribed");
+    let (s, b) = app
+        .post(
+            "/api/v1/algorithms/execute",
+            &t,
+            json!({"account_id": account, "algorithm_id": "ma_crossover",
+                   "parameters": {"symbol": "EURUSD"}, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, run) = app
+        .get(
+            &format!("/api/v1/algorithms/runs/{}", b["run_id"].as_str().unwrap()),
+            &t,
+        )
+        .await;
+    // Started (`running`, unless it was done when read), then done: as the runs route shows it.
+    loop {
+        let event = next(&mut ws).await.unwrap();
+        assert_eq!(
+            (&event["type"], &event["channel"], &event["id"]),
+            (&json!("event"), &json!("runs"), &json!("r")),
+            "{event}"
+        );
+        assert_eq!(event["data"]["id"], b["run_id"]);
+        if event["data"]["status"] == "done" {
+            assert_eq!(event["data"], run["run"]);
+            break;
+        }
+        assert_eq!(event["data"]["status"], "running", "{event}");
+    }
+    app.shutdown().await;
+}

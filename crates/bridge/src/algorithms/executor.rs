@@ -272,6 +272,7 @@ pub async fn execute(state: &AppState, user: &UserCtx, ex: Execution<'_>) -> Api
             },
         )
         .await?;
+    state.events.run_changed(user.user_id, run.id);
     let result = pass(state, user, &ex, &limits, run.id).await;
     let finish = match &result {
         Ok((trades, skipped)) => RunFinish {
@@ -288,6 +289,7 @@ pub async fn execute(state: &AppState, user: &UserCtx, ex: Execution<'_>) -> Api
         },
     };
     state.store.finish_run(user, run.id, finish).await?;
+    state.events.run_changed(user.user_id, run.id);
     let (trades, skipped) = result?;
     Ok(RunReport {
         run_id: run.id,

@@ -6,10 +6,12 @@
 //! fills only its own queue and is closed (4008 `slow_consumer`) when it is `STREAM_BUFFER`
 //! messages behind; nobody else waits for it.
 
+use super::algorithms::RunView;
 use super::extract::{authenticate, AuthUser};
 use super::history::JournalEntryView;
 use crate::error::{ApiError, FieldError};
 use crate::events::StreamSlot;
+use crate::events::{Change, Kind};
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -38,7 +40,7 @@ pub const CLOSE_TOO_MANY_STREAMS: u16 = 4029;
 const SENT_REMEMBERED: usize = 1000;
 
 /// The channels this service streams.
-pub const CHANNELS: &[&str] = &["orders"];
+pub const CHANNELS: &[&str] = &["orders", "runs"];
 
 /// Live updates over a WebSocket (docs/streaming.md).
 ///
@@ -288,7 +290,7 @@ async fn serve(
     if !out.json(json!({"type": "ready", "user_id": user_id})) {
         return;
     }
-    let mut journal = state.events.journal();
+    let mut changes = state.events.changes();
     let mut subscriptions: HashMap<String, Subscription> = HashMap::new();
     let mut seq: u64 = 0;
     let mut sent: HashMap<Uuid, Value> = HashMap::new();
@@ -332,43 +334,40 @@ async fn serve(
                     }
                 }
             }
-            change = journal.recv() => match change {
+            change = changes.recv() => match change {
                 Ok(c) if c.user_id == user_id => {
-                    if !subscriptions.values().any(|s| s.channel == "orders") {
+                    let channel = match c.kind {
+                        Kind::Journal => "orders",
+                        Kind::Run => "runs",
+                    };
+                    if !subscriptions.values().any(|s| s.channel == channel) {
                         continue;
                     }
                     // Read as the user: the store's own checks decide what they may see.
-                    let entry = match state.store.get_entry(&user.ctx, c.entry_id).await {
-                        Ok(Some(e)) => e,
-                        Ok(None) => continue,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "stream: journal entry not read");
-                            continue;
-                        }
+                    let Some((account_id, data)) = read_change(state, &user, c).await else {
+                        continue;
                     };
-                    let data = serde_json::to_value(JournalEntryView::from(&entry))
-                        .unwrap_or(Value::Null);
                     // Changes are read as they are now: two changes read after both happened
-                    // show the same entry, sent once.
-                    if sent.get(&entry.id) == Some(&data) {
+                    // show the same thing, sent once.
+                    if sent.get(&c.id) == Some(&data) {
                         continue;
                     }
                     if sent.len() >= SENT_REMEMBERED {
                         sent.clear();
                     }
-                    sent.insert(entry.id, data.clone());
+                    sent.insert(c.id, data.clone());
                     let mut ids: Vec<&String> = subscriptions
                         .iter()
-                        .filter(|(_, s)| s.channel == "orders" && s.account_id == entry.account_id)
+                        .filter(|(_, s)| s.channel == channel && s.account_id == account_id)
                         .map(|(id, _)| id)
                         .collect();
                     ids.sort();
                     for id in ids {
                         seq += 1;
-                        state.metrics.stream_event("orders");
+                        state.metrics.stream_event(channel);
                         let event = json!({
-                            "type": "event", "id": id, "channel": "orders",
-                            "account_id": entry.account_id, "seq": seq, "data": data,
+                            "type": "event", "id": id, "channel": channel,
+                            "account_id": account_id, "seq": seq, "data": data,
                         });
                         if !out.json(event) {
                             return slow(state, out);
@@ -390,6 +389,33 @@ async fn serve(
                 out.close(CLOSE_UNAUTHENTICATED, "token_expired");
                 return;
             }
+        }
+    }
+}
+
+/// The changed entry or run as its route shows it, with its account; None when the user may not
+/// see it (or it is gone).
+async fn read_change(state: &AppState, user: &AuthUser, c: Change) -> Option<(Uuid, Value)> {
+    let read = match c.kind {
+        Kind::Journal => state.store.get_entry(&user.ctx, c.id).await.map(|e| {
+            e.map(|e| {
+                let view = serde_json::to_value(JournalEntryView::from(&e));
+                (e.account_id, view)
+            })
+        }),
+        Kind::Run => state.store.get_run(&user.ctx, c.id).await.map(|r| {
+            r.map(|r| {
+                let view = serde_json::to_value(RunView::from(&r));
+                (r.account_id, view)
+            })
+        }),
+    };
+    match read {
+        Ok(Some((account, Ok(view)))) => Some((account, view)),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, kind = c.kind.as_str(), "stream: change not read");
+            None
         }
     }
 }
