@@ -898,7 +898,13 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     let ok = |s: u16, b: &Value, want: u16| assert_eq!(s, want, "{b}");
 
     // The service routes.
-    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/asyncapi.json",
+    ] {
         let (s, b) = c.call("GET", path, path, None, &[], Body::None).await;
         ok(s, &b, 200);
     }

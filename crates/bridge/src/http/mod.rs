@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod algorithms;
+pub mod asyncapi;
 pub mod extract;
 pub mod history;
 pub mod history_cursor;
@@ -87,6 +88,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::document))
+        .route("/asyncapi.json", get(asyncapi::document))
         .merge(openapi::docs_page())
         .nest("/api/v1", api)
         .fallback(not_found)

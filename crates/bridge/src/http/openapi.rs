@@ -52,7 +52,8 @@ pub const DOCS_PATH: &str = "/docs";
         description = "One HTTP API for many users trading on their own MetaTrader 5 accounts. \
             Every `/api/v1` route needs `Authorization: Bearer <Supabase JWT>`. Errors are \
             `{\"success\": false, \"error\": {\"code\", \"message\", \"details\"}}`; the codes are in \
-            docs/errors.md, the enums in docs/enums.md.",
+            docs/errors.md, the enums in docs/enums.md. The live stream `GET /api/v1/stream` (a \
+            WebSocket) is described by the AsyncAPI document at [/asyncapi.json](/asyncapi.json).",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(
@@ -60,6 +61,7 @@ pub const DOCS_PATH: &str = "/docs";
         super::readyz,
         super::metrics,
         document,
+        super::asyncapi::document,
         super::accounts::connect,
         super::accounts::list,
         super::accounts::audit_log,
