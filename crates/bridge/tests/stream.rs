@@ -38,9 +38,9 @@ async fn open(app: &TestApp, token: Option<&str>) -> Result<Ws, WsError> {
 /// The next JSON message (pings and pongs skipped), or None when the stream closed first.
 async fn next(ws: &mut Ws) -> Option<Value> {
     loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
             .await
-            .expect("a message within 5 s")?;
+            .expect("a message within 15 s")?;
         match msg.ok()? {
             Message::Text(t) => return Some(serde_json::from_str(&t).unwrap()),
             Message::Close(_) => return None,
@@ -373,5 +373,26 @@ async fn algorithm_runs_reach_the_runs_channel() {
         }
         assert_eq!(event["data"]["status"], "running", "{event}");
     }
+    app.shutdown().await;
+}
+
+/// A connection that upgrades without a token and sends nothing is closed after 10 s (4001).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_closed_after_ten_seconds() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let mut ws = open(&app, None).await.unwrap();
+    let started = std::time::Instant::now();
+    let refused = next(&mut ws).await;
+    assert_eq!(
+        refused.as_ref().map(|r| r["code"].clone()),
+        Some(json!("unauthorized")),
+        "{refused:?}"
+    );
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Library(4001)));
+    assert!(
+        started.elapsed() >= Duration::from_secs(9),
+        "closed after {:?}",
+        started.elapsed()
+    );
     app.shutdown().await;
 }

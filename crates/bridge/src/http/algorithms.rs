@@ -677,18 +677,8 @@ impl utoipa::PartialSchema for CreateAlgorithmRequest {
         ));
         for strategy in builtin() {
             one_of = one_of.item(
-                ObjectBuilder::new()
-                    .schema_type(SchemaType::Object)
-                    .property("name", name_schema())
+                strategy_shape(strategy.as_ref())
                     .required("name")
-                    .property(
-                        "kind",
-                        ObjectBuilder::new()
-                            .schema_type(SchemaType::String)
-                            .enum_values(Some([strategy.name()])),
-                    )
-                    .required("kind")
-                    .property("parameters", strategy_parameters(strategy.as_ref()))
                     .required("parameters"),
             );
         }
@@ -697,6 +687,22 @@ impl utoipa::PartialSchema for CreateAlgorithmRequest {
 }
 
 impl utoipa::ToSchema for CreateAlgorithmRequest {}
+
+/// A configuration of `strategy`: `name`, `kind` (required: it names the shape) and the
+/// strategy's own `parameters`.
+fn strategy_shape(strategy: &dyn Strategy) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Object)
+        .property("name", name_schema())
+        .property(
+            "kind",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::String)
+                .enum_values(Some([strategy.name()])),
+        )
+        .required("kind")
+        .property("parameters", strategy_parameters(strategy))
+}
 
 /// A configuration's name: unique among the user's configurations.
 fn name_schema() -> ObjectBuilder {
@@ -743,19 +749,7 @@ impl utoipa::PartialSchema for UpdateAlgorithmRequest {
             "A new name, a new strategy with its parameters, or new parameters for the saved strategy",
         ));
         for strategy in builtin() {
-            one_of = one_of.item(
-                ObjectBuilder::new()
-                    .schema_type(SchemaType::Object)
-                    .property("name", name_schema())
-                    .property(
-                        "kind",
-                        ObjectBuilder::new()
-                            .schema_type(SchemaType::String)
-                            .enum_values(Some([strategy.name()])),
-                    )
-                    .required("kind")
-                    .property("parameters", strategy_parameters(strategy.as_ref())),
-            );
+            one_of = one_of.item(strategy_shape(strategy.as_ref()));
         }
         one_of
             .item(
