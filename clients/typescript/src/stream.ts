@@ -4,7 +4,7 @@
 // the browser's `WebSocket`, or the `ws` package's in Node (Node 20 has no global WebSocket).
 import type { components } from "./schema.js";
 
-export type StreamChannel = "orders" | "runs";
+export type StreamChannel = "orders" | "runs" | "positions" | "account";
 
 export type StreamEvent =
   | {
@@ -22,6 +22,22 @@ export type StreamEvent =
       account_id: string;
       seq: number;
       data: components["schemas"]["AlgorithmRun"];
+    }
+  | {
+      type: "event";
+      id: string;
+      channel: "positions";
+      account_id: string;
+      seq: number;
+      data: components["schemas"]["PositionList"];
+    }
+  | {
+      type: "event";
+      id: string;
+      channel: "account";
+      account_id: string;
+      seq: number;
+      data: components["schemas"]["AccountInfo"];
     };
 
 export interface StreamError {

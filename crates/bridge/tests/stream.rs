@@ -396,3 +396,69 @@ async fn a_silent_connection_is_closed_after_ten_seconds() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positions_and_account_come_whole_on_subscribe_and_after_each_order() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let t = app.token(Uuid::new_v4());
+    let account = app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    let mut ws = ready_stream(&app, &t).await;
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "id": "p", "channel": "positions"}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut ws).await.unwrap(),
+        json!({"type": "subscribed", "id": "p", "account_id": account})
+    );
+    let first = next(&mut ws).await.unwrap();
+    assert_eq!(
+        (&first["type"], &first["channel"], &first["data"]),
+        (
+            &json!("event"),
+            &json!("positions"),
+            &json!({"positions": []})
+        ),
+        "{first}"
+    );
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "id": "a", "channel": "account"}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await.unwrap()["type"], "subscribed");
+    let info = next(&mut ws).await.unwrap();
+    assert_eq!(info["channel"], "account", "{info}");
+    assert_eq!(info["data"]["account_id"], json!(account));
+    assert_eq!(info["data"]["login"], 10001);
+
+    let (s, placed) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
+        )
+        .await;
+    assert_eq!(s, 200, "{placed}");
+    let (_, positions) = app.get("/api/v1/positions", &t).await;
+    let mut got_positions = None;
+    let mut got_account = None;
+    while got_positions.is_none() || got_account.is_none() {
+        let e = next(&mut ws).await.unwrap();
+        assert_eq!(e["type"], "event", "{e}");
+        match e["channel"].as_str() {
+            Some("positions") => got_positions = Some(e["data"].clone()),
+            Some("account") => got_account = Some(e["data"].clone()),
+            other => panic!("{other:?}: {e}"),
+        }
+    }
+    let got = got_positions.unwrap();
+    assert_eq!(got["positions"].as_array().unwrap().len(), 1, "{got}");
+    assert_eq!(
+        got["positions"][0]["ticket"],
+        positions["positions"][0]["ticket"]
+    );
+    assert_eq!(got_account.unwrap()["account_id"], json!(account));
+    app.shutdown().await;
+}

@@ -31,22 +31,26 @@ fn build() -> Result<Value, String> {
         "description": "The client's name for the subscription, unique on the connection"});
     let uuid = json!({"type": "string", "format": "uuid"});
     let channel = json!({"type": "string", "enum": CHANNELS});
+    let event = |channel: &str, data: &str| {
+        object(
+            json!({
+                "type": {"const": "event"}, "id": id, "channel": {"const": channel},
+                "account_id": uuid, "seq": {"type": "integer", "minimum": 1},
+                "data": {"$ref": format!("#/components/schemas/{data}")},
+            }),
+            &["type", "id", "channel", "account_id", "seq", "data"],
+        )
+    };
     schemas.insert(
         "StreamEvent".into(),
         json!({
             "oneOf": [
-                object(json!({
-                    "type": {"const": "event"}, "id": id, "channel": {"const": "orders"},
-                    "account_id": uuid, "seq": {"type": "integer", "minimum": 1},
-                    "data": {"$ref": "#/components/schemas/JournalEntry"},
-                }), &["type", "id", "channel", "account_id", "seq", "data"]),
-                object(json!({
-                    "type": {"const": "event"}, "id": id, "channel": {"const": "runs"},
-                    "account_id": uuid, "seq": {"type": "integer", "minimum": 1},
-                    "data": {"$ref": "#/components/schemas/AlgorithmRun"},
-                }), &["type", "id", "channel", "account_id", "seq", "data"]),
+                event("orders", "JournalEntry"),
+                event("runs", "AlgorithmRun"),
+                event("positions", "PositionList"),
+                event("account", "AccountInfo"),
             ],
-            "description": "A change on a subscription: `seq` increases by one with every event of the connection",
+            "description": "A change on a subscription: `seq` increases by one with every event of the connection. `positions` and `account` carry the whole body of GET /api/v1/positions and GET /api/v1/account: on subscribe, then after each of the account's orders completes",
         }),
     );
     let messages = json!({
@@ -167,7 +171,15 @@ mod tests {
             .iter()
             .map(|e| &e["properties"]["channel"]["const"])
             .collect();
-        assert_eq!(channels, [&json!("orders"), &json!("runs")]);
+        assert_eq!(
+            channels,
+            [
+                &json!("orders"),
+                &json!("runs"),
+                &json!("positions"),
+                &json!("account")
+            ]
+        );
         assert_eq!(
             doc["channels"]["stream"]["messages"]["subscribe"]["payload"]["properties"]["channel"]
                 ["enum"],

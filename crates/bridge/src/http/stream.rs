@@ -40,7 +40,11 @@ pub const CLOSE_TOO_MANY_STREAMS: u16 = 4029;
 const SENT_REMEMBERED: usize = 1000;
 
 /// The channels this service streams.
-pub const CHANNELS: &[&str] = &["orders", "runs"];
+pub const CHANNELS: &[&str] = &["orders", "runs", "positions", "account"];
+
+/// Channels whose events are the whole of a route's body, sent on subscribe and after each of the
+/// account's orders completes.
+const SNAPSHOTS: &[&str] = &["positions", "account"];
 
 /// Live updates over a WebSocket (docs/streaming.md).
 ///
@@ -143,6 +147,8 @@ impl Outbox {
 struct Subscription {
     channel: &'static str,
     account_id: Uuid,
+    /// The account as it was resolved, for the snapshot channels' reads.
+    row: crate::store::AccountRow,
 }
 
 async fn run(socket: WebSocket, state: AppState, user: Option<AuthUser>, slot: Option<StreamSlot>) {
@@ -321,6 +327,22 @@ async fn serve(
                             return slow(state, out);
                         }
                     }
+                    Reply::Subscribed(v, id) => {
+                        if !out.json(v) {
+                            return slow(state, out);
+                        }
+                        if let Some(sub) = subscriptions.get(&id) {
+                            if SNAPSHOTS.contains(&sub.channel) {
+                                let sent = send_snapshot(
+                                    state, out, &mut seq, &id, sub.channel, &sub.row,
+                                )
+                                .await;
+                                if !sent {
+                                    return slow(state, out);
+                                }
+                            }
+                        }
+                    }
                     Reply::Reauthenticated(v) => {
                         expiry.as_mut().reset(tokio::time::Instant::now() + until(user.claims.exp));
                         if !out.json(v) {
@@ -340,7 +362,11 @@ async fn serve(
                         Kind::Journal => "orders",
                         Kind::Run => "runs",
                     };
-                    if !subscriptions.values().any(|s| s.channel == channel) {
+                    let wanted = |s: &Subscription| {
+                        s.channel == channel
+                            || (c.kind == Kind::Journal && SNAPSHOTS.contains(&s.channel))
+                    };
+                    if !subscriptions.values().any(wanted) {
                         continue;
                     }
                     // Read as the user: the store's own checks decide what they may see.
@@ -371,6 +397,21 @@ async fn serve(
                         });
                         if !out.json(event) {
                             return slow(state, out);
+                        }
+                    }
+                    // An order of the account completed: its positions and account changed.
+                    if c.kind == Kind::Journal && data["status"] != "pending" {
+                        let mut snapshots: Vec<(&String, &Subscription)> = subscriptions
+                            .iter()
+                            .filter(|(_, s)| {
+                                SNAPSHOTS.contains(&s.channel) && s.account_id == account_id
+                            })
+                            .collect();
+                        snapshots.sort_by_key(|(id, _)| *id);
+                        for (id, sub) in snapshots {
+                            if !send_snapshot(state, out, &mut seq, id, sub.channel, &sub.row).await {
+                                return slow(state, out);
+                            }
                         }
                     }
                 }
@@ -420,6 +461,54 @@ async fn read_change(state: &AppState, user: &AuthUser, c: Change) -> Option<(Uu
     }
 }
 
+/// Reads a snapshot channel's body now (as `GET /api/v1/positions` or `GET /api/v1/account`
+/// gives it) and sends it as an event; an error when the read fails. False when the client is
+/// too far behind.
+async fn send_snapshot(
+    state: &AppState,
+    out: &mut Outbox,
+    seq: &mut u64,
+    id: &str,
+    channel: &'static str,
+    row: &crate::store::AccountRow,
+) -> bool {
+    let data = match channel {
+        "positions" => crate::trading::read(state, row, |t, at| {
+            Box::pin(async move {
+                let offset = t.server_time_offset_s(&at).await?;
+                Ok((
+                    t.positions(&at, &mt5::PositionFilter::default()).await?,
+                    offset,
+                ))
+            })
+        })
+        .await
+        .map(|(list, offset)| {
+            serde_json::to_value(super::positions::PositionList {
+                positions: crate::times::Utc(list, offset),
+            })
+        }),
+        _ => super::accounts::live_info(state, row).await.map(|info| {
+            serde_json::to_value(super::market::AccountInfoBody {
+                account_id: row.id,
+                info,
+            })
+        }),
+    };
+    match data {
+        Ok(Ok(data)) => {
+            *seq += 1;
+            state.metrics.stream_event(channel);
+            out.json(json!({
+                "type": "event", "id": id, "channel": channel,
+                "account_id": row.id, "seq": *seq, "data": data,
+            }))
+        }
+        Ok(Err(e)) => out.json(error_message(Some(id), &ApiError::Internal(e.to_string()))),
+        Err(e) => out.json(error_message(Some(id), &e)),
+    }
+}
+
 fn slow(state: &AppState, out: &mut Outbox) {
     state.metrics.stream_slow_consumer();
     out.close(CLOSE_SLOW_CONSUMER, "slow_consumer");
@@ -427,6 +516,8 @@ fn slow(state: &AppState, out: &mut Outbox) {
 
 enum Reply {
     Send(Value),
+    /// A subscription is on (its id): for the snapshot channels its first event follows.
+    Subscribed(Value, String),
     Reauthenticated(Value),
     Close(Value),
 }
@@ -453,7 +544,13 @@ async fn handle(
                 Err(e) => Reply::Close(error_message(None, &e)),
             }
         }
-        Some("subscribe") => Reply::Send(subscribe(state, user, subscriptions, m).await),
+        Some("subscribe") => {
+            let answer = subscribe(state, user, subscriptions, m).await;
+            match (answer["type"].as_str(), id) {
+                (Some("subscribed"), Some(id)) => Reply::Subscribed(answer, id.to_string()),
+                _ => Reply::Send(answer),
+            }
+        }
         Some("unsubscribe") => {
             let Some(id) = id.filter(|i| subscriptions.remove(*i).is_some()) else {
                 return Reply::Send(error_message(
@@ -548,12 +645,14 @@ async fn subscribe(
         Ok(row) => row,
         Err(e) => return error_message(Some(id), &e),
     };
+    let answer = json!({"type": "subscribed", "id": id, "account_id": row.id});
     subscriptions.insert(
         id.to_string(),
         Subscription {
             channel,
             account_id: row.id,
+            row,
         },
     );
-    json!({"type": "subscribed", "id": id, "account_id": row.id})
+    answer
 }
