@@ -174,6 +174,10 @@ pub struct ServeArgs {
     /// Messages a stream's client may fall behind before it is closed (4008 slow_consumer).
     #[arg(long, env = "STREAM_BUFFER", default_value_t = 1000)]
     pub stream_buffer: usize,
+    /// How often a stream's `positions` and `account` subscriptions are read again, in
+    /// milliseconds (only from a terminal already on the account and idle).
+    #[arg(long, env = "STREAM_POLL_MS", default_value_t = 1000)]
+    pub stream_poll_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -586,6 +590,9 @@ impl ServeSettings {
         if args.stream_buffer == 0 {
             errors.push("STREAM_BUFFER must be at least 1".to_string());
         }
+        if args.stream_poll_ms < 50 {
+            errors.push("STREAM_POLL_MS must be at least 50".to_string());
+        }
         let base = match base {
             Ok(mut b) => {
                 b.notes.append(&mut notes);
@@ -646,6 +653,7 @@ impl ServeSettings {
                     stream: crate::state::StreamSettings {
                         max_connections_per_user: args.stream_max_connections_per_user,
                         buffer: args.stream_buffer,
+                        poll: Duration::from_millis(args.stream_poll_ms),
                     },
                 })
             }

@@ -1182,6 +1182,23 @@ impl Inner {
     }
 }
 
+/// A terminal borrowed by [`TerminalPool::run_if_idle`]: given back as it was (no use recorded,
+/// no residency), then offered to whoever waits.
+struct Peek {
+    inner: Arc<Inner>,
+    slot: usize,
+}
+
+impl Drop for Peek {
+    fn drop(&mut self) {
+        let mut st = self.inner.lock();
+        if let Some(s) = st.slots.get_mut(self.slot) {
+            s.busy = false;
+        }
+        self.inner.dispatch(&mut st);
+    }
+}
+
 /// An exclusive hold on one terminal, for one account.
 struct Lease {
     grant: Grant,
@@ -1273,6 +1290,46 @@ impl TerminalPool {
     /// Logins attempted so far (failed ones included).
     pub fn logins(&self) -> u64 {
         self.inner.stats.logins.load(Ordering::Relaxed)
+    }
+
+    /// Runs `op` on a terminal that is logged in to `session` and idle right now; None when no
+    /// terminal is. It never queues, never logs in and is not counted as a request (the policies'
+    /// frequencies, turns and residency do not see it): for reads that may be skipped, such as
+    /// the live stream's polls. A waiter that arrives meanwhile gets the terminal when `op` ends.
+    pub async fn run_if_idle<R, F>(
+        &self,
+        session: &Session,
+        op: F,
+    ) -> Option<Result<R, TerminalError>>
+    where
+        F: FnOnce(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>>,
+    {
+        let slot = {
+            let mut st = self.inner.lock();
+            let slot = st
+                .slots
+                .iter()
+                .position(|s| !s.busy && !s.down && s.logged_in.as_ref() == Some(session))?;
+            st.slots[slot].busy = true;
+            slot
+        };
+        let _peek = Peek {
+            inner: self.inner.clone(),
+            slot,
+        };
+        let terminal = self.inner.terminals.get(slot)?.clone();
+        let deadline = std::time::Instant::now() + self.inner.opts.timeout;
+        let expected = Expected::new(session.clone()).with_deadline(deadline);
+        let result =
+            match tokio::time::timeout(self.inner.opts.timeout, op(terminal, expected)).await {
+                Ok(r) => r,
+                Err(_) => Err(TerminalError::Timeout),
+            };
+        if let Err(TerminalError::WrongAccount { .. }) = &result {
+            // Nothing ran; forget what we believed the terminal held.
+            self.inner.set_logged_in(slot, None, None);
+        }
+        Some(result)
     }
 
     /// Whether some terminal is known to be logged in to `account` now (not while it switches).

@@ -52,6 +52,8 @@ pub struct StreamSettings {
     pub max_connections_per_user: usize,
     /// Messages a client may fall behind before it is closed as a slow consumer (STREAM_BUFFER).
     pub buffer: usize,
+    /// How often `positions` and `account` subscriptions are read again (STREAM_POLL_MS).
+    pub poll: std::time::Duration,
 }
 
 impl Default for StreamSettings {
@@ -59,6 +61,7 @@ impl Default for StreamSettings {
         StreamSettings {
             max_connections_per_user: 5,
             buffer: 1000,
+            poll: std::time::Duration::from_millis(1000),
         }
     }
 }

@@ -1455,3 +1455,62 @@ async fn kept_terminals_go_round_the_users_before_anyone_gets_a_second() {
         "user A kept all three of its accounts ({a_logins} logins)"
     );
 }
+
+/// `run_if_idle` reads on a terminal already on the session and idle, or not at all: it never
+/// logs in, never waits behind a lease, is not counted as a lease, and a waiter that came
+/// meanwhile is served when it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peek_reads_only_from_an_idle_terminal_already_on_the_session() {
+    let r = rig(1, 2, 20, 0, opts()).await;
+    let peek = |i: usize| {
+        let pool = r.pool.clone();
+        async move {
+            pool.run_if_idle(&key(i), |t, at| {
+                Box::pin(async move { t.account_info(&at).await })
+            })
+            .await
+        }
+    };
+    // Nobody is logged in: nothing runs and nothing logs in.
+    assert!(peek(0).await.is_none());
+    assert_eq!(logins(&r.pool), 0);
+    run(&r.pool, 0, info_op()).await.unwrap();
+    assert_eq!(logins(&r.pool), 1);
+    let leases = r.pool.stats().leases.load(Ordering::SeqCst);
+    let info = peek(0)
+        .await
+        .expect("the terminal is on account 0")
+        .unwrap();
+    assert_eq!(info.login, BASE_LOGIN);
+    assert_eq!(
+        r.pool.stats().leases.load(Ordering::SeqCst),
+        leases,
+        "not a lease"
+    );
+    // Another account's session: not on any terminal, so no read and no switch.
+    assert!(peek(1).await.is_none());
+    assert_eq!(logins(&r.pool), 1);
+    // A held terminal is not peeked at.
+    let (open, holder) = hold(&r.pool, 0).await;
+    assert!(peek(0).await.is_none());
+    open.send(true).unwrap();
+    holder.await.unwrap().unwrap();
+    // A waiter arriving during a peek gets the terminal once the peek ends.
+    let pool = r.pool.clone();
+    let slow_peek = tokio::spawn(async move {
+        pool.run_if_idle(&key(0), |t, at| {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                t.account_info(&at).await
+            })
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waited = tokio::time::timeout(Duration::from_secs(5), run(&r.pool, 1, info_op()))
+        .await
+        .expect("the waiter was served after the peek")
+        .unwrap();
+    assert_eq!(waited.login, BASE_LOGIN + 1);
+    assert!(slow_peek.await.unwrap().unwrap().is_ok());
+}

@@ -462,3 +462,49 @@ async fn positions_and_account_come_whole_on_subscribe_and_after_each_order() {
     assert_eq!(got_account.unwrap()["account_id"], json!(account));
     app.shutdown().await;
 }
+
+/// Between the account's own orders, `positions` follows what changes at the broker (here the
+/// price, and so the profit) by reading again every STREAM_POLL_MS from the idle terminal already
+/// on the account; each event differs from the one before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positions_follow_the_market_between_orders() {
+    let app = common::spawn_with(common::Db::Sqlite, common::sim_config(), |env| {
+        env.insert("STREAM_POLL_MS", "100".into());
+    })
+    .await;
+    let t = app.token(Uuid::new_v4());
+    app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    let (s, b) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let logins = app.state.pool.logins();
+    let mut ws = ready_stream(&app, &t).await;
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "id": "p", "channel": "positions"}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await.unwrap()["type"], "subscribed");
+    let mut seen: Vec<Value> = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while seen.len() < 3 && std::time::Instant::now() < deadline {
+        let e = next(&mut ws).await.unwrap();
+        assert_eq!(e["channel"], "positions", "{e}");
+        seen.push(e["data"].clone());
+    }
+    assert!(seen.len() >= 3, "{seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0] != w[1]),
+        "an unchanged body was sent again"
+    );
+    assert!(seen
+        .iter()
+        .all(|d| d["positions"].as_array().unwrap().len() == 1));
+    assert_eq!(app.state.pool.logins(), logins, "polls never log in");
+    app.shutdown().await;
+}

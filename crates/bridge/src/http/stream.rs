@@ -300,6 +300,10 @@ async fn serve(
     let mut subscriptions: HashMap<String, Subscription> = HashMap::new();
     let mut seq: u64 = 0;
     let mut sent: HashMap<Uuid, Value> = HashMap::new();
+    // The last snapshot sent on each subscription of the snapshot channels.
+    let mut snapshots: HashMap<String, Value> = HashMap::new();
+    let mut poll = tokio::time::interval(state.stream.poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let expiry = tokio::time::sleep(until(user.claims.exp));
@@ -334,7 +338,8 @@ async fn serve(
                         if let Some(sub) = subscriptions.get(&id) {
                             if SNAPSHOTS.contains(&sub.channel) {
                                 let sent = send_snapshot(
-                                    state, out, &mut seq, &id, sub.channel, &sub.row,
+                                    state, out, &mut seq, &mut snapshots, &id, sub.channel,
+                                    &sub.row, Read::Now,
                                 )
                                 .await;
                                 if !sent {
@@ -401,15 +406,20 @@ async fn serve(
                     }
                     // An order of the account completed: its positions and account changed.
                     if c.kind == Kind::Journal && data["status"] != "pending" {
-                        let mut snapshots: Vec<(&String, &Subscription)> = subscriptions
+                        let mut due: Vec<(&String, &Subscription)> = subscriptions
                             .iter()
                             .filter(|(_, s)| {
                                 SNAPSHOTS.contains(&s.channel) && s.account_id == account_id
                             })
                             .collect();
-                        snapshots.sort_by_key(|(id, _)| *id);
-                        for (id, sub) in snapshots {
-                            if !send_snapshot(state, out, &mut seq, id, sub.channel, &sub.row).await {
+                        due.sort_by_key(|(id, _)| *id);
+                        for (id, sub) in due {
+                            let sent = send_snapshot(
+                                state, out, &mut seq, &mut snapshots, id, sub.channel, &sub.row,
+                                Read::Now,
+                            )
+                            .await;
+                            if !sent {
                                 return slow(state, out);
                             }
                         }
@@ -420,6 +430,25 @@ async fn serve(
                 Err(broadcast::error::RecvError::Lagged(_)) => return slow(state, out),
                 Err(broadcast::error::RecvError::Closed) => return,
             },
+            _ = poll.tick() => {
+                // Changes made outside the service (stops hit, trades in the terminal, prices):
+                // read only where a terminal is on the account and idle.
+                let mut due: Vec<(&String, &Subscription)> = subscriptions
+                    .iter()
+                    .filter(|(_, s)| SNAPSHOTS.contains(&s.channel))
+                    .collect();
+                due.sort_by_key(|(id, _)| *id);
+                for (id, sub) in due {
+                    let sent = send_snapshot(
+                        state, out, &mut seq, &mut snapshots, id, sub.channel, &sub.row,
+                        Read::IfIdle,
+                    )
+                    .await;
+                    if !sent {
+                        return slow(state, out);
+                    }
+                }
+            }
             _ = ping.tick() => {
                 if !out.send(Message::Ping(Default::default())) {
                     return slow(state, out);
@@ -461,42 +490,100 @@ async fn read_change(state: &AppState, user: &AuthUser, c: Change) -> Option<(Uu
     }
 }
 
-/// Reads a snapshot channel's body now (as `GET /api/v1/positions` or `GET /api/v1/account`
-/// gives it) and sends it as an event; an error when the read fails. False when the client is
-/// too far behind.
+/// How a snapshot channel's body is read: now, through the pool like any request (on subscribe,
+/// after an order), or only from a terminal already on the account and idle (polls).
+#[derive(Clone, Copy, PartialEq)]
+enum Read {
+    Now,
+    IfIdle,
+}
+
+/// A snapshot channel's body (as `GET /api/v1/positions` or `GET /api/v1/account` gives it);
+/// None when a poll found no idle terminal on the account (or failed: the next one tries again).
+async fn snapshot(
+    state: &AppState,
+    row: &crate::store::AccountRow,
+    channel: &'static str,
+    how: Read,
+) -> Option<Result<Value, ApiError>> {
+    let positions = |t: std::sync::Arc<dyn mt5::Terminal>,
+                     at: mt5::Expected|
+     -> crate::pool::BoxFuture<
+        Result<(Vec<mt5::TradePosition>, i64), mt5::TerminalError>,
+    > {
+        Box::pin(async move {
+            let offset = t.server_time_offset_s(&at).await?;
+            Ok((
+                t.positions(&at, &mt5::PositionFilter::default()).await?,
+                offset,
+            ))
+        })
+    };
+    let account = |t: std::sync::Arc<dyn mt5::Terminal>,
+                   at: mt5::Expected|
+     -> crate::pool::BoxFuture<Result<mt5::AccountInfo, mt5::TerminalError>> {
+        Box::pin(async move { t.account_info(&at).await })
+    };
+    let positions_body = |(list, offset)| {
+        serde_json::to_value(super::positions::PositionList {
+            positions: crate::times::Utc(list, offset),
+        })
+    };
+    let account_body = |info| {
+        serde_json::to_value(super::market::AccountInfoBody {
+            account_id: row.id,
+            info,
+        })
+    };
+    let read: Result<Result<Value, serde_json::Error>, ApiError> = match how {
+        Read::Now => match channel {
+            "positions" => crate::trading::read(state, row, positions)
+                .await
+                .map(positions_body),
+            _ => crate::trading::read(state, row, account)
+                .await
+                .map(account_body),
+        },
+        Read::IfIdle => {
+            let session = state.credentials.session(row).await.ok()?;
+            match channel {
+                "positions" => Ok(positions_body(
+                    state.pool.run_if_idle(&session, positions).await?.ok()?,
+                )),
+                _ => Ok(account_body(
+                    state.pool.run_if_idle(&session, account).await?.ok()?,
+                )),
+            }
+        }
+    };
+    Some(match read {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ApiError::Internal(e.to_string())),
+        Err(e) => Err(e),
+    })
+}
+
+/// Reads a snapshot channel's body and sends it as an event when it differs from the last one
+/// sent on this subscription (a failed read that was asked for is an `error` with the
+/// subscription's id). False when the client is too far behind.
+#[allow(clippy::too_many_arguments)]
 async fn send_snapshot(
     state: &AppState,
     out: &mut Outbox,
     seq: &mut u64,
+    last: &mut HashMap<String, Value>,
     id: &str,
     channel: &'static str,
     row: &crate::store::AccountRow,
+    how: Read,
 ) -> bool {
-    let data = match channel {
-        "positions" => crate::trading::read(state, row, |t, at| {
-            Box::pin(async move {
-                let offset = t.server_time_offset_s(&at).await?;
-                Ok((
-                    t.positions(&at, &mt5::PositionFilter::default()).await?,
-                    offset,
-                ))
-            })
-        })
-        .await
-        .map(|(list, offset)| {
-            serde_json::to_value(super::positions::PositionList {
-                positions: crate::times::Utc(list, offset),
-            })
-        }),
-        _ => super::accounts::live_info(state, row).await.map(|info| {
-            serde_json::to_value(super::market::AccountInfoBody {
-                account_id: row.id,
-                info,
-            })
-        }),
-    };
-    match data {
-        Ok(Ok(data)) => {
+    match snapshot(state, row, channel, how).await {
+        None => true,
+        Some(Ok(data)) => {
+            if last.get(id) == Some(&data) {
+                return true;
+            }
+            last.insert(id.to_string(), data.clone());
             *seq += 1;
             state.metrics.stream_event(channel);
             out.json(json!({
@@ -504,8 +591,7 @@ async fn send_snapshot(
                 "account_id": row.id, "seq": *seq, "data": data,
             }))
         }
-        Ok(Err(e)) => out.json(error_message(Some(id), &ApiError::Internal(e.to_string()))),
-        Err(e) => out.json(error_message(Some(id), &e)),
+        Some(Err(e)) => out.json(error_message(Some(id), &e)),
     }
 }
 

@@ -167,6 +167,7 @@ async fn launch(
         jwt_require_aal2: text("JWT_REQUIRE_AAL2", "false") == "true",
         stream_max_connections_per_user: num("STREAM_MAX_CONNECTIONS_PER_USER", 5) as usize,
         stream_buffer: num("STREAM_BUFFER", 1000) as usize,
+        stream_poll_ms: num("STREAM_POLL_MS", 1000),
     };
     let lookup = |k: &str| env.get(k).cloned();
     let settings = ServeSettings::load(&args, &lookup).expect("settings");
