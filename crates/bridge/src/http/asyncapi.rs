@@ -50,7 +50,7 @@ fn build() -> Result<Value, String> {
                 event("positions", "PositionList"),
                 event("account", "AccountInfo"),
             ],
-            "description": "A change on a subscription: `seq` increases by one with every event of the connection. `positions` and `account` carry the whole body of GET /api/v1/positions and GET /api/v1/account: on subscribe, then after each of the account's orders completes",
+            "description": "A change on a subscription: `seq` increases by one with every event of the connection. `positions` and `account` carry the whole body of GET /api/v1/positions and GET /api/v1/account: on subscribe, after each of the account's orders completes, and when a poll every STREAM_POLL_MS (from a terminal already on the account and idle) finds it changed",
         }),
     );
     let messages = json!({
