@@ -163,6 +163,11 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// One field valid on its own that cannot go with the others given (`invalid_combination`).
+    pub fn combination(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::InvalidCombination(vec![FieldError::combination(field, message)])
+    }
+
     /// The refusal of these fields: `invalid_combination` when every one of them is valid on its
     /// own, else `validation_failed` (listing them all).
     pub fn fields(errors: Vec<FieldError>) -> Self {

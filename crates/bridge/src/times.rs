@@ -124,6 +124,19 @@ pub const EARLIEST_INPUT_S: i64 = 0;
 pub const END_OF_INPUT_S: i64 = 4_102_444_800;
 /// The longest history or rates window a request may ask for.
 pub const MAX_WINDOW_S: i64 = 366 * 86_400;
+
+/// What is wrong with `[from, to]` (UTC epoch seconds) as a history or rates window, if anything:
+/// `from` after `to`, or longer than [`MAX_WINDOW_S`]. Both times are valid on their own, so the
+/// callers refuse it as `invalid_combination` naming `from`.
+pub fn window_fault(from: i64, to: i64) -> Option<&'static str> {
+    if from > to {
+        Some("must not be after to")
+    } else if to - from > MAX_WINDOW_S {
+        Some("the window from `from` to `to` must be at most 366 days")
+    } else {
+        None
+    }
+}
 /// What an input time field's error says.
 pub const TIME_RULE: &str =
     "must be an RFC 3339 time or epoch seconds from 1970-01-01T00:00:00Z to before 2100-01-01T00:00:00Z";
@@ -131,6 +144,14 @@ pub const TIME_RULE: &str =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_are_ordered_and_at_most_366_days() {
+        assert_eq!(window_fault(0, MAX_WINDOW_S), None);
+        assert_eq!(window_fault(5, 5), None);
+        assert_eq!(window_fault(6, 5), Some("must not be after to"));
+        assert!(window_fault(0, MAX_WINDOW_S + 1).unwrap().contains("366 days"));
+    }
     use serde_json::json;
 
     #[test]

@@ -22,11 +22,6 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// A parameter valid on its own that cannot go with the others given (`invalid_combination`).
-fn combination(field: &str, message: &str) -> ApiError {
-    ApiError::InvalidCombination(vec![crate::error::FieldError::combination(field, message)])
-}
-
 fn page_params(
     q: &HashMap<String, String>,
     default_limit: u32,
@@ -82,14 +77,8 @@ async fn history<T: Send + 'static>(
         None => {
             let to = to_q.unwrap_or(as_of_ms.div_euclid(1000));
             let from = from_q.unwrap_or((to - 86_400).max(0));
-            if from > to {
-                return Err(combination("from", "must not be after to"));
-            }
-            if to - from > crate::times::MAX_WINDOW_S {
-                return Err(combination(
-                    "from",
-                    "the window from `from` to `to` must be at most 366 days",
-                ));
+            if let Some(fault) = crate::times::window_fault(from, to) {
+                return Err(ApiError::combination("from", fault));
             }
             Some((from, to))
         }
@@ -103,7 +92,7 @@ async fn history<T: Send + 'static>(
             // changed.
             for (name, given, fixed) in [("from", from_q, c.from), ("to", to_q, c.to)] {
                 if given.is_some_and(|t| t != fixed) {
-                    return Err(combination(
+                    return Err(ApiError::combination(
                         name,
                         "must be left out or equal to the window of the cursor's first page",
                     ));

@@ -262,19 +262,6 @@ pub async fn rates(
             "use either count or from/to",
         ));
     }
-    if let (Some(f), Some(t)) = (from, to) {
-        if f > t {
-            errors.push(crate::error::FieldError::combination(
-                "from",
-                "must not be after to",
-            ));
-        } else if t - f > crate::times::MAX_WINDOW_S {
-            errors.push(crate::error::FieldError::combination(
-                "from",
-                "the window from `from` to `to` must be at most 366 days",
-            ));
-        }
-    }
     if !errors.is_empty() {
         return Err(ApiError::fields(errors));
     }
@@ -286,13 +273,8 @@ pub async fn rates(
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let to = to.unwrap_or(now);
     let from = from.unwrap_or((to - crate::times::MAX_WINDOW_S).max(0));
-    if ranged && to.saturating_sub(from) > crate::times::MAX_WINDOW_S {
-        return Err(ApiError::InvalidCombination(vec![
-            crate::error::FieldError::combination(
-                "from",
-                "the window from `from` to `to` must be at most 366 days",
-            ),
-        ]));
+    if let Some(fault) = crate::times::window_fault(from, to).filter(|_| ranged) {
+        return Err(ApiError::combination("from", fault));
     }
     let row = resolve_account(&state, &user, &headers).await?;
     let (bars, offset) = read(&state, &row, move |t, at| {
