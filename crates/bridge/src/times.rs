@@ -150,7 +150,9 @@ mod tests {
         assert_eq!(window_fault(0, MAX_WINDOW_S), None);
         assert_eq!(window_fault(5, 5), None);
         assert_eq!(window_fault(6, 5), Some("must not be after to"));
-        assert!(window_fault(0, MAX_WINDOW_S + 1).unwrap().contains("366 days"));
+        assert!(window_fault(0, MAX_WINDOW_S + 1)
+            .unwrap()
+            .contains("366 days"));
     }
     use serde_json::json;
 

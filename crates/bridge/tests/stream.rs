@@ -508,3 +508,99 @@ async fn positions_follow_the_market_between_orders() {
     assert_eq!(app.state.pool.logins(), logins, "polls never log in");
     app.shutdown().await;
 }
+
+/// A change that names a user but another user's row (a forged relay message, a bug in a
+/// publisher) shows that user nothing: the stream reads the row as its own user, and the store
+/// does not give it.
+async fn forged_changes_show_nothing(db: common::Db) {
+    use mt5_bridge::events::{Change, Kind};
+    if db == common::Db::Postgres && common::postgres_url().is_none() {
+        common::skip::postgres_skipped();
+        return;
+    }
+    let app = common::spawn(db).await;
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let (ta, tb) = (app.token(alice), app.token(bob));
+    app.connect(&ta, 10001, "Sim-10001!", "Sim-Demo", "alice")
+        .await;
+    let bobs = app
+        .connect(&tb, 10002, "Sim-10002!", "Sim-Demo", "bob")
+        .await;
+    let mut ws = ready_stream(&app, &ta).await;
+    for (id, channel) in [("o", "orders"), ("r", "runs"), ("p", "positions")] {
+        send(
+            &mut ws,
+            json!({"type": "subscribe", "id": id, "channel": channel}),
+        )
+        .await;
+        assert_eq!(next(&mut ws).await.unwrap()["type"], "subscribed");
+        if channel == "positions" {
+            assert_eq!(next(&mut ws).await.unwrap()["channel"], "positions");
+        }
+    }
+    let (s, _) = app
+        .post(
+            "/api/v1/orders",
+            &tb,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, run) = app
+        .post(
+            "/api/v1/algorithms/execute",
+            &tb,
+            json!({"account_id": bobs, "algorithm_id": "ma_crossover",
+                   "parameters": {"symbol": "EURUSD"}, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{run}");
+    let (_, journal) = app.get("/api/v1/journal", &tb).await;
+    let entry = Uuid::parse_str(journal["entries"][0]["id"].as_str().unwrap()).unwrap();
+    let run_id = Uuid::parse_str(run["run_id"].as_str().unwrap()).unwrap();
+    for (kind, id) in [(Kind::Journal, entry), (Kind::Run, run_id)] {
+        app.state.events.deliver(Change {
+            user_id: alice,
+            kind,
+            id,
+        });
+    }
+    let quiet = tokio::time::timeout(Duration::from_millis(500), ws.next()).await;
+    assert!(
+        !matches!(quiet, Ok(Some(Ok(Message::Text(_))))),
+        "Alice saw Bob's row: {quiet:?}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_changes_show_nothing_sqlite() {
+    forged_changes_show_nothing(common::Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_changes_show_nothing_postgres() {
+    forged_changes_show_nothing(common::Db::Postgres).await;
+}
+
+/// Upgrades fired at once by one user still open at most STREAM_MAX_CONNECTIONS_PER_USER streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_upgrades_keep_the_stream_limit() {
+    let app = common::spawn_with(common::Db::Sqlite, common::sim_config(), |env| {
+        env.insert("STREAM_MAX_CONNECTIONS_PER_USER", "2".into());
+    })
+    .await;
+    let t = app.token(Uuid::new_v4());
+    let attempts = (0..12).map(|_| open(&app, Some(&t)));
+    let results = futures_util::future::join_all(attempts).await;
+    let (opened, refused): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    assert_eq!(opened.len(), 2, "streams opened at once");
+    for r in refused {
+        match r {
+            Err(WsError::Http(resp)) => assert_eq!(resp.status(), 429),
+            Err(other) => panic!("{other}"),
+            Ok(_) => unreachable!(),
+        }
+    }
+    app.shutdown().await;
+}
