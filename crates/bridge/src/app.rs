@@ -214,6 +214,7 @@ impl Application {
             vault,
             credentials,
             auth,
+            ticks: Arc::new(crate::ticks::TickHub::new(pool.clone())),
             pool,
             sessions,
             known_users: Arc::new(Mutex::new(HashSet::new())),

@@ -23,6 +23,7 @@
 //! - [`shared_state`]: sessions and rate limits in Redis (`REDIS_URL`), shared by replicas.
 //! - `ownership` (private): which replica drives which terminal agent: Redis leases with fencing tokens.
 //! - `events`: changes as they happen (journal entries), for the live stream, and its open connections.
+//! - [`ticks`]: the stream's `ticks` channel at its source: one quote reader per trade server.
 //! - `metrics` (private): Prometheus metrics (`/metrics`): requests, terminals, pool, orders, limits.
 //! - `swept` (private): maps swept of stale entries as they grow (in-memory sessions, limits, pool rates).
 //! - `times` (private): MT5 server times to RFC 3339 UTC and back.
@@ -51,6 +52,7 @@ pub mod shared_state;
 mod state;
 pub mod store;
 mod swept;
+pub mod ticks;
 mod times;
 pub mod trading;
 pub use trading::reconcile;

@@ -1182,6 +1182,17 @@ impl Inner {
     }
 }
 
+/// What [`TerminalPool::run_on_server_if_idle`] found.
+#[derive(Debug)]
+pub enum Peeked<R> {
+    /// `op` ran on an idle terminal.
+    Ran(Result<R, TerminalError>),
+    /// Terminals are logged in there, all busy now: try again later.
+    Busy,
+    /// No terminal is logged in there (or every one that was is down).
+    NoTerminal,
+}
+
 /// A terminal borrowed by [`TerminalPool::run_if_idle`]: given back as it was (no use recorded,
 /// no residency), then offered to whoever waits.
 struct Peek {
@@ -1304,22 +1315,51 @@ impl TerminalPool {
     where
         F: FnOnce(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>>,
     {
-        let slot = {
+        match self.peek(|s| s == session, op).await {
+            Peeked::Ran(r) => Some(r),
+            Peeked::Busy | Peeked::NoTerminal => None,
+        }
+    }
+
+    /// Like [`TerminalPool::run_if_idle`], on any terminal logged in to an account of `server`
+    /// (for what the server shows every account alike: its quotes). `op` is given that account's
+    /// session as the one expected.
+    pub async fn run_on_server_if_idle<R, F>(&self, server: &str, op: F) -> Peeked<R>
+    where
+        F: FnOnce(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>>,
+    {
+        self.peek(|s| s.account.server == server, op).await
+    }
+
+    async fn peek<R, F>(&self, wanted: impl Fn(&Session) -> bool, op: F) -> Peeked<R>
+    where
+        F: FnOnce(Arc<dyn Terminal>, Expected) -> BoxFuture<Result<R, TerminalError>>,
+    {
+        let (slot, session) = {
             let mut st = self.inner.lock();
-            let slot = st
-                .slots
-                .iter()
-                .position(|s| !s.busy && !s.down && s.logged_in.as_ref() == Some(session))?;
+            let on = |s: &SlotInfo| !s.down && s.logged_in.as_ref().is_some_and(&wanted);
+            let Some(slot) = st.slots.iter().position(|s| on(s) && !s.busy) else {
+                return if st.slots.iter().any(on) {
+                    Peeked::Busy
+                } else {
+                    Peeked::NoTerminal
+                };
+            };
+            let Some(session) = st.slots[slot].logged_in.clone() else {
+                return Peeked::NoTerminal;
+            };
             st.slots[slot].busy = true;
-            slot
+            (slot, session)
         };
         let _peek = Peek {
             inner: self.inner.clone(),
             slot,
         };
-        let terminal = self.inner.terminals.get(slot)?.clone();
+        let Some(terminal) = self.inner.terminals.get(slot).cloned() else {
+            return Peeked::NoTerminal;
+        };
         let deadline = std::time::Instant::now() + self.inner.opts.timeout;
-        let expected = Expected::new(session.clone()).with_deadline(deadline);
+        let expected = Expected::new(session).with_deadline(deadline);
         let result =
             match tokio::time::timeout(self.inner.opts.timeout, op(terminal, expected)).await {
                 Ok(r) => r,
@@ -1329,7 +1369,7 @@ impl TerminalPool {
             // Nothing ran; forget what we believed the terminal held.
             self.inner.set_logged_in(slot, None, None);
         }
-        Some(result)
+        Peeked::Ran(result)
     }
 
     /// Whether some terminal is known to be logged in to `account` now (not while it switches).

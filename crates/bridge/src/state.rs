@@ -41,6 +41,8 @@ pub struct AppState {
     pub reconciler: Arc<crate::trading::reconcile::Reconciler>,
     /// Changes for the live stream, and its open connections.
     pub events: Arc<crate::events::Events>,
+    /// The `ticks` channel's quote readers, one per trade server watched.
+    pub ticks: Arc<crate::ticks::TickHub>,
     /// STREAM_MAX_CONNECTIONS_PER_USER and STREAM_BUFFER.
     pub stream: StreamSettings,
 }

@@ -1514,3 +1514,34 @@ async fn a_peek_reads_only_from_an_idle_terminal_already_on_the_session() {
     assert_eq!(waited.login, BASE_LOGIN + 1);
     assert!(slow_peek.await.unwrap().unwrap().is_ok());
 }
+
+/// `run_on_server_if_idle` reads from any terminal on an account of that server, as that
+/// account's session, and tells "nobody is there" from "they are all busy".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_peek_uses_any_idle_terminal_on_that_server() {
+    use mt5_bridge::pool::Peeked;
+    let r = rig(1, 2, 20, 0, opts()).await;
+    let peek = |server: &'static str| {
+        let pool = r.pool.clone();
+        async move {
+            pool.run_on_server_if_idle(server, |t, at| {
+                Box::pin(async move { t.account_info(&at).await })
+            })
+            .await
+        }
+    };
+    assert!(matches!(peek("Sim-Demo").await, Peeked::NoTerminal));
+    run(&r.pool, 1, info_op()).await.unwrap();
+    let logins_now = logins(&r.pool);
+    // Read as the account the terminal is on (the guard would refuse any other).
+    match peek("Sim-Demo").await {
+        Peeked::Ran(Ok(info)) => assert_eq!(info.login, BASE_LOGIN + 1),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(peek("Other-Server").await, Peeked::NoTerminal));
+    let (open, holder) = hold(&r.pool, 1).await;
+    assert!(matches!(peek("Sim-Demo").await, Peeked::Busy));
+    open.send(true).unwrap();
+    holder.await.unwrap().unwrap();
+    assert_eq!(logins(&r.pool), logins_now, "a peek never logs in");
+}

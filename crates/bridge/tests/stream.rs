@@ -604,3 +604,326 @@ async fn parallel_upgrades_keep_the_stream_limit() {
     }
     app.shutdown().await;
 }
+
+/// `ticks` reads quotes only from a terminal already logged in to an account of that server:
+/// with none, the subscription hears `waiting_for_terminal`; once a request logs a terminal in
+/// there, ticks flow, each with the tick route's fields and times, never faster than every 250 ms
+/// per symbol. The reads never log in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticks_wait_for_a_terminal_on_the_server_then_flow() {
+    let app = common::spawn_with(common::Db::Sqlite, common::sim_config(), |env| {
+        env.insert("TERMINALS", "sim:1".into());
+    })
+    .await;
+    let t = app.token(Uuid::new_v4());
+    let sim_demo = app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    // The only terminal moves to another server.
+    app.connect(&t, 5042856355, "V!QzRxQ7", "MetaQuotes-Demo", "b")
+        .await;
+    let logins = app.state.pool.logins();
+    let mut ws = ready_stream(&app, &t).await;
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "id": "q", "channel": "ticks", "account_id": sim_demo,
+               "symbols": ["EURUSD", "GBPUSD", "EURUSD"]}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut ws).await.unwrap(),
+        json!({"type": "subscribed", "id": "q", "account_id": sim_demo})
+    );
+    assert_eq!(
+        next(&mut ws).await.unwrap(),
+        json!({"type": "status", "id": "q", "state": "waiting_for_terminal"})
+    );
+    // Said once per wait, not once per symbol or per round.
+    let quiet = tokio::time::timeout(Duration::from_millis(800), ws.next()).await;
+    assert!(
+        !matches!(quiet, Ok(Some(Ok(Message::Text(_))))),
+        "{quiet:?}"
+    );
+    assert_eq!(app.state.pool.logins(), logins, "tick reads never log in");
+
+    // A request on the Sim-Demo account puts the terminal there.
+    let status = app
+        .client
+        .get(format!("{}/api/v1/account", app.base))
+        .bearer_auth(&t)
+        .header("X-Account-Id", &sim_demo)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let mut times: std::collections::HashMap<String, Vec<(std::time::Instant, Value)>> =
+        Default::default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
+        let e = next(&mut ws).await.unwrap();
+        assert_eq!(
+            (&e["type"], &e["id"], &e["channel"], &e["account_id"]),
+            (
+                &json!("event"),
+                &json!("q"),
+                &json!("ticks"),
+                &json!(sim_demo)
+            ),
+            "{e}"
+        );
+        let data = e["data"].as_object().unwrap();
+        let mut keys: Vec<&str> = data.keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["ask", "bid", "last", "symbol", "time", "time_msc"]);
+        let (bid, ask) = (data["bid"].as_f64().unwrap(), data["ask"].as_f64().unwrap());
+        assert!(0.0 < bid && bid < ask, "{e}");
+        for field in ["time", "time_msc"] {
+            let text = data[field].as_str().unwrap();
+            assert!(
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .is_ok(),
+                "{field}: {text}"
+            );
+        }
+        let symbol = data["symbol"].as_str().unwrap().to_string();
+        times
+            .entry(symbol)
+            .or_default()
+            .push((std::time::Instant::now(), e["data"].clone()));
+    }
+    let mut symbols: Vec<&String> = times.keys().collect();
+    symbols.sort();
+    assert_eq!(
+        symbols,
+        ["EURUSD", "GBPUSD"],
+        "each symbol once, deduplicated"
+    );
+    for (symbol, seen) in &times {
+        // 3 s at one read per 250 ms: at most 12 rounds (13 with the edges).
+        assert!(seen.len() <= 13, "{symbol}: {} ticks in 3 s", seen.len());
+        assert!(
+            seen.windows(2).all(|w| w[0].1 != w[1].1),
+            "{symbol}: an unchanged tick was sent again"
+        );
+    }
+    // The same quote as the tick route gives (both read from the same account now).
+    let tick: Value = app
+        .client
+        .get(format!("{}/api/v1/symbols/EURUSD/tick", app.base))
+        .bearer_auth(&t)
+        .header("X-Account-Id", &sim_demo)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = &times["EURUSD"].last().unwrap().1;
+    assert!(
+        (last["bid"].as_f64().unwrap() - tick["bid"].as_f64().unwrap()).abs() < 0.01,
+        "{last} vs {tick}"
+    );
+
+    let (_, _, metrics) = app.call_full(Method::GET, "/metrics", None, None).await;
+    let text = metrics.as_str().unwrap();
+    assert!(
+        text.contains("mt5b_stream_events_total{channel=\"ticks\"} "),
+        "{text}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tick_subscriptions_are_checked() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let (t, other) = (app.token(Uuid::new_v4()), app.token(Uuid::new_v4()));
+    let account = app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    let mut ws = ready_stream(&app, &t).await;
+    let refused = |v: &Value| {
+        assert_eq!(v["type"], "error", "{v}");
+        let mut fields: Vec<String> = v["details"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap().to_string())
+            .collect();
+        fields.sort();
+        (v["code"].as_str().unwrap().to_string(), fields)
+    };
+    for (body, field) in [
+        (json!({"channel": "ticks"}), "symbols"),
+        (json!({"channel": "ticks", "symbols": []}), "symbols"),
+        (json!({"channel": "ticks", "symbols": "EURUSD"}), "symbols"),
+        (
+            json!({"channel": "ticks", "symbols": ["EURUSD", "EUR USD"]}),
+            "symbols[1]",
+        ),
+        (json!({"channel": "ticks", "symbols": [7]}), "symbols[0]"),
+        (
+            json!({"channel": "ticks", "symbols": vec!["EURUSD"; 51]}),
+            "symbols",
+        ),
+        (
+            json!({"channel": "orders", "symbols": ["EURUSD"]}),
+            "symbols",
+        ),
+    ] {
+        let mut msg = body.clone();
+        msg["type"] = json!("subscribe");
+        msg["id"] = json!("s");
+        send(&mut ws, msg).await;
+        let answer = next(&mut ws).await.unwrap();
+        assert_eq!(
+            refused(&answer),
+            ("validation_failed".to_string(), vec![field.to_string()]),
+            "{body}: {answer}"
+        );
+        assert_eq!(answer["id"], "s");
+    }
+    // Another user cannot watch quotes through this account.
+    let mut theirs = ready_stream(&app, &other).await;
+    send(
+        &mut theirs,
+        json!({"type": "subscribe", "id": "x", "channel": "ticks", "account_id": account,
+               "symbols": ["EURUSD"]}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut theirs).await.unwrap()["code"],
+        "account_not_found"
+    );
+
+    // A symbol the server does not have is named once, then left out; the others go on.
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "id": "t", "channel": "ticks", "symbols": ["NOSUCH", "EURUSD"]}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await.unwrap()["type"], "subscribed");
+    let mut missing = 0;
+    let mut ticks = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        let m = next(&mut ws).await.unwrap();
+        match m["type"].as_str() {
+            Some("error") => {
+                missing += 1;
+                assert_eq!(
+                    (&m["id"], &m["code"], &m["details"]),
+                    (
+                        &json!("t"),
+                        &json!("symbol_not_found"),
+                        &json!({"symbol": "NOSUCH"})
+                    ),
+                    "{m}"
+                );
+            }
+            Some("event") => {
+                ticks += 1;
+                assert_eq!(m["data"]["symbol"], "EURUSD", "{m}");
+            }
+            _ => panic!("{m}"),
+        }
+    }
+    assert_eq!(missing, 1);
+    assert!(ticks >= 1);
+    app.shutdown().await;
+}
+
+/// A client that stops reading is closed with 4008 `slow_consumer` once STREAM_BUFFER messages
+/// wait for it, and slows nobody meanwhile: the same user's other stream still gets its order's
+/// event, and the order route still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_closed_and_slows_nobody() {
+    let app = common::spawn_with(common::Db::Sqlite, common::sim_config(), |env| {
+        env.insert("STREAM_BUFFER", "8".into());
+    })
+    .await;
+    let t = app.token(Uuid::new_v4());
+    let account = app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+
+    // A socket with a small receive buffer, so that not reading soon backs up to the server.
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(addr).await.unwrap();
+    let mut req = stream_url(&app).into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Authorization", format!("Bearer {t}").parse().unwrap());
+    let (mut slow, _) = tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(tcp))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut slow).await.unwrap()["type"], "ready");
+    let symbols = ["EURUSD", "GBPUSD", "USDJPY", "USDCHF", "EURJPY", "XAUUSD"];
+    for i in 0..50 {
+        send(
+            &mut slow,
+            json!({"type": "subscribe", "id": format!("t{i}"), "channel": "ticks", "symbols": symbols}),
+        )
+        .await;
+    }
+    let mut subscribed = 0;
+    while subscribed < 50 {
+        let m = next(&mut slow).await.unwrap();
+        match m["type"].as_str() {
+            Some("subscribed") => subscribed += 1,
+            Some("event") => {}
+            _ => panic!("{m}"),
+        }
+    }
+
+    let mut fast = ready_stream(&app, &t).await;
+    send(
+        &mut fast,
+        json!({"type": "subscribe", "id": "o", "channel": "orders"}),
+    )
+    .await;
+    assert_eq!(next(&mut fast).await.unwrap()["type"], "subscribed");
+
+    // `slow` reads nothing now. The server gives up on it.
+    let closed = |app: &TestApp| {
+        let app_base = app.base.clone();
+        let client = app.client.clone();
+        async move {
+            let text = client
+                .get(format!("{app_base}/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            text.lines()
+                .find_map(|l| l.strip_prefix("mt5b_stream_slow_consumer_total "))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while closed(&app).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a client 20 s behind was not closed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Nobody else waited for it.
+    let (s, placed) = app
+        .post(
+            "/api/v1/orders",
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
+        )
+        .await;
+    assert_eq!(s, 200, "{placed}");
+    let event = next(&mut fast).await.unwrap();
+    assert_eq!(
+        (&event["channel"], &event["account_id"]),
+        (&json!("orders"), &json!(account)),
+        "{event}"
+    );
+
+    // What was queued, then the close that says why.
+    assert_eq!(close_code(&mut slow).await, Some(CloseCode::Library(4008)));
+    app.shutdown().await;
+}

@@ -4,7 +4,7 @@
 //! documents cannot disagree.
 
 use super::openapi::document_json;
-use super::stream::{CHANNELS, MAX_SUBSCRIPTIONS};
+use super::stream::{CHANNELS, MAX_SUBSCRIPTIONS, MAX_SYMBOLS};
 use crate::error::ApiError;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -31,6 +31,26 @@ fn build() -> Result<Value, String> {
         "description": "The client's name for the subscription, unique on the connection"});
     let uuid = json!({"type": "string", "format": "uuid"});
     let channel = json!({"type": "string", "enum": CHANNELS});
+    // A tick event's data: the tick route's own field schemas, the symbol added.
+    let tick = &openapi["components"]["schemas"]["Tick"]["properties"];
+    let mut tick_fields = Map::new();
+    tick_fields.insert(
+        "symbol".into(),
+        json!({"type": "string", "pattern": crate::fields::SYMBOL_PATTERN}),
+    );
+    for field in crate::ticks::TICK_FIELDS {
+        let schema = tick
+            .get(*field)
+            .cloned()
+            .ok_or_else(|| format!("the Tick schema has no `{field}`"))?;
+        tick_fields.insert((*field).into(), schema);
+    }
+    let mut required = vec!["symbol"];
+    required.extend_from_slice(crate::ticks::TICK_FIELDS);
+    schemas.insert(
+        "StreamTick".into(),
+        object(Value::Object(tick_fields), &required),
+    );
     let event = |channel: &str, data: &str| {
         object(
             json!({
@@ -49,8 +69,9 @@ fn build() -> Result<Value, String> {
                 event("runs", "AlgorithmRun"),
                 event("positions", "PositionList"),
                 event("account", "AccountInfo"),
+                event("ticks", "StreamTick"),
             ],
-            "description": "A change on a subscription: `seq` increases by one with every event of the connection. `positions` and `account` carry the whole body of GET /api/v1/positions and GET /api/v1/account: on subscribe, after each of the account's orders completes, and when a poll every STREAM_POLL_MS (from a terminal already on the account and idle) finds it changed",
+            "description": "A change on a subscription: `seq` increases by one with every event of the connection. `positions` and `account` carry the whole body of GET /api/v1/positions and GET /api/v1/account: on subscribe, after each of the account's orders completes, and when a poll every STREAM_POLL_MS (from a terminal already on the account and idle) finds it changed. `ticks` carries one symbol's last quote (times as GET /api/v1/symbols/{symbol}/tick gives them) when it changed, at most every 250 ms per symbol, read from any terminal logged in to an account of that server",
         }),
     );
     let messages = json!({
@@ -59,7 +80,7 @@ fn build() -> Result<Value, String> {
         "subscribe": message("subscribe", "Subscribe to a channel of one of the user's accounts",
             object(json!({"type": {"const": "subscribe"}, "id": id, "channel": channel,
                 "account_id": {"type": "string", "format": "uuid", "description": "Default: the current account"},
-                "symbols": {"type": "array", "items": {"type": "string"}, "description": "For `ticks` (not served yet)"}}),
+                "symbols": {"type": "array", "items": {"type": "string", "pattern": crate::fields::SYMBOL_PATTERN}, "minItems": 1, "maxItems": MAX_SYMBOLS, "description": "Required for `ticks`, refused on the other channels"}}),
                 &["type", "id", "channel"])),
         "unsubscribe": message("unsubscribe", "End a subscription",
             object(json!({"type": {"const": "unsubscribe"}, "id": id}), &["type", "id"])),
@@ -76,6 +97,8 @@ fn build() -> Result<Value, String> {
                 "message": {"type": "string"},
                 "details": {"type": ["object", "null"], "additionalProperties": true}},
                 "required": ["type", "code", "message"], "additionalProperties": false})),
+        "status": message("status", "A `ticks` subscription waits: no terminal is logged in to an account of that server now (said once per wait; the next tick event ends it)",
+            object(json!({"type": {"const": "status"}, "id": id, "state": {"enum": ["waiting_for_terminal"]}}), &["type", "id", "state"])),
         "event": message("event", "A change on a subscription", json!({"$ref": "#/components/schemas/StreamEvent"})),
     });
     let refs = |names: &[&str]| -> Value {
@@ -104,7 +127,7 @@ fn build() -> Result<Value, String> {
             "sendAuth": {"action": "send", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&["auth"])},
             "sendSubscription": {"action": "send", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&["subscribe", "unsubscribe"])},
             "receiveAnswers": {"action": "receive", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&["ready", "subscribed", "unsubscribed", "error"])},
-            "receiveEvents": {"action": "receive", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&["event"])},
+            "receiveEvents": {"action": "receive", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&["event", "status"])},
         },
         "components": {"schemas": schemas},
     }))
@@ -177,7 +200,8 @@ mod tests {
                 &json!("orders"),
                 &json!("runs"),
                 &json!("positions"),
-                &json!("account")
+                &json!("account"),
+                &json!("ticks")
             ]
         );
         assert_eq!(

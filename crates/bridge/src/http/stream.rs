@@ -13,6 +13,7 @@ use crate::error::{ApiError, FieldError};
 use crate::events::StreamSlot;
 use crate::events::{Change, Kind};
 use crate::state::AppState;
+use crate::ticks::{Feed, TICK_EVERY};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -21,13 +22,15 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use uuid::Uuid;
 
 /// How long an unauthenticated connection may take to send its `auth` message.
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the server pings.
 pub const PING_EVERY: Duration = Duration::from_secs(20);
+/// How long a closing connection's last messages and close frame may take to leave.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Subscriptions one connection may hold.
 pub const MAX_SUBSCRIPTIONS: usize = 50;
 /// Close codes: authentication failed or expired; too many streams of this user; the client fell
@@ -40,7 +43,10 @@ pub const CLOSE_TOO_MANY_STREAMS: u16 = 4029;
 const SENT_REMEMBERED: usize = 1000;
 
 /// The channels this service streams.
-pub const CHANNELS: &[&str] = &["orders", "runs", "positions", "account"];
+pub const CHANNELS: &[&str] = &["orders", "runs", "positions", "account", "ticks"];
+
+/// Symbols one `ticks` subscription may name.
+pub const MAX_SYMBOLS: usize = 50;
 
 /// Channels whose events are the whole of a route's body, sent on subscribe and after each of the
 /// account's orders completes.
@@ -149,6 +155,10 @@ struct Subscription {
     account_id: Uuid,
     /// The account as it was resolved, for the snapshot channels' reads.
     row: crate::store::AccountRow,
+    /// `ticks`: each symbol's feed (shared with every watcher of it on the account's server).
+    ticks: Vec<(String, watch::Receiver<Feed>)>,
+    /// `ticks`: `waiting_for_terminal` was said and no tick has come since.
+    waiting: bool,
 }
 
 async fn run(socket: WebSocket, state: AppState, user: Option<AuthUser>, slot: Option<StreamSlot>) {
@@ -162,9 +172,9 @@ async fn run(socket: WebSocket, state: AppState, user: Option<AuthUser>, slot: O
                 frame = &mut close_rx => {
                     if let Ok(frame) = frame {
                         // What was queued before the close goes first (the error that says
-                        // why), within a second: a client that does not read may never take
-                        // the close frame either.
-                        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                        // why), within CLOSE_GRACE: a client that does not read may never take
+                        // the close frame either, and is then cut off.
+                        let _ = tokio::time::timeout(CLOSE_GRACE, async {
                             while let Ok(msg) = rx.try_recv() {
                                 if sink.send(msg).await.is_err() {
                                     return;
@@ -186,7 +196,7 @@ async fn run(socket: WebSocket, state: AppState, user: Option<AuthUser>, slot: O
                 },
             }
         }
-        let _ = sink.close().await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
     });
     let mut out = Outbox {
         queue,
@@ -304,6 +314,8 @@ async fn serve(
     let mut snapshots: HashMap<String, Value> = HashMap::new();
     let mut poll = tokio::time::interval(state.stream.poll);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut ticks = tokio::time::interval(TICK_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let expiry = tokio::time::sleep(until(user.claims.exp));
@@ -447,6 +459,11 @@ async fn serve(
                     if !sent {
                         return slow(state, out);
                     }
+                }
+            }
+            _ = ticks.tick() => {
+                if !send_ticks(state, out, &mut seq, &mut subscriptions) {
+                    return slow(state, out);
                 }
             }
             _ = ping.tick() => {
@@ -595,6 +612,64 @@ async fn send_snapshot(
     }
 }
 
+/// Sends what changed in the feeds of the `ticks` subscriptions since the last round: a tick
+/// event, `waiting_for_terminal` once per wait, or an error for a symbol the server lacks (which
+/// leaves the subscription). False when the client is too far behind.
+fn send_ticks(
+    state: &AppState,
+    out: &mut Outbox,
+    seq: &mut u64,
+    subscriptions: &mut HashMap<String, Subscription>,
+) -> bool {
+    let mut ids: Vec<&String> = subscriptions
+        .iter()
+        .filter(|(_, s)| !s.ticks.is_empty())
+        .map(|(id, _)| id)
+        .collect();
+    ids.sort();
+    let ids: Vec<String> = ids.into_iter().cloned().collect();
+    for id in ids {
+        let Some(sub) = subscriptions.get_mut(&id) else {
+            continue;
+        };
+        let mut gone = Vec::new();
+        for (symbol, feed) in &mut sub.ticks {
+            if !feed.has_changed().unwrap_or(false) {
+                continue;
+            }
+            let now = feed.borrow_and_update().clone();
+            let sent = match now {
+                Feed::Starting => true,
+                Feed::WaitingForTerminal if sub.waiting => true,
+                Feed::WaitingForTerminal => {
+                    sub.waiting = true;
+                    out.json(json!({"type": "status", "id": id, "state": "waiting_for_terminal"}))
+                }
+                Feed::Tick(data) => {
+                    sub.waiting = false;
+                    *seq += 1;
+                    state.metrics.stream_event("ticks");
+                    out.json(json!({
+                        "type": "event", "id": id, "channel": "ticks",
+                        "account_id": sub.account_id, "seq": *seq, "data": data,
+                    }))
+                }
+                Feed::NotFound => {
+                    gone.push(symbol.clone());
+                    let mut e = error_message(Some(&id), &ApiError::SymbolNotFound);
+                    e["details"] = json!({ "symbol": symbol });
+                    out.json(e)
+                }
+            };
+            if !sent {
+                return false;
+            }
+        }
+        sub.ticks.retain(|(s, _)| !gone.contains(s));
+    }
+    true
+}
+
 fn slow(state: &AppState, out: &mut Outbox) {
     state.metrics.stream_slow_consumer();
     out.close(CLOSE_SLOW_CONSUMER, "slow_consumer");
@@ -694,6 +769,43 @@ async fn subscribe(
             }
         },
     };
+    let symbols = match (channel, m.get("symbols")) {
+        (Some("ticks"), Some(Value::Array(list))) => {
+            let mut names: Vec<String> = Vec::new();
+            for (i, v) in list.iter().enumerate() {
+                match v.as_str().filter(|s| crate::fields::is_symbol(s)) {
+                    Some(s) => {
+                        if !names.iter().any(|n| n == s) {
+                            names.push(s.to_string());
+                        }
+                    }
+                    None => errors.push(FieldError::new(
+                        format!("symbols[{i}]"),
+                        crate::fields::SYMBOL_RULE,
+                    )),
+                }
+            }
+            if list.is_empty() || list.len() > MAX_SYMBOLS {
+                errors.push(FieldError::new(
+                    "symbols",
+                    format!("must list 1 to {MAX_SYMBOLS} symbols"),
+                ));
+            }
+            names
+        }
+        (Some("ticks"), _) => {
+            errors.push(FieldError::new(
+                "symbols",
+                format!("is required for ticks: a list of 1 to {MAX_SYMBOLS} symbols"),
+            ));
+            Vec::new()
+        }
+        (_, None) => Vec::new(),
+        (_, Some(_)) => {
+            errors.push(FieldError::new("symbols", "is only for the ticks channel"));
+            Vec::new()
+        }
+    };
     for key in m.keys() {
         if !["type", "id", "channel", "account_id", "symbols"].contains(&key.as_str()) {
             errors.push(FieldError::new(
@@ -732,12 +844,23 @@ async fn subscribe(
         Err(e) => return error_message(Some(id), &e),
     };
     let answer = json!({"type": "subscribed", "id": id, "account_id": row.id});
+    let ticks = symbols
+        .into_iter()
+        .map(|symbol| {
+            let mut feed = state.ticks.watch(&row.server, &symbol);
+            // What the feed shows already goes out at the next round.
+            feed.mark_changed();
+            (symbol, feed)
+        })
+        .collect();
     subscriptions.insert(
         id.to_string(),
         Subscription {
             channel,
             account_id: row.id,
             row,
+            ticks,
+            waiting: false,
         },
     );
     answer
