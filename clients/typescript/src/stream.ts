@@ -4,7 +4,12 @@
 // the browser's `WebSocket`, or the `ws` package's in Node (Node 20 has no global WebSocket).
 import type { components } from "./schema.js";
 
-export type StreamChannel = "orders" | "runs" | "positions" | "account";
+export type StreamChannel = "orders" | "runs" | "positions" | "account" | "ticks";
+
+/** One symbol's last quote on the `ticks` channel; times as GET /api/v1/symbols/{symbol}/tick gives them. */
+export type StreamTick = Pick<components["schemas"]["Tick"], "bid" | "ask" | "last" | "time" | "time_msc"> & {
+  symbol: string;
+};
 
 export type StreamEvent =
   | {
@@ -38,7 +43,22 @@ export type StreamEvent =
       account_id: string;
       seq: number;
       data: components["schemas"]["AccountInfo"];
+    }
+  | {
+      type: "event";
+      id: string;
+      channel: "ticks";
+      account_id: string;
+      seq: number;
+      data: StreamTick;
     };
+
+/** A `ticks` subscription waits: no terminal is logged in to an account of that server now. */
+export interface StreamStatus {
+  type: "status";
+  id: string;
+  state: "waiting_for_terminal";
+}
 
 export interface StreamError {
   type: "error";
@@ -53,6 +73,7 @@ export type ServerMessage =
   | { type: "subscribed"; id: string; account_id: string }
   | { type: "unsubscribed"; id: string }
   | StreamError
+  | StreamStatus
   | StreamEvent;
 
 /** The part of a WebSocket this client uses (the browser's and `ws`'s both have it). */
@@ -76,6 +97,14 @@ export interface StreamOptions {
   WebSocket: SocketConstructor;
   onEvent?: (event: StreamEvent) => void;
   onError?: (error: StreamError) => void;
+  onStatus?: (status: StreamStatus) => void;
+  /**
+   * A subscription is on (again, after a reconnection), for `accountId`: no backlog is sent, so
+   * re-read here what may have changed meanwhile (GET /api/v1/journal for `orders`).
+   */
+  onSubscribed?: (id: string, accountId: string) => void;
+  /** Each time the connection closes, with the server's code (4001, 4008, 4029, …), before reconnecting. */
+  onClose?: (code: number, reason: string) => void;
   /** Each time the stream is ready (again): re-read what may have changed meanwhile here. */
   onReady?: (userId: string) => void;
   /** Backoff between reconnections, in ms (doubled up to `maxBackoffMs`). */
@@ -86,6 +115,7 @@ export interface StreamOptions {
 interface Wanted {
   channel: StreamChannel;
   accountId?: string;
+  symbols?: string[];
 }
 
 /** Seconds left before a JWT's `exp`, or undefined when it has none that can be read. */
@@ -113,8 +143,17 @@ export class BridgeStream {
   }
 
   /** Subscribes (again after every reconnection) under `id`. */
-  subscribe(id: string, channel: StreamChannel, accountId?: string): void {
-    this.wanted.set(id, { channel, accountId });
+  subscribe(id: string, channel: Exclude<StreamChannel, "ticks">, accountId?: string): void {
+    this.want(id, { channel, accountId });
+  }
+
+  /** Subscribes to the quotes of `symbols` (1 to 50) on the account's server. */
+  subscribeTicks(id: string, symbols: string[], accountId?: string): void {
+    this.want(id, { channel: "ticks", accountId, symbols: [...symbols] });
+  }
+
+  private want(id: string, w: Wanted): void {
+    this.wanted.set(id, w);
     if (this.ready) {
       this.sendSubscribe(id);
     }
@@ -141,8 +180,9 @@ export class BridgeStream {
   private sendSubscribe(id: string): void {
     const w = this.wanted.get(id);
     if (!w) return;
-    const msg: Record<string, string> = { type: "subscribe", id, channel: w.channel };
+    const msg: Record<string, string | string[]> = { type: "subscribe", id, channel: w.channel };
     if (w.accountId) msg.account_id = w.accountId;
+    if (w.symbols) msg.symbols = w.symbols;
     this.socket?.send(JSON.stringify(msg));
   }
 
@@ -158,9 +198,10 @@ export class BridgeStream {
     };
     socket.onmessage = (ev) => this.receive(String(ev.data));
     socket.onerror = () => {};
-    socket.onclose = () => {
+    socket.onclose = (ev) => {
       this.ready = false;
       clearTimeout(this.renew);
+      this.options.onClose?.(ev.code, ev.reason);
       if (this.closed) return;
       const wait = this.backoff;
       this.backoff = Math.min(this.backoff * 2, this.options.maxBackoffMs ?? 30_000);
@@ -202,6 +243,12 @@ export class BridgeStream {
         break;
       case "error":
         this.options.onError?.(msg);
+        break;
+      case "subscribed":
+        this.options.onSubscribed?.(msg.id, msg.account_id);
+        break;
+      case "status":
+        this.options.onStatus?.(msg);
         break;
       default:
         break;

@@ -28,22 +28,20 @@ async function freePort(): Promise<number> {
 
 export interface Service {
   baseUrl: string;
-  /** A token of a new user (or of `user`). */
-  token(user?: string): string;
+  /** A token of a new user (or of `user`), valid for `ttl` (`1h`, `3s`, …). */
+  token(user?: string, ttl?: string): string;
+  /** Stops the process (as a crash would) and starts it again on the same data and port. */
+  restart(): Promise<void>;
   stop(): void;
 }
 
-export async function startService(): Promise<Service> {
-  const dataDir = mkdtempSync(join(tmpdir(), "mt5-bridge-ts-"));
-  const port = await freePort();
-  const env = { ...process.env, DATA_DIR: dataDir, BIND: `127.0.0.1:${port}`, LOG_FORMAT: "json" };
+async function launch(env: NodeJS.ProcessEnv, baseUrl: string): Promise<ChildProcess> {
   const child: ChildProcess = spawn(binary(), ["serve"], { env, stdio: "ignore" });
-  const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
       const r = await fetch(`${baseUrl}/readyz`);
-      if (r.status === 200) break;
+      if (r.status === 200) return child;
     } catch {
       // not listening yet
     }
@@ -53,13 +51,33 @@ export async function startService(): Promise<Service> {
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+export async function startService(extraEnv: Record<string, string> = {}): Promise<Service> {
+  const dataDir = mkdtempSync(join(tmpdir(), "mt5-bridge-ts-"));
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    BIND: `127.0.0.1:${port}`,
+    LOG_FORMAT: "json",
+    ...extraEnv,
+  };
+  const baseUrl = `http://127.0.0.1:${port}`;
+  let child = await launch(env, baseUrl);
   return {
     baseUrl,
-    token(user = randomUUID()) {
-      return execFileSync(binary(), ["token", "--user", user], {
+    token(user = randomUUID(), ttl = "1h") {
+      return execFileSync(binary(), ["token", "--user", user, "--ttl", ttl], {
         env: { ...process.env, DATA_DIR: dataDir },
         encoding: "utf8",
       }).trim();
+    },
+    async restart() {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+      child = await launch(env, baseUrl);
     },
     stop() {
       child.kill();
