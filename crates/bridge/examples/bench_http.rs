@@ -11,30 +11,23 @@
 
 #[path = "support/mod.rs"]
 mod support;
+use support::service::{
+    bridge_binary, connect_users, credentials_key, proc_status_kb, random_secret, start_server,
+    tail, Server,
+};
 use support::{machine, percentile};
 
 use clap::Parser;
-use mt5_bridge::auth::mint_token;
 #[path = "../tests/support/postgres_db.rs"]
 mod postgres_db;
-use mt5_bridge::vault::CredentialKey;
 use postgres_db::{fresh_postgres_database, TestDatabase};
-use rand::distributions::Alphanumeric;
-use rand::Rng;
-use secrecy::{ExposeSecret, SecretString};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
-use uuid::Uuid;
-
-const LOGIN: u64 = 70001;
-const PASSWORD: &str = "Bench-70001!";
-const SERVER: &str = "Sim-Bench";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -88,11 +81,6 @@ impl Endpoint {
     }
 }
 
-/// One benchmark user: a token and the account it connected.
-struct User {
-    token: String,
-}
-
 /// What one (endpoint, connections) point measured.
 struct Point {
     endpoint: Endpoint,
@@ -132,194 +120,6 @@ fn mb(kb: Option<u64>) -> String {
         Some(kb) => format!("{:.1}", kb as f64 / 1024.0),
         None => "–".to_string(),
     }
-}
-
-/// A field (`VmRSS`, `VmHWM`) of /proc/<pid>/status, in kB.
-fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
-
-fn bridge_binary(args: &Args) -> Result<PathBuf, String> {
-    if let Some(b) = &args.bin {
-        return Ok(b.clone());
-    }
-    if let Some(b) = std::env::var_os("MT5_BRIDGE_BIN") {
-        return Ok(PathBuf::from(b));
-    }
-    // target/release/examples/bench_http → target/release/mt5-bridge
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("mt5-bridge"))
-        .ok_or("cannot locate mt5-bridge next to the example; set MT5_BRIDGE_BIN")?;
-    if bin.is_file() {
-        Ok(bin)
-    } else {
-        Err(format!(
-            "{} not found: run `cargo build --release -p mt5-bridge` first or set MT5_BRIDGE_BIN",
-            bin.display()
-        ))
-    }
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    let port = l
-        .local_addr()
-        .map_err(|e| format!("local_addr: {e}"))?
-        .port();
-    Ok(port)
-}
-
-/// The simulated broker's accounts: one netting account with a balance no benchmark can exhaust,
-/// so orders keep being accepted for the whole run.
-const ACCOUNTS_TOML: &str = r#"
-[[accounts]]
-login = 70001
-password = "Bench-70001!"
-server = "Sim-Bench"
-name = "HTTP bench"
-balance = 1000000000000.0
-currency = "USD"
-leverage = 100
-margin_mode = "netting"
-trade_mode = "demo"
-limit_orders = 0
-limit_positions = 0
-"#;
-
-/// The running service and what it needs to be reached.
-struct Server {
-    child: Child,
-    pid: u32,
-    base: String,
-    log: PathBuf,
-}
-
-async fn start_server(
-    bin: &Path,
-    dir: &Path,
-    database_url: Option<&str>,
-    jwt_secret: &SecretString,
-) -> Result<Server, String> {
-    let accounts = dir.join("accounts.toml");
-    std::fs::write(&accounts, ACCOUNTS_TOML).map_err(|e| format!("accounts file: {e}"))?;
-    let port = free_port()?;
-    let log = dir.join("server.log");
-    let log_file = std::fs::File::create(&log).map_err(|e| format!("log file: {e}"))?;
-    let log_err = log_file.try_clone().map_err(|e| format!("log file: {e}"))?;
-    let key = CredentialKey::generate("bench1").to_base64();
-    let mut cmd = Command::new(bin);
-    cmd.arg("serve")
-        .env_clear()
-        .env("DATA_DIR", dir)
-        .env("BIND", format!("127.0.0.1:{port}"))
-        .env("TERMINALS", "sim:2")
-        .env("MT5_SIM_STATE", "memory")
-        .env("MT5_SIM_ACCOUNTS", &accounts)
-        .env("TRADE_LIMIT_PER_HOUR", "1000000000")
-        .env("SWITCH_LIMIT_PER_HOUR", "1000000000")
-        .env("CONNECT_FAIL_LIMIT", "1000000000")
-        .env("POOL_QUEUE_LIMIT", "1000000")
-        .env("LOG_FORMAT", "json")
-        // Logging every request at info level would dominate the measurement.
-        .env("RUST_LOG", "warn")
-        .env("JWT_SECRET", jwt_secret.expose_secret())
-        .env("CREDENTIALS_KEY", key.expose_secret())
-        .env("CREDENTIALS_KEY_ID", "bench1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log_file))
-        .stderr(Stdio::from(log_err))
-        .kill_on_drop(true);
-    if let Some(url) = database_url {
-        cmd.env("DATABASE_URL", url);
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("spawn {}: {e}", bin.display()))?;
-    let pid = child.id().ok_or("the server exited at once")?;
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!(
-                "the server exited with {status}; its log:\n{}",
-                tail(&log)
-            ));
-        }
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "the server was not ready within 60 s; its log:\n{}",
-                tail(&log)
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(Server {
-        child,
-        pid,
-        base,
-        log,
-    })
-}
-
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
-}
-
-/// Mints a token per user and connects the benchmark account for each (rows are per user).
-async fn connect_users(
-    base: &str,
-    jwt_secret: &SecretString,
-    count: usize,
-) -> Result<Vec<User>, String> {
-    let client = reqwest::Client::new();
-    let mut users = Vec::with_capacity(count);
-    for i in 0..count {
-        let token = mint_token(
-            jwt_secret,
-            Uuid::new_v4(),
-            Some(&format!("bench{i}@example.com")),
-            Duration::from_secs(6 * 3600),
-            "authenticated",
-            None,
-        )
-        .map_err(|e| format!("mint token: {e}"))?;
-        let resp = client
-            .post(format!("{base}/api/v1/accounts/connect"))
-            .bearer_auth(&token)
-            .json(&json!({
-                "account_name": format!("Bench {i}"),
-                "login": LOGIN,
-                "password": PASSWORD,
-                "server": SERVER,
-                "set_as_default": true,
-            }))
-            .send()
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        let status = resp.status();
-        if status.as_u16() != 201 {
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
-            return Err(format!("connect answered {status}: {body}"));
-        }
-        users.push(User { token });
-    }
-    Ok(users)
 }
 
 /// What one worker saw.
@@ -405,7 +205,7 @@ async fn worker(
 async fn run_point(
     args: &Args,
     server: &Server,
-    users: &[User],
+    users: &[String],
     endpoint: Endpoint,
     connections: usize,
 ) -> Point {
@@ -429,7 +229,7 @@ async fn run_point(
     for i in 0..connections {
         let token = users
             .get(i % users.len().max(1))
-            .map(|u| u.token.clone())
+            .cloned()
             .unwrap_or_default();
         handles.push(tokio::spawn(worker(
             server.base.clone(),
@@ -504,13 +304,16 @@ async fn run_with_server(
     database: &str,
     pg: Option<&TestDatabase>,
 ) -> Result<DbRun, String> {
-    let secret: String = rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(48)
-        .map(char::from)
-        .collect();
-    let jwt_secret = SecretString::from(secret);
-    let mut server = start_server(bin, dir, pg.map(|d| d.url.as_str()), &jwt_secret).await?;
+    let jwt_secret = random_secret();
+    let mut server = start_server(
+        bin,
+        dir,
+        pg.map(|d| d.url.as_str()),
+        &jwt_secret,
+        &credentials_key(),
+        &[],
+    )
+    .await?;
     let max_conn = args.connections.iter().copied().max().unwrap_or(1);
     eprintln!(
         "{database}: server pid {} up, connecting {max_conn} users",
@@ -629,7 +432,7 @@ fn main() -> ExitCode {
         eprintln!("unknown database {d:?}: expected sqlite or postgres");
         return ExitCode::FAILURE;
     }
-    let bin = match bridge_binary(&args) {
+    let bin = match bridge_binary(args.bin.as_deref()) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("{e}");
@@ -678,16 +481,4 @@ fn main() -> ExitCode {
     }
     println!("{}", report(&runs));
     ExitCode::SUCCESS
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn proc_status_reads_this_process() {
-        let me = std::process::id();
-        assert!(proc_status_kb(me, "VmRSS").is_some_and(|kb| kb > 0));
-        assert!(proc_status_kb(me, "NoSuchField").is_none());
-    }
 }

@@ -1,5 +1,8 @@
-//! What the benchmarks share: nearest-rank percentiles and a line describing the machine.
+//! What the benchmarks share: nearest-rank percentiles, a line describing the machine, and
+//! (`service`) a running `mt5-bridge serve`.
 #![allow(dead_code)] // each benchmark uses a different part
+
+pub mod service;
 
 use std::time::Duration;
 
