@@ -331,6 +331,9 @@ impl crate::credentials::RefusedStore for RedisRefused {
     }
 }
 
+/// Changes published in one pipeline, at most.
+const RELAY_BATCH: usize = 256;
+
 /// Changes between replicas (journal entries, algorithm runs): this process's are published on
 /// `<prefix>journal`, the others' delivered to this process's streams. Runs until the process ends; a lost subscription
 /// is made again after a second (changes published meanwhile are missed, as documented: a client
@@ -343,16 +346,19 @@ pub fn relay_journal(redis: Redis, events: Arc<crate::events::Events>) {
     let publisher = redis.clone();
     let publish_to = channel.clone();
     tokio::spawn(async move {
-        while let Some(c) = rx.recv().await {
-            let message = format!("{origin} {} {} {}", c.kind.as_str(), c.user_id, c.id);
-            let to = publish_to.clone();
+        let mut batch = Vec::with_capacity(RELAY_BATCH);
+        // Everything waiting goes in one pipeline: one round trip per batch, not per change, so
+        // the relay keeps up with a busy replica (one PUBLISH at a time fell seconds behind at a
+        // few hundred orders a second: docs/BENCHMARKS.md).
+        while rx.recv_many(&mut batch, RELAY_BATCH).await > 0 {
+            let mut pipe = redis::pipe();
+            for c in batch.drain(..) {
+                let message = format!("{origin} {} {} {}", c.kind.as_str(), c.user_id, c.id);
+                pipe.cmd("PUBLISH").arg(&publish_to).arg(message).ignore();
+            }
             let _ = publisher
                 .run("journal relay publish", |mut conn| async move {
-                    redis::cmd("PUBLISH")
-                        .arg(&to)
-                        .arg(&message)
-                        .query_async::<i64>(&mut conn)
-                        .await
+                    pipe.query_async::<()>(&mut conn).await
                 })
                 .await;
         }

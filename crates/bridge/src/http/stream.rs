@@ -39,6 +39,8 @@ pub const CLOSE_UNAUTHENTICATED: u16 = 4001;
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 pub const CLOSE_TOO_MANY_STREAMS: u16 = 4029;
 
+/// Changes taken from the bus at once, at most.
+const CHANGE_BATCH: usize = 256;
 /// Entries whose last sent view a connection remembers, to send a change once.
 const SENT_REMEMBERED: usize = 1000;
 
@@ -374,70 +376,30 @@ async fn serve(
                 }
             }
             change = changes.recv() => match change {
-                Ok(c) if c.user_id == user_id => {
-                    let channel = match c.kind {
-                        Kind::Journal => "orders",
-                        Kind::Run => "runs",
-                    };
-                    let wanted = |s: &Subscription| {
-                        s.channel == channel
-                            || (c.kind == Kind::Journal && SNAPSHOTS.contains(&s.channel))
-                    };
-                    if !subscriptions.values().any(wanted) {
-                        continue;
-                    }
-                    // Read as the user: the store's own checks decide what they may see.
-                    let Some((account_id, data)) = read_change(state, &user, c).await else {
-                        continue;
-                    };
-                    // Changes are read as they are now: two changes read after both happened
-                    // show the same thing, sent once.
-                    if sent.get(&c.id) == Some(&data) {
-                        continue;
-                    }
-                    if sent.len() >= SENT_REMEMBERED {
-                        sent.clear();
-                    }
-                    sent.insert(c.id, data.clone());
-                    let mut ids: Vec<&String> = subscriptions
-                        .iter()
-                        .filter(|(_, s)| s.channel == channel && s.account_id == account_id)
-                        .map(|(id, _)| id)
-                        .collect();
-                    ids.sort();
-                    for id in ids {
-                        seq += 1;
-                        state.metrics.stream_event(channel);
-                        let event = json!({
-                            "type": "event", "id": id, "channel": channel,
-                            "account_id": account_id, "seq": seq, "data": data,
-                        });
-                        if !out.json(event) {
-                            return slow(state, out);
-                        }
-                    }
-                    // An order of the account completed: its positions and account changed.
-                    if c.kind == Kind::Journal && data["status"] != "pending" {
-                        let mut due: Vec<(&String, &Subscription)> = subscriptions
-                            .iter()
-                            .filter(|(_, s)| {
-                                SNAPSHOTS.contains(&s.channel) && s.account_id == account_id
-                            })
-                            .collect();
-                        due.sort_by_key(|(id, _)| *id);
-                        for (id, sub) in due {
-                            let sent = send_snapshot(
-                                state, out, &mut seq, &mut snapshots, id, sub.channel, &sub.row,
-                                Read::Now,
-                            )
-                            .await;
-                            if !sent {
-                                return slow(state, out);
+                Ok(first) => {
+                    // Everything already waiting is taken with it: a change read once covers
+                    // every earlier one of the same entry (an order's `pending` and `done` that
+                    // arrived together cost one read), and snapshots are read once per batch.
+                    let mut batch = vec![first];
+                    while batch.len() < CHANGE_BATCH {
+                        match changes.try_recv() {
+                            Ok(c) => batch.push(c),
+                            Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                                return slow(state, out)
                             }
+                            Err(_) => break,
                         }
+                    }
+                    let mine = own_changes(user_id, batch);
+                    let ok = send_changes(
+                        state, &user, out, &mut seq, &subscriptions, &mut sent, &mut snapshots,
+                        mine,
+                    )
+                    .await;
+                    if !ok {
+                        return slow(state, out);
                     }
                 }
-                Ok(_) => {}
                 // Changes were missed: this connection could not keep up.
                 Err(broadcast::error::RecvError::Lagged(_)) => return slow(state, out),
                 Err(broadcast::error::RecvError::Closed) => return,
@@ -478,6 +440,104 @@ async fn serve(
             }
         }
     }
+}
+
+/// The changes of `user_id` in `batch`, each entry or run once (at its last place: it is read as
+/// it is now anyway).
+fn own_changes(user_id: Uuid, batch: Vec<Change>) -> Vec<Change> {
+    let mut mine: Vec<Change> = Vec::with_capacity(batch.len());
+    for c in batch.into_iter().filter(|c| c.user_id == user_id) {
+        mine.retain(|m| (m.kind, m.id) != (c.kind, c.id));
+        mine.push(c);
+    }
+    mine
+}
+
+/// Sends the `orders`/`runs` events of `changes` (read as the user), then, once per account whose
+/// order completed, its `positions`/`account` snapshots. False when the client is too far behind.
+#[allow(clippy::too_many_arguments)]
+async fn send_changes(
+    state: &AppState,
+    user: &AuthUser,
+    out: &mut Outbox,
+    seq: &mut u64,
+    subscriptions: &HashMap<String, Subscription>,
+    sent: &mut HashMap<Uuid, Value>,
+    snapshots: &mut HashMap<String, Value>,
+    changes: Vec<Change>,
+) -> bool {
+    let mut completed: Vec<Uuid> = Vec::new();
+    for c in changes {
+        let channel = match c.kind {
+            Kind::Journal => "orders",
+            Kind::Run => "runs",
+        };
+        let wanted = |s: &Subscription| {
+            s.channel == channel || (c.kind == Kind::Journal && SNAPSHOTS.contains(&s.channel))
+        };
+        if !subscriptions.values().any(wanted) {
+            continue;
+        }
+        // Read as the user: the store's own checks decide what they may see.
+        let Some((account_id, data)) = read_change(state, user, c).await else {
+            continue;
+        };
+        // Changes are read as they are now: two changes read after both happened show the same
+        // thing, sent once.
+        if sent.get(&c.id) == Some(&data) {
+            continue;
+        }
+        if sent.len() >= SENT_REMEMBERED {
+            sent.clear();
+        }
+        sent.insert(c.id, data.clone());
+        let mut ids: Vec<&String> = subscriptions
+            .iter()
+            .filter(|(_, s)| s.channel == channel && s.account_id == account_id)
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort();
+        for id in ids {
+            *seq += 1;
+            state.metrics.stream_event(channel);
+            let event = json!({
+                "type": "event", "id": id, "channel": channel,
+                "account_id": account_id, "seq": *seq, "data": data,
+            });
+            if !out.json(event) {
+                return false;
+            }
+        }
+        // An order of the account completed: its positions and account changed.
+        if c.kind == Kind::Journal
+            && data["status"] != "pending"
+            && !completed.contains(&account_id)
+        {
+            completed.push(account_id);
+        }
+    }
+    let mut due: Vec<(&String, &Subscription)> = subscriptions
+        .iter()
+        .filter(|(_, s)| SNAPSHOTS.contains(&s.channel) && completed.contains(&s.account_id))
+        .collect();
+    due.sort_by_key(|(id, _)| *id);
+    for (id, sub) in due {
+        let ok = send_snapshot(
+            state,
+            out,
+            seq,
+            snapshots,
+            id,
+            sub.channel,
+            &sub.row,
+            Read::Now,
+        )
+        .await;
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 /// The changed entry or run as its route shows it, with its account; None when the user may not
@@ -864,4 +924,31 @@ async fn subscribe(
         },
     );
     answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_keeps_the_user_s_changes_each_once_in_order() {
+        let (me, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let c = |user_id, kind, id| Change { user_id, kind, id };
+        let batch = vec![
+            c(me, Kind::Journal, a),
+            c(other, Kind::Journal, b),
+            c(me, Kind::Run, a),
+            c(me, Kind::Journal, b),
+            c(me, Kind::Journal, a),
+        ];
+        assert_eq!(
+            own_changes(me, batch),
+            vec![
+                c(me, Kind::Run, a),
+                c(me, Kind::Journal, b),
+                c(me, Kind::Journal, a)
+            ]
+        );
+    }
 }
