@@ -111,58 +111,76 @@ impl TickHub {
 /// One symbol's read: its tick as the API shows it, or None when the server has no such symbol.
 type Read = Option<Value>;
 
+/// Symbols read in one hold of a terminal: a request that comes meanwhile waits for at most this
+/// many reads, however many symbols are watched.
+const SYMBOLS_PER_READ: usize = 8;
+
 async fn read_server(hub: Arc<TickHub>, server: String) {
     let mut every = tokio::time::interval(hub.every);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // Where a round starts: when terminals are busy and a round stops early, the symbols it did
+    // not reach go first next time.
+    let mut start = 0usize;
     loop {
         every.tick().await;
-        let Some(symbols) = hub.watched(&server) else {
+        let Some(mut symbols) = hub.watched(&server) else {
             return;
         };
-        let names = symbols.clone();
-        let read = hub
-            .pool
-            .run_on_server_if_idle(&server, move |t, at| {
-                Box::pin(async move {
-                    let offset = t.server_time_offset_s(&at).await?;
-                    let mut reads: Vec<Read> = Vec::with_capacity(names.len());
-                    for name in &names {
-                        match t.symbol_info_tick(&at, name).await {
-                            Ok(tick) => reads.push(Some(tick_view(name, tick, offset))),
-                            Err(mt5::TerminalError::Mt5 { code, .. })
-                                if code == mt5::error::last_error::NOT_FOUND =>
-                            {
-                                reads.push(None)
-                            }
-                            Err(e) => return Err(e),
-                        }
+        let n = symbols.len();
+        symbols.rotate_left(start % n.max(1));
+        let mut done = 0;
+        for chunk in symbols.chunks(SYMBOLS_PER_READ) {
+            match read_chunk(&hub.pool, &server, chunk).await {
+                Peeked::Ran(Ok(reads)) => {
+                    for (symbol, read) in chunk.iter().zip(reads) {
+                        let feed = match read {
+                            Some(tick) => Feed::Tick(tick),
+                            None => Feed::NotFound,
+                        };
+                        hub.publish(&server, symbol, feed);
                     }
-                    Ok(reads)
-                })
-            })
-            .await;
-        match read {
-            Peeked::Ran(Ok(reads)) => {
-                for (symbol, read) in symbols.iter().zip(reads) {
-                    let feed = match read {
-                        Some(tick) => Feed::Tick(tick),
-                        None => Feed::NotFound,
-                    };
-                    hub.publish(&server, symbol, feed);
+                    done += chunk.len();
                 }
-            }
-            // The next round tries again; what subscribers saw last stands.
-            Peeked::Ran(Err(e)) => {
-                tracing::debug!(error = %e, server = %server, "ticks: read failed");
-            }
-            Peeked::Busy => {}
-            Peeked::NoTerminal => {
-                for symbol in &symbols {
-                    hub.publish(&server, symbol, Feed::WaitingForTerminal);
+                // The next round tries again; what subscribers saw last stands.
+                Peeked::Ran(Err(e)) => {
+                    tracing::debug!(error = %e, server = %server, "ticks: read failed");
+                    break;
+                }
+                Peeked::Busy => break,
+                Peeked::NoTerminal => {
+                    for symbol in &symbols {
+                        hub.publish(&server, symbol, Feed::WaitingForTerminal);
+                    }
+                    break;
                 }
             }
         }
+        start = (start + done) % n.max(1);
     }
+}
+
+/// Reads `symbols` in one hold of an idle terminal on `server`.
+async fn read_chunk(pool: &TerminalPool, server: &str, symbols: &[String]) -> Peeked<Vec<Read>> {
+    let names = symbols.to_vec();
+    pool.run_on_server_if_idle(server, move |t, at| {
+        Box::pin(async move {
+            let offset = t.server_time_offset_s(&at).await?;
+            let mut reads: Vec<Read> = Vec::with_capacity(names.len());
+            for name in &names {
+                match t.symbol_info_tick(&at, name).await {
+                    Ok(tick) => reads.push(Some(tick_view(name, tick, offset))),
+                    Err(mt5::TerminalError::Mt5 { code, .. })
+                        if code == mt5::error::last_error::NOT_FOUND =>
+                    {
+                        reads.push(None)
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(reads)
+        })
+    })
+    .await
 }
 
 /// `{"symbol","bid","ask","last","time","time_msc"}`, the times as `GET

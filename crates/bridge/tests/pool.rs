@@ -1545,3 +1545,43 @@ async fn a_server_peek_uses_any_idle_terminal_on_that_server() {
     holder.await.unwrap().unwrap();
     assert_eq!(logins(&r.pool), logins_now, "a peek never logs in");
 }
+
+/// The `ticks` reader holds a terminal for a few symbols at a time: a request that arrives while
+/// it reads many waits behind at most one batch of reads (8), not behind all the watched symbols.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tick_reader_lets_a_request_in_between_batches() {
+    let r = rig(1, 1, 0, 20, opts()).await;
+    run(&r.pool, 0, info_op()).await.unwrap();
+    let hub = Arc::new(mt5_bridge::ticks::TickHub::new(r.pool.clone()));
+    // 30 symbols (unknown ones cost a read too): at 20 ms a read, 600 ms for all of them.
+    let feeds: Vec<_> = (0..30)
+        .map(|i| hub.watch("Sim-Demo", &format!("NO{i:02}")))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let arrived = r.broker.clock().now_ms();
+    run(&r.pool, 0, info_op()).await.unwrap();
+    let records = audit(&r.broker).await;
+    let request = records
+        .iter()
+        .filter(|a| a.operation == "account_info")
+        .max_by_key(|a| a.seq)
+        .unwrap();
+    let waited_behind = records
+        .iter()
+        .filter(|a| {
+            a.operation == "symbol_info_tick" && a.utc_ms >= arrived && a.seq < request.seq
+        })
+        .count();
+    assert!(
+        waited_behind <= 8,
+        "the request waited behind {waited_behind} tick reads"
+    );
+    // The reader did get through every symbol: each feed says the server has no such symbol.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for mut feed in feeds {
+        while *feed.borrow_and_update() != mt5_bridge::ticks::Feed::NotFound {
+            assert!(Instant::now() < deadline, "a symbol was never read");
+            let _ = tokio::time::timeout(Duration::from_secs(1), feed.changed()).await;
+        }
+    }
+}
