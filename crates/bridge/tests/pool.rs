@@ -1568,9 +1568,7 @@ async fn the_tick_reader_lets_a_request_in_between_batches() {
         .unwrap();
     let waited_behind = records
         .iter()
-        .filter(|a| {
-            a.operation == "symbol_info_tick" && a.utc_ms >= arrived && a.seq < request.seq
-        })
+        .filter(|a| a.operation == "symbol_info_tick" && a.utc_ms >= arrived && a.seq < request.seq)
         .count();
     assert!(
         waited_behind <= 8,
