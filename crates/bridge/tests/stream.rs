@@ -927,3 +927,30 @@ async fn a_client_that_stops_reading_is_closed_and_slows_nobody() {
     assert_eq!(close_code(&mut slow).await, Some(CloseCode::Library(4008)));
     app.shutdown().await;
 }
+
+/// An idle stream is pinged every 20 s (proxies keep it open; a dead client is found).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_stream_is_pinged_every_twenty_seconds() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let t = app.token(Uuid::new_v4());
+    let mut ws = ready_stream(&app, &t).await;
+    let opened = std::time::Instant::now();
+    let ping = tokio::time::timeout(Duration::from_secs(25), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Ping(_))) => return std::time::Instant::now(),
+                Some(Ok(Message::Text(t))) => panic!("unexpected {t}"),
+                Some(Ok(_)) => continue,
+                other => panic!("the stream ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a ping within 25 s");
+    let after = ping.duration_since(opened);
+    assert!(
+        after >= Duration::from_secs(19),
+        "pinged after {after:?}, not every 20 s"
+    );
+    app.shutdown().await;
+}
