@@ -337,13 +337,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match support::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("runtime: {e}");
+            eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };

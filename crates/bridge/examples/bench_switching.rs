@@ -1202,13 +1202,10 @@ fn main() -> ExitCode {
             };
             // A runtime per run: dropping it ends everything the run left behind (the backlog of
             // requests still queued in the service), so runs do not disturb each other.
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match support::runtime() {
                 Ok(rt) => rt,
                 Err(e) => {
-                    eprintln!("runtime: {e}");
+                    eprintln!("{e}");
                     return ExitCode::FAILURE;
                 }
             };

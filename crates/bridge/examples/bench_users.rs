@@ -8,17 +8,18 @@
 //! Run: `cargo build -p mt5-bridge && cargo run -p mt5-bridge --example bench_users -- --users
 //! 100000` (see docs/BENCHMARKS.md).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use clap::Parser;
 use mt5_bridge::auth::mint_token;
-use mt5_bridge::vault::CredentialKey;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::process::Command;
+use support::service::{bridge_binary, credentials_key, proc_status_kb, start_server};
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -38,75 +39,20 @@ struct Args {
     bin: Option<PathBuf>,
 }
 
-fn rss_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
-
-fn binary(args: &Args) -> Result<PathBuf, String> {
-    if let Some(b) = &args.bin {
-        return Ok(b.clone());
-    }
-    if let Some(b) = std::env::var_os("MT5_BRIDGE_BIN") {
-        return Ok(PathBuf::from(b));
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    exe.parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("mt5-bridge"))
-        .filter(|b| b.is_file())
-        .ok_or_else(|| "build mt5-bridge first or set MT5_BRIDGE_BIN".to_string())
-}
-
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
-    let bin = binary(&args)?;
+    let bin = bridge_binary(args.bin.as_deref())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
     let secret = SecretString::from("bench-users-secret-with-at-least-32-characters");
-    let key = CredentialKey::generate("bench1").to_base64();
-    let mut child = Command::new(&bin)
-        .arg("serve")
-        .env_clear()
-        .env("DATA_DIR", dir.path())
-        .env("BIND", format!("127.0.0.1:{port}"))
-        .env("TERMINALS", "sim:2")
-        .env("MT5_SIM_STATE", "memory")
-        .env("CONNECT_FAIL_LIMIT", "1000000000")
-        .env("LOGIN_FAIL_LIMIT", "1000000000")
-        .env("RUST_LOG", "error")
-        .env("JWT_SECRET", secret.expose_secret())
-        .env("CREDENTIALS_KEY", key.expose_secret())
-        .env("CREDENTIALS_KEY_ID", "bench1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("spawn {}: {e}", bin.display()))?;
-    let pid = child.id().ok_or("the server exited at once")?;
-    let base = format!("http://127.0.0.1:{port}");
+    let extra = [
+        ("LOGIN_FAIL_LIMIT", "1000000000".to_string()),
+        ("RUST_LOG", "error".to_string()),
+    ];
+    let mut server =
+        start_server(&bin, dir.path(), None, &secret, &credentials_key(), &extra).await?;
+    let (pid, base) = (server.pid, server.base.clone());
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        if Instant::now() > deadline {
-            return Err("the server did not become ready".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     // Warm up the paths once, so the baseline includes what every request needs anyway.
     let secret_for_users = secret.clone();
     let one_user = move |client: reqwest::Client, base: String, i: usize| {
@@ -145,7 +91,7 @@ async fn main() -> Result<(), String> {
         one_user(client.clone(), base.clone(), i).await?;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = rss_kb(pid).ok_or("cannot read the server's RSS")?;
+    let before = proc_status_kb(pid, "VmRSS").ok_or("cannot read the server's RSS")?;
     let started = Instant::now();
     let next = Arc::new(AtomicUsize::new(200));
     let failures = Arc::new(AtomicUsize::new(0));
@@ -172,8 +118,8 @@ async fn main() -> Result<(), String> {
     }
     let elapsed = started.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_kb(pid).ok_or("cannot read the server's RSS")?;
-    let _ = child.kill().await;
+    let after = proc_status_kb(pid, "VmRSS").ok_or("cannot read the server's RSS")?;
+    let _ = server.child.kill().await;
     println!(
         "users: {}, requests: {}, failures: {}, {:.1} s",
         args.users,

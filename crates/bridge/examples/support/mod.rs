@@ -6,6 +6,14 @@ pub mod service;
 
 use std::time::Duration;
 
+/// A multi-threaded runtime, or why there is none (said on stderr by the caller).
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))
+}
+
 /// The `p` quantile of `sorted` by nearest rank; `None` when empty.
 pub fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
     if sorted.is_empty() {
