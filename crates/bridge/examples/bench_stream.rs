@@ -321,29 +321,25 @@ fn report(points: &[PointResult]) -> String {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    match bench(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench(args: Args) -> Result<(), String> {
     if args.seconds.is_nan()
         || args.seconds <= 0.0
         || args.users.is_empty()
         || args.users.contains(&0)
     {
-        eprintln!("--seconds and --users must be positive");
-        return ExitCode::FAILURE;
+        return Err("--seconds and --users must be positive".into());
     }
-    let bin = match bridge_binary(args.bin.as_deref()) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let rt = match support::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let bin = bridge_binary(args.bin.as_deref())?;
+    let rt = support::runtime()?;
     println!("## Stream benchmark\n");
     println!(
         "- Date: {}",
@@ -356,23 +352,16 @@ fn main() -> ExitCode {
         "- Each point: {} s of market orders per user, one after another\n",
         args.seconds
     );
-    let mut points = match rt.block_on(single(&args, &bin)) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("one-replica run failed: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let mut points = rt
+        .block_on(single(&args, &bin))
+        .map_err(|e| format!("one-replica run failed: {e}"))?;
     match (&args.postgres, &args.redis) {
-        (Some(pg), Some(redis)) => match rt.block_on(replicas(&args, &bin, pg, redis)) {
-            Ok(p) => points.extend(p),
-            Err(e) => {
-                eprintln!("two-replica run failed: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
+        (Some(pg), Some(redis)) => points.extend(
+            rt.block_on(replicas(&args, &bin, pg, redis))
+                .map_err(|e| format!("two-replica run failed: {e}"))?,
+        ),
         _ => eprintln!("two replicas: skipped (needs --postgres and --redis)"),
     }
     println!("{}", report(&points));
-    ExitCode::SUCCESS
+    Ok(())
 }
