@@ -169,13 +169,8 @@ fn now_ms() -> i64 {
     params(doc::AccountHeader, doc::HistoryQuery),
     responses(
         (status = 200, description = "A page of deals", body = DealPage),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NoAccountToActOn),
-        (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, response = doc::TradingReadInvalid),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::TerminalReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -223,13 +218,8 @@ pub struct DealPage {
     params(doc::AccountHeader, doc::HistoryQuery),
     responses(
         (status = 200, description = "A page of orders", body = HistoryOrderPage),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NoAccountToActOn),
-        (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, response = doc::TradingReadInvalid),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::TerminalReadErrors,
     ),
     security(("bearer" = []))
 )]

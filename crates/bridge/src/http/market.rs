@@ -26,13 +26,8 @@ use std::collections::HashMap;
     params(doc::AccountHeader),
     responses(
         (status = 200, description = "MT5's account_info plus the bridge's account_id", body = AccountInfoBody),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NoAccountToActOn),
-        (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, response = doc::TradingReadInvalid),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::TerminalReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -72,13 +67,8 @@ pub struct AccountInfoBody {
     params(doc::AccountHeader, doc::SymbolsQuery),
     responses(
         (status = 200, description = "The symbols", body = SymbolList),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NoAccountToActOn),
-        (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, response = doc::TradingReadInvalid),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::TerminalReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -131,13 +121,8 @@ async fn symbol_info(
     params(("symbol" = String, Path, pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$", description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader),
     responses(
         (status = 200, description = "The symbol", body = doc::SymbolInfo),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
-        (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, response = doc::TradingReadInvalid),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::TerminalReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -162,13 +147,8 @@ pub async fn symbol(
     params(("symbol" = String, Path, pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$", description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader),
     responses(
         (status = 200, description = "The last tick", body = doc::Tick),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
-        (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, response = doc::TradingReadInvalid),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::TerminalReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -204,13 +184,8 @@ pub async fn tick(
     params(("symbol" = String, Path, pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$", description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader, doc::RatesQuery),
     responses(
         (status = 200, description = "The bars", body = RateList),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
-        (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, response = doc::TradingReadInvalid),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::TerminalReadErrors,
     ),
     security(("bearer" = []))
 )]

@@ -435,6 +435,41 @@ error_responses! {
     TradingDisabledOrReadOnly => "`trading_disabled`: the account's kill switch is on; `read_only_account`: the terminal reports that trading is not allowed on this account (an investor password); nothing was sent (journaled as `refused`)";
 }
 
+/// Sets of the reusable responses above that many routes share whole: a route lists its own
+/// success (and its 404 or 422 where they say more) beside one of these. Each is a `$ref` per
+/// status, the same document as listing them one by one.
+macro_rules! response_sets {
+    ($($(#[$m:meta])* $name:ident => [$($status:literal => $response:ident),+ $(,)?];)+) => {$(
+        $(#[$m])*
+        pub struct $name;
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<String, RefOr<OaResponse>> {
+                [$(($status, <$response as ToResponse<'static>>::response().0)),+]
+                    .into_iter()
+                    .map(|(status, name)| {
+                        (status.to_string(), RefOr::Ref(Ref::from_response_name(name)))
+                    })
+                    .collect()
+            }
+        }
+    )+};
+}
+
+response_sets! {
+    /// A read on the resolved account's terminal: 401, 409, 422, 500, 503, 504 (404 is the route's).
+    TerminalReadErrors => [
+        "401" => Unauthorized, "409" => CredentialsInvalid, "422" => TradingReadInvalid,
+        "500" => Internal, "503" => TerminalUnavailable, "504" => TerminalTimeout,
+    ];
+    /// An order sent on the resolved account: 400, 401, 403, 409, 413, 429, 500, 503, 504 (404 and
+    /// 422 are the route's).
+    OrderErrors => [
+        "400" => InvalidJson, "401" => Unauthorized, "403" => TradingDisabledOrReadOnly,
+        "409" => InProgressOrCredentialsInvalid, "413" => PayloadTooLarge, "429" => RateLimited,
+        "500" => Internal, "503" => TerminalUnavailable, "504" => TerminalTimeout,
+    ];
+}
+
 /// An RFC 3339 time, or epoch seconds (UTC).
 pub struct TimeInput;
 

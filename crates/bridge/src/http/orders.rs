@@ -30,13 +30,8 @@ use std::collections::HashMap;
     params(doc::AccountHeader, doc::SymbolFilter),
     responses(
         (status = 200, description = "The pending orders", body = OrderList),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NoAccountToActOn),
-        (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, response = doc::TradingReadInvalid),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::TerminalReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -207,17 +202,9 @@ async fn build_place(
     request_body = PlaceOrderRequest,
     responses(
         (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
-        (status = 400, response = doc::InvalidJson),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::TradingDisabledOrReadOnly),
         (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
-        (status = 409, response = doc::InProgressOrCredentialsInvalid),
-        (status = 413, response = doc::PayloadTooLarge),
         (status = 422, description = "`validation_failed` (`risk_limits.<key>` when the account's stored limits are invalid); `invalid_combination` (a pending order without `price`, a stop-limit order without `stoplimit`, `type_time` `specified`/`specified_day` without `expiration`); `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `risk_limit_exceeded` (the limit and its numbers in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
-        (status = 429, response = doc::RateLimited),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::OrderErrors,
     ),
     security(("bearer" = []))
 )]
@@ -342,17 +329,9 @@ async fn find_order(state: &AppState, row: &AccountRow, ticket: u64) -> ApiResul
     request_body = ModifyOrderRequest,
     responses(
         (status = 200, description = "MT5 accepted it, `changed` false when there was nothing to change (a repeated `Idempotency-Key` replays the first response)", body = crate::trading::ModifyResult),
-        (status = 400, response = doc::InvalidJson),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::TradingDisabledOrReadOnly),
         (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `order_not_found`", body = doc::ErrorBody),
-        (status = 409, response = doc::InProgressOrCredentialsInvalid),
-        (status = 413, response = doc::PayloadTooLarge),
         (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
-        (status = 429, response = doc::RateLimited),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::OrderErrors,
     ),
     security(("bearer" = []))
 )]

@@ -29,13 +29,8 @@ use std::collections::HashMap;
     params(doc::AccountHeader, doc::SymbolFilter),
     responses(
         (status = 200, description = "The open positions", body = PositionList),
-        (status = 401, response = doc::Unauthorized),
         (status = 404, response = doc::NoAccountToActOn),
-        (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, response = doc::TradingReadInvalid),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::TerminalReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -85,17 +80,9 @@ async fn find_position(
     request_body = ModifyPositionRequest,
     responses(
         (status = 200, description = "MT5 accepted it, `changed` false when there was nothing to change (a repeated `Idempotency-Key` replays the first response)", body = crate::trading::ModifyResult),
-        (status = 400, response = doc::InvalidJson),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::TradingDisabledOrReadOnly),
         (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `position_not_found`", body = doc::ErrorBody),
-        (status = 409, response = doc::InProgressOrCredentialsInvalid),
-        (status = 413, response = doc::PayloadTooLarge),
         (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
-        (status = 429, response = doc::RateLimited),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::OrderErrors,
     ),
     security(("bearer" = []))
 )]
@@ -159,17 +146,9 @@ pub async fn modify_position(
     request_body(content = Option<ClosePositionRequest>, description = "Optional: without a body the whole position closes"),
     responses(
         (status = 200, description = "MT5 accepted it (a repeated `Idempotency-Key` replays the first response)", body = doc::OrderSendResult),
-        (status = 400, response = doc::InvalidJson),
-        (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::TradingDisabledOrReadOnly),
         (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `position_not_found`", body = doc::ErrorBody),
-        (status = 409, response = doc::InProgressOrCredentialsInvalid),
-        (status = 413, response = doc::PayloadTooLarge),
         (status = 422, description = "`validation_failed`; `trade_rejected` (MT5's `retcode`, `retcode_name`, `comment` in `details`); `idempotency_key_reused`; `mt5_login_failed`", body = doc::ErrorBody),
-        (status = 429, response = doc::RateLimited),
-        (status = 500, response = doc::Internal),
-        (status = 503, response = doc::TerminalUnavailable),
-        (status = 504, response = doc::TerminalTimeout),
+        doc::OrderErrors,
     ),
     security(("bearer" = []))
 )]
