@@ -364,15 +364,10 @@ pub async fn modify_order(
         source: Source::Api,
     };
     // MT5's MODIFY resends every level: absent fields keep the order's own; null removes sl/tp.
-    let keep = |o: Opt<f64>, current: f64| match o {
-        Opt::Absent => current,
-        Opt::Null => 0.0,
-        Opt::Value(v) => v,
-    };
-    let new_price = keep(price, existing.price_open);
-    let new_sl = keep(sl, existing.sl);
-    let new_tp = keep(tp, existing.tp);
-    let new_stoplimit = keep(stoplimit, existing.price_stoplimit);
+    let new_price = price.level(existing.price_open);
+    let new_sl = sl.level(existing.sl);
+    let new_tp = tp.level(existing.tp);
+    let new_stoplimit = stoplimit.level(existing.price_stoplimit);
     submit(&state, &user.ctx, &row, intent, move |t, at, _client_id| {
         let existing = existing.clone();
         let expiration = expiration.clone();

@@ -4,7 +4,7 @@ use super::extract::{AuthUser, JsonBody, MaybeJsonBody};
 use super::extract::{Path, Query};
 use super::openapi as doc;
 use super::trading::*;
-use super::validate::{Fields, Opt};
+use super::validate::Fields;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AccountRow;
@@ -104,12 +104,7 @@ pub async fn modify_position(
     let key = idempotency_key(&headers)?;
     let row = resolve_account(&state, &user, &headers).await?;
     let pos = find_position(&state, &row, ticket).await?;
-    let level = |o: &Opt<f64>, current: f64| match o {
-        Opt::Absent => current,
-        Opt::Null => 0.0,
-        Opt::Value(v) => *v,
-    };
-    let (new_sl, new_tp) = (level(&sl, pos.sl), level(&tp, pos.tp));
+    let (new_sl, new_tp) = (sl.level(pos.sl), tp.level(pos.tp));
     let normalized = json!({ "ticket": ticket, "sl": new_sl, "tp": new_tp });
     let intent = Intent {
         action: "modify_position",

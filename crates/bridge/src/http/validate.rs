@@ -55,6 +55,18 @@ impl<T> Opt<T> {
     }
 }
 
+impl Opt<f64> {
+    /// A price level of a modification, as MT5 takes it (it resends every level): absent keeps
+    /// `current`, null removes it (0), a value replaces it.
+    pub fn level(&self, current: f64) -> f64 {
+        match self {
+            Opt::Absent => current,
+            Opt::Null => 0.0,
+            Opt::Value(v) => *v,
+        }
+    }
+}
+
 impl<'a> Fields<'a> {
     /// The body must be a JSON object.
     pub fn new(body: &'a Value) -> Result<Self, ApiError> {
