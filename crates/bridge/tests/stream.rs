@@ -334,8 +334,7 @@ async fn streams_and_subscriptions_are_limited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn algorithm_runs_reach_the_runs_channel() {
     let app = common::spawn(common::Db::Sqlite).await;
-    let t = app.token(Uuid::new_v4());
-    let account = app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    let (t, account) = app.trader(10001).await;
     let mut ws = ready_stream(&app, &t).await;
     send(
         &mut ws,
@@ -400,8 +399,7 @@ async fn a_silent_connection_is_closed_after_ten_seconds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn positions_and_account_come_whole_on_subscribe_and_after_each_order() {
     let app = common::spawn(common::Db::Sqlite).await;
-    let t = app.token(Uuid::new_v4());
-    let account = app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    let (t, account) = app.trader(10001).await;
     let mut ws = ready_stream(&app, &t).await;
     send(
         &mut ws,
@@ -472,8 +470,7 @@ async fn positions_follow_the_market_between_orders() {
         env.insert("STREAM_POLL_MS", "100".into());
     })
     .await;
-    let t = app.token(Uuid::new_v4());
-    app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    let (t, _) = app.trader(10001).await;
     let (s, b) = app
         .post(
             "/api/v1/orders",
@@ -615,8 +612,7 @@ async fn ticks_wait_for_a_terminal_on_the_server_then_flow() {
         env.insert("TERMINALS", "sim:1".into());
     })
     .await;
-    let t = app.token(Uuid::new_v4());
-    let sim_demo = app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    let (t, sim_demo) = app.trader(10001).await;
     // The only terminal moves to another server.
     app.connect(&t, 5042856355, "V!QzRxQ7", "MetaQuotes-Demo", "b")
         .await;
@@ -838,8 +834,7 @@ async fn a_client_that_stops_reading_is_closed_and_slows_nobody() {
         env.insert("STREAM_BUFFER", "8".into());
     })
     .await;
-    let t = app.token(Uuid::new_v4());
-    let account = app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "a").await;
+    let (t, account) = app.trader(10001).await;
 
     // A socket with a small receive buffer, so that not reading soon backs up to the server.
     let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
