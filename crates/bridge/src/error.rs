@@ -336,9 +336,7 @@ impl From<TerminalError> for ApiError {
                 ApiError::Mt5LoginFailed { code, message }
             }
             // Terminal calls name a symbol when MT5 can answer "not found" (-4).
-            TerminalError::Mt5 { code, .. } if code == mt5::error::last_error::NOT_FOUND => {
-                ApiError::SymbolNotFound
-            }
+            e if e.is_not_found() => ApiError::SymbolNotFound,
             // MT5 refused the arguments (-2): a request error naming the argument, not an outage.
             TerminalError::Mt5 { code, message }
                 if code == mt5::error::last_error::INVALID_PARAMS =>

@@ -68,11 +68,6 @@ impl TickHub {
         rx
     }
 
-    /// Servers with a reader running now.
-    pub fn servers_read(&self) -> usize {
-        self.lock().len()
-    }
-
     fn lock(
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, watch::Sender<Feed>>>> {
@@ -95,15 +90,22 @@ impl TickHub {
         Some(names)
     }
 
-    fn publish(&self, server: &str, symbol: &str, feed: Feed) {
-        if let Some(tx) = self.lock().get(server).and_then(|s| s.get(symbol)) {
-            tx.send_if_modified(|now| {
-                let changed = *now != feed;
-                if changed {
-                    *now = feed;
-                }
-                changed
-            });
+    /// Sets each symbol's feed (under one lock); watchers hear only a change.
+    fn publish(&self, server: &str, feeds: impl IntoIterator<Item = (String, Feed)>) {
+        let servers = self.lock();
+        let Some(symbols) = servers.get(server) else {
+            return;
+        };
+        for (symbol, feed) in feeds {
+            if let Some(tx) = symbols.get(&symbol) {
+                tx.send_if_modified(|now| {
+                    let changed = *now != feed;
+                    if changed {
+                        *now = feed;
+                    }
+                    changed
+                });
+            }
         }
     }
 }
@@ -132,13 +134,11 @@ async fn read_server(hub: Arc<TickHub>, server: String) {
         for chunk in symbols.chunks(SYMBOLS_PER_READ) {
             match read_chunk(&hub.pool, &server, chunk).await {
                 Peeked::Ran(Ok(reads)) => {
-                    for (symbol, read) in chunk.iter().zip(reads) {
-                        let feed = match read {
-                            Some(tick) => Feed::Tick(tick),
-                            None => Feed::NotFound,
-                        };
-                        hub.publish(&server, symbol, feed);
-                    }
+                    let feeds = chunk.iter().zip(reads).map(|(symbol, read)| {
+                        let feed = read.map_or(Feed::NotFound, Feed::Tick);
+                        (symbol.clone(), feed)
+                    });
+                    hub.publish(&server, feeds);
                     done += chunk.len();
                 }
                 // The next round tries again; what subscribers saw last stands.
@@ -148,9 +148,10 @@ async fn read_server(hub: Arc<TickHub>, server: String) {
                 }
                 Peeked::Busy => break,
                 Peeked::NoTerminal => {
-                    for symbol in &symbols {
-                        hub.publish(&server, symbol, Feed::WaitingForTerminal);
-                    }
+                    let waiting = symbols
+                        .iter()
+                        .map(|s| (s.clone(), Feed::WaitingForTerminal));
+                    hub.publish(&server, waiting);
                     break;
                 }
             }
@@ -169,11 +170,8 @@ async fn read_chunk(pool: &TerminalPool, server: &str, symbols: &[String]) -> Pe
             for name in &names {
                 match t.symbol_info_tick(&at, name).await {
                     Ok(tick) => reads.push(Some(tick_view(name, tick, offset))),
-                    Err(mt5::TerminalError::Mt5 { code, .. })
-                        if code == mt5::error::last_error::NOT_FOUND =>
-                    {
-                        reads.push(None)
-                    }
+                    // Read as the tick route maps it: `symbol_not_found`.
+                    Err(e) if e.is_not_found() => reads.push(None),
                     Err(e) => return Err(e),
                 }
             }

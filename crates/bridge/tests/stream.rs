@@ -654,8 +654,12 @@ async fn ticks_wait_for_a_terminal_on_the_server_then_flow() {
     let mut times: std::collections::HashMap<String, Vec<(std::time::Instant, Value)>> =
         Default::default();
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut last_seq = 0;
     while std::time::Instant::now() < deadline {
         let e = next(&mut ws).await.unwrap();
+        // One sequence per connection: the first event is 1, then one more each.
+        assert_eq!(e["seq"], last_seq + 1, "{e}");
+        last_seq += 1;
         assert_eq!(
             (&e["type"], &e["id"], &e["channel"], &e["account_id"]),
             (

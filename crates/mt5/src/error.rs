@@ -198,6 +198,10 @@ impl TerminalError {
             "Terminal: Autotrading disabled",
         )
     }
+    /// MT5 answered "not found" (-4): for the calls that name a symbol, the symbol is unknown.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, TerminalError::Mt5 { code, .. } if *code == last_error::NOT_FOUND)
+    }
     pub fn is_timeout(&self) -> bool {
         matches!(self, TerminalError::Timeout)
             || matches!(self, TerminalError::Mt5 { code, .. } if *code == last_error::INTERNAL_FAIL_TIMEOUT)

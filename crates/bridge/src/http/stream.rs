@@ -128,6 +128,8 @@ fn open(state: &AppState, user: &AuthUser) -> Result<StreamSlot, ApiError> {
 struct Outbox {
     queue: mpsc::Sender<Message>,
     close: Option<oneshot::Sender<CloseFrame>>,
+    /// The last event's `seq`: one sequence per connection, across its subscriptions.
+    seq: u64,
 }
 
 impl Outbox {
@@ -138,6 +140,23 @@ impl Outbox {
 
     fn json(&self, v: Value) -> bool {
         self.send(Message::Text(Utf8Bytes::from(v.to_string())))
+    }
+
+    /// Queues the next event of subscription `id`, counted in `mt5b_stream_events_total`.
+    fn event(
+        &mut self,
+        state: &AppState,
+        id: &str,
+        channel: &'static str,
+        account_id: Uuid,
+        data: &Value,
+    ) -> bool {
+        self.seq += 1;
+        state.metrics.stream_event(channel);
+        self.json(json!({
+            "type": "event", "id": id, "channel": channel,
+            "account_id": account_id, "seq": self.seq, "data": data,
+        }))
     }
 
     /// Closes with `code` and `reason`, ahead of anything still queued.
@@ -203,6 +222,7 @@ async fn run(socket: WebSocket, state: AppState, user: Option<AuthUser>, slot: O
     let mut out = Outbox {
         queue,
         close: Some(close_tx),
+        seq: 0,
     };
 
     let (user, _slot) = match (user, slot) {
@@ -310,7 +330,6 @@ async fn serve(
     }
     let mut changes = state.events.changes();
     let mut subscriptions: HashMap<String, Subscription> = HashMap::new();
-    let mut seq: u64 = 0;
     let mut sent: HashMap<Uuid, Value> = HashMap::new();
     // The last snapshot sent on each subscription of the snapshot channels.
     let mut snapshots: HashMap<String, Value> = HashMap::new();
@@ -352,7 +371,7 @@ async fn serve(
                         if let Some(sub) = subscriptions.get(&id) {
                             if SNAPSHOTS.contains(&sub.channel) {
                                 let sent = send_snapshot(
-                                    state, out, &mut seq, &mut snapshots, &id, sub.channel,
+                                    state, out, &mut snapshots, &id, sub.channel,
                                     &sub.row, Read::Now,
                                 )
                                 .await;
@@ -392,7 +411,7 @@ async fn serve(
                     }
                     let mine = own_changes(user_id, batch);
                     let ok = send_changes(
-                        state, &user, out, &mut seq, &subscriptions, &mut sent, &mut snapshots,
+                        state, &user, out, &subscriptions, &mut sent, &mut snapshots,
                         mine,
                     )
                     .await;
@@ -414,7 +433,7 @@ async fn serve(
                 due.sort_by_key(|(id, _)| *id);
                 for (id, sub) in due {
                     let sent = send_snapshot(
-                        state, out, &mut seq, &mut snapshots, id, sub.channel, &sub.row,
+                        state, out, &mut snapshots, id, sub.channel, &sub.row,
                         Read::IfIdle,
                     )
                     .await;
@@ -424,7 +443,7 @@ async fn serve(
                 }
             }
             _ = ticks.tick() => {
-                if !send_ticks(state, out, &mut seq, &mut subscriptions) {
+                if !send_ticks(state, out, &mut subscriptions) {
                     return slow(state, out);
                 }
             }
@@ -455,12 +474,10 @@ fn own_changes(user_id: Uuid, batch: Vec<Change>) -> Vec<Change> {
 
 /// Sends the `orders`/`runs` events of `changes` (read as the user), then, once per account whose
 /// order completed, its `positions`/`account` snapshots. False when the client is too far behind.
-#[allow(clippy::too_many_arguments)]
 async fn send_changes(
     state: &AppState,
     user: &AuthUser,
     out: &mut Outbox,
-    seq: &mut u64,
     subscriptions: &HashMap<String, Subscription>,
     sent: &mut HashMap<Uuid, Value>,
     snapshots: &mut HashMap<String, Value>,
@@ -498,13 +515,7 @@ async fn send_changes(
             .collect();
         ids.sort();
         for id in ids {
-            *seq += 1;
-            state.metrics.stream_event(channel);
-            let event = json!({
-                "type": "event", "id": id, "channel": channel,
-                "account_id": account_id, "seq": *seq, "data": data,
-            });
-            if !out.json(event) {
+            if !out.event(state, id, channel, account_id, &data) {
                 return false;
             }
         }
@@ -522,17 +533,7 @@ async fn send_changes(
         .collect();
     due.sort_by_key(|(id, _)| *id);
     for (id, sub) in due {
-        let ok = send_snapshot(
-            state,
-            out,
-            seq,
-            snapshots,
-            id,
-            sub.channel,
-            &sub.row,
-            Read::Now,
-        )
-        .await;
+        let ok = send_snapshot(state, out, snapshots, id, sub.channel, &sub.row, Read::Now).await;
         if !ok {
             return false;
         }
@@ -643,11 +644,9 @@ async fn snapshot(
 /// Reads a snapshot channel's body and sends it as an event when it differs from the last one
 /// sent on this subscription (a failed read that was asked for is an `error` with the
 /// subscription's id). False when the client is too far behind.
-#[allow(clippy::too_many_arguments)]
 async fn send_snapshot(
     state: &AppState,
     out: &mut Outbox,
-    seq: &mut u64,
     last: &mut HashMap<String, Value>,
     id: &str,
     channel: &'static str,
@@ -660,13 +659,9 @@ async fn send_snapshot(
             if last.get(id) == Some(&data) {
                 return true;
             }
-            last.insert(id.to_string(), data.clone());
-            *seq += 1;
-            state.metrics.stream_event(channel);
-            out.json(json!({
-                "type": "event", "id": id, "channel": channel,
-                "account_id": row.id, "seq": *seq, "data": data,
-            }))
+            let sent = out.event(state, id, channel, row.id, &data);
+            last.insert(id.to_string(), data);
+            sent
         }
         Some(Err(e)) => out.json(error_message(Some(id), &e)),
     }
@@ -678,16 +673,14 @@ async fn send_snapshot(
 fn send_ticks(
     state: &AppState,
     out: &mut Outbox,
-    seq: &mut u64,
     subscriptions: &mut HashMap<String, Subscription>,
 ) -> bool {
-    let mut ids: Vec<&String> = subscriptions
+    let mut ids: Vec<String> = subscriptions
         .iter()
         .filter(|(_, s)| !s.ticks.is_empty())
-        .map(|(id, _)| id)
+        .map(|(id, _)| id.clone())
         .collect();
     ids.sort();
-    let ids: Vec<String> = ids.into_iter().cloned().collect();
     for id in ids {
         let Some(sub) = subscriptions.get_mut(&id) else {
             continue;
@@ -707,12 +700,7 @@ fn send_ticks(
                 }
                 Feed::Tick(data) => {
                     sub.waiting = false;
-                    *seq += 1;
-                    state.metrics.stream_event("ticks");
-                    out.json(json!({
-                        "type": "event", "id": id, "channel": "ticks",
-                        "account_id": sub.account_id, "seq": *seq, "data": data,
-                    }))
+                    out.event(state, &id, "ticks", sub.account_id, &data)
                 }
                 Feed::NotFound => {
                     gone.push(symbol.clone());
