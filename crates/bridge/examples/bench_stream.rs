@@ -27,10 +27,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::machine;
 use support::service::{
     bridge_binary, connect_users, credentials_key, random_secret, start_server, Server,
 };
+use support::{machine, percentile};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -75,12 +75,9 @@ struct PointResult {
     after_request: Vec<f64>,
 }
 
+/// The `p` quantile of signed milliseconds, as the table prints it.
 fn quantile(sorted: &[f64], p: f64) -> String {
-    if sorted.is_empty() {
-        return "–".into();
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    format!("{:.2}", sorted[rank - 1])
+    percentile(sorted, p).map_or_else(|| "–".into(), |ms| format!("{ms:.2}"))
 }
 
 /// One user's stream and orders for the point: returns each order's times and the arrival of

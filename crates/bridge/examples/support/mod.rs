@@ -4,8 +4,6 @@
 
 pub mod service;
 
-use std::time::Duration;
-
 /// A multi-threaded runtime, or why there is none (said on stderr by the caller).
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
@@ -15,7 +13,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 /// The `p` quantile of `sorted` by nearest rank; `None` when empty.
-pub fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
+pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }
@@ -53,12 +51,14 @@ pub fn machine() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn percentiles_are_nearest_rank() {
         let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
         assert_eq!(percentile(&v, 0.5), Some(Duration::from_millis(50)));
         assert_eq!(percentile(&v, 0.99), Some(Duration::from_millis(99)));
-        assert_eq!(percentile(&[], 0.5), None);
+        assert_eq!(percentile::<Duration>(&[], 0.5), None);
+        assert_eq!(percentile(&[-1.5, 0.25, 3.0], 0.5), Some(0.25));
     }
 }
