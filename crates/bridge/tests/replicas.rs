@@ -474,6 +474,62 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
                 break;
             }
         }
+
+        // Orders fired at once through one replica all reach the stream on the other (the relay
+        // batches them), and another user's stream there, on a row of the same MT5 account,
+        // hears none of them.
+        let other = common::mint(Uuid::new_v4(), Duration::from_secs(3600));
+        let others_account = connect(&bases[0], &other, login_of(USERS + 2)).await;
+        let mut req = format!("{}/api/v1/stream", bases[1].replacen("http://", "ws://", 1))
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {other}").parse().unwrap());
+        let (mut theirs, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        assert_eq!(stream_message(&mut theirs).await["type"], "ready");
+        theirs
+            .send(Message::text(
+                json!({"type": "subscribe", "id": "o", "channel": "orders", "account_id": others_account})
+                    .to_string(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(stream_message(&mut theirs).await["type"], "subscribed");
+        let burst = (0..TRADE_LIMIT - 2).map(|_| {
+            api(
+                &bases[0],
+                Method::POST,
+                "/api/v1/orders",
+                &token,
+                Some(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01})),
+                Some(&account),
+            )
+        });
+        let mut wanted = BTreeSet::new();
+        for (s, placed) in futures_util::future::join_all(burst).await {
+            assert_eq!(s, 200, "{placed}");
+            wanted.insert(placed["order"].as_u64().unwrap());
+        }
+        let mut heard = BTreeSet::new();
+        while heard != wanted {
+            let event = stream_message(&mut ws).await;
+            assert_eq!(event["account_id"], json!(account), "{event}");
+            if event["data"]["status"] == "done" {
+                heard.insert(event["data"]["order"].as_u64().unwrap());
+            }
+        }
+        let quiet = tokio::time::timeout(Duration::from_millis(500), async {
+            use futures_util::StreamExt;
+            loop {
+                match theirs.next().await {
+                    Some(Ok(Message::Text(t))) => return t.to_string(),
+                    Some(Ok(_)) => continue,
+                    _ => return String::new(),
+                }
+            }
+        })
+        .await;
+        assert!(quiet.is_err(), "another user's stream heard {quiet:?}");
     }
 
     // A replica dies: once its leases run out, the other takes its agent over and serves everyone.
