@@ -136,6 +136,7 @@ pub struct Application {
     port: u16,
     router: axum::Router,
     state: AppState,
+    limits: crate::server::ServerLimits,
 }
 
 impl Application {
@@ -231,7 +232,10 @@ impl Application {
             reconciler: Arc::new(crate::trading::reconcile::Reconciler::new(
                 settings.reconcile_grace,
             )),
-            events: Arc::new(crate::events::Events::default()),
+            events: Arc::new(crate::events::Events::new(
+                settings.stream.user_buffer,
+                settings.stream.max_pending,
+            )),
             stream: settings.stream,
         };
         if let Some(r) = &state.redis {
@@ -252,11 +256,17 @@ impl Application {
             .local_addr()
             .map(|a| a.port())
             .unwrap_or(settings.bind.port());
+        tracing::info!(
+            max_connections = settings.http.max_connections,
+            open_files_soft_limit = crate::server::open_files_soft_limit(),
+            "connection cap (HTTP_MAX_CONNECTIONS)"
+        );
         Ok(Application {
             listener,
             port,
             router,
             state,
+            limits: settings.http,
         })
     }
 
@@ -274,9 +284,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let reconciler = self.state.reconciler.clone();
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = crate::server::serve(self.listener, self.router, self.limits, shutdown).await;
         reconciler.stop();
         served
     }

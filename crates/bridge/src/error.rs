@@ -70,6 +70,9 @@ pub enum ApiError {
     AccountExists,
     #[error("a saved algorithm with this name exists")]
     AlgorithmExists,
+    /// The user has as many saved configurations as `ALGORITHMS_PER_USER` allows.
+    #[error("saved algorithms are limited to {limit} per user: delete one first")]
+    AlgorithmLimitReached { limit: u32, current: u64 },
     #[error("request body is larger than 64 KiB")]
     PayloadTooLarge,
     #[error("request body is not valid JSON: {0}")]
@@ -120,6 +123,9 @@ pub enum ApiError {
     /// Redis (sessions, rate limits, terminal ownership) is away; nothing was done.
     #[error("shared state (Redis) is unavailable: {0}")]
     StateUnavailable(String),
+    /// HTTP_MAX_CONNECTIONS sockets or STREAM_MAX_PENDING unauthenticated streams are open.
+    #[error("the service has too many open connections, try again shortly")]
+    TooManyConnections,
     #[error("too many requests: limit of {limit} per {window_s} s for {scope}")]
     RateLimited {
         scope: &'static str,
@@ -192,6 +198,7 @@ impl ApiError {
             UpgradeRequired => ErrorCode::UpgradeRequired,
             AccountExists => ErrorCode::AccountExists,
             AlgorithmExists => ErrorCode::AlgorithmExists,
+            AlgorithmLimitReached { .. } => ErrorCode::AlgorithmLimitReached,
             PayloadTooLarge => ErrorCode::PayloadTooLarge,
             InvalidJson(_) => ErrorCode::InvalidJson,
             Validation(_) => ErrorCode::ValidationFailed,
@@ -209,6 +216,7 @@ impl ApiError {
             JournalEntryNotFound => ErrorCode::JournalEntryNotFound,
             DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
             StateUnavailable(_) => ErrorCode::RedisUnavailable,
+            TooManyConnections => ErrorCode::TooManyConnections,
             RateLimited { .. } => ErrorCode::RateLimited,
             SymbolNotFound => ErrorCode::SymbolNotFound,
             PositionNotFound => ErrorCode::PositionNotFound,
@@ -254,6 +262,9 @@ impl ApiError {
                     "mt5_error_name": mt5::error::last_error::name(*code),
                     "mt5_error_message": message,
                 })
+            }
+            ApiError::AlgorithmLimitReached { limit, current } => {
+                json!({ "limit": limit, "current": current })
             }
             ApiError::AccountTypeMismatch { declared, reported } => {
                 json!({ "account_type": declared, "terminal_account_type": reported })
@@ -428,6 +439,7 @@ impl IntoResponse for ApiError {
             // Redis and the database reconnect within a second or two when they are back.
             ApiError::StateUnavailable(_)
             | ApiError::DatabaseUnavailable(_)
+            | ApiError::TooManyConnections
             | ApiError::OutcomeNotRecorded { .. } => {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

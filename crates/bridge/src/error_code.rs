@@ -24,6 +24,7 @@ pub enum ErrorCode {
     UpgradeRequired,
     AccountExists,
     AlgorithmExists,
+    AlgorithmLimitReached,
     AccountCredentialsInvalid,
     RequestInProgress,
     OrderOutcomeUnknown,
@@ -44,6 +45,7 @@ pub enum ErrorCode {
     DatabaseUnavailable,
     JournalUnavailable,
     RedisUnavailable,
+    TooManyConnections,
     TerminalTimeout,
 }
 
@@ -68,6 +70,7 @@ impl ErrorCode {
         ErrorCode::UpgradeRequired,
         ErrorCode::AccountExists,
         ErrorCode::AlgorithmExists,
+        ErrorCode::AlgorithmLimitReached,
         ErrorCode::AccountCredentialsInvalid,
         ErrorCode::RequestInProgress,
         ErrorCode::OrderOutcomeUnknown,
@@ -88,6 +91,7 @@ impl ErrorCode {
         ErrorCode::DatabaseUnavailable,
         ErrorCode::JournalUnavailable,
         ErrorCode::RedisUnavailable,
+        ErrorCode::TooManyConnections,
         ErrorCode::TerminalTimeout,
     ];
 
@@ -222,6 +226,12 @@ impl ErrorCode {
                 "this user already saved an algorithm with this `name`",
                 "—",
             ),
+            AlgorithmLimitReached => (
+                StatusCode::CONFLICT,
+                "algorithm_limit_reached",
+                "the user already has `ALGORITHMS_PER_USER` saved configurations (100 by default); nothing was saved. Delete one first",
+                "`limit`, `current`",
+            ),
             AccountCredentialsInvalid => (
                 StatusCode::CONFLICT,
                 "account_credentials_invalid",
@@ -303,7 +313,7 @@ impl ErrorCode {
             RateLimited => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                "a limit was reached: `switches_per_user`, `trades_per_account`, `failed_connects_per_user` (new passwords refused by MT5, per user), `failed_logins_per_login` (the same per MT5 login and server, across users), `queue_per_user` (the user's requests waiting for a terminal; `window_seconds` 0)",
+                "a limit was reached: `switches_per_user`, `trades_per_account`, `failed_connects_per_user` (new passwords refused by MT5, per user), `failed_logins_per_login` (the same per MT5 login and server, across users), `refusals_per_user` (orders refused per user: kill switch, risk limits, levels, read-only session; while spent every order request answers this and nothing is journaled), `dry_runs_per_user` (algorithm dry runs per user), `queue_per_user` (the user's requests waiting for a terminal; `window_seconds` 0)",
                 "`scope`, `limit`, `window_seconds`, `retry_after_seconds`; a `Retry-After` header",
             ),
             InternalError => (
@@ -340,6 +350,12 @@ impl ErrorCode {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "redis_unavailable",
                 "`REDIS_URL` is set and Redis does not answer (sessions, rate limits, terminal leases); nothing was done. `Retry-After: 1`",
+                "—",
+            ),
+            TooManyConnections => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_connections",
+                "the process holds as many open sockets as `HTTP_MAX_CONNECTIONS` allows (the socket is answered without its request being read, then closed), or as many streams waiting for their sign-in message as `STREAM_MAX_PENDING` allows (`GET /api/v1/stream` without a token). Nothing was done. `Retry-After: 1`",
                 "—",
             ),
             TerminalTimeout => (

@@ -5,6 +5,7 @@
 //! - [`cli`]: the commands `serve`, `migrate`, `token`, `rotate-key`, `sim-agent`, `import-legacy-account`.
 //! - `import` (private): moving the single-account bridge's MT5_LOGIN/PASSWORD/SERVER to a user's account.
 //! - [`http`]: router, middleware, extractors, validation and the endpoint handlers.
+//! - `server` (private): serving a router over HTTP/1 with header and body timeouts and a connection cap.
 //! - [`error`]: `ApiError`, mapped to its stable code; `error_code` (private): `ErrorCode`, the one
 //!   table of codes, statuses and meanings (docs/errors.md is checked against it).
 //! - `state` (private): `AppState`, shared by handlers and domain code (re-exported by [`app`]).
@@ -48,6 +49,7 @@ mod metrics;
 mod ownership;
 pub mod pool;
 mod risk;
+mod server;
 pub mod shared_state;
 mod state;
 pub mod store;

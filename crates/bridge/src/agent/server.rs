@@ -730,9 +730,15 @@ pub async fn run_sim_agent(
         .local_addr()
         .map(|a| a.port())
         .unwrap_or(bind.port());
-    tracing::info!(port, "sim-agent listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    // The same timeouts and connection cap as `serve`; bodies as large as axum's default limit
+    // (2 MiB), which the agent's routes keep.
+    let limits = crate::server::ServerLimits::defaults(2 * 1024 * 1024);
+    tracing::info!(
+        port,
+        max_connections = limits.max_connections,
+        "sim-agent listening"
+    );
+    crate::server::serve(listener, app, limits, shutdown)
         .await
         .map_err(|e| format!("server error: {e}"))
 }

@@ -925,6 +925,8 @@ pub async fn update(
     }
     if password_changed {
         tracing::info!(user_id = %user.id(), account_id = %row.id, "account password changed");
+        // Live subscriptions on it go on with the new credential (their rows are read again).
+        state.events.account_changed(user.id(), row.id);
         audit(
             &state,
             &user,
@@ -986,6 +988,8 @@ pub async fn delete(
         // The account is gone whatever the session says: resolving skips deleted accounts.
         tracing::warn!(error = %e, "session of a deleted account not cleared");
     }
+    // Its live subscriptions end, on every replica.
+    state.events.account_deleted(user.id(), id);
     tracing::info!(user_id = %user.id(), account_id = %id, "account deleted");
     audit(&state, &user, Some(id), AUDIT_ACCOUNT_DELETED, details).await;
     Ok(Json(Success { success: True }))
