@@ -600,6 +600,12 @@ impl ServeSettings {
                 errors.push(format!("{name} must be positive"));
             }
         }
+        if args.algorithms_per_user > crate::store::algorithms::MAX_CONFIGS_PAGE {
+            errors.push(format!(
+                "ALGORITHMS_PER_USER must be at most {} (one page lists them all)",
+                crate::store::algorithms::MAX_CONFIGS_PAGE
+            ));
+        }
         if args.idempotency_ttl_s == 0 {
             errors.push("IDEMPOTENCY_TTL_S must be positive".to_string());
         }

@@ -13,8 +13,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use mt5_bridge::store::algorithms::{
-    runs_page_size, AlgorithmConfig, AlgorithmConfigPatch, AlgorithmRun, NewAlgorithmConfig,
-    NewAlgorithmRun, RunFinish, MAX_RUNS_PAGE, RUN_DONE, RUN_FAILED, RUN_RUNNING,
+    runs_page_size, AlgorithmConfig, AlgorithmConfigPatch, AlgorithmRun, ConfigCreated,
+    NewAlgorithmConfig, NewAlgorithmRun, RunFinish, MAX_RUNS_PAGE, RUN_DONE, RUN_FAILED,
+    RUN_RUNNING,
 };
 use mt5_bridge::store::{self, NewAccount, StoreError, UserCtx};
 use serde_json::{json, Value};
@@ -55,8 +56,28 @@ fn config(name: &str) -> NewAlgorithmConfig {
     }
 }
 
+/// The cap the contract's own creates run under (far above what any scenario makes).
+const CAP: u32 = 100;
+
+fn saved(created: ConfigCreated) -> AlgorithmConfig {
+    match created {
+        ConfigCreated::Saved(c) => c,
+        other => panic!("not saved: {other:?}"),
+    }
+}
+
 async fn create_config(db: &Db, user: &UserCtx, name: &str) -> AlgorithmConfig {
-    db.store.create_config(user, config(name)).await.unwrap()
+    saved(
+        db.store
+            .create_config(user, config(name), CAP)
+            .await
+            .unwrap(),
+    )
+}
+
+/// Every configuration of the user's, through the pages.
+async fn all_configs(db: &Db, user: &UserCtx) -> Vec<AlgorithmConfig> {
+    db.store.list_configs(user, None, 10_000).await.unwrap()
 }
 
 fn run_of(account_id: Uuid) -> NewAlgorithmRun {
@@ -104,6 +125,8 @@ fn assert_recent(t: OffsetDateTime) {
 contract!(
     config_create_get_update_delete,
     configs_list_oldest_first,
+    configs_page_after_the_cursor,
+    the_cap_holds_under_parallel_creates,
     duplicate_config_names_conflict,
     configs_are_invisible_and_untouchable_to_others,
     config_constraints_are_enforced,
@@ -119,7 +142,12 @@ contract!(
 async fn config_create_get_update_delete(db: Db) {
     let user = new_user(&db).await;
     let new = config("Fast EURUSD");
-    let created = db.store.create_config(&user, new.clone()).await.unwrap();
+    let created = saved(
+        db.store
+            .create_config(&user, new.clone(), CAP)
+            .await
+            .unwrap(),
+    );
     assert_eq!(created.id, new.id);
     assert_eq!(created.user_id, user.user_id);
     assert_eq!(created.name, "Fast EURUSD");
@@ -219,7 +247,7 @@ async fn config_create_get_update_delete(db: Db) {
     // Delete is for good: gone from get and list, a second delete finds nothing.
     assert!(db.store.delete_config(&user, created.id).await.unwrap());
     assert_eq!(db.store.get_config(&user, created.id).await.unwrap(), None);
-    assert!(db.store.list_configs(&user).await.unwrap().is_empty());
+    assert!(all_configs(&db, &user).await.is_empty());
     assert!(!db.store.delete_config(&user, created.id).await.unwrap());
     assert_eq!(
         db.store
@@ -252,14 +280,69 @@ async fn configs_list_oldest_first(db: Db) {
         .await
         .unwrap()
         .unwrap();
-    let listed = db.store.list_configs(&user).await.unwrap();
+    let listed = all_configs(&db, &user).await;
     assert_eq!(ids(&listed, |c| c.id), ids(&made, |c| c.id));
     assert!(listed.iter().all(|c| c.user_id == user.user_id));
     assert_eq!(listed[0].parameters, json!({"fast": 5}));
     assert_eq!(listed[1..], made[1..]);
     // A user without configurations lists none.
     let nobody = new_user(&db).await;
-    assert!(db.store.list_configs(&nobody).await.unwrap().is_empty());
+    assert!(all_configs(&db, &nobody).await.is_empty());
+}
+
+async fn configs_page_after_the_cursor(db: Db) {
+    let user = new_user(&db).await;
+    let mut made = Vec::new();
+    for i in 0..5 {
+        made.push(create_config(&db, &user, &format!("config {i}")).await);
+        tick().await;
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = db.store.list_configs(&user, after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        seen.extend(ids(&page, |c| c.id));
+        match page.last() {
+            Some(last) if page.len() == 2 => after = Some((last.created_at, last.id)),
+            _ => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        ids(&made, |c| c.id),
+        "every configuration once, in order"
+    );
+}
+
+/// 30 parallel creates against a cap of 7: exactly 7 are saved, the others find the cap with
+/// the count that filled it.
+async fn the_cap_holds_under_parallel_creates(db: Db) {
+    let user = new_user(&db).await;
+    let store = db.store.clone();
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let (store, user) = (store.clone(), user.clone());
+            tokio::spawn(async move {
+                store
+                    .create_config(&user, config(&format!("parallel {i}")), 7)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut saved_count = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            ConfigCreated::Saved(_) => saved_count += 1,
+            ConfigCreated::LimitReached { current } => assert_eq!(current, 7),
+        }
+    }
+    assert_eq!(saved_count, 7);
+    assert_eq!(all_configs(&db, &user).await.len(), 7);
+    // Another user's cap is their own.
+    let other = new_user(&db).await;
+    create_config(&db, &other, "mine").await;
 }
 
 async fn duplicate_config_names_conflict(db: Db) {
@@ -269,7 +352,7 @@ async fn duplicate_config_names_conflict(db: Db) {
 
     let err = db
         .store
-        .create_config(&alice, config("Breakout"))
+        .create_config(&alice, config("Breakout"), CAP)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "got {err:?}");
@@ -282,14 +365,12 @@ async fn duplicate_config_names_conflict(db: Db) {
                 id: first.id,
                 ..config("Other name")
             },
+            CAP,
         )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "got {err:?}");
-    assert_eq!(
-        db.store.list_configs(&alice).await.unwrap(),
-        vec![first.clone()]
-    );
+    assert_eq!(all_configs(&db, &alice).await, vec![first.clone()]);
 
     // Names are unique per user: Bob may use the same one.
     let bobs = create_config(&db, &bob, "Breakout").await;
@@ -321,7 +402,7 @@ async fn duplicate_config_names_conflict(db: Db) {
     let reused = create_config(&db, &alice, "Breakout").await;
     assert_ne!(reused.id, first.id);
     assert_eq!(
-        ids(&db.store.list_configs(&alice).await.unwrap(), |c| c.id),
+        ids(&all_configs(&db, &alice).await, |c| c.id),
         vec![second.id, reused.id]
     );
 }
@@ -333,7 +414,7 @@ async fn configs_are_invisible_and_untouchable_to_others(db: Db) {
     let b = create_config(&db, &bob, "Bob's").await;
 
     assert_eq!(db.store.get_config(&bob, a.id).await.unwrap(), None);
-    assert_eq!(db.store.list_configs(&bob).await.unwrap(), vec![b.clone()]);
+    assert_eq!(all_configs(&db, &bob).await, vec![b.clone()]);
     assert_eq!(
         db.store
             .update_config(
@@ -366,7 +447,7 @@ async fn config_constraints_are_enforced(db: Db) {
         },
     ] {
         let id = new.id;
-        let err = db.store.create_config(&user, new).await.unwrap_err();
+        let err = db.store.create_config(&user, new, CAP).await.unwrap_err();
         assert!(matches!(err, StoreError::Database(_)), "got {err:?}");
         assert_eq!(db.store.get_config(&user, id).await.unwrap(), None);
     }
@@ -378,8 +459,10 @@ async fn config_constraints_are_enforced(db: Db) {
                 kind: "k".repeat(64),
                 ..config(&"n".repeat(255))
             },
+            CAP,
         )
         .await
+        .map(saved)
         .unwrap();
     assert_eq!(fits.name.len(), 255);
     let err = db
@@ -597,7 +680,8 @@ async fn runs_list_clamps_the_limit(db: Db) {
         run_ids(&db.store.list_runs(&user, None, 3).await.unwrap()),
         made[..3]
     );
-    assert_eq!(runs_page_size(u32::MAX), MAX_RUNS_PAGE);
+    // The store reads the largest page and the row that tells whether another follows.
+    assert_eq!(runs_page_size(u32::MAX), MAX_RUNS_PAGE + 1);
     assert_eq!(runs_page_size(0), 1);
     assert_eq!(runs_page_size(37), 37);
     assert_eq!(MAX_RUNS_PAGE, 500);

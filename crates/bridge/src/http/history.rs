@@ -437,12 +437,11 @@ pub async fn journal(
             JournalFilter {
                 account_id,
                 before,
-                limit: limit + 1,
+                limit: crate::store::page::with_next(limit),
             },
         )
         .await?;
-    let more = entries.len() > limit as usize;
-    let page: Vec<_> = entries.into_iter().take(limit as usize).collect();
+    let (page, more) = crate::store::page::split(entries, limit);
     let next_cursor = match (more, page.last()) {
         (true, Some(last)) => Some(format!(
             "{}_{}",

@@ -161,9 +161,10 @@ pub struct JournalFilter {
 pub const MAX_PAGE: u32 = 500;
 
 impl JournalFilter {
-    /// The page size actually used: `limit` clamped to 1..=[`MAX_PAGE`].
+    /// The rows actually read: `limit` clamped to 1..=[`MAX_PAGE`] + 1 (the largest page and the
+    /// row that tells whether another follows, `store::page`).
     pub fn page_size(&self) -> u32 {
-        self.limit.clamp(1, MAX_PAGE)
+        super::page::rows_read(self.limit, MAX_PAGE)
     }
 }
 

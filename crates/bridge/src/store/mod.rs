@@ -162,6 +162,7 @@ fn status_not_written(account_id: Uuid) -> StoreError {
 pub mod algorithms;
 pub mod audit;
 pub mod journal;
+pub mod page;
 pub mod postgres;
 pub mod sqlite;
 

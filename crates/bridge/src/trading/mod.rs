@@ -1,6 +1,6 @@
-//! The order pipeline, for the API and the algorithms alike ([`submit`]): kill switch → trade
-//! limit → journal and idempotency → lease → account and terminal checks (the caller's
-//! preparation) → risk → send → complete. The requests it sends are built in [`requests`], the
+//! The order pipeline, for the API and the algorithms alike ([`submit`]): refusal budget → kill
+//! switch → trade limit → journal and idempotency → lease → account and terminal checks (the
+//! caller's preparation) → risk → send → complete. The requests it sends are built in [`requests`], the
 //! idempotency fingerprint in [`idempotency`], and orders whose answer was lost are settled by
 //! [`reconcile`]. docs/ARCHITECTURE.md draws the stages.
 
@@ -356,6 +356,10 @@ where
         + Send
         + Sync,
 {
+    // A user whose orders keep being refused is slowed before anything is journaled or
+    // broadcast: refusals are rows and stream events that no broker limit bounds.
+    let refusals = RefusalBudget::of(state, user);
+    refusals.check().await?;
     // Stored limits are validated before anything is journaled or sent: a value the service
     // cannot read (users may write their rows directly) is a validation error, never "no limit".
     let limits = RiskLimits::stored(row.risk_limits.as_ref())?;
@@ -383,19 +387,24 @@ where
         error: None,
     };
 
-    // The kill switch refuses before anything is sent; the refusal is journaled.
+    // The kill switch refuses before anything is sent; the refusal is journaled, its budget spent
+    // first (taken and counted at once, so parallel requests cannot pass it together).
     if limits.trading_enabled == Some(false) {
+        refusals.spend_before().await?;
         new.status = JournalStatus::Refused;
         new.error = Some("trading_disabled".into());
-        match state
-            .store
-            .begin(user, new, state.idempotency_ttl_s)
-            .await?
-        {
-            Begin::Existing(e) => {
-                return idempotent_replay(state, user, e, &hash, &intent.request).await
+        let begun = state.store.begin(user, new, state.idempotency_ttl_s).await;
+        match begun {
+            Err(e) => {
+                refusals.give_back().await;
+                return Err(e.into());
             }
-            Begin::Created(e) => state.events.journal_changed(user.user_id, e.id),
+            Ok(Begin::Existing(e)) => {
+                // A replay writes nothing: not a refusal of its own.
+                refusals.give_back().await;
+                return idempotent_replay(state, user, e, &hash, &intent.request).await;
+            }
+            Ok(Begin::Created(e)) => state.events.journal_changed(user.user_id, e.id),
         }
         state.metrics.order_refused();
         return Err(ApiError::TradingDisabled);
@@ -492,6 +501,7 @@ where
         Ok(Sent::Refused(r)) => {
             // Refused before sending: nothing reached the broker, so it does not count as a trade.
             give_back().await;
+            refusals.spend().await;
             state.metrics.order_refused();
             let why = r.limit;
             let err = ApiError::RiskLimitExceeded {
@@ -516,6 +526,7 @@ where
         }) => {
             // Held back before sending: nothing reached the broker, not a trade.
             give_back().await;
+            refusals.spend().await;
             state.metrics.order_refused();
             let err = ApiError::validation(field, format!("{code}: {message}"));
             Err(complete_with_error_noted(
@@ -560,6 +571,7 @@ where
         Err(err @ (ApiError::ReadOnlyAccount | ApiError::AccountCredentialsInvalid(_))) => {
             // Refused before anything was sent: not a trade, journaled as refused.
             give_back().await;
+            refusals.spend().await;
             state.metrics.order_refused();
             Err(complete_with_error(state, user, entry.id, JournalStatus::Refused, err).await)
         }
@@ -624,6 +636,59 @@ where
                     })
                 }
             }
+        }
+    }
+}
+
+/// A user's budget of refused orders (`REFUSAL_LIMIT_PER_HOUR`, scope `refusals_per_user`):
+/// checked before the journal by every order request, spent by each refusal that is journaled.
+pub struct RefusalBudget<'a> {
+    state: &'a AppState,
+    key: String,
+}
+
+impl<'a> RefusalBudget<'a> {
+    pub const SCOPE: &'static str = "refusals_per_user";
+
+    pub fn of(state: &'a AppState, user: &UserCtx) -> Self {
+        RefusalBudget {
+            state,
+            key: format!("refusals:{}", user.user_id),
+        }
+    }
+
+    fn refused(&self, e: crate::limits::LimitError) -> ApiError {
+        let limit = self.state.limits.refusals_per_user;
+        crate::limits::count_refusal(&self.state.metrics, &e, Self::SCOPE);
+        refused(Self::SCOPE, limit, e)
+    }
+
+    /// `429 rate_limited` while the budget is spent; records nothing.
+    pub async fn check(&self) -> ApiResult<()> {
+        let limit = self.state.limits.refusals_per_user;
+        let checked = self.state.limiter.check(&self.key, limit).await;
+        checked.map_err(|e| self.refused(e))
+    }
+
+    /// Spends one before a refusal is journaled, or answers 429 if none is left.
+    async fn spend_before(&self) -> ApiResult<()> {
+        let limit = self.state.limits.refusals_per_user;
+        let taken = self.state.limiter.acquire(&self.key, limit).await;
+        taken.map_err(|e| self.refused(e))
+    }
+
+    /// Gives back one spent by [`Self::spend_before`] for a refusal that was not journaled.
+    async fn give_back(&self) {
+        let limit = self.state.limits.refusals_per_user;
+        crate::limits::release_quietly(self.state.limiter.as_ref(), &self.key, limit).await;
+    }
+
+    /// Spends one for a refusal found under the lease (already journaled: counted whatever the
+    /// budget says; a store that is away only loses the count).
+    async fn spend(&self) {
+        let limit = self.state.limits.refusals_per_user;
+        if let Err(e) = self.state.limiter.record(&self.key, limit).await {
+            tracing::warn!(error = %e, "refused order not counted");
         }
     }
 }

@@ -24,6 +24,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 pub const JWT_SECRET: &str = "test-secret-with-at-least-32-characters-long!!";
+/// The `METRICS_TOKEN` every test app gets unless its tweak removes it (without one, `/metrics`
+/// answers 401 to everyone).
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789abcdef";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
@@ -125,6 +128,7 @@ async fn prepare(db: Db, tweak: impl FnOnce(&mut HashMap<&'static str, String>))
         .to_string(),
     );
     env.insert("CREDENTIALS_KEY_ID", "t1".to_string());
+    env.insert("METRICS_TOKEN", METRICS_TOKEN.to_string());
     tweak(&mut env);
     (data_dir, database_url, pg, env)
 }
@@ -160,6 +164,9 @@ async fn launch(
         trade_limit_per_hour: num("TRADE_LIMIT_PER_HOUR", 10_000) as u32,
         connect_fail_limit: num("CONNECT_FAIL_LIMIT", 1000) as u32,
         login_fail_limit: num("LOGIN_FAIL_LIMIT", 1000) as u32,
+        refusal_limit_per_hour: num("REFUSAL_LIMIT_PER_HOUR", 10_000) as u32,
+        dry_run_limit_per_hour: num("DRY_RUN_LIMIT_PER_HOUR", 10_000) as u32,
+        algorithms_per_user: num("ALGORITHMS_PER_USER", 100) as u32,
         idempotency_ttl_s: num("IDEMPOTENCY_TTL_S", 86_400),
         reconcile_grace_ms: num("RECONCILE_GRACE_MS", 60_000),
         redis_key_prefix: text("REDIS_KEY_PREFIX", "mt5-bridge:"),
@@ -168,6 +175,12 @@ async fn launch(
         stream_max_connections_per_user: num("STREAM_MAX_CONNECTIONS_PER_USER", 5) as usize,
         stream_buffer: num("STREAM_BUFFER", 1000) as usize,
         stream_poll_ms: num("STREAM_POLL_MS", 1000),
+        stream_max_pending: num("STREAM_MAX_PENDING", 256) as usize,
+        stream_max_symbols_per_user: num("STREAM_MAX_SYMBOLS_PER_USER", 200) as usize,
+        stream_user_buffer: num("STREAM_USER_BUFFER", 1024) as usize,
+        http_header_timeout_ms: num("HTTP_HEADER_TIMEOUT_MS", 10_000),
+        http_body_timeout_ms: num("HTTP_BODY_TIMEOUT_MS", 30_000),
+        http_max_connections: env.get("HTTP_MAX_CONNECTIONS").and_then(|v| v.parse().ok()),
     };
     let lookup = |k: &str| env.get(k).cloned();
     let settings = ServeSettings::load(&args, &lookup).expect("settings");
