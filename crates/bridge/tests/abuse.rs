@@ -98,8 +98,9 @@ async fn one_user_guessing_in_parallel_postgres() {
 }
 
 /// Many fresh users guessing at one login (a fresh count per sign-up must not help): at most
-/// LOGIN_FAIL_LIMIT guesses reach MT5, password changes count too, and the owner, whose stored
-/// credential was verified once, is never refused.
+/// LOGIN_FAIL_LIMIT guesses reach MT5, and the owner, whose stored credential was verified once,
+/// is never refused: not for reads and orders, and not for a password change, whose wrong
+/// password reaches MT5 under the owner's own per-user window.
 async fn many_users_guessing_one_login(db: Db) {
     common::run_on_with(db, common::sim_config(), |env| {
         env.insert("LOGIN_FAIL_LIMIT", "4".into());
@@ -139,7 +140,8 @@ async fn many_users_guessing_one_login(db: Db) {
         )
         .await;
     assert_eq!((s, code(&b)), (429, "rate_limited"), "{b}");
-    // A password change with a wrong password is a guess too, and is refused now.
+    // The owner's password change is not stopped by the per-login window: a wrong password
+    // reaches MT5 (and counts in the owner's own per-user window only).
     let (s, b) = app
         .put(
             &format!("/api/v1/accounts/{id}"),
@@ -147,7 +149,7 @@ async fn many_users_guessing_one_login(db: Db) {
             json!({"password": "still-guessing"}),
         )
         .await;
-    assert_eq!((s, code(&b)), (429, "rate_limited"), "{b}");
+    assert_eq!((s, code(&b)), (422, "mt5_login_failed"), "{b}");
     // The owner's stored credential is not a guess: reads and orders go on.
     assert_eq!(app.get("/api/v1/account", &owner).await.0, 200);
     let (s, b) = app
@@ -181,6 +183,136 @@ async fn many_users_guessing_one_login_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_users_guessing_one_login_postgres() {
     many_users_guessing_one_login(Db::Postgres).await;
+}
+
+/// Account 10001 with an investor (read-only) password besides its master password.
+fn sim_with_investor() -> mt5_sim::config::SimConfig {
+    let mut sim = common::sim_config();
+    for a in &mut sim.accounts {
+        if a.login == 10001 && a.server == "Sim-Demo" {
+            a.investor_password = Some(secrecy::SecretString::from("Investor-10001!"));
+        }
+    }
+    sim
+}
+
+async fn audit_events(app: &TestApp, token: &str, event: &str) -> Vec<Value> {
+    let (s, b) = app.get("/api/v1/audit?limit=500", token).await;
+    assert_eq!(s, 200, "{b}");
+    b["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == event)
+        .cloned()
+        .collect()
+}
+
+/// The owner keeps their login: 4 throw-away users × 5 wrong passwords fill the per-login window
+/// (the defaults, CONNECT_FAIL_LIMIT=5 and LOGIN_FAIL_LIMIT=20); the owner still changes their
+/// password with the right one, while a new user's connect of that login, even with the right
+/// password, and a user whose row holds the investor password are refused like anyone else.
+/// After 20 more refused attempts the owner's audit log holds exactly one
+/// `login_guessing_blocked`, naming the limit and nobody who guessed.
+async fn owner_keeps_their_login(db: Db) {
+    common::run_on_with(
+        db,
+        sim_with_investor(),
+        |env| {
+            env.insert("CONNECT_FAIL_LIMIT", "5".into());
+            env.insert("LOGIN_FAIL_LIMIT", "20".into());
+        },
+        |app| async move {
+            let owner = app.token(Uuid::new_v4());
+            let id = app
+                .connect(&owner, 10001, "Sim-10001!", "Sim-Demo", "mine")
+                .await;
+            let reader = app.token(Uuid::new_v4());
+            let reader_id = app
+                .connect(&reader, 10001, "Investor-10001!", "Sim-Demo", "read only")
+                .await;
+
+            let guessers: Vec<String> = (0..4).map(|_| app.token(Uuid::new_v4())).collect();
+            let calls = guessers
+                .iter()
+                .flat_map(|t| (0..5).map(move |i| (t.clone(), guess(10001, i))))
+                .collect();
+            let answers = connects(&app, calls).await;
+            assert!(
+                answers.iter().all(|(s, b)| (*s, code(b)) == (422, "mt5_login_failed")),
+                "every guess reached MT5: {answers:?}"
+            );
+
+            // The window is full: the owner's right password still goes through.
+            let (s, b) = app
+                .put(&format!("/api/v1/accounts/{id}"), &owner, json!({"password": "Sim-10001!"}))
+                .await;
+            assert_eq!(s, 200, "{b}");
+            // Anyone else is refused, the right password or not, before any login.
+            let before = failed_logins(&app.broker.audit().await.unwrap(), 10001);
+            let (s, b) = app
+                .post(
+                    "/api/v1/accounts/connect",
+                    &app.token(Uuid::new_v4()),
+                    json!({"account_name": "late", "login": "10001", "password": "Sim-10001!", "server": "Sim-Demo"}),
+                )
+                .await;
+            assert_eq!((s, b["error"]["details"]["scope"].clone()), (429, json!("failed_logins_per_login")), "{b}");
+            // A row holding the investor password is not the owner's: refused like anyone else.
+            let (s, b) = app
+                .put(
+                    &format!("/api/v1/accounts/{reader_id}"),
+                    &reader,
+                    json!({"password": "Investor-10001!"}),
+                )
+                .await;
+            assert_eq!((s, b["error"]["details"]["scope"].clone()), (429, json!("failed_logins_per_login")), "{b}");
+
+            // 20 more refused attempts: one entry in the owner's audit log for the window.
+            let more = connects(
+                &app,
+                (0..20).map(|i| (app.token(Uuid::new_v4()), guess(10001, 100 + i))).collect(),
+            )
+            .await;
+            assert!(more.iter().all(|(s, _)| *s == 429), "{more:?}");
+            assert_eq!(failed_logins(&app.broker.audit().await.unwrap(), 10001), before, "no refused attempt reached MT5");
+            let told = audit_events(&app, &owner, "login_guessing_blocked").await;
+            assert_eq!(told.len(), 1, "{told:?}");
+            assert_eq!(told[0]["account_id"], json!(id));
+            let details = told[0]["details"].as_object().unwrap();
+            assert_eq!(details["limit"], 20);
+            assert_eq!(details["window_seconds"], 900);
+            let mut keys: Vec<&str> = details.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            assert_eq!(keys, ["limit", "login", "server", "window_seconds"], "no one who guessed");
+            // The read-only row's holder is not an owner, and is not told.
+            assert!(audit_events(&app, &reader, "login_guessing_blocked").await.is_empty());
+
+            // The owner's own guesses stay under their per-user window.
+            for _ in 0..5 {
+                let (s, b) = app
+                    .put(&format!("/api/v1/accounts/{id}"), &owner, json!({"password": "wrong"}))
+                    .await;
+                assert_eq!((s, code(&b)), (422, "mt5_login_failed"), "{b}");
+            }
+            let (s, b) = app
+                .put(&format!("/api/v1/accounts/{id}"), &owner, json!({"password": "wrong"}))
+                .await;
+            assert_eq!((s, b["error"]["details"]["scope"].clone()), (429, json!("failed_connects_per_user")), "{b}");
+            app
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_keeps_their_login_sqlite() {
+    owner_keeps_their_login(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_keeps_their_login_postgres() {
+    owner_keeps_their_login(Db::Postgres).await;
 }
 
 async fn order_with(

@@ -6,11 +6,11 @@ use super::extract::{Path, Query};
 use super::openapi as doc;
 use super::validate::{Fields, Opt};
 use crate::error::{ApiError, ApiResult};
-use crate::limits::count_refusal;
+use crate::limits::{count_refusal, LimitError};
 use crate::state::AppState;
 use crate::store::audit::{
     AUDIT_ACCOUNT_CONNECTED, AUDIT_ACCOUNT_DELETED, AUDIT_ACCOUNT_SWITCHED, AUDIT_CONNECT_FAILED,
-    AUDIT_PASSWORD_CHANGED, AUDIT_PASSWORD_CHANGE_FAILED,
+    AUDIT_LOGIN_GUESSING_BLOCKED, AUDIT_PASSWORD_CHANGED, AUDIT_PASSWORD_CHANGE_FAILED,
 };
 use crate::store::{AccountPatch, AccountRow, NewAccount};
 use crate::vault::{Binding, TOMBSTONE};
@@ -198,7 +198,8 @@ pub struct SwitchResponse {
 }
 
 /// An event of the user's accounts: `account_connected`, `connect_failed`, `password_changed`,
-/// `password_change_failed`, `account_switched`, `account_deleted`, `credentials_invalid`.
+/// `password_change_failed`, `account_switched`, `account_deleted`, `credentials_invalid`,
+/// `login_guessing_blocked` (others' guesses at the account's login are being refused).
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntry {
     pub id: Uuid,
@@ -340,6 +341,11 @@ async fn audit(
 /// across all users. The attempt is counted before the login and given back unless MT5 refused
 /// it, so parallel requests cannot slip past a limit between a check and a count. Logins with a
 /// stored, once-verified credential never come here: nobody can lock an owner out by guessing.
+///
+/// The owner of the login (see [`holds_trading_row`]) is neither counted in nor stopped by the
+/// per-login window: others' guesses cannot lock them out of changing their own password, and
+/// their own guesses stay under their per-user window. While the per-login window refuses
+/// someone else, the login's owners are told in their audit log ([`tell_owners`]).
 async fn verify_new_password(
     state: &AppState,
     user: &AuthUser,
@@ -361,13 +367,21 @@ async fn verify_new_password(
         state.limits.login_failures_per_login,
         "failed_logins_per_login",
     );
+    let slots = if holds_trading_row(state, user, key).await? {
+        vec![&per_user]
+    } else {
+        vec![&per_user, &per_login]
+    };
     let mut taken: Vec<&(String, crate::limits::Limit, &'static str)> = Vec::new();
-    for slot in [&per_user, &per_login] {
+    for slot in slots {
         let (k, limit, scope) = slot;
         if let Err(e) = state.limiter.acquire(k, *limit).await {
             count_refusal(&state.metrics, &e, scope);
             for (k, limit, _) in taken {
                 crate::limits::release_quietly(state.limiter.as_ref(), k, *limit).await;
+            }
+            if *scope == per_login.2 && matches!(e, LimitError::Exceeded(_)) {
+                tell_owners(state, key, *limit).await;
             }
             return Err(crate::limits::refused(scope, *limit, e));
         }
@@ -389,6 +403,75 @@ async fn verify_new_password(
         }
     }
     result
+}
+
+/// Whether a row of the login's owner: active, of this login and server, whose stored credential
+/// logged in with trading allowed (`trade_allowed` true at its last login) and was not refused by
+/// MT5 since. An investor password does not qualify: it only reads, and it is often public.
+fn is_trading_row(row: &AccountRow, key: &AccountKey) -> bool {
+    row.is_active
+        && row.trade_allowed == Some(true)
+        && row.login.trim() == key.login.to_string()
+        && mt5::same_server(&row.server, &key.server)
+}
+
+/// Whether the user holds a row of the login and server that qualifies as its owner's
+/// ([`is_trading_row`]).
+async fn holds_trading_row(state: &AppState, user: &AuthUser, key: &AccountKey) -> ApiResult<bool> {
+    let rows = state.store.list_accounts(&user.ctx, false).await?;
+    for row in rows.iter().filter(|r| is_trading_row(r, key)) {
+        if state.credentials.refusal(row).await?.is_none() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Writes `login_guessing_blocked` to the audit log of every owner of the login (a row that
+/// [`is_trading_row`]), at most once per row per window of the per-login limit (the limiter holds
+/// the once, so replicas agree). Nothing of who guessed is written. Failures are logged: the
+/// guess is refused all the same.
+async fn tell_owners(state: &AppState, key: &AccountKey, limit: crate::limits::Limit) {
+    let rows = match state
+        .store
+        .active_rows_of_login(&key.login.to_string())
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "owners of a guessed login not found");
+            return;
+        }
+    };
+    let once = crate::limits::Limit {
+        max: 1,
+        window: limit.window,
+    };
+    for row in rows.iter().filter(|r| is_trading_row(r, key)) {
+        if state
+            .limiter
+            .acquire(&format!("guessing_told:{}", row.id), once)
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        let ctx = crate::store::UserCtx::service_for(row.user_id);
+        let details = json!({"login": row.login, "server": row.server,
+            "limit": limit.max, "window_seconds": limit.window.as_secs()});
+        if let Err(e) = state
+            .store
+            .record(
+                Some(&ctx),
+                Some(row.id),
+                AUDIT_LOGIN_GUESSING_BLOCKED,
+                details,
+            )
+            .await
+        {
+            tracing::error!(account = %row.id, error = %e, "audit entry not written");
+        }
+    }
 }
 
 /// Connect an MT5 account.

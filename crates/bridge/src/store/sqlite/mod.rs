@@ -499,6 +499,16 @@ impl AccountStore for SqliteStore {
         rows(found)
     }
 
+    async fn active_rows_of_login(&self, login: &str) -> StoreResult<Vec<AccountRow>> {
+        let found: Vec<LiteAccount> = sqlx::query_as(&format!(
+            "select {COLUMNS} from mt5_accounts where login = ?1 and is_active = 1 order by created_at, id"
+        ))
+        .bind(login)
+        .fetch_all(&self.pool)
+        .await?;
+        rows(found)
+    }
+
     async fn replace_ciphertext(&self, id: Uuid, old: &str, new: &str) -> StoreResult<bool> {
         let done = sqlx::query(
             "update mt5_accounts set encrypted_password = ?3, updated_at = ?4 \
