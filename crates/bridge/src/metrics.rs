@@ -77,8 +77,8 @@ fn inc(vec: &IntCounterVec, values: &[&str]) {
 }
 
 impl Metrics {
-    /// `token`: when set, scrapes must send `Authorization: Bearer <token>`. Fails only on a
-    /// malformed metric definition (a name or label the format does not allow).
+    /// `token`: scrapes must send `Authorization: Bearer <token>`; unset, every scrape is refused.
+    /// Fails only on a malformed metric definition (a name or label the format does not allow).
     pub fn new(token: Option<SecretString>) -> prometheus::Result<Self> {
         Ok(Metrics {
             token,
@@ -126,11 +126,13 @@ impl Metrics {
         })
     }
 
-    /// Whether a scrape may read the metrics, given its `Authorization` header value.
+    /// Whether a scrape may read the metrics, given its `Authorization` header value. Without a
+    /// token nobody may: the metrics reveal traffic, users' activity and the pool's state to
+    /// anyone who can reach the API listener.
     pub fn authorized(&self, authorization: Option<&str>) -> bool {
         match &self.token {
             Some(token) => crate::auth::bearer_is(authorization, token),
-            None => true,
+            None => false,
         }
     }
 
@@ -361,8 +363,10 @@ mod tests {
 
     #[test]
     fn token_check() {
-        let open = Metrics::new(None).unwrap();
-        assert!(open.authorized(None));
+        let closed = Metrics::new(None).unwrap();
+        assert!(!closed.authorized(None));
+        assert!(!closed.authorized(Some("Bearer ")));
+        assert!(!closed.authorized(Some("Bearer anything")));
         let m = Metrics::new(Some(SecretString::from("s3cret-token"))).unwrap();
         assert!(!m.authorized(None));
         assert!(!m.authorized(Some("Bearer wrong")));

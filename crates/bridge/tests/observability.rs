@@ -22,8 +22,9 @@ async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String, Value) {
     (s, ctype, body)
 }
 
+/// A scrape with the harness's `METRICS_TOKEN`, as a configured Prometheus sends it.
 async fn metrics_text(app: &TestApp) -> String {
-    let (s, ctype, body) = scrape(app, None).await;
+    let (s, ctype, body) = scrape(app, Some(common::METRICS_TOKEN)).await;
     assert_eq!(s, 200, "{body}");
     assert!(ctype.starts_with("text/plain; version=0.0.4"), "{ctype}");
     body.as_str().expect("text body").to_string()
@@ -204,6 +205,41 @@ async fn ready(app: TestApp) -> TestApp {
 }
 
 both_backends!(readyz, ready);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_closed_without_a_token() {
+    let app = common::spawn_with(common::Db::Sqlite, common::sim_config(), |env| {
+        env.remove("METRICS_TOKEN");
+    })
+    .await;
+    // Traffic worth reading: a user with an account.
+    let t = app.token(Uuid::new_v4());
+    app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "one")
+        .await;
+
+    // No scrape reads the metrics, whatever it sends: not nothing, not a guess, not the harness's
+    // token, not a user's access token.
+    for token in [
+        None,
+        Some(""),
+        Some(common::METRICS_TOKEN),
+        Some(t.as_str()),
+    ] {
+        let (s, ctype, b) = scrape(&app, token).await;
+        assert_eq!(s, 401, "{token:?}: {b}");
+        assert!(ctype.starts_with("application/json"), "{ctype}");
+        assert_eq!(b["success"], false);
+        assert_eq!(b["error"]["code"], "unauthorized", "{b}");
+        assert!(
+            !b.to_string().contains("mt5b_"),
+            "metrics leaked in a refusal: {b}"
+        );
+    }
+    // The rest of the service is unaffected.
+    let (s, _) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(s, 200);
+    app.shutdown().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_token_is_required_when_set() {

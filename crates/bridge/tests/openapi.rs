@@ -690,7 +690,8 @@ fn the_document_is_whole() {
         assert!(v.resolve(r).is_ok(), "unresolved {r}");
     }
 
-    // Operation ids are unique; /api/v1 needs the user's token, the service routes do not.
+    // Operation ids are unique; /api/v1 needs the user's token, /metrics the scrape token, the
+    // other service routes none.
     let mut ids = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for m in METHODS {
@@ -704,6 +705,10 @@ fn the_document_is_whole() {
             let security = &op["security"];
             if path.starts_with("/api/v1/") {
                 assert_eq!(security, &json!([{"bearer": []}]), "{m} {path}");
+                assert!(op["responses"]["401"].is_object(), "{m} {path}: no 401");
+            } else if path == "/metrics" {
+                // Closed without METRICS_TOKEN: the scrape token only, never open.
+                assert_eq!(security, &json!([{"metrics_token": []}]), "{m} {path}");
                 assert!(op["responses"]["401"].is_object(), "{m} {path}: no 401");
             } else {
                 assert!(
@@ -898,16 +903,24 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     let ok = |s: u16, b: &Value, want: u16| assert_eq!(s, want, "{b}");
 
     // The service routes.
-    for path in [
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/openapi.json",
-        "/asyncapi.json",
-    ] {
+    for path in ["/healthz", "/readyz", "/openapi.json", "/asyncapi.json"] {
         let (s, b) = c.call("GET", path, path, None, &[], Body::None).await;
         ok(s, &b, 200);
     }
+    let metrics = "/metrics";
+    let (s, b) = c
+        .call(
+            "GET",
+            metrics,
+            metrics,
+            Some(common::METRICS_TOKEN),
+            &[],
+            Body::None,
+        )
+        .await;
+    ok(s, &b, 200);
+    let (s, b) = c.call("GET", metrics, metrics, None, &[], Body::None).await;
+    ok(s, &b, 401);
 
     // Accounts.
     let connect = "/api/v1/accounts/connect";

@@ -182,7 +182,9 @@ async fn order_changes_reach_their_user_s_stream_and_nobody_else_s() {
         "{quiet:?}"
     );
 
-    let (_, _, metrics) = app.call_full(Method::GET, "/metrics", None, None).await;
+    let (_, _, metrics) = app
+        .call_full(Method::GET, "/metrics", Some(common::METRICS_TOKEN), None)
+        .await;
     let text = metrics.as_str().unwrap();
     assert!(text.contains("mt5b_stream_connections 2\n"), "{text}");
     assert!(
@@ -723,7 +725,9 @@ async fn ticks_wait_for_a_terminal_on_the_server_then_flow() {
         "{last} vs {tick}"
     );
 
-    let (_, _, metrics) = app.call_full(Method::GET, "/metrics", None, None).await;
+    let (_, _, metrics) = app
+        .call_full(Method::GET, "/metrics", Some(common::METRICS_TOKEN), None)
+        .await;
     let text = metrics.as_str().unwrap();
     assert!(
         text.contains("mt5b_stream_events_total{channel=\"ticks\"} "),
@@ -885,6 +889,7 @@ async fn a_client_that_stops_reading_is_closed_and_slows_nobody() {
         async move {
             let text = client
                 .get(format!("{app_base}/metrics"))
+                .bearer_auth(common::METRICS_TOKEN)
                 .send()
                 .await
                 .unwrap()
