@@ -332,3 +332,116 @@ async fn configurations_over_the_cap_sqlite() {
 async fn configurations_over_the_cap_postgres() {
     configurations_over_the_cap(Db::Postgres).await;
 }
+
+/// Sends `n` copies of a POST, 25 at a time; every answer must be `want`.
+async fn post_many(app: &TestApp, n: usize, path: &str, token: &str, body: Value, want: u16) {
+    let mut left = n;
+    while left > 0 {
+        let batch = left.min(25);
+        for (s, b) in flood(app, batch, path, token, body.clone()).await {
+            assert_eq!(s, want, "{b}");
+        }
+        left -= batch;
+    }
+}
+
+/// Follows a list from `first` (a path with `limit`), returning each page's length and whether it
+/// had a `next_cursor`; `key` is the list's field.
+async fn pages(app: &TestApp, token: &str, first: &str, key: &str) -> Vec<(usize, bool)> {
+    let mut out = Vec::new();
+    let mut path = first.to_string();
+    loop {
+        let (s, b) = app.get(&path, token).await;
+        assert_eq!(s, 200, "{path}: {b}");
+        let n = b[key].as_array().unwrap().len();
+        match b["next_cursor"].as_str() {
+            Some(c) => {
+                out.push((n, true));
+                let sep = if first.contains('?') { '&' } else { '?' };
+                path = format!("{first}{sep}cursor={c}");
+            }
+            None => {
+                out.push((n, false));
+                return out;
+            }
+        }
+    }
+}
+
+/// A list read at its largest `limit` still pages: 501 journal entries and 501 runs at
+/// `limit=500` answer 500 and a `next_cursor`, then the last one. Saved configurations past the
+/// cap (written through the Data API, or kept from a larger cap) page the same at the default
+/// `limit`, which is the cap.
+async fn lists_at_their_largest_limit_page(db: Db) {
+    common::run_on_with(
+        db,
+        common::sim_config(),
+        |env| {
+            env.insert("ALGORITHMS_PER_USER", "3".into());
+        },
+        |app| async move {
+            let (t, id) = app.trader(10001).await;
+            // Refusals by the kill switch: the quickest rows to make.
+            let (s, b) = app
+                .put(
+                    &format!("/api/v1/accounts/{id}"),
+                    &t,
+                    json!({"risk_limits": {"trading_enabled": false}}),
+                )
+                .await;
+            assert_eq!(s, 200, "{b}");
+            let order = json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1});
+            post_many(&app, 501, "/api/v1/orders", &t, order, 403).await;
+            assert_eq!(
+                pages(&app, &t, "/api/v1/journal?limit=500", "entries").await,
+                [(500, true), (1, false)]
+            );
+            let run = json!({"account_id": id, "algorithm_id": "ma_crossover", "dry_run": true,
+                             "parameters": {"symbol": "EURUSD"}});
+            post_many(&app, 501, "/api/v1/algorithms/execute", &t, run, 200).await;
+            assert_eq!(
+                pages(&app, &t, "/api/v1/algorithms/runs?limit=500", "runs").await,
+                [(500, true), (1, false)]
+            );
+
+            let user = Uuid::new_v4();
+            let u = app.token(user);
+            for i in 0..3 {
+                let c = json!({"name": format!("c{i}"), "kind": "ma_crossover", "parameters": {"symbol": "EURUSD"}});
+                assert_eq!(app.post("/api/v1/algorithms", &u, c).await.0, 201);
+            }
+            let planted = if app.database_url.starts_with("postgres") {
+                format!(
+                    "insert into algorithm_configs (id, user_id, name, kind, parameters) values \
+                     ('{}', '{user}', 'planted', 'ma_crossover', '{{\"symbol\": \"EURUSD\"}}')",
+                    Uuid::new_v4()
+                )
+            } else {
+                format!(
+                    "insert into algorithm_configs (id, user_id, name, kind, parameters, created_at, \
+                     updated_at) values ('{}', '{user}', 'planted', 'ma_crossover', \
+                     '{{\"symbol\": \"EURUSD\"}}', '2099-01-01T00:00:00.000000Z', \
+                     '2099-01-01T00:00:00.000000Z')",
+                    Uuid::new_v4()
+                )
+            };
+            assert_eq!(app.as_data_api_user(user, &planted).await, 1);
+            assert_eq!(
+                pages(&app, &u, "/api/v1/algorithms", "saved").await,
+                [(3, true), (1, false)]
+            );
+            app
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_at_their_largest_limit_page_sqlite() {
+    lists_at_their_largest_limit_page(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_at_their_largest_limit_page_postgres() {
+    lists_at_their_largest_limit_page(Db::Postgres).await;
+}
