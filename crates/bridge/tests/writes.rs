@@ -301,8 +301,12 @@ async fn configurations_over_the_cap(db: Db) {
             let ids: Vec<Value> = all["saved"].as_array().unwrap().iter().map(|c| c["id"].clone()).collect();
             assert_eq!(seen, ids);
 
-            // A limit over the cap, or a cursor not from this list, is refused naming it.
-            for (query, field) in [("limit=6", "limit"), ("limit=0", "limit"), ("cursor=x", "cursor")] {
+            // A limit past the cap is the cap; one out of range, or a cursor not from this list,
+            // is refused naming it.
+            let (s, b) = app.get("/api/v1/algorithms?limit=10000", &t).await;
+            assert_eq!((s, b["saved"].as_array().unwrap().len()), (200, 5), "{b}");
+            assert_eq!(b["next_cursor"], Value::Null);
+            for (query, field) in [("limit=10001", "limit"), ("limit=0", "limit"), ("cursor=x", "cursor")] {
                 let (s, b) = app.get(&format!("/api/v1/algorithms?{query}"), &t).await;
                 assert_eq!((s, code(&b)), (422, "validation_failed"), "{query}: {b}");
                 assert_eq!(b["error"]["details"]["fields"][0]["field"], field, "{b}");

@@ -15,6 +15,7 @@ use crate::limits::count_refusal;
 use crate::state::AppState;
 use crate::store::algorithms::{
     AlgorithmConfig, AlgorithmConfigPatch, AlgorithmRun, ConfigCreated, NewAlgorithmConfig,
+    MAX_CONFIGS_PAGE,
 };
 use crate::store::page;
 use crate::times::rfc3339;
@@ -242,8 +243,9 @@ fn saved_for_run(config: &AlgorithmConfig) -> ApiResult<(Box<dyn Strategy>, Map<
 /// The built-in strategies and the user's saved configurations.
 ///
 /// `saved` is paged, oldest first: at most `limit` configurations (default and largest: the
-/// `ALGORITHMS_PER_USER` cap, so a client that does not page gets every one), then `next_cursor`
-/// for the next page (null on the last). `builtin` is in every page.
+/// `ALGORITHMS_PER_USER` cap, so a client that does not page gets every one; a larger `limit` is
+/// read as the cap), then `next_cursor` for the next page (null on the last). `builtin` is in
+/// every page.
 #[utoipa::path(
     get,
     path = "/api/v1/algorithms",
@@ -264,16 +266,22 @@ pub async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<AlgorithmList>> {
     super::trading::query_keys::<doc::AlgorithmsQuery>(&q)?;
-    let max = state.limits.algorithms_per_user;
+    // The document states one bound for every deployment; a page never holds more than the cap,
+    // so a `limit` past it is the cap (a client that does not page still gets everything).
+    let cap = state.limits.algorithms_per_user;
     let limit = match q.get("limit") {
-        None => max,
+        None => cap,
         Some(s) => s
             .parse::<u32>()
             .ok()
-            .filter(|n| (1..=max).contains(n))
+            .filter(|n| (1..=MAX_CONFIGS_PAGE).contains(n))
             .ok_or_else(|| {
-                ApiError::validation("limit", format!("must be an integer from 1 to {max}"))
-            })?,
+                ApiError::validation(
+                    "limit",
+                    format!("must be an integer from 1 to {MAX_CONFIGS_PAGE}"),
+                )
+            })?
+            .min(cap),
     };
     let after = q.get("cursor").map(|c| time_cursor(c)).transpose()?;
     let builtin = builtin()

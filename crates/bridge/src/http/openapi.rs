@@ -711,9 +711,9 @@ pub struct JournalQuery {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AlgorithmsQuery {
-    /// 1 to `ALGORITHMS_PER_USER` (100 by default), which is also the default: a client that does
-    /// not page gets every configuration.
-    #[param(minimum = 1)]
+    /// 1 to 10000; a page holds at most `ALGORITHMS_PER_USER` (100 by default), which is also the
+    /// default, so a client that does not page gets every configuration.
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`).
     #[param(required = false, value_type = String, min_length = 1)]
