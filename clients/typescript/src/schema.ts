@@ -136,8 +136,9 @@ export interface paths {
         /**
          * The built-in strategies and the user's saved configurations.
          * @description `saved` is paged, oldest first: at most `limit` configurations (default and largest: the
-         *     `ALGORITHMS_PER_USER` cap, so a client that does not page gets every one), then `next_cursor`
-         *     for the next page (null on the last). `builtin` is in every page.
+         *     `ALGORITHMS_PER_USER` cap, so a client that does not page gets every one; a larger `limit` is
+         *     read as the cap), then `next_cursor` for the next page (null on the last). `builtin` is in
+         *     every page.
          */
         get: operations["list_algorithms"];
         put?: never;
@@ -2983,8 +2984,8 @@ export interface operations {
                 /** @description `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`). */
                 cursor?: string;
                 /**
-                 * @description 1 to `ALGORITHMS_PER_USER` (100 by default), which is also the default: a client that does
-                 *     not page gets every configuration.
+                 * @description 1 to 10000; a page holds at most `ALGORITHMS_PER_USER` (100 by default), which is also the
+                 *     default, so a client that does not page gets every configuration.
                  */
                 limit?: number;
             };
