@@ -245,13 +245,10 @@ impl Application {
         // broker's state, from now on and in the background.
         crate::trading::reconcile::spawn(state.clone());
         let router = crate::http::router(state.clone(), &settings.cors_origins);
-        let listener =
-            TcpListener::bind(settings.bind)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    addr: settings.bind.to_string(),
-                    source,
-                })?;
+        let listener = crate::server::bind(settings.bind).map_err(|source| StartupError::Bind {
+            addr: settings.bind.to_string(),
+            source,
+        })?;
         let port = listener
             .local_addr()
             .map(|a| a.port())

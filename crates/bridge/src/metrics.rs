@@ -54,6 +54,7 @@ pub struct Metrics {
     journal_reconciled: IntCounterVec,
     stream_events: IntCounterVec,
     stream_slow_consumers: IntCounter,
+    stream_changes_read: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -123,6 +124,10 @@ impl Metrics {
                 "mt5b_stream_slow_consumer_total",
                 "Live streams closed because their client fell too far behind (4008 slow_consumer).",
             )?,
+            stream_changes_read: IntCounter::new(
+                "mt5b_stream_changes_read_total",
+                "Changes (journal entries, runs, accounts) taken off their user's channel by live streams, each stream counting its own.",
+            )?,
         })
     }
 
@@ -183,6 +188,11 @@ impl Metrics {
         inc(&self.stream_events, &[channel]);
     }
 
+    /// Changes one stream took off its user's channel.
+    pub fn stream_changes_read(&self, n: usize) {
+        self.stream_changes_read.inc_by(n as u64);
+    }
+
     /// A live stream closed as a slow consumer.
     pub fn stream_slow_consumer(&self) {
         self.stream_slow_consumers.inc();
@@ -208,6 +218,7 @@ impl Metrics {
         families.extend(self.journal_reconciled.collect());
         families.extend(self.stream_events.collect());
         families.extend(self.stream_slow_consumers.collect());
+        families.extend(self.stream_changes_read.collect());
         let gauges: [(&str, &str, usize); 5] = [
             (
                 "mt5b_stream_connections",

@@ -25,7 +25,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
@@ -80,6 +80,22 @@ pub fn open_files_soft_limit() -> Option<u64> {
     soft.parse().ok()
 }
 
+/// Connections the kernel completes before they are accepted: a burst larger than the backlog
+/// would wait for SYN retransmissions (a second each) instead of being answered.
+const BACKLOG: u32 = 1024;
+
+/// Binds a listener with a backlog of [`BACKLOG`] (tokio's `TcpListener::bind` asks for 128).
+pub fn bind(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// What a socket over the cap is told, whole, before it is closed.
 const OVER_CAP: &str = concat!(
     "HTTP/1.1 503 Service Unavailable\r\n",
@@ -130,7 +146,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tokio::spawn(refuse(stream));
+            refuse(stream);
             continue;
         };
         let io = TokioIo::new(Permitted {
@@ -199,13 +215,13 @@ fn announced_too_large(req: &Request<Incoming>, limit: usize) -> Option<Response
     })
 }
 
-/// Tells a socket over the cap `503 too_many_connections` and closes it, within a second.
-async fn refuse(mut stream: TcpStream) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        stream.write_all(OVER_CAP.as_bytes()).await?;
-        stream.shutdown().await
-    })
-    .await;
+/// Tells a socket over the cap `503 too_many_connections` and closes it at once, in the accept
+/// loop itself: a task per refusal would hold each descriptor a while longer, and a burst of them
+/// would take the descriptors the cap keeps free. A new socket's send buffer takes the short
+/// answer whole, so the write never waits.
+fn refuse(stream: TcpStream) {
+    let _ = stream.try_write(OVER_CAP.as_bytes());
+    drop(stream);
 }
 
 /// A socket that holds its place under the connection cap for as long as it is open, upgraded or

@@ -768,9 +768,8 @@ pub async fn run_sim_agent(
         .route("/v1/sim/password", post(sim_password))
         .with_state(broker);
     let app = router_with(terminal, token, "sim", admin);
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let listener =
+        crate::server::bind(bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let port = listener
         .local_addr()
         .map(|a| a.port())

@@ -16,7 +16,7 @@ use super::history::JournalEntryView;
 use crate::error::{ApiError, FieldError};
 use crate::events::{Change, Kind, StreamSlot};
 use crate::state::AppState;
-use crate::ticks::{Feed, TICK_EVERY};
+use crate::ticks::{Feed, TickWatch, TooManySymbols, TICK_EVERY};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -25,7 +25,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
 /// How long an unauthenticated connection may take to send its `auth` message.
@@ -119,7 +119,7 @@ pub async fn stream(
     let ws = ws.max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE);
     let start = match signed {
         Some(user) => match open(&state, &user).await {
-            Ok(place) => Start::Signed(user, place),
+            Ok(place) => Start::Signed(Box::new((user, place))),
             Err(e) => return e.into_response(),
         },
         None => match state.events.pending_stream() {
@@ -136,7 +136,7 @@ pub async fn stream(
 /// How a connection starts: signed in on the upgrade, or holding a place among those waiting for
 /// their `auth` message (given back once it is read, or when the connection ends).
 enum Start {
-    Signed(AuthUser, Place),
+    Signed(Box<(AuthUser, Place)>),
     Pending(tokio::sync::OwnedSemaphorePermit),
 }
 
@@ -256,7 +256,7 @@ struct Subscription {
     /// The account as it was resolved, for the snapshot channels' reads.
     row: crate::store::AccountRow,
     /// `ticks`: each symbol's feed (shared with every watcher of it on the account's server).
-    ticks: Vec<(String, watch::Receiver<Feed>)>,
+    ticks: Vec<(String, TickWatch)>,
     /// `ticks`: `waiting_for_terminal` was said and no tick has come since.
     waiting: bool,
 }
@@ -315,7 +315,7 @@ async fn run(socket: WebSocket, state: AppState, start: Start) {
     };
 
     let signed = match start {
-        Start::Signed(user, place) => Some((user, place)),
+        Start::Signed(signed) => Some(*signed),
         Start::Pending(permit) => {
             let signed = first_auth(&state, &mut incoming, &mut out, &mut gone).await;
             drop(permit);
@@ -524,6 +524,7 @@ async fn serve(
                             Err(_) => break,
                         }
                     }
+                    state.metrics.stream_changes_read(batch.len());
                     let (accounts, batch): (Vec<Change>, Vec<Change>) = batch
                         .into_iter()
                         .partition(|c| matches!(c.kind, Kind::AccountDeleted | Kind::AccountChanged));
@@ -860,7 +861,8 @@ fn send_ticks(
             continue;
         };
         let mut gone = Vec::new();
-        for (symbol, feed) in &mut sub.ticks {
+        for (symbol, held) in &mut sub.ticks {
+            let feed = &mut held.feed;
             if !feed.has_changed().unwrap_or(false) {
                 continue;
             }
@@ -1066,15 +1068,33 @@ async fn subscribe(
         Err(e) => return error_message(Some(id), &e),
     };
     let answer = json!({"type": "subscribed", "id": id, "account_id": row.id});
-    let ticks = symbols
-        .into_iter()
-        .map(|symbol| {
-            let mut feed = state.ticks.watch(&row.server, &symbol);
-            // What the feed shows already goes out at the next round.
-            feed.mark_changed();
-            (symbol, feed)
-        })
-        .collect();
+    let mut ticks = Vec::with_capacity(symbols.len());
+    for symbol in symbols {
+        let max = state.stream.max_symbols_per_user;
+        match state
+            .ticks
+            .watch(user.ctx.user_id, &row.server, &symbol, max)
+        {
+            Ok(mut held) => {
+                // What the feed shows already goes out at the next round.
+                held.feed.mark_changed();
+                ticks.push((symbol, held));
+            }
+            // The holds taken so far are given back as `ticks` drops.
+            Err(TooManySymbols { limit }) => {
+                state.metrics.rate_limited("symbols_per_user");
+                return error_message(
+                    Some(id),
+                    &ApiError::RateLimited {
+                        scope: "symbols_per_user",
+                        limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                        window_s: 0,
+                        retry_after_s: 0,
+                    },
+                );
+            }
+        }
+    }
     subscriptions.insert(
         id.to_string(),
         Subscription {
