@@ -9,5 +9,6 @@
 mod common;
 
 mod quotes;
+mod replicas;
 mod server;
 mod streams;
