@@ -313,7 +313,7 @@ impl ErrorCode {
             RateLimited => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                "a limit was reached: `switches_per_user`, `trades_per_account`, `failed_connects_per_user` (new passwords refused by MT5, per user), `failed_logins_per_login` (the same per MT5 login and server, across users), `refusals_per_user` (orders refused per user: kill switch, risk limits, levels, read-only session; while spent every order request answers this and nothing is journaled), `dry_runs_per_user` (algorithm dry runs per user), `queue_per_user` (the user's requests waiting for a terminal; `window_seconds` 0)",
+                "a limit was reached: `switches_per_user`, `trades_per_account`, `failed_connects_per_user` (new passwords refused by MT5, per user), `failed_logins_per_login` (the same per MT5 login and server, across users), `refusals_per_user` (orders refused per user: kill switch, risk limits, levels, read-only session; while spent every order request answers this and nothing is journaled), `dry_runs_per_user` (algorithm dry runs per user), `queue_per_user` (the user's requests waiting for a terminal; `window_seconds` 0), `streams_per_user` (live streams open at once, across replicas with Redis; `window_seconds` 0); on the stream only: `subscriptions_per_connection`, `symbols_per_user` (distinct `ticks` symbols across the user's streams; `window_seconds` 0)",
                 "`scope`, `limit`, `window_seconds`, `retry_after_seconds`; a `Retry-After` header",
             ),
             InternalError => (

@@ -421,7 +421,7 @@ error_responses! {
     Unauthorized => "`unauthorized`: missing, malformed or expired token, or one this service does not accept",
         header "WWW-Authenticate" => "`Bearer`";
     PayloadTooLarge => "`payload_too_large`: the body is over 64 KiB";
-    RateLimited => "`rate_limited`: a limit was reached; `details` has `scope` (`switches_per_user`, `trades_per_account`, `failed_connects_per_user`, `failed_logins_per_login`, `refusals_per_user`, `dry_runs_per_user`, `queue_per_user`), `limit`, `window_seconds` (0 for `queue_per_user`), `retry_after_seconds`",
+    RateLimited => "`rate_limited`: a limit was reached; `details` has `scope` (`switches_per_user`, `trades_per_account`, `failed_connects_per_user`, `failed_logins_per_login`, `refusals_per_user`, `dry_runs_per_user`, `queue_per_user`, `streams_per_user`), `limit`, `window_seconds` (0 for `queue_per_user` and `streams_per_user`), `retry_after_seconds`",
         header "Retry-After" => "Seconds until a retry may pass";
     Internal => "`internal_error`: a fault of the service, never of the input (logged with the request id)";
     TerminalUnavailable => "`terminal_unavailable`: no terminal can serve the request now (for an order, `details` has `journal_id` and `status` `not_executed`: nothing ran and its key may be sent again); `database_unavailable`: the database does not answer; `journal_unavailable`: an order was sent but its outcome could not be recorded (`details.journal_id`; it settles from the broker's history); or, with `REDIS_URL`, `redis_unavailable`: Redis does not answer",
