@@ -246,10 +246,9 @@ async fn streams_are_counted_ended_and_fed_across_replicas() {
     for _ in 0..5 {
         held.push(stream(&one, &u).await.unwrap());
     }
-    let (status, body) = stream(&two, &u)
-        .await
-        .err()
-        .expect("a sixth stream is refused");
+    let Err((status, body)) = stream(&two, &u).await else {
+        panic!("a sixth stream is refused");
+    };
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["details"]["scope"], "streams_per_user");
 
@@ -274,10 +273,9 @@ async fn streams_are_counted_ended_and_fed_across_replicas() {
     // Redis away: a stream cannot be counted, so it is not opened.
     r.redis.stop();
     let other = common::mint(Uuid::new_v4(), Duration::from_secs(3600));
-    let (status, body) = stream(&two, &other)
-        .await
-        .err()
-        .expect("refused without Redis");
+    let Err((status, body)) = stream(&two, &other).await else {
+        panic!("refused without Redis");
+    };
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "redis_unavailable");
     drop(r.two);
