@@ -55,6 +55,7 @@ pub struct Metrics {
     stream_events: IntCounterVec,
     stream_slow_consumers: IntCounter,
     stream_changes_read: IntCounter,
+    trade_slot_fallbacks: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -124,6 +125,10 @@ impl Metrics {
                 "mt5b_stream_slow_consumer_total",
                 "Live streams closed because their client fell too far behind (4008 slow_consumer).",
             )?,
+            trade_slot_fallbacks: IntCounter::new(
+                "mt5b_trade_slot_fallback_total",
+                "Trade-limit slots given back by their fallback (a path of the order pipeline that neither committed nor released one: a defect, 0 in a healthy service).",
+            )?,
             stream_changes_read: IntCounter::new(
                 "mt5b_stream_changes_read_total",
                 "Changes (journal entries, runs, accounts) taken off their user's channel by live streams, each stream counting its own.",
@@ -188,6 +193,16 @@ impl Metrics {
         inc(&self.stream_events, &[channel]);
     }
 
+    /// A trade slot released by its fallback instead of the pipeline.
+    pub fn trade_slot_fallback(&self) {
+        self.trade_slot_fallbacks.inc();
+    }
+
+    /// Trade slots released by their fallback so far.
+    pub fn trade_slot_fallbacks(&self) -> u64 {
+        self.trade_slot_fallbacks.get()
+    }
+
     /// Changes one stream took off its user's channel.
     pub fn stream_changes_read(&self, n: usize) {
         self.stream_changes_read.inc_by(n as u64);
@@ -219,6 +234,7 @@ impl Metrics {
         families.extend(self.stream_events.collect());
         families.extend(self.stream_slow_consumers.collect());
         families.extend(self.stream_changes_read.collect());
+        families.extend(self.trade_slot_fallbacks.collect());
         let gauges: [(&str, &str, usize); 5] = [
             (
                 "mt5b_stream_connections",

@@ -258,26 +258,7 @@ pub struct HistoryOrderPage {
     pub next_cursor: Option<String>,
 }
 
-/// `api` or `algorithm`.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)] // names the values of `JournalEntryView::source` in the document
-pub enum JournalSource {
-    Api,
-    Algorithm,
-}
-
-/// What the entry does.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)] // names the values of `JournalEntryView::action` in the document
-pub enum JournalAction {
-    Place,
-    ModifyOrder,
-    CancelOrder,
-    ModifyPosition,
-    ClosePosition,
-}
+pub use crate::store::journal::{JournalAction, JournalSource};
 
 /// One order intent, journaled before it was sent.
 #[derive(Serialize, ToSchema)]

@@ -368,6 +368,26 @@ impl TestApp {
     }
 
     pub async fn shutdown(self) {
+        // Every order path settles its trade-limit slot itself: none may reach the fallback.
+        if let Some(token) = self.env.get("METRICS_TOKEN") {
+            let scraped = self
+                .client
+                .get(format!("{}/metrics", self.base))
+                .bearer_auth(token)
+                .send()
+                .await;
+            if let Ok(resp) = scraped {
+                let text = resp.text().await.unwrap_or_default();
+                let fallbacks = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("mt5b_trade_slot_fallback_total "))
+                    .map(str::trim);
+                assert!(
+                    matches!(fallbacks, Some("0") | None),
+                    "a trade slot was released by its fallback, not by the order pipeline"
+                );
+            }
+        }
         self.server.abort();
         self.state.reconciler.stop();
         if let Some(pg) = self.pg {
