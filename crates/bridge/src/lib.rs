@@ -17,6 +17,8 @@
 //! - [`credentials`]: session tags (which session serves which row) and refused credentials.
 //! - [`pool`]: the terminal pool: leases on terminals logged in to an account, with the guard.
 //! - [`context`]: each user's current account.
+//! - [`accounts`]: a user's accounts: connect (the password verified under the guessing limits),
+//!   update, switch, delete and their audit entries; the import command's verification.
 //! - `risk` (private): account risk limits, their validation and the checks on every new order.
 //! - [`algorithms`]: strategies, risk sizing and the executor of algorithm runs.
 //! - [`trading`]: the order pipeline: kill switch, rate limit, idempotency, journal, send, reconcile.
@@ -30,6 +32,7 @@
 //! - `times` (private): MT5 server times to RFC 3339 UTC and back.
 //! - [`agent`]: the terminal-agent protocol: `sim-agent` (server) and `AgentTerminal` (client).
 
+pub mod accounts;
 pub mod agent;
 pub mod algorithms;
 pub mod app;
