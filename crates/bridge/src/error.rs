@@ -2,6 +2,7 @@
 //! status and meaning, the table docs/errors.md is checked against). Bodies are `{"success": false, "error": {code, message, details}}`.
 
 pub use crate::error_code::ErrorCode;
+use crate::pool::{PasswordUnavailable, PoolError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mt5::TerminalError;
@@ -359,6 +360,38 @@ impl From<TerminalError> for ApiError {
             }
             other => ApiError::TerminalUnavailable(other.to_string()),
         }
+    }
+}
+
+/// The pool's outcomes as the API answers them: the one place they map to codes.
+impl From<PoolError> for ApiError {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Unavailable(why) => ApiError::TerminalUnavailable(why),
+            PoolError::TradingDisabled => ApiError::TerminalTradingDisabled,
+            PoolError::UserQueueFull { limit } => ApiError::RateLimited {
+                scope: "queue_per_user",
+                limit,
+                window_s: 0,
+                retry_after_s: 1,
+            },
+            PoolError::ReadOnly => ApiError::ReadOnlyAccount,
+            PoolError::Timeout => ApiError::TerminalTimeout,
+            PoolError::Login(e) => ApiError::from_login_error(e),
+            PoolError::Terminal(e) => ApiError::from(e),
+            // The password source's refusal is an `ApiError` of its caller's, answered as is.
+            PoolError::Password(e) => match e.into_inner().downcast::<ApiError>() {
+                Ok(e) => *e,
+                Err(other) => ApiError::Internal(format!("password: {other}")),
+            },
+        }
+    }
+}
+
+/// A password source's refusal (`?` inside one), handed back through the pool untouched.
+impl From<ApiError> for PasswordUnavailable {
+    fn from(e: ApiError) -> Self {
+        PasswordUnavailable::new(e)
     }
 }
 

@@ -6,8 +6,10 @@
 use mt5::{
     AccountInfo, AccountKey, Expected, PositionFilter, Session, SessionTag, Terminal, TerminalError,
 };
-use mt5_bridge::error::ApiError;
-use mt5_bridge::pool::{BoxFuture, Policy, PoolOptions, Purpose, TerminalPool};
+use mt5_bridge::error::{ApiError, CredentialProblem};
+use mt5_bridge::pool::{
+    BoxFuture, PasswordFuture, PasswordUnavailable, Policy, PoolOptions, Purpose, TerminalPool,
+};
 use mt5_sim::broker::{AuditRecord, Broker};
 use mt5_sim::config::{default_accounts, AccountSpec, FaultConfig, SimConfig, StateLocation};
 use mt5_sim::terminal::{SimTerminal, TerminalOptions};
@@ -33,7 +35,7 @@ fn key(i: usize) -> Session {
 }
 
 /// The password source of account `i`.
-fn pw_of(i: usize) -> impl Fn() -> BoxFuture<Result<SecretString, ApiError>> + Sync {
+fn pw_of(i: usize) -> impl Fn() -> PasswordFuture + Sync {
     move || Box::pin(async move { Ok(password(i)) })
 }
 
@@ -1544,4 +1546,29 @@ async fn a_server_peek_uses_any_idle_terminal_on_that_server() {
     open.send(true).unwrap();
     holder.await.unwrap().unwrap();
     assert_eq!(logins(&r.pool), logins_now, "a peek never logs in");
+}
+
+/// A password source that cannot give the password answers through the pool exactly as its
+/// caller would have (the service's `409 account_credentials_invalid` with its reason), and no
+/// login is tried; a failure that is no answer of the service's is an internal error.
+#[tokio::test]
+async fn a_password_the_source_could_not_give_answers_as_the_source_said() {
+    let r = rig(1, 1, 0, 0, opts()).await;
+    let refused = || -> PasswordFuture {
+        Box::pin(async {
+            Err(ApiError::AccountCredentialsInvalid(CredentialProblem::Undecryptable).into())
+        })
+    };
+    let err = ApiError::from(r.pool.run(&key(0), &refused, info_op()).await.unwrap_err());
+    assert_eq!(err.status_and_code().1, "account_credentials_invalid");
+    assert_eq!(err.status_and_code().0.as_u16(), 409);
+    assert_eq!(err.body()["error"]["details"]["reason"], "undecryptable");
+    let broken =
+        || -> PasswordFuture { Box::pin(async { Err(PasswordUnavailable::new("vault closed")) }) };
+    let err = ApiError::from(r.pool.run(&key(0), &broken, info_op()).await.unwrap_err());
+    assert_eq!(err.status_and_code().1, "internal_error");
+    assert_eq!(logins(&r.pool), 0);
+    // The terminal was given back each time: a good password is served at once.
+    run(&r.pool, 0, info_op()).await.unwrap();
+    assert_eq!(logins(&r.pool), 1);
 }
