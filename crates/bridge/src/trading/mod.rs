@@ -25,7 +25,9 @@ pub mod prepare;
 pub mod reconcile;
 pub mod requests;
 
-pub use prepare::{Close, Command, Expiration, Guard, HeldBack, ModifyOrder, Place};
+pub use prepare::{
+    filling_required, Close, Command, Expiration, Guard, HeldBack, ModifyOrder, Place, Prepared,
+};
 
 pub use crate::credentials::account_key;
 use idempotency::same_request;
@@ -112,25 +114,6 @@ where
     on_terminal(state, row, Purpose::Read, op).await
 }
 
-/// What a command's preparation decided, under the lease and before anything is sent: send this
-/// request (with the server-time offset read for its answer), refuse it by a risk limit, or
-/// hold it back because the broker would refuse it at the quote of the moment.
-#[derive(Debug, Clone)]
-pub enum Prepared {
-    Send {
-        request: mt5::TradeRequest,
-        offset_s: i64,
-    },
-    Refused(crate::risk::RiskRefusal),
-    /// Not sent: a level the broker would refuse (`code` is the rule, e.g. `stops_level`;
-    /// `field` the request field at fault). Journaled `refused`, answered `validation_failed`.
-    Unsendable {
-        code: &'static str,
-        field: &'static str,
-        message: String,
-    },
-}
-
 /// What the send stage did: sent the request (with the server-time offset), or refused it first.
 #[derive(Debug, Clone)]
 enum Sent {
@@ -152,15 +135,6 @@ enum Stage {
     /// `order_send` failed in a way that proves it did not run (the error says why).
     NotSent(TerminalError),
     Answered,
-}
-
-/// An order held back because [`default_filling`] picks no policy for its symbol.
-pub fn filling_required(info: &mt5::SymbolInfo) -> Prepared {
-    Prepared::Unsendable {
-        code: FILLING_MODE,
-        field: "type_filling",
-        message: filling_unknown(info),
-    }
 }
 
 /// Where an intent comes from.

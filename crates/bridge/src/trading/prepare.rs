@@ -7,7 +7,6 @@ use super::requests::{
     close_request, default_filling, filling_unknown, market_price, order_comment, NewOrder,
     FILLING_MODE,
 };
-use super::Prepared;
 use crate::algorithms::levels::{self, Quote, Violation};
 use crate::store::journal::JournalAction;
 use mt5::util::{PriceGrid, Rounding};
@@ -16,6 +15,34 @@ use mt5::{
     TerminalError, TradeAction, TradeOrder, TradePosition, TradeRequest,
 };
 use std::sync::{Arc, Mutex};
+
+/// What a command's preparation decided, under the lease and before anything is sent: send this
+/// request (with the server-time offset read for its answer), refuse it by a risk limit, or
+/// hold it back because the broker would refuse it at the quote of the moment.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    Send {
+        request: mt5::TradeRequest,
+        offset_s: i64,
+    },
+    Refused(crate::risk::RiskRefusal),
+    /// Not sent: a level the broker would refuse (`code` is the rule, e.g. `stops_level`;
+    /// `field` the request field at fault). Journaled `refused`, answered `validation_failed`.
+    Unsendable {
+        code: &'static str,
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// An order held back because [`default_filling`] picks no policy for its symbol.
+pub fn filling_required(info: &mt5::SymbolInfo) -> Prepared {
+    Prepared::Unsendable {
+        code: FILLING_MODE,
+        field: "type_filling",
+        message: filling_unknown(info),
+    }
+}
 
 /// One order the pipeline is asked to journal and send.
 #[derive(Debug, Clone)]
@@ -323,7 +350,7 @@ impl Place {
             .type_filling
             .or_else(|| default_filling(&guard.info, self.r#type))
         else {
-            return Ok(super::filling_required(&guard.info));
+            return Ok(filling_required(&guard.info));
         };
         let price = market_price_on_grid(guard.grid, self.r#type, now);
         let offset = t.server_time_offset_s(at).await?;
@@ -350,7 +377,7 @@ impl Close {
                 .type_filling
                 .or_else(|| default_filling(&info, self.r#type))
             else {
-                return Ok(super::filling_required(&info));
+                return Ok(filling_required(&info));
             };
             let price = market_price(self.r#type, tick.bid, tick.ask);
             let request = close_request(
@@ -379,7 +406,7 @@ impl Close {
             .type_filling
             .or_else(|| default_filling(&guard.info, self.r#type))
         else {
-            return Ok(super::filling_required(&guard.info));
+            return Ok(filling_required(&guard.info));
         };
         let request = close_request(
             pos,
