@@ -552,3 +552,52 @@ async fn upgrades_waiting_for_sign_in_are_capped() {
         }
     }
 }
+
+/// A message still arriving in fragments holds its place among the upgrades waiting for sign-in,
+/// and must be whole within the 10 s: then the connection is closed (4001) and the place freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unfinished_fragment_holds_its_place_only_for_the_sign_in_window() {
+    let served = Served::start(&[("STREAM_MAX_PENDING", "1")], None).await;
+    let mut first = raw_upgrade(served.port).await.unwrap();
+    let since = Instant::now();
+    // A text frame without FIN, masked, one byte of a message that never ends.
+    first
+        .write_all(&[0x01, 0x81, 9, 9, 9, 9, b'{' ^ 9])
+        .await
+        .unwrap();
+    let (status, body) = raw_upgrade(served.port)
+        .await
+        .expect_err("the fragment's connection still holds the only place");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("too_many_connections"))
+    );
+    assert_eq!(
+        close_code(&mut first).await.or(Some(0)),
+        Some(0),
+        "nothing before 10 s"
+    );
+    let code = {
+        let mut code = None;
+        while since.elapsed() < Duration::from_secs(12) && code.is_none() {
+            code = close_code(&mut first).await;
+        }
+        code
+    };
+    assert_eq!(
+        code,
+        Some(4001),
+        "closed as unauthenticated at the end of the window"
+    );
+    assert!(
+        since.elapsed() >= Duration::from_secs(9),
+        "{:?}",
+        since.elapsed()
+    );
+    let mut again = None;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while again.is_none() && Instant::now() < deadline {
+        again = raw_upgrade(served.port).await.ok();
+    }
+    assert!(again.is_some(), "the place is given back");
+}
