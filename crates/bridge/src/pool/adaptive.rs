@@ -1,10 +1,10 @@
 //! `Policy::Adaptive`'s measure of demand ([`Demands`]): how often each account is asked for and
 //! logs in, and which terminals to keep on their accounts.
 //!
-//! `adaptive` is `Policy::Pool` plus keeping: terminals are a cache whose slots are worth what
-//! their accounts are asked for. Each account's request frequency is tracked over about
-//! [`KEEP_HORIZON`]; the idle terminal a waiting account takes is the one whose account is asked
-//! for least (not the least recently used), and some terminals are kept on the most asked-for
+//! `adaptive` (the default) is `Policy::Pool` plus keeping: terminals are a cache whose slots are
+//! worth what their accounts are asked for. Each account's request frequency is tracked over
+//! about [`KEEP_HORIZON`]; the idle terminal a waiting account takes is the one whose account is
+//! asked for least (not the least recently used), and some terminals are kept on the most asked-for
 //! accounts while other accounts wait: they serve their account without turns and are not
 //! switched for a colder one. How many: each account kept stops logging in, which takes its
 //! logins off the rotation (the terminals not kept), and takes a terminal out of it; accounts are

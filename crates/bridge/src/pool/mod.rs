@@ -15,10 +15,10 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `options.rs` | [`Policy`], [`PoolOptions`], the counters ([`PoolStats`]) |
-//! | `error.rs` | [`PoolError`], and [`PasswordUnavailable`] for a password the caller could not give |
+//! | `error.rs` | [`PoolError`]; [`PasswordUnavailable`], a password the caller could not give |
 //! | `slot.rs` | what the pool knows of one terminal |
-//! | `leases.rs` | the state under the lock, the queue of waiters, grants and leases (and the invariants they keep) |
-//! | `policy.rs` | which waiter an idle terminal goes to: `pool` (affinity, batches, turns), `naive` |
+//! | `leases.rs` | the state under the lock, the waiters, grants and leases; the invariants |
+//! | `policy.rs` | which waiter an idle terminal goes to: `pool` (affinity, batches), `naive` |
 //! | `fairness.rs` | the users' turns at logins (start-time fair queueing) |
 //! | `residency.rs` | a hot account's terminal staying on it for a short window |
 //! | `adaptive.rs` | `adaptive`'s request and login frequencies, and which terminals it keeps |
