@@ -2782,6 +2782,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `rate_limited`: a new `password` is a guess, held to `failed_connects_per_user` (the user's new passwords refused by MT5, `CONNECT_FAIL_LIMIT` per 15 minutes) and, unless the user holds the login's trading row (its stored password logged in with trading allowed), `failed_logins_per_login` (refused across all users, `LOGIN_FAIL_LIMIT`); a `password` or `account_type` checked on a terminal may also meet `queue_per_user` (too many of the user's requests waiting for a terminal, `window_seconds` 0). `details` has `scope`, `limit`, `window_seconds`, `retry_after_seconds` */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry may pass */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             500: components["responses"]["Internal"];
             503: components["responses"]["TerminalUnavailable"];
             504: components["responses"]["TerminalTimeout"];
@@ -3368,7 +3379,8 @@ export interface operations {
                  * @description `next_cursor` of the previous page: an opaque string that keeps the first page's window,
                  *     so items that arrive between pages are on none of them and none is repeated or skipped.
                  *     Valid only on the same route and account; anything else (an old numeric offset, a garbled
-                 *     string) is 422 `validation_failed` naming `cursor`.
+                 *     string, and even a well-formed cursor the service did not issue) is 422
+                 *     `validation_failed` naming `cursor`.
                  */
                 cursor?: string;
                 /**
@@ -3421,7 +3433,8 @@ export interface operations {
                  * @description `next_cursor` of the previous page: an opaque string that keeps the first page's window,
                  *     so items that arrive between pages are on none of them and none is repeated or skipped.
                  *     Valid only on the same route and account; anything else (an old numeric offset, a garbled
-                 *     string) is 422 `validation_failed` naming `cursor`.
+                 *     string, and even a well-formed cursor the service did not issue) is 422
+                 *     `validation_failed` naming `cursor`.
                  */
                 cursor?: string;
                 /**

@@ -522,6 +522,8 @@ pub async fn current(
         (status = 413, response = doc::PayloadTooLarge),
         (status = 409, response = doc::CredentialsInvalid),
         (status = 422, description = "`validation_failed`; `mt5_login_failed` (the new password); `account_type_mismatch`", body = doc::ErrorBody),
+        (status = 429, description = "`rate_limited`: a new `password` is a guess, held to `failed_connects_per_user` (the user's new passwords refused by MT5, `CONNECT_FAIL_LIMIT` per 15 minutes) and, unless the user holds the login's trading row (its stored password logged in with trading allowed), `failed_logins_per_login` (refused across all users, `LOGIN_FAIL_LIMIT`); a `password` or `account_type` checked on a terminal may also meet `queue_per_user` (too many of the user's requests waiting for a terminal, `window_seconds` 0). `details` has `scope`, `limit`, `window_seconds`, `retry_after_seconds`", body = doc::ErrorBody,
+            headers(("Retry-After" = String, description = "Seconds until a retry may pass"))),
         (status = 500, response = doc::Internal),
         (status = 503, response = doc::TerminalUnavailable),
         (status = 504, response = doc::TerminalTimeout),

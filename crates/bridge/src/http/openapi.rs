@@ -687,8 +687,15 @@ pub struct HistoryQuery {
     /// `next_cursor` of the previous page: an opaque string that keeps the first page's window,
     /// so items that arrive between pages are on none of them and none is repeated or skipped.
     /// Valid only on the same route and account; anything else (an old numeric offset, a garbled
-    /// string) is 422 `validation_failed` naming `cursor`.
-    #[param(required = false, value_type = String, min_length = 1)]
+    /// string, and even a well-formed cursor the service did not issue) is 422
+    /// `validation_failed` naming `cursor`.
+    #[param(
+        required = false,
+        value_type = String,
+        min_length = 148,
+        max_length = 200,
+        pattern = "^[A-Za-z0-9_-]+$"
+    )]
     pub cursor: Option<String>,
 }
 
