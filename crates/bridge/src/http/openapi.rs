@@ -12,7 +12,7 @@
 //!
 //! What is left here: the document's assembly, the shared error responses, input vocabularies
 //! (`LoginInput`, `TimeInput`, `PlaceOrderType`, …), the parameter lists, and the modifier that
-//! closes every object schema. `tests/openapi.rs` checks every route against the document and
+//! closes every object schema. `tests/it/openapi.rs` checks every route against the document and
 //! every response against its schema.
 
 pub use super::accounts::{
