@@ -1,8 +1,8 @@
 //! Limits attacked as an abuser would: password guesses fired in parallel, by one user and by many
 //! users at one MT5 login, through connects and password changes.
 
-
 use crate::common;
+use crate::common::routes;
 
 use common::{Db, TestApp};
 use serde_json::{json, Value};
@@ -133,7 +133,7 @@ async fn many_users_guessing_one_login(db: Db) {
     // The same login spelled with another case is the same count.
     let (s, b) = app
         .post(
-            "/api/v1/accounts/connect",
+            routes::CONNECT,
             &app.token(Uuid::new_v4()),
             json!({"account_name": "g", "login": "10002", "password": "x", "server": "SIM-DEMO"}),
         )
@@ -143,7 +143,7 @@ async fn many_users_guessing_one_login(db: Db) {
     // reaches MT5 (and counts in the owner's own per-user window only).
     let (s, b) = app
         .put(
-            &format!("/api/v1/accounts/{id}"),
+            &routes::account(&id),
             &owner,
             json!({"password": "still-guessing"}),
         )
@@ -153,7 +153,7 @@ async fn many_users_guessing_one_login(db: Db) {
     assert_eq!(app.get("/api/v1/account", &owner).await.0, 200);
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &owner,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -163,7 +163,7 @@ async fn many_users_guessing_one_login(db: Db) {
     let other = app.token(Uuid::new_v4());
     let (s, b) = app
         .post(
-            "/api/v1/accounts/connect",
+            routes::CONNECT,
             &other,
             json!({"account_name": "ok", "login": "10001", "password": "Sim-10001!", "server": "Sim-Demo"}),
         )
@@ -244,14 +244,14 @@ async fn owner_keeps_their_login(db: Db) {
 
             // The window is full: the owner's right password still goes through.
             let (s, b) = app
-                .put(&format!("/api/v1/accounts/{id}"), &owner, json!({"password": "Sim-10001!"}))
+                .put(&routes::account(&id), &owner, json!({"password": "Sim-10001!"}))
                 .await;
             assert_eq!(s, 200, "{b}");
             // Anyone else is refused, the right password or not, before any login.
             let before = failed_logins(&app.broker.audit().await.unwrap(), 10001);
             let (s, b) = app
                 .post(
-                    "/api/v1/accounts/connect",
+                    routes::CONNECT,
                     &app.token(Uuid::new_v4()),
                     json!({"account_name": "late", "login": "10001", "password": "Sim-10001!", "server": "Sim-Demo"}),
                 )
@@ -260,7 +260,7 @@ async fn owner_keeps_their_login(db: Db) {
             // A row holding the investor password is not the owner's: refused like anyone else.
             let (s, b) = app
                 .put(
-                    &format!("/api/v1/accounts/{reader_id}"),
+                    &routes::account(&reader_id),
                     &reader,
                     json!({"password": "Investor-10001!"}),
                 )
@@ -290,12 +290,12 @@ async fn owner_keeps_their_login(db: Db) {
             // The owner's own guesses stay under their per-user window.
             for _ in 0..5 {
                 let (s, b) = app
-                    .put(&format!("/api/v1/accounts/{id}"), &owner, json!({"password": "wrong"}))
+                    .put(&routes::account(&id), &owner, json!({"password": "wrong"}))
                     .await;
                 assert_eq!((s, code(&b)), (422, "mt5_login_failed"), "{b}");
             }
             let (s, b) = app
-                .put(&format!("/api/v1/accounts/{id}"), &owner, json!({"password": "wrong"}))
+                .put(&routes::account(&id), &owner, json!({"password": "wrong"}))
                 .await;
             assert_eq!((s, b["error"]["details"]["scope"].clone()), (429, json!("failed_connects_per_user")), "{b}");
             app
@@ -425,8 +425,8 @@ async fn bounded_times(app: TestApp) -> TestApp {
         ("from=0&to=4102444799", "from", "invalid_combination"),
     ] {
         for path in [
-            "/api/v1/history/deals",
-            "/api/v1/history/orders",
+            routes::HISTORY_DEALS,
+            routes::HISTORY_ORDERS,
             "/api/v1/symbols/EURUSD/rates",
         ] {
             let (s, b) = app.get(&format!("{path}?{query}"), &t).await;

@@ -1,8 +1,8 @@
 //! The terminal-agent protocol end to end: two `mt5-bridge sim-agent` processes on one shared
 //! simulator state, driven over HTTP directly and through the bridge's pool.
 
-
 use crate::common;
+use crate::common::routes;
 
 use mt5::{AccountKey, Session, SessionTag};
 use reqwest::Method;
@@ -355,7 +355,7 @@ async fn the_bridge_trades_through_agents_and_survives_losing_one() {
     assert_eq!(b["margin_mode"], "retail_hedging");
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -368,7 +368,7 @@ async fn the_bridge_trades_through_agents_and_survives_losing_one() {
     assert_eq!(b["positions"][0]["ticket"], ticket);
     assert_eq!(b["positions"][0]["type"], "buy");
     let (s, b) = app
-        .post(&format!("/api/v1/positions/{ticket}/close"), &t, json!({}))
+        .post(&routes::close_position(ticket), &t, json!({}))
         .await;
     assert_eq!(s, 200, "{b}");
     let (_, b) = app.get("/api/v1/positions", &t).await;
@@ -396,7 +396,7 @@ async fn the_bridge_trades_through_agents_and_survives_losing_one() {
     for i in 0..6 {
         let (s, b) = if i % 2 == 0 {
             app.post(
-                "/api/v1/orders",
+                routes::ORDERS,
                 &t,
                 json!({"symbol": "EURUSD", "type": "sell", "volume": 0.01}),
             )
@@ -445,7 +445,7 @@ async fn the_bridge_trades_through_agents_and_survives_losing_one() {
             app.get("/api/v1/positions", &t).await
         } else {
             app.post(
-                "/api/v1/orders",
+                routes::ORDERS,
                 &t,
                 json!({"symbol": "EURUSD", "type": "sell", "volume": 0.01}),
             )

@@ -5,8 +5,8 @@
 //! agent certificate it signed, as docs/real-terminals.md shows); the TLS agent is the sim-agent's
 //! router served in-process through tokio-rustls.
 
-
 use crate::common;
+use crate::common::routes;
 
 use common::procs::{free_port, start_serve, AGENT_TOKEN as TOKEN};
 use secrecy::SecretString;
@@ -354,7 +354,7 @@ async fn a_tls_agent_is_used_only_once_its_ca_is_trusted() {
         .await;
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )

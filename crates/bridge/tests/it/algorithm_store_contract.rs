@@ -6,7 +6,6 @@
 //! tests at the end prove that Row Level Security keeps users apart even on a raw connection, that
 //! users cannot delete runs, and that the schema carries its policies, grants and trigger.
 
-
 use std::collections::HashSet;
 use std::time::Duration;
 

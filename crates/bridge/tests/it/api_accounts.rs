@@ -1,8 +1,8 @@
 //! The account endpoints end to end: the real server on port 0, SQLite always, Postgres when
 //! TEST_DATABASE_URL is set, each test with its own database and simulated broker.
 
-
 use crate::common;
+use crate::common::routes;
 
 use common::TestApp;
 use reqwest::Method;
@@ -91,9 +91,7 @@ async fn seed_flow(app: TestApp) -> TestApp {
         ]
     );
 
-    let (s, b) = app
-        .post(&format!("/api/v1/accounts/{id}/switch"), &t, json!({}))
-        .await;
+    let (s, b) = app.post(&routes::switch(&id), &t, json!({})).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(
         b,
@@ -108,7 +106,7 @@ async fn seed_flow(app: TestApp) -> TestApp {
     );
 
     let (s, b) = app
-        .put(&format!("/api/v1/accounts/{id}"), &t, json!({"account_name": "Updated Name", "risk_limits": {"max_daily_loss": 0.03, "max_risk_per_trade": 0.01}}))
+        .put(&routes::account(&id), &t, json!({"account_name": "Updated Name", "risk_limits": {"max_daily_loss": 0.03, "max_risk_per_trade": 0.01}}))
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["success"], true);
@@ -122,7 +120,7 @@ async fn seed_flow(app: TestApp) -> TestApp {
         "absent fields unchanged"
     );
 
-    let (s, b) = app.get(&format!("/api/v1/accounts/{id}"), &t).await;
+    let (s, b) = app.get(&routes::account(&id), &t).await;
     assert_eq!(s, 200);
     assert_eq!(b["account"]["account_name"], "Updated Name");
     assert_eq!(b["account"]["risk_limits"]["max_daily_loss"], 0.03);
@@ -134,13 +132,13 @@ async fn seed_flow(app: TestApp) -> TestApp {
         "updated_at moves on update"
     );
 
-    let (s, b) = app.delete(&format!("/api/v1/accounts/{id}"), &t).await;
+    let (s, b) = app.delete(&routes::account(&id), &t).await;
     assert_eq!(s, 200);
     assert_eq!(b, json!({"success": true}));
     for (m, path) in [
-        (Method::GET, format!("/api/v1/accounts/{id}")),
-        (Method::POST, format!("/api/v1/accounts/{id}/switch")),
-        (Method::DELETE, format!("/api/v1/accounts/{id}")),
+        (Method::GET, routes::account(&id)),
+        (Method::POST, routes::switch(&id)),
+        (Method::DELETE, routes::account(&id)),
     ] {
         let (s, b) = app.call(m, &path, Some(&t), None).await;
         assert_eq!((s, error_code(&b)), (404, "account_not_found"), "{path}");
@@ -174,27 +172,25 @@ async fn isolation(app: TestApp) -> TestApp {
 
     let (_, b) = app.get("/api/v1/accounts", &tb).await;
     assert_eq!(b["accounts"], json!([]));
-    let (s, b) = app.get(&format!("/api/v1/accounts/{a_id}"), &tb).await;
+    let (s, b) = app.get(&routes::account(&a_id), &tb).await;
     assert_eq!((s, error_code(&b)), (404, "account_not_found"));
     let (s, b) = app
         .put(
-            &format!("/api/v1/accounts/{a_id}"),
+            &routes::account(&a_id),
             &tb,
             json!({"account_name": "stolen"}),
         )
         .await;
     assert_eq!((s, error_code(&b)), (404, "account_not_found"));
-    let (s, b) = app
-        .post(&format!("/api/v1/accounts/{a_id}/switch"), &tb, json!({}))
-        .await;
+    let (s, b) = app.post(&routes::switch(&a_id), &tb, json!({})).await;
     assert_eq!((s, error_code(&b)), (404, "account_not_found"));
-    let (s, b) = app.delete(&format!("/api/v1/accounts/{a_id}"), &tb).await;
+    let (s, b) = app.delete(&routes::account(&a_id), &tb).await;
     assert_eq!((s, error_code(&b)), (404, "account_not_found"));
     let (s, b) = app.get("/api/v1/accounts/current", &tb).await;
     assert_eq!((s, error_code(&b)), (404, "no_account"));
 
     // A's account is untouched.
-    let (_, b) = app.get(&format!("/api/v1/accounts/{a_id}"), &ta).await;
+    let (_, b) = app.get(&routes::account(&a_id), &ta).await;
     assert_eq!(b["account"]["account_name"], "A's account");
     assert_eq!(b["account"]["is_active"], true);
 
@@ -235,9 +231,7 @@ async fn defaults_and_current(app: TestApp) -> TestApp {
     // Current falls back to the default; connecting does not change it.
     let (_, b) = app.get("/api/v1/accounts/current", &t).await;
     assert_eq!(b["account"]["id"], first.as_str());
-    let (s, _) = app
-        .post(&format!("/api/v1/accounts/{second}/switch"), &t, json!({}))
-        .await;
+    let (s, _) = app.post(&routes::switch(&second), &t, json!({})).await;
     assert_eq!(s, 200);
     let third = {
         let (s, b) = app
@@ -254,41 +248,33 @@ async fn defaults_and_current(app: TestApp) -> TestApp {
     );
     assert_eq!(b["account"]["login"], 10002);
 
-    let (_, b) = app.get(&format!("/api/v1/accounts/{third}"), &t).await;
+    let (_, b) = app.get(&routes::account(&third), &t).await;
     assert_eq!(b["account"]["is_default"], true);
     assert_eq!(
         b["account"]["account_type"], "demo",
         "filled from the terminal"
     );
-    let (_, b) = app.get(&format!("/api/v1/accounts/{first}"), &t).await;
+    let (_, b) = app.get(&routes::account(&first), &t).await;
     assert_eq!(b["account"]["is_default"], false);
 
     // PUT is_default moves it back; is_default false on the default is refused.
     let (s, b) = app
-        .put(
-            &format!("/api/v1/accounts/{first}"),
-            &t,
-            json!({"is_default": true}),
-        )
+        .put(&routes::account(&first), &t, json!({"is_default": true}))
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["account"]["is_default"], true);
     let (s, b) = app
-        .put(
-            &format!("/api/v1/accounts/{first}"),
-            &t,
-            json!({"is_default": false}),
-        )
+        .put(&routes::account(&first), &t, json!({"is_default": false}))
         .await;
     assert_eq!((s, error_code(&b)), (422, "validation_failed"));
 
     // Deleting the default promotes the oldest remaining active account.
-    let (s, _) = app.delete(&format!("/api/v1/accounts/{first}"), &t).await;
+    let (s, _) = app.delete(&routes::account(&first), &t).await;
     assert_eq!(s, 200);
-    let (_, b) = app.get(&format!("/api/v1/accounts/{second}"), &t).await;
+    let (_, b) = app.get(&routes::account(&second), &t).await;
     assert_eq!(b["account"]["is_default"], true);
     // Deleting the current account makes current fall back to the default.
-    let (s, _) = app.delete(&format!("/api/v1/accounts/{second}"), &t).await;
+    let (s, _) = app.delete(&routes::account(&second), &t).await;
     assert_eq!(s, 200);
     let (_, b) = app.get("/api/v1/accounts/current", &t).await;
     assert_eq!(b["account"]["id"], third.as_str());
@@ -355,7 +341,7 @@ async fn validation(app: TestApp) -> TestApp {
     let t = app.token(Uuid::new_v4());
     let (s, b) = app
         .post(
-            "/api/v1/accounts/connect",
+            routes::CONNECT,
             &t,
             json!({"account_name": "", "login": "12ab", "password": 5, "server": "x".repeat(300), "account_type": "paper", "set_as_default": "yes", "color": "red"}),
         )
@@ -385,7 +371,7 @@ async fn validation(app: TestApp) -> TestApp {
     for login in [json!(0), json!(-5), json!(1.5), json!("")] {
         let (s, b) = app
             .post(
-                "/api/v1/accounts/connect",
+                routes::CONNECT,
                 &t,
                 json!({"account_name": "n", "login": login, "password": "p", "server": "s"}),
             )
@@ -402,7 +388,7 @@ async fn validation(app: TestApp) -> TestApp {
 
     let id = app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "v").await;
     let (s, b) = app
-        .put(&format!("/api/v1/accounts/{id}"), &t, json!({"risk_limits": {"max_daily_loss": 2, "max_positions": 0, "bogus": true}, "account_name": null}))
+        .put(&routes::account(&id), &t, json!({"risk_limits": {"max_daily_loss": 2, "max_positions": 0, "bogus": true}, "account_name": null}))
         .await;
     assert_eq!(s, 422, "{b}");
     let mut fields = fields_at_fault(&b);
@@ -418,7 +404,7 @@ async fn validation(app: TestApp) -> TestApp {
     );
     let (s, b) = app
         .put(
-            &format!("/api/v1/accounts/{id}"),
+            &routes::account(&id),
             &t,
             json!({"risk_limits": {"max_positions": 3, "trading_enabled": false}}),
         )
@@ -429,11 +415,7 @@ async fn validation(app: TestApp) -> TestApp {
         json!({"max_positions": 3, "trading_enabled": false})
     );
     let (s, b) = app
-        .put(
-            &format!("/api/v1/accounts/{id}"),
-            &t,
-            json!({"risk_limits": null}),
-        )
+        .put(&routes::account(&id), &t, json!({"risk_limits": null}))
         .await;
     assert_eq!(s, 200);
     assert_eq!(b["account"]["risk_limits"], Value::Null);
@@ -448,21 +430,15 @@ async fn password_change(app: TestApp) -> TestApp {
     let t = app.token(Uuid::new_v4());
     let id = app.connect(&t, 10002, "Sim-10002!", "Sim-Demo", "pw").await;
     let (s, b) = app
-        .put(
-            &format!("/api/v1/accounts/{id}"),
-            &t,
-            json!({"password": "not-it"}),
-        )
+        .put(&routes::account(&id), &t, json!({"password": "not-it"}))
         .await;
     assert_eq!((s, error_code(&b)), (422, "mt5_login_failed"));
     // The stored password is unchanged: switching (which may log in again) still works.
-    let (s, b) = app
-        .post(&format!("/api/v1/accounts/{id}/switch"), &t, json!({}))
-        .await;
+    let (s, b) = app.post(&routes::switch(&id), &t, json!({})).await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = app
         .put(
-            &format!("/api/v1/accounts/{id}"),
+            &routes::account(&id),
             &t,
             json!({"password": "Sim-10002!", "broker_name": "Sim Broker"}),
         )
@@ -470,11 +446,7 @@ async fn password_change(app: TestApp) -> TestApp {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["account"]["broker_name"], "Sim Broker");
     let (s, b) = app
-        .put(
-            &format!("/api/v1/accounts/{id}"),
-            &t,
-            json!({"account_type": "live"}),
-        )
+        .put(&routes::account(&id), &t, json!({"account_type": "live"}))
         .await;
     assert_eq!((s, error_code(&b)), (422, "account_type_mismatch"), "{b}");
     app
@@ -496,7 +468,7 @@ async fn audit_trail(app: TestApp) -> TestApp {
     let wrong = "Not-The-Password-42";
     let (s, b) = app
         .post(
-            "/api/v1/accounts/connect",
+            routes::CONNECT,
             &t,
             json!({"account_name": "b", "login": 10002, "password": wrong, "server": "Sim-Demo"}),
         )
@@ -514,16 +486,10 @@ async fn audit_trail(app: TestApp) -> TestApp {
         .map(|r| r.encrypted_password)
         .collect();
     let (s, b) = app
-        .put(
-            &format!("/api/v1/accounts/{a}"),
-            &t,
-            json!({"password": "Sim-10001!"}),
-        )
+        .put(&routes::account(&a), &t, json!({"password": "Sim-10001!"}))
         .await;
     assert_eq!(s, 200, "{b}");
-    let (s, b) = app
-        .post(&format!("/api/v1/accounts/{b_id}/switch"), &t, json!({}))
-        .await;
+    let (s, b) = app.post(&routes::switch(&b_id), &t, json!({})).await;
     assert_eq!(s, 200, "{b}");
     ciphertexts.extend(
         app.state
@@ -534,7 +500,7 @@ async fn audit_trail(app: TestApp) -> TestApp {
             .into_iter()
             .map(|r| r.encrypted_password),
     );
-    let (s, _) = app.delete(&format!("/api/v1/accounts/{b_id}"), &t).await;
+    let (s, _) = app.delete(&routes::account(&b_id), &t).await;
     assert_eq!(s, 200);
 
     let mut entries = app.state.store.list_audit(&ctx, 100).await.unwrap();
@@ -633,7 +599,7 @@ async fn http_level_errors() {
     let (s, b) = app.call(Method::GET, "/api/v1/nope", Some(&t), None).await;
     assert_eq!((s, error_code(&b)), (404, "not_found"));
     let (s, b) = app
-        .call(Method::PATCH, "/api/v1/accounts", Some(&t), None)
+        .call(Method::PATCH, routes::ACCOUNTS, Some(&t), None)
         .await;
     assert_eq!((s, error_code(&b)), (405, "method_not_allowed"));
 
@@ -725,7 +691,7 @@ async fn authentication_failures_are_401() {
     ];
     for (name, token) in cases {
         let (st, headers, b) = app
-            .call_full(Method::GET, "/api/v1/accounts", token.as_deref(), None)
+            .call_full(Method::GET, routes::ACCOUNTS, token.as_deref(), None)
             .await;
         assert_eq!((st, error_code(&b)), (401, "unauthorized"), "{name}");
         assert_eq!(
@@ -912,11 +878,9 @@ async fn mfa_gate(db: common::Db) {
         let (s, b) = app.get("/api/v1/accounts", t).await;
         assert_eq!(s, 200, "{b}");
         assert_eq!(b["accounts"][0]["id"], id.as_str());
-        let (s, b) = app.get(&format!("/api/v1/accounts/{id}"), t).await;
+        let (s, b) = app.get(&routes::account(&id), t).await;
         assert_eq!(s, 200, "{b}");
-        let (s, b) = app
-            .post(&format!("/api/v1/accounts/{id}/switch"), t, json!({}))
-            .await;
+        let (s, b) = app.post(&routes::switch(&id), t, json!({})).await;
         assert_eq!(s, 200, "{b}");
         let (s, b) = app.get("/api/v1/accounts/current", t).await;
         assert_eq!(s, 200, "{b}");
@@ -925,7 +889,7 @@ async fn mfa_gate(db: common::Db) {
     }
     let (s, b) = app
         .put(
-            &format!("/api/v1/accounts/{id}"),
+            &routes::account(&id),
             &aal1,
             json!({"account_name": "renamed", "risk_limits": {"max_positions": 2}}),
         )
@@ -940,11 +904,11 @@ async fn mfa_gate(db: common::Db) {
             json!({"password": "a-guess"}),
             json!({"password": "Sim-10001!", "account_name": "sneaky"}),
         ] {
-            let (s, b) = app.put(&format!("/api/v1/accounts/{id}"), t, body).await;
+            let (s, b) = app.put(&routes::account(&id), t, body).await;
             refused(s, &b, &format!("password change, {name}"));
         }
     }
-    let (_, b) = app.get(&format!("/api/v1/accounts/{id}"), &aal1).await;
+    let (_, b) = app.get(&routes::account(&id), &aal1).await;
     assert_eq!(b["account"]["account_name"], "renamed");
     assert_eq!(
         logins_at_broker(&app, 10001).await,
@@ -967,7 +931,7 @@ async fn mfa_gate(db: common::Db) {
 
     let (s, b) = app
         .put(
-            &format!("/api/v1/accounts/{id}"),
+            &routes::account(&id),
             &aal2,
             json!({"password": "Sim-10001!"}),
         )
@@ -999,7 +963,7 @@ async fn without_the_setting_aal1_stores_credentials() {
         .await;
     let (s, b) = app
         .put(
-            &format!("/api/v1/accounts/{id}"),
+            &routes::account(&id),
             &aal1,
             json!({"password": "Sim-10001!"}),
         )

@@ -2,8 +2,8 @@
 //! runs, dry runs, live confirmation, saved configurations and isolation, and levels the broker
 //! accepts (the tick grid, the stops and freeze levels).
 
-
 use crate::common;
+use crate::common::routes;
 
 use mt5::clock::ManualClock;
 use mt5::util::{PriceGrid, Rounding};
@@ -43,7 +43,7 @@ async fn the_seed_request_runs_risk_sized_and_journaled() {
     // The seed's request, with a built-in algorithm id.
     let (s, b) = app
         .post(
-            "/api/v1/algorithms/execute",
+            routes::EXECUTE,
             &t,
             json!({"account_id": account_id, "algorithm_id": "ma_crossover",
                    "parameters": {"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3}}),
@@ -89,9 +89,7 @@ async fn the_seed_request_runs_risk_sized_and_journaled() {
     assert_eq!(r["runs"][0]["id"], run_id.as_str());
     assert_eq!(r["runs"][0]["status"], "done");
     assert_eq!(r["runs"][0]["trades_executed"], trades.len());
-    let (s, r) = app
-        .get(&format!("/api/v1/algorithms/runs/{run_id}"), &t)
-        .await;
+    let (s, r) = app.get(&routes::run(&run_id), &t).await;
     assert_eq!(s, 200);
     assert_eq!(r["run"]["account_id"], account_id.as_str());
 
@@ -103,7 +101,7 @@ async fn the_seed_request_runs_risk_sized_and_journaled() {
     let before = p["positions"].as_array().unwrap().len();
     let (s, b) = app
         .post(
-            "/api/v1/algorithms/execute",
+            routes::EXECUTE,
             &t,
             json!({"account_id": account_id, "algorithm_id": "ma_crossover", "dry_run": true,
             "parameters": {"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3}}),
@@ -124,7 +122,7 @@ async fn the_seed_request_runs_risk_sized_and_journaled() {
     // Risk limits apply to algorithm orders: refused entries land in skipped.
     let (s, _) = app
         .put(
-            &format!("/api/v1/accounts/{account_id}"),
+            &routes::account(&account_id),
             &t,
             json!({"risk_limits": {"max_risk_per_trade": 0.0001}}),
         )
@@ -132,7 +130,7 @@ async fn the_seed_request_runs_risk_sized_and_journaled() {
     assert_eq!(s, 200);
     let (s, b) = app
         .post(
-            "/api/v1/algorithms/execute",
+            routes::EXECUTE,
             &t,
             json!({"account_id": account_id, "algorithm_id": "ma_crossover",
             "parameters": {"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3}}),
@@ -168,11 +166,7 @@ async fn refusals_and_saved_configurations() {
     let body = |account: &str, algo: &str| json!({"account_id": account, "algorithm_id": algo, "parameters": {"symbol": "EURUSD"}});
 
     let (s, b) = app
-        .post(
-            "/api/v1/algorithms/execute",
-            &ta,
-            body(&live, "ma_crossover"),
-        )
+        .post(routes::EXECUTE, &ta, body(&live, "ma_crossover"))
         .await;
     assert_eq!((s, code(&b)), (422, "live_confirmation_required"));
     let mut confirmed = body(&live, "ma_crossover");
@@ -182,11 +176,7 @@ async fn refusals_and_saved_configurations() {
     assert_eq!(s, 200, "{b}");
 
     let (s, b) = app
-        .post(
-            "/api/v1/algorithms/execute",
-            &tb,
-            body(&a_account, "ma_crossover"),
-        )
+        .post(routes::EXECUTE, &tb, body(&a_account, "ma_crossover"))
         .await;
     assert_eq!(
         (s, code(&b)),
@@ -201,7 +191,7 @@ async fn refusals_and_saved_configurations() {
     }
     let (s, b) = app
         .post(
-            "/api/v1/algorithms/execute",
+            routes::EXECUTE,
             &ta,
             json!({"account_id": a_account, "algorithm_id": "rsi_reversion",
             "parameters": {"symbol": "EURUSD", "risk_per_trade": 2, "colour": "red"}}),
@@ -240,7 +230,7 @@ async fn refusals_and_saved_configurations() {
     let config_id = b["algorithm"]["id"].as_str().unwrap().to_string();
     let (s, b) = app
         .post(
-            "/api/v1/algorithms",
+            routes::ALGORITHMS,
             &ta,
             json!({"name": "bad", "kind": "martingale", "parameters": {"symbol": "X"}}),
         )
@@ -248,7 +238,7 @@ async fn refusals_and_saved_configurations() {
     assert_eq!((s, code(&b)), (422, "validation_failed"));
     let (s, b) = app
         .put(
-            &format!("/api/v1/algorithms/{config_id}"),
+            &routes::algorithm(&config_id),
             &ta,
             json!({"parameters": {"symbol": "GBPUSD", "channel_period": 40}}),
         )
@@ -257,7 +247,7 @@ async fn refusals_and_saved_configurations() {
     assert_eq!(b["algorithm"]["parameters"]["channel_period"], 40);
     let (s, b) = app
         .post(
-            "/api/v1/algorithms/execute",
+            routes::EXECUTE,
             &ta,
             json!({"account_id": a_account, "algorithm_id": config_id, "dry_run": true}),
         )
@@ -269,7 +259,7 @@ async fn refusals_and_saved_configurations() {
 
     // Another user sees none of it.
     for path in [
-        format!("/api/v1/algorithms/{config_id}"),
+        routes::algorithm(&config_id),
         format!(
             "/api/v1/algorithms/runs/{}",
             runs["runs"][0]["id"].as_str().unwrap()
@@ -282,17 +272,11 @@ async fn refusals_and_saved_configurations() {
     assert_eq!(b["saved"], json!([]));
     let (_, b) = app.get("/api/v1/algorithms/runs", &tb).await;
     assert_eq!(b["runs"], json!([]));
-    let (s, b) = app
-        .delete(&format!("/api/v1/algorithms/{config_id}"), &tb)
-        .await;
+    let (s, b) = app.delete(&routes::algorithm(&config_id), &tb).await;
     assert_eq!((s, code(&b)), (404, "algorithm_not_found"));
-    let (s, _) = app
-        .delete(&format!("/api/v1/algorithms/{config_id}"), &ta)
-        .await;
+    let (s, _) = app.delete(&routes::algorithm(&config_id), &ta).await;
     assert_eq!(s, 200);
-    let (s, _) = app
-        .get(&format!("/api/v1/algorithms/{config_id}"), &ta)
-        .await;
+    let (s, _) = app.get(&routes::algorithm(&config_id), &ta).await;
     assert_eq!(s, 404);
     app.shutdown().await;
 }
@@ -309,7 +293,7 @@ async fn planted_configurations(app: common::TestApp) -> common::TestApp {
     let valid = r#"{"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3}"#;
     let (s, b) = app
         .post(
-            "/api/v1/algorithms",
+            routes::ALGORITHMS,
             &t,
             json!({"name": "mine", "kind": "ma_crossover", "parameters": serde_json::from_str::<Value>(valid).unwrap()}),
         )
@@ -397,7 +381,7 @@ async fn planted_configurations(app: common::TestApp) -> common::TestApp {
     for algorithm in ["ma_crossover", config_id.as_str()] {
         let (s, b) = app
             .post(
-                "/api/v1/algorithms/execute",
+                routes::EXECUTE,
                 &t,
                 json!({"account_id": account_id, "algorithm_id": algorithm, "dry_run": true,
                        "parameters": {"symbol": "EURUSD"}}),
@@ -416,7 +400,7 @@ async fn planted_configurations(app: common::TestApp) -> common::TestApp {
     // Repaired through the API, the configuration runs.
     let (s, b) = app
         .put(
-            &format!("/api/v1/accounts/{account_id}"),
+            &routes::account(&account_id),
             &t,
             json!({"risk_limits": null}),
         )
@@ -466,7 +450,7 @@ async fn live_confirmation_follows_the_terminal(db: common::Db) {
     let id = app
         .connect(&t, 20001, "Live-20001!", "Sim-Live", "real money")
         .await;
-    let (_, b) = app.get(&format!("/api/v1/accounts/{id}"), &t).await;
+    let (_, b) = app.get(&routes::account(&id), &t).await;
     assert_eq!(b["account"]["account_type"], "live", "from the terminal");
     let run = |dry_run: bool, confirm_live: Option<bool>| {
         let mut body = json!({"account_id": id, "algorithm_id": "ma_crossover",
@@ -498,11 +482,7 @@ async fn live_confirmation_follows_the_terminal(db: common::Db) {
 
     // Cleared through the API.
     let (s, b) = app
-        .put(
-            &format!("/api/v1/accounts/{id}"),
-            &t,
-            json!({"account_type": null}),
-        )
+        .put(&routes::account(&id), &t, json!({"account_type": null}))
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["account"]["account_type"], Value::Null);
@@ -653,9 +633,7 @@ async fn a_stop_inside_the_stops_level_is_skipped_and_never_sent() {
 
     // The run records it.
     let run_id = live["run_id"].as_str().unwrap();
-    let (_, r) = app
-        .get(&format!("/api/v1/algorithms/runs/{run_id}"), &token)
-        .await;
+    let (_, r) = app.get(&routes::run(run_id), &token).await;
     assert_eq!(r["run"]["status"], "done", "{r}");
     assert_eq!(r["run"]["skipped"], live["skipped"], "{r}");
 
@@ -685,7 +663,7 @@ async fn algorithm_prices_are_whole_ticks() {
         .await;
     let (s, b) = app
         .post(
-            "/api/v1/algorithms/execute",
+            routes::EXECUTE,
             &token,
             json!({"account_id": account_id, "algorithm_id": "ma_crossover",
                    "parameters": params}),
@@ -771,7 +749,7 @@ async fn an_exit_inside_the_freeze_level_is_skipped_and_never_sent() {
     let magic = mt5_bridge::algorithms::executor::magic_for("ma_crossover");
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &token,
             json!({"symbol": "US100", "type": "buy", "volume": 0.1, "sl": sl, "magic": magic}),
         )
@@ -822,7 +800,7 @@ async fn contradicting_parameters_are_an_invalid_combination() {
     let create = |parameters: serde_json::Value| json!({"name": format!("c-{}", Uuid::new_v4()), "kind": "ma_crossover", "parameters": parameters});
     let (s, b) = app
         .post(
-            "/api/v1/algorithms",
+            routes::ALGORITHMS,
             &t,
             create(json!({"symbol": "EURUSD", "fast_period": 30, "slow_period": 10})),
         )
@@ -834,7 +812,7 @@ async fn contradicting_parameters_are_an_invalid_combination() {
     );
     let (s, b) = app
         .post(
-            "/api/v1/algorithms",
+            routes::ALGORITHMS,
             &t,
             create(json!({"symbol": "EUR USD", "fast_period": 30, "slow_period": 10})),
         )
@@ -843,7 +821,7 @@ async fn contradicting_parameters_are_an_invalid_combination() {
     // Whole numbers written as floats are whole numbers.
     let (s, b) = app
         .post(
-            "/api/v1/algorithms",
+            routes::ALGORITHMS,
             &t,
             create(json!({"symbol": "EURUSD", "fast_period": 10.0, "slow_period": 30.0})),
         )
@@ -853,7 +831,7 @@ async fn contradicting_parameters_are_an_invalid_combination() {
     let name = b["algorithm"]["name"].clone();
     let (s, b) = app
         .post(
-            "/api/v1/algorithms",
+            routes::ALGORITHMS,
             &t,
             json!({"name": name, "kind": "ma_crossover", "parameters": {"symbol": "EURUSD"}}),
         )
@@ -866,7 +844,7 @@ async fn contradicting_parameters_are_an_invalid_combination() {
     };
     let (s, b) = app
         .put(
-            &format!("/api/v1/algorithms/{id}"),
+            &routes::algorithm(&id),
             &t,
             json!({"parameters": {"symbol": "EURUSD", "channel_period": 20}}),
         )

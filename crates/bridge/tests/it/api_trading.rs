@@ -1,8 +1,8 @@
 //! Trading on the resolved account through the real server and the simulated broker: every
 //! endpoint, the journal, idempotency, limits, the kill switch and recovery after a crash.
 
-
 use crate::common;
+use crate::common::routes;
 
 use common::TestApp;
 use reqwest::Method;
@@ -91,7 +91,7 @@ async fn every_endpoint(app: TestApp) -> TestApp {
     // Market order, check, pending lifecycle, SL/TP, partial and full close.
     let (s, b) = app
         .post(
-            "/api/v1/orders/check",
+            routes::ORDERS_CHECK,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -101,7 +101,7 @@ async fn every_endpoint(app: TestApp) -> TestApp {
     assert!(b["margin"].as_f64().unwrap() > 0.0);
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1, "comment": "first"}),
         )
@@ -128,7 +128,7 @@ async fn every_endpoint(app: TestApp) -> TestApp {
 
     let (s, b) = app
         .put(
-            &format!("/api/v1/positions/{ticket}"),
+            &routes::position(ticket),
             &t,
             json!({"sl": ((fill - 0.0100) * 1e5).round() / 1e5}),
         )
@@ -142,7 +142,7 @@ async fn every_endpoint(app: TestApp) -> TestApp {
     // The same levels again: MT5 answers 10025 NO_CHANGES, a success that changed nothing.
     let (s, b) = app
         .put(
-            &format!("/api/v1/positions/{ticket}"),
+            &routes::position(ticket),
             &t,
             json!({"sl": ((fill - 0.0100) * 1e5).round() / 1e5}),
         )
@@ -159,11 +159,7 @@ async fn every_endpoint(app: TestApp) -> TestApp {
     let (_, b) = app.get("/api/v1/positions", &t).await;
     assert!(b["positions"][0]["sl"].as_f64().unwrap() > 0.0);
     let (s, b) = app
-        .put(
-            &format!("/api/v1/positions/{ticket}"),
-            &t,
-            json!({"sl": null}),
-        )
+        .put(&routes::position(ticket), &t, json!({"sl": null}))
         .await;
     assert_eq!(s, 200, "{b}");
     let (_, b) = app.get("/api/v1/positions", &t).await;
@@ -172,7 +168,7 @@ async fn every_endpoint(app: TestApp) -> TestApp {
     let limit_price = ((tick["bid"].as_f64().unwrap() - 0.0200) * 1e5).round() / 1e5;
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy_limit", "volume": 0.2, "price": limit_price}),
         )
@@ -185,26 +181,18 @@ async fn every_endpoint(app: TestApp) -> TestApp {
     assert_eq!(b["orders"][0]["type"], "buy_limit");
     let new_price = ((limit_price - 0.0010) * 1e5).round() / 1e5;
     let (s, b) = app
-        .put(
-            &format!("/api/v1/orders/{pending}"),
-            &t,
-            json!({"price": new_price}),
-        )
+        .put(&routes::order(pending), &t, json!({"price": new_price}))
         .await;
     assert_eq!(s, 200, "{b}");
     let (_, b) = app.get("/api/v1/orders", &t).await;
     assert_eq!(b["orders"][0]["price_open"], new_price);
-    let (s, b) = app.delete(&format!("/api/v1/orders/{pending}"), &t).await;
+    let (s, b) = app.delete(&routes::order(pending), &t).await;
     assert_eq!(s, 200, "{b}");
     let (_, b) = app.get("/api/v1/orders", &t).await;
     assert_eq!(b["orders"], json!([]));
 
     let (s, b) = app
-        .post(
-            &format!("/api/v1/positions/{ticket}/close"),
-            &t,
-            json!({"volume": 0.04}),
-        )
+        .post(&routes::close_position(ticket), &t, json!({"volume": 0.04}))
         .await;
     assert_eq!(s, 200, "{b}");
     let (_, b) = app.get("/api/v1/positions", &t).await;
@@ -212,7 +200,7 @@ async fn every_endpoint(app: TestApp) -> TestApp {
     let (s, b) = app
         .call(
             Method::POST,
-            &format!("/api/v1/positions/{ticket}/close"),
+            &routes::close_position(ticket),
             Some(&t),
             None,
         )
@@ -293,7 +281,7 @@ async fn every_endpoint(app: TestApp) -> TestApp {
     // Broker rejections keep MT5's numbers; bad input is a validation error.
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.015}),
         )
@@ -303,7 +291,7 @@ async fn every_endpoint(app: TestApp) -> TestApp {
     assert_eq!(b["error"]["details"]["retcode_name"], "INVALID_VOLUME");
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "market", "volume": -1}),
         )
@@ -319,7 +307,7 @@ async fn every_endpoint(app: TestApp) -> TestApp {
     assert_eq!(fields, ["type", "volume"]);
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy_limit", "volume": 0.1}),
         )
@@ -332,7 +320,7 @@ async fn every_endpoint(app: TestApp) -> TestApp {
     assert_eq!(b["error"]["details"]["fields"][0]["field"], "price", "{b}");
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "NOPE", "type": "buy", "volume": 0.1}),
         )
@@ -362,8 +350,7 @@ async fn account_resolution_and_isolation() {
     // Default, then the current account after a switch, then the header.
     let (_, b) = app.get("/api/v1/account", &ta).await;
     assert_eq!(b["account_id"], first.as_str());
-    app.post(&format!("/api/v1/accounts/{second}/switch"), &ta, json!({}))
-        .await;
+    app.post(&routes::switch(&second), &ta, json!({})).await;
     let (_, b) = app.get("/api/v1/account", &ta).await;
     assert_eq!(b["login"], 10002);
     let resp = app
@@ -398,7 +385,7 @@ async fn account_resolution_and_isolation() {
     // B's orders are only B's.
     let (s, _) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &tb,
             json!({"symbol": "EURUSD", "type": "sell", "volume": 0.1}),
         )
@@ -423,7 +410,7 @@ async fn kill_switch_refuses_and_journals() {
     let (t, id) = user_with_account(&app, 10001, "Sim-10001!").await;
     let (s, _) = app
         .put(
-            &format!("/api/v1/accounts/{id}"),
+            &routes::account(&id),
             &t,
             json!({"risk_limits": {"trading_enabled": false}}),
         )
@@ -431,7 +418,7 @@ async fn kill_switch_refuses_and_journals() {
     assert_eq!(s, 200);
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -445,14 +432,14 @@ async fn kill_switch_refuses_and_journals() {
     let (s, _) = app.get("/api/v1/account", &t).await;
     assert_eq!(s, 200);
     app.put(
-        &format!("/api/v1/accounts/{id}"),
+        &routes::account(&id),
         &t,
         json!({"risk_limits": {"trading_enabled": true}}),
     )
     .await;
     let (s, _) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -475,7 +462,7 @@ async fn rate_limits() {
     // Trades per account: place and close count; order_check does not.
     let (s, b) = app
         .post(
-            "/api/v1/orders/check",
+            routes::ORDERS_CHECK,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -483,7 +470,7 @@ async fn rate_limits() {
     assert_eq!(s, 200, "{b}");
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -491,13 +478,13 @@ async fn rate_limits() {
     assert_eq!(s, 200, "{b}");
     let ticket = b["order"].as_u64().unwrap();
     let (s, _) = app
-        .post(&format!("/api/v1/positions/{ticket}/close"), &t, json!({}))
+        .post(&routes::close_position(ticket), &t, json!({}))
         .await;
     assert_eq!(s, 200);
     let (s, h, b) = app
         .call_full(
             Method::POST,
-            "/api/v1/orders",
+            routes::ORDERS,
             Some(&t),
             Some(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1})),
         )
@@ -520,21 +507,13 @@ async fn rate_limits() {
     assert_eq!(resp.status().as_u16(), 200);
 
     // Switches that change the current account: a → b, b → a, then refused; a → a is free.
-    let (s, _) = app
-        .post(&format!("/api/v1/accounts/{b_id}/switch"), &t, json!({}))
-        .await;
+    let (s, _) = app.post(&routes::switch(&b_id), &t, json!({})).await;
     assert_eq!(s, 200);
-    let (s, _) = app
-        .post(&format!("/api/v1/accounts/{a}/switch"), &t, json!({}))
-        .await;
+    let (s, _) = app.post(&routes::switch(&a), &t, json!({})).await;
     assert_eq!(s, 200);
-    let (s, _) = app
-        .post(&format!("/api/v1/accounts/{a}/switch"), &t, json!({}))
-        .await;
+    let (s, _) = app.post(&routes::switch(&a), &t, json!({})).await;
     assert_eq!(s, 200, "switching to the current account does not count");
-    let (s, b) = app
-        .post(&format!("/api/v1/accounts/{b_id}/switch"), &t, json!({}))
-        .await;
+    let (s, b) = app.post(&routes::switch(&b_id), &t, json!({})).await;
     assert_eq!((s, code(&b)), (429, "rate_limited"));
     assert_eq!(b["error"]["details"]["scope"], "switches_per_user");
 
@@ -623,11 +602,7 @@ async fn risk_limits_refuse_exactly_what_they_should() {
         let id = id.clone();
         async move {
             let (s, b) = app
-                .put(
-                    &format!("/api/v1/accounts/{id}"),
-                    &t,
-                    json!({ "risk_limits": limits }),
-                )
+                .put(&routes::account(&id), &t, json!({ "risk_limits": limits }))
                 .await;
             assert_eq!(s, 200, "{b}");
         }
@@ -662,13 +637,13 @@ async fn risk_limits_refuse_exactly_what_they_should() {
     refused(&b, "max_positions");
     assert_eq!(b["error"]["details"]["open_positions"], 1);
     let (s, _) = app
-        .post(&format!("/api/v1/positions/{first}/close"), &t, json!({}))
+        .post(&routes::close_position(first), &t, json!({}))
         .await;
     assert_eq!(s, 200);
     let (s, b) = order(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1})).await;
     assert_eq!(s, 200, "{b}");
     let second = b["order"].as_u64().unwrap();
-    app.post(&format!("/api/v1/positions/{second}/close"), &t, json!({}))
+    app.post(&routes::close_position(second), &t, json!({}))
         .await;
 
     // max_risk_per_trade: 1 % of 10000 USD equity (minus the spreads paid) ≈ 99.9 USD.
@@ -722,7 +697,7 @@ async fn pending_orders_meet_the_risk_limits() {
     let (t, id) = user_with_account(&app, 10001, "Sim-10001!").await;
     let (s, b) = app
         .put(
-            &format!("/api/v1/accounts/{id}"),
+            &routes::account(&id),
             &t,
             json!({ "risk_limits": {"max_volume_per_trade": 0.5, "max_risk_per_trade": 0.01} }),
         )
@@ -826,7 +801,7 @@ async fn planted_risk_limits(app: TestApp) -> TestApp {
     // Limits set again through the API apply as before.
     let (s, b) = app
         .put(
-            &format!("/api/v1/accounts/{id}"),
+            &routes::account(&id),
             &t,
             json!({"risk_limits": {"max_positions": 1}}),
         )
@@ -889,7 +864,7 @@ async fn history_pages_keep_the_window_of_their_first_page() {
             let (s, r) = app
                 .call(
                     Method::POST,
-                    "/api/v1/orders",
+                    routes::ORDERS,
                     Some(t),
                     Some(json!({"symbol": "EURUSD", "type": side, "volume": 0.01})),
                 )
@@ -905,7 +880,7 @@ async fn history_pages_keep_the_window_of_their_first_page() {
     }
     for ticket in &opened[..2] {
         let (s, r) = app
-            .post(&format!("/api/v1/positions/{ticket}/close"), &t, json!({}))
+            .post(&routes::close_position(ticket), &t, json!({}))
             .await;
         assert_eq!(s, 200, "{r}");
     }
@@ -975,9 +950,9 @@ async fn history_pages_keep_the_window_of_their_first_page() {
 
         // Not a cursor of this route, account or form: 422 naming `cursor`.
         let other_route = if list == "deals" {
-            "/api/v1/history/orders"
+            routes::HISTORY_ORDERS
         } else {
-            "/api/v1/history/deals"
+            routes::HISTORY_DEALS
         };
         let crafted = |record: Value| URL_SAFE_NO_PAD.encode(record.to_string());
         let record = json!({"v": 1, "list": list, "account": a, "from": 0, "to": 86_400,

@@ -5,7 +5,6 @@
 //! end prove that Row Level Security keeps users' entries apart on a raw connection and that
 //! entries cannot be changed or removed by users.
 
-
 use mt5_bridge::store::audit::{
     audit_page_size, AuditEntry, AUDIT_ACCOUNT_CONNECTED, AUDIT_ACCOUNT_DELETED,
     AUDIT_ACCOUNT_SWITCHED, AUDIT_CONNECT_FAILED, AUDIT_CREDENTIALS_INVALID, AUDIT_EVENTS,

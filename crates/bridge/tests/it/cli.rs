@@ -1,7 +1,6 @@
 //! The binary as a new user runs it: `token`, `migrate`, `serve` on the embedded default (SQLite,
 //! generated keys in the data dir, simulated terminals), then the seed's connect request.
 
-
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

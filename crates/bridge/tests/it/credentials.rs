@@ -3,8 +3,8 @@
 //! the master password's session, a password changed at the broker, and retries after MT5 refused
 //! a stored password. Each runs on SQLite and, with TEST_DATABASE_URL, on Postgres.
 
-
 use crate::common;
+use crate::common::routes;
 
 use common::{Db, TestApp};
 use mt5::AccountKey;
@@ -107,7 +107,7 @@ async fn planted_rows_cannot_ride_a_victims_session(app: TestApp) -> TestApp {
     assert_eq!(s, 200, "{b}");
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &tv,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -128,7 +128,7 @@ async fn planted_rows_cannot_ride_a_victims_session(app: TestApp) -> TestApp {
         let (s, b) = with_account(
             &app,
             reqwest::Method::GET,
-            "/api/v1/account",
+            routes::ACCOUNT,
             &ta,
             &planted,
             None,
@@ -140,10 +140,10 @@ async fn planted_rows_cannot_ride_a_victims_session(app: TestApp) -> TestApp {
         for (method, path, body) in [
             (
                 reqwest::Method::POST,
-                "/api/v1/orders",
+                routes::ORDERS,
                 Some(json!({"symbol": "EURUSD", "type": "sell", "volume": 0.1})),
             ),
-            (reqwest::Method::GET, "/api/v1/positions", None),
+            (reqwest::Method::GET, routes::POSITIONS, None),
             (
                 reqwest::Method::POST,
                 "/api/v1/positions/1/close",
@@ -158,13 +158,7 @@ async fn planted_rows_cannot_ride_a_victims_session(app: TestApp) -> TestApp {
             );
         }
         // It cannot even be made current (switching reads the account's balance).
-        let (s, b) = app
-            .post(
-                &format!("/api/v1/accounts/{planted}/switch"),
-                &ta,
-                json!({}),
-            )
-            .await;
+        let (s, b) = app.post(&routes::switch(&planted), &ta, json!({})).await;
         assert_eq!((s, code(&b)), (409, "account_credentials_invalid"), "{b}");
         // Audited once for the planted row, under the attacker's own user.
         let (_, log) = app.get("/api/v1/audit", &ta).await;
@@ -213,7 +207,7 @@ async fn investor_password_never_trades(db: Db) {
         .await;
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &owner,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -226,7 +220,7 @@ async fn investor_password_never_trades(db: Db) {
     let logins_before = app.state.pool.logins();
     let (s, b) = app
         .post(
-            "/api/v1/accounts/connect",
+            routes::CONNECT,
             &viewer,
             json!({"account_name": "watch", "login": "10001", "password": "Investor-10001!", "server": "Sim-Demo"}),
         )
@@ -239,7 +233,7 @@ async fn investor_password_never_trades(db: Db) {
         "the investor password logs in on its own session"
     );
     let (s, b) = app
-        .get(&format!("/api/v1/accounts/{viewer_account}"), &viewer)
+        .get(&routes::account(&viewer_account), &viewer)
         .await;
     assert_eq!(
         (s, &b["account"]["trade_allowed"]),
@@ -254,7 +248,7 @@ async fn investor_password_never_trades(db: Db) {
     assert_eq!((s, b["positions"].as_array().map(Vec::len)), (200, Some(1)));
     let (s, b) = app
         .post(
-            "/api/v1/orders/check",
+            routes::ORDERS_CHECK,
             &viewer,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -273,22 +267,22 @@ async fn investor_password_never_trades(db: Db) {
         for (method, path, body) in [
             (
                 reqwest::Method::POST,
-                "/api/v1/orders".to_string(),
+                routes::ORDERS.to_string(),
                 json!({"symbol": "EURUSD", "type": "sell", "volume": 0.1}),
             ),
             (
                 reqwest::Method::POST,
-                "/api/v1/orders".to_string(),
+                routes::ORDERS.to_string(),
                 json!({"symbol": "EURUSD", "type": "buy_limit", "volume": 0.1, "price": 0.5}),
             ),
             (
                 reqwest::Method::POST,
-                format!("/api/v1/positions/{position}/close"),
+                routes::close_position(position),
                 json!({}),
             ),
             (
                 reqwest::Method::PUT,
-                format!("/api/v1/positions/{position}"),
+                routes::position(position),
                 json!({"sl": 0.5}),
             ),
         ] {
@@ -306,7 +300,7 @@ async fn investor_password_never_trades(db: Db) {
     for (dry_run, want) in [(true, 200), (false, 403)] {
         let (s, b) = app
             .post(
-                "/api/v1/algorithms/execute",
+                routes::EXECUTE,
                 &viewer,
                 json!({"account_id": viewer_account, "algorithm_id": "ma_crossover", "dry_run": dry_run,
                        "parameters": {"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3}}),
@@ -336,7 +330,7 @@ async fn investor_password_never_trades(db: Db) {
     // The owner still trades.
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &owner,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -419,16 +413,12 @@ async fn a_password_changed_at_the_broker(app: TestApp) -> TestApp {
 
     // The old password is refused by PUT too; the new one is verified, stored and used.
     let (s, b) = app2
-        .put(
-            &format!("/api/v1/accounts/{id}"),
-            &t,
-            json!({"password": "Sim-10002!"}),
-        )
+        .put(&routes::account(&id), &t, json!({"password": "Sim-10002!"}))
         .await;
     assert_eq!((s, code(&b)), (422, "mt5_login_failed"), "{b}");
     let (s, b) = app2
         .put(
-            &format!("/api/v1/accounts/{id}"),
+            &routes::account(&id),
             &t,
             json!({"password": "Changed-10002!"}),
         )
@@ -438,7 +428,7 @@ async fn a_password_changed_at_the_broker(app: TestApp) -> TestApp {
     assert_eq!((s, &b["login"]), (200, &json!(10002)), "{b}");
     let (s, b) = app2
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -518,7 +508,7 @@ async fn rows_rewritten_outside_the_api(app: TestApp) -> TestApp {
     .await;
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -526,11 +516,7 @@ async fn rows_rewritten_outside_the_api(app: TestApp) -> TestApp {
     assert_eq!((s, code(&b)), (409, "account_credentials_invalid"), "{b}");
     // The password set again through the API (verified by a login) makes it whole.
     let (s, b) = app
-        .put(
-            &format!("/api/v1/accounts/{id}"),
-            &t,
-            json!({"password": "Sim-10001!"}),
-        )
+        .put(&routes::account(&id), &t, json!({"password": "Sim-10001!"}))
         .await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = app.get("/api/v1/account", &t).await;

@@ -3,7 +3,6 @@
 //! nothing. An operator's command: the user's guessing limits do not stop it (nor does it spend
 //! them), while MT5 still refuses a wrong password.
 
-
 use crate::common;
 
 use common::procs::RedisServer;

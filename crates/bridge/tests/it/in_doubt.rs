@@ -4,8 +4,8 @@
 //! did not run is `not_executed` (503) and its key may be sent again. The crash cases run `serve`
 //! and a `sim-agent` as separate processes and kill them mid-order.
 
-
 use crate::common;
+use crate::common::routes;
 
 use common::procs::{free_port, start_agent_with, start_serve, wait_status, Proc, AGENT_TOKEN};
 use common::TestApp;
@@ -54,7 +54,7 @@ async fn get(base: &str, token: &str, path: &str) -> (u16, Value) {
 async fn settled(base: &str, token: &str, id: &str, secs: u64) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     loop {
-        let (s, b) = get(base, token, &format!("/api/v1/journal/{id}")).await;
+        let (s, b) = get(base, token, &routes::journal_entry(id)).await;
         assert_eq!(s, 200, "{b}");
         let status = b["entry"]["status"].as_str().unwrap().to_string();
         if status != "unknown" && status != "pending" {
@@ -69,7 +69,7 @@ async fn settled(base: &str, token: &str, id: &str, secs: u64) -> Value {
 }
 
 async fn positions(base: &str, token: &str) -> usize {
-    let (s, b) = get(base, token, "/api/v1/positions").await;
+    let (s, b) = get(base, token, routes::POSITIONS).await;
     assert_eq!(s, 200, "{b}");
     b["positions"].as_array().unwrap().len()
 }
@@ -111,7 +111,7 @@ async fn answer_lost(app: TestApp) -> TestApp {
 
     // Only its owner sees the entry; a malformed id names the field.
     let other = app.token(Uuid::new_v4());
-    let (s, b) = get(&app.base, &other, &format!("/api/v1/journal/{id}")).await;
+    let (s, b) = get(&app.base, &other, &routes::journal_entry(&id)).await;
     assert_eq!(
         (s, &b["error"]["code"]),
         (404, &json!("journal_entry_not_found"))
@@ -199,7 +199,7 @@ async fn dropped_order(app: TestApp) -> TestApp {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["retcode"], 10009, "{b}");
     assert_eq!(positions(&app2.base, &t).await, 1);
-    let (_, j) = get(&app2.base, &t, "/api/v1/journal").await;
+    let (_, j) = get(&app2.base, &t, routes::JOURNAL).await;
     let statuses: Vec<_> = j["entries"]
         .as_array()
         .unwrap()
@@ -266,7 +266,7 @@ async fn an_order_that_was_never_sent_answers_503_not_executed() {
         "{first}"
     );
     let id = first["error"]["details"]["journal_id"].as_str().unwrap();
-    let (_, e) = get(&app.base, &t, &format!("/api/v1/journal/{id}")).await;
+    let (_, e) = get(&app.base, &t, &routes::journal_entry(id)).await;
     assert_eq!(e["entry"]["status"], "not_executed", "{e}");
     assert_eq!(e["entry"]["error"], "terminal_unavailable", "{e}");
     // Sent again under the same key: a new entry, not a replay.
@@ -282,7 +282,7 @@ async fn an_order_that_was_never_sent_answers_503_not_executed() {
         "no terminal is available: the order was not sent"
     );
     let (s, _, b) = app
-        .call_full(Method::GET, "/api/v1/journal", Some(&t), None)
+        .call_full(Method::GET, routes::JOURNAL, Some(&t), None)
         .await;
     assert_eq!(s, 200);
     assert!(b["entries"]
@@ -388,7 +388,7 @@ async fn serve_killed_mid_order_settles_from_history_after_a_restart() {
     let serve = d.serve(2).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let entry = loop {
-        let (s, b) = get(&serve.url, &t, "/api/v1/journal").await;
+        let (s, b) = get(&serve.url, &t, routes::JOURNAL).await;
         assert_eq!(s, 200, "{b}");
         let e = b["entries"][0].clone();
         if e["status"] != "pending" && e["status"] != "unknown" {
@@ -479,7 +479,7 @@ async fn an_order_whose_outcome_could_not_be_written_is_settled_when_the_databas
             // cut the service off its database: every connection ends, no new one is allowed.
             let deadline = std::time::Instant::now() + Duration::from_secs(10);
             loop {
-                let (_, b) = get(&app.base, &t, "/api/v1/journal").await;
+                let (_, b) = get(&app.base, &t, routes::JOURNAL).await;
                 if b["entries"].as_array().is_some_and(|e| !e.is_empty()) {
                     break;
                 }
@@ -515,7 +515,7 @@ async fn an_order_whose_outcome_could_not_be_written_is_settled_when_the_databas
             assert_eq!(sent[0].retcode, 10009);
 
             // While it is away, requests that need it answer 503, not 500.
-            let (s, b) = get(&app.base, &t, "/api/v1/journal").await;
+            let (s, b) = get(&app.base, &t, routes::JOURNAL).await;
             assert_eq!(
                 (s, &b["error"]["code"]),
                 (503, &json!("database_unavailable"))

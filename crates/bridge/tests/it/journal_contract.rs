@@ -6,7 +6,6 @@
 //! tests at the end prove that Row Level Security keeps users apart even on a raw connection and
 //! that users cannot delete journal entries.
 
-
 use std::collections::HashSet;
 use std::time::Duration;
 

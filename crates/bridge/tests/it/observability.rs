@@ -2,8 +2,8 @@
 //! logins, orders by retcode, switches and rate limits; no identifier in any label; the scrape
 //! token; readiness.
 
-
 use crate::common;
+use crate::common::routes;
 
 use common::TestApp;
 use reqwest::Method;
@@ -99,17 +99,15 @@ async fn traffic_is_counted(app: TestApp) -> TestApp {
 
     let (s, b) = app.get("/api/v1/accounts", &t).await;
     assert_eq!(s, 200, "{b}");
-    let (s, b) = app.get(&format!("/api/v1/accounts/{first}"), &t).await;
+    let (s, b) = app.get(&routes::account(&first), &t).await;
     assert_eq!(s, 200, "{b}");
-    let (s, b) = app.get(&format!("/api/v1/accounts/{second}"), &t).await;
+    let (s, b) = app.get(&routes::account(&second), &t).await;
     assert_eq!(s, 200, "{b}");
-    let (s, b) = app
-        .post(&format!("/api/v1/accounts/{second}/switch"), &t, json!({}))
-        .await;
+    let (s, b) = app.post(&routes::switch(&second), &t, json!({})).await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -295,13 +293,9 @@ async fn rate_limits_are_counted_by_scope() {
     let second = app
         .connect(&t, 10002, "Sim-10002!", "Sim-Demo", "two")
         .await;
-    let (s, b) = app
-        .post(&format!("/api/v1/accounts/{second}/switch"), &t, json!({}))
-        .await;
+    let (s, b) = app.post(&routes::switch(&second), &t, json!({})).await;
     assert_eq!(s, 200, "{b}");
-    let (s, b) = app
-        .post(&format!("/api/v1/accounts/{first}/switch"), &t, json!({}))
-        .await;
+    let (s, b) = app.post(&routes::switch(&first), &t, json!({})).await;
     assert_eq!(s, 429, "{b}");
 
     let text = metrics_text(&app).await;
@@ -393,7 +387,7 @@ async fn reconciliation_and_refusals_are_counted() {
     // Kill switch: refused before sending.
     let (s, b) = app
         .put(
-            &format!("/api/v1/accounts/{account_id}"),
+            &routes::account(&account_id),
             &t,
             json!({"risk_limits": {"trading_enabled": false}}),
         )
@@ -401,7 +395,7 @@ async fn reconciliation_and_refusals_are_counted() {
     assert_eq!(s, 200, "{b}");
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )

@@ -6,8 +6,8 @@
 //! The schemas are checked by a small validator of the JSON Schema subset the document uses (below,
 //! with its own tests); it refuses a keyword it does not know rather than skip it.
 
-
 use crate::common;
+use crate::common::routes;
 
 use mt5::clock::ManualClock;
 use serde_json::{json, Value};
@@ -922,7 +922,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     ok(s, &b, 401);
 
     // Accounts.
-    let connect = "/api/v1/accounts/connect";
+    let connect = routes::CONNECT;
     let (s, b) = c
         .call("POST", connect, connect, Some(t), &[], Body::Json(json!({
             "account_name": "Hedging", "login": "10001", "password": "Sim-10001!",
@@ -937,21 +937,21 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .await;
     ok(s, &b, 201);
     let acc2 = b["account_id"].as_str().unwrap().to_string();
-    let (s, b) = c.get("/api/v1/accounts", "/api/v1/accounts", t).await;
+    let (s, b) = c.get("/api/v1/accounts", routes::ACCOUNTS, t).await;
     ok(s, &b, 200);
     let (s, b) = c
-        .get("/api/v1/accounts/current", "/api/v1/accounts/current", t)
+        .get("/api/v1/accounts/current", routes::CURRENT_ACCOUNT, t)
         .await;
     ok(s, &b, 200);
     let one = "/api/v1/accounts/{account_id}";
-    let (s, b) = c.get(one, &format!("/api/v1/accounts/{acc2}"), t).await;
+    let (s, b) = c.get(one, &routes::account(&acc2), t).await;
     ok(s, &b, 200);
     assert_eq!(b["account"]["risk_limits"]["max_positions"], 50);
     let (s, b) = c
         .call(
             "PUT",
             one,
-            &format!("/api/v1/accounts/{acc2}"),
+            &routes::account(&acc2),
             Some(t),
             &[],
             Body::Json(json!({
@@ -964,7 +964,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .call(
             "POST",
             "/api/v1/accounts/{account_id}/switch",
-            &format!("/api/v1/accounts/{acc1}/switch"),
+            &routes::switch(&acc1),
             Some(t),
             &[],
             Body::None,
@@ -973,13 +973,13 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     ok(s, &b, 200);
 
     // Reads on the resolved account.
-    let (s, b) = c.get("/api/v1/account", "/api/v1/account", t).await;
+    let (s, b) = c.get("/api/v1/account", routes::ACCOUNT, t).await;
     ok(s, &b, 200);
     let (s, b) = c
         .call(
             "GET",
-            "/api/v1/account",
-            "/api/v1/account",
+            routes::ACCOUNT,
+            routes::ACCOUNT,
             Some(t),
             &[("X-Account-Id", &acc2)],
             Body::None,
@@ -987,7 +987,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .await;
     ok(s, &b, 200);
     assert_eq!(b["account_id"], acc2.as_str());
-    let (s, b) = c.get("/api/v1/symbols", "/api/v1/symbols", t).await;
+    let (s, b) = c.get("/api/v1/symbols", routes::SYMBOLS, t).await;
     ok(s, &b, 200);
     assert!(b["symbols"].as_array().unwrap().len() >= 5);
     let (s, b) = c
@@ -1020,8 +1020,8 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     let (s, b) = c
         .call(
             "POST",
-            "/api/v1/orders/check",
-            "/api/v1/orders/check",
+            routes::ORDERS_CHECK,
+            routes::ORDERS_CHECK,
             Some(t),
             &[],
             Body::Json(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1})),
@@ -1035,8 +1035,8 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     let (s, b) = c
         .call(
             "POST",
-            "/api/v1/orders",
-            "/api/v1/orders",
+            routes::ORDERS,
+            routes::ORDERS,
             Some(t),
             &[("Idempotency-Key", "open-1")],
             place,
@@ -1045,7 +1045,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     ok(s, &b, 200);
     let position = b["order"].as_u64().unwrap();
     let fill = b["price"].as_f64().unwrap();
-    let (s, b) = c.get("/api/v1/positions", "/api/v1/positions", t).await;
+    let (s, b) = c.get("/api/v1/positions", routes::POSITIONS, t).await;
     ok(s, &b, 200);
     assert_eq!(b["positions"][0]["ticket"], position);
     let (s, b) = c
@@ -1057,7 +1057,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .call(
             "PUT",
             pos,
-            &format!("/api/v1/positions/{position}"),
+            &routes::position(position),
             Some(t),
             &[],
             Body::Json(json!({"sl": ((fill - 0.01) * 1e5).round() / 1e5, "tp": null})),
@@ -1069,7 +1069,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .call(
             "POST",
             close,
-            &format!("/api/v1/positions/{position}/close"),
+            &routes::close_position(position),
             Some(t),
             &[],
             Body::Json(json!({"volume": 0.05})),
@@ -1080,7 +1080,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .call(
             "POST",
             close,
-            &format!("/api/v1/positions/{position}/close"),
+            &routes::close_position(position),
             Some(t),
             &[],
             Body::None,
@@ -1093,8 +1093,8 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     let (s, b) = c
         .call(
             "POST",
-            "/api/v1/orders",
-            "/api/v1/orders",
+            routes::ORDERS,
+            routes::ORDERS,
             Some(t),
             &[],
             Body::Json(
@@ -1105,7 +1105,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .await;
     ok(s, &b, 200);
     let order = b["order"].as_u64().unwrap();
-    let (s, b) = c.get("/api/v1/orders", "/api/v1/orders", t).await;
+    let (s, b) = c.get("/api/v1/orders", routes::ORDERS, t).await;
     ok(s, &b, 200);
     assert_eq!(b["orders"][0]["ticket"], order);
     let pending = "/api/v1/orders/{ticket}";
@@ -1113,7 +1113,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .call(
             "PUT",
             pending,
-            &format!("/api/v1/orders/{order}"),
+            &routes::order(order),
             Some(t),
             &[],
             Body::Json(
@@ -1126,7 +1126,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .call(
             "DELETE",
             pending,
-            &format!("/api/v1/orders/{order}"),
+            &routes::order(order),
             Some(t),
             &[("Idempotency-Key", "cancel-1")],
             Body::None,
@@ -1137,7 +1137,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     let range = format!("from={}&to={}", now_ms / 1000 - 3600, now_ms / 1000 + 3600);
     let (s, b) = c
         .get(
-            "/api/v1/history/deals",
+            routes::HISTORY_DEALS,
             &format!("/api/v1/history/deals?{range}&limit=1"),
             t,
         )
@@ -1146,7 +1146,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     assert!(b["next_cursor"].is_string(), "{b}");
     let (s, b) = c
         .get(
-            "/api/v1/history/orders",
+            routes::HISTORY_ORDERS,
             &format!("/api/v1/history/orders?{range}"),
             t,
         )
@@ -1158,7 +1158,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     assert!(b["next_cursor"].is_string(), "{b}");
     let (s, b) = c
         .get(
-            "/api/v1/journal",
+            routes::JOURNAL,
             &format!("/api/v1/journal?account_id={acc1}"),
             t,
         )
@@ -1166,23 +1166,19 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     ok(s, &b, 200);
     let entry_id = b["entries"][0]["id"].as_str().unwrap().to_string();
     let (s, b) = c
-        .get(
-            "/api/v1/journal/{id}",
-            &format!("/api/v1/journal/{entry_id}"),
-            t,
-        )
+        .get("/api/v1/journal/{id}", &routes::journal_entry(&entry_id), t)
         .await;
     ok(s, &b, 200);
     assert_eq!(b["entry"]["id"], entry_id.as_str(), "{b}");
 
     // Algorithms.
-    let (s, b) = c.get("/api/v1/algorithms", "/api/v1/algorithms", t).await;
+    let (s, b) = c.get("/api/v1/algorithms", routes::ALGORITHMS, t).await;
     ok(s, &b, 200);
     let (s, b) = c
         .call(
             "POST",
-            "/api/v1/algorithms",
-            "/api/v1/algorithms",
+            routes::ALGORITHMS,
+            routes::ALGORITHMS,
             Some(t),
             &[],
             Body::Json(
@@ -1193,22 +1189,20 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     ok(s, &b, 201);
     let algorithm = b["algorithm"]["id"].as_str().unwrap().to_string();
     let one_algo = "/api/v1/algorithms/{algorithm_id}";
-    let (s, b) = c
-        .get(one_algo, &format!("/api/v1/algorithms/{algorithm}"), t)
-        .await;
+    let (s, b) = c.get(one_algo, &routes::algorithm(&algorithm), t).await;
     ok(s, &b, 200);
     let (s, b) = c
         .call(
             "PUT",
             one_algo,
-            &format!("/api/v1/algorithms/{algorithm}"),
+            &routes::algorithm(&algorithm),
             Some(t),
             &[],
             Body::Json(json!({"name": "EURUSD trend H1"})),
         )
         .await;
     ok(s, &b, 200);
-    let execute = "/api/v1/algorithms/execute";
+    let execute = routes::EXECUTE;
     let (s, b) = c
         .call(
             "POST",
@@ -1237,27 +1231,19 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     assert!(b["trades"][0]["ticket"].is_u64(), "{b}");
     let run = b["run_id"].as_str().unwrap().to_string();
     let (s, b) = c
-        .get(
-            "/api/v1/algorithms/runs",
-            "/api/v1/algorithms/runs?limit=1",
-            t,
-        )
+        .get(routes::RUNS, "/api/v1/algorithms/runs?limit=1", t)
         .await;
     ok(s, &b, 200);
     assert!(b["next_cursor"].is_string(), "{b}");
     let (s, b) = c
-        .get(
-            "/api/v1/algorithms/runs/{run_id}",
-            &format!("/api/v1/algorithms/runs/{run}"),
-            t,
-        )
+        .get("/api/v1/algorithms/runs/{run_id}", &routes::run(&run), t)
         .await;
     ok(s, &b, 200);
     let (s, b) = c
         .call(
             "DELETE",
             one_algo,
-            &format!("/api/v1/algorithms/{algorithm}"),
+            &routes::algorithm(&algorithm),
             Some(t),
             &[],
             Body::None,
@@ -1269,7 +1255,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .call(
             "DELETE",
             one,
-            &format!("/api/v1/accounts/{acc2}"),
+            &routes::account(&acc2),
             Some(t),
             &[],
             Body::None,
@@ -1278,7 +1264,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     ok(s, &b, 200);
     let (s, b) = c
         .get(
-            "/api/v1/accounts",
+            routes::ACCOUNTS,
             "/api/v1/accounts?include_inactive=true",
             t,
         )
@@ -1295,8 +1281,8 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     let (s, b) = c
         .call(
             "GET",
-            "/api/v1/accounts",
-            "/api/v1/accounts",
+            routes::ACCOUNTS,
+            routes::ACCOUNTS,
             None,
             &[],
             Body::None,
@@ -1306,8 +1292,8 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     let (s, b) = c
         .call(
             "GET",
-            "/api/v1/positions",
-            "/api/v1/positions",
+            routes::POSITIONS,
+            routes::POSITIONS,
             Some("not.a.jwt"),
             &[],
             Body::None,
@@ -1321,8 +1307,8 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     let (s, b) = c
         .call(
             "GET",
-            "/api/v1/account",
-            "/api/v1/account",
+            routes::ACCOUNT,
+            routes::ACCOUNT,
             Some(t),
             &[("X-Account-Id", &acc2)],
             Body::None,
@@ -1379,8 +1365,8 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     let (s, b) = c
         .call(
             "POST",
-            "/api/v1/orders",
-            "/api/v1/orders",
+            routes::ORDERS,
+            routes::ORDERS,
             Some(t),
             &[],
             Body::Json(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.015})),
@@ -1390,8 +1376,8 @@ async fn every_operation_answers_as_documented(db: common::Db) {
     let (s, b) = c
         .call(
             "POST",
-            "/api/v1/orders",
-            "/api/v1/orders",
+            routes::ORDERS,
+            routes::ORDERS,
             Some(t),
             &[("Idempotency-Key", "open-1")],
             Body::Json(json!({"symbol": "EURUSD", "type": "sell", "volume": 0.1})),
@@ -1402,7 +1388,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .call(
             "PUT",
             pos,
-            &format!("/api/v1/positions/{position}"),
+            &routes::position(position),
             Some(t),
             &[],
             Body::Json(json!({"sl": 1.0})),
@@ -1413,7 +1399,7 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .call(
             "DELETE",
             pending,
-            &format!("/api/v1/orders/{order}"),
+            &routes::order(order),
             Some(t),
             &[],
             Body::None,
@@ -1451,14 +1437,10 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .await;
     assert_eq!((s, code(&b)), (404, "journal_entry_not_found"));
     let newcomer = app.token(Uuid::new_v4());
-    let (s, b) = c.get("/api/v1/account", "/api/v1/account", &newcomer).await;
+    let (s, b) = c.get("/api/v1/account", routes::ACCOUNT, &newcomer).await;
     assert_eq!((s, code(&b)), (404, "no_account"));
     let (s, b) = c
-        .get(
-            "/api/v1/accounts/current",
-            "/api/v1/accounts/current",
-            &newcomer,
-        )
+        .get(routes::CURRENT_ACCOUNT, routes::CURRENT_ACCOUNT, &newcomer)
         .await;
     assert_eq!((s, code(&b)), (404, "no_account"));
 
@@ -1569,7 +1551,7 @@ async fn answers_with_unknown_values_agree_with_the_document() {
     };
     let t = app.token(Uuid::new_v4());
     let t = t.as_str();
-    let connect = "/api/v1/accounts/connect";
+    let connect = routes::CONNECT;
     let (s, b) = c
         .call(
             "POST",
@@ -1584,7 +1566,7 @@ async fn answers_with_unknown_values_agree_with_the_document() {
         )
         .await;
     assert_eq!(s, 201, "{b}");
-    let orders = "/api/v1/orders";
+    let orders = routes::ORDERS;
     let (s, b) = c
         .call(
             "POST",
@@ -1610,14 +1592,14 @@ async fn answers_with_unknown_values_agree_with_the_document() {
     assert_eq!((s, &b["error"]["code"]), (422, &json!("validation_failed")));
     for (template, path, field, want) in [
         (
-            "/api/v1/account",
-            "/api/v1/account",
+            routes::ACCOUNT,
+            routes::ACCOUNT,
             "/trade_mode",
             "unknown_13",
         ),
         (
-            "/api/v1/symbols",
-            "/api/v1/symbols",
+            routes::SYMBOLS,
+            routes::SYMBOLS,
             "/symbols/0/trade_calc_mode",
             "unknown_77",
         ),
@@ -1628,21 +1610,21 @@ async fn answers_with_unknown_values_agree_with_the_document() {
             "unknown_9",
         ),
         (
-            "/api/v1/positions",
-            "/api/v1/positions",
+            routes::POSITIONS,
+            routes::POSITIONS,
             "/positions/0/reason",
             "unknown_97",
         ),
-        ("/api/v1/orders", "/api/v1/orders", "/orders", ""),
+        ("/api/v1/orders", routes::ORDERS, "/orders", ""),
         (
-            "/api/v1/history/deals",
-            "/api/v1/history/deals",
+            routes::HISTORY_DEALS,
+            routes::HISTORY_DEALS,
             "/deals/0/reason",
             "unknown_99",
         ),
         (
-            "/api/v1/history/orders",
-            "/api/v1/history/orders",
+            routes::HISTORY_ORDERS,
+            routes::HISTORY_ORDERS,
             "/orders/0/state",
             "unknown_17",
         ),
@@ -1656,7 +1638,7 @@ async fn answers_with_unknown_values_agree_with_the_document() {
     // The validator does hold answers to the pattern: a name that is neither is a disagreement.
     let deal_schema = json!({"$ref": "#/components/schemas/TradeDeal"});
     let (_, deals) = c
-        .get("/api/v1/history/deals", "/api/v1/history/deals", t)
+        .get("/api/v1/history/deals", routes::HISTORY_DEALS, t)
         .await;
     let mut deal = deals["deals"][0].clone();
     assert!(Validator::new(&doc).errors(&deal_schema, &deal).is_empty());
@@ -1702,7 +1684,7 @@ async fn the_document_and_the_page_need_no_token_and_no_other_host() {
         "{}",
         doc["openapi"]
     );
-    assert!(doc["paths"]["/api/v1/orders"]["post"].is_object());
+    assert!(doc["paths"][routes::ORDERS]["post"].is_object());
 
     // /docs sends the browser to /docs/ (the page's files are relative to it).
     let no_redirects = reqwest::Client::builder()

@@ -1,7 +1,6 @@
 //! A terminal that stops answering (its agent died) is taken out of the pool after one failure and
 //! put back once it answers again; the pool carries on with the others meanwhile.
 
-
 use async_trait::async_trait;
 use mt5::*;
 use mt5_bridge::pool::{PoolOptions, TerminalPool};

@@ -3,8 +3,8 @@
 //! when the broker has it, not_executed once its deadline and the grace period passed without a
 //! trace. (tests/in_doubt.rs kills real processes mid-order.)
 
-
 use crate::common;
+use crate::common::routes;
 
 use mt5::{AccountKey, Expected, OrderType, Terminal, TradeAction, TradeRequest};
 use mt5_bridge::store::journal::{Begin, JournalStatus, NewJournalEntry};
@@ -20,7 +20,7 @@ async fn crash_between_send_and_completion(app: common::TestApp) -> common::Test
     let account_id = app
         .connect(&t, 10001, "Sim-10001!", "Sim-Demo", "recovery")
         .await;
-    let (_, me) = app.get(&format!("/api/v1/accounts/{account_id}"), &t).await;
+    let (_, me) = app.get(&routes::account(&account_id), &t).await;
     assert_eq!(me["account"]["login"], 10001);
 
     // What the service had done when it died: the intents written as pending ...

@@ -2,7 +2,6 @@
 //! `redis-server`); the Redis ones fail fast with `Unavailable` when Redis is away, recover when it returns, and
 //! never show the URL's password.
 
-
 use crate::common;
 
 use common::procs::{free_port, RedisServer};

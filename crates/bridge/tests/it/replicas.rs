@@ -2,8 +2,8 @@
 //! a concurrent multi-user workload through both, limits that hold across replicas, agents shared
 //! one each under Redis leases, a replica that dies, and Redis going away and coming back.
 
-
 use crate::common;
+use crate::common::routes;
 
 use common::procs::AGENT_TOKEN;
 use common::procs::{free_port, start_agent_with, start_serve, wait_status, Proc, RedisServer};
@@ -74,7 +74,7 @@ async fn connect(base: &str, token: &str, login: u64) -> String {
     let (s, b) = api(
         base,
         Method::POST,
-        "/api/v1/accounts/connect",
+        routes::CONNECT,
         token,
         Some(
             json!({"account_name": format!("acct {login}"), "login": login.to_string(),
@@ -165,7 +165,7 @@ async fn user_workload(
         let (s, b) = api(
             base,
             Method::GET,
-            "/api/v1/account",
+            routes::ACCOUNT,
             &token,
             None,
             Some(&account),
@@ -176,7 +176,7 @@ async fn user_workload(
         let (s, b) = api(
             &bases[(i + 1) % 2],
             Method::POST,
-            "/api/v1/orders",
+            routes::ORDERS,
             &token,
             Some(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01})),
             Some(&account),
@@ -190,7 +190,7 @@ async fn user_workload(
         let (s, b) = api(
             base,
             Method::GET,
-            "/api/v1/positions",
+            routes::POSITIONS,
             &token,
             None,
             Some(&account),
@@ -208,7 +208,7 @@ async fn user_workload(
             let (s, b) = api(
                 base,
                 Method::POST,
-                &format!("/api/v1/positions/{ticket}/close"),
+                &routes::close_position(ticket),
                 &token,
                 Some(json!({})),
                 Some(&account),
@@ -325,7 +325,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
             let (s, b) = api(
                 base,
                 Method::GET,
-                "/api/v1/positions",
+                routes::POSITIONS,
                 token,
                 None,
                 Some(account),
@@ -354,7 +354,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
         let (s, b) = api(
             &bases[i % 2],
             Method::POST,
-            "/api/v1/orders",
+            routes::ORDERS,
             token,
             Some(json!({"symbol": "EURUSD", "type": "sell", "volume": 0.01})),
             Some(account),
@@ -385,7 +385,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
         let (s, body) = api(
             &bases[i % 2],
             Method::POST,
-            &format!("/api/v1/accounts/{target}/switch"),
+            &routes::switch(target),
             &token,
             None,
             None,
@@ -395,7 +395,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
             let (_, cur) = api(
                 &bases[(i + 1) % 2],
                 Method::GET,
-                "/api/v1/accounts/current",
+                routes::CURRENT_ACCOUNT,
                 &token,
                 None,
                 None,
@@ -457,7 +457,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
         let (s, placed) = api(
             &bases[0],
             Method::POST,
-            "/api/v1/orders",
+            routes::ORDERS,
             &token,
             Some(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01})),
             Some(&account),
@@ -498,7 +498,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
             api(
                 &bases[0],
                 Method::POST,
-                "/api/v1/orders",
+                routes::ORDERS,
                 &token,
                 Some(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01})),
                 Some(&account),
@@ -547,7 +547,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
             let (s, b) = api(
                 &bases[1],
                 Method::GET,
-                "/api/v1/account",
+                routes::ACCOUNT,
                 token,
                 None,
                 Some(account),
@@ -577,7 +577,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
         let (s, b) = api(
             &bases[1],
             Method::GET,
-            "/api/v1/accounts/current",
+            routes::CURRENT_ACCOUNT,
             token,
             None,
             None,
@@ -594,7 +594,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
         let (s, _) = api(
             &bases[1],
             Method::POST,
-            "/api/v1/orders",
+            routes::ORDERS,
             token,
             Some(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01})),
             Some(account),
@@ -606,7 +606,7 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
     let (s, b) = api(
         &bases[1],
         Method::GET,
-        "/api/v1/account",
+        routes::ACCOUNT,
         token,
         None,
         Some(account),

@@ -1,7 +1,6 @@
 //! `mt5-bridge rotate-key`: every stored credential re-encrypted under the new key, readable with
 //! the new key alone, while the service keeps logging in with it.
 
-
 use crate::common;
 
 use mt5_bridge::vault::{Binding, CredentialKey, Vault};

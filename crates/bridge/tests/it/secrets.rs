@@ -1,8 +1,8 @@
 //! Passwords never leave the service: not in responses, log lines, the data dir, the database or
 //! Debug output. Logs of this whole test binary are captured, so every request here is covered.
 
-
 use crate::common;
+use crate::common::routes;
 
 use serde_json::json;
 use std::io::Write;
@@ -56,20 +56,18 @@ async fn exercise(app: &common::TestApp) -> Vec<u8> {
     record(&b);
     let id = b["account_id"].as_str().unwrap().to_string();
     for path in [
-        "/api/v1/accounts".to_string(),
-        format!("/api/v1/accounts/{id}"),
-        "/api/v1/accounts/current".to_string(),
+        routes::ACCOUNTS.to_string(),
+        routes::account(&id),
+        routes::CURRENT_ACCOUNT.to_string(),
     ] {
         let (_, b) = app.get(&path, &t).await;
         record(&b);
     }
-    let (_, b) = app
-        .post(&format!("/api/v1/accounts/{id}/switch"), &t, json!({}))
-        .await;
+    let (_, b) = app.post(&routes::switch(&id), &t, json!({})).await;
     record(&b);
     let (s, b) = app
         .put(
-            &format!("/api/v1/accounts/{id}"),
+            &routes::account(&id),
             &t,
             json!({"password": NEW_PASSWORD_ATTEMPT}),
         )
@@ -82,11 +80,7 @@ async fn exercise(app: &common::TestApp) -> Vec<u8> {
         .await;
     record(&b);
     let (s, b) = app
-        .put(
-            &format!("/api/v1/accounts/{id}"),
-            &t,
-            json!({"password": PASSWORD}),
-        )
+        .put(&routes::account(&id), &t, json!({"password": PASSWORD}))
         .await;
     assert_eq!(s, 200);
     record(&b);

@@ -5,7 +5,6 @@
 //! fails). The Postgres-only tests at the end prove that Row Level Security isolates users even for
 //! a raw connection, and that concurrent migrations of several databases of one cluster succeed.
 
-
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

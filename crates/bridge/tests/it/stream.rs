@@ -1,8 +1,8 @@
 //! `GET /api/v1/stream`: who may open a stream, what it sends, and its limits, as a client sees
 //! them over a real WebSocket.
 
-
 use crate::common;
+use crate::common::routes;
 
 use common::TestApp;
 use futures_util::{SinkExt, StreamExt};
@@ -122,7 +122,7 @@ async fn order_changes_reach_their_user_s_stream_and_nobody_else_s() {
 
     let (s, placed) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &ta,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
         )
@@ -169,7 +169,7 @@ async fn order_changes_reach_their_user_s_stream_and_nobody_else_s() {
     );
     let (s, _) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &ta,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
         )
@@ -236,7 +236,7 @@ async fn a_bad_token_or_a_plain_request_is_refused_without_upgrading() {
     }
     let t = app.token(Uuid::new_v4());
     let (s, headers, b) = app
-        .call_full(Method::GET, "/api/v1/stream", Some(&t), None)
+        .call_full(Method::GET, routes::STREAM, Some(&t), None)
         .await;
     assert_eq!((s, code(&b)), (426, "upgrade_required"), "{b}");
     assert!(headers["content-type"]
@@ -345,7 +345,7 @@ async fn algorithm_runs_reach_the_runs_channel() {
     assert_eq!(next(&mut ws).await.unwrap()["type"], "subscribed");
     let (s, b) = app
         .post(
-            "/api/v1/algorithms/execute",
+            routes::EXECUTE,
             &t,
             json!({"account_id": account, "algorithm_id": "ma_crossover",
                    "parameters": {"symbol": "EURUSD"}, "dry_run": true}),
@@ -434,7 +434,7 @@ async fn positions_and_account_come_whole_on_subscribe_and_after_each_order() {
 
     let (s, placed) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
         )
@@ -474,7 +474,7 @@ async fn positions_follow_the_market_between_orders() {
     let (t, _) = app.trader(10001).await;
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -538,7 +538,7 @@ async fn forged_changes_show_nothing(db: common::Db) {
     }
     let (s, _) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &tb,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
         )
@@ -546,7 +546,7 @@ async fn forged_changes_show_nothing(db: common::Db) {
     assert_eq!(s, 200);
     let (s, run) = app
         .post(
-            "/api/v1/algorithms/execute",
+            routes::EXECUTE,
             &tb,
             json!({"account_id": bobs, "algorithm_id": "ma_crossover",
                    "parameters": {"symbol": "EURUSD"}, "dry_run": true}),
@@ -913,7 +913,7 @@ async fn a_client_that_stops_reading_is_closed_and_slows_nobody() {
     // Nobody else waited for it.
     let (s, placed) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
         )

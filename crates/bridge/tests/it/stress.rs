@@ -3,8 +3,8 @@
 //! audit trail shows every order ran under its own account's login, and every user's positions are
 //! exactly what that user opened and did not close.
 
-
 use crate::common;
+use crate::common::routes;
 
 use mt5::{AccountMarginMode, AccountTradeMode};
 use mt5_sim::config::{AccountSpec, FaultConfig, SimConfig, StateLocation};
@@ -109,19 +109,19 @@ async fn twenty_users_on_two_terminals_stay_isolated() {
                 };
                 match rng.gen_range(0..10) {
                     0 if ids.len() > 1 => {
-                        let (s, b) = app.post(&format!("/api/v1/accounts/{account_id}/switch"), &token, json!({})).await;
+                        let (s, b) = app.post(&routes::switch(&account_id), &token, json!({})).await;
                         assert_eq!(s, 200, "{b}");
                         assert_eq!(b["account"]["login"], login);
                     }
                     0..=3 => {
-                        let r = with_account(reqwest::Method::GET, "/api/v1/account").send().await.unwrap();
+                        let r = with_account(reqwest::Method::GET, routes::ACCOUNT).send().await.unwrap();
                         assert_eq!(r.status().as_u16(), 200);
                         let b: Value = r.json().await.unwrap();
                         assert_eq!(b["login"], login, "account info of another account");
                     }
                     4..=6 => {
                         let side = if rng.gen_bool(0.5) { "buy" } else { "sell" };
-                        let r = with_account(reqwest::Method::POST, "/api/v1/orders")
+                        let r = with_account(reqwest::Method::POST, routes::ORDERS)
                             .json(&json!({"symbol": "EURUSD", "type": side, "volume": 0.01 * rng.gen_range(1..5) as f64}))
                             .send()
                             .await
@@ -141,7 +141,7 @@ async fn twenty_users_on_two_terminals_stay_isolated() {
                             books.get(&account_id).and_then(|b| b.open.iter().next().copied())
                         };
                         if let Some(ticket) = ticket {
-                            let r = with_account(reqwest::Method::POST, &format!("/api/v1/positions/{ticket}/close")).send().await.unwrap();
+                            let r = with_account(reqwest::Method::POST, &routes::close_position(ticket)).send().await.unwrap();
                             let status = r.status().as_u16();
                             let b: Value = r.json().await.unwrap();
                             assert_eq!(status, 200, "{b}");
@@ -154,7 +154,7 @@ async fn twenty_users_on_two_terminals_stay_isolated() {
                         }
                     }
                     _ => {
-                        let r = with_account(reqwest::Method::GET, "/api/v1/positions").send().await.unwrap();
+                        let r = with_account(reqwest::Method::GET, routes::POSITIONS).send().await.unwrap();
                         assert_eq!(r.status().as_u16(), 200);
                         let b: Value = r.json().await.unwrap();
                         // Positions are only ever this account's: every ticket is one it opened.

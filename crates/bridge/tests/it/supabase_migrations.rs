@@ -1,7 +1,6 @@
 //! `supabase/migrations` holds the same schema as the bridge's Postgres migrations (minus the auth
 //! shim, which Supabase does not need): the two must not drift apart.
 
-
 use std::path::Path;
 
 #[test]

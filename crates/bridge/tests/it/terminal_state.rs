@@ -4,8 +4,8 @@
 //! through answers the same. And the trade server's name: MT5 finds a server whatever its case and
 //! surrounding blanks, so a connect stores the terminal's own spelling.
 
-
 use crate::common;
+use crate::common::routes;
 
 use common::TestApp;
 use serde_json::{json, Value};
@@ -154,7 +154,7 @@ async fn a_server_is_stored_as_the_terminal_spells_it(app: TestApp) -> TestApp {
     let t = app.token(user);
     let (s, b) = app
         .post(
-            "/api/v1/accounts/connect",
+            routes::CONNECT,
             &t,
             json!({"account_name": "Spelled", "login": "10003", "password": "Sim-10003!",
                    "server": "  sim-DEMO "}),
@@ -175,7 +175,7 @@ async fn a_server_is_stored_as_the_terminal_spells_it(app: TestApp) -> TestApp {
     // The same account in another spelling is the same account.
     let (s, b) = app
         .post(
-            "/api/v1/accounts/connect",
+            routes::CONNECT,
             &t,
             json!({"account_name": "Again", "login": "10003", "password": "Sim-10003!",
                    "server": "SIM-DEMO"}),

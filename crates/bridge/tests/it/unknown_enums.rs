@@ -3,8 +3,8 @@
 //! and every route that returns them answers 200 with `unknown_<n>`; orders, algorithms, risk
 //! checks and reconciliation keep working; requests cannot send such a value.
 
-
 use crate::common;
+use crate::common::routes;
 
 use common::procs::{free_port, start_agent_with, AGENT_TOKEN};
 use common::TestApp;
@@ -108,7 +108,7 @@ async fn answers_carry_unknown_values(app: TestApp, range: &str) -> TestApp {
     // filling follows the symbol's own bits.
     let (s, b) = app
         .post(
-            "/api/v1/orders/check",
+            routes::ORDERS_CHECK,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -116,7 +116,7 @@ async fn answers_carry_unknown_values(app: TestApp, range: &str) -> TestApp {
     assert_eq!((s, &b["retcode"]), (200, &json!(0)), "{b}");
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         )
@@ -130,7 +130,7 @@ async fn answers_carry_unknown_values(app: TestApp, range: &str) -> TestApp {
     let limit_price = ((ask - 0.01) * 1e5).round() / 1e5;
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy_limit", "volume": 0.1, "price": limit_price}),
         )
@@ -161,16 +161,16 @@ async fn answers_carry_unknown_values(app: TestApp, range: &str) -> TestApp {
     );
     let (s, b) = app
         .put(
-            &format!("/api/v1/orders/{pending}"),
+            &routes::order(pending),
             &t,
             json!({"sl": ((limit_price - 0.005) * 1e5).round() / 1e5}),
         )
         .await;
     assert_eq!((s, &b["changed"]), (200, &json!(true)), "{b}");
-    let (s, b) = app.delete(&format!("/api/v1/orders/{pending}"), &t).await;
+    let (s, b) = app.delete(&routes::order(pending), &t).await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = app
-        .post(&format!("/api/v1/positions/{ticket}/close"), &t, json!({}))
+        .post(&routes::close_position(ticket), &t, json!({}))
         .await;
     assert_eq!((s, &b["retcode"]), (200, &json!(10009)), "{b}");
 
@@ -220,7 +220,7 @@ async fn answers_carry_unknown_values(app: TestApp, range: &str) -> TestApp {
     // An algorithm sizes and plans on such a symbol.
     let (s, b) = app
         .post(
-            "/api/v1/algorithms/execute",
+            routes::EXECUTE,
             &t,
             json!({"account_id": account_id, "algorithm_id": MA, "dry_run": true,
                    "parameters": ma_params()}),
@@ -235,7 +235,7 @@ async fn answers_carry_unknown_values(app: TestApp, range: &str) -> TestApp {
     // hide or add a loss, and an order within the limits passes.
     let (s, _) = app
         .put(
-            &format!("/api/v1/accounts/{account_id}"),
+            &routes::account(&account_id),
             &t,
             json!({"risk_limits": {"max_daily_loss": 0.05, "max_risk_per_trade": 0.02}}),
         )
@@ -247,7 +247,7 @@ async fn answers_carry_unknown_values(app: TestApp, range: &str) -> TestApp {
     let sl = ((bid - 0.002) * 1e5).round() / 1e5;
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1, "sl": sl}),
         )
@@ -298,7 +298,7 @@ async fn requests_refuse_unknown_names() {
             ] {
                 let mut body = order.clone();
                 body[field] = json!(value);
-                for route in ["/api/v1/orders", "/api/v1/orders/check"] {
+                for route in [routes::ORDERS, routes::ORDERS_CHECK] {
                     let (s, b) = app.post(route, &t, body.clone()).await;
                     assert_eq!((s, code(&b)), (422, "validation_failed"), "{route} {b}");
                     assert_eq!(fields(&b), vec![field], "{route} {b}");
@@ -315,7 +315,7 @@ async fn requests_refuse_unknown_names() {
             let ticket = b["order"].as_u64().unwrap();
             let (s, b) = app
                 .post(
-                    &format!("/api/v1/positions/{ticket}/close"),
+                    &routes::close_position(ticket),
                     &t,
                     json!({"type_filling": "unknown_2"}),
                 )
@@ -359,7 +359,7 @@ async fn unknown_trade_and_filling_modes_get_clear_answers() {
     let ask = b["ask"].as_f64().unwrap();
 
     let buy = json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1});
-    for route in ["/api/v1/orders", "/api/v1/orders/check"] {
+    for route in [routes::ORDERS, routes::ORDERS_CHECK] {
         let (s, b) = app.post(route, &t, buy.clone()).await;
         assert_eq!((s, code(&b)), (422, "validation_failed"), "{route} {b}");
         assert_eq!(fields(&b), vec!["type_filling"], "{b}");
@@ -381,7 +381,7 @@ async fn unknown_trade_and_filling_modes_get_clear_answers() {
     let price = ((ask - 0.01) * 1e5).round() / 1e5;
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "buy_limit", "volume": 0.1, "price": price}),
         )
@@ -392,7 +392,7 @@ async fn unknown_trade_and_filling_modes_get_clear_answers() {
         "{b}"
     );
 
-    let close = format!("/api/v1/positions/{ticket}/close");
+    let close = routes::close_position(ticket);
     let (s, b) = app.post(&close, &t, json!({})).await;
     assert_eq!((s, fields(&b)), (422, vec!["type_filling"]), "{b}");
     let (s, b) = app.post(&close, &t, json!({"type_filling": "fok"})).await;
@@ -401,7 +401,7 @@ async fn unknown_trade_and_filling_modes_get_clear_answers() {
     // The run plans nothing it cannot fill, and says why.
     let (s, b) = app
         .post(
-            "/api/v1/algorithms/execute",
+            routes::EXECUTE,
             &t,
             json!({"account_id": account_id, "algorithm_id": MA, "dry_run": true,
                    "parameters": ma_params()}),
@@ -425,7 +425,7 @@ async fn an_unknown_account_trade_mode_counts_as_live() {
     let t = app.token(Uuid::new_v4());
     let (s, b) = app
         .post(
-            "/api/v1/accounts/connect",
+            routes::CONNECT,
             &t,
             json!({"account_name": "a", "login": "10001", "password": "Sim-10001!",
                    "server": "Sim-Demo", "account_type": "demo"}),
@@ -469,7 +469,7 @@ async fn reconciliation_settles_an_unknown_state_by_its_deal() {
             let (t, _) = app.trader(10001).await;
             let (s, b) = app
                 .post(
-                    "/api/v1/orders",
+                    routes::ORDERS,
                     &t,
                     json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
                 )
@@ -485,7 +485,7 @@ async fn reconciliation_settles_an_unknown_state_by_its_deal() {
 
             let deadline = std::time::Instant::now() + Duration::from_secs(20);
             let entry = loop {
-                let (s, b) = app.get(&format!("/api/v1/journal/{id}"), &t).await;
+                let (s, b) = app.get(&routes::journal_entry(&id), &t).await;
                 assert_eq!(s, 200, "{b}");
                 if !["unknown", "pending"].contains(&b["entry"]["status"].as_str().unwrap()) {
                     break b["entry"].clone();
@@ -576,7 +576,7 @@ async fn sim_agent_carries_unknown_integers_end_to_end() {
     reads_show_unknown_values(&app, &t).await;
     let (s, b) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &t,
             json!({"symbol": "EURUSD", "type": "sell", "volume": 0.1}),
         )

@@ -3,14 +3,13 @@
 //! Rotation runs against a SQLite store always and a fresh Postgres database when
 //! `TEST_DATABASE_URL` is set.
 
-
 use crate::skip;
 
 use std::sync::Arc;
 
+use crate::postgres_db;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use crate::postgres_db;
 use mt5_bridge::store::{self, AccountStore, NewAccount, UserCtx};
 use mt5_bridge::vault::{
     parse_old_keys, rotate_all, Binding, CredentialKey, RotationReport, Vault, VaultError,

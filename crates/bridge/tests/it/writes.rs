@@ -2,8 +2,8 @@
 //! fired in parallel past their budgets, saved configurations past their cap, and a burst of
 //! writes that must not leave SQLite's write-ahead log large.
 
-
 use crate::common;
+use crate::common::routes;
 
 use common::{Db, TestApp};
 use serde_json::{json, Value};
@@ -79,14 +79,14 @@ async fn refusal_flood(db: Db) {
             let (t, id) = app.trader(10001).await;
             let (s, b) = app
                 .put(
-                    &format!("/api/v1/accounts/{id}"),
+                    &routes::account(&id),
                     &t,
                     json!({"risk_limits": {"trading_enabled": false}}),
                 )
                 .await;
             assert_eq!(s, 200, "{b}");
             let order = json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1});
-            let answers = flood(&app, 60, "/api/v1/orders", &t, order.clone()).await;
+            let answers = flood(&app, 60, routes::ORDERS, &t, order.clone()).await;
             assert_eq!(count(&answers, 403, "trading_disabled"), 20, "{answers:?}");
             assert_eq!(
                 limited_by(&answers, "refusals_per_user", 20),
@@ -118,7 +118,7 @@ async fn refusal_flood(db: Db) {
             // So is a run that may trade (a dry run has its own budget).
             let (s, b) = app
                 .post(
-                    "/api/v1/algorithms/execute",
+                    routes::EXECUTE,
                     &t,
                     json!({"account_id": other, "algorithm_id": "ma_crossover",
                            "parameters": {"symbol": "EURUSD"}}),
@@ -139,7 +139,7 @@ async fn refusal_flood(db: Db) {
             let (t3, id3) = app.trader(10002).await;
             let (s, b) = app
                 .put(
-                    &format!("/api/v1/accounts/{id3}"),
+                    &routes::account(&id3),
                     &t3,
                     json!({"risk_limits": {"max_volume_per_trade": 0.01}}),
                 )
@@ -189,7 +189,7 @@ async fn dry_run_flood(db: Db) {
             let (t, id) = app.trader(10001).await;
             let run = json!({"account_id": id, "algorithm_id": "ma_crossover", "dry_run": true,
                              "parameters": {"symbol": "EURUSD"}});
-            let answers = flood(&app, 30, "/api/v1/algorithms/execute", &t, run.clone()).await;
+            let answers = flood(&app, 30, routes::EXECUTE, &t, run.clone()).await;
             assert_eq!(
                 answers.iter().filter(|(s, _)| *s == 200).count(),
                 10,
@@ -313,7 +313,7 @@ async fn configurations_over_the_cap(db: Db) {
 
             // Deleting one frees a place; another user has places of their own.
             let first = ids[0].as_str().unwrap();
-            assert_eq!(app.delete(&format!("/api/v1/algorithms/{first}"), &t).await.0, 200);
+            assert_eq!(app.delete(&routes::algorithm(first), &t).await.0, 200);
             let again = json!({"name": "again", "kind": "ma_crossover", "parameters": {"symbol": "EURUSD"}});
             assert_eq!(app.post("/api/v1/algorithms", &t, again.clone()).await.0, 201);
             let (s, b) = app.post("/api/v1/algorithms", &t, again.clone()).await;
@@ -387,21 +387,21 @@ async fn lists_at_their_largest_limit_page(db: Db) {
             // Refusals by the kill switch: the quickest rows to make.
             let (s, b) = app
                 .put(
-                    &format!("/api/v1/accounts/{id}"),
+                    &routes::account(&id),
                     &t,
                     json!({"risk_limits": {"trading_enabled": false}}),
                 )
                 .await;
             assert_eq!(s, 200, "{b}");
             let order = json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1});
-            post_many(&app, 501, "/api/v1/orders", &t, order, 403).await;
+            post_many(&app, 501, routes::ORDERS, &t, order, 403).await;
             assert_eq!(
                 pages(&app, &t, "/api/v1/journal?limit=500", "entries").await,
                 [(500, true), (1, false)]
             );
             let run = json!({"account_id": id, "algorithm_id": "ma_crossover", "dry_run": true,
                              "parameters": {"symbol": "EURUSD"}});
-            post_many(&app, 501, "/api/v1/algorithms/execute", &t, run, 200).await;
+            post_many(&app, 501, routes::EXECUTE, &t, run, 200).await;
             assert_eq!(
                 pages(&app, &t, "/api/v1/algorithms/runs?limit=500", "runs").await,
                 [(500, true), (1, false)]
@@ -430,7 +430,7 @@ async fn lists_at_their_largest_limit_page(db: Db) {
             };
             assert_eq!(app.as_data_api_user(user, &planted).await, 1);
             assert_eq!(
-                pages(&app, &u, "/api/v1/algorithms", "saved").await,
+                pages(&app, &u, routes::ALGORITHMS, "saved").await,
                 [(3, true), (1, false)]
             );
             app

@@ -2,12 +2,13 @@
 //! Postgres database when TEST_DATABASE_URL is set) and its own in-memory simulated broker.
 
 pub mod procs;
+pub mod routes;
 
 pub use crate::skip;
 
+pub use crate::postgres_db;
 use mt5_bridge::app::{AppState, Application, Overrides};
 use mt5_bridge::config::{CommonArgs, ServeArgs, ServeSettings};
-pub use crate::postgres_db;
 use mt5_sim::broker::Broker;
 use mt5_sim::config::{default_accounts, FaultConfig, SimConfig, StateLocation};
 use postgres_db::{fresh_postgres_database, TestDatabase};
@@ -281,7 +282,7 @@ impl TestApp {
     ) -> String {
         let (status, body) = self
             .post(
-                "/api/v1/accounts/connect",
+                routes::CONNECT,
                 token,
                 serde_json::json!({ "account_name": name, "login": login.to_string(), "password": password, "server": server }),
             )

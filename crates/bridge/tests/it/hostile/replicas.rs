@@ -5,6 +5,7 @@
 
 use crate::common;
 use crate::common::procs::{free_port, start_serve, Proc, RedisServer};
+use crate::common::routes;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -78,7 +79,7 @@ async fn connect(base: &str, token: &str, login: u64) -> String {
     let (s, b) = api(
         base,
         reqwest::Method::POST,
-        "/api/v1/accounts/connect",
+        routes::CONNECT,
         token,
         Some(json!({"account_name": "Main", "login": login.to_string(),
                     "password": format!("Sim-{login}!"), "server": "Sim-Demo"})),
@@ -158,7 +159,7 @@ async fn streams_are_counted_ended_and_fed_across_replicas() {
     let (s, b) = api(
         &one,
         reqwest::Method::DELETE,
-        &format!("/api/v1/accounts/{account}"),
+        &routes::account(&account),
         &v,
         None,
     )
@@ -178,7 +179,7 @@ async fn streams_are_counted_ended_and_fed_across_replicas() {
     let (s, _) = api(
         &one,
         reqwest::Method::PUT,
-        &format!("/api/v1/accounts/{a_account}"),
+        &routes::account(&a_account),
         &a,
         Some(json!({"risk_limits": {"trading_enabled": false}})),
     )
@@ -202,7 +203,7 @@ async fn streams_are_counted_ended_and_fed_across_replicas() {
                     let (s, _) = api(
                         &one,
                         reqwest::Method::POST,
-                        "/api/v1/orders",
+                        routes::ORDERS,
                         &a,
                         Some(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01})),
                     )
@@ -217,7 +218,7 @@ async fn streams_are_counted_ended_and_fed_across_replicas() {
         let (s, body) = api(
             &one,
             reqwest::Method::POST,
-            "/api/v1/orders",
+            routes::ORDERS,
             &b,
             Some(json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01})),
         )

@@ -2,6 +2,7 @@
 //! streams, a client that stops reading is cut off and its place given back, a deleted account
 //! ends its subscriptions, and a changed password is the one later reads use.
 
+use crate::common::routes;
 use crate::common::{self, TestApp};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -144,7 +145,7 @@ async fn one_user_s_flood_neither_closes_nor_wakes_other_users_streams() {
     let (d, _) = app.trader(10003).await;
     let (s, body) = app
         .put(
-            &format!("/api/v1/accounts/{a_account}"),
+            &routes::account(&a_account),
             &a,
             json!({"risk_limits": {"trading_enabled": false}}),
         )
@@ -239,7 +240,7 @@ async fn one_user_s_flood_neither_closes_nor_wakes_other_users_streams() {
     }
     let (s, body) = app
         .post(
-            "/api/v1/orders",
+            routes::ORDERS,
             &b,
             json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
         )
@@ -295,7 +296,7 @@ async fn a_deleted_account_ends_its_subscriptions_and_a_new_password_is_used() {
         .set_password(&key, secrecy::SecretString::from("New-10002!")));
     let (s, body) = app
         .put(
-            &format!("/api/v1/accounts/{other}"),
+            &routes::account(&other),
             &t,
             json!({"password": "New-10002!"}),
         )
@@ -334,7 +335,7 @@ async fn a_deleted_account_ends_its_subscriptions_and_a_new_password_is_used() {
     );
 
     // Delete the first account: each of its subscriptions ends with account_not_found.
-    let (s, body) = app.delete(&format!("/api/v1/accounts/{account}"), &t).await;
+    let (s, body) = app.delete(&routes::account(&account), &t).await;
     assert_eq!(s, 200, "{body}");
     let mut ended = std::collections::BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(2);
