@@ -20,6 +20,7 @@
 //! - [`accounts`]: a user's accounts: connect (the password verified under the guessing limits),
 //!   update, switch, delete and their audit entries; the import command's verification.
 //! - `risk` (private): account risk limits, their validation and the checks on every new order.
+//! - [`backtest`]: backtests on the broker's history; the report of a trading record.
 //! - [`algorithms`]: strategies, risk sizing and the executor of algorithm runs.
 //! - [`trading`]: the order pipeline: kill switch, rate limit, idempotency, journal, send, reconcile.
 //! - [`limits`]: rate limits (switches, trades, failed connects).
@@ -37,6 +38,7 @@ pub mod agent;
 pub mod algorithms;
 pub mod app;
 pub mod auth;
+pub mod backtest;
 pub mod cli;
 pub mod config;
 pub mod context;

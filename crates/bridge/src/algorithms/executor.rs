@@ -4,28 +4,21 @@
 //! send each order through the same pipeline as `POST /orders` (journaled with the algorithm and
 //! run ids, counted against the trade limit). `dry_run` plans the same trades and sends nothing.
 
-use super::levels::{self, Quote};
-use super::strategies::{Intent as StrategyIntent, Params, Strategy};
+use super::driver::{self, Entry, Exit, Market, Sent, Venue};
+use super::strategies::{Params, Strategy};
 use crate::error::{ApiError, ApiResult};
 use crate::pool::Purpose;
-use crate::risk::sizing::{size_by_risk, Sized};
 use crate::risk::RiskLimits;
 use crate::state::AppState;
 use crate::store::algorithms::{NewAlgorithmRun, RunFinish, RUN_DONE, RUN_FAILED};
 use crate::store::{AccountRow, UserCtx};
-use crate::trading::prepare::market_price_on_grid;
 use crate::trading::{
-    default_filling, filling_unknown, on_terminal, request_hash, risk_refusal, submit, Close,
-    Command, Guard, HeldBack, Intent, Place, Source, FILLING_MODE,
+    on_terminal, request_hash, risk_refusal, submit, Close, Command, Guard, HeldBack, Intent,
+    Place, Source,
 };
-use mt5::util::{PriceGrid, Rounding};
-use mt5::{
-    AccountTradeMode, OrderType, PositionFilter, PositionType, RatesRange, SymbolInfo,
-    TradePosition,
-};
-use serde::Serialize;
+use mt5::util::PriceGrid;
+use mt5::{AccountTradeMode, PositionFilter, RatesRange, SymbolInfo, TradePosition};
 use serde_json::{json, Value};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The magic number an algorithm's orders carry, so its positions can be told from the others.
@@ -94,61 +87,7 @@ async fn view(
     .await
 }
 
-fn skip(intent: Value, reason: impl Into<String>) -> SkippedIntent {
-    SkippedIntent {
-        intent,
-        reason: reason.into(),
-    }
-}
-
-/// A trade a run placed (or, dry, would have placed): an entry, or an exit closing a position.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum AlgorithmTrade {
-    Entry(EntryTrade),
-    Exit(ExitTrade),
-}
-
-/// An entry a run placed, with its levels.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EntryTrade {
-    /// The order's ticket; null in a dry run.
-    #[schema(required = true)]
-    pub ticket: Option<u64>,
-    pub symbol: String,
-    #[serde(rename = "type")]
-    pub side: PositionType,
-    pub volume: f64,
-    pub price: f64,
-    pub sl: f64,
-    /// Null when the strategy sets none.
-    #[schema(required = true)]
-    pub tp: Option<f64>,
-}
-
-/// An exit a run placed: the order closing `position`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ExitTrade {
-    /// The closing order's ticket; null in a dry run.
-    #[schema(required = true)]
-    pub ticket: Option<u64>,
-    /// The position closed.
-    pub position: u64,
-    pub symbol: String,
-    #[serde(rename = "type")]
-    pub side: PositionType,
-    pub volume: f64,
-    pub price: f64,
-}
-
-/// An entry or exit a run did not send, with why.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SkippedIntent {
-    /// What the strategy wanted (`action` `open` or `close`, symbol, …).
-    #[schema(value_type = Object)]
-    pub intent: Value,
-    pub reason: String,
-}
+pub use super::driver::{AlgorithmTrade, EntryTrade, ExitTrade, SkippedIntent};
 
 /// What a run did: the trades it placed (or would have, dry) and the intents it did not send.
 #[derive(Debug, Clone)]
@@ -168,40 +107,6 @@ fn error_reason(e: &ApiError) -> String {
         ),
         other => format!("{code}: {}", other.public_message()),
     }
-}
-
-/// The skip reason of a trade whose symbol leaves no filling policy to pick (as the API answers it).
-fn filling_reason(info: &SymbolInfo) -> String {
-    format!("{FILLING_MODE}: {}", filling_unknown(info))
-}
-
-/// The price a market order of `order_type` goes out at: the ask for a buy, the bid for a sell,
-/// on the symbol's tick grid.
-fn market_price(grid: PriceGrid, order_type: OrderType, q: Quote) -> f64 {
-    market_price_on_grid(grid, order_type, q)
-}
-
-/// An entry's SL and TP on the tick grid: the SL away from the price (down for a buy, up for a
-/// sell) so it is never tighter than planned, the TP to the nearest tick (see
-/// `strategies::entry`; the built-in strategies already deliver them so, and a level on the grid
-/// stays put). `None` when either is not a finite price, or the side is not buy or sell.
-fn levels_on_grid(
-    grid: PriceGrid,
-    side: PositionType,
-    sl: f64,
-    tp: Option<f64>,
-) -> Option<(f64, Option<f64>)> {
-    let away = match side {
-        PositionType::Buy => Rounding::Down,
-        PositionType::Sell => Rounding::Up,
-        PositionType::Unknown(_) => return None,
-    };
-    let sl = grid.round(sl, away)?;
-    let tp = match tp {
-        Some(tp) => Some(grid.round(tp, Rounding::Nearest)?),
-        None => None,
-    };
-    Some((sl, tp))
 }
 
 /// The skip reason for a failed submission: the rule the order was held back for, else the error.
@@ -288,228 +193,163 @@ async fn pass(
     if v.real && !ex.confirm_live {
         return Err(ApiError::LiveConfirmationRequired);
     }
-    let grid = PriceGrid::of(&v.symbol);
-    let intents = ex.strategy.evaluate(&ex.params, &v.bars, &v.own, grid);
-    let quote = Quote {
-        bid: v.symbol.bid,
-        ask: v.symbol.ask,
+    let market = Market {
+        symbol: &v.symbol,
+        bars: &v.bars,
+        own: &v.own,
+        equity: v.equity,
     };
-    let (mut trades, mut skipped) = (Vec::new(), Vec::new());
-    let mut own_open = v.own.len() as u64;
-    let max_positions = u64::from(ex.params.max_positions);
+    if ex.dry_run {
+        let mut venue = DryRun {
+            state,
+            account: ex.account,
+            limits,
+        };
+        driver::pass(ex.strategy, &ex.params, &market, magic, &mut venue).await
+    } else {
+        let mut venue = Live {
+            state,
+            user,
+            account: ex.account,
+            algorithm_id: &ex.algorithm_id,
+            run_id,
+            symbol: &v.symbol,
+        };
+        driver::pass(ex.strategy, &ex.params, &market, magic, &mut venue).await
+    }
+}
 
-    for intent in intents {
-        match intent {
-            StrategyIntent::Entry {
-                side,
-                sl,
-                tp,
-                reason,
-            } => {
-                let described = json!({"action": "open", "symbol": ex.params.symbol, "type": side, "sl": sl, "tp": tp, "reason": reason});
-                // Strategies emit buy or sell entries only.
-                let Some(r#type) = side.order_type() else {
-                    skipped.push(skip(described, format!("an entry on side {side}")));
-                    continue;
-                };
-                let entry = market_price(grid, r#type, quote);
-                if own_open >= max_positions {
-                    skipped.push(skip(
-                        described,
-                        format!("max_positions ({max_positions}) of the request reached"),
-                    ));
-                    continue;
-                }
-                let Some((sl, tp)) = levels_on_grid(grid, side, sl, tp) else {
-                    skipped.push(skip(described, "stops_level: the SL or TP is not a price"));
-                    continue;
-                };
-                // The levels the broker would refuse at this quote are never sent (nor journaled).
-                if let Err(bad) = levels::check_entry(&v.symbol, side, quote, sl, tp.unwrap_or(0.0))
-                {
-                    skipped.push(skip(described, bad.reason()));
-                    continue;
-                }
-                let volume =
-                    match size_by_risk(v.equity, ex.params.risk_per_trade, entry, sl, &v.symbol) {
-                        Sized::Volume(vol) => vol,
-                        Sized::Skip(why) => {
-                            skipped.push(skip(described, why));
-                            continue;
-                        }
-                    };
-                let Some(type_filling) = default_filling(&v.symbol, r#type) else {
-                    skipped.push(skip(described, filling_reason(&v.symbol)));
-                    continue;
-                };
-                let req = crate::trading::NewOrder {
-                    symbol: ex.params.symbol.clone(),
-                    r#type,
-                    volume,
-                    price: entry,
-                    stoplimit: 0.0,
-                    sl,
-                    tp: tp.unwrap_or(0.0),
-                    deviation: 20,
-                    type_filling,
-                    type_time: Default::default(),
-                    expiration: 0,
-                    magic,
-                    comment: String::new(),
-                }
-                .request();
-                if ex.dry_run {
-                    let refusal = risk_refusal(state, ex.account, limits, &req).await?;
-                    match refusal {
-                        Some(r) => skipped.push(skip(
-                            described,
-                            format!("risk_limit_exceeded: {}", r.message),
-                        )),
-                        None => {
-                            own_open += 1;
-                            trades.push(AlgorithmTrade::Entry(EntryTrade {
-                                ticket: None,
-                                symbol: req.symbol.clone(),
-                                side,
-                                volume,
-                                price: entry,
-                                sl,
-                                tp,
-                            }));
-                        }
-                    }
-                    continue;
-                }
-                let held = HeldBack::default();
-                let intent = Intent {
-                    command: Command::Place(Place {
-                        symbol: req.symbol.clone(),
-                        r#type,
-                        volume,
-                        price: None,
-                        stoplimit: None,
-                        sl,
-                        tp: tp.unwrap_or(0.0),
-                        deviation: 20,
-                        type_filling: Some(type_filling),
-                        type_time: Default::default(),
-                        expiration_utc: None,
-                        magic,
-                        comment: Some("algo".into()),
-                        guard: Some(Guard {
-                            info: v.symbol.clone(),
-                            grid,
-                            held: held.clone(),
-                        }),
-                    }),
-                    request: json!({"symbol": req.symbol, "type": side, "volume": volume, "sl": sl, "tp": tp, "magic": magic}),
-                    idempotency_key: None,
-                    source: Source::Algorithm {
-                        algorithm_id: ex.algorithm_id.clone(),
-                        run_id,
-                    },
-                };
-                match submit(state, user, ex.account, intent).await {
-                    Ok(done) => {
-                        own_open += 1;
-                        let result = done.result.as_deref();
-                        trades.push(AlgorithmTrade::Entry(EntryTrade {
-                            ticket: result.map(|r| r.order),
-                            symbol: ex.params.symbol.clone(),
-                            side,
-                            volume: result.map_or(volume, |r| r.volume),
-                            price: result.map_or(entry, |r| r.price),
-                            sl,
-                            tp,
-                        }));
-                    }
-                    Err(e) => skipped.push(skip(described, reason_for(&held, &e))),
-                }
-            }
-            StrategyIntent::Exit { ticket, reason } => {
-                let Some(pos) = v.own.iter().find(|p| p.ticket == ticket).cloned() else {
-                    continue;
-                };
-                let described = json!({"action": "close", "ticket": ticket, "symbol": pos.symbol, "reason": reason});
-                // The closing order trades on the other side; a type the service does not know
-                // has no side to tell, and nothing is sent on a guess.
-                let Some((close_side, close_type)) = pos
-                    .r#type
-                    .opposite()
-                    .and_then(|side| Some((side, side.order_type()?)))
-                else {
-                    skipped.push(skip(
-                        described,
-                        format!(
-                            "position type {}: the service cannot tell which order closes it",
-                            pos.r#type
-                        ),
-                    ));
-                    continue;
-                };
-                // A position whose SL or TP is within the freeze level cannot be closed: not sent.
-                if let Err(bad) =
-                    levels::check_position_change(&v.symbol, pos.r#type, quote, pos.sl, pos.tp)
-                {
-                    skipped.push(skip(described, bad.reason()));
-                    continue;
-                }
-                let Some(filling) = default_filling(&v.symbol, close_type) else {
-                    skipped.push(skip(described, filling_reason(&v.symbol)));
-                    continue;
-                };
-                if ex.dry_run {
-                    let price = market_price(grid, close_type, quote);
-                    trades.push(AlgorithmTrade::Exit(ExitTrade {
-                        ticket: None,
-                        position: ticket,
-                        symbol: pos.symbol.clone(),
-                        side: close_side,
-                        volume: pos.volume,
-                        price,
-                    }));
-                    continue;
-                }
-                // What the trade says if the broker's answer lacks its volume or price.
-                let (pos_volume, quoted) = (pos.volume, market_price(grid, close_type, quote));
-                let held = HeldBack::default();
-                let intent = Intent {
-                    command: Command::Close(Close {
-                        volume: pos.volume,
-                        position: pos,
-                        r#type: close_type,
-                        deviation: 20,
-                        type_filling: Some(filling),
-                        comment: Some("algo exit".into()),
-                        guard: Some(Guard {
-                            info: v.symbol.clone(),
-                            grid,
-                            held: held.clone(),
-                        }),
-                    }),
-                    request: json!({"ticket": ticket, "volume": pos_volume}),
-                    idempotency_key: None,
-                    source: Source::Algorithm {
-                        algorithm_id: ex.algorithm_id.clone(),
-                        run_id,
-                    },
-                };
-                match submit(state, user, ex.account, intent).await {
-                    Ok(done) => {
-                        let result = done.result.as_deref();
-                        trades.push(AlgorithmTrade::Exit(ExitTrade {
-                            ticket: result.map(|r| r.order),
-                            position: ticket,
-                            symbol: ex.params.symbol.clone(),
-                            side: close_side,
-                            volume: result.map_or(pos_volume, |r| r.volume),
-                            price: result.map_or(quoted, |r| r.price),
-                        }));
-                    }
-                    Err(e) => skipped.push(skip(described, reason_for(&held, &e))),
-                }
-            }
+/// A dry run's venue: sends nothing; an entry meets the account's risk limits as a live one
+/// would, on the terminal now.
+struct DryRun<'a> {
+    state: &'a AppState,
+    account: &'a AccountRow,
+    limits: &'a RiskLimits,
+}
+
+#[async_trait::async_trait]
+impl Venue for DryRun<'_> {
+    async fn enter(&mut self, entry: &Entry) -> ApiResult<Sent> {
+        let refusal = risk_refusal(self.state, self.account, self.limits, &entry.request).await?;
+        Ok(match refusal {
+            Some(r) => Sent::Skipped(format!("risk_limit_exceeded: {}", r.message)),
+            None => Sent::Filled {
+                ticket: None,
+                volume: entry.volume,
+                price: entry.price,
+            },
+        })
+    }
+
+    async fn exit(&mut self, exit: &Exit) -> ApiResult<Sent> {
+        Ok(Sent::Filled {
+            ticket: None,
+            volume: exit.position.volume,
+            price: exit.price,
+        })
+    }
+}
+
+/// A live run's venue: each order goes through the order pipeline (journaled with the algorithm
+/// and run ids, counted against the trade limit), priced and its levels checked again at the
+/// quote of the moment.
+struct Live<'a> {
+    state: &'a AppState,
+    user: &'a UserCtx,
+    account: &'a AccountRow,
+    algorithm_id: &'a str,
+    run_id: Uuid,
+    /// The symbol as the strategy saw it.
+    symbol: &'a SymbolInfo,
+}
+
+impl Live<'_> {
+    fn source(&self) -> Source {
+        Source::Algorithm {
+            algorithm_id: self.algorithm_id.to_string(),
+            run_id: self.run_id,
         }
     }
-    Ok((trades, skipped))
+
+    fn guard(&self, held: &HeldBack) -> Guard {
+        Guard {
+            info: self.symbol.clone(),
+            grid: PriceGrid::of(self.symbol),
+            held: held.clone(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Venue for Live<'_> {
+    async fn enter(&mut self, entry: &Entry) -> ApiResult<Sent> {
+        let held = HeldBack::default();
+        let request = &entry.request;
+        let intent = Intent {
+            command: Command::Place(Place {
+                symbol: request.symbol.clone(),
+                r#type: entry.r#type,
+                volume: entry.volume,
+                price: None,
+                stoplimit: None,
+                sl: entry.sl,
+                tp: entry.tp.unwrap_or(0.0),
+                deviation: request.deviation,
+                type_filling: Some(entry.type_filling),
+                type_time: Default::default(),
+                expiration_utc: None,
+                magic: request.magic,
+                comment: Some("algo".into()),
+                guard: Some(self.guard(&held)),
+            }),
+            request: json!({"symbol": request.symbol, "type": entry.side, "volume": entry.volume, "sl": entry.sl, "tp": entry.tp, "magic": request.magic}),
+            idempotency_key: None,
+            source: self.source(),
+        };
+        Ok(
+            match submit(self.state, self.user, self.account, intent).await {
+                Ok(done) => {
+                    let result = done.result.as_deref();
+                    Sent::Filled {
+                        ticket: result.map(|r| r.order),
+                        volume: result.map_or(entry.volume, |r| r.volume),
+                        price: result.map_or(entry.price, |r| r.price),
+                    }
+                }
+                Err(e) => Sent::Skipped(reason_for(&held, &e)),
+            },
+        )
+    }
+
+    async fn exit(&mut self, exit: &Exit) -> ApiResult<Sent> {
+        let held = HeldBack::default();
+        let pos = &exit.position;
+        let intent = Intent {
+            command: Command::Close(Close {
+                volume: pos.volume,
+                position: pos.clone(),
+                r#type: exit.r#type,
+                deviation: 20,
+                type_filling: Some(exit.type_filling),
+                comment: Some("algo exit".into()),
+                guard: Some(self.guard(&held)),
+            }),
+            request: json!({"ticket": pos.ticket, "volume": pos.volume}),
+            idempotency_key: None,
+            source: self.source(),
+        };
+        Ok(
+            match submit(self.state, self.user, self.account, intent).await {
+                Ok(done) => {
+                    let result = done.result.as_deref();
+                    Sent::Filled {
+                        ticket: result.map(|r| r.order),
+                        volume: result.map_or(pos.volume, |r| r.volume),
+                        price: result.map_or(exit.price, |r| r.price),
+                    }
+                }
+                Err(e) => Sent::Skipped(reason_for(&held, &e)),
+            },
+        )
+    }
 }
