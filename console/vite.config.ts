@@ -16,7 +16,6 @@ export default defineConfig({
     },
     dedupe: ["openapi-fetch"],
   },
-  esbuild: { jsx: "automatic", jsxImportSource: "preact" },
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   build: {
     outDir: "dist",

@@ -1,6 +1,10 @@
 // Refusals as the console shows them: the message of the code, fields of a 422, the wait of a 429.
-import { ApiError } from "@mt5-bridge/client";
+import { ApiError, type ErrorCode } from "@mt5-bridge/client";
 import { MESSAGES, SCOPES } from "./messages.js";
+
+/** Fails to compile when a code of the client's union has no message. */
+const COVERED: Record<ErrorCode, string> = MESSAGES;
+void COVERED;
 
 export interface FieldError {
   field: string;

@@ -158,7 +158,15 @@ function App() {
       <SummaryBar />
       <Banners />
       <main id="main">
-        {s.accountMissing ? (
+        {s.accounts === undefined ? (
+          s.accountsError ? (
+            <p role="alert" class="error">
+              {s.accountsError}
+            </p>
+          ) : (
+            <p>Loading your accounts…</p>
+          )
+        ) : s.accountMissing ? (
           <section>
             <h1 tabIndex={-1}>Account not found</h1>
             <p role="alert">

@@ -1,12 +1,9 @@
 // What the console says for every error code of the service (docs/errors.md) and every rate-limit
 // scope. A test fetches /openapi.json from a running service and fails when a code is missing here.
-// Data only (type imports erased), so the tests read this file as the page does.
-import type { ErrorCode } from "@mt5-bridge/client";
+// Data only, so the tests read this file as the page does; errors.ts holds it to the client's
+// `ErrorCode` union at compile time. Codes the service is adding are here ahead of that union.
 
-/** Codes the service is adding (listed here ahead of the generated client's union). */
-type Upcoming = "too_many_connections" | "algorithm_limit_reached";
-
-export const MESSAGES: Record<ErrorCode | Upcoming, string> = {
+export const MESSAGES = {
   invalid_json: "The request could not be read.",
   unauthorized: "Your sign-in expired or was refused. Sign in again.",
   anonymous_not_allowed: "An anonymous sign-in cannot store MT5 passwords. Sign in with an account.",
@@ -49,7 +46,7 @@ export const MESSAGES: Record<ErrorCode | Upcoming, string> = {
   terminal_timeout: "The terminal did not answer in time: the order may have executed. Check the journal.",
   too_many_connections: "Too many connections are open. Close a tab and try again.",
   algorithm_limit_reached: "You have saved as many algorithms as allowed.",
-};
+} as const;
 
 /** Rate-limit scopes (`details.scope` of `429 rate_limited`). */
 export const SCOPES: Record<string, string> = {

@@ -245,7 +245,8 @@ export function restartStream(): void {
     onError: (err) => {
       if (err.code === "token_expired" || err.code === "unauthorized") return;
       if (err.code === "rate_limited" && !err.id) return;
-      if (err.id === "quotes" && err.code === "symbol_not_found") return;
+      // The ticket shows "waiting for the quote" for a symbol without one.
+      if (err.id === "quotes") return;
       if (err.code === "account_not_found") {
         update({ accountMissing: true });
         return;
@@ -283,8 +284,10 @@ addEventListener("pagehide", () => {
 });
 
 /** Quotes of one symbol for the order ticket (the latest watcher's symbol wins). */
+let tickDrop: ReturnType<typeof setTimeout> | undefined;
 export function watchTicks(key: string, symbol: string | undefined, f: (bid: number, ask: number, time: string) => void): () => void {
   tickWatchers.set(key, f);
+  clearTimeout(tickDrop);
   if (symbol !== tickSymbol) {
     tickSymbol = symbol;
     if (stream) {
@@ -294,10 +297,14 @@ export function watchTicks(key: string, symbol: string | undefined, f: (bid: num
   }
   return () => {
     tickWatchers.delete(key);
-    if (tickWatchers.size === 0 && tickSymbol) {
-      tickSymbol = undefined;
-      stream?.unsubscribe("quotes");
-    }
+    // Kept a moment: a screen that re-renders watches the same symbol again at once.
+    clearTimeout(tickDrop);
+    tickDrop = setTimeout(() => {
+      if (tickWatchers.size === 0 && tickSymbol) {
+        tickSymbol = undefined;
+        stream?.unsubscribe("quotes");
+      }
+    }, 2_000);
   };
 }
 

@@ -67,7 +67,7 @@ export function Accounts() {
       {s.accounts && s.accounts.length === 0 && <p>You have no MT5 account yet: connect one below.</p>}
       {s.accounts && s.accounts.length > 0 && (
         <div class="table-wrap" tabIndex={0} role="region" aria-label="Your accounts">
-          <table>
+          <table data-testid="accounts">
             <caption>Your MT5 accounts</caption>
             <thead>
               <tr>

@@ -380,7 +380,7 @@ function Ticket() {
     try {
       const r = await call(api().POST("/api/v1/orders", { params: { header: { "Idempotency-Key": k } }, body: body() }));
       setResult(
-        r.retcode === 10008 ? `Pending order placed: ${r.order}.` : `Order executed: ${r.order} at ${price(r.price)} (${r.comment}).`,
+        pending ? `Pending order placed: ${r.order} at ${price(r.price)}.` : `Order executed: ${r.order} at ${price(r.price)} (${r.comment}).`,
       );
       key.current = null;
       setRetry(false);

@@ -240,7 +240,11 @@ impl Application {
         // Orders left in doubt (by a previous run, or by this one) are settled against the
         // broker's state, from now on and in the background.
         crate::trading::reconcile::spawn(state.clone());
-        let router = crate::http::router(state.clone(), &settings.cors_origins);
+        let router = crate::http::router_with_console(
+            state.clone(),
+            &settings.cors_origins,
+            &settings.console,
+        );
         let listener =
             TcpListener::bind(settings.bind)
                 .await

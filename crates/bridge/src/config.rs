@@ -256,6 +256,8 @@ pub struct ServeSettings {
     pub require_aal2: bool,
     /// STREAM_MAX_CONNECTIONS_PER_USER and STREAM_BUFFER.
     pub stream: crate::state::StreamSettings,
+    /// SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY: the console's e-mail sign-in.
+    pub console: ConsoleSettings,
 }
 
 /// Every configuration problem found, reported together.
@@ -604,6 +606,7 @@ impl ServeSettings {
                 None
             }
         };
+        let console = ConsoleSettings::load(lookup, &mut errors);
         match (base, bind, terminals, policy) {
             (Some(base), Some(bind), Some(terminals), Some(policy)) if errors.is_empty() => {
                 Ok(ServeSettings {
@@ -655,6 +658,7 @@ impl ServeSettings {
                         buffer: args.stream_buffer,
                         poll: Duration::from_millis(args.stream_poll_ms),
                     },
+                    console,
                 })
             }
             _ => Err(ConfigErrors(errors)),
@@ -907,6 +911,61 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, format!("{content}\n"))
+}
+
+/// The console's Supabase project (environment-only, both or neither): `SUPABASE_URL`, an origin
+/// (`https://`, or `http://` to a loopback host), which the console's Content-Security-Policy lets
+/// the page reach, and `SUPABASE_PUBLISHABLE_KEY`, a publishable (or legacy anon) key, public by
+/// design. Both reach the page through `GET /console/config.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// The project's origin, e.g. `https://abcd.supabase.co`, without a trailing slash.
+    pub supabase_url: Option<String>,
+    pub supabase_publishable_key: Option<String>,
+}
+
+impl ConsoleSettings {
+    fn load(lookup: &dyn Fn(&str) -> Option<String>, errors: &mut Vec<String>) -> ConsoleSettings {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let (url, key) = (get("SUPABASE_URL"), get("SUPABASE_PUBLISHABLE_KEY"));
+        if url.is_some() != key.is_some() {
+            errors.push("SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY must be set together".into());
+            return ConsoleSettings::default();
+        }
+        let origin = url.as_deref().and_then(|raw| {
+            let origin = reqwest::Url::parse(raw).ok().filter(|u| {
+                (u.scheme() == "https" || (u.scheme() == "http" && is_loopback(raw)))
+                    && u.host_str().is_some()
+                    && u.username().is_empty()
+                    && u.password().is_none()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            });
+            if origin.is_none() {
+                errors.push(format!(
+                    "SUPABASE_URL must be an origin like https://<ref>.supabase.co (http:// only to a loopback host), got {raw:?}"
+                ));
+            }
+            origin.map(|u| u.origin().ascii_serialization())
+        });
+        if let Some(k) = &key {
+            if k.len() > 4096 || !k.bytes().all(|b| b.is_ascii_graphic()) {
+                errors.push(
+                    "SUPABASE_PUBLISHABLE_KEY must be the project's publishable or anon key (printable, no spaces)"
+                        .into(),
+                );
+            }
+        }
+        ConsoleSettings {
+            supabase_url: origin,
+            supabase_publishable_key: key,
+        }
+    }
 }
 
 #[cfg(test)]
