@@ -214,16 +214,17 @@ export function restartStream(): void {
     WebSocket: WebSocket as unknown as ConstructorParameters<typeof BridgeStream>[0]["WebSocket"],
     backoffMs: 500,
     maxBackoffMs: 4_000,
-    onReady: () => update({ stream: "live" }),
+    // A stream being replaced (another account chosen) may still deliver a message: ignored.
+    onReady: () => stream === s && update({ stream: "live" }),
     onSubscribed: (id) => {
-      if (id === "orders") {
+      if (stream === s && id === "orders") {
         // No backlog on the stream: re-read what the tables show.
         void refreshOrders();
         update({ epoch: state.epoch + 1 });
       }
     },
     onEvent: (e) => {
-      if (e.account_id !== account) return;
+      if (stream !== s || e.account_id !== account) return;
       switch (e.channel) {
         case "account":
           update({ summary: e.data, summaryAt: Date.now() });
@@ -243,6 +244,7 @@ export function restartStream(): void {
       }
     },
     onError: (err) => {
+      if (stream !== s) return;
       if (err.code === "token_expired" || err.code === "unauthorized") return;
       if (err.code === "rate_limited" && !err.id) return;
       // The ticket shows "waiting for the quote" for a symbol without one.
@@ -329,10 +331,12 @@ export function watchJournal(f: (e: JournalEntry) => void): () => void {
 }
 
 export async function refreshOrders(): Promise<void> {
-  if (!state.accountId) return;
+  const account = state.accountId;
+  if (!account) return;
   try {
     const { orders } = await call(api().GET("/api/v1/orders"));
-    update({ orders });
+    // An answer for the account shown before the switcher moved is dropped.
+    if (state.accountId === account) update({ orders });
   } catch {
     // shown where the table is
   }
@@ -340,20 +344,23 @@ export async function refreshOrders(): Promise<void> {
 
 /** The journal of the chosen account, first page, re-read after every (re)subscription. */
 export async function refreshJournal(): Promise<void> {
-  if (!state.accountId) return;
+  const account = state.accountId;
+  if (!account) return;
   const { entries, next_cursor } = await call(
-    api().GET("/api/v1/journal", { params: { query: { account_id: state.accountId, limit: 50 } } }),
+    api().GET("/api/v1/journal", { params: { query: { account_id: account, limit: 50 } } }),
   );
-  update({ journal: entries, journalCursor: next_cursor });
+  if (state.accountId === account) update({ journal: entries, journalCursor: next_cursor });
 }
 
 export async function moreJournal(): Promise<void> {
-  if (!state.accountId || !state.journalCursor) return;
+  const account = state.accountId;
+  if (!account || !state.journalCursor) return;
   const { entries, next_cursor } = await call(
     api().GET("/api/v1/journal", {
-      params: { query: { account_id: state.accountId, limit: 50, cursor: state.journalCursor } },
+      params: { query: { account_id: account, limit: 50, cursor: state.journalCursor } },
     }),
   );
+  if (state.accountId !== account) return;
   const known = new Set(state.journal.map((j) => j.id));
   update({ journal: [...state.journal, ...entries.filter((e) => !known.has(e.id))], journalCursor: next_cursor });
 }

@@ -182,6 +182,9 @@ test("with no position open the summary bar equals GET /api/v1/account, and show
   assert.equal(await field("profit"), money(info.profit, info.currency));
   assert.equal(await field("margin_level"), "—");
   assert.match(await textOf(summary), /Updated \d/);
+  assert.doesNotMatch(await textOf(summary), /stale/);
+  // Nothing changes on an account without positions: no event, so after 10 s it is marked stale.
+  await seeText(g.page, /stale \(no update for 1\d s\)/, 14_000);
   await g.done();
 });
 
@@ -193,6 +196,8 @@ test("choosing an account sends X-Account-Id on every call and names it in every
   g.page.on("websocket", (ws) => ws.on("framesent", (f) => sent.push(String(f.payload))));
   await signedIn(g, "/console/positions", token);
   await streamLive(g.page);
+  await seeText(g.page, "No pending order.");
+  await sleep(500); // what the first account's screen asked for has been answered
   const before = g.requests.length;
   await g.page.getByLabel("Account", { exact: true }).selectOption(second);
   await until("the choice in the address", () => g.page.url().includes(`account=${second}`));
@@ -294,6 +299,13 @@ test("the journal updates live: an order placed elsewhere appears with its statu
     return r.length === 1 && r[0]![4] === "✓ done";
   });
   assert.equal(calls(g, "GET", /^\/api\/v1\/journal$/).length, journalReads, "from the stream, not a re-read");
+  // Times in the browser's zone (the test's is Europe/Berlin), UTC on hover.
+  const entries = await apiCall<{ entries: { created_at: string }[] }>(service, token, "GET", "/api/v1/journal");
+  const created = new Date(entries.entries[0]!.created_at);
+  const time = g.page.getByTestId("journal").locator("tbody time").first();
+  assert.equal(await time.getAttribute("title"), `${created.toISOString().replace("T", " ").replace(/\.\d+Z$/, "")} UTC`);
+  const berlin = new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Berlin", hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(created);
+  assert.ok((await textOf(time)).endsWith(berlin), `${await textOf(time)} is Berlin's ${berlin}`);
   await screenshot(g.page, "journal");
   assert.deepEqual(await axe(g.page), []);
   await g.done();
@@ -356,11 +368,70 @@ test("errors are shown: a 422 by its field, a 429 with its wait, a read-only acc
   await r.done();
 });
 
+test("an answer lost on the way: Retry order reuses the submission's key and the order runs once", async () => {
+  const { token } = await trader();
+  const g = await page();
+  g.expectFailing(/\/api\/v1\/orders$/);
+  await signedIn(g, "/console/positions", token);
+  await seeText(g.page, "No open position.");
+  let lost = false;
+  await g.page.route("**/api/v1/orders", async (route) => {
+    if (route.request().method() !== "POST" || lost) return route.continue();
+    lost = true;
+    await route.fetch(); // the service runs the order…
+    await route.abort("connectionreset"); // …and its answer never reaches the page
+  });
+  const ticket = g.page.getByRole("form", { name: "Order ticket" });
+  await ticket.getByRole("button", { name: "Buy", exact: true }).click();
+  await seeText(g.page, /The service could not be reached/);
+  await ticket.getByRole("button", { name: "Retry order" }).click();
+  await seeText(g.page, /Order executed: \d+/);
+  const posts = calls(g, "POST", /^\/api\/v1\/orders$/);
+  assert.equal(posts.length, 2);
+  assert.equal(posts[0]!.headers()["idempotency-key"], posts[1]!.headers()["idempotency-key"], "the retry reuses the key");
+  await until("one position", async () => (await rows(g.page, "positions")).length === 1);
+  const { positions } = await apiCall<{ positions: unknown[] }>(service, token, "GET", "/api/v1/positions");
+  assert.equal(positions.length, 1, "the order ran once");
+  // The next submission is a new one, with a new key.
+  await ticket.getByRole("button", { name: "Buy", exact: true }).click();
+  await until("two positions", async () => (await rows(g.page, "positions")).length === 2);
+  const third = calls(g, "POST", /^\/api\/v1\/orders$/)[2]!;
+  assert.notEqual(third.headers()["idempotency-key"], posts[0]!.headers()["idempotency-key"]);
+  await g.done();
+});
+
+test("history pages through the service's cursors", async () => {
+  const { token } = await trader();
+  for (let i = 0; i < 21; i++) {
+    await apiCall(service, token, "POST", "/api/v1/orders", { symbol: "EURUSD", type: i % 2 ? "sell" : "buy", volume: 0.01 });
+  }
+  const g = await page();
+  await signedIn(g, "/console/history", token);
+  await until("a full first page", async () => (await rows(g.page, "deals")).length === 20);
+  const first = (await rows(g.page, "deals")).map((r) => r[1]);
+  const next = g.page.getByRole("button", { name: "Next page" });
+  assert.ok(await next.isEnabled());
+  await next.click();
+  await seeText(g.page, "Page 2");
+  await until("the second page", async () => {
+    const r = await rows(g.page, "deals");
+    return r.length > 0 && r.length < 20;
+  });
+  const second = (await rows(g.page, "deals")).map((r) => r[1]);
+  assert.ok(!second.some((t) => first.includes(t)), "no deal on two pages");
+  assert.ok(await next.isDisabled(), "the last page");
+  await g.page.getByRole("button", { name: "Previous page" }).click();
+  await until("the first page again", async () => (await rows(g.page, "deals")).map((r) => r[1]).join() === first.join());
+  await g.page.getByLabel("Orders").check();
+  await until("the orders", async () => (await rows(g.page, "history-orders")).length === 20);
+  await g.done();
+});
+
 test("the service killed and started again: the page reconnects without a reload, no duplicate rows", async () => {
   const { token } = await trader();
   await apiCall(service, token, "POST", "/api/v1/orders", { symbol: "EURUSD", type: "buy", volume: 0.01 });
   const g = await page();
-  g.expectFailing(/\/api\/v1\/stream/);
+  g.expectFailing(/\/api\/v1\//); // while the service is down, what the page asks for fails
   await signedIn(g, "/console/positions", token);
   await until("one position", async () => (await rows(g.page, "positions")).length === 1);
   await streamLive(g.page);
