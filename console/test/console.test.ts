@@ -240,6 +240,18 @@ test("a market order from the ticket: one POST despite a double-click, in positi
   assert.equal(calls(g, "GET", /^\/api\/v1\/positions$/).length, 0, "positions come from the stream");
   await screenshot(g.page, "trade");
 
+  // SL/TP: set one, then the same again (MT5's "no changes" is a success).
+  const bid = (await eurusd(token)).bid;
+  const sl = (bid - 0.02).toFixed(5);
+  for (const expected of [/Position \d+ modified\./, /the levels already were these/]) {
+    await g.page.getByRole("button", { name: /^Modify SL\/TP/ }).click();
+    await g.page.getByRole("dialog").getByLabel("Stop loss (empty: none)").fill(sl);
+    await g.page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+    await seeText(g.page, expected);
+    await until("the SL in the table", async () => Number((await rows(g.page, "positions"))[0]?.[6]) === Number(sl));
+  }
+  assert.equal(calls(g, "GET", /^\/api\/v1\/positions$/).length, 0);
+
   await g.page.getByRole("button", { name: /^Close position/ }).click();
   await seeText(g.page, "No open position.");
   const positions = await apiCall<{ positions: unknown[] }>(service, token, "GET", "/api/v1/positions");
@@ -437,8 +449,14 @@ test("the service killed and started again: the page reconnects without a reload
   await streamLive(g.page);
   let loads = 0;
   g.page.on("load", () => loads++);
+  let reconnecting = false;
+  const watching = setInterval(async () => {
+    if (/Reconnecting…/.test(await textOf(g.page.locator(".stream-status")).catch(() => ""))) reconnecting = true;
+  }, 50);
   await service.restart();
   await streamLive(g.page);
+  clearInterval(watching);
+  assert.ok(reconnecting, "the reconnecting state was shown");
   await apiCall(service, token, "POST", "/api/v1/orders", { symbol: "EURUSD", type: "sell", volume: 0.03 });
   await until("two positions", async () => (await rows(g.page, "positions")).length === 2);
   await sleep(1000);
@@ -488,8 +506,11 @@ test("every error code of /openapi.json has its message in the console", async (
   assert.ok(codes.length > 30, `codes read: ${codes.length}`);
   const missing = codes.filter((c) => !(c in MESSAGES));
   assert.deepEqual(missing, [], `codes without a message: ${missing.join(", ")}`);
-  const text = JSON.stringify(doc);
-  const scopes = new Set([...text.matchAll(/`([a-z]+(?:_[a-z]+)*_per_[a-z]+)`/g)].map((m) => m[1]!));
+  // The scopes named where the document describes `rate_limited` (not other `*_per_*` names).
+  const descriptions = [...JSON.stringify(doc).matchAll(/"description":"((?:[^"\\]|\\.)*)"/g)]
+    .map((m) => m[1]!)
+    .filter((d) => d.includes("rate_limited") && d.includes("scope"));
+  const scopes = new Set(descriptions.flatMap((d) => [...d.matchAll(/`([a-z]+(?:_[a-z]+)*_per_[a-z]+)`/g)].map((m) => m[1]!)));
   assert.ok(scopes.size >= 5, `scopes read: ${[...scopes].join(", ")}`);
   const noScope = [...scopes].filter((s) => !(s in SCOPES));
   assert.deepEqual(noScope, [], `rate-limit scopes without a message: ${noScope.join(", ")}`);
@@ -529,6 +550,26 @@ test("every screen: axe finds no serious or critical violation; screenshots", as
   await screenshot(g.page, "about");
   await g.page.keyboard.press("Escape");
   await g.page.getByRole("dialog").waitFor({ state: "hidden" });
+  await g.done();
+});
+
+test("keyboard alone: the skip link comes first, Enter submits the sign-in and the ticket", async () => {
+  const { token } = await trader();
+  const g = await page();
+  await g.page.goto(`${service.baseUrl}/console/positions`);
+  await heading(g.page, "Sign in to the mt5-bridge console");
+  await g.page.keyboard.press("Tab");
+  assert.equal(await g.page.evaluate(() => document.activeElement?.id), "token");
+  await g.page.keyboard.type(token);
+  await g.page.keyboard.press("Enter");
+  await seeText(g.page, "No open position.");
+  await g.page.keyboard.press("Tab");
+  assert.equal(await g.page.evaluate(() => document.activeElement?.textContent), "Skip to content");
+  await g.page.getByLabel("Volume (lots)").focus();
+  await g.page.keyboard.press("Control+A");
+  await g.page.keyboard.type("0.03");
+  await g.page.keyboard.press("Enter");
+  await until("the position", async () => (await rows(g.page, "positions"))[0]?.[3] === "0.03");
   await g.done();
 });
 
