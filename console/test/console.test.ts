@@ -162,6 +162,50 @@ test("connect an account from the form: a wrong password's message, then the acc
   await g.done();
 });
 
+test("accounts: edit the name and risk limits, make another the default, remove one", async () => {
+  const { token, account } = await trader();
+  const second = await connect(service, token, fresh(), { name: "Second" });
+  const g = await page();
+  await signedIn(g, "/console/accounts", token);
+  await until("two accounts", async () => (await rows(g.page, "accounts")).length === 2);
+
+  await g.page.getByRole("button", { name: "Edit Second" }).click();
+  const dialog = g.page.getByRole("dialog", { name: "Edit Second" });
+  await dialog.getByLabel("Name").fill("Swing");
+  await dialog.getByLabel("Max daily loss (fraction, e.g. 0.03)").fill("0.03");
+  await dialog.getByLabel("Max open positions").fill("4");
+  await dialog.getByRole("button", { name: "Save" }).click();
+  await seeText(g.page, "Account saved.");
+  const saved = await apiCall<{ account: { account_name: string; risk_limits: Record<string, unknown> } }>(
+    service,
+    token,
+    "GET",
+    `/api/v1/accounts/${second}`,
+  );
+  assert.equal(saved.account.account_name, "Swing");
+  assert.deepEqual(saved.account.risk_limits, { max_daily_loss: 0.03, max_positions: 4 });
+
+  // A value the service refuses is shown by its field, and nothing is saved.
+  await g.page.getByRole("button", { name: "Edit Swing" }).click();
+  await g.page.getByRole("dialog").getByLabel("Max daily loss (fraction, e.g. 0.03)").fill("3");
+  g.expectFailing(/\/api\/v1\/accounts\//);
+  await g.page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+  await g.page.locator("#e-mdl-err").waitFor();
+  await g.page.keyboard.press("Escape");
+  await g.page.getByRole("dialog").waitFor({ state: "hidden" });
+
+  await g.page.getByRole("button", { name: "Make Swing the default" }).click();
+  await until("Swing is the default", async () => (await rows(g.page, "accounts")).some((r) => /^Swing Default/.test(r[0]!)));
+
+  await g.page.getByRole("button", { name: "Remove Trader" }).click();
+  await g.page.getByRole("dialog").getByRole("button", { name: "Remove" }).click();
+  await until("one account", async () => (await rows(g.page, "accounts")).length === 1);
+  const { accounts } = await apiCall<{ accounts: { id: string }[] }>(service, token, "GET", "/api/v1/accounts");
+  assert.deepEqual(accounts.map((a) => a.id), [second]);
+  assert.ok(!accounts.some((a) => a.id === account));
+  await g.done();
+});
+
 test("with no position open the summary bar equals GET /api/v1/account, and shows when it was updated", async () => {
   const { token } = await trader();
   const g = await page();
@@ -338,6 +382,36 @@ test("an algorithm's dry run shows its planned and skipped trades", async () => 
   assert.equal(entries.entries.length, 0, "a dry run sends nothing");
   await screenshot(g.page, "algorithms");
   assert.deepEqual(await axe(g.page), []);
+  await g.done();
+});
+
+test("a live run asks for confirmation first; saved configurations are listed", async () => {
+  const { token } = await trader();
+  await apiCall(service, token, "POST", "/api/v1/algorithms", {
+    name: "Fast EURUSD",
+    kind: "ma_crossover",
+    parameters: { symbol: "EURUSD", fast_period: 3, slow_period: 8 },
+  });
+  const g = await page();
+  await signedIn(g, "/console/algorithms", token);
+  await heading(g.page, "Algorithms");
+  await g.page.getByRole("table", { name: "Saved configurations" }).getByText("Fast EURUSD").waitFor();
+  await g.page.getByLabel("Algorithm", { exact: true }).selectOption({ label: "Fast EURUSD (ma_crossover)" });
+
+  await g.page.getByRole("button", { name: "Run live…" }).click();
+  await g.page.getByRole("dialog", { name: "Run live?" }).getByRole("button", { name: "Cancel" }).click();
+  await g.page.getByRole("dialog").waitFor({ state: "hidden" });
+  assert.equal(calls(g, "POST", /\/algorithms\/execute$/).length, 0, "nothing without the confirmation");
+
+  await g.page.getByRole("button", { name: "Run live…" }).click();
+  await g.page.getByRole("dialog", { name: "Run live?" }).getByRole("button", { name: "Yes, run live" }).click();
+  const result = g.page.getByTestId("run-result");
+  await result.waitFor();
+  assert.match(await textOf(result.locator("h2")), /^Run: \d+ trade\(s\) placed, \d+ skipped$/);
+  const [execute] = calls(g, "POST", /\/algorithms\/execute$/);
+  const body = JSON.parse(execute!.postData() ?? "{}") as { dry_run: boolean; algorithm_id: string };
+  assert.equal(body.dry_run, false);
+  assert.notEqual(body.algorithm_id, "ma_crossover", "the saved configuration ran");
   await g.done();
 });
 
