@@ -392,10 +392,12 @@ test("a live run asks for confirmation first; saved configurations are listed", 
     kind: "ma_crossover",
     parameters: { symbol: "EURUSD", fast_period: 3, slow_period: 8 },
   });
+  await apiCall(service, token, "POST", "/api/v1/algorithms", { name: "Slow RSI", kind: "rsi_reversion", parameters: { symbol: "EURUSD" } });
   const g = await page();
   await signedIn(g, "/console/algorithms", token);
   await heading(g.page, "Algorithms");
   await g.page.getByRole("table", { name: "Saved configurations" }).getByText("Fast EURUSD").waitFor();
+  await until("both saved configurations", async () => (await g.page.getByRole("table", { name: "Saved configurations" }).locator("tbody tr").count()) === 2);
   await g.page.getByLabel("Algorithm", { exact: true }).selectOption({ label: "Fast EURUSD (ma_crossover)" });
 
   await g.page.getByRole("button", { name: "Run live…" }).click();

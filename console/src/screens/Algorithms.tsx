@@ -18,15 +18,22 @@ interface Prop {
   maximum?: number;
 }
 
-/** Every page of `GET /algorithms` (it pages its saved configurations with `next_cursor`). */
+/** A page of `GET /algorithms`: `next_cursor` (when the service pages) names the next one. */
+interface AlgorithmPage {
+  builtin: Builtin[];
+  saved: Saved[];
+  next_cursor?: string | null;
+}
+
+/** Every saved configuration: the pages of `GET /algorithms`, following `next_cursor`. */
 async function listAll(): Promise<{ builtin: Builtin[]; saved: Saved[] }> {
-  const first = (await call(api().GET("/api/v1/algorithms"))) as { builtin: Builtin[]; saved: Saved[]; next_cursor?: string | null };
+  const first = (await call(api().GET("/api/v1/algorithms"))) as AlgorithmPage;
   const saved = [...first.saved];
   let cursor = first.next_cursor;
+  // At most 100 pages: a cursor that kept coming back would otherwise never end.
   for (let i = 0; cursor && i < 100; i++) {
-    const page = (await call(
-      api().GET("/api/v1/algorithms", { params: { query: { cursor, limit: 100 } as never } }),
-    )) as { saved: Saved[]; next_cursor?: string | null };
+    // Typed loosely: the client generated before the service paged this route has no `cursor`.
+    const page = (await call(api().GET("/api/v1/algorithms", { params: { query: { cursor } } } as never))) as AlgorithmPage;
     saved.push(...page.saved);
     cursor = page.next_cursor;
   }
