@@ -233,6 +233,8 @@ pub struct ServeSettings {
     pub base: Settings,
     pub bind: SocketAddr,
     pub cors_origins: Vec<String>,
+    /// SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY: the console's e-mail sign-in.
+    pub console: ConsoleSettings,
     pub terminals: TerminalsSpec,
     /// The bearer token of the terminal agents without their own (AGENT_TOKEN).
     pub agent_token: Option<SecretString>,
@@ -256,8 +258,6 @@ pub struct ServeSettings {
     pub require_aal2: bool,
     /// STREAM_MAX_CONNECTIONS_PER_USER and STREAM_BUFFER.
     pub stream: crate::state::StreamSettings,
-    /// SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY: the console's e-mail sign-in.
-    pub console: ConsoleSettings,
 }
 
 /// Every configuration problem found, reported together.
@@ -613,6 +613,7 @@ impl ServeSettings {
                     base,
                     bind,
                     cors_origins,
+                    console,
                     terminals,
                     agent_token,
                     agent_tokens,
@@ -658,7 +659,6 @@ impl ServeSettings {
                         buffer: args.stream_buffer,
                         poll: Duration::from_millis(args.stream_poll_ms),
                     },
-                    console,
                 })
             }
             _ => Err(ConfigErrors(errors)),
