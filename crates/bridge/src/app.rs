@@ -228,6 +228,7 @@ impl Application {
             server_clocks,
             redis,
             require_aal2: settings.require_aal2,
+            console: Arc::new(settings.console.clone()),
             reconciler: Arc::new(crate::trading::reconcile::Reconciler::new(
                 settings.reconcile_grace,
             )),
@@ -240,11 +241,7 @@ impl Application {
         // Orders left in doubt (by a previous run, or by this one) are settled against the
         // broker's state, from now on and in the background.
         crate::trading::reconcile::spawn(state.clone());
-        let router = crate::http::router_with_console(
-            state.clone(),
-            &settings.cors_origins,
-            &settings.console,
-        );
+        let router = crate::http::router(state.clone(), &settings.cors_origins);
         let listener =
             TcpListener::bind(settings.bind)
                 .await

@@ -37,6 +37,8 @@ pub struct AppState {
     pub redis: Option<crate::shared_state::Redis>,
     /// JWT_REQUIRE_AAL2: storing credentials needs a session that passed MFA.
     pub require_aal2: bool,
+    /// SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY, for the console's page and its CSP.
+    pub console: Arc<crate::config::ConsoleSettings>,
     /// Settles orders in doubt in the background (woken by the order path).
     pub reconciler: Arc<crate::trading::reconcile::Reconciler>,
     /// Changes for the live stream, and its open connections.

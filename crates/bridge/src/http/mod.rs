@@ -38,19 +38,6 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState, cors_origins: &[String]) -> Router {
-    router_with_console(
-        state,
-        cors_origins,
-        &crate::config::ConsoleSettings::default(),
-    )
-}
-
-/// [`router`] with the console's Supabase project (SUPABASE_URL, SUPABASE_PUBLISHABLE_KEY).
-pub fn router_with_console(
-    state: AppState,
-    cors_origins: &[String],
-    console: &crate::config::ConsoleSettings,
-) -> Router {
     let metrics_state = state.metrics.clone();
     let api = Router::new()
         .route("/accounts", get(accounts::list))
@@ -104,7 +91,7 @@ pub fn router_with_console(
         .route("/openapi.json", get(openapi::document))
         .route("/asyncapi.json", get(asyncapi::document))
         .merge(openapi::docs_page())
-        .merge(console::routes(console))
+        .merge(console::routes(&state.console))
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
