@@ -1,7 +1,7 @@
 // Accounts: the user's MT5 accounts (default badge, whether they may trade), connecting one with
 // the seed's fields, editing the name and risk limits, making one the default, removing one.
 import { ApiError } from "@mt5-bridge/client";
-import { useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { activeSupabase, stepUpWithTotp } from "../auth.js";
 import { describe, type Shown } from "../errors.js";
 import { api, call, chooseAccount, loadAccounts, toast, useStore, type AccountSummary } from "../state.js";
@@ -223,9 +223,7 @@ function Edit({ account, onClose, withStepUp }: { account: AccountSummary; onClo
   const [limits, setLimits] = useState({ max_daily_loss: "", max_risk_per_trade: "", max_positions: "", max_volume_per_trade: "", trading_enabled: true });
   const [password, setPassword] = useState("");
   const [error, setError] = useState<Shown>();
-  const [loaded, setLoaded] = useState(false);
-  if (!loaded) {
-    setLoaded(true);
+  useEffect(() => {
     void call(api().GET("/api/v1/accounts/{account_id}", { params: { path: { account_id: account.id } } }))
       .then(({ account: a }) => {
         const r = (a.risk_limits ?? {}) as Record<string, unknown>;
@@ -239,7 +237,7 @@ function Edit({ account, onClose, withStepUp }: { account: AccountSummary; onClo
         });
       })
       .catch((e) => setError(describe(e)));
-  }
+  }, [account.id]);
   const setL = (k: keyof typeof limits) => (e: Event) => setLimits({ ...limits, [k]: (e.target as HTMLInputElement).value });
   return (
     <Dialog title={`Edit ${account.account_name}`} onClose={onClose}>

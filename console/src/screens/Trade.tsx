@@ -486,6 +486,19 @@ function Ticket() {
       <p class="status" role="status" aria-live="polite" data-testid="ticket-status">
         {progress ? `Order in progress (${progress.status}): following it in the journal…` : (result ?? "")}
       </p>
+      {progress && (
+        <button
+          type="button"
+          class="link"
+          onClick={() => {
+            // Stop following; a retry sends the same key, which answers the order's real outcome.
+            setProgress(undefined);
+            setRetry(true);
+          }}
+        >
+          Stop following (the journal keeps it)
+        </button>
+      )}
       <ErrorText shown={error} />
       {state.stream !== "live" && <p class="hint">Live updates are not connected: the tables may be behind.</p>}
     </form>
