@@ -291,9 +291,10 @@ export function watchTicks(key: string, symbol: string | undefined, f: (bid: num
   tickWatchers.set(key, f);
   clearTimeout(tickDrop);
   if (symbol !== tickSymbol) {
+    const before = tickSymbol;
     tickSymbol = symbol;
     if (stream) {
-      stream.unsubscribe("quotes");
+      if (before) stream.unsubscribe("quotes");
       if (symbol) stream.subscribeTicks("quotes", [symbol], state.accountId);
     }
   }
