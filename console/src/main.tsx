@@ -331,7 +331,9 @@ function SummaryBar() {
           </p>
         </>
       ) : (
-        <p class="updated">{s.accountId ? "Waiting for the account…" : "No account chosen"}</p>
+        <p class="updated">
+          {s.readErrors.account ? `The account could not be read: ${s.readErrors.account}` : s.accountId ? "Waiting for the account…" : "No account chosen"}
+        </p>
       )}
     </section>
   );

@@ -40,6 +40,8 @@ export interface State {
   summaryAt: number | undefined;
   positions: TradePosition[] | undefined;
   orders: TradeOrder[] | undefined;
+  /** Why positions, pending orders or the account could not be read (shown where they would be). */
+  readErrors: Partial<Record<"positions" | "orders" | "account", string>>;
   journal: JournalEntry[];
   journalCursor: string | null;
   stream: StreamState;
@@ -58,6 +60,7 @@ export const state: State = {
   summaryAt: undefined,
   positions: undefined,
   orders: undefined,
+  readErrors: {},
   journal: [],
   journalCursor: null,
   stream: "off",
@@ -174,6 +177,7 @@ export function chooseAccount(id: string | undefined, fromUser = true): void {
     summaryAt: undefined,
     positions: undefined,
     orders: undefined,
+    readErrors: {},
     journal: [],
     journalCursor: null,
     banners: {},
@@ -227,10 +231,10 @@ export function restartStream(): void {
       if (stream !== s || e.account_id !== account) return;
       switch (e.channel) {
         case "account":
-          update({ summary: e.data, summaryAt: Date.now() });
+          update({ summary: e.data, summaryAt: Date.now(), readErrors: { ...state.readErrors, account: undefined } });
           break;
         case "positions":
-          update({ positions: e.data.positions });
+          update({ positions: e.data.positions, readErrors: { ...state.readErrors, positions: undefined } });
           break;
         case "orders":
           upsertJournal(e.data);
@@ -253,7 +257,15 @@ export function restartStream(): void {
         update({ accountMissing: true });
         return;
       }
-      toast(`Live updates: ${describe(new ApiError(0, err.code as never, err.message, err.details)).text}`, "error");
+      const text = describe(new ApiError(0, err.code as never, err.message, err.details)).text;
+      if (BANNER_CODES.has(err.code)) {
+        update({ banners: { ...state.banners, [err.code]: text } });
+      }
+      if (err.id === "positions" || err.id === "account") {
+        update({ readErrors: { ...state.readErrors, [err.id]: text } });
+      } else if (!BANNER_CODES.has(err.code)) {
+        toast(`Live updates: ${text}`, "error");
+      }
     },
     onClose: (code) => {
       if (stream !== s) return;
@@ -337,9 +349,9 @@ export async function refreshOrders(): Promise<void> {
   try {
     const { orders } = await call(api().GET("/api/v1/orders"));
     // An answer for the account shown before the switcher moved is dropped.
-    if (state.accountId === account) update({ orders });
-  } catch {
-    // shown where the table is
+    if (state.accountId === account) update({ orders, readErrors: { ...state.readErrors, orders: undefined } });
+  } catch (e) {
+    if (state.accountId === account) update({ readErrors: { ...state.readErrors, orders: describe(e).text } });
   }
 }
 

@@ -1,6 +1,8 @@
 // The console in a real Chromium against a real `serve` on the simulator: what a trader sees.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { MESSAGES, SCOPES } from "../src/messages.js";
 import { axe, guardedPage, launchBrowser, screenshot, type Guarded } from "./browser.js";
@@ -512,6 +514,40 @@ test("history pages through the service's cursors", async () => {
   await until("the first page again", async () => (await rows(g.page, "deals")).map((r) => r[1]).join() === first.join());
   await g.page.getByLabel("Orders").check();
   await until("the orders", async () => (await rows(g.page, "history-orders")).length === 20);
+  await g.done();
+});
+
+test("a stored credential that cannot serve raises its banner; setting the password again clears it", async () => {
+  const { token, account, n } = await trader();
+  const other = await trader();
+  // A row written outside the API: another row's ciphertext does not open for this one.
+  execFileSync("sqlite3", [
+    join(service.dataDir, "mt5-bridge.db"),
+    `UPDATE mt5_accounts SET encrypted_password = (SELECT encrypted_password FROM mt5_accounts WHERE id = '${other.account}') WHERE id = '${account}'`,
+  ]);
+  await service.restart(); // no terminal keeps a session of it
+  const g = await page();
+  g.expectFailing(/\/api\/v1\//);
+  await signedIn(g, "/console/positions", token);
+  const banner = g.page.locator('.banner[data-code="account_credentials_invalid"]');
+  await banner.waitFor();
+  assert.equal(await textOf(banner.locator("span")), "The stored password of this account no longer works. Set it again under Accounts.");
+  await seeText(g.page, "Pending orders could not be read: The stored password of this account no longer works. Set it again under Accounts.");
+  assert.equal(await g.page.locator(".toast.error").count(), 0, "said once, in the banner and where the data would be");
+  await screenshot(g.page, "banner");
+
+  await g.page.getByRole("link", { name: "Accounts" }).click();
+  await g.page.getByRole("button", { name: /^Edit / }).click();
+  await g.page.getByRole("dialog").getByLabel("New MT5 password (optional)").fill(login(n).password);
+  await g.page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+  await seeText(g.page, "Account saved.");
+  assert.equal(await banner.count(), 0, "the banner goes with the fix");
+  await g.page.getByRole("link", { name: "Trade" }).click();
+  await seeText(g.page, "No pending order.");
+  await seeText(g.page, "No open position.");
+  const info = await apiCall<{ balance: number }>(service, token, "GET", "/api/v1/account");
+  assert.equal(info.balance, 10000);
+  assert.equal(await banner.count(), 0);
   await g.done();
 });
 

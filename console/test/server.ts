@@ -69,6 +69,8 @@ trade_mode = "demo"
 
 export interface Service {
   baseUrl: string;
+  /** Its data directory (the SQLite database is `mt5-bridge.db` there). */
+  dataDir: string;
   /** A token of a new user (or of `user`), valid for `ttl` (`1h`, `3s`, …). */
   token(user?: string, ttl?: string): string;
   /** Stops the process (as a crash would) and starts it again on the same data and port. */
@@ -110,6 +112,7 @@ export async function startService(extraEnv: Record<string, string> = {}): Promi
   let child = await launch(env, baseUrl);
   return {
     baseUrl,
+    dataDir,
     token(user = randomUUID(), ttl = "1h") {
       return execFileSync(binary(), ["token", "--user", user, "--ttl", ttl], {
         env: { ...env },

@@ -4,7 +4,18 @@ import { ApiError } from "@mt5-bridge/client";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { activeSupabase, stepUpWithTotp } from "../auth.js";
 import { describe, type Shown } from "../errors.js";
-import { api, call, chooseAccount, loadAccounts, toast, useStore, type AccountSummary } from "../state.js";
+import {
+  api,
+  call,
+  chooseAccount,
+  clearBanner,
+  loadAccounts,
+  restartStream,
+  state,
+  toast,
+  useStore,
+  type AccountSummary,
+} from "../state.js";
 import { Dialog, ErrorText, Field, Time, num } from "../ui.js";
 
 /** Runs a stored-credential action; on `403 mfa_required` runs Supabase's TOTP challenge and retries. */
@@ -265,6 +276,11 @@ function Edit({ account, onClose, withStepUp }: { account: AccountSummary; onClo
               ),
             );
             toast("Account saved.");
+            if (password) {
+              // A new password may end a credential banner: read everything of the account again.
+              clearBanner("account_credentials_invalid");
+              if (account.id === state.accountId) restartStream();
+            }
             await loadAccounts();
             onClose();
           } catch (x) {

@@ -48,7 +48,9 @@ export function Trade() {
         <div class="tables">
           <h2 id="positions-title">Open positions</h2>
           {s.positions === undefined ? (
-            <p>Waiting for positions…</p>
+            <p role={s.readErrors.positions ? "alert" : undefined}>
+              {s.readErrors.positions ? `Positions could not be read: ${s.readErrors.positions}` : "Waiting for positions…"}
+            </p>
           ) : s.positions.length === 0 ? (
             <p data-testid="no-positions">No open position.</p>
           ) : (
@@ -113,7 +115,9 @@ export function Trade() {
           )}
           <h2 id="orders-title">Pending orders</h2>
           {s.orders === undefined ? (
-            <p>Loading pending orders…</p>
+            <p role={s.readErrors.orders ? "alert" : undefined}>
+              {s.readErrors.orders ? `Pending orders could not be read: ${s.readErrors.orders}` : "Loading pending orders…"}
+            </p>
           ) : s.orders.length === 0 ? (
             <p data-testid="no-orders">No pending order.</p>
           ) : (
