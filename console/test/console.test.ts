@@ -521,9 +521,14 @@ test("a stored credential that cannot serve raises its banner; setting the passw
   const { token, account, n } = await trader();
   const other = await trader();
   // A row written outside the API: another row's ciphertext does not open for this one.
-  execFileSync("sqlite3", [
+  // (python3's sqlite3: the test command needs python3 already, for the agent's tests.)
+  execFileSync("python3", [
+    "-c",
+    "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); " +
+      "db.execute('UPDATE mt5_accounts SET encrypted_password = (SELECT encrypted_password FROM mt5_accounts WHERE id = ?) WHERE id = ?', (sys.argv[2], sys.argv[3])); db.commit()",
     join(service.dataDir, "mt5-bridge.db"),
-    `UPDATE mt5_accounts SET encrypted_password = (SELECT encrypted_password FROM mt5_accounts WHERE id = '${other.account}') WHERE id = '${account}'`,
+    other.account,
+    account,
   ]);
   await service.restart(); // no terminal keeps a session of it
   const g = await page();
