@@ -74,6 +74,13 @@ test("served by the binary: headers, deep links, config.json, 404 for a missing 
   assert.equal(await deep.text(), html, "a deep link answers the page");
   assert.equal(deep.headers.get("content-security-policy"), CSP);
 
+  // The page names its icon, which is there: no favicon request fails.
+  const icon = html.match(/<link rel="icon"[^>]*href="([^"]+)"/)?.[1];
+  assert.equal(icon, "/console/favicon.svg");
+  const iconAnswer = await fetch(`${service.baseUrl}${icon}`);
+  assert.equal(iconAnswer.status, 200);
+  assert.equal(iconAnswer.headers.get("content-type"), "image/svg+xml");
+
   const missing = await fetch(`${service.baseUrl}/console/assets/nothing-here.js`);
   assert.equal(missing.status, 404);
   assert.equal(missing.headers.get("content-security-policy"), CSP);
