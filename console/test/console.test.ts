@@ -563,6 +563,35 @@ test("a stored credential that cannot serve raises its banner; setting the passw
   await g.done();
 });
 
+test("terminals with trading switched off: the refusal is a banner over every screen", async () => {
+  // The simulator switches Algo Trading off only from Rust, so the service's answer is stood in for.
+  const { token } = await trader();
+  const g = await page();
+  g.expectFailing(/\/api\/v1\/orders$/);
+  await signedIn(g, "/console/positions", token);
+  await seeText(g.page, "No open position.");
+  await g.page.route("**/api/v1/orders", (route) =>
+    route.request().method() === "POST"
+      ? route.fulfill({
+          status: 503,
+          contentType: "application/json",
+          body: JSON.stringify({
+            success: false,
+            error: { code: "terminal_trading_disabled", message: "trading is disabled on every terminal", details: null },
+          }),
+        })
+      : route.continue(),
+  );
+  await g.page.getByRole("form", { name: "Order ticket" }).getByRole("button", { name: "Buy", exact: true }).click();
+  const banner = g.page.locator('.banner[data-code="terminal_trading_disabled"]');
+  await banner.waitFor();
+  assert.equal(await textOf(banner.locator("span")), "Trading is switched off on the terminals (Algo Trading off). Reads still work.");
+  await g.page.getByRole("link", { name: "Journal" }).click();
+  await heading(g.page, "Journal");
+  assert.equal(await banner.count(), 1, "over every screen");
+  await g.done();
+});
+
 test("the service killed and started again: the page reconnects without a reload, no duplicate rows", async () => {
   const { token } = await trader();
   await apiCall(service, token, "POST", "/api/v1/orders", { symbol: "EURUSD", type: "buy", volume: 0.01 });
