@@ -47,6 +47,11 @@ SETTLE_READS = 3
 # server clock (the offset is not known until the account's first tick).
 _MAX_SERVER_OFFSET_S = 14 * 3600
 DEFAULT_LOGIN_TIMEOUT_MS = 60_000
+# How far ahead of this machine's clock a lease may be, in microseconds. A bridge's lease is at most its
+# Redis's clock in microseconds plus the leases issued since, so a day covers any clock skew and owner
+# changes; a larger one is forged or broken, and taking it as the newest would lock every bridge replica
+# out of this terminal until the agent restarts.
+MAX_LEASE_AHEAD_US = 86_400 * 1_000_000
 # Terminals reject longer comments or odd characters before the order reaches the server.
 COMMENT_MAX = 27
 _COMMENT_DROP = re.compile(r"[^A-Za-z0-9 _.\-]")
@@ -542,9 +547,19 @@ class Agent:
 
     @staticmethod
     def _lease(body: Mapping[str, Any]) -> int | None:
+        """The request's lease, checked before the lock: one no bridge can have issued is refused here,
+        so it neither runs nor becomes the newest."""
         lease = body.get("lease")
         if lease is not None and (isinstance(lease, bool) or not isinstance(lease, int) or lease < 0):
             raise bad_request("'lease' must be a non-negative integer or null")
+        if lease is not None and lease > time.time_ns() // 1000 + MAX_LEASE_AHEAD_US:
+            ahead_s = MAX_LEASE_AHEAD_US // 10**6
+            LOG.warning("refused lease %d: more than %d s ahead of this agent's clock", lease, ahead_s)
+            raise AgentError(
+                422,
+                "invalid_lease",
+                f"lease {lease} is more than {ahead_s} s ahead of this agent's clock: no bridge issues it",
+            )
         return lease
 
     def _check_fence(self, lease: int | None) -> None:

@@ -533,7 +533,8 @@ def check_switch_moves_the_guard(t: Target) -> None:
     assert t.login(t.second).status_code == 200
     err = assert_error(t.call("account_info", {}, t.first), 409, "wrong_account")
     assert err["actual"] == t.second.account(), err
-    body = {"expected": t.second.expected(), "lease": 12345, "args": {}}
+    lease = (t.health().get("lease") or 0) + 1
+    body = {"expected": t.second.expected(), "lease": lease, "args": {}}
     resp = t.request("POST", "/v1/call/account_info", body)
     assert resp.status_code == 200 and resp.json()["result"]["login"] == t.second.login, resp.text
     orders = t.result("orders", {"symbol": None, "group": None, "ticket": None}, t.second)
@@ -841,6 +842,46 @@ def check_lease_fencing(t: Target) -> None:
     assert_error(call_with("account_info", -1, {}), 400, "bad_request")
 
 
+
+def check_lease_bound(t: Target) -> None:
+    """A lease further ahead of the agent's clock than a day is refused `422 invalid_lease` before anything
+    runs and does not become the newest: a token holder cannot lock every bridge replica out with a huge
+    one. A lease an hour ahead runs, and so does a realistic one (a Redis clock in microseconds)."""
+    t.login_first()
+    before = t.health()
+    newest = before.get("lease")
+    now_us = time.time_ns() // 1000
+    # A bridge's lease: its Redis's clock in microseconds (here this machine's), and never below the newest.
+    realistic = max(now_us, newest or 0)
+    positions = {"symbol": None, "group": None, "ticket": None}
+    held = sorted(p["ticket"] for p in t.result("positions", positions))
+
+    def call_with(operation: str, lease: Any, args: dict[str, Any]) -> requests.Response:
+        body = {"expected": t.first.expected(), "lease": lease, "args": args}
+        return t.request("POST", f"/v1/call/{operation}", body)
+
+    for forged in (now_us + 2 * 86_400 * 10**6, 2**63):
+        request = market_request(t, 0, 0.01, "forged lease must not run")
+        assert_error(call_with("order_send", forged, {"request": request}), 422, "invalid_lease")
+        login = dict(t.login_body(t.second), lease=forged)
+        assert_error(t.request("POST", "/v1/login", login), 422, "invalid_lease")
+        assert_error(t.request("POST", "/v1/logout", {"lease": forged}), 422, "invalid_lease")
+        # Nothing ran: no position, the same session, and the newest lease unchanged.
+        assert sorted(p["ticket"] for p in t.result("positions", positions)) == held
+        health = t.health()
+        assert (health["login"], health["server"]) == (t.first.login, t.first.server), health
+        assert health["session_tag"] == t.first.session_tag, health
+        assert health.get("lease") == newest, health
+    # A realistic lease runs afterwards: the forged ones did not become the newest.
+    resp = call_with("account_info", realistic, {})
+    assert resp.status_code == 200 and resp.json()["result"]["login"] == t.first.login, resp.text
+    assert t.health()["lease"] == realistic
+    # An hour ahead (a clock skew) is accepted, and becomes the newest.
+    hour_ahead = time.time_ns() // 1000 + 3600 * 10**6
+    assert call_with("account_info", hour_ahead, {}).status_code == 200
+    assert t.health()["lease"] == hour_ahead
+
+
 CHECKS = [
     check_unauthorized_everywhere,
     check_health,
@@ -866,6 +907,8 @@ CHECKS = [
     check_invalid_argument,
     check_logout,
     check_lease_fencing,
+    # Last: it leaves the newest lease an hour ahead (checks with a lease read the newest first anyway).
+    check_lease_bound,
 ]
 
 

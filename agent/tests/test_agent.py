@@ -435,6 +435,22 @@ def test_logout_refuses_every_account_until_the_next_login(running: Running) -> 
     assert running.call("positions", {}).json()["result"] == []
 
 
+def test_a_forged_lease_is_logged_and_reaches_no_terminal_call(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert running.login(FIRST).status_code == 200
+    assert running.call("account_info", {}).status_code == 200  # under lease 7
+    caplog.set_level(logging.WARNING, logger="mt5_agent")
+    calls_before = list(running.fake.calls)
+    forged = 2**63
+    expected = {"login": 10001, "server": "Sim-Demo", "session_tag": tag_of(FIRST)}
+    resp = running.post("/v1/call/account_info", {"expected": expected, "lease": forged, "args": {}})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "invalid_lease", resp.text
+    assert f"refused lease {forged}" in caplog.text
+    assert running.fake.calls == calls_before
+    assert running.health()["lease"] == 7
+
+
 def test_health_answers_while_a_call_holds_the_terminal(running: Running) -> None:
     assert running.login(FIRST).status_code == 200
     running.agent._lock.acquire()

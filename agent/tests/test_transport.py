@@ -133,6 +133,39 @@ def test_a_client_that_trickles_its_request_is_disconnected() -> None:
         assert elapsed < 4, f"a trickling client held the connection for {elapsed:.1f} s"
 
 
+@pytest.mark.parametrize("trickle", [False, True], ids=["stalled", "trickled"])
+def test_a_body_that_does_not_come_is_disconnected(trickle: bool) -> None:
+    """Headers in full, then a body announced at 60,000 bytes of which one arrives (or one byte every
+    0.2 s): the request's one deadline covers its body too."""
+    with serving(None, idle_timeout_s=1.0) as served:
+        with silent_client(served.port) as slow:
+            started = time.monotonic()
+            head = (
+                f"POST /v1/logout HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {served.token}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{"
+            )
+            slow.sendall(head.encode())
+            closed = False
+            while trickle and time.monotonic() - started < 6:
+                try:
+                    slow.sendall(b" ")
+                except OSError:
+                    closed = True
+                    break
+                time.sleep(0.2)
+            answer = b""
+            if not closed:
+                try:
+                    while chunk := slow.recv(1024):
+                        answer += chunk
+                except (ConnectionResetError, TimeoutError):
+                    pass
+            elapsed = time.monotonic() - started
+        assert elapsed < 3, f"the body held the connection {elapsed:.1f} s"
+        # Closed unanswered: the half-read request never ran.
+        assert b"200 OK" not in answer, answer
+
+
 def test_a_kept_alive_idle_connection_is_closed_and_the_next_request_reconnects() -> None:
     with serving(None, idle_timeout_s=0.5) as served, requests.Session() as http:
         http.headers["Authorization"] = f"Bearer {served.token}"

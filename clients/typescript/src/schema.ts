@@ -133,7 +133,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The built-in strategies and the user's saved configurations. */
+        /**
+         * The built-in strategies and the user's saved configurations.
+         * @description `saved` is paged, oldest first: at most `limit` configurations (default and largest: the
+         *     `ALGORITHMS_PER_USER` cap, so a client that does not page gets every one; a larger `limit` is
+         *     read as the cap), then `next_cursor` for the next page (null on the last). `builtin` is in
+         *     every page.
+         */
         get: operations["list_algorithms"];
         put?: never;
         /** Save a configuration of a built-in strategy. */
@@ -456,7 +462,8 @@ export interface paths {
          * @description With `Authorization: Bearer` on the upgrade a bad token answers `401` without upgrading;
          *     without it, the first message must be `{"type":"auth","token":"<jwt>"}` within 10 s. A user
          *     with `STREAM_MAX_CONNECTIONS_PER_USER` streams open gets `429 rate_limited` (scope
-         *     `streams_per_user`).
+         *     `streams_per_user`). Without a token, at most `STREAM_MAX_PENDING` upgrades may wait for their
+         *     `auth` message at once: more answer `503 too_many_connections`.
          */
         get: operations["stream"];
         put?: never;
@@ -580,8 +587,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Prometheus metrics, in the text exposition format (docs/api.md#observability); guarded by
-         *     `METRICS_TOKEN` when it is set.
+         * Prometheus metrics, in the text exposition format (docs/api.md#observability).
+         * @description A scrape sends `Authorization: Bearer <METRICS_TOKEN>`; without `METRICS_TOKEN` configured
+         *     every scrape answers `401 unauthorized` (the metrics describe everyone's traffic).
          */
         get: operations["metrics"];
         put?: never;
@@ -771,7 +779,11 @@ export interface components {
             algorithm: components["schemas"]["Algorithm"];
         };
         AlgorithmList: {
+            /** @description Every built-in strategy, in every page. */
             builtin: components["schemas"]["BuiltinAlgorithm"][];
+            /** @description The `cursor` of the next page of `saved`; null on the last. */
+            next_cursor: string | null;
+            /** @description A page of the user's saved configurations, oldest first. */
             saved: components["schemas"]["Algorithm"][];
         };
         /** @description One execution of an algorithm. */
@@ -808,7 +820,8 @@ export interface components {
         AlgorithmTrade: components["schemas"]["EntryTrade"] | components["schemas"]["ExitTrade"];
         /**
          * @description An event of the user's accounts: `account_connected`, `connect_failed`, `password_changed`,
-         *     `password_change_failed`, `account_switched`, `account_deleted`, `credentials_invalid`.
+         *     `password_change_failed`, `account_switched`, `account_deleted`, `credentials_invalid`,
+         *     `login_guessing_blocked` (others' guesses at the account's login are being refused).
          */
         AuditEntry: {
             /**
@@ -1104,7 +1117,7 @@ export interface components {
          * @description A stable error code; see docs/errors.md
          * @enum {string}
          */
-        ErrorCode: "invalid_json" | "unauthorized" | "anonymous_not_allowed" | "mfa_required" | "account_not_found" | "no_account" | "read_only_account" | "trading_disabled" | "symbol_not_found" | "position_not_found" | "order_not_found" | "algorithm_not_found" | "run_not_found" | "not_found" | "method_not_allowed" | "upgrade_required" | "account_exists" | "algorithm_exists" | "account_credentials_invalid" | "request_in_progress" | "order_outcome_unknown" | "journal_entry_not_found" | "payload_too_large" | "validation_failed" | "invalid_combination" | "mt5_login_failed" | "account_type_mismatch" | "trade_rejected" | "risk_limit_exceeded" | "live_confirmation_required" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "terminal_unavailable" | "terminal_trading_disabled" | "database_unavailable" | "journal_unavailable" | "redis_unavailable" | "terminal_timeout";
+        ErrorCode: "invalid_json" | "unauthorized" | "anonymous_not_allowed" | "mfa_required" | "account_not_found" | "no_account" | "read_only_account" | "trading_disabled" | "symbol_not_found" | "position_not_found" | "order_not_found" | "algorithm_not_found" | "run_not_found" | "not_found" | "method_not_allowed" | "upgrade_required" | "account_exists" | "algorithm_exists" | "algorithm_limit_reached" | "account_credentials_invalid" | "request_in_progress" | "order_outcome_unknown" | "journal_entry_not_found" | "payload_too_large" | "validation_failed" | "invalid_combination" | "mt5_login_failed" | "account_type_mismatch" | "trade_rejected" | "risk_limit_exceeded" | "live_confirmation_required" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "terminal_unavailable" | "terminal_trading_disabled" | "database_unavailable" | "journal_unavailable" | "redis_unavailable" | "too_many_connections" | "terminal_timeout";
         ErrorDetail: {
             code: components["schemas"]["ErrorCode"];
             /**
@@ -2535,7 +2548,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorBody"];
             };
         };
-        /** @description `rate_limited`: a limit was reached; `details` has `scope` (`switches_per_user`, `trades_per_account`, `failed_connects_per_user`, `failed_logins_per_login`, `queue_per_user`), `limit`, `window_seconds` (0 for `queue_per_user`), `retry_after_seconds` */
+        /** @description `rate_limited`: a limit was reached; `details` has `scope` (`switches_per_user`, `trades_per_account`, `failed_connects_per_user`, `failed_logins_per_login`, `refusals_per_user`, `dry_runs_per_user`, `queue_per_user`, `streams_per_user`), `limit`, `window_seconds` (0 for `queue_per_user` and `streams_per_user`), `retry_after_seconds` */
         RateLimited: {
             headers: {
                 /** @description Seconds until a retry may pass */
@@ -2769,6 +2782,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `rate_limited`: a new `password` is a guess, held to `failed_connects_per_user` (the user's new passwords refused by MT5, `CONNECT_FAIL_LIMIT` per 15 minutes) and, unless the user holds the login's trading row (its stored password logged in with trading allowed), `failed_logins_per_login` (refused across all users, `LOGIN_FAIL_LIMIT`); a `password` or `account_type` checked on a terminal may also meet `queue_per_user` (too many of the user's requests waiting for a terminal, `window_seconds` 0). `details` has `scope`, `limit`, `window_seconds`, `retry_after_seconds` */
+            429: {
+                headers: {
+                    /** @description Seconds until a retry may pass */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             500: components["responses"]["Internal"];
             503: components["responses"]["TerminalUnavailable"];
             504: components["responses"]["TerminalTimeout"];
@@ -2967,14 +2991,22 @@ export interface operations {
     };
     list_algorithms: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`). */
+                cursor?: string;
+                /**
+                 * @description 1 to 10000; a page holds at most `ALGORITHMS_PER_USER` (100 by default), which is also the
+                 *     default, so a client that does not page gets every configuration.
+                 */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Built-in strategies with their parameters' schema, and saved configurations */
+            /** @description Built-in strategies with their parameters' schema, and a page of saved configurations */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2984,6 +3016,15 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            /** @description `validation_failed`: a bad `limit` or `cursor`, or an unknown parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             500: components["responses"]["Internal"];
         };
     };
@@ -3011,7 +3052,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidJson"];
             401: components["responses"]["Unauthorized"];
-            /** @description `algorithm_exists`: another saved algorithm of the user's has this `name` */
+            /** @description `algorithm_exists`: another saved algorithm of the user's has this `name`; `algorithm_limit_reached`: the user has `ALGORITHMS_PER_USER` saved configurations (`details`: `limit`, `current`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3212,6 +3253,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["TerminalUnavailable"];
             504: components["responses"]["TerminalTimeout"];
@@ -3337,7 +3379,8 @@ export interface operations {
                  * @description `next_cursor` of the previous page: an opaque string that keeps the first page's window,
                  *     so items that arrive between pages are on none of them and none is repeated or skipped.
                  *     Valid only on the same route and account; anything else (an old numeric offset, a garbled
-                 *     string) is 422 `validation_failed` naming `cursor`.
+                 *     string, and even a well-formed cursor the service did not issue) is 422
+                 *     `validation_failed` naming `cursor`.
                  */
                 cursor?: string;
                 /**
@@ -3390,7 +3433,8 @@ export interface operations {
                  * @description `next_cursor` of the previous page: an opaque string that keeps the first page's window,
                  *     so items that arrive between pages are on none of them and none is repeated or skipped.
                  *     Valid only on the same route and account; anything else (an old numeric offset, a garbled
-                 *     string) is 422 `validation_failed` naming `cursor`.
+                 *     string, and even a well-formed cursor the service did not issue) is 422
+                 *     `validation_failed` naming `cursor`.
                  */
                 cursor?: string;
                 /**
@@ -3960,6 +4004,15 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
+            /** @description `too_many_connections`: `STREAM_MAX_PENDING` streams are waiting for their sign-in; `redis_unavailable`: `REDIS_URL` is set and Redis does not answer (open streams are counted there). `Retry-After: 1` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_symbols: {

@@ -136,6 +136,7 @@ pub struct Application {
     port: u16,
     router: axum::Router,
     state: AppState,
+    limits: crate::server::ServerLimits,
 }
 
 impl Application {
@@ -232,7 +233,10 @@ impl Application {
             reconciler: Arc::new(crate::trading::reconcile::Reconciler::new(
                 settings.reconcile_grace,
             )),
-            events: Arc::new(crate::events::Events::default()),
+            events: Arc::new(crate::events::Events::new(
+                settings.stream.user_buffer,
+                settings.stream.max_pending,
+            )),
             stream: settings.stream,
         };
         if let Some(r) = &state.redis {
@@ -242,22 +246,25 @@ impl Application {
         // broker's state, from now on and in the background.
         crate::trading::reconcile::spawn(state.clone());
         let router = crate::http::router(state.clone(), &settings.cors_origins);
-        let listener =
-            TcpListener::bind(settings.bind)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    addr: settings.bind.to_string(),
-                    source,
-                })?;
+        let listener = crate::server::bind(settings.bind).map_err(|source| StartupError::Bind {
+            addr: settings.bind.to_string(),
+            source,
+        })?;
         let port = listener
             .local_addr()
             .map(|a| a.port())
             .unwrap_or(settings.bind.port());
+        tracing::info!(
+            max_connections = settings.http.max_connections,
+            open_files_soft_limit = crate::server::open_files_soft_limit(),
+            "connection cap (HTTP_MAX_CONNECTIONS)"
+        );
         Ok(Application {
             listener,
             port,
             router,
             state,
+            limits: settings.http,
         })
     }
 
@@ -275,9 +282,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let reconciler = self.state.reconciler.clone();
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = crate::server::serve(self.listener, self.router, self.limits, shutdown).await;
         reconciler.stop();
         served
     }

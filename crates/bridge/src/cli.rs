@@ -8,10 +8,28 @@ fn env_lookup(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// Log targets never written, whatever `RUST_LOG` asks: tungstenite logs every WebSocket frame
+/// and message it reads or writes (at `trace`), and a stream's first message carries the user's
+/// token. A filter of its own, not a directive added to `RUST_LOG`'s, so that no more specific
+/// directive (`tungstenite::protocol=trace`) can turn them back on.
+const NEVER_LOGGED: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
+
+/// Whether `target` is one of [`NEVER_LOGGED`] or a module inside one.
+fn never_logged(target: &str) -> bool {
+    NEVER_LOGGED.iter().any(|t| {
+        target
+            .strip_prefix(t)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
+}
+
 /// Sets up logging: human-readable text by default, JSON lines with LOG_FORMAT=json.
 pub fn init_tracing(json: bool) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let silenced = tracing_subscriber::filter::filter_fn(|m| !never_logged(m.target()));
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -19,9 +37,9 @@ pub fn init_tracing(json: bool) {
         .with_writer(std::io::stderr);
     // A second initialisation (tests) is harmless; ignore it.
     let _ = if json {
-        builder.json().try_init()
+        builder.json().finish().with(silenced).try_init()
     } else {
-        builder.try_init()
+        builder.finish().with(silenced).try_init()
     };
 }
 
@@ -39,6 +57,11 @@ pub async fn run(command: Command) -> ExitCode {
             };
             for note in &settings.base.notes {
                 tracing::warn!("{note}");
+            }
+            if settings.metrics_token.is_none() {
+                tracing::warn!(
+                    "METRICS_TOKEN is not set: GET /metrics answers 401 to every scrape until it is"
+                );
             }
             let app = match Application::build(settings, Overrides::default()).await {
                 Ok(app) => app,
@@ -254,4 +277,30 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::never_logged;
+
+    #[test]
+    fn websocket_libraries_are_never_logged() {
+        for t in [
+            "tungstenite",
+            "tungstenite::protocol",
+            "tungstenite::protocol::frame",
+            "tokio_tungstenite",
+            "tokio_tungstenite::compat",
+        ] {
+            assert!(never_logged(t), "{t}");
+        }
+        for t in [
+            "mt5_bridge::http::stream",
+            "tungstenitex",
+            "axum",
+            "tower_http",
+        ] {
+            assert!(!never_logged(t), "{t}");
+        }
+    }
 }

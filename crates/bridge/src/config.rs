@@ -141,6 +141,16 @@ pub struct ServeArgs {
     /// minutes (connects and password changes only).
     #[arg(long, env = "LOGIN_FAIL_LIMIT", default_value_t = 20)]
     pub login_fail_limit: u32,
+    /// Refused orders per user per hour (kill switch, risk limits, levels, read-only session);
+    /// while spent, order requests answer 429 `rate_limited` (scope `refusals_per_user`).
+    #[arg(long, env = "REFUSAL_LIMIT_PER_HOUR", default_value_t = 600)]
+    pub refusal_limit_per_hour: u32,
+    /// Dry runs of algorithms per user per hour (scope `dry_runs_per_user`).
+    #[arg(long, env = "DRY_RUN_LIMIT_PER_HOUR", default_value_t = 600)]
+    pub dry_run_limit_per_hour: u32,
+    /// Saved algorithm configurations per user; more answer 409 `algorithm_limit_reached`.
+    #[arg(long, env = "ALGORITHMS_PER_USER", default_value_t = 100)]
+    pub algorithms_per_user: u32,
     /// How long an Idempotency-Key is remembered, in seconds.
     #[arg(long, env = "IDEMPOTENCY_TTL_S", default_value_t = 86_400)]
     pub idempotency_ttl_s: u64,
@@ -178,6 +188,29 @@ pub struct ServeArgs {
     /// milliseconds (only from a terminal already on the account and idle).
     #[arg(long, env = "STREAM_POLL_MS", default_value_t = 1000)]
     pub stream_poll_ms: u64,
+    /// Streams upgraded but not yet signed in, at once in this process; more get 503
+    /// too_many_connections.
+    #[arg(long, env = "STREAM_MAX_PENDING", default_value_t = 256)]
+    pub stream_max_pending: usize,
+    /// Distinct `ticks` symbols one user may watch across their streams; more get rate_limited
+    /// (scope `symbols_per_user`).
+    #[arg(long, env = "STREAM_MAX_SYMBOLS_PER_USER", default_value_t = 200)]
+    pub stream_max_symbols_per_user: usize,
+    /// Changes kept for a user's streams that have not read them yet; a stream further behind is
+    /// closed as a slow consumer.
+    #[arg(long, env = "STREAM_USER_BUFFER", default_value_t = 1024)]
+    pub stream_user_buffer: usize,
+    /// How long a connection may take to send a request head (and may stay idle between
+    /// requests), in milliseconds.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub http_header_timeout_ms: u64,
+    /// How long a request's whole body may take to arrive, in milliseconds.
+    #[arg(long, env = "HTTP_BODY_TIMEOUT_MS", default_value_t = 30_000)]
+    pub http_body_timeout_ms: u64,
+    /// Sockets open at once (WebSockets included); default three quarters of the open-files soft
+    /// limit. Over it a socket is answered 503 too_many_connections and closed.
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS")]
+    pub http_max_connections: Option<usize>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -248,7 +281,7 @@ pub struct ServeSettings {
     pub idempotency_ttl_s: i64,
     /// RECONCILE_GRACE_MS: how long past its deadline an order in doubt is looked for.
     pub reconcile_grace: Duration,
-    /// Bearer token `/metrics` requires; open when unset.
+    /// Bearer token `/metrics` requires; unset, `/metrics` answers 401 to everyone.
     pub metrics_token: Option<SecretString>,
     /// Redis for state shared by replicas (REDIS_URL); in memory when unset. May hold a password.
     pub redis_url: Option<SecretString>,
@@ -258,6 +291,8 @@ pub struct ServeSettings {
     pub require_aal2: bool,
     /// STREAM_MAX_CONNECTIONS_PER_USER and STREAM_BUFFER.
     pub stream: crate::state::StreamSettings,
+    /// HTTP_HEADER_TIMEOUT_MS, HTTP_BODY_TIMEOUT_MS, HTTP_MAX_CONNECTIONS.
+    pub http: crate::server::ServerLimits,
 }
 
 /// Every configuration problem found, reported together.
@@ -559,10 +594,19 @@ impl ServeSettings {
             ("TRADE_LIMIT_PER_HOUR", args.trade_limit_per_hour),
             ("CONNECT_FAIL_LIMIT", args.connect_fail_limit),
             ("LOGIN_FAIL_LIMIT", args.login_fail_limit),
+            ("REFUSAL_LIMIT_PER_HOUR", args.refusal_limit_per_hour),
+            ("DRY_RUN_LIMIT_PER_HOUR", args.dry_run_limit_per_hour),
+            ("ALGORITHMS_PER_USER", args.algorithms_per_user),
         ] {
             if v == 0 {
                 errors.push(format!("{name} must be positive"));
             }
+        }
+        if args.algorithms_per_user > crate::store::algorithms::MAX_CONFIGS_PAGE {
+            errors.push(format!(
+                "ALGORITHMS_PER_USER must be at most {} (one page lists them all)",
+                crate::store::algorithms::MAX_CONFIGS_PAGE
+            ));
         }
         if args.idempotency_ttl_s == 0 {
             errors.push("IDEMPOTENCY_TTL_S must be positive".to_string());
@@ -594,6 +638,24 @@ impl ServeSettings {
         }
         if args.stream_poll_ms < 50 {
             errors.push("STREAM_POLL_MS must be at least 50".to_string());
+        }
+        if args.stream_max_pending == 0 {
+            errors.push("STREAM_MAX_PENDING must be at least 1".to_string());
+        }
+        if args.stream_max_symbols_per_user == 0 {
+            errors.push("STREAM_MAX_SYMBOLS_PER_USER must be at least 1".to_string());
+        }
+        if args.stream_user_buffer < 16 {
+            errors.push("STREAM_USER_BUFFER must be at least 16".to_string());
+        }
+        if args.http_header_timeout_ms < 100 {
+            errors.push("HTTP_HEADER_TIMEOUT_MS must be at least 100".to_string());
+        }
+        if args.http_body_timeout_ms < 100 {
+            errors.push("HTTP_BODY_TIMEOUT_MS must be at least 100".to_string());
+        }
+        if args.http_max_connections == Some(0) {
+            errors.push("HTTP_MAX_CONNECTIONS must be at least 1".to_string());
         }
         let base = match base {
             Ok(mut b) => {
@@ -644,6 +706,15 @@ impl ServeSettings {
                             max: args.login_fail_limit,
                             window: Duration::from_secs(900),
                         },
+                        refusals_per_user: crate::limits::Limit {
+                            max: args.refusal_limit_per_hour,
+                            window: Duration::from_secs(3600),
+                        },
+                        dry_runs_per_user: crate::limits::Limit {
+                            max: args.dry_run_limit_per_hour,
+                            window: Duration::from_secs(3600),
+                        },
+                        algorithms_per_user: args.algorithms_per_user,
                     },
                     idempotency_ttl_s: args.idempotency_ttl_s.min(i64::MAX as u64) as i64,
                     reconcile_grace: Duration::from_millis(args.reconcile_grace_ms),
@@ -658,6 +729,17 @@ impl ServeSettings {
                         max_connections_per_user: args.stream_max_connections_per_user,
                         buffer: args.stream_buffer,
                         poll: Duration::from_millis(args.stream_poll_ms),
+                        max_pending: args.stream_max_pending,
+                        max_symbols_per_user: args.stream_max_symbols_per_user,
+                        user_buffer: args.stream_user_buffer,
+                    },
+                    http: crate::server::ServerLimits {
+                        header_timeout: Duration::from_millis(args.http_header_timeout_ms),
+                        body_timeout: Duration::from_millis(args.http_body_timeout_ms),
+                        max_connections: args
+                            .http_max_connections
+                            .unwrap_or_else(crate::server::default_max_connections),
+                        body_limit: crate::http::BODY_LIMIT,
                     },
                 })
             }

@@ -2,6 +2,7 @@
 //! status and meaning, the table docs/errors.md is checked against). Bodies are `{"success": false, "error": {code, message, details}}`.
 
 pub use crate::error_code::ErrorCode;
+use crate::pool::{PasswordUnavailable, PoolError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mt5::TerminalError;
@@ -70,6 +71,9 @@ pub enum ApiError {
     AccountExists,
     #[error("a saved algorithm with this name exists")]
     AlgorithmExists,
+    /// The user has as many saved configurations as `ALGORITHMS_PER_USER` allows.
+    #[error("saved algorithms are limited to {limit} per user: delete one first")]
+    AlgorithmLimitReached { limit: u32, current: u64 },
     #[error("request body is larger than 64 KiB")]
     PayloadTooLarge,
     #[error("request body is not valid JSON: {0}")]
@@ -120,6 +124,9 @@ pub enum ApiError {
     /// Redis (sessions, rate limits, terminal ownership) is away; nothing was done.
     #[error("shared state (Redis) is unavailable: {0}")]
     StateUnavailable(String),
+    /// HTTP_MAX_CONNECTIONS sockets or STREAM_MAX_PENDING unauthenticated streams are open.
+    #[error("the service has too many open connections, try again shortly")]
+    TooManyConnections,
     #[error("too many requests: limit of {limit} per {window_s} s for {scope}")]
     RateLimited {
         scope: &'static str,
@@ -192,6 +199,7 @@ impl ApiError {
             UpgradeRequired => ErrorCode::UpgradeRequired,
             AccountExists => ErrorCode::AccountExists,
             AlgorithmExists => ErrorCode::AlgorithmExists,
+            AlgorithmLimitReached { .. } => ErrorCode::AlgorithmLimitReached,
             PayloadTooLarge => ErrorCode::PayloadTooLarge,
             InvalidJson(_) => ErrorCode::InvalidJson,
             Validation(_) => ErrorCode::ValidationFailed,
@@ -209,6 +217,7 @@ impl ApiError {
             JournalEntryNotFound => ErrorCode::JournalEntryNotFound,
             DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
             StateUnavailable(_) => ErrorCode::RedisUnavailable,
+            TooManyConnections => ErrorCode::TooManyConnections,
             RateLimited { .. } => ErrorCode::RateLimited,
             SymbolNotFound => ErrorCode::SymbolNotFound,
             PositionNotFound => ErrorCode::PositionNotFound,
@@ -254,6 +263,9 @@ impl ApiError {
                     "mt5_error_name": mt5::error::last_error::name(*code),
                     "mt5_error_message": message,
                 })
+            }
+            ApiError::AlgorithmLimitReached { limit, current } => {
+                json!({ "limit": limit, "current": current })
             }
             ApiError::AccountTypeMismatch { declared, reported } => {
                 json!({ "account_type": declared, "terminal_account_type": reported })
@@ -351,6 +363,38 @@ impl From<TerminalError> for ApiError {
     }
 }
 
+/// The pool's outcomes as the API answers them: the one place they map to codes.
+impl From<PoolError> for ApiError {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Unavailable(why) => ApiError::TerminalUnavailable(why),
+            PoolError::TradingDisabled => ApiError::TerminalTradingDisabled,
+            PoolError::UserQueueFull { limit } => ApiError::RateLimited {
+                scope: "queue_per_user",
+                limit,
+                window_s: 0,
+                retry_after_s: 1,
+            },
+            PoolError::ReadOnly => ApiError::ReadOnlyAccount,
+            PoolError::Timeout => ApiError::TerminalTimeout,
+            PoolError::Login(e) => ApiError::from_login_error(e),
+            PoolError::Terminal(e) => ApiError::from(e),
+            // The password source's refusal is an `ApiError` of its caller's, answered as is.
+            PoolError::Password(e) => match e.into_inner().downcast::<ApiError>() {
+                Ok(e) => *e,
+                Err(other) => ApiError::Internal(format!("password: {other}")),
+            },
+        }
+    }
+}
+
+/// A password source's refusal (`?` inside one), handed back through the pool untouched.
+impl From<ApiError> for PasswordUnavailable {
+    fn from(e: ApiError) -> Self {
+        PasswordUnavailable::new(e)
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
@@ -428,6 +472,7 @@ impl IntoResponse for ApiError {
             // Redis and the database reconnect within a second or two when they are back.
             ApiError::StateUnavailable(_)
             | ApiError::DatabaseUnavailable(_)
+            | ApiError::TooManyConnections
             | ApiError::OutcomeNotRecorded { .. } => {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

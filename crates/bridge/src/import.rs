@@ -1,12 +1,13 @@
 //! `mt5-bridge import-legacy-account`: moves the single-account bridge's configuration
 //! (`MT5_LOGIN`, `MT5_PASSWORD`, `MT5_SERVER`) to a user's default account, verifying the login
-//! first. Idempotent: an account already connected for that user is left as it is.
+//! first (by [`accounts::verify_operator_password`]: an operator's command, so no user's guessing
+//! limit holds it). Idempotent: an account already connected for that user is left as it is.
 
+use crate::accounts;
 use crate::app::{build_terminals, open_store, Overrides};
 use crate::config::{ImportArgs, ServeSettings};
 use crate::pool::TerminalPool;
-use crate::store::{NewAccount, UserCtx};
-use crate::vault::Binding;
+use crate::store::UserCtx;
 use mt5::AccountKey;
 use secrecy::SecretString;
 use serde_json::json;
@@ -120,55 +121,40 @@ pub async fn run(
     .await
     .map_err(|e| e.to_string())?;
     let pool = TerminalPool::new(terminals, settings.pool.clone());
-    let session = crate::credentials::session_with(
+    // An operator's command: verified by a login, with no user's guessing limits.
+    let info = accounts::verify_operator_password(
+        &pool,
         &settings.base.vault,
         &AccountKey::new(login, server.clone()),
         &password,
-    );
-    let info = pool
-        .verify_login(&session, &password)
-        .await
-        .map_err(|e| format!("MT5 refused the login: {}", crate::error::ApiError::from(e)))?;
-    let id = Uuid::new_v4();
-    let envelope = settings
-        .base
-        .vault
-        .encrypt(
-            &password,
-            &Binding {
-                account_id: id,
-                user_id,
-                login: &login_s,
-                server: &server,
-            },
-        )
-        .map_err(|e| e.to_string())?;
-    let account_type = crate::http::accounts::reported_type(&info);
-    let new = NewAccount {
-        id,
-        account_name: name,
-        login: login_s.clone(),
-        server: server.clone(),
-        encrypted_password: envelope,
-        broker_name: Some(info.company.clone()).filter(|c| !c.is_empty()),
-        account_type: Some(account_type.to_string()),
-        risk_limits: None,
-    };
-    let row = match store
+    )
+    .await
+    .map_err(|e| format!("MT5 refused the login: {e}"))?;
+    // A deleted row of this login and server is reactivated rather than duplicated.
+    let deleted = store
         .find_by_login(&user, &login_s, &server)
         .await
         .map_err(|e| e.to_string())?
-    {
-        Some(deleted) => store
-            .reactivate(&user, deleted.id, new, true)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("the account changed meanwhile")?,
-        None => store
-            .insert_account(&user, new, true)
-            .await
-            .map_err(|e| e.to_string())?,
-    };
+        .map(|r| r.id);
+    let row = accounts::store_new(
+        store.as_ref(),
+        &settings.base.vault,
+        &user,
+        deleted,
+        accounts::NewSettings {
+            account_name: name,
+            login: login_s,
+            server,
+            broker_name: None,
+            account_type: None,
+            risk_limits: None,
+            set_as_default: true,
+        },
+        &password,
+        &info,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(Imported::Created(row.id))
 }
 

@@ -5,6 +5,7 @@
 //! - [`cli`]: the commands `serve`, `migrate`, `token`, `rotate-key`, `sim-agent`, `import-legacy-account`.
 //! - `import` (private): moving the single-account bridge's MT5_LOGIN/PASSWORD/SERVER to a user's account.
 //! - [`http`]: router, middleware, extractors, validation and the endpoint handlers.
+//! - `server` (private): serving a router over HTTP/1 with header and body timeouts and a connection cap.
 //! - [`error`]: `ApiError`, mapped to its stable code; `error_code` (private): `ErrorCode`, the one
 //!   table of codes, statuses and meanings (docs/errors.md is checked against it).
 //! - `state` (private): `AppState`, shared by handlers and domain code (re-exported by [`app`]).
@@ -16,6 +17,8 @@
 //! - [`credentials`]: session tags (which session serves which row) and refused credentials.
 //! - [`pool`]: the terminal pool: leases on terminals logged in to an account, with the guard.
 //! - [`context`]: each user's current account.
+//! - [`accounts`]: a user's accounts: connect (the password verified under the guessing limits),
+//!   update, switch, delete and their audit entries; the import command's verification.
 //! - `risk` (private): account risk limits, their validation and the checks on every new order.
 //! - [`algorithms`]: strategies, risk sizing and the executor of algorithm runs.
 //! - [`trading`]: the order pipeline: kill switch, rate limit, idempotency, journal, send, reconcile.
@@ -29,6 +32,7 @@
 //! - `times` (private): MT5 server times to RFC 3339 UTC and back.
 //! - [`agent`]: the terminal-agent protocol: `sim-agent` (server) and `AgentTerminal` (client).
 
+pub mod accounts;
 pub mod agent;
 pub mod algorithms;
 pub mod app;
@@ -48,6 +52,7 @@ mod metrics;
 mod ownership;
 pub mod pool;
 mod risk;
+mod server;
 pub mod shared_state;
 mod state;
 pub mod store;

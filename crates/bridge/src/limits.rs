@@ -1,4 +1,5 @@
-//! Rate limits: switches per user, trades per account, failed connects per user.
+//! Rate limits: switches per user, trades per account, failed connects per user, refused orders
+//! and dry runs per user.
 //!
 //! Sliding-window counters behind [`RateLimiter`], in memory by default (a shared store such as
 //! Redis implements the same interface for several replicas). Time comes from a clock tests move.
@@ -184,6 +185,12 @@ pub struct Limits {
     pub connect_failures_per_user: Limit,
     /// Failed logins with a new password per MT5 login and server, across all users.
     pub login_failures_per_login: Limit,
+    /// Refused orders per user (journaled refusals: kill switch, risk, levels, read-only).
+    pub refusals_per_user: Limit,
+    /// Dry runs of algorithms per user.
+    pub dry_runs_per_user: Limit,
+    /// Saved algorithm configurations per user (a cap, not a window).
+    pub algorithms_per_user: u32,
 }
 
 impl Default for Limits {
@@ -205,6 +212,15 @@ impl Default for Limits {
                 max: 20,
                 window: Duration::from_secs(900),
             },
+            refusals_per_user: Limit {
+                max: 600,
+                window: Duration::from_secs(3600),
+            },
+            dry_runs_per_user: Limit {
+                max: 600,
+                window: Duration::from_secs(3600),
+            },
+            algorithms_per_user: 100,
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct Metrics {
     journal_reconciled: IntCounterVec,
     stream_events: IntCounterVec,
     stream_slow_consumers: IntCounter,
+    stream_changes_read: IntCounter,
+    trade_slot_fallbacks: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -77,8 +79,8 @@ fn inc(vec: &IntCounterVec, values: &[&str]) {
 }
 
 impl Metrics {
-    /// `token`: when set, scrapes must send `Authorization: Bearer <token>`. Fails only on a
-    /// malformed metric definition (a name or label the format does not allow).
+    /// `token`: scrapes must send `Authorization: Bearer <token>`; unset, every scrape is refused.
+    /// Fails only on a malformed metric definition (a name or label the format does not allow).
     pub fn new(token: Option<SecretString>) -> prometheus::Result<Self> {
         Ok(Metrics {
             token,
@@ -123,14 +125,24 @@ impl Metrics {
                 "mt5b_stream_slow_consumer_total",
                 "Live streams closed because their client fell too far behind (4008 slow_consumer).",
             )?,
+            trade_slot_fallbacks: IntCounter::new(
+                "mt5b_trade_slot_fallback_total",
+                "Trade-limit slots given back by their fallback (a path of the order pipeline that neither committed nor released one: a defect, 0 in a healthy service).",
+            )?,
+            stream_changes_read: IntCounter::new(
+                "mt5b_stream_changes_read_total",
+                "Changes (journal entries, runs, accounts) taken off their user's channel by live streams, each stream counting its own.",
+            )?,
         })
     }
 
-    /// Whether a scrape may read the metrics, given its `Authorization` header value.
+    /// Whether a scrape may read the metrics, given its `Authorization` header value. Without a
+    /// token nobody may: the metrics reveal traffic, users' activity and the pool's state to
+    /// anyone who can reach the API listener.
     pub fn authorized(&self, authorization: Option<&str>) -> bool {
         match &self.token {
             Some(token) => crate::auth::bearer_is(authorization, token),
-            None => true,
+            None => false,
         }
     }
 
@@ -181,6 +193,21 @@ impl Metrics {
         inc(&self.stream_events, &[channel]);
     }
 
+    /// A trade slot released by its fallback instead of the pipeline.
+    pub fn trade_slot_fallback(&self) {
+        self.trade_slot_fallbacks.inc();
+    }
+
+    /// Trade slots released by their fallback so far.
+    pub fn trade_slot_fallbacks(&self) -> u64 {
+        self.trade_slot_fallbacks.get()
+    }
+
+    /// Changes one stream took off its user's channel.
+    pub fn stream_changes_read(&self, n: usize) {
+        self.stream_changes_read.inc_by(n as u64);
+    }
+
     /// A live stream closed as a slow consumer.
     pub fn stream_slow_consumer(&self) {
         self.stream_slow_consumers.inc();
@@ -206,6 +233,8 @@ impl Metrics {
         families.extend(self.journal_reconciled.collect());
         families.extend(self.stream_events.collect());
         families.extend(self.stream_slow_consumers.collect());
+        families.extend(self.stream_changes_read.collect());
+        families.extend(self.trade_slot_fallbacks.collect());
         let gauges: [(&str, &str, usize); 5] = [
             (
                 "mt5b_stream_connections",
@@ -361,8 +390,10 @@ mod tests {
 
     #[test]
     fn token_check() {
-        let open = Metrics::new(None).unwrap();
-        assert!(open.authorized(None));
+        let closed = Metrics::new(None).unwrap();
+        assert!(!closed.authorized(None));
+        assert!(!closed.authorized(Some("Bearer ")));
+        assert!(!closed.authorized(Some("Bearer anything")));
         let m = Metrics::new(Some(SecretString::from("s3cret-token"))).unwrap();
         assert!(!m.authorized(None));
         assert!(!m.authorized(Some("Bearer wrong")));

@@ -331,28 +331,118 @@ impl crate::credentials::RefusedStore for RedisRefused {
     }
 }
 
+/// How long a stream's place in `streams:<user>` lasts without renewal: a replica killed with
+/// streams open frees their places within this.
+pub const STREAM_SLOT_TTL: Duration = Duration::from_secs(30);
+/// How often a replica renews the places of its open streams.
+pub const STREAM_SLOT_RENEW: Duration = Duration::from_secs(10);
+
+/// Open streams per user across replicas: `streams:<user>` is a sorted set of open streams, each
+/// scored with its expiry in Redis's own clock (one clock for every replica). Expired members are
+/// dropped before counting; ARGV: member, max, ttl_ms, mode (1 open, 0 renew).
+static STREAM_SLOT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local ttl = tonumber(ARGV[3])
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+    if ARGV[4] == '1' then
+        if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+        redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+    else
+        redis.call('ZADD', KEYS[1], 'XX', now + ttl, ARGV[1])
+    end
+    redis.call('PEXPIRE', KEYS[1], ttl)
+    return 1",
+    )
+});
+
+/// Takes a place for stream `member` of `user` unless `max` are open on all replicas together.
+pub async fn open_stream_slot(
+    redis: &Redis,
+    user: Uuid,
+    member: &str,
+    max: usize,
+) -> Result<bool, Unavailable> {
+    stream_slot(redis, user, member, max, true).await
+}
+
+/// Renews the place of an open stream (every [`STREAM_SLOT_RENEW`]).
+pub async fn renew_stream_slot(redis: &Redis, user: Uuid, member: &str) -> Result<(), Unavailable> {
+    stream_slot(redis, user, member, 0, false).await.map(|_| ())
+}
+
+async fn stream_slot(
+    redis: &Redis,
+    user: Uuid,
+    member: &str,
+    max: usize,
+    open: bool,
+) -> Result<bool, Unavailable> {
+    let key = redis.key(&format!("streams:{user}"));
+    let ttl_ms = STREAM_SLOT_TTL.as_millis() as u64;
+    let member = member.to_string();
+    let done: i64 = redis
+        .run("stream slot", |mut c| async move {
+            STREAM_SLOT
+                .key(&key)
+                .arg(&member)
+                .arg(max)
+                .arg(ttl_ms)
+                .arg(if open { "1" } else { "0" })
+                .invoke_async(&mut c)
+                .await
+        })
+        .await?;
+    Ok(done == 1)
+}
+
+/// Gives back a stream's place, when the stream ends.
+pub async fn release_stream_slot(
+    redis: &Redis,
+    user: Uuid,
+    member: &str,
+) -> Result<(), Unavailable> {
+    let key = redis.key(&format!("streams:{user}"));
+    let member = member.to_string();
+    redis
+        .run("stream slot release", |mut c| async move {
+            redis::cmd("ZREM")
+                .arg(&key)
+                .arg(&member)
+                .query_async::<i64>(&mut c)
+                .await
+        })
+        .await
+        .map(|_| ())
+}
+
 /// Changes published in one pipeline, at most.
 const RELAY_BATCH: usize = 256;
 
-/// Changes between replicas (journal entries, algorithm runs): this process's are published on
-/// `<prefix>journal`, the others' delivered to this process's streams. Runs until the process ends; a lost subscription
-/// is made again after a second (changes published meanwhile are missed, as documented: a client
-/// re-reads the journal when its stream reconnects).
+/// Changes between replicas (journal entries, algorithm runs, accounts deleted or changed): this
+/// process's are published on `<prefix>journal`, the others' delivered to this process's streams.
+/// Runs until the process ends; a lost subscription is made again after a second (changes
+/// published meanwhile are missed, as documented: a client re-reads the journal when its stream
+/// reconnects).
 pub fn relay_journal(redis: Redis, events: Arc<crate::events::Events>) {
     let channel = redis.key("journal");
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::events::Change>(4096);
-    events.relay_to(tx);
+    // Each user's changes wait in their own line and go out in turn: one user's burst cannot make
+    // another user's changes be dropped or wait behind it on their way to other replicas.
+    let queue = Arc::new(crate::events::FairQueue::new(events.user_buffer()));
+    events.relay_to(queue.clone());
     let origin = events.origin();
     let publisher = redis.clone();
     let publish_to = channel.clone();
     tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(RELAY_BATCH);
         // Everything waiting goes in one pipeline: one round trip per batch, not per change, so
         // the relay keeps up with a busy replica (one PUBLISH at a time fell seconds behind at a
         // few hundred orders a second: docs/BENCHMARKS.md).
-        while rx.recv_many(&mut batch, RELAY_BATCH).await > 0 {
+        loop {
+            let batch = queue.take(RELAY_BATCH).await;
             let mut pipe = redis::pipe();
-            for c in batch.drain(..) {
+            for c in batch {
                 let message = format!("{origin} {} {} {}", c.kind.as_str(), c.user_id, c.id);
                 pipe.cmd("PUBLISH").arg(&publish_to).arg(message).ignore();
             }

@@ -58,6 +58,12 @@ pub struct StreamSettings {
     pub buffer: usize,
     /// How often `positions` and `account` subscriptions are read again (STREAM_POLL_MS).
     pub poll: std::time::Duration,
+    /// Streams upgraded and not yet signed in, at once (STREAM_MAX_PENDING).
+    pub max_pending: usize,
+    /// Distinct `ticks` symbols per user across their streams (STREAM_MAX_SYMBOLS_PER_USER).
+    pub max_symbols_per_user: usize,
+    /// Changes kept per streaming user (STREAM_USER_BUFFER).
+    pub user_buffer: usize,
 }
 
 impl Default for StreamSettings {
@@ -66,6 +72,9 @@ impl Default for StreamSettings {
             max_connections_per_user: 5,
             buffer: 1000,
             poll: std::time::Duration::from_millis(1000),
+            max_pending: 256,
+            max_symbols_per_user: 200,
+            user_buffer: 1024,
         }
     }
 }

@@ -5,16 +5,32 @@
 //! at that moment ([`TerminalPool::run_on_server_if_idle`]): it never queues, never logs a
 //! terminal in and never delays a request by more than one read. Quotes are the server's, the
 //! same for every account on it, so whose session the terminal holds does not matter.
+//!
+//! What one user asks for cannot take quotes from another:
+//! - names are checked against the server's symbol list (read from an idle terminal there, kept an
+//!   hour) before any read: an unknown name costs no terminal call;
+//! - a user watches at most `STREAM_MAX_SYMBOLS_PER_USER` distinct symbols across their streams;
+//! - who watches is read again before each chunk of reads, so a closed subscription costs at most
+//!   one more chunk;
+//! - a round spends at most [`ROUND_BUDGET`] of terminal time, taking symbols in turn by user
+//!   (round-robin over the users watching, then over each user's symbols).
 
 use crate::pool::{Peeked, TerminalPool};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use uuid::Uuid;
 
 /// How often a server's subscribed symbols are read: no symbol's ticks are sent more often.
 pub const TICK_EVERY: Duration = Duration::from_millis(250);
+
+/// Terminal time one round of a server's reads may take, at most.
+pub const ROUND_BUDGET: Duration = Duration::from_millis(250);
+
+/// How long a server's symbol list is trusted before it is read again.
+pub const SYMBOL_LIST_TTL: Duration = Duration::from_secs(3600);
 
 /// The fields of `GET /api/v1/symbols/{symbol}/tick` a tick event carries.
 pub const TICK_FIELDS: &[&str] = &["bid", "ask", "last", "time", "time_msc"];
@@ -32,72 +48,209 @@ pub enum Feed {
     NotFound,
 }
 
-/// The symbols watched on each server.
+/// A user watches as many distinct symbols as they may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManySymbols {
+    pub limit: usize,
+}
+
+/// One watcher's hold on a symbol's feed; the symbol is read while any hold on it lives.
+pub struct TickWatch {
+    pub feed: watch::Receiver<Feed>,
+    /// None for a name the server's list lacks (never read, not counted).
+    held: Option<(Arc<TickHub>, Uuid, String, String)>,
+}
+
+impl std::fmt::Debug for TickWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TickWatch").finish_non_exhaustive()
+    }
+}
+
+impl Drop for TickWatch {
+    fn drop(&mut self) {
+        if let Some((hub, user, server, symbol)) = self.held.take() {
+            hub.unwatch(user, &server, &symbol);
+        }
+    }
+}
+
+/// The symbols watched on each server, by whom, and each server's symbol list.
 pub struct TickHub {
     pool: Arc<TerminalPool>,
-    servers: Mutex<HashMap<String, HashMap<String, watch::Sender<Feed>>>>,
+    state: Mutex<HubState>,
     every: Duration,
+}
+
+#[derive(Default)]
+struct HubState {
+    servers: HashMap<String, ServerFeeds>,
+    /// Each user's holds, by (server, symbol): distinct ones count against the user's cap.
+    users: HashMap<Uuid, HashMap<(String, String), usize>>,
+    /// Each server's symbol names and when they were read.
+    lists: HashMap<String, (Arc<HashSet<String>>, Instant)>,
+}
+
+#[derive(Default)]
+struct ServerFeeds {
+    feeds: HashMap<String, watch::Sender<Feed>>,
+    /// Who watches what here, each user's symbols in the order they were first watched.
+    watchers: BTreeMap<Uuid, Vec<String>>,
 }
 
 impl TickHub {
     pub fn new(pool: Arc<TerminalPool>) -> Self {
         TickHub {
             pool,
-            servers: Mutex::new(HashMap::new()),
+            state: Mutex::new(HubState::default()),
             every: TICK_EVERY,
         }
     }
 
-    /// The feed of `symbol` on `server`, starting that server's reader if none runs. The feed is
-    /// read while any receiver of it lives.
-    pub fn watch(self: &Arc<Self>, server: &str, symbol: &str) -> watch::Receiver<Feed> {
-        let mut servers = self.lock();
-        let start = !servers.contains_key(server);
-        let symbols = servers.entry(server.to_string()).or_default();
-        let rx = match symbols.get(symbol) {
-            Some(tx) => tx.subscribe(),
-            None => {
-                let (tx, rx) = watch::channel(Feed::Starting);
-                symbols.insert(symbol.to_string(), tx);
-                rx
+    /// `user`'s hold on the feed of `symbol` on `server`, starting that server's reader if none
+    /// runs. A name the server's list (when known) lacks gets a feed that says so at once, read
+    /// never. Refused when the user would watch more than `max_per_user` distinct symbols.
+    pub fn watch(
+        self: &Arc<Self>,
+        user: Uuid,
+        server: &str,
+        symbol: &str,
+        max_per_user: usize,
+    ) -> Result<TickWatch, TooManySymbols> {
+        let mut st = self.lock();
+        if let Some((names, _)) = st.lists.get(server) {
+            if !names.contains(symbol) {
+                let (_, feed) = watch::channel(Feed::NotFound);
+                return Ok(TickWatch { feed, held: None });
             }
-        };
+        }
+        let key = (server.to_string(), symbol.to_string());
+        let holds = st.users.entry(user).or_default();
+        if !holds.contains_key(&key) && holds.len() >= max_per_user {
+            if holds.is_empty() {
+                st.users.remove(&user);
+            }
+            return Err(TooManySymbols {
+                limit: max_per_user,
+            });
+        }
+        *holds.entry(key).or_insert(0) += 1;
+        let start = !st.servers.contains_key(server);
+        let feeds = st.servers.entry(server.to_string()).or_default();
+        let mine = feeds.watchers.entry(user).or_default();
+        if !mine.iter().any(|s| s == symbol) {
+            mine.push(symbol.to_string());
+        }
+        let feed = feeds
+            .feeds
+            .entry(symbol.to_string())
+            .or_insert_with(|| watch::channel(Feed::Starting).0)
+            .subscribe();
+        drop(st);
         if start {
             tokio::spawn(read_server(self.clone(), server.to_string()));
         }
-        rx
+        Ok(TickWatch {
+            feed,
+            held: Some((self.clone(), user, server.to_string(), symbol.to_string())),
+        })
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, watch::Sender<Feed>>>> {
-        self.servers.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The symbols of `server` someone still watches; None (and the server forgotten) when
-    /// nobody does, which ends its reader. Under the same lock as [`TickHub::watch`], so a
-    /// watcher arriving now either finds this reader or starts the next.
-    fn watched(&self, server: &str) -> Option<Vec<String>> {
-        let mut servers = self.lock();
-        let symbols = servers.get_mut(server)?;
-        symbols.retain(|_, tx| tx.receiver_count() > 0);
-        if symbols.is_empty() {
-            servers.remove(server);
-            return None;
+    fn unwatch(&self, user: Uuid, server: &str, symbol: &str) {
+        let mut st = self.lock();
+        let key = (server.to_string(), symbol.to_string());
+        let Some(holds) = st.users.get_mut(&user) else {
+            return;
+        };
+        let last = match holds.get_mut(&key) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                holds.remove(&key);
+                true
+            }
+            None => false,
+        };
+        if holds.is_empty() {
+            st.users.remove(&user);
         }
-        let mut names: Vec<String> = symbols.keys().cloned().collect();
-        names.sort();
-        Some(names)
+        if !last {
+            return;
+        }
+        if let Some(feeds) = st.servers.get_mut(server) {
+            if let Some(mine) = feeds.watchers.get_mut(&user) {
+                mine.retain(|s| s != symbol);
+                if mine.is_empty() {
+                    feeds.watchers.remove(&user);
+                }
+            }
+            if !feeds
+                .watchers
+                .values()
+                .any(|m| m.iter().any(|s| s == symbol))
+            {
+                feeds.feeds.remove(symbol);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The server's symbol list, when known and fresh.
+    fn list(&self, server: &str) -> Option<Arc<HashSet<String>>> {
+        let st = self.lock();
+        let (names, at) = st.lists.get(server)?;
+        (at.elapsed() < SYMBOL_LIST_TTL).then(|| names.clone())
+    }
+
+    /// Keeps the server's list and tells the watchers of names it lacks (who are then no longer
+    /// read).
+    fn set_list(&self, server: &str, names: HashSet<String>) {
+        let names = Arc::new(names);
+        let mut st = self.lock();
+        st.lists
+            .insert(server.to_string(), (names.clone(), Instant::now()));
+        if let Some(feeds) = st.servers.get(server) {
+            for (symbol, tx) in &feeds.feeds {
+                if !names.contains(symbol) {
+                    tx.send_if_modified(|now| {
+                        let changed = *now != Feed::NotFound;
+                        *now = Feed::NotFound;
+                        changed
+                    });
+                }
+            }
+        }
+    }
+
+    /// Sets the feed of every symbol watched on `server`.
+    fn publish_all(&self, server: &str, feed: Feed) {
+        let st = self.lock();
+        if let Some(feeds) = st.servers.get(server) {
+            for tx in feeds.feeds.values() {
+                tx.send_if_modified(|now| {
+                    let changed = *now != feed;
+                    if changed {
+                        *now = feed.clone();
+                    }
+                    changed
+                });
+            }
+        }
     }
 
     /// Sets each symbol's feed (under one lock); watchers hear only a change.
     fn publish(&self, server: &str, feeds: impl IntoIterator<Item = (String, Feed)>) {
-        let servers = self.lock();
-        let Some(symbols) = servers.get(server) else {
+        let st = self.lock();
+        let Some(symbols) = st.servers.get(server) else {
             return;
         };
         for (symbol, feed) in feeds {
-            if let Some(tx) = symbols.get(&symbol) {
+            if let Some(tx) = symbols.feeds.get(&symbol) {
                 tx.send_if_modified(|now| {
                     let changed = *now != feed;
                     if changed {
@@ -108,6 +261,61 @@ impl TickHub {
             }
         }
     }
+
+    /// The next chunk of this round's reads on `server`, from who watches now: users in turn,
+    /// each user's symbols in turn, a symbol once per round and only if the server lists it.
+    /// None (and the server forgotten, ending its reader) when nobody watches there. Under the
+    /// same lock as [`TickHub::watch`], so a watcher arriving now either finds this reader or
+    /// starts the next.
+    fn next_chunk(&self, server: &str, round: &mut Round) -> Option<Vec<String>> {
+        let mut st = self.lock();
+        let HubState { servers, lists, .. } = &mut *st;
+        let feeds = servers.get(server)?;
+        if feeds.watchers.is_empty() {
+            servers.remove(server);
+            return None;
+        }
+        let listed = lists.get(server).map(|(names, _)| names.clone());
+        let users: Vec<(&Uuid, &Vec<String>)> = feeds.watchers.iter().collect();
+        let mut chunk: Vec<String> = Vec::with_capacity(SYMBOLS_PER_READ);
+        let mut fruitless = 0;
+        while chunk.len() < SYMBOLS_PER_READ && fruitless < users.len() {
+            let (user, symbols) = users[round.turn % users.len()];
+            round.turn = round.turn.wrapping_add(1);
+            let cursor = round.cursors.entry(*user).or_insert(0);
+            let mut found = None;
+            for k in 0..symbols.len() {
+                let i = (*cursor + k) % symbols.len();
+                let s = &symbols[i];
+                let wanted = listed.as_ref().is_none_or(|l| l.contains(s))
+                    && !round.read.contains(s)
+                    && !chunk.contains(s);
+                if wanted {
+                    found = Some(s.clone());
+                    *cursor = i + 1;
+                    break;
+                }
+            }
+            match found {
+                Some(s) => {
+                    fruitless = 0;
+                    chunk.push(s);
+                }
+                None => fruitless += 1,
+            }
+        }
+        round.read.extend(chunk.iter().cloned());
+        Some(chunk)
+    }
+}
+
+/// Where the reader of one server is in its rotation: whose turn it is and each user's next
+/// symbol (kept across rounds), and what this round has read.
+#[derive(Default)]
+struct Round {
+    turn: usize,
+    cursors: HashMap<Uuid, usize>,
+    read: HashSet<String>,
 }
 
 /// One symbol's read: its tick as the API shows it, or None when the server has no such symbol.
@@ -120,26 +328,40 @@ const SYMBOLS_PER_READ: usize = 8;
 async fn read_server(hub: Arc<TickHub>, server: String) {
     let mut every = tokio::time::interval(hub.every);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    // Where a round starts: when terminals are busy and a round stops early, the symbols it did
-    // not reach go first next time.
-    let mut start = 0usize;
+    let mut round = Round::default();
     loop {
         every.tick().await;
-        let Some(mut symbols) = hub.watched(&server) else {
-            return;
-        };
-        let n = symbols.len();
-        symbols.rotate_left(start % n.max(1));
-        let mut done = 0;
-        for chunk in symbols.chunks(SYMBOLS_PER_READ) {
-            match read_chunk(&hub.pool, &server, chunk).await {
+        if hub.list(&server).is_none() {
+            match read_list(&hub.pool, &server).await {
+                Peeked::Ran(Ok(names)) => hub.set_list(&server, names),
+                Peeked::Ran(Err(e)) => {
+                    tracing::debug!(error = %e, server = %server, "ticks: symbol list not read");
+                }
+                Peeked::Busy => {}
+                Peeked::NoTerminal => hub.publish_all(&server, Feed::WaitingForTerminal),
+            }
+            // Nobody watches any more: the reader ends (and a new watcher starts the next).
+            if hub.next_chunk(&server, &mut Round::default()).is_none() {
+                return;
+            }
+            continue;
+        }
+        round.read.clear();
+        let started = Instant::now();
+        loop {
+            let Some(chunk) = hub.next_chunk(&server, &mut round) else {
+                return;
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            match read_chunk(&hub.pool, &server, &chunk).await {
                 Peeked::Ran(Ok(reads)) => {
                     let feeds = chunk.iter().zip(reads).map(|(symbol, read)| {
                         let feed = read.map_or(Feed::NotFound, Feed::Tick);
                         (symbol.clone(), feed)
                     });
                     hub.publish(&server, feeds);
-                    done += chunk.len();
                 }
                 // The next round tries again; what subscribers saw last stands.
                 Peeked::Ran(Err(e)) => {
@@ -148,16 +370,26 @@ async fn read_server(hub: Arc<TickHub>, server: String) {
                 }
                 Peeked::Busy => break,
                 Peeked::NoTerminal => {
-                    let waiting = symbols
-                        .iter()
-                        .map(|s| (s.clone(), Feed::WaitingForTerminal));
-                    hub.publish(&server, waiting);
+                    hub.publish_all(&server, Feed::WaitingForTerminal);
                     break;
                 }
             }
+            if started.elapsed() >= ROUND_BUDGET {
+                break;
+            }
         }
-        start = (start + done) % n.max(1);
     }
+}
+
+/// The server's symbol names, read from an idle terminal there.
+async fn read_list(pool: &TerminalPool, server: &str) -> Peeked<HashSet<String>> {
+    pool.run_on_server_if_idle(server, move |t, at| {
+        Box::pin(async move {
+            let list = t.symbols(&at, None).await?;
+            Ok(list.into_iter().map(|s| s.name).collect())
+        })
+    })
+    .await
 }
 
 /// Reads `symbols` in one hold of an idle terminal on `server`.

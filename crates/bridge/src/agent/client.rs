@@ -238,6 +238,16 @@ impl AgentTerminal {
                 "another replica holds the terminal".into(),
             ));
         }
+        if status == StatusCode::UNPROCESSABLE_ENTITY
+            && detail.as_ref().is_some_and(|d| d.code == "invalid_lease")
+        {
+            // The agent's clock is more than a day behind Redis's: nothing ran, and nothing will
+            // until one of the clocks is set right.
+            tracing::error!(terminal = %self.id, "agent refused the lease as too far ahead of its clock: check the clocks of Redis and the agent");
+            return Err(TerminalError::NotSent(
+                "the agent refused the lease (clocks apart)".into(),
+            ));
+        }
         Err(match status {
             StatusCode::CONFLICT => TerminalError::WrongAccount {
                 expected: expected

@@ -43,11 +43,22 @@ struct AgentState {
 
 impl AgentState {
     /// Checks `lease` against the newest seen and takes the fence for the operation. No lease
-    /// (a bridge without shared ownership) is not fenced.
+    /// (a bridge without shared ownership) is not fenced. A lease no bridge can have issued (see
+    /// [`lease_is_plausible`]) is refused before the fence, so it never becomes the newest.
     async fn fence(
         &self,
         lease: Option<u64>,
     ) -> Result<tokio::sync::MutexGuard<'_, Option<u64>>, AgentFailure> {
+        if let Some(given) = lease {
+            if !lease_is_plausible(given, unix_micros_now()) {
+                tracing::warn!(
+                    lease = given,
+                    "refused a lease more than {} s ahead of this agent's clock",
+                    MAX_LEASE_AHEAD.as_secs()
+                );
+                return Err(AgentFailure::InvalidLease { given });
+            }
+        }
         let mut newest = self.fence.lock().await;
         if let Some(given) = lease {
             match *newest {
@@ -64,6 +75,26 @@ impl AgentState {
     }
 }
 
+/// How far ahead of the agent's clock a lease may be. A bridge's lease is at most its Redis's
+/// clock in microseconds plus the leases issued since (`crate::ownership`), so a day covers any
+/// clock skew and any number of owner changes; beyond it the lease is forged or broken, and
+/// taking it as the newest would lock every replica out of this terminal until a restart.
+pub const MAX_LEASE_AHEAD: Duration = Duration::from_secs(86_400);
+
+/// Microseconds since the Unix epoch on this machine's clock (0 before 1970).
+fn unix_micros_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Whether `lease` is at most `now_micros` plus [`MAX_LEASE_AHEAD`].
+fn lease_is_plausible(lease: u64, now_micros: u64) -> bool {
+    let ahead = u64::try_from(MAX_LEASE_AHEAD.as_micros()).unwrap_or(u64::MAX);
+    lease <= now_micros.saturating_add(ahead)
+}
+
 /// Why a request failed, as the protocol reports it.
 #[derive(Debug)]
 pub enum AgentFailure {
@@ -74,6 +105,10 @@ pub enum AgentFailure {
     StaleLease {
         given: u64,
         newest: u64,
+    },
+    /// A lease further ahead of the agent's clock than any bridge issues ([`MAX_LEASE_AHEAD`]).
+    InvalidLease {
+        given: u64,
     },
     Terminal(TerminalError),
     /// The call's deadline passed before it could start: nothing was sent to MT5.
@@ -124,6 +159,16 @@ impl IntoResponse for AgentFailure {
                 plain(
                     "stale_lease",
                     format!("lease {given} is older than lease {newest}: another bridge replica holds this terminal"),
+                ),
+            ),
+            AgentFailure::InvalidLease { given } => error_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                plain(
+                    "invalid_lease",
+                    format!(
+                        "lease {given} is more than {} s ahead of this agent's clock: no bridge issues it",
+                        MAX_LEASE_AHEAD.as_secs()
+                    ),
                 ),
             ),
             AgentFailure::Terminal(e) => {
@@ -723,16 +768,21 @@ pub async fn run_sim_agent(
         .route("/v1/sim/password", post(sim_password))
         .with_state(broker);
     let app = router_with(terminal, token, "sim", admin);
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let listener =
+        crate::server::bind(bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let port = listener
         .local_addr()
         .map(|a| a.port())
         .unwrap_or(bind.port());
-    tracing::info!(port, "sim-agent listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    // The same timeouts and connection cap as `serve`; bodies as large as axum's default limit
+    // (2 MiB), which the agent's routes keep.
+    let limits = crate::server::ServerLimits::defaults(2 * 1024 * 1024);
+    tracing::info!(
+        port,
+        max_connections = limits.max_connections,
+        "sim-agent listening"
+    );
+    crate::server::serve(listener, app, limits, shutdown)
         .await
         .map_err(|e| format!("server error: {e}"))
 }
@@ -740,6 +790,20 @@ pub async fn run_sim_agent(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_may_run_at_most_a_day_ahead_of_the_clock() {
+        let now = 1_764_083_712_000_123;
+        let day = 86_400_000_000;
+        assert!(lease_is_plausible(now, now));
+        assert!(lease_is_plausible(now + day, now));
+        assert!(!lease_is_plausible(now + day + 1, now));
+        assert!(!lease_is_plausible(1 << 63, now));
+        assert!(!lease_is_plausible(u64::MAX, now));
+        assert!(lease_is_plausible(u64::MAX, u64::MAX), "no overflow");
+        let r = AgentFailure::InvalidLease { given: 1 << 63 }.into_response();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
 
     #[test]
     fn wrong_account_carries_actual_and_status() {

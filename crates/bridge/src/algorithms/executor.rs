@@ -4,7 +4,7 @@
 //! send each order through the same pipeline as `POST /orders` (journaled with the algorithm and
 //! run ids, counted against the trade limit). `dry_run` plans the same trades and sends nothing.
 
-use super::levels::{self, Quote, Violation};
+use super::levels::{self, Quote};
 use super::strategies::{Intent as StrategyIntent, Params, Strategy};
 use crate::error::{ApiError, ApiResult};
 use crate::pool::Purpose;
@@ -13,9 +13,10 @@ use crate::risk::RiskLimits;
 use crate::state::AppState;
 use crate::store::algorithms::{NewAlgorithmRun, RunFinish, RUN_DONE, RUN_FAILED};
 use crate::store::{AccountRow, UserCtx};
+use crate::trading::prepare::market_price_on_grid;
 use crate::trading::{
-    default_filling, filling_unknown, on_terminal, order_comment, request_hash, risk_refusal,
-    submit, Intent, Prepared, Source, FILLING_MODE,
+    default_filling, filling_unknown, on_terminal, request_hash, risk_refusal, submit, Close,
+    Command, Guard, HeldBack, Intent, Place, Source, FILLING_MODE,
 };
 use mt5::util::{PriceGrid, Rounding};
 use mt5::{
@@ -24,7 +25,6 @@ use mt5::{
 };
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -159,15 +159,6 @@ pub struct RunReport {
     pub skipped: Vec<SkippedIntent>,
 }
 
-/// What an answer of the broker's says of an order: its ticket, volume and price.
-fn filled(body: &Value) -> (Option<u64>, Option<f64>, Option<f64>) {
-    (
-        body.get("order").and_then(Value::as_u64),
-        body.get("volume").and_then(Value::as_f64),
-        body.get("price").and_then(Value::as_f64),
-    )
-}
-
 fn error_reason(e: &ApiError) -> String {
     let (_, code) = e.status_and_code();
     match e {
@@ -185,10 +176,9 @@ fn filling_reason(info: &SymbolInfo) -> String {
 }
 
 /// The price a market order of `order_type` goes out at: the ask for a buy, the bid for a sell,
-/// on the symbol's tick grid (a broker's quote already is; a quote that is not stays as it came).
+/// on the symbol's tick grid.
 fn market_price(grid: PriceGrid, order_type: OrderType, q: Quote) -> f64 {
-    let raw = crate::trading::market_price(order_type, q.bid, q.ask);
-    grid.round(raw, Rounding::Nearest).unwrap_or(raw)
+    market_price_on_grid(grid, order_type, q)
 }
 
 /// An entry's SL and TP on the tick grid: the SL away from the price (down for a buy, up for a
@@ -214,32 +204,11 @@ fn levels_on_grid(
     Some((sl, tp))
 }
 
-/// A level check that failed under the lease, at the quote the order would have gone out at:
-/// the order is held back (journaled `refused`) and the run's `skipped` names the rule, as when
-/// the check fails before anything is journaled.
-#[derive(Clone, Default)]
-struct HeldBack(Arc<Mutex<Option<Violation>>>);
-
-impl HeldBack {
-    fn hold(&self, bad: Violation) -> Prepared {
-        let prepared = Prepared::Unsendable {
-            code: bad.code(),
-            field: bad.field,
-            message: bad.message.clone(),
-        };
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(bad);
-        }
-        prepared
-    }
-
-    /// The skip reason for a failed submission: the rule held back for, else the error.
-    fn reason_for(&self, e: &ApiError) -> String {
-        let held = self.0.lock().ok().and_then(|slot| slot.clone());
-        match held {
-            Some(bad) => bad.reason(),
-            None => error_reason(e),
-        }
+/// The skip reason for a failed submission: the rule the order was held back for, else the error.
+fn reason_for(held: &HeldBack, e: &ApiError) -> String {
+    match held.rule() {
+        Some(bad) => bad.reason(),
+        None => error_reason(e),
     }
 }
 
@@ -411,8 +380,28 @@ async fn pass(
                     }
                     continue;
                 }
+                let held = HeldBack::default();
                 let intent = Intent {
-                    action: "place",
+                    command: Command::Place(Place {
+                        symbol: req.symbol.clone(),
+                        r#type,
+                        volume,
+                        price: None,
+                        stoplimit: None,
+                        sl,
+                        tp: tp.unwrap_or(0.0),
+                        deviation: 20,
+                        type_filling: Some(type_filling),
+                        type_time: Default::default(),
+                        expiration_utc: None,
+                        magic,
+                        comment: Some("algo".into()),
+                        guard: Some(Guard {
+                            info: v.symbol.clone(),
+                            grid,
+                            held: held.clone(),
+                        }),
+                    }),
                     request: json!({"symbol": req.symbol, "type": side, "volume": volume, "sl": sl, "tp": tp, "magic": magic}),
                     idempotency_key: None,
                     source: Source::Algorithm {
@@ -420,46 +409,21 @@ async fn pass(
                         run_id,
                     },
                 };
-                let held_back = HeldBack::default();
-                let (base, info, held) = (req.clone(), v.symbol.clone(), held_back.clone());
-                let sent = submit(state, user, ex.account, intent, move |t, at, client_id| {
-                    let (mut req, info, held) = (base.clone(), info.clone(), held.clone());
-                    Box::pin(async move {
-                        // Fill at the quote of the moment, not the one the strategy saw, and check
-                        // the levels against that same quote.
-                        let tick = t.symbol_info_tick(&at, &req.symbol).await?;
-                        let now = Quote {
-                            bid: tick.bid,
-                            ask: tick.ask,
-                        };
-                        req.price = market_price(grid, req.r#type, now);
-                        if let Err(bad) = levels::check_entry(&info, side, now, req.sl, req.tp) {
-                            return Ok(held.hold(bad));
-                        }
-                        req.comment = order_comment(&client_id, Some("algo"));
-                        let offset = t.server_time_offset_s(&at).await?;
-                        Ok(Prepared::Send {
-                            request: req,
-                            offset_s: offset,
-                        })
-                    })
-                })
-                .await;
-                match sent {
-                    Ok(outcome) => {
+                match submit(state, user, ex.account, intent).await {
+                    Ok(done) => {
                         own_open += 1;
-                        let (ticket, filled_volume, price) = filled(&outcome.body);
+                        let result = done.result.as_deref();
                         trades.push(AlgorithmTrade::Entry(EntryTrade {
-                            ticket,
+                            ticket: result.map(|r| r.order),
                             symbol: ex.params.symbol.clone(),
                             side,
-                            volume: filled_volume.unwrap_or(volume),
-                            price: price.unwrap_or(entry),
+                            volume: result.map_or(volume, |r| r.volume),
+                            price: result.map_or(entry, |r| r.price),
                             sl,
                             tp,
                         }));
                     }
-                    Err(e) => skipped.push(skip(described, held_back.reason_for(&e))),
+                    Err(e) => skipped.push(skip(described, reason_for(&held, &e))),
                 }
             }
             StrategyIntent::Exit { ticket, reason } => {
@@ -506,62 +470,43 @@ async fn pass(
                     }));
                     continue;
                 }
+                // What the trade says if the broker's answer lacks its volume or price.
+                let (pos_volume, quoted) = (pos.volume, market_price(grid, close_type, quote));
+                let held = HeldBack::default();
                 let intent = Intent {
-                    action: "close_position",
-                    request: json!({"ticket": ticket, "volume": pos.volume}),
+                    command: Command::Close(Close {
+                        volume: pos.volume,
+                        position: pos,
+                        r#type: close_type,
+                        deviation: 20,
+                        type_filling: Some(filling),
+                        comment: Some("algo exit".into()),
+                        guard: Some(Guard {
+                            info: v.symbol.clone(),
+                            grid,
+                            held: held.clone(),
+                        }),
+                    }),
+                    request: json!({"ticket": ticket, "volume": pos_volume}),
                     idempotency_key: None,
                     source: Source::Algorithm {
                         algorithm_id: ex.algorithm_id.clone(),
                         run_id,
                     },
                 };
-                // What the trade says if the broker's answer lacks its volume or price.
-                let (pos_volume, quoted) = (pos.volume, market_price(grid, close_type, quote));
-                let held_back = HeldBack::default();
-                let (info, held) = (v.symbol.clone(), held_back.clone());
-                let sent = submit(state, user, ex.account, intent, move |t, at, client_id| {
-                    let (pos, info, held) = (pos.clone(), info.clone(), held.clone());
-                    Box::pin(async move {
-                        let tick = t.symbol_info_tick(&at, &pos.symbol).await?;
-                        let now = Quote {
-                            bid: tick.bid,
-                            ask: tick.ask,
-                        };
-                        if let Err(bad) =
-                            levels::check_position_change(&info, pos.r#type, now, pos.sl, pos.tp)
-                        {
-                            return Ok(held.hold(bad));
-                        }
-                        let req = crate::trading::close_request(
-                            &pos,
-                            close_type,
-                            pos.volume,
-                            market_price(grid, close_type, now),
-                            20,
-                            filling,
-                            order_comment(&client_id, Some("algo exit")),
-                        );
-                        let offset = t.server_time_offset_s(&at).await?;
-                        Ok(Prepared::Send {
-                            request: req,
-                            offset_s: offset,
-                        })
-                    })
-                })
-                .await;
-                match sent {
-                    Ok(outcome) => {
-                        let (order, volume, price) = filled(&outcome.body);
+                match submit(state, user, ex.account, intent).await {
+                    Ok(done) => {
+                        let result = done.result.as_deref();
                         trades.push(AlgorithmTrade::Exit(ExitTrade {
-                            ticket: order,
+                            ticket: result.map(|r| r.order),
                             position: ticket,
                             symbol: ex.params.symbol.clone(),
                             side: close_side,
-                            volume: volume.unwrap_or(pos_volume),
-                            price: price.unwrap_or(quoted),
+                            volume: result.map_or(pos_volume, |r| r.volume),
+                            price: result.map_or(quoted, |r| r.price),
                         }));
                     }
-                    Err(e) => skipped.push(skip(described, held_back.reason_for(&e))),
+                    Err(e) => skipped.push(skip(described, reason_for(&held, &e))),
                 }
             }
         }

@@ -1,29 +1,26 @@
 //! `/api/v1/accounts`: connect, list, get, switch, current, update, delete — the seed's endpoints
-//! with its request and response bodies.
+//! with its request and response bodies. Here: parsing, the answers and their documentation; what
+//! the requests do is in [`crate::accounts`].
 
 use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::extract::{Path, Query};
 use super::openapi as doc;
 use super::validate::{Fields, Opt};
+use crate::accounts::{Connect, Update};
 use crate::error::{ApiError, ApiResult};
-use crate::limits::count_refusal;
 use crate::state::AppState;
-use crate::store::audit::{
-    AUDIT_ACCOUNT_CONNECTED, AUDIT_ACCOUNT_DELETED, AUDIT_ACCOUNT_SWITCHED, AUDIT_CONNECT_FAILED,
-    AUDIT_PASSWORD_CHANGED, AUDIT_PASSWORD_CHANGE_FAILED,
-};
-use crate::store::{AccountPatch, AccountRow, NewAccount};
-use crate::vault::{Binding, TOMBSTONE};
+use crate::store::AccountRow;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use mt5::{AccountInfo, AccountKey, AccountTradeMode};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+pub use crate::accounts::AccountType;
 
 const NAME_MAX: usize = 255;
 const SERVER_MAX: usize = 255;
@@ -48,26 +45,6 @@ impl Serialize for Login {
 
 /// `true`: the `success` of a body that carries it.
 pub use super::openapi::{Success, True};
-
-/// `demo` or `live`: the seed's account types (a real MT5 account is `live`, demo and contest
-/// `demo`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountType {
-    Demo,
-    Live,
-}
-
-impl AccountType {
-    const ALL: [AccountType; 2] = [AccountType::Demo, AccountType::Live];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountType::Demo => "demo",
-            AccountType::Live => "live",
-        }
-    }
-}
 
 /// An account as listed (the seed's `mt5_accounts` row without credentials).
 #[derive(Serialize, ToSchema)]
@@ -198,7 +175,8 @@ pub struct SwitchResponse {
 }
 
 /// An event of the user's accounts: `account_connected`, `connect_failed`, `password_changed`,
-/// `password_change_failed`, `account_switched`, `account_deleted`, `credentials_invalid`.
+/// `password_change_failed`, `account_switched`, `account_deleted`, `credentials_invalid`,
+/// `login_guessing_blocked` (others' guesses at the account's login are being refused).
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntry {
     pub id: Uuid,
@@ -219,57 +197,9 @@ pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
 }
 
-/// The account type a terminal reports, in the seed's vocabulary. A trade mode the service does
-/// not know is taken as `live`: it may be real money, and every safeguard for live accounts
-/// (`confirm_live` for algorithms) applies to it.
-pub fn reported_type(info: &AccountInfo) -> &'static str {
-    match info.trade_mode {
-        AccountTradeMode::Real | AccountTradeMode::Unknown(_) => AccountType::Live.as_str(),
-        AccountTradeMode::Demo | AccountTradeMode::Contest => AccountType::Demo.as_str(),
-    }
-}
-
-fn check_type(declared: Option<&str>, info: &AccountInfo) -> ApiResult<()> {
-    match declared {
-        Some(d) if d != reported_type(info) => Err(ApiError::AccountTypeMismatch {
-            declared: d.to_string(),
-            reported: reported_type(info).to_string(),
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Runs `account_info` on a terminal logged in to the stored account.
-pub async fn live_info(state: &AppState, row: &AccountRow) -> ApiResult<AccountInfo> {
-    crate::trading::read(state, row, |t, at| {
-        Box::pin(async move { t.account_info(&at).await })
-    })
-    .await
-}
-
+/// The user's account named by the path (`422` when it is not a UUID, `404` when not theirs).
 async fn find(state: &AppState, user: &AuthUser, raw_id: &str) -> ApiResult<AccountRow> {
-    let id = path_uuid("account_id", raw_id)?;
-    state
-        .store
-        .get_account(&user.ctx, id)
-        .await?
-        .ok_or(ApiError::AccountNotFound)
-}
-
-/// The user's current account (see [`crate::context::resolve_current`]).
-pub async fn resolve_current(state: &AppState, user: &AuthUser) -> ApiResult<AccountRow> {
-    crate::context::resolve_current(state.store.as_ref(), state.sessions.as_ref(), &user.ctx).await
-}
-
-struct Connect {
-    account_name: String,
-    login: u64,
-    password: SecretString,
-    server: String,
-    broker_name: Option<String>,
-    account_type: Option<String>,
-    set_as_default: bool,
-    risk_limits: Option<Value>,
+    crate::accounts::find(state, &user.ctx, path_uuid("account_id", raw_id)?).await
 }
 
 fn parse_connect(body: &Value) -> ApiResult<Connect> {
@@ -317,80 +247,6 @@ fn parse_risk_limits(f: &mut Fields<'_>) -> Opt<Option<Value>> {
     }
 }
 
-/// Writes an audit entry for something that already happened. `details` holds non-secret facts
-/// only. A failed write is logged and does not fail the user's request.
-async fn audit(
-    state: &AppState,
-    user: &AuthUser,
-    account_id: Option<Uuid>,
-    event: &str,
-    details: Value,
-) {
-    if let Err(e) = state
-        .store
-        .record(Some(&user.ctx), account_id, event, details)
-        .await
-    {
-        tracing::error!(user_id = %user.id(), event, error = %e, "audit entry not written");
-    }
-}
-
-/// Verifies a password the user gives (connect, or `PUT` with a password) by logging a terminal
-/// in with it, held to the guessing limits: failed logins per user, and per MT5 login and server
-/// across all users. The attempt is counted before the login and given back unless MT5 refused
-/// it, so parallel requests cannot slip past a limit between a check and a count. Logins with a
-/// stored, once-verified credential never come here: nobody can lock an owner out by guessing.
-async fn verify_new_password(
-    state: &AppState,
-    user: &AuthUser,
-    key: &AccountKey,
-    password: &SecretString,
-) -> ApiResult<AccountInfo> {
-    let per_user = (
-        format!("connect_fail:{}", user.id()),
-        state.limits.connect_failures_per_user,
-        "failed_connects_per_user",
-    );
-    // Servers compare without case or surrounding blanks, so a spelling does not reset the count.
-    let per_login = (
-        format!(
-            "login_fail:{}@{}",
-            key.login,
-            key.server.trim().to_lowercase()
-        ),
-        state.limits.login_failures_per_login,
-        "failed_logins_per_login",
-    );
-    let mut taken: Vec<&(String, crate::limits::Limit, &'static str)> = Vec::new();
-    for slot in [&per_user, &per_login] {
-        let (k, limit, scope) = slot;
-        if let Err(e) = state.limiter.acquire(k, *limit).await {
-            count_refusal(&state.metrics, &e, scope);
-            for (k, limit, _) in taken {
-                crate::limits::release_quietly(state.limiter.as_ref(), k, *limit).await;
-            }
-            return Err(crate::limits::refused(scope, *limit, e));
-        }
-        taken.push(slot);
-    }
-    let session = state.credentials.session_for(key, password);
-    let result = state
-        .pool
-        .verify_login_for(&session, Some(user.id()), password)
-        .await
-        .map_err(ApiError::from);
-    if let Err(ApiError::RateLimited { scope, .. }) = &result {
-        state.metrics.rate_limited(scope);
-    }
-    if !matches!(result, Err(ApiError::Mt5LoginFailed { .. })) {
-        // Only a refusal by MT5 is a failed guess.
-        for (k, limit, _) in taken {
-            crate::limits::release_quietly(state.limiter.as_ref(), k, *limit).await;
-        }
-    }
-    result
-}
-
 /// Connect an MT5 account.
 ///
 /// Logs a terminal in with the credentials to verify them, encrypts the password and stores the
@@ -423,107 +279,9 @@ pub async fn connect(
     JsonBody(body): JsonBody,
 ) -> ApiResult<impl IntoResponse> {
     user.require_may_store_credentials(state.require_aal2)?;
-    let mut req = parse_connect(&body)?;
-    let login = req.login.to_string();
-    let mut existing = state
-        .store
-        .find_by_login(&user.ctx, &login, &req.server)
-        .await?;
-    if existing.as_ref().is_some_and(|r| r.is_active) {
-        return Err(ApiError::AccountExists);
-    }
-    let key = AccountKey::new(req.login, req.server.clone());
-    let info = match verify_new_password(&state, &user, &key, &req.password).await {
-        Ok(info) => info,
-        Err(ApiError::Mt5LoginFailed { code, message }) => {
-            tracing::warn!(user_id = %user.id(), login = %req.login, server = %req.server, "connect refused by MT5");
-            audit(
-                &state,
-                &user,
-                existing.as_ref().map(|r| r.id),
-                AUDIT_CONNECT_FAILED,
-                json!({"login": login, "server": req.server, "mt5_error_code": code}),
-            )
-            .await;
-            return Err(ApiError::Mt5LoginFailed { code, message });
-        }
-        Err(e) => return Err(e),
-    };
-    check_type(req.account_type.as_deref(), &info)?;
-    // MT5 finds a server whatever its case and surrounding blanks: the terminal's own spelling is
-    // stored, so one account is one row. Any other difference is not the server asked for.
-    let reported = info.server.trim();
-    if !reported.is_empty() && reported != req.server {
-        if !mt5::same_server(reported, &req.server) {
-            return Err(ApiError::validation(
-                "server",
-                format!(
-                    "the terminal logged in to trade server {:?}, not the one named",
-                    reported.chars().take(64).collect::<String>()
-                ),
-            ));
-        }
-        req.server = reported.to_string();
-        existing = state
-            .store
-            .find_by_login(&user.ctx, &login, &req.server)
-            .await?;
-        if existing.as_ref().is_some_and(|r| r.is_active) {
-            return Err(ApiError::AccountExists);
-        }
-    }
-
-    let id = existing.as_ref().map(|r| r.id).unwrap_or_else(Uuid::new_v4);
-    let envelope = state
-        .vault
-        .encrypt(
-            &req.password,
-            &Binding {
-                account_id: id,
-                user_id: user.id(),
-                login: &login,
-                server: &req.server,
-            },
-        )
-        .map_err(|e| ApiError::Internal(format!("encryption failed: {e}")))?;
-    let new = NewAccount {
-        id,
-        account_name: req.account_name,
-        login,
-        server: req.server,
-        encrypted_password: envelope,
-        // Unstated labels are filled from what the terminal reports.
-        broker_name: req
-            .broker_name
-            .or_else(|| Some(info.company.clone()).filter(|c| !c.is_empty())),
-        account_type: req
-            .account_type
-            .or_else(|| Some(reported_type(&info).to_string())),
-        risk_limits: req.risk_limits,
-    };
-    let row = match existing {
-        Some(_) => state
-            .store
-            .reactivate(&user.ctx, id, new, req.set_as_default)
-            .await?
-            .ok_or(ApiError::AccountExists)?,
-        None => {
-            state
-                .store
-                .insert_account(&user.ctx, new, req.set_as_default)
-                .await?
-        }
-    };
-    crate::trading::record_trade_allowed(&state, &user.ctx, row.id, info.trade_allowed).await;
-    tracing::info!(user_id = %user.id(), account_id = %row.id, login = %row.login, server = %row.server, "account connected");
-    audit(
-        &state,
-        &user,
-        Some(row.id),
-        AUDIT_ACCOUNT_CONNECTED,
-        json!({"login": row.login, "server": row.server, "account_name": row.account_name}),
-    )
-    .await;
+    let req = parse_connect(&body)?;
+    let crate::accounts::Connected { row, info } =
+        crate::accounts::connect(&state, &user.ctx, req).await?;
     Ok((
         StatusCode::CREATED,
         Json(ConnectResponse {
@@ -695,51 +453,8 @@ pub async fn switch(
     user: AuthUser,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<SwitchResponse>> {
-    let row = find(&state, &user, &raw).await?;
-    // Only a switch that changes the current account counts against the limit.
-    let current = match resolve_current(&state, &user).await {
-        Ok(r) => Some(r.id),
-        Err(ApiError::NoAccount) => None,
-        Err(e) => return Err(e),
-    };
-    let changes = current != Some(row.id);
-    let limit = state.limits.switch_per_user;
-    let limit_key = format!("switch:{}", user.id());
-    if changes {
-        state
-            .limiter
-            .acquire(&limit_key, limit)
-            .await
-            .inspect_err(|e| count_refusal(&state.metrics, e, "switches_per_user"))
-            .map_err(|e| crate::limits::refused("switches_per_user", limit, e))?;
-    }
-    let info = match live_info(&state, &row).await {
-        Ok(info) => info,
-        Err(e) => {
-            if changes {
-                crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
-            }
-            return Err(e);
-        }
-    };
-    if let Err(e) = state.sessions.set(user.id(), row.id).await {
-        if changes {
-            crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit).await;
-        }
-        return Err(e.into());
-    }
-    if changes {
-        state.metrics.account_switched();
-        audit(
-            &state,
-            &user,
-            Some(row.id),
-            AUDIT_ACCOUNT_SWITCHED,
-            json!({"from": current, "to": row.id}),
-        )
-        .await;
-    }
-    tracing::info!(user_id = %user.id(), account_id = %row.id, "switched account");
+    let id = path_uuid("account_id", &raw)?;
+    let (row, info) = crate::accounts::switch(&state, &user.ctx, id).await?;
     Ok(Json(SwitchResponse {
         success: True,
         account: SwitchedAccount {
@@ -774,8 +489,8 @@ pub async fn current(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> ApiResult<Json<CurrentAccountResponse>> {
-    let row = resolve_current(&state, &user).await?;
-    let info = live_info(&state, &row).await?;
+    let row = crate::accounts::resolve_current(&state, &user.ctx).await?;
+    let info = crate::accounts::live_info(&state, &row).await?;
     Ok(Json(CurrentAccountResponse {
         account: CurrentAccount {
             id: row.id,
@@ -807,6 +522,8 @@ pub async fn current(
         (status = 413, response = doc::PayloadTooLarge),
         (status = 409, response = doc::CredentialsInvalid),
         (status = 422, description = "`validation_failed`; `mt5_login_failed` (the new password); `account_type_mismatch`", body = doc::ErrorBody),
+        (status = 429, description = "`rate_limited`: a new `password` is a guess, held to `failed_connects_per_user` (the user's new passwords refused by MT5, `CONNECT_FAIL_LIMIT` per 15 minutes) and, unless the user holds the login's trading row (its stored password logged in with trading allowed), `failed_logins_per_login` (refused across all users, `LOGIN_FAIL_LIMIT`); a `password` or `account_type` checked on a terminal may also meet `queue_per_user` (too many of the user's requests waiting for a terminal, `window_seconds` 0). `details` has `scope`, `limit`, `window_seconds`, `retry_after_seconds`", body = doc::ErrorBody,
+            headers(("Retry-After" = String, description = "Seconds until a retry may pass"))),
         (status = 500, response = doc::Internal),
         (status = 503, response = doc::TerminalUnavailable),
         (status = 504, response = doc::TerminalTimeout),
@@ -837,115 +554,29 @@ pub async fn update(
         f.error("is_default", "must not be null");
     }
     f.finish()?;
-
-    let row = state
-        .store
-        .get_account(&user.ctx, id)
-        .await?
-        .ok_or(ApiError::AccountNotFound)?;
-    if is_default == Opt::Value(false) && row.is_default {
-        return Err(ApiError::validation(
-            "is_default",
-            "the default account changes by setting is_default on another account",
-        ));
-    }
-    let mut patch = AccountPatch {
+    let update = Update {
         account_name: account_name.value(),
-        ..Default::default()
+        risk_limits: risk_limits.value(),
+        is_default: is_default.value(),
+        password: password.value().map(SecretString::from),
+        broker_name: patch_of(broker_name),
+        account_type: patch_of(account_type),
+        may_store_password: user.require_may_store_credentials(state.require_aal2),
     };
-    if let Opt::Value(v) = risk_limits {
-        patch.risk_limits = Some(v);
-    }
-    match broker_name {
-        Opt::Value(b) => patch.broker_name = Some(Some(b)),
-        Opt::Null => patch.broker_name = Some(None),
-        Opt::Absent => {}
-    }
-    let new_type = match account_type {
-        Opt::Value(t) => Some(Some(t)),
-        Opt::Null => Some(None),
-        Opt::Absent => None,
-    };
-
-    // A new password is verified by a login before it is stored; a new account type is checked
-    // against what the terminal reports.
-    let key = crate::trading::account_key(&row)?;
-    let mut verified_trade_allowed = None;
-    if let Opt::Value(pw) = password {
-        user.require_may_store_credentials(state.require_aal2)?;
-        let pw = SecretString::from(pw);
-        let info = match verify_new_password(&state, &user, &key, &pw).await {
-            Ok(info) => info,
-            Err(ApiError::Mt5LoginFailed { code, message }) => {
-                audit(
-                    &state,
-                    &user,
-                    Some(row.id),
-                    AUDIT_PASSWORD_CHANGE_FAILED,
-                    json!({"login": row.login, "server": row.server, "mt5_error_code": code}),
-                )
-                .await;
-                return Err(ApiError::Mt5LoginFailed { code, message });
-            }
-            Err(e) => return Err(e),
-        };
-        if let Some(Some(t)) = &new_type {
-            check_type(Some(t), &info)?;
-        }
-        verified_trade_allowed = Some(info.trade_allowed);
-        let envelope = state
-            .vault
-            .encrypt(
-                &pw,
-                &Binding {
-                    account_id: row.id,
-                    user_id: user.id(),
-                    login: &row.login,
-                    server: &row.server,
-                },
-            )
-            .map_err(|e| ApiError::Internal(format!("encryption failed: {e}")))?;
-        patch.encrypted_password = Some(envelope);
-    } else if let Some(Some(t)) = &new_type {
-        let info = live_info(&state, &row).await?;
-        check_type(Some(t), &info)?;
-    }
-    patch.account_type = new_type;
-
-    let password_changed = patch.encrypted_password.is_some();
-    let mut updated = state
-        .store
-        .update_account(&user.ctx, id, patch)
-        .await?
-        .ok_or(ApiError::AccountNotFound)?;
-    // Logged and audited once the new ciphertext is stored, not before.
-    if let Some(allowed) = verified_trade_allowed {
-        crate::trading::record_trade_allowed(&state, &user.ctx, row.id, allowed).await;
-        updated.trade_allowed = Some(allowed);
-    }
-    if password_changed {
-        tracing::info!(user_id = %user.id(), account_id = %row.id, "account password changed");
-        audit(
-            &state,
-            &user,
-            Some(row.id),
-            AUDIT_PASSWORD_CHANGED,
-            json!({"login": row.login, "server": row.server}),
-        )
-        .await;
-    }
-    if is_default == Opt::Value(true) && !updated.is_default {
-        state.store.set_default(&user.ctx, id).await?;
-        updated = state
-            .store
-            .get_account(&user.ctx, id)
-            .await?
-            .ok_or(ApiError::AccountNotFound)?;
-    }
+    let updated = crate::accounts::update(&state, &user.ctx, id, update).await?;
     Ok(Json(AccountUpdated {
         success: True,
         account: (&updated).into(),
     }))
+}
+
+/// A nullable field of a partial update: absent leaves it (`None`), null clears it.
+fn patch_of<T>(v: Opt<T>) -> Option<Option<T>> {
+    match v {
+        Opt::Value(v) => Some(Some(v)),
+        Opt::Null => Some(None),
+        Opt::Absent => None,
+    }
 }
 
 /// Remove an account.
@@ -973,21 +604,7 @@ pub async fn delete(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Success>> {
     let id = path_uuid("account_id", &raw)?;
-    // Read first, for the audit entry: the row keeps its login and server after the delete.
-    let row = state.store.get_account(&user.ctx, id).await?;
-    if !state.store.soft_delete(&user.ctx, id, TOMBSTONE).await? {
-        return Err(ApiError::AccountNotFound);
-    }
-    let details = match &row {
-        Some(r) => json!({"login": r.login, "server": r.server}),
-        None => json!({}),
-    };
-    if let Err(e) = state.sessions.clear_if(user.id(), id).await {
-        // The account is gone whatever the session says: resolving skips deleted accounts.
-        tracing::warn!(error = %e, "session of a deleted account not cleared");
-    }
-    tracing::info!(user_id = %user.id(), account_id = %id, "account deleted");
-    audit(&state, &user, Some(id), AUDIT_ACCOUNT_DELETED, details).await;
+    crate::accounts::delete(&state, &user.ctx, id).await?;
     Ok(Json(Success { success: True }))
 }
 

@@ -11,10 +11,13 @@ use crate::algorithms::executor::{
 };
 use crate::algorithms::strategies::{builtin, find, Strategy};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::limits::count_refusal;
 use crate::state::AppState;
 use crate::store::algorithms::{
-    AlgorithmConfig, AlgorithmConfigPatch, AlgorithmRun, NewAlgorithmConfig,
+    AlgorithmConfig, AlgorithmConfigPatch, AlgorithmRun, ConfigCreated, NewAlgorithmConfig,
+    MAX_CONFIGS_PAGE,
 };
+use crate::store::page;
 use crate::times::rfc3339;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -70,8 +73,13 @@ impl From<&AlgorithmConfig> for AlgorithmView {
 
 #[derive(Serialize, ToSchema)]
 pub struct AlgorithmList {
+    /// Every built-in strategy, in every page.
     pub builtin: Vec<BuiltinAlgorithm>,
+    /// A page of the user's saved configurations, oldest first.
     pub saved: Vec<AlgorithmView>,
+    /// The `cursor` of the next page of `saved`; null on the last.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -233,19 +241,49 @@ fn saved_for_run(config: &AlgorithmConfig) -> ApiResult<(Box<dyn Strategy>, Map<
 }
 
 /// The built-in strategies and the user's saved configurations.
+///
+/// `saved` is paged, oldest first: at most `limit` configurations (default and largest: the
+/// `ALGORITHMS_PER_USER` cap, so a client that does not page gets every one; a larger `limit` is
+/// read as the cap), then `next_cursor` for the next page (null on the last). `builtin` is in
+/// every page.
 #[utoipa::path(
     get,
     path = "/api/v1/algorithms",
     tag = "algorithms",
     operation_id = "list_algorithms",
+    params(doc::AlgorithmsQuery),
     responses(
-        (status = 200, description = "Built-in strategies with their parameters' schema, and saved configurations", body = AlgorithmList),
+        (status = 200, description = "Built-in strategies with their parameters' schema, and a page of saved configurations", body = AlgorithmList),
         (status = 401, response = doc::Unauthorized),
+        (status = 422, description = "`validation_failed`: a bad `limit` or `cursor`, or an unknown parameter", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
     ),
     security(("bearer" = []))
 )]
-pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<AlgorithmList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<AlgorithmList>> {
+    super::trading::query_keys::<doc::AlgorithmsQuery>(&q)?;
+    // The document states one bound for every deployment; a page never holds more than the cap,
+    // so a `limit` past it is the cap (a client that does not page still gets everything).
+    let cap = state.limits.algorithms_per_user;
+    let limit = match q.get("limit") {
+        None => cap,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_CONFIGS_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "limit",
+                    format!("must be an integer from 1 to {MAX_CONFIGS_PAGE}"),
+                )
+            })?
+            .min(cap),
+    };
+    let after = q.get("cursor").map(|c| time_cursor(c)).transpose()?;
     let builtin = builtin()
         .iter()
         .map(|s| BuiltinAlgorithm {
@@ -254,11 +292,29 @@ pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Js
             parameters: s.schema(),
         })
         .collect();
-    let saved = state.store.list_configs(&user.ctx).await?;
+    let rows = state
+        .store
+        .list_configs(&user.ctx, after, page::with_next(limit))
+        .await?;
+    let (saved, more) = page::split(rows, limit);
+    let next_cursor = match (more, saved.last()) {
+        (true, Some(last)) => Some(format!("{}_{}", rfc3339(last.created_at), last.id)),
+        _ => None,
+    };
     Ok(Json(AlgorithmList {
         builtin,
         saved: saved.iter().map(AlgorithmView::from).collect(),
+        next_cursor,
     }))
+}
+
+/// A keyset cursor of this module's lists: `<RFC 3339 time>_<uuid>`.
+fn time_cursor(c: &str) -> ApiResult<(time::OffsetDateTime, Uuid)> {
+    let bad = || ApiError::validation("cursor", "is not a cursor from this endpoint");
+    let (t, id) = c.split_once('_').ok_or_else(bad)?;
+    let t = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| bad())?;
+    Ok((t, Uuid::parse_str(id).map_err(|_| bad())?))
 }
 
 fn strategy_of(kind: &str, field: &str) -> ApiResult<Box<dyn Strategy>> {
@@ -280,7 +336,7 @@ fn strategy_of(kind: &str, field: &str) -> ApiResult<Box<dyn Strategy>> {
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
         (status = 413, response = doc::PayloadTooLarge),
-        (status = 409, description = "`algorithm_exists`: another saved algorithm of the user's has this `name`", body = doc::ErrorBody),
+        (status = 409, description = "`algorithm_exists`: another saved algorithm of the user's has this `name`; `algorithm_limit_reached`: the user has `ALGORITHMS_PER_USER` saved configurations (`details`: `limit`, `current`)", body = doc::ErrorBody),
         (status = 422, description = "`validation_failed`: an unknown `kind`, or `parameters.<key>` at fault; `invalid_combination`: parameters that contradict each other (`slow_period` ≤ `fast_period`, …)", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
     ),
@@ -317,7 +373,8 @@ pub async fn create(
     };
     let strategy = strategy_of(&kind, "kind")?;
     strategy.validate(&parameters).map_err(prefixed)?;
-    let config = state
+    let limit = state.limits.algorithms_per_user;
+    let created = state
         .store
         .create_config(
             &user.ctx,
@@ -327,9 +384,16 @@ pub async fn create(
                 kind,
                 parameters,
             },
+            limit,
         )
         .await
         .map_err(name_taken)?;
+    let config = match created {
+        ConfigCreated::Saved(c) => c,
+        ConfigCreated::LimitReached { current } => {
+            return Err(ApiError::AlgorithmLimitReached { limit, current })
+        }
+    };
     Ok((
         StatusCode::CREATED,
         Json(AlgorithmSaved {
@@ -501,6 +565,7 @@ pub async fn delete(
         (status = 403, description = "`read_only_account`: the terminal reports that trading is not allowed on this account (not for dry runs)", body = doc::ErrorBody),
         (status = 409, response = doc::CredentialsInvalid),
         (status = 422, description = "`invalid_combination` (parameters that contradict each other); `validation_failed` (`parameters.<key>` at fault, in the request or the saved configuration, or the saved configuration's `kind`; `risk_limits.<key>` when the account's stored limits are invalid); `live_confirmation_required` (the account's `account_type` is `live` or its terminal reports a real account, and `confirm_live` is not true; dry runs too)", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
         (status = 500, response = doc::Internal),
         (status = 503, response = doc::TerminalUnavailable),
         (status = 504, response = doc::TerminalTimeout),
@@ -559,6 +624,21 @@ pub async fn execute(
     if account.account_type.as_deref() == Some("live") && !confirm_live {
         return Err(ApiError::LiveConfirmationRequired);
     }
+    // Every run is a stored row and stream events: a dry run spends the user's dry-run budget, a
+    // run that may trade needs the refusal budget its orders would spend, both before it is stored.
+    if dry_run {
+        let limit = state.limits.dry_runs_per_user;
+        state
+            .limiter
+            .acquire(&format!("dry_runs:{}", user.id()), limit)
+            .await
+            .inspect_err(|e| count_refusal(&state.metrics, e, "dry_runs_per_user"))
+            .map_err(|e| crate::limits::refused("dry_runs_per_user", limit, e))?;
+    } else {
+        crate::trading::RefusalBudget::of(&state, &user.ctx)
+            .check()
+            .await?;
+    }
     let report = run_execution(
         &state,
         &user.ctx,
@@ -605,25 +685,18 @@ pub async fn runs(
             .filter(|n| (1..=500).contains(n))
             .ok_or_else(|| ApiError::validation("limit", "must be an integer from 1 to 500"))?,
     };
-    let before = match q.get("cursor") {
-        None => None,
-        Some(c) => {
-            let bad = || ApiError::validation("cursor", "is not a cursor from this endpoint");
-            let (t, id) = c.split_once('_').ok_or_else(bad)?;
-            let t = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| bad())?;
-            Some((t, Uuid::parse_str(id).map_err(|_| bad())?))
-        }
-    };
-    let list = state.store.list_runs(&user.ctx, before, limit + 1).await?;
-    let more = list.len() > limit as usize;
-    let page: Vec<_> = list.into_iter().take(limit as usize).collect();
-    let next_cursor = match (more, page.last()) {
+    let before = q.get("cursor").map(|c| time_cursor(c)).transpose()?;
+    let list = state
+        .store
+        .list_runs(&user.ctx, before, page::with_next(limit))
+        .await?;
+    let (runs, more) = page::split(list, limit);
+    let next_cursor = match (more, runs.last()) {
         (true, Some(last)) => Some(format!("{}_{}", rfc3339(last.started_at), last.id)),
         _ => None,
     };
     Ok(Json(RunPage {
-        runs: page.iter().map(RunView::from).collect(),
+        runs: runs.iter().map(RunView::from).collect(),
         next_cursor,
     }))
 }

@@ -90,7 +90,7 @@ fn build() -> Result<Value, String> {
             object(json!({"type": {"const": "subscribed"}, "id": id, "account_id": uuid}), &["type", "id", "account_id"])),
         "unsubscribed": message("unsubscribed", "The subscription is off",
             object(json!({"type": {"const": "unsubscribed"}, "id": id}), &["type", "id"])),
-        "error": message("error", &format!("A message refused (`id` names its subscription), or why the stream closes: the HTTP API's codes, plus `token_expired`; `rate_limited` at {MAX_SUBSCRIPTIONS} subscriptions (scope `subscriptions_per_connection`)"),
+        "error": message("error", &format!("A message refused (`id` names its subscription), or why the stream closes: the HTTP API's codes, plus `token_expired`; `rate_limited` at {MAX_SUBSCRIPTIONS} subscriptions (scope `subscriptions_per_connection`) or past the user's distinct ticks symbols (scope `symbols_per_user`); `account_not_found` naming each subscription of an account that was deleted"),
             json!({"type": "object", "properties": {
                 "type": {"const": "error"}, "id": id,
                 "code": {"anyOf": [{"$ref": "#/components/schemas/ErrorCode"}, {"const": "token_expired"}]},
@@ -114,7 +114,7 @@ fn build() -> Result<Value, String> {
         "info": {
             "title": "mt5-bridge live stream",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "GET /api/v1/stream: authenticate with `Authorization: Bearer` on the upgrade, or with an `auth` message within 10 s (else close 4001). Close codes: 4001 unauthenticated or token expired, 4008 slow_consumer (STREAM_BUFFER messages behind), 4029 too many streams of this user. Pings every 20 s. docs/streaming.md has the details; the schemas are those of /openapi.json.",
+            "description": "GET /api/v1/stream: authenticate with `Authorization: Bearer` on the upgrade, or with an `auth` message within 10 s (else close 4001). Close codes: 4001 unauthenticated or token expired, 4008 slow_consumer (STREAM_BUFFER messages behind), 4029 too many streams of this user, 1009 a message or frame over 64 KiB, 1013 the stream cannot be counted (Redis unreachable). A client that stops reading is cut off after one send waited 5 s. Pings every 20 s. docs/streaming.md has the details; the schemas are those of /openapi.json.",
         },
         "defaultContentType": "application/json",
         "channels": {

@@ -258,26 +258,7 @@ pub struct HistoryOrderPage {
     pub next_cursor: Option<String>,
 }
 
-/// `api` or `algorithm`.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)] // names the values of `JournalEntryView::source` in the document
-pub enum JournalSource {
-    Api,
-    Algorithm,
-}
-
-/// What the entry does.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)] // names the values of `JournalEntryView::action` in the document
-pub enum JournalAction {
-    Place,
-    ModifyOrder,
-    CancelOrder,
-    ModifyPosition,
-    ClosePosition,
-}
+pub use crate::store::journal::{JournalAction, JournalSource};
 
 /// One order intent, journaled before it was sent.
 #[derive(Serialize, ToSchema)]
@@ -437,12 +418,11 @@ pub async fn journal(
             JournalFilter {
                 account_id,
                 before,
-                limit: limit + 1,
+                limit: crate::store::page::with_next(limit),
             },
         )
         .await?;
-    let more = entries.len() > limit as usize;
-    let page: Vec<_> = entries.into_iter().take(limit as usize).collect();
+    let (page, more) = crate::store::page::split(entries, limit);
     let next_cursor = match (more, page.last()) {
         (true, Some(last)) => Some(format!(
             "{}_{}",

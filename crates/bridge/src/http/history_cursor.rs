@@ -13,7 +13,9 @@
 //! gains nothing a query could not ask for; but every value is checked as the query's own inputs
 //! are (times within `crate::times`'s input range, a window of at most 366 days, a bounded
 //! offset), so a made-up or mangled cursor answers `422 validation_failed` naming `cursor`, never
-//! a 500.
+//! a 500. The API document states the form (alphabet and length, [`PATTERN`], [`MIN_LEN`],
+//! [`MAX_LEN`]), so a string of another form is refused as breaking it; a well-formed one the
+//! service did not issue is refused naming `cursor` all the same.
 
 use crate::error::ApiError;
 use crate::times::{EARLIEST_INPUT_S, END_OF_INPUT_S, MAX_WINDOW_S};
@@ -24,8 +26,13 @@ use uuid::Uuid;
 
 /// The version written into new cursors; any other is refused.
 const VERSION: u8 = 1;
-/// A cursor is a few dozen bytes; anything much longer is not one of ours.
-const MAX_ENCODED_LEN: usize = 512;
+/// The shortest cursor the service can issue: its record with every number of one digit.
+pub const MIN_LEN: usize = 148;
+/// The longest: the longest list name and every number at its bound (checked by a test).
+pub const MAX_LEN: usize = 200;
+/// The alphabet of a cursor (base64url without padding), as a JSON Schema pattern for the API
+/// document, which states [`MIN_LEN`] and [`MAX_LEN`] beside it.
+pub const PATTERN: &str = "^[A-Za-z0-9_-]+$";
 /// Beyond this many items into one window a cursor is not one of ours (MT5 keeps far fewer).
 pub const MAX_OFFSET: u64 = 100_000_000;
 
@@ -63,7 +70,11 @@ pub struct HistoryCursor {
     pub offset: u64,
 }
 
-/// What the query says about `cursor`.
+/// What the query says about a `cursor` that breaks the documented form.
+const FORM: &str = "must be 148 to 200 characters of A-Z, a-z, 0-9, - and _: use the next_cursor \
+                    of the previous page, or leave it out to start again";
+
+/// What the query says about a well-formed `cursor` that is not one the service issued.
 const NOT_OURS: &str =
     "is not a cursor of this endpoint: use the next_cursor of the previous page, \
                         or leave it out to start again";
@@ -101,8 +112,12 @@ impl HistoryCursor {
     /// Reads a cursor given to `list` for `account`; `422 validation_failed` naming `cursor` for
     /// anything that is not a cursor of that list and account, or holds values out of bounds.
     pub fn decode(raw: &str, list: HistoryList, account: Uuid) -> Result<Self, ApiError> {
-        if raw.is_empty() || raw.len() > MAX_ENCODED_LEN {
-            return Err(bad(NOT_OURS));
+        let form = (MIN_LEN..=MAX_LEN).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !form {
+            return Err(bad(FORM));
         }
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad(NOT_OURS))?;
         let c: HistoryCursor = serde_json::from_slice(&bytes).map_err(|_| bad(NOT_OURS))?;
@@ -192,6 +207,42 @@ mod tests {
         assert_eq!(early.select_to(), 1_700_000_500);
     }
 
+    /// The documented length bounds are those of the shortest and longest cursors the service
+    /// can issue, and the parameter in the API document states them with the pattern.
+    #[test]
+    fn the_documented_form_is_what_is_issued() {
+        let a = Uuid::nil();
+        let shortest = HistoryCursor::new(HistoryList::Deals, a, 0, 0, 0, 0).encode();
+        let last = END_OF_INPUT_S - 1;
+        let longest = HistoryCursor::new(
+            HistoryList::Orders,
+            a,
+            last,
+            last,
+            END_OF_INPUT_S * 1000 - 1,
+            MAX_OFFSET,
+        )
+        .encode();
+        assert_eq!((shortest.len(), longest.len()), (MIN_LEN, MAX_LEN));
+        for (c, list) in [
+            (&shortest, HistoryList::Deals),
+            (&longest, HistoryList::Orders),
+        ] {
+            assert!(HistoryCursor::decode(c, list, a).is_ok(), "{c}");
+        }
+        let params =
+            <crate::http::openapi::HistoryQuery as utoipa::IntoParams>::into_params(|| None);
+        let cursor = params
+            .iter()
+            .find(|p| p.name == "cursor")
+            .and_then(|p| p.schema.clone())
+            .map(|s| serde_json::to_value(s).unwrap_or_default())
+            .unwrap_or_default();
+        assert_eq!(cursor["pattern"], PATTERN, "{cursor}");
+        assert_eq!(cursor["minLength"], MIN_LEN, "{cursor}");
+        assert_eq!(cursor["maxLength"], MAX_LEN, "{cursor}");
+    }
+
     #[test]
     fn anything_else_names_the_cursor() {
         let a = Uuid::new_v4();
@@ -237,6 +288,25 @@ mod tests {
         ]) {
             let e = HistoryCursor::decode(raw, HistoryList::Deals, a).unwrap_err();
             assert_eq!(field_of(&e), "cursor", "{raw}");
+        }
+        // A string of another form is refused for its form; a well-formed one the service did
+        // not issue, for not being one of its cursors.
+        let message = |raw: &str| {
+            HistoryCursor::decode(raw, HistoryList::Deals, a)
+                .unwrap_err()
+                .details()
+                .to_string()
+        };
+        for raw in [
+            "2",
+            "!!!",
+            &"A".repeat(MAX_LEN + 1),
+            &"A".repeat(MIN_LEN - 1),
+        ] {
+            assert!(message(raw).contains(FORM), "{raw}");
+        }
+        for raw in [&crafted[0], &"A".repeat(MIN_LEN)] {
+            assert!(message(raw).contains(NOT_OURS), "{raw}");
         }
         // Another list, another account.
         let e = HistoryCursor::decode(&good.encode(), HistoryList::Orders, a).unwrap_err();

@@ -196,8 +196,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Prometheus metrics, in the text exposition format (docs/api.md#observability); guarded by
-/// `METRICS_TOKEN` when it is set.
+/// Prometheus metrics, in the text exposition format (docs/api.md#observability).
+///
+/// A scrape sends `Authorization: Bearer <METRICS_TOKEN>`; without `METRICS_TOKEN` configured
+/// every scrape answers `401 unauthorized` (the metrics describe everyone's traffic).
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -207,7 +209,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         (status = 200, description = "The metrics", body = String, content_type = "text/plain"),
         (status = 401, response = openapi::Unauthorized),
     ),
-    security((), ("metrics_token" = []))
+    security(("metrics_token" = []))
 )]
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let auth = headers

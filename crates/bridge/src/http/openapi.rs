@@ -12,7 +12,7 @@
 //!
 //! What is left here: the document's assembly, the shared error responses, input vocabularies
 //! (`LoginInput`, `TimeInput`, `PlaceOrderType`, …), the parameter lists, and the modifier that
-//! closes every object schema. `tests/openapi.rs` checks every route against the document and
+//! closes every object schema. `tests/it/openapi.rs` checks every route against the document and
 //! every response against its schema.
 
 pub use super::accounts::{
@@ -125,7 +125,7 @@ pub const DOCS_PATH: &str = "/docs";
 )]
 pub struct ApiDoc;
 
-/// The bearer schemes: a user's Supabase JWT, and the optional `METRICS_TOKEN`.
+/// The bearer schemes: a user's Supabase JWT, and `METRICS_TOKEN` for `/metrics`.
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
@@ -148,7 +148,9 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("`METRICS_TOKEN`, required only when it is set"))
+                    .description(Some(
+                        "`METRICS_TOKEN`; without it configured `/metrics` answers 401",
+                    ))
                     .build(),
             ),
         );
@@ -419,7 +421,7 @@ error_responses! {
     Unauthorized => "`unauthorized`: missing, malformed or expired token, or one this service does not accept",
         header "WWW-Authenticate" => "`Bearer`";
     PayloadTooLarge => "`payload_too_large`: the body is over 64 KiB";
-    RateLimited => "`rate_limited`: a limit was reached; `details` has `scope` (`switches_per_user`, `trades_per_account`, `failed_connects_per_user`, `failed_logins_per_login`, `queue_per_user`), `limit`, `window_seconds` (0 for `queue_per_user`), `retry_after_seconds`",
+    RateLimited => "`rate_limited`: a limit was reached; `details` has `scope` (`switches_per_user`, `trades_per_account`, `failed_connects_per_user`, `failed_logins_per_login`, `refusals_per_user`, `dry_runs_per_user`, `queue_per_user`, `streams_per_user`), `limit`, `window_seconds` (0 for `queue_per_user` and `streams_per_user`), `retry_after_seconds`",
         header "Retry-After" => "Seconds until a retry may pass";
     Internal => "`internal_error`: a fault of the service, never of the input (logged with the request id)";
     TerminalUnavailable => "`terminal_unavailable`: no terminal can serve the request now (for an order, `details` has `journal_id` and `status` `not_executed`: nothing ran and its key may be sent again); `database_unavailable`: the database does not answer; `journal_unavailable`: an order was sent but its outcome could not be recorded (`details.journal_id`; it settles from the broker's history); or, with `REDIS_URL`, `redis_unavailable`: Redis does not answer",
@@ -685,8 +687,15 @@ pub struct HistoryQuery {
     /// `next_cursor` of the previous page: an opaque string that keeps the first page's window,
     /// so items that arrive between pages are on none of them and none is repeated or skipped.
     /// Valid only on the same route and account; anything else (an old numeric offset, a garbled
-    /// string) is 422 `validation_failed` naming `cursor`.
-    #[param(required = false, value_type = String, min_length = 1)]
+    /// string, and even a well-formed cursor the service did not issue) is 422
+    /// `validation_failed` naming `cursor`.
+    #[param(
+        required = false,
+        value_type = String,
+        min_length = 148,
+        max_length = 200,
+        pattern = "^[A-Za-z0-9_-]+$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -699,6 +708,19 @@ pub struct JournalQuery {
     pub account_id: Option<Uuid>,
     /// 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`).
+    #[param(required = false, value_type = String, min_length = 1)]
+    pub cursor: Option<String>,
+}
+
+/// `GET /algorithms`'s `?limit=&cursor=`: pages of saved configurations.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlgorithmsQuery {
+    /// 1 to 10000; a page holds at most `ALGORITHMS_PER_USER` (100 by default), which is also the
+    /// default, so a client that does not page gets every configuration.
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`).
     #[param(required = false, value_type = String, min_length = 1)]

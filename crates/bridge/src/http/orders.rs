@@ -10,14 +10,14 @@ use crate::state::AppState;
 use crate::store::AccountRow;
 use crate::times::Utc;
 use crate::trading::{
-    default_filling, filling_unknown, order_comment, prepared, read, submit, Intent, Outcome,
-    Prepared, Source, FILLING_MODE,
+    order_comment, read, submit, Command, Expiration, Intent, ModifyOrder, Outcome, Place, Source,
+    FILLING_MODE,
 };
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use mt5::enums::Mt5Enum;
-use mt5::{OrderFilling, OrderTime, OrderType, PositionFilter, TradeAction, TradeRequest};
+use mt5::{OrderFilling, OrderTime, PositionFilter};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -55,25 +55,8 @@ pub struct OrderList {
     pub orders: crate::times::Utc<Vec<mt5::TradeOrder>>,
 }
 
-/// A validated POST /orders body.
-#[derive(Debug, Clone)]
-struct PlaceOrder {
-    symbol: String,
-    r#type: OrderType,
-    volume: f64,
-    price: Option<f64>,
-    stoplimit: Option<f64>,
-    sl: f64,
-    tp: f64,
-    deviation: u64,
-    type_filling: Option<OrderFilling>,
-    type_time: OrderTime,
-    expiration_utc: Option<i64>,
-    comment: Option<String>,
-    magic: u64,
-}
-
-fn parse_place(body: &Value) -> ApiResult<(PlaceOrder, Value)> {
+/// A validated POST /orders body, as the pipeline's command, and the request as journaled.
+fn parse_place(body: &Value) -> ApiResult<(Place, Value)> {
     let mut f = Fields::of::<PlaceOrderRequest>(body)?;
     let symbol = f.required_string("symbol", SYMBOL_MAX);
     if symbol
@@ -124,7 +107,7 @@ fn parse_place(body: &Value) -> ApiResult<(PlaceOrder, Value)> {
             "symbol, type and volume are required",
         ));
     };
-    let o = PlaceOrder {
+    let o = Place {
         symbol,
         r#type,
         volume,
@@ -138,6 +121,7 @@ fn parse_place(body: &Value) -> ApiResult<(PlaceOrder, Value)> {
         expiration_utc: expiration,
         comment,
         magic,
+        guard: None,
     };
     let normalized = json!({
         "symbol": o.symbol, "type": o.r#type, "volume": o.volume, "price": o.price, "stoplimit": o.stoplimit,
@@ -145,48 +129,6 @@ fn parse_place(body: &Value) -> ApiResult<(PlaceOrder, Value)> {
         "expiration": o.expiration_utc, "comment": o.comment, "magic": o.magic,
     });
     Ok((o, normalized))
-}
-
-/// Builds the MT5 request for a new order at the current quote, in the terminal; the inner `Err`
-/// says why `type_filling` must be named: the symbol leaves no default (see [`default_filling`]).
-async fn build_place(
-    t: &dyn mt5::Terminal,
-    at: &mt5::Expected,
-    o: &PlaceOrder,
-    comment: String,
-) -> Result<Result<(TradeRequest, i64), String>, mt5::TerminalError> {
-    let info = t.symbol_info(at, &o.symbol).await?;
-    let Some(type_filling) = o.type_filling.or_else(|| default_filling(&info, o.r#type)) else {
-        return Ok(Err(filling_unknown(&info)));
-    };
-    let offset = t.server_time_offset_s(at).await?;
-    let price = match o.price {
-        Some(p) => p,
-        None => {
-            let tick = t.symbol_info_tick(at, &o.symbol).await?;
-            crate::trading::market_price(o.r#type, tick.bid, tick.ask)
-        }
-    };
-    let req = crate::trading::NewOrder {
-        symbol: o.symbol.clone(),
-        r#type: o.r#type,
-        volume: o.volume,
-        price,
-        stoplimit: o.stoplimit.unwrap_or(0.0),
-        sl: o.sl,
-        tp: o.tp,
-        deviation: o.deviation,
-        type_filling,
-        type_time: o.type_time,
-        expiration: o
-            .expiration_utc
-            .map(|e| e.saturating_add(offset))
-            .unwrap_or(0),
-        magic: o.magic,
-        comment,
-    }
-    .request();
-    Ok(Ok((req, offset)))
 }
 
 /// Place a market or pending order.
@@ -218,38 +160,14 @@ pub async fn place_order(
     let key = idempotency_key(&headers)?;
     let row = resolve_account(&state, &user, &headers).await?;
     let intent = Intent {
-        action: "place",
+        command: Command::Place(order),
         request: normalized,
         idempotency_key: key,
         source: Source::Api,
     };
-    submit(&state, &user.ctx, &row, intent, move |t, at, client_id| {
-        let o = order.clone();
-        Box::pin(async move {
-            let (req, offset) = match build_place(
-                t.as_ref(),
-                &at,
-                &o,
-                order_comment(&client_id, o.comment.as_deref()),
-            )
-            .await?
-            {
-                Ok(built) => built,
-                Err(message) => {
-                    return Ok(Prepared::Unsendable {
-                        code: FILLING_MODE,
-                        field: "type_filling",
-                        message,
-                    })
-                }
-            };
-            Ok(Prepared::Send {
-                request: req,
-                offset_s: offset,
-            })
-        })
-    })
-    .await
+    submit(&state, &user.ctx, &row, intent)
+        .await
+        .map(|done| done.outcome)
 }
 
 /// Check an order without sending it.
@@ -287,13 +205,13 @@ pub async fn check_order(
     let (result, offset) = read(&state, &row, move |t, at| {
         let o = order.clone();
         Box::pin(async move {
-            let built = build_place(
-                t.as_ref(),
-                &at,
-                &o,
-                order_comment("check", o.comment.as_deref()),
-            )
-            .await?;
+            let built = o
+                .request(
+                    t.as_ref(),
+                    &at,
+                    order_comment("check", o.comment.as_deref()),
+                )
+                .await?;
             Ok(match built {
                 Ok((req, offset)) => Ok((t.order_check(&at, &req).await?, offset)),
                 Err(message) => Err(message),
@@ -357,46 +275,28 @@ pub async fn modify_order(
         "ticket": ticket, "price": price.clone().value(), "sl": sl.clone().value(), "tp": tp.clone().value(),
         "stoplimit": stoplimit.clone().value(), "expiration": expiration.clone().value(),
     });
+    // MT5's MODIFY resends every level: absent fields keep the order's own; null removes sl/tp.
+    let command = Command::ModifyOrder(ModifyOrder {
+        price: price.level(existing.price_open),
+        sl: sl.level(existing.sl),
+        tp: tp.level(existing.tp),
+        stoplimit: stoplimit.level(existing.price_stoplimit),
+        expiration: match expiration {
+            Opt::Value(e) => Expiration::At(e),
+            Opt::Null => Expiration::Remove,
+            Opt::Absent => Expiration::Keep,
+        },
+        existing,
+    });
     let intent = Intent {
-        action: "modify_order",
+        command,
         request: normalized,
         idempotency_key: key,
         source: Source::Api,
     };
-    // MT5's MODIFY resends every level: absent fields keep the order's own; null removes sl/tp.
-    let new_price = price.level(existing.price_open);
-    let new_sl = sl.level(existing.sl);
-    let new_tp = tp.level(existing.tp);
-    let new_stoplimit = stoplimit.level(existing.price_stoplimit);
-    submit(&state, &user.ctx, &row, intent, move |t, at, _client_id| {
-        let existing = existing.clone();
-        let expiration = expiration.clone();
-        Box::pin(async move {
-            let offset = t.server_time_offset_s(&at).await?;
-            let (type_time, exp) = match expiration {
-                Opt::Value(e) => (OrderTime::Specified, e.saturating_add(offset)),
-                Opt::Null => (OrderTime::Gtc, 0),
-                Opt::Absent => (existing.type_time, existing.time_expiration),
-            };
-            let req = TradeRequest {
-                action: TradeAction::Modify,
-                order: existing.ticket,
-                symbol: existing.symbol.clone(),
-                price: new_price,
-                sl: new_sl,
-                tp: new_tp,
-                stoplimit: new_stoplimit,
-                type_time,
-                expiration: exp,
-                ..Default::default()
-            };
-            Ok(Prepared::Send {
-                request: req,
-                offset_s: offset,
-            })
-        })
-    })
-    .await
+    submit(&state, &user.ctx, &row, intent)
+        .await
+        .map(|done| done.outcome)
 }
 
 /// Cancel a pending order.
@@ -431,22 +331,14 @@ pub async fn cancel_order(
     let row = resolve_account(&state, &user, &headers).await?;
     find_order(&state, &row, ticket).await?;
     let intent = Intent {
-        action: "cancel_order",
+        command: Command::Cancel { ticket },
         request: json!({ "ticket": ticket }),
         idempotency_key: key,
         source: Source::Api,
     };
-    submit(&state, &user.ctx, &row, intent, move |t, at, _| {
-        Box::pin(async move {
-            let req = TradeRequest {
-                action: TradeAction::Remove,
-                order: ticket,
-                ..Default::default()
-            };
-            prepared(t.as_ref(), &at, req).await
-        })
-    })
-    .await
+    submit(&state, &user.ctx, &row, intent)
+        .await
+        .map(|done| done.outcome)
 }
 
 /// POST /orders and POST /orders/check.

@@ -8,15 +8,12 @@ use super::validate::Fields;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AccountRow;
-use crate::trading::{
-    default_filling, filling_required, order_comment, prepared, read, submit, Intent, Outcome,
-    Source,
-};
+use crate::trading::{read, submit, Close, Command, Intent, Outcome, Source};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use mt5::enums::Mt5Enum;
-use mt5::{OrderFilling, PositionFilter, PositionType, TradeAction, TradeRequest};
+use mt5::{OrderFilling, PositionFilter, PositionType};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -107,26 +104,19 @@ pub async fn modify_position(
     let (new_sl, new_tp) = (sl.level(pos.sl), tp.level(pos.tp));
     let normalized = json!({ "ticket": ticket, "sl": new_sl, "tp": new_tp });
     let intent = Intent {
-        action: "modify_position",
+        command: Command::ModifyPosition {
+            ticket,
+            symbol: pos.symbol,
+            sl: new_sl,
+            tp: new_tp,
+        },
         request: normalized,
         idempotency_key: key,
         source: Source::Api,
     };
-    submit(&state, &user.ctx, &row, intent, move |t, at, _| {
-        let symbol = pos.symbol.clone();
-        Box::pin(async move {
-            let req = TradeRequest {
-                action: TradeAction::Sltp,
-                position: ticket,
-                symbol,
-                sl: new_sl,
-                tp: new_tp,
-                ..Default::default()
-            };
-            prepared(t.as_ref(), &at, req).await
-        })
-    })
-    .await
+    submit(&state, &user.ctx, &row, intent)
+        .await
+        .map(|done| done.outcome)
 }
 
 /// Close a position, or part of it.
@@ -184,34 +174,22 @@ pub async fn close_position(
         request["type_filling"] = json!(filling);
     }
     let intent = Intent {
-        action: "close_position",
+        command: Command::Close(Close {
+            position: pos,
+            r#type,
+            volume,
+            deviation,
+            type_filling,
+            comment,
+            guard: None,
+        }),
         request,
         idempotency_key: key,
         source: Source::Api,
     };
-    submit(&state, &user.ctx, &row, intent, move |t, at, client_id| {
-        let pos = pos.clone();
-        let comment = order_comment(&client_id, comment.as_deref());
-        Box::pin(async move {
-            let info = t.symbol_info(&at, &pos.symbol).await?;
-            let tick = t.symbol_info_tick(&at, &pos.symbol).await?;
-            let Some(type_filling) = type_filling.or_else(|| default_filling(&info, r#type)) else {
-                return Ok(filling_required(&info));
-            };
-            let price = crate::trading::market_price(r#type, tick.bid, tick.ask);
-            let req = crate::trading::close_request(
-                &pos,
-                r#type,
-                volume,
-                price,
-                deviation,
-                type_filling,
-                comment,
-            );
-            prepared(t.as_ref(), &at, req).await
-        })
-    })
-    .await
+    submit(&state, &user.ctx, &row, intent)
+        .await
+        .map(|done| done.outcome)
 }
 
 /// PUT /positions/{ticket}: at least one of `sl`, `tp`; an absent one is kept, null removes it.

@@ -4,16 +4,19 @@
 //! `{"type":"auth","token"}` within 10 s), then subscribes to channels of the user's accounts and
 //! receives `event`s. Each connection has its own writer and queue: a client that reads slowly
 //! fills only its own queue and is closed (4008 `slow_consumer`) when it is `STREAM_BUFFER`
-//! messages behind; nobody else waits for it.
+//! messages behind; nobody else waits for it. A client that stops reading entirely is cut off
+//! when one send has waited `SEND_TIMEOUT`.
+//!
+//! Before anything is parsed, a message or frame over [`MAX_MESSAGE`] is refused (close 1009), and
+//! streams still waiting for their sign-in are capped per process (`STREAM_MAX_PENDING`).
 
 use super::algorithms::RunView;
 use super::extract::{authenticate, AuthUser};
 use super::history::JournalEntryView;
 use crate::error::{ApiError, FieldError};
-use crate::events::StreamSlot;
-use crate::events::{Change, Kind};
+use crate::events::{Change, Kind, StreamSlot};
 use crate::state::AppState;
-use crate::ticks::{Feed, TICK_EVERY};
+use crate::ticks::{Feed, TickWatch, TooManySymbols, TICK_EVERY};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -22,7 +25,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
 /// How long an unauthenticated connection may take to send its `auth` message.
@@ -31,6 +34,13 @@ pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PING_EVERY: Duration = Duration::from_secs(20);
 /// How long a closing connection's last messages and close frame may take to leave.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// How long one message may take to leave: a client that stops reading is then cut off (it could
+/// not receive a close frame either).
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest message or frame a client may send (far above any message of the protocol).
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Close code of a message or frame over [`MAX_MESSAGE`].
+pub const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
 /// Subscriptions one connection may hold.
 pub const MAX_SUBSCRIPTIONS: usize = 50;
 /// Close codes: authentication failed or expired; too many streams of this user; the client fell
@@ -38,6 +48,8 @@ pub const MAX_SUBSCRIPTIONS: usize = 50;
 pub const CLOSE_UNAUTHENTICATED: u16 = 4001;
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 pub const CLOSE_TOO_MANY_STREAMS: u16 = 4029;
+/// The stream cannot be counted (Redis does not answer): try again later.
+pub const CLOSE_UNAVAILABLE: u16 = 1013;
 
 /// Changes taken from the bus at once, at most.
 const CHANGE_BATCH: usize = 256;
@@ -59,7 +71,8 @@ const SNAPSHOTS: &[&str] = &["positions", "account"];
 /// With `Authorization: Bearer` on the upgrade a bad token answers `401` without upgrading;
 /// without it, the first message must be `{"type":"auth","token":"<jwt>"}` within 10 s. A user
 /// with `STREAM_MAX_CONNECTIONS_PER_USER` streams open gets `429 rate_limited` (scope
-/// `streams_per_user`).
+/// `streams_per_user`). Without a token, at most `STREAM_MAX_PENDING` upgrades may wait for their
+/// `auth` message at once: more answer `503 too_many_connections`.
 #[utoipa::path(
     get,
     path = "/api/v1/stream",
@@ -71,6 +84,7 @@ const SNAPSHOTS: &[&str] = &["positions", "account"];
         (status = 426, description = "`upgrade_required`: not a WebSocket upgrade request", body = super::openapi::ErrorBody),
         (status = 429, response = super::openapi::RateLimited),
         (status = 500, response = super::openapi::Internal),
+        (status = 503, description = "`too_many_connections`: `STREAM_MAX_PENDING` streams are waiting for their sign-in; `redis_unavailable`: `REDIS_URL` is set and Redis does not answer (open streams are counted there). `Retry-After: 1`", body = super::openapi::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -82,8 +96,8 @@ pub async fn stream(
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let (user, slot) = match header {
-        None => (None, None),
+    let signed = match header {
+        None => None,
         Some(h) => {
             let token = match crate::auth::bearer_token(Some(h)) {
                 Ok(t) => t,
@@ -96,32 +110,97 @@ pub async fn stream(
                 Ok(u) => u,
                 Err(e) => return e.into_response(),
             };
-            match open(&state, &user) {
-                Ok(slot) => (Some(user), Some(slot)),
-                Err(e) => return e.into_response(),
-            }
+            Some(user)
         }
     };
-    match ws {
-        Ok(ws) => ws.on_upgrade(move |socket| run(socket, state, user, slot)),
-        Err(_) => ApiError::UpgradeRequired.into_response(),
+    let Ok(ws) = ws else {
+        return ApiError::UpgradeRequired.into_response();
+    };
+    let ws = ws.max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE);
+    let start = match signed {
+        Some(user) => match open(&state, &user).await {
+            Ok(place) => Start::Signed(Box::new((user, place))),
+            Err(e) => return e.into_response(),
+        },
+        None => match state.events.pending_stream() {
+            Some(permit) => Start::Pending(permit),
+            None => {
+                state.metrics.rate_limited("stream_pending");
+                return ApiError::TooManyConnections.into_response();
+            }
+        },
+    };
+    ws.on_upgrade(move |socket| run(socket, state, start))
+}
+
+/// How a connection starts: signed in on the upgrade, or holding a place among those waiting for
+/// their `auth` message (given back once it is read, or when the connection ends).
+enum Start {
+    Signed(Box<(AuthUser, Place)>),
+    Pending(tokio::sync::OwnedSemaphorePermit),
+}
+
+/// A stream's places: among its user's streams in this process (its channel of changes) and,
+/// with Redis, among the user's streams on every replica.
+struct Place {
+    slot: StreamSlot,
+    shared: Option<(crate::shared_state::Redis, uuid::Uuid, String)>,
+}
+
+impl Place {
+    /// Keeps the place across replicas alive (every `STREAM_SLOT_RENEW`).
+    async fn renew(&self) {
+        if let Some((redis, user, member)) = &self.shared {
+            if let Err(e) = crate::shared_state::renew_stream_slot(redis, *user, member).await {
+                tracing::warn!(error = %e, "stream: place not renewed");
+            }
+        }
+    }
+
+    /// Gives the places back, awaited when the stream ends (a `Drop` could not await Redis).
+    async fn release(self) {
+        if let Some((redis, user, member)) = &self.shared {
+            if let Err(e) = crate::shared_state::release_stream_slot(redis, *user, member).await {
+                // It expires by itself within STREAM_SLOT_TTL.
+                tracing::warn!(error = %e, "stream: place not given back");
+            }
+        }
+        drop(self.slot);
     }
 }
 
-fn open(state: &AppState, user: &AuthUser) -> Result<StreamSlot, ApiError> {
+async fn open(state: &AppState, user: &AuthUser) -> Result<Place, ApiError> {
     let max = state.stream.max_connections_per_user;
-    state
-        .events
-        .open_stream(user.ctx.user_id, max)
-        .ok_or_else(|| {
-            state.metrics.rate_limited("streams_per_user");
-            ApiError::RateLimited {
-                scope: "streams_per_user",
-                limit: u32::try_from(max).unwrap_or(u32::MAX),
-                window_s: 0,
-                retry_after_s: 1,
+    let refused = || {
+        state.metrics.rate_limited("streams_per_user");
+        ApiError::RateLimited {
+            scope: "streams_per_user",
+            limit: u32::try_from(max).unwrap_or(u32::MAX),
+            window_s: 0,
+            retry_after_s: 1,
+        }
+    };
+    let user_id = user.ctx.user_id;
+    let slot = state.events.open_stream(user_id, max).ok_or_else(refused)?;
+    let shared = match &state.redis {
+        None => None,
+        Some(redis) => {
+            let member = uuid::Uuid::new_v4().to_string();
+            if !crate::shared_state::open_stream_slot(redis, user_id, &member, max).await? {
+                return Err(refused());
             }
-        })
+            Some((redis.clone(), user_id, member))
+        }
+    };
+    Ok(Place { slot, shared })
+}
+
+/// tungstenite's refusal of a message or frame over [`MAX_MESSAGE`]: it sends nothing itself, so
+/// the close 1009 is ours to send.
+fn too_big(e: &axum::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|inner| inner.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|inner| matches!(inner, tungstenite::Error::Capacity(_)))
 }
 
 /// The writer's end: messages queue here; a full queue closes the connection as a slow consumer.
@@ -177,15 +256,18 @@ struct Subscription {
     /// The account as it was resolved, for the snapshot channels' reads.
     row: crate::store::AccountRow,
     /// `ticks`: each symbol's feed (shared with every watcher of it on the account's server).
-    ticks: Vec<(String, watch::Receiver<Feed>)>,
+    ticks: Vec<(String, TickWatch)>,
     /// `ticks`: `waiting_for_terminal` was said and no tick has come since.
     waiting: bool,
 }
 
-async fn run(socket: WebSocket, state: AppState, user: Option<AuthUser>, slot: Option<StreamSlot>) {
+async fn run(socket: WebSocket, state: AppState, start: Start) {
     let (mut sink, mut incoming) = socket.split();
     let (queue, mut rx) = mpsc::channel::<Message>(state.stream.buffer);
     let (close_tx, mut close_rx) = oneshot::channel::<CloseFrame>();
+    // Dropped when the writer ends: the connection's loop then ends at once.
+    let (gone_tx, mut gone) = oneshot::channel::<()>();
+    let metrics = state.metrics.clone();
     let writer = tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -208,15 +290,22 @@ async fn run(socket: WebSocket, state: AppState, user: Option<AuthUser>, slot: O
                     break;
                 }
                 msg = rx.recv() => match msg {
-                    Some(msg) => {
-                        if sink.send(msg).await.is_err() {
-                            break;
+                    Some(msg) => match tokio::time::timeout(SEND_TIMEOUT, sink.send(msg)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => break,
+                        Err(_) => {
+                            // The client stopped reading: nothing more can reach it, the close
+                            // frame included. The socket is dropped now.
+                            metrics.stream_slow_consumer();
+                            drop(gone_tx);
+                            return;
                         }
-                    }
+                    },
                     None => break,
                 },
             }
         }
+        drop(gone_tx);
         let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
     });
     let mut out = Outbox {
@@ -225,19 +314,20 @@ async fn run(socket: WebSocket, state: AppState, user: Option<AuthUser>, slot: O
         seq: 0,
     };
 
-    let (user, _slot) = match (user, slot) {
-        (Some(u), Some(s)) => (u, s),
-        _ => match first_auth(&state, &mut incoming, &mut out).await {
-            Some(pair) => pair,
-            None => {
-                drop(out);
-                let _ = writer.await;
-                return;
-            }
-        },
+    let signed = match start {
+        Start::Signed(signed) => Some(*signed),
+        Start::Pending(permit) => {
+            let signed = first_auth(&state, &mut incoming, &mut out, &mut gone).await;
+            drop(permit);
+            signed
+        }
     };
-    serve(&state, user, &mut incoming, &mut out).await;
+    if let Some((user, place)) = signed {
+        serve(&state, user, &place, &mut incoming, &mut out, &mut gone).await;
+        place.release().await;
+    }
     drop(out);
+    drop(incoming);
     let _ = writer.await;
 }
 
@@ -246,20 +336,30 @@ async fn first_auth(
     state: &AppState,
     incoming: &mut futures_util::stream::SplitStream<WebSocket>,
     out: &mut Outbox,
-) -> Option<(AuthUser, StreamSlot)> {
+    gone: &mut oneshot::Receiver<()>,
+) -> Option<(AuthUser, Place)> {
+    // The whole message, fragments included, must arrive within AUTH_TIMEOUT.
     let first = tokio::time::timeout(AUTH_TIMEOUT, async {
         loop {
-            match incoming.next().await {
-                Some(Ok(Message::Text(t))) => return Some(t.to_string()),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                _ => return None,
+            tokio::select! {
+                msg = incoming.next() => match msg {
+                    Some(Ok(Message::Text(t))) => return Ok(t.to_string()),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Err(e)) if too_big(&e) => return Err(true),
+                    _ => return Err(false),
+                },
+                _ = &mut *gone => return Err(false),
             }
         }
     })
     .await;
     let text = match first {
-        Ok(Some(t)) => t,
-        Ok(None) => return None,
+        Ok(Ok(t)) => t,
+        Ok(Err(true)) => {
+            out.close(CLOSE_MESSAGE_TOO_BIG, "message_too_big");
+            return None;
+        }
+        Ok(Err(false)) => return None,
         Err(_) => {
             refuse_auth(out, "no auth message within 10 s");
             return None;
@@ -284,11 +384,15 @@ async fn first_auth(
             return None;
         }
     };
-    match open(state, &user) {
-        Ok(slot) => Some((user, slot)),
+    match open(state, &user).await {
+        Ok(place) => Some((user, place)),
         Err(e) => {
             out.json(error_message(None, &e));
-            out.close(CLOSE_TOO_MANY_STREAMS, "rate_limited");
+            if matches!(e, ApiError::RateLimited { .. }) {
+                out.close(CLOSE_TOO_MANY_STREAMS, "rate_limited");
+            } else {
+                out.close(CLOSE_UNAVAILABLE, "redis_unavailable");
+            }
             None
         }
     }
@@ -321,14 +425,20 @@ fn until(exp: i64) -> Duration {
 async fn serve(
     state: &AppState,
     mut user: AuthUser,
+    place: &Place,
     incoming: &mut futures_util::stream::SplitStream<WebSocket>,
     out: &mut Outbox,
+    gone: &mut oneshot::Receiver<()>,
 ) {
     let user_id = user.ctx.user_id;
     if !out.json(json!({"type": "ready", "user_id": user_id})) {
         return;
     }
-    let mut changes = state.events.changes();
+    // Only this user's changes reach this channel.
+    let mut changes = place.slot.changes();
+    let mut renew = tokio::time::interval(crate::shared_state::STREAM_SLOT_RENEW);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    renew.tick().await;
     let mut subscriptions: HashMap<String, Subscription> = HashMap::new();
     let mut sent: HashMap<Uuid, Value> = HashMap::new();
     // The last snapshot sent on each subscription of the snapshot channels.
@@ -343,9 +453,14 @@ async fn serve(
     tokio::pin!(expiry);
     loop {
         tokio::select! {
+            _ = &mut *gone => return,
             msg = incoming.next() => {
                 let text = match msg {
                     Some(Ok(Message::Text(t))) => t.to_string(),
+                    Some(Err(e)) if too_big(&e) => {
+                        out.close(CLOSE_MESSAGE_TOO_BIG, "message_too_big");
+                        return;
+                    }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                     Some(Ok(_)) => continue,
                 };
@@ -409,6 +524,13 @@ async fn serve(
                             Err(_) => break,
                         }
                     }
+                    state.metrics.stream_changes_read(batch.len());
+                    let (accounts, batch): (Vec<Change>, Vec<Change>) = batch
+                        .into_iter()
+                        .partition(|c| matches!(c.kind, Kind::AccountDeleted | Kind::AccountChanged));
+                    if !follow_accounts(state, &user, out, &mut subscriptions, accounts).await {
+                        return slow(state, out);
+                    }
                     let mine = own_changes(user_id, batch);
                     let ok = send_changes(
                         state, &user, out, &subscriptions, &mut sent, &mut snapshots,
@@ -447,6 +569,7 @@ async fn serve(
                     return slow(state, out);
                 }
             }
+            _ = renew.tick() => place.renew().await,
             _ = ping.tick() => {
                 if !out.send(Message::Ping(Default::default())) {
                     return slow(state, out);
@@ -472,6 +595,56 @@ fn own_changes(user_id: Uuid, batch: Vec<Change>) -> Vec<Change> {
     mine
 }
 
+/// Ends the subscriptions on a deleted account (an `error` `account_not_found` naming each), and
+/// makes those on an account whose credential changed read its row again, so their reads go on
+/// with the new credential. False when the client is too far behind.
+async fn follow_accounts(
+    state: &AppState,
+    user: &AuthUser,
+    out: &mut Outbox,
+    subscriptions: &mut HashMap<String, Subscription>,
+    changes: Vec<Change>,
+) -> bool {
+    for c in changes {
+        if !subscriptions.values().any(|s| s.account_id == c.id) {
+            continue;
+        }
+        let row = match c.kind {
+            Kind::AccountChanged => match state.store.get_account(&user.ctx, c.id).await {
+                Ok(row) => row,
+                Err(e) => {
+                    // The next change or subscription reads it again; the old row stays meanwhile.
+                    tracing::warn!(error = %e, "stream: changed account not read");
+                    continue;
+                }
+            },
+            _ => None,
+        };
+        let mut ids: Vec<String> = subscriptions
+            .iter()
+            .filter(|(_, s)| s.account_id == c.id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        for id in ids {
+            match &row {
+                Some(row) => {
+                    if let Some(sub) = subscriptions.get_mut(&id) {
+                        sub.row = row.clone();
+                    }
+                }
+                None => {
+                    subscriptions.remove(&id);
+                    if !out.json(error_message(Some(&id), &ApiError::AccountNotFound)) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+    true
+}
+
 /// Sends the `orders`/`runs` events of `changes` (read as the user), then, once per account whose
 /// order completed, its `positions`/`account` snapshots. False when the client is too far behind.
 async fn send_changes(
@@ -488,6 +661,7 @@ async fn send_changes(
         let channel = match c.kind {
             Kind::Journal => "orders",
             Kind::Run => "runs",
+            Kind::AccountDeleted | Kind::AccountChanged => continue,
         };
         let wanted = |s: &Subscription| {
             s.channel == channel || (c.kind == Kind::Journal && SNAPSHOTS.contains(&s.channel))
@@ -545,6 +719,7 @@ async fn send_changes(
 /// see it (or it is gone).
 async fn read_change(state: &AppState, user: &AuthUser, c: Change) -> Option<(Uuid, Value)> {
     let read = match c.kind {
+        Kind::AccountDeleted | Kind::AccountChanged => return None,
         Kind::Journal => state.store.get_entry(&user.ctx, c.id).await.map(|e| {
             e.map(|e| {
                 let view = serde_json::to_value(JournalEntryView::from(&e));
@@ -686,7 +861,8 @@ fn send_ticks(
             continue;
         };
         let mut gone = Vec::new();
-        for (symbol, feed) in &mut sub.ticks {
+        for (symbol, held) in &mut sub.ticks {
+            let feed = &mut held.feed;
             if !feed.has_changed().unwrap_or(false) {
                 continue;
             }
@@ -892,15 +1068,33 @@ async fn subscribe(
         Err(e) => return error_message(Some(id), &e),
     };
     let answer = json!({"type": "subscribed", "id": id, "account_id": row.id});
-    let ticks = symbols
-        .into_iter()
-        .map(|symbol| {
-            let mut feed = state.ticks.watch(&row.server, &symbol);
-            // What the feed shows already goes out at the next round.
-            feed.mark_changed();
-            (symbol, feed)
-        })
-        .collect();
+    let mut ticks = Vec::with_capacity(symbols.len());
+    for symbol in symbols {
+        let max = state.stream.max_symbols_per_user;
+        match state
+            .ticks
+            .watch(user.ctx.user_id, &row.server, &symbol, max)
+        {
+            Ok(mut held) => {
+                // What the feed shows already goes out at the next round.
+                held.feed.mark_changed();
+                ticks.push((symbol, held));
+            }
+            // The holds taken so far are given back as `ticks` drops.
+            Err(TooManySymbols { limit }) => {
+                state.metrics.rate_limited("symbols_per_user");
+                return error_message(
+                    Some(id),
+                    &ApiError::RateLimited {
+                        scope: "symbols_per_user",
+                        limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                        window_s: 0,
+                        retry_after_s: 0,
+                    },
+                );
+            }
+        }
+    }
     subscriptions.insert(
         id.to_string(),
         Subscription {

@@ -338,11 +338,173 @@ fn refusal(limit: &'static str, message: String, details: Value) -> Option<RiskR
     })
 }
 
-/// Applies the account's risk limits (and a request's own `max_positions`) to a new order, on the
-/// terminal under the same lease as the send, so the numbers are the ones the order meets.
-/// `max_daily_loss` counts the broker day's realised loss (deals since server midnight) and the open
-/// floating loss, against the equity at the day's start (balance minus the day's realised result),
-/// plus this order's loss at its SL when it has one.
+/// What the account's limits are checked against at the moment of an order: read from the
+/// terminal under the order's own lease when live ([`read_snapshot`]), filled by the backtester's
+/// engine at simulated time. Only what the set limits need is read; the rest is left default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// Equity, balance, floating profit, currency.
+    pub account: mt5::AccountInfo,
+    /// Every open position of the account.
+    pub positions: Vec<mt5::TradePosition>,
+    /// The broker day's realised result: deals since the server's midnight ([`day_realised`]).
+    pub day_realised: f64,
+    /// The trade server's time, in seconds (the day the realised result belongs to).
+    pub server_time: i64,
+    /// The ordered symbol's specification (its loss-side tick value prices the loss at SL).
+    pub symbol: mt5::SymbolInfo,
+}
+
+/// What the limits in force need read for a check; None when nothing is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    pub positions: bool,
+    /// Account info and the symbol (`max_risk_per_trade`, `max_daily_loss`).
+    pub account: bool,
+    /// The day's deals (`max_daily_loss`).
+    pub day: bool,
+}
+
+impl Needs {
+    pub fn of(limits: &RiskLimits, request_max_positions: Option<u64>) -> Option<Needs> {
+        if limits.is_empty() && request_max_positions.is_none() {
+            return None;
+        }
+        let account = limits.max_risk_per_trade.is_some() || limits.max_daily_loss.is_some();
+        Some(Needs {
+            positions: true,
+            account,
+            day: limits.max_daily_loss.is_some(),
+        })
+    }
+}
+
+/// The realised result of the broker day's deals (trades, swaps, commissions and fees; money moved
+/// in or out does not count).
+pub fn day_realised(deals: &[mt5::TradeDeal]) -> f64 {
+    deals.iter().filter_map(day_result).sum()
+}
+
+/// Applies the account's risk limits (and a request's own `max_positions`) to a new order, as a
+/// pure function of the moment's [`Snapshot`]: nothing here reads a clock or a terminal.
+/// `max_daily_loss` counts the broker day's realised loss and the open floating loss against the
+/// equity at the day's start (balance minus the day's realised result), plus this order's loss at
+/// its SL when it has one.
+pub fn check(
+    limits: &RiskLimits,
+    request_max_positions: Option<u64>,
+    snapshot: &Snapshot,
+    req: &mt5::TradeRequest,
+) -> Option<RiskRefusal> {
+    if let Some(r) = volume_refusal(limits, req) {
+        return Some(r);
+    }
+    let open = snapshot.positions.len();
+    for (name, max) in [
+        ("max_positions", limits.max_positions),
+        ("request max_positions", request_max_positions),
+    ] {
+        if let Some(max) = max {
+            if open as u64 >= max {
+                return refusal(
+                    "max_positions",
+                    format!("{open} open positions reach the {name} of {max}"),
+                    serde_json::json!({"limit": "max_positions", "source": if name == "max_positions" { "account" } else { "request" }, "max": max, "open_positions": open}),
+                );
+            }
+        }
+    }
+    let info = &snapshot.account;
+    let loss = (req.sl > 0.0).then(|| loss_at_sl(req.volume, req.price, req.sl, &snapshot.symbol));
+    if let Some(max) = limits.max_risk_per_trade {
+        let Some(loss) = loss else {
+            return refusal(
+                "max_risk_per_trade",
+                "an order without a stop loss is refused while max_risk_per_trade is set".into(),
+                serde_json::json!({"limit": "max_risk_per_trade", "max": max, "sl": null}),
+            );
+        };
+        let allowed = max * info.equity;
+        if loss > allowed + 1e-9 {
+            return refusal(
+                "max_risk_per_trade",
+                format!(
+                    "the loss at SL, {loss:.2} {}, is above {allowed:.2} ({max} of equity)",
+                    info.currency
+                ),
+                serde_json::json!({"limit": "max_risk_per_trade", "max": max, "equity": info.equity, "loss_at_sl": loss, "allowed_loss": allowed}),
+            );
+        }
+    }
+    if let Some(max) = limits.max_daily_loss {
+        let realised = snapshot.day_realised;
+        let start_equity = info.balance - realised;
+        let day_loss = (-(realised + info.profit)).max(0.0);
+        let projected = day_loss + loss.unwrap_or(0.0);
+        let allowed = max * start_equity;
+        if day_loss >= allowed || projected > allowed + 1e-9 {
+            return refusal(
+                "max_daily_loss",
+                format!("the day's loss would reach {projected:.2} {} of the {allowed:.2} allowed ({max} of the day's starting equity)", info.currency),
+                serde_json::json!({"limit": "max_daily_loss", "max": max, "day_start_equity": start_equity, "realised_today": realised, "floating": info.profit, "loss_at_sl": loss, "allowed_loss": allowed}),
+            );
+        }
+    }
+    None
+}
+
+fn volume_refusal(limits: &RiskLimits, req: &mt5::TradeRequest) -> Option<RiskRefusal> {
+    let max = limits.max_volume_per_trade?;
+    (req.volume > max + 1e-12).then(|| RiskRefusal {
+        limit: "max_volume_per_trade",
+        message: format!(
+            "volume {} is above the account's max_volume_per_trade {max}",
+            req.volume
+        ),
+        details: serde_json::json!({"limit": "max_volume_per_trade", "max": max, "volume": req.volume}),
+    })
+}
+
+/// Reads what `needs` asks for from the terminal (under the caller's lease): the live venue's
+/// [`Snapshot`]. The broker day starts at the server's midnight, from the terminal's clock offset.
+pub async fn read_snapshot(
+    t: &dyn mt5::Terminal,
+    at: &mt5::Expected,
+    needs: Needs,
+    symbol: &str,
+) -> Result<Snapshot, mt5::TerminalError> {
+    let mut snap = Snapshot::default();
+    if needs.positions {
+        snap.positions = t.positions(at, &mt5::PositionFilter::All).await?;
+    }
+    if needs.account {
+        snap.account = t.account_info(at).await?;
+        snap.symbol = t.symbol_info(at, symbol).await?;
+    }
+    if needs.day {
+        let offset = t.server_time_offset_s(at).await?;
+        snap.server_time = time::OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .saturating_add(offset);
+        let day_start = snap.server_time - snap.server_time.rem_euclid(86_400);
+        let deals = t
+            .history_deals(
+                at,
+                &mt5::HistorySelect::Range {
+                    from: day_start,
+                    to: snap.server_time + 1,
+                    group: None,
+                },
+            )
+            .await?;
+        snap.day_realised = day_realised(&deals);
+    }
+    Ok(snap)
+}
+
+/// The live risk stage: reads the snapshot the limits need from the terminal under the same lease
+/// as the send, so the numbers are the ones the order meets, then [`check`]s. An order over
+/// `max_volume_per_trade` is refused before anything is read.
 pub async fn check_new_order(
     t: &dyn mt5::Terminal,
     at: &mt5::Expected,
@@ -350,97 +512,168 @@ pub async fn check_new_order(
     req: &mt5::TradeRequest,
     request_max_positions: Option<u64>,
 ) -> Result<Option<RiskRefusal>, mt5::TerminalError> {
-    if limits.is_empty() && request_max_positions.is_none() {
+    let Some(needs) = Needs::of(limits, request_max_positions) else {
         return Ok(None);
-    }
-    if let Some(max) = limits.max_volume_per_trade {
-        if req.volume > max + 1e-12 {
-            return Ok(refusal(
-                "max_volume_per_trade",
-                format!(
-                    "volume {} is above the account's max_volume_per_trade {max}",
-                    req.volume
-                ),
-                serde_json::json!({"limit": "max_volume_per_trade", "max": max, "volume": req.volume}),
-            ));
-        }
-    }
-    let positions = t.positions(at, &mt5::PositionFilter::All).await?;
-    for (name, max) in [
-        ("max_positions", limits.max_positions),
-        ("request max_positions", request_max_positions),
-    ] {
-        if let Some(max) = max {
-            if positions.len() as u64 >= max {
-                return Ok(refusal(
-                    "max_positions",
-                    format!(
-                        "{} open positions reach the {name} of {max}",
-                        positions.len()
-                    ),
-                    serde_json::json!({"limit": "max_positions", "source": if name == "max_positions" { "account" } else { "request" }, "max": max, "open_positions": positions.len()}),
-                ));
-            }
-        }
-    }
-    if limits.max_risk_per_trade.is_none() && limits.max_daily_loss.is_none() {
-        return Ok(None);
-    }
-    let info = t.account_info(at).await?;
-    let symbol = t.symbol_info(at, &req.symbol).await?;
-    let loss = if req.sl > 0.0 {
-        Some(loss_at_sl(req.volume, req.price, req.sl, &symbol))
-    } else {
-        None
     };
-    if let Some(max) = limits.max_risk_per_trade {
-        let Some(loss) = loss else {
-            return Ok(refusal(
-                "max_risk_per_trade",
-                "an order without a stop loss is refused while max_risk_per_trade is set".into(),
-                serde_json::json!({"limit": "max_risk_per_trade", "max": max, "sl": null}),
-            ));
+    if let Some(r) = volume_refusal(limits, req) {
+        return Ok(Some(r));
+    }
+    let snapshot = read_snapshot(t, at, needs, &req.symbol).await?;
+    Ok(check(limits, request_max_positions, &snapshot, req))
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    fn order(volume: f64, price: f64, sl: f64) -> mt5::TradeRequest {
+        mt5::TradeRequest {
+            symbol: "EURUSD".into(),
+            volume,
+            price,
+            sl,
+            ..Default::default()
+        }
+    }
+
+    fn snapshot(open: usize, balance: f64, profit: f64, realised: f64) -> Snapshot {
+        Snapshot {
+            account: mt5::AccountInfo {
+                balance,
+                equity: balance + profit,
+                profit,
+                currency: "USD".into(),
+                ..Default::default()
+            },
+            positions: vec![mt5::TradePosition::default(); open],
+            day_realised: realised,
+            server_time: 1_700_000_000,
+            // EURUSD: a tick of 0.00001 is worth 1 USD per lot.
+            symbol: mt5::SymbolInfo {
+                trade_tick_size: 0.00001,
+                trade_tick_value: 1.0,
+                trade_tick_value_loss: 1.0,
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn nothing_set_refuses_nothing() {
+        assert_eq!(
+            check(
+                &RiskLimits::default(),
+                None,
+                &snapshot(99, 0.0, -1e9, -1e9),
+                &order(100.0, 1.0, 0.0)
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn volume_and_positions() {
+        let limits = RiskLimits {
+            max_volume_per_trade: Some(1.0),
+            max_positions: Some(3),
+            ..Default::default()
         };
-        let allowed = max * info.equity;
-        if loss > allowed + 1e-9 {
-            return Ok(refusal(
-                "max_risk_per_trade",
-                format!(
-                    "the loss at SL, {loss:.2} {}, is above {allowed:.2} ({max} of equity)",
-                    info.currency
-                ),
-                serde_json::json!({"limit": "max_risk_per_trade", "max": max, "equity": info.equity, "loss_at_sl": loss, "allowed_loss": allowed}),
-            ));
-        }
+        let r = check(
+            &limits,
+            None,
+            &snapshot(0, 1e4, 0.0, 0.0),
+            &order(1.5, 1.1, 0.0),
+        )
+        .unwrap();
+        assert_eq!(r.limit, "max_volume_per_trade");
+        assert_eq!(
+            check(
+                &limits,
+                None,
+                &snapshot(2, 1e4, 0.0, 0.0),
+                &order(1.0, 1.1, 0.0)
+            ),
+            None
+        );
+        let r = check(
+            &limits,
+            None,
+            &snapshot(3, 1e4, 0.0, 0.0),
+            &order(1.0, 1.1, 0.0),
+        )
+        .unwrap();
+        assert_eq!(
+            (r.limit, &r.details["source"]),
+            ("max_positions", &serde_json::json!("account"))
+        );
+        // A request's own max_positions, with no account limit.
+        let r = check(
+            &RiskLimits::default(),
+            Some(1),
+            &snapshot(1, 1e4, 0.0, 0.0),
+            &order(0.1, 1.1, 0.0),
+        )
+        .unwrap();
+        assert_eq!(r.details["source"], "request");
     }
-    if let Some(max) = limits.max_daily_loss {
-        let offset = t.server_time_offset_s(at).await?;
-        let server_now = time::OffsetDateTime::now_utc()
-            .unix_timestamp()
-            .saturating_add(offset);
-        let day_start = server_now - server_now.rem_euclid(86_400);
-        let deals = t
-            .history_deals(
-                at,
-                &mt5::HistorySelect::Range {
-                    from: day_start,
-                    to: server_now + 1,
-                    group: None,
-                },
-            )
-            .await?;
-        let realised: f64 = deals.iter().filter_map(day_result).sum();
-        let start_equity = info.balance - realised;
-        let day_loss = (-(realised + info.profit)).max(0.0);
-        let projected = day_loss + loss.unwrap_or(0.0);
-        let allowed = max * start_equity;
-        if day_loss >= allowed || projected > allowed + 1e-9 {
-            return Ok(refusal(
-                "max_daily_loss",
-                format!("the day's loss would reach {projected:.2} {} of the {allowed:.2} allowed ({max} of the day's starting equity)", info.currency),
-                serde_json::json!({"limit": "max_daily_loss", "max": max, "day_start_equity": start_equity, "realised_today": realised, "floating": info.profit, "loss_at_sl": loss, "allowed_loss": allowed}),
-            ));
-        }
+
+    #[test]
+    fn risk_per_trade_prices_the_loss_at_the_stop() {
+        let limits = RiskLimits {
+            max_risk_per_trade: Some(0.01),
+            ..Default::default()
+        };
+        // 1 lot, 100 points to the stop: 100 USD against 1% of 10,000 USD = 100 allowed.
+        assert_eq!(
+            check(
+                &limits,
+                None,
+                &snapshot(0, 1e4, 0.0, 0.0),
+                &order(1.0, 1.10000, 1.09900)
+            ),
+            None
+        );
+        let r = check(
+            &limits,
+            None,
+            &snapshot(0, 1e4, 0.0, 0.0),
+            &order(1.0, 1.10000, 1.09899),
+        )
+        .unwrap();
+        assert_eq!(r.limit, "max_risk_per_trade");
+        let r = check(
+            &limits,
+            None,
+            &snapshot(0, 1e4, 0.0, 0.0),
+            &order(1.0, 1.1, 0.0),
+        )
+        .unwrap();
+        assert_eq!(r.details["sl"], serde_json::Value::Null);
     }
-    Ok(None)
+
+    #[test]
+    fn the_day_counts_realised_floating_and_the_new_stop() {
+        let limits = RiskLimits {
+            max_daily_loss: Some(0.05),
+            ..Default::default()
+        };
+        // The day started at 10,000 (balance 9,700 after -300 realised): 500 may be lost.
+        let snap = snapshot(0, 9_700.0, -150.0, -300.0);
+        assert_eq!(check(&limits, None, &snap, &order(0.1, 1.1, 0.0)), None);
+        // 450 lost; a stop 60 USD away would make 510.
+        let r = check(&limits, None, &snap, &order(0.6, 1.10000, 1.09900)).unwrap();
+        assert_eq!(
+            (r.limit, &r.details["allowed_loss"]),
+            ("max_daily_loss", &serde_json::json!(500.0))
+        );
+        // Already at the limit: even an order without a stop is refused.
+        let r = check(
+            &limits,
+            None,
+            &snapshot(0, 9_700.0, -200.0, -300.0),
+            &order(0.1, 1.1, 0.0),
+        );
+        assert_eq!(r.map(|r| r.limit), Some("max_daily_loss"));
+        assert_eq!(day_realised(&[]), 0.0);
+    }
 }

@@ -19,9 +19,28 @@ pub const RUN_FAILED: &str = "failed";
 /// The largest page `list_runs` returns.
 pub const MAX_RUNS_PAGE: u32 = 500;
 
-/// The page size `list_runs` actually uses: `limit` clamped to 1..=[`MAX_RUNS_PAGE`].
+/// The rows `list_runs` actually reads: `limit` clamped to 1..=[`MAX_RUNS_PAGE`] + 1 (the largest
+/// page and the row that tells whether another follows, `store::page`).
 pub fn runs_page_size(limit: u32) -> u32 {
-    limit.clamp(1, MAX_RUNS_PAGE)
+    super::page::rows_read(limit, MAX_RUNS_PAGE)
+}
+
+/// The largest page `list_configs` returns, and the most `ALGORITHMS_PER_USER` may be.
+pub const MAX_CONFIGS_PAGE: u32 = 10_000;
+
+/// The rows `list_configs` actually reads: `limit` clamped to 1..=[`MAX_CONFIGS_PAGE`] + 1.
+pub fn configs_page_size(limit: u32) -> u32 {
+    super::page::rows_read(limit, MAX_CONFIGS_PAGE)
+}
+
+/// What `create_config` did: saved the configuration, or found the user at the cap.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigCreated {
+    Saved(AlgorithmConfig),
+    /// The user already has `current` configurations, at least the cap; nothing was written.
+    LimitReached {
+        current: u64,
+    },
 }
 
 /// A row of `algorithm_configs`.
@@ -115,16 +134,24 @@ pub(super) fn run_not_written(new: &NewAlgorithmRun) -> StoreError {
 
 #[async_trait]
 pub trait AlgorithmStore: Send + Sync + 'static {
-    /// Saves a configuration. `Conflict` if the user already has one with this name (or the id is
-    /// taken).
+    /// Saves a configuration unless the user already has `max` or more: the count and the insert
+    /// are one step per user, so parallel creates cannot pass the cap together. `Conflict` if the
+    /// user already has one with this name (or the id is taken).
     async fn create_config(
         &self,
         user: &UserCtx,
         new: NewAlgorithmConfig,
-    ) -> StoreResult<AlgorithmConfig>;
+        max: u32,
+    ) -> StoreResult<ConfigCreated>;
 
-    /// The user's configurations, oldest first.
-    async fn list_configs(&self, user: &UserCtx) -> StoreResult<Vec<AlgorithmConfig>>;
+    /// The user's configurations, oldest first by (created_at, id), strictly after the keyset
+    /// cursor when one is given; `limit` is clamped by [`configs_page_size`].
+    async fn list_configs(
+        &self,
+        user: &UserCtx,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> StoreResult<Vec<AlgorithmConfig>>;
 
     async fn get_config(&self, user: &UserCtx, id: Uuid) -> StoreResult<Option<AlgorithmConfig>>;
 

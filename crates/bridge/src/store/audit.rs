@@ -1,7 +1,7 @@
 //! The audit log: one row per security-relevant event (connects, failed connects, password
-//! changes, deletes, switches, key rotations, stored credentials MT5 refused). Rows carry only
-//! non-secret facts — login, server, account name, MT5 error codes, key ids, account ids — never a
-//! password, token or ciphertext.
+//! changes, deletes, switches, key rotations, stored credentials MT5 refused, guessing at a login
+//! refused). Rows carry only non-secret facts — login, server, account name, MT5 error codes, key
+//! ids, account ids — never a password, token or ciphertext.
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -23,9 +23,12 @@ pub const AUDIT_ACCOUNT_SWITCHED: &str = "account_switched";
 pub const AUDIT_KEY_ROTATED: &str = "key_rotated";
 /// MT5 refused an account's stored credentials (at a login the service made, not at a connect).
 pub const AUDIT_CREDENTIALS_INVALID: &str = "credentials_invalid";
+/// Guessing at one of the user's logins is being refused by the per-login window: at most one
+/// entry per row per window; details hold the `limit` and `window_seconds`, nothing of who guessed.
+pub const AUDIT_LOGIN_GUESSING_BLOCKED: &str = "login_guessing_blocked";
 
 /// Every event the schema accepts.
-pub const AUDIT_EVENTS: [&str; 8] = [
+pub const AUDIT_EVENTS: [&str; 9] = [
     AUDIT_ACCOUNT_CONNECTED,
     AUDIT_CONNECT_FAILED,
     AUDIT_PASSWORD_CHANGED,
@@ -34,6 +37,7 @@ pub const AUDIT_EVENTS: [&str; 8] = [
     AUDIT_ACCOUNT_SWITCHED,
     AUDIT_KEY_ROTATED,
     AUDIT_CREDENTIALS_INVALID,
+    AUDIT_LOGIN_GUESSING_BLOCKED,
 ];
 
 /// The largest page `list_audit` returns.

@@ -77,6 +77,69 @@ impl JournalStatus {
     }
 }
 
+/// What the entry does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalAction {
+    Place,
+    ModifyOrder,
+    CancelOrder,
+    ModifyPosition,
+    ClosePosition,
+}
+
+impl JournalAction {
+    pub const ALL: [JournalAction; 5] = [
+        JournalAction::Place,
+        JournalAction::ModifyOrder,
+        JournalAction::CancelOrder,
+        JournalAction::ModifyPosition,
+        JournalAction::ClosePosition,
+    ];
+
+    /// As `trade_journal.action` stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalAction::Place => "place",
+            JournalAction::ModifyOrder => "modify_order",
+            JournalAction::CancelOrder => "cancel_order",
+            JournalAction::ModifyPosition => "modify_position",
+            JournalAction::ClosePosition => "close_position",
+        }
+    }
+
+    /// A stored value; None for one this service never writes.
+    pub fn parse(s: &str) -> Option<JournalAction> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Whether it changes an order's or a position's levels (its answer says `changed`).
+    pub fn is_modify(self) -> bool {
+        matches!(
+            self,
+            JournalAction::ModifyOrder | JournalAction::ModifyPosition
+        )
+    }
+}
+
+/// `api` or `algorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalSource {
+    Api,
+    Algorithm,
+}
+
+impl JournalSource {
+    /// As `trade_journal.source` stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalSource::Api => "api",
+            JournalSource::Algorithm => "algorithm",
+        }
+    }
+}
+
 /// A row of `trade_journal`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JournalEntry {
@@ -161,9 +224,10 @@ pub struct JournalFilter {
 pub const MAX_PAGE: u32 = 500;
 
 impl JournalFilter {
-    /// The page size actually used: `limit` clamped to 1..=[`MAX_PAGE`].
+    /// The rows actually read: `limit` clamped to 1..=[`MAX_PAGE`] + 1 (the largest page and the
+    /// row that tells whether another follows, `store::page`).
     pub fn page_size(&self) -> u32 {
-        self.limit.clamp(1, MAX_PAGE)
+        super::page::rows_read(self.limit, MAX_PAGE)
     }
 }
 

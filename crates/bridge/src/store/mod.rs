@@ -162,6 +162,7 @@ fn status_not_written(account_id: Uuid) -> StoreError {
 pub mod algorithms;
 pub mod audit;
 pub mod journal;
+pub mod page;
 pub mod postgres;
 pub mod sqlite;
 
@@ -276,6 +277,11 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// Service path (no user; bypasses RLS): every stored credential, for key rotation.
     async fn all_credentials(&self) -> StoreResult<Vec<AccountRow>>;
+
+    /// Service path (no user; bypasses RLS): every user's active rows of this MT5 login, on any
+    /// server (the caller compares servers as MT5 does), to tell the owners of a login that
+    /// guessing at it is being refused.
+    async fn active_rows_of_login(&self, login: &str) -> StoreResult<Vec<AccountRow>>;
 
     /// Service path: replaces one ciphertext if it still equals `old` (compare-and-swap, so a
     /// concurrent password change is not overwritten). `true` if replaced.

@@ -1,6 +1,6 @@
-//! The order pipeline, for the API and the algorithms alike ([`submit`]): kill switch → trade
-//! limit → journal and idempotency → lease → account and terminal checks (the caller's
-//! preparation) → risk → send → complete. The requests it sends are built in [`requests`], the
+//! The order pipeline, for the API and the algorithms alike ([`submit`]): refusal budget → kill
+//! switch → trade limit → journal and idempotency → lease → account and terminal checks (the
+//! caller's preparation) → risk → send → complete. The requests it sends are built in [`requests`], the
 //! idempotency fingerprint in [`idempotency`], and orders whose answer was lost are settled by
 //! [`reconcile`]. docs/ARCHITECTURE.md draws the stages.
 
@@ -9,19 +9,25 @@ use crate::limits::refused;
 use crate::pool::Purpose;
 use crate::risk::{check_new_order, RiskLimits, RiskRefusal};
 use crate::state::AppState;
-use crate::store::journal::{Begin, Completion, JournalEntry, JournalStatus, NewJournalEntry};
+use crate::store::journal::{
+    Begin, Completion, JournalAction, JournalEntry, JournalSource, JournalStatus, NewJournalEntry,
+};
 use crate::store::{AccountRow, UserCtx};
 use axum::http::StatusCode;
 use mt5::{Expected, OrderSendResult, Terminal, TerminalError, TradeAction, TradeRequest};
-use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
 pub mod idempotency;
+pub mod prepare;
 pub mod reconcile;
 pub mod requests;
+
+pub use prepare::{
+    filling_required, Close, Command, Expiration, Guard, HeldBack, ModifyOrder, Place, Prepared,
+};
 
 pub use crate::credentials::account_key;
 use idempotency::same_request;
@@ -54,14 +60,14 @@ where
             return Err(ApiError::AccountCredentialsInvalid(problem));
         }
     }
-    let password = || -> crate::pool::BoxFuture<ApiResult<SecretString>> {
+    let password = || -> crate::pool::PasswordFuture {
         let (creds, row) = (creds.clone(), row.clone());
         Box::pin(async move {
             // Checked again under the lease: another request may have seen MT5 refuse it.
             if let Some(problem) = creds.refusal(&row).await? {
-                return Err(ApiError::AccountCredentialsInvalid(problem));
+                return Err(ApiError::AccountCredentialsInvalid(problem).into());
             }
-            creds.password(&row)
+            Ok(creds.password(&row)?)
         })
     };
     let timeout = state.pool.timeout();
@@ -108,38 +114,7 @@ where
     on_terminal(state, row, Purpose::Read, op).await
 }
 
-/// What a trade's preparation decided, under the lease and before anything is sent: send this
-/// request (with the server-time offset read for its answer), refuse it by a risk limit, or
-/// hold it back because the broker would refuse it at the quote of the moment.
-#[derive(Debug, Clone)]
-pub enum Prepared {
-    Send {
-        request: mt5::TradeRequest,
-        offset_s: i64,
-    },
-    Refused(crate::risk::RiskRefusal),
-    /// Not sent: a level the broker would refuse (`code` is the rule, e.g. `stops_level`;
-    /// `field` the request field at fault). Journaled `refused`, answered `validation_failed`.
-    Unsendable {
-        code: &'static str,
-        field: &'static str,
-        message: String,
-    },
-}
-
-/// Prepares `req` for sending as it is (reads the server-time offset its answer is shown in).
-pub async fn prepared(
-    t: &dyn Terminal,
-    at: &Expected,
-    request: mt5::TradeRequest,
-) -> Result<Prepared, TerminalError> {
-    Ok(Prepared::Send {
-        offset_s: t.server_time_offset_s(at).await?,
-        request,
-    })
-}
-
-/// What the send step did: sent the request (with the server-time offset), or refused it first.
+/// What the send stage did: sent the request (with the server-time offset), or refused it first.
 #[derive(Debug, Clone)]
 enum Sent {
     Done(Box<OrderSendResult>, i64),
@@ -162,15 +137,6 @@ enum Stage {
     Answered,
 }
 
-/// An order held back because [`default_filling`] picks no policy for its symbol.
-pub fn filling_required(info: &mt5::SymbolInfo) -> Prepared {
-    Prepared::Unsendable {
-        code: FILLING_MODE,
-        field: "type_filling",
-        message: filling_unknown(info),
-    }
-}
-
 /// Where an intent comes from.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -178,13 +144,39 @@ pub enum Source {
     Algorithm { algorithm_id: String, run_id: Uuid },
 }
 
-/// An order intent to journal and send.
+impl Source {
+    fn journaled(&self) -> JournalSource {
+        match self {
+            Source::Api => JournalSource::Api,
+            Source::Algorithm { .. } => JournalSource::Algorithm,
+        }
+    }
+}
+
+/// An order to journal and send.
 pub struct Intent {
-    pub action: &'static str,
+    pub command: Command,
     /// The request as the client sent it (normalized); journaled, hashed for idempotency.
     pub request: Value,
     pub idempotency_key: Option<String>,
     pub source: Source,
+}
+
+/// What an order came to: the answer to give (also stored for replays) and, when this request
+/// sent it, the broker's result as it came (a replay of an earlier request has only its answer).
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub outcome: Outcome,
+    pub result: Option<Box<OrderSendResult>>,
+}
+
+impl Done {
+    fn replayed(outcome: Outcome) -> Done {
+        Done {
+            outcome,
+            result: None,
+        }
+    }
 }
 
 /// An HTTP outcome that can be stored and replayed.
@@ -237,11 +229,6 @@ pub(crate) fn completion_for(result: &OrderSendResult, outcome: &Outcome) -> Com
         },
         response: Some(stored_response(outcome)),
     }
-}
-
-/// Whether an action changes an order's or a position's levels (its answer says `changed`).
-pub(crate) fn is_modify(action: &str) -> bool {
-    matches!(action, "modify_order" | "modify_position")
 }
 
 /// A modify's answer: the broker's result with `changed`: true when it applied the change
@@ -336,121 +323,251 @@ pub async fn risk_refusal(
     .await
 }
 
-/// Journals an intent, prepares and sends it under one lease (`prepare` gets the client id to
-/// put in the comment), completes the journal and returns the response to give (also stored for
-/// replays). An order whose answer was lost is `unknown` (504, settled later by the
+/// Journals an intent and sends it under one lease, in stages, each a function below: limits →
+/// journal → lease → risk → send → complete. Returns what the order came to (its answer is also
+/// stored for replays). An order whose answer was lost is `unknown` (504, settled later by the
 /// reconciler); one that certainly did not run is `not_executed`.
-pub async fn submit<F>(
+pub async fn submit(
     state: &AppState,
     user: &UserCtx,
     row: &AccountRow,
     intent: Intent,
-    prepare: F,
-) -> ApiResult<Outcome>
-where
-    F: Fn(
-            Arc<dyn Terminal>,
-            Expected,
-            String,
-        ) -> crate::pool::BoxFuture<Result<Prepared, TerminalError>>
-        + Send
-        + Sync,
-{
-    // Stored limits are validated before anything is journaled or sent: a value the service
-    // cannot read (users may write their rows directly) is a validation error, never "no limit".
+) -> ApiResult<Done> {
+    let admitted = admit(state, user, row, &intent).await?;
+    let Admitted {
+        refusals,
+        limits,
+        new,
+        hash,
+    } = admitted;
+    if limits.trading_enabled == Some(false) {
+        return kill_switch(state, user, &refusals, new, &hash, &intent.request).await;
+    }
+    let slot = TradeSlot::take(state, row).await?;
+    let client_id = new.client_id.clone();
+    let entry = match journal(state, user, new, slot, &hash, &intent.request).await? {
+        Journaled::Created(entry, slot) => (entry, slot),
+        Journaled::Replayed(done) => return Ok(done),
+    };
+    let (entry, slot) = entry;
+    let (sent, stage) = under_lease(state, row, &intent.command, &limits, client_id).await;
+    complete(
+        state,
+        user,
+        entry.id,
+        intent.command.action(),
+        Settle {
+            sent,
+            stage,
+            slot,
+            refusals,
+        },
+    )
+    .await
+}
+
+/// What the limits stage admitted: the user's refusal budget, the account's limits and the entry
+/// to journal.
+struct Admitted<'a> {
+    refusals: RefusalBudget<'a>,
+    limits: RiskLimits,
+    new: NewJournalEntry,
+    hash: String,
+}
+
+/// The limits stage: the user's refusal budget (a user whose orders keep being refused is slowed
+/// before anything is journaled or broadcast: refusals are rows and stream events that no broker
+/// limit bounds), then the account's stored limits, validated before anything is journaled or
+/// sent (users may write their rows directly: a value the service cannot read is a validation
+/// error, never "no limit").
+async fn admit<'a>(
+    state: &'a AppState,
+    user: &UserCtx,
+    row: &AccountRow,
+    intent: &Intent,
+) -> ApiResult<Admitted<'a>> {
+    let refusals = RefusalBudget::of(state, user);
+    refusals.check().await?;
     let limits = RiskLimits::stored(row.risk_limits.as_ref())?;
-    let hash = request_fingerprint(intent.action, row.id, &intent.request);
-    let (algorithm_id, run_id, source) = match &intent.source {
-        Source::Api => (None, None, "api"),
+    let action = intent.command.action();
+    let hash = request_fingerprint(action.as_str(), row.id, &intent.request);
+    let (algorithm_id, run_id) = match &intent.source {
+        Source::Api => (None, None),
         Source::Algorithm {
             algorithm_id,
             run_id,
-        } => (Some(algorithm_id.clone()), Some(*run_id), "algorithm"),
+        } => (Some(algorithm_id.clone()), Some(*run_id)),
     };
-    let client_id = new_client_id();
-    let mut new = NewJournalEntry {
+    let new = NewJournalEntry {
         id: Uuid::new_v4(),
         account_id: row.id,
-        client_id: client_id.clone(),
+        client_id: new_client_id(),
         idempotency_key: intent.idempotency_key.clone(),
         request_hash: Some(hash.clone()),
-        source: source.to_string(),
+        source: intent.source.journaled().as_str().to_string(),
         algorithm_id,
         run_id,
-        action: intent.action.to_string(),
+        action: action.as_str().to_string(),
         request: intent.request.clone(),
         status: JournalStatus::Pending,
         error: None,
     };
+    Ok(Admitted {
+        refusals,
+        limits,
+        new,
+        hash,
+    })
+}
 
-    // The kill switch refuses before anything is sent; the refusal is journaled.
-    if limits.trading_enabled == Some(false) {
-        new.status = JournalStatus::Refused;
-        new.error = Some("trading_disabled".into());
-        match state
-            .store
-            .begin(user, new, state.idempotency_ttl_s)
-            .await?
-        {
-            Begin::Existing(e) => {
-                return idempotent_replay(state, user, e, &hash, &intent.request).await
-            }
-            Begin::Created(e) => state.events.journal_changed(user.user_id, e.id),
-        }
-        state.metrics.order_refused();
-        return Err(ApiError::TradingDisabled);
-    }
-
-    let limit = state.limits.trade_per_account;
-    let limit_key = format!("trade:{}", row.id);
-    state
-        .limiter
-        .acquire(&limit_key, limit)
-        .await
-        .inspect_err(|e| crate::limits::count_refusal(&state.metrics, e, "trades_per_account"))
-        .map_err(|e| refused("trades_per_account", limit, e))?;
-    let give_back = || crate::limits::release_quietly(state.limiter.as_ref(), &limit_key, limit);
-    let entry = match state.store.begin(user, new, state.idempotency_ttl_s).await {
-        Ok(Begin::Created(e)) => {
-            state.events.journal_changed(user.user_id, e.id);
-            e
+/// The kill switch refuses before anything is sent; the refusal is journaled, its budget spent
+/// first (taken and counted at once, so parallel requests cannot pass it together).
+async fn kill_switch(
+    state: &AppState,
+    user: &UserCtx,
+    refusals: &RefusalBudget<'_>,
+    mut new: NewJournalEntry,
+    hash: &str,
+    request: &Value,
+) -> ApiResult<Done> {
+    refusals.spend_before().await?;
+    new.status = JournalStatus::Refused;
+    new.error = Some("trading_disabled".into());
+    match state.store.begin(user, new, state.idempotency_ttl_s).await {
+        Err(e) => {
+            refusals.give_back().await;
+            Err(e.into())
         }
         Ok(Begin::Existing(e)) => {
-            // Nothing is sent for a repeated key: the slot taken above is given back.
-            give_back().await;
-            return idempotent_replay(state, user, e, &hash, &intent.request).await;
+            // A replay writes nothing: not a refusal of its own.
+            refusals.give_back().await;
+            idempotent_replay(state, user, e, hash, request).await
+        }
+        Ok(Begin::Created(e)) => {
+            state.events.journal_changed(user.user_id, e.id);
+            state.metrics.order_refused();
+            Err(ApiError::TradingDisabled)
+        }
+    }
+}
+
+/// A place under `TRADE_LIMIT_PER_HOUR` for one order of an account: committed once the order
+/// reached the terminal side, given back (awaited: releasing may talk to Redis) when nothing was
+/// sent. Its `Drop` is only a fallback for a path that forgot both: it spawns the release, warns
+/// and counts it (`mt5b_trade_slot_fallback_total`; the tests hold it to zero).
+struct TradeSlot {
+    limiter: Arc<dyn crate::limits::RateLimiter>,
+    metrics: Arc<crate::metrics::Metrics>,
+    key: String,
+    limit: crate::limits::Limit,
+    settled: bool,
+}
+
+impl TradeSlot {
+    async fn take(state: &AppState, row: &AccountRow) -> ApiResult<TradeSlot> {
+        let limit = state.limits.trade_per_account;
+        let key = format!("trade:{}", row.id);
+        state
+            .limiter
+            .acquire(&key, limit)
+            .await
+            .inspect_err(|e| crate::limits::count_refusal(&state.metrics, e, "trades_per_account"))
+            .map_err(|e| refused("trades_per_account", limit, e))?;
+        Ok(TradeSlot {
+            limiter: state.limiter.clone(),
+            metrics: state.metrics.clone(),
+            key,
+            limit,
+            settled: false,
+        })
+    }
+
+    /// The order reached the terminal side: it counts as a trade.
+    fn commit(mut self) {
+        self.settled = true;
+    }
+
+    /// Nothing was sent: the place is given back.
+    async fn release(mut self) {
+        self.settled = true;
+        crate::limits::release_quietly(self.limiter.as_ref(), &self.key, self.limit).await;
+    }
+}
+
+impl Drop for TradeSlot {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        self.metrics.trade_slot_fallback();
+        tracing::warn!(
+            "a trade slot was neither committed nor released: released in the background"
+        );
+        let (limiter, key, limit) = (self.limiter.clone(), self.key.clone(), self.limit);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                crate::limits::release_quietly(limiter.as_ref(), &key, limit).await;
+            });
+        }
+    }
+}
+
+/// What the journal stage did: wrote the entry `pending` (the slot goes on with it), or found
+/// the key's earlier request and replays it (the slot given back: nothing is sent).
+enum Journaled {
+    Created(Box<JournalEntry>, TradeSlot),
+    Replayed(Done),
+}
+
+/// The journal stage: the entry is written `pending` before anything is sent; a repeated
+/// `Idempotency-Key` replays the first outcome (or `409 request_in_progress`).
+async fn journal(
+    state: &AppState,
+    user: &UserCtx,
+    new: NewJournalEntry,
+    slot: TradeSlot,
+    hash: &str,
+    request: &Value,
+) -> ApiResult<Journaled> {
+    match state.store.begin(user, new, state.idempotency_ttl_s).await {
+        Ok(Begin::Created(e)) => {
+            state.events.journal_changed(user.user_id, e.id);
+            Ok(Journaled::Created(Box::new(e), slot))
+        }
+        Ok(Begin::Existing(e)) => {
+            slot.release().await;
+            idempotent_replay(state, user, e, hash, request)
+                .await
+                .map(Journaled::Replayed)
         }
         Err(e) => {
-            give_back().await;
-            return Err(e.into());
+            slot.release().await;
+            Err(e.into())
         }
-    };
+    }
+}
 
+/// The lease stage: on a terminal holding the row's session, prepare the command, apply the risk
+/// stage and send; with how far it got, so a failure can be told apart.
+async fn under_lease(
+    state: &AppState,
+    row: &AccountRow,
+    command: &Command,
+    limits: &RiskLimits,
+    client_id: String,
+) -> (ApiResult<Sent>, Stage) {
     let stage = Arc::new(std::sync::Mutex::new(Stage::Preparing));
-    let set = |stage: &std::sync::Mutex<Stage>, to: Stage| {
-        if let Ok(mut s) = stage.lock() {
-            *s = to;
-        }
-    };
-    let cid = client_id.clone();
     let sent = on_terminal(state, row, Purpose::Trade, |t, at| {
-        set(&stage, Stage::Preparing);
-        let prep = prepare(t.clone(), at.clone(), cid.clone());
-        let stage = stage.clone();
-        let limits = limits.clone();
+        set_stage(&stage, Stage::Preparing);
+        let (command, limits, cid, stage) = (
+            command.clone(),
+            limits.clone(),
+            client_id.clone(),
+            stage.clone(),
+        );
         Box::pin(async move {
-            // Risk is a stage of its own: a new order meets the account's limits under the same
-            // lease as its send, so the numbers it is checked against are the ones it meets.
-            let prepared = match prep.await? {
-                Prepared::Send { request, offset_s } if opens_position(&request) => {
-                    match check_new_order(t.as_ref(), &at, &limits, &request, None).await? {
-                        Some(refusal) => Prepared::Refused(refusal),
-                        None => Prepared::Send { request, offset_s },
-                    }
-                }
-                other => other,
-            };
-            match prepared {
+            let prepared = command.prepare(t.as_ref(), &at, &cid).await?;
+            match risk(t.as_ref(), &at, &limits, prepared).await? {
                 Prepared::Refused(r) => Ok(Sent::Refused(r)),
                 Prepared::Unsendable {
                     code,
@@ -462,36 +579,103 @@ where
                     message,
                 }),
                 Prepared::Send { request, offset_s } => {
-                    set(&stage, Stage::Sending);
-                    match t.order_send(&at, &request).await {
-                        Ok(result) if result.retcode == mt5::retcode::CLIENT_DISABLES_AT => {
-                            // The terminal refused before sending (its "Algo Trading" is off):
-                            // nothing ran; the pool keeps orders off it from now on.
-                            let e = TerminalError::trading_disabled();
-                            set(&stage, Stage::NotSent(e.clone()));
-                            Err(e)
-                        }
-                        Ok(result) => {
-                            set(&stage, Stage::Answered);
-                            Ok(Sent::Done(Box::new(result), offset_s))
-                        }
-                        Err(e) => {
-                            if e.is_not_sent() {
-                                set(&stage, Stage::NotSent(e.clone()));
-                            }
-                            Err(e)
-                        }
-                    }
+                    send(t.as_ref(), &at, &request, offset_s, &stage).await
                 }
             }
         })
     })
     .await;
     let stage = stage.lock().map(|s| s.clone()).unwrap_or(Stage::Sending);
+    (sent, stage)
+}
+
+fn set_stage(stage: &std::sync::Mutex<Stage>, to: Stage) {
+    if let Ok(mut s) = stage.lock() {
+        *s = to;
+    }
+}
+
+/// The risk stage: a new order meets the account's limits under the same lease as its send, so
+/// the numbers it is checked against are the ones it meets ([`crate::risk::check`] on what the
+/// terminal reports now).
+async fn risk(
+    t: &dyn Terminal,
+    at: &Expected,
+    limits: &RiskLimits,
+    prepared: Prepared,
+) -> Result<Prepared, TerminalError> {
+    Ok(match prepared {
+        Prepared::Send { request, offset_s } if opens_position(&request) => {
+            match check_new_order(t, at, limits, &request, None).await? {
+                Some(refusal) => Prepared::Refused(refusal),
+                None => Prepared::Send { request, offset_s },
+            }
+        }
+        other => other,
+    })
+}
+
+/// The send stage: `order_send` with the expected session (the terminal's guard refuses a
+/// mismatch), noting whether it provably did not run.
+async fn send(
+    t: &dyn Terminal,
+    at: &Expected,
+    request: &TradeRequest,
+    offset_s: i64,
+    stage: &std::sync::Mutex<Stage>,
+) -> Result<Sent, TerminalError> {
+    set_stage(stage, Stage::Sending);
+    match t.order_send(at, request).await {
+        Ok(result) if result.retcode == mt5::retcode::CLIENT_DISABLES_AT => {
+            // The terminal refused before sending (its "Algo Trading" is off): nothing ran; the
+            // pool keeps orders off it from now on.
+            let e = TerminalError::trading_disabled();
+            set_stage(stage, Stage::NotSent(e.clone()));
+            Err(e)
+        }
+        Ok(result) => {
+            set_stage(stage, Stage::Answered);
+            Ok(Sent::Done(Box::new(result), offset_s))
+        }
+        Err(e) => {
+            if e.is_not_sent() {
+                set_stage(stage, Stage::NotSent(e.clone()));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// What the complete stage settles: the lease stage's result and how far it got, with the trade
+/// slot and the refusal budget to settle with it.
+struct Settle<'a> {
+    sent: ApiResult<Sent>,
+    stage: Stage,
+    slot: TradeSlot,
+    refusals: RefusalBudget<'a>,
+}
+
+/// The complete stage: the journal entry gets its outcome (each write published for the live
+/// stream), the trade slot is committed or given back, refusals spend the budget; an answer that
+/// was lost leaves the entry `unknown` for the reconciler.
+async fn complete(
+    state: &AppState,
+    user: &UserCtx,
+    entry: Uuid,
+    action: JournalAction,
+    settle: Settle<'_>,
+) -> ApiResult<Done> {
+    let Settle {
+        sent,
+        stage,
+        slot,
+        refusals,
+    } = settle;
     match sent {
         Ok(Sent::Refused(r)) => {
             // Refused before sending: nothing reached the broker, so it does not count as a trade.
-            give_back().await;
+            slot.release().await;
+            refusals.spend().await;
             state.metrics.order_refused();
             let why = r.limit;
             let err = ApiError::RiskLimitExceeded {
@@ -502,7 +686,7 @@ where
             Err(complete_with_error_noted(
                 state,
                 user,
-                entry.id,
+                entry,
                 JournalStatus::Refused,
                 err,
                 Some(why),
@@ -515,13 +699,14 @@ where
             message,
         }) => {
             // Held back before sending: nothing reached the broker, not a trade.
-            give_back().await;
+            slot.release().await;
+            refusals.spend().await;
             state.metrics.order_refused();
             let err = ApiError::validation(field, format!("{code}: {message}"));
             Err(complete_with_error_noted(
                 state,
                 user,
-                entry.id,
+                entry,
                 JournalStatus::Refused,
                 err,
                 Some(code),
@@ -529,8 +714,9 @@ where
             .await)
         }
         Ok(Sent::Done(result, offset_s)) => {
+            slot.commit();
             state.metrics.order_retcode(result.retcode);
-            let outcome = if is_modify(intent.action) {
+            let outcome = if action.is_modify() {
                 modify_outcome(&result, offset_s)
             } else {
                 send_outcome(&result, offset_s)
@@ -541,27 +727,29 @@ where
             };
             let completed = state
                 .store
-                .complete(user, entry.id, completion_for(&result, &stored))
+                .complete(user, entry, completion_for(&result, &stored))
                 .await;
-            if completed.is_ok() {
-                state.events.journal_changed(user.user_id, entry.id);
-            }
             if let Err(e) = completed {
                 // The broker acted; the entry stays pending and is settled from its history
                 // once the database answers again.
                 state.reconciler.wake();
                 return Err(ApiError::OutcomeNotRecorded {
-                    journal_id: entry.id,
+                    journal_id: entry,
                     why: e.to_string(),
                 });
             }
-            outcome
+            state.events.journal_changed(user.user_id, entry);
+            outcome.map(|outcome| Done {
+                outcome,
+                result: Some(result),
+            })
         }
         Err(err @ (ApiError::ReadOnlyAccount | ApiError::AccountCredentialsInvalid(_))) => {
             // Refused before anything was sent: not a trade, journaled as refused.
-            give_back().await;
+            slot.release().await;
+            refusals.spend().await;
             state.metrics.order_refused();
-            Err(complete_with_error(state, user, entry.id, JournalStatus::Refused, err).await)
+            Err(complete_with_error(state, user, entry, JournalStatus::Refused, err).await)
         }
         Err(err) => {
             let not_sent = match stage {
@@ -572,12 +760,12 @@ where
             match not_sent {
                 Some(cause) => {
                     // Nothing reached the broker: not a trade, and its key may be sent again.
-                    give_back().await;
+                    slot.release().await;
                     state.metrics.order_failed();
                     let answer = match err {
                         ApiError::TerminalTimeout | ApiError::TerminalUnavailable(_) => {
                             ApiError::OrderNotSent {
-                                journal_id: entry.id,
+                                journal_id: entry,
                                 why: cause.map_or_else(
                                     || "not dispatched to a terminal in time".to_string(),
                                     |c| c.to_string(),
@@ -587,43 +775,96 @@ where
                         // e.g. MT5's -2 as validation_failed naming the argument
                         other => other,
                     };
-                    Err(complete_with_error(
-                        state,
-                        user,
-                        entry.id,
-                        JournalStatus::NotExecuted,
-                        answer,
+                    Err(
+                        complete_with_error(state, user, entry, JournalStatus::NotExecuted, answer)
+                            .await,
                     )
-                    .await)
                 }
                 None => {
                     // It reached the terminal side and no answer came back: in doubt until the
                     // broker's history settles it. Never called failed.
-                    state.metrics.order_in_doubt();
-                    tracing::warn!(journal_id = %entry.id, error = %err, "order outcome unknown");
-                    let marked = Completion {
-                        status: Some(JournalStatus::Unknown),
-                        error: Some(err.status_and_code().1.to_string()),
-                        ..Default::default()
-                    };
-                    match state
-                        .store
-                        .settle(entry.id, JournalStatus::Pending, marked)
-                        .await
-                    {
-                        Ok(true) => state.events.journal_changed(user.user_id, entry.id),
-                        Ok(false) => {}
-                        // Left pending: the reconciler takes it up once it is past its deadline.
-                        Err(e) => {
-                            tracing::warn!(journal_id = %entry.id, error = %e, "unknown outcome not recorded")
-                        }
-                    }
-                    state.reconciler.wake();
-                    Err(ApiError::OrderInDoubt {
-                        journal_id: entry.id,
-                    })
+                    slot.commit();
+                    Err(in_doubt(state, user, entry, err).await)
                 }
             }
+        }
+    }
+}
+
+/// Marks an entry whose answer was lost `unknown` and wakes the reconciler.
+async fn in_doubt(state: &AppState, user: &UserCtx, entry: Uuid, err: ApiError) -> ApiError {
+    state.metrics.order_in_doubt();
+    tracing::warn!(journal_id = %entry, error = %err, "order outcome unknown");
+    let marked = Completion {
+        status: Some(JournalStatus::Unknown),
+        error: Some(err.status_and_code().1.to_string()),
+        ..Default::default()
+    };
+    match state
+        .store
+        .settle(entry, JournalStatus::Pending, marked)
+        .await
+    {
+        Ok(true) => state.events.journal_changed(user.user_id, entry),
+        Ok(false) => {}
+        // Left pending: the reconciler takes it up once it is past its deadline.
+        Err(e) => {
+            tracing::warn!(journal_id = %entry, error = %e, "unknown outcome not recorded")
+        }
+    }
+    state.reconciler.wake();
+    ApiError::OrderInDoubt { journal_id: entry }
+}
+
+/// A user's budget of refused orders (`REFUSAL_LIMIT_PER_HOUR`, scope `refusals_per_user`):
+/// checked before the journal by every order request, spent by each refusal that is journaled.
+pub struct RefusalBudget<'a> {
+    state: &'a AppState,
+    key: String,
+}
+
+impl<'a> RefusalBudget<'a> {
+    pub const SCOPE: &'static str = "refusals_per_user";
+
+    pub fn of(state: &'a AppState, user: &UserCtx) -> Self {
+        RefusalBudget {
+            state,
+            key: format!("refusals:{}", user.user_id),
+        }
+    }
+
+    fn refused(&self, e: crate::limits::LimitError) -> ApiError {
+        let limit = self.state.limits.refusals_per_user;
+        crate::limits::count_refusal(&self.state.metrics, &e, Self::SCOPE);
+        refused(Self::SCOPE, limit, e)
+    }
+
+    /// `429 rate_limited` while the budget is spent; records nothing.
+    pub async fn check(&self) -> ApiResult<()> {
+        let limit = self.state.limits.refusals_per_user;
+        let checked = self.state.limiter.check(&self.key, limit).await;
+        checked.map_err(|e| self.refused(e))
+    }
+
+    /// Spends one before a refusal is journaled, or answers 429 if none is left.
+    async fn spend_before(&self) -> ApiResult<()> {
+        let limit = self.state.limits.refusals_per_user;
+        let taken = self.state.limiter.acquire(&self.key, limit).await;
+        taken.map_err(|e| self.refused(e))
+    }
+
+    /// Gives back one spent by [`Self::spend_before`] for a refusal that was not journaled.
+    async fn give_back(&self) {
+        let limit = self.state.limits.refusals_per_user;
+        crate::limits::release_quietly(self.state.limiter.as_ref(), &self.key, limit).await;
+    }
+
+    /// Spends one for a refusal found under the lease (already journaled: counted whatever the
+    /// budget says; a store that is away only loses the count).
+    async fn spend(&self) {
+        let limit = self.state.limits.refusals_per_user;
+        if let Err(e) = self.state.limiter.record(&self.key, limit).await {
+            tracing::warn!(error = %e, "refused order not counted");
         }
     }
 }
@@ -678,14 +919,14 @@ async fn idempotent_replay(
     entry: JournalEntry,
     hash: &str,
     request: &Value,
-) -> ApiResult<Outcome> {
+) -> ApiResult<Done> {
     if !same_request(entry.request_hash.as_deref(), hash, request) {
         return Err(ApiError::IdempotencyKeyReused);
     }
     if entry.status == JournalStatus::Refused && entry.response.is_none() {
         return Err(ApiError::TradingDisabled);
     }
-    await_first(state, user, entry).await
+    await_first(state, user, entry).await.map(Done::replayed)
 }
 
 #[cfg(test)]

@@ -14,8 +14,9 @@ use uuid::Uuid;
 
 use super::PgStore;
 use crate::store::algorithms::{
-    array_column, run_not_written, runs_page_size, AlgorithmConfig, AlgorithmConfigPatch,
-    AlgorithmRun, AlgorithmStore, NewAlgorithmConfig, NewAlgorithmRun, RunFinish,
+    array_column, configs_page_size, run_not_written, runs_page_size, AlgorithmConfig,
+    AlgorithmConfigPatch, AlgorithmRun, AlgorithmStore, ConfigCreated, NewAlgorithmConfig,
+    NewAlgorithmRun, RunFinish,
 };
 use crate::store::{StoreResult, UserCtx};
 
@@ -92,8 +93,27 @@ impl AlgorithmStore for PgStore {
         &self,
         user: &UserCtx,
         new: NewAlgorithmConfig,
-    ) -> StoreResult<AlgorithmConfig> {
+        max: u32,
+    ) -> StoreResult<ConfigCreated> {
         let mut tx = self.user_tx(user).await?;
+        // One lock per user for the count and the insert (until commit): parallel creates of one
+        // user count one after the other, so none passes the cap.
+        sqlx::query(
+            "select pg_advisory_xact_lock(hashtextextended('algorithm_configs:' || $1, 0))",
+        )
+        .bind(user.user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let (current,): (i64,) =
+            sqlx::query_as("select count(*) from algorithm_configs where user_id = $1")
+                .bind(user.user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if current >= i64::from(max) {
+            return Ok(ConfigCreated::LimitReached {
+                current: current.max(0) as u64,
+            });
+        }
         let row: PgConfig = sqlx::query_as(&format!(
             "insert into algorithm_configs (id, user_id, name, kind, parameters) \
              values ($1, $2, $3, $4, $5) returning {CONFIG_COLUMNS}"
@@ -106,16 +126,26 @@ impl AlgorithmStore for PgStore {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(row.into())
+        Ok(ConfigCreated::Saved(row.into()))
     }
 
-    async fn list_configs(&self, user: &UserCtx) -> StoreResult<Vec<AlgorithmConfig>> {
+    async fn list_configs(
+        &self,
+        user: &UserCtx,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> StoreResult<Vec<AlgorithmConfig>> {
+        let (after_at, after_id) = after.unzip();
         let mut tx = self.user_tx(user).await?;
         let found: Vec<PgConfig> = sqlx::query_as(&format!(
             "select {CONFIG_COLUMNS} from algorithm_configs where user_id = $1 \
-             order by created_at, id"
+             and ($2::timestamptz is null or (created_at, id) > ($2, $3::uuid)) \
+             order by created_at, id limit $4"
         ))
         .bind(user.user_id)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(i64::from(configs_page_size(limit)))
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;

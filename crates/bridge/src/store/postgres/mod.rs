@@ -557,6 +557,16 @@ impl AccountStore for PgStore {
         rows(found)
     }
 
+    async fn active_rows_of_login(&self, login: &str) -> StoreResult<Vec<AccountRow>> {
+        let found: Vec<PgAccount> = sqlx::query_as(&format!(
+            "select {COLUMNS} from mt5_accounts where login = $1 and is_active and user_id is not null order by created_at, id"
+        ))
+        .bind(login)
+        .fetch_all(&self.pool)
+        .await?;
+        rows(found)
+    }
+
     async fn replace_ciphertext(&self, id: Uuid, old: &str, new: &str) -> StoreResult<bool> {
         let done = sqlx::query(
             "update mt5_accounts set encrypted_password = $3 \

@@ -13,8 +13,9 @@ use uuid::Uuid;
 
 use super::{fmt_ts, now, parse_ts, parse_uuid, SqliteStore};
 use crate::store::algorithms::{
-    array_column, run_not_written, runs_page_size, AlgorithmConfig, AlgorithmConfigPatch,
-    AlgorithmRun, AlgorithmStore, NewAlgorithmConfig, NewAlgorithmRun, RunFinish,
+    array_column, configs_page_size, run_not_written, runs_page_size, AlgorithmConfig,
+    AlgorithmConfigPatch, AlgorithmRun, AlgorithmStore, ConfigCreated, NewAlgorithmConfig,
+    NewAlgorithmRun, RunFinish,
 };
 use crate::store::{StoreError, StoreResult, UserCtx};
 
@@ -99,8 +100,22 @@ impl AlgorithmStore for SqliteStore {
         &self,
         user: &UserCtx,
         new: NewAlgorithmConfig,
-    ) -> StoreResult<AlgorithmConfig> {
+        max: u32,
+    ) -> StoreResult<ConfigCreated> {
         let at = fmt_ts(now())?;
+        // `BEGIN IMMEDIATE` takes the write lock before the count: parallel creates of one user
+        // count one after the other, so none passes the cap.
+        let mut tx = self.write_tx().await?;
+        let (current,): (i64,) =
+            sqlx::query_as("select count(*) from algorithm_configs where user_id = ?1")
+                .bind(user.user_id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        if current >= i64::from(max) {
+            return Ok(ConfigCreated::LimitReached {
+                current: current.max(0) as u64,
+            });
+        }
         let row: LiteConfig = sqlx::query_as(&format!(
             "insert into algorithm_configs (id, user_id, name, kind, parameters, created_at, \
              updated_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?6) returning {CONFIG_COLUMNS}"
@@ -111,17 +126,31 @@ impl AlgorithmStore for SqliteStore {
         .bind(&new.kind)
         .bind(json_text(&new.parameters, "parameters")?)
         .bind(at)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await?;
-        row.into_config()
+        tx.commit().await?;
+        Ok(ConfigCreated::Saved(row.into_config()?))
     }
 
-    async fn list_configs(&self, user: &UserCtx) -> StoreResult<Vec<AlgorithmConfig>> {
+    async fn list_configs(
+        &self,
+        user: &UserCtx,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> StoreResult<Vec<AlgorithmConfig>> {
+        let (after_at, after_id) = match after {
+            Some((at, id)) => (Some(fmt_ts(at)?), Some(id.to_string())),
+            None => (None, None),
+        };
         let found: Vec<LiteConfig> = sqlx::query_as(&format!(
             "select {CONFIG_COLUMNS} from algorithm_configs where user_id = ?1 \
-             order by created_at, id"
+             and (?2 is null or (created_at, id) > (?2, ?3)) \
+             order by created_at, id limit ?4"
         ))
         .bind(user.user_id.to_string())
+        .bind(after_at)
+        .bind(after_id)
+        .bind(i64::from(configs_page_size(limit)))
         .fetch_all(self.pool())
         .await?;
         found.into_iter().map(LiteConfig::into_config).collect()

@@ -37,9 +37,30 @@ const COLUMNS: &str = "id, user_id, account_name, login, server, encrypted_passw
 const TIMESTAMP: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
+/// The most SQLite keeps of its write-ahead log on disk once a checkpoint has reset it
+/// (`journal_size_limit`): without it the log keeps the size of its largest burst for good.
+pub const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// How often the log is checkpointed and truncated (`wal_checkpoint(TRUNCATE)`), so a burst of
+/// writes does not leave a large log behind even while readers kept SQLite's own checkpoints from
+/// resetting it.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+
+/// How long a checkpoint waits for readers and writers: new writers wait while one is pending,
+/// so it gives up soon and tries again at the next tick.
+const CHECKPOINT_BUSY: Duration = Duration::from_secs(1);
+
 /// Account store over a SQLite file.
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The periodic checkpoint, stopped with the store.
+    checkpoints: tokio::task::AbortHandle,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpoints.abort();
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -58,7 +79,8 @@ impl SqliteStore {
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string());
         let path = options.get_filename();
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() && !path.as_os_str().is_empty() {
@@ -70,9 +92,13 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        Ok(Self { pool })
+        let checkpoints = tokio::spawn(checkpoint_periodically(
+            options.busy_timeout(CHECKPOINT_BUSY),
+        ))
+        .abort_handle();
+        Ok(Self { pool, checkpoints })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -81,6 +107,42 @@ impl SqliteStore {
 
     pub(super) async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// Runs `wal_checkpoint(TRUNCATE)` every [`CHECKPOINT_EVERY`] on a connection of its own (with a
+/// short busy timeout, so a pending checkpoint does not hold writers back for long). A checkpoint
+/// that cannot finish (readers on old snapshots, a lost connection) is tried again at the next tick.
+async fn checkpoint_periodically(options: SqliteConnectOptions) {
+    use sqlx::Connection;
+    let mut conn: Option<sqlx::SqliteConnection> = None;
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => match sqlx::SqliteConnection::connect_with(&options).await {
+                Ok(c) => conn.insert(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no connection for the WAL checkpoint");
+                    continue;
+                }
+            },
+        };
+        // The answer is (busy, log frames, frames checkpointed); busy means it did not finish.
+        match sqlx::query_as::<_, (i64, i64, i64)>("pragma wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut *c)
+            .await
+        {
+            Ok((0, _, _)) => {}
+            Ok(_) => tracing::debug!("WAL checkpoint busy; tried again in 10 s"),
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                conn = None;
+            }
+        }
     }
 }
 
@@ -494,6 +556,16 @@ impl AccountStore for SqliteStore {
         let found: Vec<LiteAccount> = sqlx::query_as(&format!(
             "select {COLUMNS} from mt5_accounts order by created_at, id"
         ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows(found)
+    }
+
+    async fn active_rows_of_login(&self, login: &str) -> StoreResult<Vec<AccountRow>> {
+        let found: Vec<LiteAccount> = sqlx::query_as(&format!(
+            "select {COLUMNS} from mt5_accounts where login = ?1 and is_active = 1 order by created_at, id"
+        ))
+        .bind(login)
         .fetch_all(&self.pool)
         .await?;
         rows(found)

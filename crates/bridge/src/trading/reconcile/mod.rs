@@ -86,6 +86,39 @@ pub struct Pass {
 }
 
 impl Pass {
+    /// Entries the pass settled.
+    pub fn settled(&self) -> usize {
+        self.done + self.rejected + self.not_executed + self.failed
+    }
+
+    /// How the pass is logged: at `info` only when it settled something; a pass that only found
+    /// entries still open (one a second while any is) at `debug`; an empty one not at all.
+    fn level(&self) -> Option<tracing::Level> {
+        if self.settled() > 0 {
+            Some(tracing::Level::INFO)
+        } else if self.open > 0 {
+            Some(tracing::Level::DEBUG)
+        } else {
+            None
+        }
+    }
+
+    fn log(&self) {
+        // `tracing`'s macros take their level as a constant, hence one call per level.
+        match self.level() {
+            Some(tracing::Level::INFO) => tracing::info!(
+                done = self.done,
+                rejected = self.rejected,
+                not_executed = self.not_executed,
+                failed = self.failed,
+                open = self.open,
+                "journal reconciliation pass"
+            ),
+            Some(_) => tracing::debug!(open = self.open, "journal reconciliation pass"),
+            None => {}
+        }
+    }
+
     fn count(&mut self, status: JournalStatus) {
         match status {
             JournalStatus::Done => self.done += 1,
@@ -189,16 +222,7 @@ pub async fn reconcile_once(state: &AppState) -> ApiResult<Pass> {
             }
         }
     }
-    if pass != Pass::default() {
-        tracing::info!(
-            done = pass.done,
-            rejected = pass.rejected,
-            not_executed = pass.not_executed,
-            failed = pass.failed,
-            open = pass.open,
-            "journal reconciliation pass"
-        );
-    }
+    pass.log();
     Ok(pass)
 }
 
@@ -537,5 +561,32 @@ mod tests {
         assert_eq!(odd, None);
         let odd = result_from_history(&order(OrderType::Unknown(12), OrderState::Rejected), &[]);
         assert_eq!(odd.map(|r| r.retcode), Some(mt5::retcode::REJECT));
+    }
+
+    #[test]
+    fn a_pass_is_logged_at_info_only_when_it_settled_something() {
+        let open = Pass {
+            open: 3,
+            ..Pass::default()
+        };
+        assert_eq!(open.level(), Some(tracing::Level::DEBUG));
+        assert_eq!(Pass::default().level(), None);
+        for settled in [
+            Pass { done: 1, ..open },
+            Pass {
+                rejected: 1,
+                ..open
+            },
+            Pass {
+                not_executed: 1,
+                ..open
+            },
+            Pass {
+                failed: 1,
+                ..Pass::default()
+            },
+        ] {
+            assert_eq!(settled.level(), Some(tracing::Level::INFO), "{settled:?}");
+        }
     }
 }
