@@ -1,9 +1,8 @@
 //! The console's files as the binary serves them (the browser tests in `console/test` cover the
 //! page itself): the headers on every answer, a deep link answered with the page, a missing asset
 //! `404`, and `config.json` naming the Supabase project that the CSP lets the page reach.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a test should panic loudly on the unexpected
 
-mod common;
+use crate::common;
 
 const CSP: &str = "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'";
 
@@ -74,6 +73,7 @@ async fn the_console_is_served_with_its_headers_and_deep_links() {
         config,
         serde_json::json!({"supabase_url": null, "supabase_publishable_key": null})
     );
+    app.shutdown().await;
 }
 
 #[tokio::test]
@@ -110,6 +110,7 @@ async fn config_json_names_the_supabase_project_and_the_csp_lets_the_page_reach_
         .unwrap();
     let paths = doc["paths"].as_object().unwrap();
     assert!(!paths.keys().any(|p| p.starts_with("/console")));
+    app.shutdown().await;
 }
 
 #[test]
