@@ -267,7 +267,7 @@ pub struct ServeSettings {
     pub bind: SocketAddr,
     pub cors_origins: Vec<String>,
     /// SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY: the console's e-mail sign-in.
-    pub console: ConsoleSettings,
+    pub console: crate::state::ConsoleSettings,
     pub terminals: TerminalsSpec,
     /// The bearer token of the terminal agents without their own (AGENT_TOKEN).
     pub agent_token: Option<SecretString>,
@@ -668,7 +668,7 @@ impl ServeSettings {
                 None
             }
         };
-        let console = ConsoleSettings::load(lookup, &mut errors);
+        let console = load_console(lookup, &mut errors);
         match (base, bind, terminals, policy) {
             (Some(base), Some(bind), Some(terminals), Some(policy)) if errors.is_empty() => {
                 Ok(ServeSettings {
@@ -995,58 +995,52 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, format!("{content}\n"))
 }
 
-/// The console's Supabase project (environment-only, both or neither): `SUPABASE_URL`, an origin
-/// (`https://`, or `http://` to a loopback host), which the console's Content-Security-Policy lets
-/// the page reach, and `SUPABASE_PUBLISHABLE_KEY`, a publishable (or legacy anon) key, public by
-/// design. Both reach the page through `GET /console/config.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ConsoleSettings {
-    /// The project's origin, e.g. `https://abcd.supabase.co`, without a trailing slash.
-    pub supabase_url: Option<String>,
-    pub supabase_publishable_key: Option<String>,
-}
-
-impl ConsoleSettings {
-    fn load(lookup: &dyn Fn(&str) -> Option<String>, errors: &mut Vec<String>) -> ConsoleSettings {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let (url, key) = (get("SUPABASE_URL"), get("SUPABASE_PUBLISHABLE_KEY"));
-        if url.is_some() != key.is_some() {
-            errors.push("SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY must be set together".into());
-            return ConsoleSettings::default();
-        }
-        let origin = url.as_deref().and_then(|raw| {
-            let origin = reqwest::Url::parse(raw).ok().filter(|u| {
-                (u.scheme() == "https" || (u.scheme() == "http" && is_loopback(raw)))
-                    && u.host_str().is_some()
-                    && u.username().is_empty()
-                    && u.password().is_none()
-                    && u.path() == "/"
-                    && u.query().is_none()
-                    && u.fragment().is_none()
-            });
-            if origin.is_none() {
-                errors.push(format!(
-                    "SUPABASE_URL must be an origin like https://<ref>.supabase.co (http:// only to a loopback host), got {raw:?}"
-                ));
-            }
-            origin.map(|u| u.origin().ascii_serialization())
+/// SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY (environment-only, both or neither): the console's
+/// Supabase project. The URL must be an origin (`https://`, or `http://` to a loopback host): the
+/// console's Content-Security-Policy lets the page reach it. The key is a publishable (or legacy
+/// anon) key, public by design. Both reach the page through `GET /console/config.json`.
+fn load_console(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Vec<String>,
+) -> crate::state::ConsoleSettings {
+    let get = |name: &str| {
+        lookup(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let (url, key) = (get("SUPABASE_URL"), get("SUPABASE_PUBLISHABLE_KEY"));
+    if url.is_some() != key.is_some() {
+        errors.push("SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY must be set together".into());
+        return crate::state::ConsoleSettings::default();
+    }
+    let origin = url.as_deref().and_then(|raw| {
+        let origin = reqwest::Url::parse(raw).ok().filter(|u| {
+            (u.scheme() == "https" || (u.scheme() == "http" && is_loopback(raw)))
+                && u.host_str().is_some()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.path() == "/"
+                && u.query().is_none()
+                && u.fragment().is_none()
         });
-        if let Some(k) = &key {
-            if k.len() > 4096 || !k.bytes().all(|b| b.is_ascii_graphic()) {
-                errors.push(
-                    "SUPABASE_PUBLISHABLE_KEY must be the project's publishable or anon key (printable, no spaces)"
-                        .into(),
-                );
-            }
+        if origin.is_none() {
+            errors.push(format!(
+                "SUPABASE_URL must be an origin like https://<ref>.supabase.co (http:// only to a loopback host), got {raw:?}"
+            ));
         }
-        ConsoleSettings {
-            supabase_url: origin,
-            supabase_publishable_key: key,
+        origin.map(|u| u.origin().ascii_serialization())
+    });
+    if let Some(k) = &key {
+        if k.len() > 4096 || !k.bytes().all(|b| b.is_ascii_graphic()) {
+            errors.push(
+                "SUPABASE_PUBLISHABLE_KEY must be the project's publishable or anon key (printable, no spaces)"
+                    .into(),
+            );
         }
+    }
+    crate::state::ConsoleSettings {
+        supabase_url: origin,
+        supabase_publishable_key: key,
     }
 }
 

@@ -7,9 +7,8 @@
 //! console's Content-Security-Policy, `nosniff` and `no-referrer`; the page needs no CORS (same
 //! origin).
 
-use crate::config::ConsoleSettings;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, ConsoleSettings};
 use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
