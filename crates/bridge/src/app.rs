@@ -229,6 +229,7 @@ impl Application {
             server_clocks,
             redis,
             require_aal2: settings.require_aal2,
+            console: Arc::new(settings.console.clone()),
             reconciler: Arc::new(crate::trading::reconcile::Reconciler::new(
                 settings.reconcile_grace,
             )),

@@ -266,6 +266,8 @@ pub struct ServeSettings {
     pub base: Settings,
     pub bind: SocketAddr,
     pub cors_origins: Vec<String>,
+    /// SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY: the console's e-mail sign-in.
+    pub console: crate::state::ConsoleSettings,
     pub terminals: TerminalsSpec,
     /// The bearer token of the terminal agents without their own (AGENT_TOKEN).
     pub agent_token: Option<SecretString>,
@@ -666,12 +668,14 @@ impl ServeSettings {
                 None
             }
         };
+        let console = load_console(lookup, &mut errors);
         match (base, bind, terminals, policy) {
             (Some(base), Some(bind), Some(terminals), Some(policy)) if errors.is_empty() => {
                 Ok(ServeSettings {
                     base,
                     bind,
                     cors_origins,
+                    console,
                     terminals,
                     agent_token,
                     agent_tokens,
@@ -989,6 +993,55 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, format!("{content}\n"))
+}
+
+/// SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY (environment-only, both or neither): the console's
+/// Supabase project. The URL must be an origin (`https://`, or `http://` to a loopback host): the
+/// console's Content-Security-Policy lets the page reach it. The key is a publishable (or legacy
+/// anon) key, public by design. Both reach the page through `GET /console/config.json`.
+fn load_console(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Vec<String>,
+) -> crate::state::ConsoleSettings {
+    let get = |name: &str| {
+        lookup(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let (url, key) = (get("SUPABASE_URL"), get("SUPABASE_PUBLISHABLE_KEY"));
+    if url.is_some() != key.is_some() {
+        errors.push("SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY must be set together".into());
+        return crate::state::ConsoleSettings::default();
+    }
+    let origin = url.as_deref().and_then(|raw| {
+        let origin = reqwest::Url::parse(raw).ok().filter(|u| {
+            (u.scheme() == "https" || (u.scheme() == "http" && is_loopback(raw)))
+                && u.host_str().is_some()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.path() == "/"
+                && u.query().is_none()
+                && u.fragment().is_none()
+        });
+        if origin.is_none() {
+            errors.push(format!(
+                "SUPABASE_URL must be an origin like https://<ref>.supabase.co (http:// only to a loopback host), got {raw:?}"
+            ));
+        }
+        origin.map(|u| u.origin().ascii_serialization())
+    });
+    if let Some(k) = &key {
+        if k.len() > 4096 || !k.bytes().all(|b| b.is_ascii_graphic()) {
+            errors.push(
+                "SUPABASE_PUBLISHABLE_KEY must be the project's publishable or anon key (printable, no spaces)"
+                    .into(),
+            );
+        }
+    }
+    crate::state::ConsoleSettings {
+        supabase_url: origin,
+        supabase_publishable_key: key,
+    }
 }
 
 #[cfg(test)]

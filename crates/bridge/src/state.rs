@@ -37,6 +37,8 @@ pub struct AppState {
     pub redis: Option<crate::shared_state::Redis>,
     /// JWT_REQUIRE_AAL2: storing credentials needs a session that passed MFA.
     pub require_aal2: bool,
+    /// SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY, for the console's page and its CSP.
+    pub console: Arc<ConsoleSettings>,
     /// Settles orders in doubt in the background (woken by the order path).
     pub reconciler: Arc<crate::trading::reconcile::Reconciler>,
     /// Changes for the live stream, and its open connections.
@@ -75,4 +77,13 @@ impl Default for StreamSettings {
             user_buffer: 1024,
         }
     }
+}
+
+/// The console's Supabase project (SUPABASE_URL, SUPABASE_PUBLISHABLE_KEY; both or neither),
+/// for its page (`/console/config.json`) and its Content-Security-Policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// The project's origin, e.g. `https://abcd.supabase.co`, without a trailing slash.
+    pub supabase_url: Option<String>,
+    pub supabase_publishable_key: Option<String>,
 }

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod algorithms;
 pub mod asyncapi;
+pub mod console;
 pub mod extract;
 pub mod history;
 pub mod history_cursor;
@@ -90,6 +91,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/openapi.json", get(openapi::document))
         .route("/asyncapi.json", get(asyncapi::document))
         .merge(openapi::docs_page())
+        .merge(console::routes(&state.console))
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

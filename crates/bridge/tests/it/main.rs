@@ -26,6 +26,7 @@ mod api_trading;
 mod audit_contract;
 mod auth;
 mod cli;
+mod console;
 mod credentials;
 mod hostile;
 mod import_legacy;
