@@ -40,7 +40,7 @@ pub struct AppState {
     /// SUPABASE_URL and SUPABASE_PUBLISHABLE_KEY, for the console's page and its CSP.
     pub console: Arc<ConsoleSettings>,
     /// Settles orders in doubt in the background (woken by the order path).
-    pub reconciler: Arc<crate::trading::reconcile::Reconciler>,
+    pub reconciler: Arc<crate::trading::reconcile::handle::Reconciler>,
     /// Changes for the live stream, and its open connections.
     pub events: Arc<crate::events::Events>,
     /// The `ticks` channel's quote readers, one per trade server watched.

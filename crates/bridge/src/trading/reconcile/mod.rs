@@ -36,7 +36,7 @@ use serde_json::Value;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-mod handle;
+pub mod handle;
 pub use handle::Reconciler;
 
 /// Default of `RECONCILE_GRACE_MS`.
