@@ -12,10 +12,13 @@
 //! - [`engine`]: trading rules on one account: validation with MT5's return codes, execution,
 //!   netting and hedging, SL/TP and pending triggers, margin and profit.
 //! - [`state`]: where broker state lives: memory, or a SQLite file shared by processes.
+//! - [`backtest`]: the engine on a historical clock: one account in memory, prices set point by
+//!   point by its owner.
 //! - [`broker`]: the trade server: accounts, logins, the audit trail.
 //! - [`terminal`]: a simulated terminal implementing [`mt5::Terminal`], with latency and faults.
 //! - [`unknown`]: enum values outside MT5's lists that a terminal can be set to report.
 
+pub mod backtest;
 pub mod broker;
 pub mod config;
 pub mod engine;

@@ -170,13 +170,36 @@ impl AccountState {
     }
 }
 
-/// The fixed part of an operation: market, clock offset, moment and rule switches.
+/// What the broker charges besides the spread and swaps. The live simulator charges none by
+/// default; a backtest passes its cost settings.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Costs {
+    /// Commission per lot on every deal (entry and exit), in the account currency; positive is a
+    /// charge (a deal's `commission` is then negative, as MT5 reports it).
+    pub commission_per_lot: f64,
+}
+
+impl Costs {
+    /// The commission of a deal of `lots`, as the deal reports it (a charge is negative).
+    pub(crate) fn commission(&self, lots: f64) -> f64 {
+        let c = money(self.commission_per_lot * lots);
+        // No charge is 0.0, never -0.0, in what clients see.
+        if c == 0.0 {
+            0.0
+        } else {
+            -c
+        }
+    }
+}
+
+/// The fixed part of an operation: market, clock offset, moment, costs and rule switches.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
     pub market: &'a dyn Market,
     pub offset_ms: i64,
     pub now_ms: i64,
     pub strict: bool,
+    pub costs: Costs,
 }
 
 impl Ctx<'_> {

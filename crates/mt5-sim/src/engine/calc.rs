@@ -61,7 +61,7 @@ pub(crate) fn to_account(
         .filter(|v| v.is_finite())
 }
 
-fn margin_ccy(info: &SymbolInfo) -> &str {
+pub(crate) fn margin_ccy(info: &SymbolInfo) -> &str {
     if !info.currency_margin.is_empty() {
         &info.currency_margin
     } else {
@@ -134,6 +134,16 @@ pub(crate) fn margin(
     )
 }
 
+/// What a price move of `diff` is worth on `lots`, in the profit currency (§8.6's profit column).
+pub(crate) fn price_value(info: &SymbolInfo, diff: f64, lots: f64) -> f64 {
+    match info.trade_calc_mode {
+        SymbolCalcMode::Futures | SymbolCalcMode::ExchFutures => {
+            diff * tick_price(info) / tick_size(info).max(f64::MIN_POSITIVE) * lots
+        }
+        _ => diff * info.trade_contract_size * lots,
+    }
+}
+
 /// Profit in the account currency (unrounded); gains convert at `Favour::Profit`, losses at
 /// `Favour::Loss`.
 #[allow(clippy::too_many_arguments)] // the MT5 formula's inputs
@@ -149,12 +159,7 @@ pub(crate) fn profit(
 ) -> Option<f64> {
     // A side the simulator cannot read has no profit: the caller refuses what needs one.
     let diff = (close - open) * side.sign()?;
-    let raw = match info.trade_calc_mode {
-        SymbolCalcMode::Futures | SymbolCalcMode::ExchFutures => {
-            diff * tick_price(info) / tick_size(info).max(f64::MIN_POSITIVE) * lots
-        }
-        _ => diff * info.trade_contract_size * lots,
-    };
+    let raw = price_value(info, diff, lots);
     let favour = if raw >= 0.0 {
         Favour::Profit
     } else {

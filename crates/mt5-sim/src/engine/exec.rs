@@ -101,7 +101,8 @@ pub(crate) fn fill(
         None if !st.is_hedging() => st.positions.iter().position(|p| p.symbol == f.info.name),
         None => None,
     };
-    let (entry, position_id, profit) = match target {
+    // The swap a closing deal realises: all the position has accrued (see the module's choices).
+    let (entry, position_id, profit, swap) = match target {
         None => {
             st.positions.push(Position {
                 ticket: f.order,
@@ -119,7 +120,7 @@ pub(crate) fn fill(
                 swap: 0.0,
                 commission: 0.0,
             });
-            (DealEntry::In, f.order, 0.0)
+            (DealEntry::In, f.order, 0.0, 0.0)
         }
         Some(i) if st.positions[i].side == f.side => {
             // Netting: same direction adds to the position at the volume-weighted price.
@@ -135,7 +136,7 @@ pub(crate) fn fill(
             if f.tp > 0.0 {
                 p.tp = f.tp;
             }
-            (DealEntry::In, p.ticket, 0.0)
+            (DealEntry::In, p.ticket, 0.0, 0.0)
         }
         Some(i) => {
             let p = st.positions[i].clone();
@@ -155,7 +156,10 @@ pub(crate) fn fill(
             .ok_or(PRICE_OFF)?;
             if u <= pu {
                 reduce(st, p.ticket, u, step, f.t_ms);
-                (DealEntry::Out, p.ticket, profit)
+                if let Some(left) = st.positions.iter_mut().find(|q| q.ticket == p.ticket) {
+                    left.swap = 0.0;
+                }
+                (DealEntry::Out, p.ticket, profit, p.swap)
             } else {
                 // Netting reversal: the rest opens the other way at this price; the position keeps
                 // its ticket and identifier.
@@ -166,11 +170,15 @@ pub(crate) fn fill(
                 q.time_update_msc = f.t_ms;
                 q.sl = f.sl;
                 q.tp = f.tp;
-                (DealEntry::InOut, p.ticket, profit)
+                q.swap = 0.0;
+                (DealEntry::InOut, p.ticket, profit, p.swap)
             }
         }
     };
-    st.balance = money(st.balance + profit);
+    let volume = lots(u, step);
+    let commission = cx.costs.commission(volume);
+    // MT5 books a deal's profit, swap and commission to the balance when the deal is made.
+    st.balance = money(st.balance + profit + swap + commission);
     let server = cx.server_ms(f.t_ms);
     let deal = TradeDeal {
         ticket: (book.tickets)(),
@@ -182,10 +190,10 @@ pub(crate) fn fill(
         magic: f.magic,
         position_id,
         reason: f.reason,
-        volume: lots(u, step),
+        volume,
         price: f.price,
-        commission: 0.0,
-        swap: 0.0,
+        commission,
+        swap,
         profit,
         fee: 0.0,
         symbol: f.info.name.clone(),
@@ -509,7 +517,11 @@ fn close_by(
         .map(money)
         .ok_or(PRICE_OFF)?;
         reduce(st, p.ticket, u, step, now);
-        st.balance = money(st.balance + profit);
+        if let Some(left) = st.positions.iter_mut().find(|q| q.ticket == p.ticket) {
+            left.swap = 0.0;
+        }
+        let commission = cx.costs.commission(volume);
+        st.balance = money(st.balance + profit + p.swap + commission);
         let deal = TradeDeal {
             ticket: (book.tickets)(),
             order,
@@ -522,8 +534,8 @@ fn close_by(
             reason: DealReason::Expert,
             volume,
             price,
-            commission: 0.0,
-            swap: 0.0,
+            commission,
+            swap: p.swap,
             profit,
             fee: 0.0,
             symbol: info.name.clone(),

@@ -26,7 +26,17 @@
 //! - Pending orders hold no margin; placing one checks that the account could afford it if it
 //!   filled at its price (10019), and an activation the account cannot afford is rejected
 //!   (history state `rejected`).
-//! - Triggers fill at the quote that triggered them (a stop or SL can slip past its level).
+//! - Triggers fill at the quote that triggered them (a stop or SL can slip past its level; on a
+//!   gap a TP or a limit fills at the better price, as MT5's tester fills at the tick).
+//! - Swaps: charged at server midnight on positions held over
+//!   it, Monday to Friday nights, the `swap_rollover3days` night counting three days; the points
+//!   and money modes are modelled, the interest and reopen modes are not (no swap, and
+//!   [`swap_mode_modelled`] says so). The amount accrues in the position's `swap`; the deal that
+//!   closes (or reduces, or reverses) the position realises all of it, and the rest of a partly
+//!   closed position starts again from zero. Close-by: each OUT_BY deal realises its position's.
+//! - Commission ([`Costs`]): per lot on every deal, entry and exit (a reversal's INOUT deal on its
+//!   whole volume, each of close-by's two deals on the closed volume), booked to the balance with
+//!   the deal as MT5 does; the live simulator charges none unless its caller sets [`Costs`].
 //! - Freeze level: a pending order within it of the market cannot be modified or removed, a
 //!   position's SL/TP within it cannot be changed, and a position (hedging: the one named; netting:
 //!   the one an opposite deal reduces) whose SL or TP lies within it of the price it closes at
@@ -36,18 +46,20 @@ mod book;
 mod calc;
 mod exec;
 mod plan;
+mod swap;
 mod triggers;
 mod validate;
 
 pub(crate) use book::{history_order, Book, Ctx};
 pub use book::{
-    server_comment, AccountSettings, AccountState, PendingOrder, Position, MAX_COMMENT,
+    server_comment, AccountSettings, AccountState, Costs, PendingOrder, Position, MAX_COMMENT,
     MAX_SAMPLES, SAMPLE_STEP_MS,
 };
+pub use swap::swap_mode_modelled;
 
 pub use calc::Metrics;
 
-use crate::market::Market;
+use crate::market::{Market, PricePoint};
 use mt5::{
     AccountInfo, AccountStopoutMode, OrderCheckResult, OrderSendResult, OrderType, PositionFilter,
     TerminalError, TradeDeal, TradeOrder, TradePosition, TradeRequest,
@@ -72,6 +84,7 @@ impl<'a> Engine<'a> {
                 offset_ms: server_offset_s * 1000,
                 now_ms: now_utc_ms,
                 strict: false,
+                costs: Costs::default(),
             },
             book: Book {
                 tickets,
@@ -84,6 +97,12 @@ impl<'a> Engine<'a> {
     /// Use strict `>` instead of `≥` for stops-level distances.
     pub fn strict_levels(mut self, strict: bool) -> Self {
         self.cx.strict = strict;
+        self
+    }
+
+    /// Charge these costs (commission) on the deals this engine makes.
+    pub fn costs(mut self, costs: Costs) -> Self {
+        self.cx.costs = costs;
         self
     }
 
@@ -101,6 +120,16 @@ impl<'a> Engine<'a> {
     /// second; a gap longer than [`MAX_SAMPLES`] seconds is sampled in [`MAX_SAMPLES`] even steps.
     pub fn advance(&mut self, st: &mut AccountState, to_utc_ms: i64) {
         triggers::advance(&self.cx, &mut self.book, st, to_utc_ms);
+    }
+
+    /// The second way to advance (a backtest's): swaps, expirations, activations, SL/TP and
+    /// stop-out evaluated at exactly `points` of `symbol`, in order, with `symbol` at each point's
+    /// bid and ask and other symbols (conversion rates) as the market quotes them. A trigger fills
+    /// at its point's price; a level crossed between two points fills at the second one's. The
+    /// account is then evaluated up to the last point's time, which may be later than this
+    /// engine's moment: the caller builds the next engine there.
+    pub fn advance_through(&mut self, st: &mut AccountState, symbol: &str, points: &[PricePoint]) {
+        triggers::advance_through(&self.cx, &mut self.book, st, symbol, points);
     }
 
     /// `order_check`: the same validations as `order_send`; success is retcode 0 "Done" with the

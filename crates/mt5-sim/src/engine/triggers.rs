@@ -1,9 +1,12 @@
-//! What the trade server does between requests: expirations, pending activations, SL/TP and
-//! stop-out, applied in time order on sampled quotes.
+//! What the trade server does between requests: swaps at the rollovers, expirations, pending
+//! activations, SL/TP and stop-out, applied in time order, on sampled quotes ([`advance`], the
+//! live simulator) or on the points a caller gives ([`advance_through`], a backtest).
 
 use super::calc;
 use super::exec::{self, Fill};
+use super::swap;
 use super::{history_order, AccountState, Book, Ctx, PendingOrder, MAX_SAMPLES, SAMPLE_STEP_MS};
+use crate::market::{convert_by_quotes, Favour, Market, PricePoint, Quote, SymbolSpec};
 use mt5::{DealReason, OrderFilling, OrderState, OrderType, PositionType};
 
 pub(crate) fn advance(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, to_ms: i64) {
@@ -15,10 +18,107 @@ pub(crate) fn advance(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, 
     let step = SAMPLE_STEP_MS.max((gap + MAX_SAMPLES - 1) / MAX_SAMPLES);
     let mut t = from;
     while t < to_ms && !(st.positions.is_empty() && st.orders.is_empty()) {
+        let prev = t;
         t = (t + step).min(to_ms);
+        // A rollover between two samples is charged before the later sample's triggers, at the
+        // rollover's own quotes.
+        swap::roll(cx, st, prev, t);
         evaluate_at(cx, book, st, t);
     }
     st.evaluated_ms = to_ms;
+}
+
+/// `symbol` quoted at one point, every other symbol as the market quotes it.
+struct Overlay<'m> {
+    base: &'m dyn Market,
+    symbol: &'m str,
+    quote: Quote,
+}
+
+impl Market for Overlay<'_> {
+    fn symbols(&self) -> &[SymbolSpec] {
+        self.base.symbols()
+    }
+    fn spec(&self, symbol: &str) -> Option<&SymbolSpec> {
+        self.base.spec(symbol)
+    }
+    fn quote(&self, symbol: &str, utc_ms: i64) -> Option<Quote> {
+        if symbol == self.symbol {
+            Some(self.quote)
+        } else {
+            self.base.quote(symbol, utc_ms)
+        }
+    }
+    fn is_open(&self, symbol: &str, utc_ms: i64) -> bool {
+        self.base.is_open(symbol, utc_ms)
+    }
+    fn convert(
+        &self,
+        amount: f64,
+        from: &str,
+        to: &str,
+        utc_ms: i64,
+        favour: Favour,
+    ) -> Option<f64> {
+        // Through this overlay's quotes, so a conversion through `symbol` sees the point too.
+        convert_by_quotes(self, amount, from, to, utc_ms, favour)
+    }
+}
+
+/// Evaluates triggers at exactly `points` of `symbol`, in order: at each point, the rollovers
+/// since the previous one (at the previous point's quote), then expirations, activations, SL/TP
+/// and stop-out with `symbol` at that point's bid and ask (other symbols as `cx`'s market quotes
+/// them). A point earlier than the account's evaluated time counts as at that time.
+///
+/// Fill rule: a trigger fills at the price of the point that triggered it. Between two points
+/// nothing is assumed about the path, so a level crossed between them (a gap) fills at the
+/// second point's price: an SL or a stop beyond its level, a TP or a limit better than its level.
+/// MT5's tester does the same on the ticks it generates (it fills at the tick, not at the level:
+/// "Real and Generated Ticks", MT5_REFERENCE §11); a caller that wants fills at a level inside a
+/// bar gives the point on its path.
+pub(crate) fn advance_through(
+    cx: &Ctx<'_>,
+    book: &mut Book<'_>,
+    st: &mut AccountState,
+    symbol: &str,
+    points: &[PricePoint],
+) {
+    let mut prev: Option<Quote> = None;
+    for p in points {
+        let t = p.time_ms.max(st.evaluated_ms);
+        let quote = Quote {
+            bid: p.bid,
+            ask: p.ask,
+            time_msc: t,
+        };
+        if !(st.positions.is_empty() && st.orders.is_empty()) {
+            if swap::next_rollover(cx, st.evaluated_ms) <= t && !st.positions.is_empty() {
+                let at = prev.map(|quote| Overlay {
+                    base: cx.market,
+                    symbol,
+                    quote,
+                });
+                let rcx = match &at {
+                    Some(o) => Ctx { market: o, ..*cx },
+                    None => *cx,
+                };
+                swap::roll(&rcx, st, st.evaluated_ms, t);
+            }
+            let o = Overlay {
+                base: cx.market,
+                symbol,
+                quote,
+            };
+            let pcx = Ctx {
+                market: &o,
+                now_ms: t,
+                ..*cx
+            };
+            evaluate_at(&pcx, book, st, t);
+        }
+        st.evaluated_ms = t;
+        prev = Some(quote);
+    }
 }
 
 /// One sample: expirations up to `t`, then activations, then SL/TP, then stop-out.

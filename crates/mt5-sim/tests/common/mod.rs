@@ -6,7 +6,7 @@ use mt5::{
     AccountMarginMode, AccountTradeMode, OrderFilling, OrderTime, OrderType, PositionFilter,
     SymbolInfo, TradeAction, TradeDeal, TradeOrder, TradeRequest,
 };
-use mt5_sim::engine::{AccountSettings, AccountState, Engine, Metrics};
+use mt5_sim::engine::{AccountSettings, AccountState, Costs, Engine, Metrics};
 use mt5_sim::market::{Favour, Market, Quote, SymbolSpec};
 use mt5_sim::symbols::builtin_symbols;
 use std::collections::{HashMap, HashSet};
@@ -157,6 +157,8 @@ pub struct Acct {
     pub now: i64,
     pub deals: Vec<TradeDeal>,
     pub orders: Vec<TradeOrder>,
+    /// What the engine charges besides swaps (none unless a test sets it).
+    pub costs: Costs,
 }
 
 impl Acct {
@@ -177,6 +179,7 @@ impl Acct {
             now: T0,
             deals: vec![deal],
             orders: Vec::new(),
+            costs: Costs::default(),
         }
     }
 
@@ -192,12 +195,13 @@ impl Acct {
             now,
             deals,
             orders,
+            costs,
         } = self;
         let mut alloc = || {
             *next += 1;
             *next
         };
-        let mut e = Engine::new(m, OFFSET_S, *now, &mut alloc);
+        let mut e = Engine::new(m, OFFSET_S, *now, &mut alloc).costs(*costs);
         let r = f(&mut e, st);
         let (d, o) = e.into_history();
         deals.extend(d);
