@@ -6,17 +6,25 @@ from the protocol. `CHECKS` lists them all; the order does not matter, each chec
 
 Session tags are opaque to an agent (the bridge derives them from the credential with a key only it
 holds), so the suite makes its own: a hash of the credential, or any other 64 lower-case hex characters.
+
+Every request a check sends through `Target.request` and every answer it gets are checked against the
+protocol's JSON Schema, `protocol.schema.json` (made from the Rust types both ends of the bridge use,
+crates/bridge/src/agent/wire.rs): each answer must match it, and an agent must never accept (2xx) a
+request the schema refuses.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import pairwise
+from pathlib import Path
 from typing import Any, TypeVar
 
+import jsonschema
 import requests
 
 RATE_FIELDS = ["time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume"]
@@ -42,79 +50,28 @@ REQUEST_FIELDS = {
 SYMBOL = "EURUSD"
 PROTOCOL_VERSION = "2"
 
-# The package's structures: field -> JSON type ("i" int, "f" number, "b" bool, "s" string, or a
-# nested structure's name). Every answer must carry all of them with these types.
-_ACCOUNT_BOOLS = {"trade_allowed", "trade_expert", "fifo_close"}
-_SYMBOL_BOOLS = {"custom", "select", "visible", "spread_float", "margin_hedged_use_leg"}
+PROTOCOL_SCHEMA: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parent / "protocol.schema.json").read_text(encoding="utf-8")
+)
 
 
-def _schema(ints: str, floats: str, strs: str, bools: set[str] | None = None) -> dict[str, str]:
-    out = {f: "i" for f in ints.split()}
-    out.update({f: "f" for f in floats.split()})
-    out.update({f: "s" for f in strs.split()})
-    out.update({f: "b" for f in bools or set()})
-    return out
+def _shapes() -> dict[str, dict[str, str]]:
+    """The package's structures as the protocol's schema has them: field -> JSON type ("i" int, "f"
+    number, "b" bool, "s" string, or the nested TradeRequest). Every answer must carry all of them with
+    these types (ints strictly: no 1.0)."""
+    defs = PROTOCOL_SCHEMA["$defs"]
+    names = ["AccountInfo", "SymbolInfo", "Tick", "Rate", "OrderCheckResult", "OrderSendResult"]
+    names += ["TradePosition", "TradeOrder", "TradeDeal"]
+    structures = {name: defs[name] for name in names}
+    structures["TradeRequest"] = defs["OrderSendResult"]["properties"]["request"]
+    kinds = {"integer": "i", "number": "f", "boolean": "b", "string": "s", "object": "TradeRequest"}
+    return {
+        name: {field: kinds[prop["type"]] for field, prop in schema["properties"].items()}
+        for name, schema in structures.items()
+    }
 
 
-SCHEMAS: dict[str, dict[str, str]] = {
-    "AccountInfo": _schema(
-        "login trade_mode leverage limit_orders margin_so_mode margin_mode currency_digits",
-        "balance credit profit equity margin margin_free margin_level margin_so_call margin_so_so "
-        "margin_initial margin_maintenance assets liabilities commission_blocked",
-        "name server currency company",
-        _ACCOUNT_BOOLS,
-    ),
-    "SymbolInfo": _schema(
-        "chart_mode session_deals session_buy_orders session_sell_orders volume volumehigh volumelow "
-        "time digits spread ticks_bookdepth trade_calc_mode trade_mode start_time expiration_time "
-        "trade_stops_level trade_freeze_level trade_exemode swap_mode swap_rollover3days "
-        "expiration_mode filling_mode order_mode order_gtc_mode option_mode option_right",
-        "bid bidhigh bidlow ask askhigh asklow last lasthigh lastlow volume_real volumehigh_real "
-        "volumelow_real option_strike point trade_tick_value trade_tick_value_profit "
-        "trade_tick_value_loss trade_tick_size trade_contract_size trade_accrued_interest "
-        "trade_face_value trade_liquidity_rate volume_min volume_max volume_step volume_limit "
-        "swap_long swap_short margin_initial margin_maintenance session_volume session_turnover "
-        "session_interest session_buy_orders_volume session_sell_orders_volume session_open "
-        "session_close session_aw session_price_settlement session_price_limit_min "
-        "session_price_limit_max margin_hedged price_change price_volatility price_theoretical "
-        "price_greeks_delta price_greeks_theta price_greeks_gamma price_greeks_vega price_greeks_rho "
-        "price_greeks_omega price_sensitivity",
-        "basis category currency_base currency_profit currency_margin bank description exchange "
-        "formula isin name page path",
-        _SYMBOL_BOOLS,
-    ),
-    "Tick": _schema("time volume time_msc flags", "bid ask last volume_real", ""),
-    "Rate": _schema("time tick_volume spread real_volume", "open high low close", ""),
-    "TradeRequest": _schema(
-        "action magic order deviation type type_filling type_time expiration position position_by",
-        "volume price stoplimit sl tp",
-        "symbol comment",
-    ),
-    "OrderCheckResult": dict(
-        _schema("retcode", "balance equity profit margin margin_free margin_level", "comment"),
-        request="TradeRequest",
-    ),
-    "OrderSendResult": dict(
-        _schema("retcode deal order request_id retcode_external", "volume price bid ask", "comment"),
-        request="TradeRequest",
-    ),
-    "TradePosition": _schema(
-        "ticket time time_msc time_update time_update_msc type magic identifier reason",
-        "volume price_open sl tp price_current swap profit",
-        "symbol comment external_id",
-    ),
-    "TradeOrder": _schema(
-        "ticket time_setup time_setup_msc time_done time_done_msc time_expiration type type_time "
-        "type_filling state magic position_id position_by_id reason",
-        "volume_initial volume_current price_open sl tp price_current price_stoplimit",
-        "symbol comment external_id",
-    ),
-    "TradeDeal": _schema(
-        "ticket order time time_msc type entry magic position_id reason",
-        "volume price commission swap profit fee",
-        "symbol comment external_id",
-    ),
-}
+SCHEMAS: dict[str, dict[str, str]] = _shapes()
 
 
 def assert_shape(kind: str, value: Any) -> None:
@@ -141,6 +98,87 @@ def assert_shape(kind: str, value: Any) -> None:
 
 
 HTTP_TIMEOUT_S = 30.0
+
+_VALIDATORS: dict[str, jsonschema.Draft202012Validator] = {}
+
+
+def schema_errors(schema: dict[str, Any], value: Any) -> list[str]:
+    """Where `value` breaks `schema` (a part of the protocol's schema; its references resolve in it)."""
+    key = json.dumps(schema, sort_keys=True)
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        validator = jsonschema.Draft202012Validator({"$defs": PROTOCOL_SCHEMA["$defs"], **schema})
+        _VALIDATORS[key] = validator
+    return [
+        f"{'/'.join(str(p) for p in err.absolute_path) or '(the whole)'}: {err.message}"
+        for err in validator.iter_errors(value)
+    ]
+
+
+def _endpoint(method: str, path: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The schema's endpoint for a request, and the call's operation when it is one."""
+    endpoints = PROTOCOL_SCHEMA["endpoints"]
+    if method == "POST" and path.startswith("/v1/call/"):
+        operation = path.removeprefix("/v1/call/")
+        return endpoints["POST /v1/call/{operation}"], operation
+    return endpoints.get(f"{method} {path}"), None
+
+
+def request_errors(method: str, path: str, body: Any) -> list[str]:
+    """Where a request breaks the schema (none for a path the protocol does not have)."""
+    endpoint, operation = _endpoint(method, path)
+    if endpoint is None or "request" not in endpoint:
+        return []
+    if body is _NOT_JSON:
+        return ["the body is not JSON"]
+    errors = schema_errors(endpoint["request"], body)
+    spec = PROTOCOL_SCHEMA["operations"].get(operation) if operation else None
+    if not errors and spec is not None:
+        args = body.get("args") or {}
+        errors = [f"args/{e}" for e in schema_errors(spec["args"], args)]
+    return errors
+
+
+def answer_errors(method: str, path: str, status: int, body: Any) -> list[str]:
+    """Where an answer breaks the schema: a success its endpoint's answer (and a call's result its
+    operation's), a failure the error body."""
+    if body is _NOT_JSON:
+        return ["the answer is not JSON"]
+    if not 200 <= status < 300:
+        return schema_errors(PROTOCOL_SCHEMA["error"], body)
+    endpoint, operation = _endpoint(method, path)
+    assert endpoint is not None, f"{method} {path} answered {status}: the protocol has no such endpoint"
+    errors = schema_errors(endpoint["answer"], body)
+    spec = PROTOCOL_SCHEMA["operations"].get(operation) if operation else None
+    assert operation is None or spec is not None, (
+        f"{operation} answered {status}: the protocol has no such operation"
+    )
+    if not errors and spec is not None:
+        errors = [f"result/{e}" for e in schema_errors(spec["result"], body["result"])]
+    return errors
+
+
+_NOT_JSON = object()
+
+
+def _json_or_not(data: bytes | str | None) -> Any:
+    try:
+        return json.loads(data) if data else _NOT_JSON
+    except ValueError:
+        return _NOT_JSON
+
+
+def check_against_schema(method: str, path: str, body: Any, resp: requests.Response) -> None:
+    """The request and its answer as the protocol's schema says (see the module's documentation)."""
+    refused = request_errors(method, path, body)
+    if 200 <= resp.status_code < 300:
+        assert not refused, f"{method} {path} was accepted ({resp.status_code}) against the schema: {refused}"
+    else:
+        assert resp.status_code in (400, 401, 404) or not refused, (
+            f"{method} {path} against the schema ({refused}) answered {resp.status_code}, not a refusal"
+        )
+    wrong = answer_errors(method, path, resp.status_code, _json_or_not(resp.content))
+    assert not wrong, f"{method} {path} answered {resp.status_code} against the schema: {wrong}"
 
 
 @dataclass(frozen=True)
@@ -212,12 +250,18 @@ class Target:
             headers = {}
         if raw is not None:
             headers["Content-Type"] = "application/json"
-            return requests.request(
+            resp = requests.request(
                 method, self.base_url + path, data=raw, headers=headers, timeout=HTTP_TIMEOUT_S
             )
-        return requests.request(
-            method, self.base_url + path, json=body, headers=headers, timeout=HTTP_TIMEOUT_S
-        )
+            sent = _json_or_not(raw)
+        else:
+            resp = requests.request(
+                method, self.base_url + path, json=body, headers=headers, timeout=HTTP_TIMEOUT_S
+            )
+            # `requests` sends no body for None: an agent reads that as `{}`.
+            sent = {} if body is None else body
+        check_against_schema(method, path, sent, resp)
+        return resp
 
     def login_body(self, account: Account) -> dict[str, Any]:
         return {
@@ -321,6 +365,7 @@ def check_unauthorized_everywhere(t: Target) -> None:
     resp = requests.get(
         t.base_url + "/v1/health", headers={"Authorization": f"Basic {t.token}"}, timeout=HTTP_TIMEOUT_S
     )
+    check_against_schema("GET", "/v1/health", {}, resp)
     assert_error(resp, 401, "unauthorized")
 
 
@@ -840,7 +885,6 @@ def check_lease_fencing(t: Target) -> None:
     # A lease is a non-negative integer.
     assert_error(call_with("account_info", "7", {}), 400, "bad_request")
     assert_error(call_with("account_info", -1, {}), 400, "bad_request")
-
 
 
 def check_lease_bound(t: Target) -> None:

@@ -1,5 +1,8 @@
 """Runs the protocol conformance suite against the Python agent (on the fake package, directly and
-through the mt5linux backend's wrapper) and against `mt5-bridge sim-agent` when that binary is built."""
+through the mt5linux backend's wrapper) and against `mt5-bridge sim-agent` when that binary is built.
+
+With MT5_BRIDGE_BIN or CI set (as scripts/test and CI run it), a missing binary fails the sim-agent half
+instead of skipping it: the suite must check both ends of the protocol there."""
 
 from __future__ import annotations
 
@@ -33,6 +36,18 @@ def find_bridge_binary() -> Path | None:
         candidates.append(Path(os.environ["CARGO_TARGET_DIR"]) / "debug" / "mt5-bridge")
     candidates.append(REPO / "target" / "debug" / "mt5-bridge")
     return next((c for c in candidates if c.is_file()), None)
+
+
+def sim_agent_required() -> bool:
+    """Whether the sim-agent half must run rather than skip: MT5_BRIDGE_BIN names the binary, or CI."""
+    ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return ci or bool(os.environ.get("MT5_BRIDGE_BIN"))
+
+
+def skip_or_fail(why: str) -> None:
+    if sim_agent_required():
+        pytest.fail(f"{why} (MT5_BRIDGE_BIN or CI is set: the sim-agent half must run)")
+    pytest.skip(why)
 
 
 def free_port() -> int:
@@ -78,15 +93,17 @@ def mt5linux_target() -> Iterator[Target]:
 def sim_target() -> Iterator[Target]:
     binary = find_bridge_binary()
     if binary is None:
-        pytest.skip(
+        skip_or_fail(
             "mt5-bridge binary not found (set MT5_BRIDGE_BIN or run `cargo build -p mt5-bridge`): "
             "sim-agent conformance skipped"
         )
+        return
     help_text = subprocess.run(
         [str(binary), "--help"], check=False, capture_output=True, text=True, timeout=30
     )
     if "sim-agent" not in help_text.stdout + help_text.stderr:
-        pytest.skip(f"{binary} has no sim-agent command yet: sim-agent conformance skipped")
+        skip_or_fail(f"{binary} has no sim-agent command yet: sim-agent conformance skipped")
+        return
     token = secrets.token_urlsafe(24)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="mt5-agent-conf-") as data_dir:
@@ -141,3 +158,30 @@ def test_python_agent_over_mt5linux(mt5linux_target: Target, check) -> None:  # 
 @pytest.mark.parametrize("check", checks_for("sim"))
 def test_sim_agent(sim_target: Target, check) -> None:  # type: ignore[no-untyped-def]
     check(sim_target)
+
+
+def test_the_schema_tells_requests_and_answers_apart() -> None:
+    """The schema the suite checks against is not vacuous: it refuses what the protocol refuses."""
+    tag = FIRST.session_tag
+    login = {"login": 1, "password": "p", "server": "S", "session_tag": tag, "timeout_ms": 1}
+    assert conformance.request_errors("POST", "/v1/login", login) == []
+    for bad in ({"login": "1"}, {"session_tag": tag.upper()}, {"lease": -1}, {"timeout_ms": None}):
+        assert conformance.request_errors("POST", "/v1/login", {**login, **bad}), bad
+    call = {"expected": FIRST.expected(), "lease": None, "args": {"symbol": "EURUSD"}}
+    assert conformance.request_errors("POST", "/v1/call/symbol_info", call) == []
+    assert conformance.request_errors("POST", "/v1/call/symbol_info", {**call, "args": {"symbol": 7}})
+    assert conformance.request_errors("POST", "/v1/call/history_deals", {**call, "args": {"limit": 0}})
+    assert conformance.request_errors("POST", "/v1/call/account_info", {"args": {}})
+    deal = {name: 0 for name in conformance.SCHEMAS["TradeDeal"]}
+    deal.update(symbol="X", comment="", external_id="")
+    page = {"items": [deal], "next": None}
+    for result in ([deal], page):
+        assert conformance.answer_errors("POST", "/v1/call/history_deals", 200, {"result": result}) == []
+    for result in ([dict(deal, type="buy")], [{k: v for k, v in deal.items() if k != "fee"}], {"items": []}):
+        assert conformance.answer_errors("POST", "/v1/call/history_deals", 200, {"result": result}), result
+    error = {"error": {"code": "bad_request", "message": "m", "last_error": [-2, "x"], "actual": None}}
+    assert conformance.answer_errors("POST", "/v1/login", 400, error) == []
+    assert conformance.answer_errors("POST", "/v1/login", 400, {"error": {"code": "x"}})
+    assert conformance.answer_errors(
+        "POST", "/v1/login", 422, {**error, "error": {**error["error"], "last_error": [1]}}
+    )

@@ -203,6 +203,61 @@ pub fn fill_missing<T: Serialize + Default>(kind: Kind, value: &mut Value) {
     }
 }
 
+/// The JSON Schema of a structure in the protocol's form, made from the structure itself: its
+/// serde form (every field, in MT5's order) with the enum fields rewritten as above, so an enum
+/// field is an `integer` because the conversion writes one, a count an `integer` and a price a
+/// `number` because serde writes them so. Every field is required (MT5 reports them all; an
+/// older build's missing one is [`fill_missing`]'s business, not the protocol's); other fields are
+/// allowed, as newer builds add some.
+pub fn schema(kind: Kind) -> Value {
+    use crate::types::*;
+    let sample = match kind {
+        Kind::AccountInfo => to_wire(kind, &AccountInfo::default()),
+        Kind::SymbolInfo => to_wire(kind, &SymbolInfo::default()),
+        Kind::Tick => to_wire(kind, &Tick::default()),
+        Kind::Rate => to_wire(kind, &Rate::default()),
+        Kind::TradeRequest => to_wire(kind, &TradeRequest::default()),
+        Kind::OrderCheckResult => to_wire(kind, &OrderCheckResult::default()),
+        Kind::OrderSendResult => to_wire(kind, &OrderSendResult::default()),
+        Kind::TradePosition => to_wire(kind, &TradePosition::default()),
+        Kind::TradeOrder => to_wire(kind, &TradeOrder::default()),
+        Kind::TradeDeal => to_wire(kind, &TradeDeal::default()),
+    };
+    schema_of(kind, &sample)
+}
+
+fn schema_of(kind: Kind, sample: &Value) -> Value {
+    let Value::Object(fields) = sample else {
+        return Value::Object(Default::default());
+    };
+    let mut properties = serde_json::Map::new();
+    for (name, value) in fields {
+        let enum_field = kind.fields().iter().any(|f| f.field == name.as_str());
+        let field = match (value, kind.nested()) {
+            (Value::Object(_), Some((nested, inner))) if nested == name.as_str() => {
+                schema_of(inner, value)
+            }
+            (Value::Number(n), _) if n.is_f64() => serde_json::json!({"type": "number"}),
+            (Value::Number(_), _) if enum_field => serde_json::json!({
+                "type": "integer",
+                "description": "MT5's integer of the enum (docs/enums.md); any integer is carried",
+            }),
+            (Value::Number(_), _) => serde_json::json!({"type": "integer"}),
+            (Value::Bool(_), _) => serde_json::json!({"type": "boolean"}),
+            (Value::String(_), _) => serde_json::json!({"type": "string"}),
+            _ => serde_json::json!({}),
+        };
+        properties.insert(name.clone(), field);
+    }
+    let required: Vec<&String> = fields.keys().collect();
+    serde_json::json!({
+        "type": "object",
+        "description": format!("{kind:?} in the protocol's form: MT5's field names, enum fields as integers"),
+        "properties": properties,
+        "required": required,
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -525,6 +580,27 @@ mod tests {
                 DealEntry::Out,
                 DealReason::Unknown(42)
             )
+        );
+    }
+
+    #[test]
+    fn a_structure_s_schema_is_its_wire_form() {
+        let s = schema(Kind::TradeDeal);
+        let wire = to_wire(Kind::TradeDeal, &TradeDeal::default());
+        let fields = wire.as_object().unwrap();
+        assert_eq!(s["required"].as_array().unwrap().len(), fields.len());
+        assert_eq!(s["properties"]["type"]["type"], "integer");
+        assert_eq!(s["properties"]["ticket"]["type"], "integer");
+        assert_eq!(s["properties"]["price"]["type"], "number");
+        assert_eq!(s["properties"]["symbol"]["type"], "string");
+        let r = schema(Kind::OrderSendResult);
+        assert_eq!(
+            r["properties"]["request"]["properties"]["action"]["type"],
+            "integer"
+        );
+        assert_eq!(
+            schema(Kind::AccountInfo)["properties"]["trade_allowed"]["type"],
+            "boolean"
         );
     }
 

@@ -9,7 +9,11 @@
 //! AGENT_CA_FILE. Redirects are never followed: every request carries the agent's token and a
 //! login carries an account password, so an agent that answers 3xx is an error, not a pointer.
 
-use super::{CallBody, ErrorBody, Health, WireSession, PROTOCOL_VERSION};
+use super::wire::{
+    CallAnswer, CallBody, ErrorBody, FilterArgs, GroupArgs, Health, HistoryArgs, LoginAnswer,
+    LoginBody, LogoutBody, MarginArgs, NoArgs, Operation, Page as WirePage, ProfitArgs, RatesArgs,
+    RequestArgs, SymbolArgs, WirePassword, WireSession, PROTOCOL_VERSION,
+};
 use async_trait::async_trait;
 use mt5::error::last_error;
 use mt5::wire::{fill_missing, from_wire, to_wire, Kind};
@@ -22,7 +26,7 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,7 +125,9 @@ impl AgentTerminal {
     /// and records it.
     async fn measure_offset(&self, at: &Expected) -> Result<i64, TerminalError> {
         let now = std::time::Instant::now();
-        let measured: Option<i64> = self.call_value(at, "server_time_offset", json!({})).await?;
+        let measured: Option<i64> = self
+            .call_value(at, Operation::ServerTimeOffset, &NoArgs {})
+            .await?;
         Ok(self.clocks.record(&at.account.server, measured, now))
     }
 
@@ -179,7 +185,7 @@ impl AgentTerminal {
     async fn post(
         &self,
         path: &str,
-        body: &Value,
+        body: &impl Serialize,
         timeout: Duration,
         expected: Option<&AccountKey>,
     ) -> Result<Value, TerminalError> {
@@ -291,8 +297,8 @@ impl AgentTerminal {
     async fn call(
         &self,
         at: &Expected,
-        operation: &str,
-        args: Value,
+        operation: Operation,
+        args: &impl Serialize,
     ) -> Result<Value, TerminalError> {
         // What remains of the operation's budget, at most the per-call timeout; once it has
         // passed, nothing is sent.
@@ -309,29 +315,27 @@ impl AgentTerminal {
             deadline_ms: Some(u64::try_from(budget.as_millis()).unwrap_or(u64::MAX).max(1)),
             // The pool's own lease numbers mean nothing to the agent: only ownership fences.
             lease: self.lease()?,
-            args,
+            args: serde_json::to_value(args).map_err(|e| bad_answer(&e.to_string()))?,
         };
-        let body = serde_json::to_value(&body).map_err(|e| bad_answer(&e.to_string()))?;
-        let mut v = self
+        let v = self
             .post(
-                &format!("/v1/call/{operation}"),
+                &format!("/v1/call/{}", operation.name()),
                 &body,
                 budget,
                 Some(&at.account),
             )
             .await?;
-        match v.get_mut("result") {
-            Some(r) => Ok(r.take()),
-            None => Err(bad_answer("no result")),
-        }
+        let answer: CallAnswer =
+            serde_json::from_value(v).map_err(|e| bad_answer(&e.to_string()))?;
+        Ok(answer.result)
     }
 
     /// A call whose result is a number (no structure).
     async fn call_value<T: DeserializeOwned>(
         &self,
         at: &Expected,
-        operation: &str,
-        args: Value,
+        operation: Operation,
+        args: &impl Serialize,
     ) -> Result<T, TerminalError> {
         let v = self.call(at, operation, args).await?;
         serde_json::from_value(v).map_err(|e| bad_answer(&e.to_string()))
@@ -341,9 +345,9 @@ impl AgentTerminal {
     async fn call_as<S, T>(
         &self,
         at: &Expected,
-        operation: &str,
+        operation: Operation,
         kind: Kind,
-        args: Value,
+        args: &impl Serialize,
     ) -> Result<T, TerminalError>
     where
         S: Serialize + Default,
@@ -382,7 +386,7 @@ impl AgentTerminal {
     async fn history_page<S>(
         &self,
         at: &Expected,
-        operation: &str,
+        operation: Operation,
         kind: Kind,
         select: &HistorySelect,
         page: PageRequest,
@@ -390,23 +394,14 @@ impl AgentTerminal {
     where
         S: Serialize + Default + DeserializeOwned,
     {
-        let mut args = history_args(select);
-        if let Some(map) = args.as_object_mut() {
-            map.insert("offset".into(), json!(page.offset));
-            map.insert("limit".into(), json!(page.limit));
-        }
-        let mut v = self.call(at, operation, args).await?;
-        let next = match v.get("next") {
-            None | Some(Value::Null) => None,
-            Some(n) => Some(
-                n.as_u64()
-                    .ok_or_else(|| bad_answer("next is not a number"))?,
-            ),
+        let args = HistoryArgs {
+            offset: Some(page.offset),
+            limit: Some(page.limit),
+            ..history_args(select)
         };
-        let mut items = v
-            .get_mut("items")
-            .map(Value::take)
-            .ok_or_else(|| bad_answer("no items"))?;
+        let v = self.call(at, operation, &args).await?;
+        let WirePage { mut items, next } =
+            serde_json::from_value(v).map_err(|e| bad_answer(&e.to_string()))?;
         fill_missing::<S>(kind, &mut items);
         let items = from_wire(kind, items).map_err(|e| bad_answer(&e))?;
         Ok(Page { items, next })
@@ -450,42 +445,58 @@ fn bad_answer(why: &str) -> TerminalError {
     )
 }
 
-fn filter_args(f: &PositionFilter) -> Value {
+fn filter_args(f: &PositionFilter) -> FilterArgs {
     match f {
-        PositionFilter::All => json!({}),
-        PositionFilter::Symbol(s) => json!({ "symbol": s }),
-        PositionFilter::Group(g) => json!({ "group": g }),
-        PositionFilter::Ticket(t) => json!({ "ticket": t }),
+        PositionFilter::All => FilterArgs::default(),
+        PositionFilter::Symbol(s) => FilterArgs {
+            symbol: Some(s.clone()),
+            ..FilterArgs::default()
+        },
+        PositionFilter::Group(g) => FilterArgs {
+            group: Some(g.clone()),
+            ..FilterArgs::default()
+        },
+        PositionFilter::Ticket(t) => FilterArgs {
+            ticket: Some(*t),
+            ..FilterArgs::default()
+        },
     }
 }
 
-fn history_args(h: &HistorySelect) -> Value {
+fn history_args(h: &HistorySelect) -> HistoryArgs {
     match h {
-        HistorySelect::Range { from, to, group } => {
-            json!({ "date_from": from, "date_to": to, "group": group })
-        }
-        HistorySelect::Ticket { ticket } => json!({ "ticket": ticket }),
-        HistorySelect::Position { position } => json!({ "position": position }),
+        HistorySelect::Range { from, to, group } => HistoryArgs {
+            date_from: Some(*from),
+            date_to: Some(*to),
+            group: group.clone(),
+            ..HistoryArgs::default()
+        },
+        HistorySelect::Ticket { ticket } => HistoryArgs {
+            ticket: Some(*ticket),
+            ..HistoryArgs::default()
+        },
+        HistorySelect::Position { position } => HistoryArgs {
+            position: Some(*position),
+            ..HistoryArgs::default()
+        },
     }
 }
 
-fn rates_args(symbol: &str, tf: Timeframe, range: RatesRange) -> Value {
-    let mut v = json!({ "symbol": symbol, "timeframe": tf.code() });
-    let extra = match range {
-        RatesRange::FromPos { start, count } => {
-            json!({ "mode": "from_pos", "start": start, "count": count })
-        }
-        RatesRange::From { date, count } => {
-            json!({ "mode": "from", "date_from": date, "count": count })
-        }
-        RatesRange::Range { from, to } => {
-            json!({ "mode": "range", "date_from": from, "date_to": to })
-        }
+fn rates_args(symbol: &str, tf: Timeframe, range: RatesRange) -> RatesArgs {
+    let (mode, start, count, date_from, date_to) = match range {
+        RatesRange::FromPos { start, count } => ("from_pos", Some(start), Some(count), None, None),
+        RatesRange::From { date, count } => ("from", None, Some(count), Some(date), None),
+        RatesRange::Range { from, to } => ("range", None, None, Some(from), Some(to)),
     };
-    if let (Some(map), Value::Object(extra)) = (v.as_object_mut(), extra) {
-        map.extend(extra);
+    RatesArgs {
+        symbol: symbol.to_string(),
+        timeframe: tf.code(),
+        mode: mode.to_string(),
+        start,
+        count,
+        date_from,
+        date_to,
     }
-    v
 }
 
 #[async_trait]
@@ -504,22 +515,20 @@ impl Terminal for AgentTerminal {
             self.check_version(&self.health().await?)?;
         }
         let account = &session.account;
-        let body = json!({
-            "login": account.login,
-            "password": password.expose_secret(),
-            "server": account.server,
-            "session_tag": session.tag,
-            "timeout_ms": timeout.as_millis().min(u128::from(u64::MAX)) as u64,
-            "lease": self.lease()?,
-        });
+        let body = LoginBody {
+            login: account.login,
+            password: WirePassword(password.clone()),
+            server: account.server.clone(),
+            session_tag: session.tag,
+            timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+            lease: self.lease()?,
+        };
         let v = self
             .post("/v1/login", &body, timeout + LOGIN_SLACK, Some(account))
             .await?;
-        let info = v
-            .get("account_info")
-            .cloned()
-            .ok_or_else(|| bad_answer("no account_info"))?;
-        let mut info = info;
+        let LoginAnswer { account_info } =
+            serde_json::from_value(v).map_err(|e| bad_answer(&e.to_string()))?;
+        let mut info = account_info;
         fill_missing::<AccountInfo>(Kind::AccountInfo, &mut info);
         let info = from_wire(Kind::AccountInfo, info).map_err(|e| bad_answer(&e))?;
         // The broker's clock is read at login, not on every request that reports times.
@@ -536,7 +545,9 @@ impl Terminal for AgentTerminal {
     }
 
     async fn logout(&self) -> Result<(), TerminalError> {
-        let body = json!({ "lease": self.lease()? });
+        let body = LogoutBody {
+            lease: self.lease()?,
+        };
         self.post("/v1/logout", &body, self.call_timeout, None)
             .await
             .map(|_| ())
@@ -567,7 +578,7 @@ impl Terminal for AgentTerminal {
     }
 
     async fn account_info(&self, at: &Expected) -> Result<AccountInfo, TerminalError> {
-        self.call_as::<AccountInfo, _>(at, "account_info", Kind::AccountInfo, json!({}))
+        self.call_as::<AccountInfo, _>(at, Operation::AccountInfo, Kind::AccountInfo, &NoArgs {})
             .await
     }
 
@@ -576,16 +587,21 @@ impl Terminal for AgentTerminal {
         at: &Expected,
         group: Option<&str>,
     ) -> Result<Vec<SymbolInfo>, TerminalError> {
-        self.call_as::<SymbolInfo, _>(at, "symbols", Kind::SymbolInfo, json!({ "group": group }))
+        let args = GroupArgs {
+            group: group.map(str::to_string),
+        };
+        self.call_as::<SymbolInfo, _>(at, Operation::Symbols, Kind::SymbolInfo, &args)
             .await
     }
 
     async fn symbol_info(&self, at: &Expected, symbol: &str) -> Result<SymbolInfo, TerminalError> {
         self.call_as::<SymbolInfo, _>(
             at,
-            "symbol_info",
+            Operation::SymbolInfo,
             Kind::SymbolInfo,
-            json!({ "symbol": symbol }),
+            &SymbolArgs {
+                symbol: symbol.to_string(),
+            },
         )
         .await
     }
@@ -593,9 +609,11 @@ impl Terminal for AgentTerminal {
     async fn symbol_info_tick(&self, at: &Expected, symbol: &str) -> Result<Tick, TerminalError> {
         self.call_as::<Tick, _>(
             at,
-            "symbol_info_tick",
+            Operation::SymbolInfoTick,
             Kind::Tick,
-            json!({ "symbol": symbol }),
+            &SymbolArgs {
+                symbol: symbol.to_string(),
+            },
         )
         .await
     }
@@ -609,9 +627,9 @@ impl Terminal for AgentTerminal {
     ) -> Result<Vec<Rate>, TerminalError> {
         self.call_as::<Rate, _>(
             at,
-            "copy_rates",
+            Operation::CopyRates,
             Kind::Rate,
-            rates_args(symbol, timeframe, range),
+            &rates_args(symbol, timeframe, range),
         )
         .await
     }
@@ -621,8 +639,13 @@ impl Terminal for AgentTerminal {
         at: &Expected,
         filter: &PositionFilter,
     ) -> Result<Vec<TradePosition>, TerminalError> {
-        self.call_as::<TradePosition, _>(at, "positions", Kind::TradePosition, filter_args(filter))
-            .await
+        self.call_as::<TradePosition, _>(
+            at,
+            Operation::Positions,
+            Kind::TradePosition,
+            &filter_args(filter),
+        )
+        .await
     }
 
     async fn orders(
@@ -630,8 +653,13 @@ impl Terminal for AgentTerminal {
         at: &Expected,
         filter: &PositionFilter,
     ) -> Result<Vec<TradeOrder>, TerminalError> {
-        self.call_as::<TradeOrder, _>(at, "orders", Kind::TradeOrder, filter_args(filter))
-            .await
+        self.call_as::<TradeOrder, _>(
+            at,
+            Operation::Orders,
+            Kind::TradeOrder,
+            &filter_args(filter),
+        )
+        .await
     }
 
     async fn order_calc_margin(
@@ -644,8 +672,13 @@ impl Terminal for AgentTerminal {
     ) -> Result<f64, TerminalError> {
         self.call_value(
             at,
-            "order_calc_margin",
-            json!({ "action": action.code(), "symbol": symbol, "volume": volume, "price": price }),
+            Operation::OrderCalcMargin,
+            &MarginArgs {
+                action: action.code(),
+                symbol: symbol.to_string(),
+                volume,
+                price,
+            },
         )
         .await
     }
@@ -661,11 +694,14 @@ impl Terminal for AgentTerminal {
     ) -> Result<f64, TerminalError> {
         self.call_value(
             at,
-            "order_calc_profit",
-            json!({
-                "action": action.code(), "symbol": symbol, "volume": volume,
-                "price_open": price_open, "price_close": price_close,
-            }),
+            Operation::OrderCalcProfit,
+            &ProfitArgs {
+                action: action.code(),
+                symbol: symbol.to_string(),
+                volume,
+                price_open,
+                price_close,
+            },
         )
         .await
     }
@@ -677,9 +713,11 @@ impl Terminal for AgentTerminal {
     ) -> Result<OrderCheckResult, TerminalError> {
         self.call_as::<OrderCheckResult, _>(
             at,
-            "order_check",
+            Operation::OrderCheck,
             Kind::OrderCheckResult,
-            json!({ "request": to_wire(Kind::TradeRequest, request) }),
+            &RequestArgs {
+                request: to_wire(Kind::TradeRequest, request),
+            },
         )
         .await
     }
@@ -691,9 +729,11 @@ impl Terminal for AgentTerminal {
     ) -> Result<OrderSendResult, TerminalError> {
         self.call_as::<OrderSendResult, _>(
             at,
-            "order_send",
+            Operation::OrderSend,
             Kind::OrderSendResult,
-            json!({ "request": to_wire(Kind::TradeRequest, request) }),
+            &RequestArgs {
+                request: to_wire(Kind::TradeRequest, request),
+            },
         )
         .await
     }
@@ -704,7 +744,7 @@ impl Terminal for AgentTerminal {
         select: &HistorySelect,
         page: PageRequest,
     ) -> Result<Page<TradeDeal>, TerminalError> {
-        self.history_page::<TradeDeal>(at, "history_deals", Kind::TradeDeal, select, page)
+        self.history_page::<TradeDeal>(at, Operation::HistoryDeals, Kind::TradeDeal, select, page)
             .await
     }
 
@@ -714,8 +754,14 @@ impl Terminal for AgentTerminal {
         select: &HistorySelect,
         page: PageRequest,
     ) -> Result<Page<TradeOrder>, TerminalError> {
-        self.history_page::<TradeOrder>(at, "history_orders", Kind::TradeOrder, select, page)
-            .await
+        self.history_page::<TradeOrder>(
+            at,
+            Operation::HistoryOrders,
+            Kind::TradeOrder,
+            select,
+            page,
+        )
+        .await
     }
 
     async fn history_deals(
@@ -723,8 +769,13 @@ impl Terminal for AgentTerminal {
         at: &Expected,
         select: &HistorySelect,
     ) -> Result<Vec<TradeDeal>, TerminalError> {
-        self.call_as::<TradeDeal, _>(at, "history_deals", Kind::TradeDeal, history_args(select))
-            .await
+        self.call_as::<TradeDeal, _>(
+            at,
+            Operation::HistoryDeals,
+            Kind::TradeDeal,
+            &history_args(select),
+        )
+        .await
     }
 
     async fn history_orders(
@@ -732,8 +783,13 @@ impl Terminal for AgentTerminal {
         at: &Expected,
         select: &HistorySelect,
     ) -> Result<Vec<TradeOrder>, TerminalError> {
-        self.call_as::<TradeOrder, _>(at, "history_orders", Kind::TradeOrder, history_args(select))
-            .await
+        self.call_as::<TradeOrder, _>(
+            at,
+            Operation::HistoryOrders,
+            Kind::TradeOrder,
+            &history_args(select),
+        )
+        .await
     }
 
     async fn server_time_offset_s(&self, at: &Expected) -> Result<i64, TerminalError> {
@@ -763,19 +819,21 @@ mod tests {
 
     #[test]
     fn rates_arguments() {
-        let v = rates_args(
+        let v = serde_json::to_value(rates_args(
             "EURUSD",
             Timeframe::H1,
             RatesRange::Range { from: 1, to: 2 },
-        );
+        ))
+        .unwrap();
         assert_eq!(v["timeframe"], 16385);
         assert_eq!(v["mode"], "range");
         assert_eq!(v["date_to"], 2);
-        let v = rates_args(
+        let v = serde_json::to_value(rates_args(
             "EURUSD",
             Timeframe::M1,
             RatesRange::FromPos { start: 0, count: 5 },
-        );
+        ))
+        .unwrap();
         assert_eq!(v["mode"], "from_pos");
         assert_eq!(v["count"], 5);
     }

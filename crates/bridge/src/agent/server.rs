@@ -5,7 +5,12 @@
 //! The account guard is the terminal's own ([`TerminalError::WrongAccount`]): it checks and acts
 //! under one lock, so a `409 wrong_account` means nothing ran.
 
-use super::{mt5_comment, CallBody, ErrorBody, ErrorDetail, Health, WireAccount, PROTOCOL_VERSION};
+use super::mt5_comment;
+use super::wire::{
+    CallAnswer, CallBody, Empty, ErrorBody, ErrorDetail, FilterArgs, GroupArgs, Health,
+    HistoryArgs, LoginAnswer, LoginBody, LogoutBody, MarginArgs, Operation, Page, ProfitArgs,
+    RatesArgs, RequestArgs, SymbolArgs, WireAccount, PROTOCOL_VERSION,
+};
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
@@ -16,7 +21,7 @@ use axum::{Json, Router};
 use mt5::wire::{from_wire, to_wire, Kind};
 use mt5::{
     AccountKey, Expected, HistorySelect, Mt5Enum, OrderType, PositionFilter, RatesRange, Session,
-    SessionTag, Terminal, TerminalError, Timeframe, TradeAction, TradeRequest,
+    Terminal, TerminalError, Timeframe, TradeAction, TradeRequest,
 };
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
@@ -309,25 +314,6 @@ fn args<T: DeserializeOwned>(v: Value) -> Result<T, AgentFailure> {
     serde_json::from_value(v).map_err(|e| AgentFailure::BadRequest(format!("invalid args: {e}")))
 }
 
-/// The login body; the password is never logged or echoed (no Debug).
-#[derive(Deserialize)]
-struct LoginBody {
-    login: u64,
-    password: SecretString,
-    server: String,
-    /// Kept as the session's tag; calls must name it (never logged).
-    session_tag: SessionTag,
-    timeout_ms: u64,
-    #[serde(default)]
-    lease: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct LogoutBody {
-    #[serde(default)]
-    lease: Option<u64>,
-}
-
 async fn login(State(st): State<AgentState>, body: Bytes) -> Response {
     // No parser detail here: it could quote a mistyped password.
     let b: LoginBody = match parse(&body) {
@@ -347,19 +333,18 @@ async fn login(State(st): State<AgentState>, body: Bytes) -> Response {
     let session = Session::new(AccountKey::new(b.login, b.server), b.session_tag);
     let account = &session.account;
     let timeout = Duration::from_millis(b.timeout_ms.clamp(1, 600_000));
-    let result = match tokio::time::timeout(
-        timeout,
-        st.terminal.login(&session, &b.password, timeout),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => Err(TerminalError::Timeout),
-    };
+    let result =
+        match tokio::time::timeout(timeout, st.terminal.login(&session, &b.password.0, timeout))
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(TerminalError::Timeout),
+        };
     match result {
-        Ok(info) => {
-            Json(json!({"account_info": to_wire(Kind::AccountInfo, &info)})).into_response()
-        }
+        Ok(info) => Json(LoginAnswer {
+            account_info: to_wire(Kind::AccountInfo, &info),
+        })
+        .into_response(),
         Err(e) => {
             tracing::info!(login = account.login, server = %account.server, error = %e, "login failed");
             AgentFailure::Terminal(e).into_response()
@@ -377,74 +362,9 @@ async fn logout(State(st): State<AgentState>, body: Bytes) -> Response {
         Err(e) => return e.into_response(),
     };
     match st.terminal.logout().await {
-        Ok(()) => Json(json!({})).into_response(),
+        Ok(()) => Json(Empty {}).into_response(),
         Err(e) => AgentFailure::Terminal(e).into_response(),
     }
-}
-
-#[derive(Deserialize)]
-struct GroupArgs {
-    #[serde(default)]
-    group: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SymbolArgs {
-    symbol: String,
-}
-
-#[derive(Deserialize)]
-struct RatesArgs {
-    symbol: String,
-    timeframe: i64,
-    mode: String,
-    start: Option<u32>,
-    count: Option<u32>,
-    date_from: Option<i64>,
-    date_to: Option<i64>,
-}
-
-#[derive(Deserialize, Default)]
-struct FilterArgs {
-    symbol: Option<String>,
-    group: Option<String>,
-    ticket: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct MarginArgs {
-    action: i64,
-    symbol: String,
-    volume: f64,
-    price: f64,
-}
-
-#[derive(Deserialize)]
-struct ProfitArgs {
-    action: i64,
-    symbol: String,
-    volume: f64,
-    price_open: f64,
-    price_close: f64,
-}
-
-#[derive(Deserialize)]
-struct RequestArgs {
-    request: Value,
-}
-
-#[derive(Deserialize)]
-struct HistoryArgs {
-    date_from: Option<i64>,
-    date_to: Option<i64>,
-    group: Option<String>,
-    ticket: Option<u64>,
-    position: Option<u64>,
-    /// With `limit`: answer one page, `{"items", "next"}`, from `offset` (default 0).
-    #[serde(default)]
-    offset: Option<u64>,
-    #[serde(default)]
-    limit: Option<u32>,
 }
 
 /// The page a history call asks for, if any; a limit must be 1..=10000.
@@ -466,7 +386,11 @@ fn page_of(a: &HistoryArgs) -> Result<Option<mt5::PageRequest>, AgentFailure> {
 
 /// A page in the protocol's form: `{"items": [..], "next": int|null}`.
 fn page_json<T: serde::Serialize>(kind: Kind, page: mt5::Page<T>) -> Value {
-    json!({ "items": to_wire(kind, &page.items), "next": page.next })
+    let page = Page {
+        items: to_wire(kind, &page.items),
+        next: page.next,
+    };
+    serde_json::to_value(page).unwrap_or(Value::Null)
 }
 
 fn missing(field: &str) -> AgentFailure {
@@ -564,7 +488,7 @@ async fn call(
     // half-sent and then dropped would be the worst of both.
     let task = tokio::spawn(async move { dispatch(&st, &operation, &body, received).await });
     match task.await {
-        Ok(Ok(result)) => Json(json!({ "result": result })).into_response(),
+        Ok(Ok(result)) => Json(CallAnswer { result }).into_response(),
         Ok(Err(e)) => e.into_response(),
         Err(_) => AgentFailure::Terminal(TerminalError::call_failed()).into_response(),
     }
@@ -576,28 +500,12 @@ async fn dispatch(
     body: &[u8],
     received: std::time::Instant,
 ) -> Result<Value, AgentFailure> {
-    const OPERATIONS: &[&str] = &[
-        "account_info",
-        "symbols",
-        "symbol_info",
-        "symbol_info_tick",
-        "copy_rates",
-        "positions",
-        "orders",
-        "order_calc_margin",
-        "order_calc_profit",
-        "order_check",
-        "order_send",
-        "history_deals",
-        "history_orders",
-        "server_time_offset",
-    ];
-    if !OPERATIONS.contains(&operation) {
+    let Some(operation) = Operation::from_name(operation) else {
         return Err(AgentFailure::UnknownOperation(format!(
             "/v1/call/{}",
             operation.chars().take(60).collect::<String>()
         )));
-    }
+    };
     let b: CallBody = parse(body)?;
     let _fence = st.fence(b.lease).await?;
     // Under the terminal's lock, just before the call: past the deadline nothing starts.
@@ -617,20 +525,20 @@ async fn dispatch(
     let t = st.terminal.as_ref();
     let a = if b.args.is_null() { json!({}) } else { b.args };
     match operation {
-        "account_info" => ok(Some(Kind::AccountInfo), t.account_info(&at)).await,
-        "symbols" => {
+        Operation::AccountInfo => ok(Some(Kind::AccountInfo), t.account_info(&at)).await,
+        Operation::Symbols => {
             let g: GroupArgs = args(a)?;
             ok(Some(Kind::SymbolInfo), t.symbols(&at, g.group.as_deref())).await
         }
-        "symbol_info" => {
+        Operation::SymbolInfo => {
             let s: SymbolArgs = args(a)?;
             ok(Some(Kind::SymbolInfo), t.symbol_info(&at, &s.symbol)).await
         }
-        "symbol_info_tick" => {
+        Operation::SymbolInfoTick => {
             let s: SymbolArgs = args(a)?;
             ok(Some(Kind::Tick), t.symbol_info_tick(&at, &s.symbol)).await
         }
-        "copy_rates" => {
+        Operation::CopyRates => {
             let r: RatesArgs = args(a)?;
             // Integers go to the terminal as they came (the protocol keeps MT5's numbers); it
             // answers one it does not take as MT5 does.
@@ -638,15 +546,15 @@ async fn dispatch(
             let range = rates(&r)?;
             ok(Some(Kind::Rate), t.copy_rates(&at, &r.symbol, tf, range)).await
         }
-        "positions" => {
+        Operation::Positions => {
             let f = filter(args(a)?)?;
             ok(Some(Kind::TradePosition), t.positions(&at, &f)).await
         }
-        "orders" => {
+        Operation::Orders => {
             let f = filter(args(a)?)?;
             ok(Some(Kind::TradeOrder), t.orders(&at, &f)).await
         }
-        "order_calc_margin" => {
+        Operation::OrderCalcMargin => {
             let m: MarginArgs = args(a)?;
             let action = OrderType::from_code_or_unknown(m.action);
             ok(
@@ -655,7 +563,7 @@ async fn dispatch(
             )
             .await
         }
-        "order_calc_profit" => {
+        Operation::OrderCalcProfit => {
             let p: ProfitArgs = args(a)?;
             let action = OrderType::from_code_or_unknown(p.action);
             ok(
@@ -671,17 +579,17 @@ async fn dispatch(
             )
             .await
         }
-        "order_check" => {
+        Operation::OrderCheck => {
             let r: RequestArgs = args(a)?;
             let req = trade_request(r.request)?;
             ok(Some(Kind::OrderCheckResult), t.order_check(&at, &req)).await
         }
-        "order_send" => {
+        Operation::OrderSend => {
             let r: RequestArgs = args(a)?;
             let req = trade_request(r.request)?;
             ok(Some(Kind::OrderSendResult), t.order_send(&at, &req)).await
         }
-        "history_deals" => {
+        Operation::HistoryDeals => {
             let a: HistoryArgs = args(a)?;
             let page = page_of(&a)?;
             let h = history(a)?;
@@ -693,7 +601,7 @@ async fn dispatch(
                 None => ok(Some(Kind::TradeDeal), t.history_deals(&at, &h)).await,
             }
         }
-        "history_orders" => {
+        Operation::HistoryOrders => {
             let a: HistoryArgs = args(a)?;
             let page = page_of(&a)?;
             let h = history(a)?;
@@ -705,8 +613,7 @@ async fn dispatch(
                 None => ok(Some(Kind::TradeOrder), t.history_orders(&at, &h)).await,
             }
         }
-        "server_time_offset" => ok(None, t.server_time_offset_s(&at)).await,
-        _ => Err(AgentFailure::UnknownOperation(operation.to_string())),
+        Operation::ServerTimeOffset => ok(None, t.server_time_offset_s(&at)).await,
     }
 }
 
@@ -731,7 +638,7 @@ async fn sim_password(State(broker): State<Arc<mt5_sim::broker::Broker>>, body: 
         return AgentFailure::BadRequest("password must not be empty".into()).into_response();
     }
     if broker.set_password(&AccountKey::new(b.login, b.server), b.password) {
-        Json(json!({})).into_response()
+        Json(Empty {}).into_response()
     } else {
         AgentFailure::Terminal(TerminalError::auth_failed()).into_response()
     }
