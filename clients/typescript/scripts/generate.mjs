@@ -1,8 +1,10 @@
-// Writes src/schema.ts from an mt5-bridge OpenAPI document:
+// Writes src/schema.ts from an mt5-bridge OpenAPI document, and src/stream-messages.ts from the
+// AsyncAPI document served beside it:
 //   node scripts/generate.mjs http://127.0.0.1:8080/openapi.json
-// The tests regenerate it from the service they start and fail when it differs.
+// The tests regenerate both from the service they start and fail when either differs.
 import { writeFile } from "node:fs/promises";
 import { generate } from "./schema.mjs";
+import { generateStream } from "./stream.mjs";
 
 const source = process.argv[2];
 if (!source) {
@@ -12,3 +14,6 @@ if (!source) {
 const doc = await (await fetch(source)).json();
 await writeFile(new URL("../src/schema.ts", import.meta.url), await generate(doc));
 console.log("src/schema.ts written");
+const asyncapi = await (await fetch(new URL("/asyncapi.json", source))).json();
+await writeFile(new URL("../src/stream-messages.ts", import.meta.url), generateStream(asyncapi, doc));
+console.log("src/stream-messages.ts written");

@@ -2,79 +2,19 @@
 // (so it works in browsers, which cannot set headers on a WebSocket), re-authenticates before the
 // token expires, reconnects with backoff and subscribes again. Give it a WebSocket constructor:
 // the browser's `WebSocket`, or the `ws` package's in Node (Node 20 has no global WebSocket).
-import type { components } from "./schema.js";
+import type {
+  ClientMessage,
+  ServerMessage,
+  StreamError,
+  StreamEvent,
+  StreamStatus,
+  StreamSubscribe,
+} from "./stream-messages.js";
 
-export type StreamChannel = "orders" | "runs" | "positions" | "account" | "ticks";
+// The messages' types are generated from the service's /asyncapi.json (src/stream-messages.ts).
+export type * from "./stream-messages.js";
 
-/** One symbol's last quote on the `ticks` channel; times as GET /api/v1/symbols/{symbol}/tick gives them. */
-export type StreamTick = Pick<components["schemas"]["Tick"], "bid" | "ask" | "last" | "time" | "time_msc"> & {
-  symbol: string;
-};
-
-export type StreamEvent =
-  | {
-      type: "event";
-      id: string;
-      channel: "orders";
-      account_id: string;
-      seq: number;
-      data: components["schemas"]["JournalEntry"];
-    }
-  | {
-      type: "event";
-      id: string;
-      channel: "runs";
-      account_id: string;
-      seq: number;
-      data: components["schemas"]["AlgorithmRun"];
-    }
-  | {
-      type: "event";
-      id: string;
-      channel: "positions";
-      account_id: string;
-      seq: number;
-      data: components["schemas"]["PositionList"];
-    }
-  | {
-      type: "event";
-      id: string;
-      channel: "account";
-      account_id: string;
-      seq: number;
-      data: components["schemas"]["AccountInfo"];
-    }
-  | {
-      type: "event";
-      id: string;
-      channel: "ticks";
-      account_id: string;
-      seq: number;
-      data: StreamTick;
-    };
-
-/** A `ticks` subscription waits: no terminal is logged in to an account of that server now. */
-export interface StreamStatus {
-  type: "status";
-  id: string;
-  state: "waiting_for_terminal";
-}
-
-export interface StreamError {
-  type: "error";
-  id?: string;
-  code: components["schemas"]["ErrorCode"] | "token_expired";
-  message: string;
-  details?: unknown;
-}
-
-export type ServerMessage =
-  | { type: "ready"; user_id: string }
-  | { type: "subscribed"; id: string; account_id: string }
-  | { type: "unsubscribed"; id: string }
-  | StreamError
-  | StreamStatus
-  | StreamEvent;
+export type StreamChannel = StreamSubscribe["channel"];
 
 /** The part of a WebSocket this client uses (the browser's and `ws`'s both have it). */
 export interface SocketLike {
@@ -162,7 +102,7 @@ export class BridgeStream {
   unsubscribe(id: string): void {
     this.wanted.delete(id);
     if (this.ready) {
-      this.socket?.send(JSON.stringify({ type: "unsubscribe", id }));
+      this.send({ type: "unsubscribe", id });
     }
   }
 
@@ -180,10 +120,14 @@ export class BridgeStream {
   private sendSubscribe(id: string): void {
     const w = this.wanted.get(id);
     if (!w) return;
-    const msg: Record<string, string | string[]> = { type: "subscribe", id, channel: w.channel };
+    const msg: StreamSubscribe = { type: "subscribe", id, channel: w.channel };
     if (w.accountId) msg.account_id = w.accountId;
     if (w.symbols) msg.symbols = w.symbols;
-    this.socket?.send(JSON.stringify(msg));
+    this.send(msg);
+  }
+
+  private send(msg: ClientMessage, socket: SocketLike | undefined = this.socket): void {
+    socket?.send(JSON.stringify(msg));
   }
 
   private async connect(): Promise<void> {
@@ -193,7 +137,7 @@ export class BridgeStream {
     this.ready = false;
     socket.onopen = async () => {
       const token = await this.options.token();
-      socket.send(JSON.stringify({ type: "auth", token }));
+      this.send({ type: "auth", token }, socket);
       this.scheduleRenewal(token);
     };
     socket.onmessage = (ev) => this.receive(String(ev.data));
@@ -217,7 +161,7 @@ export class BridgeStream {
     const inMs = Math.max(1_000, Math.min((left - 60) * 1000, (left * 1000) / 2));
     this.renew = setTimeout(async () => {
       const fresh = await this.options.token();
-      this.socket?.send(JSON.stringify({ type: "auth", token: fresh }));
+      this.send({ type: "auth", token: fresh });
       this.scheduleRenewal(fresh);
     }, inMs);
   }

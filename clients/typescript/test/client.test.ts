@@ -10,6 +10,8 @@ import type { SocketConstructor } from "../src/stream.js";
 import { startService, type Service } from "./server.js";
 // @ts-expect-error: a plain ES module of the package's own scripts, without types
 import { generate } from "../../scripts/schema.mjs";
+// @ts-expect-error: a plain ES module of the package's own scripts, without types
+import { generateStream } from "../../scripts/stream.mjs";
 
 let service: Service;
 
@@ -26,6 +28,17 @@ test("the committed types are generated from the document the service serves", a
   assert.ok(
     fresh === committed,
     "src/schema.ts differs from the service's /openapi.json: run `npm run generate -- <url>/openapi.json`",
+  );
+});
+
+test("the committed stream types are generated from the AsyncAPI document the service serves", async () => {
+  const openapi = await (await fetch(`${service.baseUrl}/openapi.json`)).json();
+  const asyncapi = await (await fetch(`${service.baseUrl}/asyncapi.json`)).json();
+  const fresh: string = generateStream(asyncapi, openapi);
+  const committed = await readFile(new URL("../../src/stream-messages.ts", import.meta.url), "utf8");
+  assert.ok(
+    fresh === committed,
+    "src/stream-messages.ts differs from the service's /asyncapi.json: run `npm run generate -- <url>/openapi.json`",
   );
 });
 

@@ -1,18 +1,25 @@
 //! The AsyncAPI 3.0 document of the live stream (`GET /api/v1/stream`), served at
-//! `/asyncapi.json`. Its message payloads are written here; the data they carry (journal entries,
-//! algorithm runs, error codes) are the OpenAPI document's own schemas, copied in whole, so the two
-//! documents cannot disagree.
+//! `/asyncapi.json`. Its messages are the stream's own types (`http/stream/messages.rs`), each
+//! giving its payload's schema; the data they carry (journal entries, algorithm runs, error codes)
+//! are the OpenAPI document's own schemas, copied in whole, so the two documents cannot disagree.
 
 use super::openapi::document_json;
-use super::stream::{CHANNELS, MAX_SUBSCRIPTIONS, MAX_SYMBOLS};
+use super::stream::messages::{
+    Auth, Event, Ready, Status, StreamError, StreamMessage, Subscribe, Subscribed, Unsubscribe,
+    Unsubscribed, STREAM_EVENT, STREAM_TICK,
+};
 use crate::error::ApiError;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 use std::sync::LazyLock;
 
-fn message(name: &str, summary: &str, payload: Value) -> Value {
-    json!({"name": name, "summary": summary, "contentType": "application/json", "payload": payload})
+/// The AsyncAPI message of `M`, under its `type`.
+fn message<M: StreamMessage>(messages: &mut Map<String, Value>) {
+    messages.insert(
+        M::TYPE.into(),
+        json!({"name": M::TYPE, "summary": M::summary(), "contentType": "application/json", "payload": M::payload()}),
+    );
 }
 
 /// An object of exactly these properties, the listed ones required.
@@ -27,10 +34,6 @@ fn build() -> Result<Value, String> {
         .as_object()
         .cloned()
         .unwrap_or_default();
-    let id = json!({"type": "string", "minLength": 1, "maxLength": 128,
-        "description": "The client's name for the subscription, unique on the connection"});
-    let uuid = json!({"type": "string", "format": "uuid"});
-    let channel = json!({"type": "string", "enum": CHANNELS});
     // A tick event's data: the tick route's own field schemas, the symbol added.
     let tick = &openapi["components"]["schemas"]["Tick"]["properties"];
     let mut tick_fields = Map::new();
@@ -48,59 +51,20 @@ fn build() -> Result<Value, String> {
     let mut required = vec!["symbol"];
     required.extend_from_slice(crate::ticks::TICK_FIELDS);
     schemas.insert(
-        "StreamTick".into(),
+        STREAM_TICK.into(),
         object(Value::Object(tick_fields), &required),
     );
-    let event = |channel: &str, data: &str| {
-        object(
-            json!({
-                "type": {"const": "event"}, "id": id, "channel": {"const": channel},
-                "account_id": uuid, "seq": {"type": "integer", "minimum": 1},
-                "data": {"$ref": format!("#/components/schemas/{data}")},
-            }),
-            &["type", "id", "channel", "account_id", "seq", "data"],
-        )
-    };
-    schemas.insert(
-        "StreamEvent".into(),
-        json!({
-            "oneOf": [
-                event("orders", "JournalEntry"),
-                event("runs", "AlgorithmRun"),
-                event("positions", "PositionList"),
-                event("account", "AccountInfo"),
-                event("ticks", "StreamTick"),
-            ],
-            "description": "A change on a subscription: `seq` increases by one with every event of the connection. `positions` and `account` carry the whole body of GET /api/v1/positions and GET /api/v1/account: on subscribe, after each of the account's orders completes, and when a poll every STREAM_POLL_MS (from a terminal already on the account and idle) finds it changed. `ticks` carries one symbol's last quote (times as GET /api/v1/symbols/{symbol}/tick gives them) when it changed, at most every 250 ms per symbol, read from any terminal logged in to an account of that server",
-        }),
-    );
-    let messages = json!({
-        "auth": message("auth", "Authenticate (the first message without an Authorization header), or renew the token",
-            object(json!({"type": {"const": "auth"}, "token": {"type": "string", "description": "A Supabase JWT of the same user (`sub`) on renewal"}}), &["type", "token"])),
-        "subscribe": message("subscribe", "Subscribe to a channel of one of the user's accounts",
-            object(json!({"type": {"const": "subscribe"}, "id": id, "channel": channel,
-                "account_id": {"type": "string", "format": "uuid", "description": "Default: the current account"},
-                "symbols": {"type": "array", "items": {"type": "string", "pattern": crate::fields::SYMBOL_PATTERN}, "minItems": 1, "maxItems": MAX_SYMBOLS, "description": "Required for `ticks`, refused on the other channels"}}),
-                &["type", "id", "channel"])),
-        "unsubscribe": message("unsubscribe", "End a subscription",
-            object(json!({"type": {"const": "unsubscribe"}, "id": id}), &["type", "id"])),
-        "ready": message("ready", "Authenticated (also after a renewal)",
-            object(json!({"type": {"const": "ready"}, "user_id": uuid}), &["type", "user_id"])),
-        "subscribed": message("subscribed", "The subscription is on, for this account",
-            object(json!({"type": {"const": "subscribed"}, "id": id, "account_id": uuid}), &["type", "id", "account_id"])),
-        "unsubscribed": message("unsubscribed", "The subscription is off",
-            object(json!({"type": {"const": "unsubscribed"}, "id": id}), &["type", "id"])),
-        "error": message("error", &format!("A message refused (`id` names its subscription), or why the stream closes: the HTTP API's codes, plus `token_expired`; `rate_limited` at {MAX_SUBSCRIPTIONS} subscriptions (scope `subscriptions_per_connection`) or past the user's distinct ticks symbols (scope `symbols_per_user`); `account_not_found` naming each subscription of an account that was deleted"),
-            json!({"type": "object", "properties": {
-                "type": {"const": "error"}, "id": id,
-                "code": {"anyOf": [{"$ref": "#/components/schemas/ErrorCode"}, {"const": "token_expired"}]},
-                "message": {"type": "string"},
-                "details": {"type": ["object", "null"], "additionalProperties": true}},
-                "required": ["type", "code", "message"], "additionalProperties": false})),
-        "status": message("status", "A `ticks` subscription waits: no terminal is logged in to an account of that server now (said once per wait; the next tick event ends it)",
-            object(json!({"type": {"const": "status"}, "id": id, "state": {"enum": ["waiting_for_terminal"]}}), &["type", "id", "state"])),
-        "event": message("event", "A change on a subscription", json!({"$ref": "#/components/schemas/StreamEvent"})),
-    });
+    schemas.insert(STREAM_EVENT.into(), Event::schema());
+    let mut messages = Map::new();
+    message::<Auth>(&mut messages);
+    message::<Subscribe>(&mut messages);
+    message::<Unsubscribe>(&mut messages);
+    message::<Ready>(&mut messages);
+    message::<Subscribed>(&mut messages);
+    message::<Unsubscribed>(&mut messages);
+    message::<StreamError>(&mut messages);
+    message::<Status>(&mut messages);
+    message::<Event>(&mut messages);
     let refs = |names: &[&str]| -> Value {
         Value::Array(
             names
@@ -124,10 +88,10 @@ fn build() -> Result<Value, String> {
             }
         },
         "operations": {
-            "sendAuth": {"action": "send", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&["auth"])},
-            "sendSubscription": {"action": "send", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&["subscribe", "unsubscribe"])},
-            "receiveAnswers": {"action": "receive", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&["ready", "subscribed", "unsubscribed", "error"])},
-            "receiveEvents": {"action": "receive", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&["event", "status"])},
+            "sendAuth": {"action": "send", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&[Auth::TYPE])},
+            "sendSubscription": {"action": "send", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&[Subscribe::TYPE, Unsubscribe::TYPE])},
+            "receiveAnswers": {"action": "receive", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&[Ready::TYPE, Subscribed::TYPE, Unsubscribed::TYPE, StreamError::TYPE])},
+            "receiveEvents": {"action": "receive", "channel": {"$ref": "#/channels/stream"}, "messages": refs(&[Event::TYPE, Status::TYPE])},
         },
         "components": {"schemas": schemas},
     }))
@@ -207,7 +171,7 @@ mod tests {
         assert_eq!(
             doc["channels"]["stream"]["messages"]["subscribe"]["payload"]["properties"]["channel"]
                 ["enum"],
-            json!(CHANNELS)
+            json!(crate::http::stream::CHANNELS)
         );
         assert!(doc["components"]["schemas"]["JournalEntry"]["properties"]["status"].is_object());
     }

@@ -10,6 +10,11 @@
 //! Before anything is parsed, a message or frame over [`MAX_MESSAGE`] is refused (close 1009), and
 //! streams still waiting for their sign-in are capped per process (`STREAM_MAX_PENDING`).
 
+pub mod messages;
+
+use self::messages::{
+    Auth, Event, Ready, Status, StreamError, StreamMessage, Subscribed, Unsubscribed, TOKEN_EXPIRED,
+};
 use super::algorithms::RunView;
 use super::extract::{authenticate, AuthUser};
 use super::history::JournalEntryView;
@@ -232,10 +237,16 @@ impl Outbox {
     ) -> bool {
         self.seq += 1;
         state.metrics.stream_event(channel);
-        self.json(json!({
-            "type": "event", "id": id, "channel": channel,
-            "account_id": account_id, "seq": self.seq, "data": data,
-        }))
+        self.json(
+            Event {
+                id: id.into(),
+                channel: channel.into(),
+                account_id,
+                seq: self.seq,
+                data: std::borrow::Cow::Borrowed(data),
+            }
+            .to_json(),
+        )
     }
 
     /// Closes with `code` and `reason`, ahead of anything still queued.
@@ -365,11 +376,10 @@ async fn first_auth(
             return None;
         }
     };
-    let token = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
-        (v.get("type")? == "auth")
-            .then(|| v.get("token")?.as_str().map(str::to_string))
-            .flatten()
-    });
+    let token = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| Auth::from_json(&v))
+        .map(|auth| auth.token);
     let Some(token) = token else {
         refuse_auth(
             out,
@@ -399,21 +409,13 @@ async fn first_auth(
 }
 
 fn refuse_auth(out: &mut Outbox, message: &str) {
-    out.json(json!({"type": "error", "code": "unauthorized", "message": message}));
+    out.json(StreamError::plain("unauthorized", message).to_json());
     out.close(CLOSE_UNAUTHENTICATED, "unauthorized");
 }
 
 /// `{"type":"error", "id"?, "code", "message", "details"}` for an API error.
 fn error_message(id: Option<&str>, e: &ApiError) -> Value {
-    let mut m = Map::new();
-    m.insert("type".into(), json!("error"));
-    if let Some(id) = id {
-        m.insert("id".into(), json!(id));
-    }
-    m.insert("code".into(), json!(e.code().as_str()));
-    m.insert("message".into(), json!(e.public_message()));
-    m.insert("details".into(), e.details());
-    Value::Object(m)
+    StreamError::of(id, e).to_json()
 }
 
 /// Seconds until the token's `exp` (0 when past).
@@ -431,7 +433,7 @@ async fn serve(
     gone: &mut oneshot::Receiver<()>,
 ) {
     let user_id = user.ctx.user_id;
-    if !out.json(json!({"type": "ready", "user_id": user_id})) {
+    if !out.json(Ready { user_id }.to_json()) {
         return;
     }
     // Only this user's changes reach this channel.
@@ -576,7 +578,7 @@ async fn serve(
                 }
             }
             _ = &mut expiry => {
-                out.json(json!({"type": "error", "code": "token_expired", "message": "the token expired; send a new one before it does"}));
+                out.json(StreamError::plain(TOKEN_EXPIRED, "the token expired; send a new one before it does").to_json());
                 out.close(CLOSE_UNAUTHENTICATED, "token_expired");
                 return;
             }
@@ -872,7 +874,7 @@ fn send_ticks(
                 Feed::WaitingForTerminal if sub.waiting => true,
                 Feed::WaitingForTerminal => {
                     sub.waiting = true;
-                    out.json(json!({"type": "status", "id": id, "state": "waiting_for_terminal"}))
+                    out.json(Status::waiting(&id).to_json())
                 }
                 Feed::Tick(data) => {
                     sub.waiting = false;
@@ -880,9 +882,11 @@ fn send_ticks(
                 }
                 Feed::NotFound => {
                     gone.push(symbol.clone());
-                    let mut e = error_message(Some(&id), &ApiError::SymbolNotFound);
-                    e["details"] = json!({ "symbol": symbol });
-                    out.json(e)
+                    let e = StreamError {
+                        details: Some(json!({ "symbol": symbol })),
+                        ..StreamError::of(Some(&id), &ApiError::SymbolNotFound)
+                    };
+                    out.json(e.to_json())
                 }
             };
             if !sent {
@@ -920,12 +924,17 @@ async fn handle(
             let token = m.get("token").and_then(Value::as_str).unwrap_or_default();
             match authenticate(state, token).await {
                 Ok(u) if u.ctx.user_id == user.ctx.user_id => {
-                    let ready = json!({"type": "ready", "user_id": u.ctx.user_id});
+                    let ready = Ready {
+                        user_id: u.ctx.user_id,
+                    }
+                    .to_json();
                     *user = u;
                     Reply::Reauthenticated(ready)
                 }
-                Ok(_) => Reply::Close(json!({"type": "error", "code": "unauthorized",
-                    "message": "a new token must be of the same user"})),
+                Ok(_) => Reply::Close(
+                    StreamError::plain("unauthorized", "a new token must be of the same user")
+                        .to_json(),
+                ),
                 Err(e) => Reply::Close(error_message(None, &e)),
             }
         }
@@ -943,7 +952,7 @@ async fn handle(
                     &ApiError::validation("id", "is not a subscription of this connection"),
                 ));
             };
-            Reply::Send(json!({"type": "unsubscribed", "id": id}))
+            Reply::Send(Unsubscribed { id: id.to_string() }.to_json())
         }
         _ => Reply::Send(error_message(
             id,
@@ -1067,7 +1076,11 @@ async fn subscribe(
         Ok(row) => row,
         Err(e) => return error_message(Some(id), &e),
     };
-    let answer = json!({"type": "subscribed", "id": id, "account_id": row.id});
+    let answer = Subscribed {
+        id: id.to_string(),
+        account_id: row.id,
+    }
+    .to_json();
     let mut ticks = Vec::with_capacity(symbols.len());
     for symbol in symbols {
         let max = state.stream.max_symbols_per_user;
