@@ -5,7 +5,7 @@
 use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::extract::{Path, Query};
 use super::openapi as doc;
-use super::validate::{Fields, Opt};
+use super::validate::{Fields, Opt, Request, Rule};
 use crate::accounts::{Connect, Update};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -21,11 +21,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use crate::accounts::AccountType;
-
-const NAME_MAX: usize = 255;
-const SERVER_MAX: usize = 255;
-const BROKER_MAX: usize = 100;
-const PASSWORD_MAX: usize = 128;
 
 use crate::times::rfc3339;
 
@@ -203,48 +198,43 @@ async fn find(state: &AppState, user: &AuthUser, raw_id: &str) -> ApiResult<Acco
 }
 
 fn parse_connect(body: &Value) -> ApiResult<Connect> {
-    let mut f = Fields::of::<ConnectRequest>(body)?;
-    let account_name = f.required_string("account_name", NAME_MAX);
-    let login = f.login("login");
-    let password = f.required_string("password", PASSWORD_MAX);
-    let server = f.required_string("server", SERVER_MAX);
-    let broker_name = f.string("broker_name", BROKER_MAX).value();
-    let account_type = f
-        .one_of("account_type", &AccountType::ALL.map(AccountType::as_str))
-        .value();
-    let set_as_default = f.boolean("set_as_default").value().unwrap_or(false);
-    let risk_limits = parse_risk_limits(&mut f);
-    f.finish()?;
-    match (account_name, login, password, server) {
-        (Some(account_name), Some(login), Some(password), Some(server)) => Ok(Connect {
-            account_name,
-            login,
-            password: SecretString::from(password),
-            server,
-            broker_name,
-            account_type,
-            set_as_default,
-            risk_limits: risk_limits.value().flatten(),
-        }),
-        _ => Err(ApiError::Internal(
-            "validation passed without required fields".into(),
-        )),
-    }
+    let r = ConnectRequest::parse(body)?;
+    Ok(Connect {
+        account_name: r.account_name,
+        login: r.login,
+        password: SecretString::from(r.password),
+        server: r.server,
+        broker_name: r.broker_name,
+        account_type: r.account_type,
+        set_as_default: r.set_as_default,
+        risk_limits: r.risk_limits,
+    })
 }
 
-/// `risk_limits`: absent, null (clear), or a valid object (stored normalized).
-fn parse_risk_limits(f: &mut Fields<'_>) -> Opt<Option<Value>> {
-    match f.value("risk_limits") {
+/// `risk_limits` (`with = risk_limits`): absent, null (clear), or a valid object (stored
+/// normalized); its own keys are reported as `risk_limits.<key>`.
+fn risk_limits(f: &mut Fields<'_>, name: &'static str, _: &Rule) -> Opt<Value> {
+    match f.value(name) {
         Opt::Absent => Opt::Absent,
-        Opt::Null => Opt::Value(None),
+        Opt::Null => Opt::Null,
         Opt::Value(v) => match crate::risk::parse(v) {
-            Ok(limits) => Opt::Value(Some(serde_json::to_value(limits).unwrap_or(Value::Null))),
+            Ok(limits) => Opt::Value(serde_json::to_value(limits).unwrap_or(Value::Null)),
             Err(errors) => {
                 f.extend(errors);
                 Opt::Absent
             }
         },
     }
+}
+
+/// `account_type` (`with = account_type`): one of [`AccountType`]'s names.
+fn account_type(f: &mut Fields<'_>, name: &'static str, _: &Rule) -> Opt<String> {
+    f.one_of(name, &AccountType::ALL.map(AccountType::as_str))
+}
+
+/// `login` (`with = login`): a positive integer, as a JSON number or a string of digits.
+fn login(f: &mut Fields<'_>, name: &'static str, _: &Rule) -> Opt<u64> {
+    f.login(name)
 }
 
 /// Connect an MT5 account.
@@ -537,30 +527,14 @@ pub async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<AccountUpdated>> {
     let id = path_uuid("account_id", &raw)?;
-    let mut f = Fields::of::<UpdateAccountRequest>(&body)?;
-    let account_name = f.string("account_name", NAME_MAX);
-    let risk_limits = parse_risk_limits(&mut f);
-    let is_default = f.boolean("is_default");
-    let password = f.string("password", PASSWORD_MAX);
-    let broker_name = f.string("broker_name", BROKER_MAX);
-    let account_type = f.one_of("account_type", &AccountType::ALL.map(AccountType::as_str));
-    if matches!(account_name, Opt::Null) {
-        f.error("account_name", "must not be null");
-    }
-    if matches!(password, Opt::Null) {
-        f.error("password", "must not be null");
-    }
-    if matches!(is_default, Opt::Null) {
-        f.error("is_default", "must not be null");
-    }
-    f.finish()?;
+    let r = UpdateAccountRequest::parse(&body)?;
     let update = Update {
-        account_name: account_name.value(),
-        risk_limits: risk_limits.value(),
-        is_default: is_default.value(),
-        password: password.value().map(SecretString::from),
-        broker_name: patch_of(broker_name),
-        account_type: patch_of(account_type),
+        account_name: r.account_name.value(),
+        risk_limits: patch_of(r.risk_limits),
+        is_default: r.is_default.value(),
+        password: r.password.value().map(SecretString::from),
+        broker_name: patch_of(r.broker_name),
+        account_type: patch_of(r.account_type),
         may_store_password: user.require_may_store_credentials(state.require_aal2),
     };
     let updated = crate::accounts::update(&state, &user.ctx, id, update).await?;
@@ -568,6 +542,19 @@ pub async fn update(
         success: True,
         account: (&updated).into(),
     }))
+}
+
+/// What an update cannot clear: the name, the password, whether it is the default.
+fn not_cleared(r: &UpdateAccountRequest, f: &mut Fields<'_>) {
+    for (name, null) in [
+        ("account_name", matches!(r.account_name, Opt::Null)),
+        ("password", matches!(r.password, Opt::Null)),
+        ("is_default", matches!(r.is_default, Opt::Null)),
+    ] {
+        if null {
+            f.error(name, "must not be null");
+        }
+    }
 }
 
 /// A nullable field of a partial update: absent leaves it (`None`), null clears it.
@@ -609,8 +596,7 @@ pub async fn delete(
 }
 
 /// POST /accounts/connect (the seed's body).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[derive(utoipa::ToSchema, Request)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectRequest {
     #[schema(
@@ -619,7 +605,9 @@ pub struct ConnectRequest {
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
     )]
     pub account_name: String,
-    pub login: doc::LoginInput,
+    #[schema(value_type = doc::LoginInput)]
+    #[request(with = login)]
+    pub login: u64,
     /// Never returned, never logged; stored encrypted.
     #[schema(
         min_length = 1,
@@ -638,56 +626,65 @@ pub struct ConnectRequest {
     /// Default: the broker's company name as the terminal reports it.
     #[schema(
         required = false,
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
-    )]
-    pub broker_name: String,
-    /// Must agree with the terminal (`422 account_type_mismatch`); default: the terminal's.
-    #[schema(required = false)]
-    pub account_type: AccountType,
-    /// Default false; the first account becomes the default anyway.
-    #[schema(required = false)]
-    pub set_as_default: bool,
-    #[schema(required = false)]
-    pub risk_limits: Option<crate::risk::RiskLimits>,
-}
-
-/// PUT /accounts/{account_id}: a partial update; absent fields stay unchanged.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
-#[serde(deny_unknown_fields)]
-pub struct UpdateAccountRequest {
-    #[schema(
-        required = false,
-        min_length = 1,
-        max_length = 255,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
-    )]
-    pub account_name: String,
-    /// Replaced whole; null clears.
-    #[schema(required = false)]
-    pub risk_limits: Option<crate::risk::RiskLimits>,
-    /// `true` makes it the default; `false` on the default is refused.
-    #[schema(required = false)]
-    pub is_default: bool,
-    /// Verified by a login before it is stored.
-    #[schema(
-        required = false,
-        min_length = 1,
-        max_length = 128,
-        write_only,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
-    )]
-    pub password: String,
-    #[schema(
-        required = false,
+        value_type = String,
         min_length = 1,
         max_length = 100,
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
     )]
     pub broker_name: Option<String>,
-    /// Checked against the terminal.
+    /// Must agree with the terminal (`422 account_type_mismatch`); default: the terminal's.
+    #[schema(required = false, value_type = AccountType)]
+    #[request(with = account_type)]
+    pub account_type: Option<String>,
+    /// Default false; the first account becomes the default anyway.
     #[schema(required = false)]
-    pub account_type: Option<AccountType>,
+    #[request(default = false)]
+    pub set_as_default: bool,
+    #[schema(required = false, value_type = Option<crate::risk::RiskLimits>)]
+    #[request(with = risk_limits)]
+    pub risk_limits: Option<Value>,
+}
+
+/// PUT /accounts/{account_id}: a partial update; absent fields stay unchanged.
+#[derive(utoipa::ToSchema, Request)]
+#[serde(deny_unknown_fields)]
+#[request(check = not_cleared)]
+pub struct UpdateAccountRequest {
+    #[schema(
+        required = false,
+        value_type = String,
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub account_name: Opt<String>,
+    /// Replaced whole; null clears.
+    #[schema(required = false, value_type = Option<crate::risk::RiskLimits>)]
+    #[request(with = risk_limits)]
+    pub risk_limits: Opt<Value>,
+    /// `true` makes it the default; `false` on the default is refused.
+    #[schema(required = false, value_type = bool)]
+    pub is_default: Opt<bool>,
+    /// Verified by a login before it is stored.
+    #[schema(
+        required = false,
+        value_type = String,
+        min_length = 1,
+        max_length = 128,
+        write_only,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub password: Opt<String>,
+    #[schema(
+        required = false,
+        value_type = Option<String>,
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub broker_name: Opt<String>,
+    /// Checked against the terminal.
+    #[schema(required = false, value_type = Option<AccountType>)]
+    #[request(with = account_type)]
+    pub account_type: Opt<String>,
 }

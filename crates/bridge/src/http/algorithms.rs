@@ -5,7 +5,7 @@ use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::extract::{Path, Query};
 use super::openapi as doc;
 use super::openapi::{Success, True};
-use super::validate::{Fields, Opt};
+use super::validate::{any_text, Fields, Opt, Request};
 use crate::algorithms::executor::{
     execute as run_execution, AlgorithmTrade, Execution, RunReport, SkippedIntent,
 };
@@ -15,7 +15,6 @@ use crate::limits::count_refusal;
 use crate::state::AppState;
 use crate::store::algorithms::{
     AlgorithmConfig, AlgorithmConfigPatch, AlgorithmRun, ConfigCreated, NewAlgorithmConfig,
-    MAX_CONFIGS_PAGE,
 };
 use crate::store::page;
 use crate::times::rfc3339;
@@ -251,7 +250,7 @@ fn saved_for_run(config: &AlgorithmConfig) -> ApiResult<(Box<dyn Strategy>, Map<
     path = "/api/v1/algorithms",
     tag = "algorithms",
     operation_id = "list_algorithms",
-    params(doc::AlgorithmsQuery),
+    params(AlgorithmsQuery),
     responses(
         (status = 200, description = "Built-in strategies with their parameters' schema, and a page of saved configurations", body = AlgorithmList),
         (status = 401, response = doc::Unauthorized),
@@ -265,25 +264,12 @@ pub async fn list(
     user: AuthUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<AlgorithmList>> {
-    super::trading::query_keys::<doc::AlgorithmsQuery>(&q)?;
+    let AlgorithmsQuery { limit, cursor } = AlgorithmsQuery::parse_query(&q)?;
     // The document states one bound for every deployment; a page never holds more than the cap,
     // so a `limit` past it is the cap (a client that does not page still gets everything).
     let cap = state.limits.algorithms_per_user;
-    let limit = match q.get("limit") {
-        None => cap,
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_CONFIGS_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation(
-                    "limit",
-                    format!("must be an integer from 1 to {MAX_CONFIGS_PAGE}"),
-                )
-            })?
-            .min(cap),
-    };
-    let after = q.get("cursor").map(|c| time_cursor(c)).transpose()?;
+    let limit = limit.map_or(cap, |n| n.min(cap));
+    let after = cursor.as_deref().map(time_cursor).transpose()?;
     let builtin = builtin()
         .iter()
         .map(|s| BuiltinAlgorithm {
@@ -347,30 +333,11 @@ pub async fn create(
     user: AuthUser,
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<AlgorithmSaved>)> {
-    let mut f = Fields::of::<CreateAlgorithmRequest>(&body)?;
-    let name = f.required_string("name", 255);
-    let kind = f.one_of("kind", &kinds()).value();
-    if body.get("kind").is_none_or(Value::is_null) {
-        f.error("kind", "is required");
-    }
-    let parameters = match f.value("parameters") {
-        Opt::Value(v) if v.is_object() => Some(v.clone()),
-        Opt::Absent | Opt::Null => {
-            f.error("parameters", "is required (an object)");
-            None
-        }
-        Opt::Value(_) => {
-            f.error("parameters", "must be an object");
-            None
-        }
-    };
-    f.finish()?;
-    let (Some(name), Some(kind), Some(parameters)) = (name, kind, parameters) else {
-        return Err(ApiError::validation(
-            "body",
-            "name, kind and parameters are required",
-        ));
-    };
+    let CreateAlgorithmRequest {
+        name,
+        kind,
+        parameters,
+    } = CreateAlgorithmRequest::parse(&body)?;
     let strategy = strategy_of(&kind, "kind")?;
     strategy.validate(&parameters).map_err(prefixed)?;
     let limit = state.limits.algorithms_per_user;
@@ -466,18 +433,11 @@ pub async fn update(
     Path(raw): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<AlgorithmSaved>> {
-    let mut f = Fields::of::<UpdateAlgorithmRequest>(&body)?;
-    let name = f.string("name", 255).value();
-    let kind = f.one_of("kind", &kinds()).value();
-    let parameters = match f.value("parameters") {
-        Opt::Value(v) if v.is_object() => Some(v.clone()),
-        Opt::Absent => None,
-        _ => {
-            f.error("parameters", "must be an object");
-            None
-        }
-    };
-    f.finish()?;
+    let UpdateAlgorithmRequest {
+        name,
+        kind,
+        parameters,
+    } = UpdateAlgorithmRequest::parse(&body)?;
     let current = find_config(&state, &user, &raw).await?;
     let strategy = strategy_of(kind.as_deref().unwrap_or(&current.kind), "kind")?;
     // With only one of kind and parameters, the other is the saved one: what does not fit it is
@@ -577,26 +537,13 @@ pub async fn execute(
     user: AuthUser,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<ExecuteResponse>> {
-    let mut f = Fields::of::<ExecuteRequest>(&body)?;
-    let account_id = f.required_uuid("account_id");
-    let algorithm_id = f.required_string("algorithm_id", 255);
-    let parameters = match f.value("parameters") {
-        Opt::Value(v) if v.is_object() => v.as_object().cloned().unwrap_or_default(),
-        Opt::Absent | Opt::Null => Map::new(),
-        Opt::Value(_) => {
-            f.error("parameters", "must be an object");
-            Map::new()
-        }
-    };
-    let dry_run = f.boolean("dry_run").value().unwrap_or(false);
-    let confirm_live = f.boolean("confirm_live").value().unwrap_or(false);
-    f.finish()?;
-    let (Some(account_id), Some(algorithm_id)) = (account_id, algorithm_id) else {
-        return Err(ApiError::validation(
-            "body",
-            "account_id and algorithm_id are required",
-        ));
-    };
+    let ExecuteRequest {
+        account_id,
+        algorithm_id,
+        parameters,
+        dry_run,
+        confirm_live,
+    } = ExecuteRequest::parse(&body)?;
     let account = state
         .store
         .get_account(&user.ctx, account_id)
@@ -662,7 +609,7 @@ pub async fn execute(
     path = "/api/v1/algorithms/runs",
     tag = "algorithms",
     operation_id = "list_runs",
-    params(doc::PageQuery),
+    params(PageQuery),
     responses(
         (status = 200, description = "A page of runs", body = RunPage),
         (status = 401, response = doc::Unauthorized),
@@ -676,16 +623,9 @@ pub async fn runs(
     user: AuthUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<RunPage>> {
-    super::trading::query_keys::<doc::PageQuery>(&q)?;
-    let limit = match q.get("limit") {
-        None => 50,
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| ApiError::validation("limit", "must be an integer from 1 to 500"))?,
-    };
-    let before = q.get("cursor").map(|c| time_cursor(c)).transpose()?;
+    let PageQuery { limit, cursor } = PageQuery::parse_query(&q)?;
+    let limit = limit.unwrap_or(50);
+    let before = cursor.as_deref().map(time_cursor).transpose()?;
     let list = state
         .store
         .list_runs(&user.ctx, before, page::with_next(limit))
@@ -740,8 +680,40 @@ fn name_taken(e: crate::store::StoreError) -> ApiError {
 }
 
 /// POST /algorithms: one shape per built-in strategy, its `parameters` as the strategy states
-/// them (`GET /algorithms`).
-pub struct CreateAlgorithmRequest;
+/// them (`GET /algorithms`). Its schema is built here (a shape per strategy), and so is its parser.
+pub struct CreateAlgorithmRequest {
+    pub name: String,
+    pub kind: String,
+    pub parameters: Value,
+}
+
+impl Request for CreateAlgorithmRequest {
+    fn read(f: &mut Fields<'_>) -> Self {
+        let name = f.string("name", NAME_MAX);
+        let name = f.required("name", name);
+        let kind = f.one_of("kind", &kinds());
+        let kind = f.required("kind", kind);
+        let parameters = match f.value("parameters") {
+            Opt::Value(v) if v.is_object() => v.clone(),
+            Opt::Absent | Opt::Null => {
+                f.error("parameters", "is required (an object)");
+                Value::Null
+            }
+            Opt::Value(_) => {
+                f.error("parameters", "must be an object");
+                Value::Null
+            }
+        };
+        CreateAlgorithmRequest {
+            name,
+            kind,
+            parameters,
+        }
+    }
+}
+
+/// The longest name of a saved configuration.
+const NAME_MAX: usize = 255;
 
 impl utoipa::PartialSchema for CreateAlgorithmRequest {
     fn schema() -> RefOr<Schema> {
@@ -782,7 +754,7 @@ fn name_schema() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(SchemaType::String)
         .min_length(Some(1))
-        .max_length(Some(255))
+        .max_length(Some(NAME_MAX))
         .pattern(Some(crate::fields::TEXT_PATTERN))
         .description(Some("Unique among the user's configurations"))
 }
@@ -814,7 +786,31 @@ fn any_parameters() -> RefOr<Schema> {
 /// PUT /algorithms/{algorithm_id}: a partial update, validated as a whole. With `kind` and
 /// `parameters` both, the parameters are that strategy's; with one of them, the other is the saved
 /// configuration's, and what does not fit it is `invalid_combination`.
-pub struct UpdateAlgorithmRequest;
+pub struct UpdateAlgorithmRequest {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub parameters: Option<Value>,
+}
+
+impl Request for UpdateAlgorithmRequest {
+    fn read(f: &mut Fields<'_>) -> Self {
+        let name = f.string("name", NAME_MAX).value();
+        let kind = f.one_of("kind", &kinds()).value();
+        let parameters = match f.value("parameters") {
+            Opt::Value(v) if v.is_object() => Some(v.clone()),
+            Opt::Absent => None,
+            _ => {
+                f.error("parameters", "must be an object");
+                None
+            }
+        };
+        UpdateAlgorithmRequest {
+            name,
+            kind,
+            parameters,
+        }
+    }
+}
 
 impl utoipa::PartialSchema for UpdateAlgorithmRequest {
     fn schema() -> RefOr<Schema> {
@@ -839,7 +835,38 @@ impl utoipa::ToSchema for UpdateAlgorithmRequest {}
 
 /// POST /algorithms/execute (the seed's body): a built-in strategy by name with its parameters,
 /// or a saved configuration by id with overrides of its parameters.
-pub struct ExecuteRequest;
+pub struct ExecuteRequest {
+    pub account_id: Uuid,
+    /// A built-in strategy's name or a saved configuration's id.
+    pub algorithm_id: String,
+    pub parameters: Map<String, Value>,
+    pub dry_run: bool,
+    pub confirm_live: bool,
+}
+
+impl Request for ExecuteRequest {
+    fn read(f: &mut Fields<'_>) -> Self {
+        let account_id = f.uuid("account_id");
+        let account_id = f.required("account_id", account_id);
+        let algorithm_id = f.string("algorithm_id", 255);
+        let algorithm_id = f.required("algorithm_id", algorithm_id);
+        let parameters = match f.value("parameters") {
+            Opt::Value(Value::Object(o)) => o.clone(),
+            Opt::Absent | Opt::Null => Map::new(),
+            Opt::Value(_) => {
+                f.error("parameters", "must be an object");
+                Map::new()
+            }
+        };
+        ExecuteRequest {
+            account_id,
+            algorithm_id,
+            parameters,
+            dry_run: f.boolean("dry_run").value().unwrap_or(false),
+            confirm_live: f.boolean("confirm_live").value().unwrap_or(false),
+        }
+    }
+}
 
 impl utoipa::PartialSchema for ExecuteRequest {
     fn schema() -> RefOr<Schema> {
@@ -904,4 +931,31 @@ impl utoipa::ToSchema for ExecuteRequest {}
 /// The names `kind` may take.
 fn kinds() -> Vec<&'static str> {
     builtin().iter().map(|s| s.name()).collect()
+}
+
+/// `GET /algorithms`'s `?limit=&cursor=`: pages of saved configurations.
+#[derive(utoipa::IntoParams, Request)]
+#[into_params(parameter_in = Query)]
+pub struct AlgorithmsQuery {
+    /// 1 to 10000; a page holds at most `ALGORITHMS_PER_USER` (100 by default), which is also the
+    /// default, so a client that does not page gets every configuration.
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`).
+    #[param(required = false, value_type = String, min_length = 1)]
+    #[request(with = any_text)]
+    pub cursor: Option<String>,
+}
+
+/// `?limit=&cursor=`
+#[derive(utoipa::IntoParams, Request)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`).
+    #[param(required = false, value_type = String, min_length = 1)]
+    #[request(with = any_text)]
+    pub cursor: Option<String>,
 }

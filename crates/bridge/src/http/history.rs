@@ -5,6 +5,7 @@ use super::extract::{Path, Query};
 use super::history_cursor::{HistoryCursor, HistoryList};
 use super::openapi as doc;
 use super::trading::*;
+use super::validate::{any_text, input_time, query_uuid, Request};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::journal::{JournalEntry, JournalFilter, JournalStatus};
@@ -19,26 +20,8 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-
-fn page_params(
-    q: &HashMap<String, String>,
-    default_limit: u32,
-    max: u32,
-) -> ApiResult<(u32, Option<String>)> {
-    let limit = match q.get("limit") {
-        None => default_limit,
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation("limit", format!("must be an integer from 1 to {max}"))
-            })?,
-    };
-    Ok((limit, q.get("cursor").cloned()))
-}
 
 /// Reads one page of a history list of the terminal.
 type FetchPage<T> = fn(
@@ -59,17 +42,13 @@ async fn history<T: Send + 'static>(
     fetch: FetchPage<T>,
     time_msc: fn(&T) -> i64,
 ) -> ApiResult<(Utc<Vec<T>>, Option<String>)> {
-    query_keys::<doc::HistoryQuery>(&q)?;
-    let (limit, cursor) = page_params(&q, 100, 1000)?;
-    let parse = |name: &'static str| -> ApiResult<Option<i64>> {
-        match q.get(name) {
-            None => Ok(None),
-            Some(s) => crate::times::parse_input_time(&Value::String(s.clone()))
-                .map(Some)
-                .ok_or_else(|| ApiError::validation(name, crate::times::TIME_RULE)),
-        }
-    };
-    let (from_q, to_q) = (parse("from")?, parse("to")?);
+    let HistoryQuery {
+        from: from_q,
+        to: to_q,
+        limit,
+        cursor,
+    } = HistoryQuery::parse_query(&q)?;
+    let limit = limit.unwrap_or(100);
     // The first page resolves its window now; the cursors that follow carry it unchanged.
     let as_of_ms = now_ms();
     let first = match cursor {
@@ -166,7 +145,7 @@ fn now_ms() -> i64 {
     path = "/api/v1/history/deals",
     tag = "trading",
     operation_id = "history_deals",
-    params(doc::AccountHeader, doc::HistoryQuery),
+    params(doc::AccountHeader, HistoryQuery),
     responses(
         (status = 200, description = "A page of deals", body = DealPage),
         (status = 404, response = doc::NoAccountToActOn),
@@ -215,7 +194,7 @@ pub struct DealPage {
     path = "/api/v1/history/orders",
     tag = "trading",
     operation_id = "history_orders",
-    params(doc::AccountHeader, doc::HistoryQuery),
+    params(doc::AccountHeader, HistoryQuery),
     responses(
         (status = 200, description = "A page of orders", body = HistoryOrderPage),
         (status = 404, response = doc::NoAccountToActOn),
@@ -382,7 +361,7 @@ pub async fn journal_entry(
     path = "/api/v1/journal",
     tag = "trading",
     operation_id = "journal",
-    params(doc::JournalQuery),
+    params(JournalQuery),
     responses(
         (status = 200, description = "A page of entries", body = JournalPage),
         (status = 401, response = doc::Unauthorized),
@@ -396,12 +375,12 @@ pub async fn journal(
     user: AuthUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<JournalPage>> {
-    query_keys::<doc::JournalQuery>(&q)?;
-    let (limit, cursor) = page_params(&q, 50, 500)?;
-    let account_id = match q.get("account_id") {
-        None => None,
-        Some(s) => Some(path_uuid("account_id", s)?),
-    };
+    let JournalQuery {
+        account_id,
+        limit,
+        cursor,
+    } = JournalQuery::parse_query(&q)?;
+    let limit = limit.unwrap_or(50);
     let before = match cursor {
         None => None,
         Some(c) => {
@@ -435,4 +414,54 @@ pub async fn journal(
         entries: page.iter().map(JournalEntryView::from).collect(),
         next_cursor,
     }))
+}
+
+/// `?from=&to=&limit=&cursor=`
+#[derive(IntoParams, Request)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// RFC 3339 or epoch seconds (default 24 hours before `to`). With a `cursor`: left out, or
+    /// equal to the window of the cursor's first page (else 422 naming `from`).
+    #[param(required = false, value_type = doc::TimeInput)]
+    #[request(with = input_time)]
+    pub from: Option<i64>,
+    /// RFC 3339 or epoch seconds (default now, as of the first page). With a `cursor`: left out,
+    /// or equal to the window of the cursor's first page (else 422 naming `to`).
+    #[param(required = false, value_type = doc::TimeInput)]
+    #[request(with = input_time)]
+    pub to: Option<i64>,
+    /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page: an opaque string that keeps the first page's window,
+    /// so items that arrive between pages are on none of them and none is repeated or skipped.
+    /// Valid only on the same route and account; anything else (an old numeric offset, a garbled
+    /// string, and even a well-formed cursor the service did not issue) is 422
+    /// `validation_failed` naming `cursor`.
+    #[param(
+        required = false,
+        value_type = String,
+        min_length = 148,
+        max_length = 200,
+        pattern = "^[A-Za-z0-9_-]+$"
+    )]
+    #[request(with = any_text)]
+    pub cursor: Option<String>,
+}
+
+/// `?account_id=&limit=&cursor=`
+#[derive(IntoParams, Request)]
+#[into_params(parameter_in = Query)]
+pub struct JournalQuery {
+    /// Only this account's entries.
+    #[param(required = false, value_type = Uuid)]
+    #[request(with = query_uuid)]
+    pub account_id: Option<Uuid>,
+    /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`).
+    #[param(required = false, value_type = String, min_length = 1)]
+    #[request(with = any_text)]
+    pub cursor: Option<String>,
 }

@@ -231,7 +231,7 @@ mod tests {
             assert!(HistoryCursor::decode(c, list, a).is_ok(), "{c}");
         }
         let params =
-            <crate::http::openapi::HistoryQuery as utoipa::IntoParams>::into_params(|| None);
+            <crate::http::history::HistoryQuery as utoipa::IntoParams>::into_params(|| None);
         let cursor = params
             .iter()
             .find(|p| p.name == "cursor")

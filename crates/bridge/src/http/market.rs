@@ -4,6 +4,7 @@ use super::extract::AuthUser;
 use super::extract::{Path, Query};
 use super::openapi as doc;
 use super::trading::*;
+use super::validate::{any_text, input_time, Fields, Opt, Request, Rule};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AccountRow;
@@ -14,8 +15,8 @@ use axum::http::HeaderMap;
 use axum::Json;
 use mt5::enums::Mt5Enum;
 use mt5::{SymbolInfo, Timeframe};
-use serde_json::Value;
 use std::collections::HashMap;
+use utoipa::IntoParams;
 
 /// The resolved account's live AccountInfo.
 #[utoipa::path(
@@ -64,7 +65,7 @@ pub struct AccountInfoBody {
     path = "/api/v1/symbols",
     tag = "trading",
     operation_id = "list_symbols",
-    params(doc::AccountHeader, doc::SymbolsQuery),
+    params(doc::AccountHeader, SymbolsQuery),
     responses(
         (status = 200, description = "The symbols", body = SymbolList),
         (status = 404, response = doc::NoAccountToActOn),
@@ -78,9 +79,8 @@ pub async fn symbols(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<SymbolList>> {
-    query_keys::<doc::SymbolsQuery>(&q)?;
+    let SymbolsQuery { group } = SymbolsQuery::parse_query(&q)?;
     let row = resolve_account(&state, &user, &headers).await?;
-    let group = q.get("group").cloned();
     let (list, offset) = read(&state, &row, move |t, at| {
         let group = group.clone();
         Box::pin(async move {
@@ -181,7 +181,7 @@ pub async fn tick(
     path = "/api/v1/symbols/{symbol}/rates",
     tag = "trading",
     operation_id = "get_rates",
-    params(("symbol" = String, Path, pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$", description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader, doc::RatesQuery),
+    params(("symbol" = String, Path, pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$", description = "As the broker names it, e.g. EURUSD"), doc::AccountHeader, RatesQuery),
     responses(
         (status = 200, description = "The bars", body = RateList),
         (status = 404, description = "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on); `symbol_not_found`", body = doc::ErrorBody),
@@ -197,52 +197,13 @@ pub async fn rates(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<RateList>> {
     check_symbol(&symbol)?;
-    query_keys::<doc::RatesQuery>(&q)?;
-    let mut errors = Vec::new();
-    let timeframe = match q.get("timeframe") {
-        None => Some(Timeframe::H1),
-        Some(s) => Timeframe::from_name(s).or_else(|| {
-            errors.push(crate::error::FieldError::new("timeframe", "must be one of M1, M2, M3, M4, M5, M6, M10, M12, M15, M20, M30, H1, H2, H3, H4, H6, H8, H12, D1, W1, MN1"));
-            None
-        }),
-    };
-    let time_param =
-        |name: &'static str, errors: &mut Vec<crate::error::FieldError>| -> Option<i64> {
-            q.get(name).and_then(|s| {
-                let t = crate::times::parse_input_time(&Value::String(s.clone()));
-                if t.is_none() {
-                    errors.push(crate::error::FieldError::new(name, crate::times::TIME_RULE));
-                }
-                t
-            })
-        };
-    let from = time_param("from", &mut errors);
-    let to = time_param("to", &mut errors);
-    let count = match q.get("count") {
-        None => None,
-        Some(s) => match s.parse::<u32>() {
-            Ok(n) if (1..=10_000).contains(&n) => Some(n),
-            _ => {
-                errors.push(crate::error::FieldError::new(
-                    "count",
-                    "must be an integer from 1 to 10000",
-                ));
-                None
-            }
-        },
-    };
-    if count.is_some() && (q.contains_key("from") || q.contains_key("to")) {
-        errors.push(crate::error::FieldError::combination(
-            "count",
-            "use either count or from/to",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::fields(errors));
-    }
-    let Some(tf) = timeframe else {
-        return Err(ApiError::validation("timeframe", "is invalid"));
-    };
+    let RatesQuery {
+        timeframe,
+        count,
+        from,
+        to,
+    } = RatesQuery::parse_query(&q)?;
+    let tf = timeframe.unwrap_or(Timeframe::H1);
     let ranged = from.is_some() || to.is_some();
     // A window open at one end is closed at now (the end) or 366 days before the end (the start).
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -297,4 +258,61 @@ pub struct SymbolList {
 pub struct RateList {
     #[schema(value_type = Vec<mt5::Rate>)]
     pub rates: Utc<Vec<mt5::Rate>>,
+}
+
+/// `?group=`
+#[derive(IntoParams, Request)]
+#[into_params(parameter_in = Query)]
+pub struct SymbolsQuery {
+    /// MT5's group filter, e.g. `*USD*`.
+    #[request(with = any_text)]
+    pub group: Option<String>,
+}
+
+/// `?timeframe=&count=` or `?timeframe=&from=&to=`
+#[derive(IntoParams, Request)]
+#[into_params(parameter_in = Query)]
+#[request(check = count_or_window)]
+pub struct RatesQuery {
+    /// `M1` … `MN1` (default `H1`).
+    #[param(required = false, value_type = doc::TimeframeInput)]
+    #[request(with = timeframe)]
+    pub timeframe: Option<Timeframe>,
+    /// The latest bars, 1 to 10000 (default 100); not with `from`/`to`.
+    #[param(minimum = 1, maximum = 10000)]
+    pub count: Option<u32>,
+    /// RFC 3339 or epoch seconds.
+    #[param(required = false, value_type = doc::TimeInput)]
+    #[request(with = input_time)]
+    pub from: Option<i64>,
+    /// RFC 3339 or epoch seconds (default now).
+    #[param(required = false, value_type = doc::TimeInput)]
+    #[request(with = input_time)]
+    pub to: Option<i64>,
+}
+
+/// `timeframe` by MT5's name.
+fn timeframe(f: &mut Fields<'_>, name: &'static str, rule: &Rule) -> Opt<Timeframe> {
+    match any_text(f, name, rule) {
+        Opt::Value(s) => match Timeframe::from_name(&s) {
+            Some(tf) => Opt::Value(tf),
+            None => {
+                f.error(
+                    name,
+                    "must be one of M1, M2, M3, M4, M5, M6, M10, M12, M15, M20, M30, H1, H2, H3, \
+                     H4, H6, H8, H12, D1, W1, MN1",
+                );
+                Opt::Absent
+            }
+        },
+        Opt::Null => Opt::Null,
+        Opt::Absent => Opt::Absent,
+    }
+}
+
+/// The latest `count` bars, or a window: not both.
+fn count_or_window(q: &RatesQuery, f: &mut Fields<'_>) {
+    if q.count.is_some() && (f.has("from") || f.has("to")) {
+        f.conflict("count", "use either count or from/to");
+    }
 }

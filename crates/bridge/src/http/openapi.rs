@@ -6,14 +6,13 @@
 //! - answers: the structures the handlers serialize (`AccountSummary`, `JournalEntryView`, …, in
 //!   the handler modules; MT5's structures from the `mt5` crate's `openapi` feature, written with
 //!   their times in RFC 3339 UTC by `times::Utc`; the error body from `error.rs`);
-//! - request bodies: the schema each parser is bound to (`Fields::of`, which refuses, in debug
-//!   builds, any read the schema does not state), beside the parser;
-//! - query strings: the parameter lists here, which `query_keys` takes as the accepted names.
+//! - request bodies and query strings: the types that parse them (`#[derive(Request)]` beside
+//!   `ToSchema` or `IntoParams`, `http/validate.rs`), beside their handlers;
 //!
 //! What is left here: the document's assembly, the shared error responses, input vocabularies
-//! (`LoginInput`, `TimeInput`, `PlaceOrderType`, …), the parameter lists, and the modifier that
-//! closes every object schema. `tests/it/openapi.rs` checks every route against the document and
-//! every response against its schema.
+//! (`LoginInput`, `TimeInput`, `PlaceOrderType`, …), the headers and the accounts' parameters,
+//! and the modifier that closes every object schema. `tests/it/openapi.rs` checks every route
+//! against the document and every response against its schema.
 
 pub use super::accounts::{
     Account, AccountEnvelope, AccountList, AccountSummary, AccountType, AccountUpdated, AuditPage,
@@ -632,111 +631,6 @@ pub struct OrderHeaders {
         pattern = "^[!-~]([ -~]{0,253}[!-~])?$"
     )]
     pub idempotency_key: Option<String>,
-}
-
-/// `?symbol=`
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SymbolFilter {
-    /// Only this symbol's.
-    #[param(required = false, value_type = String, pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$")]
-    pub symbol: Option<String>,
-}
-
-/// `?group=`
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SymbolsQuery {
-    /// MT5's group filter, e.g. `*USD*`.
-    pub group: Option<String>,
-}
-
-/// `?timeframe=&count=` or `?timeframe=&from=&to=`
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RatesQuery {
-    /// `M1` … `MN1` (default `H1`).
-    #[param(required = false, value_type = TimeframeInput)]
-    pub timeframe: Option<String>,
-    /// The latest bars, 1 to 10000 (default 100); not with `from`/`to`.
-    #[param(minimum = 1, maximum = 10000)]
-    pub count: Option<u32>,
-    /// RFC 3339 or epoch seconds.
-    #[param(required = false, value_type = TimeInput)]
-    pub from: Option<String>,
-    /// RFC 3339 or epoch seconds (default now).
-    #[param(required = false, value_type = TimeInput)]
-    pub to: Option<String>,
-}
-
-/// `?from=&to=&limit=&cursor=`
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct HistoryQuery {
-    /// RFC 3339 or epoch seconds (default 24 hours before `to`). With a `cursor`: left out, or
-    /// equal to the window of the cursor's first page (else 422 naming `from`).
-    #[param(required = false, value_type = TimeInput)]
-    pub from: Option<String>,
-    /// RFC 3339 or epoch seconds (default now, as of the first page). With a `cursor`: left out,
-    /// or equal to the window of the cursor's first page (else 422 naming `to`).
-    #[param(required = false, value_type = TimeInput)]
-    pub to: Option<String>,
-    /// 1 to 1000 (default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page: an opaque string that keeps the first page's window,
-    /// so items that arrive between pages are on none of them and none is repeated or skipped.
-    /// Valid only on the same route and account; anything else (an old numeric offset, a garbled
-    /// string, and even a well-formed cursor the service did not issue) is 422
-    /// `validation_failed` naming `cursor`.
-    #[param(
-        required = false,
-        value_type = String,
-        min_length = 148,
-        max_length = 200,
-        pattern = "^[A-Za-z0-9_-]+$"
-    )]
-    pub cursor: Option<String>,
-}
-
-/// `?account_id=&limit=&cursor=`
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct JournalQuery {
-    /// Only this account's entries.
-    #[param(required = false, value_type = Uuid)]
-    pub account_id: Option<Uuid>,
-    /// 1 to 500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`).
-    #[param(required = false, value_type = String, min_length = 1)]
-    pub cursor: Option<String>,
-}
-
-/// `GET /algorithms`'s `?limit=&cursor=`: pages of saved configurations.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AlgorithmsQuery {
-    /// 1 to 10000; a page holds at most `ALGORITHMS_PER_USER` (100 by default), which is also the
-    /// default, so a client that does not page gets every configuration.
-    #[param(minimum = 1, maximum = 10000)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`).
-    #[param(required = false, value_type = String, min_length = 1)]
-    pub cursor: Option<String>,
-}
-
-/// `?limit=&cursor=`
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// 1 to 500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`).
-    #[param(required = false, value_type = String, min_length = 1)]
-    pub cursor: Option<String>,
 }
 
 /// The order types `POST /orders` places.

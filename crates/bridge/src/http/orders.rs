@@ -4,7 +4,7 @@ use super::extract::{AuthUser, JsonBody};
 use super::extract::{Path, Query};
 use super::openapi as doc;
 use super::trading::*;
-use super::validate::{Fields, Opt};
+use super::validate::{input_time, symbol_fault, Fields, Opt, Request, Rule};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AccountRow;
@@ -16,8 +16,7 @@ use crate::trading::{
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use mt5::enums::Mt5Enum;
-use mt5::{OrderFilling, OrderTime, PositionFilter};
+use mt5::{OrderFilling, OrderTime, OrderType, PositionFilter};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -27,7 +26,7 @@ use std::collections::HashMap;
     path = "/api/v1/orders",
     tag = "trading",
     operation_id = "list_orders",
-    params(doc::AccountHeader, doc::SymbolFilter),
+    params(doc::AccountHeader, SymbolFilter),
     responses(
         (status = 200, description = "The pending orders", body = OrderList),
         (status = 404, response = doc::NoAccountToActOn),
@@ -57,70 +56,21 @@ pub struct OrderList {
 
 /// A validated POST /orders body, as the pipeline's command, and the request as journaled.
 fn parse_place(body: &Value) -> ApiResult<(Place, Value)> {
-    let mut f = Fields::of::<PlaceOrderRequest>(body)?;
-    let symbol = f.required_string("symbol", SYMBOL_MAX);
-    if symbol
-        .as_deref()
-        .is_some_and(|s| !crate::fields::is_symbol(s))
-    {
-        f.error("symbol", crate::fields::SYMBOL_RULE);
-    }
-    let r#type = f.mt5_enum("type", PLACE_TYPES);
-    if body.get("type").is_none_or(Value::is_null) {
-        f.error("type", "is required");
-    }
-    let volume = f.number("volume", true);
-    if body.get("volume").is_none_or(Value::is_null) {
-        f.error("volume", "is required");
-    }
-    let price = f.number("price", true).value();
-    let stoplimit = f.number("stoplimit", true).value();
-    let sl = f.number("sl", false).value().unwrap_or(0.0);
-    let tp = f.number("tp", false).value().unwrap_or(0.0);
-    let deviation = f.uint("deviation").value().unwrap_or(20);
-    let type_filling = f.mt5_enum("type_filling", OrderFilling::all()).value();
-    let type_time = f
-        .mt5_enum("type_time", OrderTime::all())
-        .value()
-        .unwrap_or(OrderTime::Gtc);
-    let expiration = f.time("expiration").value();
-    let comment = f.string("comment", 64).value();
-    let magic = f.uint("magic").value().unwrap_or(0);
-    if let Opt::Value(t) = &r#type {
-        if t.is_pending() && price.is_none() {
-            f.conflict("price", "is required for pending orders");
-        }
-        if t.is_stop_limit() && stoplimit.is_none() {
-            f.conflict("stoplimit", "is required for stop-limit orders");
-        }
-    }
-    if matches!(type_time, OrderTime::Specified | OrderTime::SpecifiedDay) && expiration.is_none() {
-        f.conflict(
-            "expiration",
-            "is required when type_time is specified or specified_day",
-        );
-    }
-    f.finish()?;
-    let (Some(symbol), Opt::Value(r#type), Opt::Value(volume)) = (symbol, r#type, volume) else {
-        return Err(ApiError::validation(
-            "body",
-            "symbol, type and volume are required",
-        ));
-    };
+    let r = PlaceOrderRequest::parse(body)?;
     let o = Place {
-        symbol,
-        r#type,
-        volume,
-        price,
-        stoplimit,
-        sl,
-        tp,
-        deviation,
-        type_filling,
-        type_time,
-        expiration_utc: expiration,
-        comment,
-        magic,
+        symbol: r.symbol,
+        r#type: r.order_type,
+        volume: r.volume,
+        price: r.price,
+        stoplimit: r.stoplimit,
+        sl: r.sl,
+        tp: r.tp,
+        deviation: r.deviation,
+        type_filling: r.type_filling,
+        type_time: r.type_time,
+        expiration_utc: r.expiration,
+        comment: r.comment,
+        magic: r.magic,
         guard: None,
     };
     let normalized = json!({
@@ -129,6 +79,26 @@ fn parse_place(body: &Value) -> ApiResult<(Place, Value)> {
         "expiration": o.expiration_utc, "comment": o.comment, "magic": o.magic,
     });
     Ok((o, normalized))
+}
+
+/// What a place body cannot combine (each field valid on its own).
+fn place_conflicts(r: &PlaceOrderRequest, f: &mut Fields<'_>) {
+    if !f.at_fault("type") {
+        if r.order_type.is_pending() && r.price.is_none() {
+            f.conflict("price", "is required for pending orders");
+        }
+        if r.order_type.is_stop_limit() && r.stoplimit.is_none() {
+            f.conflict("stoplimit", "is required for stop-limit orders");
+        }
+    }
+    if matches!(r.type_time, OrderTime::Specified | OrderTime::SpecifiedDay)
+        && r.expiration.is_none()
+    {
+        f.conflict(
+            "expiration",
+            "is required when type_time is specified or specified_day",
+        );
+    }
 }
 
 /// Place a market or pending order.
@@ -261,13 +231,13 @@ pub async fn modify_order(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Outcome> {
     let ticket = parse_ticket(&raw)?;
-    let mut f = Fields::of::<ModifyOrderRequest>(&body)?;
-    let price = f.number("price", true);
-    let sl = f.number("sl", false);
-    let tp = f.number("tp", false);
-    let stoplimit = f.number("stoplimit", true);
-    let expiration = f.time("expiration");
-    f.finish()?;
+    let ModifyOrderRequest {
+        price,
+        sl,
+        tp,
+        stoplimit,
+        expiration,
+    } = ModifyOrderRequest::parse(&body)?;
     let key = idempotency_key(&headers)?;
     let row = resolve_account(&state, &user, &headers).await?;
     let existing = find_order(&state, &row, ticket).await?;
@@ -342,75 +312,90 @@ pub async fn cancel_order(
 }
 
 /// POST /orders and POST /orders/check.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[derive(utoipa::ToSchema, Request)]
 #[serde(deny_unknown_fields)]
+#[request(check = place_conflicts)]
 pub struct PlaceOrderRequest {
     #[schema(
         min_length = 1,
         max_length = 32,
         pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$"
     )]
+    #[request(check = symbol_fault)]
     pub symbol: String,
     #[serde(rename = "type")]
-    pub order_type: doc::PlaceOrderType,
+    #[schema(value_type = doc::PlaceOrderType)]
+    #[request(with = place_type)]
+    pub order_type: OrderType,
     /// Lots; the broker checks the step grid (`10014 INVALID_VOLUME` otherwise).
     #[schema(exclusive_minimum = 0)]
     pub volume: f64,
     /// Pending orders: required. Market orders: default the current ask (buy) or bid (sell).
-    #[schema(required = false, exclusive_minimum = 0)]
-    pub price: f64,
+    #[schema(required = false, value_type = f64, exclusive_minimum = 0)]
+    pub price: Option<f64>,
     /// Required for stop-limit orders.
-    #[schema(required = false, exclusive_minimum = 0)]
-    pub stoplimit: f64,
+    #[schema(required = false, value_type = f64, exclusive_minimum = 0)]
+    pub stoplimit: Option<f64>,
     /// Stop loss (0 = none).
     #[schema(required = false, minimum = 0)]
+    #[request(default = 0.0)]
     pub sl: f64,
     /// Take profit (0 = none).
     #[schema(required = false, minimum = 0)]
+    #[request(default = 0.0)]
     pub tp: f64,
     /// Points (default 20).
     #[schema(required = false)]
+    #[request(default = 20)]
     pub deviation: u64,
     /// Default: one the symbol allows (IOC, else FOK, else RETURN); pending orders RETURN. Required
     /// for a market order on a symbol whose `filling_mode` has only policies the service does not
     /// know.
-    #[schema(required = false)]
-    pub type_filling: doc::OrderFillingInput,
+    #[schema(required = false, value_type = doc::OrderFillingInput)]
+    pub type_filling: Option<OrderFilling>,
     /// Default `gtc`.
-    #[schema(required = false)]
-    pub type_time: doc::OrderTimeInput,
+    #[schema(required = false, value_type = doc::OrderTimeInput)]
+    #[request(default = OrderTime::Gtc)]
+    pub type_time: OrderTime,
     /// Required when `type_time` is `specified` or `specified_day`.
-    #[schema(required = false)]
-    pub expiration: doc::TimeInput,
+    #[schema(required = false, value_type = doc::TimeInput)]
+    #[request(with = input_time)]
+    pub expiration: Option<i64>,
     /// Kept after the journal's client id, within MT5's 27 characters.
     #[schema(
         required = false,
+        value_type = String,
         min_length = 1,
         max_length = 64,
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
     )]
-    pub comment: String,
+    pub comment: Option<String>,
     #[schema(required = false)]
+    #[request(default = 0)]
     pub magic: u64,
 }
 
+/// The order types `POST /orders` places (`doc::PlaceOrderType` documents them).
+fn place_type(f: &mut Fields<'_>, name: &'static str, _: &Rule) -> Opt<OrderType> {
+    f.mt5_enum(name, PLACE_TYPES)
+}
+
 /// PUT /orders/{ticket}: absent fields are kept.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[derive(utoipa::ToSchema, Request)]
 #[serde(deny_unknown_fields)]
 pub struct ModifyOrderRequest {
-    #[schema(required = false, exclusive_minimum = 0)]
-    pub price: f64,
+    #[schema(required = false, value_type = f64, exclusive_minimum = 0)]
+    pub price: Opt<f64>,
     /// null removes it.
-    #[schema(required = false, minimum = 0)]
-    pub sl: Option<f64>,
+    #[schema(required = false, value_type = Option<f64>, minimum = 0)]
+    pub sl: Opt<f64>,
     /// null removes it.
-    #[schema(required = false, minimum = 0)]
-    pub tp: Option<f64>,
-    #[schema(required = false, exclusive_minimum = 0)]
-    pub stoplimit: f64,
+    #[schema(required = false, value_type = Option<f64>, minimum = 0)]
+    pub tp: Opt<f64>,
+    #[schema(required = false, value_type = f64, exclusive_minimum = 0)]
+    pub stoplimit: Opt<f64>,
     /// null makes the order good till cancelled.
-    #[schema(required = false)]
-    pub expiration: Option<doc::TimeInput>,
+    #[schema(required = false, value_type = Option<doc::TimeInput>)]
+    #[request(with = input_time)]
+    pub expiration: Opt<i64>,
 }

@@ -4,7 +4,7 @@ use super::extract::{AuthUser, JsonBody, MaybeJsonBody};
 use super::extract::{Path, Query};
 use super::openapi as doc;
 use super::trading::*;
-use super::validate::Fields;
+use super::validate::{Fields, Opt, Request};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AccountRow;
@@ -12,7 +12,6 @@ use crate::trading::{read, submit, Close, Command, Intent, Outcome, Source};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use mt5::enums::Mt5Enum;
 use mt5::{OrderFilling, PositionFilter, PositionType};
 use serde_json::json;
 use std::collections::HashMap;
@@ -23,7 +22,7 @@ use std::collections::HashMap;
     path = "/api/v1/positions",
     tag = "trading",
     operation_id = "list_positions",
-    params(doc::AccountHeader, doc::SymbolFilter),
+    params(doc::AccountHeader, SymbolFilter),
     responses(
         (status = 200, description = "The open positions", body = PositionList),
         (status = 404, response = doc::NoAccountToActOn),
@@ -91,13 +90,7 @@ pub async fn modify_position(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Outcome> {
     let ticket = parse_ticket(&raw)?;
-    let mut f = Fields::of::<ModifyPositionRequest>(&body)?;
-    let sl = f.number("sl", false);
-    let tp = f.number("tp", false);
-    if sl.is_absent() && tp.is_absent() && body.get("sl").is_none() && body.get("tp").is_none() {
-        f.error("sl", "give sl and/or tp");
-    }
-    f.finish()?;
+    let ModifyPositionRequest { sl, tp } = ModifyPositionRequest::parse(&body)?;
     let key = idempotency_key(&headers)?;
     let row = resolve_account(&state, &user, &headers).await?;
     let pos = find_position(&state, &row, ticket).await?;
@@ -147,12 +140,12 @@ pub async fn close_position(
     let ticket = parse_ticket(&raw)?;
     // No body, or JSON `null`, closes the whole position with the defaults.
     let body = body.filter(|b| !b.is_null()).unwrap_or_else(|| json!({}));
-    let mut f = Fields::of::<ClosePositionRequest>(&body)?;
-    let volume = f.number("volume", true).value();
-    let deviation = f.uint("deviation").value().unwrap_or(20);
-    let comment = f.string("comment", 64).value();
-    let type_filling = f.mt5_enum("type_filling", OrderFilling::all()).value();
-    f.finish()?;
+    let ClosePositionRequest {
+        volume,
+        deviation,
+        comment,
+        type_filling,
+    } = ClosePositionRequest::parse(&body)?;
     let key = idempotency_key(&headers)?;
     let row = resolve_account(&state, &user, &headers).await?;
     let pos = find_position(&state, &row, ticket).await?;
@@ -193,35 +186,43 @@ pub async fn close_position(
 }
 
 /// PUT /positions/{ticket}: at least one of `sl`, `tp`; an absent one is kept, null removes it.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[derive(utoipa::ToSchema, Request)]
 #[serde(deny_unknown_fields)]
+#[request(check = sl_or_tp)]
 pub struct ModifyPositionRequest {
-    #[schema(required = false, minimum = 0)]
-    pub sl: Option<f64>,
-    #[schema(required = false, minimum = 0)]
-    pub tp: Option<f64>,
+    #[schema(required = false, value_type = Option<f64>, minimum = 0)]
+    pub sl: Opt<f64>,
+    #[schema(required = false, value_type = Option<f64>, minimum = 0)]
+    pub tp: Opt<f64>,
+}
+
+/// A modification names `sl`, `tp` or both (the document's `minProperties: 1`).
+fn sl_or_tp(_: &ModifyPositionRequest, f: &mut Fields<'_>) {
+    if !f.has("sl") && !f.has("tp") {
+        f.error("sl", "give sl and/or tp");
+    }
 }
 
 /// POST /positions/{ticket}/close; the body is optional.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // the body as documented; `Fields::of` holds the parser to it
+#[derive(utoipa::ToSchema, Request)]
 #[serde(deny_unknown_fields)]
 pub struct ClosePositionRequest {
     /// Lots to close (default: all).
-    #[schema(required = false, exclusive_minimum = 0)]
-    pub volume: f64,
+    #[schema(required = false, value_type = f64, exclusive_minimum = 0)]
+    pub volume: Option<f64>,
     /// Points (default 20).
     #[schema(required = false)]
+    #[request(default = 20)]
     pub deviation: u64,
     #[schema(
         required = false,
+        value_type = String,
         min_length = 1,
         max_length = 64,
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
     )]
-    pub comment: String,
+    pub comment: Option<String>,
     /// Default: as for `POST /orders`.
-    #[schema(required = false)]
-    pub type_filling: doc::OrderFillingInput,
+    #[schema(required = false, value_type = doc::OrderFillingInput)]
+    pub type_filling: Option<OrderFilling>,
 }

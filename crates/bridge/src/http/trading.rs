@@ -7,6 +7,7 @@
 //! account, else the default. Fields are MT5's names; times are RFC 3339 UTC.
 
 use super::extract::AuthUser;
+use super::validate::{any_text, Request};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AccountRow;
@@ -20,7 +21,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
-pub(super) use crate::fields::SYMBOL_MAX;
 pub(super) const PLACE_TYPES: &[OrderType] = &[
     OrderType::Buy,
     OrderType::Sell,
@@ -84,29 +84,14 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> 
     }
 }
 
-/// Refuses query parameters that `P` (the route's documented query) does not name, each as a
-/// `validation_failed` field: the document is the list of what a route accepts.
-pub(super) fn query_keys<P: utoipa::IntoParams>(q: &HashMap<String, String>) -> ApiResult<()> {
-    let documented: Vec<String> = P::into_params(|| None)
-        .into_iter()
-        .filter(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
-        .map(|p| p.name)
-        .collect();
-    let unknown: Vec<crate::error::FieldError> = q
-        .keys()
-        .filter(|k| !documented.contains(k))
-        .map(|k| {
-            crate::error::FieldError::new(
-                k.chars().take(64).collect::<String>(),
-                "unknown query parameter",
-            )
-        })
-        .collect();
-    if unknown.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(unknown))
-    }
+/// `?symbol=`
+#[derive(utoipa::IntoParams, Request)]
+#[into_params(parameter_in = Query)]
+pub struct SymbolFilter {
+    /// Only this symbol's.
+    #[param(required = false, value_type = String, pattern = "^[^\\s/\\u0000-\\u001F\\u007F-\\u009F]{1,32}$")]
+    #[request(with = any_text)]
+    pub symbol: Option<String>,
 }
 
 pub(super) fn parse_ticket(raw: &str) -> ApiResult<u64> {
@@ -143,12 +128,9 @@ where
         + Sync
         + 'static,
 {
-    query_keys::<super::openapi::SymbolFilter>(&q)?;
+    let SymbolFilter { symbol } = SymbolFilter::parse_query(&q)?;
     let row = resolve_account(&state, &user, &headers).await?;
-    let filter = q
-        .get("symbol")
-        .map(|s| PositionFilter::Symbol(s.clone()))
-        .unwrap_or_default();
+    let filter = symbol.map(PositionFilter::Symbol).unwrap_or_default();
     let fetch = Arc::new(fetch);
     let (list, offset) = read(&state, &row, move |t, at| {
         let (filter, fetch) = (filter.clone(), fetch.clone());
@@ -159,30 +141,4 @@ where
     })
     .await?;
     Ok(Utc(list, offset))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_documented_parameters_are_the_accepted_ones() {
-        let q = |keys: &[&str]| -> HashMap<String, String> {
-            keys.iter()
-                .map(|k| (k.to_string(), "1".to_string()))
-                .collect()
-        };
-        use super::super::openapi::{HistoryQuery, RatesQuery};
-        assert!(query_keys::<RatesQuery>(&q(&["timeframe", "count", "from", "to"])).is_ok());
-        let Err(ApiError::Validation(fields)) =
-            query_keys::<RatesQuery>(&q(&["count", "limit", "symbol"]))
-        else {
-            panic!("an undocumented parameter passed")
-        };
-        let mut named: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
-        named.sort_unstable();
-        assert_eq!(named, ["limit", "symbol"]);
-        assert!(query_keys::<HistoryQuery>(&q(&["cursor", "limit", "from", "to"])).is_ok());
-        assert!(query_keys::<HistoryQuery>(&q(&["X-Account-Id"])).is_err());
-    }
 }
