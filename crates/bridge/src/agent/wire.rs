@@ -379,14 +379,17 @@ pub mod structures {
 
 // ---- The operations ----
 
+/// Adds a type's schema (and those it names) to the document's definitions; a reference to it.
+type Define = fn(&mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema>;
+
 /// What a call's result is.
 enum Returns {
     /// One structure.
-    One(fn() -> RefOr<Schema>, &'static str),
+    One(Define),
     /// A list of structures.
-    List(fn() -> RefOr<Schema>, &'static str),
+    List(Define),
     /// A list, or with `limit` a page of them.
-    Paged(fn() -> RefOr<Schema>, &'static str),
+    Paged(Define),
     /// A number.
     Number,
     /// An integer, or `null`.
@@ -435,39 +438,20 @@ macro_rules! operations {
     };
 }
 
-macro_rules! structure {
-    ($name:ident) => {
-        (
-            <structures::$name as PartialSchema>::schema as fn() -> RefOr<Schema>,
-            stringify!($name),
-        )
-    };
-}
-
-fn one(s: (fn() -> RefOr<Schema>, &'static str)) -> Returns {
-    Returns::One(s.0, s.1)
-}
-fn list(s: (fn() -> RefOr<Schema>, &'static str)) -> Returns {
-    Returns::List(s.0, s.1)
-}
-fn paged(s: (fn() -> RefOr<Schema>, &'static str)) -> Returns {
-    Returns::Paged(s.0, s.1)
-}
-
 operations! {
-    AccountInfo = "account_info", NoArgs, one(structure!(AccountInfo));
-    Symbols = "symbols", GroupArgs, list(structure!(SymbolInfo));
-    SymbolInfo = "symbol_info", SymbolArgs, one(structure!(SymbolInfo));
-    SymbolInfoTick = "symbol_info_tick", SymbolArgs, one(structure!(Tick));
-    CopyRates = "copy_rates", RatesArgs, list(structure!(Rate));
-    Positions = "positions", FilterArgs, list(structure!(TradePosition));
-    Orders = "orders", FilterArgs, list(structure!(TradeOrder));
+    AccountInfo = "account_info", NoArgs, Returns::One(define::<structures::AccountInfo>);
+    Symbols = "symbols", GroupArgs, Returns::List(define::<structures::SymbolInfo>);
+    SymbolInfo = "symbol_info", SymbolArgs, Returns::One(define::<structures::SymbolInfo>);
+    SymbolInfoTick = "symbol_info_tick", SymbolArgs, Returns::One(define::<structures::Tick>);
+    CopyRates = "copy_rates", RatesArgs, Returns::List(define::<structures::Rate>);
+    Positions = "positions", FilterArgs, Returns::List(define::<structures::TradePosition>);
+    Orders = "orders", FilterArgs, Returns::List(define::<structures::TradeOrder>);
     OrderCalcMargin = "order_calc_margin", MarginArgs, Returns::Number;
     OrderCalcProfit = "order_calc_profit", ProfitArgs, Returns::Number;
-    OrderCheck = "order_check", RequestArgs, one(structure!(OrderCheckResult));
-    OrderSend = "order_send", RequestArgs, one(structure!(OrderSendResult));
-    HistoryDeals = "history_deals", HistoryArgs, paged(structure!(TradeDeal));
-    HistoryOrders = "history_orders", HistoryArgs, paged(structure!(TradeOrder));
+    OrderCheck = "order_check", RequestArgs, Returns::One(define::<structures::OrderCheckResult>);
+    OrderSend = "order_send", RequestArgs, Returns::One(define::<structures::OrderSendResult>);
+    HistoryDeals = "history_deals", HistoryArgs, Returns::Paged(define::<structures::TradeDeal>);
+    HistoryOrders = "history_orders", HistoryArgs, Returns::Paged(define::<structures::TradeOrder>);
     ServerTimeOffset = "server_time_offset", NoArgs, Returns::OptionalInteger;
 }
 
@@ -499,15 +483,11 @@ pub fn protocol_schema() -> Value {
     let mut operations = Map::new();
     for op in Operation::ALL {
         let args = op.args_schema(&mut defs);
-        let mut item = |schema: fn() -> RefOr<Schema>, name: &str| {
-            defs.push((name.to_string(), schema()));
-            reference(name)
-        };
         let result: RefOr<Schema> = match op.result() {
-            Returns::One(s, n) => item(s, n),
-            Returns::List(s, n) => ArrayBuilder::new().items(item(s, n)).into(),
-            Returns::Paged(s, n) => {
-                let items = item(s, n);
+            Returns::One(define) => define(&mut defs),
+            Returns::List(define) => ArrayBuilder::new().items(define(&mut defs)).into(),
+            Returns::Paged(define) => {
+                let items = define(&mut defs);
                 let page = ObjectBuilder::new()
                     .property("items", ArrayBuilder::new().items(items.clone()))
                     .property(

@@ -13,7 +13,8 @@
 pub mod messages;
 
 use self::messages::{
-    Auth, Event, Ready, Status, StreamError, StreamMessage, Subscribed, Unsubscribed, TOKEN_EXPIRED,
+    Auth, Event, Ready, Status, StreamError, StreamMessage, Subscribe, Subscribed, Unsubscribed,
+    TOKEN_EXPIRED,
 };
 use super::algorithms::RunView;
 use super::extract::{authenticate, AuthUser};
@@ -1040,7 +1041,7 @@ async fn subscribe(
         }
     };
     for key in m.keys() {
-        if !["type", "id", "channel", "account_id", "symbols"].contains(&key.as_str()) {
+        if !Subscribe::FIELDS.contains(&key.as_str()) {
             errors.push(FieldError::new(
                 key.chars().take(64).collect::<String>(),
                 "unknown field",

@@ -79,6 +79,12 @@ macro_rules! messages {
             )*
         }
 
+        impl $name {
+            /// Every field a message of this type may have, `type` included.
+            pub const FIELDS: &'static [&'static str] =
+                &["type", $(stringify!($field),)* $(stringify!($ofield),)*];
+        }
+
         impl StreamMessage for $name {
             const TYPE: &'static str = $tag;
 
@@ -309,6 +315,10 @@ mod tests {
         assert_eq!(
             StreamError::payload()["required"],
             json!(["type", "code", "message"])
+        );
+        assert_eq!(
+            Subscribe::FIELDS,
+            ["type", "id", "channel", "account_id", "symbols"]
         );
         let channels: Vec<&str> = EVENT_DATA.iter().map(|(c, _)| *c).collect();
         assert_eq!(channels, CHANNELS, "every channel's events are described");
