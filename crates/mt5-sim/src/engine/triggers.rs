@@ -5,7 +5,9 @@
 use super::calc;
 use super::exec::{self, Fill};
 use super::swap;
-use super::{history_order, AccountState, Book, Ctx, PendingOrder, MAX_SAMPLES, SAMPLE_STEP_MS};
+use super::{
+    history_order, AccountState, Book, Ctx, PendingOrder, Position, MAX_SAMPLES, SAMPLE_STEP_MS,
+};
 use crate::market::{convert_by_quotes, Favour, Market, PricePoint, Quote, SymbolSpec};
 use mt5::{DealReason, OrderFilling, OrderState, OrderType, PositionType};
 
@@ -130,6 +132,14 @@ fn evaluate_at(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64)
 }
 
 fn expire(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
+    // The common case (nothing due) costs no allocation: a backtest evaluates every point.
+    if !st
+        .orders
+        .iter()
+        .any(|o| o.expire_at_ms > 0 && o.expire_at_ms <= t)
+    {
+        return;
+    }
     let (gone, kept): (Vec<PendingOrder>, Vec<PendingOrder>) = std::mem::take(&mut st.orders)
         .into_iter()
         .partition(|o| o.expire_at_ms > 0 && o.expire_at_ms <= t);
@@ -264,50 +274,59 @@ fn affordable(cx: &Ctx<'_>, st: &AccountState, f: Fill<'_>, t: i64) -> bool {
     !(after.margin > after.equity && after.margin > before.margin)
 }
 
+/// The close an SL or TP of `p` calls for at `t`: (price, reason, comment), or none.
+fn level_hit(cx: &Ctx<'_>, p: &Position, t: i64) -> Option<(f64, DealReason, String)> {
+    if p.sl == 0.0 && p.tp == 0.0 {
+        return None;
+    }
+    if !cx.market.is_open(&p.symbol, t) {
+        return None;
+    }
+    let q = cx.market.quote(&p.symbol, t)?;
+    let (price, hit_tp, hit_sl) = match p.side {
+        PositionType::Buy => (
+            q.bid,
+            p.tp > 0.0 && q.bid >= p.tp,
+            p.sl > 0.0 && q.bid <= p.sl,
+        ),
+        PositionType::Sell => (
+            q.ask,
+            p.tp > 0.0 && q.ask <= p.tp,
+            p.sl > 0.0 && q.ask >= p.sl,
+        ),
+        // Positions are the simulator's own, with a known side; for one without, neither
+        // level can be said to be hit.
+        PositionType::Unknown(_) => return None,
+    };
+    if !(hit_tp || hit_sl) {
+        return None;
+    }
+    let digits = cx
+        .market
+        .spec(&p.symbol)
+        .map(|s| s.info.digits as usize)
+        .unwrap_or(5);
+    Some(if hit_tp {
+        (price, DealReason::Tp, format!("[tp {:.*}]", digits, p.tp))
+    } else {
+        (price, DealReason::Sl, format!("[sl {:.*}]", digits, p.sl))
+    })
+}
+
 fn sl_tp(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
-    let tickets: Vec<u64> = st.positions.iter().map(|p| p.ticket).collect();
-    for ticket in tickets {
-        let Some(p) = st.position(ticket).cloned() else {
+    // By index, without copying positions: a backtest evaluates every point.
+    let mut i = 0;
+    while i < st.positions.len() {
+        let Some((price, reason, comment)) = level_hit(cx, &st.positions[i], t) else {
+            i += 1;
             continue;
         };
-        if p.sl == 0.0 && p.tp == 0.0 {
-            continue;
-        }
-        if !cx.market.is_open(&p.symbol, t) {
-            continue;
-        }
-        let Some(q) = cx.market.quote(&p.symbol, t) else {
-            continue;
-        };
-        let digits = cx
-            .market
-            .spec(&p.symbol)
-            .map(|s| s.info.digits as usize)
-            .unwrap_or(5);
-        let (price, hit_tp, hit_sl) = match p.side {
-            PositionType::Buy => (
-                q.bid,
-                p.tp > 0.0 && q.bid >= p.tp,
-                p.sl > 0.0 && q.bid <= p.sl,
-            ),
-            PositionType::Sell => (
-                q.ask,
-                p.tp > 0.0 && q.ask <= p.tp,
-                p.sl > 0.0 && q.ask >= p.sl,
-            ),
-            // Positions are the simulator's own, with a known side; for one without, neither
-            // level can be said to be hit.
-            PositionType::Unknown(_) => continue,
-        };
-        let (reason, comment) = if hit_tp {
-            (DealReason::Tp, format!("[tp {:.*}]", digits, p.tp))
-        } else if hit_sl {
-            (DealReason::Sl, format!("[sl {:.*}]", digits, p.sl))
-        } else {
-            continue;
-        };
+        let ticket = st.positions[i].ticket;
         // A failed close (no conversion rate) leaves the position for the next sample.
         let _ = exec::close_position(cx, book, st, ticket, price, reason, comment, t);
+        if st.positions.get(i).is_some_and(|p| p.ticket == ticket) {
+            i += 1;
+        }
     }
 }
 
