@@ -19,7 +19,7 @@
 //! - [`context`]: each user's current account.
 //! - [`accounts`]: a user's accounts: connect (the password verified under the guessing limits),
 //!   update, switch, delete and their audit entries; the import command's verification.
-//! - `risk` (private): account risk limits, their validation and the checks on every new order.
+//! - [`risk`]: account risk limits, their validation and the checks on every new order.
 //! - [`backtest`]: backtests on the broker's history; the report of a trading record.
 //! - [`algorithms`]: strategies, risk sizing and the executor of algorithm runs.
 //! - [`trading`]: the order pipeline: kill switch, rate limit, idempotency, journal, send, reconcile.
@@ -53,7 +53,7 @@ pub mod limits;
 mod metrics;
 mod ownership;
 pub mod pool;
-mod risk;
+pub mod risk;
 mod server;
 pub mod shared_state;
 mod state;

@@ -2,5 +2,7 @@
 //! simulator's matching engine on a historical clock (docs/backtests.md).
 //!
 //! - [`report`]: the report of a trading record, one code for backtests and live accounts.
+//! - [`run`]: one backtest over bars in hand: the live strategy driver, filled by the simulator's engine.
 
 pub mod report;
+pub mod run;
