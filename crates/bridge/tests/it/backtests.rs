@@ -350,3 +350,116 @@ async fn fills_follow_mt5_s_path_inside_a_bar() {
     assert!(close(o.trades[0].price_close, 1.09300), "{:?}", o.trades);
     assert_eq!(o.sl_and_tp_in_one_bar, 0);
 }
+
+/// `count` H1 bars of the simulator's EURUSD ending before `t` (ms).
+fn sim_bars(t: i64, count: u32) -> Vec<mt5::Rate> {
+    let feed = mt5_sim::prices::PriceFeed::new(7, mt5_sim::symbols::builtin_symbols(), 0);
+    feed.rates(
+        "EURUSD",
+        mt5::Timeframe::H1,
+        mt5::RatesRange::FromPos { start: 1, count },
+        t,
+    )
+    .unwrap()
+}
+
+async fn backtest(name: &str, bars: &[mt5::Rate]) -> run::Outcome {
+    let feed = mt5_sim::prices::PriceFeed::new(7, mt5_sim::symbols::builtin_symbols(), 0);
+    let info = feed
+        .symbol_info("EURUSD", (bars[0].time) * 1000, "USD")
+        .unwrap();
+    let strategy = strategies::find(name).unwrap();
+    let params = strategy
+        .validate(&json!({"symbol": "EURUSD", "risk_per_trade": 0.01, "max_positions": 3}))
+        .unwrap();
+    let settings = Settings {
+        model: Model::OpenPrices,
+        spread: Spread::Fixed(15),
+        slippage_points: 1,
+        commission_per_lot: 3.0,
+        initial_deposit: 10_000.0,
+        account: mt5_sim::engine::AccountSettings::simulated(
+            "USD",
+            100,
+            mt5::AccountMarginMode::RetailHedging,
+            50.0,
+            30.0,
+        ),
+        server_offset_s: 0,
+        max_curve_points: 10_000,
+    };
+    let history = History {
+        bars,
+        m1: &[],
+        bar_seconds: 3600,
+    };
+    run::run(
+        strategy.as_ref(),
+        &params,
+        &RiskLimits::default(),
+        &info,
+        &history,
+        &settings,
+        42,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .await
+    .unwrap()
+}
+
+/// No look-ahead: decisions made up to bar k are the same whatever the bars after k are, and a
+/// longer window never changes what a shorter one did before its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_decision_sees_a_later_bar() {
+    use rand::{Rng, SeedableRng};
+    let bars = sim_bars(T0 * 1000, 600);
+    for name in ["ma_crossover", "rsi_reversion", "donchian_breakout"] {
+        let full = backtest(name, &bars).await;
+        assert!(
+            !full.decisions.is_empty(),
+            "{name}: some decision in 600 hours"
+        );
+        // [a, b] against [a, c]: every trade opened before b's end is the same.
+        let short = backtest(name, &bars[..400]).await;
+        let cut = bars[399].time;
+        let opened_before = |o: &run::Outcome| -> Vec<(i64, f64, f64)> {
+            o.decisions
+                .iter()
+                .filter(|d| d.bar_time < cut)
+                .flat_map(|d| entries(&d.trades))
+                .map(|(_, v, p, sl, _)| (v.to_bits() as i64, p, sl))
+                .collect()
+        };
+        assert_eq!(opened_before(&short), opened_before(&full), "{name}");
+        // Random bars after k: the decisions on bars before k stay.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for _ in 0..8 {
+            let k = rng.gen_range(100..550);
+            let mut changed = bars.clone();
+            let mut last = changed[k].close;
+            for b in changed.iter_mut().skip(k + 1) {
+                let open = last + rng.gen_range(-0.002..0.002);
+                let close = open + rng.gen_range(-0.003..0.003);
+                b.open = open;
+                b.close = close;
+                b.high = open.max(close) + rng.gen_range(0.0..0.002);
+                b.low = open.min(close) - rng.gen_range(0.0..0.002);
+                last = close;
+            }
+            let other = backtest(name, &changed).await;
+            let before = |o: &run::Outcome| -> Vec<run::Decision> {
+                o.decisions
+                    .iter()
+                    .filter(|d| d.bar_time < changed[k].time)
+                    .cloned()
+                    .collect()
+            };
+            assert_eq!(
+                before(&other),
+                before(&full),
+                "{name}, bars after {k} replaced"
+            );
+        }
+    }
+}
