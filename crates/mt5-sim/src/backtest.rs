@@ -84,8 +84,9 @@ impl Market for PointMarket {
 
 impl AccountSettings {
     /// The settings of a simulated account that copies a real one's trading terms: currency,
-    /// leverage, margin mode, margin call and stop-out levels (percent). Other fields are
-    /// placeholders (no limits, trading allowed, a demo account).
+    /// leverage, margin mode, margin call and stop-out levels (percent; for an account whose
+    /// levels are money, set `margin_so_mode` too). Other fields are placeholders (no limits,
+    /// trading allowed, a demo account).
     pub fn simulated(
         currency: &str,
         leverage: u32,
@@ -107,6 +108,7 @@ impl AccountSettings {
             margin_so_call,
             margin_so_so,
             trade_allowed: true,
+            margin_so_mode: mt5::AccountStopoutMode::Percent,
         }
     }
 }

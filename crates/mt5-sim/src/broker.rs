@@ -227,6 +227,8 @@ fn settings(spec: &AccountSpec) -> AccountSettings {
         margin_so_call: spec.margin_so_call,
         margin_so_so: spec.margin_so_so,
         trade_allowed: spec.trade_allowed,
+        // The accounts file has percent levels, as MT5's default.
+        margin_so_mode: mt5::AccountStopoutMode::Percent,
     }
 }
 

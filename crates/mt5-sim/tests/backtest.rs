@@ -402,3 +402,36 @@ fn unmodelled_swap_modes_are_reported() {
     );
     assert!(usd().unmodelled_swaps().is_empty());
 }
+
+#[test]
+fn a_money_stop_out_level_compares_equity() {
+    // An account whose stop-out level is 300 (money): the same position as above is closed once
+    // equity is at most 300, though the margin level (272 / 880.08 = 30.9 %) is far above 0.3 %.
+    let mut a = BacktestAccount::new(
+        AccountSettings {
+            margin_so_mode: mt5::AccountStopoutMode::Money,
+            ..AccountSettings::simulated("USD", 100, RetailHedging, 500.0, 300.0)
+        },
+        1_000.0,
+        builtin_symbols(),
+        OFFSET_S,
+        T0,
+        Costs::default(),
+    );
+    assert!(a.advance_through("EURUSD", &[eu(T0, 1.10000)]));
+    buy(&mut a, 0.8, 0.0, 0.0);
+    assert_eq!(
+        a.account_info().margin_so_mode,
+        mt5::AccountStopoutMode::Money
+    );
+    // Bid 1.09200: equity 1000 − 648 = 352 > 300, open; bid 1.09100: 272 ≤ 300, closed there.
+    assert!(a.advance_through("EURUSD", &[eu(T0 + M, 1.09200)]));
+    assert_eq!(a.positions().len(), 1);
+    assert!(a.advance_through("EURUSD", &[eu(T0 + 2 * M, 1.09100)]));
+    assert!(a.positions().is_empty());
+    let d = a.deals().last().unwrap();
+    assert_eq!(
+        (d.reason, d.price, d.profit),
+        (DealReason::So, 1.09100, -728.0)
+    );
+}

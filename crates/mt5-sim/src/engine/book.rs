@@ -4,8 +4,9 @@
 use crate::market::Market;
 use mt5::util::normalize;
 use mt5::{
-    AccountMarginMode, AccountTradeMode, DealEntry, DealReason, DealType, OrderFilling, OrderState,
-    OrderTime, OrderType, PositionReason, PositionType, TradeDeal, TradeOrder,
+    AccountMarginMode, AccountStopoutMode, AccountTradeMode, DealEntry, DealReason, DealType,
+    OrderFilling, OrderState, OrderTime, OrderType, PositionReason, PositionType, TradeDeal,
+    TradeOrder,
 };
 use serde::{Deserialize, Serialize};
 
@@ -38,11 +39,15 @@ pub struct AccountSettings {
     pub limit_orders: u32,
     /// Maximum open positions (hedging: positions plus pending orders); 0 = no limit.
     pub limit_positions: u32,
-    /// Percent.
+    /// Margin call level: percent of margin level, or equity in money (see `margin_so_mode`).
     pub margin_so_call: f64,
-    /// Percent.
+    /// Stop-out level, read as `margin_so_call` is.
     pub margin_so_so: f64,
     pub trade_allowed: bool,
+    /// How the levels read: percent (the margin level) or money (equity); states stored before
+    /// the field existed are percent.
+    #[serde(default)]
+    pub margin_so_mode: AccountStopoutMode,
 }
 
 /// An open position.

@@ -61,8 +61,8 @@ pub use calc::Metrics;
 
 use crate::market::{Market, PricePoint};
 use mt5::{
-    AccountInfo, AccountStopoutMode, OrderCheckResult, OrderSendResult, OrderType, PositionFilter,
-    TerminalError, TradeDeal, TradeOrder, TradePosition, TradeRequest,
+    AccountInfo, OrderCheckResult, OrderSendResult, OrderType, PositionFilter, TerminalError,
+    TradeDeal, TradeOrder, TradePosition, TradeRequest,
 };
 
 /// The trading engine at one moment. See the module documentation.
@@ -188,7 +188,7 @@ impl<'a> Engine<'a> {
             trade_mode: s.trade_mode,
             leverage: s.leverage,
             limit_orders: s.limit_orders,
-            margin_so_mode: AccountStopoutMode::Percent,
+            margin_so_mode: s.margin_so_mode,
             trade_allowed: s.trade_allowed,
             trade_expert: true,
             margin_mode: s.margin_mode,

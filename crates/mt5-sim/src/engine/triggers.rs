@@ -9,7 +9,7 @@ use super::{
     history_order, AccountState, Book, Ctx, PendingOrder, Position, MAX_SAMPLES, SAMPLE_STEP_MS,
 };
 use crate::market::{convert_by_quotes, Favour, Market, PricePoint, Quote, SymbolSpec};
-use mt5::{DealReason, OrderFilling, OrderState, OrderType, PositionType};
+use mt5::{AccountStopoutMode, DealReason, OrderFilling, OrderState, OrderType, PositionType};
 
 pub(crate) fn advance(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, to_ms: i64) {
     let from = st.evaluated_ms;
@@ -338,7 +338,11 @@ fn stop_out(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
     // Each pass closes one position, so the loop ends.
     for _ in 0..st.positions.len() {
         let m = calc::metrics(cx, st, t);
-        if !(m.margin > 0.0 && m.margin_level <= so) {
+        let reached = match st.settings.margin_so_mode {
+            AccountStopoutMode::Money => m.equity <= so,
+            _ => m.margin_level <= so,
+        };
+        if !(m.margin > 0.0 && reached) {
             return;
         }
         let worst = st

@@ -147,6 +147,7 @@ pub fn settings(mode: AccountMarginMode) -> AccountSettings {
         margin_so_call: 50.0,
         margin_so_so: 30.0,
         trade_allowed: true,
+        margin_so_mode: mt5::AccountStopoutMode::Percent,
     }
 }
 
