@@ -13,8 +13,9 @@
 //! `#[request(with = <fn>)]` reads a field by a function of its own (`fn(&mut Fields, &'static
 //! str, &Rule) -> Opt<T>`), `#[request(check = <fn>)]` checks a read value further
 //! (`fn(&T) -> Option<message>`), and on the structure `#[request(check = <fn>)]` checks fields
-//! against each other once all are read (`fn(&Self, &mut Fields)`). Every field is read, and every
-//! fault reported, before any is refused.
+//! against each other once all are read (`fn(&Self, &mut Fields)`); `#[request(ignore_unknown)]`
+//! lets names the structure does not have pass (two account queries always have). Every field is
+//! read, and every fault reported, before any is refused.
 
 use proc_macro::TokenStream;
 use proc_macro2::{TokenStream as Tokens, TokenTree};
@@ -64,13 +65,17 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         ));
     };
     let mut struct_check = None;
+    let mut ignore_unknown = false;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("request")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("check") {
                 struct_check = Some(meta.value()?.parse::<Expr>()?);
                 Ok(())
+            } else if meta.path.is_ident("ignore_unknown") {
+                ignore_unknown = true;
+                Ok(())
             } else {
-                Err(meta.error("expected `check = <fn>`"))
+                Err(meta.error("expected `check = <fn>` or `ignore_unknown`"))
             }
         })?;
     }
@@ -194,9 +199,15 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             }
         }
     });
+    let ignore_unknown = ignore_unknown.then(|| {
+        quote!(
+            const IGNORE_UNKNOWN: bool = true;
+        )
+    });
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     Ok(quote! {
         impl #impl_generics #v::Request for #name #ty_generics #where_clause {
+            #ignore_unknown
             fn read(f: &mut #v::Fields<'_>) -> Self {
                 #(#reads)*
                 Self { #(#inits),* }

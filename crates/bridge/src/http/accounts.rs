@@ -5,9 +5,9 @@
 use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::extract::{Path, Query};
 use super::openapi as doc;
-use super::validate::{Fields, Opt, Request, Rule};
+use super::validate::{any_text, Fields, Opt, Request, Rule};
 use crate::accounts::{Connect, Update};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::store::AccountRow;
 use axum::extract::State;
@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -288,14 +288,40 @@ pub async fn connect(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    include_inactive: Option<String>,
+/// `?include_inactive=`; other parameters pass unremarked, as they always have here.
+#[derive(utoipa::IntoParams, Request)]
+#[into_params(parameter_in = Query)]
+#[request(ignore_unknown)]
+pub struct ListAccountsQuery {
+    /// `true` adds deleted accounts.
+    #[request(with = flag)]
+    pub include_inactive: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `true` or `1`, `false` or `0` (`with = flag`).
+fn flag(f: &mut Fields<'_>, name: &'static str, rule: &Rule) -> Opt<bool> {
+    match any_text(f, name, rule) {
+        Opt::Value(s) => match s.as_str() {
+            "true" | "1" => Opt::Value(true),
+            "false" | "0" => Opt::Value(false),
+            _ => {
+                f.error(name, "must be true or false");
+                Opt::Absent
+            }
+        },
+        Opt::Null => Opt::Null,
+        Opt::Absent => Opt::Absent,
+    }
+}
+
+/// `?limit=`; other parameters pass unremarked, as they always have here.
+#[derive(utoipa::IntoParams, Request)]
+#[into_params(parameter_in = Query)]
+#[request(ignore_unknown)]
 pub struct AuditQuery {
-    limit: Option<String>,
+    /// How many entries, newest first: 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
 }
 
 /// The user's audit log, newest first.
@@ -307,7 +333,7 @@ pub struct AuditQuery {
     path = "/api/v1/audit",
     tag = "accounts",
     operation_id = "list_audit",
-    params(doc::AuditQuery),
+    params(AuditQuery),
     responses(
         (status = 200, description = "The entries, newest first", body = doc::AuditPage),
         (status = 401, response = doc::Unauthorized),
@@ -319,21 +345,9 @@ pub struct AuditQuery {
 pub async fn audit_log(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(q): Query<AuditQuery>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> ApiResult<Json<AuditPage>> {
-    let max = crate::store::audit::MAX_AUDIT_PAGE;
-    let limit = match q.limit.as_deref() {
-        None => 100,
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => {
-                return Err(ApiError::validation(
-                    "limit",
-                    format!("must be an integer from 1 to {max}"),
-                ))
-            }
-        },
-    };
+    let limit = AuditQuery::parse_query_pairs(&q)?.limit.unwrap_or(100);
     let entries = state.store.list_audit(&user.ctx, limit).await?;
     let entries = entries
         .into_iter()
@@ -356,7 +370,7 @@ pub async fn audit_log(
     path = "/api/v1/accounts",
     tag = "accounts",
     operation_id = "list_accounts",
-    params(doc::ListAccountsQuery),
+    params(ListAccountsQuery),
     responses(
         (status = 200, description = "The accounts", body = doc::AccountList),
         (status = 401, response = doc::Unauthorized),
@@ -368,18 +382,11 @@ pub async fn audit_log(
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> ApiResult<Json<AccountList>> {
-    let include_inactive = match q.include_inactive.as_deref() {
-        None | Some("false") | Some("0") => false,
-        Some("true") | Some("1") => true,
-        Some(_) => {
-            return Err(ApiError::validation(
-                "include_inactive",
-                "must be true or false",
-            ))
-        }
-    };
+    let include_inactive = ListAccountsQuery::parse_query_pairs(&q)?
+        .include_inactive
+        .unwrap_or(false);
     let rows = state
         .store
         .list_accounts(&user.ctx, include_inactive)

@@ -10,9 +10,9 @@
 //!   `ToSchema` or `IntoParams`, `http/validate.rs`), beside their handlers;
 //!
 //! What is left here: the document's assembly, the shared error responses, input vocabularies
-//! (`LoginInput`, `TimeInput`, `PlaceOrderType`, …), the headers and the accounts' parameters,
-//! and the modifier that closes every object schema. `tests/it/openapi.rs` checks every route
-//! against the document and every response against its schema.
+//! (`LoginInput`, `TimeInput`, `PlaceOrderType`, …), the headers, and the modifier that closes
+//! every object schema. `tests/it/openapi.rs` checks every route against the document and every
+//! response against its schema.
 
 pub use super::accounts::{
     Account, AccountEnvelope, AccountList, AccountSummary, AccountType, AccountUpdated, AuditPage,
@@ -585,22 +585,6 @@ impl PartialSchema for LoginInput {
 }
 
 impl ToSchema for LoginInput {}
-
-/// `?include_inactive=`
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListAccountsQuery {
-    /// `true` adds deleted accounts.
-    pub include_inactive: Option<bool>,
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    /// How many entries, newest first: 1 to 500 (default 100).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-}
 
 // ---- Trading ----
 

@@ -24,6 +24,8 @@ pub struct Fields<'a> {
     errors: Vec<FieldError>,
     /// What a name the request does not have is called (a body's field, a query's parameter).
     unknown: &'static str,
+    /// Whether such a name passes unremarked ([`Request::IGNORE_UNKNOWN`]).
+    ignore_unknown: bool,
 }
 
 /// A field that is absent, explicitly null, or has a value.
@@ -159,6 +161,9 @@ pub fn symbol_fault(symbol: &str) -> Option<&'static str> {
 /// parses itself (`#[derive(Request)]`, from the same fields and limits), reporting every field
 /// at fault in one answer.
 pub trait Request: Sized {
+    /// Whether names the type does not have pass unremarked instead of being refused.
+    const IGNORE_UNKNOWN: bool = false;
+
     /// Reads every field; a field at fault is reported on `f` and holds its default.
     fn read(f: &mut Fields<'_>) -> Self;
 
@@ -168,6 +173,7 @@ pub trait Request: Sized {
     /// The body, or `422` naming every field at fault (unknown ones included).
     fn parse(body: &Value) -> Result<Self, ApiError> {
         let mut f = Fields::new(body)?;
+        f.ignore_unknown = Self::IGNORE_UNKNOWN;
         let request = Self::read(&mut f);
         request.check(&mut f);
         f.finish()?;
@@ -181,7 +187,30 @@ pub trait Request: Sized {
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
         let mut f = Fields::query(&obj);
+        f.ignore_unknown = Self::IGNORE_UNKNOWN;
         let request = Self::read(&mut f);
+        request.check(&mut f);
+        f.finish()?;
+        Ok(request)
+    }
+
+    /// The query string as written, a parameter this type reads given at most once: a repeated
+    /// one is refused naming it (the rest unread, as a query that cannot be read).
+    fn parse_query_pairs(pairs: &[(String, String)]) -> Result<Self, ApiError> {
+        let q: HashMap<String, String> = pairs.iter().cloned().collect();
+        let obj: Map<String, Value> = q.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let mut f = Fields::query(&obj);
+        f.ignore_unknown = Self::IGNORE_UNKNOWN;
+        let request = Self::read(&mut f);
+        let repeated = pairs.iter().enumerate().find(|(i, (k, _))| {
+            f.seen.contains(k.as_str()) && pairs[..*i].iter().any(|(earlier, _)| earlier == k)
+        });
+        if let Some((_, (name, _))) = repeated {
+            return Err(ApiError::validation(
+                name.clone(),
+                "cannot be read (each parameter at most once, as text)",
+            ));
+        }
         request.check(&mut f);
         f.finish()?;
         Ok(request)
@@ -229,6 +258,7 @@ impl<'a> Fields<'a> {
                 seen: BTreeSet::new(),
                 errors: Vec::new(),
                 unknown: "unknown field",
+                ignore_unknown: false,
             }),
             None => Err(ApiError::validation("body", "must be a JSON object")),
         }
@@ -241,6 +271,7 @@ impl<'a> Fields<'a> {
             seen: BTreeSet::new(),
             errors: Vec::new(),
             unknown: "unknown query parameter",
+            ignore_unknown: false,
         }
     }
 
@@ -506,7 +537,7 @@ impl<'a> Fields<'a> {
         let unknown: Vec<String> = self
             .obj
             .keys()
-            .filter(|k| !self.seen.contains(k.as_str()))
+            .filter(|k| !self.ignore_unknown && !self.seen.contains(k.as_str()))
             .cloned()
             .collect();
         for k in unknown {
@@ -540,6 +571,98 @@ mod tests {
         };
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["name", "login", "flag", "server", "extra"]);
+    }
+
+    /// A request as the handlers declare one.
+    #[derive(utoipa::ToSchema, Request)]
+    #[request(check = sl_needs_volume)]
+    struct Sample {
+        #[schema(max_length = 5)]
+        name: String,
+        #[schema(exclusive_minimum = 0)]
+        volume: f64,
+        #[request(default = 20)]
+        deviation: u64,
+        filling: Option<mt5::OrderFilling>,
+        #[schema(value_type = Option<f64>, minimum = 0)]
+        sl: Opt<f64>,
+    }
+
+    fn sl_needs_volume(r: &Sample, f: &mut Fields<'_>) {
+        if matches!(r.sl, Opt::Value(_)) && f.at_fault("volume") {
+            f.conflict("sl", "needs a volume");
+        }
+    }
+
+    fn faults(body: Value) -> Vec<(String, String)> {
+        match Sample::parse(&body) {
+            Err(ApiError::Validation(e)) | Err(ApiError::InvalidCombination(e)) => {
+                e.into_iter().map(|e| (e.field, e.message)).collect()
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => Vec::new(),
+        }
+    }
+
+    /// The derived parser reads every field before it refuses, so one answer names every field
+    /// at fault (wrong types and unknown enum names included), in the order declared, then the
+    /// combinations, then unknown names; limits come from the schema attributes.
+    #[test]
+    fn a_derived_parser_names_every_field_at_fault_at_once() {
+        let all = faults(json!({
+            "name": "toolong", "volume": "1", "filling": "sometimes", "sl": 1, "zz": true
+        }));
+        let named: Vec<&str> = all.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(named, ["name", "volume", "filling", "sl", "zz"], "{all:?}");
+        assert_eq!(all[0].1, "must be at most 5 characters");
+        assert_eq!(all[1].1, "must be a number");
+        assert!(all[2].1.starts_with("must be one of: "), "{all:?}");
+        assert_eq!(all[4].1, "unknown field");
+        let missing = faults(json!({"sl": -1}));
+        assert_eq!(
+            missing,
+            [
+                ("name".to_string(), "is required".to_string()),
+                ("volume".to_string(), "is required".to_string()),
+                ("sl".to_string(), "must be a finite number ≥ 0".to_string()),
+            ]
+        );
+        // Null is absent for a required field too.
+        assert_eq!(
+            faults(json!({"name": null, "volume": 0}))[1].1,
+            "must be a finite positive number"
+        );
+    }
+
+    /// Absent, null and a value stay apart where the type says so (`Opt`); defaults fill only
+    /// what is absent or null.
+    #[test]
+    fn absent_null_and_a_value_stay_apart() {
+        let read = |body: Value| Sample::parse(&body).unwrap_or_else(|e| panic!("{e:?}"));
+        let absent = read(json!({"name": "a", "volume": 0.1}));
+        assert_eq!(
+            (absent.deviation, absent.filling, absent.sl),
+            (20, None, Opt::Absent)
+        );
+        let null = read(
+            json!({"name": "a", "volume": 0.1, "sl": null, "deviation": null, "filling": null}),
+        );
+        assert_eq!(
+            (null.deviation, null.filling, null.sl),
+            (20, None, Opt::Null)
+        );
+        let given =
+            read(json!({"name": "a", "volume": 0.1, "sl": 0, "deviation": 3, "filling": "fok"}));
+        assert_eq!(
+            (
+                given.name.as_str(),
+                given.volume,
+                given.deviation,
+                given.filling,
+                given.sl
+            ),
+            ("a", 0.1, 3, Some(mt5::OrderFilling::Fok), Opt::Value(0.0))
+        );
     }
 
     type Parse = fn(&Value) -> Result<(), ApiError>;
@@ -608,45 +731,25 @@ mod tests {
         json!({"type": "object", "properties": props, "required": required})
     }
 
-    /// Every query string, its documented parameters and its parser.
-    fn queries() -> Vec<(&'static str, Value, Parse)> {
-        use crate::http::{algorithms, history, market, trading};
+    /// Every query string: its documented parameters, its parser, whether it lets other names
+    /// pass.
+    fn queries() -> Vec<(&'static str, Value, Parse, bool)> {
+        fn q<T: Request + utoipa::IntoParams>(
+            name: &'static str,
+        ) -> (&'static str, Value, Parse, bool) {
+            (name, params::<T>(), query::<T>, T::IGNORE_UNKNOWN)
+        }
+        use crate::http::{accounts, algorithms, history, market, trading};
         vec![
-            (
-                "SymbolFilter",
-                params::<trading::SymbolFilter>(),
-                query::<trading::SymbolFilter>,
-            ),
-            (
-                "SymbolsQuery",
-                params::<market::SymbolsQuery>(),
-                query::<market::SymbolsQuery>,
-            ),
-            (
-                "RatesQuery",
-                params::<market::RatesQuery>(),
-                query::<market::RatesQuery>,
-            ),
-            (
-                "HistoryQuery",
-                params::<history::HistoryQuery>(),
-                query::<history::HistoryQuery>,
-            ),
-            (
-                "JournalQuery",
-                params::<history::JournalQuery>(),
-                query::<history::JournalQuery>,
-            ),
-            (
-                "AlgorithmsQuery",
-                params::<algorithms::AlgorithmsQuery>(),
-                query::<algorithms::AlgorithmsQuery>,
-            ),
-            (
-                "PageQuery",
-                params::<algorithms::PageQuery>(),
-                query::<algorithms::PageQuery>,
-            ),
+            q::<trading::SymbolFilter>("SymbolFilter"),
+            q::<market::SymbolsQuery>("SymbolsQuery"),
+            q::<market::RatesQuery>("RatesQuery"),
+            q::<history::HistoryQuery>("HistoryQuery"),
+            q::<history::JournalQuery>("JournalQuery"),
+            q::<algorithms::AlgorithmsQuery>("AlgorithmsQuery"),
+            q::<algorithms::PageQuery>("PageQuery"),
+            q::<accounts::ListAccountsQuery>("ListAccountsQuery"),
+            q::<accounts::AuditQuery>("AuditQuery"),
         ]
     }
 
@@ -840,7 +943,14 @@ mod tests {
     }
 
     /// Holds `parse` to `schema` at the schema's edges; what disagrees goes to `faults`.
-    fn hold(doc: &Value, name: &str, schema: &Value, parse: Parse, query: bool) -> Vec<String> {
+    fn hold(
+        doc: &Value,
+        name: &str,
+        schema: &Value,
+        parse: Parse,
+        query: bool,
+        ignore_unknown: bool,
+    ) -> Vec<String> {
         let mut faults = Vec::new();
         let shapes: Vec<&Value> = match schema["oneOf"].as_array() {
             Some(shapes) => shapes.iter().collect(),
@@ -885,7 +995,7 @@ mod tests {
             check(&base, "", true);
             let mut unknown = base.clone();
             unknown["zz_unknown"] = json!(1);
-            check(&unknown, "zz_unknown", false);
+            check(&unknown, "zz_unknown", ignore_unknown);
             if at_least_one {
                 let first = props.keys().next().map(String::as_str).unwrap_or_default();
                 check(&json!({}), first, false);
@@ -937,10 +1047,10 @@ mod tests {
         for (name, parse) in bodies() {
             let schema = resolve(&doc, &doc["components"]["schemas"][name]);
             assert!(schema.is_object(), "{name} is not in the document");
-            faults.extend(hold(&doc, name, schema, parse, false));
+            faults.extend(hold(&doc, name, schema, parse, false, false));
         }
-        for (name, schema, parse) in queries() {
-            faults.extend(hold(&doc, name, &schema, parse, true));
+        for (name, schema, parse, ignore_unknown) in queries() {
+            faults.extend(hold(&doc, name, &schema, parse, true, ignore_unknown));
         }
         assert!(faults.is_empty(), "{}", faults.join("\n"));
     }
