@@ -402,19 +402,6 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A required string: absent or null is an error.
-    pub fn required_string(&mut self, name: &'static str, max: usize) -> Option<String> {
-        match self.string(name, max) {
-            Opt::Value(v) => Some(v),
-            Opt::Null | Opt::Absent => {
-                if !self.errors.iter().any(|e| e.field == name) {
-                    self.error(name, "is required");
-                }
-                None
-            }
-        }
-    }
-
     pub fn boolean(&mut self, name: &'static str) -> Opt<bool> {
         match self.raw(name) {
             None => Opt::Absent,
@@ -561,11 +548,13 @@ mod tests {
     fn collects_every_error() {
         let body = json!({"name": "", "login": "12a", "flag": "yes", "extra": 1});
         let mut f = Fields::new(&body).unwrap();
-        f.required_string("name", 10);
+        let name = f.string("name", 10);
+        f.required("name", name);
         let login = f.login("login");
         f.required("login", login);
         f.boolean("flag");
-        f.required_string("server", 10);
+        let server = f.string("server", 10);
+        f.required("server", server);
         let Err(ApiError::Validation(errs)) = f.finish() else {
             panic!("expected errors")
         };
