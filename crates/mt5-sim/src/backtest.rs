@@ -18,8 +18,9 @@
 use crate::engine::{swap_mode_modelled, AccountSettings, AccountState, Costs, Engine, Metrics};
 use crate::market::{convert_by_quotes, Favour, Market, PricePoint, Quote, SymbolSpec};
 use mt5::{
-    AccountInfo, AccountMarginMode, AccountTradeMode, OrderCheckResult, OrderSendResult,
-    PositionFilter, SymbolSwapMode, TradeDeal, TradeOrder, TradePosition, TradeRequest,
+    AccountInfo, AccountMarginMode, AccountTradeMode, OrderCheckResult, OrderSendResult, OrderType,
+    PositionFilter, SymbolSwapMode, TerminalError, TradeDeal, TradeOrder, TradePosition,
+    TradeRequest,
 };
 
 /// A [`Market`] whose quotes are the last ones its owner set: the price source of an engine on a
@@ -234,6 +235,56 @@ impl BacktestAccount {
 
     pub fn account_info(&mut self) -> AccountInfo {
         self.run(|e, st| e.account_info(st))
+    }
+
+    /// `symbol_info` as a terminal would report it now: the specification with the current bid,
+    /// ask, time (server clock) and spread, and tick values in the account currency converted
+    /// at the current quotes (a profit at the side less favourable to the client). `None` for a
+    /// symbol the account does not know or has no quote for yet.
+    pub fn symbol_info(&self, symbol: &str) -> Option<mt5::SymbolInfo> {
+        let spec = self.market.spec(symbol)?;
+        let q = self.market.quote(symbol, self.now_ms)?;
+        let mut info = spec.info.clone();
+        info.bid = q.bid;
+        info.ask = q.ask;
+        info.time = (q.time_msc + self.offset_s * 1000).div_euclid(1000);
+        if info.point > 0.0 {
+            info.spread = ((q.ask - q.bid) / info.point).round() as i32;
+        }
+        let tick = info.trade_tick_size * info.trade_contract_size;
+        let ccy = &self.state.settings.currency;
+        let conv = |favour| {
+            self.market
+                .convert(tick, &info.currency_profit, ccy, self.now_ms, favour)
+                .unwrap_or(0.0)
+        };
+        info.trade_tick_value_profit = conv(Favour::Profit);
+        info.trade_tick_value_loss = conv(Favour::Loss);
+        info.trade_tick_value = info.trade_tick_value_profit;
+        Some(info)
+    }
+
+    /// `order_calc_margin` at the current quotes, in the account currency.
+    pub fn calc_margin(
+        &mut self,
+        action: OrderType,
+        symbol: &str,
+        volume: f64,
+        price: f64,
+    ) -> Result<f64, TerminalError> {
+        self.run(|e, st| e.calc_margin(st, action, symbol, volume, price))
+    }
+
+    /// `order_calc_profit` at the current quotes, in the account currency.
+    pub fn calc_profit(
+        &mut self,
+        action: OrderType,
+        symbol: &str,
+        volume: f64,
+        price_open: f64,
+        price_close: f64,
+    ) -> Result<f64, TerminalError> {
+        self.run(|e, st| e.calc_profit(st, action, symbol, volume, price_open, price_close))
     }
 
     /// The account's state (positions with their accrued swap, orders, balance).

@@ -326,6 +326,11 @@ fn a_eur_account_values_a_usd_symbol_at_the_conversion_rate_of_the_time() {
     };
     req.symbol = "XAUUSD".into();
     assert_eq!(a.order_send(&req).retcode, mt5::retcode::DONE);
+    // A tick (0.01 × 100 oz = 1 USD) is worth 1 / 1.10010 EUR gained, 1 / 1.10000 EUR lost.
+    let info = a.symbol_info("XAUUSD").unwrap();
+    assert_eq!((info.bid, info.ask, info.spread), (2300.00, 2300.30, 30));
+    assert!(common::approx(info.trade_tick_value_profit, 1.0 / 1.10010));
+    assert!(common::approx(info.trade_tick_value_loss, 1.0 / 1.10000));
     // Margin: 1 lot × 100 oz × 2300.30 / 100 = 2300.30 USD, at EURUSD's bid 1.10000 = 2091.18 EUR.
     assert_eq!(a.metrics().margin, 2_091.18);
     // A month later EURUSD is 1.20000/1.20010.
@@ -333,6 +338,8 @@ fn a_eur_account_values_a_usd_symbol_at_the_conversion_rate_of_the_time() {
     assert!(a.set_quote("EURUSD", eu(later, 1.20000)));
     // 2300.30 / 1.20000 = 1916.92.
     assert_eq!(a.metrics().margin, 1_916.92);
+    let calc = a.calc_profit(OrderType::Buy, "XAUUSD", 1.0, 2300.30, 2310.50);
+    assert_eq!(calc.unwrap(), 849.93);
     assert!(a.advance_through(
         "XAUUSD",
         &[pt(later, 2305.00, 2305.30), pt(later + M, 2310.50, 2310.80)]

@@ -8,11 +8,16 @@
 //! adds the new deals and history orders to the engine, and the caller stores them
 //! ([`Engine::into_history`]). Every operation first brings the account up to `now`
 //! ([`Engine::advance`]), so triggers that fired in between are applied before the request.
+//! Two ways to advance: the live simulator's [`Engine::advance`] samples the market once a second
+//! (coarser over long gaps); a backtest's [`Engine::advance_through`] evaluates exactly the points
+//! it is given (a bar's path), so no bar's high or low is stepped over ([`crate::backtest`] owns
+//! such an engine in memory).
 //!
 //! Times in the state are UTC milliseconds; everything reported (positions, orders, deals,
 //! `expiration` in requests) is on the trade server's clock, UTC plus the configured offset.
 //!
-//! Choices where MT5 leaves room (documented here, tested in `tests/engine.rs`):
+//! Choices where MT5 leaves room (documented here, tested in `tests/engine.rs`, `tests/swaps.rs`
+//! and `tests/backtest.rs`):
 //! - Stops and pending-price distances use `≥ trade_stops_level` points (MT5's textual rule);
 //!   [`Engine::strict_levels`] switches to MetaQuotes' sample code's strict `>`. A level on the
 //!   wrong side of the market, or exactly at it, is always invalid.
@@ -28,9 +33,9 @@
 //!   (history state `rejected`).
 //! - Triggers fill at the quote that triggered them (a stop or SL can slip past its level; on a
 //!   gap a TP or a limit fills at the better price, as MT5's tester fills at the tick).
-//! - Swaps: charged at server midnight on positions held over
-//!   it, Monday to Friday nights, the `swap_rollover3days` night counting three days; the points
-//!   and money modes are modelled, the interest and reopen modes are not (no swap, and
+//! - Swaps (`swap.rs`): charged at server midnight on positions held over it, Monday to Friday
+//!   nights, the `swap_rollover3days` night counting three days; the points and money modes are
+//!   modelled, the interest and reopen modes are not (no swap, and
 //!   [`swap_mode_modelled`] says so). The amount accrues in the position's `swap`; the deal that
 //!   closes (or reduces, or reverses) the position realises all of it, and the rest of a partly
 //!   closed position starts again from zero. Close-by: each OUT_BY deal realises its position's.
