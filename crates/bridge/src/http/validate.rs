@@ -888,7 +888,11 @@ mod tests {
                 match s["format"].as_str() {
                     Some("uuid") => out.push((json!("not-a-uuid"), Refuse)),
                     Some("date-time") => out.push((json!("not a time"), Refuse)),
-                    _ if s.get("pattern").is_some() => out.push((json!("x\u{1}x"), Refuse)),
+                    // Every pattern of the document refuses a control character and a blank.
+                    _ if s.get("pattern").is_some() => {
+                        out.push((json!("x\u{1}x"), Refuse));
+                        out.push((json!(" "), Refuse));
+                    }
                     _ => {}
                 }
                 out.push((json!(1), OtherType));
