@@ -1,5 +1,5 @@
 //! The terminal-agent protocol's messages: one type per request body, argument list and answer,
-//! serialized by one end and read by the other ([`super::client`] and [`super::server`] both use
+//! serialized by one end and read by the other (`agent/client.rs` and `agent/server.rs` both use
 //! these, as mini-redis's commands parse and write their own frames). MT5's structures travel in
 //! [`mt5::wire`]'s form (enum fields as integers) inside them.
 //!
@@ -8,11 +8,9 @@
 //! every answer it gets against it, for the Python agent and `sim-agent` alike, and a test here
 //! fails when the committed file is not what the types make.
 
-use mt5::wire::Kind;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use std::borrow::Cow;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
@@ -321,7 +319,12 @@ pub struct Page {
 
 /// The structures as results name them, each described by [`mt5::wire::schema`].
 pub mod structures {
-    use super::*;
+    // Named from their crates, not `super`: this file stays a leaf of `agent/`.
+    use mt5::wire::Kind;
+    use serde_json::{json, Value};
+    use std::borrow::Cow;
+    use utoipa::openapi::{RefOr, Schema};
+    use utoipa::{PartialSchema, ToSchema};
 
     macro_rules! structures {
         ($($name:ident => $kind:ident),+ $(,)?) => {$(

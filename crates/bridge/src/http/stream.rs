@@ -16,6 +16,7 @@ use self::messages::{
     Auth, Event, Ready, Status, StreamError, StreamMessage, Subscribe, Subscribed, Unsubscribed,
     TOKEN_EXPIRED,
 };
+pub use self::messages::{CHANNELS, MAX_SUBSCRIPTIONS, MAX_SYMBOLS};
 use super::algorithms::RunView;
 use super::extract::{authenticate, AuthUser};
 use super::history::JournalEntryView;
@@ -47,8 +48,6 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_MESSAGE: usize = 64 * 1024;
 /// Close code of a message or frame over [`MAX_MESSAGE`].
 pub const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
-/// Subscriptions one connection may hold.
-pub const MAX_SUBSCRIPTIONS: usize = 50;
 /// Close codes: authentication failed or expired; too many streams of this user; the client fell
 /// too far behind.
 pub const CLOSE_UNAUTHENTICATED: u16 = 4001;
@@ -61,12 +60,6 @@ pub const CLOSE_UNAVAILABLE: u16 = 1013;
 const CHANGE_BATCH: usize = 256;
 /// Entries whose last sent view a connection remembers, to send a change once.
 const SENT_REMEMBERED: usize = 1000;
-
-/// The channels this service streams.
-pub const CHANNELS: &[&str] = &["orders", "runs", "positions", "account", "ticks"];
-
-/// Symbols one `ticks` subscription may name.
-pub const MAX_SYMBOLS: usize = 50;
 
 /// Channels whose events are the whole of a route's body, sent on subscribe and after each of the
 /// account's orders completes.

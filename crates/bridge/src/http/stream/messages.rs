@@ -6,13 +6,19 @@
 //!
 //! A message is written as a JSON object of its fields plus `type`, the keys in sorted order.
 
-use super::{CHANNELS, MAX_SUBSCRIPTIONS, MAX_SYMBOLS};
 use crate::error::ApiError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use uuid::Uuid;
+
+/// The channels this service streams.
+pub const CHANNELS: &[&str] = &["orders", "runs", "positions", "account", "ticks"];
+/// Subscriptions one connection may hold.
+pub const MAX_SUBSCRIPTIONS: usize = 50;
+/// Symbols one `ticks` subscription may name.
+pub const MAX_SYMBOLS: usize = 50;
 
 /// A message of the stream: its `type`, what it is for, the schema of its payload.
 pub trait StreamMessage: Serialize + DeserializeOwned {
