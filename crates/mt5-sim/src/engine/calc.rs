@@ -232,11 +232,13 @@ pub(crate) fn used_margin(cx: &Ctx<'_>, st: &AccountState, t_ms: i64) -> f64 {
             })
             .sum();
     }
-    let mut symbols: Vec<&str> = st.positions.iter().map(|p| p.symbol.as_str()).collect();
-    symbols.sort_unstable();
-    symbols.dedup();
     let mut total = 0.0;
-    for sym in symbols {
+    // Each symbol once, where it first appears (no allocation: a backtest asks at every point).
+    for (i, first) in st.positions.iter().enumerate() {
+        let sym = first.symbol.as_str();
+        if st.positions[..i].iter().any(|p| p.symbol == sym) {
+            continue;
+        }
         let Some(info) = cx.market.spec(sym).map(|s| &s.info) else {
             continue;
         };
