@@ -105,3 +105,51 @@ fn money_swap_modes_charge_per_lot_in_their_currency() {
     a.now = T0 + 13 * H;
     assert_eq!(swap_of(&mut a, &m, r), 0.0);
 }
+
+#[test]
+fn a_reversal_and_a_close_by_realise_the_swap_of_what_they_close() {
+    use mt5::AccountMarginMode::RetailNetting;
+    use mt5::{TradeAction, TradeRequest};
+    let m = FixedMarket::new(); // EURUSD 1.09900/1.09910
+    let mut n = Acct::new(RetailNetting, 10_000.0);
+    let p = n.send(&m, &market("EURUSD", OrderType::Buy, 1.0)).order;
+    n.tick(13 * H); // Wednesday's night: 1 lot × −7.20 × 3
+    assert_eq!(swap_of(&mut n, &m, p), -21.60);
+    // Selling 2 lots reverses: the INOUT deal realises the long's swap; the short starts at 0.
+    n.send(&m, &market("EURUSD", OrderType::Sell, 2.0));
+    let d = n.deals.last().unwrap();
+    assert_eq!(
+        (d.entry, d.swap, d.profit),
+        (DealEntry::InOut, -21.60, -10.0)
+    );
+    assert_eq!(swap_of(&mut n, &m, p), 0.0);
+    n.tick(24 * H); // Thursday's night: the short 1 lot earns 2.1 points × 1 = +2.10
+    assert_eq!(swap_of(&mut n, &m, p), 2.10);
+    assert_eq!(n.metrics(&m).balance, 10_000.0 - 10.0 - 21.60);
+
+    let mut h = Acct::new(RetailHedging, 10_000.0);
+    let b = h.send(&m, &market("EURUSD", OrderType::Buy, 1.0)).order;
+    let s = h.send(&m, &market("EURUSD", OrderType::Sell, 0.4)).order;
+    h.tick(13 * H); // long −21.60, short 0.4 × 2.10 × 3 = +2.52
+    assert_eq!(
+        (swap_of(&mut h, &m, b), swap_of(&mut h, &m, s)),
+        (-21.60, 2.52)
+    );
+    let by = TradeRequest {
+        action: TradeAction::CloseBy,
+        position: b,
+        position_by: s,
+        ..Default::default()
+    };
+    assert_eq!(h.send(&m, &by).retcode, mt5::retcode::DONE);
+    // Two OUT_BY deals of 0.4 lot, each with its own position's swap; the long's 0.6 left
+    // starts again from zero.
+    let swaps: Vec<(u64, f64)> = h.deals[h.deals.len() - 2..]
+        .iter()
+        .map(|d| (d.position_id, d.swap))
+        .collect();
+    assert_eq!(swaps, vec![(b, -21.60), (s, 2.52)]);
+    assert_eq!(swap_of(&mut h, &m, b), 0.0);
+    // Close-by at the sell's price: the buy −0.40 × 100000 × 0.0001 = −4.00, the sell 0.
+    assert_eq!(h.metrics(&m).balance, 10_000.0 - 4.0 - 21.60 + 2.52);
+}

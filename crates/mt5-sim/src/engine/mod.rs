@@ -32,7 +32,8 @@
 //!   filled at its price (10019), and an activation the account cannot afford is rejected
 //!   (history state `rejected`).
 //! - Triggers fill at the quote that triggered them (a stop or SL can slip past its level; on a
-//!   gap a TP or a limit fills at the better price, as MT5's tester fills at the tick).
+//!   gap a TP or a limit fills at the better price, as MT5's tester fills at the tick that reached
+//!   the level).
 //! - Swaps (`swap.rs`): charged at server midnight on positions held over it, Monday to Friday
 //!   nights, the `swap_rollover3days` night counting three days; the points and money modes are
 //!   modelled, the interest and reopen modes are not (no swap, and

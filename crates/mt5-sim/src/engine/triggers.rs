@@ -75,9 +75,11 @@ impl Market for Overlay<'_> {
 /// Fill rule: a trigger fills at the price of the point that triggered it. Between two points
 /// nothing is assumed about the path, so a level crossed between them (a gap) fills at the
 /// second point's price: an SL or a stop beyond its level, a TP or a limit better than its level.
-/// MT5's tester does the same on the ticks it generates (it fills at the tick, not at the level:
-/// "Real and Generated Ticks", MT5_REFERENCE §11); a caller that wants fills at a level inside a
-/// bar gives the point on its path.
+/// This is the simulated server's rule on live quotes too, and MT5's tester's on its ticks: the
+/// tester checks orders on the ticks it generates (MT5_REFERENCE §11, which does not state a
+/// separate gap rule) and executes at the tick that reaches the level, not at the level (which is
+/// why its real-ticks mode is known to give limit and TP orders positive slippage on gaps). A
+/// caller that wants a fill at a level inside a bar gives that point on the bar's path.
 pub(crate) fn advance_through(
     cx: &Ctx<'_>,
     book: &mut Book<'_>,
