@@ -110,7 +110,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, Api
     Ok(AuthUser { claims, ctx })
 }
 
-/// A JSON body parsed to a value; validation happens field by field in the handler.
+/// A JSON body parsed to a value; its request type reads it field by field (`Request::parse`).
 pub struct JsonBody(pub Value);
 
 /// A JSON body that may be absent (an empty body is `None`).

@@ -78,7 +78,15 @@ pub trait Field: Sized {
 
 impl Field for String {
     fn read(f: &mut Fields<'_>, name: &'static str, rule: &Rule) -> Opt<Self> {
-        f.string(name, rule.max_length.unwrap_or(usize::MAX))
+        match f.string(name, rule.max_length.unwrap_or(usize::MAX)) {
+            // Not blank is one character at least; a longer least is said as such.
+            Opt::Value(s) if rule.min_length.is_some_and(|min| s.chars().count() < min) => {
+                let min = rule.min_length.unwrap_or_default();
+                f.error(name, format!("must be at least {min} characters"));
+                Opt::Absent
+            }
+            other => other,
+        }
     }
 }
 
@@ -182,10 +190,7 @@ pub trait Request: Sized {
 
     /// The query string, or `422` naming every parameter at fault (unknown ones included).
     fn parse_query(q: &HashMap<String, String>) -> Result<Self, ApiError> {
-        let obj: Map<String, Value> = q
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
+        let obj = query_object(q.iter());
         let mut f = Fields::query(&obj);
         f.ignore_unknown = Self::IGNORE_UNKNOWN;
         let request = Self::read(&mut f);
@@ -197,8 +202,7 @@ pub trait Request: Sized {
     /// The query string as written, a parameter this type reads given at most once: a repeated
     /// one is refused naming it (the rest unread, as a query that cannot be read).
     fn parse_query_pairs(pairs: &[(String, String)]) -> Result<Self, ApiError> {
-        let q: HashMap<String, String> = pairs.iter().cloned().collect();
-        let obj: Map<String, Value> = q.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let obj = query_object(pairs.iter().map(|(k, v)| (k, v)));
         let mut f = Fields::query(&obj);
         f.ignore_unknown = Self::IGNORE_UNKNOWN;
         let request = Self::read(&mut f);
@@ -215,6 +219,13 @@ pub trait Request: Sized {
         f.finish()?;
         Ok(request)
     }
+}
+
+/// A query string's parameters as a JSON object of strings (of a repeated one, the last).
+fn query_object<'q>(pairs: impl Iterator<Item = (&'q String, &'q String)>) -> Map<String, Value> {
+    pairs
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
 }
 
 /// A query parameter taken as given (`with = any_text`): what it must be is the handler's to
@@ -882,8 +893,12 @@ mod tests {
                     out.push((json!("x".repeat(max as usize)), Accept));
                     out.push((json!("x".repeat(max as usize + 1)), Refuse));
                 }
-                if num(s, "minLength").is_some_and(|m| m >= 1.0) {
+                if let Some(min) = num(s, "minLength").filter(|m| *m >= 1.0) {
                     out.push((json!(""), Refuse));
+                    out.push((json!("x".repeat(min as usize)), Accept));
+                    if min > 1.0 {
+                        out.push((json!("x".repeat(min as usize - 1)), Refuse));
+                    }
                 }
                 match s["format"].as_str() {
                     Some("uuid") => out.push((json!("not-a-uuid"), Refuse)),
