@@ -2,9 +2,9 @@
 //! with its request and response bodies. Here: parsing, the answers and their documentation; what
 //! the requests do is in [`crate::accounts`].
 
+use super::doc;
 use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::extract::{Path, Query};
-use super::openapi as doc;
 use super::validate::{any_text, Fields, Opt, Request, Rule};
 use crate::accounts::{Connect, Update};
 use crate::error::ApiResult;
@@ -39,7 +39,7 @@ impl Serialize for Login {
 }
 
 /// `true`: the `success` of a body that carries it.
-pub use super::openapi::{Success, True};
+pub use super::doc::{Success, True};
 
 /// An account as listed (the seed's `mt5_accounts` row without credentials).
 #[derive(Serialize, ToSchema)]
@@ -249,7 +249,7 @@ fn login(f: &mut Fields<'_>, name: &'static str, _: &Rule) -> Opt<u64> {
     operation_id = "connect_account",
     request_body = ConnectRequest,
     responses(
-        (status = 201, description = "Connected", body = doc::ConnectResponse),
+        (status = 201, description = "Connected", body = ConnectResponse),
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
         (status = 403, description = "`anonymous_not_allowed`: an anonymous sign-in may not store credentials; `mfa_required`: with `JWT_REQUIRE_AAL2`, the token's `aal` is not `aal2`", body = doc::ErrorBody),
@@ -335,7 +335,7 @@ pub struct AuditQuery {
     operation_id = "list_audit",
     params(AuditQuery),
     responses(
-        (status = 200, description = "The entries, newest first", body = doc::AuditPage),
+        (status = 200, description = "The entries, newest first", body = AuditPage),
         (status = 401, response = doc::Unauthorized),
         (status = 422, description = "`validation_failed`: `limit` is not an integer from 1 to 500", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
@@ -372,7 +372,7 @@ pub async fn audit_log(
     operation_id = "list_accounts",
     params(ListAccountsQuery),
     responses(
-        (status = 200, description = "The accounts", body = doc::AccountList),
+        (status = 200, description = "The accounts", body = AccountList),
         (status = 401, response = doc::Unauthorized),
         (status = 422, description = "`validation_failed`: `include_inactive` is not true or false", body = doc::ErrorBody),
         (status = 500, response = doc::Internal),
@@ -404,7 +404,7 @@ pub async fn list(
     operation_id = "get_account",
     params(("account_id" = Uuid, Path, description = "The account's id")),
     responses(
-        (status = 200, description = "The account", body = doc::AccountEnvelope),
+        (status = 200, description = "The account", body = AccountEnvelope),
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`account_not_found`: no such account of this user (deleted, or another user's)", body = doc::ErrorBody),
         (status = 422, description = "`validation_failed`: `account_id` is not a UUID", body = doc::ErrorBody),
@@ -433,7 +433,7 @@ pub async fn get_one(
     operation_id = "switch_account",
     params(("account_id" = Uuid, Path, description = "The account's id")),
     responses(
-        (status = 200, description = "Switched", body = doc::SwitchResponse),
+        (status = 200, description = "Switched", body = SwitchResponse),
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`account_not_found`", body = doc::ErrorBody),
         (status = 409, response = doc::CredentialsInvalid),
@@ -471,7 +471,7 @@ pub async fn switch(
     tag = "accounts",
     operation_id = "current_account",
     responses(
-        (status = 200, description = "The current account", body = doc::CurrentAccountResponse),
+        (status = 200, description = "The current account", body = CurrentAccountResponse),
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`no_account`: the user has no account", body = doc::ErrorBody),
         (status = 409, response = doc::CredentialsInvalid),
@@ -511,7 +511,7 @@ pub async fn current(
     params(("account_id" = Uuid, Path, description = "The account's id")),
     request_body = UpdateAccountRequest,
     responses(
-        (status = 200, description = "Updated", body = doc::AccountUpdated),
+        (status = 200, description = "Updated", body = AccountUpdated),
         (status = 400, response = doc::InvalidJson),
         (status = 401, response = doc::Unauthorized),
         (status = 403, description = "`anonymous_not_allowed`: an anonymous sign-in may not store a password; `mfa_required`: with `JWT_REQUIRE_AAL2`, a `password` needs a token whose `aal` is `aal2`", body = doc::ErrorBody),

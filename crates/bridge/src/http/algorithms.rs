@@ -1,10 +1,10 @@
 //! `/api/v1/algorithms`: the built-in strategies, the user's saved configurations, executions and
 //! their runs.
 
+use super::doc;
+use super::doc::{Success, True};
 use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::extract::{Path, Query};
-use super::openapi as doc;
-use super::openapi::{Success, True};
 use super::validate::{any_text, Fields, Opt, Request};
 use crate::algorithms::executor::{
     execute as run_execution, AlgorithmTrade, Execution, RunReport, SkippedIntent,

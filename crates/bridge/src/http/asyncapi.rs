@@ -3,16 +3,11 @@
 //! giving its payload's schema; the data they carry (journal entries, algorithm runs, error codes)
 //! are the OpenAPI document's own schemas, copied in whole, so the two documents cannot disagree.
 
-use super::openapi::document_json;
 use super::stream::messages::{
     Auth, Event, Ready, Status, StreamError, StreamMessage, Subscribe, Subscribed, Unsubscribe,
     Unsubscribed, STREAM_EVENT, STREAM_TICK,
 };
-use crate::error::ApiError;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
-use std::sync::LazyLock;
 
 /// The AsyncAPI message of `M`, under its `type`.
 fn message<M: StreamMessage>(messages: &mut Map<String, Value>) {
@@ -27,9 +22,9 @@ fn object(properties: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
 }
 
-fn build() -> Result<Value, String> {
-    let openapi: Value = serde_json::from_str(document_json().map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
+/// The document, its data schemas copied from the OpenAPI document `openapi` (its JSON).
+pub fn build(openapi: &str) -> Result<Value, String> {
+    let openapi: Value = serde_json::from_str(openapi).map_err(|e| e.to_string())?;
     let mut schemas: Map<String, Value> = openapi["components"]["schemas"]
         .as_object()
         .cloned()
@@ -97,40 +92,13 @@ fn build() -> Result<Value, String> {
     }))
 }
 
-static DOCUMENT: LazyLock<Result<String, String>> =
-    LazyLock::new(|| build().map(|v| v.to_string()));
-
-/// The AsyncAPI document of the live stream.
-#[utoipa::path(
-    get,
-    path = "/asyncapi.json",
-    tag = "service",
-    operation_id = "asyncapi_document",
-    responses(
-        (status = 200, description = "The AsyncAPI 3.0 document of `GET /api/v1/stream`", body = inline(Object)),
-        (status = 500, response = super::openapi::Internal),
-    ),
-    security(())
-)]
-pub async fn document() -> Response {
-    match DOCUMENT.as_deref() {
-        Ok(doc) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            doc.to_string(),
-        )
-            .into_response(),
-        Err(e) => ApiError::Internal(format!("the AsyncAPI document cannot be built: {e}"))
-            .into_response(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_reference_resolves_and_events_carry_the_api_s_schemas() {
-        let doc = build().unwrap();
+        let doc = build(crate::http::openapi::document_json().unwrap()).unwrap();
         assert_eq!(doc["asyncapi"], "3.0.0");
         fn refs(v: &Value, out: &mut Vec<String>) {
             match v {

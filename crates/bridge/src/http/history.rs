@@ -1,9 +1,9 @@
 //! History (deals and orders, paged with opaque cursors) and the order journal.
 
+use super::doc;
 use super::extract::{path_uuid, AuthUser};
 use super::extract::{Path, Query};
 use super::history_cursor::{HistoryCursor, HistoryList};
-use super::openapi as doc;
 use super::trading::*;
 use super::validate::{any_text, input_time, query_uuid, Request};
 use crate::error::{ApiError, ApiResult};

@@ -1,8 +1,8 @@
 //! Market data and the account: `GET /account`, symbols, ticks and rates of the resolved account.
 
+use super::doc;
 use super::extract::AuthUser;
 use super::extract::{Path, Query};
-use super::openapi as doc;
 use super::trading::*;
 use super::validate::{any_text, input_time, Fields, Opt, Request, Rule};
 use crate::error::{ApiError, ApiResult};

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod algorithms;
 pub mod asyncapi;
 pub mod console;
+pub mod doc;
 pub mod extract;
 pub mod history;
 pub mod history_cursor;
@@ -89,7 +90,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::document))
-        .route("/asyncapi.json", get(asyncapi::document))
+        .route("/asyncapi.json", get(openapi::asyncapi_document))
         .merge(openapi::docs_page())
         .merge(console::routes(&state.console))
         .nest("/api/v1", api)
@@ -128,12 +129,12 @@ pub fn catch_panics(
     path = "/healthz",
     tag = "service",
     operation_id = "healthz",
-    responses((status = 200, description = "Always, while the process runs", body = openapi::Health)),
+    responses((status = 200, description = "Always, while the process runs", body = doc::Health)),
     security(())
 )]
-async fn healthz() -> Json<openapi::Health> {
-    Json(openapi::Health {
-        status: openapi::HealthStatus::Ok,
+async fn healthz() -> Json<doc::Health> {
+    Json(doc::Health {
+        status: doc::HealthStatus::Ok,
     })
 }
 
@@ -144,8 +145,8 @@ async fn healthz() -> Json<openapi::Health> {
     tag = "service",
     operation_id = "readyz",
     responses(
-        (status = 200, description = "Ready to serve", body = openapi::Readiness),
-        (status = 503, description = "Not ready; the failing check says `failed`", body = openapi::Readiness),
+        (status = 200, description = "Ready to serve", body = doc::Readiness),
+        (status = 503, description = "Not ready; the failing check says `failed`", body = doc::Readiness),
     ),
     security(())
 )]
@@ -165,7 +166,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Some(r) => Some(r.ping().await.is_ok()),
         None => None,
     };
-    use openapi::{CheckStatus, Readiness, ReadinessChecks, ReadyStatus};
+    use doc::{CheckStatus, Readiness, ReadinessChecks, ReadyStatus};
     let check = |ok: bool| {
         if ok {
             CheckStatus::Ok
@@ -207,7 +208,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     operation_id = "metrics",
     responses(
         (status = 200, description = "The metrics", body = String, content_type = "text/plain"),
-        (status = 401, response = openapi::Unauthorized),
+        (status = 401, response = doc::Unauthorized),
     ),
     security(("metrics_token" = []))
 )]

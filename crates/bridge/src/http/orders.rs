@@ -1,8 +1,8 @@
 //! Orders of the resolved account: the active ones, and place, check, modify, cancel.
 
+use super::doc;
 use super::extract::{AuthUser, JsonBody};
 use super::extract::{Path, Query};
-use super::openapi as doc;
 use super::trading::*;
 use super::validate::{input_time, symbol_fault, Fields, Opt, Request, Rule};
 use crate::error::{ApiError, ApiResult};

@@ -1,8 +1,8 @@
 //! Positions of the resolved account: the open ones, their SL/TP, and closing them.
 
+use super::doc;
 use super::extract::{AuthUser, JsonBody, MaybeJsonBody};
 use super::extract::{Path, Query};
-use super::openapi as doc;
 use super::trading::*;
 use super::validate::{Fields, Opt, Request};
 use crate::error::{ApiError, ApiResult};

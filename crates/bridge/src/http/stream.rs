@@ -79,11 +79,11 @@ const SNAPSHOTS: &[&str] = &["positions", "account"];
     operation_id = "stream",
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 426, description = "`upgrade_required`: not a WebSocket upgrade request", body = super::openapi::ErrorBody),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, description = "`too_many_connections`: `STREAM_MAX_PENDING` streams are waiting for their sign-in; `redis_unavailable`: `REDIS_URL` is set and Redis does not answer (open streams are counted there). `Retry-After: 1`", body = super::openapi::ErrorBody),
+        (status = 401, response = super::doc::Unauthorized),
+        (status = 426, description = "`upgrade_required`: not a WebSocket upgrade request", body = super::doc::ErrorBody),
+        (status = 429, response = super::doc::RateLimited),
+        (status = 500, response = super::doc::Internal),
+        (status = 503, description = "`too_many_connections`: `STREAM_MAX_PENDING` streams are waiting for their sign-in; `redis_unavailable`: `REDIS_URL` is set and Redis does not answer (open streams are counted there). `Retry-After: 1`", body = super::doc::ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -1,5 +1,5 @@
 //! The layering stays: no import cycle between the files of `crates/mt5`, `crates/mt5-sim` or
-//! `crates/bridge` (files inside `http/` may refer to each other). Reads each library file's `use`
+//! `crates/bridge` (no folder is exempt, `http/` included). Reads each library file's `use`
 //! lines and inline `crate::`/`super::`/`self::` paths, outside comments and `#[cfg(test)]` items,
 //! resolves them to the file that defines the item (following `pub use` re-exports), and fails
 //! naming a cycle when the file graph has one.
@@ -328,13 +328,7 @@ fn graph(lib: &Library) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
     g
 }
 
-/// Files inside `http/` may refer to each other: they are one layer.
-fn same_layer(a: &Path, b: &Path) -> bool {
-    a.starts_with("http") && b.starts_with("http")
-}
-
-/// Every cycle's files (strongly connected components of more than one file, once `http/`'s
-/// inner references are set aside).
+/// Every cycle's files (strongly connected components of more than one file).
 fn cycles(g: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Vec<Vec<PathBuf>> {
     // Tarjan's algorithm, small enough to write out.
     struct T<'a> {
@@ -354,7 +348,7 @@ fn cycles(g: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Vec<Vec<PathBuf>> {
         t.on.insert(v);
         let g = t.g;
         for w in g.get(v).into_iter().flatten() {
-            if same_layer(v, w) || !g.contains_key(w) {
+            if !g.contains_key(w) {
                 continue;
             }
             if !t.index.contains_key(w) {
@@ -414,7 +408,7 @@ fn describe(g: &BTreeMap<PathBuf, BTreeSet<PathBuf>>, cycle: &[PathBuf]) -> Stri
         .map(|f| {
             let to: Vec<String> = g[f]
                 .iter()
-                .filter(|t| members.contains(t) && !same_layer(f, t))
+                .filter(|t| members.contains(t))
                 .map(|t| t.display().to_string())
                 .collect();
             format!("  {} -> {}", f.display(), to.join(", "))
@@ -481,7 +475,10 @@ fn the_checker_sees_a_cycle_and_its_exceptions() {
     let found = cycles(&g);
     assert_eq!(
         found,
-        vec![vec![PathBuf::from("a.rs"), PathBuf::from("b.rs")]],
-        "a <-> b is a cycle; c's test module and http/'s inner references are not"
+        vec![
+            vec![PathBuf::from("a.rs"), PathBuf::from("b.rs")],
+            vec![PathBuf::from("http/mod.rs"), PathBuf::from("http/x.rs")]
+        ],
+        "a <-> b and http/mod.rs <-> http/x.rs are cycles (no folder is exempt); c's test module is not"
     );
 }
