@@ -103,8 +103,9 @@ pub struct Report {
     pub costs: Costs,
 }
 
-/// The largest fall from a running peak, in money and as a percentage of that peak, over the
-/// values in order.
+/// The largest fall from a running peak over the values in order, in money, and as a
+/// percentage of the peak it fell from (MT5's "maximal drawdown": the first such fall when two
+/// are equal).
 pub fn max_drawdown(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
     let mut peak = f64::NEG_INFINITY;
     let (mut money, mut pct) = (0.0_f64, 0.0_f64);
@@ -115,9 +116,7 @@ pub fn max_drawdown(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
         let fall = peak - v;
         if fall > money {
             money = fall;
-        }
-        if peak > 0.0 && fall / peak * 100.0 > pct {
-            pct = fall / peak * 100.0;
+            pct = if peak > 0.0 { fall / peak * 100.0 } else { 0.0 };
         }
     }
     (money, pct)
@@ -268,9 +267,10 @@ mod tests {
         assert!(close(r.average_win, 150.0));
         assert!(close(r.average_loss, -100.0 / 3.0));
         assert_eq!((r.longest_winning_streak, r.longest_losing_streak), (1, 2));
-        // Balance: 10000, 10100, 10050, 10250, 10220, 10200: the largest fall is 50 from 10,250.
+        // Balance: 10000, 10100, 10050, 10250, 10220, 10200: the largest fall is 50, first from
+        // 10,100 (then again from 10,250).
         assert!(close(r.max_drawdown_balance, 50.0));
-        assert!(close(r.max_drawdown_balance_pct, 50.0 / 10_250.0 * 100.0));
+        assert!(close(r.max_drawdown_balance_pct, 50.0 / 10_100.0 * 100.0));
         // Without a curve the equity drawdown is the balance's.
         assert!(close(r.max_drawdown_equity, 50.0));
         assert!(close(r.recovery_factor.unwrap(), 4.0));
