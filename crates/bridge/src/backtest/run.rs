@@ -488,11 +488,10 @@ pub async fn run(
                 let end = next.time + history.bar_seconds;
                 let mut before = bullish_before;
                 let mut points = Vec::new();
-                for m in history
-                    .m1
-                    .iter()
-                    .filter(|m| m.time >= next.time && m.time < end)
-                {
+                // M1 bars are in time order: the decision bar's are found by bisection, not by a
+                // scan of the whole history per bar.
+                let first = history.m1.partition_point(|m| m.time < next.time);
+                for m in history.m1[first..].iter().take_while(|m| m.time < end) {
                     let sp = settings.spread.points(m);
                     points.extend(bar_path(m, 60, sp, point, offset, before));
                     before = m.close >= m.open;
