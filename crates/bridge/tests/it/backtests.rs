@@ -243,6 +243,10 @@ fn bar(i: i64, o: f64, h: f64, l: f64, c: f64, spread: i32) -> mt5::Rate {
 /// Runs the scripted buy (SL 1.09500, TP 1.11000, decided on bar 1, filled at bar 2's open) over
 /// bars 0..2 and `then`, with 2 points of slippage and 7 a lot of commission.
 async fn scripted_buy(then: mt5::Rate) -> run::Outcome {
+    scripted_buy_with(then, Model::OpenPrices, &[]).await
+}
+
+async fn scripted_buy_with(then: mt5::Rate, model: Model, m1: &[mt5::Rate]) -> run::Outcome {
     let bars = vec![
         bar(0, 1.10000, 1.10100, 1.09900, 1.10050, 10),
         bar(1, 1.10050, 1.10150, 1.10000, 1.10100, 10),
@@ -262,7 +266,7 @@ async fn scripted_buy(then: mt5::Rate) -> run::Outcome {
         tp: 1.11000,
     };
     let settings = Settings {
-        model: Model::OpenPrices,
+        model,
         spread: Spread::Bar,
         slippage_points: 2,
         commission_per_lot: 7.0,
@@ -279,7 +283,7 @@ async fn scripted_buy(then: mt5::Rate) -> run::Outcome {
     };
     let history = History {
         bars: &bars,
-        m1: &[],
+        m1,
         bar_seconds: H,
     };
     run::run(
@@ -462,4 +466,50 @@ async fn no_decision_sees_a_later_bar() {
             );
         }
     }
+}
+
+/// `m1_ohlc` walks the M1 bars inside the decision timeframe's bar: here the minutes reach the TP
+/// before they fall to the SL, while the H1 bar alone (bullish: open, low, high, close) would say
+/// the SL came first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m1_ohlc_follows_the_minutes_inside_the_bar() {
+    let then = bar(3, 1.10300, 1.11100, 1.09400, 1.10500, 10);
+    let minute = |i: i64, o: f64, h: f64, l: f64, c: f64| mt5::Rate {
+        time: T0 + 3 * H + i * 60,
+        open: o,
+        high: h,
+        low: l,
+        close: c,
+        tick_volume: 10,
+        spread: 10,
+        real_volume: 0,
+    };
+    // The fill bar's minutes (bar 2), quiet, then bar 3's: up through the TP first, down later.
+    let mut m1: Vec<mt5::Rate> = (0..60)
+        .map(|i| mt5::Rate {
+            time: T0 + 2 * H + i * 60,
+            open: 1.10200,
+            high: 1.10210,
+            low: 1.10190,
+            close: 1.10205,
+            tick_volume: 10,
+            spread: 12,
+            real_volume: 0,
+        })
+        .collect();
+    m1.push(minute(0, 1.10300, 1.11100, 1.10290, 1.11050));
+    m1.push(minute(1, 1.11050, 1.11060, 1.09400, 1.09500));
+    m1.push(minute(2, 1.09500, 1.10500, 1.09450, 1.10500));
+    let by_minutes = scripted_buy_with(then, Model::M1Ohlc, &m1).await;
+    assert!(
+        close(by_minutes.trades[0].price_close, 1.11000),
+        "the minutes reach the TP first: {:?}",
+        by_minutes.trades
+    );
+    let by_bar = scripted_buy_with(then, Model::OpenPrices, &[]).await;
+    assert!(
+        close(by_bar.trades[0].price_close, 1.09500),
+        "{:?}",
+        by_bar.trades
+    );
 }
