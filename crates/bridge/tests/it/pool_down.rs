@@ -1,7 +1,7 @@
 //! A terminal that stops answering (its agent died) is taken out of the pool after one failure and
 //! put back once it answers again; the pool carries on with the others meanwhile.
 
-use async_trait::async_trait;
+use crate::common::terminal::{Hooked, Hooks};
 use mt5::*;
 use mt5_bridge::pool::{PoolOptions, TerminalPool};
 use mt5_sim::config::{default_accounts, FaultConfig, SimConfig, StateLocation};
@@ -11,15 +11,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A simulated terminal whose connection a test can pull: unplugged, every call is Unavailable.
-struct Unpluggable {
-    inner: SimTerminal,
+/// A connection a test can pull: unplugged, every call of the terminal is Unavailable.
+#[derive(Default)]
+struct Plug {
     unplugged: AtomicBool,
     calls_while_unplugged: AtomicU64,
 }
 
-impl Unpluggable {
-    fn check(&self) -> Result<(), TerminalError> {
+impl Hooks for Plug {
+    fn before(&self) -> Result<(), TerminalError> {
         if self.unplugged.load(Ordering::SeqCst) {
             self.calls_while_unplugged.fetch_add(1, Ordering::SeqCst);
             return Err(TerminalError::Unavailable("connection refused".into()));
@@ -28,130 +28,7 @@ impl Unpluggable {
     }
 }
 
-#[async_trait]
-impl Terminal for Unpluggable {
-    fn id(&self) -> &str {
-        self.inner.id()
-    }
-    async fn login(
-        &self,
-        a: &Session,
-        p: &SecretString,
-        t: Duration,
-    ) -> Result<AccountInfo, TerminalError> {
-        self.check()?;
-        self.inner.login(a, p, t).await
-    }
-    async fn logout(&self) -> Result<(), TerminalError> {
-        self.check()?;
-        self.inner.logout().await
-    }
-    async fn current(&self) -> Result<Option<Session>, TerminalError> {
-        self.check()?;
-        self.inner.current().await
-    }
-    async fn account_info(&self, at: &Expected) -> Result<AccountInfo, TerminalError> {
-        self.check()?;
-        self.inner.account_info(at).await
-    }
-    async fn symbols(
-        &self,
-        at: &Expected,
-        g: Option<&str>,
-    ) -> Result<Vec<SymbolInfo>, TerminalError> {
-        self.check()?;
-        self.inner.symbols(at, g).await
-    }
-    async fn symbol_info(&self, at: &Expected, s: &str) -> Result<SymbolInfo, TerminalError> {
-        self.check()?;
-        self.inner.symbol_info(at, s).await
-    }
-    async fn symbol_info_tick(&self, at: &Expected, s: &str) -> Result<Tick, TerminalError> {
-        self.check()?;
-        self.inner.symbol_info_tick(at, s).await
-    }
-    async fn copy_rates(
-        &self,
-        at: &Expected,
-        s: &str,
-        tf: Timeframe,
-        r: RatesRange,
-    ) -> Result<Vec<Rate>, TerminalError> {
-        self.check()?;
-        self.inner.copy_rates(at, s, tf, r).await
-    }
-    async fn positions(
-        &self,
-        at: &Expected,
-        f: &PositionFilter,
-    ) -> Result<Vec<TradePosition>, TerminalError> {
-        self.check()?;
-        self.inner.positions(at, f).await
-    }
-    async fn orders(
-        &self,
-        at: &Expected,
-        f: &PositionFilter,
-    ) -> Result<Vec<TradeOrder>, TerminalError> {
-        self.check()?;
-        self.inner.orders(at, f).await
-    }
-    async fn order_calc_margin(
-        &self,
-        at: &Expected,
-        a: OrderType,
-        s: &str,
-        v: f64,
-        p: f64,
-    ) -> Result<f64, TerminalError> {
-        self.check()?;
-        self.inner.order_calc_margin(at, a, s, v, p).await
-    }
-    async fn order_calc_profit(
-        &self,
-        at: &Expected,
-        a: OrderType,
-        s: &str,
-        v: f64,
-        o: f64,
-        c: f64,
-    ) -> Result<f64, TerminalError> {
-        self.check()?;
-        self.inner.order_calc_profit(at, a, s, v, o, c).await
-    }
-    async fn order_check(
-        &self,
-        at: &Expected,
-        r: &TradeRequest,
-    ) -> Result<OrderCheckResult, TerminalError> {
-        self.check()?;
-        self.inner.order_check(at, r).await
-    }
-    async fn order_send(
-        &self,
-        at: &Expected,
-        r: &TradeRequest,
-    ) -> Result<OrderSendResult, TerminalError> {
-        self.check()?;
-        self.inner.order_send(at, r).await
-    }
-    async fn history_deals(
-        &self,
-        at: &Expected,
-        s: &HistorySelect,
-    ) -> Result<Vec<TradeDeal>, TerminalError> {
-        self.check()?;
-        self.inner.history_deals(at, s).await
-    }
-    async fn history_orders(
-        &self,
-        at: &Expected,
-        s: &HistorySelect,
-    ) -> Result<Vec<TradeOrder>, TerminalError> {
-        self.check()?;
-        self.inner.history_orders(at, s).await
-    }
-}
+type Unpluggable = Hooked<Plug>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_terminal_leaves_the_pool_and_comes_back() {
@@ -169,14 +46,13 @@ async fn an_unreachable_terminal_leaves_the_pool_and_comes_back() {
     let broker = mt5_sim::broker::open_from_config(&cfg).await.unwrap().0;
     let t: Vec<Arc<Unpluggable>> = (0..2)
         .map(|i| {
-            Arc::new(Unpluggable {
+            Arc::new(Hooked {
                 inner: SimTerminal::new(
                     format!("t{i}"),
                     broker.clone(),
                     TerminalOptions::default(),
                 ),
-                unplugged: AtomicBool::new(false),
-                calls_while_unplugged: AtomicU64::new(0),
+                hooks: Plug::default(),
             })
         })
         .collect();
@@ -220,7 +96,7 @@ async fn an_unreachable_terminal_leaves_the_pool_and_comes_back() {
     assert_eq!(run(1).await.unwrap(), 10002);
 
     // Pull t0: at most one request fails, then every request is served by t1 alone.
-    t[0].unplugged.store(true, Ordering::SeqCst);
+    t[0].hooks.unplugged.store(true, Ordering::SeqCst);
     let mut failures = 0;
     for n in 0..20 {
         match run(n % 2).await {
@@ -234,14 +110,14 @@ async fn an_unreachable_terminal_leaves_the_pool_and_comes_back() {
     );
     assert_eq!(pool.terminals_down(), 1);
     // Only the failing call and the probes touched the unplugged terminal.
-    let touched = t[0].calls_while_unplugged.load(Ordering::SeqCst);
+    let touched = t[0].hooks.calls_while_unplugged.load(Ordering::SeqCst);
     assert!(
         touched <= 1 + 10,
         "the pool kept sending work to a dead terminal: {touched}"
     );
 
     // Plug it back: the probe puts it back and both terminals serve again.
-    t[0].unplugged.store(false, Ordering::SeqCst);
+    t[0].hooks.unplugged.store(false, Ordering::SeqCst);
     for _ in 0..40 {
         if pool.terminals_down() == 0 {
             break;

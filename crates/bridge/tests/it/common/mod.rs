@@ -3,6 +3,7 @@
 
 pub mod procs;
 pub mod routes;
+pub mod terminal;
 
 pub use crate::skip;
 

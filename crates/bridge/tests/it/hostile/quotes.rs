@@ -3,6 +3,7 @@
 //! symbols whose watchers left stop being read within one chunk. Counted at a terminal that lists
 //! 2,000 symbols and records every read.
 
+use crate::common::terminal::{Hooked, Hooks};
 use async_trait::async_trait;
 use mt5::*;
 use mt5_bridge::pool::{PoolOptions, TerminalPool};
@@ -24,7 +25,6 @@ fn listed(i: usize) -> String {
 /// The simulator's terminal, with 2,000 more symbols listed, whose quotes change at every read
 /// and take `read_ms` each; every tick read is recorded with its time.
 struct ManySymbols {
-    inner: SimTerminal,
     read_ms: u64,
     reads: Mutex<Vec<(String, Instant)>>,
     lists: Mutex<usize>,
@@ -38,34 +38,15 @@ impl ManySymbols {
 }
 
 #[async_trait]
-impl Terminal for ManySymbols {
-    fn id(&self) -> &str {
-        self.inner.id()
-    }
-    async fn login(
-        &self,
-        a: &Session,
-        p: &SecretString,
-        t: Duration,
-    ) -> Result<AccountInfo, TerminalError> {
-        self.inner.login(a, p, t).await
-    }
-    async fn logout(&self) -> Result<(), TerminalError> {
-        self.inner.logout().await
-    }
-    async fn current(&self) -> Result<Option<Session>, TerminalError> {
-        self.inner.current().await
-    }
-    async fn account_info(&self, at: &Expected) -> Result<AccountInfo, TerminalError> {
-        self.inner.account_info(at).await
-    }
+impl Hooks for ManySymbols {
     async fn symbols(
         &self,
+        inner: &SimTerminal,
         at: &Expected,
         g: Option<&str>,
     ) -> Result<Vec<SymbolInfo>, TerminalError> {
         *self.lists.lock().unwrap() += 1;
-        let mut all = self.inner.symbols(at, g).await?;
+        let mut all = inner.symbols(at, g).await?;
         let model = all[0].clone();
         all.extend((0..LISTED).map(|i| SymbolInfo {
             name: listed(i),
@@ -73,10 +54,13 @@ impl Terminal for ManySymbols {
         }));
         Ok(all)
     }
-    async fn symbol_info(&self, at: &Expected, s: &str) -> Result<SymbolInfo, TerminalError> {
-        self.inner.symbol_info(at, s).await
-    }
-    async fn symbol_info_tick(&self, at: &Expected, s: &str) -> Result<Tick, TerminalError> {
+
+    async fn tick(
+        &self,
+        inner: &SimTerminal,
+        at: &Expected,
+        s: &str,
+    ) -> Result<Tick, TerminalError> {
         tokio::time::sleep(Duration::from_millis(self.read_ms)).await;
         let n = {
             let mut reads = self.reads.lock().unwrap();
@@ -84,90 +68,18 @@ impl Terminal for ManySymbols {
             reads.len()
         };
         if !s.starts_with("SYM") {
-            return self.inner.symbol_info_tick(at, s).await;
+            return inner.symbol_info_tick(at, s).await;
         }
-        let mut tick = self.inner.symbol_info_tick(at, "EURUSD").await?;
+        let mut tick = inner.symbol_info_tick(at, "EURUSD").await?;
         // A new quote at every read, so every read is an event.
         tick.bid += n as f64 * 1e-5;
         tick.ask += n as f64 * 1e-5;
         Ok(tick)
     }
-    async fn copy_rates(
-        &self,
-        at: &Expected,
-        s: &str,
-        tf: Timeframe,
-        r: RatesRange,
-    ) -> Result<Vec<Rate>, TerminalError> {
-        self.inner.copy_rates(at, s, tf, r).await
-    }
-    async fn positions(
-        &self,
-        at: &Expected,
-        f: &PositionFilter,
-    ) -> Result<Vec<TradePosition>, TerminalError> {
-        self.inner.positions(at, f).await
-    }
-    async fn orders(
-        &self,
-        at: &Expected,
-        f: &PositionFilter,
-    ) -> Result<Vec<TradeOrder>, TerminalError> {
-        self.inner.orders(at, f).await
-    }
-    async fn order_calc_margin(
-        &self,
-        at: &Expected,
-        a: OrderType,
-        s: &str,
-        v: f64,
-        p: f64,
-    ) -> Result<f64, TerminalError> {
-        self.inner.order_calc_margin(at, a, s, v, p).await
-    }
-    async fn order_calc_profit(
-        &self,
-        at: &Expected,
-        a: OrderType,
-        s: &str,
-        v: f64,
-        o: f64,
-        c: f64,
-    ) -> Result<f64, TerminalError> {
-        self.inner.order_calc_profit(at, a, s, v, o, c).await
-    }
-    async fn order_check(
-        &self,
-        at: &Expected,
-        r: &TradeRequest,
-    ) -> Result<OrderCheckResult, TerminalError> {
-        self.inner.order_check(at, r).await
-    }
-    async fn order_send(
-        &self,
-        at: &Expected,
-        r: &TradeRequest,
-    ) -> Result<OrderSendResult, TerminalError> {
-        self.inner.order_send(at, r).await
-    }
-    async fn history_deals(
-        &self,
-        at: &Expected,
-        s: &HistorySelect,
-    ) -> Result<Vec<TradeDeal>, TerminalError> {
-        self.inner.history_deals(at, s).await
-    }
-    async fn history_orders(
-        &self,
-        at: &Expected,
-        s: &HistorySelect,
-    ) -> Result<Vec<TradeOrder>, TerminalError> {
-        self.inner.history_orders(at, s).await
-    }
 }
 
 struct Rig {
-    terminal: Arc<ManySymbols>,
+    terminal: Arc<Hooked<ManySymbols>>,
     pool: Arc<TerminalPool>,
     hub: Arc<TickHub>,
 }
@@ -187,11 +99,13 @@ async fn rig(read_ms: u64) -> Rig {
         unknown_enums: mt5_sim::config::UnknownEnums::none(),
     };
     let broker = mt5_sim::broker::open_from_config(&cfg).await.unwrap().0;
-    let terminal = Arc::new(ManySymbols {
+    let terminal = Arc::new(Hooked {
         inner: SimTerminal::new("many".into(), broker, TerminalOptions::default()),
-        read_ms,
-        reads: Mutex::new(Vec::new()),
-        lists: Mutex::new(0),
+        hooks: ManySymbols {
+            read_ms,
+            reads: Mutex::new(Vec::new()),
+            lists: Mutex::new(0),
+        },
     });
     let pool = Arc::new(TerminalPool::new(
         vec![terminal.clone() as Arc<dyn Terminal>],
@@ -225,7 +139,8 @@ async fn list_known(r: &Rig) -> TickWatch {
         .watch(Uuid::new_v4(), "Sim-Demo", "EURUSD", 10)
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while *r.terminal.lists.lock().unwrap() == 0 || matches!(*w.feed.borrow(), Feed::Starting) {
+    while *r.terminal.hooks.lists.lock().unwrap() == 0 || matches!(*w.feed.borrow(), Feed::Starting)
+    {
         assert!(Instant::now() < deadline, "the list was never read");
         let _ = tokio::time::timeout(Duration::from_millis(100), w.feed.changed()).await;
     }
@@ -237,7 +152,7 @@ async fn made_up_names_cost_no_terminal_call() {
     let r = rig(0).await;
     let _known = list_known(&r).await;
     let flooder = Uuid::new_v4();
-    let before = r.terminal.reads_of(|_, _| true);
+    let before = r.terminal.hooks.reads_of(|_, _| true);
     let watches: Vec<TickWatch> = (0..250)
         .map(|i| {
             r.hub
@@ -250,16 +165,16 @@ async fn made_up_names_cost_no_terminal_call() {
     }
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     assert_eq!(
-        r.terminal.reads_of(|s, _| s.starts_with("FAKE")),
+        r.terminal.hooks.reads_of(|s, _| s.starts_with("FAKE")),
         0,
         "a made-up name was read from the terminal"
     );
     assert!(
-        r.terminal.reads_of(|_, _| true) > before,
+        r.terminal.hooks.reads_of(|_, _| true) > before,
         "the reader kept reading EURUSD"
     );
     assert_eq!(
-        *r.terminal.lists.lock().unwrap(),
+        *r.terminal.hooks.lists.lock().unwrap(),
         1,
         "the list is read once, then kept"
     );
@@ -320,7 +235,7 @@ async fn one_user_s_200_symbols_neither_starve_another_user_nor_outlive_their_wa
             );
         }
     }
-    let heavy_reads = r.terminal.reads_of(|s, _| {
+    let heavy_reads = r.terminal.hooks.reads_of(|s, _| {
         s.strip_prefix("SYM")
             .and_then(|n| n.parse::<usize>().ok())
             .is_some_and(|n| n < 200)
@@ -334,7 +249,7 @@ async fn one_user_s_200_symbols_neither_starve_another_user_nor_outlive_their_wa
     let closed = Instant::now();
     drop(held);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let after = r.terminal.reads_of(|s, t| {
+    let after = r.terminal.hooks.reads_of(|s, t| {
         t > closed
             && s.strip_prefix("SYM")
                 .and_then(|n| n.parse::<usize>().ok())
@@ -345,7 +260,10 @@ async fn one_user_s_200_symbols_neither_starve_another_user_nor_outlive_their_wa
         "{after} reads of symbols nobody watches any more"
     );
     assert!(
-        r.terminal.reads_of(|s, t| t > closed && s == listed(1999)) >= 3,
+        r.terminal
+            .hooks
+            .reads_of(|s, t| t > closed && s == listed(1999))
+            >= 3,
         "the light user's quotes go on"
     );
     // Their places are given back: 200 new ones fit again.
@@ -387,7 +305,7 @@ async fn a_request_waits_behind_at_most_one_chunk_of_quote_reads() {
         })
     };
     let served = r.pool.run(&session, &pw, op).await.unwrap();
-    let behind = r.terminal.reads_of(|_, t| t > arrived && t < served);
+    let behind = r.terminal.hooks.reads_of(|_, t| t > arrived && t < served);
     assert!(
         behind <= 8,
         "the request waited behind {behind} quote reads"
