@@ -217,11 +217,7 @@ impl TickHub {
         if let Some(feeds) = st.servers.get(server) {
             for (symbol, tx) in &feeds.feeds {
                 if !names.contains(symbol) {
-                    tx.send_if_modified(|now| {
-                        let changed = *now != Feed::NotFound;
-                        *now = Feed::NotFound;
-                        changed
-                    });
+                    set_feed(tx, Feed::NotFound);
                 }
             }
         }
@@ -232,13 +228,7 @@ impl TickHub {
         let st = self.lock();
         if let Some(feeds) = st.servers.get(server) {
             for tx in feeds.feeds.values() {
-                tx.send_if_modified(|now| {
-                    let changed = *now != feed;
-                    if changed {
-                        *now = feed.clone();
-                    }
-                    changed
-                });
+                set_feed(tx, feed.clone());
             }
         }
     }
@@ -251,13 +241,7 @@ impl TickHub {
         };
         for (symbol, feed) in feeds {
             if let Some(tx) = symbols.feeds.get(&symbol) {
-                tx.send_if_modified(|now| {
-                    let changed = *now != feed;
-                    if changed {
-                        *now = feed;
-                    }
-                    changed
-                });
+                set_feed(tx, feed);
             }
         }
     }
@@ -307,6 +291,17 @@ impl TickHub {
         round.read.extend(chunk.iter().cloned());
         Some(chunk)
     }
+}
+
+/// Sets a feed; its watchers hear only a change.
+fn set_feed(tx: &watch::Sender<Feed>, feed: Feed) {
+    tx.send_if_modified(|now| {
+        let changed = *now != feed;
+        if changed {
+            *now = feed;
+        }
+        changed
+    });
 }
 
 /// Where the reader of one server is in its rotation: whose turn it is and each user's next

@@ -261,20 +261,17 @@ impl Engine<'_> {
         let positions = self.account.positions();
         let server_time = self.account.now_utc_ms() / 1000 + self.offset_s;
         let day_start = server_time - server_time.rem_euclid(86_400);
-        let day: Vec<mt5::TradeDeal> = self
-            .account
-            .deals()
-            .iter()
-            .filter(|d| d.time >= day_start)
-            .cloned()
-            .collect();
+        // Deals are in time order: the day's are the tail, found by bisection (no copy of a
+        // history that grows with the backtest).
+        let deals = self.account.deals();
+        let day = &deals[deals.partition_point(|d| d.time < day_start)..];
         let mut symbol = self.symbol.clone();
         symbol.bid = self.quote.bid;
         symbol.ask = self.quote.ask;
         risk::Snapshot {
             account,
             positions,
-            day_realised: risk::day_realised(&day),
+            day_realised: risk::day_realised(day),
             server_time,
             symbol,
         }
