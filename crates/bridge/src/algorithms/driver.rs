@@ -132,6 +132,19 @@ pub trait Venue: Send {
     async fn exit(&mut self, exit: &Exit) -> ApiResult<Sent>;
 }
 
+/// What a run's `skipped` says of an order the venue refused: the error's code, and for a broker's
+/// rejection its retcode, name and comment.
+pub fn skip_reason(e: &crate::error::ApiError) -> String {
+    let (_, code) = e.status_and_code();
+    match e {
+        crate::error::ApiError::TradeRejected { retcode, comment } => format!(
+            "{code}: {retcode} {} ({comment})",
+            mt5::retcode::name(*retcode)
+        ),
+        other => format!("{code}: {}", other.public_message()),
+    }
+}
+
 /// The skip reason of a trade whose symbol leaves no filling policy to pick (as the API answers it).
 fn filling_reason(info: &SymbolInfo) -> String {
     format!("{FILLING_MODE}: {}", filling_unknown(info))

@@ -4,7 +4,7 @@
 //! send each order through the same pipeline as `POST /orders` (journaled with the algorithm and
 //! run ids, counted against the trade limit). `dry_run` plans the same trades and sends nothing.
 
-use super::driver::{self, Entry, Exit, Market, Sent, Venue};
+use super::driver::{self, skip_reason, Entry, Exit, Market, Sent, Venue};
 use super::strategies::{Params, Strategy};
 use crate::error::{ApiError, ApiResult};
 use crate::pool::Purpose;
@@ -98,22 +98,11 @@ pub struct RunReport {
     pub skipped: Vec<SkippedIntent>,
 }
 
-fn error_reason(e: &ApiError) -> String {
-    let (_, code) = e.status_and_code();
-    match e {
-        ApiError::TradeRejected { retcode, comment } => format!(
-            "{code}: {retcode} {} ({comment})",
-            mt5::retcode::name(*retcode)
-        ),
-        other => format!("{code}: {}", other.public_message()),
-    }
-}
-
 /// The skip reason for a failed submission: the rule the order was held back for, else the error.
 fn reason_for(held: &HeldBack, e: &ApiError) -> String {
     match held.rule() {
         Some(bad) => bad.reason(),
-        None => error_reason(e),
+        None => skip_reason(e),
     }
 }
 
@@ -159,7 +148,7 @@ pub async fn execute(state: &AppState, user: &UserCtx, ex: Execution<'_>) -> Api
             status: RUN_FAILED.into(),
             trades: json!([]),
             skipped: json!([]),
-            error: Some(error_reason(e)),
+            error: Some(skip_reason(e)),
         },
     };
     state.store.finish_run(user, run.id, finish).await?;

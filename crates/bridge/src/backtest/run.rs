@@ -278,15 +278,12 @@ impl Engine<'_> {
     }
 }
 
+/// Why the engine refused an order, as a live run's `skipped` says it (the one success rule of
+/// the pipeline's answers decides).
 fn rejected(result: &mt5::OrderSendResult) -> Option<String> {
-    (!mt5::retcode::is_success(result.retcode)).then(|| {
-        format!(
-            "trade_rejected: {} {} ({})",
-            result.retcode,
-            mt5::retcode::name(result.retcode),
-            result.comment
-        )
-    })
+    crate::trading::send_outcome(result, 0)
+        .err()
+        .map(|e| driver::skip_reason(&e))
 }
 
 #[async_trait::async_trait]
