@@ -792,6 +792,7 @@ async fn run_once(
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
         unknown_enums: mt5_sim::config::UnknownEnums::none(),
+        max_bars: mt5_sim::prices::MAX_BARS_INTRADAY,
     };
     let (broker, _feed) = mt5_sim::broker::open_from_config(&sim)
         .await

@@ -238,6 +238,7 @@ impl Application {
                 settings.stream.max_pending,
             )),
             stream: settings.stream,
+            backtests: Arc::new(crate::backtest::jobs::Backtests::new(settings.backtests)),
         };
         if let Some(r) = &state.redis {
             crate::shared_state::relay_journal(r.clone(), state.events.clone());
@@ -245,6 +246,7 @@ impl Application {
         // Orders left in doubt (by a previous run, or by this one) are settled against the
         // broker's state, from now on and in the background.
         crate::trading::reconcile::spawn(state.clone());
+        crate::backtest::jobs::spawn(state.clone());
         let router = crate::http::router(state.clone(), &settings.cors_origins);
         let listener = crate::server::bind(settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind.to_string(),
@@ -282,8 +284,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let reconciler = self.state.reconciler.clone();
+        let backtests = self.state.backtests.clone();
         let served = crate::server::serve(self.listener, self.router, self.limits, shutdown).await;
         reconciler.stop();
+        backtests.stop();
         served
     }
 }

@@ -151,6 +151,22 @@ pub struct ServeArgs {
     /// Saved algorithm configurations per user; more answer 409 `algorithm_limit_reached`.
     #[arg(long, env = "ALGORITHMS_PER_USER", default_value_t = 100)]
     pub algorithms_per_user: u32,
+    /// Backtest units this process runs at once (default: the cores minus one, at least one).
+    #[arg(long, env = "BACKTEST_WORKERS")]
+    pub backtest_workers: Option<usize>,
+    /// The longest backtest window, in days; longer answers 422 `invalid_combination`.
+    #[arg(long, env = "BACKTEST_MAX_WINDOW_DAYS", default_value_t = 3660)]
+    pub backtest_max_window_days: u32,
+    /// Backtests kept per user: the oldest finished ones beyond it are removed.
+    #[arg(long, env = "BACKTESTS_KEPT_PER_USER", default_value_t = 200)]
+    pub backtests_kept_per_user: u32,
+    /// Bar-evaluations (bars × combinations) per user per UTC day; beyond it 429 `rate_limited`
+    /// (scope `backtest_work_per_day`).
+    #[arg(long, env = "BACKTEST_WORK_PER_DAY", default_value_t = 200_000_000)]
+    pub backtest_work_per_day: u64,
+    /// The bar cache's bound in MiB, least recently used chunks removed first.
+    #[arg(long, env = "BAR_CACHE_MAX_MB", default_value_t = 2048)]
+    pub bar_cache_max_mb: u64,
     /// How long an Idempotency-Key is remembered, in seconds.
     #[arg(long, env = "IDEMPOTENCY_TTL_S", default_value_t = 86_400)]
     pub idempotency_ttl_s: u64,
@@ -279,6 +295,9 @@ pub struct ServeSettings {
     pub pool: crate::pool::PoolOptions,
     pub limits: crate::limits::Limits,
     pub idempotency_ttl_s: i64,
+    /// BACKTEST_WORKERS, BACKTEST_MAX_WINDOW_DAYS, BACKTESTS_KEPT_PER_USER, BACKTEST_WORK_PER_DAY,
+    /// BAR_CACHE_MAX_MB.
+    pub backtests: crate::backtest::jobs::BacktestSettings,
     /// RECONCILE_GRACE_MS: how long past its deadline an order in doubt is looked for.
     pub reconcile_grace: Duration,
     /// Bearer token `/metrics` requires; unset, `/metrics` answers 401 to everyone.
@@ -608,6 +627,24 @@ impl ServeSettings {
                 crate::store::algorithms::MAX_CONFIGS_PAGE
             ));
         }
+        if args.backtest_workers == Some(0) || args.backtest_workers.is_some_and(|n| n > 256) {
+            errors.push("BACKTEST_WORKERS must be from 1 to 256".to_string());
+        }
+        if !(1..=36_600).contains(&args.backtest_max_window_days) {
+            errors.push("BACKTEST_MAX_WINDOW_DAYS must be from 1 to 36600".to_string());
+        }
+        if args.backtests_kept_per_user == 0 {
+            errors.push("BACKTESTS_KEPT_PER_USER must be positive".to_string());
+        }
+        if args.backtest_work_per_day == 0 || args.backtest_work_per_day > u64::from(u32::MAX) {
+            errors.push(format!(
+                "BACKTEST_WORK_PER_DAY must be from 1 to {}",
+                u32::MAX
+            ));
+        }
+        if args.bar_cache_max_mb == 0 || args.bar_cache_max_mb > 1 << 30 {
+            errors.push("BAR_CACHE_MAX_MB must be from 1 to 1073741824".to_string());
+        }
         if args.idempotency_ttl_s == 0 {
             errors.push("IDEMPOTENCY_TTL_S must be positive".to_string());
         }
@@ -717,6 +754,15 @@ impl ServeSettings {
                         algorithms_per_user: args.algorithms_per_user,
                     },
                     idempotency_ttl_s: args.idempotency_ttl_s.min(i64::MAX as u64) as i64,
+                    backtests: crate::backtest::jobs::BacktestSettings {
+                        workers: args
+                            .backtest_workers
+                            .unwrap_or_else(crate::backtest::jobs::default_workers),
+                        max_window_days: args.backtest_max_window_days,
+                        kept_per_user: args.backtests_kept_per_user,
+                        work_per_day: args.backtest_work_per_day,
+                        bar_cache_max_bytes: args.bar_cache_max_mb.saturating_mul(1024 * 1024),
+                    },
                     reconcile_grace: Duration::from_millis(args.reconcile_grace_ms),
                     metrics_token: lookup("METRICS_TOKEN")
                         .filter(|v| !v.trim().is_empty())

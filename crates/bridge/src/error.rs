@@ -154,6 +154,8 @@ pub enum ApiError {
     AlgorithmNotFound,
     #[error("algorithm run not found")]
     RunNotFound,
+    #[error("backtest not found")]
+    BacktestNotFound,
     #[error("this is a live account: send \"confirm_live\": true to run an algorithm on it")]
     LiveConfirmationRequired,
     #[error("this Idempotency-Key was used with a different request")]
@@ -226,6 +228,7 @@ impl ApiError {
             TradingDisabled => ErrorCode::TradingDisabled,
             AlgorithmNotFound => ErrorCode::AlgorithmNotFound,
             RunNotFound => ErrorCode::RunNotFound,
+            BacktestNotFound => ErrorCode::BacktestNotFound,
             LiveConfirmationRequired => ErrorCode::LiveConfirmationRequired,
             RiskLimitExceeded { .. } => ErrorCode::RiskLimitExceeded,
             IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,

@@ -104,6 +104,10 @@ make_error_codes! {
         "no algorithm run of the user's with that id",
         "—";
 
+    BacktestNotFound = NOT_FOUND, "backtest_not_found",
+        "no backtest of the user's with that id (another user's, a deleted one, or none)",
+        "—";
+
     NotFound = NOT_FOUND, "not_found",
         "unknown route",
         "—";

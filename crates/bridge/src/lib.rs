@@ -39,6 +39,7 @@ pub mod algorithms;
 pub mod app;
 pub mod auth;
 pub mod backtest;
+pub mod bars;
 pub mod cli;
 pub mod config;
 pub mod context;

@@ -47,6 +47,8 @@ pub struct AppState {
     pub ticks: Arc<crate::ticks::TickHub>,
     /// STREAM_MAX_CONNECTIONS_PER_USER and STREAM_BUFFER.
     pub stream: StreamSettings,
+    /// The backtest workers' settings and bell.
+    pub backtests: Arc<crate::backtest::jobs::Backtests>,
 }
 
 /// The live stream's limits.

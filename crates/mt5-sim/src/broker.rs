@@ -142,11 +142,10 @@ pub async fn open_from_config_with_clock(
     cfg: &SimConfig,
     clock: Arc<dyn Clock>,
 ) -> Result<(Arc<Broker>, Arc<PriceFeed>), SimError> {
-    let feed = Arc::new(PriceFeed::new(
-        cfg.seed,
-        builtin_symbols(),
-        cfg.server_time_offset_s,
-    ));
+    let feed = Arc::new(
+        PriceFeed::new(cfg.seed, builtin_symbols(), cfg.server_time_offset_s)
+            .with_max_bars(cfg.max_bars),
+    );
     let broker = Broker::open(BrokerConfig {
         accounts: cfg.accounts.clone(),
         state: cfg.state.clone(),

@@ -267,11 +267,17 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// How many bars back from the forming one (included) a timeframe's history reaches.
+/// How many bars back from the forming one (included) a timeframe's history reaches by default.
 pub fn max_bars(timeframe: Timeframe) -> u32 {
+    max_bars_of(timeframe, MAX_BARS_INTRADAY)
+}
+
+/// As [`max_bars`] with the terminal's "Max. bars in chart" at `intraday`: daily and longer
+/// timeframes keep a tenth of it.
+pub fn max_bars_of(timeframe: Timeframe, intraday: u32) -> u32 {
     match timeframe.seconds() {
-        Some(s) if s < 86_400 => MAX_BARS_INTRADAY,
-        _ => MAX_BARS_DAILY,
+        Some(s) if s < 86_400 => intraday,
+        _ => (intraday / 10).max(1),
     }
 }
 
@@ -282,6 +288,7 @@ pub struct PriceFeed {
     symbols: Vec<SymbolSpec>,
     models: Vec<PathModel>,
     offset_s: i64,
+    max_bars: u32,
 }
 
 impl PriceFeed {
@@ -292,7 +299,14 @@ impl PriceFeed {
             symbols,
             models,
             offset_s: server_time_offset_s.clamp(-TIME_LIMIT_S, TIME_LIMIT_S),
+            max_bars: MAX_BARS_INTRADAY,
         }
+    }
+
+    /// The same feed with history reaching `intraday` bars back (MT5_SIM_MAX_BARS).
+    pub fn with_max_bars(mut self, intraday: u32) -> Self {
+        self.max_bars = intraday.max(1);
+        self
     }
 
     pub fn seed(&self) -> u64 {
@@ -424,7 +438,7 @@ impl PriceFeed {
         let bars = BarGrid::of(timeframe);
         let now_server_ms = clamp_ms(now_utc_ms) + self.offset_ms();
         let current = bars.index_of(now_server_ms.div_euclid(1000));
-        let oldest = current - i64::from(max_bars(timeframe)) + 1;
+        let oldest = current - i64::from(max_bars_of(timeframe, self.max_bars)) + 1;
         let (first, last) = match range {
             RatesRange::FromPos { start, count } => {
                 if count == 0 {

@@ -2,7 +2,7 @@
 //! backtests and for live accounts (built from their deals). Pure: trades and a balance/equity
 //! curve in, numbers out. docs/backtests.md gives every formula.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A closed trade (a round trip): what `GET /api/v1/backtests/{id}/trades` lists.
@@ -51,7 +51,7 @@ pub struct CurvePoint {
 }
 
 /// Costs broken down, each a positive amount paid.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Costs {
     pub spread: f64,
     pub commission: f64,
@@ -60,7 +60,7 @@ pub struct Costs {
 }
 
 /// The report's numbers (docs/backtests.md#report).
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Report {
     pub initial_deposit: f64,
     /// Gross profit plus gross loss: every trade's profit, swap and commission.

@@ -295,7 +295,7 @@ pub async fn list(
 }
 
 /// A keyset cursor of this module's lists: `<RFC 3339 time>_<uuid>`.
-fn time_cursor(c: &str) -> ApiResult<(time::OffsetDateTime, Uuid)> {
+pub(super) fn time_cursor(c: &str) -> ApiResult<(time::OffsetDateTime, Uuid)> {
     let bad = || ApiError::validation("cursor", "is not a cursor from this endpoint");
     let (t, id) = c.split_once('_').ok_or_else(bad)?;
     let t = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod algorithms;
 pub mod asyncapi;
+pub mod backtests;
 pub mod console;
 pub mod doc;
 pub mod extract;
@@ -83,7 +84,14 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
             get(algorithms::get_one)
                 .put(algorithms::update)
                 .delete(algorithms::delete),
-        );
+        )
+        .route("/backtests", get(backtests::list).post(backtests::create))
+        .route(
+            "/backtests/{backtest_id}",
+            get(backtests::get_one).delete(backtests::delete),
+        )
+        .route("/backtests/{backtest_id}/trades", get(backtests::trades))
+        .route("/backtests/{backtest_id}/equity", get(backtests::equity));
 
     Router::new()
         .route("/healthz", get(healthz))

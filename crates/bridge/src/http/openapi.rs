@@ -92,6 +92,12 @@ pub const DOCS_PATH: &str = "/docs";
         super::algorithms::get_one,
         super::algorithms::update,
         super::algorithms::delete,
+        super::backtests::create,
+        super::backtests::list,
+        super::backtests::get_one,
+        super::backtests::trades,
+        super::backtests::equity,
+        super::backtests::delete,
     ),
     components(
         schemas(ErrorBody, ErrorCode, TimeInput, TimeframeInput),
@@ -116,6 +122,7 @@ pub const DOCS_PATH: &str = "/docs";
         (name = "accounts", description = "The user's MT5 accounts: connect, list, switch, update, delete (docs/api.md)"),
         (name = "trading", description = "Quotes, bars, positions, orders and history on the resolved account (docs/api.md)"),
         (name = "algorithms", description = "Built-in strategies, saved configurations, executions and runs (docs/algorithms.md)"),
+        (name = "backtests", description = "Backtests and parameter sweeps on the broker's own history (docs/backtests.md)"),
         (name = "service", description = "Health, readiness, metrics and this document; no user token"),
     )
 )]

@@ -1,5 +1,6 @@
 //! The store: the account repository, the trade journal ([`journal`]), algorithm configurations
-//! and runs ([`algorithms`]) and the audit log ([`audit`]), each with a Postgres and a SQLite
+//! and runs ([`algorithms`]), the audit log ([`audit`]) and backtests with their queue and bar
+//! cache ([`backtests`]), each with a Postgres and a SQLite
 //! implementation, together behind [`Store`].
 //!
 //! Postgres runs every query made for a user inside a transaction as role `authenticated` with
@@ -161,6 +162,7 @@ fn status_not_written(account_id: Uuid) -> StoreError {
 
 pub mod algorithms;
 pub mod audit;
+pub mod backtests;
 pub mod journal;
 pub mod page;
 pub mod postgres;
@@ -168,11 +170,20 @@ pub mod sqlite;
 
 /// Everything the service stores, behind one object.
 pub trait Store:
-    AccountStore + journal::JournalStore + algorithms::AlgorithmStore + audit::AuditStore
+    AccountStore
+    + journal::JournalStore
+    + algorithms::AlgorithmStore
+    + audit::AuditStore
+    + backtests::BacktestStore
 {
 }
-impl<T: AccountStore + journal::JournalStore + algorithms::AlgorithmStore + audit::AuditStore> Store
-    for T
+impl<
+        T: AccountStore
+            + journal::JournalStore
+            + algorithms::AlgorithmStore
+            + audit::AuditStore
+            + backtests::BacktestStore,
+    > Store for T
 {
 }
 

@@ -80,6 +80,7 @@ async fn rig(
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
         unknown_enums: mt5_sim::config::UnknownEnums::none(),
+        max_bars: mt5_sim::prices::MAX_BARS_INTRADAY,
     };
     let broker = mt5_sim::broker::open_from_config(&cfg).await.unwrap().0;
     let topts = TerminalOptions::from_config(&cfg);

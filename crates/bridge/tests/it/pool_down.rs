@@ -42,6 +42,7 @@ async fn an_unreachable_terminal_leaves_the_pool_and_comes_back() {
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
         unknown_enums: mt5_sim::config::UnknownEnums::none(),
+        max_bars: mt5_sim::prices::MAX_BARS_INTRADAY,
     };
     let broker = mt5_sim::broker::open_from_config(&cfg).await.unwrap().0;
     let t: Vec<Arc<Unpluggable>> = (0..2)

@@ -62,6 +62,7 @@ async fn twenty_users_on_two_terminals_stay_isolated() {
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
         unknown_enums: mt5_sim::config::UnknownEnums::none(),
+        max_bars: mt5_sim::prices::MAX_BARS_INTRADAY,
     };
     let app = Arc::new(
         common::spawn_with(common::Db::Sqlite, sim, |env| {

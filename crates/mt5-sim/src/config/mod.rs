@@ -202,6 +202,9 @@ pub struct SimConfig {
     pub faults: FaultConfig,
     /// Enum values outside MT5's lists that the terminals report (none by default).
     pub unknown_enums: UnknownEnums,
+    /// The terminal's "Max. bars in chart" (MT5_SIM_MAX_BARS): intraday history reaches this many
+    /// bars back from the forming one, daily and longer a tenth of it.
+    pub max_bars: u32,
 }
 
 pub const DEFAULT_SEED: u64 = 42;
@@ -221,6 +224,7 @@ impl SimConfig {
             server_time_offset_s: 0,
             faults: FaultConfig::none(),
             unknown_enums: UnknownEnums::none(),
+            max_bars: crate::prices::MAX_BARS_INTRADAY,
         }
     }
 
@@ -229,7 +233,7 @@ impl SimConfig {
     /// MT5_SIM_LOGIN_LATENCY_MS (default 0), MT5_SIM_CALL_LATENCY_MS (default 0),
     /// MT5_SIM_ORDER_LATENCY_MS (default 0),
     /// MT5_SIM_SERVER_TIME_OFFSET_S (i64, default 0), MT5_SIM_FAULTS (default none),
-    /// MT5_SIM_UNKNOWN_ENUMS (default false).
+    /// MT5_SIM_UNKNOWN_ENUMS (default false), MT5_SIM_MAX_BARS (default 10,000, at most 100,000,000).
     /// Every bad value is reported at once.
     pub fn from_env(default_state: StateLocation) -> Result<Self, ConfigError> {
         Self::from_lookup(
@@ -324,6 +328,18 @@ impl SimConfig {
                     "MT5_SIM_SERVER_TIME_OFFSET_S",
                     format!(
                         "expected seconds between -{MAX_OFFSET_S} and {MAX_OFFSET_S} (e.g. 7200 for UTC+2), got '{}'",
+                        short(&v)
+                    ),
+                ),
+            }
+        }
+        if let Some(v) = lookup("MT5_SIM_MAX_BARS") {
+            match v.trim().parse::<u32>() {
+                Ok(n) if (10..=100_000_000).contains(&n) => cfg.max_bars = n,
+                _ => bad(
+                    "MT5_SIM_MAX_BARS",
+                    format!(
+                        "expected a number of bars from 10 to 100000000, got '{}'",
                         short(&v)
                     ),
                 ),

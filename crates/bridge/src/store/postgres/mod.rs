@@ -25,6 +25,7 @@ use super::{
 
 mod algorithms;
 mod audit;
+mod backtests;
 mod journal;
 
 /// The comment migration 1 puts on `auth.users` when it creates the shim; its presence means the

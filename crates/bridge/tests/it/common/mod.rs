@@ -57,6 +57,7 @@ pub fn sim_config() -> SimConfig {
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
         unknown_enums: mt5_sim::config::UnknownEnums::none(),
+        max_bars: mt5_sim::prices::MAX_BARS_INTRADAY,
     }
 }
 
@@ -165,6 +166,11 @@ async fn launch(
         refusal_limit_per_hour: num("REFUSAL_LIMIT_PER_HOUR", 10_000) as u32,
         dry_run_limit_per_hour: num("DRY_RUN_LIMIT_PER_HOUR", 10_000) as u32,
         algorithms_per_user: num("ALGORITHMS_PER_USER", 100) as u32,
+        backtest_workers: Some(num("BACKTEST_WORKERS", 1) as usize),
+        backtest_max_window_days: num("BACKTEST_MAX_WINDOW_DAYS", 3660) as u32,
+        backtests_kept_per_user: num("BACKTESTS_KEPT_PER_USER", 200) as u32,
+        backtest_work_per_day: num("BACKTEST_WORK_PER_DAY", 200_000_000),
+        bar_cache_max_mb: num("BAR_CACHE_MAX_MB", 2048),
         idempotency_ttl_s: num("IDEMPOTENCY_TTL_S", 86_400),
         reconcile_grace_ms: num("RECONCILE_GRACE_MS", 60_000),
         redis_key_prefix: text("REDIS_KEY_PREFIX", "mt5-bridge:"),
@@ -336,6 +342,7 @@ impl TestApp {
     pub fn kill(&self) {
         self.server.abort();
         self.state.reconciler.stop();
+        self.state.backtests.stop();
     }
 
     /// A new service process on the same database, keys and broker (a restart).
@@ -391,6 +398,7 @@ impl TestApp {
         }
         self.server.abort();
         self.state.reconciler.stop();
+        self.state.backtests.stop();
         if let Some(pg) = self.pg {
             let _ = pg.drop().await;
         }

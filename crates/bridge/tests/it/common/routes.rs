@@ -62,3 +62,17 @@ pub fn algorithm(id: impl Display) -> String {
 pub fn run(id: impl Display) -> String {
     format!("{RUNS}/{id}")
 }
+
+pub const BACKTESTS: &str = "/api/v1/backtests";
+
+pub fn backtest(id: impl Display) -> String {
+    format!("{BACKTESTS}/{id}")
+}
+
+pub fn backtest_trades(id: impl Display) -> String {
+    format!("{BACKTESTS}/{id}/trades")
+}
+
+pub fn backtest_equity(id: impl Display) -> String {
+    format!("{BACKTESTS}/{id}/equity")
+}

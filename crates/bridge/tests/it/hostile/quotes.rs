@@ -97,6 +97,7 @@ async fn rig(read_ms: u64) -> Rig {
         server_time_offset_s: 0,
         faults: FaultConfig::none(),
         unknown_enums: mt5_sim::config::UnknownEnums::none(),
+        max_bars: mt5_sim::prices::MAX_BARS_INTRADAY,
     };
     let broker = mt5_sim::broker::open_from_config(&cfg).await.unwrap().0;
     let terminal = Arc::new(Hooked {

@@ -1,0 +1,358 @@
+//! The backtest workers: each takes the next unit (one combination) from the store's queue under
+//! a lease, reads what it needs from the account's broker (through the bar cache), runs it off
+//! the async runtime, and stores its result under its claim.
+//!
+//! A worker renews its lease every second, which is also when it learns that the unit was
+//! canceled or its lease lost (then it stops within that second and writes nothing). A unit whose
+//! worker died is queued again when its lease runs out, and another worker, on this replica or
+//! another, runs it from the start.
+
+use super::run::{self, History, Settings};
+use super::spec::{AccountTerms, Spec};
+use crate::algorithms::strategies;
+use crate::bars::{ReadStats, Source};
+use crate::error::{ApiError, ApiResult};
+use crate::risk::RiskLimits;
+use crate::state::AppState;
+use crate::store::backtests::{Unit, UnitResult};
+use crate::store::UserCtx;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long a claim holds without renewal.
+pub const LEASE_MS: i64 = 15_000;
+/// How often a running unit renews its lease and looks for a cancellation.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How often an idle worker looks at the queue when nothing woke it.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// The backtests' settings (BACKTEST_* and BAR_CACHE_MAX_MB).
+#[derive(Debug, Clone, Copy)]
+pub struct BacktestSettings {
+    /// Units run at once by this process (BACKTEST_WORKERS).
+    pub workers: usize,
+    /// The longest window (BACKTEST_MAX_WINDOW_DAYS).
+    pub max_window_days: u32,
+    /// Backtests kept per user (BACKTESTS_KEPT_PER_USER).
+    pub kept_per_user: u32,
+    /// Bar-evaluations per user per UTC day (BACKTEST_WORK_PER_DAY).
+    pub work_per_day: u64,
+    /// The bar cache's bound, in bytes (BAR_CACHE_MAX_MB).
+    pub bar_cache_max_bytes: u64,
+}
+
+impl Default for BacktestSettings {
+    fn default() -> Self {
+        BacktestSettings {
+            workers: default_workers(),
+            max_window_days: 3660,
+            kept_per_user: 200,
+            work_per_day: 200_000_000,
+            bar_cache_max_bytes: 2048 * 1024 * 1024,
+        }
+    }
+}
+
+/// The cores minus one, at least one.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// The workers' handle: settings, and a bell rung when work is queued.
+pub struct Backtests {
+    pub settings: BacktestSettings,
+    bell: Notify,
+    /// A name unique to this process, written as `claimed_by`.
+    worker_name: String,
+    tasks: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Backtests {
+    pub fn new(settings: BacktestSettings) -> Self {
+        Backtests {
+            settings,
+            bell: Notify::new(),
+            worker_name: format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            tasks: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Work was queued: an idle worker looks now.
+    pub fn wake(&self) {
+        self.bell.notify_waiters();
+    }
+
+    /// Stops the workers (their units' leases run out and are claimed again).
+    pub fn stop(&self) {
+        if let Ok(mut tasks) = self.tasks.lock() {
+            for t in tasks.drain(..) {
+                t.abort();
+            }
+        }
+    }
+}
+
+/// Starts `settings.workers` workers on the state's runtime.
+pub fn spawn(state: AppState) {
+    let n = state.backtests.settings.workers;
+    let mut handles = Vec::with_capacity(n);
+    for i in 0..n {
+        let st = state.clone();
+        let task = tokio::spawn(async move { worker(st, i).await });
+        handles.push(task.abort_handle());
+    }
+    if let Ok(mut tasks) = state.backtests.tasks.lock() {
+        tasks.extend(handles);
+    }
+}
+
+async fn worker(state: AppState, index: usize) {
+    let name = format!("{}#{index}", state.backtests.worker_name);
+    loop {
+        let notified = state.backtests.bell.notified();
+        match state.store.claim_unit(&name, LEASE_MS).await {
+            Ok(Some(unit)) => {
+                run_unit(&state, unit).await;
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "backtest queue not read"),
+        }
+        let _ = tokio::time::timeout(IDLE_POLL, notified).await;
+    }
+}
+
+/// An error as a failed backtest shows it: its code and message.
+fn error_value(e: &ApiError) -> Value {
+    json!({"code": e.code().as_str(), "message": e.to_string()})
+}
+
+async fn run_unit(state: &AppState, unit: Unit) {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicU64::new(0f64.to_bits()));
+    // The heartbeat: renews the lease, records progress, and stops the unit when it was
+    // canceled or its claim superseded.
+    let beat = {
+        let (state, unit, cancel, progress) = (
+            state.clone(),
+            unit.clone(),
+            cancel.clone(),
+            progress.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                let p = f64::from_bits(progress.load(Ordering::Relaxed));
+                match state.store.renew_unit(&unit, LEASE_MS, p).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        cancel.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "backtest lease not renewed"),
+                }
+            }
+        })
+    };
+    let outcome = execute(state, &unit, cancel.clone(), progress).await;
+    beat.abort();
+    let written = match outcome {
+        Ok(Some(result)) => state.store.finish_unit(&unit, result).await,
+        // Canceled, or the lease was lost: the unit is someone else's now, or no one's.
+        Ok(None) => return,
+        Err(e) => {
+            tracing::info!(backtest_id = %unit.backtest_id, code = e.code().as_str(), "backtest failed");
+            state.store.fail_unit(&unit, error_value(&e)).await
+        }
+    };
+    match written {
+        Ok(true) => {}
+        Ok(false) => tracing::info!(
+            backtest_id = %unit.backtest_id,
+            "backtest result not written: the unit was canceled or claimed again"
+        ),
+        Err(e) => {
+            tracing::warn!(backtest_id = %unit.backtest_id, error = %e, "backtest result not written")
+        }
+    }
+}
+
+/// Runs one unit; `None` when it was stopped.
+async fn execute(
+    state: &AppState,
+    unit: &Unit,
+    cancel: Arc<AtomicBool>,
+    progress: Arc<AtomicU64>,
+) -> ApiResult<Option<UnitResult>> {
+    let mut spec = Spec::from_value(&unit.request)?;
+    let strategy = strategies::find(&spec.kind).ok_or(ApiError::AlgorithmNotFound)?;
+    let params = strategy
+        .validate(&unit.parameters)
+        .map_err(ApiError::fields)?;
+    let ctx = UserCtx::service_for(unit.user_id);
+    let row = state
+        .store
+        .get_account(&ctx, unit.account_id)
+        .await?
+        .ok_or(ApiError::AccountNotFound)?;
+    let limits = RiskLimits::stored(row.risk_limits.as_ref())?;
+    // The account's terms, the symbol's specification and the server clock: read once.
+    let symbol_name = params.symbol.clone();
+    let (account, symbol, offset) = crate::trading::read(state, &row, move |t, at| {
+        let symbol = symbol_name.clone();
+        Box::pin(async move {
+            let account = t.account_info(&at).await?;
+            let symbol = t.symbol_info(&at, &symbol).await?;
+            let offset = t.server_time_offset_s(&at).await?;
+            Ok((account, symbol, offset))
+        })
+    })
+    .await?;
+    let terms = AccountTerms {
+        currency: account.currency.clone(),
+        leverage: account.leverage,
+        margin_mode: account.margin_mode,
+        margin_so_mode: account.margin_so_mode,
+        margin_so_call: account.margin_so_call,
+        margin_so_so: account.margin_so_so,
+        server: account.server.clone(),
+    };
+    let initial_deposit = spec.initial_deposit.unwrap_or(account.balance);
+    spec.initial_deposit = Some(initial_deposit);
+    spec.account = Some(terms.clone());
+    spec.server_offset_s = Some(offset);
+
+    let source = Source {
+        state,
+        row: &row,
+        server: crate::bars::server_key(&terms.server),
+        offset_s: offset,
+        cache_max_bytes: state.backtests.settings.bar_cache_max_bytes,
+    };
+    let bar_seconds = params
+        .timeframe
+        .seconds()
+        .ok_or_else(|| ApiError::validation("parameters.timeframe", "must have a fixed length"))?;
+    let warm = strategy.bars_needed(&params).max(1) as usize;
+    let mut stats = ReadStats::default();
+    let (from, to) = (spec.from + offset, spec.to + offset);
+    let mut bars = source
+        .history(&params.symbol, params.timeframe, from, to, warm, &mut stats)
+        .await?;
+    // The bar still forming has no close yet: it is not history.
+    let now_server = time::OffsetDateTime::now_utc().unix_timestamp() + offset;
+    bars.retain(|b| b.time + bar_seconds <= now_server);
+    let m1 = if spec.model == run::Model::M1Ohlc {
+        let first = bars.get(warm.saturating_sub(1)).map_or(from, |b| b.time);
+        source
+            .history(
+                &params.symbol,
+                mt5::Timeframe::M1,
+                first,
+                to + bar_seconds,
+                0,
+                &mut stats,
+            )
+            .await?
+    } else {
+        Vec::new()
+    };
+    let settings = Settings {
+        model: spec.model,
+        spread: spec.spread(),
+        slippage_points: spec.slippage_points,
+        commission_per_lot: spec.commission_per_lot,
+        initial_deposit,
+        account: mt5_sim::engine::AccountSettings {
+            margin_so_mode: terms.margin_so_mode,
+            ..mt5_sim::engine::AccountSettings::simulated(
+                &terms.currency,
+                terms.leverage,
+                terms.margin_mode,
+                terms.margin_so_call,
+                terms.margin_so_so,
+            )
+        },
+        server_offset_s: offset,
+        max_curve_points: if unit.combinations > 1 { 1_000 } else { 10_000 },
+    };
+    let magic = crate::algorithms::executor::magic_for(&spec.algorithm_id);
+    let kind = spec.kind.clone();
+    // The engine and the strategy: CPU-bound, so off the async runtime, on a thread of its own
+    // with a runtime that only drives this run (it awaits no I/O).
+    let cancel_run = cancel.clone();
+    let ran = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| ApiError::Internal(format!("backtest runtime: {e}")))?;
+        let strategy = strategies::find(&kind).ok_or(ApiError::AlgorithmNotFound)?;
+        rt.block_on(async {
+            let history = History {
+                bars: &bars,
+                m1: &m1,
+                bar_seconds,
+            };
+            let mut report = |p: f64| progress.store(p.to_bits(), Ordering::Relaxed);
+            run::run(
+                strategy.as_ref(),
+                &params,
+                &limits,
+                &symbol,
+                &history,
+                &settings,
+                magic,
+                &cancel_run,
+                &mut report,
+            )
+            .await
+        })
+        .map_err(|e| match e {
+            run::BacktestError::Api(e) => e,
+            other => ApiError::Internal(other.to_string()),
+        })
+        .map(Some)
+        .or_else(|e| {
+            if cancel_run.load(Ordering::Relaxed) {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("backtest task: {e}")))??;
+    let Some(outcome) = ran else {
+        return Ok(None);
+    };
+    if cancel.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    let history_start = outcome
+        .history_start
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t - offset).ok());
+    Ok(Some(UnitResult {
+        report: serde_json::to_value(&outcome.report)
+            .map_err(|e| ApiError::Internal(format!("report: {e}")))?,
+        trades: serde_json::to_value(&outcome.trades)
+            .map_err(|e| ApiError::Internal(format!("trades: {e}")))?,
+        equity: serde_json::to_value(&outcome.curve)
+            .map_err(|e| ApiError::Internal(format!("equity: {e}")))?,
+        history_start,
+        notes: json!({
+            "sl_and_tp_in_one_bar": outcome.sl_and_tp_in_one_bar,
+            "unmodelled_swaps": outcome.unmodelled_swaps,
+            "bars": bars_len_note(&stats),
+        }),
+        request: spec.to_value(),
+    }))
+}
+
+fn bars_len_note(stats: &ReadStats) -> Value {
+    json!({"chunks": stats.chunks, "chunks_from_terminal": stats.from_terminal})
+}
