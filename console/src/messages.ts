@@ -17,6 +17,7 @@ export const MESSAGES = {
   order_not_found: "That pending order no longer exists.",
   algorithm_not_found: "No such algorithm.",
   run_not_found: "No such algorithm run.",
+  backtest_not_found: "No such backtest: it was deleted, or never existed.",
   not_found: "Not found.",
   method_not_allowed: "This action is not available.",
   upgrade_required: "The live stream needs a WebSocket.",
@@ -60,4 +61,5 @@ export const SCOPES: Record<string, string> = {
   symbols_per_user: "symbol reads",
   refusals_per_user: "refused requests",
   dry_runs_per_user: "dry runs",
+  backtest_work_per_day: "backtest bars today",
 };

@@ -249,6 +249,88 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/backtests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's backtests, newest first. */
+        get: operations["list_backtests"];
+        put?: never;
+        /**
+         * Queues a backtest or a parameter sweep.
+         * @description Everything is checked now (strategy parameters of every combination, window, costs) and
+         *     nothing is read from a terminal: a symbol the broker does not have fails the job when it
+         *     starts (`symbol_not_found`). The work (bars × combinations) counts against the user's daily
+         *     budget (`BACKTEST_WORK_PER_DAY`).
+         */
+        post: operations["create_backtest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/backtests/{backtest_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One backtest: its status, progress, normalized request and, once done, its results. */
+        get: operations["get_backtest"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancels a queued or running backtest (`202`, `canceled`, stops within a second, no results
+         *     kept), or deletes a finished one (`204`; then `404 backtest_not_found`).
+         */
+        delete: operations["delete_backtest"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/backtests/{backtest_id}/equity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A combination's balance and equity curve in at most `points` buckets; each keeps the lowest
+         *     and highest equity inside it, so a drawdown is never smoothed away.
+         */
+        get: operations["get_backtest_equity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/backtests/{backtest_id}/trades": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A combination's closed trades, oldest first (empty until it is done). */
+        get: operations["list_backtest_trades"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/history/deals": {
         parameters: {
             query?: never;
@@ -845,6 +927,137 @@ export interface components {
         AuditPage: {
             entries: components["schemas"]["AuditEntry"][];
         };
+        /** @description Why a backtest failed. */
+        BacktestError: {
+            /** @description A stable error code (docs/errors.md), e.g. `symbol_not_found`. */
+            code: string;
+            message: string;
+        };
+        /**
+         * @description A model of prices inside a bar.
+         * @enum {string}
+         */
+        BacktestModel: "open_prices" | "m1_ohlc";
+        /** @description Backtests, newest first; `next_cursor` is null on the last page. */
+        BacktestPage: {
+            backtests: components["schemas"]["BacktestView"][];
+            next_cursor: string | null;
+        };
+        /** @description One combination's outcome, ranked. */
+        BacktestResult: {
+            /** Format: int32 */
+            combination: number;
+            /**
+             * Format: int64
+             * @description Chunks of history (whole months of bars) the run used.
+             */
+            history_chunks: number;
+            /**
+             * Format: int64
+             * @description How many of them were read from a terminal; the others came from the bar cache.
+             */
+            history_chunks_from_terminal: number;
+            /**
+             * Format: date-time
+             * @description The first decision bar's open time: later than `from` when the history is shorter.
+             */
+            history_start: string | null;
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: int32
+             * @description 1 for the best by `rank_by`.
+             */
+            rank: number;
+            report: components["schemas"]["Report"];
+            /**
+             * Format: int64
+             * @description Bars in which both the SL and the TP of a position lay (the bar's path decided).
+             */
+            sl_and_tp_in_one_bar: number;
+            /** @description Symbols whose swap mode the engine does not model (charged no swap). */
+            unmodelled_swaps: string[];
+        };
+        /**
+         * @description How fills pay the spread.
+         * @enum {string}
+         */
+        BacktestSpread: "bar" | "fixed" | "larger";
+        /**
+         * @description A backtest's status.
+         * @enum {string}
+         */
+        BacktestStatus: "queued" | "running" | "done" | "failed" | "canceled";
+        /** @description A closed trade of a backtest. */
+        BacktestTrade: {
+            /** Format: double */
+            commission: number;
+            /** Format: double */
+            price_close: number;
+            /** Format: double */
+            price_open: number;
+            /** Format: double */
+            profit: number;
+            /** Format: double */
+            sl: number;
+            /** Format: double */
+            swap: number;
+            /**
+             * Format: date-time
+             * @description Entry time.
+             */
+            time: string;
+            /** Format: date-time */
+            time_close: string;
+            /** Format: double */
+            tp: number;
+            type: components["schemas"]["PositionType"];
+            /** Format: double */
+            volume: number;
+        };
+        /** @description A page of a combination's trades, oldest first. */
+        BacktestTradePage: {
+            /** Format: int32 */
+            combination: number;
+            next_cursor: string | null;
+            trades: components["schemas"]["BacktestTrade"][];
+        };
+        /** @description A backtest. */
+        BacktestView: {
+            /** Format: uuid */
+            account_id: string;
+            /**
+             * Format: int32
+             * @description 1 for a plain backtest; the grid's size for a sweep.
+             */
+            combinations: number;
+            /** Format: date-time */
+            created_at: string;
+            error: null | components["schemas"]["BacktestError"];
+            /** Format: date-time */
+            finished_at: string | null;
+            /** Format: date-time */
+            history_start: string | null;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: double
+             * @description Units done over all, 0 to 1.
+             */
+            progress: number;
+            rank_by: components["schemas"]["RankMetric"];
+            report: null | components["schemas"]["Report"];
+            /** @description The normalized request; once running, with the account's terms and server offset. */
+            request: {
+                [key: string]: unknown;
+            };
+            /** @description Every finished combination, best first. */
+            results: components["schemas"]["BacktestResult"][];
+            /** Format: date-time */
+            started_at: string | null;
+            status: components["schemas"]["BacktestStatus"];
+        };
         /** @description A built-in strategy. */
         BuiltinAlgorithm: {
             description: string;
@@ -905,6 +1118,17 @@ export interface components {
             /** Format: uuid */
             account_id: string;
             success: components["schemas"]["True"];
+        };
+        /** @description Costs broken down, each a positive amount paid. */
+        Costs: {
+            /** Format: double */
+            commission: number;
+            /** Format: double */
+            slippage: number;
+            /** Format: double */
+            spread: number;
+            /** Format: double */
+            swap: number;
         };
         /** @description A configuration of a built-in strategy: its `kind` and the parameters that strategy takes */
         CreateAlgorithmRequest: {
@@ -1054,6 +1278,60 @@ export interface components {
                 tp_rr?: number | null;
             };
         };
+        /** @description POST /backtests. */
+        CreateBacktestRequest: {
+            /**
+             * Format: uuid
+             * @description One of the user's accounts: its broker's history and its terms.
+             */
+            account_id: string;
+            /**
+             * @description A built-in strategy's name, or a saved configuration's id (its kind and parameters are
+             *     copied now).
+             */
+            algorithm_id: string;
+            /**
+             * Format: double
+             * @description Per lot per side, in the account currency (default 0).
+             */
+            commission_per_lot?: number | null;
+            /** @description The window's start (RFC 3339 or epoch seconds). */
+            from: components["schemas"]["TimeInput"];
+            /**
+             * Format: double
+             * @description Default: the account's balance when the backtest starts.
+             */
+            initial_deposit?: number | null;
+            /** @description Default `open_prices`. */
+            model?: components["schemas"]["BacktestModel"];
+            /**
+             * @description The strategy's parameters (overriding a configuration's), validated as
+             *     `/algorithms/execute` validates them.
+             */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /** @description The metric a sweep's combinations are ranked by (default `net_profit`). */
+            rank_by?: components["schemas"]["RankMetric"];
+            /**
+             * Format: int32
+             * @description Adverse points on market fills and stops (default 0).
+             */
+            slippage_points?: number | null;
+            /** @description Default `bar` (the bar's recorded spread, MT5's smallest of the bar). */
+            spread?: components["schemas"]["BacktestSpread"];
+            /**
+             * Format: int32
+             * @description Points for `fixed` and `larger` (default 0).
+             */
+            spread_points?: number | null;
+            /** @description A sweep: parameter name → the values it takes (arrays; at most 256 combinations in all). */
+            sweep?: {
+                [key: string]: unknown;
+            };
+            /** @description The window's end; after now is read as now. */
+            to: components["schemas"]["TimeInput"];
+        };
         /** @description The current account, with live balance and equity. */
         CurrentAccount: {
             /** Format: double */
@@ -1107,6 +1385,27 @@ export interface components {
             /** Format: double */
             volume: number;
         };
+        EquityCurve: {
+            /** Format: int32 */
+            combination: number;
+            points: components["schemas"]["EquityPoint"][];
+        };
+        /** @description A bucket of the balance and equity curve. */
+        EquityPoint: {
+            /** Format: double */
+            balance: number;
+            /** Format: double */
+            equity: number;
+            /** Format: double */
+            equity_max: number;
+            /** Format: double */
+            equity_min: number;
+            /**
+             * Format: date-time
+             * @description The bucket's start.
+             */
+            time: string;
+        };
         /** @description Every error response: `{"success": false, "error": {"code", "message", "details"}}`. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -1117,7 +1416,7 @@ export interface components {
          * @description A stable error code; see docs/errors.md
          * @enum {string}
          */
-        ErrorCode: "invalid_json" | "unauthorized" | "anonymous_not_allowed" | "mfa_required" | "account_not_found" | "no_account" | "read_only_account" | "trading_disabled" | "symbol_not_found" | "position_not_found" | "order_not_found" | "algorithm_not_found" | "run_not_found" | "not_found" | "method_not_allowed" | "upgrade_required" | "account_exists" | "algorithm_exists" | "algorithm_limit_reached" | "account_credentials_invalid" | "request_in_progress" | "order_outcome_unknown" | "journal_entry_not_found" | "payload_too_large" | "validation_failed" | "invalid_combination" | "mt5_login_failed" | "account_type_mismatch" | "trade_rejected" | "risk_limit_exceeded" | "live_confirmation_required" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "terminal_unavailable" | "terminal_trading_disabled" | "database_unavailable" | "journal_unavailable" | "redis_unavailable" | "too_many_connections" | "terminal_timeout";
+        ErrorCode: "invalid_json" | "unauthorized" | "anonymous_not_allowed" | "mfa_required" | "account_not_found" | "no_account" | "read_only_account" | "trading_disabled" | "symbol_not_found" | "position_not_found" | "order_not_found" | "algorithm_not_found" | "run_not_found" | "backtest_not_found" | "not_found" | "method_not_allowed" | "upgrade_required" | "account_exists" | "algorithm_exists" | "algorithm_limit_reached" | "account_credentials_invalid" | "request_in_progress" | "order_outcome_unknown" | "journal_entry_not_found" | "payload_too_large" | "validation_failed" | "invalid_combination" | "mt5_login_failed" | "account_type_mismatch" | "trade_rejected" | "risk_limit_exceeded" | "live_confirmation_required" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "terminal_unavailable" | "terminal_trading_disabled" | "database_unavailable" | "journal_unavailable" | "redis_unavailable" | "too_many_connections" | "terminal_timeout";
         ErrorDetail: {
             code: components["schemas"]["ErrorCode"];
             /**
@@ -1677,6 +1976,11 @@ export interface components {
         PositionReason: ("client" | "mobile" | "web" | "expert") | string;
         /** @description MT5's POSITION_TYPE_* constant, lower-case without the prefix; `unknown_<n>` (n: MT5's integer) for a value the service does not know */
         PositionType: ("buy" | "sell") | string;
+        /**
+         * @description The report fields a sweep may be ranked by.
+         * @enum {string}
+         */
+        RankMetric: "net_profit" | "profit_factor" | "expected_payoff" | "recovery_factor" | "sharpe_ratio" | "win_rate" | "total_trades" | "max_drawdown_balance" | "max_drawdown_balance_pct" | "max_drawdown_equity" | "max_drawdown_equity_pct";
         /** @description One bar of `copy_rates_*` (the numpy rates dtype). */
         Rate: {
             /** Format: double */
@@ -1728,6 +2032,87 @@ export interface components {
         };
         /** @enum {string} */
         ReadyStatus: "ready" | "not_ready";
+        /** @description The report's numbers (docs/backtests.md#report). */
+        Report: {
+            /** Format: double */
+            average_loss: number;
+            /** Format: double */
+            average_win: number;
+            costs: components["schemas"]["Costs"];
+            /**
+             * Format: double
+             * @description Net profit per trade; null without trades.
+             */
+            expected_payoff: number | null;
+            /**
+             * Format: double
+             * @description The sum of the losing trades' results (zero or negative).
+             */
+            gross_loss: number;
+            /**
+             * Format: double
+             * @description The sum of the winning trades' results.
+             */
+            gross_profit: number;
+            /** Format: double */
+            initial_deposit: number;
+            /**
+             * Format: double
+             * @description Zero or negative.
+             */
+            largest_loss: number;
+            /** Format: double */
+            largest_win: number;
+            /** Format: int64 */
+            longest_losing_streak: number;
+            /** Format: int64 */
+            longest_winning_streak: number;
+            /**
+             * Format: double
+             * @description The largest fall of the balance from a peak, in money.
+             */
+            max_drawdown_balance: number;
+            /**
+             * Format: double
+             * @description The same fall as a percentage of that peak.
+             */
+            max_drawdown_balance_pct: number;
+            /**
+             * Format: double
+             * @description The largest fall of the equity from a peak (the curve's lowest and highest points).
+             */
+            max_drawdown_equity: number;
+            /** Format: double */
+            max_drawdown_equity_pct: number;
+            /**
+             * Format: double
+             * @description Gross profit plus gross loss: every trade's profit, swap and commission.
+             */
+            net_profit: number;
+            /**
+             * Format: double
+             * @description Gross profit over the gross loss's size; null without a losing trade.
+             */
+            profit_factor: number | null;
+            /**
+             * Format: double
+             * @description Net profit over the maximal equity drawdown; null when there was none.
+             */
+            recovery_factor: number | null;
+            /**
+             * Format: double
+             * @description The mean of the trades' returns (result over the balance before the trade) over their
+             *     standard deviation; not annualised; null with fewer than two trades or no variation.
+             */
+            sharpe_ratio: number | null;
+            /** Format: int64 */
+            total_trades: number;
+            /**
+             * Format: double
+             * @description Winning trades over all trades (0 to 1); null without trades.
+             */
+            win_rate: number | null;
+        };
         /** @description The account's risk limits; an unset limit is absent (docs/algorithms.md). */
         RiskLimits: {
             /**
@@ -3370,6 +3755,286 @@ export interface operations {
                 };
             };
             500: components["responses"]["Internal"];
+        };
+    };
+    list_backtests: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`). */
+                cursor?: string;
+                /** @description 1 to 200 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of backtests */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BacktestPage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `validation_failed`: a bad `limit` or `cursor`, or an unknown parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+            503: components["responses"]["DatabaseUnavailable"];
+        };
+    };
+    create_backtest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBacktestRequest"];
+            };
+        };
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BacktestView"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `account_not_found`; `algorithm_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description `validation_failed` (`parameters.<key>`, `sweep.<key>`, or a field of the request); `invalid_combination` (`from` not before `to`, a window over `BACKTEST_MAX_WINDOW_DAYS`, a grid over 256 combinations, `spread_points` without `fixed` or `larger`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["DatabaseUnavailable"];
+        };
+    };
+    get_backtest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The backtest's id */
+                backtest_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The backtest */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BacktestView"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `backtest_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: `backtest_id` is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+            503: components["responses"]["DatabaseUnavailable"];
+        };
+    };
+    delete_backtest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The backtest's id */
+                backtest_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Canceled */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BacktestView"];
+                };
+            };
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `backtest_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: `backtest_id` is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+            503: components["responses"]["DatabaseUnavailable"];
+        };
+    };
+    get_backtest_equity: {
+        parameters: {
+            query?: {
+                /** @description A sweep's combination (default: the best). */
+                combination?: number;
+                /** @description Buckets at most, 1 to 10000 (default 1000); each keeps its lowest and highest equity. */
+                points?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The backtest's id */
+                backtest_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The curve */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EquityCurve"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `backtest_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: `backtest_id`, `points` or `combination` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+            503: components["responses"]["DatabaseUnavailable"];
+        };
+    };
+    list_backtest_trades: {
+        parameters: {
+            query?: {
+                /** @description A sweep's combination (default: the best). */
+                combination?: number;
+                /** @description `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`). */
+                cursor?: string;
+                /** @description 1 to 1000 (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The backtest's id */
+                backtest_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of trades */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BacktestTradePage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `backtest_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: `backtest_id`, `combination`, `limit` or `cursor` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+            503: components["responses"]["DatabaseUnavailable"];
         };
     };
     history_deals: {

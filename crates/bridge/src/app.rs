@@ -238,7 +238,7 @@ impl Application {
                 settings.stream.max_pending,
             )),
             stream: settings.stream,
-            backtests: Arc::new(crate::backtest::jobs::Backtests::new(settings.backtests)),
+            backtests: Arc::new(crate::backtest::handle::Backtests::new(settings.backtests)),
         };
         if let Some(r) = &state.redis {
             crate::shared_state::relay_journal(r.clone(), state.events.clone());

@@ -297,7 +297,7 @@ pub struct ServeSettings {
     pub idempotency_ttl_s: i64,
     /// BACKTEST_WORKERS, BACKTEST_MAX_WINDOW_DAYS, BACKTESTS_KEPT_PER_USER, BACKTEST_WORK_PER_DAY,
     /// BAR_CACHE_MAX_MB.
-    pub backtests: crate::backtest::jobs::BacktestSettings,
+    pub backtests: crate::backtest::handle::BacktestSettings,
     /// RECONCILE_GRACE_MS: how long past its deadline an order in doubt is looked for.
     pub reconcile_grace: Duration,
     /// Bearer token `/metrics` requires; unset, `/metrics` answers 401 to everyone.
@@ -754,10 +754,10 @@ impl ServeSettings {
                         algorithms_per_user: args.algorithms_per_user,
                     },
                     idempotency_ttl_s: args.idempotency_ttl_s.min(i64::MAX as u64) as i64,
-                    backtests: crate::backtest::jobs::BacktestSettings {
+                    backtests: crate::backtest::handle::BacktestSettings {
                         workers: args
                             .backtest_workers
-                            .unwrap_or_else(crate::backtest::jobs::default_workers),
+                            .unwrap_or_else(crate::backtest::handle::default_workers),
                         max_window_days: args.backtest_max_window_days,
                         kept_per_user: args.backtests_kept_per_user,
                         work_per_day: args.backtest_work_per_day,

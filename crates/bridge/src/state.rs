@@ -48,7 +48,7 @@ pub struct AppState {
     /// STREAM_MAX_CONNECTIONS_PER_USER and STREAM_BUFFER.
     pub stream: StreamSettings,
     /// The backtest workers' settings and bell.
-    pub backtests: Arc<crate::backtest::jobs::Backtests>,
+    pub backtests: Arc<crate::backtest::handle::Backtests>,
 }
 
 /// The live stream's limits.

@@ -7,6 +7,7 @@
 //! worker died is queued again when its lease runs out, and another worker, on this replica or
 //! another, runs it from the start.
 
+pub use super::handle::{default_workers, BacktestSettings, Backtests};
 use super::run::{self, History, Settings};
 use super::spec::{AccountTerms, Spec};
 use crate::algorithms::strategies;
@@ -20,7 +21,6 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// How long a claim holds without renewal.
 pub const LEASE_MS: i64 = 15_000;
@@ -28,75 +28,6 @@ pub const LEASE_MS: i64 = 15_000;
 const HEARTBEAT: Duration = Duration::from_secs(1);
 /// How often an idle worker looks at the queue when nothing woke it.
 const IDLE_POLL: Duration = Duration::from_millis(500);
-
-/// The backtests' settings (BACKTEST_* and BAR_CACHE_MAX_MB).
-#[derive(Debug, Clone, Copy)]
-pub struct BacktestSettings {
-    /// Units run at once by this process (BACKTEST_WORKERS).
-    pub workers: usize,
-    /// The longest window (BACKTEST_MAX_WINDOW_DAYS).
-    pub max_window_days: u32,
-    /// Backtests kept per user (BACKTESTS_KEPT_PER_USER).
-    pub kept_per_user: u32,
-    /// Bar-evaluations per user per UTC day (BACKTEST_WORK_PER_DAY).
-    pub work_per_day: u64,
-    /// The bar cache's bound, in bytes (BAR_CACHE_MAX_MB).
-    pub bar_cache_max_bytes: u64,
-}
-
-impl Default for BacktestSettings {
-    fn default() -> Self {
-        BacktestSettings {
-            workers: default_workers(),
-            max_window_days: 3660,
-            kept_per_user: 200,
-            work_per_day: 200_000_000,
-            bar_cache_max_bytes: 2048 * 1024 * 1024,
-        }
-    }
-}
-
-/// The cores minus one, at least one.
-pub fn default_workers() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get().saturating_sub(1))
-        .unwrap_or(1)
-        .max(1)
-}
-
-/// The workers' handle: settings, and a bell rung when work is queued.
-pub struct Backtests {
-    pub settings: BacktestSettings,
-    bell: Notify,
-    /// A name unique to this process, written as `claimed_by`.
-    worker_name: String,
-    tasks: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
-}
-
-impl Backtests {
-    pub fn new(settings: BacktestSettings) -> Self {
-        Backtests {
-            settings,
-            bell: Notify::new(),
-            worker_name: format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple()),
-            tasks: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Work was queued: an idle worker looks now.
-    pub fn wake(&self) {
-        self.bell.notify_waiters();
-    }
-
-    /// Stops the workers (their units' leases run out and are claimed again).
-    pub fn stop(&self) {
-        if let Ok(mut tasks) = self.tasks.lock() {
-            for t in tasks.drain(..) {
-                t.abort();
-            }
-        }
-    }
-}
 
 /// Starts `settings.workers` workers on the state's runtime.
 pub fn spawn(state: AppState) {
@@ -107,15 +38,13 @@ pub fn spawn(state: AppState) {
         let task = tokio::spawn(async move { worker(st, i).await });
         handles.push(task.abort_handle());
     }
-    if let Ok(mut tasks) = state.backtests.tasks.lock() {
-        tasks.extend(handles);
-    }
+    state.backtests.hold(handles);
 }
 
 async fn worker(state: AppState, index: usize) {
-    let name = format!("{}#{index}", state.backtests.worker_name);
+    let name = format!("{}#{index}", state.backtests.worker_name());
     loop {
-        let notified = state.backtests.bell.notified();
+        let notified = state.backtests.bell().notified();
         match state.store.claim_unit(&name, LEASE_MS).await {
             Ok(Some(unit)) => {
                 run_unit(&state, unit).await;
@@ -160,6 +89,12 @@ async fn run_unit(state: &AppState, unit: Unit) {
             }
         })
     };
+    // Dropped with this future too (a worker stopped mid-unit): the heartbeat stops and the run
+    // is told to, so a stopped worker's lease runs out as a dead process's would.
+    let _stop = StopOnDrop {
+        beat: beat.abort_handle(),
+        cancel: cancel.clone(),
+    };
     let outcome = execute(state, &unit, cancel.clone(), progress).await;
     beat.abort();
     let written = match outcome {
@@ -180,6 +115,18 @@ async fn run_unit(state: &AppState, unit: Unit) {
         Err(e) => {
             tracing::warn!(backtest_id = %unit.backtest_id, error = %e, "backtest result not written")
         }
+    }
+}
+
+struct StopOnDrop {
+    beat: tokio::task::AbortHandle,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.beat.abort();
+        self.cancel.store(true, Ordering::Relaxed);
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`spec`]: the normalized request, its combinations and what it costs.
 //! - [`jobs`]: the workers that take units from the store's queue under leases.
 
+pub mod handle;
 pub mod jobs;
 pub mod report;
 pub mod run;

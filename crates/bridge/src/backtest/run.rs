@@ -583,6 +583,40 @@ pub async fn run(
             progress((t + 2 - warm) as f64 / decision_bars as f64);
         }
     }
+    // As MT5's tester ends a test: every position still open is closed at the last price, so
+    // the report's trades and the curve's last balance agree.
+    let open = account.positions();
+    if let (false, Some(quote)) = (open.is_empty(), account.symbol_info(&symbol.name)) {
+        for p in &open {
+            let (close_type, price) = if p.r#type == PositionType::Buy {
+                (mt5::OrderType::Sell, quote.bid)
+            } else {
+                (mt5::OrderType::Buy, quote.ask)
+            };
+            let filling = crate::trading::requests::default_filling(symbol, close_type)
+                .unwrap_or(mt5::OrderFilling::Return);
+            let request = close_request(
+                p,
+                close_type,
+                p.volume,
+                price,
+                0,
+                filling,
+                "end of test".into(),
+            );
+            let _closed = account.order_send(&request);
+        }
+        let info = account.account_info();
+        samples.push(CurvePoint {
+            time: bars
+                .last()
+                .map_or(0, |b| b.time + history.bar_seconds - offset),
+            balance: info.balance,
+            equity: info.equity,
+            equity_min: info.equity,
+            equity_max: info.equity,
+        });
+    }
     let trades = round_trips(account.deals(), &entries, offset);
     let curve = buckets(&samples, settings.max_curve_points.max(1));
     let report = report::report(settings.initial_deposit, &trades, &curve);

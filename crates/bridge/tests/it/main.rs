@@ -25,6 +25,7 @@ mod api_algorithms;
 mod api_trading;
 mod audit_contract;
 mod auth;
+mod backtest_api;
 mod backtest_store_contract;
 mod backtests;
 mod cli;

@@ -1444,6 +1444,89 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .await;
     assert_eq!((s, code(&b)), (404, "no_account"));
 
+    // Backtests: queued, polled to the end, read, deleted; a canceled one; one not found.
+    let backtests = routes::BACKTESTS;
+    let to = now_ms / 1000;
+    let backtest_body = json!({"account_id": acc1, "algorithm_id": "ma_crossover",
+        "parameters": {"symbol": "EURUSD", "timeframe": "H1"}, "from": to - 10 * 86_400, "to": to,
+        "sweep": {"fast_period": [5, 8]}, "spread": "fixed", "spread_points": 10});
+    let (s, b) = c
+        .call(
+            "POST",
+            backtests,
+            backtests,
+            Some(t),
+            &[],
+            Body::Json(backtest_body.clone()),
+        )
+        .await;
+    ok(s, &b, 202);
+    let bt = b["id"].as_str().unwrap().to_string();
+    let one = "/api/v1/backtests/{backtest_id}";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (s, b) = c.get(one, &routes::backtest(&bt), t).await;
+        ok(s, &b, 200);
+        if b["status"] == "done" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{b}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (s, b) = c.get(backtests, &format!("{backtests}?limit=1"), t).await;
+    ok(s, &b, 200);
+    let (s, b) = c
+        .get(
+            "/api/v1/backtests/{backtest_id}/trades",
+            &format!("{}?limit=1", routes::backtest_trades(&bt)),
+            t,
+        )
+        .await;
+    ok(s, &b, 200);
+    let (s, b) = c
+        .get(
+            "/api/v1/backtests/{backtest_id}/equity",
+            &format!("{}?points=3&combination=1", routes::backtest_equity(&bt)),
+            t,
+        )
+        .await;
+    ok(s, &b, 200);
+    let (s, b) = c
+        .call(
+            "DELETE",
+            one,
+            &routes::backtest(&bt),
+            Some(t),
+            &[],
+            Body::None,
+        )
+        .await;
+    ok(s, &b, 204);
+    let (s, b) = c.get(one, &routes::backtest(&bt), t).await;
+    assert_eq!((s, code(&b)), (404, "backtest_not_found"));
+    let (s, b) = c
+        .call(
+            "POST",
+            backtests,
+            backtests,
+            Some(t),
+            &[],
+            Body::Json(backtest_body),
+        )
+        .await;
+    ok(s, &b, 202);
+    let (s, b) = c
+        .call(
+            "DELETE",
+            one,
+            &routes::backtest(b["id"].as_str().unwrap()),
+            Some(t),
+            &[],
+            Body::None,
+        )
+        .await;
+    assert!(s == 202 || s == 204, "{s} {b}");
+
     // A schema that disagrees with a real response is caught: the tick against a Tick schema whose
     // `bid` is a string, and against one that lacks `volume_real`.
     let tick_schema = json!({"$ref": "#/components/schemas/Tick"});
