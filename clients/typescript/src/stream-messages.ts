@@ -42,6 +42,14 @@ export type StreamEvent = {
   /** The client's name for the subscription, unique on the connection */
   id: string;
   seq: number;
+} | {
+  type: "event";
+  account_id: string;
+  channel: "backtests";
+  data: components["schemas"]["BacktestView"];
+  /** The client's name for the subscription, unique on the connection */
+  id: string;
+  seq: number;
 };
 
 export type StreamTick = {
@@ -89,7 +97,7 @@ export type StreamStatus = {
 /** Subscribe to a channel of one of the user's accounts */
 export type StreamSubscribe = {
   type: "subscribe";
-  channel: "orders" | "runs" | "positions" | "account" | "ticks";
+  channel: "orders" | "runs" | "positions" | "account" | "ticks" | "backtests";
   /** The client's name for the subscription, unique on the connection */
   id: string;
   /** Default: the current account */
@@ -98,12 +106,12 @@ export type StreamSubscribe = {
   symbols?: string[];
 };
 
-/** The subscription is on, for this account */
+/** The subscription is on, for this account (or, `backtests` without `account_id`, for all of the user's) */
 export type StreamSubscribed = {
   type: "subscribed";
-  account_id: string;
   /** The client's name for the subscription, unique on the connection */
   id: string;
+  account_id?: string;
 };
 
 /** End a subscription */

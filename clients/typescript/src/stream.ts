@@ -40,9 +40,10 @@ export interface StreamOptions {
   onStatus?: (status: StreamStatus) => void;
   /**
    * A subscription is on (again, after a reconnection), for `accountId`: no backlog is sent, so
-   * re-read here what may have changed meanwhile (GET /api/v1/journal for `orders`).
+   * re-read here what may have changed meanwhile (GET /api/v1/journal for `orders`). `accountId`
+   * is absent for a `backtests` subscription made for every account of the user's.
    */
-  onSubscribed?: (id: string, accountId: string) => void;
+  onSubscribed?: (id: string, accountId: string | undefined) => void;
   /** Each time the connection closes, with the server's code (4001, 4008, 4029, …), before reconnecting. */
   onClose?: (code: number, reason: string) => void;
   /** Each time the stream is ready (again): re-read what may have changed meanwhile here. */

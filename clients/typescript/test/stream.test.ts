@@ -69,7 +69,7 @@ test("after the service restarts the stream reconnects with backoff, re-authenti
     WebSocket: socket.WebSocket,
     onEvent: (e) => events.push(e),
     onReady: () => (readies += 1),
-    onSubscribed: (_id, accountId) => subscribed.push(accountId),
+    onSubscribed: (_id, accountId) => subscribed.push(accountId ?? ""),
     onClose: (code) => closes.push(code),
     backoffMs: 100,
     maxBackoffMs: 800,

@@ -27,6 +27,8 @@ pub struct Change {
 pub enum Kind {
     Journal,
     Run,
+    /// A backtest was queued, progressed (at most once a second), finished or was canceled.
+    Backtest,
     /// The account was deleted: its subscriptions end.
     AccountDeleted,
     /// The account's row changed where a subscription depends on it (a new password): its
@@ -39,6 +41,7 @@ impl Kind {
         match self {
             Kind::Journal => "journal",
             Kind::Run => "run",
+            Kind::Backtest => "backtest",
             Kind::AccountDeleted => "account_deleted",
             Kind::AccountChanged => "account_changed",
         }
@@ -48,6 +51,7 @@ impl Kind {
         match s {
             "journal" => Some(Kind::Journal),
             "run" => Some(Kind::Run),
+            "backtest" => Some(Kind::Backtest),
             "account_deleted" => Some(Kind::AccountDeleted),
             "account_changed" => Some(Kind::AccountChanged),
             _ => None,
@@ -111,6 +115,14 @@ impl Events {
             user_id,
             kind: Kind::Run,
             id: run_id,
+        });
+    }
+
+    pub fn backtest_changed(&self, user_id: Uuid, backtest_id: Uuid) {
+        self.changed(Change {
+            user_id,
+            kind: Kind::Backtest,
+            id: backtest_id,
         });
     }
 

@@ -47,6 +47,9 @@ async fn worker(state: AppState, index: usize) {
         let notified = state.backtests.bell().notified();
         match state.store.claim_unit(&name, LEASE_MS).await {
             Ok(Some(unit)) => {
+                state
+                    .events
+                    .backtest_changed(unit.user_id, unit.backtest_id);
                 run_unit(&state, unit).await;
                 continue;
             }
@@ -79,7 +82,10 @@ async fn run_unit(state: &AppState, unit: Unit) {
                 tokio::time::sleep(HEARTBEAT).await;
                 let p = f64::from_bits(progress.load(Ordering::Relaxed));
                 match state.store.renew_unit(&unit, LEASE_MS, p).await {
-                    Ok(true) => {}
+                    // Progress reaches the stream at most once a second per unit.
+                    Ok(true) => state
+                        .events
+                        .backtest_changed(unit.user_id, unit.backtest_id),
                     Ok(false) => {
                         cancel.store(true, Ordering::Relaxed);
                         return;
@@ -107,7 +113,9 @@ async fn run_unit(state: &AppState, unit: Unit) {
         }
     };
     match written {
-        Ok(true) => {}
+        Ok(true) => state
+            .events
+            .backtest_changed(unit.user_id, unit.backtest_id),
         Ok(false) => tracing::info!(
             backtest_id = %unit.backtest_id,
             "backtest result not written: the unit was canceled or claimed again"

@@ -133,7 +133,8 @@ mod tests {
                 &json!("runs"),
                 &json!("positions"),
                 &json!("account"),
-                &json!("ticks")
+                &json!("ticks"),
+                &json!("backtests")
             ]
         );
         assert_eq!(

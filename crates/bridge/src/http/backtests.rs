@@ -439,7 +439,7 @@ async fn load(state: &AppState, user: &AuthUser, raw: &str) -> ApiResult<Backtes
         .ok_or(ApiError::BacktestNotFound)
 }
 
-async fn full_view(
+pub(super) async fn full_view(
     state: &AppState,
     user: &AuthUser,
     row: &BacktestRow,
@@ -617,6 +617,7 @@ pub async fn create(
         }
     };
     state.backtests.wake();
+    state.events.backtest_changed(user.id(), row.id);
     Ok((StatusCode::ACCEPTED, Json(view(&row, Vec::new()))).into_response())
 }
 
@@ -892,6 +893,7 @@ pub async fn delete(
         Removed::NotFound => Err(ApiError::BacktestNotFound),
         Removed::Deleted => Ok(StatusCode::NO_CONTENT.into_response()),
         Removed::Canceled => {
+            state.events.backtest_changed(user.id(), id);
             let row = load(&state, &user, &raw).await?;
             Ok((StatusCode::ACCEPTED, Json(view(&row, Vec::new()))).into_response())
         }

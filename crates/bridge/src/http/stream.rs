@@ -264,6 +264,8 @@ struct Subscription {
     ticks: Vec<(String, TickWatch)>,
     /// `ticks`: `waiting_for_terminal` was said and no tick has come since.
     waiting: bool,
+    /// `backtests` without an `account_id`: every account of the user's.
+    all_accounts: bool,
 }
 
 async fn run(socket: WebSocket, state: AppState, start: Start) {
@@ -602,7 +604,11 @@ async fn follow_accounts(
     changes: Vec<Change>,
 ) -> bool {
     for c in changes {
-        if !subscriptions.values().any(|s| s.account_id == c.id) {
+        // A user-wide subscription outlives any one account.
+        if !subscriptions
+            .values()
+            .any(|s| s.account_id == c.id && !s.all_accounts)
+        {
             continue;
         }
         let row = match c.kind {
@@ -618,7 +624,7 @@ async fn follow_accounts(
         };
         let mut ids: Vec<String> = subscriptions
             .iter()
-            .filter(|(_, s)| s.account_id == c.id)
+            .filter(|(_, s)| s.account_id == c.id && !s.all_accounts)
             .map(|(id, _)| id.clone())
             .collect();
         ids.sort();
@@ -657,6 +663,7 @@ async fn send_changes(
         let channel = match c.kind {
             Kind::Journal => "orders",
             Kind::Run => "runs",
+            Kind::Backtest => "backtests",
             Kind::AccountDeleted | Kind::AccountChanged => continue,
         };
         let wanted = |s: &Subscription| {
@@ -680,7 +687,7 @@ async fn send_changes(
         sent.insert(c.id, data.clone());
         let mut ids: Vec<&String> = subscriptions
             .iter()
-            .filter(|(_, s)| s.channel == channel && s.account_id == account_id)
+            .filter(|(_, s)| s.channel == channel && (s.account_id == account_id || s.all_accounts))
             .map(|(id, _)| id)
             .collect();
         ids.sort();
@@ -728,6 +735,14 @@ async fn read_change(state: &AppState, user: &AuthUser, c: Change) -> Option<(Uu
                 (r.account_id, view)
             })
         }),
+        Kind::Backtest => match state.store.get_backtest(&user.ctx, c.id).await {
+            Ok(Some(row)) => super::backtests::full_view(state, user, &row)
+                .await
+                .map(|v| Some((row.account_id, serde_json::to_value(v))))
+                .map_err(|e| crate::store::StoreError::Database(e.to_string())),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        },
     };
     match read {
         Ok(Some((account, Ok(view)))) => Some((account, view)),
@@ -1070,9 +1085,10 @@ async fn subscribe(
         Ok(row) => row,
         Err(e) => return error_message(Some(id), &e),
     };
+    let all_accounts = channel == "backtests" && account.is_none();
     let answer = Subscribed {
         id: id.to_string(),
-        account_id: row.id,
+        account_id: (!all_accounts).then_some(row.id),
     }
     .to_json();
     let mut ticks = Vec::with_capacity(symbols.len());
@@ -1110,6 +1126,7 @@ async fn subscribe(
             row,
             ticks,
             waiting: false,
+            all_accounts,
         },
     );
     answer

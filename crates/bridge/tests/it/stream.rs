@@ -957,3 +957,88 @@ async fn an_idle_stream_is_pinged_every_twenty_seconds() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backtest_progress_reaches_its_user_on_every_account_and_nobody_else() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let (ta, tb) = (app.token(alice), app.token(bob));
+    let first = app
+        .connect(&ta, 10001, "Sim-10001!", "Sim-Demo", "first")
+        .await;
+    let second = app
+        .connect(&ta, 10003, "Sim-10003!", "Sim-Demo", "second")
+        .await;
+    app.connect(&tb, 10002, "Sim-10002!", "Sim-Demo", "bob")
+        .await;
+    let mut ws = ready_stream(&app, &ta).await;
+    // Without an account: every account of the user's.
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "id": "b", "channel": "backtests"}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut ws).await.unwrap(),
+        json!({"type": "subscribed", "id": "b"})
+    );
+    let mut theirs = ready_stream(&app, &tb).await;
+    send(
+        &mut theirs,
+        json!({"type": "subscribe", "id": "b", "channel": "backtests"}),
+    )
+    .await;
+    assert_eq!(next(&mut theirs).await.unwrap()["type"], "subscribed");
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut ids = Vec::new();
+    for account in [&first, &second] {
+        let (s, b) = app
+            .post(
+                routes::BACKTESTS,
+                &ta,
+                json!({"account_id": account, "algorithm_id": "ma_crossover",
+                       "parameters": {"symbol": "EURUSD", "timeframe": "H1"},
+                       "from": now - 10 * 86_400, "to": now}),
+            )
+            .await;
+        assert_eq!(s, 202, "{b}");
+        ids.push(b["id"].as_str().unwrap().to_string());
+    }
+    // Each backtest's events, in order of its statuses, until both are done.
+    let mut seen: std::collections::HashMap<String, Vec<String>> = Default::default();
+    while ids
+        .iter()
+        .any(|id| seen.get(id).and_then(|s| s.last()).map(String::as_str) != Some("done"))
+    {
+        let e = next(&mut ws).await.unwrap();
+        assert_eq!(
+            (&e["type"], &e["channel"], &e["id"]),
+            (&json!("event"), &json!("backtests"), &json!("b")),
+            "{e}"
+        );
+        let id = e["data"]["id"].as_str().unwrap().to_string();
+        assert!(ids.contains(&id), "{e}");
+        assert_eq!(e["account_id"], e["data"]["account_id"]);
+        seen.entry(id)
+            .or_default()
+            .push(e["data"]["status"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        let statuses = &seen[id];
+        // Queued, unless a worker took it before the stream read it.
+        assert!(
+            ["queued", "running"].contains(&statuses[0].as_str()),
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.last().map(String::as_str),
+            Some("done"),
+            "{statuses:?}"
+        );
+    }
+    // Bob's stream heard nothing of them.
+    let quiet = tokio::time::timeout(Duration::from_millis(500), theirs.next()).await;
+    assert!(quiet.is_err(), "{quiet:?}");
+    app.shutdown().await;
+}

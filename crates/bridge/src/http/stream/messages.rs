@@ -14,7 +14,14 @@ use std::borrow::Cow;
 use uuid::Uuid;
 
 /// The channels this service streams.
-pub const CHANNELS: &[&str] = &["orders", "runs", "positions", "account", "ticks"];
+pub const CHANNELS: &[&str] = &[
+    "orders",
+    "runs",
+    "positions",
+    "account",
+    "ticks",
+    "backtests",
+];
 /// Subscriptions one connection may hold.
 pub const MAX_SUBSCRIPTIONS: usize = 50;
 /// Symbols one `ticks` subscription may name.
@@ -145,12 +152,13 @@ messages! {
         req user_id: Uuid => uuid(),
     }
 
-    /// The subscription is on, for this account.
+    /// The subscription is on, for this account (absent: a `backtests` subscription for every
+    /// account of the user's).
     Subscribed = "subscribed",
-    summary: "The subscription is on, for this account",
+    summary: "The subscription is on, for this account (or, `backtests` without `account_id`, for all of the user's)",
     {
         req id: String => id(),
-        req account_id: Uuid => uuid(),
+        opt account_id: Uuid => uuid(),
     }
 
     /// The subscription is off.
@@ -223,6 +231,7 @@ pub const EVENT_DATA: &[(&str, &str)] = &[
     ("positions", "PositionList"),
     ("account", "AccountInfo"),
     ("ticks", STREAM_TICK),
+    ("backtests", "BacktestView"),
 ];
 
 /// The schema of a `ticks` event's data (`StreamTick`, made in `http/asyncapi.rs` from the tick
