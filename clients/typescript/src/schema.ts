@@ -64,6 +64,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{account_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The account's trading over a window, from its deals: net profit and its parts, the balance's
+         *     drawdown, the trades' statistics, commission, swap and fees; deposits, withdrawals and credit
+         *     apart from P&L. What deals cannot tell (equity drawdown, spread, slippage) is null, named in
+         *     `unavailable` with why.
+         */
+        get: operations["account_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/{account_id}/switch": {
         parameters: {
             query?: never;
@@ -744,6 +766,28 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description What a live account's deals show of costs; what they cannot show is null. */
+        AccountCosts: {
+            /** Format: double */
+            commission: number;
+            /**
+             * Format: double
+             * @description Deals' fees, and the broker's commission and charge deals.
+             */
+            fee: number;
+            /**
+             * Format: double
+             * @description Null: not derived from the deals (see `unavailable`).
+             */
+            slippage: number | null;
+            /**
+             * Format: double
+             * @description Null: deal history records no spread.
+             */
+            spread: number | null;
+            /** Format: double */
+            swap: number;
+        };
         AccountEnvelope: {
             account: components["schemas"]["Account"];
         };
@@ -806,6 +850,89 @@ export interface components {
         };
         /** @description MT5's ACCOUNT_MARGIN_MODE_* constant, lower-case without the prefix; `unknown_<n>` (n: MT5's integer) for a value the service does not know */
         AccountMarginMode: ("retail_netting" | "exchange" | "retail_hedging") | string;
+        /**
+         * @description The report of a live account's trading over a window, from its deals: the backtest report's
+         *     numbers where deals give them.
+         */
+        AccountReport: {
+            /** Format: double */
+            average_loss: number;
+            /** Format: double */
+            average_win: number;
+            balance_operations: components["schemas"]["BalanceOperations"];
+            costs: components["schemas"]["AccountCosts"];
+            /** Format: double */
+            expected_payoff: number | null;
+            /**
+             * Format: double
+             * @description The balance after the window's last deal.
+             */
+            final_balance: number;
+            /** Format: double */
+            gross_loss: number;
+            /** Format: double */
+            gross_profit: number;
+            /**
+             * Format: double
+             * @description The balance before the window's first deal.
+             */
+            initial_balance: number;
+            /** Format: double */
+            largest_loss: number;
+            /** Format: double */
+            largest_win: number;
+            /** Format: int64 */
+            longest_losing_streak: number;
+            /** Format: int64 */
+            longest_winning_streak: number;
+            /**
+             * Format: double
+             * @description Of the balance moved by trades alone, from the initial balance.
+             */
+            max_drawdown_balance: number;
+            /** Format: double */
+            max_drawdown_balance_pct: number;
+            /**
+             * Format: double
+             * @description Null: deal history has no equity.
+             */
+            max_drawdown_equity: number | null;
+            /** Format: double */
+            max_drawdown_equity_pct: number | null;
+            /**
+             * Format: double
+             * @description The trades' results (profit, swap, commission, fee); balance operations are not P&L.
+             */
+            net_profit: number;
+            /** Format: double */
+            profit_factor: number | null;
+            /**
+             * Format: double
+             * @description Net profit over the balance drawdown (the equity's is unknown); null without one.
+             */
+            recovery_factor: number | null;
+            /** Format: double */
+            sharpe_ratio: number | null;
+            /** Format: int64 */
+            total_trades: number;
+            /** @description The fields the deals cannot give, with why. */
+            unavailable: components["schemas"]["Unavailable"][];
+            /** Format: double */
+            win_rate: number | null;
+        };
+        /** @description The account's report over a window. */
+        AccountReportView: {
+            /** Format: uuid */
+            account_id: string;
+            /** Format: date-time */
+            from: string;
+            /** @description As a string: magic numbers may pass JSON's safe integers. */
+            magic: string | null;
+            report: components["schemas"]["AccountReport"];
+            symbol: string | null;
+            /** Format: date-time */
+            to: string;
+        };
         /** @description MT5's ACCOUNT_STOPOUT_MODE_* constant, lower-case without the prefix; `unknown_<n>` (n: MT5's integer) for a value the service does not know */
         AccountStopoutMode: ("percent" | "money") | string;
         /** @description An account as listed (the seed's `mt5_accounts` row without credentials). */
@@ -1057,6 +1184,24 @@ export interface components {
             /** Format: date-time */
             started_at: string | null;
             status: components["schemas"]["BacktestStatus"];
+        };
+        /** @description Money moved in and out of the account that is not trading: excluded from P&L. */
+        BalanceOperations: {
+            /**
+             * Format: double
+             * @description Credit, bonus and correction deals, net.
+             */
+            credit: number;
+            /**
+             * Format: double
+             * @description Balance deals with a positive amount.
+             */
+            deposits: number;
+            /**
+             * Format: double
+             * @description Balance deals with a negative amount (as a positive sum).
+             */
+            withdrawals: number;
         };
         /** @description A built-in strategy. */
         BuiltinAlgorithm: {
@@ -2634,6 +2779,11 @@ export interface components {
         };
         /** @enum {boolean} */
         True: true;
+        /** @description A report field the account's deals cannot give, and why. */
+        Unavailable: {
+            field: string;
+            reason: string;
+        };
         /** @description PUT /accounts/{account_id}: a partial update; absent fields stay unchanged. */
         UpdateAccountRequest: {
             account_name?: string;
@@ -3224,6 +3374,53 @@ export interface operations {
                 };
             };
             500: components["responses"]["Internal"];
+        };
+    };
+    account_report: {
+        parameters: {
+            query?: {
+                /** @description RFC 3339 or epoch seconds (default 30 days before `to`); at most 366 days before `to`. */
+                from?: components["schemas"]["TimeInput"];
+                /** @description Only trades with this magic number (an algorithm's, or a bot's). */
+                magic?: string;
+                /** @description Only this symbol's trades. */
+                symbol?: string;
+                /** @description RFC 3339 or epoch seconds (default now). */
+                to?: components["schemas"]["TimeInput"];
+            };
+            header?: never;
+            path: {
+                /** @description One of the user's accounts */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountReportView"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `account_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: components["responses"]["CredentialsInvalid"];
+            422: components["responses"]["TradingReadInvalid"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["TerminalUnavailable"];
+            504: components["responses"]["TerminalTimeout"];
         };
     };
     switch_account: {

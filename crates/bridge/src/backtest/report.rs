@@ -218,6 +218,206 @@ pub fn report(initial_deposit: f64, trades: &[Trade], curve: &[CurvePoint]) -> R
     }
 }
 
+/// Money moved in and out of the account that is not trading: excluded from P&L.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+pub struct BalanceOperations {
+    /// Balance deals with a positive amount.
+    pub deposits: f64,
+    /// Balance deals with a negative amount (as a positive sum).
+    pub withdrawals: f64,
+    /// Credit, bonus and correction deals, net.
+    pub credit: f64,
+}
+
+/// What a live account's deals show of costs; what they cannot show is null.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+pub struct AccountCosts {
+    pub commission: f64,
+    pub swap: f64,
+    /// Deals' fees, and the broker's commission and charge deals.
+    pub fee: f64,
+    /// Null: deal history records no spread.
+    #[schema(required = true)]
+    pub spread: Option<f64>,
+    /// Null: not derived from the deals (see `unavailable`).
+    #[schema(required = true)]
+    pub slippage: Option<f64>,
+}
+
+/// A report field the account's deals cannot give, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Unavailable {
+    pub field: &'static str,
+    pub reason: &'static str,
+}
+
+/// The report of a live account's trading over a window, from its deals: the backtest report's
+/// numbers where deals give them.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AccountReport {
+    /// The balance before the window's first deal.
+    pub initial_balance: f64,
+    /// The balance after the window's last deal.
+    pub final_balance: f64,
+    /// The trades' results (profit, swap, commission, fee); balance operations are not P&L.
+    pub net_profit: f64,
+    pub gross_profit: f64,
+    pub gross_loss: f64,
+    #[schema(required = true)]
+    pub profit_factor: Option<f64>,
+    #[schema(required = true)]
+    pub expected_payoff: Option<f64>,
+    /// Of the balance moved by trades alone, from the initial balance.
+    pub max_drawdown_balance: f64,
+    pub max_drawdown_balance_pct: f64,
+    /// Null: deal history has no equity.
+    #[schema(required = true)]
+    pub max_drawdown_equity: Option<f64>,
+    #[schema(required = true)]
+    pub max_drawdown_equity_pct: Option<f64>,
+    /// Net profit over the balance drawdown (the equity's is unknown); null without one.
+    #[schema(required = true)]
+    pub recovery_factor: Option<f64>,
+    #[schema(required = true)]
+    pub sharpe_ratio: Option<f64>,
+    pub total_trades: u64,
+    #[schema(required = true)]
+    pub win_rate: Option<f64>,
+    pub largest_win: f64,
+    pub largest_loss: f64,
+    pub average_win: f64,
+    pub average_loss: f64,
+    pub longest_winning_streak: u64,
+    pub longest_losing_streak: u64,
+    pub costs: AccountCosts,
+    pub balance_operations: BalanceOperations,
+    /// The fields the deals cannot give, with why.
+    pub unavailable: Vec<Unavailable>,
+}
+
+/// The report of an account's deals. `deals` run from the window's start to now (server times,
+/// any order), so the balance before the window is `balance_now` less everything after it;
+/// `[from, to]` is the window; `symbol` and `magic` keep only those trades (balance operations
+/// are the account's and always counted).
+pub fn account_report(
+    deals: &[mt5::TradeDeal],
+    balance_now: f64,
+    from: i64,
+    to: i64,
+    symbol: Option<&str>,
+    magic: Option<u64>,
+) -> AccountReport {
+    use mt5::{DealEntry, DealType};
+    let mut deals: Vec<&mt5::TradeDeal> = deals.iter().filter(|d| d.time >= from).collect();
+    deals.sort_by_key(|d| (d.time_msc, d.ticket));
+    let effect = |d: &mt5::TradeDeal| d.profit + d.swap + d.commission + d.fee;
+    let initial_balance = balance_now - deals.iter().map(|d| effect(d)).sum::<f64>();
+    let in_window: Vec<&mt5::TradeDeal> = deals.iter().copied().filter(|d| d.time <= to).collect();
+    let final_balance = initial_balance + in_window.iter().map(|d| effect(d)).sum::<f64>();
+    let wanted = |d: &mt5::TradeDeal| {
+        symbol.is_none_or(|s| d.symbol == s) && magic.is_none_or(|m| d.magic == m)
+    };
+    let mut ops = BalanceOperations::default();
+    let mut costs = AccountCosts::default();
+    let mut opened: std::collections::HashMap<u64, &mt5::TradeDeal> = Default::default();
+    let mut trades = Vec::new();
+    for d in &in_window {
+        match d.r#type {
+            DealType::Balance if d.profit >= 0.0 => ops.deposits += d.profit,
+            DealType::Balance => ops.withdrawals -= d.profit,
+            DealType::Credit | DealType::Bonus | DealType::Correction => ops.credit += d.profit,
+            DealType::Buy | DealType::Sell if wanted(d) => {
+                costs.commission -= d.commission;
+                costs.swap -= d.swap;
+                costs.fee -= d.fee;
+                match d.entry {
+                    DealEntry::In => {
+                        opened.insert(d.position_id, *d);
+                    }
+                    DealEntry::Out | DealEntry::OutBy | DealEntry::InOut => {
+                        let open = opened.get(&d.position_id).copied();
+                        let share = open
+                            .filter(|o| o.volume > 0.0)
+                            .map_or(1.0, |o| d.volume / o.volume);
+                        trades.push(Trade {
+                            time: open.map_or(d.time, |o| o.time),
+                            // The closing deal's side is the position's opposite.
+                            side: if d.r#type == DealType::Sell {
+                                mt5::PositionType::Buy
+                            } else {
+                                mt5::PositionType::Sell
+                            },
+                            volume: d.volume,
+                            price_open: open.map_or(0.0, |o| o.price),
+                            time_close: d.time,
+                            price_close: d.price,
+                            sl: 0.0,
+                            tp: 0.0,
+                            profit: d.profit,
+                            swap: d.swap,
+                            commission: d.commission
+                                + d.fee
+                                + open.map_or(0.0, |o| (o.commission + o.fee) * share),
+                            spread_cost: 0.0,
+                            slippage_cost: 0.0,
+                        });
+                    }
+                    DealEntry::Unknown(_) => {}
+                }
+            }
+            // The broker's own charges (commission, charge, tax, interest…) when not filtered out.
+            DealType::Buy | DealType::Sell => {}
+            _ if symbol.is_none() && magic.is_none() => costs.fee -= effect(d),
+            _ => {}
+        }
+    }
+    let r = report(initial_balance, &trades, &[]);
+    AccountReport {
+        initial_balance,
+        final_balance,
+        net_profit: r.net_profit,
+        gross_profit: r.gross_profit,
+        gross_loss: r.gross_loss,
+        profit_factor: r.profit_factor,
+        expected_payoff: r.expected_payoff,
+        max_drawdown_balance: r.max_drawdown_balance,
+        max_drawdown_balance_pct: r.max_drawdown_balance_pct,
+        max_drawdown_equity: None,
+        max_drawdown_equity_pct: None,
+        recovery_factor: (r.max_drawdown_balance > 0.0)
+            .then(|| r.net_profit / r.max_drawdown_balance),
+        sharpe_ratio: r.sharpe_ratio,
+        total_trades: r.total_trades,
+        win_rate: r.win_rate,
+        largest_win: r.largest_win,
+        largest_loss: r.largest_loss,
+        average_win: r.average_win,
+        average_loss: r.average_loss,
+        longest_winning_streak: r.longest_winning_streak,
+        longest_losing_streak: r.longest_losing_streak,
+        costs,
+        balance_operations: ops,
+        unavailable: vec![
+            Unavailable {
+                field: "max_drawdown_equity",
+                reason: "deal history has no equity: only the balance after each trade is known",
+            },
+            Unavailable {
+                field: "max_drawdown_equity_pct",
+                reason: "deal history has no equity: only the balance after each trade is known",
+            },
+            Unavailable {
+                field: "costs.spread",
+                reason: "deal history records the fill price, not the spread paid",
+            },
+            Unavailable {
+                field: "costs.slippage",
+                reason: "deal history records the fill price, not the price asked for",
+            },
+        ],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +530,78 @@ mod tests {
             (None, None, None, None, None)
         );
         assert_eq!(r.net_profit, 0.0);
+    }
+}
+
+#[cfg(test)]
+mod account_tests {
+    use super::*;
+    use mt5::{DealEntry, DealType, TradeDeal};
+
+    fn deal(time: i64, kind: DealType, entry: DealEntry, position: u64, profit: f64) -> TradeDeal {
+        TradeDeal {
+            ticket: time as u64,
+            time,
+            time_msc: time * 1000,
+            r#type: kind,
+            entry,
+            position_id: position,
+            volume: 1.0,
+            price: 1.1,
+            profit,
+            symbol: if position > 0 {
+                "EURUSD".into()
+            } else {
+                String::new()
+            },
+            magic: position,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn deposits_are_not_profit_and_the_balance_is_rebuilt_from_now() {
+        let mut open = deal(100, DealType::Buy, DealEntry::In, 7, 0.0);
+        open.commission = -2.0;
+        let mut close = deal(200, DealType::Sell, DealEntry::Out, 7, 50.0);
+        close.commission = -2.0;
+        close.swap = -1.0;
+        let mut open2 = deal(300, DealType::Sell, DealEntry::In, 8, 0.0);
+        open2.commission = -2.0;
+        let close2 = deal(400, DealType::Buy, DealEntry::Out, 8, -30.0);
+        let deals = vec![
+            deal(50, DealType::Balance, DealEntry::In, 0, 1000.0),
+            open,
+            close,
+            deal(250, DealType::Balance, DealEntry::In, 0, -200.0),
+            open2,
+            close2,
+            // After the window: counted to rebuild the balance, not reported.
+            deal(900, DealType::Balance, DealEntry::In, 0, 500.0),
+        ];
+        // Balance now: 10000 before + 1000 - 2 + 50 - 2 - 1 - 200 - 2 - 30 + 500.
+        let now = 10_000.0 + 1000.0 - 2.0 + 47.0 - 200.0 - 2.0 - 30.0 + 500.0;
+        let r = account_report(&deals, now, 0, 500, None, None);
+        assert!((r.initial_balance - 10_000.0).abs() < 1e-9, "{r:?}");
+        assert!((r.final_balance - (now - 500.0)).abs() < 1e-9);
+        assert_eq!(r.total_trades, 2);
+        // 50 - 1 swap - 4 commission = 45; -30 - 2 commission = -32.
+        assert!((r.gross_profit - 45.0).abs() < 1e-9);
+        assert!((r.gross_loss + 32.0).abs() < 1e-9);
+        assert!((r.net_profit - 13.0).abs() < 1e-9);
+        assert_eq!(r.balance_operations.deposits, 1000.0);
+        assert_eq!(r.balance_operations.withdrawals, 200.0);
+        assert_eq!(r.costs.commission, 6.0);
+        assert_eq!(r.costs.swap, 1.0);
+        // The withdrawal is no drawdown: only the losing trade is.
+        assert!((r.max_drawdown_balance - 32.0).abs() < 1e-9);
+        assert_eq!(r.max_drawdown_equity, None);
+        assert_eq!(r.costs.spread, None);
+        assert!(r.unavailable.iter().any(|u| u.field == "costs.spread"));
+        // Filters: one position's trades only.
+        let only = account_report(&deals, now, 0, 500, Some("EURUSD"), Some(8));
+        assert_eq!(only.total_trades, 1);
+        assert!((only.net_profit + 32.0).abs() < 1e-9);
+        assert_eq!(only.balance_operations.deposits, 1000.0);
     }
 }

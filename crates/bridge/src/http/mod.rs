@@ -14,6 +14,7 @@ pub mod market;
 pub mod openapi;
 pub mod orders;
 pub mod positions;
+pub mod reports;
 pub mod stream;
 pub mod trading;
 pub mod validate;
@@ -53,6 +54,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
                 .delete(accounts::delete),
         )
         .route("/accounts/{account_id}/switch", post(accounts::switch))
+        .route("/accounts/{account_id}/report", get(reports::account))
         .route("/account", get(market::account))
         .route("/symbols", get(market::symbols))
         .route("/symbols/{symbol}", get(market::symbol))

@@ -66,6 +66,7 @@ pub const DOCS_PATH: &str = "/docs";
         super::accounts::update,
         super::accounts::delete,
         super::accounts::switch,
+        super::reports::account,
         super::market::account,
         super::market::symbols,
         super::market::symbol,

@@ -522,3 +522,102 @@ async fn a_replica_killed_mid_sweep_leaves_its_units_to_the_other() {
     second.shutdown().await;
     first.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_report_is_made_from_the_deals_as_a_backtest_report_is() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let (t, account_id) = app.trader(10001).await;
+    let start = time::OffsetDateTime::now_utc().unix_timestamp() - 5;
+    for side in ["buy", "sell"] {
+        let (s, b) = app
+            .post(
+                routes::ORDERS,
+                &t,
+                json!({"symbol": "EURUSD", "type": side, "volume": 0.1, "magic": 77}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (_, positions) = app.get(routes::POSITIONS, &t).await;
+    for p in positions["positions"].as_array().unwrap() {
+        let (s, b) = app
+            .post(&routes::close_position(&p["ticket"]), &t, json!({}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let report_path = format!("{}/report?from={start}", routes::account(&account_id));
+    let (s, b) = app.get(&report_path, &t).await;
+    assert_eq!(s, 200, "{b}");
+    let r = &b["report"];
+    // What the deals say, summed here independently.
+    let (_, deals) = app
+        .get(
+            &format!("{}?from={start}&limit=1000", routes::HISTORY_DEALS),
+            &t,
+        )
+        .await;
+    let deals = deals["deals"].as_array().unwrap().clone();
+    let trading: Vec<&Value> = deals
+        .iter()
+        .filter(|d| ["buy", "sell"].contains(&d["type"].as_str().unwrap()))
+        .collect();
+    let closes = trading.iter().filter(|d| d["entry"] == "out").count();
+    assert_eq!(r["total_trades"], closes as u64, "{b}");
+    assert_eq!(closes, 2);
+    let net: f64 = trading
+        .iter()
+        .map(|d| {
+            ["profit", "swap", "commission", "fee"]
+                .iter()
+                .map(|k| d[k].as_f64().unwrap())
+                .sum::<f64>()
+        })
+        .sum();
+    assert!(
+        (r["net_profit"].as_f64().unwrap() - net).abs() < 1e-6,
+        "{net} {b}"
+    );
+    let (_, account) = app.get(routes::ACCOUNT, &t).await;
+    let balance = account["balance"].as_f64().unwrap();
+    assert!((r["final_balance"].as_f64().unwrap() - balance).abs() < 1e-6);
+    // The balance before the window, moved by the trades and the balance operations in it.
+    let ops = &r["balance_operations"];
+    let moved = net + ops["deposits"].as_f64().unwrap() - ops["withdrawals"].as_f64().unwrap()
+        + ops["credit"].as_f64().unwrap();
+    assert!(
+        (r["initial_balance"].as_f64().unwrap() + moved - balance).abs() < 1e-6,
+        "{b}"
+    );
+    assert_eq!(r["max_drawdown_equity"], Value::Null);
+    assert_eq!(r["costs"]["spread"], Value::Null);
+    assert!(r["unavailable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["field"] == "max_drawdown_equity"));
+    // Filters: a magic number no order had, a symbol no order had.
+    for filter in ["magic=78", "symbol=GBPUSD"] {
+        let (s, b) = app.get(&format!("{report_path}&{filter}"), &t).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["report"]["total_trades"], 0, "{filter}: {b}");
+    }
+    let (s, b) = app.get(&format!("{report_path}&magic=77"), &t).await;
+    assert_eq!((s, &b["report"]["total_trades"]), (200, &json!(2)), "{b}");
+    // A window over 366 days, and another user's account.
+    let (s, b) = app
+        .get(
+            &format!(
+                "{}/report?from={}&to={}",
+                routes::account(&account_id),
+                start - 400 * 86_400,
+                start
+            ),
+            &t,
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "invalid_combination"), "{b}");
+    let (t2, _) = app.trader(10002).await;
+    let (s, b) = app.get(&report_path, &t2).await;
+    assert_eq!((s, code(&b)), (404, "account_not_found"));
+    app.shutdown().await;
+}

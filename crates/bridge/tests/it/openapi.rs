@@ -1444,6 +1444,16 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .await;
     assert_eq!((s, code(&b)), (404, "no_account"));
 
+    // The account's report from its deals.
+    let (s, b) = c
+        .get(
+            "/api/v1/accounts/{account_id}/report",
+            &format!("{}/report?symbol=EURUSD", routes::account(&acc1)),
+            t,
+        )
+        .await;
+    ok(s, &b, 200);
+
     // Backtests: queued, polled to the end, read, deleted; a canceled one; one not found.
     let backtests = routes::BACKTESTS;
     let to = now_ms / 1000;
