@@ -21,6 +21,7 @@ fn account(currency: &str) -> BacktestAccount {
         START,
         Costs {
             commission_per_lot: 7.0,
+            ..Default::default()
         },
     );
     a.set_quote("EURUSD", point(0, 1.1));

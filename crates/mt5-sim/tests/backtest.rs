@@ -268,6 +268,7 @@ fn a_triple_swap_night_and_a_weekend_cost_seven_days_a_week() {
 fn commission_is_charged_on_entry_and_exit_deals() {
     let costs = Costs {
         commission_per_lot: 7.0,
+        ..Default::default()
     };
     let mut a = account("USD", RetailNetting, 10_000.0, costs);
     buy(&mut a, 0.5, 0.0, 0.0);

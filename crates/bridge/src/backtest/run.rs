@@ -358,6 +358,7 @@ fn round_trips(
     deals: &[mt5::TradeDeal],
     entries: &HashMap<u64, EntryCosts>,
     offset_s: i64,
+    stop_slippage: &dyn Fn(f64) -> f64,
 ) -> Vec<Trade> {
     let mut opened: HashMap<u64, &mt5::TradeDeal> = HashMap::new();
     let mut trades = Vec::new();
@@ -396,7 +397,13 @@ fn round_trips(
                     swap: d.swap,
                     commission: d.commission + open.commission * share,
                     spread_cost: costs.spread_cost * share,
-                    slippage_cost: costs.slippage_cost * share,
+                    // A stop loss or stop-out filled worse by the stop slippage.
+                    slippage_cost: costs.slippage_cost * share
+                        + if matches!(d.reason, mt5::DealReason::Sl | mt5::DealReason::So) {
+                            stop_slippage(d.volume)
+                        } else {
+                            0.0
+                        },
                 });
             }
             DealEntry::Unknown(_) => {}
@@ -448,6 +455,7 @@ pub async fn run(
         start_ms,
         Costs {
             commission_per_lot: settings.commission_per_lot,
+            stop_slippage_points: f64::from(settings.slippage_points),
         },
     );
     let unmodelled_swaps = account
@@ -617,7 +625,15 @@ pub async fn run(
             equity_max: info.equity,
         });
     }
-    let trades = round_trips(account.deals(), &entries, offset);
+    let stop_slippage = |volume: f64| {
+        if symbol.trade_tick_size <= 0.0 {
+            return 0.0;
+        }
+        f64::from(settings.slippage_points) * symbol.point / symbol.trade_tick_size
+            * symbol.trade_tick_value
+            * volume
+    };
+    let trades = round_trips(account.deals(), &entries, offset, &stop_slippage);
     let curve = buckets(&samples, settings.max_curve_points.max(1));
     let report = report::report(settings.initial_deposit, &trades, &curve);
     Ok(Outcome {

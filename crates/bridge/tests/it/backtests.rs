@@ -307,10 +307,11 @@ fn close(a: f64, b: f64) -> bool {
 
 /// Worked out: 1 % of 10,000 is 100 at risk; the entry is planned at bar 2's ask 1.10212
 /// (open 1.10200 + 12 points), 712 points above the SL at 1 USD a point a lot: 0.14 lots. It
-/// fills 2 points worse, at 1.10214, never inside the decision bar.
+/// fills 2 points worse, at 1.10214, never inside the decision bar; the stop loss, once hit, fills
+/// 2 points worse than its level too (a take profit fills at its level).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fills_follow_mt5_s_path_inside_a_bar() {
-    // Bullish bar with both levels inside: open → low first, so the SL (at its level).
+    // Bullish bar with both levels inside: open → low first, so the SL (2 points below it).
     let o = scripted_buy(bar(3, 1.10300, 1.11100, 1.09400, 1.10500, 10)).await;
     assert_eq!(o.trades.len(), 1, "{:?}", o.trades);
     let t = &o.trades[0];
@@ -321,9 +322,9 @@ async fn fills_follow_mt5_s_path_inside_a_bar() {
     );
     assert!(close(t.volume, 0.14), "{t:?}");
     assert!(close(t.price_open, 1.10214), "{t:?}");
-    assert!(close(t.price_close, 1.09500), "{t:?}");
+    assert!(close(t.price_close, 1.09498), "{t:?}");
     assert!(
-        close(t.profit, (1.09500 - 1.10214) * 100_000.0 * 0.14),
+        close(t.profit, (1.09498 - 1.10214) * 100_000.0 * 0.14),
         "{t:?}"
     );
     assert!(close(t.commission, -7.0 * 0.14 * 2.0), "{t:?}");
@@ -334,7 +335,8 @@ async fn fills_follow_mt5_s_path_inside_a_bar() {
     // The equity curve ends at the deposit plus the net profit.
     let last = o.curve.last().unwrap();
     assert!(close(last.balance, 10_000.0 + o.report.net_profit));
-    assert!(close(o.report.costs.slippage, 2.0 * 0.14));
+    // Slippage on the entry and on the stop loss.
+    assert!(close(o.report.costs.slippage, 2.0 * 0.14 * 2.0));
     assert!(close(o.report.costs.spread, 12.0 * 0.14));
 
     // Bearish bar: open → high first, so the TP.
@@ -349,9 +351,10 @@ async fn fills_follow_mt5_s_path_inside_a_bar() {
     let o = scripted_buy(bar(3, 1.10300, 1.11100, 1.09400, 1.10300, 10)).await;
     assert!(close(o.trades[0].price_close, 1.11000), "{:?}", o.trades);
 
-    // A gap through the SL: the bar opens below it, and the stop fills at that open.
+    // A gap through the SL: the bar opens below it, and the stop fills at that open (less the
+    // stop's 2 points of slippage).
     let o = scripted_buy(bar(3, 1.09300, 1.09400, 1.09200, 1.09350, 10)).await;
-    assert!(close(o.trades[0].price_close, 1.09300), "{:?}", o.trades);
+    assert!(close(o.trades[0].price_close, 1.09298), "{:?}", o.trades);
     assert_eq!(o.sl_and_tp_in_one_bar, 0);
 }
 
@@ -508,7 +511,7 @@ async fn m1_ohlc_follows_the_minutes_inside_the_bar() {
     );
     let by_bar = scripted_buy_with(then, Model::OpenPrices, &[]).await;
     assert!(
-        close(by_bar.trades[0].price_close, 1.09500),
+        close(by_bar.trades[0].price_close, 1.09498),
         "{:?}",
         by_bar.trades
     );

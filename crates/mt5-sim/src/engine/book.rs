@@ -182,6 +182,10 @@ pub struct Costs {
     /// Commission per lot on every deal (entry and exit), in the account currency; positive is a
     /// charge (a deal's `commission` is then negative, as MT5 reports it).
     pub commission_per_lot: f64,
+    /// Points every stop fills worse than its price: a stop loss, a stop-out, a triggered stop
+    /// order (take profits and limit orders fill at their price). 0 in the live simulator.
+    #[serde(default)]
+    pub stop_slippage_points: f64,
 }
 
 impl Costs {
@@ -193,6 +197,17 @@ impl Costs {
             0.0
         } else {
             -c
+        }
+    }
+
+    /// `price` moved `stop_slippage_points` against a fill on `buy` side (a buy fills higher, a
+    /// sell lower).
+    pub(crate) fn slipped(&self, price: f64, point: f64, buy: bool) -> f64 {
+        let slip = self.stop_slippage_points * point;
+        if buy {
+            price + slip
+        } else {
+            price - slip
         }
     }
 }

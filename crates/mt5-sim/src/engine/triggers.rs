@@ -220,6 +220,12 @@ fn activate(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
                 .push(history_order(cx, &o, OrderState::Rejected, t, market, 0));
             continue;
         };
+        // A triggered stop order fills as a market order: worse by the stop slippage.
+        let market = if matches!(o.r#type, OrderType::BuyStop | OrderType::SellStop) {
+            cx.costs.slipped(market, info.point, o.r#type.is_buy())
+        } else {
+            market
+        };
         let fill = |order_comment: String| Fill {
             info,
             side,
@@ -308,10 +314,14 @@ fn level_hit(cx: &Ctx<'_>, p: &Position, t: i64) -> Option<(f64, DealReason, Str
         .spec(&p.symbol)
         .map(|s| s.info.digits as usize)
         .unwrap_or(5);
+    let point = cx.market.spec(&p.symbol).map_or(0.0, |s| s.info.point);
     Some(if hit_tp {
         (price, DealReason::Tp, format!("[tp {:.*}]", digits, p.tp))
     } else {
-        (price, DealReason::Sl, format!("[sl {:.*}]", digits, p.sl))
+        // A stop loss is a market order once hit: it may fill worse (the closing deal of a buy
+        // sells, of a sell buys).
+        let slipped = cx.costs.slipped(price, point, p.side == PositionType::Sell);
+        (slipped, DealReason::Sl, format!("[sl {:.*}]", digits, p.sl))
     })
 }
 
@@ -361,6 +371,8 @@ fn stop_out(cx: &Ctx<'_>, book: &mut Book<'_>, st: &mut AccountState, t: i64) {
         let Some(price) = calc::close_price(cx, &p, t) else {
             return;
         };
+        let point = cx.market.spec(&p.symbol).map_or(0.0, |s| s.info.point);
+        let price = cx.costs.slipped(price, point, p.side == PositionType::Sell);
         let comment = format!("[so {:.2}%]", m.margin_level);
         if exec::close_position(cx, book, st, ticket, price, DealReason::So, comment, t).is_err() {
             return;
