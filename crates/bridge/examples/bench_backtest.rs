@@ -135,6 +135,7 @@ fn main() -> ExitCode {
             bars: decision_bars,
             m1: &m1,
             bar_seconds,
+            conversions: &[],
         };
         let started = Instant::now();
         let outcome = rt.block_on(run::run(

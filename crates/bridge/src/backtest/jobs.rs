@@ -159,13 +159,19 @@ async fn execute(
     let limits = RiskLimits::stored(row.risk_limits.as_ref())?;
     // The account's terms, the symbol's specification and the server clock: read once.
     let symbol_name = params.symbol.clone();
-    let (account, symbol, offset) = crate::trading::read(state, &row, move |t, at| {
+    let (account, symbol, offset, conversions) = crate::trading::read(state, &row, move |t, at| {
         let symbol = symbol_name.clone();
         Box::pin(async move {
             let account = t.account_info(&at).await?;
             let symbol = t.symbol_info(&at, &symbol).await?;
             let offset = t.server_time_offset_s(&at).await?;
-            Ok((account, symbol, offset))
+            // The symbols that convert its currencies to the account's, when they differ.
+            let conversions = if needs_conversion(&symbol, &account.currency) {
+                conversion_symbols(&symbol, &account.currency, &t.symbols(&at, None).await?)
+            } else {
+                Vec::new()
+            };
+            Ok((account, symbol, offset, conversions))
         })
     })
     .await?;
@@ -218,6 +224,15 @@ async fn execute(
     } else {
         Vec::new()
     };
+    // Their bars over the same span, so each trade is valued at the rates of its time.
+    let first_bar = bars.first().map_or(from, |b| b.time);
+    let mut converting = Vec::with_capacity(conversions.len());
+    for info in conversions {
+        let rates = source
+            .history(&info.name, params.timeframe, first_bar, to, 1, &mut stats)
+            .await?;
+        converting.push((info, rates));
+    }
     let settings = Settings {
         model: spec.model,
         spread: spec.spread(),
@@ -252,6 +267,7 @@ async fn execute(
                 bars: &bars,
                 m1: &m1,
                 bar_seconds,
+                conversions: &converting,
             };
             let mut report = |p: f64| progress.store(p.to_bits(), Ordering::Relaxed);
             run::run(
@@ -306,6 +322,47 @@ async fn execute(
         }),
         request: spec.to_value(),
     }))
+}
+
+fn needs_conversion(symbol: &mt5::SymbolInfo, account: &str) -> bool {
+    [&symbol.currency_profit, &symbol.currency_margin]
+        .iter()
+        .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case(account))
+}
+
+/// The symbols the engine converts `symbol`'s profit and margin currencies to `account` with:
+/// a direct or inverse pair, else through USD (as `mt5_sim::market::convert_by_quotes`); none
+/// for a currency the traded symbol converts itself, or the broker has no pair for.
+pub fn conversion_symbols(
+    symbol: &mt5::SymbolInfo,
+    account: &str,
+    all: &[mt5::SymbolInfo],
+) -> Vec<mt5::SymbolInfo> {
+    let quoting = |base: &str, profit: &str| {
+        all.iter()
+            .find(|s| s.currency_base == base && s.currency_profit == profit)
+    };
+    let leg = |from: &str, to: &str| quoting(from, to).or_else(|| quoting(to, from));
+    let mut out: Vec<mt5::SymbolInfo> = Vec::new();
+    for ccy in [&symbol.currency_profit, &symbol.currency_margin] {
+        if ccy.is_empty() || ccy == account {
+            continue;
+        }
+        let legs: Vec<&mt5::SymbolInfo> = match leg(ccy, account) {
+            Some(direct) => vec![direct],
+            None if ccy != "USD" && account != "USD" => leg(ccy, "USD")
+                .into_iter()
+                .chain(leg("USD", account))
+                .collect(),
+            None => Vec::new(),
+        };
+        for s in legs {
+            if s.name != symbol.name && !out.iter().any(|o| o.name == s.name) {
+                out.push(s.clone());
+            }
+        }
+    }
+    out
 }
 
 fn bars_len_note(stats: &ReadStats) -> Value {

@@ -85,6 +85,10 @@ pub struct History<'a> {
     pub m1: &'a [Rate],
     /// The bars' timeframe length, in seconds.
     pub bar_seconds: i64,
+    /// The symbols that convert the traded symbol's profit and margin currencies to the
+    /// account's (direct, inverse or through USD, as the engine converts), with their bars on the
+    /// same timeframe: each trade is valued at the rates of its time.
+    pub conversions: &'a [(SymbolInfo, Vec<Rate>)],
 }
 
 /// One decision: what the driver did on a bar.
@@ -447,10 +451,13 @@ pub async fn run(
         10f64.powi(-(symbol.digits as i32))
     };
     let start_ms = bars.first().map_or(0, |b| (b.time - offset) * 1000);
+    let specs = std::iter::once(spec_of(symbol))
+        .chain(history.conversions.iter().map(|(info, _)| spec_of(info)))
+        .collect();
     let mut account = BacktestAccount::new(
         settings.account.clone(),
         settings.initial_deposit,
-        vec![spec_of(symbol)],
+        specs,
         offset,
         start_ms,
         Costs {
@@ -514,6 +521,22 @@ pub async fn run(
             }
         };
         bullish_before = next.close >= next.open;
+        // The conversion rates of this bar: each conversion symbol's bar at or before it, its
+        // open and the spread it recorded.
+        for (info, rates) in history.conversions {
+            let at = rates.partition_point(|r| r.time <= next.time);
+            if let Some(r) = at.checked_sub(1).and_then(|i| rates.get(i)) {
+                let p = if info.point > 0.0 { info.point } else { point };
+                account.set_quote(
+                    &info.name,
+                    PricePoint {
+                        time_ms: (next.time - offset) * 1000,
+                        bid: r.open,
+                        ask: r.open + f64::from(r.spread.max(0)) * p,
+                    },
+                );
+            }
+        }
         // The decision: on the close of bar t, at the open of bar t+1.
         let open = path[0];
         account.advance_through(&symbol.name, &[open]);

@@ -131,6 +131,7 @@ async fn a_backtest_decides_as_a_live_dry_run_on_the_same_bars() {
             bars: &bars,
             m1: &[],
             bar_seconds: p.timeframe.seconds().unwrap(),
+            conversions: &[],
         };
         let mut progress = |_| {};
         let outcome = run::run(
@@ -285,6 +286,7 @@ async fn scripted_buy_with(then: mt5::Rate, model: Model, m1: &[mt5::Rate]) -> r
         bars: &bars,
         m1,
         bar_seconds: H,
+        conversions: &[],
     };
     run::run(
         &strategy,
@@ -399,6 +401,7 @@ async fn backtest(name: &str, bars: &[mt5::Rate]) -> run::Outcome {
         bars,
         m1: &[],
         bar_seconds: 3600,
+        conversions: &[],
     };
     run::run(
         strategy.as_ref(),
@@ -515,4 +518,94 @@ async fn m1_ohlc_follows_the_minutes_inside_the_bar() {
         "{:?}",
         by_bar.trades
     );
+}
+
+/// A EUR account trading GBPUSD: the USD profit is converted at EURUSD's rate of the moment the
+/// trade closed (its conversion history), not at today's rate nor at the entry's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_eur_account_values_a_usd_profit_at_the_rate_of_its_time() {
+    let bars = vec![
+        bar(0, 1.25000, 1.25100, 1.24900, 1.25050, 10),
+        bar(1, 1.25050, 1.25150, 1.25000, 1.25100, 10),
+        bar(2, 1.25200, 1.25400, 1.25100, 1.25300, 12),
+        // Bearish: open → high → low: the SL at 1.24500 (filled 2 points worse).
+        bar(3, 1.25100, 1.25150, 1.24300, 1.24400, 10),
+    ];
+    // EURUSD at 1.08 while the trade is opened, 1.25 when it closes; no spread, so both sides.
+    let eurusd: Vec<mt5::Rate> = (0..4)
+        .map(|i| {
+            let r = if i < 3 { 1.08 } else { 1.25 };
+            bar(i, r, r, r, r, 0)
+        })
+        .collect();
+    let feed = mt5_sim::prices::PriceFeed::new(7, mt5_sim::symbols::builtin_symbols(), 0);
+    let info = feed.symbol_info("GBPUSD", T0 * 1000, "EUR").unwrap();
+    let all: Vec<mt5::SymbolInfo> = ["EURUSD", "GBPUSD", "USDJPY", "EURGBP"]
+        .iter()
+        .filter_map(|s| feed.symbol_info(s, T0 * 1000, "EUR"))
+        .collect();
+    // What the job would read: a pair for USD → EUR and one for GBP → EUR.
+    let wanted = mt5_bridge::backtest::jobs::conversion_symbols(&info, "EUR", &all);
+    assert!(wanted.iter().any(|s| s.name == "EURUSD"), "{wanted:?}");
+    assert!(
+        wanted.iter().all(|s| s.name != "GBPUSD"),
+        "the traded symbol converts itself"
+    );
+    let eurusd_info = feed.symbol_info("EURUSD", T0 * 1000, "EUR").unwrap();
+    let conversions = vec![(eurusd_info, eurusd)];
+    let params = strategies::find("ma_crossover")
+        .unwrap()
+        .validate(&json!({"symbol": "GBPUSD", "risk_per_trade": 0.01}))
+        .unwrap();
+    let strategy = Scripted {
+        at: T0 + H,
+        side: mt5::PositionType::Buy,
+        sl: 1.24500,
+        tp: 1.26000,
+    };
+    let settings = Settings {
+        model: Model::OpenPrices,
+        spread: Spread::Bar,
+        slippage_points: 2,
+        commission_per_lot: 0.0,
+        initial_deposit: 10_000.0,
+        account: mt5_sim::engine::AccountSettings::simulated(
+            "EUR",
+            100,
+            mt5::AccountMarginMode::RetailHedging,
+            50.0,
+            30.0,
+        ),
+        server_offset_s: 0,
+        max_curve_points: 10_000,
+    };
+    let history = History {
+        bars: &bars,
+        m1: &[],
+        bar_seconds: H,
+        conversions: &conversions,
+    };
+    let o = run::run(
+        &strategy,
+        &params,
+        &RiskLimits::default(),
+        &info,
+        &history,
+        &settings,
+        7,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.trades.len(), 1, "{:?}", o);
+    let t = &o.trades[0];
+    assert!(close(t.price_open, 1.25214), "{t:?}");
+    assert!(close(t.price_close, 1.24498), "{t:?}");
+    let usd = (1.24498 - 1.25214) * 100_000.0 * t.volume;
+    let eur = (usd / 1.25 * 100.0).round() / 100.0;
+    assert!(close(t.profit, eur), "{} EUR, not {eur} ({t:?})", t.profit);
+    assert!(!close(t.profit, (usd / 1.08 * 100.0).round() / 100.0));
+    // The balance moved by it, in EUR.
+    assert!(close(o.curve.last().unwrap().balance, 10_000.0 + t.profit));
 }
