@@ -4,8 +4,14 @@
 //! bar), over `--years` of the simulator's 24/7 history; bars per second and the peak resident
 //! memory.
 //!
-//! Run: `cargo run --release -p mt5-bridge --example bench_backtest -- --years 1`
-//! (docs/BENCHMARKS.md).
+//! With `--end-to-end`, the whole job instead: `mt5-bridge serve` (release, SQLite, the simulator
+//! with `MT5_SIM_MAX_BARS` covering the years, one worker) runs the same two backtests through
+//! `POST /api/v1/backtests`, twice each: the first reads the history from the terminal into the
+//! bar cache, the second from the cache. The rate is M1 bars walked over the time from the job's
+//! start to its stored result (`started_at` to `finished_at`), and the server's peak RSS.
+//!
+//! Run: `cargo run --release -p mt5-bridge --example bench_backtest -- --years 1`, and with
+//! `--end-to-end` after `cargo build --release -p mt5-bridge` (docs/BENCHMARKS.md).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -26,6 +32,116 @@ struct Args {
     /// Years of history.
     #[arg(long, default_value_t = 1)]
     years: u32,
+    /// Through the service: job start to stored result, with the history cached.
+    #[arg(long)]
+    end_to_end: bool,
+}
+
+/// The time between two RFC 3339 stamps, in seconds.
+fn seconds_between(a: &serde_json::Value, b: &serde_json::Value) -> Option<f64> {
+    let parse = |v: &serde_json::Value| {
+        time::OffsetDateTime::parse(v.as_str()?, &time::format_description::well_known::Rfc3339)
+            .ok()
+    };
+    Some((parse(b)? - parse(a)?).as_seconds_f64())
+}
+
+async fn end_to_end(years: u32) -> Result<(), String> {
+    let bin = support::service::bridge_binary(None)?;
+    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let secret = support::service::random_secret();
+    let key = support::service::credentials_key();
+    let minutes = 525_600 * u64::from(years);
+    let server = support::service::start_server(
+        &bin,
+        dir.path(),
+        None,
+        &secret,
+        &key,
+        &[
+            ("MT5_SIM_MAX_BARS", (minutes + 200_000).to_string()),
+            ("BACKTEST_WORKERS", "1".into()),
+            ("BACKTEST_MAX_WINDOW_DAYS", "36600".into()),
+            ("BACKTEST_WORK_PER_DAY", "4000000000".into()),
+            ("TERMINAL_TIMEOUT_MS", "120000".into()),
+        ],
+    )
+    .await?;
+    let tokens = support::service::connect_users(&server.base, &secret, 1).await?;
+    let token = tokens.first().ok_or("no user")?;
+    let client = reqwest::Client::new();
+    let accounts: serde_json::Value = client
+        .get(format!("{}/api/v1/accounts", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| format!("accounts: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("accounts: {e}"))?;
+    let account = accounts["accounts"][0]["id"].clone();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    // Whole minutes back from an hour ago, so the window's bars have all closed.
+    let to = now - now % 3600 - 3600;
+    let from = to - minutes as i64 * 60;
+    for (label, timeframe, model) in [
+        ("M1 open_prices", "M1", "open_prices"),
+        ("H1 m1_ohlc", "H1", "m1_ohlc"),
+    ] {
+        for pass in ["history from the terminal", "history from the cache"] {
+            let body = serde_json::json!({
+                "account_id": account, "algorithm_id": "ma_crossover",
+                "parameters": {"symbol": "EURUSD", "timeframe": timeframe,
+                               "risk_per_trade": 0.01, "max_positions": 3},
+                "from": from, "to": to, "model": model, "initial_deposit": 10000,
+                "spread": "larger", "spread_points": 12, "slippage_points": 1,
+                "commission_per_lot": 3.5,
+            });
+            let created: serde_json::Value = client
+                .post(format!("{}/api/v1/backtests", server.base))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| format!("submit: {e}"))?
+                .json()
+                .await
+                .map_err(|e| format!("submit: {e}"))?;
+            let id = created["id"]
+                .as_str()
+                .ok_or_else(|| format!("not queued: {created}"))?
+                .to_string();
+            let done = loop {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                let b: serde_json::Value = client
+                    .get(format!("{}/api/v1/backtests/{id}", server.base))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .map_err(|e| format!("poll: {e}"))?
+                    .json()
+                    .await
+                    .map_err(|e| format!("poll: {e}"))?;
+                match b["status"].as_str() {
+                    Some("done") => break b,
+                    Some("failed") | Some("canceled") => return Err(format!("{label}: {b}")),
+                    _ => {}
+                }
+            };
+            let took =
+                seconds_between(&done["started_at"], &done["finished_at"]).ok_or("no times")?;
+            let result = &done["results"][0];
+            println!(
+                "{label}, {pass}: {minutes} M1 bars in {took:.2} s from job start to stored result: {:.0} M1 bars/s; chunks {} ({} from the terminal); {} trades; server peak RSS {} MB",
+                minutes as f64 / took,
+                result["history_chunks"],
+                result["history_chunks_from_terminal"],
+                done["report"]["total_trades"],
+                support::service::proc_status_kb(server.pid, "VmHWM").unwrap_or(0) / 1024,
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `count` bars of `timeframe` ending before `end_ms`, read in the feed's pages (it keeps a
@@ -86,6 +202,15 @@ fn main() -> ExitCode {
         }
     };
     println!("machine: {}", support::machine());
+    if args.end_to_end {
+        return match rt.block_on(end_to_end(args.years)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let feed = mt5_sim::prices::PriceFeed::new(7, mt5_sim::symbols::builtin_symbols(), 0);
     let end_ms = 1_735_689_600_000; // 2025-01-01
     let minutes = 525_600 * args.years as usize;

@@ -233,6 +233,16 @@ impl BacktestAccount {
         self.run(|e, st| e.metrics(st))
     }
 
+    /// The balance (as `account_info().balance`).
+    pub fn balance(&mut self) -> f64 {
+        self.run(|e, st| e.balance(st))
+    }
+
+    /// The equity at the current quotes (as `account_info().equity`), without building the rest.
+    pub fn equity(&mut self) -> f64 {
+        self.run(|e, st| e.equity(st))
+    }
+
     pub fn account_info(&mut self) -> AccountInfo {
         self.run(|e, st| e.account_info(st))
     }

@@ -163,19 +163,20 @@ fn bar_path(
 /// The bids at which the account's open positions' SL and TP, and its pending orders, trigger:
 /// a buy's levels and sell orders meet the bid, a sell's levels and buy orders the ask (the bid
 /// plus the spread).
-fn pending_levels(account: &mut BacktestAccount, spread: f64) -> Vec<f64> {
+fn pending_levels(account: &BacktestAccount, spread: f64) -> Vec<f64> {
+    let st = account.state();
     let mut levels = Vec::new();
-    for p in account.positions() {
-        let on_ask = p.r#type == PositionType::Sell;
+    for p in &st.positions {
+        let on_ask = p.side == PositionType::Sell;
         for level in [p.sl, p.tp] {
             if level > 0.0 {
                 levels.push(if on_ask { level - spread } else { level });
             }
         }
     }
-    for o in account.orders() {
+    for o in &st.orders {
         let on_ask = o.r#type.is_buy();
-        for level in [o.price_open, o.price_stoplimit] {
+        for level in [o.price, o.stoplimit] {
             if level > 0.0 {
                 levels.push(if on_ask { level - spread } else { level });
             }
@@ -575,7 +576,8 @@ pub async fn run(
         }
         // The rest of the bar's path, point by point, with the equity at each.
         let levels: Vec<(f64, f64)> = account
-            .positions()
+            .state()
+            .positions
             .iter()
             .filter(|p| p.sl > 0.0 && p.tp > 0.0)
             .map(|p| (p.sl, p.tp))
@@ -594,21 +596,21 @@ pub async fn run(
         for pair in path.windows(2) {
             // The path moves continuously from one point to the next: a level it passes is
             // reached at the level (the engine fills at the point it is given), unlike a gap.
-            let levels = pending_levels(&mut account, spread_price);
+            let levels = pending_levels(&account, spread_price);
             for p in through(pair[0], pair[1], &levels, spread_price) {
                 account.advance_through(&symbol.name, std::slice::from_ref(&p));
-                let m = account.account_info();
-                eq_min = eq_min.min(m.equity);
-                eq_max = eq_max.max(m.equity);
+                let equity = account.equity();
+                eq_min = eq_min.min(equity);
+                eq_max = eq_max.max(equity);
             }
         }
-        let info = account.account_info();
+        let equity = account.equity();
         samples.push(CurvePoint {
             time: next.time - offset,
-            balance: info.balance,
-            equity: info.equity,
-            equity_min: eq_min.min(info.equity),
-            equity_max: eq_max.max(info.equity),
+            balance: account.balance(),
+            equity,
+            equity_min: eq_min.min(equity),
+            equity_max: eq_max.max(equity),
         });
         if decision_bars > 0 {
             progress((t + 2 - warm) as f64 / decision_bars as f64);

@@ -218,6 +218,31 @@ mod tests {
     }
 
     #[test]
+    fn the_default_budget_admits_a_year_sweep_and_ten_decades_a_day() {
+        let year = 365 * 86_400;
+        let sweep = work(
+            year,
+            mt5::Timeframe::M1,
+            Model::OpenPrices,
+            MAX_COMBINATIONS,
+        );
+        // Ten years with their leap days.
+        let decade = work(
+            10 * year + 3 * 86_400,
+            mt5::Timeframe::M1,
+            Model::OpenPrices,
+            1,
+        );
+        let budget = crate::backtest::handle::BacktestSettings::default().work_per_day;
+        assert!(
+            sweep + 10 * decade <= budget,
+            "{sweep} + 10 × {decade} > {budget}"
+        );
+        // And the 429 answer's limit (a u32) can name it.
+        assert!(budget <= u64::from(u32::MAX));
+    }
+
+    #[test]
     fn work_counts_bars_times_combinations() {
         let year = 365 * 86_400;
         assert_eq!(

@@ -298,6 +298,21 @@ pub(crate) fn used_margin(cx: &Ctx<'_>, st: &AccountState, t_ms: i64) -> f64 {
 }
 
 /// The account's money at `t_ms`.
+/// The equity alone, as [`metrics`] computes it, without the margin: what a backtest samples at
+/// every point of a bar's path.
+pub(crate) fn equity(cx: &Ctx<'_>, st: &AccountState, t_ms: i64) -> f64 {
+    if st.positions.is_empty() {
+        return money(money(st.balance) + money(st.credit));
+    }
+    let profit: f64 = st
+        .positions
+        .iter()
+        .map(|p| position_profit(cx, st, p, t_ms))
+        .sum();
+    let extras: f64 = st.positions.iter().map(|p| p.swap + p.commission).sum();
+    money(money(st.balance) + money(st.credit) + money(profit) + extras)
+}
+
 pub(crate) fn metrics(cx: &Ctx<'_>, st: &AccountState, t_ms: i64) -> Metrics {
     let profit: f64 = st
         .positions

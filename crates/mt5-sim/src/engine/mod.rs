@@ -227,6 +227,17 @@ impl<'a> Engine<'a> {
         calc::metrics(&self.cx, st, self.cx.now_ms)
     }
 
+    /// The balance, rounded as [`Engine::metrics`] gives it.
+    pub fn balance(&self, st: &AccountState) -> f64 {
+        calc::money(st.balance)
+    }
+
+    /// The equity at the current quotes, as [`Engine::metrics`] gives it.
+    pub fn equity(&mut self, st: &mut AccountState) -> f64 {
+        self.advance(st, self.cx.now_ms);
+        calc::equity(&self.cx, st, self.cx.now_ms)
+    }
+
     /// `positions_get`: with `Symbol`, tickets are not looked at (as in MT5).
     pub fn positions(
         &mut self,
