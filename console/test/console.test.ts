@@ -99,7 +99,7 @@ test("served by the binary: headers, deep links, config.json, 404 for a missing 
   const origins = new Set(g.requests.map((r) => new URL(r.url()).origin));
   assert.deepEqual([...origins], [service.baseUrl]);
   assert.ok(g.requests.some((r) => /\/console\/assets\/index-.*\.js$/.test(r.url())));
-  assert.ok(!g.requests.some((r) => /lightweight|Chart-/.test(r.url())), "the chart is loaded only where one is drawn");
+  assert.ok(!g.requests.some((r) => /lightweight|charts-|Chart-|Backtests-/.test(r.url())), "the chart is loaded only where one is drawn");
   await screenshot(g.page, "sign-in");
   assert.deepEqual(await axe(g.page), []);
   await g.done();
