@@ -355,6 +355,20 @@ test("another user's backtest id in the address is 'not found'", async () => {
   await g.done();
 });
 
+test("a backtest that fails says why, and is no longer read", async () => {
+  const { token, account } = await trader();
+  const failing = await queue(token, account, { parameters: { symbol: "NO-SUCH-SYMBOL" } });
+  const g = await page();
+  await signedIn(g, `/console/backtests/${failing.id}`, token);
+  await until("failed", async () => (await status(g.page)) === `✗ Failed: ${MESSAGES.symbol_not_found}`);
+  assert.equal(calls(g, "GET", /\/(equity|trades)$/).length, 0, "nothing to draw");
+  const reads = calls(g, "GET", new RegExp(`^/api/v1/backtests/${failing.id}$`)).length;
+  await sleep(2500);
+  assert.equal(calls(g, "GET", new RegExp(`^/api/v1/backtests/${failing.id}$`)).length, reads);
+  assert.ok(await g.page.getByRole("button", { name: "Delete backtest…" }).isEnabled());
+  await g.done();
+});
+
 test("at 390 px wide: the form is usable, the tables scroll inside their box, axe finds nothing", async () => {
   const { token, account } = await trader();
   const done = await finished(token, (await queue(token, account, { sweep: { fast_period: [5, 10] } })).id);

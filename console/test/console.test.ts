@@ -681,6 +681,7 @@ test("every screen: axe finds no serious or critical violation; screenshots", as
     ["history", "History"],
     ["journal", "Journal"],
     ["algorithms", "Algorithms"],
+    ["backtests", "Backtests"],
     ["accounts", "Accounts"],
   ] as const) {
     await g.page.getByRole("link", { name: title === "Trade" ? "Trade" : title }).click();
@@ -694,6 +695,7 @@ test("every screen: axe finds no serious or critical violation; screenshots", as
       await g.page.getByRole("table", { name: /EURUSD H1 candles/ }).waitFor();
     }
     if (path === "history") await g.page.getByTestId("deals").waitFor();
+    if (path === "backtests") await seeText(g.page, "No backtest yet.");
     await screenshot(g.page, `screen-${path}`);
     assert.deepEqual(await axe(g.page), [], `on ${path}`);
   }
