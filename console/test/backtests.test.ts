@@ -355,6 +355,24 @@ test("another user's backtest id in the address is 'not found'", async () => {
   await g.done();
 });
 
+test("the list pages through the service's cursors, newest first", async () => {
+  const { token, account } = await trader();
+  const ids: string[] = [];
+  for (let i = 0; i < 21; i++) ids.push((await queue(token, account, { from: iso(Date.now() - 20 * DAY) })).id);
+  const g = await page();
+  await signedIn(g, "/console/backtests", token);
+  const listed = async () => g.page.getByTestId("backtests").locator("tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-id")));
+  await until("a full first page", async () => (await listed()).length === 20);
+  assert.deepEqual(await listed(), [...ids].reverse().slice(0, 20));
+  const pages = g.page.getByRole("navigation", { name: "Pages of backtests" });
+  await pages.getByRole("button", { name: "Next page" }).click();
+  await until("the second page", async () => (await listed()).join() === ids[0]);
+  assert.ok(await pages.getByRole("button", { name: "Next page" }).isDisabled(), "the last page");
+  await pages.getByRole("button", { name: "Previous page" }).click();
+  await until("the first page again", async () => (await listed()).length === 20);
+  await g.done();
+});
+
 test("a backtest that fails says why, and is no longer read", async () => {
   const { token, account } = await trader();
   const failing = await queue(token, account, { parameters: { symbol: "NO-SUCH-SYMBOL" } });

@@ -157,6 +157,7 @@ function numberOr(v: string): number | string {
 
 function typed(p: Prop | undefined, v: string): unknown {
   const t = Array.isArray(p?.type) ? p.type : [p?.type];
+  if (t.includes("null") && v.trim() === "null") return null;
   if (t.includes("number") || t.includes("integer")) return numberOr(v);
   if (t.includes("boolean")) return v.trim() === "true" ? true : v.trim() === "false" ? false : v.trim();
   return v.trim();
@@ -793,7 +794,7 @@ function RequestSummary({ bt }: { bt: Backtest }) {
         <dt>Window</dt>
         <dd>
           <Time iso={timeOf(r.from)} /> – <Time iso={timeOf(r.to)} />
-          {bt.history_start && timeOf(r.from) !== bt.history_start ? (
+          {bt.history_start && Date.parse(timeOf(r.from) ?? "") !== Date.parse(bt.history_start) ? (
             <>
               {" "}
               (history from <Time iso={bt.history_start} />)
