@@ -190,6 +190,31 @@ test("a backtest from the form (Enter submits): followed to done, with its repor
   await g.page.getByRole("link", { name: /^Open the backtest of ma_crossover/ }).click();
   await heading(g.page, /^Backtest: ma_crossover/);
   assert.ok(g.page.url().includes(`/console/backtests/${id}`));
+  await g.page.goBack();
+  await heading(g.page, "Backtests");
+  await g.page.goForward();
+  await heading(g.page, /^Backtest: ma_crossover/);
+  await g.done();
+});
+
+test("a saved configuration backtested: its id is sent, its parameters are the backtest's", async () => {
+  const { token } = await trader();
+  const saved = await apiCall<{ algorithm: { id: string } }>(service, token, "POST", "/api/v1/algorithms", {
+    name: "Fast EURUSD",
+    kind: "ma_crossover",
+    parameters: { symbol: "EURUSD", fast_period: 3, slow_period: 8 },
+  });
+  const g = await page();
+  await signedIn(g, "/console/backtests", token);
+  const form = g.page.getByRole("form", { name: "New backtest" });
+  await form.getByLabel("Strategy or saved configuration").selectOption({ label: "Fast EURUSD (ma_crossover)" });
+  await seeText(g.page, /saved 3/);
+  await form.getByLabel("symbol").fill("");
+  await form.getByRole("button", { name: "Run backtest" }).click();
+  await heading(g.page, /^Backtest: ma_crossover on EURUSD$/);
+  const [post] = calls(g, "POST", /^\/api\/v1\/backtests$/);
+  assert.equal((JSON.parse(post!.postData() ?? "{}") as { algorithm_id: string }).algorithm_id, saved.algorithm.id);
+  await until("its parameters shown", async () => /fast_period 3/.test(await textOf(g.page.getByTestId("bt-request"))));
   await g.done();
 });
 
