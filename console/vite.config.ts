@@ -25,5 +25,14 @@ export default defineConfig({
     sourcemap: false,
     reportCompressedSize: false,
     assetsInlineLimit: 0,
+    // Lightweight Charts in one chunk, named for what it
+    // is, shared by the screens that draw a chart and loaded only with them.
+    rolldownOptions: {
+      output: {
+        codeSplitting: {
+          groups: [{ name: "charts", test: /node_modules[\\/](lightweight-charts|fancy-canvas)[\\/]/ }],
+        },
+      },
+    },
   },
 });

@@ -41,6 +41,8 @@ import "./style.css";
 
 // The chart screen brings lightweight-charts, so it loads only when opened.
 const Chart = lazy(() => import("./screens/Chart.js").then((m) => ({ default: m.Chart })));
+// So does the backtests screen (its equity curves).
+const Backtests = lazy(() => import("./screens/Backtests.js").then((m) => ({ default: m.Backtests })));
 
 const SCREENS = [
   ["positions", "Trade"],
@@ -48,6 +50,7 @@ const SCREENS = [
   ["history", "History"],
   ["journal", "Journal"],
   ["algorithms", "Algorithms"],
+  ["backtests", "Backtests"],
   ["accounts", "Accounts"],
 ] as const;
 type Screen = (typeof SCREENS)[number][0];
@@ -188,6 +191,10 @@ function App() {
           <Journal />
         ) : screen === "algorithms" ? (
           <Algorithms />
+        ) : screen === "backtests" ? (
+          <Suspense fallback={<p>Loading the backtests…</p>}>
+            <Backtests />
+          </Suspense>
         ) : (
           <Trade />
         )}

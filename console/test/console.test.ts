@@ -99,7 +99,7 @@ test("served by the binary: headers, deep links, config.json, 404 for a missing 
   const origins = new Set(g.requests.map((r) => new URL(r.url()).origin));
   assert.deepEqual([...origins], [service.baseUrl]);
   assert.ok(g.requests.some((r) => /\/console\/assets\/index-.*\.js$/.test(r.url())));
-  assert.ok(!g.requests.some((r) => /lightweight|Chart-/.test(r.url())), "the chart is loaded only where one is drawn");
+  assert.ok(!g.requests.some((r) => /lightweight|charts-|Chart-|Backtests-/.test(r.url())), "the chart is loaded only where one is drawn");
   await screenshot(g.page, "sign-in");
   assert.deepEqual(await axe(g.page), []);
   await g.done();
@@ -681,6 +681,7 @@ test("every screen: axe finds no serious or critical violation; screenshots", as
     ["history", "History"],
     ["journal", "Journal"],
     ["algorithms", "Algorithms"],
+    ["backtests", "Backtests"],
     ["accounts", "Accounts"],
   ] as const) {
     await g.page.getByRole("link", { name: title === "Trade" ? "Trade" : title }).click();
@@ -694,6 +695,7 @@ test("every screen: axe finds no serious or critical violation; screenshots", as
       await g.page.getByRole("table", { name: /EURUSD H1 candles/ }).waitFor();
     }
     if (path === "history") await g.page.getByTestId("deals").waitFor();
+    if (path === "backtests") await seeText(g.page, "No backtest yet.");
     await screenshot(g.page, `screen-${path}`);
     assert.deepEqual(await axe(g.page), [], `on ${path}`);
   }

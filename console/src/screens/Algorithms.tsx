@@ -7,10 +7,10 @@ import { describe, type Shown } from "../errors.js";
 import { api, call, toast, useStore } from "../state.js";
 import { Dialog, ErrorText, Field, Side, price } from "../ui.js";
 
-type Builtin = components["schemas"]["BuiltinAlgorithm"];
-type Saved = components["schemas"]["Algorithm"];
+export type Builtin = components["schemas"]["BuiltinAlgorithm"];
+export type Saved = components["schemas"]["Algorithm"];
 type Result = components["schemas"]["ExecuteResponse"];
-interface Prop {
+export interface Prop {
   type?: string | string[];
   description?: string;
   default?: unknown;
@@ -26,7 +26,7 @@ interface AlgorithmPage {
 }
 
 /** Every saved configuration: the pages of `GET /algorithms`, following `next_cursor`. */
-async function listAll(): Promise<{ builtin: Builtin[]; saved: Saved[] }> {
+export async function listAll(): Promise<{ builtin: Builtin[]; saved: Saved[] }> {
   const first = (await call(api().GET("/api/v1/algorithms"))) as AlgorithmPage;
   const saved = [...first.saved];
   let cursor = first.next_cursor;
