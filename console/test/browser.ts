@@ -2,9 +2,9 @@
 // error, a console error (other than the browser's own "Failed to load resource" or WebSocket line
 // for a request the test said would fail), or a request to any origin but the allowed ones fails
 // the test that opened it.
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { extname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from "playwright-core";
 
 /** CHROMIUM_PATH, else Debian's chromium-headless-shell, else `chromium` on the PATH. A missing browser fails. */
@@ -18,13 +18,7 @@ export function chromiumPath(): string {
 }
 
 export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: chromiumPath(),
-    // Local network access checks off: a page whose files the tests answer (overlayDist) has no
-    // address of its own, so Chromium would count it as public and refuse its stream to the
-    // loopback service. Every page of the tests and the service are on the loopback anyway.
-    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-features=LocalNetworkAccessChecks"],
-  });
+  return chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox", "--disable-dev-shm-usage"] });
 }
 
 export const OUTPUT = resolve(process.cwd(), "test-output");
@@ -44,49 +38,27 @@ export interface Guarded {
 }
 
 const DIST = resolve(process.cwd(), "dist");
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".json": "application/json",
-  ".png": "image/png",
-};
-const overlaid = new Map<string, Promise<boolean>>();
+const checked = new Map<string, Promise<void>>();
 
 /**
- * Whether the service's embedded console differs from `dist/` here: a binary built from another
- * checkout (CI builds one binary for every checkout, and a branch that changes the console is
- * tested before a binary embeds it). Then the pages get this checkout's `dist/` files in place of
- * the embedded ones, with the service's own headers (its CSP, nosniff, referrer policy) and every
- * other request (the API, the stream, config.json) answered by the service itself.
+ * The tests are of the console the binary serves: one built from another checkout (whose embedded
+ * `dist/` is not this one's) fails them at once, rather than testing files the binary does not have.
  */
-function needsOverlay(base: string): Promise<boolean> {
-  let known = overlaid.get(base);
+function servesThisBuild(base: string): Promise<void> {
+  let known = checked.get(base);
   if (!known) {
     known = fetch(`${base}/console/`)
       .then((r) => r.text())
       .then((served) => {
-        const differs = served !== readFileSync(join(DIST, "index.html"), "utf8");
-        if (differs) console.log(`# the service embeds another console build: the pages get ${DIST}'s files, with the service's headers`);
-        return differs;
+        if (served !== readFileSync(join(DIST, "index.html"), "utf8")) {
+          throw new Error(
+            `the service at ${base} embeds another console build than ${DIST}: build the binary from this checkout (cargo build -p mt5-bridge) and run the tests again`,
+          );
+        }
       });
-    overlaid.set(base, known);
+    checked.set(base, known);
   }
   return known;
-}
-
-async function overlayDist(context: BrowserContext, base: string): Promise<void> {
-  await context.route(`${base}/console/**`, async (route) => {
-    const rel = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^\/console\/?/, ""));
-    const file = join(DIST, rel === "" || !extname(rel) ? "index.html" : rel);
-    if (!file.startsWith(DIST) || !existsSync(file) || !statSync(file).isFile()) return route.continue();
-    const answer = await route.fetch();
-    const headers = { ...answer.headers() };
-    for (const h of ["content-length", "content-encoding", "etag", "last-modified", "transfer-encoding"]) delete headers[h];
-    headers["content-type"] = TYPES[extname(file)] ?? "application/octet-stream";
-    await route.fulfill({ status: 200, headers, body: readFileSync(file) });
-  });
 }
 
 export async function guardedPage(
@@ -100,7 +72,7 @@ export async function guardedPage(
     locale: "en-GB",
   });
   const base = allowedOrigins[0];
-  if (base && (await needsOverlay(base))) await overlayDist(context, base);
+  if (base) await servesThisBuild(base);
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   const requests: Request[] = [];

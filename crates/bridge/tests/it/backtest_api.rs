@@ -621,3 +621,39 @@ async fn the_account_report_is_made_from_the_deals_as_a_backtest_report_is() {
     assert_eq!((s, code(&b)), (404, "account_not_found"));
     app.shutdown().await;
 }
+
+/// A window older than the terminal keeps ("Max. bars in chart", 10,000 H1 bars on the simulator
+/// by default): the backtest runs on what there is and says where it started, never silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_before_the_terminal_s_history_says_where_it_started() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let (t, account_id) = app.trader(10001).await;
+    let (from, to) = (days_ago(700), days_ago(1));
+    let (s, b) = app
+        .post(routes::BACKTESTS, &t, body(&account_id, from, to))
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let done = wait_for(&app, &t, b["id"].as_str().unwrap(), &["done", "failed"]).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let start = time::OffsetDateTime::parse(
+        done["history_start"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+    .unix_timestamp();
+    // 10,000 H1 bars reach about 416 days back; the warm-up takes some of them.
+    let oldest = time::OffsetDateTime::now_utc().unix_timestamp() - 10_000 * 3600;
+    assert!(
+        start > from + 200 * 86_400,
+        "history_start {start} vs from {from}"
+    );
+    assert!(
+        start >= oldest && start < oldest + 10 * 86_400,
+        "{start} vs {oldest}"
+    );
+    assert_eq!(
+        done["request"]["from"], from,
+        "the request keeps what was asked"
+    );
+    app.shutdown().await;
+}
