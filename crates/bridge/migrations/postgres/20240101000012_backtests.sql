@@ -100,6 +100,9 @@ CREATE TABLE IF NOT EXISTS backtest_jobs (
     status VARCHAR(20) NOT NULL DEFAULT 'queued'
         CHECK (status IN ('queued', 'running', 'done', 'failed', 'canceled')),
     claim BIGINT NOT NULL DEFAULT 0,
+    -- Runs that ended on an outage (terminal, database) and were queued again; a queued unit's
+    -- lease_until is then the time before which it is not taken.
+    attempts INTEGER NOT NULL DEFAULT 0,
     claimed_by TEXT,
     lease_until TIMESTAMP WITH TIME ZONE,
     progress DOUBLE PRECISION NOT NULL DEFAULT 0,

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS backtest_jobs (
     status TEXT NOT NULL DEFAULT 'queued'
         CHECK (status IN ('queued', 'running', 'done', 'failed', 'canceled')),
     claim INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
     claimed_by TEXT,
     lease_until INTEGER,
     progress REAL NOT NULL DEFAULT 0,

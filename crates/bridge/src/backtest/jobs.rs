@@ -60,6 +60,24 @@ async fn worker(state: AppState, index: usize) {
     }
 }
 
+/// Tries of a unit that an outage ended before its backtest fails.
+const RETRIES: u32 = 4;
+/// The wait before the first retry, doubled each time (2, 4, 8, 16 s).
+const RETRY_DELAY_MS: i64 = 2_000;
+
+/// Whether an error says something was out of service (a terminal, the database, Redis, a
+/// queue), not that the backtest cannot run.
+fn outage(e: &ApiError) -> bool {
+    matches!(
+        e,
+        ApiError::TerminalUnavailable(_)
+            | ApiError::TerminalTimeout
+            | ApiError::DatabaseUnavailable(_)
+            | ApiError::StateUnavailable(_)
+            | ApiError::RateLimited { .. }
+    )
+}
+
 /// An error as a failed backtest shows it: its code and message.
 fn error_value(e: &ApiError) -> Value {
     json!({"code": e.code().as_str(), "message": e.to_string()})
@@ -107,6 +125,13 @@ async fn run_unit(state: &AppState, unit: Unit) {
         Ok(Some(result)) => state.store.finish_unit(&unit, result).await,
         // Canceled, or the lease was lost: the unit is someone else's now, or no one's.
         Ok(None) => return,
+        // An outage is not the backtest's fault: the unit is queued again, a little later each
+        // time, and fails only when the outage outlasts a few tries.
+        Err(e) if outage(&e) && unit.attempts < RETRIES => {
+            let delay = RETRY_DELAY_MS << unit.attempts;
+            tracing::info!(backtest_id = %unit.backtest_id, code = e.code().as_str(), delay_ms = delay, "backtest unit queued again after an outage");
+            state.store.retry_unit(&unit, delay).await
+        }
         Err(e) => {
             tracing::info!(backtest_id = %unit.backtest_id, code = e.code().as_str(), "backtest failed");
             state.store.fail_unit(&unit, error_value(&e)).await

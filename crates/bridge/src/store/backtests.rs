@@ -100,6 +100,8 @@ pub struct Unit {
     pub combinations: u32,
     /// The claim number every write of this unit names.
     pub claim: i64,
+    /// Earlier runs of it that ended on an outage and were queued again.
+    pub attempts: u32,
 }
 
 /// What a finished unit stores.
@@ -171,6 +173,10 @@ pub trait BacktestStore: Send + Sync + 'static {
     /// Service: stores the unit's result under its claim; the backtest is `done` when its last
     /// unit is. `false` (nothing written) when the claim is no longer the latest.
     async fn finish_unit(&self, unit: &Unit, result: UnitResult) -> StoreResult<bool>;
+
+    /// Service: queues the unit again, not to be taken for `delay_ms`, counting the attempt (an
+    /// outage ended its run). `false` when the claim is no longer the latest.
+    async fn retry_unit(&self, unit: &Unit, delay_ms: i64) -> StoreResult<bool>;
 
     /// Service: fails the unit's backtest with `error` (its other units canceled), under the claim.
     async fn fail_unit(&self, unit: &Unit, error: Value) -> StoreResult<bool>;

@@ -228,6 +228,33 @@ async fn cancel_stops_units_and_delete_removes_finished(db: Db) {
     );
 }
 
+async fn an_outage_queues_the_unit_again_after_its_delay(db: Db) {
+    let user = new_user(&db).await;
+    let account = new_account(&db, &user).await;
+    let id = submit(&db, &user, account, 1, 10).await;
+    let unit = claim(&db, "w").await.unwrap();
+    assert_eq!(unit.attempts, 0);
+    assert!(db.store.retry_unit(&unit, 300).await.unwrap());
+    // Not before its delay; its old claim writes nothing more.
+    assert!(claim(&db, "w").await.is_none());
+    assert!(!db.store.finish_unit(&unit, result(1.0)).await.unwrap());
+    assert!(!db.store.retry_unit(&unit, 0).await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    let again = claim(&db, "w").await.unwrap();
+    assert_eq!((again.backtest_id, again.attempts), (id, 1));
+    assert!(again.claim > unit.claim);
+    assert!(db.store.finish_unit(&again, result(1.0)).await.unwrap());
+    assert_eq!(
+        db.store
+            .get_backtest(&user, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "done"
+    );
+}
+
 async fn a_failed_unit_fails_the_backtest_and_cancels_the_rest(db: Db) {
     let user = new_user(&db).await;
     let account = new_account(&db, &user).await;
@@ -340,14 +367,18 @@ async fn the_bar_cache_keeps_its_bound(db: Db) {
         .cache_bars("srv", "EURUSD", "1", 1, chunk(600), 1_000)
         .await
         .unwrap();
+    // Uses a millisecond apart at least, so "least recently used" has one answer.
+    let tick = || tokio::time::sleep(std::time::Duration::from_millis(5));
+    tick().await;
     db.store
         .cache_bars("srv", "EURUSD", "1", 2, chunk(300), 1_000)
         .await
         .unwrap();
+    tick().await;
     let got = db.store.cached_bars("srv", "EURUSD", "1", 1).await.unwrap();
     assert_eq!(got, Some(chunk(600)));
     // Chunk 1 was used last: adding chunk 3 evicts chunk 2.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    tick().await;
     db.store
         .cache_bars("srv", "EURUSD", "1", 3, chunk(300), 1_000)
         .await
@@ -384,6 +415,7 @@ contract!(
     a_long_sweep_delays_another_user_by_one_unit_at_most,
     cancel_stops_units_and_delete_removes_finished,
     a_failed_unit_fails_the_backtest_and_cancels_the_rest,
+    an_outage_queues_the_unit_again_after_its_delay,
     the_daily_budget_and_retention_hold,
     the_bar_cache_keeps_its_bound,
 );

@@ -346,25 +346,27 @@ impl BacktestStore for PgStore {
         .await?;
         // The user with the fewest units running goes first; among equals, the one whose last
         // unit started longest ago (never is longest), so a long sweep cannot hold the queue.
-        let claimed: Option<(Uuid, i32, Uuid, Value, i64)> = sqlx::query_as(
+        #[allow(clippy::type_complexity)] // reason: one row's columns
+        let claimed: Option<(Uuid, i32, Uuid, Value, i64, i32)> = sqlx::query_as(
             "update backtest_jobs j set status = 'running', claimed_by = $1, \
                  lease_until = now() + make_interval(secs => $2::float8 / 1000), \
                  claim = j.claim + 1, started_at = now(), progress = 0 \
              where (j.backtest_id, j.combination) = ( \
                  select q.backtest_id, q.combination from backtest_jobs q where q.status = 'queued' \
+                 and (q.lease_until is null or q.lease_until <= now()) \
                  order by (select count(*) from backtest_jobs r \
                            where r.user_id = q.user_id and r.status = 'running'), \
                           (select max(r.started_at) from backtest_jobs r \
                            where r.user_id = q.user_id) nulls first, \
                           q.created_at, q.backtest_id, q.combination \
                  limit 1 for update skip locked) \
-             returning j.backtest_id, j.combination, j.user_id, j.parameters, j.claim",
+             returning j.backtest_id, j.combination, j.user_id, j.parameters, j.claim, j.attempts",
         )
         .bind(worker)
         .bind(lease_ms as f64)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((backtest_id, combination, user_id, parameters, claim)) = claimed else {
+        let Some((backtest_id, combination, user_id, parameters, claim, attempts)) = claimed else {
             tx.commit().await?;
             return Ok(None);
         };
@@ -392,6 +394,7 @@ impl BacktestStore for PgStore {
             parameters,
             combinations: combinations.max(1) as u32,
             claim,
+            attempts: attempts.max(0) as u32,
         }))
     }
 
@@ -484,6 +487,22 @@ impl BacktestStore for PgStore {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn retry_unit(&self, unit: &Unit, delay_ms: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "update backtest_jobs set status = 'queued', claimed_by = null, progress = 0, \
+             attempts = attempts + 1, \
+             lease_until = now() + make_interval(secs => $4::float8 / 1000) \
+             where backtest_id = $1 and combination = $2 and claim = $3 and status = 'running'",
+        )
+        .bind(unit.backtest_id)
+        .bind(unit.combination as i32)
+        .bind(unit.claim)
+        .bind(delay_ms as f64)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn fail_unit(&self, unit: &Unit, error: Value) -> StoreResult<bool> {

@@ -341,25 +341,27 @@ impl BacktestStore for SqliteStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let claimed: Option<(String, i64, String, String, i64)> = sqlx::query_as(
+        #[allow(clippy::type_complexity)] // reason: one row's columns
+        let claimed: Option<(String, i64, String, String, i64, i64)> = sqlx::query_as(
             "update backtest_jobs set status = 'running', claimed_by = ?1, lease_until = ?2, \
                  claim = claim + 1, started_at = ?3, progress = 0 \
              where (backtest_id, combination) = ( \
                  select q.backtest_id, q.combination from backtest_jobs q where q.status = 'queued' \
+                 and (q.lease_until is null or q.lease_until <= ?3) \
                  order by (select count(*) from backtest_jobs r \
                            where r.user_id = q.user_id and r.status = 'running'), \
                           coalesce((select max(r.started_at) from backtest_jobs r \
                                     where r.user_id = q.user_id), -1), \
                           q.created_at, q.backtest_id, q.combination \
                  limit 1) \
-             returning backtest_id, combination, user_id, parameters, claim",
+             returning backtest_id, combination, user_id, parameters, claim, attempts",
         )
         .bind(worker)
         .bind(now.saturating_add(lease_ms))
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((backtest_id, combination, user_id, parameters, claim)) = claimed else {
+        let Some((backtest_id, combination, user_id, parameters, claim, attempts)) = claimed else {
             tx.commit().await?;
             return Ok(None);
         };
@@ -386,6 +388,7 @@ impl BacktestStore for SqliteStore {
             parameters: parse_json(&parameters, "parameters")?,
             combinations: combinations.clamp(1, i64::from(u32::MAX)) as u32,
             claim,
+            attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
         }))
     }
 
@@ -477,6 +480,21 @@ impl BacktestStore for SqliteStore {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn retry_unit(&self, unit: &Unit, delay_ms: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "update backtest_jobs set status = 'queued', claimed_by = null, progress = 0, \
+             attempts = attempts + 1, lease_until = ?4 \
+             where backtest_id = ?1 and combination = ?2 and claim = ?3 and status = 'running'",
+        )
+        .bind(unit.backtest_id.to_string())
+        .bind(i64::from(unit.combination))
+        .bind(unit.claim)
+        .bind(now_ms().saturating_add(delay_ms))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn fail_unit(&self, unit: &Unit, error: Value) -> StoreResult<bool> {
