@@ -191,7 +191,7 @@ pub struct RunEnvelope {
 }
 
 /// Validation errors of a strategy's parameters, named `parameters.<key>`.
-fn prefixed(errors: Vec<FieldError>) -> ApiError {
+pub(super) fn prefixed(errors: Vec<FieldError>) -> ApiError {
     ApiError::fields(
         errors
             .into_iter()

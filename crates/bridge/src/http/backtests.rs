@@ -9,7 +9,7 @@ use crate::algorithms::strategies::{find, Strategy};
 use crate::backtest::report::{CurvePoint, Report};
 use crate::backtest::run::{buckets, Model};
 use crate::backtest::spec::{self, Spec, SpreadMode, RANK_METRICS};
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::backtests::{BacktestRow, Budget, Created, NewBacktest, Removed, ResultSummary};
 use crate::store::page;
@@ -315,25 +315,6 @@ pub struct EquityQuery {
     pub combination: Option<u32>,
 }
 
-/// Validation errors of a strategy's parameters, named `parameters.<key>`.
-fn prefixed(errors: Vec<FieldError>) -> ApiError {
-    ApiError::fields(
-        errors
-            .into_iter()
-            .map(|e| {
-                if e.field.starts_with("parameters") {
-                    e
-                } else {
-                    FieldError {
-                        field: format!("parameters.{}", e.field),
-                        ..e
-                    }
-                }
-            })
-            .collect(),
-    )
-}
-
 fn utc(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .map(rfc3339)
@@ -545,7 +526,7 @@ pub async fn create(
     for c in &combos {
         let p = strategy
             .validate(&Value::Object(c.clone()))
-            .map_err(prefixed)?;
+            .map_err(super::algorithms::prefixed)?;
         if p.timeframe.seconds().is_none() {
             return Err(ApiError::validation(
                 "parameters.timeframe",
