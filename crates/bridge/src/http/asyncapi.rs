@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn every_reference_resolves_and_events_carry_the_api_s_schemas() {
-        let doc = build(crate::http::openapi::document_json().unwrap()).unwrap();
+        let doc = build(crate::http::routes::document_json().unwrap()).unwrap();
         assert_eq!(doc["asyncapi"], "3.0.0");
         fn refs(v: &Value, out: &mut Vec<String>) {
             match v {

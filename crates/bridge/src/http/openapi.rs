@@ -9,7 +9,10 @@
 //! - request bodies and query strings: the types that parse them (`#[derive(Request)]` beside
 //!   `ToSchema` or `IntoParams`, `http/validate.rs`), beside their handlers;
 //!
-//! What is left here: the document's assembly, the shared error responses, input vocabularies
+//! The operations come from the one list of routes (`http/routes.rs`, utoipa-axum's
+//! `OpenApiRouter`): the router serves them and the document is assembled from them, so no module
+//! names every handler twice. What is left here: the document's parts besides its operations, the
+//! shared error responses, input vocabularies
 //! (`LoginInput`, `TimeInput`, `PlaceOrderType`, …), the headers, and the modifier that closes
 //! every object schema. `tests/it/openapi.rs` checks every route against the document and every
 //! response against its schema.
@@ -21,16 +24,13 @@ pub use super::accounts::{
 pub use super::doc::*;
 pub use super::market::AccountInfoBody;
 pub use crate::error::ErrorBody;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ErrorCode;
 pub use crate::risk::RiskLimits;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 pub use mt5::openapi::UNKNOWN_PATTERN;
 pub use mt5::{
     OrderCheckResult, OrderSendResult, PositionType, Rate, SymbolInfo, Tick, TradeDeal, TradeOrder,
     TradePosition,
 };
-use std::sync::LazyLock;
 use utoipa::openapi::schema::{Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
@@ -52,54 +52,6 @@ pub const DOCS_PATH: &str = "/docs";
             WebSocket) is described by the AsyncAPI document at [/asyncapi.json](/asyncapi.json).",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    paths(
-        super::healthz,
-        super::readyz,
-        super::metrics,
-        document,
-        asyncapi_document,
-        super::accounts::connect,
-        super::accounts::list,
-        super::accounts::audit_log,
-        super::accounts::current,
-        super::accounts::get_one,
-        super::accounts::update,
-        super::accounts::delete,
-        super::accounts::switch,
-        super::reports::account,
-        super::market::account,
-        super::market::symbols,
-        super::market::symbol,
-        super::market::tick,
-        super::market::rates,
-        super::positions::positions,
-        super::positions::modify_position,
-        super::positions::close_position,
-        super::orders::orders,
-        super::orders::place_order,
-        super::orders::check_order,
-        super::orders::modify_order,
-        super::orders::cancel_order,
-        super::history::history_deals,
-        super::history::history_orders,
-        super::history::journal,
-        super::history::journal_entry,
-        super::stream::stream,
-        super::algorithms::list,
-        super::algorithms::create,
-        super::algorithms::execute,
-        super::algorithms::runs,
-        super::algorithms::run,
-        super::algorithms::get_one,
-        super::algorithms::update,
-        super::algorithms::delete,
-        super::backtests::create,
-        super::backtests::list,
-        super::backtests::get_one,
-        super::backtests::trades,
-        super::backtests::equity,
-        super::backtests::delete,
-    ),
     components(
         schemas(ErrorBody, ErrorCode, TimeInput, TimeframeInput),
         responses(
@@ -118,7 +70,6 @@ pub const DOCS_PATH: &str = "/docs";
             TradingDisabledOrReadOnly
         )
     ),
-    modifiers(&SecuritySchemes, &ClosedObjects, &AtLeastOneField),
     tags(
         (name = "accounts", description = "The user's MT5 accounts: connect, list, switch, update, delete (docs/api.md)"),
         (name = "trading", description = "Quotes, bars, positions, orders and history on the resolved account (docs/api.md)"),
@@ -161,62 +112,18 @@ impl Modify for SecuritySchemes {
     }
 }
 
-static DOCUMENT: LazyLock<Result<String, String>> =
-    LazyLock::new(|| ApiDoc::openapi().to_json().map_err(|e| e.to_string()));
-
-/// The document as served (built once).
-pub fn document_json() -> Result<&'static str, ApiError> {
-    DOCUMENT
-        .as_deref()
-        .map_err(|e| ApiError::Internal(format!("the OpenAPI document cannot be serialized: {e}")))
-}
-
-/// The OpenAPI document (this one).
-#[utoipa::path(
-    get,
-    path = "/openapi.json",
-    tag = "service",
-    operation_id = "openapi_document",
-    responses(
-        (status = 200, description = "The OpenAPI 3.1 document", body = inline(Object)),
-        (status = 500, response = Internal),
-    ),
-    security(())
-)]
-pub async fn document() -> Response {
-    match document_json() {
-        Ok(doc) => ([(header::CONTENT_TYPE, "application/json")], doc).into_response(),
-        Err(e) => e.into_response(),
+/// The document's parts besides its operations ([`ApiDoc`]), the operations the routes carry
+/// (`http/routes.rs` lists each route once), then the modifiers that need every operation in place.
+pub fn assemble(operations: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut doc = operations;
+    for m in [
+        &SecuritySchemes as &dyn Modify,
+        &ClosedObjects,
+        &AtLeastOneField,
+    ] {
+        m.modify(&mut doc);
     }
-}
-
-static ASYNCAPI: LazyLock<Result<String, String>> = LazyLock::new(|| {
-    let openapi = DOCUMENT.as_deref().map_err(|e| e.to_string())?;
-    super::asyncapi::build(openapi).map(|v| v.to_string())
-});
-
-/// The AsyncAPI document of the live stream.
-#[utoipa::path(
-    get,
-    path = "/asyncapi.json",
-    tag = "service",
-    operation_id = "asyncapi_document",
-    responses(
-        (status = 200, description = "The AsyncAPI 3.0 document of `GET /api/v1/stream`", body = inline(Object)),
-        (status = 500, response = Internal),
-    ),
-    security(())
-)]
-pub async fn asyncapi_document() -> Response {
-    match ASYNCAPI.as_deref() {
-        Ok(doc) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            doc.to_string(),
-        )
-            .into_response(),
-        Err(e) => ApiError::Internal(format!("the AsyncAPI document cannot be built: {e}"))
-            .into_response(),
-    }
+    doc
 }
 
 /// The `/docs` page: Swagger UI served from the binary, reading [`DOCUMENT_PATH`]. The online
@@ -346,7 +253,7 @@ impl Modify for AtLeastOneField {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::routes::document_json;
     use serde_json::Value;
 
     fn schema(doc: &Value, name: &str) -> Value {

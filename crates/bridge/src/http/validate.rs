@@ -1050,7 +1050,7 @@ mod tests {
     #[test]
     fn parsers_give_the_verdicts_of_their_documented_schemas() {
         let doc: Value =
-            serde_json::from_str(crate::http::openapi::document_json().unwrap()).unwrap();
+            serde_json::from_str(crate::http::routes::document_json().unwrap()).unwrap();
         let mut faults = Vec::new();
         for (name, parse) in bodies() {
             let schema = resolve(&doc, &doc["components"]["schemas"][name]);

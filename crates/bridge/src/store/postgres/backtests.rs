@@ -280,6 +280,16 @@ impl BacktestStore for PgStore {
 
     async fn remove_backtest(&self, user: &UserCtx, id: Uuid) -> StoreResult<Removed> {
         let mut tx = self.pool().begin().await?;
+        // Locks in the workers' order (the units, then the backtest), so a cancellation and a
+        // claim or a result cannot wait on each other.
+        sqlx::query(
+            "select 1 from backtest_jobs where backtest_id = $1 and user_id = $2 \
+             order by combination for update",
+        )
+        .bind(id)
+        .bind(user.user_id)
+        .execute(&mut *tx)
+        .await?;
         // The units first (as the service), so a worker's next write finds its unit canceled.
         let status: Option<(String,)> = sqlx::query_as(
             "select status from backtests where id = $1 and user_id = $2 for update",
@@ -507,6 +517,13 @@ impl BacktestStore for PgStore {
 
     async fn fail_unit(&self, unit: &Unit, error: Value) -> StoreResult<bool> {
         let mut tx = self.pool().begin().await?;
+        // Every unit of the backtest, in order, as a cancellation takes them.
+        sqlx::query(
+            "select 1 from backtest_jobs where backtest_id = $1 order by combination for update",
+        )
+        .bind(unit.backtest_id)
+        .execute(&mut *tx)
+        .await?;
         if !holds_claim(&mut tx, unit).await? {
             return Ok(false);
         }
