@@ -274,27 +274,33 @@ pub fn send_outcome(result: &OrderSendResult, offset_s: i64) -> Result<Outcome, 
     }
 }
 
-/// Waits for an earlier request with the same key to finish, then replays its response. An
-/// entry whose outcome is unknown answers `order_outcome_unknown` until it is settled.
+/// How long a repeated key waits for its first request to finish: a double-click's second
+/// request replays the first's answer; a longer wait answers `409 request_in_progress` at once
+/// rather than holding the connection (`Retry-After: 1`).
+pub const AWAIT_FIRST: Duration = Duration::from_secs(2);
+
+/// Waits (at most [`AWAIT_FIRST`]) for an earlier request with the same key to finish, then
+/// replays its response. An entry whose outcome is unknown answers `order_outcome_unknown` at
+/// once, until it is settled.
 async fn await_first(state: &AppState, user: &UserCtx, entry: JournalEntry) -> ApiResult<Outcome> {
     let mut entry = entry;
-    for _ in 0..100 {
+    let journal_id = entry.id;
+    let deadline = tokio::time::Instant::now() + AWAIT_FIRST;
+    loop {
         match entry.status {
             JournalStatus::Pending => {}
-            JournalStatus::Unknown => {
-                return Err(ApiError::OrderOutcomeUnknown {
-                    journal_id: entry.id,
-                })
-            }
-            _ => return replay(&entry).ok_or(ApiError::RequestInProgress),
+            JournalStatus::Unknown => return Err(ApiError::OrderOutcomeUnknown { journal_id }),
+            _ => return replay(&entry).ok_or(ApiError::RequestInProgress { journal_id }),
+        }
+        if tokio::time::Instant::now() + Duration::from_millis(100) > deadline {
+            return Err(ApiError::RequestInProgress { journal_id });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        entry = match state.store.get_entry(user, entry.id).await? {
+        entry = match state.store.get_entry(user, journal_id).await? {
             Some(e) => e,
-            None => return Err(ApiError::RequestInProgress),
+            None => return Err(ApiError::RequestInProgress { journal_id }),
         };
     }
-    Err(ApiError::RequestInProgress)
 }
 
 /// Whether `request` is a new order (a market deal that names no position, or a pending order):
