@@ -47,6 +47,9 @@ pub struct AppState {
     pub ticks: Arc<crate::ticks::TickHub>,
     /// STREAM_MAX_CONNECTIONS_PER_USER and STREAM_BUFFER.
     pub stream: StreamSettings,
+    /// This process run: the replica's id under Redis ownership, else made at start. Journal
+    /// entries record it, so the reconciler tells an entry of a dead run from one in flight.
+    pub process_run_id: String,
 }
 
 /// The live stream's limits.

@@ -50,6 +50,8 @@ pub struct AgentTerminal {
     version_ok: std::sync::atomic::AtomicBool,
     /// The protocol version the agent last reported (0: not yet, or not one this bridge speaks).
     version: std::sync::atomic::AtomicU8,
+    /// The agent's ledger as its health last reported it (v3).
+    ledger: std::sync::Mutex<Option<super::wire::LedgerHealth>>,
     /// Server-time offsets, shared by the pool's agents (one measurement serves them all).
     clocks: Arc<super::clock::ServerClocks>,
 }
@@ -110,6 +112,7 @@ impl AgentTerminal {
             fence: None,
             version_ok: std::sync::atomic::AtomicBool::new(false),
             version: std::sync::atomic::AtomicU8::new(0),
+            ledger: std::sync::Mutex::new(None),
             clocks: Arc::default(),
         })
     }
@@ -152,6 +155,20 @@ impl AgentTerminal {
         }
     }
 
+    /// How long the agent's ledger keeps an entry, as its health last reported it (v3).
+    pub fn ledger_retention(&self) -> Option<Duration> {
+        self.ledger
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().map(|l| Duration::from_secs(l.retention_s)))
+    }
+
+    fn remember_ledger(&self, h: &Health) {
+        if let Ok(mut ledger) = self.ledger.lock() {
+            ledger.clone_from(&h.ledger);
+        }
+    }
+
     /// The protocol version the agent reported at its last health check (2 or 3), if any.
     pub fn protocol_version(&self) -> Option<u8> {
         Some(self.version.load(std::sync::atomic::Ordering::Relaxed)).filter(|v| *v > 0)
@@ -163,6 +180,7 @@ impl AgentTerminal {
     /// are settled from the broker's history.
     fn check_version(&self, h: &Health) -> Result<(), TerminalError> {
         use std::sync::atomic::Ordering;
+        self.remember_ledger(h);
         if ACCEPTED_VERSIONS.contains(&h.version.as_str()) {
             let v = h.version.parse::<u8>().unwrap_or(0);
             self.version.store(v, Ordering::Relaxed);
@@ -349,6 +367,13 @@ impl AgentTerminal {
         session: &Session,
         client_ids: &[String],
     ) -> Result<LedgerAnswer, TerminalError> {
+        if self.ledger_retention().is_none() {
+            // Asked before any health check (a reconciler right after a restart): the ledger's
+            // retention comes with health.
+            if let Ok(h) = self.health().await {
+                self.remember_ledger(&h);
+            }
+        }
         let at = Expected::new(session.clone());
         let args = LedgerArgs {
             client_ids: client_ids.to_vec(),
@@ -860,6 +885,20 @@ impl Terminal for AgentTerminal {
             &history_args(select),
         )
         .await
+    }
+
+    fn ledger_id(&self) -> Option<String> {
+        if self.protocol_version() != Some(3) {
+            return None;
+        }
+        self.ledger
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().and_then(|l| l.id.clone()))
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     async fn server_time_offset_s(&self, at: &Expected) -> Result<i64, TerminalError> {
