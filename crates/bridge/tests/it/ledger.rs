@@ -1,7 +1,8 @@
 //! Orders in doubt settle in seconds through the agent's ledger (protocol v3): `serve` killed
 //! (SIGKILL) before the agent received the order, while the order is at the agent, and after the
 //! agent answered; each time the restarted service, with the default deadline (30 s) and grace
-//! period (60 s), settles the entry within 5 s of its restart, and the order runs at most once.
+//! period (60 s), settles the entry within 5 s of its restart (counted from the process's start),
+//! and the order runs at most once.
 //! A v2 agent (no ledger) is reconciled as before.
 //!
 //! A test double between `serve` and the `sim-agent` holds an `order_send` request (not delivered:
@@ -268,11 +269,12 @@ async fn serve_killed_before_the_agent_received_the_order() {
     assert!(run.is_some());
 
     *double.hold.lock().unwrap() = Hold::Nothing;
-    let serve = d.serve(2, double_port, &[]).await;
     let restarted = Instant::now();
+    let serve = d.serve(2, double_port, &[]).await;
     let (entry, took) = settled_within(&serve.url, &t, restarted, 5).await;
     assert_eq!(entry["status"], "not_executed", "{entry}");
     assert!(took < Duration::from_secs(5), "{took:?}");
+    eprintln!("restart to settled: {} ms", took.as_millis());
     assert_eq!(positions(&serve.url, &t).await, 0);
 
     // The key may be sent again: one order, one position.
@@ -322,12 +324,13 @@ async fn serve_killed_while_the_order_is_at_the_agent() {
     serve.kill();
     assert!(order.await.is_err(), "the client lost its answer");
 
-    let serve = d.serve(2, double_port, &[]).await;
     let restarted = Instant::now();
+    let serve = d.serve(2, double_port, &[]).await;
     let (entry, took) = settled_within(&serve.url, &t, restarted, 5).await;
     assert_eq!(entry["status"], "done", "{entry}");
     assert_eq!(entry["retcode"], 10009, "{entry}");
     assert!(took < Duration::from_secs(5), "{took:?}");
+    eprintln!("restart to settled: {} ms", took.as_millis());
     assert!(double.ledger_calls.load(Ordering::SeqCst) >= 1);
     let (s, _, b) = place(&serve.url, &t, "at-agent-1").await;
     assert_eq!(s, 200, "{b}");
@@ -359,11 +362,12 @@ async fn serve_killed_after_the_agent_answered() {
     let mt5_order = answered["result"]["order"].as_u64().unwrap();
 
     *double.hold.lock().unwrap() = Hold::Nothing;
-    let serve = d.serve(2, double_port, &[]).await;
     let restarted = Instant::now();
+    let serve = d.serve(2, double_port, &[]).await;
     let (entry, took) = settled_within(&serve.url, &t, restarted, 5).await;
     assert_eq!(entry["status"], "done", "{entry}");
     assert!(took < Duration::from_secs(5), "{took:?}");
+    eprintln!("restart to settled: {} ms", took.as_millis());
     assert_eq!(entry["order"], mt5_order, "{entry}");
     assert_eq!(entry["deal"], answered["result"]["deal"], "{entry}");
     let (s, _, b) = place(&serve.url, &t, "answered-1").await;
