@@ -155,6 +155,11 @@ impl Deployment {
     /// `serve` on the double at `double`, with the default deadline and grace period unless
     /// `extra` sets them.
     async fn serve(&self, n: usize, double: u16, extra: &[(&'static str, &str)]) -> Proc {
+        let terminals = format!("agent:http://127.0.0.1:{double}");
+        self.serve_on(n, &terminals, extra).await
+    }
+
+    async fn serve_on(&self, n: usize, terminals: &str, extra: &[(&'static str, &str)]) -> Proc {
         let d = self.dir.path();
         let mut env = vec![
             ("DATA_DIR", d.join("bridge").display().to_string()),
@@ -165,7 +170,7 @@ impl Deployment {
             ("JWT_SECRET", common::JWT_SECRET.to_string()),
             ("CREDENTIALS_KEY", self.key.clone()),
             ("CREDENTIALS_KEY_ID", "l1".to_string()),
-            ("TERMINALS", format!("agent:http://127.0.0.1:{double}")),
+            ("TERMINALS", terminals.to_string()),
             ("AGENT_TOKEN", AGENT_TOKEN.to_string()),
             ("RUST_LOG", "info".to_string()),
         ];
@@ -418,4 +423,45 @@ async fn a_v2_agent_is_reconciled_as_before() {
         "no ledger asked"
     );
     assert_eq!(positions(&serve.url, &t).await, 1);
+}
+
+/// A v3 bridge keeps a v2 agent and a v3 agent in one pool and trades through both; the entries
+/// sent through the v3 agent record its ledger, those through the v2 agent none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v2_and_a_v3_agent_serve_side_by_side() {
+    let d = Deployment::new();
+    let _old = d.agent(0).await;
+    let new_port = free_port();
+    let _new = start_agent_with(d.dir.path(), new_port, &[]).await;
+    let new_url = format!("http://127.0.0.1:{new_port}");
+    let (double_port, double) = start_double(&d.agent_url(), Hold::Nothing, true).await;
+    let terminals = format!("agent:http://127.0.0.1:{double_port},agent:{new_url}");
+    let serve = d.serve_on(1, &terminals, &[]).await;
+    let (t1, t2) = (
+        common::mint(Uuid::new_v4(), Duration::from_secs(3600)),
+        common::mint(Uuid::new_v4(), Duration::from_secs(3600)),
+    );
+    connect(&serve.url, &t1, 10001).await;
+    connect(&serve.url, &t2, 10002).await;
+    // Both accounts at once: each needs a terminal of its own.
+    let (a, b) = tokio::join!(
+        place(&serve.url, &t1, "side-1"),
+        place(&serve.url, &t2, "side-2")
+    );
+    assert_eq!((a.0, b.0), (200, 200), "{a:?} {b:?}");
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", d.db().display());
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mut routes: Vec<(Option<i64>, Option<String>)> =
+        sqlx::query_as("select terminal_index, ledger_id from trade_journal")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+    routes.sort();
+    let ledger = health(&new_url).await["ledger"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(routes, vec![(Some(0), None), (Some(1), Some(ledger))]);
+    assert_eq!(double.ledger_calls.load(Ordering::SeqCst), 0);
 }
