@@ -10,7 +10,8 @@
 //!   -8): `not_executed`;
 //! - `never_received`, from the ledger the entry recorded, the entry younger than the ledger's
 //!   retention: `not_executed` at once (the agent recorded a tombstone: the order can never run);
-//! - `running`: left open, asked again on the next pass (every second while anything is open);
+//! - `running`: left open, asked again on the next pass (every second while anything is open),
+//!   until the deadline and the grace period have passed (then the history is looked at too);
 //! - `interrupted`, `unknown` (another session), another ledger id, an agent that cannot be reached
 //!   or speaks v2, a simulated terminal: nothing here; the broker's history and the grace period
 //!   settle it as before.

@@ -180,10 +180,13 @@ pub async fn reconcile_once(state: &AppState) -> ApiResult<Pass> {
                         settle_from(state, &entry, entry.status, found, &mut pass).await?;
                         continue;
                     }
-                    ledger::Verdict::Running => {
+                    // Still running at the agent: asked again next pass, until the grace period
+                    // ends (a call that hangs there is then looked for in the history too).
+                    ledger::Verdict::Running if now < deadline + state.reconciler.grace() => {
                         pass.open += 1;
                         continue;
                     }
+                    ledger::Verdict::Running => {}
                     ledger::Verdict::CannotTell => {}
                 }
             }
