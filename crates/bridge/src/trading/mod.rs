@@ -620,6 +620,9 @@ async fn under_lease(
 /// Records in the journal where the order goes (the terminal's slot, its agent's ledger, this
 /// process run) before anything is sent on it, and again only if a retry lands elsewhere. A
 /// failed write sends nothing: without it, a crash would leave the entry to the grace period.
+/// Only a terminal whose agent keeps a ledger is recorded: nothing else reads the route, and the
+/// write is one more transaction per order (docs/BENCHMARKS.md); a retry that moves from such a
+/// terminal to one without clears it.
 async fn record_route(
     state: &AppState,
     user: &UserCtx,
@@ -627,15 +630,22 @@ async fn record_route(
     t: &dyn Terminal,
     recorded: &tokio::sync::Mutex<Option<JournalRoute>>,
 ) -> Result<(), TerminalError> {
-    let route = JournalRoute {
-        terminal_index: state
-            .pool
-            .slot_of(t.id())
-            .and_then(|s| i32::try_from(s).ok()),
-        ledger_id: t.ledger_id(),
-        process_run_id: Some(state.process_run_id.clone()),
-    };
+    let ledger_id = t.ledger_id();
     let mut last = recorded.lock().await;
+    if ledger_id.is_none() && last.is_none() {
+        return Ok(());
+    }
+    let route = match ledger_id {
+        None => JournalRoute::default(),
+        Some(ledger_id) => JournalRoute {
+            terminal_index: state
+                .pool
+                .slot_of(t.id())
+                .and_then(|s| i32::try_from(s).ok()),
+            ledger_id: Some(ledger_id),
+            process_run_id: Some(state.process_run_id.clone()),
+        },
+    };
     if last.as_ref() == Some(&route) {
         return Ok(());
     }

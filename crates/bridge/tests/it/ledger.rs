@@ -409,8 +409,8 @@ async fn a_v2_agent_is_reconciled_as_before() {
     let (terminal, ledger_id, _) = d.route().await;
     assert_eq!(
         (terminal, ledger_id),
-        (Some(0), None),
-        "a v2 agent keeps no ledger"
+        (None, None),
+        "a v2 agent keeps no ledger: no route"
     );
 
     *double.hold.lock().unwrap() = Hold::Nothing;
@@ -426,7 +426,7 @@ async fn a_v2_agent_is_reconciled_as_before() {
 }
 
 /// A v3 bridge keeps a v2 agent and a v3 agent in one pool and trades through both; the entries
-/// sent through the v3 agent record its ledger, those through the v2 agent none.
+/// sent through the v3 agent record their route and its ledger, those through the v2 agent none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_v2_and_a_v3_agent_serve_side_by_side() {
     let d = Deployment::new();
@@ -462,6 +462,6 @@ async fn a_v2_and_a_v3_agent_serve_side_by_side() {
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(routes, vec![(Some(0), None), (Some(1), Some(ledger))]);
+    assert_eq!(routes, vec![(None, None), (Some(1), Some(ledger))]);
     assert_eq!(double.ledger_calls.load(Ordering::SeqCst), 0);
 }
