@@ -149,7 +149,8 @@ class Ledger:
                 if time.time() - self._last_purge >= _PURGE_EVERY_S:
                     self._purge(conn)
                 row = conn.execute(
-                    "SELECT login, server, session_sha256, state, answer FROM ledger_entries WHERE client_id = ?",
+                    "SELECT login, server, session_sha256, state, answer FROM ledger_entries"
+                    " WHERE client_id = ?",
                     (client_id,),
                 ).fetchone()
                 if row is not None:
@@ -162,7 +163,8 @@ class Ledger:
                     return IN_DOUBT, None
                 login, server, digest = session.key()
                 conn.execute(
-                    "INSERT INTO ledger_entries (client_id, login, server, session_sha256, state, run_id, received_at)"
+                    "INSERT INTO ledger_entries"
+                    " (client_id, login, server, session_sha256, state, run_id, received_at)"
                     " VALUES (?, ?, ?, ?, 'received', ?, ?)",
                     (client_id, login, server, digest, self.run_id, int(time.time())),
                 )
@@ -173,7 +175,8 @@ class Ledger:
     def answered(self, client_id: str, answer: dict[str, Any]) -> None:
         """The terminal's answer (or an error proving nothing ran), stored for replays and queries."""
         self._finish(
-            "UPDATE ledger_entries SET state = 'answered', answer = ? WHERE client_id = ? AND state = 'received'",
+            "UPDATE ledger_entries SET state = 'answered', answer = ?"
+            " WHERE client_id = ? AND state = 'received'",
             (json.dumps(answer, separators=(",", ":")), client_id),
         )
 
@@ -217,13 +220,15 @@ class Ledger:
 
     def _lookup(self, conn: sqlite3.Connection, session: Session, client_id: str) -> dict[str, Any]:
         row = conn.execute(
-            "SELECT login, server, session_sha256, state, run_id, answer FROM ledger_entries WHERE client_id = ?",
+            "SELECT login, server, session_sha256, state, run_id, answer FROM ledger_entries"
+            " WHERE client_id = ?",
             (client_id,),
         ).fetchone()
         if row is None:
             login, server, digest = session.key()
             conn.execute(
-                "INSERT INTO ledger_entries (client_id, login, server, session_sha256, state, run_id, received_at)"
+                "INSERT INTO ledger_entries"
+                " (client_id, login, server, session_sha256, state, run_id, received_at)"
                 " VALUES (?, ?, ?, ?, 'tombstone', ?, ?)",
                 (client_id, login, server, digest, self.run_id, int(time.time())),
             )

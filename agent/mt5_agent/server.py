@@ -817,7 +817,8 @@ class Agent:
             raise AgentError(
                 504,
                 "timeout",
-                "an order_send with this client_id was received before and never answered: its outcome is unknown",
+                "an order_send with this client_id was received before and never answered: "
+                "its outcome is unknown",
             )
         assert decision == FRESH
         LOG.info(

@@ -17,10 +17,10 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fake_mt5 import FakeMT5  # noqa: E402
+from fake_mt5 import FakeMT5
 
-from mt5_agent import Agent, Ledger  # noqa: E402
-from mt5_agent.ledger import Session  # noqa: E402
+from mt5_agent import Agent, Ledger
+from mt5_agent.ledger import Session
 
 ACCOUNT = {"login": 10001, "password": "Sim-10001!", "server": "Sim-Demo"}
 TAG = hashlib.sha256(b"bench|10001").hexdigest()

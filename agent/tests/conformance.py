@@ -303,7 +303,8 @@ class Target:
         return self.request("POST", f"/v1/call/{operation}", body)
 
     def ledger(self, client_ids: list[str], expected: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The `ledger` operation for `client_ids`, as the session `expected` (default the first account's)."""
+        """The `ledger` operation for `client_ids`, as the session `expected` (default the first
+        account's)."""
         body = {"expected": expected or self.first.expected(), "args": {"client_ids": client_ids}}
         resp = self.request("POST", "/v1/call/ledger", body)
         assert resp.status_code == 200, resp.text
@@ -1041,12 +1042,14 @@ def check_ledger_tells_another_session_nothing(t: Target) -> None:
     assert t.login(t.second).status_code == 200
     held = _positions_of(t, t.second)
     second_request = market_request(t, 0, 0.01, "other session", account=t.second)
-    assert_error(t.call("order_send", {"request": second_request}, t.second, client_id=client_id), 400, "bad_request")
+    refused = t.call("order_send", {"request": second_request}, t.second, client_id=client_id)
+    assert_error(refused, 400, "bad_request")
     assert _positions_of(t, t.second) == held
     t.login_first()
     ticket = sent.json()["result"]["order"]
     for p in t.result("positions", {"ticket": ticket}):
-        assert t.result("order_send", {"request": market_request(t, 1, 0.01, "close", p["ticket"])})["retcode"] == 10009
+        close = market_request(t, 1, 0.01, "close", p["ticket"])
+        assert t.result("order_send", {"request": close})["retcode"] == 10009
 
 
 def _positions_of(t: Target, account: Account) -> list[int]:
