@@ -1,5 +1,6 @@
 """Command line: `AGENT_TOKEN=... python -m mt5_agent --bind 127.0.0.1:9101 --backend metatrader5|mt5linux
-[--tls-cert cert.pem --tls-key key.pem] [--call-timeout-s 30]` (the timeout applies to mt5linux).
+[--tls-cert cert.pem --tls-key key.pem] [--call-timeout-s 30] [--ledger PATH] [--ledger-retention-s 604800]`
+(the timeout applies to mt5linux).
 
 The token comes from the environment (`AGENT_TOKEN`) only, never from a flag, so it stays out of process
 listings.
@@ -16,6 +17,7 @@ import sys
 from typing import Any
 
 from .backend import DEFAULT_CALL_TIMEOUT_S, MAX_CALL_TIMEOUT_S, ReconnectingMt5, valid_call_timeout
+from .ledger import DEFAULT_RETENTION_S, Ledger
 from .server import Agent, make_server, tls_context
 
 LOG = logging.getLogger("mt5_agent")
@@ -74,6 +76,22 @@ def call_timeout(value: str) -> float:
     return seconds
 
 
+def retention(value: str) -> int:
+    """--ledger-retention-s: a positive number of seconds."""
+    try:
+        seconds = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a whole number of seconds, not {value!r}") from exc
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {value!r}")
+    return seconds
+
+
+def default_ledger_path(port: int) -> str:
+    """The ledger's default file: `mt5-agent-ledger-<port>.db` in the agent's working directory."""
+    return os.path.join(os.getcwd(), f"mt5-agent-ledger-{port}.db")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mt5_agent", description="Terminal agent for one MetaTrader 5 terminal."
@@ -94,6 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_CALL_TIMEOUT_S:g}; login and initialize get their own timeout plus 5 s)",
     )
     parser.add_argument("--terminal-path", default=None, help="path to terminal64.exe")
+    parser.add_argument(
+        "--ledger",
+        default=None,
+        help="the SQLite file of the orders this agent was given (default: mt5-agent-ledger-<port>.db in the "
+        "working directory; one file per agent)",
+    )
+    parser.add_argument(
+        "--ledger-retention-s",
+        type=retention,
+        default=DEFAULT_RETENTION_S,
+        help=f"how long the ledger keeps an entry, in seconds (default {DEFAULT_RETENTION_S}: 7 days)",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -130,9 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - e.g. the mt5linux server refused the connection
         print(f"backend {args.backend} is not reachable: {exc}", file=sys.stderr)
         return 2
-    agent = Agent(mt5, token, terminal_path=args.terminal_path)
-    agent.initialize()
     host, port = args.bind
+    ledger = Ledger(args.ledger or default_ledger_path(port), args.ledger_retention_s)
+    if ledger.error is None:
+        LOG.info("ledger %s (id %s, entries kept %d s)", ledger.path, ledger.id, ledger.retention_s)
+    agent = Agent(mt5, token, terminal_path=args.terminal_path, ledger=ledger)
+    agent.initialize()
     server = make_server(agent, host, port, ssl_context=context)
     scheme = "https" if context is not None else "http"
     LOG.info("serving %s on %s:%s (backend %s)", scheme, host, server.server_address[1], args.backend)

@@ -1,4 +1,4 @@
-"""The terminal agent: protocol v2 over HTTP/JSON in front of one MetaTrader 5 terminal.
+"""The terminal agent: protocol v3 over HTTP/JSON in front of one MetaTrader 5 terminal.
 
 Every terminal call runs behind one lock because the MetaTrader5 package fails concurrent calls
 ('Terminal: Call failed'); the expected-session check runs under the same lock as the call it guards,
@@ -8,6 +8,10 @@ A session is (login, server, session_tag): the tag is an opaque value the bridge
 credential, so a terminal logged in with one password (say the master one) never serves a request made
 for another credential of the same login (the read-only investor password, an old password). The agent
 only remembers the tag of its last successful login and compares it; it never logs it.
+
+With a ledger (ledger.py), every `order_send` is recorded under its `client_id` before it reaches the
+terminal, and its answer after: a repeated id replays the answer instead of executing again, and the
+`ledger` operation tells a bridge what became of an order whose answer it lost.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .backend import LinkLost, ReconnectingMt5
+from .ledger import FRESH, IN_DOUBT, OTHER_SESSION, REPLAY, SETTLED, Ledger, LedgerUnusable, Session
 
-PROTOCOL_VERSION = "2"
+PROTOCOL_VERSION = "3"
 LOG = logging.getLogger("mt5_agent")
 
 # The longest body accepted: requests are small, anything larger is a mistake or abuse.
@@ -82,6 +87,12 @@ _REQUEST_STR = ("symbol", "comment")
 # How many Market Watch symbols to sample when estimating the server clock offset.
 _OFFSET_SAMPLE = 50
 _QUARTER_HOUR = 900
+# A client_id as the protocol carries it (the bridge's are 12 characters).
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The most client ids one `ledger` call looks up.
+LEDGER_QUERY_MAX = 100
+# last_error code of a terminal whose algo trading is off: refused before anything was sent.
+_AUTO_TRADING_DISABLED = -8
 
 
 class AgentError(Exception):
@@ -306,6 +317,7 @@ class Agent:
         agent_name: str = "python",
         lock_timeout_s: float = 120.0,
         login_poll_s: float = LOGIN_POLL_S,
+        ledger: Ledger | None = None,
     ) -> None:
         if not token:
             raise ValueError("the agent needs a non-empty token")
@@ -316,6 +328,8 @@ class Agent:
         self._lock_timeout_s = lock_timeout_s
         self._login_poll_s = login_poll_s
         self._lock = threading.Lock()
+        # The ledger of the orders this agent was given; None (tests only): orders run without one.
+        self._ledger = ledger
         self._initialized = False
         # MT5 cannot log out: after /v1/logout the agent refuses every account until the next login.
         self._logged_out = False
@@ -344,6 +358,7 @@ class Agent:
             "history_deals": self._op_history_deals,
             "history_orders": self._op_history_orders,
             "server_time_offset": self._op_server_time_offset,
+            "ledger": self._op_ledger_unlocked,
         }
 
     def __repr__(self) -> str:
@@ -495,6 +510,8 @@ class Agent:
                 body["session_tag"] = session[2]
         if self._fence is not None:
             body["lease"] = self._fence
+        if self._ledger is not None:
+            body["ledger"] = self._ledger.health()
         return body
 
     def _read_health(self) -> tuple[int, str] | None:
@@ -724,6 +741,24 @@ class Agent:
             args = {}
         if not isinstance(args, dict):
             raise bad_request("'args' must be an object")
+        if operation == "ledger":
+            # No lease, no terminal, no login: only the ledger's own lock.
+            return {"result": self._ledger_query(Session(want_login, want_server, want_tag), args)}
+        client_id: str | None = None
+        if operation == "order_send" and self._ledger is not None:
+            client_id = body.get("client_id")
+            if client_id is None:
+                raise bad_request("order_send needs a client_id (protocol v3)")
+            if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
+                raise bad_request("client_id must be 1 to 64 characters from A-Za-z0-9_-")
+        if client_id is not None:
+            ledgered_id = client_id
+            session = Session(want_login, want_server, want_tag)
+
+            def send_ledgered(call_args: Mapping[str, Any]) -> Any:
+                return self._order_send_ledgered(call_args, ledgered_id, session)
+
+            handler = send_ledgered
 
         def run() -> dict[str, Any]:
             # Under the lock, before any MT5 call: past the deadline nothing starts ("not sent").
@@ -736,6 +771,86 @@ class Agent:
             return {"result": handler(args)}
 
         return self._guarded(run)
+
+    def _ledger_query(self, session: Session, args: Mapping[str, Any]) -> Any:
+        ids = args.get("client_ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= LEDGER_QUERY_MAX:
+            raise bad_request(f"args.client_ids must be a list of 1 to {LEDGER_QUERY_MAX} ids")
+        if not all(isinstance(i, str) and _CLIENT_ID.fullmatch(i) for i in ids):
+            raise bad_request("each client_id must be 1 to 64 characters from A-Za-z0-9_-")
+        if self._ledger is None:
+            raise AgentError(503, "ledger_unavailable", "this agent keeps no ledger")
+        try:
+            return self._ledger.query(session, list(ids))
+        except LedgerUnusable as exc:
+            raise _ledger_unavailable(str(exc)) from exc
+
+    def _op_ledger_unlocked(self, args: Mapping[str, Any]) -> Any:
+        # Never reached: `call` answers `ledger` before taking the terminal.
+        raise AgentError(404, "unknown_operation", "ledger runs without the terminal")
+
+    def _order_send_ledgered(self, args: Mapping[str, Any], client_id: str, session: Session) -> Any:
+        """order_send under the terminal lock, session checked, through the ledger: a `received` row
+        committed before MT5 sees the request, the answer stored after; an id already answered replays
+        its answer without executing again."""
+        assert self._ledger is not None
+        # Refusals before the ledger (a malformed request, a symbol that cannot be selected) leave no row:
+        # nothing ran, and a later query says `never_received`, which is the truth.
+        request = parse_trade_request(args)
+        self._select_for(request)
+        try:
+            decision, stored = self._ledger.begin(client_id, session)
+        except LedgerUnusable as exc:
+            raise _ledger_unavailable(str(exc)) from exc
+        if decision == REPLAY and stored is not None:
+            LOG.info("order_send %s replayed from the ledger", client_id)
+            return _replayed(stored)
+        if decision == SETTLED:
+            raise AgentError(
+                409,
+                "client_id_settled",
+                "this client_id was settled as never received: the order is refused and was not sent",
+            )
+        if decision == OTHER_SESSION:
+            raise bad_request("this client_id was used by another session")
+        if decision == IN_DOUBT:
+            raise AgentError(
+                504,
+                "timeout",
+                "an order_send with this client_id was received before and never answered: "
+                "its outcome is unknown",
+            )
+        assert decision == FRESH
+        LOG.info(
+            "order_send %s action=%s type=%s symbol=%s volume=%s position=%s",
+            client_id,
+            request.get("action"),
+            request.get("type"),
+            request.get("symbol"),
+            request.get("volume"),
+            request.get("position"),
+        )
+        try:
+            result = self._mt5.order_send(request)
+        except BaseException:
+            self._ledger.interrupted(client_id)
+            raise
+        if result is None or result is False:
+            err = self._failure("order_send")
+            code = err.last_error[0] if err.last_error else None
+            if code in (_INVALID_PARAMS, _AUTO_TRADING_DISABLED):
+                # MT5 refused before anything left the terminal: the same answer every time.
+                self._ledger.answered(client_id, {"status": err.status, "error": err.body()["error"]})
+            else:
+                self._ledger.interrupted(client_id)
+            raise err
+        try:
+            answer = to_json(result)
+        except BaseException:
+            self._ledger.interrupted(client_id)
+            raise
+        self._ledger.answered(client_id, {"status": 200, "result": answer})
+        return answer
 
     def _check_session(self, login: int, server: str, tag: str) -> None:
         """Under the lock: MT5 shows the expected account and the agent's session is the expected one.
@@ -948,6 +1063,32 @@ class Agent:
 
 # ---------------------------------------------------------------------------------------------
 # HTTP
+
+
+def _ledger_unavailable(why: str) -> AgentError:
+    return AgentError(
+        503,
+        "ledger_unavailable",
+        f"the agent's ledger is unusable ({why}): orders are refused until an operator moves it aside; "
+        "nothing was sent",
+    )
+
+
+def _replayed(stored: Mapping[str, Any]) -> Any:
+    """A stored answer, answered again: the result, or the error as it was."""
+    if stored.get("status") == 200 and "result" in stored:
+        return stored["result"]
+    error = stored.get("error") or {}
+    extra = {k: v for k, v in error.items() if k not in ("code", "message", "last_error", "actual")}
+    last = error.get("last_error")
+    raise AgentError(
+        int(stored.get("status") or 422),
+        str(error.get("code") or "mt5_error"),
+        str(error.get("message") or "order_send failed"),
+        (int(last[0]), str(last[1])) if isinstance(last, list) and len(last) == 2 else None,
+        error.get("actual"),
+        extra,
+    )
 
 
 def _encode(body: Mapping[str, Any]) -> bytes | None:

@@ -1,4 +1,4 @@
-"""Conformance suite for the terminal-agent protocol v2, runnable against any agent.
+"""Conformance suite for the terminal-agent protocol v3, runnable against any agent.
 
 Every check is a function `check_x(target)` that talks HTTP to a running agent described by `Target`
 (base URL, bearer token and two accounts the terminal knows) and raises AssertionError on a deviation
@@ -11,12 +11,16 @@ Every request a check sends through `Target.request` and every answer it gets ar
 protocol's JSON Schema, `protocol.schema.json` (made from the Rust types both ends of the bridge use,
 crates/bridge/src/agent/wire.rs): each answer must match it, and an agent must never accept (2xx) a
 request the schema refuses.
+
+Every `order_send` a check sends carries a fresh `client_id` (as every v3 bridge's does) unless the check
+names one, or asks for none with `NO_CLIENT_ID`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -48,7 +52,9 @@ REQUEST_FIELDS = {
     "position_by",
 }
 SYMBOL = "EURUSD"
-PROTOCOL_VERSION = "2"
+PROTOCOL_VERSION = "3"
+# In an order_send's body as `client_id`: send none (a v2 bridge's call).
+NO_CLIENT_ID = object()
 
 PROTOCOL_SCHEMA: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parent / "protocol.schema.json").read_text(encoding="utf-8")
@@ -255,6 +261,11 @@ class Target:
             )
             sent = _json_or_not(raw)
         else:
+            if path == "/v1/call/order_send" and isinstance(body, dict):
+                if "client_id" not in body:
+                    body = dict(body, client_id=new_client_id())
+                elif body["client_id"] is NO_CLIENT_ID:
+                    body = {k: v for k, v in body.items() if k != "client_id"}
             resp = requests.request(
                 method, self.base_url + path, json=body, headers=headers, timeout=HTTP_TIMEOUT_S
             )
@@ -282,10 +293,24 @@ class Target:
         assert isinstance(body, dict), body
         return body
 
-    def call(self, operation: str, args: dict[str, Any], account: Account | None = None) -> requests.Response:
+    def call(
+        self, operation: str, args: dict[str, Any], account: Account | None = None, client_id: Any = None
+    ) -> requests.Response:
         acc = account or self.first
-        body = {"expected": acc.expected(), "lease": None, "args": args}
+        body: dict[str, Any] = {"expected": acc.expected(), "lease": None, "args": args}
+        if client_id is not None:
+            body["client_id"] = client_id
         return self.request("POST", f"/v1/call/{operation}", body)
+
+    def ledger(self, client_ids: list[str], expected: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The `ledger` operation for `client_ids`, as the session `expected` (default the first
+        account's)."""
+        body = {"expected": expected or self.first.expected(), "args": {"client_ids": client_ids}}
+        resp = self.request("POST", "/v1/call/ledger", body)
+        assert resp.status_code == 200, resp.text
+        result = resp.json()["result"]
+        assert [e["client_id"] for e in result["entries"]] == client_ids, result
+        return result
 
     def result(self, operation: str, args: dict[str, Any], account: Account | None = None) -> Any:
         resp = self.call(operation, args, account)
@@ -298,6 +323,10 @@ class Target:
         resp = self.login(self.first)
         assert resp.status_code == 200, resp.text
         return resp.json()["account_info"]
+
+
+def new_client_id() -> str:
+    return "cf" + secrets.token_hex(8)
 
 
 def is_int(value: Any) -> bool:
@@ -652,9 +681,9 @@ def check_unknown_symbol(t: Target) -> None:
 
 
 def market_request(
-    t: Target, order_type: int, volume: float, comment: str, position: int = 0
+    t: Target, order_type: int, volume: float, comment: str, position: int = 0, account: Account | None = None
 ) -> dict[str, Any]:
-    tick = t.result("symbol_info_tick", {"symbol": SYMBOL})
+    tick = t.result("symbol_info_tick", {"symbol": SYMBOL}, account)
     return {
         "action": 1,
         "magic": 4242,
@@ -926,6 +955,125 @@ def check_lease_bound(t: Target) -> None:
     assert t.health()["lease"] == hour_ahead
 
 
+def _positions(t: Target) -> list[int]:
+    return sorted(p["ticket"] for p in t.result("positions", {"symbol": None, "group": None, "ticket": None}))
+
+
+def check_health_reports_the_ledger(t: Target) -> None:
+    ledger = t.health()["ledger"]
+    assert isinstance(ledger["id"], str) and len(ledger["id"]) >= 16, ledger
+    assert is_int(ledger["retention_s"]) and ledger["retention_s"] > 0, ledger
+    assert ledger["error"] is None, ledger
+
+
+def check_order_send_needs_a_client_id(t: Target) -> None:
+    """A v3 order_send without a client_id, or with a malformed one, is refused and runs nothing."""
+    t.login_first()
+    held = _positions(t)
+    request = market_request(t, 0, 0.01, "no client id")
+    for bad in (NO_CLIENT_ID, "", "a" * 65, "has space", 7, None):
+        body = {"expected": t.first.expected(), "lease": None, "args": {"request": request}, "client_id": bad}
+        assert_error(t.request("POST", "/v1/call/order_send", body), 400, "bad_request")
+    assert _positions(t) == held
+
+
+def check_ledger_replays_an_answered_order(t: Target) -> None:
+    """The same client_id sent twice executes once: the second call gets the first answer, and the ledger
+    answers `answered` with it."""
+    t.login_first()
+    held = _positions(t)
+    client_id = new_client_id()
+    request = market_request(t, 0, 0.01, "ledger replay")
+    first = t.call("order_send", {"request": request}, client_id=client_id)
+    assert first.status_code == 200, first.text
+    result = first.json()["result"]
+    assert result["retcode"] == 10009, result
+    again = t.call("order_send", {"request": request}, client_id=client_id)
+    assert again.status_code == 200, again.text
+    assert again.json()["result"] == result
+    after = _positions(t)
+    assert len(after) == len(held) + 1, (held, after)
+    entry = t.ledger([client_id])["entries"][0]
+    assert entry["state"] == "answered", entry
+    assert entry["answer"] == {"status": 200, "result": result}, entry
+    assert t.health()["ledger"]["id"] == t.ledger([client_id])["ledger_id"]
+    # A broker rejection is an answer too, replayed as it was.
+    rejected_id = new_client_id()
+    zero = market_request(t, 0, 0.0, "ledger zero volume")
+    rejected = t.call("order_send", {"request": zero}, client_id=rejected_id).json()["result"]
+    assert rejected["retcode"] not in (10008, 10009, 10010), rejected
+    assert t.call("order_send", {"request": zero}, client_id=rejected_id).json()["result"] == rejected
+    assert t.ledger([rejected_id])["entries"][0]["state"] == "answered"
+    # Close what was opened.
+    opened = [p for p in after if p not in held]
+    for ticket in opened:
+        close = market_request(t, 1, 0.01, "ledger close", ticket)
+        assert t.result("order_send", {"request": close})["retcode"] == 10009
+
+
+def check_ledger_tombstone_refuses_a_late_order(t: Target) -> None:
+    """An id the ledger never received is answered `never_received`, and a later order_send with it is refused
+    (`409 client_id_settled`) without reaching the terminal."""
+    t.login_first()
+    held = _positions(t)
+    client_id = new_client_id()
+    result = t.ledger([client_id])
+    assert result["entries"] == [{"client_id": client_id, "state": "never_received"}], result
+    request = market_request(t, 0, 0.01, "late after tombstone")
+    assert_error(t.call("order_send", {"request": request}, client_id=client_id), 409, "client_id_settled")
+    assert _positions(t) == held
+    assert t.ledger([client_id])["entries"][0]["state"] == "never_received"
+
+
+def check_ledger_tells_another_session_nothing(t: Target) -> None:
+    """An entry answers only the session that made it: another account, or the same login under another
+    credential's tag, gets `unknown` and no answer, and its question changes nothing for the owner."""
+    t.login_first()
+    client_id = new_client_id()
+    request = market_request(t, 0, 0.01, "ledger isolation")
+    sent = t.call("order_send", {"request": request}, client_id=client_id)
+    assert sent.status_code == 200, sent.text
+    other_tag = dict(t.first.expected(), session_tag="ab" * 32)
+    for expected in (t.second.expected(), other_tag):
+        entry = t.ledger([client_id], expected)["entries"][0]
+        assert entry == {"client_id": client_id, "state": "unknown"}, entry
+    assert t.ledger([client_id])["entries"][0]["state"] == "answered"
+    # Another session's order_send with the id is refused and runs nothing.
+    assert t.login(t.second).status_code == 200
+    held = _positions_of(t, t.second)
+    second_request = market_request(t, 0, 0.01, "other session", account=t.second)
+    refused = t.call("order_send", {"request": second_request}, t.second, client_id=client_id)
+    assert_error(refused, 400, "bad_request")
+    assert _positions_of(t, t.second) == held
+    t.login_first()
+    ticket = sent.json()["result"]["order"]
+    for p in t.result("positions", {"ticket": ticket}):
+        close = market_request(t, 1, 0.01, "close", p["ticket"])
+        assert t.result("order_send", {"request": close})["retcode"] == 10009
+
+
+def _positions_of(t: Target, account: Account) -> list[int]:
+    found = t.result("positions", {"symbol": None, "group": None, "ticket": None}, account)
+    return sorted(p["ticket"] for p in found)
+
+
+def check_ledger_needs_no_terminal(t: Target) -> None:
+    """The ledger answers without a login, a session or a lease: it never touches the terminal."""
+    t.login_first()
+    client_id = new_client_id()
+    request = market_request(t, 0, 0.0, "ledger no terminal")
+    assert t.call("order_send", {"request": request}, client_id=client_id).status_code == 200
+    assert t.request("POST", "/v1/logout", {}).status_code == 200
+    entry = t.ledger([client_id])["entries"][0]
+    assert entry["state"] == "answered", entry
+    health = t.health()
+    assert health["session_tag"] is None and health["login"] is None, health
+    for bad in ([], ["x" * 65], ["ok", "not ok"], [new_client_id() for _ in range(101)]):
+        body = {"expected": t.first.expected(), "args": {"client_ids": bad}}
+        assert_error(t.request("POST", "/v1/call/ledger", body), 400, "bad_request")
+    t.login_first()
+
+
 CHECKS = [
     check_unauthorized_everywhere,
     check_health,
@@ -951,6 +1099,12 @@ CHECKS = [
     check_invalid_argument,
     check_logout,
     check_lease_fencing,
+    check_health_reports_the_ledger,
+    check_order_send_needs_a_client_id,
+    check_ledger_replays_an_answered_order,
+    check_ledger_tombstone_refuses_a_late_order,
+    check_ledger_tells_another_session_nothing,
+    check_ledger_needs_no_terminal,
     # Last: it leaves the newest lease an hour ahead (checks with a lease read the newest first anyway).
     check_lease_bound,
 ]

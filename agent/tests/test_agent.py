@@ -461,7 +461,7 @@ def test_health_answers_while_a_call_holds_the_terminal(running: Running) -> Non
         )
         assert resp.status_code == 200
         assert time.monotonic() - started < 2.0
-        assert resp.json()["agent"] == "python" and resp.json()["version"] == "2"
+        assert resp.json()["agent"] == "python" and resp.json()["version"] == "3"
         # The account and session last seen, as the terminal cannot be asked right now.
         assert resp.json()["login"] == 10001 and resp.json()["server"] == "Sim-Demo"
         assert resp.json()["session_tag"] == tag_of(FIRST)
@@ -682,6 +682,7 @@ def test_cli_serves_the_protocol(tmp_path: Any) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "mt5_agent", "--bind", f"127.0.0.1:{port}", "--backend", "metatrader5"],
         env=env,
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -702,7 +703,10 @@ def test_cli_serves_the_protocol(tmp_path: Any) -> None:
         resp = requests.post(base + "/v1/login", json=login, headers=headers, timeout=10)
         assert resp.status_code == 200 and resp.json()["account_info"]["login"] == 10001
         health = requests.get(base + "/v1/health", headers=headers, timeout=2).json()
-        assert health["version"] == "2" and health["session_tag"] == tag_of(FIRST)
+        assert health["version"] == "3" and health["session_tag"] == tag_of(FIRST)
+        # The ledger by default: beside the agent, one file per port, with its id in health.
+        assert (tmp_path / f"mt5-agent-ledger-{port}.db").is_file()
+        assert health["ledger"]["error"] is None and len(health["ledger"]["id"]) == 32, health
     finally:
         proc.terminate()
         output = proc.communicate(timeout=10)[0].decode(errors="replace")
@@ -722,7 +726,7 @@ def test_keep_alive_connections_survive_errors(running: Running) -> None:
             refused = session.post(running.base + "/v1/login", json=FIRST, timeout=10)
             assert refused.status_code == 401
             ok = session.get(running.base + "/v1/health", headers=headers, timeout=10)
-            assert ok.status_code == 200 and ok.json()["version"] == "2"
+            assert ok.status_code == 200 and ok.json()["version"] == "3"
             out = session.post(running.base + "/v1/logout", json={}, headers=headers, timeout=10)
             assert out.status_code == 200
 

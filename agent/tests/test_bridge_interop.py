@@ -9,6 +9,7 @@ import hmac
 import json
 import os
 import secrets
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -23,7 +24,7 @@ from fake_mt5 import FakeMT5
 from test_conformance import find_bridge_binary, free_port
 from tls_certs import make_tls_files
 
-from mt5_agent import Agent, serve_in_thread, tls_context
+from mt5_agent import Agent, Ledger, serve_in_thread, tls_context
 
 JWT_SECRET = secrets.token_urlsafe(40)
 
@@ -118,7 +119,8 @@ def bridge(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
         tls = make_tls_files(tmp_path)
         context = tls_context(str(tls.cert), str(tls.key))
         extra["AGENT_CA_FILE"] = str(tls.ca)
-    agent_server = serve_in_thread(Agent(fake, token), ssl_context=context)
+    ledger = Ledger(str(tmp_path / "ledger.db"))
+    agent_server = serve_in_thread(Agent(fake, token, ledger=ledger), ssl_context=context)
     terminal = f"agent:{request.param}://127.0.0.1:{agent_server.server_address[1]}"
     try:
         with running_bridge(binary, terminal, token, **extra) as base:
@@ -126,6 +128,7 @@ def bridge(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
     finally:
         agent_server.shutdown()
         agent_server.server_close()
+        ledger.close()
 
 
 def connect(base: str) -> requests.Response:
@@ -153,7 +156,7 @@ def test_the_bridge_refuses_a_tls_agent_it_cannot_verify(tmp_path: Path) -> None
     assert "login" not in fake.calls, fake.calls
 
 
-def test_the_bridge_trades_through_the_python_agent(bridge: tuple[str, FakeMT5]) -> None:
+def test_the_bridge_trades_through_the_python_agent(bridge: tuple[str, FakeMT5], tmp_path: Path) -> None:
     base, fake = bridge
     headers = {"Authorization": f"Bearer {mint_user_token(str(uuid.uuid4()))}"}
     with requests.Session() as http:
@@ -178,6 +181,11 @@ def test_the_bridge_trades_through_the_python_agent(bridge: tuple[str, FakeMT5])
         assert {d["entry"] for d in deals} >= {"in", "out"}, deals
         tick = http.get(base + "/api/v1/symbols/EURUSD/tick", timeout=30)
         assert tick.status_code == 200 and tick.json()["bid"] == 1.08, tick.text
+        journal = http.get(base + "/api/v1/journal", timeout=30).json()["entries"]
+    # Both orders reached the agent's ledger under the journal's client ids, answered.
+    with sqlite3.connect(tmp_path / "ledger.db") as conn:
+        rows = conn.execute("SELECT client_id, state FROM ledger_entries").fetchall()
+    assert sorted(rows) == sorted((e["client_id"], "answered") for e in journal), (rows, journal)
     assert fake.concurrent_failures == 0
     assert "order_send" in fake.calls
     # The broker's clock is read once (at login) and cached per server, not on each of the requests

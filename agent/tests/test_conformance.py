@@ -19,7 +19,7 @@ import pytest
 from conformance import Account, Target
 from fake_mt5 import FakeMT5
 
-from mt5_agent import Agent, serve_in_thread
+from mt5_agent import Agent, Ledger, serve_in_thread
 from mt5_agent.backend import ReconnectingMt5
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,12 +61,15 @@ def python_target() -> Iterator[Target]:
     token = secrets.token_urlsafe(24)
     # A terminal's Market Watch: symbols outside it answer nothing until selected.
     fake = FakeMT5(server_offset_s=7200, market_watch_only=True)
-    server = serve_in_thread(Agent(fake, token, login_poll_s=0.05), "127.0.0.1", 0)
-    try:
-        yield Target(f"http://127.0.0.1:{server.server_address[1]}", token, FIRST, SECOND, "python")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with tempfile.TemporaryDirectory(prefix="mt5-agent-ledger-") as data_dir:
+        ledger = Ledger(str(Path(data_dir) / "ledger.db"))
+        server = serve_in_thread(Agent(fake, token, login_poll_s=0.05, ledger=ledger), "127.0.0.1", 0)
+        try:
+            yield Target(f"http://127.0.0.1:{server.server_address[1]}", token, FIRST, SECOND, "python")
+        finally:
+            server.shutdown()
+            server.server_close()
+            ledger.close()
     assert fake.concurrent_failures == 0
 
 
@@ -79,12 +82,15 @@ def mt5linux_target() -> Iterator[Target]:
     fake = FakeMT5(server_offset_s=7200, market_watch_only=True)
     backend = ReconnectingMt5(lambda: fake, call_timeout_s=10.0)
     backend.connect()
-    server = serve_in_thread(Agent(backend, token, login_poll_s=0.05), "127.0.0.1", 0)
-    try:
-        yield Target(f"http://127.0.0.1:{server.server_address[1]}", token, FIRST, SECOND, "python")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with tempfile.TemporaryDirectory(prefix="mt5-agent-ledger-") as data_dir:
+        ledger = Ledger(str(Path(data_dir) / "ledger.db"))
+        server = serve_in_thread(Agent(backend, token, login_poll_s=0.05, ledger=ledger), "127.0.0.1", 0)
+        try:
+            yield Target(f"http://127.0.0.1:{server.server_address[1]}", token, FIRST, SECOND, "python")
+        finally:
+            server.shutdown()
+            server.server_close()
+            ledger.close()
     assert fake.concurrent_failures == 0
     assert backend.connections == 1
 

@@ -3036,10 +3036,10 @@ export interface components {
                 "application/json": components["schemas"]["ErrorBody"];
             };
         };
-        /** @description `request_in_progress`: a request with this `Idempotency-Key` is still running; `order_outcome_unknown`: the order sent with this key is `unknown` (`details.journal_id`; `Retry-After`); `account_credentials_invalid`: the stored credential cannot serve (`details.reason`); nothing was sent */
+        /** @description `request_in_progress`: a request with this `Idempotency-Key` is still running after a 2 s wait (`details.journal_id`; `Retry-After: 1`); `order_outcome_unknown`: the order sent with this key is `unknown` (`details.journal_id`; `Retry-After`); `account_credentials_invalid`: the stored credential cannot serve (`details.reason`); nothing was sent */
         InProgressOrCredentialsInvalid: {
             headers: {
-                /** @description With `order_outcome_unknown`: seconds until the outcome may be known */
+                /** @description With `request_in_progress` and `order_outcome_unknown`: seconds until a retry may be answered */
                 "Retry-After"?: string;
                 [name: string]: unknown;
             };

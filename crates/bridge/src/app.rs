@@ -161,6 +161,7 @@ impl Application {
             None => None,
         };
         let mut owned = Vec::new();
+        let process_run_id = uuid::Uuid::new_v4().simple().to_string();
         let server_clocks = Arc::new(crate::agent::clock::ServerClocks::default());
         let terminals = build_terminals(
             &settings,
@@ -181,7 +182,8 @@ impl Application {
                         r.clone(),
                         settings.terminal_lease_ttl,
                         owned,
-                    );
+                    )
+                    .with_replica(process_run_id.clone());
                     tracing::info!(
                         replica = ownership.replica(),
                         "sharing terminal agents through Redis leases"
@@ -239,6 +241,7 @@ impl Application {
             )),
             stream: settings.stream,
             backtests: Arc::new(crate::backtest::handle::Backtests::new(settings.backtests)),
+            process_run_id,
         };
         if let Some(r) = &state.redis {
             crate::shared_state::relay_journal(r.clone(), state.events.clone());

@@ -241,7 +241,18 @@ async fn sim_agent(args: crate::config::SimAgentArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match crate::agent::server::run_sim_agent(bind, token, &args.data_dir, shutdown_signal()).await
+    let ledger = crate::agent::server::LedgerOptions {
+        path: args.ledger.clone(),
+        retention: std::time::Duration::from_secs(args.ledger_retention_s),
+    };
+    match crate::agent::server::run_sim_agent(
+        bind,
+        token,
+        &args.data_dir,
+        ledger,
+        shutdown_signal(),
+    )
+    .await
     {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -69,6 +69,13 @@ pub struct SimAgentArgs {
     /// Address to listen on.
     #[arg(long, env = "AGENT_BIND", default_value = "127.0.0.1:9101")]
     pub bind: String,
+    /// The agent's ledger of the orders it was given (default `<DATA_DIR>/agent-ledger-<port>.db`;
+    /// one file per agent, never the simulator's broker file).
+    #[arg(long, env = "AGENT_LEDGER")]
+    pub ledger: Option<PathBuf>,
+    /// How long the ledger keeps an entry, in seconds (default 7 days).
+    #[arg(long, env = "AGENT_LEDGER_RETENTION_S", default_value_t = 7 * 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ledger_retention_s: u64,
     /// `text` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -161,7 +161,7 @@ pub enum ApiError {
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still in progress")]
-    RequestInProgress,
+    RequestInProgress { journal_id: uuid::Uuid },
     /// Unexpected failure (store down, bug). Logged once by middleware; the client sees no detail.
     #[error("internal error")]
     Internal(String),
@@ -232,7 +232,7 @@ impl ApiError {
             LiveConfirmationRequired => ErrorCode::LiveConfirmationRequired,
             RiskLimitExceeded { .. } => ErrorCode::RiskLimitExceeded,
             IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
-            RequestInProgress => ErrorCode::RequestInProgress,
+            RequestInProgress { .. } => ErrorCode::RequestInProgress,
             Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -291,7 +291,8 @@ impl ApiError {
             ApiError::OrderNotSent { journal_id, .. } => {
                 json!({ "journal_id": journal_id, "status": "not_executed" })
             }
-            ApiError::OrderOutcomeUnknown { journal_id } => json!({ "journal_id": journal_id }),
+            ApiError::OrderOutcomeUnknown { journal_id }
+            | ApiError::RequestInProgress { journal_id } => json!({ "journal_id": journal_id }),
             ApiError::OutcomeNotRecorded { journal_id, .. } => {
                 json!({ "journal_id": journal_id, "status": "pending" })
             }
@@ -476,7 +477,9 @@ impl IntoResponse for ApiError {
             ApiError::StateUnavailable(_)
             | ApiError::DatabaseUnavailable(_)
             | ApiError::TooManyConnections
-            | ApiError::OutcomeNotRecorded { .. } => {
+            | ApiError::OutcomeNotRecorded { .. }
+            // The first request of the key is still running: it ends within its deadline.
+            | ApiError::RequestInProgress { .. } => {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }

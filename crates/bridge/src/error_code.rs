@@ -137,8 +137,8 @@ make_error_codes! {
         "`reason`: `undecryptable`, or `refused_by_mt5` with `mt5_error_code`, `mt5_error_name`, `mt5_error_message`";
 
     RequestInProgress = CONFLICT, "request_in_progress",
-        "a request with the same `Idempotency-Key` is still running",
-        "—";
+        "a request with the same `Idempotency-Key` is still running: the repeated request waited up to 2 s for it (a double-click's second request replays the first's answer) and it had not finished. Nothing was sent again; retry after `Retry-After` (1 s)",
+        "`journal_id`; a `Retry-After` header";
 
     OrderOutcomeUnknown = CONFLICT, "order_outcome_unknown",
         "the order sent with this `Idempotency-Key` is `unknown` (its answer was lost): it may have executed. Nothing was sent again. Once the reconciler settles it, the key replays the real outcome; if it settles `not_executed`, the key may be sent again",

@@ -121,6 +121,22 @@ static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// The replicas whose heartbeat is in Redis now (each replica's round drops those silent for
+/// longer than the lease TTL).
+pub async fn live_replicas(redis: &Redis) -> Result<Vec<String>, Unavailable> {
+    let key = redis.key("replicas");
+    redis
+        .run("live replicas", |mut c| async move {
+            redis::cmd("ZRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut c)
+                .await
+        })
+        .await
+}
+
 impl Ownership {
     pub fn new(redis: Redis, ttl: Duration, terminals: Vec<Owned>) -> Ownership {
         Ownership {
@@ -133,6 +149,13 @@ impl Ownership {
 
     pub fn replica(&self) -> &str {
         &self.replica
+    }
+
+    /// The same, this replica named `replica` (the process run's id, which journal entries
+    /// record).
+    pub fn with_replica(mut self, replica: impl Into<String>) -> Ownership {
+        self.replica = replica.into();
+        self
     }
 
     fn ttl_ms(&self) -> u64 {

@@ -49,6 +49,9 @@ pub struct AppState {
     pub stream: StreamSettings,
     /// The backtest workers' settings and bell.
     pub backtests: Arc<crate::backtest::handle::Backtests>,
+    /// This process run: the replica's id under Redis ownership, else made at start. Journal
+    /// entries record it, so the reconciler tells an entry of a dead run from one in flight.
+    pub process_run_id: String,
 }
 
 /// The live stream's limits.

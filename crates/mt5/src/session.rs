@@ -150,6 +150,11 @@ pub struct Expected {
     /// and an agent is told how much of it remains. Local to this process, never sent as is.
     #[serde(skip)]
     pub deadline: Option<std::time::Instant>,
+    /// The order's client id, on an `order_send` only: a terminal agent (protocol v3) keys its
+    /// ledger by it, so that a repeated send replays its answer and the service can ask later
+    /// whether the order ever arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 impl Expected {
@@ -159,7 +164,14 @@ impl Expected {
             tag: session.tag,
             lease: None,
             deadline: None,
+            client_id: None,
         }
+    }
+
+    /// The same expectation for the order `client_id`.
+    pub fn with_client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
     }
 
     /// The same expectation with a deadline.

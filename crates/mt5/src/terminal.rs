@@ -239,6 +239,17 @@ pub trait Terminal: Send + Sync + 'static {
         let _ = at;
         Ok(0)
     }
+
+    /// The id of the ledger this terminal's agent keeps of the orders it is given (protocol v3),
+    /// as last reported; `None` for a terminal that keeps none.
+    fn ledger_id(&self) -> Option<String> {
+        None
+    }
+
+    /// The terminal as `Any`, to reach what only one implementation has (an agent's ledger).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,10 @@
 //! login carries an account password, so an agent that answers 3xx is an error, not a pointer.
 
 use super::wire::{
-    CallAnswer, CallBody, ErrorBody, FilterArgs, GroupArgs, Health, HistoryArgs, LoginAnswer,
-    LoginBody, LogoutBody, MarginArgs, NoArgs, Operation, Page as WirePage, ProfitArgs, RatesArgs,
-    RequestArgs, SymbolArgs, WirePassword, WireSession, PROTOCOL_VERSION,
+    CallAnswer, CallBody, ErrorBody, FilterArgs, GroupArgs, Health, HistoryArgs, LedgerAnswer,
+    LedgerArgs, LoginAnswer, LoginBody, LogoutBody, MarginArgs, NoArgs, Operation,
+    Page as WirePage, ProfitArgs, RatesArgs, RequestArgs, SymbolArgs, WirePassword, WireSession,
+    ACCEPTED_VERSIONS,
 };
 use async_trait::async_trait;
 use mt5::error::last_error;
@@ -44,8 +45,13 @@ pub struct AgentTerminal {
     call_timeout: Duration,
     /// Set when replicas share agents: calls carry its token, and stop when it is not held.
     fence: Option<Arc<crate::ownership::Fence>>,
-    /// The agent answered health with this protocol's version (checked before the first login).
+    /// The agent answered health with a version this bridge speaks (checked before the first
+    /// login).
     version_ok: std::sync::atomic::AtomicBool,
+    /// The protocol version the agent last reported (0: not yet, or not one this bridge speaks).
+    version: std::sync::atomic::AtomicU8,
+    /// The agent's ledger as its health last reported it (v3).
+    ledger: std::sync::Mutex<Option<super::wire::LedgerHealth>>,
     /// Server-time offsets, shared by the pool's agents (one measurement serves them all).
     clocks: Arc<super::clock::ServerClocks>,
 }
@@ -105,6 +111,8 @@ impl AgentTerminal {
             call_timeout: DEFAULT_CALL_TIMEOUT,
             fence: None,
             version_ok: std::sync::atomic::AtomicBool::new(false),
+            version: std::sync::atomic::AtomicU8::new(0),
+            ledger: std::sync::Mutex::new(None),
             clocks: Arc::default(),
         })
     }
@@ -147,24 +155,49 @@ impl AgentTerminal {
         }
     }
 
-    /// Refuses an agent of another protocol version: it would not check session tags, so it is
-    /// kept out of the pool (an error log names it) until it is upgraded.
+    /// How long the agent's ledger keeps an entry, as its health last reported it (v3).
+    pub fn ledger_retention(&self) -> Option<Duration> {
+        self.ledger
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().map(|l| Duration::from_secs(l.retention_s)))
+    }
+
+    fn remember_ledger(&self, h: &Health) {
+        if let Ok(mut ledger) = self.ledger.lock() {
+            ledger.clone_from(&h.ledger);
+        }
+    }
+
+    /// The protocol version the agent reported at its last health check (2 or 3), if any.
+    pub fn protocol_version(&self) -> Option<u8> {
+        Some(self.version.load(std::sync::atomic::Ordering::Relaxed)).filter(|v| *v > 0)
+    }
+
+    /// Refuses an agent of a protocol version this bridge does not speak (before 2 it would not
+    /// check session tags), so it is kept out of the pool (an error log names it) until it is
+    /// upgraded. Versions 2 and 3 are kept: a v2 agent has no ledger, and its orders in doubt
+    /// are settled from the broker's history.
     fn check_version(&self, h: &Health) -> Result<(), TerminalError> {
         use std::sync::atomic::Ordering;
-        if h.version == PROTOCOL_VERSION {
+        self.remember_ledger(h);
+        if ACCEPTED_VERSIONS.contains(&h.version.as_str()) {
+            let v = h.version.parse::<u8>().unwrap_or(0);
+            self.version.store(v, Ordering::Relaxed);
             self.version_ok.store(true, Ordering::Relaxed);
             return Ok(());
         }
+        self.version.store(0, Ordering::Relaxed);
         self.version_ok.store(false, Ordering::Relaxed);
         let version: String = h.version.chars().take(20).collect();
         tracing::error!(
             terminal = %self.id,
             agent_version = %version,
-            expected = PROTOCOL_VERSION,
+            accepted = ?ACCEPTED_VERSIONS,
             "terminal agent speaks another protocol version: kept out of the pool"
         );
         Err(TerminalError::Unavailable(format!(
-            "the agent speaks protocol version {version:?}, not {PROTOCOL_VERSION:?}"
+            "the agent speaks protocol version {version:?}, not one of {ACCEPTED_VERSIONS:?}"
         )))
     }
 
@@ -244,6 +277,28 @@ impl AgentTerminal {
                 "another replica holds the terminal".into(),
             ));
         }
+        if status == StatusCode::CONFLICT
+            && detail
+                .as_ref()
+                .is_some_and(|d| d.code == "client_id_settled")
+        {
+            // The agent's ledger settled this order as never received: it is not sent, ever.
+            return Err(TerminalError::NotSent(
+                "the agent's ledger settled this order as never received".into(),
+            ));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE
+            && detail
+                .as_ref()
+                .is_some_and(|d| d.code == "ledger_unavailable")
+        {
+            // Refused before the terminal: nothing ran.
+            tracing::error!(terminal = %self.id, error = %message, "agent's ledger unusable: it refuses orders");
+            return Err(TerminalError::NotSent(format!(
+                "the agent's ledger is unusable: {}",
+                message.chars().take(200).collect::<String>()
+            )));
+        }
         if status == StatusCode::UNPROCESSABLE_ENTITY
             && detail.as_ref().is_some_and(|d| d.code == "invalid_lease")
         {
@@ -300,6 +355,40 @@ impl AgentTerminal {
         operation: Operation,
         args: &impl Serialize,
     ) -> Result<Value, TerminalError> {
+        // The pool's own lease numbers mean nothing to the agent: only ownership fences.
+        let lease = self.lease()?;
+        self.call_under(at, operation, args, lease).await
+    }
+
+    /// `ledger`: what the agent's ledger knows of `client_ids` for `session` (v3 agents only).
+    /// It needs no lease (any replica may ask) and no login: the agent never calls MT5 for it.
+    pub async fn ledger(
+        &self,
+        session: &Session,
+        client_ids: &[String],
+    ) -> Result<LedgerAnswer, TerminalError> {
+        if self.ledger_retention().is_none() {
+            // Asked before any health check (a reconciler right after a restart): the ledger's
+            // retention comes with health.
+            if let Ok(h) = self.health().await {
+                self.remember_ledger(&h);
+            }
+        }
+        let at = Expected::new(session.clone());
+        let args = LedgerArgs {
+            client_ids: client_ids.to_vec(),
+        };
+        let v = self.call_under(&at, Operation::Ledger, &args, None).await?;
+        serde_json::from_value(v).map_err(|e| bad_answer(&e.to_string()))
+    }
+
+    async fn call_under(
+        &self,
+        at: &Expected,
+        operation: Operation,
+        args: &impl Serialize,
+        lease: Option<u64>,
+    ) -> Result<Value, TerminalError> {
         // What remains of the operation's budget, at most the per-call timeout; once it has
         // passed, nothing is sent.
         let budget = at
@@ -313,8 +402,14 @@ impl AgentTerminal {
         let body = CallBody {
             expected: WireSession::from(at),
             deadline_ms: Some(u64::try_from(budget.as_millis()).unwrap_or(u64::MAX).max(1)),
-            // The pool's own lease numbers mean nothing to the agent: only ownership fences.
-            lease: self.lease()?,
+            lease,
+            // Every order carries its id (a v2 agent ignores it); an order sent without one by the
+            // service's pipeline (a test, a tool) gets a fresh one.
+            client_id: (operation == Operation::OrderSend).then(|| {
+                at.client_id
+                    .clone()
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+            }),
             args: serde_json::to_value(args).map_err(|e| bad_answer(&e.to_string()))?,
         };
         let v = self
@@ -790,6 +885,20 @@ impl Terminal for AgentTerminal {
             &history_args(select),
         )
         .await
+    }
+
+    fn ledger_id(&self) -> Option<String> {
+        if self.protocol_version() != Some(3) {
+            return None;
+        }
+        self.ledger
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().and_then(|l| l.id.clone()))
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     async fn server_time_offset_s(&self, at: &Expected) -> Result<i64, TerminalError> {

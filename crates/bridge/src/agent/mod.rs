@@ -1,13 +1,15 @@
-//! The terminal-agent protocol (v2): HTTP/JSON between the bridge and one agent next to one MT5
+//! The terminal-agent protocol (v3): HTTP/JSON between the bridge and one agent next to one MT5
 //! terminal. See docs/agent-protocol.md.
 //!
 //! - [`server`]: `mt5-bridge sim-agent`, the protocol served over a simulated terminal.
 //! - [`client`]: [`client::AgentTerminal`], an [`mt5::Terminal`] that drives an agent.
+//! - [`ledger`]: the agent's durable ledger of the orders it was given (`sim-agent`'s).
 //! - [`wire`]: the messages both sides share (one type per body, argument list and answer) and
 //!   the protocol's JSON Schema made from them; structures travel in [`mt5::wire`] form.
 
 pub mod client;
 pub mod clock;
+pub mod ledger;
 pub mod server;
 pub mod wire;
 

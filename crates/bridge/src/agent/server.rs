@@ -5,11 +5,13 @@
 //! The account guard is the terminal's own ([`TerminalError::WrongAccount`]): it checks and acts
 //! under one lock, so a `409 wrong_account` means nothing ran.
 
+use super::ledger::{Begin, Finish, Ledger};
 use super::mt5_comment;
 use super::wire::{
-    CallAnswer, CallBody, Empty, ErrorBody, ErrorDetail, FilterArgs, GroupArgs, Health,
-    HistoryArgs, LoginAnswer, LoginBody, LogoutBody, MarginArgs, Operation, Page, ProfitArgs,
-    RatesArgs, RequestArgs, SymbolArgs, WireAccount, PROTOCOL_VERSION,
+    is_wire_client_id, CallAnswer, CallBody, Empty, ErrorBody, ErrorDetail, FilterArgs, GroupArgs,
+    Health, HistoryArgs, LedgerArgs, LoginAnswer, LoginBody, LogoutBody, MarginArgs, Operation,
+    Page, ProfitArgs, RatesArgs, RequestArgs, StoredAnswer, SymbolArgs, WireAccount,
+    LEDGER_QUERY_MAX, PROTOCOL_VERSION,
 };
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -44,6 +46,8 @@ struct AgentState {
     fence: Arc<tokio::sync::Mutex<Option<u64>>>,
     /// The same number for /v1/health, which must not wait behind a long call (0: none yet).
     newest_lease: Arc<AtomicU64>,
+    /// The ledger of the orders this agent was given (`sim-agent` always keeps one).
+    ledger: Option<Arc<Ledger>>,
 }
 
 impl AgentState {
@@ -118,6 +122,14 @@ pub enum AgentFailure {
     Terminal(TerminalError),
     /// The call's deadline passed before it could start: nothing was sent to MT5.
     DeadlineExceeded,
+    /// The ledger settled this `client_id` as never received: refused, never sent.
+    ClientIdSettled,
+    /// The ledger cannot be used: orders are refused, nothing was sent.
+    LedgerUnavailable(String),
+    /// An `order_send` with this `client_id` was received before and never answered.
+    InDoubt,
+    /// What the ledger stored for this `client_id`'s error, answered again.
+    Stored(u16, Box<ErrorDetail>),
 }
 
 impl From<TerminalError> for AgentFailure {
@@ -132,6 +144,14 @@ fn error_response(status: StatusCode, detail: ErrorDetail) -> Response {
 
 impl IntoResponse for AgentFailure {
     fn into_response(self) -> Response {
+        let (status, detail) = self.parts();
+        error_response(status, detail)
+    }
+}
+
+impl AgentFailure {
+    /// The status and the error body the protocol answers with.
+    fn parts(self) -> (StatusCode, ErrorDetail) {
         let plain = |code: &str, message: String| ErrorDetail {
             code: code.to_string(),
             message,
@@ -142,31 +162,56 @@ impl IntoResponse for AgentFailure {
         };
         match self {
             AgentFailure::BadRequest(m) => {
-                error_response(StatusCode::BAD_REQUEST, plain("bad_request", m))
+                (StatusCode::BAD_REQUEST, plain("bad_request", m))
             }
-            AgentFailure::Unauthorized => error_response(
+            AgentFailure::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 plain("unauthorized", "missing or wrong bearer token".into()),
             ),
-            AgentFailure::UnknownOperation(p) => error_response(
+            AgentFailure::UnknownOperation(p) => (
                 StatusCode::NOT_FOUND,
                 plain("unknown_operation", format!("no such operation: {p}")),
             ),
-            AgentFailure::DeadlineExceeded => error_response(
+            AgentFailure::DeadlineExceeded => (
                 StatusCode::GATEWAY_TIMEOUT,
                 plain(
                     "deadline_exceeded",
                     "the call's deadline passed before it started: nothing was sent".into(),
                 ),
             ),
-            AgentFailure::StaleLease { given, newest } => error_response(
+            AgentFailure::ClientIdSettled => (
+                StatusCode::CONFLICT,
+                plain(
+                    "client_id_settled",
+                    "this client_id was settled as never received: the order is refused and was not sent".into(),
+                ),
+            ),
+            AgentFailure::LedgerUnavailable(why) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                plain(
+                    "ledger_unavailable",
+                    format!("{why}: orders are refused until an operator moves the ledger aside; nothing was sent"),
+                ),
+            ),
+            AgentFailure::InDoubt => (
+                StatusCode::GATEWAY_TIMEOUT,
+                plain(
+                    "timeout",
+                    "an order_send with this client_id was received before and never answered: its outcome is unknown".into(),
+                ),
+            ),
+            AgentFailure::Stored(status, detail) => (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+                *detail,
+            ),
+            AgentFailure::StaleLease { given, newest } => (
                 StatusCode::CONFLICT,
                 plain(
                     "stale_lease",
                     format!("lease {given} is older than lease {newest}: another bridge replica holds this terminal"),
                 ),
             ),
-            AgentFailure::InvalidLease { given } => error_response(
+            AgentFailure::InvalidLease { given } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 plain(
                     "invalid_lease",
@@ -180,7 +225,7 @@ impl IntoResponse for AgentFailure {
                 let message = e.to_string();
                 let last = Some(e.last_error());
                 match e {
-                    TerminalError::WrongAccount { actual, .. } => error_response(
+                    TerminalError::WrongAccount { actual, .. } => (
                         StatusCode::CONFLICT,
                         ErrorDetail {
                             actual: actual.as_ref().map(WireAccount::from),
@@ -188,15 +233,15 @@ impl IntoResponse for AgentFailure {
                         },
                     ),
                     // The terminal refused to start it (its deadline had passed): not sent.
-                    TerminalError::NotSent(_) => AgentFailure::DeadlineExceeded.into_response(),
-                    ref e if e.is_timeout() => error_response(
+                    TerminalError::NotSent(_) => AgentFailure::DeadlineExceeded.parts(),
+                    ref e if e.is_timeout() => (
                         StatusCode::GATEWAY_TIMEOUT,
                         ErrorDetail {
                             last_error: last,
                             ..plain("timeout", message)
                         },
                     ),
-                    ref e if e.is_connection() => error_response(
+                    ref e if e.is_connection() => (
                         StatusCode::SERVICE_UNAVAILABLE,
                         ErrorDetail {
                             last_error: last,
@@ -214,7 +259,7 @@ impl IntoResponse for AgentFailure {
                             .filter(|f| !f.is_empty())
                             .unwrap_or("request")
                             .to_string();
-                        error_response(
+                        (
                             StatusCode::UNPROCESSABLE_ENTITY,
                             ErrorDetail {
                                 last_error: last,
@@ -224,7 +269,7 @@ impl IntoResponse for AgentFailure {
                             },
                         )
                     }
-                    _ => error_response(
+                    _ => (
                         StatusCode::UNPROCESSABLE_ENTITY,
                         ErrorDetail {
                             last_error: last,
@@ -237,9 +282,20 @@ impl IntoResponse for AgentFailure {
     }
 }
 
-/// The protocol's router over `terminal`, answering only requests bearing `token`.
+/// The protocol's router over `terminal`, answering only requests bearing `token` (no ledger:
+/// orders run without one, and the `ledger` operation answers `503 ledger_unavailable`).
 pub fn router(terminal: Arc<dyn Terminal>, token: SecretString, agent: &'static str) -> Router {
-    router_with(terminal, token, agent, Router::new())
+    router_with(terminal, token, agent, None, Router::new())
+}
+
+/// As [`router`], keeping `ledger`.
+pub fn router_with_ledger(
+    terminal: Arc<dyn Terminal>,
+    token: SecretString,
+    agent: &'static str,
+    ledger: Arc<Ledger>,
+) -> Router {
+    router_with(terminal, token, agent, Some(ledger), Router::new())
 }
 
 /// As [`router`], with `extra` routes (the simulator's admin call) behind the same token check.
@@ -247,6 +303,7 @@ fn router_with(
     terminal: Arc<dyn Terminal>,
     token: SecretString,
     agent: &'static str,
+    ledger: Option<Arc<Ledger>>,
     extra: Router,
 ) -> Router {
     let state = AgentState {
@@ -255,6 +312,7 @@ fn router_with(
         agent,
         fence: Arc::new(tokio::sync::Mutex::new(None)),
         newest_lease: Arc::new(AtomicU64::new(0)),
+        ledger,
     };
     Router::new()
         .route("/v1/health", get(health))
@@ -301,6 +359,7 @@ async fn health(State(st): State<AgentState>) -> Response {
         } else {
             None
         },
+        ledger: st.ledger.as_ref().map(|l| l.health()),
     })
     .into_response()
 }
@@ -507,6 +566,26 @@ async fn dispatch(
         )));
     };
     let b: CallBody = parse(body)?;
+    if operation == Operation::Ledger {
+        // No lease, no terminal, no login: only the ledger's own lock.
+        return ledger_query(st, b).await;
+    }
+    let client_id = match (operation, &st.ledger) {
+        (Operation::OrderSend, Some(_)) => match b.client_id.as_deref() {
+            Some(id) if is_wire_client_id(id) => Some(id.to_string()),
+            Some(_) => {
+                return Err(AgentFailure::BadRequest(
+                    "client_id must be 1 to 64 characters from A-Za-z0-9_-".into(),
+                ))
+            }
+            None => {
+                return Err(AgentFailure::BadRequest(
+                    "order_send needs a client_id (protocol v3)".into(),
+                ))
+            }
+        },
+        _ => None,
+    };
     let _fence = st.fence(b.lease).await?;
     // Under the terminal's lock, just before the call: past the deadline nothing starts.
     if b.deadline_ms
@@ -521,6 +600,7 @@ async fn dispatch(
         deadline: b
             .deadline_ms
             .and_then(|ms| received.checked_add(Duration::from_millis(ms))),
+        client_id: None,
     };
     let t = st.terminal.as_ref();
     let a = if b.args.is_null() { json!({}) } else { b.args };
@@ -587,7 +667,10 @@ async fn dispatch(
         Operation::OrderSend => {
             let r: RequestArgs = args(a)?;
             let req = trade_request(r.request)?;
-            ok(Some(Kind::OrderSendResult), t.order_send(&at, &req)).await
+            match (&st.ledger, client_id) {
+                (Some(ledger), Some(id)) => order_send_ledgered(t, &at, &req, ledger, &id).await,
+                _ => ok(Some(Kind::OrderSendResult), t.order_send(&at, &req)).await,
+            }
         }
         Operation::HistoryDeals => {
             let a: HistoryArgs = args(a)?;
@@ -614,7 +697,108 @@ async fn dispatch(
             }
         }
         Operation::ServerTimeOffset => ok(None, t.server_time_offset_s(&at)).await,
+        Operation::Ledger => Err(AgentFailure::UnknownOperation("/v1/call/ledger".into())),
     }
+}
+
+/// `order_send` through the ledger: a `received` row committed before the terminal sees it, the
+/// answer stored after; an id already answered replays its answer without executing again.
+async fn order_send_ledgered(
+    t: &dyn Terminal,
+    at: &Expected,
+    req: &TradeRequest,
+    ledger: &Ledger,
+    client_id: &str,
+) -> Result<Value, AgentFailure> {
+    let session = Session::new(at.account.clone(), at.tag);
+    let begun = ledger
+        .begin(client_id, &session)
+        .await
+        .map_err(|e| AgentFailure::LedgerUnavailable(e.to_string()))?;
+    match begun {
+        Begin::Fresh => {}
+        Begin::Replay(stored) => return replayed(stored),
+        Begin::InDoubt => return Err(AgentFailure::InDoubt),
+        Begin::Settled => return Err(AgentFailure::ClientIdSettled),
+        Begin::OtherSession => {
+            return Err(AgentFailure::BadRequest(
+                "this client_id was used by another session".into(),
+            ))
+        }
+    }
+    let sent = t.order_send(at, req).await;
+    let (finish, answer) = match sent {
+        Ok(result) => {
+            let v = to_wire(Kind::OrderSendResult, &result);
+            let stored = StoredAnswer {
+                status: 200,
+                result: Some(v.clone()),
+                error: None,
+            };
+            (Finish::Answered(stored), Ok(v))
+        }
+        Err(e) => {
+            let finish = match &e {
+                // Refused before the terminal for the session or the deadline: nothing ran, and
+                // the bridge may send it again after logging in.
+                TerminalError::WrongAccount { .. } | TerminalError::NotSent(_) => Finish::Forget,
+                // MT5 refused before sending (-2, -8): nothing ran; the same answer every time.
+                e if e.is_not_sent() => {
+                    let (status, detail) = AgentFailure::Terminal(e.clone()).parts();
+                    Finish::Answered(StoredAnswer {
+                        status: status.as_u16(),
+                        result: None,
+                        error: Some(detail),
+                    })
+                }
+                _ => Finish::Interrupted,
+            };
+            (finish, Err(AgentFailure::Terminal(e)))
+        }
+    };
+    if let Err(e) = ledger.finish(client_id, finish).await {
+        // The row stays `received`: after a restart it reads `interrupted` (cannot tell).
+        tracing::error!(error = %e, "the ledger did not record an order's answer");
+    }
+    answer
+}
+
+/// A stored answer, answered again.
+fn replayed(stored: StoredAnswer) -> Result<Value, AgentFailure> {
+    match (stored.status, stored.result, stored.error) {
+        (200, Some(result), _) => Ok(result),
+        (status, _, Some(detail)) => Err(AgentFailure::Stored(status, Box::new(detail))),
+        _ => Err(AgentFailure::InDoubt),
+    }
+}
+
+/// The `ledger` operation: under the ledger's lock only, for the call's `expected` session.
+async fn ledger_query(st: &AgentState, b: CallBody) -> Result<Value, AgentFailure> {
+    let a: LedgerArgs = args(if b.args.is_null() { json!({}) } else { b.args })?;
+    if a.client_ids.is_empty() || a.client_ids.len() > LEDGER_QUERY_MAX {
+        return Err(AgentFailure::BadRequest(format!(
+            "args.client_ids must hold 1 to {LEDGER_QUERY_MAX} ids"
+        )));
+    }
+    if !a.client_ids.iter().all(|id| is_wire_client_id(id)) {
+        return Err(AgentFailure::BadRequest(
+            "each client_id must be 1 to 64 characters from A-Za-z0-9_-".into(),
+        ));
+    }
+    let Some(ledger) = &st.ledger else {
+        return Err(AgentFailure::LedgerUnavailable(
+            "this agent keeps no ledger".into(),
+        ));
+    };
+    let session = Session::new(
+        AccountKey::new(b.expected.login, b.expected.server),
+        b.expected.session_tag,
+    );
+    let answer = ledger
+        .query(&session, &a.client_ids)
+        .await
+        .map_err(|e| AgentFailure::LedgerUnavailable(e.to_string()))?;
+    serde_json::to_value(answer).map_err(|e| AgentFailure::BadRequest(e.to_string()))
 }
 
 /// `POST /v1/sim/password` (the simulator's own admin call, not part of the protocol):
@@ -644,6 +828,23 @@ async fn sim_password(State(broker): State<Arc<mt5_sim::broker::Broker>>, body: 
     }
 }
 
+/// Where `sim-agent` keeps its ledger and for how long.
+#[derive(Debug, Clone)]
+pub struct LedgerOptions {
+    /// The file (default `<data_dir>/agent-ledger-<port>.db`).
+    pub path: Option<std::path::PathBuf>,
+    pub retention: Duration,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        LedgerOptions {
+            path: None,
+            retention: super::ledger::DEFAULT_RETENTION,
+        }
+    }
+}
+
 /// Runs `mt5-bridge sim-agent`: one simulated terminal on the broker named by the `MT5_SIM_*`
 /// settings (default state: `<data_dir>/sim-broker.db`, shared by every agent that names it),
 /// served on `bind` until `shutdown` resolves.
@@ -651,6 +852,7 @@ pub async fn run_sim_agent(
     bind: SocketAddr,
     token: SecretString,
     data_dir: &FsPath,
+    ledger: LedgerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     use mt5_sim::config::{SimConfig, StateLocation};
@@ -674,7 +876,13 @@ pub async fn run_sim_agent(
     let admin = Router::new()
         .route("/v1/sim/password", post(sim_password))
         .with_state(broker);
-    let app = router_with(terminal, token, "sim", admin);
+    // One file per agent, never the simulator's shared broker file.
+    let ledger_path = ledger
+        .path
+        .unwrap_or_else(|| data_dir.join(format!("agent-ledger-{}.db", bind.port())));
+    let ledger = Arc::new(Ledger::open(&ledger_path, ledger.retention).await);
+    tracing::info!(path = %ledger.path().display(), id = ledger.id().unwrap_or("-"), "agent ledger");
+    let app = router_with(terminal, token, "sim", Some(ledger), admin);
     let listener =
         crate::server::bind(bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let port = listener

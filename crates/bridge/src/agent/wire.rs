@@ -15,8 +15,25 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
-/// The protocol version both sides speak.
-pub const PROTOCOL_VERSION: &str = "2";
+/// The protocol version both sides speak: `sim-agent` reports it, the bridge sends its messages.
+pub const PROTOCOL_VERSION: &str = "3";
+
+/// The versions a bridge accepts from an agent: 3, and 2 (no `client_id`, no ledger: its orders
+/// in doubt are settled from the broker's history). Bridges roll out first, then agents.
+pub const ACCEPTED_VERSIONS: &[&str] = &["2", "3"];
+
+/// The longest `client_id` an agent keeps (the bridge's are 12 characters).
+pub const CLIENT_ID_MAX: usize = 64;
+
+/// Whether `id` is a `client_id` the protocol carries: 1 to [`CLIENT_ID_MAX`] characters from
+/// `A-Za-z0-9_-`.
+pub fn is_wire_client_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= CLIENT_ID_MAX
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
 
 /// An account as the protocol names it (`expected`, `actual`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -119,6 +136,13 @@ pub struct CallBody {
     pub deadline_ms: Option<u64>,
     #[serde(default)]
     pub lease: Option<u64>,
+    /// `order_send` (v3, required there): the caller's id for this order, the key of the agent's
+    /// ledger. An `order_send` with an id already answered replays that answer; one with an id
+    /// the ledger settled as never received is refused (`409 client_id_settled`). Other
+    /// operations ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub client_id: Option<String>,
     /// The operation's arguments (absent or `null`: none).
     #[serde(default = "empty_object")]
     #[schema(value_type = Option<Object>)]
@@ -159,6 +183,78 @@ pub struct Health {
     #[serde(default)]
     #[schema(value_type = Option<TerminalInfo>)]
     pub terminal_info: Option<mt5::TerminalFlags>,
+    /// The agent's ledger (v3; absent from a v2 agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerHealth>,
+}
+
+/// The ledger as `/v1/health` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LedgerHealth {
+    /// The ledger's id, made at random when its file was created; `null` when it cannot be read.
+    #[schema(required = true)]
+    pub id: Option<String>,
+    /// How long entries are kept, in seconds (7 days by default).
+    pub retention_s: u64,
+    /// Why the ledger cannot be used (a corrupted file): the agent then refuses `order_send`
+    /// (`503 ledger_unavailable`) until an operator moves the file aside. `null` when usable.
+    #[schema(required = true)]
+    pub error: Option<String>,
+}
+
+/// What a ledger knows of one `client_id`, for the session that asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerState {
+    /// The terminal answered; `answer` is what the agent answered (MT5's result, or an error
+    /// that proves nothing ran).
+    Answered,
+    /// Received by this agent process, the call still running: ask again.
+    Running,
+    /// Received before the agent's last restart (or the call failed in a way that proves
+    /// nothing), never answered: the agent cannot tell whether MT5 ran it.
+    Interrupted,
+    /// Never received: the agent has recorded a tombstone, and refuses any later `order_send`
+    /// with this id (`409 client_id_settled`).
+    NeverReceived,
+    /// The entry belongs to another session (another account, or another credential): the agent
+    /// cannot tell this caller anything.
+    Unknown,
+}
+
+impl LedgerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerState::Answered => "answered",
+            LedgerState::Running => "running",
+            LedgerState::Interrupted => "interrupted",
+            LedgerState::NeverReceived => "never_received",
+            LedgerState::Unknown => "unknown",
+        }
+    }
+}
+
+/// An `order_send`'s stored answer: the result, or the error the agent answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StoredAnswer {
+    /// The HTTP status the agent answered (200 with a result).
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<structures::OrderSendResult>)]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}
+
+/// One `client_id` in a `ledger` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LedgerEntry {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub client_id: String,
+    pub state: LedgerState,
+    /// With `answered` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<StoredAnswer>,
 }
 
 /// The schema of [`mt5::TerminalFlags`] as health writes it.
@@ -310,6 +406,23 @@ pub struct HistoryArgs {
     pub limit: Option<u32>,
 }
 
+/// `ledger`: the client ids to look up (1 to 100), for the call's `expected` session.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LedgerArgs {
+    #[schema(min_items = 1, max_items = 100)]
+    pub client_ids: Vec<String>,
+}
+
+/// The most client ids one `ledger` call looks up.
+pub const LEDGER_QUERY_MAX: usize = 100;
+
+/// Result of `ledger`: the ledger's id and one entry per client id asked, in the same order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LedgerAnswer {
+    pub ledger_id: String,
+    pub entries: Vec<LedgerEntry>,
+}
+
 /// A page of a history call: the items from `offset` and the offset of the next page.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Page {
@@ -456,6 +569,7 @@ operations! {
     HistoryDeals = "history_deals", HistoryArgs, Returns::Paged(define::<structures::TradeDeal>);
     HistoryOrders = "history_orders", HistoryArgs, Returns::Paged(define::<structures::TradeOrder>);
     ServerTimeOffset = "server_time_offset", NoArgs, Returns::OptionalInteger;
+    Ledger = "ledger", LedgerArgs, Returns::One(define::<LedgerAnswer>);
 }
 
 fn reference(name: &str) -> RefOr<Schema> {

@@ -138,8 +138,8 @@ error_responses! {
     NoAccountToActOn => "`account_not_found` (`X-Account-Id` names no account of the user's); `no_account` (none to act on)";
     TradingReadInvalid => "`validation_failed`: a parameter or a stored setting (e.g. `risk_limits`) is invalid; `invalid_combination`: parameters valid one by one that cannot go together (`count` with `from`/`to`, `from` after `to`, a window over 366 days, `from`/`to` other than the `cursor`'s window)";
     CredentialsInvalid => "`account_credentials_invalid`: the account's stored credential cannot serve (`details.reason`: `undecryptable`, or `refused_by_mt5` with MT5's error); nothing ran. Set the password again";
-    InProgressOrCredentialsInvalid => "`request_in_progress`: a request with this `Idempotency-Key` is still running; `order_outcome_unknown`: the order sent with this key is `unknown` (`details.journal_id`; `Retry-After`); `account_credentials_invalid`: the stored credential cannot serve (`details.reason`); nothing was sent",
-        header "Retry-After" => "With `order_outcome_unknown`: seconds until the outcome may be known";
+    InProgressOrCredentialsInvalid => "`request_in_progress`: a request with this `Idempotency-Key` is still running after a 2 s wait (`details.journal_id`; `Retry-After: 1`); `order_outcome_unknown`: the order sent with this key is `unknown` (`details.journal_id`; `Retry-After`); `account_credentials_invalid`: the stored credential cannot serve (`details.reason`); nothing was sent",
+        header "Retry-After" => "With `request_in_progress` and `order_outcome_unknown`: seconds until a retry may be answered";
     TradingDisabledOrReadOnly => "`trading_disabled`: the account's kill switch is on; `read_only_account`: the terminal reports that trading is not allowed on this account (an investor password); nothing was sent (journaled as `refused`)";
 }
 

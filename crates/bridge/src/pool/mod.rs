@@ -254,6 +254,16 @@ impl TerminalPool {
             .any(|s| s.logged_in.as_ref().is_some_and(|l| &l.account == account))
     }
 
+    /// The slot of the terminal named `id` (its [`Terminal::id`]).
+    pub fn slot_of(&self, id: &str) -> Option<usize> {
+        self.inner.terminals.iter().position(|t| t.id() == id)
+    }
+
+    /// The terminal in `slot`.
+    pub fn terminal(&self, slot: usize) -> Option<Arc<dyn Terminal>> {
+        self.inner.terminals.get(slot).cloned()
+    }
+
     /// What each terminal is known to be logged in to now, in terminal order.
     pub fn logged_in_accounts(&self) -> Vec<Option<Session>> {
         self.inner

@@ -170,6 +170,23 @@ pub struct JournalEntry {
     pub response: Option<Value>,
     pub created_at: OffsetDateTime,
     pub completed_at: Option<OffsetDateTime>,
+    /// Where it went (the service's own bookkeeping: in the table, not in the API's answers).
+    #[serde(skip)]
+    pub route: JournalRoute,
+}
+
+/// Where an order went, written under the terminal's lease just before it is sent (again if a
+/// retry lands on another terminal), so that after a crash the reconciler can ask that agent's
+/// ledger at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournalRoute {
+    /// The terminal's slot in the pool (simulated terminals first, then the agents in `TERMINALS`
+    /// order): opaque, never the agent's address (users read the journal).
+    pub terminal_index: Option<i32>,
+    /// The agent's ledger id (protocol v3); `None` for a simulated terminal or a v2 agent.
+    pub ledger_id: Option<String>,
+    /// The process run (replica) that wrote the entry.
+    pub process_run_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -304,6 +321,11 @@ pub trait JournalStore: Send + Sync + 'static {
 
     /// Service path: every entry whose outcome is open (`pending` or `unknown`), oldest first.
     async fn open_entries(&self) -> StoreResult<Vec<JournalEntry>>;
+
+    /// Records where the user's entry went (while it is `pending`): the terminal, its ledger and
+    /// this process run.
+    async fn record_route(&self, user: &UserCtx, id: Uuid, route: &JournalRoute)
+        -> StoreResult<()>;
 
     /// Service path: completes an entry as `complete` does, only while its status is `from` (a
     /// compare-and-set, so replicas reconcile side by side); whether it did. An entry left

@@ -10,7 +10,8 @@ use crate::pool::Purpose;
 use crate::risk::{check_new_order, RiskLimits, RiskRefusal};
 use crate::state::AppState;
 use crate::store::journal::{
-    Begin, Completion, JournalAction, JournalEntry, JournalSource, JournalStatus, NewJournalEntry,
+    Begin, Completion, JournalAction, JournalEntry, JournalRoute, JournalSource, JournalStatus,
+    NewJournalEntry,
 };
 use crate::store::{AccountRow, UserCtx};
 use axum::http::StatusCode;
@@ -274,27 +275,33 @@ pub fn send_outcome(result: &OrderSendResult, offset_s: i64) -> Result<Outcome, 
     }
 }
 
-/// Waits for an earlier request with the same key to finish, then replays its response. An
-/// entry whose outcome is unknown answers `order_outcome_unknown` until it is settled.
+/// How long a repeated key waits for its first request to finish: a double-click's second
+/// request replays the first's answer; a longer wait answers `409 request_in_progress` at once
+/// rather than holding the connection (`Retry-After: 1`).
+pub const AWAIT_FIRST: Duration = Duration::from_secs(2);
+
+/// Waits (at most [`AWAIT_FIRST`]) for an earlier request with the same key to finish, then
+/// replays its response. An entry whose outcome is unknown answers `order_outcome_unknown` at
+/// once, until it is settled.
 async fn await_first(state: &AppState, user: &UserCtx, entry: JournalEntry) -> ApiResult<Outcome> {
     let mut entry = entry;
-    for _ in 0..100 {
+    let journal_id = entry.id;
+    let deadline = tokio::time::Instant::now() + AWAIT_FIRST;
+    loop {
         match entry.status {
             JournalStatus::Pending => {}
-            JournalStatus::Unknown => {
-                return Err(ApiError::OrderOutcomeUnknown {
-                    journal_id: entry.id,
-                })
-            }
-            _ => return replay(&entry).ok_or(ApiError::RequestInProgress),
+            JournalStatus::Unknown => return Err(ApiError::OrderOutcomeUnknown { journal_id }),
+            _ => return replay(&entry).ok_or(ApiError::RequestInProgress { journal_id }),
+        }
+        if tokio::time::Instant::now() + Duration::from_millis(100) > deadline {
+            return Err(ApiError::RequestInProgress { journal_id });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        entry = match state.store.get_entry(user, entry.id).await? {
+        entry = match state.store.get_entry(user, journal_id).await? {
             Some(e) => e,
-            None => return Err(ApiError::RequestInProgress),
+            None => return Err(ApiError::RequestInProgress { journal_id }),
         };
     }
-    Err(ApiError::RequestInProgress)
 }
 
 /// Whether `request` is a new order (a market deal that names no position, or a pending order):
@@ -350,7 +357,12 @@ pub async fn submit(
         Journaled::Replayed(done) => return Ok(done),
     };
     let (entry, slot) = entry;
-    let (sent, stage) = under_lease(state, row, &intent.command, &limits, client_id).await;
+    let order = Order {
+        user,
+        entry: entry.id,
+        client_id,
+    };
+    let (sent, stage) = under_lease(state, row, &intent.command, &limits, order).await;
     complete(
         state,
         user,
@@ -547,16 +559,29 @@ async fn journal(
     }
 }
 
-/// The lease stage: on a terminal holding the row's session, prepare the command, apply the risk
-/// stage and send; with how far it got, so a failure can be told apart.
+/// The journal entry an attempt sends.
+struct Order<'a> {
+    user: &'a UserCtx,
+    entry: Uuid,
+    client_id: String,
+}
+
+/// The lease stage: on a terminal holding the row's session, record where the order goes, prepare
+/// the command, apply the risk stage and send; with how far it got, so a failure can be told apart.
 async fn under_lease(
     state: &AppState,
     row: &AccountRow,
     command: &Command,
     limits: &RiskLimits,
-    client_id: String,
+    order: Order<'_>,
 ) -> (ApiResult<Sent>, Stage) {
     let stage = Arc::new(std::sync::Mutex::new(Stage::Preparing));
+    let recorded: Arc<tokio::sync::Mutex<Option<JournalRoute>>> = Arc::default();
+    let Order {
+        user,
+        entry,
+        client_id,
+    } = order;
     let sent = on_terminal(state, row, Purpose::Trade, |t, at| {
         set_stage(&stage, Stage::Preparing);
         let (command, limits, cid, stage) = (
@@ -565,7 +590,10 @@ async fn under_lease(
             client_id.clone(),
             stage.clone(),
         );
+        let (state, user, recorded) = (state.clone(), user.clone(), recorded.clone());
         Box::pin(async move {
+            record_route(&state, &user, entry, t.as_ref(), &recorded).await?;
+            let at = at.with_client_id(cid.clone());
             let prepared = command.prepare(t.as_ref(), &at, &cid).await?;
             match risk(t.as_ref(), &at, &limits, prepared).await? {
                 Prepared::Refused(r) => Ok(Sent::Refused(r)),
@@ -587,6 +615,49 @@ async fn under_lease(
     .await;
     let stage = stage.lock().map(|s| s.clone()).unwrap_or(Stage::Sending);
     (sent, stage)
+}
+
+/// Records in the journal where the order goes (the terminal's slot, its agent's ledger, this
+/// process run) before anything is sent on it, and again only if a retry lands elsewhere. A
+/// failed write sends nothing: without it, a crash would leave the entry to the grace period.
+/// Only a terminal whose agent keeps a ledger is recorded: nothing else reads the route, and the
+/// write is one more transaction per order (docs/BENCHMARKS.md); a retry that moves from such a
+/// terminal to one without clears it.
+async fn record_route(
+    state: &AppState,
+    user: &UserCtx,
+    entry: Uuid,
+    t: &dyn Terminal,
+    recorded: &tokio::sync::Mutex<Option<JournalRoute>>,
+) -> Result<(), TerminalError> {
+    let ledger_id = t.ledger_id();
+    let mut last = recorded.lock().await;
+    if ledger_id.is_none() && last.is_none() {
+        return Ok(());
+    }
+    let route = match ledger_id {
+        None => JournalRoute::default(),
+        Some(ledger_id) => JournalRoute {
+            terminal_index: state
+                .pool
+                .slot_of(t.id())
+                .and_then(|s| i32::try_from(s).ok()),
+            ledger_id: Some(ledger_id),
+            process_run_id: Some(state.process_run_id.clone()),
+        },
+    };
+    if last.as_ref() == Some(&route) {
+        return Ok(());
+    }
+    state
+        .store
+        .record_route(user, entry, &route)
+        .await
+        .map_err(|e| {
+            TerminalError::NotSent(format!("the journal did not record the order's route: {e}"))
+        })?;
+    *last = Some(route);
+    Ok(())
 }
 
 fn set_stage(stage: &std::sync::Mutex<Stage>, to: Stage) {

@@ -70,12 +70,12 @@ async fn call(agent: &Agent, op: &str, login: u64, args: Value) -> (u16, Value) 
 }
 
 async fn call_as(agent: &Agent, op: &str, login: u64, tag: &str, args: Value) -> (u16, Value) {
-    post(
-        agent,
-        &format!("/v1/call/{op}"),
-        json!({"expected": {"login": login, "server": "Sim-Demo", "session_tag": tag}, "lease": null, "args": args}),
-    )
-    .await
+    let mut body = json!({"expected": {"login": login, "server": "Sim-Demo", "session_tag": tag}, "lease": null, "args": args});
+    if op == "order_send" {
+        // Every v3 order carries its id.
+        body["client_id"] = json!(Uuid::new_v4().simple().to_string());
+    }
+    post(agent, &format!("/v1/call/{op}"), body).await
 }
 
 async fn login(agent: &Agent, login: u64, password: &str) -> (u16, Value) {
@@ -149,11 +149,14 @@ async fn two_sim_agents_speak_the_protocol_on_one_broker() {
     )
     .await;
     assert_eq!(s, 200);
+    let ledger_id = h["ledger"]["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(ledger_id.len(), 32, "{h}");
     assert_eq!(
         h,
-        json!({"connected": true, "login": null, "server": null, "agent": "sim", "version": "2",
+        json!({"connected": true, "login": null, "server": null, "agent": "sim", "version": "3",
                "session_tag": null,
-               "terminal_info": {"connected": true, "trade_allowed": true, "tradeapi_disabled": false}})
+               "terminal_info": {"connected": true, "trade_allowed": true, "tradeapi_disabled": false},
+               "ledger": {"id": ledger_id, "retention_s": 604800, "error": null}})
     );
 
     // Refused credentials: MT5's -6, and the password is not echoed.
@@ -860,7 +863,8 @@ async fn an_order_in_flight_completes_after_the_caller_hangs_up() {
     // The caller gives up after 100 ms, while the call sleeps its latency before reaching the broker.
     let body = json!({"expected": {"login": 10002, "server": "Sim-Demo",
                                    "session_tag": tag_of(10002).to_hex()},
-                      "lease": null, "deadline_ms": 30000, "args": buy("EURUSD", 0.1)});
+                      "lease": null, "deadline_ms": 30000, "client_id": "hung-up-caller",
+                      "args": buy("EURUSD", 0.1)});
     let gave_up = reqwest::Client::new()
         .post(format!("{}/v1/call/order_send", a.url))
         .bearer_auth(TOKEN)
@@ -875,5 +879,101 @@ async fn an_order_in_flight_completes_after_the_caller_hangs_up() {
         after["result"].as_array().unwrap().len(),
         before + 1,
         "the order that had started was placed: {after}"
+    );
+}
+
+/// `sim-agent`'s ledger: an order killed mid-call (kill -9 of the agent) reads `interrupted` after
+/// the restart — never `never_received`, never a replayable answer — and the ledger keeps its id;
+/// an answered id replays without a second order; a tombstoned id is refused without reaching
+/// the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_ledger_survives_a_kill_and_tells_what_it_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let slow = [("MT5_SIM_CALL_LATENCY_MS", "1500".to_string())];
+    let mut a = start_agent_with(dir.path(), port, &slow).await;
+    let (_, h) = request(
+        Method::GET,
+        &format!("{}/v1/health", a.url),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    let ledger_id = h["ledger"]["id"].as_str().unwrap().to_string();
+    assert_eq!(login(&a, 10002, "Sim-10002!").await.0, 200);
+    let (_, before) = call(&a, "positions", 10002, json!({})).await;
+    let before = before["result"].as_array().unwrap().len();
+    let send = |client_id: &'static str, url: String| async move {
+        let body = json!({"expected": {"login": 10002, "server": "Sim-Demo",
+                                       "session_tag": tag_of(10002).to_hex()},
+                          "lease": null, "client_id": client_id, "args": buy("EURUSD", 0.1)});
+        request(
+            Method::POST,
+            &format!("{url}/v1/call/order_send"),
+            Some(TOKEN),
+            Some(body),
+        )
+        .await
+    };
+    let ledger = |ids: Value, url: String| async move {
+        let body = json!({"expected": {"login": 10002, "server": "Sim-Demo",
+                                       "session_tag": tag_of(10002).to_hex()},
+                          "args": {"client_ids": ids}});
+        request(
+            Method::POST,
+            &format!("{url}/v1/call/ledger"),
+            Some(TOKEN),
+            Some(body),
+        )
+        .await
+    };
+    // Killed while the call sleeps its latency, after the ledger's `received` row.
+    let url = a.url.clone();
+    let inflight = tokio::spawn(send("killed-mid-call", url));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (s, b) = ledger(json!(["killed-mid-call"]), a.url.clone()).await;
+    assert_eq!(
+        (s, b["result"]["entries"][0]["state"].as_str()),
+        (200, Some("running")),
+        "{b}"
+    );
+    a.kill();
+    let _ = inflight.await;
+    let a = start_agent_with(dir.path(), port, &[]).await;
+    let (_, h) = request(
+        Method::GET,
+        &format!("{}/v1/health", a.url),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(
+        h["ledger"]["id"],
+        ledger_id.as_str(),
+        "the id survives: {h}"
+    );
+    let (s, b) = ledger(json!(["killed-mid-call", "never-sent"]), a.url.clone()).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["result"]["ledger_id"], ledger_id.as_str());
+    assert_eq!(b["result"]["entries"][0]["state"], "interrupted", "{b}");
+    assert_eq!(b["result"]["entries"][1]["state"], "never_received", "{b}");
+    // The agent restarted: the bridge logs in again. The tombstoned id is refused, not sent.
+    assert_eq!(login(&a, 10002, "Sim-10002!").await.0, 200);
+    let (s, b) = send("never-sent", a.url.clone()).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("client_id_settled")),
+        "{b}"
+    );
+    // A new id runs once; sent again, it replays the answer.
+    let (s, first) = send("placed-once", a.url.clone()).await;
+    assert_eq!(s, 200, "{first}");
+    let (s, again) = send("placed-once", a.url.clone()).await;
+    assert_eq!((s, &again), (200, &first));
+    let (_, after) = call(&a, "positions", 10002, json!({})).await;
+    assert_eq!(
+        after["result"].as_array().unwrap().len(),
+        before + 1,
+        "one position: {after}"
     );
 }

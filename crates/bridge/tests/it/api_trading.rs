@@ -1065,3 +1065,79 @@ async fn rates_older_than_the_terminal_s_history_are_none() {
     );
     app.shutdown().await;
 }
+
+/// A repeated key whose first request is still running waits at most 2 s: a double-click's second
+/// request replays the first's answer; past 2 s it answers `409 request_in_progress` with the
+/// entry's `journal_id` and `Retry-After: 1`, and nothing is sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_key_waits_at_most_two_seconds() {
+    let sim = mt5_sim::config::SimConfig {
+        order_latency_ms: 4_000,
+        ..common::sim_config()
+    };
+    let app = common::spawn_with(common::Db::Sqlite, sim, |_| {}).await;
+    let (t, _) = user_with_account(&app, 10001, "Sim-10001!").await;
+    let send = |key: &str| {
+        app.client
+            .post(format!("{}/api/v1/orders", app.base))
+            .bearer_auth(&t)
+            .header("idempotency-key", key)
+            .json(&json!({"symbol": "USDJPY", "type": "buy", "volume": 0.1}))
+            .send()
+    };
+    let first = tokio::spawn(send("slow-key"));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let resp = send("slow-key").await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let status = resp.status().as_u16();
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!((status, code(&b)), (409, "request_in_progress"), "{b}");
+    assert!(
+        waited >= std::time::Duration::from_millis(1_800)
+            && waited < std::time::Duration::from_millis(3_000),
+        "waited {waited:?}"
+    );
+    let first: Value = first.await.unwrap().unwrap().json().await.unwrap();
+    assert!(first["order"].as_u64().is_some(), "{first}");
+    let (_, journal) = app.get("/api/v1/journal", &t).await;
+    let entries = journal["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{journal}");
+    assert_eq!(b["error"]["details"]["journal_id"], entries[0]["id"]);
+    // Done now: the key replays the first answer.
+    let again: Value = send("slow-key").await.unwrap().json().await.unwrap();
+    assert_eq!(again, first);
+}
+
+/// A double-click: the second request arrives while the first (1 s at the broker) runs, and gets
+/// the first's answer, not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_click_replays_the_first_answer() {
+    let sim = mt5_sim::config::SimConfig {
+        order_latency_ms: 1_000,
+        ..common::sim_config()
+    };
+    let app = common::spawn_with(common::Db::Sqlite, sim, |_| {}).await;
+    let (t, _) = user_with_account(&app, 10001, "Sim-10001!").await;
+    let send = |key: &str| {
+        app.client
+            .post(format!("{}/api/v1/orders", app.base))
+            .bearer_auth(&t)
+            .header("idempotency-key", key)
+            .json(&json!({"symbol": "USDJPY", "type": "buy", "volume": 0.1}))
+            .send()
+    };
+    let first = tokio::spawn(send("click"));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let second = send("click").await.unwrap();
+    assert_eq!(second.status().as_u16(), 200);
+    let second: Value = second.json().await.unwrap();
+    let first: Value = first.await.unwrap().unwrap().json().await.unwrap();
+    assert_eq!(first, second);
+}

@@ -20,7 +20,7 @@ fn buy() -> Value {
 }
 
 /// `POST /api/v1/orders` with an Idempotency-Key on `base`: status, Retry-After, body.
-async fn place(base: &str, token: &str, key: &str) -> (u16, Option<String>, Value) {
+pub(crate) async fn place(base: &str, token: &str, key: &str) -> (u16, Option<String>, Value) {
     let resp = reqwest::Client::new()
         .post(format!("{base}/api/v1/orders"))
         .bearer_auth(token)
@@ -39,7 +39,7 @@ async fn place(base: &str, token: &str, key: &str) -> (u16, Option<String>, Valu
     (status, retry, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn get(base: &str, token: &str, path: &str) -> (u16, Value) {
+pub(crate) async fn get(base: &str, token: &str, path: &str) -> (u16, Value) {
     let resp = reqwest::Client::new()
         .get(format!("{base}{path}"))
         .bearer_auth(token)
@@ -68,7 +68,7 @@ async fn settled(base: &str, token: &str, id: &str, secs: u64) -> Value {
     }
 }
 
-async fn positions(base: &str, token: &str) -> usize {
+pub(crate) async fn positions(base: &str, token: &str) -> usize {
     let (s, b) = get(base, token, routes::POSITIONS).await;
     assert_eq!(s, 200, "{b}");
     b["positions"].as_array().unwrap().len()
@@ -349,7 +349,7 @@ impl Deployment {
     }
 }
 
-async fn connect(base: &str, token: &str, login: u64) {
+pub(crate) async fn connect(base: &str, token: &str, login: u64) {
     let resp = reqwest::Client::new()
         .post(format!("{base}/api/v1/accounts/connect"))
         .bearer_auth(token)

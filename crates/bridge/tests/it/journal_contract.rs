@@ -10,7 +10,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use mt5_bridge::store::journal::{
-    Begin, Completion, JournalEntry, JournalFilter, JournalStatus, NewJournalEntry, MAX_PAGE,
+    Begin, Completion, JournalEntry, JournalFilter, JournalRoute, JournalStatus, NewJournalEntry,
+    MAX_PAGE,
 };
 use mt5_bridge::store::{self, NewAccount, StoreError, UserCtx};
 use serde_json::json;
@@ -128,7 +129,61 @@ contract!(
     settle_is_a_compare_and_set_on_the_status,
     a_not_executed_key_is_given_up,
     constraints_are_enforced,
+    the_route_is_recorded_while_pending_for_its_user_only,
 );
+
+/// Where an order went is written while the entry is pending, by its own user only, read back by
+/// every path (the reconciler's included), and left alone once the entry is settled.
+async fn the_route_is_recorded_while_pending_for_its_user_only(db: Db) {
+    let user = new_user(&db).await;
+    let account = new_account(&db, &user).await;
+    let entry = begin(&db, &user, intent(account)).await;
+    assert_eq!(entry.route, JournalRoute::default());
+    let route = JournalRoute {
+        terminal_index: Some(3),
+        ledger_id: Some("0123456789abcdef0123456789abcdef".into()),
+        process_run_id: Some("run-1".into()),
+    };
+    let other = new_user(&db).await;
+    db.store
+        .record_route(&other, entry.id, &route)
+        .await
+        .unwrap();
+    let read = db.store.get_entry(&user, entry.id).await.unwrap().unwrap();
+    assert_eq!(read.route, JournalRoute::default(), "another user's write");
+    db.store
+        .record_route(&user, entry.id, &route)
+        .await
+        .unwrap();
+    let read = db.store.get_entry(&user, entry.id).await.unwrap().unwrap();
+    assert_eq!(read.route, route);
+    let open = db.store.open_entries().await.unwrap();
+    assert_eq!(open.iter().find(|e| e.id == entry.id).unwrap().route, route);
+    // A retry elsewhere replaces it.
+    let elsewhere = JournalRoute {
+        terminal_index: Some(0),
+        ledger_id: None,
+        ..route.clone()
+    };
+    db.store
+        .record_route(&user, entry.id, &elsewhere)
+        .await
+        .unwrap();
+    let read = db.store.get_entry(&user, entry.id).await.unwrap().unwrap();
+    assert_eq!(read.route, elsewhere);
+    // Settled, it no longer changes.
+    let done = Completion {
+        status: Some(JournalStatus::Done),
+        ..Default::default()
+    };
+    db.store.complete(&user, entry.id, done).await.unwrap();
+    db.store
+        .record_route(&user, entry.id, &route)
+        .await
+        .unwrap();
+    let read = db.store.get_entry(&user, entry.id).await.unwrap().unwrap();
+    assert_eq!(read.route, elsewhere);
+}
 
 async fn begin_complete_get_round_trip(db: Db) {
     let user = new_user(&db).await;

@@ -36,6 +36,7 @@ mod import_legacy;
 mod in_doubt;
 mod journal_contract;
 mod layers;
+mod ledger;
 mod observability;
 mod openapi;
 mod pool;

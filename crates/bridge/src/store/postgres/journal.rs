@@ -18,13 +18,13 @@ use uuid::Uuid;
 use super::PgStore;
 use crate::store::journal::{
     not_written, parse_status, response_column, retcode_column, Begin, Completion, JournalEntry,
-    JournalFilter, JournalStatus, JournalStore, NewJournalEntry,
+    JournalFilter, JournalRoute, JournalStatus, JournalStore, NewJournalEntry,
 };
 use crate::store::{StoreResult, UserCtx};
 
 const COLUMNS: &str = "id, user_id, account_id, client_id, idempotency_key, request_hash, source, \
      algorithm_id, run_id, action, request, status, retcode, \"order\", deal, volume, price, \
-     error, response, created_at, completed_at";
+     error, response, created_at, completed_at, terminal_index, ledger_id, process_run_id";
 
 /// How often `begin` retries when its key's holder vanished between the insert and the read (the
 /// holder's key expired and was cleared by a third begin); more than once means something is wrong.
@@ -53,6 +53,9 @@ struct PgEntry {
     response: Option<Value>,
     created_at: OffsetDateTime,
     completed_at: Option<OffsetDateTime>,
+    terminal_index: Option<i32>,
+    ledger_id: Option<String>,
+    process_run_id: Option<String>,
 }
 
 impl PgEntry {
@@ -79,6 +82,11 @@ impl PgEntry {
             response: self.response,
             created_at: self.created_at,
             completed_at: self.completed_at,
+            route: JournalRoute {
+                terminal_index: self.terminal_index,
+                ledger_id: self.ledger_id,
+                process_run_id: self.process_run_id,
+            },
         })
     }
 }
@@ -209,6 +217,28 @@ impl JournalStore for PgStore {
             .bind(user.user_id)
             .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_route(
+        &self,
+        user: &UserCtx,
+        id: Uuid,
+        route: &JournalRoute,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer_tx(user).await?;
+        sqlx::query(
+            "update trade_journal set terminal_index = $2, ledger_id = $3, process_run_id = $4 \
+             where id = $1 and user_id = $5 and status = 'pending'",
+        )
+        .bind(id)
+        .bind(route.terminal_index)
+        .bind(route.ledger_id.as_deref())
+        .bind(route.process_run_id.as_deref())
+        .bind(user.user_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -13,13 +13,13 @@ use uuid::Uuid;
 use super::{fmt_ts, now, parse_ts, parse_uuid, SqliteStore};
 use crate::store::journal::{
     not_written, parse_status, response_column, retcode_column, Begin, Completion, JournalEntry,
-    JournalFilter, JournalStatus, JournalStore, NewJournalEntry,
+    JournalFilter, JournalRoute, JournalStatus, JournalStore, NewJournalEntry,
 };
 use crate::store::{StoreError, StoreResult, UserCtx};
 
 const COLUMNS: &str = "id, user_id, account_id, client_id, idempotency_key, request_hash, source, \
      algorithm_id, run_id, action, request, status, retcode, \"order\", deal, volume, price, \
-     error, response, created_at, completed_at";
+     error, response, created_at, completed_at, terminal_index, ledger_id, process_run_id";
 
 #[derive(sqlx::FromRow)]
 struct LiteEntry {
@@ -44,6 +44,9 @@ struct LiteEntry {
     response: Option<String>,
     created_at: String,
     completed_at: Option<String>,
+    terminal_index: Option<i64>,
+    ledger_id: Option<String>,
+    process_run_id: Option<String>,
 }
 
 fn parse_json(s: &str, what: &str) -> StoreResult<Value> {
@@ -82,6 +85,15 @@ impl LiteEntry {
                 .transpose()?,
             created_at: parse_ts(&self.created_at)?,
             completed_at: self.completed_at.as_deref().map(parse_ts).transpose()?,
+            route: JournalRoute {
+                terminal_index: self
+                    .terminal_index
+                    .map(i32::try_from)
+                    .transpose()
+                    .map_err(|_| StoreError::Database("bad stored terminal_index".into()))?,
+                ledger_id: self.ledger_id,
+                process_run_id: self.process_run_id,
+            },
         })
     }
 }
@@ -222,6 +234,26 @@ impl JournalStore for SqliteStore {
             .bind(user.user_id.to_string())
             .execute(self.pool())
             .await?;
+        Ok(())
+    }
+
+    async fn record_route(
+        &self,
+        user: &UserCtx,
+        id: Uuid,
+        route: &JournalRoute,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "update trade_journal set terminal_index = ?2, ledger_id = ?3, process_run_id = ?4 \
+             where id = ?1 and user_id = ?5 and status = 'pending'",
+        )
+        .bind(id.to_string())
+        .bind(route.terminal_index)
+        .bind(route.ledger_id.as_deref())
+        .bind(route.process_run_id.as_deref())
+        .bind(user.user_id.to_string())
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

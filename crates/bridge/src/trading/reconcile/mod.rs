@@ -19,6 +19,11 @@
 //!   30 s rather than every pass (each look is a terminal round trip);
 //! - an entry whose account is gone: `failed`.
 //!
+//! Before any of that, an entry whose route names an agent with a ledger (protocol v3) is asked
+//! there at once when it is `unknown`, or `pending` from a process run that is gone ([`ledger`]):
+//! `answered` settles it with MT5's own answer, `never_received` settles it `not_executed`,
+//! `running` asks again on the next pass; anything else is left to the steps above.
+//!
 //! It runs at startup and then in the background: every second while anything is open, every few
 //! seconds otherwise, and at once when the order path wakes it.
 
@@ -37,6 +42,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 pub mod handle;
+mod ledger;
 pub use handle::Reconciler;
 
 /// Default of `RECONCILE_GRACE_MS`.
@@ -138,6 +144,15 @@ pub async fn reconcile_once(state: &AppState) -> ApiResult<Pass> {
     }
     let accounts = state.store.all_credentials().await?;
     let budget = state.pool.timeout();
+    // Whose process runs are alive, read once a pass, only when a ledger could be asked.
+    let live = if open
+        .iter()
+        .any(|e| e.status == JournalStatus::Pending && e.route.ledger_id.is_some())
+    {
+        ledger::live_runs(state).await
+    } else {
+        None
+    };
     // Forget the undecided entries that are settled now (here or by another replica).
     state
         .reconciler
@@ -154,6 +169,27 @@ pub async fn reconcile_once(state: &AppState) -> ApiResult<Pass> {
         if later {
             pass.open += 1;
             continue;
+        }
+        if ledger::askable(state, &entry, &live) {
+            let row = accounts
+                .iter()
+                .find(|a| a.id == entry.account_id && a.user_id == entry.user_id && a.is_active);
+            if let Some(row) = row {
+                match ledger::ask(state, row, &entry).await {
+                    ledger::Verdict::Settled(found) => {
+                        settle_from(state, &entry, entry.status, found, &mut pass).await?;
+                        continue;
+                    }
+                    // Still running at the agent: asked again next pass, until the grace period
+                    // ends (a call that hangs there is then looked for in the history too).
+                    ledger::Verdict::Running if now < deadline + state.reconciler.grace() => {
+                        pass.open += 1;
+                        continue;
+                    }
+                    ledger::Verdict::Running => {}
+                    ledger::Verdict::CannotTell => {}
+                }
+            }
         }
         if entry.status == JournalStatus::Pending {
             // In flight here or on another replica until its deadline.
@@ -232,12 +268,20 @@ async fn settle(
     completion: Completion,
     pass: &mut Pass,
 ) -> ApiResult<()> {
+    settle_from(state, entry, JournalStatus::Unknown, completion, pass).await
+}
+
+/// Settles an entry while its status is still `from` (a compare-and-set: replicas reconcile side
+/// by side, and a request that wrote its own outcome meanwhile wins).
+async fn settle_from(
+    state: &AppState,
+    entry: &JournalEntry,
+    from: JournalStatus,
+    completion: Completion,
+    pass: &mut Pass,
+) -> ApiResult<()> {
     let status = completion.status.unwrap_or(JournalStatus::Failed);
-    if state
-        .store
-        .settle(entry.id, JournalStatus::Unknown, completion)
-        .await?
-    {
+    if state.store.settle(entry.id, from, completion).await? {
         state.metrics.journal_reconciled(status.as_str());
         state.events.journal_changed(entry.user_id, entry.id);
         pass.count(status);
