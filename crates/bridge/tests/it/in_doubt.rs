@@ -407,11 +407,13 @@ async fn serve_killed_mid_order_settles_from_history_after_a_restart() {
 
 /// `kill -9` of the agent while an order waits at it: the bridge lost its answer, so the order is
 /// `unknown` (504), never failed. The order never reached the broker: once the agent is back and
-/// the grace period passed, it is `not_executed` and its key is sent again.
+/// the grace period passed, it is `not_executed` and its key is sent again. The agent's ledger
+/// survives with its id and tells `interrupted` (it cannot tell), so nothing is guessed from it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_killed_mid_order_is_unknown_then_not_executed() {
     let d = Deployment::new();
     let mut agent = d.agent(3_000).await;
+    let ledger_id = agent_ledger_id(&agent.url).await;
     let serve = d.serve(1).await;
     let t = common::mint(Uuid::new_v4(), Duration::from_secs(3600));
     connect(&serve.url, &t, 10001).await;
@@ -433,13 +435,32 @@ async fn agent_killed_mid_order_is_unknown_then_not_executed() {
         .unwrap()
         .to_string();
 
-    let _agent = d.agent(0).await;
+    let agent = d.agent(0).await;
+    assert_eq!(
+        agent_ledger_id(&agent.url).await,
+        ledger_id,
+        "the ledger survived"
+    );
     let entry = settled(&serve.url, &t, &id, 40).await;
     assert_eq!(entry["status"], "not_executed", "{entry}");
     assert_eq!(positions(&serve.url, &t).await, 0);
     let (s, _, b) = place(&serve.url, &t, "agent-crash-1").await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(positions(&serve.url, &t).await, 1);
+}
+
+/// The ledger id the agent at `url` reports.
+async fn agent_ledger_id(url: &str) -> String {
+    let h: Value = reqwest::Client::new()
+        .get(format!("{url}/v1/health"))
+        .bearer_auth(AGENT_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    h["ledger"]["id"].as_str().unwrap().to_string()
 }
 
 /// Runs `sql` on the Postgres server as its admin (on the `postgres` database, not the test's).

@@ -465,3 +465,61 @@ async fn a_v2_and_a_v3_agent_serve_side_by_side() {
     assert_eq!(routes, vec![(None, None), (Some(1), Some(ledger))]);
     assert_eq!(double.ledger_calls.load(Ordering::SeqCst), 0);
 }
+
+/// Replicas under Redis: the replica that sent an order is killed after the agent answered; a
+/// replica started in its place finds the entry `pending` from a run whose heartbeat is gone from
+/// Redis, asks the agent's ledger, and settles it with the terminal's answer within 5 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_settles_the_orders_of_a_dead_one() {
+    let d = Deployment::new();
+    let redis = common::procs::RedisServer::start(d.dir.path()).await;
+    let url = redis.url();
+    let shared = [
+        ("REDIS_URL", url.as_str()),
+        ("TERMINAL_LEASE_TTL_MS", "1500"),
+    ];
+    let _agent = d.agent(0).await;
+    let (double_port, double) = start_double(&d.agent_url(), Hold::Answer, false).await;
+    let mut first = d.serve(1, double_port, &shared).await;
+    let t = common::mint(Uuid::new_v4(), Duration::from_secs(3600));
+    // The replica takes the agent's lease shortly after it starts.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/api/v1/accounts/connect", first.url))
+            .bearer_auth(&t)
+            .json(
+                &json!({"account_name": "replica", "login": "10001", "password": "Sim-10001!",
+                          "server": "Sim-Demo", "account_type": "demo", "set_as_default": true}),
+            )
+            .send()
+            .await
+            .unwrap();
+        if resp.status().as_u16() == 201 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", resp.text().await.unwrap());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (base, token) = (first.url.clone(), t.clone());
+    let order = tokio::spawn(async move { place(&base, &token, "replica-1").await });
+    until(20, "the agent answering", || {
+        double.held_answer.lock().unwrap().is_some()
+    })
+    .await;
+    first.kill();
+    assert!(order.await.is_err(), "the client lost its answer");
+    let answered = double.held_answer.lock().unwrap().clone().unwrap();
+    let (_, _, run) = d.route().await;
+    assert!(run.is_some());
+
+    *double.hold.lock().unwrap() = Hold::Nothing;
+    let restarted = Instant::now();
+    let second = d.serve(2, double_port, &shared).await;
+    let (entry, took) = settled_within(&second.url, &t, restarted, 5).await;
+    assert_eq!(entry["status"], "done", "{entry}");
+    assert_eq!(entry["order"], answered["result"]["order"], "{entry}");
+    assert!(double.ledger_calls.load(Ordering::SeqCst) >= 1);
+    eprintln!("restart to settled (replicas): {} ms", took.as_millis());
+    assert_eq!(positions(&second.url, &t).await, 1, "sent exactly once");
+}
