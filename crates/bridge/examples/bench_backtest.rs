@@ -35,6 +35,9 @@ struct Args {
     /// Through the service: job start to stored result, with the history cached.
     #[arg(long)]
     end_to_end: bool,
+    /// With --end-to-end: the terminal is a `sim-agent` process, read over the agent protocol.
+    #[arg(long)]
+    agent: bool,
 }
 
 /// The time between two RFC 3339 stamps, in seconds.
@@ -46,27 +49,50 @@ fn seconds_between(a: &serde_json::Value, b: &serde_json::Value) -> Option<f64> 
     Some((parse(b)? - parse(a)?).as_seconds_f64())
 }
 
-async fn end_to_end(years: u32) -> Result<(), String> {
+async fn end_to_end(years: u32, agent: bool) -> Result<(), String> {
     let bin = support::service::bridge_binary(None)?;
     let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
     let secret = support::service::random_secret();
     let key = support::service::credentials_key();
     let minutes = 525_600 * u64::from(years);
-    let server = support::service::start_server(
-        &bin,
-        dir.path(),
-        None,
-        &secret,
-        &key,
-        &[
-            ("MT5_SIM_MAX_BARS", (minutes + 200_000).to_string()),
-            ("BACKTEST_WORKERS", "1".into()),
-            ("BACKTEST_MAX_WINDOW_DAYS", "36600".into()),
-            ("BACKTEST_WORK_PER_DAY", "4000000000".into()),
-            ("TERMINAL_TIMEOUT_MS", "120000".into()),
-        ],
-    )
-    .await?;
+    let max_bars = (minutes + 200_000).to_string();
+    let mut settings: Vec<(&str, String)> = vec![
+        ("MT5_SIM_MAX_BARS", max_bars.clone()),
+        ("BACKTEST_WORKERS", "1".into()),
+        ("BACKTEST_MAX_WINDOW_DAYS", "36600".into()),
+        ("BACKTEST_WORK_PER_DAY", "4000000000".into()),
+        ("TERMINAL_TIMEOUT_MS", "120000".into()),
+    ];
+    // The terminal over the agent protocol: a sim-agent process with the same accounts.
+    let _agent = if agent {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("port: {e}"))?
+            .port();
+        let accounts = dir.path().join("agent-accounts.toml");
+        std::fs::write(&accounts, support::service::ACCOUNTS_TOML)
+            .map_err(|e| format!("accounts: {e}"))?;
+        let child = tokio::process::Command::new(&bin)
+            .args(["sim-agent", "--bind", &format!("127.0.0.1:{port}")])
+            .env("AGENT_TOKEN", "bench-agent-token")
+            .env("DATA_DIR", dir.path().join("agent"))
+            .env("MT5_SIM_STATE", "memory")
+            .env("MT5_SIM_ACCOUNTS", &accounts)
+            .env("MT5_SIM_MAX_BARS", &max_bars)
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("sim-agent: {e}"))?;
+        settings.push(("TERMINALS", format!("agent:http://127.0.0.1:{port}")));
+        settings.push(("AGENT_TOKEN", "bench-agent-token".into()));
+        settings.push(("AGENT_ALLOW_INSECURE", "true".into()));
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        Some(child)
+    } else {
+        None
+    };
+    let server =
+        support::service::start_server(&bin, dir.path(), None, &secret, &key, &settings).await?;
     let tokens = support::service::connect_users(&server.base, &secret, 1).await?;
     let token = tokens.first().ok_or("no user")?;
     let client = reqwest::Client::new();
@@ -203,7 +229,7 @@ fn main() -> ExitCode {
     };
     println!("machine: {}", support::machine());
     if args.end_to_end {
-        return match rt.block_on(end_to_end(args.years)) {
+        return match rt.block_on(end_to_end(args.years, args.agent)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");

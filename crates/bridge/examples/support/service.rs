@@ -61,7 +61,7 @@ fn free_port() -> Result<u16, String> {
 
 /// The simulated broker's accounts: one netting account with a balance no benchmark can exhaust,
 /// so orders keep being accepted for the whole run.
-const ACCOUNTS_TOML: &str = r#"
+pub const ACCOUNTS_TOML: &str = r#"
 [[accounts]]
 login = 70001
 password = "Bench-70001!"

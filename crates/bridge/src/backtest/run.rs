@@ -473,7 +473,10 @@ pub async fn run(
         .collect();
     let mut entries: HashMap<u64, EntryCosts> = HashMap::new();
     let mut decisions = Vec::new();
-    let mut samples: Vec<CurvePoint> = Vec::new();
+    // One sample a decision bar (and one at the end), bucketed as they come: a ten-year M1 run
+    // keeps its at most `max_curve_points` buckets, not millions of samples.
+    let expected = bars.len().saturating_sub(warm.max(1)) + 1;
+    let mut samples = Buckets::new(expected, settings.max_curve_points.max(1));
     let decision_bars = bars.len().saturating_sub(warm);
     let history_start = (bars.len() > warm).then(|| bars[warm].time);
     let mut bullish_before = true;
@@ -659,7 +662,7 @@ pub async fn run(
             * volume
     };
     let trades = round_trips(account.deals(), &entries, offset, &stop_slippage);
-    let curve = buckets(&samples, settings.max_curve_points.max(1));
+    let curve = samples.into_points();
     let report = report::report(settings.initial_deposit, &trades, &curve);
     Ok(Outcome {
         trades,
@@ -672,9 +675,64 @@ pub async fn run(
     })
 }
 
+/// [`buckets`] made as the samples come, for `expected` samples at most `max` buckets (a sample
+/// past `expected` joins the last bucket).
+struct Buckets {
+    size: usize,
+    max: usize,
+    taken: usize,
+    points: Vec<CurvePoint>,
+}
+
+impl Buckets {
+    fn new(expected: usize, max: usize) -> Self {
+        let size = if expected <= max {
+            1
+        } else {
+            expected.div_ceil(max)
+        };
+        Buckets {
+            size,
+            max,
+            taken: 0,
+            points: Vec::with_capacity(expected.min(max)),
+        }
+    }
+
+    fn push(&mut self, p: CurvePoint) {
+        let opens = self.taken % self.size == 0 && self.points.len() < self.max;
+        self.taken += 1;
+        match self.points.last_mut() {
+            Some(last) if !opens => {
+                last.balance = p.balance;
+                last.equity = p.equity;
+                last.equity_min = last.equity_min.min(p.equity_min);
+                last.equity_max = last.equity_max.max(p.equity_max);
+            }
+            _ => self.points.push(p),
+        }
+    }
+
+    fn into_points(self) -> Vec<CurvePoint> {
+        self.points
+    }
+}
+
 /// At most `max` buckets of the samples: each keeps its first time, last balance and equity, and
 /// the lowest and highest equity within it.
 pub fn buckets(samples: &[CurvePoint], max: usize) -> Vec<CurvePoint> {
+    if samples.len() <= max {
+        return samples.to_vec();
+    }
+    let mut b = Buckets::new(samples.len(), max);
+    for p in samples {
+        b.push(*p);
+    }
+    b.into_points()
+}
+
+#[cfg(test)]
+fn buckets_by_chunks(samples: &[CurvePoint], max: usize) -> Vec<CurvePoint> {
     if samples.len() <= max {
         return samples.to_vec();
     }
@@ -693,4 +751,33 @@ pub fn buckets(samples: &[CurvePoint], max: usize) -> Vec<CurvePoint> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    use super::*;
+
+    #[test]
+    fn buckets_made_as_samples_come_are_the_chunks_of_all_of_them() {
+        let samples: Vec<CurvePoint> = (0..1234)
+            .map(|i| {
+                let e = 1000.0 + ((i * 37) % 101) as f64 - 50.0;
+                CurvePoint {
+                    time: i,
+                    balance: 1000.0 + i as f64,
+                    equity: e,
+                    equity_min: e - (i % 7) as f64,
+                    equity_max: e + (i % 5) as f64,
+                }
+            })
+            .collect();
+        for max in [1, 2, 10, 100, 617, 1233, 1234, 5000] {
+            assert_eq!(
+                buckets(&samples, max),
+                buckets_by_chunks(&samples, max),
+                "max {max}"
+            );
+            assert!(buckets(&samples, max).len() <= max);
+        }
+    }
 }
