@@ -700,7 +700,7 @@ impl Buckets {
     }
 
     fn push(&mut self, p: CurvePoint) {
-        let opens = self.taken % self.size == 0 && self.points.len() < self.max;
+        let opens = self.taken.is_multiple_of(self.size) && self.points.len() < self.max;
         self.taken += 1;
         match self.points.last_mut() {
             Some(last) if !opens => {
