@@ -38,6 +38,9 @@ struct Args {
     /// With --end-to-end: the terminal is a `sim-agent` process, read over the agent protocol.
     #[arg(long)]
     agent: bool,
+    /// With --end-to-end: the store (a Postgres URL); SQLite in a temporary directory otherwise.
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 /// The time between two RFC 3339 stamps, in seconds.
@@ -49,7 +52,7 @@ fn seconds_between(a: &serde_json::Value, b: &serde_json::Value) -> Option<f64> 
     Some((parse(b)? - parse(a)?).as_seconds_f64())
 }
 
-async fn end_to_end(years: u32, agent: bool) -> Result<(), String> {
+async fn end_to_end(years: u32, agent: bool, database_url: Option<String>) -> Result<(), String> {
     let bin = support::service::bridge_binary(None)?;
     let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
     let secret = support::service::random_secret();
@@ -91,8 +94,15 @@ async fn end_to_end(years: u32, agent: bool) -> Result<(), String> {
     } else {
         None
     };
-    let server =
-        support::service::start_server(&bin, dir.path(), None, &secret, &key, &settings).await?;
+    let server = support::service::start_server(
+        &bin,
+        dir.path(),
+        database_url.as_deref(),
+        &secret,
+        &key,
+        &settings,
+    )
+    .await?;
     let tokens = support::service::connect_users(&server.base, &secret, 1).await?;
     let token = tokens.first().ok_or("no user")?;
     let client = reqwest::Client::new();
@@ -167,6 +177,33 @@ async fn end_to_end(years: u32, agent: bool) -> Result<(), String> {
             );
         }
     }
+    // What the bar cache takes per bar: every M1 and H1 bar read is in it.
+    let cached_bars = minutes + minutes / 60;
+    let bytes = match &database_url {
+        None => std::fs::metadata(dir.path().join("mt5-bridge.db"))
+            .map(|m| m.len())
+            .unwrap_or(0),
+        Some(url) => {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(url)
+                .await
+                .map_err(|e| format!("postgres: {e}"))?;
+            let (n,): (i64,) = sqlx::query_as("select pg_total_relation_size('bar_cache')::bigint")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| format!("postgres: {e}"))?;
+            n.max(0) as u64
+        }
+    };
+    let what = if database_url.is_none() {
+        "the whole SQLite file"
+    } else {
+        "pg_total_relation_size of bar_cache"
+    };
+    println!(
+        "bar cache: {cached_bars} bars in {bytes} bytes ({what}): {:.1} bytes a bar",
+        bytes as f64 / cached_bars as f64
+    );
     Ok(())
 }
 
@@ -229,7 +266,11 @@ fn main() -> ExitCode {
     };
     println!("machine: {}", support::machine());
     if args.end_to_end {
-        return match rt.block_on(end_to_end(args.years, args.agent)) {
+        return match rt.block_on(end_to_end(
+            args.years,
+            args.agent,
+            args.database_url.clone(),
+        )) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");
