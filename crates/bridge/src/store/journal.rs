@@ -204,6 +204,9 @@ pub struct NewJournalEntry {
     /// `Pending` normally; `Refused` for an order refused before sending (written complete).
     pub status: JournalStatus,
     pub error: Option<String>,
+    /// The process run that writes it (every entry records it, so the reconciler tells an entry
+    /// of a dead run from one in flight).
+    pub process_run_id: Option<String>,
 }
 
 /// The outcome written when an entry completes.

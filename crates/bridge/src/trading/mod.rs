@@ -423,6 +423,7 @@ async fn admit<'a>(
         request: intent.request.clone(),
         status: JournalStatus::Pending,
         error: None,
+        process_run_id: Some(state.process_run_id.clone()),
     };
     Ok(Admitted {
         refusals,
@@ -636,7 +637,11 @@ async fn record_route(
         return Ok(());
     }
     let route = match ledger_id {
-        None => JournalRoute::default(),
+        // The entry keeps the process run it was written by.
+        None => JournalRoute {
+            process_run_id: Some(state.process_run_id.clone()),
+            ..JournalRoute::default()
+        },
         Some(ledger_id) => JournalRoute {
             terminal_index: state
                 .pool

@@ -61,6 +61,7 @@ fn intent(account_id: Uuid) -> NewJournalEntry {
         request: json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         status: JournalStatus::Pending,
         error: None,
+        process_run_id: None,
     }
 }
 

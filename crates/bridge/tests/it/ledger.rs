@@ -523,3 +523,40 @@ async fn a_replica_settles_the_orders_of_a_dead_one() {
     eprintln!("restart to settled (replicas): {} ms", took.as_millis());
     assert_eq!(positions(&second.url, &t).await, 1, "sent exactly once");
 }
+
+/// Every journal entry records the process run that wrote it, whatever terminal its order went to
+/// (here a simulated one, which keeps no ledger and so gets no route).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_entry_records_the_process_run_that_wrote_it() {
+    let app = common::spawn(common::Db::Sqlite).await;
+    let user = Uuid::new_v4();
+    let t = app.token(user);
+    app.connect(&t, 10001, "Sim-10001!", "Sim-Demo", "run")
+        .await;
+    let (s, b) = app
+        .post(
+            common::routes::ORDERS,
+            &t,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, j) = app.get(common::routes::JOURNAL, &t).await;
+    let id = Uuid::parse_str(j["entries"][0]["id"].as_str().unwrap()).unwrap();
+    let entry = app
+        .state
+        .store
+        .get_entry(&mt5_bridge::store::UserCtx::service_for(user), id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        entry.route.process_run_id.as_deref(),
+        Some(app.state.process_run_id.as_str())
+    );
+    assert_eq!(
+        (entry.route.terminal_index, entry.route.ledger_id.as_deref()),
+        (None, None)
+    );
+    app.shutdown().await;
+}

@@ -424,6 +424,7 @@ async fn reconciliation_and_refusals_are_counted() {
         request: json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
         status: JournalStatus::Pending,
         error: None,
+        process_run_id: None,
     };
     let Begin::Created(_) = app.state.store.begin(&ctx, new, 86_400).await.unwrap() else {
         panic!("created")

@@ -44,6 +44,7 @@ async fn crash_between_send_and_completion(app: common::TestApp) -> common::Test
             request: json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}),
             status: JournalStatus::Pending,
             error: None,
+            process_run_id: None,
         };
         let Begin::Created(e) = app.state.store.begin(&ctx, new, 86_400).await.unwrap() else {
             panic!("created")

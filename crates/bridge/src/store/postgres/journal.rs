@@ -132,9 +132,10 @@ async fn try_insert(
     // missing row rather than an error; the (account_id, user_id) foreign key refuses it anyway.
     let row: Option<PgEntry> = sqlx::query_as(&format!(
         "insert into trade_journal (id, user_id, account_id, client_id, idempotency_key, \
-         request_hash, source, algorithm_id, run_id, action, request, status, error, completed_at) \
+         request_hash, source, algorithm_id, run_id, action, request, status, error, completed_at, \
+         process_run_id) \
          select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                case when $12 = 'pending' then null else now() end \
+                case when $12 = 'pending' then null else now() end, $14 \
          where exists (select 1 from mt5_accounts where id = $3 and user_id = $2) \
          on conflict (user_id, idempotency_key) where idempotency_key is not null do nothing \
          returning {COLUMNS}"
@@ -152,6 +153,7 @@ async fn try_insert(
     .bind(&new.request)
     .bind(new.status.as_str())
     .bind(new.error.as_deref())
+    .bind(new.process_run_id.as_deref())
     .fetch_optional(&mut **tx)
     .await?;
     row.map(PgEntry::into_entry).transpose()

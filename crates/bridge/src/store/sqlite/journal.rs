@@ -146,8 +146,8 @@ async fn try_insert(
     let row: Option<LiteEntry> = sqlx::query_as(&format!(
         "insert into trade_journal (id, user_id, account_id, client_id, idempotency_key, \
          request_hash, source, algorithm_id, run_id, action, request, status, error, created_at, \
-         completed_at) \
-         select ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15 \
+         completed_at, process_run_id) \
+         select ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 \
          where exists (select 1 from mt5_accounts where id = ?3 and user_id = ?2) \
          on conflict (user_id, idempotency_key) where idempotency_key is not null do nothing \
          returning {COLUMNS}"
@@ -167,6 +167,7 @@ async fn try_insert(
     .bind(new.error.as_deref())
     .bind(at)
     .bind(completed_at)
+    .bind(new.process_run_id.as_deref())
     .fetch_optional(&mut **tx)
     .await?;
     row.map(LiteEntry::into_entry).transpose()
