@@ -239,9 +239,53 @@ pub struct AccountCosts {
     /// Null: deal history records no spread.
     #[schema(required = true)]
     pub spread: Option<f64>,
-    /// Null: not derived from the deals (see `unavailable`).
+    /// What the journal's market orders paid against the price they asked for (filled worse is
+    /// positive, better negative), in the account currency; orders sent outside the service are
+    /// not in it. Null when no such order of the window could be valued.
     #[schema(required = true)]
     pub slippage: Option<f64>,
+}
+
+/// A market order of the journal as filled: what it asked for and what it got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalFill {
+    pub symbol: String,
+    pub magic: u64,
+    pub buy: bool,
+    pub volume: f64,
+    /// The price the request carried (the quote it was sent at).
+    pub requested: f64,
+    pub filled: f64,
+    /// Account currency per unit of price per lot (tick value over tick size), if known.
+    pub value_per_price: Option<f64>,
+}
+
+/// The slippage of `fills` (filled worse than requested is a cost), for the `symbol` and `magic`
+/// filters; `None` when none could be valued.
+pub fn journal_slippage(
+    fills: &[JournalFill],
+    symbol: Option<&str>,
+    magic: Option<u64>,
+) -> Option<f64> {
+    let mut total = None;
+    for f in fills {
+        if symbol.is_some_and(|s| f.symbol != s) || magic.is_some_and(|m| f.magic != m) {
+            continue;
+        }
+        let Some(value) = f.value_per_price.filter(|v| v.is_finite()) else {
+            continue;
+        };
+        if f.requested <= 0.0 || f.filled <= 0.0 || f.volume <= 0.0 {
+            continue;
+        }
+        let worse = if f.buy {
+            f.filled - f.requested
+        } else {
+            f.requested - f.filled
+        };
+        *total.get_or_insert(0.0) += worse * value * f.volume;
+    }
+    total.map(|t: f64| (t * 100.0).round() / 100.0)
 }
 
 /// A report field the account's deals cannot give, and why.
@@ -409,10 +453,6 @@ pub fn account_report(
             Unavailable {
                 field: "costs.spread",
                 reason: "deal history records the fill price, not the spread paid",
-            },
-            Unavailable {
-                field: "costs.slippage",
-                reason: "deal history records the fill price, not the price asked for",
             },
         ],
     }
@@ -598,6 +638,25 @@ mod account_tests {
         assert_eq!(r.max_drawdown_equity, None);
         assert_eq!(r.costs.spread, None);
         assert!(r.unavailable.iter().any(|u| u.field == "costs.spread"));
+        // Slippage: a buy filled 2 points worse, a sell 1 point better, valued 100,000 a unit of
+        // price per lot; another symbol's fill only without the filter.
+        let fill = |symbol: &str, buy, requested, filled| JournalFill {
+            symbol: symbol.into(),
+            magic: 7,
+            buy,
+            volume: 0.5,
+            requested,
+            filled,
+            value_per_price: Some(100_000.0),
+        };
+        let fills = vec![
+            fill("EURUSD", true, 1.10000, 1.10002),
+            fill("EURUSD", false, 1.10000, 1.10001),
+            fill("GBPUSD", true, 1.25000, 1.25010),
+        ];
+        assert_eq!(journal_slippage(&fills, Some("EURUSD"), None), Some(0.5));
+        assert_eq!(journal_slippage(&fills, None, None), Some(5.5));
+        assert_eq!(journal_slippage(&fills, None, Some(8)), None);
         // Filters: one position's trades only.
         let only = account_report(&deals, now, 0, 500, Some("EURUSD"), Some(8));
         assert_eq!(only.total_trades, 1);

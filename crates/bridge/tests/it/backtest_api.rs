@@ -528,6 +528,8 @@ async fn the_account_report_is_made_from_the_deals_as_a_backtest_report_is() {
     let app = common::spawn(common::Db::Sqlite).await;
     let (t, account_id) = app.trader(10001).await;
     let start = time::OffsetDateTime::now_utc().unix_timestamp() - 5;
+    // Each market deal's answer: the price its request carried and the price it got.
+    let mut answers: Vec<Value> = Vec::new();
     for side in ["buy", "sell"] {
         let (s, b) = app
             .post(
@@ -537,6 +539,7 @@ async fn the_account_report_is_made_from_the_deals_as_a_backtest_report_is() {
             )
             .await;
         assert_eq!(s, 200, "{b}");
+        answers.push(b);
     }
     let (_, positions) = app.get(routes::POSITIONS, &t).await;
     for p in positions["positions"].as_array().unwrap() {
@@ -544,6 +547,7 @@ async fn the_account_report_is_made_from_the_deals_as_a_backtest_report_is() {
             .post(&routes::close_position(&p["ticket"]), &t, json!({}))
             .await;
         assert_eq!(s, 200, "{b}");
+        answers.push(b);
     }
     let report_path = format!("{}/report?from={start}", routes::account(&account_id));
     let (s, b) = app.get(&report_path, &t).await;
@@ -590,6 +594,38 @@ async fn the_account_report_is_made_from_the_deals_as_a_backtest_report_is() {
     );
     assert_eq!(r["max_drawdown_equity"], Value::Null);
     assert_eq!(r["costs"]["spread"], Value::Null);
+    // Slippage from the journal's orders: filled against asked, valued at the symbol's tick value.
+    let (_, sym) = app.get(&routes::symbol("EURUSD"), &t).await;
+    let value =
+        sym["trade_tick_value"].as_f64().unwrap() / sym["trade_tick_size"].as_f64().unwrap();
+    let slippage: f64 = answers
+        .iter()
+        .filter_map(|a| {
+            let req = a.get("request")?;
+            let (asked, got) = (req["price"].as_f64()?, a["price"].as_f64()?);
+            let worse = if req["type"] == "buy" {
+                got - asked
+            } else {
+                asked - got
+            };
+            Some(worse * value * a["volume"].as_f64()?)
+        })
+        .sum();
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a.get("request").is_some())
+            .count(),
+        4,
+        "{answers:?}"
+    );
+    let reported = r["costs"]["slippage"]
+        .as_f64()
+        .expect("slippage from the journal");
+    assert!(
+        (reported - slippage).abs() < 0.011,
+        "{reported} vs {slippage}"
+    );
     assert!(r["unavailable"]
         .as_array()
         .unwrap()
