@@ -777,7 +777,9 @@ export interface components {
             fee: number;
             /**
              * Format: double
-             * @description Null: not derived from the deals (see `unavailable`).
+             * @description What the journal's market orders paid against the price they asked for (filled worse is
+             *     positive, better negative), in the account currency; orders sent outside the service are
+             *     not in it. Null when no such order of the window could be valued.
              */
             slippage: number | null;
             /**
