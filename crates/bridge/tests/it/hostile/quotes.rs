@@ -246,10 +246,12 @@ async fn one_user_s_200_symbols_neither_starve_another_user_nor_outlive_their_wa
         "the heavy user's symbols were read too: {heavy_reads}"
     );
 
-    // The heavy user closes every stream: at most one more chunk (8) of theirs is read.
-    let closed = Instant::now();
+    // The heavy user closes every stream: once the service has seen the sockets close (a moment
+    // after the client drops them), at most one more chunk (8) of theirs is read.
     drop(held);
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let closed = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
     let after = r.terminal.hooks.reads_of(|s, t| {
         t > closed
             && s.strip_prefix("SYM")
