@@ -1067,7 +1067,10 @@ export interface components {
          * @enum {string}
          */
         BacktestModel: "open_prices" | "m1_ohlc";
-        /** @description Backtests, newest first; `next_cursor` is null on the last page. */
+        /**
+         * @description Backtests, newest first, each with its best result only (`results` holds at most one; `GET
+         *     /api/v1/backtests/{id}` has every combination); `next_cursor` is null on the last page.
+         */
         BacktestPage: {
             backtests: components["schemas"]["BacktestView"][];
             next_cursor: string | null;

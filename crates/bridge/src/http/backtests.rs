@@ -118,7 +118,8 @@ pub struct BacktestView {
     pub finished_at: Option<String>,
 }
 
-/// Backtests, newest first; `next_cursor` is null on the last page.
+/// Backtests, newest first, each with its best result only (`results` holds at most one; `GET
+/// /api/v1/backtests/{id}` has every combination); `next_cursor` is null on the last page.
 #[derive(Serialize, ToSchema)]
 pub struct BacktestPage {
     pub backtests: Vec<BacktestView>,
@@ -640,7 +641,10 @@ pub async fn list(
     };
     let mut backtests = Vec::with_capacity(rows.len());
     for row in &rows {
-        backtests.push(full_view(&state, &user, row).await?);
+        // A page of sweeps would otherwise carry every combination's report: the best one only.
+        let mut view = full_view(&state, &user, row).await?;
+        view.results.truncate(1);
+        backtests.push(view);
     }
     Ok(Json(BacktestPage {
         backtests,

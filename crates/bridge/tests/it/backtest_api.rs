@@ -396,6 +396,10 @@ async fn a_sweep_ranks_every_combination_and_other_users_see_none_of_it() {
         .await;
     assert_eq!((s, code(&bad)), (422, "validation_failed"));
 
+    // The list carries the best combination only; the backtest itself every one.
+    let (_, list) = app.get(routes::BACKTESTS, &t).await;
+    assert_eq!(list["backtests"][0]["results"].as_array().unwrap().len(), 1);
+    assert_eq!(list["backtests"][0]["results"][0], results[0]);
     // Another user: not found on every route; their list is empty.
     let other = app.token(Uuid::new_v4());
     for path in [
