@@ -175,6 +175,7 @@ impl Application {
             .clock
             .take()
             .unwrap_or_else(|| Arc::new(SystemClock) as Arc<dyn Clock>);
+        let bot_clock = clock.clone();
         let (sessions, limiter): (Arc<dyn SessionStore>, Arc<dyn RateLimiter>) = match &redis {
             Some(r) => {
                 if !owned.is_empty() && settings.pool.policy != crate::pool::Policy::Naive {
@@ -241,7 +242,9 @@ impl Application {
             )),
             stream: settings.stream,
             backtests: Arc::new(crate::backtest::handle::Backtests::new(settings.backtests)),
+            bots: Arc::new(crate::bots::handle::Bots::new(settings.bots, &process_run_id)),
             process_run_id,
+            clock: bot_clock,
         };
         if let Some(r) = &state.redis {
             crate::shared_state::relay_journal(r.clone(), state.events.clone());
@@ -250,6 +253,7 @@ impl Application {
         // broker's state, from now on and in the background.
         crate::trading::reconcile::spawn(state.clone());
         crate::backtest::jobs::spawn(state.clone());
+        crate::bots::scheduler::spawn(state.clone());
         let router = crate::http::router(state.clone(), &settings.cors_origins);
         let listener = crate::server::bind(settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind.to_string(),
@@ -288,9 +292,11 @@ impl Application {
     ) -> std::io::Result<()> {
         let reconciler = self.state.reconciler.clone();
         let backtests = self.state.backtests.clone();
+        let bots = self.state.bots.clone();
         let served = crate::server::serve(self.listener, self.router, self.limits, shutdown).await;
         reconciler.stop();
         backtests.stop();
+        bots.stop();
         served
     }
 }

@@ -174,6 +174,15 @@ pub struct ServeArgs {
     /// The bar cache's bound in MiB, least recently used chunks removed first.
     #[arg(long, env = "BAR_CACHE_MAX_MB", default_value_t = 2048)]
     pub bar_cache_max_mb: u64,
+    /// Bots a user may have; beyond it 409 `bot_limit_reached`.
+    #[arg(long, env = "BOTS_PER_USER", default_value_t = 50)]
+    pub bots_per_user: u32,
+    /// Bots an account may have; beyond it 409 `bot_limit_reached`.
+    #[arg(long, env = "BOTS_PER_ACCOUNT", default_value_t = 20)]
+    pub bots_per_account: u32,
+    /// Days a bot's runs and recorded passes are kept.
+    #[arg(long, env = "BOT_RUNS_KEPT_DAYS", default_value_t = 30)]
+    pub bot_runs_kept_days: u32,
     /// How long an Idempotency-Key is remembered, in seconds.
     #[arg(long, env = "IDEMPOTENCY_TTL_S", default_value_t = 86_400)]
     pub idempotency_ttl_s: u64,
@@ -305,6 +314,8 @@ pub struct ServeSettings {
     /// BACKTEST_WORKERS, BACKTEST_MAX_WINDOW_DAYS, BACKTESTS_KEPT_PER_USER, BACKTEST_WORK_PER_DAY,
     /// BAR_CACHE_MAX_MB.
     pub backtests: crate::backtest::handle::BacktestSettings,
+    /// BOTS_PER_USER, BOTS_PER_ACCOUNT, BOT_RUNS_KEPT_DAYS.
+    pub bots: crate::bots::handle::BotSettings,
     /// RECONCILE_GRACE_MS: how long past its deadline an order in doubt is looked for.
     pub reconcile_grace: Duration,
     /// Bearer token `/metrics` requires; unset, `/metrics` answers 401 to everyone.
@@ -640,6 +651,12 @@ impl ServeSettings {
         if !(1..=36_600).contains(&args.backtest_max_window_days) {
             errors.push("BACKTEST_MAX_WINDOW_DAYS must be from 1 to 36600".to_string());
         }
+        if args.bots_per_user == 0 || args.bots_per_account == 0 {
+            errors.push("BOTS_PER_USER and BOTS_PER_ACCOUNT must be positive".to_string());
+        }
+        if !(1..=3660).contains(&args.bot_runs_kept_days) {
+            errors.push("BOT_RUNS_KEPT_DAYS must be from 1 to 3660".to_string());
+        }
         if args.backtests_kept_per_user == 0 {
             errors.push("BACKTESTS_KEPT_PER_USER must be positive".to_string());
         }
@@ -769,6 +786,11 @@ impl ServeSettings {
                         kept_per_user: args.backtests_kept_per_user,
                         work_per_day: args.backtest_work_per_day,
                         bar_cache_max_bytes: args.bar_cache_max_mb.saturating_mul(1024 * 1024),
+                    },
+                    bots: crate::bots::handle::BotSettings {
+                        per_user: args.bots_per_user,
+                        per_account: args.bots_per_account,
+                        runs_kept: Duration::from_secs(u64::from(args.bot_runs_kept_days) * 86_400),
                     },
                     reconcile_grace: Duration::from_millis(args.reconcile_grace_ms),
                     metrics_token: lookup("METRICS_TOKEN")

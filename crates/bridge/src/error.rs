@@ -156,6 +156,22 @@ pub enum ApiError {
     RunNotFound,
     #[error("backtest not found")]
     BacktestNotFound,
+    #[error("bot not found")]
+    BotNotFound,
+    /// On a netting account another running or paused bot trades the symbol.
+    #[error("another bot of this netting account trades {symbol}: one position per symbol")]
+    BotSymbolTaken { symbol: String, bot_id: uuid::Uuid },
+    /// BOTS_PER_USER or BOTS_PER_ACCOUNT reached.
+    #[error("bots are limited to {limit} per {per} ({setting}): delete a stopped one first")]
+    BotLimitReached {
+        setting: &'static str,
+        per: &'static str,
+        limit: u32,
+        current: u64,
+    },
+    /// The bot's state does not allow the change (e.g. deleting a running bot).
+    #[error("the bot is {state}: {message}")]
+    BotStateConflict { state: String, message: &'static str },
     #[error("this is a live account: send \"confirm_live\": true to run an algorithm on it")]
     LiveConfirmationRequired,
     #[error("this Idempotency-Key was used with a different request")]
@@ -229,6 +245,10 @@ impl ApiError {
             AlgorithmNotFound => ErrorCode::AlgorithmNotFound,
             RunNotFound => ErrorCode::RunNotFound,
             BacktestNotFound => ErrorCode::BacktestNotFound,
+            BotNotFound => ErrorCode::BotNotFound,
+            BotSymbolTaken { .. } => ErrorCode::BotSymbolTaken,
+            BotLimitReached { .. } => ErrorCode::BotLimitReached,
+            BotStateConflict { .. } => ErrorCode::BotStateConflict,
             LiveConfirmationRequired => ErrorCode::LiveConfirmationRequired,
             RiskLimitExceeded { .. } => ErrorCode::RiskLimitExceeded,
             IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
@@ -270,6 +290,18 @@ impl ApiError {
             ApiError::AlgorithmLimitReached { limit, current } => {
                 json!({ "limit": limit, "current": current })
             }
+            ApiError::BotLimitReached {
+                setting,
+                limit,
+                current,
+                ..
+            } => {
+                json!({ "limit": limit, "current": current, "setting": setting })
+            }
+            ApiError::BotSymbolTaken { symbol, bot_id } => {
+                json!({ "symbol": symbol, "bot_id": bot_id })
+            }
+            ApiError::BotStateConflict { state, .. } => json!({ "state": state }),
             ApiError::AccountTypeMismatch { declared, reported } => {
                 json!({ "account_type": declared, "terminal_account_type": reported })
             }

@@ -104,6 +104,10 @@ make_error_codes! {
         "no algorithm run of the user's with that id",
         "—";
 
+    BotNotFound = NOT_FOUND, "bot_not_found",
+        "no bot of the user's with that id (another user's, a deleted one, or none)",
+        "—";
+
     BacktestNotFound = NOT_FOUND, "backtest_not_found",
         "no backtest of the user's with that id (another user's, a deleted one, or none)",
         "—";
@@ -127,6 +131,18 @@ make_error_codes! {
     AlgorithmExists = CONFLICT, "algorithm_exists",
         "this user already saved an algorithm with this `name`",
         "—";
+
+    BotSymbolTaken = CONFLICT, "bot_symbol_taken",
+        "on a netting account (one position per symbol) another running or paused bot already trades the symbol; nothing was written. Stop that bot first, or use a hedging account",
+        "`symbol`, `bot_id` (the bot holding it)";
+
+    BotLimitReached = CONFLICT, "bot_limit_reached",
+        "the user has `BOTS_PER_USER` bots (50 by default) or the account `BOTS_PER_ACCOUNT` (20 by default), stopped ones included; nothing was written. Delete a stopped bot first",
+        "`limit`, `current`, `setting` (`BOTS_PER_USER` or `BOTS_PER_ACCOUNT`)";
+
+    BotStateConflict = CONFLICT, "bot_state_conflict",
+        "the bot's state does not allow the change: deleting a bot that is not `stopped`, pausing, resuming or editing a `stopped` one",
+        "`state`";
 
     AlgorithmLimitReached = CONFLICT, "algorithm_limit_reached",
         "the user already has `ALGORITHMS_PER_USER` saved configurations (100 by default); nothing was saved. Delete one first",

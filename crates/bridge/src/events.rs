@@ -29,6 +29,8 @@ pub enum Kind {
     Run,
     /// A backtest was queued, progressed (at most once a second), finished or was canceled.
     Backtest,
+    /// A bot's state or counters changed.
+    Bot,
     /// The account was deleted: its subscriptions end.
     AccountDeleted,
     /// The account's row changed where a subscription depends on it (a new password): its
@@ -42,6 +44,7 @@ impl Kind {
             Kind::Journal => "journal",
             Kind::Run => "run",
             Kind::Backtest => "backtest",
+            Kind::Bot => "bot",
             Kind::AccountDeleted => "account_deleted",
             Kind::AccountChanged => "account_changed",
         }
@@ -52,6 +55,7 @@ impl Kind {
             "journal" => Some(Kind::Journal),
             "run" => Some(Kind::Run),
             "backtest" => Some(Kind::Backtest),
+            "bot" => Some(Kind::Bot),
             "account_deleted" => Some(Kind::AccountDeleted),
             "account_changed" => Some(Kind::AccountChanged),
             _ => None,
@@ -123,6 +127,14 @@ impl Events {
             user_id,
             kind: Kind::Backtest,
             id: backtest_id,
+        });
+    }
+
+    pub fn bot_changed(&self, user_id: Uuid, bot_id: Uuid) {
+        self.changed(Change {
+            user_id,
+            kind: Kind::Bot,
+            id: bot_id,
         });
     }
 

@@ -21,6 +21,7 @@
 //!   update, switch, delete and their audit entries; the import command's verification.
 //! - [`risk`]: account risk limits, their validation and the checks on every new order.
 //! - [`backtest`]: backtests on the broker's history; the report of a trading record.
+//! - [`bots`]: strategies run on every closed bar, exactly once, by a scheduler per replica.
 //! - [`algorithms`]: strategies, risk sizing and the executor of algorithm runs.
 //! - [`trading`]: the order pipeline: kill switch, rate limit, idempotency, journal, send, reconcile.
 //! - [`limits`]: rate limits (switches, trades, failed connects).
@@ -40,6 +41,7 @@ pub mod app;
 pub mod auth;
 pub mod backtest;
 pub mod bars;
+pub mod bots;
 pub mod cli;
 pub mod config;
 pub mod context;

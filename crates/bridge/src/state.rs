@@ -52,6 +52,10 @@ pub struct AppState {
     /// This process run: the replica's id under Redis ownership, else made at start. Journal
     /// entries record it, so the reconciler tells an entry of a dead run from one in flight.
     pub process_run_id: String,
+    /// UTC time for the bot scheduler and the closed-bar rule (tests move it).
+    pub clock: Arc<dyn mt5::clock::Clock>,
+    /// The bot scheduler's settings and bell.
+    pub bots: Arc<crate::bots::handle::Bots>,
 }
 
 /// The live stream's limits.

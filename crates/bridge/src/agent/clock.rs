@@ -84,6 +84,13 @@ impl ServerClocks {
         reading.offset_s
     }
 
+    /// Whether the server's offset is stale (its last measurement found nothing). A server never
+    /// recorded (a simulated terminal knows its clock exactly) is not.
+    pub fn is_stale(&self, server: &str) -> bool {
+        let servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+        servers.get(&key(server)).is_some_and(|r| r.stale)
+    }
+
     /// Trade servers whose offset is stale now.
     pub fn stale(&self) -> usize {
         let servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());

@@ -47,14 +47,17 @@ async fn view(
 ) -> ApiResult<View> {
     let symbol = p.symbol.clone();
     let timeframe = p.timeframe;
-    // One more bar than needed: the last one returned is still forming and is dropped.
+    // One more bar than needed: the last one returned is dropped when it is still forming.
     let count = strategy.bars_needed(p).saturating_add(1);
+    let clock = state.clock.clone();
     // A run that will trade reads on a session that may trade: a read-only (investor) session
     // refuses it here, with `read_only_account`, before any intent is evaluated or sent.
     on_terminal(state, row, purpose, move |t, at| {
         let symbol = symbol.clone();
+        let clock = clock.clone();
         Box::pin(async move {
             let info = t.symbol_info(&at, &symbol).await?;
+            let offset = t.server_time_offset_s(&at).await?;
             let mut bars = t
                 .copy_rates(
                     &at,
@@ -63,7 +66,13 @@ async fn view(
                     RatesRange::FromPos { start: 0, count },
                 )
                 .await?;
-            bars.pop();
+            let server_now = clock.now_ms().div_euclid(1000).saturating_add(offset);
+            crate::bots::rules::closed_only(&mut bars, timeframe, server_now);
+            // As many as the strategy asked for, whichever bar was dropped.
+            let keep = strategy_bars(count);
+            if bars.len() > keep {
+                bars.drain(..bars.len() - keep);
+            }
             let own = t
                 .positions(&at, &PositionFilter::Symbol(symbol.clone()))
                 .await?
@@ -85,6 +94,11 @@ async fn view(
         })
     })
     .await
+}
+
+/// The bars a view keeps of the `count` it reads (one spare for the forming bar).
+pub(crate) fn strategy_bars(count: u32) -> usize {
+    count.saturating_sub(1) as usize
 }
 
 pub use super::driver::{AlgorithmTrade, EntryTrade, ExitTrade, SkippedIntent};
@@ -132,6 +146,7 @@ pub async fn execute(state: &AppState, user: &UserCtx, ex: Execution<'_>) -> Api
                 algorithm_kind: ex.strategy.name().to_string(),
                 parameters: ex.raw_parameters.clone(),
                 dry_run: ex.dry_run,
+                bot: None,
             },
         )
         .await?;
@@ -210,10 +225,10 @@ async fn pass(
 
 /// A dry run's venue: sends nothing; an entry meets the account's risk limits as a live one
 /// would, on the terminal now.
-struct DryRun<'a> {
-    state: &'a AppState,
-    account: &'a AccountRow,
-    limits: &'a RiskLimits,
+pub(crate) struct DryRun<'a> {
+    pub(crate) state: &'a AppState,
+    pub(crate) account: &'a AccountRow,
+    pub(crate) limits: &'a RiskLimits,
 }
 
 #[async_trait::async_trait]
@@ -242,14 +257,14 @@ impl Venue for DryRun<'_> {
 /// A live run's venue: each order goes through the order pipeline (journaled with the algorithm
 /// and run ids, counted against the trade limit), priced and its levels checked again at the
 /// quote of the moment.
-struct Live<'a> {
-    state: &'a AppState,
-    user: &'a UserCtx,
-    account: &'a AccountRow,
-    algorithm_id: &'a str,
-    run_id: Uuid,
+pub(crate) struct Live<'a> {
+    pub(crate) state: &'a AppState,
+    pub(crate) user: &'a UserCtx,
+    pub(crate) account: &'a AccountRow,
+    pub(crate) algorithm_id: &'a str,
+    pub(crate) run_id: Uuid,
     /// The symbol as the strategy saw it.
-    symbol: &'a SymbolInfo,
+    pub(crate) symbol: &'a SymbolInfo,
 }
 
 impl Live<'_> {

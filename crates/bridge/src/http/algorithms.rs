@@ -5,7 +5,7 @@ use super::doc;
 use super::doc::{Success, True};
 use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::extract::{Path, Query};
-use super::validate::{any_text, Fields, Opt, Request};
+use super::validate::{any_text, query_uuid, Fields, Opt, Request};
 use crate::algorithms::executor::{
     execute as run_execution, AlgorithmTrade, Execution, RunReport, SkippedIntent,
 };
@@ -125,6 +125,8 @@ pub enum RunStatus {
     Running,
     Done,
     Failed,
+    /// A bot's pass that skipped its bar (the reason in `error`).
+    Skipped,
 }
 
 /// One execution of an algorithm.
@@ -155,6 +157,12 @@ pub struct RunView {
     pub started_at: String,
     #[schema(required = true, format = DateTime)]
     pub finished_at: Option<String>,
+    /// The bot whose pass this was; null for `/algorithms/execute`.
+    #[schema(required = true)]
+    pub bot_id: Option<Uuid>,
+    /// A bot's pass: the open time of the closed bar it evaluated (UTC).
+    #[schema(required = true, format = DateTime)]
+    pub bar_time: Option<String>,
 }
 
 impl From<&AlgorithmRun> for RunView {
@@ -173,6 +181,11 @@ impl From<&AlgorithmRun> for RunView {
             error: r.error.clone(),
             started_at: rfc3339(r.started_at),
             finished_at: r.finished_at.map(rfc3339),
+            bot_id: r.bot_id,
+            // Bar times are on the server's clock; the pass recorded them so.
+            bar_time: r.bar_time.and_then(|t| {
+                time::OffsetDateTime::from_unix_timestamp(t).ok().map(rfc3339)
+            }),
         }
     }
 }
@@ -609,7 +622,7 @@ pub async fn execute(
     path = "/api/v1/algorithms/runs",
     tag = "algorithms",
     operation_id = "list_runs",
-    params(PageQuery),
+    params(RunsQuery),
     responses(
         (status = 200, description = "A page of runs", body = RunPage),
         (status = 401, response = doc::Unauthorized),
@@ -623,12 +636,16 @@ pub async fn runs(
     user: AuthUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<RunPage>> {
-    let PageQuery { limit, cursor } = PageQuery::parse_query(&q)?;
+    let RunsQuery {
+        limit,
+        cursor,
+        bot_id,
+    } = RunsQuery::parse_query(&q)?;
     let limit = limit.unwrap_or(50);
     let before = cursor.as_deref().map(time_cursor).transpose()?;
     let list = state
         .store
-        .list_runs(&user.ctx, before, page::with_next(limit))
+        .list_runs(&user.ctx, before, page::with_next(limit), bot_id)
         .await?;
     let (runs, more) = page::split(list, limit);
     let next_cursor = match (more, runs.last()) {
@@ -945,6 +962,23 @@ pub struct AlgorithmsQuery {
     #[param(required = false, value_type = String, min_length = 1)]
     #[request(with = any_text)]
     pub cursor: Option<String>,
+}
+
+/// `?limit=&cursor=&bot_id=`
+#[derive(utoipa::IntoParams, Request)]
+#[into_params(parameter_in = Query)]
+pub struct RunsQuery {
+    /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`).
+    #[param(required = false, value_type = String, min_length = 1)]
+    #[request(with = any_text)]
+    pub cursor: Option<String>,
+    /// Only this bot's passes (without it, bots' passes are left out).
+    #[param(required = false, value_type = String, format = Uuid)]
+    #[request(with = query_uuid)]
+    pub bot_id: Option<Uuid>,
 }
 
 /// `?limit=&cursor=`

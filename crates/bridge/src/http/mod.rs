@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod algorithms;
 pub mod asyncapi;
 pub mod backtests;
+pub mod bots;
 pub mod console;
 pub mod doc;
 pub mod extract;

@@ -75,6 +75,7 @@ pub const DOCS_PATH: &str = "/docs";
         (name = "trading", description = "Quotes, bars, positions, orders and history on the resolved account (docs/api.md)"),
         (name = "algorithms", description = "Built-in strategies, saved configurations, executions and runs (docs/algorithms.md)"),
         (name = "backtests", description = "Backtests and parameter sweeps on the broker's own history (docs/backtests.md)"),
+        (name = "bots", description = "Strategies that run on every closed bar of an account, unattended (docs/bots.md)"),
         (name = "service", description = "Health, readiness, metrics and this document; no user token"),
     )
 )]

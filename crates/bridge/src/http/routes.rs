@@ -5,7 +5,8 @@
 //! here too, since they read the list.
 
 use super::{
-    accounts, algorithms, backtests, history, market, orders, positions, reports, service, stream,
+    accounts, algorithms, backtests, bots, history, market, orders, positions, reports, service,
+    stream,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -64,6 +65,12 @@ pub fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(backtests::get_one, backtests::delete))
         .routes(routes!(backtests::trades))
         .routes(routes!(backtests::equity))
+        .routes(routes!(bots::create, bots::list))
+        .routes(routes!(bots::get_one, bots::update, bots::delete))
+        .routes(routes!(bots::pause))
+        .routes(routes!(bots::resume))
+        .routes(routes!(bots::stop))
+        .routes(routes!(bots::kill_switch))
 }
 
 static DOCUMENT: LazyLock<Result<String, String>> = LazyLock::new(|| {

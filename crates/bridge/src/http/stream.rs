@@ -664,6 +664,7 @@ async fn send_changes(
             Kind::Journal => "orders",
             Kind::Run => "runs",
             Kind::Backtest => "backtests",
+            Kind::Bot => "bots",
             Kind::AccountDeleted | Kind::AccountChanged => continue,
         };
         let wanted = |s: &Subscription| {
@@ -737,6 +738,14 @@ async fn read_change(state: &AppState, user: &AuthUser, c: Change) -> Option<(Uu
         }),
         Kind::Backtest => match state.store.get_backtest(&user.ctx, c.id).await {
             Ok(Some(row)) => super::backtests::full_view(state, user, &row)
+                .await
+                .map(|v| Some((row.account_id, serde_json::to_value(v))))
+                .map_err(|e| crate::store::StoreError::Database(e.to_string())),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        },
+        Kind::Bot => match state.store.get_bot(&user.ctx, c.id).await {
+            Ok(Some(row)) => super::bots::view(state, user, &row)
                 .await
                 .map(|v| Some((row.account_id, serde_json::to_value(v))))
                 .map_err(|e| crate::store::StoreError::Database(e.to_string())),
@@ -1085,7 +1094,7 @@ async fn subscribe(
         Ok(row) => row,
         Err(e) => return error_message(Some(id), &e),
     };
-    let all_accounts = channel == "backtests" && account.is_none();
+    let all_accounts = (channel == "backtests" || channel == "bots") && account.is_none();
     let answer = Subscribed {
         id: id.to_string(),
         account_id: (!all_accounts).then_some(row.id),

@@ -15,6 +15,8 @@ pub const RUN_RUNNING: &str = "running";
 pub const RUN_DONE: &str = "done";
 /// A run that stopped on an error.
 pub const RUN_FAILED: &str = "failed";
+/// A bot's pass that skipped its bar (the reason in `error`).
+pub const RUN_SKIPPED: &str = "skipped";
 
 /// The largest page `list_runs` returns.
 pub const MAX_RUNS_PAGE: u32 = 500;
@@ -94,6 +96,10 @@ pub struct AlgorithmRun {
     pub error: Option<String>,
     pub started_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
+    /// The bot whose pass this was (kept after the bot is deleted).
+    pub bot_id: Option<Uuid>,
+    /// The open time (server clock, epoch seconds) of the closed bar a bot's pass evaluated.
+    pub bar_time: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +110,8 @@ pub struct NewAlgorithmRun {
     pub algorithm_kind: String,
     pub parameters: Value,
     pub dry_run: bool,
+    /// A bot's pass: the bot and the bar (unique together).
+    pub bot: Option<(Uuid, i64)>,
 }
 
 /// What a run ended with.
@@ -178,11 +186,13 @@ pub trait AlgorithmStore: Send + Sync + 'static {
     async fn get_run(&self, user: &UserCtx, id: Uuid) -> StoreResult<Option<AlgorithmRun>>;
 
     /// The user's runs, newest first by (started_at, id), strictly before the keyset cursor when
-    /// one is given; `limit` is clamped to 1..=[`MAX_RUNS_PAGE`].
+    /// one is given; `limit` is clamped to 1..=[`MAX_RUNS_PAGE`]. Without `bot_id` a bot's passes
+    /// are left out; with it, only that bot's.
     async fn list_runs(
         &self,
         user: &UserCtx,
         before: Option<(OffsetDateTime, Uuid)>,
         limit: u32,
+        bot_id: Option<Uuid>,
     ) -> StoreResult<Vec<AlgorithmRun>>;
 }

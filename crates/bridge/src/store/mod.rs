@@ -163,6 +163,7 @@ fn status_not_written(account_id: Uuid) -> StoreError {
 pub mod algorithms;
 pub mod audit;
 pub mod backtests;
+pub mod bots;
 pub mod journal;
 pub mod page;
 pub mod postgres;
@@ -175,6 +176,7 @@ pub trait Store:
     + algorithms::AlgorithmStore
     + audit::AuditStore
     + backtests::BacktestStore
+    + bots::BotStore
 {
 }
 impl<
@@ -182,7 +184,8 @@ impl<
             + journal::JournalStore
             + algorithms::AlgorithmStore
             + audit::AuditStore
-            + backtests::BacktestStore,
+            + backtests::BacktestStore
+            + bots::BotStore,
     > Store for T
 {
 }

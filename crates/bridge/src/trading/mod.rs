@@ -53,6 +53,23 @@ where
         + Send
         + Sync,
 {
+    on_terminal_for(state, row, purpose, Some(row.user_id), op).await
+}
+
+/// As [`on_terminal`], queued as `user` (`None`: outside any user's queue limit, as a bot wave).
+pub async fn on_terminal_for<R, F>(
+    state: &AppState,
+    row: &AccountRow,
+    purpose: Purpose,
+    user: Option<Uuid>,
+    op: F,
+) -> ApiResult<R>
+where
+    R: Send + 'static,
+    F: Fn(Arc<dyn Terminal>, Expected) -> crate::pool::BoxFuture<Result<R, TerminalError>>
+        + Send
+        + Sync,
+{
     let creds = &state.credentials;
     let session = creds.session(row).await?;
     // Only a login could use a refused credential; a live session of this tag proves it good.
@@ -74,7 +91,7 @@ where
     let timeout = state.pool.timeout();
     match state
         .pool
-        .run_for(&session, Some(row.user_id), &password, purpose, timeout, op)
+        .run_for(&session, user, &password, purpose, timeout, op)
         .await
         .map_err(ApiError::from)
     {

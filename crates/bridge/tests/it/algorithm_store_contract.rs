@@ -85,6 +85,7 @@ fn run_of(account_id: Uuid) -> NewAlgorithmRun {
         algorithm_kind: "ma_cross".into(),
         parameters: json!({"symbol": "EURUSD", "fast": 10, "slow": 50}),
         dry_run: false,
+        bot: None,
     }
 }
 
@@ -573,7 +574,7 @@ async fn run_create_finish_get_round_trip(db: Db) {
         .finish_run(&user, Uuid::new_v4(), finish(RUN_DONE))
         .await
         .unwrap();
-    assert_eq!(db.store.list_runs(&user, None, 100).await.unwrap().len(), 2);
+    assert_eq!(db.store.list_runs(&user, None, 100, None).await.unwrap().len(), 2);
 }
 
 async fn runs_list_newest_first_and_page_without_gaps(db: Db) {
@@ -607,7 +608,7 @@ async fn runs_list_newest_first_and_page_without_gaps(db: Db) {
     assert!(expected[2..6].iter().all(|r| r.started_at == tie_time));
     expected.sort_by_key(|r| std::cmp::Reverse((r.started_at, r.id)));
 
-    let all = db.store.list_runs(&user, None, 100).await.unwrap();
+    let all = db.store.list_runs(&user, None, 100, None).await.unwrap();
     assert_eq!(all, expected, "newest first, ties by id descending");
 
     // Pages of 2 walk the list exactly once: no duplicates, no gaps.
@@ -615,7 +616,7 @@ async fn runs_list_newest_first_and_page_without_gaps(db: Db) {
     let mut before = None;
     let mut pages = 0;
     loop {
-        let page = db.store.list_runs(&user, before, 2).await.unwrap();
+        let page = db.store.list_runs(&user, before, 2, None).await.unwrap();
         if page.is_empty() {
             break;
         }
@@ -640,6 +641,7 @@ async fn runs_list_newest_first_and_page_without_gaps(db: Db) {
             &user,
             Some((expected[cursor].started_at, expected[cursor].id)),
             100,
+            None,
         )
         .await
         .unwrap();
@@ -649,7 +651,7 @@ async fn runs_list_newest_first_and_page_without_gaps(db: Db) {
     let oldest = expected.last().unwrap();
     assert!(db
         .store
-        .list_runs(&user, Some((oldest.started_at, oldest.id)), 100)
+        .list_runs(&user, Some((oldest.started_at, oldest.id)), 100, None)
         .await
         .unwrap()
         .is_empty());
@@ -666,15 +668,15 @@ async fn runs_list_clamps_the_limit(db: Db) {
     made.reverse();
     // A limit of 0 means 1, and more than the maximum means the maximum.
     assert_eq!(
-        run_ids(&db.store.list_runs(&user, None, 0).await.unwrap()),
+        run_ids(&db.store.list_runs(&user, None, 0, None).await.unwrap()),
         made[..1]
     );
     assert_eq!(
-        run_ids(&db.store.list_runs(&user, None, u32::MAX).await.unwrap()),
+        run_ids(&db.store.list_runs(&user, None, u32::MAX, None).await.unwrap()),
         made
     );
     assert_eq!(
-        run_ids(&db.store.list_runs(&user, None, 3).await.unwrap()),
+        run_ids(&db.store.list_runs(&user, None, 3, None).await.unwrap()),
         made[..3]
     );
     // The store reads the largest page and the row that tells whether another follows.
@@ -698,13 +700,13 @@ async fn runs_only_on_the_users_own_accounts(db: Db) {
     }
     assert!(db
         .store
-        .list_runs(&bob, None, 100)
+        .list_runs(&bob, None, 100, None)
         .await
         .unwrap()
         .is_empty());
     assert!(db
         .store
-        .list_runs(&alice, None, 100)
+        .list_runs(&alice, None, 100, None)
         .await
         .unwrap()
         .is_empty());
@@ -721,14 +723,14 @@ async fn runs_are_invisible_and_untouchable_to_others(db: Db) {
 
     assert_eq!(db.store.get_run(&bob, a.id).await.unwrap(), None);
     assert_eq!(
-        run_ids(&db.store.list_runs(&bob, None, 100).await.unwrap()),
+        run_ids(&db.store.list_runs(&bob, None, 100, None).await.unwrap()),
         vec![b.id]
     );
     // A cursor just past Alice's run does not reveal it either.
     assert_eq!(
         run_ids(
             &db.store
-                .list_runs(&bob, Some((a.started_at, Uuid::max())), 100)
+                .list_runs(&bob, Some((a.started_at, Uuid::max())), 100, None)
                 .await
                 .unwrap()
         ),
@@ -737,7 +739,7 @@ async fn runs_are_invisible_and_untouchable_to_others(db: Db) {
     assert_eq!(
         run_ids(
             &db.store
-                .list_runs(&alice, Some((a.started_at, Uuid::max())), 100)
+                .list_runs(&alice, Some((a.started_at, Uuid::max())), 100, None)
                 .await
                 .unwrap()
         ),
@@ -820,7 +822,7 @@ async fn run_constraints_are_enforced(db: Db) {
         db.store.get_run(&user, first.id).await.unwrap(),
         Some(first)
     );
-    assert_eq!(db.store.list_runs(&user, None, 100).await.unwrap().len(), 2);
+    assert_eq!(db.store.list_runs(&user, None, 100, None).await.unwrap().len(), 2);
 }
 
 async fn runs_go_with_their_account(db: Db) {
@@ -834,7 +836,7 @@ async fn runs_go_with_their_account(db: Db) {
         .await;
     assert_eq!(db.store.get_run(&user, lost.id).await.unwrap(), None);
     assert_eq!(
-        db.store.list_runs(&user, None, 100).await.unwrap(),
+        db.store.list_runs(&user, None, 100, None).await.unwrap(),
         vec![stays]
     );
 }

@@ -21,6 +21,7 @@ pub const CHANNELS: &[&str] = &[
     "account",
     "ticks",
     "backtests",
+    "bots",
 ];
 /// Subscriptions one connection may hold.
 pub const MAX_SUBSCRIPTIONS: usize = 50;
@@ -232,6 +233,7 @@ pub const EVENT_DATA: &[(&str, &str)] = &[
     ("account", "AccountInfo"),
     ("ticks", STREAM_TICK),
     ("backtests", "BacktestView"),
+    ("bots", "BotView"),
 ];
 
 /// The schema of a `ticks` event's data (`StreamTick`, made in `http/asyncapi.rs` from the tick

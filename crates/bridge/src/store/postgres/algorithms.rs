@@ -23,7 +23,7 @@ use crate::store::{StoreResult, UserCtx};
 const CONFIG_COLUMNS: &str = "id, user_id, name, kind, parameters, created_at, updated_at";
 
 const RUN_COLUMNS: &str = "id, user_id, account_id, algorithm_id, algorithm_kind, parameters, \
-     dry_run, status, trades, skipped, error, started_at, finished_at";
+     dry_run, status, trades, skipped, error, started_at, finished_at, bot_id, bar_time";
 
 #[derive(sqlx::FromRow)]
 struct PgConfig {
@@ -65,6 +65,8 @@ struct PgRun {
     error: Option<String>,
     started_at: OffsetDateTime,
     finished_at: Option<OffsetDateTime>,
+    bot_id: Option<Uuid>,
+    bar_time: Option<i64>,
 }
 
 impl From<PgRun> for AlgorithmRun {
@@ -83,6 +85,8 @@ impl From<PgRun> for AlgorithmRun {
             error: r.error,
             started_at: r.started_at,
             finished_at: r.finished_at,
+            bot_id: r.bot_id,
+            bar_time: r.bar_time,
         }
     }
 }
@@ -211,8 +215,8 @@ impl AlgorithmStore for PgStore {
         // would accept anyone's account id, as FK checks ignore RLS).
         let row: Option<PgRun> = sqlx::query_as(&format!(
             "insert into algorithm_runs (id, user_id, account_id, algorithm_id, algorithm_kind, \
-             parameters, dry_run, status) \
-             select $1, $2, $3, $4, $5, $6, $7, 'running' \
+             parameters, dry_run, status, bot_id, bar_time) \
+             select $1, $2, $3, $4, $5, $6, $7, 'running', $8, $9 \
              where exists (select 1 from mt5_accounts where id = $3 and user_id = $2) \
              returning {RUN_COLUMNS}"
         ))
@@ -223,6 +227,8 @@ impl AlgorithmStore for PgStore {
         .bind(&new.algorithm_kind)
         .bind(&new.parameters)
         .bind(new.dry_run)
+        .bind(new.bot.map(|b| b.0))
+        .bind(new.bot.map(|b| b.1))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -268,18 +274,21 @@ impl AlgorithmStore for PgStore {
         user: &UserCtx,
         before: Option<(OffsetDateTime, Uuid)>,
         limit: u32,
+        bot_id: Option<Uuid>,
     ) -> StoreResult<Vec<AlgorithmRun>> {
         let (before_at, before_id) = before.unzip();
         let mut tx = self.user_tx(user).await?;
         let found: Vec<PgRun> = sqlx::query_as(&format!(
             "select {RUN_COLUMNS} from algorithm_runs where user_id = $1 \
              and ($2::timestamptz is null or (started_at, id) < ($2, $3::uuid)) \
+             and (($5::uuid is null and bot_id is null) or bot_id = $5) \
              order by started_at desc, id desc limit $4"
         ))
         .bind(user.user_id)
         .bind(before_at)
         .bind(before_id)
         .bind(i64::from(runs_page_size(limit)))
+        .bind(bot_id)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -26,6 +26,7 @@ use super::{
 mod algorithms;
 mod audit;
 mod backtests;
+mod bots;
 mod journal;
 
 /// The comment migration 1 puts on `auth.users` when it creates the shim; its presence means the

@@ -22,7 +22,7 @@ use crate::store::{StoreError, StoreResult, UserCtx};
 const CONFIG_COLUMNS: &str = "id, user_id, name, kind, parameters, created_at, updated_at";
 
 const RUN_COLUMNS: &str = "id, user_id, account_id, algorithm_id, algorithm_kind, parameters, \
-     dry_run, status, trades, skipped, error, started_at, finished_at";
+     dry_run, status, trades, skipped, error, started_at, finished_at, bot_id, bar_time";
 
 fn parse_json(s: &str, what: &str) -> StoreResult<Value> {
     serde_json::from_str(s).map_err(|e| StoreError::Database(format!("bad stored {what}: {e}")))
@@ -72,6 +72,8 @@ struct LiteRun {
     error: Option<String>,
     started_at: String,
     finished_at: Option<String>,
+    bot_id: Option<String>,
+    bar_time: Option<i64>,
 }
 
 impl LiteRun {
@@ -90,6 +92,8 @@ impl LiteRun {
             error: self.error,
             started_at: parse_ts(&self.started_at)?,
             finished_at: self.finished_at.as_deref().map(parse_ts).transpose()?,
+            bot_id: self.bot_id.as_deref().map(parse_uuid).transpose()?,
+            bar_time: self.bar_time,
         })
     }
 }
@@ -209,8 +213,8 @@ impl AlgorithmStore for SqliteStore {
         // The account check keeps a user's runs to the user's own accounts.
         let row: Option<LiteRun> = sqlx::query_as(&format!(
             "insert into algorithm_runs (id, user_id, account_id, algorithm_id, algorithm_kind, \
-             parameters, dry_run, status, started_at) \
-             select ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8 \
+             parameters, dry_run, status, started_at, bot_id, bar_time) \
+             select ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?9, ?10 \
              where exists (select 1 from mt5_accounts where id = ?3 and user_id = ?2) \
              returning {RUN_COLUMNS}"
         ))
@@ -222,6 +226,8 @@ impl AlgorithmStore for SqliteStore {
         .bind(json_text(&new.parameters, "parameters")?)
         .bind(new.dry_run)
         .bind(fmt_ts(now())?)
+        .bind(new.bot.map(|b| b.0.to_string()))
+        .bind(new.bot.map(|b| b.1))
         .fetch_optional(self.pool())
         .await?;
         match row {
@@ -263,6 +269,7 @@ impl AlgorithmStore for SqliteStore {
         user: &UserCtx,
         before: Option<(OffsetDateTime, Uuid)>,
         limit: u32,
+        bot_id: Option<Uuid>,
     ) -> StoreResult<Vec<AlgorithmRun>> {
         let (before_at, before_id) = match before {
             Some((at, id)) => (Some(fmt_ts(at)?), Some(id.to_string())),
@@ -271,12 +278,14 @@ impl AlgorithmStore for SqliteStore {
         let found: Vec<LiteRun> = sqlx::query_as(&format!(
             "select {RUN_COLUMNS} from algorithm_runs where user_id = ?1 \
              and (?2 is null or (started_at, id) < (?2, ?3)) \
+             and ((?5 is null and bot_id is null) or bot_id = ?5) \
              order by started_at desc, id desc limit ?4"
         ))
         .bind(user.user_id.to_string())
         .bind(before_at)
         .bind(before_id)
         .bind(i64::from(runs_page_size(limit)))
+        .bind(bot_id.map(|b| b.to_string()))
         .fetch_all(self.pool())
         .await?;
         found.into_iter().map(LiteRun::into_run).collect()

@@ -26,6 +26,7 @@ use super::{
 mod algorithms;
 mod audit;
 mod backtests;
+mod bots;
 mod journal;
 
 /// An account row's columns and its recorded `trade_allowed` (NULL until recorded: a left join). A

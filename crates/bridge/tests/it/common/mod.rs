@@ -171,6 +171,9 @@ async fn launch(
         backtests_kept_per_user: num("BACKTESTS_KEPT_PER_USER", 200) as u32,
         backtest_work_per_day: num("BACKTEST_WORK_PER_DAY", 200_000_000),
         bar_cache_max_mb: num("BAR_CACHE_MAX_MB", 2048),
+        bots_per_user: num("BOTS_PER_USER", 50) as u32,
+        bots_per_account: num("BOTS_PER_ACCOUNT", 20) as u32,
+        bot_runs_kept_days: num("BOT_RUNS_KEPT_DAYS", 30) as u32,
         idempotency_ttl_s: num("IDEMPOTENCY_TTL_S", 86_400),
         reconcile_grace_ms: num("RECONCILE_GRACE_MS", 60_000),
         redis_key_prefix: text("REDIS_KEY_PREFIX", "mt5-bridge:"),
@@ -193,7 +196,8 @@ async fn launch(
         Overrides {
             sim: Some(sim.clone()),
             broker: Some(broker.clone()),
-            clock: None,
+            // The broker's clock: a test that moves it moves the bot scheduler's too.
+            clock: Some(broker.clock().clone()),
         },
     )
     .await
