@@ -600,6 +600,17 @@ pub async fn delete(state: &AppState, user: &UserCtx, id: Uuid) -> ApiResult<()>
         tracing::warn!(error = %e, "session of a deleted account not cleared");
     }
     state.events.account_deleted(user.user_id, id);
+    // Its bots stop now (a pass would stop them too, but a paused bot has no pass).
+    match state
+        .store
+        .stop_account_bots(user, id, crate::bots::reason::ACCOUNT_DELETED)
+        .await
+    {
+        Ok(ids) => ids
+            .into_iter()
+            .for_each(|b| state.events.bot_changed(user.user_id, b)),
+        Err(e) => tracing::warn!(account_id = %id, error = %e, "bots of a deleted account not stopped"),
+    }
     tracing::info!(user_id = %user.user_id, account_id = %id, "account deleted");
     audit(state, user, Some(id), AUDIT_ACCOUNT_DELETED, details).await;
     Ok(())

@@ -31,13 +31,14 @@ pub fn bar_end(open: i64, tf: Timeframe) -> Option<i64> {
     Some(d.with_time(Time::MIDNIGHT).assume_utc().unix_timestamp())
 }
 
-/// Drops the last bar when it is still forming at `server_now` (seconds, server clock).
+/// Drops the bars still forming at `server_now` (seconds, server clock): the last one returned
+/// when it is forming (and any later a clock read before the bars would see).
 pub fn closed_only(bars: &mut Vec<Rate>, tf: Timeframe, server_now: i64) {
-    if let Some(last) = bars.last() {
-        let closed = bar_end(last.time, tf).is_some_and(|end| end <= server_now);
-        if !closed {
-            bars.pop();
+    while let Some(last) = bars.last() {
+        if bar_end(last.time, tf).is_some_and(|end| end <= server_now) {
+            break;
         }
+        bars.pop();
     }
 }
 

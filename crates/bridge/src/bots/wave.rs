@@ -30,6 +30,8 @@ use crate::store::{AccountRow, UserCtx};
 /// What the wave's one pool operation read.
 struct Read {
     offset_s: i64,
+    /// The server's time when the bars had been read (seconds).
+    server_now: i64,
     account: AccountInfo,
     positions: Vec<TradePosition>,
     day_realised: f64,
@@ -165,7 +167,16 @@ pub async fn run(state: &AppState, user_id: Uuid, account_id: Uuid, bots: Vec<Bo
     if ready.is_empty() {
         return;
     }
-    let read = match read_all(state, &row, &ready, &limits).await {
+    let mut read = read_all(state, &row, &ready, &limits).await;
+    if matches!(read, Err(ApiError::ReadOnlyAccount)) && ready.iter().any(|r| r.bot.dry_run) {
+        // A read-only session: the bots that would trade fault, paper bots read and run.
+        for r in ready.iter().filter(|r| !r.bot.dry_run) {
+            set_state(state, &r.bot, FAULTED, "read_only_account").await;
+        }
+        ready.retain(|r| r.bot.dry_run);
+        read = read_all(state, &row, &ready, &limits).await;
+    }
+    let read = match read {
         Ok(r) => r,
         Err(e) => {
             // A fault no bar cures stops the bots; anything else skips this bar only.
@@ -188,7 +199,7 @@ pub async fn run(state: &AppState, user_id: Uuid, account_id: Uuid, bots: Vec<Bo
             return;
         }
     };
-    let server_now = now_ms.div_euclid(1000).saturating_add(read.offset_s);
+    let server_now = read.server_now;
     for r in &ready {
         if let Stop::Wave = pass(state, &ctx, &row, &limits, &read, r, server_now).await {
             break;
@@ -227,9 +238,11 @@ async fn read_all(
     } else {
         Purpose::Read
     };
+    let clock = state.clock.clone();
     crate::trading::on_terminal_for(state, row, purpose, None, move |t, at| {
         let wanted = wanted.clone();
         let first_symbol = first_symbol.clone();
+        let clock = clock.clone();
         Box::pin(async move {
             let offset_s = t.server_time_offset_s(&at).await?;
             let snap = read_snapshot(
@@ -251,8 +264,12 @@ async fn read_all(
                     .await?;
                 series.insert((symbol, code), (info, bars));
             }
+            // After the bars: a bar that closed while they were read is not taken for closed
+            // unless the clock says so now.
+            let server_now = clock.now_ms().div_euclid(1000).saturating_add(offset_s);
             Ok(Read {
                 offset_s,
+                server_now,
                 account: snap.account,
                 positions: snap.positions,
                 day_realised: snap.day_realised,

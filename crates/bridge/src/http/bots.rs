@@ -390,7 +390,7 @@ pub async fn create(
                 algorithm_kind: strategy.name().to_string(),
                 parameters,
                 symbol: params.symbol.clone(),
-                timeframe: params.timeframe.name().into_owned(),
+                timeframe: params.timeframe.name().to_ascii_uppercase(),
                 dry_run,
                 confirm_live,
                 netting: !info.margin_mode.is_hedging(),
@@ -518,7 +518,7 @@ pub async fn update(
             b.id,
             parameters,
             &params.symbol,
-            &params.timeframe.name(),
+            &params.timeframe.name().to_ascii_uppercase(),
         )
         .await?;
     Ok(Json(

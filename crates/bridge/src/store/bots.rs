@@ -195,6 +195,15 @@ pub trait BotStore: Send + Sync + 'static {
         reason: &str,
     ) -> StoreResult<Vec<Uuid>>;
 
+    /// Every bot of the account not stopped yet, stopped with `reason` (the account was deleted);
+    /// returns those stopped.
+    async fn stop_account_bots(
+        &self,
+        user: &UserCtx,
+        account_id: Uuid,
+        reason: &str,
+    ) -> StoreResult<Vec<Uuid>>;
+
     /// Service: the running bots due by `now`, soonest first.
     async fn due_bots(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<BotRow>>;
 

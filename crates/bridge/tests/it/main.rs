@@ -22,6 +22,7 @@ mod agent_transport;
 mod algorithm_store_contract;
 mod api_accounts;
 mod api_algorithms;
+mod api_bots;
 mod api_trading;
 mod audit_contract;
 mod auth;

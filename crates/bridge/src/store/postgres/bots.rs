@@ -358,6 +358,26 @@ impl BotStore for PgStore {
         Ok(ids.into_iter().map(|i| i.0).collect())
     }
 
+    async fn stop_account_bots(
+        &self,
+        user: &UserCtx,
+        account_id: Uuid,
+        reason: &str,
+    ) -> StoreResult<Vec<Uuid>> {
+        let mut tx = self.writer_tx(user).await?;
+        let ids: Vec<(Uuid,)> = sqlx::query_as(
+            "update bots set state = 'stopped', state_reason = $3, updated_at = now() \
+             where user_id = $1 and account_id = $2 and state <> 'stopped' returning id",
+        )
+        .bind(user.user_id)
+        .bind(account_id)
+        .bind(reason)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ids.into_iter().map(|i| i.0).collect())
+    }
+
     async fn due_bots(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<BotRow>> {
         let found: Vec<PgBot> = sqlx::query_as(&format!(
             "select {COLUMNS} from bots where state = 'running' and due_at <= $1 \

@@ -388,6 +388,25 @@ impl BotStore for SqliteStore {
         ids.iter().map(|i| parse_uuid(&i.0)).collect()
     }
 
+    async fn stop_account_bots(
+        &self,
+        user: &UserCtx,
+        account_id: Uuid,
+        reason: &str,
+    ) -> StoreResult<Vec<Uuid>> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "update bots set state = 'stopped', state_reason = ?3, updated_at = ?4 \
+             where user_id = ?1 and account_id = ?2 and state <> 'stopped' returning id",
+        )
+        .bind(user.user_id.to_string())
+        .bind(account_id.to_string())
+        .bind(reason)
+        .bind(fmt_ts(now())?)
+        .fetch_all(self.pool())
+        .await?;
+        ids.iter().map(|i| parse_uuid(&i.0)).collect()
+    }
+
     async fn due_bots(&self, at: OffsetDateTime, limit: u32) -> StoreResult<Vec<BotRow>> {
         let found: Vec<LiteBot> = sqlx::query_as(&format!(
             "select {COLUMNS} from bots where state = 'running' and due_at <= ?1 \

@@ -86,7 +86,17 @@ pub async fn spawn_with(
 
 /// Like `spawn_with`, on a broker the test built (e.g. with a clock it controls).
 pub async fn spawn_on_broker(db: Db, sim: SimConfig, broker: Arc<Broker>) -> TestApp {
-    let (data_dir, database_url, pg, env) = prepare(db, |_| {}).await;
+    spawn_on_broker_with(db, sim, broker, |_| {}).await
+}
+
+/// `spawn_on_broker` with settings of the test's.
+pub async fn spawn_on_broker_with(
+    db: Db,
+    sim: SimConfig,
+    broker: Arc<Broker>,
+    tweak: impl FnOnce(&mut HashMap<&'static str, String>),
+) -> TestApp {
+    let (data_dir, database_url, pg, env) = prepare(db, tweak).await;
     launch(data_dir, database_url, pg, env, sim, broker).await
 }
 

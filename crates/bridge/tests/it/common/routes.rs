@@ -18,6 +18,17 @@ pub const STREAM: &str = "/api/v1/stream";
 pub const ALGORITHMS: &str = "/api/v1/algorithms";
 pub const EXECUTE: &str = "/api/v1/algorithms/execute";
 pub const RUNS: &str = "/api/v1/algorithms/runs";
+pub const BOTS: &str = "/api/v1/bots";
+pub const KILL_SWITCH: &str = "/api/v1/bots/kill_switch";
+
+pub fn bot(id: impl Display) -> String {
+    format!("{BOTS}/{id}")
+}
+
+/// `/bots/{id}/pause`, `/resume` or `/stop`.
+pub fn bot_action(id: impl Display, action: &str) -> String {
+    format!("{BOTS}/{id}/{action}")
+}
 
 pub fn account(id: impl Display) -> String {
     format!("{ACCOUNTS}/{id}")
