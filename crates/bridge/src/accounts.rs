@@ -609,7 +609,9 @@ pub async fn delete(state: &AppState, user: &UserCtx, id: Uuid) -> ApiResult<()>
         Ok(ids) => ids
             .into_iter()
             .for_each(|b| state.events.bot_changed(user.user_id, b)),
-        Err(e) => tracing::warn!(account_id = %id, error = %e, "bots of a deleted account not stopped"),
+        Err(e) => {
+            tracing::warn!(account_id = %id, error = %e, "bots of a deleted account not stopped")
+        }
     }
     tracing::info!(user_id = %user.user_id, account_id = %id, "account deleted");
     audit(state, user, Some(id), AUDIT_ACCOUNT_DELETED, details).await;

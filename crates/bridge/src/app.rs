@@ -242,7 +242,10 @@ impl Application {
             )),
             stream: settings.stream,
             backtests: Arc::new(crate::backtest::handle::Backtests::new(settings.backtests)),
-            bots: Arc::new(crate::bots::handle::Bots::new(settings.bots, &process_run_id)),
+            bots: Arc::new(crate::bots::handle::Bots::new(
+                settings.bots,
+                &process_run_id,
+            )),
             process_run_id,
             clock: bot_clock,
         };

@@ -171,7 +171,10 @@ pub enum ApiError {
     },
     /// The bot's state does not allow the change (e.g. deleting a running bot).
     #[error("the bot is {state}: {message}")]
-    BotStateConflict { state: String, message: &'static str },
+    BotStateConflict {
+        state: String,
+        message: &'static str,
+    },
     #[error("this is a live account: send \"confirm_live\": true to run an algorithm on it")]
     LiveConfirmationRequired,
     #[error("this Idempotency-Key was used with a different request")]

@@ -41,10 +41,9 @@ async fn run(state: AppState) {
             last_prune = Some(std::time::Instant::now());
             prune(&state).await;
         }
-        let now = OffsetDateTime::from_unix_timestamp_nanos(
-            i128::from(state.clock.now_ms()) * 1_000_000,
-        )
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let now =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(state.clock.now_ms()) * 1_000_000)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let due = match state.store.due_bots(now, DUE_PER_TICK).await {
             Ok(d) => d,
             Err(e) => {
@@ -100,7 +99,8 @@ async fn wave(state: &AppState, user_id: Uuid, account_id: Uuid, now: OffsetDate
 }
 
 async fn prune(state: &AppState) {
-    let kept = time::Duration::try_from(state.bots.settings.runs_kept).unwrap_or(time::Duration::DAY);
+    let kept =
+        time::Duration::try_from(state.bots.settings.runs_kept).unwrap_or(time::Duration::DAY);
     let before = OffsetDateTime::now_utc() - kept;
     match state.store.prune_bot_runs(before).await {
         Ok(0) => {}

@@ -223,7 +223,7 @@ async fn read_all(
     let mut wanted: HashMap<(String, i64), (Timeframe, u32)> = HashMap::new();
     for r in ready {
         let count = r.strategy.bars_needed(&r.params).saturating_add(1);
-        let key = (r.params.symbol.clone(), i64::from(r.params.timeframe.code()));
+        let key = (r.params.symbol.clone(), r.params.timeframe.code());
         let e = wanted.entry(key).or_insert((r.params.timeframe, count));
         e.1 = e.1.max(count);
     }
@@ -304,9 +304,19 @@ async fn pass(
     let bot = &r.bot;
     let tf = r.params.timeframe;
     let due = due_after(server_now, tf, read.offset_s);
-    let key = (r.params.symbol.clone(), i64::from(tf.code()));
+    let key = (r.params.symbol.clone(), tf.code());
     let Some((info, raw)) = read.series.get(&key) else {
-        finish(state, bot, None, PassRecord { due_at: due, intents: json!([]), ..Default::default() }).await;
+        finish(
+            state,
+            bot,
+            None,
+            PassRecord {
+                due_at: due,
+                intents: json!([]),
+                ..Default::default()
+            },
+        )
+        .await;
         return Stop::Next;
     };
     let mut bars = raw.clone();
@@ -319,12 +329,32 @@ async fn pass(
         bars.drain(..bars.len() - keep);
     }
     let Some(last) = bars.last().copied() else {
-        finish(state, bot, None, PassRecord { due_at: due, intents: json!([]), ..Default::default() }).await;
+        finish(
+            state,
+            bot,
+            None,
+            PassRecord {
+                due_at: due,
+                intents: json!([]),
+                ..Default::default()
+            },
+        )
+        .await;
         return Stop::Next;
     };
     // No new bar since the last pass (market closed, no ticks): no pass, nothing missed.
     if bot.last_bar_time.is_some_and(|t| t >= last.time) {
-        finish(state, bot, None, PassRecord { due_at: due, intents: json!([]), ..Default::default() }).await;
+        finish(
+            state,
+            bot,
+            None,
+            PassRecord {
+                due_at: due,
+                intents: json!([]),
+                ..Default::default()
+            },
+        )
+        .await;
         return Stop::Next;
     }
     let long_bars = tf.seconds().is_none_or(|s| s > OFFSET_SENSITIVE_ABOVE_S);
@@ -540,7 +570,11 @@ struct BotVenue<'a> {
 impl BotVenue<'_> {
     async fn ensure_run(&mut self) -> ApiResult<()> {
         if let Some(new) = self.run.take() {
-            self.live.state.store.create_run(self.live.user, new).await?;
+            self.live
+                .state
+                .store
+                .create_run(self.live.user, new)
+                .await?;
             *self.written = true;
         }
         Ok(())
@@ -561,7 +595,11 @@ impl Venue for BotVenue<'_> {
 }
 
 /// Positions carrying the bot's magic on its account, as the broker reports them now.
-pub async fn own_positions(state: &AppState, row: &AccountRow, magic: i64) -> ApiResult<Vec<TradePosition>> {
+pub async fn own_positions(
+    state: &AppState,
+    row: &AccountRow,
+    magic: i64,
+) -> ApiResult<Vec<TradePosition>> {
     crate::trading::on_terminal(state, row, Purpose::Read, move |t, at| {
         Box::pin(async move {
             Ok(t.positions(&at, &mt5::PositionFilter::All)
@@ -625,7 +663,9 @@ pub async fn close_all(
             },
         };
         match crate::trading::submit(state, ctx, row, intent).await {
-            Ok(_) => closed.push(json!({"ticket": p.ticket, "symbol": p.symbol, "volume": p.volume})),
+            Ok(_) => {
+                closed.push(json!({"ticket": p.ticket, "symbol": p.symbol, "volume": p.volume}))
+            }
             Err(e) => failed.push(json!({
                 "ticket": p.ticket, "symbol": p.symbol, "volume": p.volume,
                 "reason": driver::skip_reason(&e),
@@ -633,7 +673,12 @@ pub async fn close_all(
         }
     }
     let finish = RunFinish {
-        status: if failed.is_empty() { RUN_DONE } else { RUN_FAILED }.into(),
+        status: if failed.is_empty() {
+            RUN_DONE
+        } else {
+            RUN_FAILED
+        }
+        .into(),
         trades: json!(closed),
         skipped: json!(failed),
         error: None,

@@ -184,7 +184,9 @@ impl From<&AlgorithmRun> for RunView {
             bot_id: r.bot_id,
             // Bar times are on the server's clock; the pass recorded them so.
             bar_time: r.bar_time.and_then(|t| {
-                time::OffsetDateTime::from_unix_timestamp(t).ok().map(rfc3339)
+                time::OffsetDateTime::from_unix_timestamp(t)
+                    .ok()
+                    .map(rfc3339)
             }),
         }
     }

@@ -134,7 +134,8 @@ mod tests {
                 &json!("positions"),
                 &json!("account"),
                 &json!("ticks"),
-                &json!("backtests")
+                &json!("backtests"),
+                &json!("bots")
             ]
         );
         assert_eq!(

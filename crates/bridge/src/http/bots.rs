@@ -203,7 +203,12 @@ fn utc_of_bar(state: &AppState, server: Option<&str>, bar: i64) -> Option<String
 /// The bot as the API shows it (with its last run, read as the user).
 pub(super) async fn view(state: &AppState, user: &AuthUser, b: &BotRow) -> ApiResult<BotView> {
     let last_run = match b.last_run_id {
-        Some(id) => state.store.get_run(&user.ctx, id).await?.as_ref().map(RunView::from),
+        Some(id) => state
+            .store
+            .get_run(&user.ctx, id)
+            .await?
+            .as_ref()
+            .map(RunView::from),
         None => None,
     };
     let server = state
@@ -522,7 +527,14 @@ pub async fn update(
         )
         .await?;
     Ok(Json(
-        written(&state, &user, w, &params.symbol, "a stopped bot is not edited").await?,
+        written(
+            &state,
+            &user,
+            w,
+            &params.symbol,
+            "a stopped bot is not edited",
+        )
+        .await?,
     ))
 }
 
@@ -664,7 +676,7 @@ pub async fn stop(
         } else {
             crate::bots::wave::close_all(&state, &user.ctx, &account, &b, own).await
         };
-        let left = (!failed.is_empty()).then(|| Value::Array(failed));
+        let left = (!failed.is_empty()).then_some(Value::Array(failed));
         state
             .store
             .set_bot_open_positions(&user.ctx, b.id, left)
@@ -701,9 +713,7 @@ pub async fn delete(
     match state.store.delete_bot(&user.ctx, b.id).await? {
         BotWrite::Done(_) => {
             state.events.bot_changed(user.id(), b.id);
-            Ok(Json(doc::Success {
-                success: doc::True,
-            }))
+            Ok(Json(doc::Success { success: doc::True }))
         }
         BotWrite::WrongState(b) => Err(conflict(&b.state, "stop the bot before deleting it")),
         _ => Err(ApiError::BotNotFound),

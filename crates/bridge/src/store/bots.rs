@@ -87,7 +87,9 @@ pub enum BotWrite {
     /// The bot is not in a state the change applies to (nothing written).
     WrongState(Box<BotRow>),
     /// On a netting account another running or paused bot trades the symbol.
-    SymbolTaken { bot_id: Uuid },
+    SymbolTaken {
+        bot_id: Uuid,
+    },
     /// BOTS_PER_USER (`"BOTS_PER_USER"`) or BOTS_PER_ACCOUNT was reached.
     LimitReached {
         name: &'static str,
@@ -143,8 +145,12 @@ pub trait BotStore: Send + Sync + 'static {
     /// Creates a running bot with the next free magic number of the account, unless the user or
     /// the account is at its limit or, on a netting account, another running or paused bot trades
     /// the symbol. One step per user: parallel creates cannot pass a limit together.
-    async fn create_bot(&self, user: &UserCtx, new: NewBot, limits: BotLimits)
-        -> StoreResult<BotWrite>;
+    async fn create_bot(
+        &self,
+        user: &UserCtx,
+        new: NewBot,
+        limits: BotLimits,
+    ) -> StoreResult<BotWrite>;
 
     async fn get_bot(&self, user: &UserCtx, id: Uuid) -> StoreResult<Option<BotRow>>;
 

@@ -574,7 +574,14 @@ async fn run_create_finish_get_round_trip(db: Db) {
         .finish_run(&user, Uuid::new_v4(), finish(RUN_DONE))
         .await
         .unwrap();
-    assert_eq!(db.store.list_runs(&user, None, 100, None).await.unwrap().len(), 2);
+    assert_eq!(
+        db.store
+            .list_runs(&user, None, 100, None)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 async fn runs_list_newest_first_and_page_without_gaps(db: Db) {
@@ -672,7 +679,12 @@ async fn runs_list_clamps_the_limit(db: Db) {
         made[..1]
     );
     assert_eq!(
-        run_ids(&db.store.list_runs(&user, None, u32::MAX, None).await.unwrap()),
+        run_ids(
+            &db.store
+                .list_runs(&user, None, u32::MAX, None)
+                .await
+                .unwrap()
+        ),
         made
     );
     assert_eq!(
@@ -822,7 +834,14 @@ async fn run_constraints_are_enforced(db: Db) {
         db.store.get_run(&user, first.id).await.unwrap(),
         Some(first)
     );
-    assert_eq!(db.store.list_runs(&user, None, 100, None).await.unwrap().len(), 2);
+    assert_eq!(
+        db.store
+            .list_runs(&user, None, 100, None)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 async fn runs_go_with_their_account(db: Db) {
@@ -1100,6 +1119,8 @@ async fn postgres_algorithm_schema_has_rls_policies_grants_and_trigger() {
                 "algorithm_configs_user_id_name_key",
                 "algorithm_runs_pkey",
                 "idx_algorithm_runs_account",
+                "idx_algorithm_runs_bot_bar",
+                "idx_algorithm_runs_bot_started",
                 "idx_algorithm_runs_user_started",
             ]
         );

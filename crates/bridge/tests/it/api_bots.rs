@@ -65,7 +65,13 @@ fn bot_body(account: &str, name: &str) -> Value {
 }
 
 /// Polls the bot until `done` holds (15 s at most).
-async fn until(app: &common::TestApp, t: &str, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn until(
+    app: &common::TestApp,
+    t: &str,
+    id: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
         let (s, b) = app.get(&routes::bot(id), t).await;
@@ -149,7 +155,11 @@ async fn a_bot_decides_each_closed_bar_once_and_never_between() {
     assert!(runs.iter().all(|r| r["bot_id"] == id.as_str()));
     // Every order it sent is journaled as an algorithm's.
     let entries = journal(&app, &tok).await;
-    assert_eq!(entries.len() as i64, b["trades"].as_i64().unwrap(), "{entries:?}");
+    assert_eq!(
+        entries.len() as i64,
+        b["trades"].as_i64().unwrap(),
+        "{entries:?}"
+    );
     assert!(entries.iter().all(|e| e["source"] == "algorithm"));
 }
 
@@ -178,11 +188,27 @@ async fn a_paper_bot_decides_what_execute_decides_and_sends_nothing() {
         v.as_array()
             .unwrap()
             .iter()
-            .map(|t| json!([t["symbol"], t["type"], t["volume"], t["price"], t["sl"], t["tp"]]))
+            .map(|t| {
+                json!([
+                    t["symbol"],
+                    t["type"],
+                    t["volume"],
+                    t["price"],
+                    t["sl"],
+                    t["tp"]
+                ])
+            })
             .collect()
     };
-    assert_eq!(strip(&bot_trades), strip(&ex["trades"]), "one strategy code");
-    assert!(journal(&app, &tok).await.is_empty(), "a paper bot sends nothing");
+    assert_eq!(
+        strip(&bot_trades),
+        strip(&ex["trades"]),
+        "one strategy code"
+    );
+    assert!(
+        journal(&app, &tok).await.is_empty(),
+        "a paper bot sends nothing"
+    );
     assert!(positions(&app, &tok).await.is_empty());
 }
 
@@ -211,7 +237,10 @@ impl MarketData for Gapped {
         let mut bars = MarketData::rates(self.feed.as_ref(), symbol, timeframe, range, now_utc_ms)?;
         bars.retain(|b| !(self.closed.0 <= b.time && b.time < self.closed.1));
         let now_s = now_utc_ms.div_euclid(1000);
-        if bars.last().is_some_and(|b| now_s < b.time + self.first_tick_s) {
+        if bars
+            .last()
+            .is_some_and(|b| now_s < b.time + self.first_tick_s)
+        {
             bars.pop();
         }
         Ok(bars)
@@ -272,11 +301,17 @@ async fn the_boundary_decides_the_bar_just_closed_gaps_miss_nothing_and_downtime
     assert_eq!(b["passes"], 3, "no pass while the market is closed: {b}");
     clock.set(b0 + 5 * HOUR + 10 * 60_000);
     let b = settled(&app, &tok, &id).await;
-    assert_eq!(b["passes"], 3, "the first bar after the gap is still forming: {b}");
+    assert_eq!(
+        b["passes"], 3,
+        "the first bar after the gap is still forming: {b}"
+    );
     clock.set(b0 + 6 * HOUR + 60_000);
     let b = until(&app, &tok, &id, "after the gap", |b| b["passes"] == 4).await;
     assert_eq!(b["last_bar_time"], utc(b0 + 5 * HOUR));
-    assert_eq!(b["missed_bars"], 0, "bars that never existed are not missed: {b}");
+    assert_eq!(
+        b["missed_bars"], 0,
+        "bars that never existed are not missed: {b}"
+    );
 
     // Downtime: the scheduler sees the clock five bars later. One pass, on the latest closed bar;
     // the four bars in between that exist are counted missed, never replayed.
@@ -310,7 +345,11 @@ async fn bots_keep_to_their_own_positions_and_a_netting_symbol_takes_one_bot() {
 
     // Stopping a with its positions closes a's only.
     let (s, stopped) = app
-        .post(&routes::bot_action(a_id, "stop"), &tok, json!({"close_positions": true}))
+        .post(
+            &routes::bot_action(a_id, "stop"),
+            &tok,
+            json!({"close_positions": true}),
+        )
         .await;
     assert_eq!(s, 200, "{stopped}");
     assert_eq!(stopped["state"], "stopped");
@@ -358,7 +397,11 @@ async fn bots_keep_to_their_own_positions_and_a_netting_symbol_takes_one_bot() {
     let (s, e) = app
         .post(&routes::bot_action(first_id, "resume"), &tok, json!({}))
         .await;
-    assert_eq!((s, code(&e)), (409, "bot_state_conflict"), "a stopped bot stays stopped");
+    assert_eq!(
+        (s, code(&e)),
+        (409, "bot_state_conflict"),
+        "a stopped bot stays stopped"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,7 +430,11 @@ async fn an_order_in_doubt_skips_the_next_bar_and_nothing_is_doubled() {
     assert_eq!(b["skipped_bars"], 1, "{b}");
     assert_eq!(b["last_skip_reason"], "order_in_doubt");
     assert_eq!(b["state"], "running");
-    assert_eq!(journal(&app, &tok).await.len(), 1, "nothing sent while in doubt");
+    assert_eq!(
+        journal(&app, &tok).await.len(),
+        1,
+        "nothing sent while in doubt"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -416,9 +463,13 @@ async fn faults_stop_or_skip_as_documented_and_nothing_is_sent_after() {
     })
     .await;
     assert_eq!(b["state_reason"], "read_only_account", "{b}");
-    until(&app, &tok, paper["id"].as_str().unwrap(), "paper runs", |b| {
-        b["passes"] == 1
-    })
+    until(
+        &app,
+        &tok,
+        paper["id"].as_str().unwrap(),
+        "paper runs",
+        |b| b["passes"] == 1,
+    )
     .await;
     assert!(journal(&app, &tok).await.is_empty());
 
@@ -580,7 +631,11 @@ async fn limits_the_kill_switch_and_other_users() {
             "DELETE" => app.delete(&path, &other).await,
             _ => app.post(&path, &other, json!({})).await,
         };
-        assert_eq!((s, code(&e)), (404, "bot_not_found"), "{method} {path}: {e}");
+        assert_eq!(
+            (s, code(&e)),
+            (404, "bot_not_found"),
+            "{method} {path}: {e}"
+        );
     }
     let (s, e) = app.post(routes::BOTS, &other, paper.clone()).await;
     assert_eq!((s, code(&e)), (404, "account_not_found"), "{e}");
@@ -600,7 +655,10 @@ async fn limits_the_kill_switch_and_other_users() {
         )
         .await;
     assert_eq!((s, code(&e)), (422, "validation_failed"), "{e}");
-    assert_eq!(e["error"]["details"]["fields"][0]["field"], "parameters.risk_per_trade");
+    assert_eq!(
+        e["error"]["details"]["fields"][0]["field"],
+        "parameters.risk_per_trade"
+    );
     let (s, e) = app
         .post(
             routes::BOTS,

@@ -1212,6 +1212,7 @@ async fn postgres_journal_schema_has_rls_policies_indexes_and_grants() {
                 "idx_trade_journal_account_created",
                 "idx_trade_journal_idempotency",
                 "idx_trade_journal_open",
+                "idx_trade_journal_run",
                 "idx_trade_journal_user_created",
                 "trade_journal_client_id_key",
                 "trade_journal_pkey",

@@ -1420,6 +1420,78 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         .await;
     assert!(s == 202 || s == 204, "{s} {b}");
 
+    // Bots: a paper bot created, listed, read, edited, paused, resumed, stopped and deleted; the
+    // kill switch.
+    let bots = routes::BOTS;
+    let one_bot = "/api/v1/bots/{bot_id}";
+    let (s, b) = c
+        .call(
+            "POST",
+            bots,
+            bots,
+            Some(t),
+            &[],
+            Body::Json(
+                json!({"name": "doc", "account_id": acc1, "algorithm_id": "ma_crossover",
+                "parameters": {"symbol": "EURUSD"}, "dry_run": true}),
+            ),
+        )
+        .await;
+    ok(s, &b, 201);
+    let bot = b["id"].as_str().unwrap().to_string();
+    let (s, b) = c.get(bots, &format!("{bots}?limit=1"), t).await;
+    ok(s, &b, 200);
+    let (s, b) = c.get(one_bot, &routes::bot(&bot), t).await;
+    ok(s, &b, 200);
+    let (s, b) = c
+        .call(
+            "PUT",
+            one_bot,
+            &routes::bot(&bot),
+            Some(t),
+            &[],
+            Body::Json(json!({"parameters": {"risk_per_trade": 0.005}})),
+        )
+        .await;
+    ok(s, &b, 200);
+    for action in ["pause", "resume", "stop"] {
+        let (s, b) = c
+            .call(
+                "POST",
+                &format!("/api/v1/bots/{{bot_id}}/{action}"),
+                &routes::bot_action(&bot, action),
+                Some(t),
+                &[],
+                Body::None,
+            )
+            .await;
+        ok(s, &b, 200);
+    }
+    let (s, b) = c
+        .call(
+            "POST",
+            routes::KILL_SWITCH,
+            routes::KILL_SWITCH,
+            Some(t),
+            &[],
+            Body::Json(json!({"account_id": acc1})),
+        )
+        .await;
+    ok(s, &b, 200);
+    let (s, b) = c
+        .call(
+            "DELETE",
+            one_bot,
+            &routes::bot(&bot),
+            Some(t),
+            &[],
+            Body::None,
+        )
+        .await;
+    ok(s, &b, 200);
+    let (s, b) = c.get(one_bot, &routes::bot(&bot), t).await;
+    assert_eq!((s, code(&b)), (404, "bot_not_found"));
+
     // A schema that disagrees with a real response is caught: the tick against a Tick schema whose
     // `bid` is a string, and against one that lacks `volume_real`.
     let tick_schema = json!({"$ref": "#/components/schemas/Tick"});

@@ -155,7 +155,8 @@ impl BotStore for PgStore {
             });
         }
         if new.netting {
-            if let Some(bot_id) = symbol_holder(&mut tx, new.account_id, &new.symbol, new.id).await?
+            if let Some(bot_id) =
+                symbol_holder(&mut tx, new.account_id, &new.symbol, new.id).await?
             {
                 return Ok(BotWrite::SymbolTaken { bot_id });
             }
@@ -556,12 +557,11 @@ impl BotStore for PgStore {
 
     async fn prune_bot_runs(&self, before: OffsetDateTime) -> StoreResult<u64> {
         let mut tx = self.pool().begin().await?;
-        let runs = sqlx::query(
-            "delete from algorithm_runs where bot_id is not null and started_at < $1",
-        )
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
+        let runs =
+            sqlx::query("delete from algorithm_runs where bot_id is not null and started_at < $1")
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
         sqlx::query("delete from bot_passes where created_at < $1")
             .bind(before)
             .execute(&mut *tx)

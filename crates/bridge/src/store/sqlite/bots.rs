@@ -177,7 +177,8 @@ impl BotStore for SqliteStore {
             });
         }
         if new.netting {
-            if let Some(bot_id) = symbol_holder(&mut tx, new.account_id, &new.symbol, new.id).await?
+            if let Some(bot_id) =
+                symbol_holder(&mut tx, new.account_id, &new.symbol, new.id).await?
             {
                 return Ok(BotWrite::SymbolTaken { bot_id });
             }
@@ -593,12 +594,11 @@ impl BotStore for SqliteStore {
     async fn prune_bot_runs(&self, before: OffsetDateTime) -> StoreResult<u64> {
         let mut tx = self.write_tx().await?;
         let cut = fmt_ts(before)?;
-        let runs = sqlx::query(
-            "delete from algorithm_runs where bot_id is not null and started_at < ?1",
-        )
-        .bind(&cut)
-        .execute(&mut *tx)
-        .await?;
+        let runs =
+            sqlx::query("delete from algorithm_runs where bot_id is not null and started_at < ?1")
+                .bind(&cut)
+                .execute(&mut *tx)
+                .await?;
         sqlx::query("delete from bot_passes where created_at < ?1")
             .bind(&cut)
             .execute(&mut *tx)
