@@ -47,6 +47,10 @@ export const MESSAGES = {
   terminal_timeout: "The terminal did not answer in time: the order may have executed. Check the journal.",
   too_many_connections: "Too many connections are open. Close a tab and try again.",
   algorithm_limit_reached: "You have saved as many algorithms as allowed.",
+  bot_not_found: "No such bot.",
+  bot_symbol_taken: "Another bot already trades this symbol on this netting account (one position per symbol).",
+  bot_limit_reached: "You have as many bots as allowed. Delete a stopped one first.",
+  bot_state_conflict: "The bot's state does not allow that (a stopped bot stays stopped; stop a bot before deleting it).",
 } as const;
 
 /** Rate-limit scopes (`details.scope` of `429 rate_limited`). */

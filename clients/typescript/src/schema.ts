@@ -353,6 +353,121 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's bots, oldest first. */
+        get: operations["list_bots"];
+        put?: never;
+        /** Create a bot: it runs on every closed bar of its timeframe from now on. */
+        post: operations["create_bot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bots/{bot_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One bot. */
+        get: operations["get_bot"];
+        /** New parameters for a bot (over its own, validated as on creation); from its next bar. */
+        put: operations["update_bot"];
+        post?: never;
+        /** Delete a stopped bot (its runs keep their `bot_id`). */
+        delete: operations["delete_bot"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bots/{bot_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause a bot: it evaluates nothing until resumed. Pausing a paused bot changes nothing. */
+        post: operations["pause_bot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bots/{bot_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a paused or faulted bot: from the next closed bar (a faulted bot's fault is checked
+         *     again by that pass). Resuming a running bot changes nothing.
+         */
+        post: operations["resume_bot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bots/{bot_id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop a bot for good (it can then be deleted); with `close_positions`, its positions are closed
+         *     through the order pipeline, journaled. A close that fails leaves the bot stopped with the
+         *     positions in `open_positions`.
+         */
+        post: operations["stop_bot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bots/kill_switch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The kill switch: pause every running bot of the user, or of one account, in one call (state
+         *     `paused`, reason `kill_switch`). Risk limits are not touched.
+         */
+        post: operations["kill_switch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/history/deals": {
         parameters: {
             query?: never;
@@ -1005,6 +1120,16 @@ export interface components {
             algorithm: string;
             /** @description As requested: a built-in name or a configuration's id. */
             algorithm_id: string;
+            /**
+             * Format: date-time
+             * @description A bot's pass: the open time of the closed bar it evaluated (UTC).
+             */
+            bar_time: string | null;
+            /**
+             * Format: uuid
+             * @description The bot whose pass this was; null for `/algorithms/execute`.
+             */
+            bot_id: string | null;
             dry_run: boolean;
             error: string | null;
             /** Format: date-time */
@@ -1207,6 +1332,95 @@ export interface components {
              * @description Balance deals with a negative amount (as a positive sum).
              */
             withdrawals: number;
+        };
+        /** @description Bots, oldest first; `next_cursor` is null on the last page. */
+        BotPage: {
+            bots: components["schemas"]["BotView"][];
+            next_cursor: string | null;
+        };
+        /**
+         * @description A bot's state.
+         * @enum {string}
+         */
+        BotState: "running" | "paused" | "stopped" | "faulted";
+        /** @description A bot: its configuration (copied when it was created), state and counters. */
+        BotView: {
+            /** Format: uuid */
+            account_id: string;
+            /** @description The built-in strategy it runs. */
+            algorithm: string;
+            /** @description As given: a built-in strategy's name or a saved configuration's id. */
+            algorithm_id: string;
+            confirm_live: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** @description A paper bot: plans each bar and records what it would have done, sends nothing. */
+            dry_run: boolean;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @description Open time (UTC) of the last closed bar evaluated.
+             */
+            last_bar_time: string | null;
+            last_run: null | components["schemas"]["AlgorithmRun"];
+            last_skip_reason: string | null;
+            /**
+             * Format: int64
+             * @description The magic number its orders carry, unique per account, in [2000000000, 2^31).
+             */
+            magic: number;
+            /**
+             * Format: int64
+             * @description Bars that closed while the bot could not run (downtime) and were not evaluated.
+             */
+            missed_bars: number;
+            name: string;
+            /** @description Whether the account keeps one position per symbol (read from MT5 at creation). */
+            netting: boolean;
+            /**
+             * Format: date-time
+             * @description When (UTC) the bar now forming is expected to close: the next pass. Null unless running.
+             */
+            next_bar_time: string | null;
+            /** @description After a stop whose closes failed: the positions left open, with why. */
+            open_positions: {
+                [key: string]: unknown;
+            }[] | null;
+            /** @description The parameters it runs with (a configuration's, copied, with the request's over them). */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: int64
+             * @description Bars evaluated (claimed), skipped ones included.
+             */
+            passes: number;
+            /**
+             * Format: int32
+             * @description Consecutive bars whose orders were all refused (10 fault the bot).
+             */
+            refused_bars: number;
+            /**
+             * Format: int64
+             * @description Bars skipped, the last one's reason in `last_skip_reason`.
+             */
+            skipped_bars: number;
+            state: components["schemas"]["BotState"];
+            /**
+             * @description Why it is in its state (`user`, `kill_switch`, `daily_loss_reached`, `account_deleted`,
+             *     `live_confirmation_required`, `invalid_configuration`, an error code, …).
+             */
+            state_reason: string | null;
+            symbol: string;
+            timeframe: string;
+            /**
+             * Format: int64
+             * @description Orders placed (or, paper, planned).
+             */
+            trades: number;
+            /** Format: date-time */
+            updated_at: string;
         };
         /** @description A built-in strategy. */
         BuiltinAlgorithm: {
@@ -1482,6 +1696,31 @@ export interface components {
             /** @description The window's end; after now is read as now. */
             to: components["schemas"]["TimeInput"];
         };
+        /** @description POST /bots. */
+        CreateBotRequest: {
+            /**
+             * Format: uuid
+             * @description One of the user's accounts.
+             */
+            account_id: string;
+            /**
+             * @description A built-in strategy's name, or a saved configuration's id (its kind and parameters are
+             *     copied now: later edits of the configuration do not change the bot).
+             */
+            algorithm_id: string;
+            /** @description Required (true) for a bot that trades a live account. */
+            confirm_live?: boolean | null;
+            /** @description A paper bot: plans each bar and records it, sends nothing, needs no confirmation. */
+            dry_run?: boolean | null;
+            name: string;
+            /**
+             * @description The strategy's parameters (over a configuration's), validated as `/algorithms/execute`
+             *     validates them.
+             */
+            parameters?: {
+                [key: string]: unknown;
+            };
+        };
         /** @description The current account, with live balance and equity. */
         CurrentAccount: {
             /** Format: double */
@@ -1566,7 +1805,7 @@ export interface components {
          * @description A stable error code; see docs/errors.md
          * @enum {string}
          */
-        ErrorCode: "invalid_json" | "unauthorized" | "anonymous_not_allowed" | "mfa_required" | "account_not_found" | "no_account" | "read_only_account" | "trading_disabled" | "symbol_not_found" | "position_not_found" | "order_not_found" | "algorithm_not_found" | "run_not_found" | "backtest_not_found" | "not_found" | "method_not_allowed" | "upgrade_required" | "account_exists" | "algorithm_exists" | "algorithm_limit_reached" | "account_credentials_invalid" | "request_in_progress" | "order_outcome_unknown" | "journal_entry_not_found" | "payload_too_large" | "validation_failed" | "invalid_combination" | "mt5_login_failed" | "account_type_mismatch" | "trade_rejected" | "risk_limit_exceeded" | "live_confirmation_required" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "terminal_unavailable" | "terminal_trading_disabled" | "database_unavailable" | "journal_unavailable" | "redis_unavailable" | "too_many_connections" | "terminal_timeout";
+        ErrorCode: "invalid_json" | "unauthorized" | "anonymous_not_allowed" | "mfa_required" | "account_not_found" | "no_account" | "read_only_account" | "trading_disabled" | "symbol_not_found" | "position_not_found" | "order_not_found" | "algorithm_not_found" | "run_not_found" | "bot_not_found" | "backtest_not_found" | "not_found" | "method_not_allowed" | "upgrade_required" | "account_exists" | "algorithm_exists" | "bot_symbol_taken" | "bot_limit_reached" | "bot_state_conflict" | "algorithm_limit_reached" | "account_credentials_invalid" | "request_in_progress" | "order_outcome_unknown" | "journal_entry_not_found" | "payload_too_large" | "validation_failed" | "invalid_combination" | "mt5_login_failed" | "account_type_mismatch" | "trade_rejected" | "risk_limit_exceeded" | "live_confirmation_required" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "terminal_unavailable" | "terminal_trading_disabled" | "database_unavailable" | "journal_unavailable" | "redis_unavailable" | "too_many_connections" | "terminal_timeout";
         ErrorDetail: {
             code: components["schemas"]["ErrorCode"];
             /**
@@ -1939,6 +2178,19 @@ export interface components {
          * @enum {string}
          */
         JournalStatus: "pending" | "done" | "rejected" | "refused" | "failed" | "unknown" | "not_executed";
+        /** @description POST /bots/kill_switch. */
+        KillSwitchRequest: {
+            /**
+             * Format: uuid
+             * @description Only this account's bots (default: every bot of the user).
+             */
+            account_id?: string | null;
+        };
+        /** @description What the kill switch paused. */
+        KillSwitchResult: {
+            /** @description The bots paused now (running ones; paused, stopped and faulted ones are left as they are). */
+            paused: string[];
+        };
         /** @description A positive integer, as a JSON number or a string of digits */
         LoginInput: number | string;
         /** @description PUT /orders/{ticket}: absent fields are kept. */
@@ -2300,7 +2552,7 @@ export interface components {
          * @description A run's state.
          * @enum {string}
          */
-        RunStatus: "running" | "done" | "failed";
+        RunStatus: "running" | "done" | "failed" | "skipped";
         /** @description An entry or exit a run did not send, with why. */
         SkippedIntent: {
             /** @description What the strategy wanted (`action` `open` or `close`, symbol, …). */
@@ -2308,6 +2560,11 @@ export interface components {
                 [key: string]: unknown;
             };
             reason: string;
+        };
+        /** @description POST /bots/{id}/stop. */
+        StopBotRequest: {
+            /** @description Close the bot's positions (those carrying its magic) through the order pipeline. */
+            close_positions?: boolean | null;
         };
         /** @description A success with nothing more to say. */
         Success: {
@@ -3017,6 +3274,13 @@ export interface components {
                 timeframe?: "M1" | "M2" | "M3" | "M4" | "M5" | "M6" | "M10" | "M12" | "M15" | "M20" | "M30" | "H1" | "H2" | "H3" | "H4" | "H6" | "H8" | "H12" | "D1" | "W1" | "MN1";
                 /** @description Take profit at this multiple of the stop-loss distance; null = no take profit. */
                 tp_rr?: number | null;
+            };
+        };
+        /** @description PUT /bots/{id}. */
+        UpdateBotRequest: {
+            /** @description New parameters, over the bot's (validated as on creation). */
+            parameters: {
+                [key: string]: unknown;
             };
         };
     };
@@ -3849,6 +4113,8 @@ export interface operations {
     list_runs: {
         parameters: {
             query?: {
+                /** @description Only this bot's passes (without it, bots' passes are left out). */
+                bot_id?: string;
                 /** @description `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`). */
                 cursor?: string;
                 /** @description 1 to 500 (default 50). */
@@ -4237,6 +4503,457 @@ export interface operations {
             };
             500: components["responses"]["Internal"];
             503: components["responses"]["DatabaseUnavailable"];
+        };
+    };
+    list_bots: {
+        parameters: {
+            query?: {
+                /** @description Only this account's bots. */
+                account_id?: string;
+                /** @description `next_cursor` of the previous page (opaque; anything else is 422 naming `cursor`). */
+                cursor?: string;
+                /** @description 1 to 200 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of bots */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotPage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `validation_failed`: a bad `account_id`, `limit` or `cursor`, or an unknown parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+        };
+    };
+    create_bot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBotRequest"];
+            };
+        };
+        responses: {
+            /** @description The bot, running */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotView"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `account_not_found` (also another user's account); `algorithm_not_found`; `symbol_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `bot_limit_reached` (`BOTS_PER_USER`, `BOTS_PER_ACCOUNT`); `bot_symbol_taken` (a netting account's symbol another bot trades); `account_credentials_invalid` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description `validation_failed` (`name`, `parameters.<key>`, …); `invalid_combination`; `live_confirmation_required` (a live account without `confirm_live`, unless `dry_run`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["TerminalUnavailable"];
+            504: components["responses"]["TerminalTimeout"];
+        };
+    };
+    get_bot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bot's id */
+                bot_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bot */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotView"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `bot_not_found` (also another user's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: `bot_id` is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+        };
+    };
+    update_bot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bot's id */
+                bot_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateBotRequest"];
+            };
+        };
+        responses: {
+            /** @description The bot */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotView"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `bot_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `bot_state_conflict` (a stopped bot); `bot_symbol_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description `validation_failed` (`parameters.<key>`); `invalid_combination` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+        };
+    };
+    delete_bot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bot's id */
+                bot_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Success"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `bot_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `bot_state_conflict`: stop the bot first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: `bot_id` is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+        };
+    };
+    pause_bot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bot's id */
+                bot_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bot, paused */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotView"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `bot_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `bot_state_conflict`: the bot is stopped */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: `bot_id` is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+        };
+    };
+    resume_bot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bot's id */
+                bot_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bot, running */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotView"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `bot_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `bot_state_conflict`: the bot is stopped; `bot_symbol_taken`: on a netting account another bot took the symbol */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: `bot_id` is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+        };
+    };
+    stop_bot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bot's id */
+                bot_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Optional */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StopBotRequest"];
+            };
+        };
+        responses: {
+            /** @description The bot, stopped */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotView"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `bot_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: components["responses"]["CredentialsInvalid"];
+            /** @description `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+            503: components["responses"]["TerminalUnavailable"];
+            504: components["responses"]["TerminalTimeout"];
+        };
+    };
+    kill_switch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Optional */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KillSwitchRequest"];
+            };
+        };
+        responses: {
+            /** @description The bots paused */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KillSwitchResult"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `account_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
         };
     };
     history_deals: {

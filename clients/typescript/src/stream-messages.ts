@@ -50,6 +50,14 @@ export type StreamEvent = {
   /** The client's name for the subscription, unique on the connection */
   id: string;
   seq: number;
+} | {
+  type: "event";
+  account_id: string;
+  channel: "bots";
+  data: components["schemas"]["BotView"];
+  /** The client's name for the subscription, unique on the connection */
+  id: string;
+  seq: number;
 };
 
 export type StreamTick = {
@@ -97,7 +105,7 @@ export type StreamStatus = {
 /** Subscribe to a channel of one of the user's accounts */
 export type StreamSubscribe = {
   type: "subscribe";
-  channel: "orders" | "runs" | "positions" | "account" | "ticks" | "backtests";
+  channel: "orders" | "runs" | "positions" | "account" | "ticks" | "backtests" | "bots";
   /** The client's name for the subscription, unique on the connection */
   id: string;
   /** Default: the current account */
@@ -106,7 +114,7 @@ export type StreamSubscribe = {
   symbols?: string[];
 };
 
-/** The subscription is on, for this account (or, `backtests` without `account_id`, for all of the user's) */
+/** The subscription is on, for this account (or, `backtests` and `bots` without `account_id`, for all of the user's) */
 export type StreamSubscribed = {
   type: "subscribed";
   /** The client's name for the subscription, unique on the connection */

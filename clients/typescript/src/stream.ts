@@ -41,7 +41,7 @@ export interface StreamOptions {
   /**
    * A subscription is on (again, after a reconnection), for `accountId`: no backlog is sent, so
    * re-read here what may have changed meanwhile (GET /api/v1/journal for `orders`). `accountId`
-   * is absent for a `backtests` subscription made for every account of the user's.
+   * is absent for a `backtests` or `bots` subscription made for every account of the user's.
    */
   onSubscribed?: (id: string, accountId: string | undefined) => void;
   /** Each time the connection closes, with the server's code (4001, 4008, 4029, …), before reconnecting. */

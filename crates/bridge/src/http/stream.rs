@@ -264,7 +264,7 @@ struct Subscription {
     ticks: Vec<(String, TickWatch)>,
     /// `ticks`: `waiting_for_terminal` was said and no tick has come since.
     waiting: bool,
-    /// `backtests` without an `account_id`: every account of the user's.
+    /// `backtests` or `bots` without an `account_id`: every account of the user's.
     all_accounts: bool,
 }
 

@@ -156,7 +156,7 @@ messages! {
     /// The subscription is on, for this account (absent: a `backtests` subscription for every
     /// account of the user's).
     Subscribed = "subscribed",
-    summary: "The subscription is on, for this account (or, `backtests` without `account_id`, for all of the user's)",
+    summary: "The subscription is on, for this account (or, `backtests` and `bots` without `account_id`, for all of the user's)",
     {
         req id: String => id(),
         opt account_id: Uuid => uuid(),
