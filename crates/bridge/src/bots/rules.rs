@@ -9,6 +9,10 @@
 use mt5::{Rate, Timeframe};
 use time::{Date, Month, OffsetDateTime, Time};
 
+/// An account's wave lease, renewed before each pass: a replica killed mid-wave leaves the
+/// account to another after it.
+pub const WAVE_LEASE_MS: i64 = 15_000;
+
 /// Timeframes above this length move their boundaries when a broker shifts its offset (DST): their
 /// bots skip rather than guess when the offset is stale.
 pub const OFFSET_SENSITIVE_ABOVE_S: i64 = 3600;

@@ -15,9 +15,7 @@ use crate::state::AppState;
 
 /// How often due bots are looked for.
 pub const TICK: Duration = Duration::from_millis(250);
-/// An account's wave lease: longer than any wave should take; a replica killed mid-wave leaves
-/// the account to another after it.
-pub const WAVE_LEASE_MS: i64 = 60_000;
+use super::rules::WAVE_LEASE_MS;
 /// Due bots read per tick.
 const DUE_PER_TICK: u32 = 2_000;
 

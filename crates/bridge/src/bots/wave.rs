@@ -200,7 +200,22 @@ pub async fn run(state: &AppState, user_id: Uuid, account_id: Uuid, bots: Vec<Bo
         }
     };
     let server_now = read.server_now;
+    let replica = state.bots.replica();
     for r in &ready {
+        // The lease is this replica's until the wave ends; lost (a pause longer than the lease),
+        // another replica has the account and this one stops.
+        match state
+            .store
+            .renew_wave(account_id, replica, super::rules::WAVE_LEASE_MS)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                tracing::warn!(account_id = %account_id, error = %e, "bots: wave lease not renewed");
+                break;
+            }
+        }
         if let Stop::Wave = pass(state, &ctx, &row, &limits, &read, r, server_now).await {
             break;
         }

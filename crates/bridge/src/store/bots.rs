@@ -224,6 +224,10 @@ pub trait BotStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> StoreResult<Option<Vec<BotRow>>>;
 
+    /// Service: extends the lease `replica` holds; `false` when it holds it no more.
+    async fn renew_wave(&self, account_id: Uuid, replica: &str, lease_ms: i64)
+        -> StoreResult<bool>;
+
     /// Service: gives the lease back.
     async fn release_wave(&self, account_id: Uuid, replica: &str) -> StoreResult<()>;
 

@@ -634,3 +634,162 @@ async fn two_replicas_share_agents_limits_and_sessions_through_redis() {
     }
     drop(pg);
 }
+
+/// Two replicas run the same bots (paper, M1) on one Postgres: each bar is claimed once, counted
+/// once, and when one replica is killed (SIGKILL) right after a bar closes, mid-wave, the next
+/// bars are served by the survivor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bots_decide_each_bar_once_across_replicas_and_survive_a_killed_one() {
+    let Some(admin) = common::postgres_url() else {
+        crate::skip::postgres_skipped();
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = accounts_toml(dir.path());
+    let redis = RedisServer::start(dir.path()).await;
+    // Slow logins make a wave last long enough to be cut in the middle.
+    let agent_env = [
+        ("MT5_SIM_ACCOUNTS", accounts),
+        ("MT5_SIM_LOGIN_LATENCY_MS", "700".to_string()),
+    ];
+    let agents = vec![
+        start_agent_with(dir.path(), free_port(), &agent_env).await,
+        start_agent_with(dir.path(), free_port(), &agent_env).await,
+    ];
+    let pg = common::postgres_db::fresh_postgres_database(&admin)
+        .await
+        .unwrap();
+    let key = mt5_bridge::vault::CredentialKey::generate("b1").to_base64();
+    let env = |n: usize| {
+        vec![
+            (
+                "DATA_DIR",
+                dir.path().join(format!("bots-{n}")).display().to_string(),
+            ),
+            ("DATABASE_URL", pg.url.clone()),
+            ("JWT_SECRET", common::JWT_SECRET.to_string()),
+            (
+                "CREDENTIALS_KEY",
+                secrecy::ExposeSecret::expose_secret(&key).to_string(),
+            ),
+            ("CREDENTIALS_KEY_ID", "b1".to_string()),
+            (
+                "TERMINALS",
+                format!("agent:{},agent:{}", agents[0].url, agents[1].url),
+            ),
+            ("AGENT_TOKEN", AGENT_TOKEN.to_string()),
+            ("REDIS_URL", redis.url()),
+            ("TERMINAL_LEASE_TTL_MS", "3000".to_string()),
+            ("RUST_LOG", "info".to_string()),
+        ]
+    };
+    let mut r1 = start_serve(free_port(), &env(1), &dir.path().join("bots-1.log")).await;
+    wait_status(&format!("{}/readyz", r1.url), None, 200, "replica 1 ready").await;
+    let r2 = start_serve(free_port(), &env(2), &dir.path().join("bots-2.log")).await;
+    wait_status(&format!("{}/readyz", r2.url), None, 200, "replica 2 ready").await;
+
+    let token = common::mint(Uuid::new_v4(), Duration::from_secs(3600));
+    let mut bots = Vec::new();
+    for k in 0..3 {
+        let account = connect(&r1.url, &token, login_of(k)).await;
+        for symbol in ["EURUSD", "GBPUSD"] {
+            let (s, b) = api(
+                &r2.url,
+                Method::POST,
+                routes::BOTS,
+                &token,
+                Some(
+                    json!({"name": format!("{k} {symbol}"), "account_id": account,
+                    "algorithm_id": "ma_crossover", "dry_run": true,
+                    "parameters": {"symbol": symbol, "timeframe": "M1"}}),
+                ),
+                None,
+            )
+            .await;
+            assert_eq!(s, 201, "{b}");
+            bots.push(b["id"].as_str().unwrap().to_string());
+        }
+    }
+    let state = |base: String, id: String, token: String| async move {
+        api(&base, Method::GET, &routes::bot(&id), &token, None, None)
+            .await
+            .1
+    };
+    eventually(60, "every bot's first pass", || async {
+        for id in &bots {
+            if state(r2.url.clone(), id.clone(), token.clone()).await["passes"] != 1 {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+
+    // Kill replica 1 just after the next minute closes, while the waves log in.
+    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let boundary = now - now.rem_euclid(60_000) + 60_000;
+    tokio::time::sleep(Duration::from_millis((boundary + 400 - now) as u64)).await;
+    r1.kill();
+    let killed_at = time::OffsetDateTime::now_utc();
+    // The survivor serves the bar after the one cut (and that one too once the lease runs out).
+    let after = boundary + 60_000;
+    let bar_after = time::OffsetDateTime::from_unix_timestamp((after - 60_000) / 1000).unwrap();
+    eventually(150, "the survivor serves the next bar", || async {
+        for id in &bots {
+            let b = state(r2.url.clone(), id.clone(), token.clone()).await;
+            let Some(t) = b["last_bar_time"].as_str() else {
+                return false;
+            };
+            let t = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .unwrap();
+            if t < bar_after {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&pg.url).await.unwrap();
+    for id in &bots {
+        let bot: Uuid = id.parse().unwrap();
+        let rows: Vec<(i64, String, time::OffsetDateTime)> = sqlx::query_as(
+            "select bar_time, replica, created_at from bot_passes where bot_id = $1 \
+             order by bar_time",
+        )
+        .bind(bot)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let b = state(r2.url.clone(), id.clone(), token.clone()).await;
+        assert_eq!(
+            b["passes"].as_i64().unwrap(),
+            rows.len() as i64,
+            "every claim counted once: {b} {rows:?}"
+        );
+        assert!(
+            rows.windows(2).all(|w| w[0].0 < w[1].0),
+            "each bar claimed once, in order: {rows:?}"
+        );
+        let survivor: BTreeSet<&str> = rows
+            .iter()
+            .filter(|r| r.2 > killed_at)
+            .map(|r| r.1.as_str())
+            .collect();
+        assert_eq!(
+            survivor.len(),
+            1,
+            "after the kill one replica serves: {rows:?}"
+        );
+    }
+    let (runs,): (i64,) = sqlx::query_as(
+        "select count(*) from (select bot_id, bar_time from algorithm_runs \
+         where bot_id is not null group by 1, 2 having count(*) > 1) d",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(runs, 0, "no bar has two runs");
+    drop(r2);
+}

@@ -427,6 +427,24 @@ impl BotStore for PgStore {
         Ok(Some(bots.into_iter().map(Into::into).collect()))
     }
 
+    async fn renew_wave(
+        &self,
+        account_id: Uuid,
+        replica: &str,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "update bot_waves set lease_until = now() + $3 * interval '1 millisecond' \
+             where account_id = $1 and replica = $2",
+        )
+        .bind(account_id)
+        .bind(replica)
+        .bind(lease_ms as f64)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn release_wave(&self, account_id: Uuid, replica: &str) -> StoreResult<()> {
         sqlx::query("delete from bot_waves where account_id = $1 and replica = $2")
             .bind(account_id)

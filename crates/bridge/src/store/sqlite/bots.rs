@@ -456,6 +456,23 @@ impl BotStore for SqliteStore {
         rows(bots).map(Some)
     }
 
+    async fn renew_wave(
+        &self,
+        account_id: Uuid,
+        replica: &str,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "update bot_waves set lease_until = ?3 where account_id = ?1 and replica = ?2",
+        )
+        .bind(account_id.to_string())
+        .bind(replica)
+        .bind(ms(now()).saturating_add(lease_ms))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn release_wave(&self, account_id: Uuid, replica: &str) -> StoreResult<()> {
         sqlx::query("delete from bot_waves where account_id = ?1 and replica = ?2")
             .bind(account_id.to_string())
