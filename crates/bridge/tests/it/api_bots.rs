@@ -731,3 +731,112 @@ async fn users_cannot_write_bots_through_the_data_api() {
     assert_eq!(b["confirm_live"], false);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wave_logs_each_account_in_once_and_users_keep_trading_meanwhile() {
+    const USERS: u64 = 8;
+    let mut sim = common::sim_config();
+    sim.login_latency_ms = 200;
+    let template = sim
+        .accounts
+        .iter()
+        .find(|a| a.login == 10001)
+        .unwrap()
+        .clone();
+    for k in 0..USERS {
+        let mut a = template.clone();
+        a.login = 40_001 + k;
+        a.password = secrecy::SecretString::from(format!("Pw-{}!", a.login));
+        sim.accounts.push(a);
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let b0 = now - now.rem_euclid(HOUR) - 300 * HOUR;
+    let (app, clock) = app_at(common::Db::Sqlite, sim, b0 + 10 * 60_000, |env| {
+        env.insert("TERMINALS", "sim:2".into());
+    })
+    .await;
+    let mut users = Vec::new();
+    let mut bots = Vec::new();
+    for k in 0..USERS {
+        let login = 40_001 + k;
+        let tok = app.token(Uuid::new_v4());
+        let account = app
+            .connect(&tok, login, &format!("Pw-{login}!"), "Sim-Demo", "wave")
+            .await;
+        for symbol in ["EURUSD", "GBPUSD"] {
+            let b = create(
+                &app,
+                &tok,
+                json!({"name": symbol, "account_id": account, "algorithm_id": "ma_crossover",
+                       "dry_run": true, "parameters": {"symbol": symbol}}),
+            )
+            .await;
+            bots.push((tok.clone(), b["id"].as_str().unwrap().to_string()));
+        }
+        users.push((tok, account));
+    }
+    let all_passed = |n: i64| {
+        let (app, bots) = (&app, &bots);
+        async move {
+            for (tok, id) in bots {
+                until(app, tok, id, "wave", |b| b["passes"] == n).await;
+            }
+        }
+    };
+    all_passed(1).await;
+
+    // A wave on its own: at most one login per account (8 accounts, 2 terminals).
+    let logins = |app: &common::TestApp| {
+        app.state
+            .pool
+            .stats()
+            .logins
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    let before = logins(&app);
+    clock.set(b0 + HOUR);
+    all_passed(2).await;
+    let used = logins(&app) - before;
+    assert!(used <= USERS, "{used} logins for {USERS} accounts");
+
+    // A wave while the users read their accounts (2 requests a second, the users in turn):
+    // nobody is refused or told to come back.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (base, client, stop, users) = (
+            app.base.clone(),
+            app.client.clone(),
+            stop.clone(),
+            users.clone(),
+        );
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for (tok, account) in users.iter().cycle() {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let s = client
+                    .get(format!("{base}{}", routes::ACCOUNT))
+                    .bearer_auth(tok)
+                    .header("X-Account-Id", account)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0);
+                statuses.push(s);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            statuses
+        })
+    };
+    clock.set(b0 + 2 * HOUR);
+    all_passed(3).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let statuses = load.await.unwrap();
+    assert!(!statuses.is_empty());
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    for (tok, id) in &bots {
+        let (_, b) = app.get(&routes::bot(id), tok).await;
+        assert_eq!(b["skipped_bars"], 0, "no bar lost to the load: {b}");
+    }
+}
