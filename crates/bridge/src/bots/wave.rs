@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use mt5::enums::Mt5Enum as _;
+use mt5::util::PriceGrid;
 use mt5::{AccountInfo, AccountTradeMode, Rate, RatesRange, SymbolInfo, Timeframe, TradePosition};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -399,7 +400,13 @@ async fn pass(
             "price_open": p.price_open, "sl": p.sl, "tp": p.tp, "time": p.time,
         })).collect::<Vec<_>>(),
         "equity": read.account.equity,
+        "parameters": bot.parameters,
     });
+    // What the strategy decides on these bars and positions, before sizing and sending: what the
+    // replay compares.
+    let decided = r
+        .strategy
+        .evaluate(&r.params, &bars, &own, PriceGrid::of(info));
     match state
         .store
         .claim_pass(bot, last.time, state.bots.replica(), inputs, missed)
@@ -512,7 +519,8 @@ async fn pass(
     let finish_run = match &result {
         Ok((trades, skipped_intents)) => {
             record.trades = trades.len() as i64;
-            record.intents = json!({"trades": trades, "skipped": skipped_intents});
+            record.intents =
+                json!({"decided": decided, "trades": trades, "skipped": skipped_intents});
             let refused_budget = skipped_intents
                 .iter()
                 .any(|s| s.reason.contains(reason::REFUSALS_PER_USER));
@@ -541,7 +549,7 @@ async fn pass(
         Err(e) => {
             record.skipped = true;
             record.skip_reason = Some(code_of(e));
-            record.intents = json!([]);
+            record.intents = json!({"decided": decided, "error": code_of(e)});
             if let Some(why) = fault_of(e) {
                 record.state = Some((FAULTED, why.into()));
             }

@@ -6,7 +6,7 @@ use super::algorithms::{prefixed, RunView};
 use super::doc;
 use super::extract::{path_uuid, AuthUser, JsonBody, MaybeJsonBody};
 use super::extract::{Path, Query};
-use super::validate::{any_text, query_uuid, Fields, Opt, Request, Rule};
+use super::validate::{any_text, input_time, query_uuid, Fields, Opt, Request, Rule};
 use crate::algorithms::strategies::find;
 use crate::bots::reason;
 use crate::error::{ApiError, ApiResult};
@@ -762,4 +762,185 @@ pub async fn kill_switch(
         state.events.bot_changed(user.id(), *id);
     }
     Ok(Json(KillSwitchResult { paused }))
+}
+
+/// `?from=&to=` of the replay: the bars' open times (UTC), RFC 3339 or epoch seconds.
+#[derive(utoipa::IntoParams, Request)]
+#[into_params(parameter_in = Query)]
+pub struct ReplayQuery {
+    /// The first bar (default: the bot's first recorded pass).
+    #[param(required = false, value_type = doc::TimeInput)]
+    #[request(with = input_time)]
+    pub from: Option<i64>,
+    /// The last bar (default: now).
+    #[param(required = false, value_type = doc::TimeInput)]
+    #[request(with = input_time)]
+    pub to: Option<i64>,
+}
+
+/// A pass whose decisions the replay does not reproduce.
+#[derive(Serialize, ToSchema)]
+pub struct ReplayDifference {
+    /// The open time (UTC) of the bar the pass evaluated.
+    #[schema(format = DateTime)]
+    pub bar_time: String,
+    /// What the pass decided then (the strategy's intents, before sizing).
+    #[schema(value_type = Vec<Object>)]
+    pub recorded: Value,
+    /// What the strategy decides now on the same bars (from the bar cache) and positions.
+    #[schema(value_type = Vec<Object>)]
+    pub replayed: Value,
+}
+
+/// The replay of a bot's recorded passes.
+#[derive(Serialize, ToSchema)]
+pub struct ReplayResult {
+    pub bot_id: Uuid,
+    /// Recorded passes that evaluated the strategy in the window, all re-evaluated.
+    pub passes: u64,
+    /// The passes whose intents differ (empty on a broker whose history was not revised).
+    pub differences: Vec<ReplayDifference>,
+}
+
+/// Re-evaluate a bot's recorded passes through the shared strategy driver, on the bars of the
+/// bar cache and the positions each pass recorded, and list the passes whose intents differ.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bots/{bot_id}/replay",
+    tag = "bots",
+    operation_id = "replay_bot",
+    params(("bot_id" = Uuid, Path, description = "The bot's id"), ReplayQuery),
+    responses(
+        (status = 200, description = "The passes re-evaluated and those that differ", body = ReplayResult),
+        (status = 401, response = doc::Unauthorized),
+        (status = 404, description = "`bot_not_found`; `account_not_found` (its account was deleted)", body = doc::ErrorBody),
+        (status = 409, response = doc::CredentialsInvalid),
+        (status = 422, description = "`validation_failed`: a bad `bot_id`, `from` or `to`", body = doc::ErrorBody),
+        (status = 500, response = doc::Internal),
+        (status = 503, response = doc::TerminalUnavailable),
+        (status = 504, response = doc::TerminalTimeout),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn replay(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(raw): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<ReplayResult>> {
+    let ReplayQuery { from, to } = ReplayQuery::parse_query(&q)?;
+    let b = load(&state, &user, &raw).await?;
+    let account = state
+        .store
+        .get_account(&user.ctx, b.account_id)
+        .await?
+        .ok_or(ApiError::AccountNotFound)?;
+    let strategy = find(&b.algorithm_kind)
+        .ok_or_else(|| ApiError::validation("kind", "the bot's strategy is unknown"))?;
+    let symbol = b.symbol.clone();
+    let (info, offset_s, server) = crate::trading::read(&state, &account, move |t, at| {
+        let symbol = symbol.clone();
+        Box::pin(async move {
+            let info = t.symbol_info(&at, &symbol).await?;
+            let offset = t.server_time_offset_s(&at).await?;
+            let server = t.account_info(&at).await?.server;
+            Ok((info, offset, server))
+        })
+    })
+    .await?;
+    let from_s = from.map_or(i64::MIN, |f| f.saturating_add(offset_s));
+    let to_s = to.map_or(i64::MAX, |t| t.saturating_add(offset_s));
+    let recorded = state
+        .store
+        .bot_passes(&user.ctx, b.id, from_s, to_s)
+        .await?;
+    let recorded: Vec<(i64, Value, Value)> = recorded
+        .into_iter()
+        .filter(|(_, _, intents)| intents.get("decided").is_some())
+        .collect();
+    let mut differences = Vec::new();
+    if let (Some(first), Some(last)) = (recorded.first(), recorded.last()) {
+        let source = crate::bars::Source {
+            state: &state,
+            row: &account,
+            server: crate::bars::server_key(&server),
+            offset_s,
+            cache_max_bytes: state.backtests.settings.bar_cache_max_bytes,
+        };
+        let mut stats = crate::bars::ReadStats::default();
+        let warm_up = recorded
+            .iter()
+            .filter_map(|(_, i, _)| i.get("count").and_then(Value::as_u64))
+            .max()
+            .unwrap_or(0) as usize;
+        // The window's bars once per (symbol, timeframe) the passes used, from the bar cache.
+        let mut series: HashMap<(String, String), Vec<mt5::Rate>> = HashMap::new();
+        let mut parsed: Option<(Value, crate::algorithms::strategies::Params)> = None;
+        for (bar_time, inputs, intents) in &recorded {
+            let parameters = inputs.get("parameters").unwrap_or(&b.parameters);
+            let params = match &parsed {
+                Some((p_raw, p)) if p_raw == parameters => p.clone(),
+                _ => {
+                    let p = strategy.validate(parameters).map_err(prefixed)?;
+                    parsed = Some((parameters.clone(), p.clone()));
+                    p
+                }
+            };
+            let key = (params.symbol.clone(), params.timeframe.name().into_owned());
+            if !series.contains_key(&key) {
+                let bars = source
+                    .history(
+                        &params.symbol,
+                        params.timeframe,
+                        first.0,
+                        last.0,
+                        warm_up,
+                        &mut stats,
+                    )
+                    .await?;
+                series.insert(key.clone(), bars);
+            }
+            let all = series.get(&key).map(Vec::as_slice).unwrap_or_default();
+            let count = inputs.get("count").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let upto = all.partition_point(|r| r.time <= *bar_time);
+            let history = &all[upto.saturating_sub(count)..upto];
+            let own: Vec<mt5::TradePosition> = inputs
+                .get("positions")
+                .and_then(Value::as_array)
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| mt5::TradePosition {
+                            ticket: p["ticket"].as_u64().unwrap_or(0),
+                            r#type: serde_json::from_value(p["type"].clone()).unwrap_or_default(),
+                            volume: p["volume"].as_f64().unwrap_or(0.0),
+                            price_open: p["price_open"].as_f64().unwrap_or(0.0),
+                            sl: p["sl"].as_f64().unwrap_or(0.0),
+                            tp: p["tp"].as_f64().unwrap_or(0.0),
+                            time: p["time"].as_i64().unwrap_or(0),
+                            magic: b.magic.max(0) as u64,
+                            symbol: params.symbol.clone(),
+                            ..Default::default()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let replayed =
+                strategy.evaluate(&params, history, &own, mt5::util::PriceGrid::of(&info));
+            let replayed = serde_json::to_value(replayed).unwrap_or(Value::Null);
+            let before = &intents["decided"];
+            if *before != replayed {
+                differences.push(ReplayDifference {
+                    bar_time: utc_of_bar(&state, Some(&account.server), *bar_time)
+                        .unwrap_or_default(),
+                    recorded: before.clone(),
+                    replayed,
+                });
+            }
+        }
+    }
+    Ok(Json(ReplayResult {
+        bot_id: b.id,
+        passes: recorded.len() as u64,
+        differences,
+    }))
 }

@@ -71,6 +71,7 @@ pub fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(bots::resume))
         .routes(routes!(bots::stop))
         .routes(routes!(bots::kill_switch))
+        .routes(routes!(bots::replay))
 }
 
 static DOCUMENT: LazyLock<Result<String, String>> = LazyLock::new(|| {

@@ -143,6 +143,31 @@ async fn a_bot_decides_each_closed_bar_once_and_never_between() {
     assert_eq!(b["passes"], 2, "no bar twice: {b}");
     assert_eq!(b["next_bar_time"], utc(bar + 3 * HOUR));
 
+    // The replay re-evaluates both passes on the cached bars and the recorded positions: the
+    // simulator's history is not revised, so nothing differs.
+    let (s, r) = app.get(&format!("{}/replay", routes::bot(&id)), &tok).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["passes"], 2, "{r}");
+    assert_eq!(r["differences"], json!([]), "{r}");
+    // A recorded decision that the bars do not give is listed, with both versions.
+    let changed = app
+        .as_data_api_user(
+            Uuid::nil(),
+            &format!(
+                "update bot_passes set intents = json_set(intents, '$.decided', json('[]')) \
+                 where bot_id = '{id}' and bar_time = {}",
+                bar / 1000
+            ),
+        )
+        .await;
+    assert_eq!(changed, 1);
+    let (_, r) = app.get(&format!("{}/replay", routes::bot(&id)), &tok).await;
+    let diffs = r["differences"].as_array().unwrap();
+    assert_eq!(diffs.len(), 1, "{r}");
+    assert_eq!(diffs[0]["bar_time"], utc(bar));
+    assert_eq!(diffs[0]["recorded"], json!([]));
+    assert_eq!(diffs[0]["replayed"][0]["action"], "entry", "{r}");
+
     // Its runs carry the bot; the runs list leaves bot passes out unless asked.
     let (_, runs) = app.get(routes::RUNS, &tok).await;
     assert_eq!(runs["runs"].as_array().unwrap().len(), 0, "{runs}");

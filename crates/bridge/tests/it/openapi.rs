@@ -1454,6 +1454,14 @@ async fn every_operation_answers_as_documented(db: common::Db) {
         )
         .await;
     ok(s, &b, 200);
+    let (s, b) = c
+        .get(
+            "/api/v1/bots/{bot_id}/replay",
+            &format!("{}/replay?from=2020-01-01T00:00:00Z", routes::bot(&bot)),
+            t,
+        )
+        .await;
+    ok(s, &b, 200);
     for action in ["pause", "resume", "stop"] {
         let (s, b) = c
             .call(
