@@ -652,7 +652,7 @@ async fn bots_decide_each_bar_once_across_replicas_and_survive_a_killed_one() {
         ("MT5_SIM_ACCOUNTS", accounts),
         ("MT5_SIM_LOGIN_LATENCY_MS", "700".to_string()),
     ];
-    let agents = vec![
+    let agents = [
         start_agent_with(dir.path(), free_port(), &agent_env).await,
         start_agent_with(dir.path(), free_port(), &agent_env).await,
     ];
