@@ -277,8 +277,13 @@ async fn execute(
         server_offset_s: offset,
         max_curve_points: if unit.combinations > 1 { 1_000 } else { 10_000 },
     };
-    let magic = crate::algorithms::executor::magic_for(&spec.algorithm_id);
+    // A bot's backtest trades under the bot's magic, as it does live.
+    let magic = match spec.bot {
+        Some(bot) => bot.magic.max(0) as u64,
+        None => crate::algorithms::executor::magic_for(&spec.algorithm_id),
+    };
     let kind = spec.kind.clone();
+    let traded = params.symbol.clone();
     // The engine and the strategy: CPU-bound, so off the async runtime, on a thread of its own
     // with a runtime that only drives this run (it awaits no I/O).
     let cancel_run = cancel.clone();
@@ -344,9 +349,63 @@ async fn execute(
             "sl_and_tp_in_one_bar": outcome.sl_and_tp_in_one_bar,
             "unmodelled_swaps": outcome.unmodelled_swaps,
             "bars": bars_len_note(&stats),
+            "live": match spec.bot {
+                Some(bot) => Some(
+                    live_comparison(state, &row, &spec, &traded, bot, &outcome.report)
+                        .await?,
+                ),
+                None => None,
+            },
         }),
         request: spec.to_value(),
     }))
+}
+
+/// A bot's live trading over the backtest's window (its deals, by its magic, on the symbol) with
+/// the same report module, and the backtest's figures less the live ones.
+async fn live_comparison(
+    state: &AppState,
+    row: &crate::store::AccountRow,
+    spec: &Spec,
+    symbol: &str,
+    bot: super::spec::BotRef,
+    backtest: &super::report::Report,
+) -> ApiResult<serde_json::Value> {
+    let (from, to) = (spec.from, spec.to);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (balance, offset, deals) = crate::trading::read(state, row, move |t, at| {
+        Box::pin(async move {
+            let offset = t.server_time_offset_s(&at).await?;
+            let balance = t.account_info(&at).await?.balance;
+            let select = mt5::HistorySelect::Range {
+                from: from + offset,
+                to: now.max(to) + offset + 86_400,
+                group: None,
+            };
+            Ok((balance, offset, t.history_deals(&at, &select).await?))
+        })
+    })
+    .await?;
+    let live = super::report::account_report(
+        &deals,
+        balance,
+        from + offset,
+        to + offset,
+        Some(symbol),
+        Some(bot.magic.max(0) as u64),
+    );
+    let live = serde_json::to_value(&live).unwrap_or(serde_json::Value::Null);
+    let tested = serde_json::to_value(backtest).unwrap_or(serde_json::Value::Null);
+    // Every figure both reports have as a number: the backtest's less the live one.
+    let mut difference = serde_json::Map::new();
+    if let (Some(l), Some(b)) = (live.as_object(), tested.as_object()) {
+        for (k, lv) in l {
+            if let (Some(x), Some(y)) = (b.get(k).and_then(|v| v.as_f64()), lv.as_f64()) {
+                difference.insert(k.clone(), json!(x - y));
+            }
+        }
+    }
+    Ok(json!({"bot_id": bot.id, "magic": bot.magic, "report": live, "difference": difference}))
 }
 
 fn needs_conversion(symbol: &mt5::SymbolInfo, account: &str) -> bool {

@@ -87,6 +87,17 @@ pub struct Spec {
     /// The trade server's clock minus UTC when the job started (seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_offset_s: Option<i64>,
+    /// A backtest of a bot over its live period: the bot and its magic number (its live trades
+    /// are compared with the backtest's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<BotRef>,
+}
+
+/// The bot a backtest replays.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BotRef {
+    pub id: uuid::Uuid,
+    pub magic: i64,
 }
 
 impl Spec {

@@ -4,7 +4,7 @@
 use super::doc;
 use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::extract::{Path, Query};
-use super::validate::{any_text, Fields, Opt, Request, Rule};
+use super::validate::{any_text, input_time, Fields, Opt, Request, Rule};
 use crate::algorithms::strategies::{find, Strategy};
 use crate::backtest::report::{CurvePoint, Report};
 use crate::backtest::run::{buckets, Model};
@@ -83,6 +83,11 @@ pub struct BacktestResult {
     pub history_chunks: u64,
     /// How many of them were read from a terminal; the others came from the bar cache.
     pub history_chunks_from_terminal: u64,
+    /// A bot's backtest (`bot_id`): its live trading over the window (`report`, as
+    /// `GET /api/v1/accounts/{id}/report?magic=` gives it) and `difference`, each figure both
+    /// reports have, the backtest's less the live one. Null otherwise.
+    #[schema(required = true, value_type = Option<Object>)]
+    pub live: Option<Value>,
 }
 
 /// A backtest.
@@ -218,20 +223,23 @@ fn metric_name(f: &mut Fields<'_>, name: &'static str, _: &Rule) -> Opt<String> 
     f.one_of(name, RANK_METRICS)
 }
 
-fn required_time(f: &mut Fields<'_>, name: &'static str, _: &Rule) -> Opt<i64> {
-    f.time(name)
-}
-
 /// POST /backtests.
 #[derive(ToSchema, Request)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBacktestRequest {
-    /// One of the user's accounts: its broker's history and its terms.
-    pub account_id: Uuid,
+    /// One of the user's accounts: its broker's history and its terms. Required unless `bot_id`.
+    #[schema(required = false)]
+    pub account_id: Option<Uuid>,
     /// A built-in strategy's name, or a saved configuration's id (its kind and parameters are
-    /// copied now).
-    #[schema(min_length = 1, max_length = 255)]
-    pub algorithm_id: String,
+    /// copied now). Required unless `bot_id`.
+    #[schema(required = false, min_length = 1, max_length = 255)]
+    pub algorithm_id: Option<String>,
+    /// Backtest a bot: its account, strategy and parameters over its live period (`from`, `to`
+    /// default to its creation and now), under its magic number; each result's `live` compares
+    /// the backtest with the bot's live trades. Not with `account_id`, `algorithm_id`,
+    /// `parameters` or `sweep`.
+    #[schema(required = false)]
+    pub bot_id: Option<Uuid>,
     /// The strategy's parameters (overriding a configuration's), validated as
     /// `/algorithms/execute` validates them.
     #[schema(required = false, value_type = Object)]
@@ -245,14 +253,14 @@ pub struct CreateBacktestRequest {
     #[schema(required = false, value_type = RankMetric)]
     #[request(with = metric_name)]
     pub rank_by: Option<String>,
-    /// The window's start (RFC 3339 or epoch seconds).
-    #[schema(value_type = doc::TimeInput)]
-    #[request(with = required_time)]
-    pub from: i64,
-    /// The window's end; after now is read as now.
-    #[schema(value_type = doc::TimeInput)]
-    #[request(with = required_time)]
-    pub to: i64,
+    /// The window's start (RFC 3339 or epoch seconds). Required unless `bot_id`.
+    #[schema(required = false, value_type = doc::TimeInput)]
+    #[request(with = input_time)]
+    pub from: Option<i64>,
+    /// The window's end; after now is read as now. Required unless `bot_id` (then: now).
+    #[schema(required = false, value_type = doc::TimeInput)]
+    #[request(with = input_time)]
+    pub to: Option<i64>,
     /// Default `open_prices`.
     #[schema(required = false, value_type = BacktestModel)]
     #[request(with = model_name)]
@@ -374,6 +382,7 @@ fn view(row: &BacktestRow, results: Vec<ResultSummary>) -> BacktestView {
                 .pointer("/bars/chunks_from_terminal")
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
+            live: r.notes.get("live").filter(|v| !v.is_null()).cloned(),
             parameters: r.parameters,
             report: r.report,
             history_start: r.history_start.map(rfc3339),
@@ -466,19 +475,76 @@ pub async fn create(
     user: AuthUser,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let req = CreateBacktestRequest::parse(&body)?;
+    let mut req = CreateBacktestRequest::parse(&body)?;
     let settings = state.backtests.settings;
-    // The window, checked before anything is read.
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let to = req.to.min(now);
-    if req.from >= to {
+    // A bot's backtest: its account, strategy and parameters, over its live period.
+    let bot = match req.bot_id {
+        Some(id) => {
+            let given: Vec<&str> = [
+                ("account_id", req.account_id.is_some()),
+                ("algorithm_id", req.algorithm_id.is_some()),
+                ("parameters", req.parameters.is_some()),
+                ("sweep", req.sweep.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(k, set)| set.then_some(k))
+            .collect();
+            if let Some(k) = given.first() {
+                return Err(ApiError::combination(
+                    *k,
+                    "comes from the bot with `bot_id`",
+                ));
+            }
+            let bot = state
+                .store
+                .get_bot(&user.ctx, id)
+                .await?
+                .ok_or(ApiError::BotNotFound)?;
+            req.account_id = Some(bot.account_id);
+            req.algorithm_id = Some(bot.algorithm_kind.clone());
+            req.parameters = bot.parameters.as_object().cloned();
+            req.from = req.from.or(Some(bot.created_at.unix_timestamp()));
+            req.to = req.to.or(Some(now));
+            Some(crate::backtest::spec::BotRef {
+                id: bot.id,
+                magic: bot.magic,
+            })
+        }
+        None => None,
+    };
+    let mut missing = Vec::new();
+    for (k, absent) in [
+        ("account_id", req.account_id.is_none()),
+        ("algorithm_id", req.algorithm_id.is_none()),
+        ("from", req.from.is_none()),
+        ("to", req.to.is_none()),
+    ] {
+        if absent {
+            missing.push(k);
+        }
+    }
+    if let Some(k) = missing.first() {
+        return Err(ApiError::validation(
+            *k,
+            "is required (unless `bot_id` is given)",
+        ));
+    }
+    let (Some(account_id), Some(algorithm_id), Some(from), Some(req_to)) =
+        (req.account_id, req.algorithm_id.clone(), req.from, req.to)
+    else {
+        return Err(ApiError::validation("body", "is incomplete"));
+    };
+    // The window, checked before anything is read.
+    let to = req_to.min(now);
+    if from >= to {
         return Err(ApiError::combination(
             "from",
             "must be before `to` (and before now)",
         ));
     }
     let max_days = i64::from(settings.max_window_days);
-    if to - req.from > max_days * 86_400 {
+    if to - from > max_days * 86_400 {
         return Err(ApiError::combination(
             "to",
             format!("the window is over BACKTEST_MAX_WINDOW_DAYS ({max_days} days)"),
@@ -497,29 +563,27 @@ pub async fn create(
     }
     let account = state
         .store
-        .get_account(&user.ctx, req.account_id)
+        .get_account(&user.ctx, account_id)
         .await?
         .ok_or(ApiError::AccountNotFound)?;
-    let (strategy, mut base): (Box<dyn Strategy>, Map<String, Value>) =
-        match find(&req.algorithm_id) {
-            Some(s) => (s, Map::new()),
-            None => {
-                let id =
-                    Uuid::parse_str(&req.algorithm_id).map_err(|_| ApiError::AlgorithmNotFound)?;
-                let config = state
-                    .store
-                    .get_config(&user.ctx, id)
-                    .await?
-                    .ok_or(ApiError::AlgorithmNotFound)?;
-                let strategy = find(&config.kind).ok_or_else(|| {
-                    ApiError::validation("kind", "the saved configuration's strategy is unknown")
-                })?;
-                (
-                    strategy,
-                    config.parameters.as_object().cloned().unwrap_or_default(),
-                )
-            }
-        };
+    let (strategy, mut base): (Box<dyn Strategy>, Map<String, Value>) = match find(&algorithm_id) {
+        Some(s) => (s, Map::new()),
+        None => {
+            let id = Uuid::parse_str(&algorithm_id).map_err(|_| ApiError::AlgorithmNotFound)?;
+            let config = state
+                .store
+                .get_config(&user.ctx, id)
+                .await?
+                .ok_or(ApiError::AlgorithmNotFound)?;
+            let strategy = find(&config.kind).ok_or_else(|| {
+                ApiError::validation("kind", "the saved configuration's strategy is unknown")
+            })?;
+            (
+                strategy,
+                config.parameters.as_object().cloned().unwrap_or_default(),
+            )
+        }
+    };
     base.extend(req.parameters.clone().unwrap_or_default());
     let combos = spec::combinations(&base, req.sweep.as_ref())?;
     // Each combination as /algorithms/execute validates it; the first fault names the key.
@@ -547,18 +611,22 @@ pub async fn create(
         _ => Model::OpenPrices,
     };
     let work = spec::work(
-        to - req.from,
+        to - from,
         timeframe.unwrap_or(mt5::Timeframe::H1),
         model,
         combos.len(),
     );
     let spec = Spec {
-        algorithm_id: req.algorithm_id.clone(),
+        algorithm_id: if bot.is_some() {
+            strategy.name().to_string()
+        } else {
+            algorithm_id.clone()
+        },
         kind: strategy.name().to_string(),
         parameters: base,
         sweep: req.sweep.clone().filter(|s| !s.is_empty()),
         rank_by: req.rank_by.clone(),
-        from: req.from,
+        from,
         to,
         model,
         initial_deposit: req.initial_deposit,
@@ -568,6 +636,7 @@ pub async fn create(
         slippage_points: req.slippage_points.unwrap_or(0),
         account: None,
         server_offset_s: None,
+        bot,
     };
     let created = state
         .store

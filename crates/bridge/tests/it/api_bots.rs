@@ -865,3 +865,66 @@ async fn a_wave_logs_each_account_in_once_and_users_keep_trading_meanwhile() {
         assert_eq!(b["skipped_bars"], 0, "no bar lost to the load: {b}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_is_backtested_over_its_live_period_and_compared_with_its_live_trades() {
+    let (app, _clock, t) = app_at_signal(common::Db::Sqlite).await;
+    let (tok, account) = app.trader(10001).await;
+    let b = create(&app, &tok, bot_body(&account, "tested")).await;
+    let id = b["id"].as_str().unwrap().to_string();
+    let magic = b["magic"].as_i64().unwrap();
+    until(&app, &tok, &id, "live pass", |b| b["trades"] == 1).await;
+
+    // Not with what the bot already says; another user's bot is not found.
+    let (s, e) = app
+        .post(
+            routes::BACKTESTS,
+            &tok,
+            json!({"bot_id": id, "account_id": account}),
+        )
+        .await;
+    assert_eq!((s, code(&e)), (422, "invalid_combination"), "{e}");
+    assert_eq!(e["error"]["details"]["fields"][0]["field"], "account_id");
+    let other = app.token(Uuid::new_v4());
+    let (s, e) = app
+        .post(routes::BACKTESTS, &other, json!({"bot_id": id}))
+        .await;
+    assert_eq!((s, code(&e)), (404, "bot_not_found"), "{e}");
+
+    let window = json!({"bot_id": id, "from": t / 1000 - 5 * 86_400, "to": t / 1000 + 60});
+    let (s, bt) = app.post(routes::BACKTESTS, &tok, window).await;
+    assert_eq!(s, 202, "{bt}");
+    assert_eq!(bt["request"]["bot"]["magic"], magic, "{bt}");
+    assert_eq!(bt["request"]["parameters"]["symbol"], "EURUSD");
+    let bt_id = bt["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let (s, b) = app.get(&routes::backtest(&bt_id), &tok).await;
+        assert_eq!(s, 200, "{b}");
+        if b["status"] == "done" {
+            break b;
+        }
+        assert_ne!(b["status"], "failed", "{b}");
+        assert!(std::time::Instant::now() < deadline, "{b}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let live = &done["results"][0]["live"];
+    assert_eq!(live["bot_id"], id.as_str(), "{done}");
+    assert_eq!(live["magic"], magic);
+    assert!(live["report"]["net_profit"].is_number(), "{live}");
+    let diff = live["difference"]["net_profit"].as_f64().unwrap();
+    let tested = done["results"][0]["report"]["net_profit"].as_f64().unwrap();
+    let lived = live["report"]["net_profit"].as_f64().unwrap();
+    assert!((diff - (tested - lived)).abs() < 1e-6, "{live}");
+    // A plain backtest has no live side.
+    let (s, plain) = app
+        .post(
+            routes::BACKTESTS,
+            &tok,
+            json!({"account_id": account, "algorithm_id": "ma_crossover",
+                   "parameters": params(), "from": t / 1000 - 5 * 86_400, "to": t / 1000}),
+        )
+        .await;
+    assert_eq!(s, 202, "{plain}");
+    assert!(plain["request"].get("bot").is_none(), "{plain}");
+}
