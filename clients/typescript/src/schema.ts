@@ -407,6 +407,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bots/{bot_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Re-evaluate a bot's recorded passes through the shared strategy driver, on the bars of the
+         *     bar cache and the positions each pass recorded, and list the passes whose intents differ.
+         */
+        get: operations["replay_bot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/bots/{bot_id}/resume": {
         parameters: {
             query?: never;
@@ -1219,6 +1239,14 @@ export interface components {
              * @description The first decision bar's open time: later than `from` when the history is shorter.
              */
             history_start: string | null;
+            /**
+             * @description A bot's backtest (`bot_id`): its live trading over the window (`report`, as
+             *     `GET /api/v1/accounts/{id}/report?magic=` gives it) and `difference`, each figure both
+             *     reports have, the backtest's less the live one. Null otherwise.
+             */
+            live: {
+                [key: string]: unknown;
+            } | null;
             parameters: {
                 [key: string]: unknown;
             };
@@ -1646,21 +1674,29 @@ export interface components {
         CreateBacktestRequest: {
             /**
              * Format: uuid
-             * @description One of the user's accounts: its broker's history and its terms.
+             * @description One of the user's accounts: its broker's history and its terms. Required unless `bot_id`.
              */
-            account_id: string;
+            account_id?: string | null;
             /**
              * @description A built-in strategy's name, or a saved configuration's id (its kind and parameters are
-             *     copied now).
+             *     copied now). Required unless `bot_id`.
              */
-            algorithm_id: string;
+            algorithm_id?: string | null;
+            /**
+             * Format: uuid
+             * @description Backtest a bot: its account, strategy and parameters over its live period (`from`, `to`
+             *     default to its creation and now), under its magic number; each result's `live` compares
+             *     the backtest with the bot's live trades. Not with `account_id`, `algorithm_id`,
+             *     `parameters` or `sweep`.
+             */
+            bot_id?: string | null;
             /**
              * Format: double
              * @description Per lot per side, in the account currency (default 0).
              */
             commission_per_lot?: number | null;
-            /** @description The window's start (RFC 3339 or epoch seconds). */
-            from: components["schemas"]["TimeInput"];
+            /** @description The window's start (RFC 3339 or epoch seconds). Required unless `bot_id`. */
+            from?: components["schemas"]["TimeInput"];
             /**
              * Format: double
              * @description Default: the account's balance when the backtest starts.
@@ -1693,8 +1729,8 @@ export interface components {
             sweep?: {
                 [key: string]: unknown;
             };
-            /** @description The window's end; after now is read as now. */
-            to: components["schemas"]["TimeInput"];
+            /** @description The window's end; after now is read as now. Required unless `bot_id` (then: now). */
+            to?: components["schemas"]["TimeInput"];
         };
         /** @description POST /bots. */
         CreateBotRequest: {
@@ -2434,6 +2470,34 @@ export interface components {
         };
         /** @enum {string} */
         ReadyStatus: "ready" | "not_ready";
+        /** @description A pass whose decisions the replay does not reproduce. */
+        ReplayDifference: {
+            /**
+             * Format: date-time
+             * @description The open time (UTC) of the bar the pass evaluated.
+             */
+            bar_time: string;
+            /** @description What the pass decided then (the strategy's intents, before sizing). */
+            recorded: {
+                [key: string]: unknown;
+            }[];
+            /** @description What the strategy decides now on the same bars (from the bar cache) and positions. */
+            replayed: {
+                [key: string]: unknown;
+            }[];
+        };
+        /** @description The replay of a bot's recorded passes. */
+        ReplayResult: {
+            /** Format: uuid */
+            bot_id: string;
+            /** @description The passes whose intents differ (empty on a broker whose history was not revised). */
+            differences: components["schemas"]["ReplayDifference"][];
+            /**
+             * Format: int64
+             * @description Recorded passes that evaluated the strategy in the window, all re-evaluated.
+             */
+            passes: number;
+        };
         /** @description The report's numbers (docs/backtests.md#report). */
         Report: {
             /** Format: double */
@@ -4804,6 +4868,57 @@ export interface operations {
                 };
             };
             500: components["responses"]["Internal"];
+        };
+    };
+    replay_bot: {
+        parameters: {
+            query?: {
+                /** @description The first bar (default: the bot's first recorded pass). */
+                from?: components["schemas"]["TimeInput"];
+                /** @description The last bar (default: now). */
+                to?: components["schemas"]["TimeInput"];
+            };
+            header?: never;
+            path: {
+                /** @description The bot's id */
+                bot_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The passes re-evaluated and those that differ */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayResult"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `bot_not_found`; `account_not_found` (its account was deleted) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: components["responses"]["CredentialsInvalid"];
+            /** @description `validation_failed`: a bad `bot_id`, `from` or `to` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            500: components["responses"]["Internal"];
+            503: components["responses"]["TerminalUnavailable"];
+            504: components["responses"]["TerminalTimeout"];
         };
     };
     resume_bot: {
