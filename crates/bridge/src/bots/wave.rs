@@ -33,6 +33,7 @@ struct Read {
     offset_s: i64,
     /// The server's time when the bars had been read (seconds).
     server_now: i64,
+
     account: AccountInfo,
     positions: Vec<TradePosition>,
     day_realised: f64,
@@ -401,6 +402,10 @@ async fn pass(
         })).collect::<Vec<_>>(),
         "equity": read.account.equity,
         "parameters": bot.parameters,
+        // From the bar's close (UTC) to this pass's evaluation, its bars in hand, by the
+        // application's clock (the wave's earlier passes included).
+        "delay_ms": bar_end(last.time, tf)
+            .map(|end| state.clock.now_ms() - (end - read.offset_s).saturating_mul(1000)),
     });
     // What the strategy decides on these bars and positions, before sizing and sending: what the
     // replay compares.
