@@ -11,7 +11,8 @@ import { describe, fieldError, type Shown } from "../errors.js";
 import { MESSAGES } from "../messages.js";
 import { api, call, toast, useStore } from "../state.js";
 import { Dialog, ErrorText, Field, Pnl, Side, Time, money, price } from "../ui.js";
-import { listAll, type Builtin, type Prop, type Saved } from "./Algorithms.js";
+import { listAll, type Builtin, type Saved } from "./Algorithms.js";
+import { ParameterFields, StrategySelect, chosenStrategy, numberOr, parametersOf, propsOf, typed } from "../params.js";
 import { EquityChart, EquityTable, equitySummary, type EquityPoint } from "./EquityChart.js";
 
 type Backtest = components["schemas"]["BacktestView"];
@@ -148,21 +149,6 @@ function isoLocal(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-/** A number when the text is one; else the text itself, for the service to name what is wrong. */
-function numberOr(v: string): number | string {
-  const t = v.trim();
-  const n = Number(t);
-  return t !== "" && Number.isFinite(n) ? n : t;
-}
-
-function typed(p: Prop | undefined, v: string): unknown {
-  const t = Array.isArray(p?.type) ? p.type : [p?.type];
-  if (t.includes("null") && v.trim() === "null") return null;
-  if (t.includes("number") || t.includes("integer")) return numberOr(v);
-  if (t.includes("boolean")) return v.trim() === "true" ? true : v.trim() === "false" ? false : v.trim();
-  return v.trim();
-}
-
 /** A datetime-local value as RFC 3339 (the browser's zone), or as typed for the service to refuse. */
 function instant(v: string): string {
   const d = new Date(v);
@@ -173,8 +159,6 @@ interface SweepRow {
   key: string;
   values: string;
 }
-
-type PropWithEnum = Prop & { enum?: unknown[] };
 
 function BacktestsHome() {
   return (
@@ -210,21 +194,12 @@ function BacktestForm() {
       .catch((e) => setError(describe(e)));
   }, []);
 
-  const saved = list?.saved.find((a) => a.id === chosen);
-  const builtin = list?.builtin.find((b) => b.name === (saved ? saved.kind : chosen));
-  const props = ((builtin?.parameters as { properties?: Record<string, PropWithEnum> } | undefined)?.properties ?? {}) as Record<
-    string,
-    PropWithEnum
-  >;
+  const { saved, builtin } = chosenStrategy(list, chosen);
+  const props = propsOf(builtin);
   const swept = new Set(sweep.map((r) => r.key).filter(Boolean));
 
   function body(): Record<string, unknown> {
-    const parameters: Record<string, unknown> = {};
-    for (const [k, p] of Object.entries(props)) {
-      const v = (values[k] ?? "").trim();
-      if (v === "" || swept.has(k)) continue;
-      parameters[k] = typed(p, v);
-    }
+    const parameters = parametersOf(props, values, swept);
     const b: Record<string, unknown> = {
       account_id: s.accountId,
       algorithm_id: chosen,
@@ -287,71 +262,20 @@ function BacktestForm() {
         On the chosen account's broker history and terms ({s.accounts?.find((a) => a.id === s.accountId)?.account_name ?? "no account"}); nothing
         is sent to the broker.
       </p>
-      <Field id="bt-algo" label="Strategy or saved configuration" name="algorithm_id" error={error}>
-        {(a) => (
-          <select {...a} value={chosen} onChange={(e) => setChosen((e.target as HTMLSelectElement).value)}>
-            <optgroup label="Built-in strategies">
-              {(list?.builtin ?? [{ name: "ma_crossover", description: "", parameters: {} }]).map((b) => (
-                <option key={b.name} value={b.name}>
-                  {b.name}
-                </option>
-              ))}
-            </optgroup>
-            {!!list?.saved.length && (
-              <optgroup label="Saved configurations">
-                {list.saved.map((a) => (
-                  <option key={a.id} value={a.id}>
-                    {a.name} ({a.kind})
-                  </option>
-                ))}
-              </optgroup>
-            )}
-          </select>
-        )}
-      </Field>
+      <StrategySelect id="bt-algo" label="Strategy or saved configuration" list={list} value={chosen} onChange={setChosen} error={error} />
       {builtin?.description && <p class="hint">{builtin.description}</p>}
       <fieldset>
         <legend>Parameters</legend>
-        <div class="grid">
-          {Object.entries(props).map(([k, p]) => (
-            <Field
-              key={k}
-              id={`bt-p-${k}`}
-              label={k.replace(/_/g, " ")}
-              name={`parameters.${k}`}
-              error={error}
-              hint={[
-                swept.has(k) ? "swept below" : "",
-                p.description,
-                p.default !== undefined ? `default ${String(p.default)}` : "",
-                saved && saved.parameters[k] !== undefined ? `saved ${String(saved.parameters[k])}` : "",
-              ]
-                .filter(Boolean)
-                .join(" · ")}
-            >
-              {(a) =>
-                Array.isArray(p.enum) ? (
-                  <select {...a} value={values[k] ?? ""} disabled={swept.has(k)} onChange={(e) => setValues({ ...values, [k]: (e.target as HTMLSelectElement).value })}>
-                    <option value="">{p.default !== undefined ? `default (${String(p.default)})` : "—"}</option>
-                    {p.enum.map((v) => (
-                      <option key={String(v)} value={String(v)}>
-                        {String(v)}
-                      </option>
-                    ))}
-                  </select>
-                ) : (
-                  <input
-                    {...a}
-                    value={values[k] ?? ""}
-                    disabled={swept.has(k)}
-                    inputMode={p.type === "string" ? undefined : "decimal"}
-                    onInput={(e) => setValues({ ...values, [k]: (e.target as HTMLInputElement).value })}
-                  />
-                )
-              }
-            </Field>
-          ))}
-        </div>
+        <ParameterFields
+          idPrefix="bt-p-"
+          schema={props}
+          values={values}
+          onChange={setValues}
+          error={error}
+          note={(k) => (swept.has(k) ? "swept below" : undefined)}
+          current={saved?.parameters}
+          disabled={(k) => swept.has(k)}
+        />
       </fieldset>
       <fieldset>
         <legend>Window and model</legend>
