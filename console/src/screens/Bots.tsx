@@ -716,8 +716,11 @@ function BotPage({ id }: { id: string }) {
   const [error, setError] = useState<Shown>();
   const [reads, setReads] = useState(0);
   const [gone, setGone] = useState(false);
+  /** Not found: final, not read again. */
+  const missing = useRef(false);
 
   useEffect(() => {
+    if (missing.current) return;
     let stale = false;
     call(api().GET("/api/v1/bots/{bot_id}", { params: { path: { bot_id: id } } }))
       .then((b) => {
@@ -725,7 +728,12 @@ function BotPage({ id }: { id: string }) {
         setBot((was) => newer(was, b));
         setError(undefined);
       })
-      .catch((e) => !stale && setError(describe(e)));
+      .catch((e) => {
+        if (stale) return;
+        const d = describe(e);
+        missing.current = d.code === "bot_not_found" || d.code === "validation_failed";
+        setError(d);
+      });
     return () => {
       stale = true;
     };
@@ -734,7 +742,7 @@ function BotPage({ id }: { id: string }) {
   useUserChannel(
     "bots",
     (b) => b.id === id && setBot((was) => newer(was, b)),
-    () => setReads((n) => n + 1),
+    () => !missing.current && setReads((n) => n + 1),
   );
 
   const back = (
