@@ -411,3 +411,22 @@ test("every account's bots: the list names each one's account, the kill switch p
   await until("both paused", async () => (await rows(g.page, "bots")).every((r) => r[6] === "⏸ Paused: by the kill switch"));
   await g.done();
 });
+
+test("at 390 px wide: the bots table scrolls inside its box, the form is usable, axe finds nothing", async () => {
+  const { token, account } = await trader();
+  await paperBot(token, account, "Narrow");
+  const g = await page({ viewport: { width: 390, height: 844 } });
+  await signedIn(g, "/console/bots", token);
+  await until("the bot listed", async () => (await rows(g.page, "bots")).length === 1);
+  const width = () => g.page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok((await width()) <= 390, `the page does not scroll sideways (${await width()})`);
+  const [scroll, client] = await g.page.getByTestId("bots").locator("xpath=..").evaluate((el) => [el.scrollWidth, el.clientWidth]);
+  assert.ok(scroll > client, `the table scrolls inside its box (${scroll} > ${client})`);
+  const create = g.page.getByRole("button", { name: "Create paper bot" });
+  await create.scrollIntoViewIfNeeded();
+  const box = await create.boundingBox();
+  assert.ok(box && box.x >= 0 && box.x + box.width <= 390, "the form's button is on screen");
+  await screenshot(g.page, "phone-bots");
+  assert.deepEqual(await axe(g.page), []);
+  await g.done();
+});
