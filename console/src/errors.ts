@@ -41,6 +41,12 @@ export function describe(err: unknown): Shown {
       text = `${base} (MT5 ${String(d.mt5_error_code)} ${String(d.mt5_error_message ?? "")})`;
     } else if (err.code === "risk_limit_exceeded" && d.limit) {
       text = `${base} (${String(d.limit)})`;
+    } else if (err.code === "bot_limit_reached" && typeof d.limit === "number") {
+      text = `${base} Limit: ${d.limit} bots ${d.setting === "BOTS_PER_ACCOUNT" ? "on this account" : "in all"}.`;
+    } else if (err.code === "bot_symbol_taken" && typeof d.symbol === "string") {
+      text = `${base} Symbol: ${d.symbol}.`;
+    } else if (err.code === "bot_state_conflict" && typeof d.state === "string") {
+      text = `${base} It is ${d.state}.`;
     } else if (fields.length && (err.code === "validation_failed" || err.code === "invalid_combination")) {
       text = `${base} ${fields.map((f) => `${f.field}: ${f.message}`).join("; ")}`;
     }

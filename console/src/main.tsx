@@ -43,6 +43,8 @@ import "./style.css";
 const Chart = lazy(() => import("./screens/Chart.js").then((m) => ({ default: m.Chart })));
 // So does the backtests screen (its equity curves).
 const Backtests = lazy(() => import("./screens/Backtests.js").then((m) => ({ default: m.Backtests })));
+// The bots screen is loaded when opened, too.
+const Bots = lazy(() => import("./screens/Bots.js").then((m) => ({ default: m.Bots })));
 
 const SCREENS = [
   ["positions", "Trade"],
@@ -50,6 +52,7 @@ const SCREENS = [
   ["history", "History"],
   ["journal", "Journal"],
   ["algorithms", "Algorithms"],
+  ["bots", "Bots"],
   ["backtests", "Backtests"],
   ["accounts", "Accounts"],
 ] as const;
@@ -191,6 +194,10 @@ function App() {
           <Journal />
         ) : screen === "algorithms" ? (
           <Algorithms />
+        ) : screen === "bots" ? (
+          <Suspense fallback={<p>Loading the bots…</p>}>
+            <Bots />
+          </Suspense>
         ) : screen === "backtests" ? (
           <Suspense fallback={<p>Loading the backtests…</p>}>
             <Backtests />

@@ -9,8 +9,9 @@ import {
   type BridgeClient,
   type components,
   type JournalEntry,
+  type StreamEvent,
 } from "@mt5-bridge/client";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { currentToken, expiresAt } from "./auth.js";
 import { describe } from "./errors.js";
 
@@ -221,6 +222,10 @@ export function restartStream(): void {
     // A stream being replaced (another account chosen) may still deliver a message: ignored.
     onReady: () => stream === s && update({ stream: "live" }),
     onSubscribed: (id) => {
+      if (stream === s && isUserChannel(id)) {
+        // No backlog here either: each screen watching the channel re-reads what it shows.
+        for (const w of [...userWatchers[id]]) w.subscribed();
+      }
       if (stream === s && id === "orders") {
         // No backlog on the stream: re-read what the tables show.
         void refreshOrders();
@@ -228,7 +233,13 @@ export function restartStream(): void {
       }
     },
     onEvent: (e) => {
-      if (stream !== s || e.account_id !== account) return;
+      if (stream !== s) return;
+      if (e.channel === "bots" || e.channel === "backtests") {
+        // Subscribed for every account of the user's: each screen keeps what it shows.
+        for (const w of [...userWatchers[e.channel]]) (w as UserWatcher<typeof e.channel>).event(e.data as never);
+        return;
+      }
+      if (e.account_id !== account) return;
       switch (e.channel) {
         case "account":
           update({ summary: e.data, summaryAt: Date.now(), readErrors: { ...state.readErrors, account: undefined } });
@@ -283,6 +294,40 @@ export function restartStream(): void {
   s.subscribe("positions", "positions", account);
   s.subscribe("orders", "orders", account);
   if (tickSymbol) s.subscribeTicks("quotes", [tickSymbol], account);
+  for (const c of USER_CHANNELS) if (userWatchers[c].size) s.subscribe(c, c);
+}
+
+// ---- channels of every account of the user's (`bots`, `backtests`) -------------------------
+
+const USER_CHANNELS = ["bots", "backtests"] as const;
+export type UserChannel = (typeof USER_CHANNELS)[number];
+export type UserChannelData<C extends UserChannel> = Extract<StreamEvent, { channel: C }>["data"];
+
+export interface UserWatcher<C extends UserChannel> {
+  /** One changed item, exactly as its GET shows it. */
+  event: (data: UserChannelData<C>) => void;
+  /** The subscription is on (again, after a reconnection): re-read what is shown. */
+  subscribed: () => void;
+}
+
+const userWatchers: { [C in UserChannel]: Set<UserWatcher<C>> } = { bots: new Set(), backtests: new Set() };
+
+function isUserChannel(id: string): id is UserChannel {
+  return (USER_CHANNELS as readonly string[]).includes(id);
+}
+
+/**
+ * Follows a channel of every account of the user's while a screen shows it: subscribed (under the
+ * channel's own name) with the first watcher, unsubscribed when the last one leaves.
+ */
+export function watchUserChannel<C extends UserChannel>(channel: C, w: UserWatcher<C>): () => void {
+  const set = userWatchers[channel] as Set<UserWatcher<C>>;
+  set.add(w);
+  if (set.size === 1) stream?.subscribe(channel, channel);
+  return () => {
+    set.delete(w);
+    if (set.size === 0) stream?.unsubscribe(channel);
+  };
 }
 
 // A tab refused for too many streams tries again as soon as another tab closes its own.
@@ -380,4 +425,18 @@ export async function moreJournal(): Promise<void> {
 
 export function tokenExpiry(token: string): number | undefined {
   return expiresAt(token);
+}
+
+/** `watchUserChannel` for as long as the component is shown (the latest callbacks are called). */
+export function useUserChannel<C extends UserChannel>(channel: C, event: (data: UserChannelData<C>) => void, subscribed: () => void): void {
+  const latest = useRef({ event, subscribed });
+  latest.current = { event, subscribed };
+  useEffect(
+    () =>
+      watchUserChannel(channel, {
+        event: (d) => latest.current.event(d),
+        subscribed: () => latest.current.subscribed(),
+      }),
+    [channel],
+  );
 }

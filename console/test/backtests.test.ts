@@ -1,6 +1,7 @@
 // The backtests screen in a real Chromium against a real `serve` on the simulator: a backtest from
 // the form to its report, curve and trades; refusals by their field and the daily budget's wait; a
-// sweep ranked; cancel and delete; another user's backtest; axe and the phone width.
+// sweep ranked; cancel and delete; progress from the stream; another user's backtest; axe and the
+// phone width.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
@@ -88,6 +89,10 @@ async function finished(token: string, id: string): Promise<Backtest> {
 
 function calls(g: Guarded, method: string, path: RegExp) {
   return g.requests.filter((r) => r.method() === method && path.test(new URL(r.url()).pathname));
+}
+
+async function streamLive(p: Page): Promise<void> {
+  await until("the stream to be live", async () => (await textOf(p.locator(".stream-status"))) === "● Live");
 }
 
 async function status(p: Page): Promise<string> {
@@ -314,7 +319,7 @@ test("a sweep: its combinations ranked, and choosing one shows its report, curve
   await g.done();
 });
 
-test("cancel a running backtest, then delete it; leaving a running backtest's page stops reading it", async () => {
+test("cancel a running backtest, then delete it; a running backtest followed on the stream, and no longer once its page is left", async () => {
   const { token, account } = await trader();
   const long = await queueLong(token, account);
   const g = await page();
@@ -346,20 +351,31 @@ test("cancel a running backtest, then delete it; leaving a running backtest's pa
   await g.done();
 
   // Another long one (another user's: the first counts against its user's daily budget): its page
-  // reads it every second, and stops when the page is left.
+  // follows it on the stream, its progress moving with no read, and unsubscribes once left.
   const other = await trader();
   const second = await queueLong(other.token, other.account);
   const h = await page();
+  const sent: string[] = [];
+  h.page.on("websocket", (ws) => ws.on("framesent", (f) => void sent.push(String(f.payload))));
   await signedIn(h, `/console/backtests/${second.id}`, other.token);
   await until("running", async () => /^▶ Running \d+ %$/.test(await status(h.page)), 30_000);
+  await streamLive(h.page);
+  await sleep(500); // the read that follows the stream's subscription
   const path = new RegExp(`^/api/v1/backtests/${second.id}$`);
-  await until("read again while running", () => calls(h, "GET", path).length >= 3);
+  const readsRunning = calls(h, "GET", path).length;
+  const progress = () => h.page.locator("#bt-progress").getAttribute("value");
+  const at = await progress();
+  await until("its progress moves", async () => (await progress()) !== at, 30_000);
+  assert.equal(calls(h, "GET", path).length, readsRunning, "followed on the stream, not read again");
   await h.page.getByRole("link", { name: "Journal" }).click();
   await heading(h.page, "Journal");
-  await sleep(300);
-  const afterLeaving = calls(h, "GET", path).length;
-  await sleep(2500);
-  assert.equal(calls(h, "GET", path).length, afterLeaving, "no polling once the page is left");
+  const unsubscribed = () =>
+    sent.some((f) => {
+      const m = JSON.parse(f) as { type?: string; id?: string };
+      return m.type === "unsubscribe" && m.id === "backtests";
+    });
+  await until("the backtests channel left", unsubscribed);
+  assert.equal(calls(h, "GET", path).length, readsRunning, "not read once the page is left");
   await apiCall(service, other.token, "DELETE", `/api/v1/backtests/${second.id}`);
   await h.done();
 });
@@ -405,6 +421,8 @@ test("a backtest that fails says why, and is no longer read", async () => {
   await signedIn(g, `/console/backtests/${failing.id}`, token);
   await until("failed", async () => (await status(g.page)) === `✗ Failed: ${MESSAGES.symbol_not_found}`);
   assert.equal(calls(g, "GET", /\/(equity|trades)$/).length, 0, "nothing to draw");
+  await streamLive(g.page);
+  await sleep(500); // the read that follows the stream's subscription
   const reads = calls(g, "GET", new RegExp(`^/api/v1/backtests/${failing.id}$`)).length;
   await sleep(2500);
   assert.equal(calls(g, "GET", new RegExp(`^/api/v1/backtests/${failing.id}$`)).length, reads);

@@ -681,6 +681,7 @@ test("every screen: axe finds no serious or critical violation; screenshots", as
     ["history", "History"],
     ["journal", "Journal"],
     ["algorithms", "Algorithms"],
+    ["bots", "Bots"],
     ["backtests", "Backtests"],
     ["accounts", "Accounts"],
   ] as const) {
@@ -696,6 +697,7 @@ test("every screen: axe finds no serious or critical violation; screenshots", as
     }
     if (path === "history") await g.page.getByTestId("deals").waitFor();
     if (path === "backtests") await seeText(g.page, "No backtest yet.");
+    if (path === "bots") await seeText(g.page, "No bot yet on this account.");
     await screenshot(g.page, `screen-${path}`);
     assert.deepEqual(await axe(g.page), [], `on ${path}`);
   }

@@ -27,8 +27,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The simulator's accounts for the tests: 40 of their own, one with an investor password. */
+/** The simulator's accounts for the tests: 40 of their own (hedging), each with an investor password, then two netting ones. */
 export const SERVER = "Console-Demo";
+/** Accounts `login(n)` for these `n` keep one position per symbol (netting). */
+export const NETTING = [41, 42];
 export function login(n: number): { login: string; password: string; investor: string } {
   const l = 70000 + n;
   return { login: String(l), password: `Pw-${l}!`, investor: `Inv-${l}!` };
@@ -46,7 +48,7 @@ leverage = 100
 margin_mode = "hedging"
 trade_mode = "demo"
 `;
-  for (let n = 1; n <= 40; n++) {
+  for (let n = 1; n <= 42; n++) {
     const a = login(n);
     toml += `
 [[accounts]]
@@ -58,7 +60,7 @@ name = "Trader ${n}"
 balance = 10000.0
 currency = "USD"
 leverage = 100
-margin_mode = "hedging"
+margin_mode = "${NETTING.includes(n) ? "netting" : "hedging"}"
 trade_mode = "demo"
 `;
   }

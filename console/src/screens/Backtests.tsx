@@ -1,17 +1,18 @@
 // Backtests: a form (strategy or saved configuration, its parameters drawn from the strategy's JSON
 // Schema, the window, the model, the costs and an optional sweep grid), the user's backtests page by
 // page, and one backtest's page (/console/backtests/<id>): its status and progress, its report, its
-// equity curve with the min/max band, its trades, and for a sweep the ranked combinations. There is
-// no backtest channel on the stream: a queued or running backtest is read again every second while
-// its page is open, and no longer once it has finished or the page is left.
+// equity curve with the min/max band, its trades, and for a sweep the ranked combinations. Status
+// and progress come from the stream's `backtests` channel (no polling); what is shown is read again
+// after a reconnection, as the stream has no backlog.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { components } from "@mt5-bridge/client";
 import type { ComponentChildren } from "preact";
 import { describe, fieldError, type Shown } from "../errors.js";
 import { MESSAGES } from "../messages.js";
-import { api, call, toast, useStore } from "../state.js";
+import { api, call, toast, useStore, useUserChannel } from "../state.js";
 import { Dialog, ErrorText, Field, Pnl, Side, Time, money, price } from "../ui.js";
-import { listAll, type Builtin, type Prop, type Saved } from "./Algorithms.js";
+import { listAll, type Builtin, type Saved } from "./Algorithms.js";
+import { ParameterFields, StrategySelect, chosenStrategy, numberOr, parametersOf, propsOf, typed } from "../params.js";
 import { EquityChart, EquityTable, equitySummary, type EquityPoint } from "./EquityChart.js";
 
 type Backtest = components["schemas"]["BacktestView"];
@@ -23,7 +24,8 @@ type Status = components["schemas"]["BacktestStatus"];
 
 const LIST_PAGE = 20;
 const TRADES_PAGE = 50;
-const POLL_MS = 1000;
+/** A read that failed for a reason that can pass (the network, the database) is tried again after this. */
+const RETRY_MS = 2000;
 
 const METRICS: [RankMetric, string][] = [
   ["net_profit", "Net profit"],
@@ -49,6 +51,20 @@ const STATUS: Record<Status, [string, string]> = {
 };
 
 const active = (s: Status) => s === "queued" || s === "running";
+
+const STAGE: Record<Status, number> = { queued: 0, running: 1, done: 2, failed: 2, canceled: 2 };
+
+/** The later of two versions of a backtest (a read that started before an event does not undo it). */
+function later(a: Backtest | undefined, b: Backtest): Backtest {
+  if (!a) return b;
+  const d = STAGE[a.status] - STAGE[b.status];
+  return d > 0 || (d === 0 && a.status === b.status && a.progress > b.progress) ? a : b;
+}
+
+/** A backtest as the list shows it (the list's pages carry each one's best result only). */
+function listed(b: Backtest): Backtest {
+  return { ...b, results: b.results.slice(0, 1) };
+}
 
 /** The backtest named by the address (/console/backtests/<id>), if any. */
 function idFromPath(): string | undefined {
@@ -148,21 +164,6 @@ function isoLocal(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-/** A number when the text is one; else the text itself, for the service to name what is wrong. */
-function numberOr(v: string): number | string {
-  const t = v.trim();
-  const n = Number(t);
-  return t !== "" && Number.isFinite(n) ? n : t;
-}
-
-function typed(p: Prop | undefined, v: string): unknown {
-  const t = Array.isArray(p?.type) ? p.type : [p?.type];
-  if (t.includes("null") && v.trim() === "null") return null;
-  if (t.includes("number") || t.includes("integer")) return numberOr(v);
-  if (t.includes("boolean")) return v.trim() === "true" ? true : v.trim() === "false" ? false : v.trim();
-  return v.trim();
-}
-
 /** A datetime-local value as RFC 3339 (the browser's zone), or as typed for the service to refuse. */
 function instant(v: string): string {
   const d = new Date(v);
@@ -173,8 +174,6 @@ interface SweepRow {
   key: string;
   values: string;
 }
-
-type PropWithEnum = Prop & { enum?: unknown[] };
 
 function BacktestsHome() {
   return (
@@ -210,21 +209,12 @@ function BacktestForm() {
       .catch((e) => setError(describe(e)));
   }, []);
 
-  const saved = list?.saved.find((a) => a.id === chosen);
-  const builtin = list?.builtin.find((b) => b.name === (saved ? saved.kind : chosen));
-  const props = ((builtin?.parameters as { properties?: Record<string, PropWithEnum> } | undefined)?.properties ?? {}) as Record<
-    string,
-    PropWithEnum
-  >;
+  const { saved, builtin } = chosenStrategy(list, chosen);
+  const props = propsOf(builtin);
   const swept = new Set(sweep.map((r) => r.key).filter(Boolean));
 
   function body(): Record<string, unknown> {
-    const parameters: Record<string, unknown> = {};
-    for (const [k, p] of Object.entries(props)) {
-      const v = (values[k] ?? "").trim();
-      if (v === "" || swept.has(k)) continue;
-      parameters[k] = typed(p, v);
-    }
+    const parameters = parametersOf(props, values, swept);
     const b: Record<string, unknown> = {
       account_id: s.accountId,
       algorithm_id: chosen,
@@ -287,71 +277,20 @@ function BacktestForm() {
         On the chosen account's broker history and terms ({s.accounts?.find((a) => a.id === s.accountId)?.account_name ?? "no account"}); nothing
         is sent to the broker.
       </p>
-      <Field id="bt-algo" label="Strategy or saved configuration" name="algorithm_id" error={error}>
-        {(a) => (
-          <select {...a} value={chosen} onChange={(e) => setChosen((e.target as HTMLSelectElement).value)}>
-            <optgroup label="Built-in strategies">
-              {(list?.builtin ?? [{ name: "ma_crossover", description: "", parameters: {} }]).map((b) => (
-                <option key={b.name} value={b.name}>
-                  {b.name}
-                </option>
-              ))}
-            </optgroup>
-            {!!list?.saved.length && (
-              <optgroup label="Saved configurations">
-                {list.saved.map((a) => (
-                  <option key={a.id} value={a.id}>
-                    {a.name} ({a.kind})
-                  </option>
-                ))}
-              </optgroup>
-            )}
-          </select>
-        )}
-      </Field>
+      <StrategySelect id="bt-algo" label="Strategy or saved configuration" list={list} value={chosen} onChange={setChosen} error={error} />
       {builtin?.description && <p class="hint">{builtin.description}</p>}
       <fieldset>
         <legend>Parameters</legend>
-        <div class="grid">
-          {Object.entries(props).map(([k, p]) => (
-            <Field
-              key={k}
-              id={`bt-p-${k}`}
-              label={k.replace(/_/g, " ")}
-              name={`parameters.${k}`}
-              error={error}
-              hint={[
-                swept.has(k) ? "swept below" : "",
-                p.description,
-                p.default !== undefined ? `default ${String(p.default)}` : "",
-                saved && saved.parameters[k] !== undefined ? `saved ${String(saved.parameters[k])}` : "",
-              ]
-                .filter(Boolean)
-                .join(" · ")}
-            >
-              {(a) =>
-                Array.isArray(p.enum) ? (
-                  <select {...a} value={values[k] ?? ""} disabled={swept.has(k)} onChange={(e) => setValues({ ...values, [k]: (e.target as HTMLSelectElement).value })}>
-                    <option value="">{p.default !== undefined ? `default (${String(p.default)})` : "—"}</option>
-                    {p.enum.map((v) => (
-                      <option key={String(v)} value={String(v)}>
-                        {String(v)}
-                      </option>
-                    ))}
-                  </select>
-                ) : (
-                  <input
-                    {...a}
-                    value={values[k] ?? ""}
-                    disabled={swept.has(k)}
-                    inputMode={p.type === "string" ? undefined : "decimal"}
-                    onInput={(e) => setValues({ ...values, [k]: (e.target as HTMLInputElement).value })}
-                  />
-                )
-              }
-            </Field>
-          ))}
-        </div>
+        <ParameterFields
+          idPrefix="bt-p-"
+          schema={props}
+          values={values}
+          onChange={setValues}
+          error={error}
+          note={(k) => (swept.has(k) ? "swept below" : undefined)}
+          current={saved?.parameters}
+          disabled={(k) => swept.has(k)}
+        />
       </fieldset>
       <fieldset>
         <legend>Window and model</legend>
@@ -485,6 +424,10 @@ function BacktestList() {
   const [error, setError] = useState<string>();
   const cursor = cursors[cursors.length - 1];
 
+  const [reads, setReads] = useState(0);
+  /** The latest version of each backtest the stream sent, so a slower read does not undo it. */
+  const seen = useRef(new Map<string, Backtest>());
+
   useEffect(() => {
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -492,13 +435,14 @@ function BacktestList() {
       try {
         const r = await call(api().GET("/api/v1/backtests", { params: { query: { limit: LIST_PAGE, ...(cursor ? { cursor } : {}) } } }));
         if (stop) return;
-        setRows(r.backtests);
+        setRows(r.backtests.map((b) => later(seen.current.get(b.id), b)));
         setNext(r.next_cursor);
         setError(undefined);
-        // Unfinished ones are read again until they finish (there is no backtest channel).
-        if (r.backtests.some((b) => active(b.status))) timer = setTimeout(read, 2 * POLL_MS);
       } catch (e) {
-        if (!stop) setError(describe(e).text);
+        if (stop) return;
+        const d = describe(e);
+        setError(d.text);
+        if (d.code !== "validation_failed" && d.code !== "unauthorized") timer = setTimeout(read, RETRY_MS);
       }
     };
     void read();
@@ -506,7 +450,19 @@ function BacktestList() {
       stop = true;
       clearTimeout(timer);
     };
-  }, [cursor]);
+  }, [cursor, reads]);
+
+  useUserChannel(
+    "backtests",
+    (b) => {
+      const row = listed(b);
+      seen.current.set(b.id, row);
+      if (rows?.some((r) => r.id === b.id)) setRows((rs) => rs?.map((r) => (r.id === b.id ? later(r, row) : r)));
+      // A backtest queued elsewhere: the first page (newest first) is read again to show it.
+      else if (rows && !cursor && b.status === "queued") setReads((n) => n + 1);
+    },
+    () => setReads((n) => n + 1),
+  );
 
   const page = cursors.length;
   return (
@@ -601,22 +557,39 @@ function BacktestPage({ id }: { id: string }) {
   const [busy, setBusy] = useState(false);
   const [confirming, setConfirming] = useState(false);
 
+  const [reads, setReads] = useState(0);
+  /** Not found: final, not read again. */
+  const missing = useRef(false);
+  /** A read on its way, and whether the stream asked for another meanwhile (read after it). */
+  const reading = useRef(false);
+  const again = useRef(false);
+
   useEffect(() => {
+    if (missing.current) return;
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const read = async () => {
+      reading.current = true;
       try {
         const b = await call(api().GET("/api/v1/backtests/{backtest_id}", { params: { path: { backtest_id: id } } }));
         if (stop) return;
-        setBt(b);
+        setBt((was) => later(was, b));
         setError(undefined);
-        if (active(b.status)) timer = setTimeout(read, POLL_MS);
       } catch (e) {
         if (stop) return;
         const d = describe(e);
         setError(d);
         // A refusal that can pass (the network, the database) is tried again; "not found" is final.
-        if (!["backtest_not_found", "validation_failed", "unauthorized"].includes(d.code)) timer = setTimeout(read, 2 * POLL_MS);
+        if (["backtest_not_found", "validation_failed", "unauthorized"].includes(d.code)) missing.current = d.code !== "unauthorized";
+        else timer = setTimeout(read, RETRY_MS);
+      } finally {
+        if (!stop) {
+          reading.current = false;
+          if (again.current && !missing.current) {
+            again.current = false;
+            setReads((n) => n + 1);
+          }
+        }
       }
     };
     void read();
@@ -624,7 +597,17 @@ function BacktestPage({ id }: { id: string }) {
       stop = true;
       clearTimeout(timer);
     };
-  }, [id]);
+  }, [id, reads]);
+
+  useUserChannel(
+    "backtests",
+    (b) => b.id === id && setBt((was) => later(was, b)),
+    () => {
+      if (missing.current) return;
+      if (reading.current) again.current = true;
+      else setReads((n) => n + 1);
+    },
+  );
 
   const back = (
     <p>
@@ -669,7 +652,7 @@ function BacktestPage({ id }: { id: string }) {
     try {
       const b = await removeBacktest(id);
       if (b) {
-        setBt(b);
+        setBt((was) => later(was, b));
         toast("Backtest canceled.");
       } else {
         toast("Backtest deleted.");

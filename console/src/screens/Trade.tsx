@@ -302,6 +302,14 @@ const TYPES = [
 interface InProgress {
   key: string;
   status: string;
+  /** The journal entry the service named (`details.journal_id`), when it did. */
+  journalId?: string;
+}
+
+/** `details.journal_id` of a refusal, when it carries one. */
+function journalIdOf(e: ApiError): string | undefined {
+  const d = e.details as { journal_id?: unknown } | null | undefined;
+  return d && typeof d.journal_id === "string" ? d.journal_id : undefined;
 }
 
 function Ticket() {
@@ -312,7 +320,13 @@ function Ticket() {
   const [result, setResult] = useState<string>();
   const [busy, setBusy] = useState(false);
   const [retry, setRetry] = useState(false);
-  const [progress, setProgress] = useState<InProgress>();
+  const [progress, setProgressState] = useState<InProgress>();
+  /** What is followed now, for answers that arrive after it changed. */
+  const following = useRef<InProgress | undefined>(undefined);
+  const setProgress = (p: InProgress | undefined) => {
+    following.current = p;
+    setProgressState(p);
+  };
   const [readOnly, setReadOnly] = useState(false);
   const inFlight = useRef(false);
   /** One key per submission; a retry of the same submission reuses it. */
@@ -337,25 +351,26 @@ function Ticket() {
     };
   }, [f.symbol, s.accountId]);
 
-  useEffect(
-    () =>
-      watchJournal((e: JournalEntry) => {
-        if (!progress || e.idempotency_key !== progress.key) return;
-        if (e.status === "done") {
-          setProgress(undefined);
-          setResult(`Order executed: ${e.order ?? ""} at ${price(e.price)}.`);
-          key.current = null;
-        } else if (e.status === "pending" || e.status === "unknown") {
-          setProgress({ ...progress, status: e.status });
-        } else {
-          setProgress(undefined);
-          setResult(undefined);
-          setError({ code: e.status, text: `The order was not executed (${e.status}${e.error ? `: ${e.error}` : ""}).`, fields: [] });
-          key.current = null;
-        }
-      }),
-    [progress],
-  );
+  /** The followed entry's news (from the stream, or read once): its outcome when it has settled. */
+  function settle(e: JournalEntry) {
+    const p = following.current;
+    if (!p || !(e.idempotency_key === p.key || (p.journalId !== undefined && e.id === p.journalId))) return;
+    if (e.status === "done") {
+      setProgress(undefined);
+      setResult(`Order executed: ${e.order ?? ""} at ${price(e.price)}.`);
+      key.current = null;
+    } else if (e.status === "pending" || e.status === "unknown") {
+      if (e.status !== p.status) setProgress({ ...p, status: e.status });
+    } else {
+      setProgress(undefined);
+      setResult(undefined);
+      setError({ code: e.status, text: `The order was not executed (${e.status}${e.error ? `: ${e.error}` : ""}).`, fields: [] });
+      key.current = null;
+    }
+  }
+  const settleLatest = useRef(settle);
+  settleLatest.current = settle;
+  useEffect(() => watchJournal((e) => settleLatest.current(e)), []);
 
   const set = (k: keyof typeof f) => (e: Event) => {
     setF({ ...f, [k]: (e.target as HTMLInputElement).value });
@@ -390,8 +405,15 @@ function Ticket() {
       setRetry(false);
     } catch (e) {
       if (e instanceof ApiError && (e.code === "request_in_progress" || e.code === "order_outcome_unknown")) {
-        setProgress({ key: k, status: e.code === "request_in_progress" ? "pending" : "unknown" });
+        const journalId = journalIdOf(e);
+        setProgress({ key: k, status: e.code === "request_in_progress" ? "pending" : "unknown", journalId });
         setRetry(false);
+        // Followed by its entry on the `orders` stream; read once too, in case it settled before.
+        if (journalId) {
+          call(api().GET("/api/v1/journal/{id}", { params: { path: { id: journalId } } }))
+            .then((r) => settle(r.entry))
+            .catch(() => undefined);
+        }
       } else {
         const shown = describe(e);
         setError(shown);
