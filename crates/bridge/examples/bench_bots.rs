@@ -310,21 +310,35 @@ async fn run_once(
         users.push(c.await.map_err(|e| format!("connect task: {e}"))??);
     }
     let users = Arc::new(users);
+    // Each user's bots one after the other, the users in parallel (a creation reads the account).
+    let mut creations = Vec::new();
     for u in users.iter() {
-        for b in 0..bots_per {
-            let r = client
-                .post(format!("{base}/api/v1/bots"))
-                .bearer_auth(&u.token)
-                .json(&json!({"name": format!("b{b}"), "account_id": u.account_id,
-                    "algorithm_id": "ma_crossover", "dry_run": true,
-                    "parameters": {"symbol": SYMBOLS[b % SYMBOLS.len()], "timeframe": "M1"}}))
-                .send()
-                .await
-                .map_err(|e| format!("bot: {e}"))?;
-            if r.status().as_u16() != 201 {
-                return Err(format!("bot: {}", r.text().await.unwrap_or_default()));
+        let (client, base, token, account) = (
+            client.clone(),
+            base.clone(),
+            u.token.clone(),
+            u.account_id.clone(),
+        );
+        creations.push(tokio::spawn(async move {
+            for b in 0..bots_per {
+                let r = client
+                    .post(format!("{base}/api/v1/bots"))
+                    .bearer_auth(&token)
+                    .json(&json!({"name": format!("b{b}"), "account_id": account,
+                        "algorithm_id": "ma_crossover", "dry_run": true,
+                        "parameters": {"symbol": SYMBOLS[b % SYMBOLS.len()], "timeframe": "M1"}}))
+                    .send()
+                    .await
+                    .map_err(|e| format!("bot: {e}"))?;
+                if r.status().as_u16() != 201 {
+                    return Err(format!("bot: {}", r.text().await.unwrap_or_default()));
+                }
             }
-        }
+            Ok::<(), String>(())
+        }));
+    }
+    for c in creations {
+        c.await.map_err(|e| format!("bot task: {e}"))??;
     }
     let total = (users_n * bots_per) as i64;
     let sqlite = format!("sqlite://{}", dir.path().join("bridge.db").display());
