@@ -45,7 +45,10 @@ const SYMBOLS: [&str; 5] = ["EURUSD", "GBPUSD", "USDJPY", "USDCHF", "EURJPY"];
 const METRICS_TOKEN: &str = "bench-bots-metrics-token-0123456789";
 
 #[derive(Debug, Parser)]
-#[command(name = "bench_bots", about = "Bar-close waves of bots through the pool")]
+#[command(
+    name = "bench_bots",
+    about = "Bar-close waves of bots through the pool"
+)]
 struct Args {
     /// Scenarios `USERSxBOTS` (one account per user), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "200x1,100x10")]
@@ -294,8 +297,10 @@ async fn run_once(
         let req = client
             .post(format!("{base}/api/v1/accounts/connect"))
             .bearer_auth(&token)
-            .json(&json!({"account_name": spec.name, "login": spec.login.to_string(),
-                "password": spec.password.expose_secret(), "server": spec.server}));
+            .json(
+                &json!({"account_name": spec.name, "login": spec.login.to_string(),
+                "password": spec.password.expose_secret(), "server": spec.server}),
+            );
         connects.push(tokio::spawn(async move {
             let r = req.send().await.map_err(|e| format!("connect: {e}"))?;
             let v: Value = r.json().await.unwrap_or(Value::Null);
