@@ -232,7 +232,12 @@ pub struct CreateBacktestRequest {
     pub account_id: Option<Uuid>,
     /// A built-in strategy's name, or a saved configuration's id (its kind and parameters are
     /// copied now). Required unless `bot_id`.
-    #[schema(required = false, min_length = 1, max_length = 255)]
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub algorithm_id: Option<String>,
     /// Backtest a bot: its account, strategy and parameters over its live period (`from`, `to`
     /// default to its creation and now), under its magic number; each result's `live` compares
@@ -525,9 +530,14 @@ pub async fn create(
         }
     }
     if let Some(k) = missing.first() {
-        return Err(ApiError::validation(
+        // A null is not a value of the field; left out, it is required unless `bot_id` (a rule
+        // across fields).
+        if body.get(*k).is_some_and(Value::is_null) {
+            return Err(ApiError::validation(*k, "must not be null"));
+        }
+        return Err(ApiError::combination(
             *k,
-            "is required (unless `bot_id` is given)",
+            "is required unless `bot_id` is given",
         ));
     }
     let (Some(account_id), Some(algorithm_id), Some(from), Some(req_to)) =

@@ -125,13 +125,21 @@ fn object(f: &mut Fields<'_>, name: &'static str, _: &Rule) -> Opt<Map<String, V
 #[derive(ToSchema, Request)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBotRequest {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
     /// One of the user's accounts.
     pub account_id: Uuid,
     /// A built-in strategy's name, or a saved configuration's id (its kind and parameters are
     /// copied now: later edits of the configuration do not change the bot).
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub algorithm_id: String,
     /// The strategy's parameters (over a configuration's), validated as `/algorithms/execute`
     /// validates them.
