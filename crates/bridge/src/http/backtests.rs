@@ -530,11 +530,7 @@ pub async fn create(
         }
     }
     if let Some(k) = missing.first() {
-        // A null is not a value of the field; left out, it is required unless `bot_id` (a rule
-        // across fields).
-        if body.get(*k).is_some_and(Value::is_null) {
-            return Err(ApiError::validation(*k, "must not be null"));
-        }
+        // Left out (or null): required unless `bot_id`, a rule across fields.
         return Err(ApiError::combination(
             *k,
             "is required unless `bot_id` is given",
