@@ -928,3 +928,39 @@ async fn a_bot_is_backtested_over_its_live_period_and_compared_with_its_live_tra
     assert_eq!(s, 202, "{plain}");
     assert!(plain["request"].get("bot").is_none(), "{plain}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_lost_to_the_trade_limit_is_a_skipped_intent_and_a_refused_bar() {
+    let sim = common::sim_config();
+    let t = common::signal_time(&sim, &params());
+    let (app, _clock) = app_at(common::Db::Sqlite, sim, t, |env| {
+        env.insert("TRADE_LIMIT_PER_HOUR", "1".into());
+    })
+    .await;
+    let (tok, account) = app.trader(10001).await;
+    // The account's one order of the hour, placed by hand.
+    let (s, o) = app
+        .post(
+            routes::ORDERS,
+            &tok,
+            json!({"symbol": "EURUSD", "type": "buy", "volume": 0.01}),
+        )
+        .await;
+    assert_eq!(s, 200, "{o}");
+    let id = create(&app, &tok, bot_body(&account, "limited")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = until(&app, &tok, &id, "pass", |b| b["passes"] == 1).await;
+    assert_eq!(b["trades"], 0, "{b}");
+    assert_eq!(b["refused_bars"], 1, "{b}");
+    assert_eq!(b["state"], "running");
+    let skipped = b["last_run"]["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["reason"].as_str().unwrap().contains("trades_per_account")),
+        "{b}"
+    );
+    assert_eq!(positions(&app, &tok).await.len(), 1, "only the manual one");
+}
