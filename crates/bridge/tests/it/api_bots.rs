@@ -964,3 +964,48 @@ async fn an_entry_lost_to_the_trade_limit_is_a_skipped_intent_and_a_refused_bar(
     );
     assert_eq!(positions(&app, &tok).await.len(), 1, "only the manual one");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_creates_on_a_netting_symbol_leave_one_bot_and_magics_stay_unique() {
+    let (app, _clock, _t) = app_at_signal(common::Db::Sqlite).await;
+    let tok = app.token(Uuid::new_v4());
+    let netting = app
+        .connect(&tok, 10002, "Sim-10002!", "Sim-Demo", "netting")
+        .await;
+    let mut body = bot_body(&netting, "race");
+    body["dry_run"] = json!(true);
+    let tries: Vec<_> = (0..6)
+        .map(|_| app.post(routes::BOTS, &tok, body.clone()))
+        .collect();
+    let answers = futures_util::future::join_all(tries).await;
+    let made: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == 201)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(made.len(), 1, "{answers:?}");
+    assert!(answers
+        .iter()
+        .all(|(s, b)| *s == 201 || (*s == 409 && code(b) == "bot_symbol_taken")));
+    // Other symbols at once: each gets its own magic.
+    let tries: Vec<_> = ["GBPUSD", "USDJPY", "USDCHF", "EURJPY"]
+        .iter()
+        .map(|s| {
+            let mut b = body.clone();
+            b["parameters"]["symbol"] = json!(s);
+            app.post(routes::BOTS, &tok, b)
+        })
+        .collect();
+    let mut magics: Vec<i64> = futures_util::future::join_all(tries)
+        .await
+        .iter()
+        .map(|(s, b)| {
+            assert_eq!(*s, 201, "{b}");
+            b["magic"].as_i64().unwrap()
+        })
+        .collect();
+    magics.push(made[0]["magic"].as_i64().unwrap());
+    magics.sort_unstable();
+    magics.dedup();
+    assert_eq!(magics.len(), 5, "{magics:?}");
+}
