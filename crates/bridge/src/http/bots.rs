@@ -201,7 +201,9 @@ pub struct BotsQuery {
 
 fn utc_of_bar(state: &AppState, server: Option<&str>, bar: i64) -> Option<String> {
     let offset = server
-        .and_then(|s| state.server_clocks.current(s, std::time::Instant::now()))
+        // The last measured offset, however old: a reading past its refresh is still the best
+        // known (`current` answers None then, which would show server time as UTC).
+        .and_then(|s| state.server_clocks.last_known(s))
         .unwrap_or(0);
     time::OffsetDateTime::from_unix_timestamp(bar.saturating_sub(offset))
         .ok()
