@@ -87,7 +87,10 @@ impl ServerClocks {
     /// The last offset measured for the server, however old (None: never measured).
     pub fn last_known(&self, server: &str) -> Option<i64> {
         let servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
-        servers.get(&key(server)).filter(|r| r.known).map(|r| r.offset_s)
+        servers
+            .get(&key(server))
+            .filter(|r| r.known)
+            .map(|r| r.offset_s)
     }
 
     /// Whether the server's offset is stale (its last measurement found nothing). A server never
