@@ -13,8 +13,8 @@ use crate::state::AppState;
 use crate::store::algorithms::{NewAlgorithmRun, RunFinish, RUN_DONE, RUN_FAILED};
 use crate::store::{AccountRow, UserCtx};
 use crate::trading::{
-    on_terminal, request_hash, risk_refusal, submit, Close, Command, Guard, HeldBack, Intent,
-    Place, Source,
+    on_terminal, request_hash, risk_refusal, submit, submit_on, Close, Command, Guard, HeldBack,
+    Intent, Leased, Place, Source,
 };
 use mt5::util::PriceGrid;
 use mt5::{AccountTradeMode, PositionFilter, RatesRange, SymbolInfo, TradePosition};
@@ -208,6 +208,7 @@ async fn pass(
             state,
             account: ex.account,
             limits,
+            lease: None,
         };
         driver::pass(ex.strategy, &ex.params, &market, magic, &mut venue).await
     } else {
@@ -218,6 +219,8 @@ async fn pass(
             algorithm_id: &ex.algorithm_id,
             run_id,
             symbol: &v.symbol,
+            lease: None,
+            budget_spent: false,
         };
         driver::pass(ex.strategy, &ex.params, &market, magic, &mut venue).await
     }
@@ -229,12 +232,21 @@ pub(crate) struct DryRun<'a> {
     pub(crate) state: &'a AppState,
     pub(crate) account: &'a AccountRow,
     pub(crate) limits: &'a RiskLimits,
+    /// The terminal a bot wave holds for the account; `None` takes one from the pool.
+    pub(crate) lease: Option<&'a Leased>,
 }
 
 #[async_trait::async_trait]
 impl Venue for DryRun<'_> {
     async fn enter(&mut self, entry: &Entry) -> ApiResult<Sent> {
-        let refusal = risk_refusal(self.state, self.account, self.limits, &entry.request).await?;
+        let refusal = risk_refusal(
+            self.state,
+            self.account,
+            self.limits,
+            &entry.request,
+            self.lease,
+        )
+        .await?;
         Ok(match refusal {
             Some(r) => Sent::Skipped(format!("risk_limit_exceeded: {}", r.message)),
             None => Sent::Filled {
@@ -265,9 +277,24 @@ pub(crate) struct Live<'a> {
     pub(crate) run_id: Uuid,
     /// The symbol as the strategy saw it.
     pub(crate) symbol: &'a SymbolInfo,
+    /// The terminal a bot wave holds for the account; `None` takes one from the pool.
+    pub(crate) lease: Option<&'a Leased>,
+    /// Whether an order was answered `429 refusals_per_user` (the user's refusal budget spent).
+    pub(crate) budget_spent: bool,
 }
 
 impl Live<'_> {
+    async fn submit(&mut self, intent: Intent) -> ApiResult<crate::trading::Done> {
+        let done = match self.lease {
+            Some(lease) => submit_on(self.state, self.user, self.account, intent, lease).await,
+            None => submit(self.state, self.user, self.account, intent).await,
+        };
+        if let Err(ApiError::RateLimited { scope, .. }) = &done {
+            self.budget_spent |= *scope == crate::trading::RefusalBudget::SCOPE;
+        }
+        done
+    }
+
     fn source(&self) -> Source {
         Source::Algorithm {
             algorithm_id: self.algorithm_id.to_string(),
@@ -311,7 +338,7 @@ impl Venue for Live<'_> {
             source: self.source(),
         };
         Ok(
-            match submit(self.state, self.user, self.account, intent).await {
+            match self.submit(intent).await {
                 Ok(done) => {
                     let result = done.result.as_deref();
                     Sent::Filled {
@@ -343,7 +370,7 @@ impl Venue for Live<'_> {
             source: self.source(),
         };
         Ok(
-            match submit(self.state, self.user, self.account, intent).await {
+            match self.submit(intent).await {
                 Ok(done) => {
                     let result = done.result.as_deref();
                     Sent::Filled {

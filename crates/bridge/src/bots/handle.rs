@@ -28,6 +28,8 @@ pub struct Bots {
     /// This replica, as `bot_passes.replica` and `bot_waves.replica` name it.
     replica: String,
     tasks: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+    /// The latest closed bars per (trade server, symbol, timeframe), shared by the waves.
+    pub latest: crate::bars::latest::Latest,
 }
 
 impl Bots {
@@ -37,6 +39,7 @@ impl Bots {
             bell: Notify::new(),
             replica: process_run_id.to_string(),
             tasks: std::sync::Mutex::new(Vec::new()),
+            latest: crate::bars::latest::Latest::default(),
         }
     }
 

@@ -6,11 +6,15 @@
 //! claim of (bot, bar) is written before anything is sent, the checks that skip or stop a bot run,
 //! and the shared strategy driver decides, through the order pipeline (live) or the dry-run venue.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use mt5::enums::Mt5Enum as _;
 use mt5::util::PriceGrid;
-use mt5::{AccountInfo, AccountTradeMode, Rate, RatesRange, SymbolInfo, Timeframe, TradePosition};
+use mt5::{
+    AccountInfo, AccountTradeMode, Rate, RatesRange, SymbolInfo, TerminalError, Timeframe,
+    TradePosition,
+};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -19,6 +23,8 @@ use super::reason;
 use super::rules::{bar_end, closed_only, missed_between, next_boundary, OFFSET_SENSITIVE_ABOVE_S};
 use crate::algorithms::driver::{self, Entry, Exit, Market, Sent, Venue};
 use crate::algorithms::executor::{DryRun, Live};
+use crate::bars::latest::LatestSeries;
+use crate::trading::Leased;
 use crate::algorithms::strategies::{find, Params, Strategy};
 use crate::error::{ApiError, ApiResult};
 use crate::pool::Purpose;
@@ -41,9 +47,10 @@ struct Read {
 }
 
 /// A bot whose copied configuration is valid.
+#[derive(Clone)]
 struct Ready {
     bot: BotRow,
-    strategy: Box<dyn Strategy>,
+    strategy: Arc<dyn Strategy>,
     params: Params,
 }
 
@@ -160,7 +167,7 @@ pub async fn run(state: &AppState, user_id: Uuid, account_id: Uuid, bots: Vec<Bo
         match valid {
             Some((strategy, params)) => ready.push(Ready {
                 bot,
-                strategy,
+                strategy: Arc::from(strategy),
                 params,
             }),
             None => set_state(state, &bot, FAULTED, reason::INVALID_CONFIGURATION).await,
@@ -169,59 +176,53 @@ pub async fn run(state: &AppState, user_id: Uuid, account_id: Uuid, bots: Vec<Bo
     if ready.is_empty() {
         return;
     }
-    let mut read = read_all(state, &row, &ready, &limits).await;
-    if matches!(read, Err(ApiError::ReadOnlyAccount)) && ready.iter().any(|r| r.bot.dry_run) {
+    let wave = Wave {
+        state: state.clone(),
+        ctx,
+        row: row.clone(),
+        limits,
+        handled: Arc::default(),
+    };
+    let mut done = wave.on_lease(&ready).await;
+    if matches!(done, Err(ApiError::ReadOnlyAccount)) && ready.iter().any(|r| r.bot.dry_run) {
         // A read-only session: the bots that would trade fault, paper bots read and run.
         for r in ready.iter().filter(|r| !r.bot.dry_run) {
             set_state(state, &r.bot, FAULTED, "read_only_account").await;
         }
         ready.retain(|r| r.bot.dry_run);
-        read = read_all(state, &row, &ready, &limits).await;
+        done = wave.on_lease(&ready).await;
     }
-    let read = match read {
-        Ok(r) => r,
-        Err(e) => {
-            // A fault no bar cures stops the bots; anything else skips this bar only.
-            let offset = state
-                .server_clocks
-                .current(&row.server, std::time::Instant::now())
-                .unwrap_or(0);
-            let server_now = now_ms.div_euclid(1000) + offset;
-            for r in &ready {
-                match fault_of(&e) {
-                    Some(why) if !(r.bot.dry_run && why == "read_only_account") => {
-                        set_state(state, &r.bot, FAULTED, why).await
-                    }
-                    _ => {
-                        let due = due_after(server_now, r.params.timeframe, offset);
-                        finish(state, &r.bot, None, skipped(code_of(&e), due)).await
-                    }
+    if let Err(e) = done {
+        // A fault no bar cures stops the bots; anything else skips this bar only, for the bots
+        // whose pass had not run when the terminal failed.
+        let offset = state
+            .server_clocks
+            .current(&row.server, std::time::Instant::now())
+            .unwrap_or(0);
+        let server_now = now_ms.div_euclid(1000) + offset;
+        let handled = wave.handled();
+        for r in ready.iter().filter(|r| !handled.contains(&r.bot.id)) {
+            match fault_of(&e) {
+                Some(why) if !(r.bot.dry_run && why == "read_only_account") => {
+                    set_state(state, &r.bot, FAULTED, why).await
+                }
+                _ => {
+                    let due = due_after(server_now, r.params.timeframe, offset);
+                    finish(state, &r.bot, None, skipped(code_of(&e), due)).await
                 }
             }
-            return;
-        }
-    };
-    let server_now = read.server_now;
-    let replica = state.bots.replica();
-    for r in &ready {
-        // The lease is this replica's until the wave ends; lost (a pause longer than the lease),
-        // another replica has the account and this one stops.
-        match state
-            .store
-            .renew_wave(account_id, replica, super::rules::WAVE_LEASE_MS)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                tracing::warn!(account_id = %account_id, error = %e, "bots: wave lease not renewed");
-                break;
-            }
-        }
-        if let Stop::Wave = pass(state, &ctx, &row, &limits, &read, r, server_now).await {
-            break;
         }
     }
+}
+
+/// One account's wave: what its passes share.
+struct Wave {
+    state: AppState,
+    ctx: UserCtx,
+    row: AccountRow,
+    limits: RiskLimits,
+    /// The bots whose pass ran (a retry on another terminal does not run them again).
+    handled: Arc<Mutex<HashSet<Uuid>>>,
 }
 
 enum Stop {
@@ -230,71 +231,163 @@ enum Stop {
     Wave,
 }
 
-/// The pool operation: every series once, the account, positions and the day's deals.
-async fn read_all(
-    state: &AppState,
-    row: &AccountRow,
-    ready: &[Ready],
-    limits: &RiskLimits,
-) -> ApiResult<Read> {
-    let mut wanted: HashMap<(String, i64), (Timeframe, u32)> = HashMap::new();
-    for r in ready {
-        let count = r.strategy.bars_needed(&r.params).saturating_add(1);
-        let key = (r.params.symbol.clone(), r.params.timeframe.code());
-        let e = wanted.entry(key).or_insert((r.params.timeframe, count));
-        e.1 = e.1.max(count);
+impl Wave {
+    fn handled(&self) -> HashSet<Uuid> {
+        self.handled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
-    let wanted: Vec<((String, i64), (Timeframe, u32))> = wanted.into_iter().collect();
-    let first_symbol = ready
-        .first()
-        .map(|r| r.params.symbol.clone())
-        .unwrap_or_default();
-    let day = limits.max_daily_loss.is_some();
-    let purpose = if ready.iter().any(|r| !r.bot.dry_run) {
-        Purpose::Trade
-    } else {
-        Purpose::Read
-    };
-    let clock = state.clock.clone();
-    crate::trading::on_terminal_for(state, row, purpose, None, move |t, at| {
-        let wanted = wanted.clone();
-        let first_symbol = first_symbol.clone();
-        let clock = clock.clone();
-        Box::pin(async move {
-            let offset_s = t.server_time_offset_s(&at).await?;
-            let snap = read_snapshot(
-                t.as_ref(),
-                &at,
-                Needs {
-                    positions: true,
-                    account: true,
-                    day,
-                },
-                &first_symbol,
-            )
-            .await?;
-            let mut series = HashMap::new();
-            for ((symbol, code), (tf, count)) in wanted {
-                let info = t.symbol_info(&at, &symbol).await?;
-                let bars = t
-                    .copy_rates(&at, &symbol, tf, RatesRange::FromPos { start: 0, count })
-                    .await?;
-                series.insert((symbol, code), (info, bars));
+
+    /// The wave in one pool operation (one lease, outside `POOL_QUEUE_LIMIT_PER_USER`): the reads,
+    /// then every pass back to back on the same terminal, its orders and paper risk checks
+    /// included. An error the terminal gave that ends the lease is the pool's to handle; the
+    /// passes that ran are recorded.
+    async fn on_lease(&self, ready: &[Ready]) -> ApiResult<()> {
+        let trades = ready.iter().any(|r| !r.bot.dry_run);
+        let purpose = if trades { Purpose::Trade } else { Purpose::Read };
+        // Each pass may send orders: every one of them gets the time one operation has.
+        let passes = u32::try_from(ready.len()).unwrap_or(u32::MAX);
+        let timeout = self.state.pool.timeout().saturating_mul(passes.saturating_add(1));
+        let shared = Arc::new((
+            Wave {
+                state: self.state.clone(),
+                ctx: self.ctx.clone(),
+                row: self.row.clone(),
+                limits: self.limits.clone(),
+                handled: self.handled.clone(),
+            },
+            ready.to_vec(),
+        ));
+        crate::trading::on_terminal_for(
+            &self.state,
+            &self.row,
+            purpose,
+            None,
+            timeout,
+            move |t, at| {
+                let shared = shared.clone();
+                Box::pin(async move {
+                    let (wave, ready) = shared.as_ref();
+                    wave.passes(ready, Leased::new(t, at)).await
+                })
+            },
+        )
+        .await
+    }
+
+    async fn passes(&self, ready: &[Ready], lease: Leased) -> Result<(), TerminalError> {
+        let state = &self.state;
+        let read = self.read(ready, &lease).await?;
+        let account_id = self.row.id;
+        let replica = state.bots.replica();
+        for r in ready {
+            if self.handled().contains(&r.bot.id) {
+                continue;
             }
-            // After the bars: a bar that closed while they were read is not taken for closed
-            // unless the clock says so now.
-            let server_now = clock.now_ms().div_euclid(1000).saturating_add(offset_s);
-            Ok(Read {
-                offset_s,
-                server_now,
-                account: snap.account,
-                positions: snap.positions,
-                day_realised: snap.day_realised,
-                series,
-            })
+            // The lease is this replica's until the wave ends; lost (a pause longer than the
+            // lease), another replica has the account and this one stops.
+            match state
+                .store
+                .renew_wave(account_id, replica, super::rules::WAVE_LEASE_MS)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::warn!(account_id = %account_id, error = %e, "bots: wave lease not renewed");
+                    break;
+                }
+            }
+            let stop = pass(self, &read, r, &lease).await;
+            self.handled
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(r.bot.id);
+            if let Some(e) = lease.broken() {
+                return Err(e);
+            }
+            if let Stop::Wave = stop {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The reads: the offset, the account, all positions and the day's deals, then each
+    /// (symbol, timeframe) once, from the trade server's latest bars when a wave of this bar close
+    /// read them already.
+    async fn read(&self, ready: &[Ready], lease: &Leased) -> Result<Read, TerminalError> {
+        let (t, at) = (lease.terminal(), lease.at());
+        let mut wanted: HashMap<(String, i64), (Timeframe, u32)> = HashMap::new();
+        for r in ready {
+            let count = r.strategy.bars_needed(&r.params).saturating_add(1);
+            let key = (r.params.symbol.clone(), r.params.timeframe.code());
+            let e = wanted.entry(key).or_insert((r.params.timeframe, count));
+            e.1 = e.1.max(count);
+        }
+        let first_symbol = ready
+            .first()
+            .map(|r| r.params.symbol.clone())
+            .unwrap_or_default();
+        let day = self.limits.max_daily_loss.is_some();
+        let offset_s = t.server_time_offset_s(at).await?;
+        let snap = read_snapshot(
+            t,
+            at,
+            Needs {
+                positions: true,
+                account: true,
+                day,
+            },
+            &first_symbol,
+        )
+        .await?;
+        // Before the bars: a bar that closes while they are read was read forming, and is not
+        // taken for closed.
+        let server_now = self
+            .state
+            .clock
+            .now_ms()
+            .div_euclid(1000)
+            .saturating_add(offset_s);
+        let mut series = HashMap::new();
+        let server = snap.account.server.clone();
+        for ((symbol, code), (tf, count)) in wanted {
+            let info = t.symbol_info(at, &symbol).await?;
+            let mut latest = self.state.bots.latest.lock(&server, &symbol, tf).await;
+            let kept = latest.as_ref().filter(|l| {
+                l.asked >= count
+                    && l.closed_at <= server_now
+                    && next_boundary(l.closed_at, tf) > server_now
+            });
+            let bars = match kept {
+                Some(l) => l.bars.clone(),
+                None => {
+                    let mut bars = t
+                        .copy_rates(at, &symbol, tf, RatesRange::FromPos { start: 0, count })
+                        .await?;
+                    closed_only(&mut bars, tf, server_now);
+                    *latest = Some(LatestSeries {
+                        bars: bars.clone(),
+                        closed_at: server_now,
+                        asked: count,
+                    });
+                    bars
+                }
+            };
+            drop(latest);
+            series.insert((symbol, code), (info, bars));
+        }
+        Ok(Read {
+            offset_s,
+            server_now,
+            account: snap.account,
+            positions: snap.positions,
+            day_realised: snap.day_realised,
+            series,
         })
-    })
-    .await
+    }
 }
 
 /// Whether the broker day's loss (realised plus floating) has reached `max_daily_loss`.
@@ -309,15 +402,9 @@ fn daily_loss_reached(limits: &RiskLimits, read: &Read) -> bool {
     day_loss >= max * start_equity
 }
 
-async fn pass(
-    state: &AppState,
-    ctx: &UserCtx,
-    row: &AccountRow,
-    limits: &RiskLimits,
-    read: &Read,
-    r: &Ready,
-    server_now: i64,
-) -> Stop {
+async fn pass(w: &Wave, read: &Read, r: &Ready, lease: &Leased) -> Stop {
+    let (state, ctx, row, limits) = (&w.state, &w.ctx, &w.row, &w.limits);
+    let server_now = read.server_now;
     let bot = &r.bot;
     let tf = r.params.timeframe;
     let due = due_after(server_now, tf, read.offset_s);
@@ -495,11 +582,13 @@ async fn pass(
         bot: Some((bot.id, last.time)),
     };
     let mut run_written = false;
+    let mut budget_spent = false;
     let result = if bot.dry_run {
         let mut venue = DryRun {
             state,
             account: row,
             limits,
+            lease: Some(lease),
         };
         driver::pass(r.strategy.as_ref(), &r.params, &market, magic, &mut venue).await
     } else {
@@ -511,11 +600,15 @@ async fn pass(
                 algorithm_id: &bot.algorithm_id,
                 run_id,
                 symbol: info,
+                lease: Some(lease),
+                budget_spent: false,
             },
             run: Some(new_run.clone()),
             written: &mut run_written,
         };
-        driver::pass(r.strategy.as_ref(), &r.params, &market, magic, &mut venue).await
+        let done = driver::pass(r.strategy.as_ref(), &r.params, &market, magic, &mut venue).await;
+        budget_spent = venue.live.budget_spent;
+        done
     };
     let mut record = PassRecord {
         due_at: due,
@@ -526,10 +619,7 @@ async fn pass(
             record.trades = trades.len() as i64;
             record.intents =
                 json!({"decided": decided, "trades": trades, "skipped": skipped_intents});
-            let refused_budget = skipped_intents
-                .iter()
-                .any(|s| s.reason.contains(reason::REFUSALS_PER_USER));
-            if refused_budget {
+            if budget_spent {
                 record.skipped = true;
                 record.skip_reason = Some(reason::REFUSALS_PER_USER.into());
             }

@@ -53,15 +53,18 @@ where
         + Send
         + Sync,
 {
-    on_terminal_for(state, row, purpose, Some(row.user_id), op).await
+    let timeout = state.pool.timeout();
+    on_terminal_for(state, row, purpose, Some(row.user_id), timeout, op).await
 }
 
-/// As [`on_terminal`], queued as `user` (`None`: outside any user's queue limit, as a bot wave).
+/// As [`on_terminal`], queued as `user` (`None`: outside any user's queue limit, as a bot wave)
+/// within `timeout` (queueing included; a bot wave runs several passes under one lease).
 pub async fn on_terminal_for<R, F>(
     state: &AppState,
     row: &AccountRow,
     purpose: Purpose,
     user: Option<Uuid>,
+    timeout: Duration,
     op: F,
 ) -> ApiResult<R>
 where
@@ -88,7 +91,6 @@ where
             Ok(creds.password(&row)?)
         })
     };
-    let timeout = state.pool.timeout();
     match state
         .pool
         .run_for(&session, user, &password, purpose, timeout, op)
@@ -338,7 +340,13 @@ pub async fn risk_refusal(
     row: &AccountRow,
     limits: &RiskLimits,
     request: &TradeRequest,
+    lease: Option<&Leased>,
 ) -> ApiResult<Option<RiskRefusal>> {
+    if let Some(lease) = lease {
+        return lease
+            .run(check_new_order(lease.terminal(), lease.at(), limits, request, None))
+            .await;
+    }
     let (limits, request) = (limits.clone(), request.clone());
     read(state, row, move |t, at| {
         let (limits, request) = (limits.clone(), request.clone());
@@ -356,6 +364,86 @@ pub async fn submit(
     user: &UserCtx,
     row: &AccountRow,
     intent: Intent,
+) -> ApiResult<Done> {
+    submit_with(state, user, row, intent, None).await
+}
+
+/// As [`submit`], on a terminal the caller already leased for the row's session (a bot wave runs
+/// its passes back to back under one lease): the lease stage runs on it instead of taking one.
+pub async fn submit_on(
+    state: &AppState,
+    user: &UserCtx,
+    row: &AccountRow,
+    intent: Intent,
+    lease: &Leased,
+) -> ApiResult<Done> {
+    submit_with(state, user, row, intent, Some(lease)).await
+}
+
+/// A terminal leased for one account's session by a caller that runs several operations on it
+/// (the pool's closure), with what went wrong that ends its use: the caller hands that error back
+/// to the pool, which forgets the session or takes the terminal out as it would for its own.
+pub struct Leased {
+    terminal: Arc<dyn Terminal>,
+    at: Expected,
+    broken: std::sync::Mutex<Option<TerminalError>>,
+}
+
+impl Leased {
+    pub fn new(terminal: Arc<dyn Terminal>, at: Expected) -> Self {
+        Leased {
+            terminal,
+            at,
+            broken: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn terminal(&self) -> &dyn Terminal {
+        self.terminal.as_ref()
+    }
+
+    pub fn at(&self) -> &Expected {
+        &self.at
+    }
+
+    /// Awaits an operation on the leased terminal, answering its error as the pool would; an
+    /// error of the connection, the session guard or the terminal's trading switch is kept.
+    pub async fn run<R>(
+        &self,
+        op: impl std::future::Future<Output = Result<R, TerminalError>>,
+    ) -> ApiResult<R> {
+        op.await.map_err(|e| self.answer(e))
+    }
+
+    fn answer(&self, e: TerminalError) -> ApiError {
+        let ends = e.is_connection()
+            || e.is_trading_disabled()
+            || matches!(e, TerminalError::WrongAccount { .. });
+        let answer = if e.is_trading_disabled() {
+            crate::pool::PoolError::TradingDisabled
+        } else {
+            crate::pool::PoolError::Terminal(e.clone())
+        };
+        if ends {
+            if let Ok(mut b) = self.broken.lock() {
+                b.get_or_insert(e);
+            }
+        }
+        answer.into()
+    }
+
+    /// The error that ended the lease's use, if one did.
+    pub fn broken(&self) -> Option<TerminalError> {
+        self.broken.lock().ok().and_then(|b| b.clone())
+    }
+}
+
+async fn submit_with(
+    state: &AppState,
+    user: &UserCtx,
+    row: &AccountRow,
+    intent: Intent,
+    lease: Option<&Leased>,
 ) -> ApiResult<Done> {
     let admitted = admit(state, user, row, &intent).await?;
     let Admitted {
@@ -379,7 +467,7 @@ pub async fn submit(
         entry: entry.id,
         client_id,
     };
-    let (sent, stage) = under_lease(state, row, &intent.command, &limits, order).await;
+    let (sent, stage) = under_lease(state, row, &intent.command, &limits, order, lease).await;
     complete(
         state,
         user,
@@ -584,14 +672,16 @@ struct Order<'a> {
     client_id: String,
 }
 
-/// The lease stage: on a terminal holding the row's session, record where the order goes, prepare
-/// the command, apply the risk stage and send; with how far it got, so a failure can be told apart.
+/// The lease stage: on a terminal holding the row's session (taken from the pool, or the caller's
+/// `lease`), record where the order goes, prepare the command, apply the risk stage and send; with
+/// how far it got, so a failure can be told apart.
 async fn under_lease(
     state: &AppState,
     row: &AccountRow,
     command: &Command,
     limits: &RiskLimits,
     order: Order<'_>,
+    lease: Option<&Leased>,
 ) -> (ApiResult<Sent>, Stage) {
     let stage = Arc::new(std::sync::Mutex::new(Stage::Preparing));
     let recorded: Arc<tokio::sync::Mutex<Option<JournalRoute>>> = Arc::default();
@@ -600,39 +690,86 @@ async fn under_lease(
         entry,
         client_id,
     } = order;
-    let sent = on_terminal(state, row, Purpose::Trade, |t, at| {
-        set_stage(&stage, Stage::Preparing);
-        let (command, limits, cid, stage) = (
-            command.clone(),
-            limits.clone(),
-            client_id.clone(),
-            stage.clone(),
-        );
-        let (state, user, recorded) = (state.clone(), user.clone(), recorded.clone());
-        Box::pin(async move {
-            record_route(&state, &user, entry, t.as_ref(), &recorded).await?;
-            let at = at.with_client_id(cid.clone());
-            let prepared = command.prepare(t.as_ref(), &at, &cid).await?;
-            match risk(t.as_ref(), &at, &limits, prepared).await? {
-                Prepared::Refused(r) => Ok(Sent::Refused(r)),
-                Prepared::Unsendable {
-                    code,
-                    field,
-                    message,
-                } => Ok(Sent::Unsendable {
-                    code,
-                    field,
-                    message,
-                }),
-                Prepared::Send { request, offset_s } => {
-                    send(t.as_ref(), &at, &request, offset_s, &stage).await
-                }
-            }
-        })
-    })
-    .await;
+    let sent = match lease {
+        Some(lease) => {
+            let on = OnTerminal {
+                state,
+                user,
+                entry,
+                command,
+                limits,
+                client_id: &client_id,
+                stage: &stage,
+                recorded: &recorded,
+            };
+            lease
+                .run(on.run(lease.terminal(), lease.at().clone()))
+                .await
+        }
+        None => {
+            on_terminal(state, row, Purpose::Trade, |t, at| {
+                set_stage(&stage, Stage::Preparing);
+                let (command, limits, cid, stage) = (
+                    command.clone(),
+                    limits.clone(),
+                    client_id.clone(),
+                    stage.clone(),
+                );
+                let (state, user, recorded) = (state.clone(), user.clone(), recorded.clone());
+                Box::pin(async move {
+                    let on = OnTerminal {
+                        state: &state,
+                        user: &user,
+                        entry,
+                        command: &command,
+                        limits: &limits,
+                        client_id: &cid,
+                        stage: &stage,
+                        recorded: &recorded,
+                    };
+                    on.run(t.as_ref(), at).await
+                })
+            })
+            .await
+        }
+    };
     let stage = stage.lock().map(|s| s.clone()).unwrap_or(Stage::Sending);
     (sent, stage)
+}
+
+/// What the lease stage does on the terminal.
+struct OnTerminal<'a> {
+    state: &'a AppState,
+    user: &'a UserCtx,
+    entry: Uuid,
+    command: &'a Command,
+    limits: &'a RiskLimits,
+    client_id: &'a str,
+    stage: &'a std::sync::Mutex<Stage>,
+    recorded: &'a tokio::sync::Mutex<Option<JournalRoute>>,
+}
+
+impl OnTerminal<'_> {
+    async fn run(&self, t: &dyn Terminal, at: Expected) -> Result<Sent, TerminalError> {
+        record_route(self.state, self.user, self.entry, t, self.recorded).await?;
+        let at = at.with_client_id(self.client_id.to_string());
+        let prepared = self.command.prepare(t, &at, self.client_id).await?;
+        match risk(t, &at, self.limits, prepared).await? {
+            Prepared::Refused(r) => Ok(Sent::Refused(r)),
+            Prepared::Unsendable {
+                code,
+                field,
+                message,
+            } => Ok(Sent::Unsendable {
+                code,
+                field,
+                message,
+            }),
+            Prepared::Send { request, offset_s } => {
+                send(t, &at, &request, offset_s, self.stage).await
+            }
+        }
+    }
 }
 
 /// Records in the journal where the order goes (the terminal's slot, its agent's ledger, this

@@ -18,14 +18,12 @@ use crate::store::backtests::CachedChunk;
 use crate::store::AccountRow;
 use mt5::{Rate, RatesRange, Timeframe};
 
+pub mod latest;
+pub use latest::{server_key, Latest, LatestSeries};
+
 /// Bytes a bar takes in a cached chunk: time, OHLC, tick volume, spread, real volume.
 pub const BAR_BYTES: usize = 8 + 4 * 8 + 8 + 4 + 8;
 
-/// The cache key of a trade server: its name as `account_info().server` reports it, lower-cased
-/// and trimmed.
-pub fn server_key(server: &str) -> String {
-    server.trim().to_lowercase()
-}
 
 /// Months a chunk of `timeframe` spans: as many as keep it near 40,000 bars, 1 to 120.
 pub fn chunk_months(timeframe: Timeframe) -> i64 {
@@ -304,3 +302,4 @@ mod tests {
         );
     }
 }
+
