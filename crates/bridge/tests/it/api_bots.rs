@@ -819,10 +819,18 @@ async fn a_wave_logs_each_account_in_once_and_users_keep_trading_meanwhile() {
             .load(std::sync::atomic::Ordering::SeqCst)
     };
     let before = logins(&app);
+    let mark = audit_mark(&app).await;
     clock.set(b0 + HOUR);
     all_passed(2).await;
     let used = logins(&app) - before;
     assert!(used <= USERS, "{used} logins for {USERS} accounts");
+    // Eight accounts of one trade server, two series: each read from a terminal once.
+    let reads = audit_after(&app, mark)
+        .await
+        .into_iter()
+        .filter(|r| r.operation == "copy_rates")
+        .count();
+    assert_eq!(reads, 2, "series read once per trade server and bar close");
 
     // A wave while the users read their accounts (2 requests a second, the users in turn):
     // nobody is refused or told to come back.
@@ -1008,4 +1016,91 @@ async fn parallel_creates_on_a_netting_symbol_leave_one_bot_and_magics_stay_uniq
     magics.sort_unstable();
     magics.dedup();
     assert_eq!(magics.len(), 5, "{magics:?}");
+}
+
+/// What the simulated broker recorded after `from` (a sequence number).
+async fn audit_after(app: &common::TestApp, from: u64) -> Vec<mt5_sim::state::AuditRecord> {
+    let mut all = app.broker.audit().await.unwrap();
+    all.retain(|r| r.seq > from);
+    all
+}
+
+async fn audit_mark(app: &common::TestApp) -> u64 {
+    audit_after(app, 0).await.last().map_or(0, |r| r.seq)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wave_trades_on_one_lease_while_another_user_keeps_the_only_terminal_busy() {
+    let mut sim = common::sim_config();
+    sim.login_latency_ms = 50;
+    let t = common::signal_time(&sim, &params());
+    // An hour before the signal: the bots' first passes decide on the bar before it.
+    let (app, clock) = app_at(common::Db::Sqlite, sim, t - HOUR, |env| {
+        env.insert("TERMINALS", "sim:1".into());
+    })
+    .await;
+    let (tok, account) = app.trader(10001).await;
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        let b = create(&app, &tok, bot_body(&account, name)).await;
+        ids.push(b["id"].as_str().unwrap().to_string());
+    }
+    let mut before = Vec::new();
+    for id in &ids {
+        before.push(until(&app, &tok, id, "first pass", |b| b["passes"] == 1).await["trades"].clone());
+    }
+
+    // Another user reads their own account on the only terminal without a pause.
+    let (other, other_account) = app.trader(10002).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (base, client, stop) = (app.base.clone(), app.client.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let s = client
+                    .get(format!("{base}{}", routes::ACCOUNT))
+                    .bearer_auth(&other)
+                    .header("X-Account-Id", &other_account)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0);
+                statuses.push(s);
+            }
+            statuses
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mark = audit_mark(&app).await;
+    // The signal bar closes: the three bots' passes are one wave, and each enters.
+    clock.set(t);
+    for (id, was) in ids.iter().zip(&before) {
+        let was = was.as_i64().unwrap();
+        let b = until(&app, &tok, id, "the signal's pass", |b| {
+            b["trades"].as_i64() == Some(was + 1)
+        })
+        .await;
+        assert_eq!(b["passes"], 2, "{b}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let statuses = load.await.unwrap();
+    assert!(statuses.len() > 3, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
+    let wave = audit_after(&app, mark).await;
+    let mine = |op: &str| {
+        wave.iter()
+            .filter(|r| r.login == 10001 && r.operation == op)
+            .count()
+    };
+    assert_eq!(mine("order_send"), 3, "{wave:?}");
+    // Its reads, three risk checks and three orders on one lease: one login, however much the
+    // other user wanted the terminal meanwhile; the series read once for the three bots.
+    assert_eq!(mine("login"), 1, "{wave:?}");
+    assert_eq!(mine("copy_rates"), 1, "{wave:?}");
+    assert!(
+        wave.iter().any(|r| r.login == 10002 && r.operation == "login"),
+        "the other user was served in between waves"
+    );
 }
