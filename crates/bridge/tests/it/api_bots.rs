@@ -1104,3 +1104,85 @@ async fn a_wave_trades_on_one_lease_while_another_user_keeps_the_only_terminal_b
         "the other user was served in between waves"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_users_request_waits_behind_at_most_one_of_their_bot_accounts() {
+    let mut sim = common::sim_config();
+    sim.login_latency_ms = 300;
+    let template = sim
+        .accounts
+        .iter()
+        .find(|a| a.login == 10001)
+        .unwrap()
+        .clone();
+    for login in 50_001..=50_004 {
+        let mut a = template.clone();
+        a.login = login;
+        a.password = secrecy::SecretString::from(format!("Pw-{login}!"));
+        sim.accounts.push(a);
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let b0 = now - now.rem_euclid(HOUR) - 200 * HOUR;
+    let (app, clock) = app_at(common::Db::Sqlite, sim, b0 + 10 * 60_000, |env| {
+        env.insert("TERMINALS", "sim:1".into());
+    })
+    .await;
+    let tok = app.token(Uuid::new_v4());
+    let mut bots = Vec::new();
+    for login in 50_001..=50_003u64 {
+        let account = app
+            .connect(&tok, login, &format!("Pw-{login}!"), "Sim-Demo", &login.to_string())
+            .await;
+        let b = create(
+            &app,
+            &tok,
+            json!({"name": "paper", "account_id": account, "algorithm_id": "ma_crossover",
+                   "dry_run": true, "parameters": {"symbol": "EURUSD"}}),
+        )
+        .await;
+        bots.push(b["id"].as_str().unwrap().to_string());
+    }
+    let manual = app
+        .connect(&tok, 50_004, "Pw-50004!", "Sim-Demo", "manual")
+        .await;
+    for id in &bots {
+        until(&app, &tok, id, "first pass", |b| b["passes"] == 1).await;
+    }
+
+    // The next bar: three waves on one terminal. The user asks for their fourth account once the
+    // first wave has logged in.
+    let mark = audit_mark(&app).await;
+    clock.set(b0 + HOUR);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !audit_after(&app, mark)
+        .await
+        .iter()
+        .any(|r| r.operation == "login")
+    {
+        assert!(std::time::Instant::now() < deadline, "no wave began");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (s, b) = app
+        .client
+        .get(format!("{}{}", app.base, routes::ACCOUNT))
+        .bearer_auth(&tok)
+        .header("X-Account-Id", &manual)
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(s, 200, "{b:?}");
+    for id in &bots {
+        until(&app, &tok, id, "second pass", |b| b["passes"] == 2).await;
+    }
+    let logins: Vec<u64> = audit_after(&app, mark)
+        .await
+        .into_iter()
+        .filter(|r| r.operation == "login")
+        .map(|r| r.login)
+        .collect();
+    let at = logins.iter().position(|l| *l == 50_004).unwrap();
+    // The wave it found running, and at most the one admitted as it arrived: never all three.
+    assert!(at <= 2, "bot accounts served before the user's request: {logins:?}");
+    assert_eq!(logins.len(), 4, "one login per account: {logins:?}");
+}
