@@ -1186,3 +1186,61 @@ async fn a_users_request_waits_behind_at_most_one_of_their_bot_accounts() {
     assert!(at <= 2, "bot accounts served before the user's request: {logins:?}");
     assert_eq!(logins.len(), 4, "one login per account: {logins:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_refusal_budget_skips_the_bar_and_sends_nothing() {
+    let sim = common::sim_config();
+    let t = common::signal_time(&sim, &params());
+    let (app, clock) = app_at(common::Db::Sqlite, sim, t - HOUR, |env| {
+        env.insert("REFUSAL_LIMIT_PER_HOUR", "2".into());
+    })
+    .await;
+    let (tok, account) = app.trader(10001).await;
+    let b = create(&app, &tok, bot_body(&account, "budget")).await;
+    let id = b["id"].as_str().unwrap().to_string();
+    let b = until(&app, &tok, &id, "first pass", |b| b["passes"] == 1).await;
+    let trades = b["trades"].clone();
+
+    // Just before the signal bar closes (the budget's window runs on the same clock), the user
+    // spends their refusal budget on another account with its kill switch on.
+    clock.set(t - 3 * 60_000);
+    let other = app
+        .connect(&tok, 10002, "Sim-10002!", "Sim-Demo", "second")
+        .await;
+    let (s, b) = app
+        .put(
+            &routes::account(&other),
+            &tok,
+            json!({"risk_limits": {"trading_enabled": false}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let r = app
+            .client
+            .post(format!("{}{}", app.base, routes::ORDERS))
+            .bearer_auth(&tok)
+            .header("x-account-id", &other)
+            .json(&json!({"symbol": "EURUSD", "type": "buy", "volume": 0.1}))
+            .send()
+            .await
+            .unwrap();
+        answers.push(r.status().as_u16());
+    }
+    assert_eq!(answers, [403, 403, 429]);
+
+    let mark = audit_mark(&app).await;
+    clock.set(t);
+    let b = until(&app, &tok, &id, "the signal's pass", |b| b["skipped_bars"] == 1).await;
+    assert_eq!(b["last_skip_reason"], "refusals_per_user", "{b}");
+    assert_eq!(b["state"], "running", "{b}");
+    assert_eq!(b["trades"], trades, "{b}");
+    assert_eq!(b["refused_bars"], 0, "not the bot's refusal: {b}");
+    let sent = audit_after(&app, mark)
+        .await
+        .into_iter()
+        .filter(|r| r.operation == "order_send")
+        .count();
+    assert_eq!(sent, 0);
+}
