@@ -786,7 +786,17 @@ pub struct ReplayQuery {
     #[param(required = false, value_type = doc::TimeInput)]
     #[request(with = input_time)]
     pub to: Option<i64>,
+    /// Recorded passes per call: 1 to 10000 (default 10000); `next_from` continues.
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<u32>,
 }
+
+/// Recorded passes one replay call re-evaluates at most.
+const REPLAY_PAGE_MAX: u32 = 10_000;
+
+/// Replays evaluating at once, across users: the evaluation is CPU work kept off the runtime's
+/// threads, and this many at a time keep it from taking every core.
+static REPLAYS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// A pass whose decisions the replay does not reproduce.
 #[derive(Serialize, ToSchema)]
@@ -810,6 +820,9 @@ pub struct ReplayResult {
     pub passes: u64,
     /// The passes whose intents differ (empty on a broker whose history was not revised).
     pub differences: Vec<ReplayDifference>,
+    /// More passes are recorded in the window: the `from` that continues after this page.
+    #[schema(format = DateTime)]
+    pub next_from: Option<String>,
 }
 
 /// Re-evaluate a bot's recorded passes through the shared strategy driver, on the bars of the
@@ -838,7 +851,8 @@ pub async fn replay(
     Path(raw): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<ReplayResult>> {
-    let ReplayQuery { from, to } = ReplayQuery::parse_query(&q)?;
+    let ReplayQuery { from, to, limit } = ReplayQuery::parse_query(&q)?;
+    let limit = limit.unwrap_or(REPLAY_PAGE_MAX).clamp(1, REPLAY_PAGE_MAX);
     let b = load(&state, &user, &raw).await?;
     let account = state
         .store
@@ -860,15 +874,41 @@ pub async fn replay(
     .await?;
     let from_s = from.map_or(i64::MIN, |f| f.saturating_add(offset_s));
     let to_s = to.map_or(i64::MAX, |t| t.saturating_add(offset_s));
-    let recorded = state
+    let mut recorded = state
         .store
-        .bot_passes(&user.ctx, b.id, from_s, to_s)
+        .bot_passes(&user.ctx, b.id, from_s, to_s, limit.saturating_add(1))
         .await?;
-    let recorded: Vec<(i64, Value, Value)> = recorded
+    let next_from = if recorded.len() > limit as usize {
+        recorded.truncate(limit as usize + 1);
+        recorded
+            .pop()
+            .and_then(|(bar, _, _)| utc_of_bar(&state, Some(&account.server), bar))
+    } else {
+        None
+    };
+    let recorded: Vec<Recorded> = recorded
         .into_iter()
         .filter(|(_, _, intents)| intents.get("decided").is_some())
+        .map(|(bar_time, inputs, intents)| {
+            let parameters = inputs.get("parameters").unwrap_or(&b.parameters).clone();
+            Recorded {
+                bar_time,
+                parameters,
+                inputs,
+                decided: intents.get("decided").cloned().unwrap_or(Value::Null),
+            }
+        })
         .collect();
-    let mut differences = Vec::new();
+    let passes = recorded.len() as u64;
+    // The passes' parameters (one set unless edited) and the series they read, from the bar cache.
+    let mut parsed: Vec<(Value, crate::algorithms::strategies::Params)> = Vec::new();
+    for r in &recorded {
+        if !parsed.iter().any(|(raw, _)| *raw == r.parameters) {
+            let p = strategy.validate(&r.parameters).map_err(prefixed)?;
+            parsed.push((r.parameters.clone(), p));
+        }
+    }
+    let mut series: HashMap<(String, i64), Vec<mt5::Rate>> = HashMap::new();
     if let (Some(first), Some(last)) = (recorded.first(), recorded.last()) {
         let source = crate::bars::Source {
             state: &state,
@@ -880,77 +920,106 @@ pub async fn replay(
         let mut stats = crate::bars::ReadStats::default();
         let warm_up = recorded
             .iter()
-            .filter_map(|(_, i, _)| i.get("count").and_then(Value::as_u64))
+            .filter_map(|r| r.inputs.get("count").and_then(Value::as_u64))
             .max()
             .unwrap_or(0) as usize;
-        // The window's bars once per (symbol, timeframe) the passes used, from the bar cache.
-        let mut series: HashMap<(String, String), Vec<mt5::Rate>> = HashMap::new();
-        let mut parsed: Option<(Value, crate::algorithms::strategies::Params)> = None;
-        for (bar_time, inputs, intents) in &recorded {
-            let parameters = inputs.get("parameters").unwrap_or(&b.parameters);
-            let params = match &parsed {
-                Some((p_raw, p)) if p_raw == parameters => p.clone(),
-                _ => {
-                    let p = strategy.validate(parameters).map_err(prefixed)?;
-                    parsed = Some((parameters.clone(), p.clone()));
-                    p
-                }
-            };
-            let key = (params.symbol.clone(), params.timeframe.name().into_owned());
+        for (_, p) in &parsed {
+            let key = (p.symbol.clone(), p.timeframe.code());
             if !series.contains_key(&key) {
                 let bars = source
                     .history(
-                        &params.symbol,
-                        params.timeframe,
-                        first.0,
-                        last.0,
+                        &p.symbol,
+                        p.timeframe,
+                        first.bar_time,
+                        last.bar_time,
                         warm_up,
                         &mut stats,
                     )
                     .await?;
-                series.insert(key.clone(), bars);
-            }
-            let all = series.get(&key).map(Vec::as_slice).unwrap_or_default();
-            let count = inputs.get("count").and_then(Value::as_u64).unwrap_or(0) as usize;
-            let upto = all.partition_point(|r| r.time <= *bar_time);
-            let history = &all[upto.saturating_sub(count)..upto];
-            let own: Vec<mt5::TradePosition> = inputs
-                .get("positions")
-                .and_then(Value::as_array)
-                .map(|ps| {
-                    ps.iter()
-                        .map(|p| mt5::TradePosition {
-                            ticket: p["ticket"].as_u64().unwrap_or(0),
-                            r#type: serde_json::from_value(p["type"].clone()).unwrap_or_default(),
-                            volume: p["volume"].as_f64().unwrap_or(0.0),
-                            price_open: p["price_open"].as_f64().unwrap_or(0.0),
-                            sl: p["sl"].as_f64().unwrap_or(0.0),
-                            tp: p["tp"].as_f64().unwrap_or(0.0),
-                            time: p["time"].as_i64().unwrap_or(0),
-                            magic: b.magic.max(0) as u64,
-                            symbol: params.symbol.clone(),
-                            ..Default::default()
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let replayed =
-                strategy.evaluate(&params, history, &own, mt5::util::PriceGrid::of(&info));
-            let replayed = serde_json::to_value(replayed).unwrap_or(Value::Null);
-            let before = &intents["decided"];
-            if *before != replayed {
-                differences.push(ReplayDifference {
-                    bar_time: utc_of_bar(&state, Some(&account.server), *bar_time)
-                        .unwrap_or_default(),
-                    recorded: before.clone(),
-                    replayed,
-                });
+                series.insert(key, bars);
             }
         }
     }
+    let _turn = REPLAYS
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal("replays closed".into()))?;
+    let magic = b.magic.max(0) as u64;
+    let differing = tokio::task::spawn_blocking(move || {
+        reevaluate(strategy.as_ref(), &parsed, &series, &recorded, &info, magic)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("replay: {e}")))?;
+    let differences = differing
+        .into_iter()
+        .map(|(bar_time, recorded, replayed)| ReplayDifference {
+            bar_time: utc_of_bar(&state, Some(&account.server), bar_time).unwrap_or_default(),
+            recorded,
+            replayed,
+        })
+        .collect();
     Ok(Json(ReplayResult {
         bot_id: b.id,
-        passes: recorded.len() as u64,
+        passes,
         differences,
+        next_from,
     }))
+}
+
+/// A recorded pass, as the replay reads it.
+struct Recorded {
+    bar_time: i64,
+    parameters: Value,
+    inputs: Value,
+    decided: Value,
+}
+
+/// Each recorded pass re-evaluated on the series' bars up to its bar and its recorded positions:
+/// (bar, recorded, replayed) of those that differ.
+fn reevaluate(
+    strategy: &dyn crate::algorithms::strategies::Strategy,
+    parsed: &[(Value, crate::algorithms::strategies::Params)],
+    series: &HashMap<(String, i64), Vec<mt5::Rate>>,
+    recorded: &[Recorded],
+    info: &mt5::SymbolInfo,
+    magic: u64,
+) -> Vec<(i64, Value, Value)> {
+    let mut out = Vec::new();
+    for r in recorded {
+        let Some((_, params)) = parsed.iter().find(|(raw, _)| *raw == r.parameters) else {
+            continue;
+        };
+        let key = (params.symbol.clone(), params.timeframe.code());
+        let all = series.get(&key).map(Vec::as_slice).unwrap_or_default();
+        let count = r.inputs.get("count").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let upto = all.partition_point(|bar| bar.time <= r.bar_time);
+        let history = &all[upto.saturating_sub(count)..upto];
+        let own: Vec<mt5::TradePosition> = r
+            .inputs
+            .get("positions")
+            .and_then(Value::as_array)
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| mt5::TradePosition {
+                        ticket: p["ticket"].as_u64().unwrap_or(0),
+                        r#type: serde_json::from_value(p["type"].clone()).unwrap_or_default(),
+                        volume: p["volume"].as_f64().unwrap_or(0.0),
+                        price_open: p["price_open"].as_f64().unwrap_or(0.0),
+                        sl: p["sl"].as_f64().unwrap_or(0.0),
+                        tp: p["tp"].as_f64().unwrap_or(0.0),
+                        time: p["time"].as_i64().unwrap_or(0),
+                        magic,
+                        symbol: params.symbol.clone(),
+                        ..Default::default()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let replayed = strategy.evaluate(params, history, &own, mt5::util::PriceGrid::of(info));
+        let replayed = serde_json::to_value(replayed).unwrap_or(Value::Null);
+        if r.decided != replayed {
+            out.push((r.bar_time, r.decided.clone(), replayed));
+        }
+    }
+    out
 }

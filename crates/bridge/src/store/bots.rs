@@ -261,6 +261,7 @@ pub trait BotStore: Send + Sync + 'static {
         bot_id: Uuid,
         from: i64,
         to: i64,
+        limit: u32,
     ) -> StoreResult<Vec<(i64, Value, Value)>>;
 
     /// Service: deletes bot runs and passes older than `before`; returns the runs deleted.

@@ -167,6 +167,27 @@ async fn a_bot_decides_each_closed_bar_once_and_never_between() {
     assert_eq!(diffs[0]["bar_time"], utc(bar));
     assert_eq!(diffs[0]["recorded"], json!([]));
     assert_eq!(diffs[0]["replayed"][0]["action"], "entry", "{r}");
+    // Page by page: `next_from` continues where a page stopped.
+    let (s, r) = app
+        .get(&format!("{}/replay?limit=1", routes::bot(&id)), &tok)
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["passes"], 1, "{r}");
+    assert_eq!(r["differences"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["next_from"], utc(bar + HOUR), "{r}");
+    let (_, r) = app
+        .get(
+            &format!("{}/replay?limit=1&from={}", routes::bot(&id), utc(bar + HOUR)),
+            &tok,
+        )
+        .await;
+    assert_eq!(r["passes"], 1, "{r}");
+    assert_eq!(r["differences"], json!([]), "{r}");
+    assert_eq!(r["next_from"], Value::Null, "{r}");
+    let (s, e) = app
+        .get(&format!("{}/replay?limit=0", routes::bot(&id)), &tok)
+        .await;
+    assert_eq!((s, code(&e)), (422, "validation_failed"), "{e}");
 
     // Its runs carry the bot; the runs list leaves bot passes out unless asked.
     let (_, runs) = app.get(routes::RUNS, &tok).await;

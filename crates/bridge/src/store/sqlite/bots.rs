@@ -590,16 +590,18 @@ impl BotStore for SqliteStore {
         bot_id: Uuid,
         from: i64,
         to: i64,
+        limit: u32,
     ) -> StoreResult<Vec<(i64, Value, Value)>> {
         let found: Vec<(i64, String, String)> = sqlx::query_as(
             "select p.bar_time, p.inputs, p.intents from bot_passes p join bots b on b.id = p.bot_id \
              where p.bot_id = ?1 and b.user_id = ?2 and p.bar_time between ?3 and ?4 \
-             order by p.bar_time limit 10000",
+             order by p.bar_time limit ?5",
         )
         .bind(bot_id.to_string())
         .bind(user.user_id.to_string())
         .bind(from)
         .bind(to)
+        .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
         found
