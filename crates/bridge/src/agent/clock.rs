@@ -84,6 +84,19 @@ impl ServerClocks {
         reading.offset_s
     }
 
+    /// Keeps an offset a terminal reported for a server no agent measured (a simulated terminal
+    /// knows its clock exactly), so times shown later convert by it; a server with a reading of
+    /// its own keeps that one (and when it is measured next).
+    pub fn observe(&self, server: &str, offset_s: i64, now: Instant) {
+        let mut servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+        servers.entry(key(server)).or_insert(Reading {
+            offset_s,
+            at: now,
+            stale: false,
+            known: true,
+        });
+    }
+
     /// The last offset measured for the server, however old (None: never measured).
     pub fn last_known(&self, server: &str) -> Option<i64> {
         let servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
@@ -153,5 +166,18 @@ mod tests {
         assert_eq!(clocks.stale(), 1);
         assert_eq!(clocks.current("Quiet", t0 + RETRY_UNKNOWN / 2), Some(0));
         assert_eq!(clocks.current("Quiet", t0 + RETRY_UNKNOWN), None);
+    }
+
+    #[test]
+    fn an_observed_offset_never_overrides_a_measured_one() {
+        let clocks = ServerClocks::default();
+        let t0 = Instant::now();
+        clocks.observe("Sim-Demo", 7200, t0);
+        assert_eq!(clocks.last_known("sim-demo"), Some(7200));
+        clocks.record("Broker-Live", Some(10_800), t0);
+        clocks.observe("Broker-Live", 0, t0 + REFRESH);
+        assert_eq!(clocks.last_known("Broker-Live"), Some(10_800));
+        // Nor makes a stale reading fresh.
+        assert_eq!(clocks.current("Broker-Live", t0 + REFRESH), None);
     }
 }

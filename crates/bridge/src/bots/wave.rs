@@ -332,6 +332,9 @@ impl Wave {
             .unwrap_or_default();
         let day = self.limits.max_daily_loss.is_some();
         let offset_s = t.server_time_offset_s(at).await?;
+        self.state
+            .server_clocks
+            .observe(&self.row.server, offset_s, std::time::Instant::now());
         let snap = read_snapshot(
             t,
             at,
@@ -579,7 +582,7 @@ async fn pass(w: &Wave, read: &Read, r: &Ready, lease: &Leased) -> Stop {
         algorithm_kind: bot.algorithm_kind.clone(),
         parameters: bot.parameters.clone(),
         dry_run: bot.dry_run,
-        bot: Some((bot.id, last.time)),
+        bot: Some((bot.id, last.time - read.offset_s)),
     };
     let mut run_written = false;
     let mut budget_spent = false;

@@ -182,7 +182,7 @@ impl From<&AlgorithmRun> for RunView {
             started_at: rfc3339(r.started_at),
             finished_at: r.finished_at.map(rfc3339),
             bot_id: r.bot_id,
-            // Bar times are on the server's clock; the pass recorded them so.
+            // The pass recorded it in UTC (the bar's server time less the offset it measured).
             bar_time: r.bar_time.and_then(|t| {
                 time::OffsetDateTime::from_unix_timestamp(t)
                     .ok()

@@ -110,7 +110,7 @@ pub struct NewAlgorithmRun {
     pub algorithm_kind: String,
     pub parameters: Value,
     pub dry_run: bool,
-    /// A bot's pass: the bot and the bar (unique together).
+    /// A bot's pass: the bot and the open time (UTC, seconds) of the bar it evaluated (unique together).
     pub bot: Option<(Uuid, i64)>,
 }
 

@@ -104,7 +104,11 @@ async fn journal(app: &common::TestApp, t: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_decides_each_closed_bar_once_and_never_between() {
-    let (app, clock, t) = app_at_signal(common::Db::Sqlite).await;
+    // A server two hours ahead of UTC: every time the API shows is UTC all the same.
+    let mut sim = common::sim_config();
+    sim.server_time_offset_s = 7200;
+    let t = common::signal_time(&sim, &params());
+    let (app, clock) = app_at(common::Db::Sqlite, sim, t, |_| {}).await;
     let (tok, account) = app.trader(10001).await;
     let bar = t - t.rem_euclid(HOUR) - HOUR;
 
@@ -156,7 +160,7 @@ async fn a_bot_decides_each_closed_bar_once_and_never_between() {
             &format!(
                 "update bot_passes set intents = json_set(intents, '$.decided', json('[]')) \
                  where bot_id = '{id}' and bar_time = {}",
-                bar / 1000
+                bar / 1000 + 7200
             ),
         )
         .await;
