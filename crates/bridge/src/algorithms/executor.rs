@@ -337,19 +337,17 @@ impl Venue for Live<'_> {
             idempotency_key: None,
             source: self.source(),
         };
-        Ok(
-            match self.submit(intent).await {
-                Ok(done) => {
-                    let result = done.result.as_deref();
-                    Sent::Filled {
-                        ticket: result.map(|r| r.order),
-                        volume: result.map_or(entry.volume, |r| r.volume),
-                        price: result.map_or(entry.price, |r| r.price),
-                    }
+        Ok(match self.submit(intent).await {
+            Ok(done) => {
+                let result = done.result.as_deref();
+                Sent::Filled {
+                    ticket: result.map(|r| r.order),
+                    volume: result.map_or(entry.volume, |r| r.volume),
+                    price: result.map_or(entry.price, |r| r.price),
                 }
-                Err(e) => Sent::Skipped(reason_for(&held, &e)),
-            },
-        )
+            }
+            Err(e) => Sent::Skipped(reason_for(&held, &e)),
+        })
     }
 
     async fn exit(&mut self, exit: &Exit) -> ApiResult<Sent> {
@@ -369,18 +367,16 @@ impl Venue for Live<'_> {
             idempotency_key: None,
             source: self.source(),
         };
-        Ok(
-            match self.submit(intent).await {
-                Ok(done) => {
-                    let result = done.result.as_deref();
-                    Sent::Filled {
-                        ticket: result.map(|r| r.order),
-                        volume: result.map_or(pos.volume, |r| r.volume),
-                        price: result.map_or(exit.price, |r| r.price),
-                    }
+        Ok(match self.submit(intent).await {
+            Ok(done) => {
+                let result = done.result.as_deref();
+                Sent::Filled {
+                    ticket: result.map(|r| r.order),
+                    volume: result.map_or(pos.volume, |r| r.volume),
+                    price: result.map_or(exit.price, |r| r.price),
                 }
-                Err(e) => Sent::Skipped(reason_for(&held, &e)),
-            },
-        )
+            }
+            Err(e) => Sent::Skipped(reason_for(&held, &e)),
+        })
     }
 }

@@ -24,7 +24,6 @@ pub use latest::{server_key, Latest, LatestSeries};
 /// Bytes a bar takes in a cached chunk: time, OHLC, tick volume, spread, real volume.
 pub const BAR_BYTES: usize = 8 + 4 * 8 + 8 + 4 + 8;
 
-
 /// Months a chunk of `timeframe` spans: as many as keep it near 40,000 bars, 1 to 120.
 pub fn chunk_months(timeframe: Timeframe) -> i64 {
     let seconds = timeframe.seconds().unwrap_or(30 * 86_400).max(60);
@@ -302,4 +301,3 @@ mod tests {
         );
     }
 }
-

@@ -23,9 +23,8 @@ use super::reason;
 use super::rules::{bar_end, closed_only, missed_between, next_boundary, OFFSET_SENSITIVE_ABOVE_S};
 use crate::algorithms::driver::{self, Entry, Exit, Market, Sent, Venue};
 use crate::algorithms::executor::{DryRun, Live};
-use crate::bars::latest::LatestSeries;
-use crate::trading::Leased;
 use crate::algorithms::strategies::{find, Params, Strategy};
+use crate::bars::latest::LatestSeries;
 use crate::error::{ApiError, ApiResult};
 use crate::pool::Purpose;
 use crate::risk::{read_snapshot, Needs, RiskLimits};
@@ -33,6 +32,7 @@ use crate::state::AppState;
 use crate::store::algorithms::{NewAlgorithmRun, RunFinish, RUN_DONE, RUN_FAILED};
 use crate::store::bots::{BotRow, PassRecord, Transition, FAULTED, PAUSED, RUNNING, STOPPED};
 use crate::store::{AccountRow, UserCtx};
+use crate::trading::Leased;
 
 /// What the wave's one pool operation read.
 struct Read {
@@ -245,10 +245,18 @@ impl Wave {
     /// passes that ran are recorded.
     async fn on_lease(&self, ready: &[Ready]) -> ApiResult<()> {
         let trades = ready.iter().any(|r| !r.bot.dry_run);
-        let purpose = if trades { Purpose::Trade } else { Purpose::Read };
+        let purpose = if trades {
+            Purpose::Trade
+        } else {
+            Purpose::Read
+        };
         // Each pass may send orders: every one of them gets the time one operation has.
         let passes = u32::try_from(ready.len()).unwrap_or(u32::MAX);
-        let timeout = self.state.pool.timeout().saturating_mul(passes.saturating_add(1));
+        let timeout = self
+            .state
+            .pool
+            .timeout()
+            .saturating_mul(passes.saturating_add(1));
         let shared = Arc::new((
             Wave {
                 state: self.state.clone(),

@@ -228,6 +228,26 @@ pub(super) fn prefixed(errors: Vec<FieldError>) -> ApiError {
 /// request's), validated again as on write. Users may write their rows directly (Supabase's Data
 /// API), past the API's checks, so a bad stored kind or parameter is a `validation_failed` naming
 /// it (`kind`, `parameters.<key>`). It is never a 500, and never silently replaced by defaults.
+/// The strategy an `algorithm_id` names, for execute, backtests and bots alike: a built-in by
+/// name, or one of the user's saved configurations by id, with its parameters (which the request's
+/// override). Another user's configuration is `algorithm_not_found`.
+pub(super) async fn resolve(
+    state: &AppState,
+    user: &AuthUser,
+    algorithm_id: &str,
+) -> ApiResult<(Box<dyn Strategy>, Map<String, Value>)> {
+    if let Some(s) = find(algorithm_id) {
+        return Ok((s, Map::new()));
+    }
+    let id = Uuid::parse_str(algorithm_id).map_err(|_| ApiError::AlgorithmNotFound)?;
+    let config = state
+        .store
+        .get_config(&user.ctx, id)
+        .await?
+        .ok_or(ApiError::AlgorithmNotFound)?;
+    saved_for_run(&config)
+}
+
 fn saved_for_run(config: &AlgorithmConfig) -> ApiResult<(Box<dyn Strategy>, Map<String, Value>)> {
     let stored = |e: ApiError| match e {
         ApiError::Validation(fields) | ApiError::InvalidCombination(fields) => ApiError::fields(
@@ -565,19 +585,7 @@ pub async fn execute(
         .await?
         .ok_or(ApiError::AccountNotFound)?;
 
-    // A built-in by name, or a saved configuration by id (its parameters, overridden by the request's).
-    let (strategy, mut merged) = match find(&algorithm_id) {
-        Some(s) => (s, Map::new()),
-        None => {
-            let id = Uuid::parse_str(&algorithm_id).map_err(|_| ApiError::AlgorithmNotFound)?;
-            let config = state
-                .store
-                .get_config(&user.ctx, id)
-                .await?
-                .ok_or(ApiError::AlgorithmNotFound)?;
-            saved_for_run(&config)?
-        }
-    };
+    let (strategy, mut merged) = resolve(&state, &user, &algorithm_id).await?;
     merged.extend(parameters);
     let raw_parameters = Value::Object(merged);
     let params = strategy.validate(&raw_parameters).map_err(prefixed)?;

@@ -5,7 +5,6 @@ use super::doc;
 use super::extract::{path_uuid, AuthUser, JsonBody};
 use super::extract::{Path, Query};
 use super::validate::{any_text, input_time, Fields, Opt, Request, Rule};
-use crate::algorithms::strategies::{find, Strategy};
 use crate::backtest::report::{CurvePoint, Report};
 use crate::backtest::run::{buckets, Model};
 use crate::backtest::spec::{self, Spec, SpreadMode, RANK_METRICS};
@@ -572,24 +571,7 @@ pub async fn create(
         .get_account(&user.ctx, account_id)
         .await?
         .ok_or(ApiError::AccountNotFound)?;
-    let (strategy, mut base): (Box<dyn Strategy>, Map<String, Value>) = match find(&algorithm_id) {
-        Some(s) => (s, Map::new()),
-        None => {
-            let id = Uuid::parse_str(&algorithm_id).map_err(|_| ApiError::AlgorithmNotFound)?;
-            let config = state
-                .store
-                .get_config(&user.ctx, id)
-                .await?
-                .ok_or(ApiError::AlgorithmNotFound)?;
-            let strategy = find(&config.kind).ok_or_else(|| {
-                ApiError::validation("kind", "the saved configuration's strategy is unknown")
-            })?;
-            (
-                strategy,
-                config.parameters.as_object().cloned().unwrap_or_default(),
-            )
-        }
-    };
+    let (strategy, mut base) = super::algorithms::resolve(&state, &user, &algorithm_id).await?;
     base.extend(req.parameters.clone().unwrap_or_default());
     let combos = spec::combinations(&base, req.sweep.as_ref())?;
     // Each combination as /algorithms/execute validates it; the first fault names the key.

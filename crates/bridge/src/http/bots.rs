@@ -11,6 +11,7 @@ use crate::algorithms::strategies::find;
 use crate::bots::reason;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::store::algorithms::AlgorithmRun;
 use crate::store::bots::{
     BotLimits, BotRow, BotWrite, NewBot, Transition, FAULTED, PAUSED, RUNNING, STOPPED,
 };
@@ -213,12 +214,7 @@ fn utc_of_bar(state: &AppState, server: Option<&str>, bar: i64) -> Option<String
 /// The bot as the API shows it (with its last run, read as the user).
 pub(super) async fn view(state: &AppState, user: &AuthUser, b: &BotRow) -> ApiResult<BotView> {
     let last_run = match b.last_run_id {
-        Some(id) => state
-            .store
-            .get_run(&user.ctx, id)
-            .await?
-            .as_ref()
-            .map(RunView::from),
+        Some(id) => state.store.get_run(&user.ctx, id).await?,
         None => None,
     };
     let server = state
@@ -226,8 +222,53 @@ pub(super) async fn view(state: &AppState, user: &AuthUser, b: &BotRow) -> ApiRe
         .get_account(&user.ctx, b.account_id)
         .await?
         .map(|a| a.server);
+    Ok(shown(state, b, last_run.as_ref(), server.as_deref()))
+}
+
+/// A page of bots as the API shows them: their accounts and last runs read in one query each.
+async fn views(state: &AppState, user: &AuthUser, rows: &[BotRow]) -> ApiResult<Vec<BotView>> {
+    let run_ids: Vec<Uuid> = rows.iter().filter_map(|b| b.last_run_id).collect();
+    let runs: HashMap<Uuid, AlgorithmRun> = state
+        .store
+        .get_runs(&user.ctx, &run_ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let servers: HashMap<Uuid, String> = if rows.is_empty() {
+        HashMap::new()
+    } else {
+        state
+            .store
+            .list_accounts(&user.ctx, true)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.server))
+            .collect()
+    };
+    Ok(rows
+        .iter()
+        .map(|b| {
+            let run = b.last_run_id.and_then(|id| runs.get(&id));
+            shown(
+                state,
+                b,
+                run,
+                servers.get(&b.account_id).map(String::as_str),
+            )
+        })
+        .collect())
+}
+
+fn shown(
+    state: &AppState,
+    b: &BotRow,
+    last_run: Option<&AlgorithmRun>,
+    server: Option<&str>,
+) -> BotView {
+    let last_run = last_run.map(RunView::from);
     let running = b.state == RUNNING && b.due_at > time::OffsetDateTime::UNIX_EPOCH;
-    Ok(BotView {
+    BotView {
         id: b.id,
         name: b.name.clone(),
         account_id: b.account_id,
@@ -242,9 +283,7 @@ pub(super) async fn view(state: &AppState, user: &AuthUser, b: &BotRow) -> ApiRe
         netting: b.netting,
         state: b.state.clone(),
         state_reason: b.state_reason.clone(),
-        last_bar_time: b
-            .last_bar_time
-            .and_then(|t| utc_of_bar(state, server.as_deref(), t)),
+        last_bar_time: b.last_bar_time.and_then(|t| utc_of_bar(state, server, t)),
         next_bar_time: running.then(|| rfc3339(b.due_at)),
         passes: b.passes,
         trades: b.trades,
@@ -256,7 +295,7 @@ pub(super) async fn view(state: &AppState, user: &AuthUser, b: &BotRow) -> ApiRe
         last_run,
         created_at: rfc3339(b.created_at),
         updated_at: rfc3339(b.updated_at),
-    })
+    }
 }
 
 async fn load(state: &AppState, user: &AuthUser, raw: &str) -> ApiResult<BotRow> {
@@ -350,24 +389,8 @@ pub async fn create(
         .get_account(&user.ctx, req.account_id)
         .await?
         .ok_or(ApiError::AccountNotFound)?;
-    let (strategy, mut merged) = match find(&req.algorithm_id) {
-        Some(s) => (s, Map::new()),
-        None => {
-            let id = Uuid::parse_str(&req.algorithm_id).map_err(|_| ApiError::AlgorithmNotFound)?;
-            let config = state
-                .store
-                .get_config(&user.ctx, id)
-                .await?
-                .ok_or(ApiError::AlgorithmNotFound)?;
-            let strategy = find(&config.kind).ok_or_else(|| {
-                ApiError::validation("kind", "the saved configuration's strategy is unknown")
-            })?;
-            (
-                strategy,
-                config.parameters.as_object().cloned().unwrap_or_default(),
-            )
-        }
-    };
+    let (strategy, mut merged) =
+        super::algorithms::resolve(&state, &user, &req.algorithm_id).await?;
     merged.extend(req.parameters.unwrap_or_default());
     let parameters = Value::Object(merged);
     let params = strategy.validate(&parameters).map_err(prefixed)?;
@@ -460,10 +483,7 @@ pub async fn list(
         (true, Some(last)) => Some(format!("{}_{}", rfc3339(last.created_at), last.id)),
         _ => None,
     };
-    let mut bots = Vec::with_capacity(rows.len());
-    for b in &rows {
-        bots.push(view(&state, &user, b).await?);
-    }
+    let bots = views(&state, &user, &rows).await?;
     Ok(Json(BotPage { bots, next_cursor }))
 }
 

@@ -185,6 +185,9 @@ pub trait AlgorithmStore: Send + Sync + 'static {
 
     async fn get_run(&self, user: &UserCtx, id: Uuid) -> StoreResult<Option<AlgorithmRun>>;
 
+    /// The user's runs among `ids` (in no particular order; the others are left out).
+    async fn get_runs(&self, user: &UserCtx, ids: &[Uuid]) -> StoreResult<Vec<AlgorithmRun>>;
+
     /// The user's runs, newest first by (started_at, id), strictly before the keyset cursor when
     /// one is given; `limit` is clamped to 1..=[`MAX_RUNS_PAGE`]. Without `bot_id` a bot's passes
     /// are left out; with it, only that bot's.

@@ -344,7 +344,13 @@ pub async fn risk_refusal(
 ) -> ApiResult<Option<RiskRefusal>> {
     if let Some(lease) = lease {
         return lease
-            .run(check_new_order(lease.terminal(), lease.at(), limits, request, None))
+            .run(check_new_order(
+                lease.terminal(),
+                lease.at(),
+                limits,
+                request,
+                None,
+            ))
             .await;
     }
     let (limits, request) = (limits.clone(), request.clone());

@@ -120,13 +120,22 @@ async fn a_bot_decides_each_closed_bar_once_and_never_between() {
     assert!((2_000_000_000..1 << 31).contains(&magic), "{magic}");
     let id = b["id"].as_str().unwrap().to_string();
 
-    // Its first pass decides on the bar that closed last, and enters.
-    let b = until(&app, &tok, &id, "first pass", |b| b["passes"] == 1).await;
+    // Its first pass decides on the bar that closed last, and enters (the pass is counted when
+    // claimed; its run is there once it is done).
+    let b = until(&app, &tok, &id, "first pass", |b| {
+        b["passes"] == 1 && b["last_run"].is_object()
+    })
+    .await;
     assert_eq!(b["last_bar_time"], utc(bar), "{b}");
     assert_eq!(b["trades"], 1, "{b}");
     assert_eq!(b["missed_bars"], 0);
     assert_eq!(b["last_run"]["bot_id"], id.as_str());
     assert_eq!(b["last_run"]["bar_time"], utc(bar));
+    // The list shows each bot as the bot's own route does.
+    let (s, page) = app.get(routes::BOTS, &tok).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["bots"][0]["last_run"], b["last_run"], "{page}");
+    assert_eq!(page["bots"][0]["last_bar_time"], utc(bar), "{page}");
     let mine: Vec<Value> = positions(&app, &tok)
         .await
         .into_iter()
@@ -181,7 +190,11 @@ async fn a_bot_decides_each_closed_bar_once_and_never_between() {
     assert_eq!(r["next_from"], utc(bar + HOUR), "{r}");
     let (_, r) = app
         .get(
-            &format!("{}/replay?limit=1&from={}", routes::bot(&id), utc(bar + HOUR)),
+            &format!(
+                "{}/replay?limit=1&from={}",
+                routes::bot(&id),
+                utc(bar + HOUR)
+            ),
             &tok,
         )
         .await;
@@ -1072,7 +1085,9 @@ async fn a_wave_trades_on_one_lease_while_another_user_keeps_the_only_terminal_b
     }
     let mut before = Vec::new();
     for id in &ids {
-        before.push(until(&app, &tok, id, "first pass", |b| b["passes"] == 1).await["trades"].clone());
+        before.push(
+            until(&app, &tok, id, "first pass", |b| b["passes"] == 1).await["trades"].clone(),
+        );
     }
 
     // Another user reads their own account on the only terminal without a pause.
@@ -1125,7 +1140,8 @@ async fn a_wave_trades_on_one_lease_while_another_user_keeps_the_only_terminal_b
     assert_eq!(mine("login"), 1, "{wave:?}");
     assert_eq!(mine("copy_rates"), 1, "{wave:?}");
     assert!(
-        wave.iter().any(|r| r.login == 10002 && r.operation == "login"),
+        wave.iter()
+            .any(|r| r.login == 10002 && r.operation == "login"),
         "the other user was served in between waves"
     );
 }
@@ -1156,7 +1172,13 @@ async fn a_users_request_waits_behind_at_most_one_of_their_bot_accounts() {
     let mut bots = Vec::new();
     for login in 50_001..=50_003u64 {
         let account = app
-            .connect(&tok, login, &format!("Pw-{login}!"), "Sim-Demo", &login.to_string())
+            .connect(
+                &tok,
+                login,
+                &format!("Pw-{login}!"),
+                "Sim-Demo",
+                &login.to_string(),
+            )
             .await;
         let b = create(
             &app,
@@ -1208,7 +1230,10 @@ async fn a_users_request_waits_behind_at_most_one_of_their_bot_accounts() {
         .collect();
     let at = logins.iter().position(|l| *l == 50_004).unwrap();
     // The wave it found running, and at most the one admitted as it arrived: never all three.
-    assert!(at <= 2, "bot accounts served before the user's request: {logins:?}");
+    assert!(
+        at <= 2,
+        "bot accounts served before the user's request: {logins:?}"
+    );
     assert_eq!(logins.len(), 4, "one login per account: {logins:?}");
 }
 
@@ -1257,7 +1282,10 @@ async fn a_spent_refusal_budget_skips_the_bar_and_sends_nothing() {
 
     let mark = audit_mark(&app).await;
     clock.set(t);
-    let b = until(&app, &tok, &id, "the signal's pass", |b| b["skipped_bars"] == 1).await;
+    let b = until(&app, &tok, &id, "the signal's pass", |b| {
+        b["skipped_bars"] == 1
+    })
+    .await;
     assert_eq!(b["last_skip_reason"], "refusals_per_user", "{b}");
     assert_eq!(b["state"], "running", "{b}");
     assert_eq!(b["trades"], trades, "{b}");

@@ -269,6 +269,22 @@ impl AlgorithmStore for PgStore {
         Ok(found.map(Into::into))
     }
 
+    async fn get_runs(&self, user: &UserCtx, ids: &[Uuid]) -> StoreResult<Vec<AlgorithmRun>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.user_tx(user).await?;
+        let found: Vec<PgRun> = sqlx::query_as(&format!(
+            "select {RUN_COLUMNS} from algorithm_runs where id = any($1) and user_id = $2"
+        ))
+        .bind(ids)
+        .bind(user.user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(found.into_iter().map(Into::into).collect())
+    }
+
     async fn list_runs(
         &self,
         user: &UserCtx,

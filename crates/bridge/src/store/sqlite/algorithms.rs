@@ -264,6 +264,22 @@ impl AlgorithmStore for SqliteStore {
         found.map(LiteRun::into_run).transpose()
     }
 
+    async fn get_runs(&self, user: &UserCtx, ids: &[Uuid]) -> StoreResult<Vec<AlgorithmRun>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let found: Vec<LiteRun> = sqlx::query_as(&format!(
+            "select {RUN_COLUMNS} from algorithm_runs \
+             where id in (select value from json_each(?1)) and user_id = ?2"
+        ))
+        .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
+        .bind(user.user_id.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        found.into_iter().map(LiteRun::into_run).collect()
+    }
+
     async fn list_runs(
         &self,
         user: &UserCtx,
