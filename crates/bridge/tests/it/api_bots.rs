@@ -792,6 +792,10 @@ async fn users_cannot_write_bots_through_the_data_api() {
     let (_, b) = app.get(&routes::bot(id), &tok).await;
     assert_eq!(b["state"], "paused");
     assert_eq!(b["confirm_live"], false);
+    let (s, page) = app.get(routes::BOTS, &tok).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["bots"][0]["id"], id, "{page}");
+    assert_eq!(page["bots"][0]["last_run"], b["last_run"], "{page}");
     app.shutdown().await;
 }
 
