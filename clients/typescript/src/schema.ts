@@ -2493,6 +2493,11 @@ export interface components {
             /** @description The passes whose intents differ (empty on a broker whose history was not revised). */
             differences: components["schemas"]["ReplayDifference"][];
             /**
+             * Format: date-time
+             * @description More passes are recorded in the window: the `from` that continues after this page.
+             */
+            next_from?: string | null;
+            /**
              * Format: int64
              * @description Recorded passes that evaluated the strategy in the window, all re-evaluated.
              */
@@ -4875,6 +4880,8 @@ export interface operations {
             query?: {
                 /** @description The first bar (default: the bot's first recorded pass). */
                 from?: components["schemas"]["TimeInput"];
+                /** @description Recorded passes per call: 1 to 10000 (default 10000); `next_from` continues. */
+                limit?: number;
                 /** @description The last bar (default: now). */
                 to?: components["schemas"]["TimeInput"];
             };
