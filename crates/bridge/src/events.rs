@@ -173,6 +173,14 @@ impl Events {
         }
     }
 
+    /// Changes of the user's that a stream of theirs on this replica has not read yet (the
+    /// slowest stream's lag; 0 without a stream).
+    pub fn backlog(&self, user_id: Uuid) -> usize {
+        lock(&self.users)
+            .get(&user_id)
+            .map_or(0, |bus| bus.changes.len())
+    }
+
     /// STREAM_USER_BUFFER.
     pub fn user_buffer(&self) -> usize {
         self.user_buffer

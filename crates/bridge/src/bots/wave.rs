@@ -46,6 +46,10 @@ struct Read {
     series: HashMap<(String, i64), (SymbolInfo, Vec<Rate>)>,
 }
 
+/// How long a wave waits, at most, for its user's streams to read its changes.
+const STREAM_PACING_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+const STREAM_PACING_STEP: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// A bot whose copied configuration is valid.
 #[derive(Clone)]
 struct Ready {
@@ -289,6 +293,7 @@ impl Wave {
         let read = self.read(ready, &lease).await?;
         let account_id = self.row.id;
         let replica = state.bots.replica();
+        let mut paced = std::time::Duration::ZERO;
         for r in ready {
             if self.handled().contains(&r.bot.id) {
                 continue;
@@ -307,6 +312,7 @@ impl Wave {
                     break;
                 }
             }
+            self.let_streams_read(&mut paced).await;
             let stop = pass(self, &read, r, &lease).await;
             self.handled
                 .lock()
@@ -320,6 +326,18 @@ impl Wave {
             }
         }
         Ok(())
+    }
+
+    /// Before a pass: while the user's slowest stream here has half its `STREAM_USER_BUFFER`
+    /// unread, wait for it (at most [`STREAM_PACING_MAX`] a wave), so that a wave of many bots
+    /// does not push a stream that keeps up past its buffer; one that still lags is slow.
+    async fn let_streams_read(&self, waited: &mut std::time::Duration) {
+        let events = &self.state.events;
+        let half = events.user_buffer() / 2;
+        while events.backlog(self.ctx.user_id) > half && *waited < STREAM_PACING_MAX {
+            tokio::time::sleep(STREAM_PACING_STEP).await;
+            *waited += STREAM_PACING_STEP;
+        }
     }
 
     /// The reads: the offset, the account, all positions and the day's deals, then each
