@@ -1,6 +1,6 @@
 //! The bot scheduler: every tick (or when rung) it reads the running bots that are due by the
 //! clock, groups them by account, and runs each account's wave under the account's lease, at most
-//! as many accounts at a time as the pool has terminals. The clock is the application's
+//! as many accounts at a time as the pool has terminals in service. The clock is the application's
 //! (`AppState::clock`): a test that moves it moves the scheduler. Once an hour it deletes bot runs
 //! and passes older than BOT_RUNS_KEPT_DAYS.
 
@@ -27,13 +27,22 @@ pub fn spawn(state: AppState) {
 
 async fn run(state: AppState) {
     let in_flight: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
-    let terminals = state.pool.size().max(1);
-    let admit = Arc::new(tokio::sync::Semaphore::new(terminals));
+    let mut capacity = in_service(&state);
+    let admit = Arc::new(tokio::sync::Semaphore::new(capacity));
     let mut last_prune: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
             _ = state.bots.rung() => {}
+        }
+        // As many waves at a time as terminals in service now (one taken out or back changes it;
+        // permits in use are taken off as their waves end).
+        let target = in_service(&state);
+        if target > capacity {
+            admit.add_permits(target - capacity);
+            capacity = target;
+        } else if target < capacity {
+            capacity -= admit.forget_permits(capacity - target);
         }
         if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
             last_prune = Some(std::time::Instant::now());
@@ -72,6 +81,15 @@ async fn run(state: AppState) {
             });
         }
     }
+}
+
+/// Terminals in service: the pool's, less those down (at least one, so waves wait rather than stop).
+fn in_service(state: &AppState) -> usize {
+    state
+        .pool
+        .size()
+        .saturating_sub(state.pool.terminals_down())
+        .max(1)
 }
 
 async fn wave(state: &AppState, user_id: Uuid, account_id: Uuid, now: OffsetDateTime) {
