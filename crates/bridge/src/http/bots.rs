@@ -945,7 +945,7 @@ pub async fn replay(
             .unwrap_or(0) as usize;
         for (_, p) in &parsed {
             let key = (p.symbol.clone(), p.timeframe.code());
-            if !series.contains_key(&key) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = series.entry(key) {
                 let bars = source
                     .history(
                         &p.symbol,
@@ -956,7 +956,7 @@ pub async fn replay(
                         &mut stats,
                     )
                     .await?;
-                series.insert(key, bars);
+                slot.insert(bars);
             }
         }
     }
