@@ -295,6 +295,21 @@ impl Live<'_> {
         done
     }
 
+    /// Sends an order: filled as the broker answered (else as asked), or skipped with why.
+    async fn send(&mut self, intent: Intent, held: &HeldBack, volume: f64, price: f64) -> Sent {
+        match self.submit(intent).await {
+            Ok(done) => {
+                let result = done.result.as_deref();
+                Sent::Filled {
+                    ticket: result.map(|r| r.order),
+                    volume: result.map_or(volume, |r| r.volume),
+                    price: result.map_or(price, |r| r.price),
+                }
+            }
+            Err(e) => Sent::Skipped(reason_for(held, &e)),
+        }
+    }
+
     fn source(&self) -> Source {
         Source::Algorithm {
             algorithm_id: self.algorithm_id.to_string(),
@@ -337,17 +352,7 @@ impl Venue for Live<'_> {
             idempotency_key: None,
             source: self.source(),
         };
-        Ok(match self.submit(intent).await {
-            Ok(done) => {
-                let result = done.result.as_deref();
-                Sent::Filled {
-                    ticket: result.map(|r| r.order),
-                    volume: result.map_or(entry.volume, |r| r.volume),
-                    price: result.map_or(entry.price, |r| r.price),
-                }
-            }
-            Err(e) => Sent::Skipped(reason_for(&held, &e)),
-        })
+        Ok(self.send(intent, &held, entry.volume, entry.price).await)
     }
 
     async fn exit(&mut self, exit: &Exit) -> ApiResult<Sent> {
@@ -367,16 +372,6 @@ impl Venue for Live<'_> {
             idempotency_key: None,
             source: self.source(),
         };
-        Ok(match self.submit(intent).await {
-            Ok(done) => {
-                let result = done.result.as_deref();
-                Sent::Filled {
-                    ticket: result.map(|r| r.order),
-                    volume: result.map_or(pos.volume, |r| r.volume),
-                    price: result.map_or(exit.price, |r| r.price),
-                }
-            }
-            Err(e) => Sent::Skipped(reason_for(&held, &e)),
-        })
+        Ok(self.send(intent, &held, pos.volume, exit.price).await)
     }
 }

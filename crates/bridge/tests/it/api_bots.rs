@@ -64,6 +64,29 @@ fn bot_body(account: &str, name: &str) -> Value {
     json!({"name": name, "account_id": account, "algorithm_id": "ma_crossover", "parameters": params()})
 }
 
+/// The simulator with logins of `login_latency_ms` and hedging demo accounts like 10001 for each
+/// of `logins`, password `Pw-<login>!`.
+fn sim_with_accounts(
+    login_latency_ms: u64,
+    logins: impl IntoIterator<Item = u64>,
+) -> mt5_sim::config::SimConfig {
+    let mut sim = common::sim_config();
+    sim.login_latency_ms = login_latency_ms;
+    let template = sim
+        .accounts
+        .iter()
+        .find(|a| a.login == 10001)
+        .unwrap()
+        .clone();
+    for login in logins {
+        let mut a = template.clone();
+        a.login = login;
+        a.password = secrecy::SecretString::from(format!("Pw-{login}!"));
+        sim.accounts.push(a);
+    }
+    sim
+}
+
 /// Polls the bot until `done` holds (15 s at most).
 async fn until(
     app: &common::TestApp,
@@ -802,20 +825,7 @@ async fn users_cannot_write_bots_through_the_data_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wave_logs_each_account_in_once_and_users_keep_trading_meanwhile() {
     const USERS: u64 = 8;
-    let mut sim = common::sim_config();
-    sim.login_latency_ms = 200;
-    let template = sim
-        .accounts
-        .iter()
-        .find(|a| a.login == 10001)
-        .unwrap()
-        .clone();
-    for k in 0..USERS {
-        let mut a = template.clone();
-        a.login = 40_001 + k;
-        a.password = secrecy::SecretString::from(format!("Pw-{}!", a.login));
-        sim.accounts.push(a);
-    }
+    let sim = sim_with_accounts(200, 40_001..40_001 + USERS);
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     let b0 = now - now.rem_euclid(HOUR) - 300 * HOUR;
     let (app, clock) = app_at(common::Db::Sqlite, sim, b0 + 10 * 60_000, |env| {
@@ -1152,20 +1162,7 @@ async fn a_wave_trades_on_one_lease_while_another_user_keeps_the_only_terminal_b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_users_request_waits_behind_at_most_one_of_their_bot_accounts() {
-    let mut sim = common::sim_config();
-    sim.login_latency_ms = 300;
-    let template = sim
-        .accounts
-        .iter()
-        .find(|a| a.login == 10001)
-        .unwrap()
-        .clone();
-    for login in 50_001..=50_004 {
-        let mut a = template.clone();
-        a.login = login;
-        a.password = secrecy::SecretString::from(format!("Pw-{login}!"));
-        sim.accounts.push(a);
-    }
+    let sim = sim_with_accounts(300, 50_001..=50_004);
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     let b0 = now - now.rem_euclid(HOUR) - 200 * HOUR;
     let (app, clock) = app_at(common::Db::Sqlite, sim, b0 + 10 * 60_000, |env| {
@@ -1200,6 +1197,17 @@ async fn a_users_request_waits_behind_at_most_one_of_their_bot_accounts() {
         until(&app, &tok, id, "first pass", |b| b["passes"] == 1).await;
     }
 
+    // The terminal on the fourth account, so that each wave of the next bar logs in.
+    let (s, _) = app
+        .client
+        .get(format!("{}{}", app.base, routes::ACCOUNT))
+        .bearer_auth(&tok)
+        .header("X-Account-Id", &manual)
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(s, 200);
     // The next bar: three waves on one terminal. The user asks for their fourth account once the
     // first wave has logged in.
     let mark = audit_mark(&app).await;
