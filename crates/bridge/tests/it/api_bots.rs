@@ -1309,3 +1309,64 @@ async fn a_spent_refusal_budget_skips_the_bar_and_sends_nothing() {
         .count();
     assert_eq!(sent, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wave_lets_a_slow_reader_keep_up_within_its_buffer() {
+    const BOTS: usize = 30;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let b0 = now - now.rem_euclid(HOUR) - 100 * HOUR;
+    let (app, clock) = app_at(
+        common::Db::Sqlite,
+        common::sim_config(),
+        b0 + 10 * 60_000,
+        |env| {
+            env.insert("STREAM_USER_BUFFER", "16".into());
+            env.insert("BOTS_PER_ACCOUNT", "40".into());
+        },
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let tok = app.token(user);
+    let account = app
+        .connect(&tok, 10001, "Sim-10001!", "Sim-Demo", "many")
+        .await;
+    let mut ids = Vec::new();
+    for k in 0..BOTS {
+        let b = create(
+            &app,
+            &tok,
+            json!({"name": format!("p{k}"), "account_id": account, "algorithm_id": "ma_crossover",
+                   "dry_run": true, "parameters": {"symbol": "EURUSD"}}),
+        )
+        .await;
+        ids.push(b["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        until(&app, &tok, id, "first pass", |b| b["passes"] == 1).await;
+    }
+
+    // A reader of the user's changes that takes 50 ms over each, as a stream on a slow link would.
+    let slot = app.state.events.open_stream(user, 10).unwrap();
+    let mut rx = slot.changes();
+    let reader = tokio::spawn(async move {
+        let (mut read, mut lagged) = (0usize, 0u64);
+        loop {
+            match tokio::time::timeout(Duration::from_secs(3), rx.recv()).await {
+                Ok(Ok(_)) => read += 1,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => lagged += n,
+                _ => break,
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (read, lagged)
+    });
+    // The next bar: one wave of 30 passes, each a change of its bot.
+    clock.set(b0 + HOUR);
+    for id in &ids {
+        until(&app, &tok, id, "second pass", |b| b["passes"] == 2).await;
+    }
+    let (read, lagged) = reader.await.unwrap();
+    drop(slot);
+    assert_eq!(lagged, 0, "the reader fell behind its buffer");
+    assert!(read >= BOTS, "{read} changes read");
+}
