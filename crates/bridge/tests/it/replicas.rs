@@ -715,9 +715,11 @@ async fn bots_decide_each_bar_once_across_replicas_and_survive_a_killed_one() {
             .await
             .1
     };
+    // At least one: a minute may close while the others are still on their first (M1, real time).
     eventually(60, "every bot's first pass", || async {
         for id in &bots {
-            if state(r2.url.clone(), id.clone(), token.clone()).await["passes"] != 1 {
+            let b = state(r2.url.clone(), id.clone(), token.clone()).await;
+            if b["passes"].as_i64().unwrap_or(0) < 1 {
                 return false;
             }
         }
