@@ -1070,6 +1070,18 @@ async fn parallel_creates_on_a_netting_symbol_leave_one_bot_and_magics_stay_uniq
     assert_eq!(magics.len(), 5, "{magics:?}");
 }
 
+/// The status of `GET /api/v1/account` on `account`.
+async fn account_status(app: &common::TestApp, tok: &str, account: &str) -> u16 {
+    app.client
+        .get(format!("{}{}", app.base, routes::ACCOUNT))
+        .bearer_auth(tok)
+        .header("X-Account-Id", account)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
 /// What the simulated broker recorded after `from` (a sequence number).
 async fn audit_after(app: &common::TestApp, from: u64) -> Vec<mt5_sim::state::AuditRecord> {
     let mut all = app.broker.audit().await.unwrap();
@@ -1198,16 +1210,7 @@ async fn a_users_request_waits_behind_at_most_one_of_their_bot_accounts() {
     }
 
     // The terminal on the fourth account, so that each wave of the next bar logs in.
-    let (s, _) = app
-        .client
-        .get(format!("{}{}", app.base, routes::ACCOUNT))
-        .bearer_auth(&tok)
-        .header("X-Account-Id", &manual)
-        .send()
-        .await
-        .map(|r| (r.status().as_u16(), ()))
-        .unwrap();
-    assert_eq!(s, 200);
+    assert_eq!(account_status(&app, &tok, &manual).await, 200);
     // The next bar: three waves on one terminal. The user asks for their fourth account once the
     // first wave has logged in.
     let mark = audit_mark(&app).await;
@@ -1221,16 +1224,7 @@ async fn a_users_request_waits_behind_at_most_one_of_their_bot_accounts() {
         assert!(std::time::Instant::now() < deadline, "no wave began");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (s, b) = app
-        .client
-        .get(format!("{}{}", app.base, routes::ACCOUNT))
-        .bearer_auth(&tok)
-        .header("X-Account-Id", &manual)
-        .send()
-        .await
-        .map(|r| (r.status().as_u16(), ()))
-        .unwrap();
-    assert_eq!(s, 200, "{b:?}");
+    assert_eq!(account_status(&app, &tok, &manual).await, 200);
     for id in &bots {
         until(&app, &tok, id, "second pass", |b| b["passes"] == 2).await;
     }
