@@ -55,3 +55,22 @@ impl PasswordUnavailable {
         self.0
     }
 }
+
+impl PoolError {
+    /// How an operation's failure on a terminal is answered: a terminal whose own trading switch
+    /// is off is `TradingDisabled` (orders go elsewhere), anything else the terminal's error.
+    pub fn of_terminal(e: TerminalError) -> PoolError {
+        if e.is_trading_disabled() {
+            PoolError::TradingDisabled
+        } else {
+            PoolError::Terminal(e)
+        }
+    }
+}
+
+/// Whether a failure ends the use of the lease it happened on: the connection lost, another
+/// session on the terminal (the guard refused), or its trading switch off. The pool then forgets
+/// the session, takes the terminal out or keeps orders off it.
+pub fn ends_lease(e: &TerminalError) -> bool {
+    e.is_connection() || e.is_trading_disabled() || matches!(e, TerminalError::WrongAccount { .. })
+}

@@ -40,7 +40,7 @@ mod slot;
 pub use adaptive::{
     ADMIT_MARGIN, KEEP_HORIZON, KEEP_MIN, LOAD_HORIZON, ROTATION_LOAD, ROTATION_SLACK,
 };
-pub use error::{PasswordUnavailable, PoolError};
+pub use error::{ends_lease, PasswordUnavailable, PoolError};
 pub use options::{Policy, PoolOptions, PoolStats};
 pub use residency::RATE_HORIZON;
 
@@ -387,7 +387,7 @@ impl TerminalPool {
                             "terminal refuses to trade (Algo Trading off): orders go elsewhere"
                         );
                         self.inner.learn_can_trade(slot, false);
-                        return Err(PoolError::TradingDisabled);
+                        return Err(PoolError::of_terminal(e));
                     }
                     Err(e) if e.is_connection() => {
                         self.inner.set_logged_in(slot, None, None);
@@ -397,7 +397,7 @@ impl TerminalPool {
                         return Err(PoolError::Terminal(e));
                     }
                     Ok(value) => return Ok(Ran { value, login }),
-                    Err(e) => return Err(PoolError::Terminal(e)),
+                    Err(e) => return Err(PoolError::of_terminal(e)),
                 }
             }
             Err(PoolError::Unavailable(

@@ -422,20 +422,12 @@ impl Leased {
     }
 
     fn answer(&self, e: TerminalError) -> ApiError {
-        let ends = e.is_connection()
-            || e.is_trading_disabled()
-            || matches!(e, TerminalError::WrongAccount { .. });
-        let answer = if e.is_trading_disabled() {
-            crate::pool::PoolError::TradingDisabled
-        } else {
-            crate::pool::PoolError::Terminal(e.clone())
-        };
-        if ends {
+        if crate::pool::ends_lease(&e) {
             if let Ok(mut b) = self.broken.lock() {
-                b.get_or_insert(e);
+                b.get_or_insert(e.clone());
             }
         }
-        answer.into()
+        crate::pool::PoolError::of_terminal(e).into()
     }
 
     /// The error that ended the lease's use, if one did.
