@@ -112,6 +112,15 @@ async fn finish(state: &AppState, bot: &BotRow, bar: Option<i64>, record: PassRe
     }
 }
 
+/// No pass: nothing to decide on (no bars, or no new bar since the last pass); only when next.
+fn no_pass(due_at: OffsetDateTime) -> PassRecord {
+    PassRecord {
+        due_at,
+        intents: json!([]),
+        ..Default::default()
+    }
+}
+
 fn skipped(why: impl Into<String>, due_at: OffsetDateTime) -> PassRecord {
     PassRecord {
         skipped: true,
@@ -220,6 +229,7 @@ pub async fn run(state: &AppState, user_id: Uuid, account_id: Uuid, bots: Vec<Bo
 }
 
 /// One account's wave: what its passes share.
+#[derive(Clone)]
 struct Wave {
     state: AppState,
     ctx: UserCtx,
@@ -243,6 +253,14 @@ impl Wave {
             .clone()
     }
 
+    /// Whether the bot's pass ran in this wave (an earlier attempt on another terminal).
+    fn ran(&self, bot: Uuid) -> bool {
+        self.handled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&bot)
+    }
+
     /// The wave in one pool operation (one lease, outside `POOL_QUEUE_LIMIT_PER_USER`): the reads,
     /// then every pass back to back on the same terminal, its orders and paper risk checks
     /// included. An error the terminal gave that ends the lease is the pool's to handle; the
@@ -261,16 +279,7 @@ impl Wave {
             .pool
             .timeout()
             .saturating_mul(passes.saturating_add(1));
-        let shared = Arc::new((
-            Wave {
-                state: self.state.clone(),
-                ctx: self.ctx.clone(),
-                row: self.row.clone(),
-                limits: self.limits.clone(),
-                handled: self.handled.clone(),
-            },
-            ready.to_vec(),
-        ));
+        let shared = Arc::new((self.clone(), ready.to_vec()));
         crate::trading::on_terminal_for(
             &self.state,
             &self.row,
@@ -295,7 +304,7 @@ impl Wave {
         let replica = state.bots.replica();
         let mut paced = std::time::Duration::ZERO;
         for r in ready {
-            if self.handled().contains(&r.bot.id) {
+            if self.ran(r.bot.id) {
                 continue;
             }
             // The lease is this replica's until the wave ends; lost (a pause longer than the
@@ -438,56 +447,22 @@ async fn pass(w: &Wave, read: &Read, r: &Ready, lease: &Leased) -> Stop {
     let tf = r.params.timeframe;
     let due = due_after(server_now, tf, read.offset_s);
     let key = (r.params.symbol.clone(), tf.code());
-    let Some((info, raw)) = read.series.get(&key) else {
-        finish(
-            state,
-            bot,
-            None,
-            PassRecord {
-                due_at: due,
-                intents: json!([]),
-                ..Default::default()
-            },
-        )
-        .await;
+    // The series' bars as the wave read them (closed ones only), and the strategy's window of them.
+    let Some((info, all_closed)) = read.series.get(&key) else {
+        finish(state, bot, None, no_pass(due)).await;
         return Stop::Next;
     };
-    let mut bars = raw.clone();
-    closed_only(&mut bars, tf, server_now);
-    let all_closed = bars.clone();
     let keep = crate::algorithms::executor::strategy_bars(
         r.strategy.bars_needed(&r.params).saturating_add(1),
     );
-    if bars.len() > keep {
-        bars.drain(..bars.len() - keep);
-    }
+    let bars = &all_closed[all_closed.len().saturating_sub(keep)..];
     let Some(last) = bars.last().copied() else {
-        finish(
-            state,
-            bot,
-            None,
-            PassRecord {
-                due_at: due,
-                intents: json!([]),
-                ..Default::default()
-            },
-        )
-        .await;
+        finish(state, bot, None, no_pass(due)).await;
         return Stop::Next;
     };
     // No new bar since the last pass (market closed, no ticks): no pass, nothing missed.
     if bot.last_bar_time.is_some_and(|t| t >= last.time) {
-        finish(
-            state,
-            bot,
-            None,
-            PassRecord {
-                due_at: due,
-                intents: json!([]),
-                ..Default::default()
-            },
-        )
-        .await;
+        finish(state, bot, None, no_pass(due)).await;
         return Stop::Next;
     }
     let long_bars = tf.seconds().is_none_or(|s| s > OFFSET_SENSITIVE_ABOVE_S);
@@ -496,7 +471,7 @@ async fn pass(w: &Wave, read: &Read, r: &Ready, lease: &Leased) -> Stop {
         return Stop::Next;
     }
     let missed = bot.last_bar_time.map_or(0, |prev| {
-        missed_between(&all_closed, prev, last.time).unwrap_or_else(|| {
+        missed_between(all_closed, prev, last.time).unwrap_or_else(|| {
             // History read does not reach back: the bars by the clock, gaps included.
             let len = bar_end(last.time, tf).map_or(1, |e| (e - last.time).max(1));
             ((last.time - prev) / len - 1).max(0)
@@ -527,7 +502,7 @@ async fn pass(w: &Wave, read: &Read, r: &Ready, lease: &Leased) -> Stop {
     // replay compares.
     let decided = r
         .strategy
-        .evaluate(&r.params, &bars, &own, PriceGrid::of(info));
+        .evaluate(&r.params, bars, &own, PriceGrid::of(info));
     match state
         .store
         .claim_pass(bot, last.time, state.bots.replica(), inputs, missed)
@@ -595,7 +570,7 @@ async fn pass(w: &Wave, read: &Read, r: &Ready, lease: &Leased) -> Stop {
     }
     let market = Market {
         symbol: info,
-        bars: &bars,
+        bars,
         own: &own,
         equity: read.account.equity,
     };
