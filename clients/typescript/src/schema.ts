@@ -4914,7 +4914,7 @@ export interface operations {
                 };
             };
             409: components["responses"]["CredentialsInvalid"];
-            /** @description `validation_failed`: a bad `bot_id`, `from` or `to` */
+            /** @description `validation_failed`: a bad `bot_id`, `from`, `to` or `limit` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4923,6 +4923,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["TerminalUnavailable"];
             504: components["responses"]["TerminalTimeout"];

@@ -152,7 +152,7 @@ pub struct ServeArgs {
     /// while spent, order requests answer 429 `rate_limited` (scope `refusals_per_user`).
     #[arg(long, env = "REFUSAL_LIMIT_PER_HOUR", default_value_t = 600)]
     pub refusal_limit_per_hour: u32,
-    /// Dry runs of algorithms per user per hour (scope `dry_runs_per_user`).
+    /// Dry runs of algorithms and bot replays per user per hour (scope `dry_runs_per_user`).
     #[arg(long, env = "DRY_RUN_LIMIT_PER_HOUR", default_value_t = 600)]
     pub dry_run_limit_per_hour: u32,
     /// Saved algorithm configurations per user; more answer 409 `algorithm_limit_reached`.

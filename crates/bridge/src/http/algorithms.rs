@@ -224,10 +224,18 @@ pub(super) fn prefixed(errors: Vec<FieldError>) -> ApiError {
     )
 }
 
-/// A saved configuration about to run: its strategy and its parameters (to be overridden by the
-/// request's), validated again as on write. Users may write their rows directly (Supabase's Data
-/// API), past the API's checks, so a bad stored kind or parameter is a `validation_failed` naming
-/// it (`kind`, `parameters.<key>`). It is never a 500, and never silently replaced by defaults.
+/// One of the user's `DRY_RUN_LIMIT_PER_HOUR` evaluations that send nothing (a dry run, a bot's
+/// replay), or `429 rate_limited` `dry_runs_per_user`.
+pub(super) async fn spend_dry_run(state: &AppState, user: &AuthUser) -> ApiResult<()> {
+    let limit = state.limits.dry_runs_per_user;
+    state
+        .limiter
+        .acquire(&format!("dry_runs:{}", user.id()), limit)
+        .await
+        .inspect_err(|e| count_refusal(&state.metrics, e, "dry_runs_per_user"))
+        .map_err(|e| crate::limits::refused("dry_runs_per_user", limit, e))
+}
+
 /// The strategy an `algorithm_id` names, for execute, backtests and bots alike: a built-in by
 /// name, or one of the user's saved configurations by id, with its parameters (which the request's
 /// override). Another user's configuration is `algorithm_not_found`.
@@ -248,6 +256,10 @@ pub(super) async fn resolve(
     saved_for_run(&config)
 }
 
+/// A saved configuration about to run: its strategy and its parameters (to be overridden by the
+/// request's), validated again as on write. Users may write their rows directly (Supabase's Data
+/// API), past the API's checks, so a bad stored kind or parameter is a `validation_failed` naming
+/// it (`kind`, `parameters.<key>`). It is never a 500, and never silently replaced by defaults.
 fn saved_for_run(config: &AlgorithmConfig) -> ApiResult<(Box<dyn Strategy>, Map<String, Value>)> {
     let stored = |e: ApiError| match e {
         ApiError::Validation(fields) | ApiError::InvalidCombination(fields) => ApiError::fields(
@@ -597,13 +609,7 @@ pub async fn execute(
     // Every run is a stored row and stream events: a dry run spends the user's dry-run budget, a
     // run that may trade needs the refusal budget its orders would spend, both before it is stored.
     if dry_run {
-        let limit = state.limits.dry_runs_per_user;
-        state
-            .limiter
-            .acquire(&format!("dry_runs:{}", user.id()), limit)
-            .await
-            .inspect_err(|e| count_refusal(&state.metrics, e, "dry_runs_per_user"))
-            .map_err(|e| crate::limits::refused("dry_runs_per_user", limit, e))?;
+        spend_dry_run(&state, &user).await?;
     } else {
         crate::trading::RefusalBudget::of(&state, &user.ctx)
             .check()

@@ -858,7 +858,8 @@ pub struct ReplayResult {
         (status = 401, response = doc::Unauthorized),
         (status = 404, description = "`bot_not_found`; `account_not_found` (its account was deleted)", body = doc::ErrorBody),
         (status = 409, response = doc::CredentialsInvalid),
-        (status = 422, description = "`validation_failed`: a bad `bot_id`, `from` or `to`", body = doc::ErrorBody),
+        (status = 422, description = "`validation_failed`: a bad `bot_id`, `from`, `to` or `limit`", body = doc::ErrorBody),
+        (status = 429, response = doc::RateLimited),
         (status = 500, response = doc::Internal),
         (status = 503, response = doc::TerminalUnavailable),
         (status = 504, response = doc::TerminalTimeout),
@@ -874,6 +875,9 @@ pub async fn replay(
     let ReplayQuery { from, to, limit } = ReplayQuery::parse_query(&q)?;
     let limit = limit.unwrap_or(REPLAY_PAGE_MAX).clamp(1, REPLAY_PAGE_MAX);
     let b = load(&state, &user, &raw).await?;
+    // Up to a page of evaluations: the user's dry-run budget pays for it, so one user's replays
+    // cannot keep the replicas' replay turns (below) from everyone else.
+    super::algorithms::spend_dry_run(&state, &user).await?;
     let account = state
         .store
         .get_account(&user.ctx, b.account_id)

@@ -48,9 +48,19 @@ async fn app_at(
 
 /// At a moment where ma_crossover enters on EURUSD H1 (a minute past the hour).
 async fn app_at_signal(db: common::Db) -> (common::TestApp, ManualClock, i64) {
-    let sim = common::sim_config();
+    app_before_signal(db, common::sim_config(), 0, |_| {}).await
+}
+
+/// With `sim` and `tweak`, the clock `before` ms ahead of the moment `t` (returned) where
+/// ma_crossover enters.
+async fn app_before_signal(
+    db: common::Db,
+    sim: mt5_sim::config::SimConfig,
+    before: i64,
+    tweak: impl FnOnce(&mut std::collections::HashMap<&'static str, String>),
+) -> (common::TestApp, ManualClock, i64) {
     let t = common::signal_time(&sim, &params());
-    let (app, clock) = app_at(db, sim, t, |_| {}).await;
+    let (app, clock) = app_at(db, sim, t - before, tweak).await;
     (app, clock, t)
 }
 
@@ -130,8 +140,7 @@ async fn a_bot_decides_each_closed_bar_once_and_never_between() {
     // A server two hours ahead of UTC: every time the API shows is UTC all the same.
     let mut sim = common::sim_config();
     sim.server_time_offset_s = 7200;
-    let t = common::signal_time(&sim, &params());
-    let (app, clock) = app_at(common::Db::Sqlite, sim, t, |_| {}).await;
+    let (app, clock, t) = app_before_signal(common::Db::Sqlite, sim, 0, |_| {}).await;
     let (tok, account) = app.trader(10001).await;
     let bar = t - t.rem_euclid(HOUR) - HOUR;
 
@@ -224,10 +233,12 @@ async fn a_bot_decides_each_closed_bar_once_and_never_between() {
     assert_eq!(r["passes"], 1, "{r}");
     assert_eq!(r["differences"], json!([]), "{r}");
     assert_eq!(r["next_from"], Value::Null, "{r}");
-    let (s, e) = app
-        .get(&format!("{}/replay?limit=0", routes::bot(&id)), &tok)
-        .await;
-    assert_eq!((s, code(&e)), (422, "validation_failed"), "{e}");
+    for bad in ["limit=0", "limit=10001", "limit=x"] {
+        let (s, e) = app
+            .get(&format!("{}/replay?{bad}", routes::bot(&id)), &tok)
+            .await;
+        assert_eq!((s, code(&e)), (422, "validation_failed"), "{bad}: {e}");
+    }
 
     // Its runs carry the bot; the runs list leaves bot passes out unless asked.
     let (_, runs) = app.get(routes::RUNS, &tok).await;
@@ -494,8 +505,7 @@ async fn bots_keep_to_their_own_positions_and_a_netting_symbol_takes_one_bot() {
 async fn an_order_in_doubt_skips_the_next_bar_and_nothing_is_doubled() {
     let mut sim = common::sim_config();
     sim.faults.order_dropped = 1.0;
-    let t = common::signal_time(&sim, &params());
-    let (app, clock) = app_at(common::Db::Sqlite, sim, t, |env| {
+    let (app, clock, t) = app_before_signal(common::Db::Sqlite, sim, 0, |env| {
         env.insert("TERMINAL_TIMEOUT_MS", "1500".into());
     })
     .await;
@@ -531,8 +541,7 @@ async fn faults_stop_or_skip_as_documented_and_nothing_is_sent_after() {
             a.investor_password = Some(secrecy::SecretString::from("Investor-10001!"));
         }
     }
-    let t = common::signal_time(&sim, &params());
-    let (app, clock) = app_at(common::Db::Sqlite, sim, t, |_| {}).await;
+    let (app, clock, t) = app_before_signal(common::Db::Sqlite, sim, 0, |_| {}).await;
     let next_bar = |k: i64| t - t.rem_euclid(HOUR) + k * HOUR + 1000;
 
     // An investor session: a trading bot faults, a paper bot runs.
@@ -654,8 +663,7 @@ async fn faults_stop_or_skip_as_documented_and_nothing_is_sent_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_the_kill_switch_and_other_users() {
     let sim = common::sim_config();
-    let t = common::signal_time(&sim, &params());
-    let (app, _clock) = app_at(common::Db::Sqlite, sim, t, |env| {
+    let (app, _clock, _t) = app_before_signal(common::Db::Sqlite, sim, 0, |env| {
         env.insert("BOTS_PER_ACCOUNT", "3".into());
     })
     .await;
@@ -992,8 +1000,7 @@ async fn a_bot_is_backtested_over_its_live_period_and_compared_with_its_live_tra
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_lost_to_the_trade_limit_is_a_skipped_intent_and_a_refused_bar() {
     let sim = common::sim_config();
-    let t = common::signal_time(&sim, &params());
-    let (app, _clock) = app_at(common::Db::Sqlite, sim, t, |env| {
+    let (app, _clock, _t) = app_before_signal(common::Db::Sqlite, sim, 0, |env| {
         env.insert("TRADE_LIMIT_PER_HOUR", "1".into());
     })
     .await;
@@ -1097,9 +1104,8 @@ async fn audit_mark(app: &common::TestApp) -> u64 {
 async fn a_wave_trades_on_one_lease_while_another_user_keeps_the_only_terminal_busy() {
     let mut sim = common::sim_config();
     sim.login_latency_ms = 50;
-    let t = common::signal_time(&sim, &params());
     // An hour before the signal: the bots' first passes decide on the bar before it.
-    let (app, clock) = app_at(common::Db::Sqlite, sim, t - HOUR, |env| {
+    let (app, clock, t) = app_before_signal(common::Db::Sqlite, sim, HOUR, |env| {
         env.insert("TERMINALS", "sim:1".into());
     })
     .await;
@@ -1246,8 +1252,7 @@ async fn a_users_request_waits_behind_at_most_one_of_their_bot_accounts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_refusal_budget_skips_the_bar_and_sends_nothing() {
     let sim = common::sim_config();
-    let t = common::signal_time(&sim, &params());
-    let (app, clock) = app_at(common::Db::Sqlite, sim, t - HOUR, |env| {
+    let (app, clock, t) = app_before_signal(common::Db::Sqlite, sim, HOUR, |env| {
         env.insert("REFUSAL_LIMIT_PER_HOUR", "2".into());
     })
     .await;
@@ -1363,4 +1368,44 @@ async fn a_wave_lets_a_slow_reader_keep_up_within_its_buffer() {
     drop(slot);
     assert_eq!(lagged, 0, "the reader fell behind its buffer");
     assert!(read >= BOTS, "{read} changes read");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_are_paid_from_the_dry_run_budget() {
+    let (app, _clock, _t) = app_before_signal(common::Db::Sqlite, common::sim_config(), 0, |env| {
+        env.insert("DRY_RUN_LIMIT_PER_HOUR", "2".into());
+    })
+    .await;
+    let (tok, account) = app.trader(10001).await;
+    let id = create(&app, &tok, bot_body(&account, "replayed")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    until(&app, &tok, &id, "first pass", |b| b["passes"] == 1).await;
+    // Fired together: two are answered, the rest slowed with nothing evaluated.
+    let replay = format!("{}/replay", routes::bot(&id));
+    let answers = futures_util::future::join_all((0..6).map(|_| app.get(&replay, &tok))).await;
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    let limited: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == 429)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(ok, 2, "{answers:?}");
+    assert_eq!(limited.len(), 4, "{answers:?}");
+    assert!(limited
+        .iter()
+        .all(|b| b["error"]["details"]["scope"] == "dry_runs_per_user"));
+    // Another user's budget is their own.
+    let (other, other_account) = app.trader(10002).await;
+    let mut body = bot_body(&other_account, "theirs");
+    body["dry_run"] = json!(true);
+    let theirs = create(&app, &other, body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, b) = app
+        .get(&format!("{}/replay", routes::bot(&theirs)), &other)
+        .await;
+    assert_eq!(s, 200, "{b}");
 }
